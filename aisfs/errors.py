@@ -1,0 +1,86 @@
+"""The one error type of aisfs: an S3 error code with its HTTP status.
+
+Code that expects a failure raises ``S3Error("NoSuchKey", ...)``; the status comes from
+the table below (as AWS documents it), so callers never pick a status by hand.
+Anything that is not an ``S3Error`` is a bug or a failing disk and becomes a 500.
+"""
+
+from __future__ import annotations
+
+STATUS_BY_CODE: dict[str, int] = {
+    "AccessDenied": 403,
+    "AuthorizationHeaderMalformed": 400,
+    "BadDigest": 400,
+    "BucketAlreadyExists": 409,
+    "BucketAlreadyOwnedByYou": 409,
+    "BucketNotEmpty": 409,
+    "EntityTooLarge": 400,
+    "EntityTooSmall": 400,
+    "ExpiredToken": 400,
+    "IncompleteBody": 400,
+    "InternalError": 500,
+    "InvalidAccessKeyId": 403,
+    "InvalidArgument": 400,
+    "InvalidBucketName": 400,
+    "InvalidDigest": 400,
+    "InvalidObjectState": 403,
+    "InvalidPart": 400,
+    "InvalidPartOrder": 400,
+    "InvalidRange": 416,
+    "InvalidRequest": 400,
+    "InvalidStorageClass": 400,
+    "InvalidTag": 400,
+    "InvalidURI": 400,
+    "KeyTooLongError": 400,
+    "MalformedXML": 400,
+    "MaxMessageLengthExceeded": 400,
+    "MetadataTooLarge": 400,
+    "MethodNotAllowed": 405,
+    "MissingContentLength": 411,
+    "MissingRequestBodyError": 400,
+    "MissingSecurityHeader": 400,
+    "NoSuchBucket": 404,
+    "NoSuchBucketPolicy": 404,
+    "NoSuchCORSConfiguration": 404,
+    "NoSuchKey": 404,
+    "NoSuchLifecycleConfiguration": 404,
+    "NoSuchTagSet": 404,
+    "NoSuchUpload": 404,
+    "NoSuchVersion": 404,
+    "NotImplemented": 501,
+    "NotModified": 304,
+    "PreconditionFailed": 412,
+    "RequestTimeTooSkewed": 403,
+    "ServiceUnavailable": 503,
+    "SignatureDoesNotMatch": 403,
+    "SlowDown": 503,
+    "InsufficientStorage": 507,
+    "XAmzContentSHA256Mismatch": 400,
+    "ConditionalRequestConflict": 409,
+    "InvalidBucketState": 409,
+    "OperationAborted": 409,
+}
+
+
+class S3Error(Exception):
+    """An expected failure, named by its S3 error code."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str = "",
+        resource: str = "",
+        *,
+        status: int | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(f"{code}: {message}" if message else code)
+        self.code = code
+        self.message = message or code
+        self.resource = resource
+        self.status = status if status is not None else STATUS_BY_CODE.get(code, 400)
+        # extra elements for the XML document (e.g. BucketName, Key, ArgumentName)
+        self.extra = dict(extra or {})
+
+    def __repr__(self) -> str:
+        return f"S3Error({self.code!r}, {self.message!r}, status={self.status})"
