@@ -1,0 +1,1 @@
+"""Sans-IO S3 protocol code: no trio, no sockets, no files."""

@@ -1,0 +1,35 @@
+"""Case-insensitive header look-up over whatever mapping the caller holds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+Headers = Mapping[str, str] | Iterable[tuple[str, str]]
+
+
+def header_items(headers: Headers) -> list[tuple[str, str]]:
+    """All (lower-case name, value) pairs; repeated names stay repeated."""
+    pairs: Iterable[tuple[str, str]]
+    if isinstance(headers, Mapping):
+        items = getattr(headers, "items", None)
+        pairs = items() if items is not None else ()
+        # werkzeug/quart Headers.items() yields every pair, including repeats
+    else:
+        pairs = headers
+    out: list[tuple[str, str]] = []
+    for name, value in pairs:
+        if isinstance(name, bytes):
+            name = name.decode("latin-1")
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        out.append((name.lower(), value))
+    return out
+
+
+def get_header(headers: Headers, name: str) -> str | None:
+    """The first value of header *name* (any case), or None."""
+    lname = name.lower()
+    for key, value in header_items(headers):
+        if key == lname:
+            return value
+    return None
