@@ -1,0 +1,3 @@
+from aisfs.cli.main import main
+import sys
+sys.exit(main())

@@ -1,0 +1,209 @@
+"""Node settings: typed defaults, a TOML file, then flags.
+
+The embedded default needs no file at all: data under ``~/.local/share/aisfs`` with two
+mountpaths, listening on 127.0.0.1:8080, S3 at ``/s3``, open auth. An unknown key or a
+value of the wrong kind is a ``ConfigError`` naming the key (the CLI prints one line and
+exits 2).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG_FILE = Path("/etc/aisfs/node.toml")
+
+# AIStore's feature flags by name (cmn/feat/feat.go); the ones aisfs acts on are marked in
+# the README. Unknown names are refused with this list.
+FEATURE_FLAGS = (
+    "S3-API-via-Root",
+    "S3-Presigned-Request",
+    "S3-Reverse-Proxy",
+    "S3-Use-Path-Style",
+    "S3-ListObjectVersions",
+    "Fsync-PUT",
+    "Disable-Cold-GET",
+    "Streaming-Cold-GET",
+    "Enforce-IntraCluster-Access",
+    "Skip-Loading-VersionChecksum-MD",
+    "Do-not-Auto-Detect-FileShare",
+    "Provide-S3-API-via-Root",
+)
+
+
+class ConfigError(Exception):
+    """A bad setting: the message names the key."""
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "aisfs"
+
+
+@dataclass(slots=True)
+class NetConfig:
+    listen: list[str] = field(default_factory=lambda: ["127.0.0.1:8080"])
+    https_listen: list[str] = field(default_factory=list)
+    certfile: str = ""
+    keyfile: str = ""
+    s3_path: str = "/s3"
+    virtual_host_domain: str = ""
+    # Hypercorn limits: generous, so a multi-GiB transfer over a slow link never trips them.
+    keep_alive_timeout: float = 75.0
+    read_timeout: float | None = None
+    graceful_timeout: float = 30.0
+
+
+@dataclass(slots=True)
+class StoreSettings:
+    mountpaths: list[str] = field(default_factory=list)
+    index_dir: str = ""
+    chunk_size: int = 8 * 1024 * 1024
+    fsync: bool = True
+    default_copies: int = 1
+    gc_interval: float = 600.0
+    gc_grace_seconds: float = 3600.0
+    upload_max_age: float = 7 * 24 * 3600.0
+
+
+@dataclass(slots=True)
+class AuthConfig:
+    mode: str = "open"  # open | sigv4 | jwt
+    access_keys: dict[str, str] = field(default_factory=dict)
+    jwt_secret: str = ""
+    region: str = "us-east-1"
+
+
+@dataclass(slots=True)
+class LogConfig:
+    level: str = "info"
+    json: bool = False
+
+
+@dataclass(slots=True)
+class NodeConfig:
+    net: NetConfig = field(default_factory=NetConfig)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    features: list[str] = field(default_factory=list)
+    # bucket property defaults for new buckets (AIS cluster config), e.g. {"checksum.type": "md5"}
+    bucket_defaults: dict[str, Any] = field(default_factory=dict)
+    # where run-time changes (feature flags, cluster config) are persisted
+    state_dir: str = ""
+
+    def resolve(self) -> NodeConfig:
+        """Fill the embedded defaults and check cross-field rules."""
+        data = default_data_dir()
+        if not self.store.mountpaths:
+            self.store.mountpaths = [str(data / "mp1"), str(data / "mp2")]
+        if not self.store.index_dir:
+            self.store.index_dir = str(data / "index")
+        if not self.state_dir:
+            self.state_dir = self.store.index_dir
+        self.store.mountpaths = [str(Path(p).expanduser()) for p in self.store.mountpaths]
+        self.store.index_dir = str(Path(self.store.index_dir).expanduser())
+        self.state_dir = str(Path(self.state_dir).expanduser())
+        if self.auth.mode not in ("open", "sigv4", "jwt"):
+            raise ConfigError(f"auth.mode: must be open, sigv4 or jwt, not {self.auth.mode!r}")
+        if self.auth.mode == "sigv4" and not self.auth.access_keys:
+            raise ConfigError("auth.access_keys: sigv4 mode needs at least one access key")
+        if self.auth.mode == "jwt" and not self.auth.jwt_secret:
+            raise ConfigError("auth.jwt_secret: jwt mode needs a secret")
+        for flag in self.features:
+            if flag not in FEATURE_FLAGS:
+                raise ConfigError(
+                    f"features: unknown flag {flag!r}; valid: {', '.join(FEATURE_FLAGS)}"
+                )
+        if not self.net.s3_path.startswith("/") or self.net.s3_path.endswith("/"):
+            raise ConfigError("net.s3_path: must start with '/' and not end with '/'")
+        for addr in self.net.listen + self.net.https_listen:
+            parse_listen(addr, key="net.listen")
+        if self.net.https_listen and not (self.net.certfile and self.net.keyfile):
+            raise ConfigError("net.certfile: https_listen needs certfile and keyfile")
+        if self.store.chunk_size < 4096:
+            raise ConfigError("store.chunk_size: must be at least 4096")
+        if self.store.default_copies < 1:
+            raise ConfigError("store.default_copies: must be at least 1")
+        if self.log.level.lower() not in ("debug", "info", "warning", "error"):
+            raise ConfigError(f"log.level: unknown level {self.log.level!r}")
+        return self
+
+
+def parse_listen(addr: str, key: str = "listen") -> tuple[str, int]:
+    host, sep, port = addr.rpartition(":")
+    if not sep or not port.isdigit() or not host or int(port) > 65535:
+        raise ConfigError(f"{key}: expected HOST:PORT, got {addr!r}")
+    return host.strip("[]"), int(port)
+
+
+def _check_type(key: str, value: Any, expected: Any) -> Any:
+    """Coerce/check one TOML value against the dataclass field's annotation (as a string)."""
+    kinds = {
+        "str": str,
+        "int": int,
+        "float": (int, float),
+        "bool": bool,
+    }
+    text = str(expected)
+    if text.startswith("list"):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key}: expected a list of strings")
+        return value
+    if text.startswith("dict"):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a table")
+        return value
+    optional = "None" in text
+    if value is None and optional:
+        return None
+    base = text.replace(" | None", "")
+    want = kinds.get(base)
+    if want is None:
+        return value
+    if base in ("int", "float") and isinstance(value, bool):
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if not isinstance(value, want):
+        raise ConfigError(f"{key}: expected {base}, got {type(value).__name__} {value!r}")
+    return float(value) if base == "float" else value
+
+
+def _apply(obj: Any, data: dict[str, Any], prefix: str) -> None:
+    known = {f.name: f for f in fields(obj)}
+    for name, value in data.items():
+        key = f"{prefix}{name}"
+        f = known.get(name)
+        if f is None:
+            raise ConfigError(f"{key}: unknown setting")
+        current = getattr(obj, name)
+        if hasattr(current, "__dataclass_fields__"):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{key}: expected a table")
+            _apply(current, value, f"{key}.")
+        else:
+            setattr(obj, name, _check_type(key, value, f.type))
+
+
+def config_from_mapping(data: dict[str, Any]) -> NodeConfig:
+    cfg = NodeConfig()
+    _apply(cfg, data, "")
+    return cfg
+
+
+def load_config(path: Path | None) -> NodeConfig:
+    """Read ``path`` (or /etc/aisfs/node.toml when present, else the embedded default)."""
+    if path is None:
+        if not DEFAULT_CONFIG_FILE.exists():
+            return NodeConfig()
+        path = DEFAULT_CONFIG_FILE
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError as e:
+        raise ConfigError(f"{path}: no such config file") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    return config_from_mapping(data)

@@ -1,0 +1,114 @@
+"""Records the store hands out. Plain dataclasses: no I/O, no behaviour beyond helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Response headers a client may set on PUT that the store keeps and GET returns.
+STORED_HEADERS = (
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRef:
+    """One piece of an object's data: its content address and length in bytes."""
+
+    id: str  # xxh3-128 hex of the content, "-N" appended for a colliding variant
+    size: int
+
+
+@dataclass(slots=True)
+class ObjectMeta:
+    """What a client said about an object (everything but its bytes)."""
+
+    content_type: str | None = None
+    user: dict[str, str] = field(default_factory=dict)  # x-amz-meta-NAME -> value (NAME lower-case)
+    headers: dict[str, str] = field(default_factory=dict)  # STORED_HEADERS, lower-case names
+    checksums: dict[str, str] = field(default_factory=dict)  # "crc32c" -> base64 value
+    tags: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. the mount's mode/uid/gid/mtime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "content_type": self.content_type,
+            "user": self.user,
+            "headers": self.headers,
+            "checksums": self.checksums,
+            "tags": self.tags,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ObjectMeta:
+        return cls(
+            content_type=data.get("content_type"),
+            user=dict(data.get("user") or {}),
+            headers=dict(data.get("headers") or {}),
+            checksums=dict(data.get("checksums") or {}),
+            tags=dict(data.get("tags") or {}),
+            extra=dict(data.get("extra") or {}),
+        )
+
+
+@dataclass(slots=True)
+class ObjectInfo:
+    """A published object: its manifest as the index knows it."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str  # unquoted: MD5 hex, or "<md5-of-md5s>-N" for multipart
+    mtime_ns: int
+    generation: int
+    meta: ObjectMeta
+    chunks: list[ChunkRef]
+    part_sizes: list[int] | None = None  # multipart objects: size of each part, in order
+    checksum_type: str = "xxhash"  # the bucket checksum (AIS checksum.type) at write time
+    checksum_value: str = ""
+
+
+@dataclass(slots=True)
+class BucketInfo:
+    name: str
+    created_ns: int
+    props: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ListEntry:
+    key: str
+    size: int
+    etag: str
+    mtime_ns: int
+    extra: dict[str, Any] | None = None  # ObjectMeta.extra, when asked for (the mount)
+
+
+@dataclass(slots=True)
+class ListPage:
+    entries: list[ListEntry]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_marker: str | None  # the last key or common prefix returned, when truncated
+
+
+@dataclass(frozen=True, slots=True)
+class PartInfo:
+    part_number: int
+    etag: str  # unquoted MD5 hex of the part
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class UploadInfo:
+    upload_id: str
+    bucket: str
+    key: str
+    initiated_ns: int
+    meta: ObjectMeta

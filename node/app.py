@@ -1,0 +1,100 @@
+"""The node's ASGI application: one entry point that sends each request to its facade.
+
+- ``/s3/...`` (and the root, with the ``S3-API-via-Root`` feature flag, and any
+  ``bucket.<virtual_host_domain>`` host) goes to the S3 facade (``node.s3_api``);
+- ``/v1/...`` to the native API; ``/metrics`` to Prometheus; ``/health`` for probes.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Any
+
+import trio
+from aisfs.store.store import Store
+
+from aisfs.config import NodeConfig
+from node.features import FeatureFlags
+from node.http import Receive, Request, Response, Scope, Send, send_response
+from node.s3_api import S3Api
+
+log = logging.getLogger("aisfs.node")
+
+
+class NodeApp:
+    def __init__(self, cfg: NodeConfig, store: Store) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.features = FeatureFlags(cfg)
+        self.s3 = S3Api(cfg, store, self.features)
+        self.ready = False
+        self.started_ns = time.time_ns()
+        self._native: Any = None
+
+    async def startup(self, nursery: trio.Nursery) -> None:
+        nursery.start_soon(self._gc_loop)
+        try:
+            from node.native_api import NativeApi
+        except ImportError:
+            return
+        self._native = NativeApi(self)
+
+    async def _gc_loop(self) -> None:
+        interval = self.cfg.store.gc_interval
+        while True:
+            await trio.sleep(interval)
+            try:
+                removed = await self.store.gc()
+                if removed:
+                    log.info("gc: removed %d orphan chunks", removed)
+                reclaim = getattr(self.store, "reclaim_uploads", None)
+                if reclaim is not None:
+                    await reclaim(self.cfg.store.upload_max_age)
+            except Exception:
+                log.exception("gc failed")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if kind != "http":
+            return
+        request = Request(scope, receive)
+        request_id = secrets.token_hex(8).upper()
+        path = request.raw_path
+        s3_base = self.cfg.net.s3_path
+        if path == s3_base or path.startswith(s3_base + "/"):
+            await self.s3.handle(request, send, request_id, base_path=s3_base)
+        elif self.s3.is_virtual_host(request.host):
+            await self.s3.handle(request, send, request_id, base_path="")
+        elif path in ("/health", "/v1/health"):
+            await self._health(request, send)
+        elif path.startswith("/v1/") and self._native is not None or path == "/metrics" and self._native is not None:
+            await self._native(scope, receive, send)
+        elif self.features.enabled("S3-API-via-Root"):
+            await self.s3.handle(request, send, request_id, base_path="")
+        else:
+            body = b'{"message":"not found; the S3 API is at ' + s3_base.encode() + b'"}'
+            await send_response(
+                send, Response(404, [("content-type", "application/json")], body)
+            )
+
+    async def _health(self, request: Request, send: Send) -> None:
+        if self.ready:
+            await send_response(send, Response(200, [("content-type", "text/plain")], b"ok\n"))
+        else:
+            await send_response(
+                send, Response(503, [("content-type", "text/plain")], b"starting\n")
+            )
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return

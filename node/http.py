@@ -1,0 +1,147 @@
+"""A thin request/response layer over raw ASGI.
+
+The S3 data path runs on raw ASGI rather than through Quart: Quart's request body
+(quart/asgi.py ``handle_messages``) appends every received piece to an unbounded
+buffer, so a fast client PUTting 5 GiB onto slower disks would be held in memory.
+Here the body is pulled from ``receive()`` only as fast as the store takes it, and
+Hypercorn's bounded app queue turns that into TCP backpressure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aisfs.errors import S3Error
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+SEND_PIECE = 1024 * 1024
+
+
+class Headers:
+    """Case-insensitive request headers; repeated names are joined with ', '."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        items: dict[str, str] = {}
+        for name, value in raw:
+            key = name.decode("latin-1").lower()
+            text = value.decode("latin-1")
+            items[key] = f"{items[key]}, {text}" if key in items else text
+        self._items = items
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._items.get(name.lower(), default)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()]
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items.items())
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self._items)
+
+
+class Request:
+    """One HTTP request: what the routes read, and the body as a stream."""
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.scope = scope
+        self._receive = receive
+        self.method: str = scope["method"].upper()
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        self.raw_path: str = raw_path.decode("latin-1")
+        self.query_string: str = scope.get("query_string", b"").decode("latin-1")
+        self.query: list[tuple[str, str]] = parse_qsl(self.query_string, keep_blank_values=True)
+        self.headers = Headers(scope.get("headers", []))
+        self.scheme: str = scope.get("scheme", "http")
+        self.client = scope.get("client")
+        self.host: str = self.headers.get("host") or ""
+        self.body_consumed = False
+        self.disconnected = False
+        self.bytes_received = 0
+
+    def query_dict(self) -> dict[str, str]:
+        return dict(self.query)
+
+    async def body(self) -> AsyncIterator[bytes]:
+        """The request body as it arrives, one ASGI message at a time."""
+        if self.body_consumed:
+            return
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self.disconnected = True
+                self.body_consumed = True
+                raise S3Error("IncompleteBody", "The client closed the connection mid-body")
+            data = message.get("body", b"")
+            if data:
+                self.bytes_received += len(data)
+                yield data
+            if not message.get("more_body", False):
+                self.body_consumed = True
+                return
+
+    async def read_body(self, limit: int) -> bytes:
+        """Read a small body (XML documents) whole; past ``limit`` it's refused."""
+        parts: list[bytes] = []
+        total = 0
+        async for data in self.body():
+            total += len(data)
+            if total > limit:
+                raise S3Error(
+                    "MaxMessageLengthExceeded", "Your request was too big.", status=400
+                )
+            parts.append(data)
+        return b"".join(parts)
+
+
+@dataclass(slots=True)
+class Response:
+    status: int = 200
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes | AsyncIterable[bytes] = b""
+    # HEAD answers carry Content-Length of the entity without sending it
+    head: bool = False
+
+    def header(self, name: str, value: str) -> Response:
+        self.headers.append((name, value))
+        return self
+
+
+async def send_response(send: Send, response: Response) -> int:
+    """Send ``response``; returns the number of body bytes sent."""
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    body = response.body
+    if isinstance(body, bytes | bytearray) and not response.head:
+        if not any(k.lower() == "content-length" for k, _ in response.headers):
+            headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    if response.head or response.status in (204, 304):
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if not isinstance(body, bytes | bytearray):
+            closer = getattr(body, "aclose", None)
+            if closer is not None:
+                await closer()
+        return 0
+    if isinstance(body, bytes | bytearray):
+        await send({"type": "http.response.body", "body": bytes(body), "more_body": False})
+        return len(body)
+    sent = 0
+    async for piece in body:
+        if piece:
+            sent += len(piece)
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    return sent

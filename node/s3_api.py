@@ -1,0 +1,436 @@
+"""The S3 facade: decode a request with ``aisfs.s3`` (sans-IO), call the store, stream.
+
+Each operation is a method named after the AWS operation. Client mistakes are
+``S3Error``s rendered as the S3 XML error document; anything else is logged once with
+the request id and answered ``500 InternalError`` — never a traceback on the wire.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import trio
+from aisfs.store.store import Store
+
+from aisfs.config import NodeConfig
+from aisfs.errors import S3Error
+from aisfs.s3 import xml as s3xml
+from aisfs.s3.conditions import check_preconditions, format_http_date
+from aisfs.s3.names import validate_bucket_name
+from aisfs.s3.ranges import content_range, parse_range
+from aisfs.s3.request import S3Request, parse_max, route
+from aisfs.store.types import STORED_HEADERS, ObjectInfo, ObjectMeta
+from node.features import FeatureFlags
+from node.http import Request, Response, Send, send_response
+
+log = logging.getLogger("aisfs.s3")
+
+XML = "application/xml"
+MAX_XML_BODY = 2 * 1024 * 1024
+RESPONSE_OVERRIDES = {
+    "response-content-type": "content-type",
+    "response-content-language": "content-language",
+    "response-expires": "expires",
+    "response-cache-control": "cache-control",
+    "response-content-disposition": "content-disposition",
+    "response-content-encoding": "content-encoding",
+}
+
+
+def quote_etag(etag: str) -> str:
+    return f'"{etag}"'
+
+
+def xml_response(body: bytes, status: int = 200) -> Response:
+    return Response(status, [("content-type", XML)], body)
+
+
+class Context:
+    """What one operation sees: the decoded request and its HTTP request."""
+
+    __slots__ = ("http", "s3", "request_id")
+
+    def __init__(self, http: Request, s3: S3Request, request_id: str) -> None:
+        self.http = http
+        self.s3 = s3
+        self.request_id = request_id
+
+    @property
+    def bucket(self) -> str:
+        assert self.s3.bucket is not None
+        return self.s3.bucket
+
+    @property
+    def key(self) -> str:
+        assert self.s3.key is not None
+        return self.s3.key
+
+    def header(self, name: str) -> str | None:
+        return self.http.headers.get(name)
+
+
+class S3Api:
+    def __init__(self, cfg: NodeConfig, store: Store, features: FeatureFlags) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.features = features
+        domain = cfg.net.virtual_host_domain.strip(".").lower()
+        self.vhost_domain = domain or None
+
+    def is_virtual_host(self, host: str) -> bool:
+        if not self.vhost_domain:
+            return False
+        name = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host
+        return name.endswith("." + self.vhost_domain)
+
+    # ---- dispatch -------------------------------------------------------------------
+
+    async def handle(self, http: Request, send: Send, request_id: str, base_path: str) -> None:
+        started = time.perf_counter()
+        resource = http.raw_path
+        operation = "Unknown"
+        status = 500
+        try:
+            s3 = route(
+                http.method,
+                http.raw_path,
+                http.query,
+                http.host,
+                base_path=base_path,
+                virtual_host_domain=self.vhost_domain,
+                headers=http.headers.items(),
+            )
+            operation = s3.operation
+            resource = s3.resource
+            handler: Callable[[Context], Awaitable[Response]] | None = getattr(
+                self, f"op_{s3.operation}", None
+            )
+            if handler is None:
+                raise S3Error(
+                    "NotImplemented",
+                    f"{s3.operation} is not implemented by aisfs yet",
+                    status=501,
+                )
+            ctx = Context(http, s3, request_id)
+            response = await handler(ctx)
+        except S3Error as err:
+            response = self.error_response(err, resource, request_id, http.method == "HEAD")
+        except (trio.Cancelled, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            inner = _unwrap(exc)
+            if isinstance(inner, S3Error):
+                response = self.error_response(inner, resource, request_id, http.method == "HEAD")
+            else:
+                log.error(
+                    "request %s %s %s failed",
+                    request_id,
+                    http.method,
+                    http.raw_path,
+                    exc_info=inner,
+                )
+                response = self.error_response(
+                    S3Error("InternalError", "We encountered an internal error. Please try again."),
+                    resource,
+                    request_id,
+                    http.method == "HEAD",
+                )
+        response.headers.append(("x-amz-request-id", request_id))
+        response.headers.append(("server", "aisfs"))
+        status = response.status
+        await send_response(send, response)
+        log.debug(
+            "%s %s %s -> %d in %.1f ms",
+            request_id,
+            operation,
+            http.raw_path,
+            status,
+            (time.perf_counter() - started) * 1000,
+        )
+
+    def error_response(self, err: S3Error, resource: str, request_id: str, head: bool) -> Response:
+        body = s3xml.error_document(err.code, err.message, resource, request_id, err.extra)
+        response = Response(err.status, [("content-type", XML)], body)
+        if err.code == "InvalidRange" and "ActualObjectSize" in err.extra:
+            response.headers.append(("content-range", f"bytes */{err.extra['ActualObjectSize']}"))
+        if head or err.status == 304:
+            response.body = b""
+            response.head = True
+        return response
+
+    # ---- buckets --------------------------------------------------------------------
+
+    async def op_ListBuckets(self, ctx: Context) -> Response:
+        buckets = await self.store.list_buckets()
+        return xml_response(s3xml.list_buckets_result(buckets))
+
+    async def op_CreateBucket(self, ctx: Context) -> Response:
+        validate_bucket_name(ctx.bucket)
+        body = await ctx.http.read_body(MAX_XML_BODY)
+        if body.strip():
+            s3xml.parse_create_bucket_configuration(body)
+        await self.store.create_bucket(ctx.bucket)
+        return Response(200, [("location", f"/{ctx.bucket}")])
+
+    async def op_DeleteBucket(self, ctx: Context) -> Response:
+        await self.store.delete_bucket(ctx.bucket)
+        return Response(204)
+
+    async def op_HeadBucket(self, ctx: Context) -> Response:
+        await self.store.get_bucket(ctx.bucket)
+        return Response(
+            200, [("x-amz-bucket-region", self.cfg.auth.region)], head=True
+        )
+
+    async def op_GetBucketLocation(self, ctx: Context) -> Response:
+        await self.store.get_bucket(ctx.bucket)
+        region = self.cfg.auth.region
+        return xml_response(s3xml.location_constraint(None if region == "us-east-1" else region))
+
+    async def op_GetBucketVersioning(self, ctx: Context) -> Response:
+        await self.store.get_bucket(ctx.bucket)
+        return xml_response(s3xml.versioning_configuration(None))
+
+    async def op_ListObjects(self, ctx: Context) -> Response:
+        return await self._list_objects(ctx, v2=False)
+
+    async def op_ListObjectsV2(self, ctx: Context) -> Response:
+        return await self._list_objects(ctx, v2=True)
+
+    async def _list_objects(self, ctx: Context, v2: bool) -> Response:
+        q = ctx.s3.query
+        max_keys = parse_max(q.get("max-keys"), "max-keys")
+        prefix = q.get("prefix", "")
+        delimiter = q.get("delimiter", "")
+        encoding = q.get("encoding-type")
+        if encoding not in (None, "url"):
+            raise S3Error(
+                "InvalidArgument",
+                "Invalid Encoding Method specified in Request",
+                extra={"ArgumentName": "encoding-type", "ArgumentValue": encoding},
+            )
+        if v2:
+            token = q.get("continuation-token")
+            start_after = q.get("start-after", "")
+            marker = s3xml.decode_continuation_token(token) if token is not None else start_after
+        else:
+            token = None
+            start_after = ""
+            marker = q.get("marker", "")
+        await self.store.get_bucket(ctx.bucket)
+        if max_keys == 0:
+            from aisfs.store.types import ListPage
+
+            page = ListPage([], [], False, None)
+        else:
+            page = await self.store.list_objects(
+                ctx.bucket,
+                prefix=prefix,
+                delimiter=delimiter,
+                start_after=marker,
+                max_keys=max_keys,
+            )
+        if v2:
+            body = s3xml.list_objects_v2_result(
+                bucket=ctx.bucket,
+                page=page,
+                prefix=prefix,
+                delimiter=delimiter,
+                max_keys=max_keys,
+                encoding_type=encoding,
+                continuation_token=token,
+                start_after=q.get("start-after"),
+                fetch_owner=q.get("fetch-owner", "").lower() == "true",
+            )
+        else:
+            body = s3xml.list_objects_v1_result(
+                bucket=ctx.bucket,
+                page=page,
+                prefix=prefix,
+                delimiter=delimiter,
+                max_keys=max_keys,
+                encoding_type=encoding,
+                marker=marker,
+            )
+        return xml_response(body)
+
+    # ---- objects --------------------------------------------------------------------
+
+    def _meta_from_headers(self, ctx: Context) -> ObjectMeta:
+        meta = ObjectMeta()
+        total = 0
+        for name, value in ctx.http.headers.items():
+            if name.startswith("x-amz-meta-"):
+                meta.user[name[len("x-amz-meta-") :]] = value
+                total += len(name) - len("x-amz-meta-") + len(value)
+            elif name in STORED_HEADERS:
+                meta.headers[name] = value
+        if total > 2048:
+            raise S3Error(
+                "MetadataTooLarge",
+                "Your metadata headers exceed the maximum allowed metadata size.",
+            )
+        meta.content_type = ctx.header("content-type")
+        tagging = ctx.header("x-amz-tagging")
+        if tagging:
+            meta.tags = s3xml.parse_tagging_header(tagging)
+        return meta
+
+    def _content_md5(self, ctx: Context) -> bytes | None:
+        value = ctx.header("content-md5")
+        if value is None:
+            return None
+        try:
+            digest = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            digest = b""
+        if len(digest) != 16:
+            raise S3Error("InvalidDigest", "The Content-MD5 you specified was invalid.")
+        return digest
+
+    def _expected_size(self, ctx: Context) -> int | None:
+        value = ctx.header("x-amz-decoded-content-length") or ctx.header("content-length")
+        if value is None:
+            return None
+        if not value.isdigit():
+            raise S3Error("InvalidArgument", "Invalid Content-Length")
+        return int(value)
+
+    def _body(self, ctx: Context) -> AsyncIterator[bytes]:
+        encoding = ctx.header("content-encoding") or ""
+        sha = ctx.header("x-amz-content-sha256") or ""
+        if sha.startswith("STREAMING-") or "aws-chunked" in encoding:
+            return self._aws_chunked_body(ctx)
+        return ctx.http.body()
+
+    async def _aws_chunked_body(self, ctx: Context) -> AsyncIterator[bytes]:
+        from aisfs.s3 import chunked
+
+        trailer = ctx.header("x-amz-trailer") or ""
+        decoder = chunked.AwsChunkedDecoder(
+            [t.strip().lower() for t in trailer.split(",") if t.strip()]
+        )
+        trailers: dict[str, str] = {}
+        async for data in ctx.http.body():
+            decoder.feed(data)
+            while True:
+                event = decoder.next_event()
+                if event is chunked.NEED_DATA:
+                    break
+                if isinstance(event, chunked.ChunkData):
+                    yield event.data
+                elif isinstance(event, chunked.Trailers):
+                    trailers.update(event.headers)
+                elif isinstance(event, chunked.EndOfBody):
+                    break
+        decoder.feed(b"")
+        ctx.http.scope.setdefault("aisfs.trailers", {}).update(trailers)
+
+    async def op_PutObject(self, ctx: Context) -> Response:
+        meta = self._meta_from_headers(ctx)
+        info = await self.store.put_object(
+            ctx.bucket,
+            ctx.key,
+            self._body(ctx),
+            meta,
+            content_md5=self._content_md5(ctx),
+            expected_size=self._expected_size(ctx),
+            if_match=ctx.header("if-match"),
+            if_none_match=ctx.header("if-none-match"),
+        )
+        return Response(200, [("etag", quote_etag(info.etag))])
+
+    def _object_headers(self, info: ObjectInfo) -> list[tuple[str, str]]:
+        meta = info.meta
+        headers = [
+            ("last-modified", format_http_date(info.mtime_ns)),
+            ("etag", quote_etag(info.etag)),
+            ("accept-ranges", "bytes"),
+            ("content-type", meta.content_type or "binary/octet-stream"),
+        ]
+        for name, value in meta.headers.items():
+            headers.append((name, value))
+        for name, value in meta.user.items():
+            headers.append((f"x-amz-meta-{name}", value))
+        if meta.tags:
+            headers.append(("x-amz-tagging-count", str(len(meta.tags))))
+        return headers
+
+    async def _get_or_head(self, ctx: Context, head: bool) -> Response:
+        version = ctx.s3.query.get("versionId")
+        if version is not None and version != "null":
+            raise S3Error(
+                "InvalidArgument",
+                "Invalid version id specified",
+                extra={"ArgumentName": "versionId", "ArgumentValue": version},
+            )
+        info = await self.store.head_object(ctx.bucket, ctx.key)
+        headers = self._object_headers(info)
+        try:
+            check_preconditions(ctx.http.headers.items(), info.etag, info.mtime_ns)
+        except S3Error as err:
+            if err.status == 304:
+                keep = {"etag", "last-modified"}
+                return Response(304, [h for h in headers if h[0] in keep], head=True)
+            raise
+        if not head:
+            for param, header in RESPONSE_OVERRIDES.items():
+                value = ctx.s3.query.get(param)
+                if value is not None:
+                    headers = [h for h in headers if h[0] != header]
+                    headers.append((header, value))
+        size = info.size
+        start, end = 0, size - 1
+        status = 200
+        part_number = ctx.s3.query.get("partNumber")
+        if part_number is not None:
+            start, end = self._part_span(info, part_number)
+            status = 206 if info.part_sizes else 200
+            if info.part_sizes:
+                headers.append(("x-amz-mp-parts-count", str(len(info.part_sizes))))
+                headers.append(("content-range", content_range(start, end, size)))
+        else:
+            span = parse_range(ctx.header("range"), size)
+            if span is not None:
+                start, end = span
+                status = 206
+                headers.append(("content-range", content_range(start, end, size)))
+        length = max(0, end - start + 1)
+        headers.append(("content-length", str(length)))
+        if head or length == 0:
+            return Response(status, headers, b"", head=True)
+        return Response(status, headers, self.store.read_object(info, start, end))
+
+    def _part_span(self, info: ObjectInfo, value: str) -> tuple[int, int]:
+        from aisfs.s3.request import parse_part_number
+
+        number = parse_part_number(value)
+        sizes = info.part_sizes or [info.size]
+        if number > len(sizes):
+            raise S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable",
+                          status=416)
+        start = sum(sizes[: number - 1])
+        return start, start + sizes[number - 1] - 1
+
+    async def op_GetObject(self, ctx: Context) -> Response:
+        return await self._get_or_head(ctx, head=False)
+
+    async def op_HeadObject(self, ctx: Context) -> Response:
+        return await self._get_or_head(ctx, head=True)
+
+    async def op_DeleteObject(self, ctx: Context) -> Response:
+        # As the seed says (AIStore): deleting a missing object is reported as not found.
+        await self.store.get_bucket(ctx.bucket)
+        await self.store.delete_object(ctx.bucket, ctx.key)
+        return Response(204)
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+

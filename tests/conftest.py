@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from support.node import NodeProcess, new_node  # noqa: E402
+
+# Real clients must not pick up a developer's own AWS settings.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "FAKEKEY")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "FAKESECRET")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+os.environ["AWS_CONFIG_FILE"] = "/nonexistent-aisfs-test"
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent-aisfs-test"
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[NodeProcess]:
+    """A real node process on a free port, two temp mountpaths, open auth."""
+    proc = new_node(tmp_path).start()
+    try:
+        yield proc
+    finally:
+        code = proc.stop()
+        log = proc.log()
+        assert code == 0, f"node exited with {code}:\n{log}"
+        assert "Traceback" not in log, log
+
+
+@pytest.fixture
+def s3(node: NodeProcess):  # type: ignore[no-untyped-def]
+    return s3_client(node.s3_url)
+
+
+def s3_client(endpoint: str, **kwargs: object):  # type: ignore[no-untyped-def]
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="FAKEKEY",
+        aws_secret_access_key="FAKESECRET",
+        config=Config(retries={"max_attempts": 1}, **kwargs),  # type: ignore[arg-type]
+    )
+
+
+def have(tool: str) -> bool:
+    return shutil.which(tool) is not None

@@ -1,0 +1,109 @@
+"""Start a real node process on a free port, wait for it, stop it, read its log."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class NodeProcess:
+    data_dir: Path
+    mountpaths: list[Path]
+    index_dir: Path
+    config_file: Path | None = None
+    extra_args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen[bytes] | None = None
+    url: str = ""
+    log_path: Path | None = None
+
+    @property
+    def s3_url(self) -> str:
+        return f"{self.url}/s3"
+
+    def command(self, ready_file: Path) -> list[str]:
+        cmd = [sys.executable, "-m", "aisfs", "node", "run", "--listen", "127.0.0.1:0"]
+        for mp in self.mountpaths:
+            cmd += ["--mountpath", str(mp)]
+        cmd += ["--index-dir", str(self.index_dir), "--ready-file", str(ready_file)]
+        if self.config_file is not None:
+            cmd += ["--config", str(self.config_file)]
+        return cmd + self.extra_args
+
+    def start(self, timeout: float = 30.0) -> NodeProcess:
+        ready = self.data_dir / "ready.json"
+        ready.unlink(missing_ok=True)
+        self.log_path = self.data_dir / "node.log"
+        log = open(self.log_path, "ab")
+        env = dict(os.environ)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        self.proc = subprocess.Popen(
+            self.command(ready), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ready.exists():
+                urls = json.loads(ready.read_text())["urls"]
+                self.url = urls[0]
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"node exited with {self.proc.returncode}:\n{self.log()}")
+            time.sleep(0.05)
+        self.kill()
+        raise RuntimeError(f"node did not become ready in {timeout}s:\n{self.log()}")
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self) -> NodeProcess:
+        self.stop()
+        return self.start()
+
+    def log(self) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(errors="replace")
+
+
+def new_node(
+    tmp_path: Path,
+    mountpaths: int = 2,
+    config: str | None = None,
+    extra_args: list[str] | None = None,
+) -> NodeProcess:
+    data = tmp_path / "node"
+    data.mkdir(parents=True, exist_ok=True)
+    mps = [data / f"mp{i + 1}" for i in range(mountpaths)]
+    for mp in mps:
+        mp.mkdir(exist_ok=True)
+    config_file = None
+    if config is not None:
+        config_file = data / "node.toml"
+        config_file.write_text(config)
+    return NodeProcess(data, mps, data / "index", config_file, list(extra_args or []))
+
+
+def start_node(tmp_path: Path, **kwargs: object) -> NodeProcess:
+    return new_node(tmp_path, **kwargs).start()  # type: ignore[arg-type]
