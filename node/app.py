@@ -72,7 +72,7 @@ class NodeApp:
             await self.s3.handle(request, send, request_id, base_path="")
         elif path in ("/health", "/v1/health"):
             await self._health(request, send)
-        elif path.startswith("/v1/") and self._native is not None or path == "/metrics" and self._native is not None:
+        elif self._native is not None and (path.startswith("/v1/") or path == "/metrics"):
             await self._native(scope, receive, send)
         elif self.features.enabled("S3-API-via-Root"):
             await self.s3.handle(request, send, request_id, base_path="")

@@ -124,9 +124,9 @@ async def send_response(send: Send, response: Response) -> int:
     """Send ``response``; returns the number of body bytes sent."""
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
     body = response.body
-    if isinstance(body, bytes | bytearray) and not response.head:
-        if not any(k.lower() == "content-length" for k, _ in response.headers):
-            headers.append((b"content-length", str(len(body)).encode()))
+    has_length = any(k.lower() == "content-length" for k, _ in response.headers)
+    if isinstance(body, bytes | bytearray) and not response.head and not has_length:
+        headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     if response.head or response.status in (204, 304):
         await send({"type": "http.response.body", "body": b"", "more_body": False})

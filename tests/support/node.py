@@ -42,13 +42,12 @@ class NodeProcess:
         ready = self.data_dir / "ready.json"
         ready.unlink(missing_ok=True)
         self.log_path = self.data_dir / "node.log"
-        log = open(self.log_path, "ab")
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
-        self.proc = subprocess.Popen(
-            self.command(ready), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT
-        )
-        log.close()
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.command(ready), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if ready.exists():
