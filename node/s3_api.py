@@ -153,7 +153,7 @@ class S3Api:
         )
 
     def error_response(self, err: S3Error, resource: str, request_id: str, head: bool) -> Response:
-        body = s3xml.error_document(err.code, err.message, resource, request_id, err.extra)
+        body = s3xml.error_document(err, request_id, resource)
         response = Response(err.status, [("content-type", XML)], body)
         if err.code == "InvalidRange" and "ActualObjectSize" in err.extra:
             response.headers.append(("content-range", f"bytes */{err.extra['ActualObjectSize']}"))
@@ -234,27 +234,28 @@ class S3Api:
                 start_after=marker,
                 max_keys=max_keys,
             )
+        params = s3xml.ListParams(
+            prefix=prefix,
+            delimiter=delimiter or None,
+            max_keys=max_keys,
+            encoding_type=encoding,
+            marker=marker if not v2 else "",
+            start_after=q.get("start-after") if v2 else None,
+            continuation_token=token,
+            fetch_owner=q.get("fetch-owner", "").lower() == "true",
+        )
         if v2:
+            next_token = None
+            if page.is_truncated and page.next_marker is not None:
+                next_token = s3xml.encode_continuation_token(page.next_marker)
             body = s3xml.list_objects_v2_result(
-                bucket=ctx.bucket,
-                page=page,
-                prefix=prefix,
-                delimiter=delimiter,
-                max_keys=max_keys,
-                encoding_type=encoding,
-                continuation_token=token,
-                start_after=q.get("start-after"),
-                fetch_owner=q.get("fetch-owner", "").lower() == "true",
+                ctx.bucket, page.entries, page.common_prefixes, params, page.is_truncated,
+                next_token,
             )
         else:
             body = s3xml.list_objects_v1_result(
-                bucket=ctx.bucket,
-                page=page,
-                prefix=prefix,
-                delimiter=delimiter,
-                max_keys=max_keys,
-                encoding_type=encoding,
-                marker=marker,
+                ctx.bucket, page.entries, page.common_prefixes, params, page.is_truncated,
+                page.next_marker,
             )
         return xml_response(body)
 
@@ -277,7 +278,7 @@ class S3Api:
         meta.content_type = ctx.header("content-type")
         tagging = ctx.header("x-amz-tagging")
         if tagging:
-            meta.tags = s3xml.parse_tagging_header(tagging)
+            meta.tags = parse_tagging_header(tagging)
         return meta
 
     def _content_md5(self, ctx: Context) -> bytes | None:
@@ -427,6 +428,19 @@ class S3Api:
         await self.store.get_bucket(ctx.bucket)
         await self.store.delete_object(ctx.bucket, ctx.key)
         return Response(204)
+
+
+def parse_tagging_header(value: str) -> dict[str, str]:
+    """``x-amz-tagging: k1=v1&k2=v2`` (URL query form) with S3's object-tag limits."""
+    from urllib.parse import parse_qsl
+
+    tags = dict(parse_qsl(value, keep_blank_values=True))
+    if len(tags) > 10:
+        raise S3Error("BadRequest", "Object tags cannot be greater than 10", status=400)
+    for k, v in tags.items():
+        if not k or len(k) > 128 or len(v) > 256:
+            raise S3Error("InvalidTag", "The TagKey or TagValue you have provided is invalid")
+    return tags
 
 
 def _unwrap(exc: BaseException) -> BaseException:

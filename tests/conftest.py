@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from support.clients import s3_client  # noqa: E402
 from support.node import NodeProcess, new_node  # noqa: E402
 
 # Real clients must not pick up a developer's own AWS settings.
@@ -37,21 +37,3 @@ def node(tmp_path: Path) -> Iterator[NodeProcess]:
 @pytest.fixture
 def s3(node: NodeProcess):  # type: ignore[no-untyped-def]
     return s3_client(node.s3_url)
-
-
-def s3_client(endpoint: str, **kwargs: object):  # type: ignore[no-untyped-def]
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="FAKEKEY",
-        aws_secret_access_key="FAKESECRET",
-        config=Config(retries={"max_attempts": 1}, **kwargs),  # type: ignore[arg-type]
-    )
-
-
-def have(tool: str) -> bool:
-    return shutil.which(tool) is not None
