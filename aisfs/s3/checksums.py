@@ -1,0 +1,231 @@
+"""Flexible checksums: MD5, CRC32, CRC32C, CRC64NVME, SHA1, SHA256 behind one interface.
+
+A hasher is fed with ``update(data)`` as the body streams and gives its value
+with ``digest_b64()`` (the form of ``x-amz-checksum-*`` and ``Content-MD5``).
+CRCs are big-endian before base64, as AWS sends them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import zlib
+from collections.abc import Iterable, Mapping
+from typing import Protocol
+
+from awscrt import checksums as crt
+
+from aisfs.errors import S3Error
+from aisfs.s3._headers import Headers, get_header, header_items
+
+# algorithm -> digest length in bytes
+DIGEST_SIZES: dict[str, int] = {
+    "crc32": 4,
+    "crc32c": 4,
+    "crc64nvme": 8,
+    "sha1": 20,
+    "sha256": 32,
+    "md5": 16,
+}
+FLEXIBLE_ALGORITHMS = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")
+
+
+class Hasher(Protocol):
+    algorithm: str
+
+    def update(self, data: bytes | bytearray | memoryview) -> None: ...
+    def digest(self) -> bytes: ...
+    def digest_b64(self) -> str: ...
+
+
+class _CRC:
+    __slots__ = ("algorithm", "_fn", "_size", "_value")
+
+    def __init__(self, algorithm: str) -> None:
+        self.algorithm = algorithm
+        self._value = 0
+        self._size = DIGEST_SIZES[algorithm]
+        if algorithm == "crc32":
+            self._fn = zlib.crc32
+        elif algorithm == "crc32c":
+            self._fn = crt.crc32c
+        else:
+            self._fn = crt.crc64nvme
+
+    def update(self, data: bytes | bytearray | memoryview) -> None:
+        if data:
+            self._value = self._fn(
+                bytes(data) if not isinstance(data, bytes) else data, self._value
+            )
+
+    @property
+    def value(self) -> int:
+        return self._value
+
+    def digest(self) -> bytes:
+        return self._value.to_bytes(self._size, "big")
+
+    def digest_b64(self) -> str:
+        return base64.b64encode(self.digest()).decode("ascii")
+
+
+class _Hash:
+    __slots__ = ("algorithm", "_h")
+
+    def __init__(self, algorithm: str) -> None:
+        self.algorithm = algorithm
+        self._h = hashlib.new(algorithm, usedforsecurity=False)
+
+    def update(self, data: bytes | bytearray | memoryview) -> None:
+        self._h.update(data)
+
+    def digest(self) -> bytes:
+        return self._h.digest()
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
+    def digest_b64(self) -> str:
+        return base64.b64encode(self._h.digest()).decode("ascii")
+
+
+def new_hasher(algorithm: str) -> Hasher:
+    """A fresh incremental hasher for ``crc32``, ``crc32c``, ``crc64nvme``, ``sha1``,
+    ``sha256`` or ``md5`` (any case).
+
+    Raises:
+        S3Error: ``InvalidRequest`` for another algorithm.
+    """
+    alg = algorithm.lower()
+    if alg in ("crc32", "crc32c", "crc64nvme"):
+        return _CRC(alg)
+    if alg in ("sha1", "sha256", "md5"):
+        return _Hash(alg)
+    raise S3Error("InvalidRequest", f"Checksum algorithm {algorithm!r} is not supported")
+
+
+def new_hashers(algorithms: Iterable[str]) -> dict[str, Hasher]:
+    return {a.lower(): new_hasher(a) for a in algorithms}
+
+
+def update_all(hashers: Mapping[str, Hasher], data: bytes | bytearray | memoryview) -> None:
+    for h in hashers.values():
+        h.update(data)
+
+
+def is_valid_b64(value: str, algorithm: str) -> bool:
+    """Whether *value* is strict base64 of a digest of the algorithm's length."""
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return len(raw) == DIGEST_SIZES[algorithm.lower()]
+
+
+def checksum_headers(headers: Headers) -> dict[str, str]:
+    """The expected body checksums a request declares, as {algorithm: base64}.
+
+    Reads ``x-amz-checksum-{crc32,crc32c,crc64nvme,sha1,sha256}`` (at most one, as S3
+    allows) and ``Content-MD5`` (as ``"md5"``), and checks
+    ``x-amz-sdk-checksum-algorithm`` agrees. A checksum announced in
+    ``x-amz-trailer`` is not here: see :func:`trailer_algorithm`.
+
+    Raises:
+        S3Error: ``InvalidRequest`` (bad value, several checksums, unknown
+            algorithm), ``InvalidDigest`` (bad Content-MD5).
+    """
+    found: dict[str, str] = {}
+    for name, value in header_items(headers):
+        if not name.startswith("x-amz-checksum-"):
+            continue
+        alg = name[len("x-amz-checksum-") :]
+        if alg in ("mode", "type", "algorithm"):
+            continue
+        if alg not in FLEXIBLE_ALGORITHMS:
+            raise S3Error("InvalidRequest", f"The header {name} is not supported")
+        value = value.strip()
+        if not is_valid_b64(value, alg):
+            raise S3Error("InvalidRequest", f"Value for {name} header is invalid.")
+        found[alg] = value
+    if len(found) > 1:
+        raise S3Error(
+            "InvalidRequest",
+            "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+        )
+    sdk_alg = get_header(headers, "x-amz-sdk-checksum-algorithm")
+    if sdk_alg is not None:
+        alg = sdk_alg.strip().lower()
+        if alg not in FLEXIBLE_ALGORITHMS:
+            raise S3Error(
+                "InvalidRequest", "Value for x-amz-sdk-checksum-algorithm header is invalid."
+            )
+        if found and alg not in found:
+            raise S3Error(
+                "InvalidRequest",
+                "Value for x-amz-sdk-checksum-algorithm header is invalid: "
+                "it names another algorithm than the x-amz-checksum- header",
+            )
+    md5 = get_header(headers, "content-md5")
+    if md5 is not None:
+        md5 = md5.strip()
+        if not is_valid_b64(md5, "md5"):
+            raise S3Error("InvalidDigest", "The Content-MD5 you specified is not valid.")
+        found["md5"] = md5
+    return found
+
+
+def trailer_algorithm(headers: Headers) -> str | None:
+    """The flexible checksum a request sends in its aws-chunked trailer (``x-amz-trailer``).
+
+    Raises:
+        S3Error: ``InvalidRequest`` for a trailer we do not know.
+    """
+    value = get_header(headers, "x-amz-trailer")
+    if value is None:
+        return None
+    names = [n.strip().lower() for n in value.split(",") if n.strip()]
+    alg: str | None = None
+    for n in names:
+        if not n.startswith("x-amz-checksum-") or n[15:] not in FLEXIBLE_ALGORITHMS:
+            raise S3Error("InvalidRequest", f"The trailer {n} is not supported")
+        if alg is not None:
+            raise S3Error("InvalidRequest", "Expecting a single x-amz-checksum- trailer.")
+        alg = n[15:]
+    return alg
+
+
+def trailer_checksums(trailers: Mapping[str, str]) -> dict[str, str]:
+    """The {algorithm: base64} in decoded trailers; bad values are InvalidRequest."""
+    out: dict[str, str] = {}
+    for name, value in trailers.items():
+        name = name.lower()
+        if not name.startswith("x-amz-checksum-"):
+            continue
+        alg = name[15:]
+        if alg not in FLEXIBLE_ALGORITHMS or not is_valid_b64(value, alg):
+            raise S3Error("InvalidRequest", f"Value for {name} trailing header is invalid.")
+        out[alg] = value.strip()
+    return out
+
+
+def verify(expected: Mapping[str, str], hashers: Mapping[str, Hasher]) -> None:
+    """Compare each expected base64 checksum with its hasher's result.
+
+    Raises:
+        S3Error: ``BadDigest`` on the first mismatch.
+        KeyError: when no hasher was kept for an expected algorithm (a bug).
+    """
+    for alg, want in expected.items():
+        got = hashers[alg].digest_b64()
+        if not hmac.compare_digest(got, want.strip()):
+            if alg == "md5":
+                raise S3Error(
+                    "BadDigest", "The Content-MD5 you specified did not match what we received."
+                )
+            raise S3Error(
+                "BadDigest",
+                f"The {alg.upper()} you specified did not match the calculated checksum.",
+                extra={"Algorithm": alg.upper()},
+            )
