@@ -1,0 +1,233 @@
+"""Side-by-side S3 benchmark: an aisfs node and moto's server, measured in one run.
+
+    ./run bench                  # every figure, both servers
+    ./run bench --quick          # smaller counts (a smoke run)
+    ./run bench --only aisfs     # skip moto
+    ./run bench --big            # also: node RSS while a 2 GiB object is PUT and read back
+
+Prints ops/s for 4 KiB PUT/GET at concurrency 16, MiB/s for 256 MiB PUT/GET,
+objects/s for ListObjectsV2 over 10,000 objects, the node's peak RSS, and node/moto ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from xml.etree import ElementTree
+
+from bench.client import Conn, thread_conn
+from bench.servers import Server, start_moto, start_node
+
+MiB = 1024 * 1024
+
+
+class RssSampler:
+    """Peak resident set size of a process (and its children), sampled every 50 ms."""
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self.proc = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.peak = max(self.peak, self.proc.memory_info().rss)
+            except Exception:
+                return
+            time.sleep(0.05)
+
+    def reset(self) -> None:
+        self.peak = 0
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def timed(fn: Callable[[], object]) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def parallel(count: int, concurrency: int, op: Callable[[int], None]) -> float:
+    with ThreadPoolExecutor(concurrency) as pool:
+        t = time.perf_counter()
+        list(pool.map(op, range(count)))
+        return time.perf_counter() - t
+
+
+def small_objects(server: Server, count: int) -> tuple[float, float]:
+    body = os.urandom(4096)
+    url = server.s3_url
+
+    def put(i: int) -> None:
+        c = thread_conn(url)
+        status, _ = c.request("PUT", c.path("small", f"obj-{i:06d}"), body=body)
+        assert status == 200, status
+
+    def get(i: int) -> None:
+        c = thread_conn(url)
+        status, data = c.request("GET", c.path("small", f"obj-{i:06d}"))
+        assert status == 200 and len(data) == 4096, status
+
+    put_s = parallel(count, 16, put)
+    get_s = parallel(count, 16, get)
+    return count / put_s, count / get_s
+
+
+def large_objects(server: Server, size: int, rounds: int) -> tuple[float, float]:
+    piece = os.urandom(MiB)
+    c = Conn(server.s3_url)
+    put_s = get_s = 0.0
+    for r in range(rounds):
+        put_s += timed(lambda r=r: c.put_stream("large", f"big-{r}", size, piece))
+        got = 0
+
+        def read(r: int = r) -> None:
+            nonlocal got
+            got = c.get_stream("large", f"big-{r}")
+
+        get_s += timed(read)
+        assert got == size, got
+    c.close()
+    total = size * rounds / MiB
+    return total / put_s, total / get_s
+
+
+def listing(server: Server, count: int) -> float:
+    c = Conn(server.s3_url)
+
+    def walk() -> int:
+        seen = 0
+        token = None
+        while True:
+            q = "list-type=2&max-keys=1000"
+            if token:
+                from urllib.parse import quote
+
+                q += "&continuation-token=" + quote(token, safe="")
+            status, data = c.request("GET", c.path("small", "", q))
+            assert status == 200, data[:200]
+            text = data.decode().replace(' xmlns="http://s3.amazonaws.com/doc/2006-03-01/"', "")
+            root = ElementTree.fromstring(text)
+            seen += len(root.findall("Contents"))
+            if root.findtext("IsTruncated") != "true":
+                return seen
+            token = root.findtext("NextContinuationToken")
+
+    walk()  # warm
+    seen = 0
+    t = time.perf_counter()
+    seen = walk()
+    elapsed = time.perf_counter() - t
+    assert seen == count, (seen, count)
+    c.close()
+    return count / elapsed
+
+
+def run_server(server: Server, args: argparse.Namespace, sampler: RssSampler | None) -> dict:
+    c = Conn(server.s3_url)
+    for b in ("small", "large"):
+        c.request("PUT", c.path(b))
+    c.close()
+    results: dict[str, float] = {}
+    print(f"[{server.name}] 4 KiB objects x{args.small} ...", flush=True)
+    results["put_4k_ops"], results["get_4k_ops"] = small_objects(server, args.small)
+    print(f"[{server.name}] {args.large_mib} MiB objects x{args.rounds} ...", flush=True)
+    results["put_large_mibs"], results["get_large_mibs"] = large_objects(
+        server, args.large_mib * MiB, args.rounds
+    )
+    if args.small < args.list_count:
+        extra = args.list_count - args.small
+        body = os.urandom(4096)
+        url = server.s3_url
+
+        def put(i: int) -> None:
+            cc = thread_conn(url)
+            cc.request("PUT", cc.path("small", f"obj-{args.small + i:06d}"), body=body)
+
+        parallel(extra, 16, put)
+    print(f"[{server.name}] ListObjectsV2 over {args.list_count} ...", flush=True)
+    results["list_objs"] = listing(server, max(args.small, args.list_count))
+    if sampler is not None:
+        results["peak_rss_mib"] = sampler.peak / MiB
+    return results
+
+
+def big_rss(args: argparse.Namespace) -> float:
+    node = start_node()
+    sampler = RssSampler(node.proc.pid)
+    try:
+        c = Conn(node.s3_url)
+        c.request("PUT", c.path("huge"))
+        piece = os.urandom(MiB)
+        sampler.reset()
+        c.put_stream("huge", "two-gib", 2048 * MiB, piece)
+        assert c.get_stream("huge", "two-gib") == 2048 * MiB
+        return sampler.peak / MiB
+    finally:
+        sampler.stop()
+        node.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", choices=["aisfs", "moto"])
+    parser.add_argument("--big", action="store_true")
+    args = parser.parse_args()
+    args.small = 1000 if args.quick else 4000
+    args.list_count = 2000 if args.quick else 10_000
+    args.large_mib = 64 if args.quick else 256
+    args.rounds = 1 if args.quick else 2
+
+    table: dict[str, dict] = {}
+    if args.only in (None, "aisfs"):
+        node = start_node()
+        sampler = RssSampler(node.proc.pid)
+        try:
+            table["aisfs"] = run_server(node, args, sampler)
+        finally:
+            sampler.stop()
+            node.stop()
+    if args.only in (None, "moto"):
+        moto = start_moto()
+        try:
+            table["moto"] = run_server(moto, args, None)
+        finally:
+            moto.stop()
+    rows = [
+        ("put_4k_ops", "PUT 4 KiB, c=16 (ops/s)", 800),
+        ("get_4k_ops", "GET 4 KiB, c=16 (ops/s)", 1500),
+        ("put_large_mibs", f"PUT {args.large_mib} MiB (MiB/s)", 400),
+        ("get_large_mibs", f"GET {args.large_mib} MiB (MiB/s)", 800),
+        ("list_objs", f"ListObjectsV2 over {args.list_count} (objects/s)", 20000),
+        ("peak_rss_mib", "node peak RSS (MiB)", None),
+    ]
+    print()
+    print(f"{'measure':<42} {'aisfs':>10} {'moto':>10} {'ratio':>7} {'target':>8}")
+    for key, label, target in rows:
+        a = table.get("aisfs", {}).get(key)
+        m = table.get("moto", {}).get(key)
+        ratio = f"{a / m:.2f}" if a and m else "-"
+        fa = f"{a:.0f}" if a is not None else "-"
+        fm = f"{m:.0f}" if m is not None else "-"
+        print(f"{label:<42} {fa:>10} {fm:>10} {ratio:>7} {target or '-':>8}")
+    if args.big:
+        print(f"\nnode peak RSS during a 2 GiB PUT + GET: {big_rss(args):.0f} MiB (target < 150)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""A lean keep-alive S3 client for load generation (unsigned: both servers accept it).
+
+boto3 costs a millisecond or more of client CPU per request, which on a 2-core machine
+would measure the client, not the server; http.client on persistent connections does not.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from urllib.parse import quote, urlparse
+
+PIECE = 1024 * 1024
+
+
+class Conn:
+    def __init__(self, s3_url: str) -> None:
+        u = urlparse(s3_url)
+        self.host = u.hostname or "127.0.0.1"
+        self.port = u.port or 80
+        self.base = u.path.rstrip("/")
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=300)
+
+    def path(self, bucket: str, key: str = "", query: str = "") -> str:
+        p = f"{self.base}/{bucket}"
+        if key:
+            p += "/" + quote(key)
+        return p + (f"?{query}" if query else "")
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        self.conn.request(method, path, body=body, headers=headers or {})
+        resp = self.conn.getresponse()
+        data = resp.read()
+        return resp.status, data
+
+    def put_stream(self, bucket: str, key: str, size: int, piece: bytes) -> int:
+        self.conn.putrequest("PUT", self.path(bucket, key))
+        self.conn.putheader("Content-Length", str(size))
+        self.conn.endheaders()
+        view = memoryview(piece)
+        left = size
+        while left > 0:
+            n = min(left, len(view))
+            self.conn.send(view[:n])
+            left -= n
+        resp = self.conn.getresponse()
+        resp.read()
+        return resp.status
+
+    def get_stream(self, bucket: str, key: str) -> int:
+        self.conn.putrequest("GET", self.path(bucket, key))
+        self.conn.endheaders()
+        resp = self.conn.getresponse()
+        total = 0
+        buf = bytearray(PIECE)
+        while True:
+            n = resp.readinto(buf)
+            if not n:
+                break
+            total += n
+        return total
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+_local = threading.local()
+
+
+def thread_conn(s3_url: str) -> Conn:
+    conns = getattr(_local, "conns", None)
+    if conns is None:
+        conns = _local.conns = {}
+    if s3_url not in conns:
+        conns[s3_url] = Conn(s3_url)
+    return conns[s3_url]
