@@ -112,3 +112,39 @@ class UploadInfo:
     key: str
     initiated_ns: int
     meta: ObjectMeta
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What a writer received, handed to ``before_commit`` once it is durable."""
+
+    size: int
+    md5: bytes
+    chunks: list[ChunkRef]
+
+
+@dataclass(slots=True)
+class FsckReport:
+    buckets: int = 0
+    objects: int = 0
+    uploads: int = 0
+    parts: int = 0
+    chunks_referenced: int = 0
+    missing_chunks: list[str] = field(default_factory=list)
+    index_only_objects: list[tuple[str, str]] = field(default_factory=list)  # not on disk
+    disk_only_objects: list[tuple[str, str]] = field(default_factory=list)  # not in index
+    stale_objects: list[tuple[str, str]] = field(default_factory=list)  # other generation
+    bucket_mismatches: list[str] = field(default_factory=list)
+    upload_mismatches: list[str] = field(default_factory=list)
+    rebuilt: bool = False
+
+    @property
+    def clean(self) -> bool:
+        return not (
+            self.missing_chunks
+            or self.index_only_objects
+            or self.disk_only_objects
+            or self.stale_objects
+            or self.bucket_mismatches
+            or self.upload_mismatches
+        )

@@ -1,0 +1,222 @@
+"""Chunk files: write (temp, fsync, link), dedup with a byte compare, read and verify.
+
+Blocking code: every method runs in a worker thread.
+
+A chunk id is the xxh3-128 hex of its bytes. On a dedup hit the existing file is read and
+compared with the new bytes; if they differ (a collision, crafted or not, or a corrupt
+copy that cannot be told apart from one) the next variant id ``<hash>-1``, ``-2``... is
+tried. An id is therefore bound to one content forever, and a read verifies the content
+hashes to the id's base hash before serving it.
+
+Pins: a writer pins every id it produces or dedups onto, before it looks at the disk,
+until its commit is done or failed. Removal of a chunk file happens only under the pin
+lock, after checking the id is neither pinned nor referenced by the index.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+
+import xxhash
+
+from . import layout
+from .files import fsync_dir, read_file, write_tmp
+from .mountpaths import Mountpath, MountpathSet
+
+log = logging.getLogger(__name__)
+
+MAX_VARIANTS = 64
+
+
+class StoreCorruption(Exception):
+    """No good copy of a chunk could be read: the data is lost or damaged on every disk."""
+
+    def __init__(self, chunk_id: str, message: str = "") -> None:
+        super().__init__(f"chunk {chunk_id}: {message or 'no good copy'}")
+        self.chunk_id = chunk_id
+
+
+def chunk_hash(data: bytes | bytearray | memoryview) -> str:
+    return xxhash.xxh3_128_hexdigest(data)
+
+
+class ChunkStore:
+    def __init__(self, mountpaths: MountpathSet, fsync: bool) -> None:
+        self.mps = mountpaths
+        self.fsync = fsync
+        self.pin_lock = threading.Lock()
+        self._pins: dict[str, int] = {}
+        self._stripes = [threading.Lock() for _ in range(64)]
+
+    # -- pins -------------------------------------------------------------------------
+
+    def pin(self, cid: str) -> None:
+        with self.pin_lock:
+            self._pins[cid] = self._pins.get(cid, 0) + 1
+
+    def unpin(self, ids: Iterable[str]) -> None:
+        with self.pin_lock:
+            for cid in ids:
+                n = self._pins.get(cid, 0) - 1
+                if n > 0:
+                    self._pins[cid] = n
+                else:
+                    self._pins.pop(cid, None)
+
+    def is_pinned(self, cid: str) -> bool:
+        return cid in self._pins
+
+    # -- write ------------------------------------------------------------------------
+
+    def store(
+        self,
+        data: bytes | bytearray,
+        copies: int,
+        pinned: list[str],
+        dirs: set[str],
+        h: str | None = None,
+    ) -> str:
+        """Make ``data`` durable (once fsynced dirs in ``dirs`` are) and return its id.
+
+        Every id looked at is appended to ``pinned`` (the caller unpins them).
+        """
+        h = h or chunk_hash(data)
+        stripe = self._stripes[int(h[:2], 16) % len(self._stripes)]
+        for variant in range(MAX_VARIANTS):
+            cid = h if variant == 0 else f"{h}-{variant}"
+            self.pin(cid)
+            pinned.append(cid)
+            with stripe:
+                if self._place(cid, data, copies, dirs):
+                    return cid
+            log.warning("chunk id %s holds other bytes: trying the next variant", cid)
+        raise OSError(errno.EEXIST, f"too many colliding variants of chunk {h}")
+
+    def _place(self, cid: str, data: bytes | bytearray, copies: int, dirs: set[str]) -> bool:
+        """Put ``cid`` on its first ``copies`` mountpaths; False if the id means other bytes."""
+        for _attempt in range(len(self.mps.all) + 1):
+            live = self.mps.live()
+            if not live:
+                raise OSError(errno.ENOSPC, "no usable mountpath")
+            have: set[Mountpath] = set()
+            differs = False
+            for mp in live:
+                path = layout.chunk_path(mp.root, cid)
+                try:
+                    existing = read_file(path)
+                except FileNotFoundError:
+                    continue
+                except OSError:
+                    differs = True  # unreadable: we cannot tell what it held
+                    continue
+                if existing == data:
+                    have.add(mp)
+                else:
+                    differs = True
+            if differs and not have:
+                return False
+            targets = self.mps.order(cid)[: max(copies, 1)]
+            try:
+                for mp in targets:
+                    if mp not in have:
+                        self._write_copy(mp, cid, data, dirs, replace=differs)
+                return True
+            except OSError as e:
+                if all(self.mps.check(mp) for mp in targets):
+                    raise
+                log.warning("retrying chunk %s after a mountpath failed: %s", cid, e)
+        raise OSError(errno.EIO, f"could not place chunk {cid}")
+
+    def _write_copy(
+        self, mp: Mountpath, cid: str, data: bytes | bytearray, dirs: set[str], replace: bool
+    ) -> None:
+        final = layout.chunk_path(mp.root, cid)
+        tmp = layout.tmp_path(mp.root, "chunk")
+        write_tmp(tmp, data, self.fsync)
+        try:
+            if replace:
+                # another copy holds exactly these bytes; this one is damaged: repair it
+                os.replace(tmp, final)
+            else:
+                try:
+                    os.link(tmp, final)
+                except FileExistsError:
+                    if read_file(final) != data:
+                        os.replace(tmp, final)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        dirs.add(os.path.dirname(final))
+
+    def sync_dirs(self, dirs: set[str]) -> None:
+        if self.fsync:
+            for d in sorted(dirs):
+                with contextlib.suppress(FileNotFoundError):
+                    fsync_dir(d)
+
+    # -- read -------------------------------------------------------------------------
+
+    def read(self, cid: str, size: int) -> bytes:
+        """The verified bytes of ``cid``: its placement order first, then every mountpath."""
+        base = layout.chunk_base(cid)
+        bad: list[Mountpath] = []
+        for mp in self.mps.order(cid):
+            path = layout.chunk_path(mp.root, cid)
+            try:
+                data = read_file(path)
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                log.error("chunk %s unreadable on %s: %s", cid, mp.root, e)
+                self.mps.check(mp)
+                continue
+            if len(data) == size and chunk_hash(data) == base:
+                for b in bad:
+                    self._repair(b, cid, data)
+                return data
+            log.error("chunk %s is corrupt on %s", cid, mp.root)
+            bad.append(mp)
+        raise StoreCorruption(cid, "no good copy on any mountpath")
+
+    def _repair(self, mp: Mountpath, cid: str, data: bytes) -> None:
+        try:
+            with self._stripes[int(cid[:2], 16) % len(self._stripes)]:
+                self._write_copy(mp, cid, data, set(), replace=True)
+            log.warning("chunk %s repaired on %s", cid, mp.root)
+        except OSError as e:
+            log.error("chunk %s could not be repaired on %s: %s", cid, mp.root, e)
+
+    # -- remove -----------------------------------------------------------------------
+
+    def remove_unreferenced(
+        self, ids: Iterable[str], referenced: Callable[[list[str]], set[str]]
+    ) -> int:
+        """Remove the files of ``ids`` that are neither pinned nor referenced; count them."""
+        removed = 0
+        batch = list(dict.fromkeys(ids))
+        for i in range(0, len(batch), 500):
+            part = batch[i : i + 500]
+            with self.pin_lock:
+                candidates = [cid for cid in part if cid not in self._pins]
+                if not candidates:
+                    continue
+                live = referenced(candidates)
+                for cid in candidates:
+                    if cid in live:
+                        continue
+                    gone = False
+                    for mp in self.mps.live():
+                        try:
+                            os.unlink(layout.chunk_path(mp.root, cid))
+                            gone = True
+                        except FileNotFoundError:
+                            pass
+                        except OSError as e:
+                            log.warning("cannot remove chunk %s on %s: %s", cid, mp.root, e)
+                    removed += gone
+        return removed

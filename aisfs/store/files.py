@@ -1,0 +1,64 @@
+"""Durable file operations (blocking; called from worker threads)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+
+def fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def write_tmp(tmp: str, data: bytes | bytearray | memoryview, fsync: bool) -> None:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        write_all(fd, data)
+        if fsync:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    os.close(fd)
+
+
+def replace_durably(tmp: str, final: str, data: bytes, fsync: bool) -> None:
+    """Write ``data`` to ``tmp``, fsync, rename over ``final``, fsync the directory."""
+    write_tmp(tmp, data, fsync)
+    try:
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    if fsync:
+        fsync_dir(os.path.dirname(final))
+
+
+def unlink_durably(path: str, fsync: bool) -> bool:
+    """Remove ``path`` if it exists; True if it did."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    if fsync:
+        fsync_dir(os.path.dirname(path))
+    return True
+
+
+def read_file(path: str) -> bytes:
+    with open(path, "rb", buffering=0) as f:
+        return f.read()

@@ -1,0 +1,218 @@
+"""Check the index against the manifests on the mountpaths; rebuild it from them.
+
+The mountpaths are the truth: bucket records (on every mountpath), object manifests (the
+highest generation wins when copies disagree) and upload/part records. The index is
+rebuilt from those alone; chunk refcounts are recomputed from the chunk lists.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from . import layout
+from .manifest import dumps, info_from_json, info_to_json, upload_from_json
+from .types import BucketInfo, FsckReport, ObjectInfo, UploadInfo
+
+if TYPE_CHECKING:
+    from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+def _scan(store: Store) -> tuple[
+    dict[str, tuple[int, BucketInfo]],
+    dict[tuple[str, str], ObjectInfo],
+    dict[str, UploadInfo],
+    dict[str, dict[int, dict[str, Any]]],
+]:
+    buckets: dict[str, tuple[int, BucketInfo]] = {}
+    objects: dict[tuple[str, str], ObjectInfo] = {}
+    uploads: dict[str, UploadInfo] = {}
+    parts: dict[str, dict[int, dict[str, Any]]] = {}
+    for mp in store.mps.live():
+        root = mp.root
+        try:
+            names = os.listdir(f"{root}/{layout.BUCKETS}")
+        except OSError:
+            names = []
+        for name in names:
+            if not name.endswith(".json"):
+                continue
+            d = store.read_json(f"{root}/{layout.BUCKETS}/{name}")
+            if d is None:
+                continue
+            updated = int(d.get("updated_ns", 0))
+            have = buckets.get(d["name"])
+            if have is None or updated > have[0]:
+                buckets[d["name"]] = (
+                    updated, BucketInfo(d["name"], int(d["created_ns"]), d.get("props") or {})
+                )
+        for fan in layout.FANOUT:
+            base = f"{root}/{layout.MANIFESTS}/{fan}"
+            try:
+                names = os.listdir(base)
+            except OSError:
+                continue
+            for name in names:
+                if not name.endswith(".json"):
+                    continue
+                d = store.read_json(f"{base}/{name}")
+                if d is None:
+                    continue
+                try:
+                    info = info_from_json(d)
+                except (KeyError, TypeError, ValueError) as e:
+                    log.warning("bad manifest %s/%s: %s", base, name, e)
+                    continue
+                if layout.manifest_name(info.bucket, info.key) != name[:-5]:
+                    log.warning("stray manifest %s/%s ignored", base, name)
+                    continue
+                cur = objects.get((info.bucket, info.key))
+                if cur is None or info.generation > cur.generation:
+                    objects[(info.bucket, info.key)] = info
+        try:
+            uids = os.listdir(f"{root}/{layout.UPLOADS}")
+        except OSError:
+            uids = []
+        for uid in uids:
+            d_dir = layout.upload_dir(root, uid)
+            d = store.read_json(f"{d_dir}/upload.json")
+            if d is None:
+                continue
+            uploads[uid] = upload_from_json(d)
+            try:
+                files = os.listdir(d_dir)
+            except OSError:
+                continue
+            for f in files:
+                if f.startswith("part.") and f.endswith(".json"):
+                    p = store.read_json(f"{d_dir}/{f}")
+                    if p is None:
+                        continue
+                    have = parts.setdefault(uid, {}).get(int(p["part_number"]))
+                    if have is None or int(p["mtime_ns"]) > int(have["mtime_ns"]):
+                        parts[uid][int(p["part_number"])] = p
+    return buckets, objects, uploads, parts
+
+
+def run_fsck(store: Store, rebuild: bool, check_chunks: bool = True) -> FsckReport:
+    with store.index.wlock:
+        return _run(store, rebuild, check_chunks)
+
+
+def _run(store: Store, rebuild: bool, check_chunks: bool) -> FsckReport:
+    buckets, objects, uploads, parts = _scan(store)
+    w = store.index.w
+    report = FsckReport()
+    # objects whose bucket record is lost everywhere get a bucket with default props
+    for bucket, _ in objects:
+        if bucket not in buckets:
+            log.warning("bucket %s has objects but no record: recreating it", bucket)
+            buckets[bucket] = (0, BucketInfo(bucket, time.time_ns(), {}))
+    for up in uploads.values():
+        if up.bucket not in buckets:
+            buckets[up.bucket] = (0, BucketInfo(up.bucket, time.time_ns(), {}))
+
+    # compare with the index
+    idx_objects = {
+        (r[0], r[1]): int(r[2])
+        for r in w.execute("SELECT bucket, key, generation FROM objects").fetchall()
+    }
+    for k, info in objects.items():
+        g = idx_objects.get(k)
+        if g is None:
+            report.disk_only_objects.append(k)
+        elif g != info.generation:
+            report.stale_objects.append(k)
+    report.index_only_objects = [k for k in idx_objects if k not in objects]
+    idx_buckets = {
+        r[0]: json.loads(r[1]) for r in w.execute("SELECT name, props FROM buckets").fetchall()
+    }
+    report.bucket_mismatches = sorted(
+        set(idx_buckets) ^ set(buckets)
+        | {n for n in idx_buckets if n in buckets and idx_buckets[n] != buckets[n][1].props}
+    )
+    idx_uploads = {r[0] for r in w.execute("SELECT upload_id FROM uploads").fetchall()}
+    idx_parts = Counter(
+        r[0] for r in w.execute("SELECT upload_id FROM parts").fetchall()
+    )
+    report.upload_mismatches = sorted(
+        (idx_uploads ^ set(uploads))
+        | {u for u in uploads if idx_parts.get(u, 0) != len(parts.get(u, {}))}
+    )
+
+    refs: Counter[str] = Counter()
+    sizes: dict[str, int] = {}
+    for info in objects.values():
+        for c in info.chunks:
+            refs[c.id] += 1
+            sizes[c.id] = c.size
+    for uid, ps in parts.items():
+        if uid not in uploads:
+            continue
+        for p in ps.values():
+            for cid, size in p["chunks"]:
+                refs[cid] += 1
+                sizes[cid] = int(size)
+    report.buckets = len(buckets)
+    report.objects = len(objects)
+    report.uploads = len(uploads)
+    report.parts = sum(len(parts.get(u, {})) for u in uploads)
+    report.chunks_referenced = len(refs)
+    if check_chunks:
+        live = store.mps.live()
+        for cid in refs:
+            if not any(os.path.exists(layout.chunk_path(mp.root, cid)) for mp in live):
+                report.missing_chunks.append(cid)
+
+    if rebuild:
+        store.index.begin()
+        try:
+            for table in ("buckets", "objects", "chunks", "uploads", "parts"):
+                w.execute(f"DELETE FROM {table}")
+            w.executemany(
+                "INSERT INTO buckets (name, created_ns, props) VALUES (?, ?, ?)",
+                [(b.name, b.created_ns, dumps(b.props)) for _, b in buckets.values()],
+            )
+            w.executemany(
+                "INSERT INTO objects (bucket, key, size, etag, mtime_ns, generation, extra, "
+                "manifest) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (i.bucket, i.key, i.size, i.etag, i.mtime_ns, i.generation,
+                     dumps(i.meta.extra) if i.meta.extra else None, dumps(info_to_json(i)))
+                    for i in objects.values()
+                ],
+            )
+            w.executemany(
+                "INSERT INTO chunks (id, refs, size) VALUES (?, ?, ?)",
+                [(cid, n, sizes[cid]) for cid, n in refs.items()],
+            )
+            w.executemany(
+                "INSERT INTO uploads (upload_id, bucket, key, initiated_ns, meta) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(u.upload_id, u.bucket, u.key, u.initiated_ns, dumps(u.meta.to_json()))
+                 for u in uploads.values()],
+            )
+            w.executemany(
+                "INSERT INTO parts (upload_id, part_number, etag, size, mtime_ns, chunks) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (uid, int(p["part_number"]), p["etag"], int(p["size"]), int(p["mtime_ns"]),
+                     dumps(p["chunks"]))
+                    for uid, ps in parts.items() if uid in uploads
+                    for p in ps.values()
+                ],
+            )
+            store.index.commit()
+        except BaseException:
+            store.index.rollback()
+            raise
+        for _, b in buckets.values():
+            store._write_bucket_files(b)
+        report.rebuilt = True
+    return report

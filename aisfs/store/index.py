@@ -1,0 +1,138 @@
+"""The SQLite index (WAL): buckets, objects, chunk refcounts, multipart uploads and parts.
+
+Blocking code, for worker threads. One writer connection guarded by ``wlock`` (callers
+hold it across their whole read-check-write sequence), one reader connection per thread.
+Every statement result is fetched completely so no read transaction stays open.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mountpaths (path TEXT PRIMARY KEY, uuid TEXT NOT NULL)
+    WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS buckets (
+    name TEXT PRIMARY KEY, created_ns INTEGER NOT NULL, props TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS objects (
+    bucket TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
+    mtime_ns INTEGER NOT NULL, generation INTEGER NOT NULL, extra TEXT,
+    manifest TEXT NOT NULL,
+    PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY, refs INTEGER NOT NULL, size INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS uploads (
+    upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL,
+    initiated_ns INTEGER NOT NULL, meta TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS uploads_by_bucket ON uploads (bucket, key, initiated_ns);
+CREATE TABLE IF NOT EXISTS parts (
+    upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, etag TEXT NOT NULL,
+    size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, chunks TEXT NOT NULL,
+    PRIMARY KEY (upload_id, part_number)
+) WITHOUT ROWID;
+"""
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+class Index:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.wlock = threading.RLock()
+        self.w = _connect(path)
+        self.w.executescript(SCHEMA)
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+
+    # -- connections ------------------------------------------------------------------
+
+    @property
+    def r(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def close(self, checkpoint: bool = True) -> None:
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        with self.wlock:
+            if checkpoint:
+                self.w.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.w.close()
+
+    def rows(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        return self.r.execute(sql, tuple(params)).fetchall()
+
+    def row(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        rows = self.rows(sql, params)
+        return rows[0] if rows else None
+
+    # -- transactions (caller holds wlock) --------------------------------------------
+
+    def begin(self) -> None:
+        self.w.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.w.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.w.in_transaction:
+            self.w.execute("ROLLBACK")
+
+    def apply_refs(self, delta: Counter[str], sizes: dict[str, int]) -> list[str]:
+        """Add ``delta`` to chunk refcounts (inside a transaction); ids that dropped to 0."""
+        ups = [(cid, n, sizes.get(cid, 0)) for cid, n in delta.items() if n > 0]
+        downs = [(n, cid) for cid, n in delta.items() if n < 0]
+        if ups:
+            self.w.executemany(
+                "INSERT INTO chunks (id, refs, size) VALUES (?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET refs = refs + excluded.refs",
+                ups,
+            )
+        dropped: list[str] = []
+        if downs:
+            self.w.executemany("UPDATE chunks SET refs = refs + ? WHERE id = ?", downs)
+            ids = [cid for _, cid in downs]
+            for i in range(0, len(ids), 500):
+                part = ids[i : i + 500]
+                marks = ",".join("?" * len(part))
+                dropped += [
+                    r[0]
+                    for r in self.w.execute(
+                        f"SELECT id FROM chunks WHERE refs <= 0 AND id IN ({marks})", part
+                    ).fetchall()
+                ]
+                self.w.execute(f"DELETE FROM chunks WHERE refs <= 0 AND id IN ({marks})", part)
+        return dropped
+
+    def referenced(self, ids: list[str]) -> set[str]:
+        out: set[str] = set()
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            sql = f"SELECT id FROM chunks WHERE id IN ({marks})"
+            out.update(r[0] for r in self.rows(sql, part))
+        return out

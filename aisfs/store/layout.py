@@ -1,0 +1,80 @@
+"""Pure: where things live on a mountpath.
+
+```
+MP/.aisfs-mountpath.json            identity: {"uuid": ..., "created_ns": ...}
+MP/chunks/<id[:2]>/<id>             chunk data, named by xxh3-128 hex ("-N" for a variant)
+MP/manifests/<name[:2]>/<name>.json object manifest; name = sha256(bucket NUL key)[:40]
+MP/buckets/<bucket>.json            bucket record (every mountpath)
+MP/uploads/<upload_id>/upload.json  multipart upload record
+MP/uploads/<upload_id>/part.<NNNNN>.json  one part (its chunk list)
+MP/tmp/                             work files: <kind>.<pid>.<random>
+```
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+IDENTITY_FILE = ".aisfs-mountpath.json"
+CHUNKS = "chunks"
+MANIFESTS = "manifests"
+BUCKETS = "buckets"
+UPLOADS = "uploads"
+TMP = "tmp"
+FANOUT = [f"{i:02x}" for i in range(256)]
+
+
+def chunk_base(cid: str) -> str:
+    """The xxh3-128 hex a chunk id's content must hash to."""
+    return cid.split("-", 1)[0]
+
+
+def chunk_path(root: str, cid: str) -> str:
+    return f"{root}/{CHUNKS}/{cid[:2]}/{cid}"
+
+
+def manifest_name(bucket: str, key: str) -> str:
+    h = hashlib.sha256(bucket.encode() + b"\0" + key.encode("utf-8", "surrogatepass"))
+    return h.hexdigest()[:40]
+
+
+def manifest_path(root: str, bucket: str, key: str) -> str:
+    name = manifest_name(bucket, key)
+    return f"{root}/{MANIFESTS}/{name[:2]}/{name}.json"
+
+
+def bucket_path(root: str, bucket: str) -> str:
+    return f"{root}/{BUCKETS}/{bucket}.json"
+
+
+def upload_dir(root: str, upload_id: str) -> str:
+    return f"{root}/{UPLOADS}/{upload_id}"
+
+
+def part_file(part_number: int) -> str:
+    return f"part.{part_number:05d}.json"
+
+
+def tmp_path(root: str, kind: str) -> str:
+    return f"{root}/{TMP}/{kind}.{os.getpid()}.{os.urandom(8).hex()}"
+
+
+def prefix_successor(prefix: str) -> str | None:
+    """The smallest string greater than every string that starts with ``prefix``.
+
+    Code point order is UTF-8 byte order (SQLite's BINARY collation), so incrementing the
+    last code point that can be incremented gives the bound. None: no bound.
+    """
+    chars = list(prefix)
+    while chars:
+        c = ord(chars[-1])
+        if c >= 0x10FFFF:
+            chars.pop()
+            continue
+        c += 1
+        if 0xD800 <= c <= 0xDFFF:
+            c = 0xE000
+        chars[-1] = chr(c)
+        return "".join(chars)
+    return None

@@ -1,0 +1,136 @@
+"""Mountpaths: identity file, capacity weight, state."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import uuid as uuidlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import layout
+from .files import fsync_dir, replace_durably
+from .placement import hrw_order, quantize_weight
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True, eq=False)
+class Mountpath:
+    path: Path
+    uuid: str
+    weight: float = 1.0
+    enabled: bool = True
+
+    @property
+    def root(self) -> str:
+        return str(self.path)
+
+    def capacity(self) -> dict[str, int]:
+        st = os.statvfs(self.root)
+        total = st.f_blocks * st.f_frsize
+        free = st.f_bavail * st.f_frsize
+        return {"total": total, "free": free, "used": total - (st.f_bfree * st.f_frsize)}
+
+
+def _prepare_dirs(root: str, fsync: bool) -> None:
+    for sub in (layout.CHUNKS, layout.MANIFESTS):
+        base = f"{root}/{sub}"
+        os.makedirs(base, exist_ok=True)
+        for fan in layout.FANOUT:
+            d = f"{base}/{fan}"
+            if not os.path.isdir(d):
+                os.mkdir(d)
+        if fsync:
+            fsync_dir(base)
+    for sub in (layout.BUCKETS, layout.UPLOADS, layout.TMP):
+        os.makedirs(f"{root}/{sub}", exist_ok=True)
+    if fsync:
+        fsync_dir(root)
+
+
+def open_mountpath(path: Path, known_uuid: str | None, fsync: bool) -> Mountpath | None:
+    """Use ``path`` as a mountpath, or log why not and return None.
+
+    A missing directory is never created; a directory that once had an identity (the index
+    remembers it) but lost it is not re-initialised silently.
+    """
+    root = str(path)
+    if not os.path.isdir(root):
+        log.warning("mountpath %s is missing: skipped", root)
+        return None
+    ident = f"{root}/{layout.IDENTITY_FILE}"
+    try:
+        with open(ident, "rb") as f:
+            data = json.loads(f.read())
+        mp_uuid = str(data["uuid"])
+    except FileNotFoundError:
+        if known_uuid is not None:
+            log.warning(
+                "mountpath %s lost its identity file (was %s): skipped", root, known_uuid
+            )
+            return None
+        mp_uuid = uuidlib.uuid4().hex
+        try:
+            record = {"uuid": mp_uuid, "created_ns": time.time_ns()}
+            replace_durably(f"{ident}.tmp", ident, json.dumps(record).encode(), fsync)
+        except OSError as e:
+            log.warning("mountpath %s is not writable (%s): skipped", root, e)
+            return None
+    except (OSError, ValueError, KeyError) as e:
+        log.warning("mountpath %s has an unreadable identity (%s): skipped", root, e)
+        return None
+    if known_uuid is not None and known_uuid != mp_uuid:
+        log.warning("mountpath %s changed identity %s -> %s", root, known_uuid, mp_uuid)
+    try:
+        _prepare_dirs(root, fsync)
+        mp = Mountpath(path=path, uuid=mp_uuid)
+        mp.weight = quantize_weight(mp.capacity()["free"])
+    except OSError as e:
+        log.warning("mountpath %s is unusable (%s): skipped", root, e)
+        return None
+    return mp
+
+
+class MountpathSet:
+    """The live mountpaths and their placement order (thread-safe reads)."""
+
+    def __init__(self, mountpaths: Iterable[Mountpath], refresh_seconds: float) -> None:
+        self.all: list[Mountpath] = list(mountpaths)
+        self._refresh_seconds = refresh_seconds
+        self._refreshed = time.monotonic()
+        self._lock = threading.Lock()
+
+    def live(self) -> list[Mountpath]:
+        if time.monotonic() - self._refreshed > self._refresh_seconds:
+            self.refresh_weights()
+        return [mp for mp in self.all if mp.enabled]
+
+    def refresh_weights(self) -> None:
+        with self._lock:
+            self._refreshed = time.monotonic()
+            for mp in self.all:
+                if mp.enabled:
+                    try:
+                        mp.weight = quantize_weight(mp.capacity()["free"])
+                    except OSError:
+                        self.check(mp)
+
+    def order(self, name: str) -> list[Mountpath]:
+        return hrw_order(name, self.live())
+
+    def check(self, mp: Mountpath) -> bool:
+        """After an I/O error: disable ``mp`` if its identity is gone. True if still usable."""
+        try:
+            with open(f"{mp.root}/{layout.IDENTITY_FILE}", "rb") as f:
+                ok = json.loads(f.read()).get("uuid") == mp.uuid
+        except (OSError, ValueError):
+            ok = False
+        if not ok and mp.enabled:
+            log.error("mountpath %s failed: disabled", mp.root)
+            mp.enabled = False
+        return ok
