@@ -98,21 +98,21 @@ def test_fsck_rebuilds_index_from_disks(tmp_path: Path) -> None:
 def test_mirror_copies_survive_losing_a_mountpath(tmp_path: Path) -> None:
     node = new_node(tmp_path, mountpaths=3, config="[store]\ndefault_copies = 2\n").start()
     s3 = s3_client(node.s3_url)
-    s3.create_bucket(Bucket="m")
-    objects = put_some(s3, "m", 12, 200_000)
+    s3.create_bucket(Bucket="mirror")
+    objects = put_some(s3, "mirror", 12, 200_000)
     big = os.urandom(20 * MiB)
-    s3.put_object(Bucket="m", Key="obj/zbig", Body=big)
+    s3.put_object(Bucket="mirror", Key="obj/zbig", Body=big)
     objects["obj/zbig"] = hashlib.md5(big).digest()
     # lose one disk while the node runs
     shutil.rmtree(node.mountpaths[0])
     try:
-        check_all(s3, "m", objects)
+        check_all(s3, "mirror", objects)
     finally:
         assert node.stop() == 0, node.log()
     # and after a restart without it
     node.start()
     try:
-        check_all(s3_client(node.s3_url), "m", objects)
+        check_all(s3_client(node.s3_url), "mirror", objects)
     finally:
         assert node.stop() == 0, node.log()
 

@@ -95,16 +95,16 @@ def test_seed_s3cmd_one_liner_and_cfg(node, readme: Path, tmp_path: Path) -> Non
 @pytest.mark.skipif(not have("curl"), reason="curl not installed")
 def test_curl_put_get_range(node, tmp_path: Path) -> None:
     ep = node.s3_url
-    subprocess.run(["curl", "-sf", "-X", "PUT", f"{ep}/cb"], check=True)
+    subprocess.run(["curl", "-sf", "-X", "PUT", f"{ep}/curlb"], check=True)
     data = tmp_path / "d.bin"
     data.write_bytes(bytes(range(256)) * 4)
-    subprocess.run(["curl", "-sf", "-T", str(data), f"{ep}/cb/d.bin"], check=True)
-    out = subprocess.run(["curl", "-sf", "-r", "10-19", f"{ep}/cb/d.bin"], check=True,
+    subprocess.run(["curl", "-sf", "-T", str(data), f"{ep}/curlb/d.bin"], check=True)
+    out = subprocess.run(["curl", "-sf", "-r", "10-19", f"{ep}/curlb/d.bin"], check=True,
                          capture_output=True).stdout
     assert out == data.read_bytes()[10:20]
     res = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-r",
-                          "5000-6000", f"{ep}/cb/d.bin"], capture_output=True, text=True)
+                          "5000-6000", f"{ep}/curlb/d.bin"], capture_output=True, text=True)
     assert res.stdout == "416"
-    res = subprocess.run(["curl", "-s", "-w", "\n%{http_code}", f"{ep}/cb/missing"],
+    res = subprocess.run(["curl", "-s", "-w", "\n%{http_code}", f"{ep}/curlb/missing"],
                          capture_output=True, text=True)
     assert res.stdout.endswith("404") and "<Code>NoSuchKey</Code>" in res.stdout
