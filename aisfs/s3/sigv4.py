@@ -1,0 +1,555 @@
+"""AWS Signature Version 4 verification: header, presigned query, streaming chunks.
+
+Sans-IO: the caller passes the request line and headers as received, the
+credentials, and the current time (``now``, seconds since the epoch), and gets
+an ``AuthResult`` or an ``S3Error``. Signing keys are cached per
+(access key, date, region, service): deriving one costs four HMACs.
+
+The canonical URI is the path as the client sent it (S3 does not normalise
+paths). Clients disagree on which characters they percent-encode, so when the
+raw path does not verify, its canonical re-encoding (everything but unreserved
+characters and ``/``) is tried too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from calendar import timegm
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from time import strptime
+from urllib.parse import quote, unquote
+
+from aisfs.errors import S3Error
+from aisfs.s3._headers import Headers, get_header, header_items
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+STREAMING_PAYLOADS = frozenset(
+    {
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+        "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+    }
+)
+SIGNED_STREAMING = frozenset(
+    {"STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"}
+)
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+MAX_SKEW_SECONDS = 15 * 60
+MAX_PRESIGN_EXPIRES = 7 * 24 * 3600
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_SPACES = re.compile(r"\s+")
+
+SecretLookup = Mapping[str, str] | Callable[[str], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResult:
+    """A verified request: who signed it, and what the body must still satisfy."""
+
+    access_key: str
+    signature: str  # the seed signature of a streaming body
+    amz_date: str  # 20130524T000000Z
+    scope: str  # 20130524/us-east-1/s3/aws4_request
+    signing_key: bytes
+    payload_hash: str  # hex SHA-256, UNSIGNED-PAYLOAD or STREAMING-...
+    presigned: bool = False
+
+    def chunk_signer(self) -> ChunkSigner:
+        """The verifier of a STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER] body."""
+        return ChunkSigner(self.signing_key, self.amz_date, self.scope, self.signature)
+
+    @property
+    def streaming_signed(self) -> bool:
+        return self.payload_hash in SIGNED_STREAMING
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    access_key: str
+    date: str
+    region: str
+    service: str
+    signed_headers: list[str]
+    signature: str
+    amz_date: str
+
+    @property
+    def scope(self) -> str:
+        return f"{self.date}/{self.region}/{self.service}/aws4_request"
+
+
+# --------------------------------------------------------------------------- keys
+
+
+class SigningKeyCache:
+    """Derived signing keys, least recently used evicted first."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._keys: OrderedDict[tuple[str, str, str, str, str], bytes] = OrderedDict()
+        self._capacity = capacity
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, secret: str, date: str, region: str, service: str, access_key: str = "") -> bytes:
+        k = (access_key, secret, date, region, service)
+        key = self._keys.get(k)
+        if key is not None:
+            self._keys.move_to_end(k)
+            self.hits += 1
+            return key
+        self.misses += 1
+        key = derive_signing_key(secret, date, region, service)
+        self._keys[k] = key
+        if len(self._keys) > self._capacity:
+            self._keys.popitem(last=False)
+        return key
+
+
+_DEFAULT_CACHE = SigningKeyCache()
+
+
+def _hmac(key: bytes, msg: str) -> bytes:
+    return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
+
+
+def derive_signing_key(secret: str, date: str, region: str, service: str = "s3") -> bytes:
+    k = _hmac(("AWS4" + secret).encode("utf-8"), date)
+    k = _hmac(k, region)
+    k = _hmac(k, service)
+    return _hmac(k, "aws4_request")
+
+
+def sign(signing_key: bytes, string_to_sign: str) -> str:
+    return hmac.new(signing_key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+# --------------------------------------------------------------------------- canonical form
+
+
+def _uri_encode(value: str, safe: str = "-_.~") -> str:
+    return quote(value, safe=safe)
+
+
+def canonical_query(raw_query: str, exclude_signature: bool = False) -> str:
+    """Canonical query string of a raw (still encoded) query."""
+    pairs: list[tuple[str, str]] = []
+    for part in raw_query.split("&"):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        name = unquote(name.replace("+", "%20"))
+        value = unquote(value.replace("+", "%20"))
+        if exclude_signature and name == "X-Amz-Signature":
+            continue
+        pairs.append((_uri_encode(name), _uri_encode(value)))
+    pairs.sort()
+    return "&".join(f"{n}={v}" for n, v in pairs)
+
+
+def canonical_headers(headers: Headers, signed: list[str]) -> str:
+    values: dict[str, list[str]] = {}
+    for name, value in header_items(headers):
+        values.setdefault(name, []).append(_SPACES.sub(" ", value.strip()))
+    lines = []
+    for name in signed:
+        if name not in values:
+            raise S3Error(
+                "SignatureDoesNotMatch",
+                f"The header {name} is signed but missing from the request",
+            )
+        lines.append(f"{name}:{','.join(values[name])}\n")
+    return "".join(lines)
+
+
+def canonical_request(
+    method: str,
+    canonical_uri: str,
+    canonical_query_string: str,
+    headers: Headers,
+    signed_headers: list[str],
+    payload_hash: str,
+) -> str:
+    return "\n".join(
+        [
+            method.upper(),
+            canonical_uri,
+            canonical_query_string,
+            canonical_headers(headers, signed_headers),
+            ";".join(signed_headers),
+            payload_hash,
+        ]
+    )
+
+
+def string_to_sign(amz_date: str, scope: str, canonical_request_text: str) -> str:
+    digest = hashlib.sha256(canonical_request_text.encode("utf-8")).hexdigest()
+    return f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
+
+
+def _candidate_uris(raw_path: str) -> list[str]:
+    raw = raw_path.split("?", 1)[0] or "/"
+    reencoded = _uri_encode(unquote(raw), safe="-_.~/")
+    return [raw] if reencoded == raw else [raw, reencoded]
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _malformed(msg: str) -> S3Error:
+    return S3Error("AuthorizationHeaderMalformed", msg)
+
+
+def _parse_credential(credential: str, malformed: Callable[[str], S3Error]) -> list[str]:
+    parts = credential.split("/")
+    if len(parts) != 5 or parts[4] != "aws4_request" or not parts[0]:
+        raise malformed(
+            "The authorization header is malformed; the Credential is mal-formed; "
+            'expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
+        )
+    if not re.fullmatch(r"\d{8}", parts[1]):
+        raise malformed(f"The authorization header is malformed; invalid date {parts[1]!r}")
+    return parts
+
+
+def parse_authorization(value: str, amz_date: str) -> _Parsed:
+    """Split ``AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...``."""
+    algorithm, _, rest = value.strip().partition(" ")
+    if algorithm != ALGORITHM:
+        raise S3Error(
+            "InvalidRequest",
+            "The authorization mechanism you have provided is not supported. "
+            "Please use AWS4-HMAC-SHA256.",
+        )
+    fields: dict[str, str] = {}
+    for item in rest.split(","):
+        name, sep, val = item.strip().partition("=")
+        if not sep:
+            raise _malformed("The authorization header is malformed")
+        fields[name.strip()] = val.strip()
+    try:
+        credential = fields["Credential"]
+        signed = fields["SignedHeaders"]
+        signature = fields["Signature"]
+    except KeyError as e:
+        raise _malformed(f"The authorization header is malformed; missing {e.args[0]}") from None
+    parts = _parse_credential(credential, _malformed)
+    return _make_parsed(parts, signed, signature, amz_date, _malformed)
+
+
+def _make_parsed(
+    parts: list[str],
+    signed: str,
+    signature: str,
+    amz_date: str,
+    malformed: Callable[[str], S3Error],
+) -> _Parsed:
+    signed_headers = [h.strip().lower() for h in signed.split(";") if h.strip()]
+    if "host" not in signed_headers:
+        raise malformed("The host header must be signed")
+    if signed_headers != sorted(signed_headers):
+        raise malformed("SignedHeaders must be sorted")
+    if not _HEX64.match(signature):
+        raise S3Error("SignatureDoesNotMatch", "The signature is not 64 hex characters")
+    if not re.fullmatch(r"\d{8}T\d{6}Z", amz_date):
+        raise S3Error("AccessDenied", "AWS authentication requires a valid Date or x-amz-date")
+    if amz_date[:8] != parts[1]:
+        raise malformed(
+            f"The authorization header is malformed; Invalid credential date. "
+            f"Date is not the same as X-Amz-Date: {parts[1]}."
+        )
+    return _Parsed(parts[0], parts[1], parts[2], parts[3], signed_headers, signature, amz_date)
+
+
+def _amz_time(amz_date: str) -> int:
+    try:
+        return timegm(strptime(amz_date, "%Y%m%dT%H%M%SZ"))
+    except ValueError:
+        raise S3Error(
+            "AccessDenied", "AWS authentication requires a valid Date or x-amz-date"
+        ) from None
+
+
+def _lookup(secrets: SecretLookup, access_key: str) -> str:
+    secret = secrets.get(access_key) if isinstance(secrets, Mapping) else secrets(access_key)
+    if secret is None:
+        raise S3Error(
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+            extra={"AWSAccessKeyId": access_key},
+        )
+    return secret
+
+
+def _check_scope(p: _Parsed, region: str | None, malformed: Callable[[str], S3Error]) -> None:
+    if p.service != "s3":
+        raise malformed(f"The authorization header is malformed; wrong service {p.service!r}")
+    if region is not None and p.region != region:
+        raise malformed(
+            f"The authorization header is malformed; the region '{p.region}' is wrong; "
+            f"expecting '{region}'",
+        )
+
+
+def _verify(
+    method: str,
+    raw_path: str,
+    cquery: str,
+    headers: Headers,
+    p: _Parsed,
+    payload_hash: str,
+    secret: str,
+    cache: SigningKeyCache,
+) -> bytes:
+    key = cache.get(secret, p.date, p.region, p.service, p.access_key)
+    for uri in _candidate_uris(raw_path):
+        creq = canonical_request(method, uri, cquery, headers, p.signed_headers, payload_hash)
+        expected = sign(key, string_to_sign(p.amz_date, p.scope, creq))
+        if hmac.compare_digest(expected, p.signature):
+            return key
+    raise S3Error(
+        "SignatureDoesNotMatch",
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your key and signing method.",
+        extra={"AWSAccessKeyId": p.access_key},
+    )
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def is_signed(headers: Headers, raw_query: str | bytes) -> bool:
+    """Whether the request carries SigV4 (or any) credentials at all."""
+    if isinstance(raw_query, bytes):
+        raw_query = raw_query.decode("latin-1")
+    return get_header(headers, "authorization") is not None or "X-Amz-Signature=" in raw_query
+
+
+def verify_request(
+    method: str,
+    raw_path: str,
+    raw_query: str | bytes,
+    headers: Headers,
+    secrets: SecretLookup,
+    now: float,
+    region: str | None = None,
+    cache: SigningKeyCache | None = None,
+) -> AuthResult | None:
+    """Verify the SigV4 signature of a request, by header or presigned query.
+
+    Args:
+        raw_path: the path as sent (ASGI ``raw_path``), still percent-encoded.
+        raw_query: the query string as sent (ASGI ``query_string``).
+        secrets: access key -> secret key (a mapping or a function returning None).
+        now: the current time, seconds since the epoch.
+        region: the region signatures must name; None accepts any.
+
+    Returns:
+        The AuthResult, or None when the request carries no credentials (anonymous).
+        A hex ``payload_hash`` must still be compared with the body's SHA-256
+        (:func:`check_payload_sha256`), a signed streaming body verified chunk by
+        chunk (``result.chunk_signer()``).
+
+    Raises:
+        S3Error: AuthorizationHeaderMalformed, InvalidAccessKeyId, SignatureDoesNotMatch,
+            AccessDenied (expired presigned URL), RequestTimeTooSkewed, InvalidRequest.
+    """
+    if isinstance(raw_query, bytes):
+        raw_query = raw_query.decode("latin-1")
+    cache = cache or _DEFAULT_CACHE
+    auth = get_header(headers, "authorization")
+    if auth is not None:
+        return _verify_header(
+            method, raw_path, raw_query, headers, auth, secrets, now, region, cache
+        )
+    if "X-Amz-Signature=" in raw_query or "X-Amz-Credential=" in raw_query:
+        return _verify_presigned(method, raw_path, raw_query, headers, secrets, now, region, cache)
+    return None
+
+
+def _verify_header(
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: Headers,
+    auth: str,
+    secrets: SecretLookup,
+    now: float,
+    region: str | None,
+    cache: SigningKeyCache,
+) -> AuthResult:
+    amz_date = get_header(headers, "x-amz-date")
+    if amz_date is None:
+        date = get_header(headers, "date")
+        if date is None:
+            raise S3Error("AccessDenied", "AWS authentication requires a valid Date or x-amz-date")
+        amz_date = _http_date_to_amz(date)
+    amz_date = amz_date.strip()
+    p = parse_authorization(auth, amz_date)
+    _check_scope(p, region, _malformed)
+    payload_hash = get_header(headers, "x-amz-content-sha256")
+    if payload_hash is None:
+        raise S3Error(
+            "InvalidRequest", "Missing required header for this request: x-amz-content-sha256"
+        )
+    payload_hash = payload_hash.strip()
+    if (
+        payload_hash not in STREAMING_PAYLOADS
+        and payload_hash != UNSIGNED_PAYLOAD
+        and not _HEX64.match(payload_hash)
+    ):
+        raise S3Error(
+            "InvalidArgument",
+            "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-..., "
+            "or a valid sha256 value.",
+            extra={"ArgumentName": "x-amz-content-sha256", "ArgumentValue": payload_hash},
+        )
+    secret = _lookup(secrets, p.access_key)
+    if abs(now - _amz_time(amz_date)) > MAX_SKEW_SECONDS:
+        raise S3Error(
+            "RequestTimeTooSkewed",
+            "The difference between the request time and the current time is too large.",
+            extra={"RequestTime": amz_date},
+        )
+    cquery = canonical_query(raw_query)
+    key = _verify(method, raw_path, cquery, headers, p, payload_hash, secret, cache)
+    return AuthResult(p.access_key, p.signature, amz_date, p.scope, key, payload_hash)
+
+
+def _verify_presigned(
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: Headers,
+    secrets: SecretLookup,
+    now: float,
+    region: str | None,
+    cache: SigningKeyCache,
+) -> AuthResult:
+    q: dict[str, str] = {}
+    for part in raw_query.split("&"):
+        name, _, value = part.partition("=")
+        q.setdefault(unquote(name), unquote(value.replace("+", "%20")))
+
+    def bad(msg: str) -> S3Error:
+        return S3Error("AuthorizationQueryParametersError", msg, status=400)
+
+    required = (
+        "X-Amz-Algorithm",
+        "X-Amz-Credential",
+        "X-Amz-Date",
+        "X-Amz-Expires",
+        "X-Amz-SignedHeaders",
+        "X-Amz-Signature",
+    )
+    missing = [n for n in required if n not in q]
+    if missing:
+        raise bad(
+            "Query-string authentication version 4 requires the X-Amz-Algorithm, "
+            "X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, "
+            "and X-Amz-Expires parameters."
+        )
+    if q["X-Amz-Algorithm"] != ALGORITHM:
+        raise bad('X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"')
+    expires_s = q["X-Amz-Expires"]
+    if not expires_s.isdigit():
+        raise bad("X-Amz-Expires should be a number")
+    expires = int(expires_s)
+    if expires > MAX_PRESIGN_EXPIRES:
+        raise bad("X-Amz-Expires must be less than a week (in seconds) that is 604800")
+    amz_date = q["X-Amz-Date"]
+    parts = _parse_credential(q["X-Amz-Credential"], bad)
+    p = _make_parsed(parts, q["X-Amz-SignedHeaders"], q["X-Amz-Signature"], amz_date, bad)
+    _check_scope(p, region, bad)
+    secret = _lookup(secrets, p.access_key)
+    issued = _amz_time(amz_date)
+    if now > issued + expires:
+        raise S3Error(
+            "AccessDenied",
+            "Request has expired",
+            extra={"X-Amz-Expires": expires_s, "Expires": amz_date},
+        )
+    if issued - now > MAX_SKEW_SECONDS:
+        raise S3Error("AccessDenied", "Request is not valid yet")
+    payload_hash = q.get("X-Amz-Content-Sha256") or UNSIGNED_PAYLOAD
+    cquery = canonical_query(raw_query, exclude_signature=True)
+    key = _verify(method, raw_path, cquery, headers, p, payload_hash, secret, cache)
+    return AuthResult(p.access_key, p.signature, amz_date, p.scope, key, payload_hash, True)
+
+
+def _http_date_to_amz(value: str) -> str:
+    try:
+        dt = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        raise S3Error(
+            "AccessDenied", "AWS authentication requires a valid Date or x-amz-date"
+        ) from None
+    return dt.strftime("%Y%m%dT%H%M%SZ")
+
+
+def check_payload_sha256(expected_hex: str, actual_digest: bytes) -> None:
+    """Compare a hex ``x-amz-content-sha256`` with the body's SHA-256.
+
+    Raises:
+        S3Error: ``XAmzContentSHA256Mismatch``.
+    """
+    if not hmac.compare_digest(expected_hex.lower(), actual_digest.hex()):
+        raise S3Error(
+            "XAmzContentSHA256Mismatch",
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            extra={
+                "ClientComputedContentSHA256": expected_hex,
+                "S3ComputedContentSHA256": actual_digest.hex(),
+            },
+        )
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+class ChunkSigner:
+    """The signature chain of a signed aws-chunked body, seeded by the request's signature.
+
+    Implements ``aisfs.s3.chunked.ChunkVerifier``.
+    """
+
+    def __init__(self, signing_key: bytes, amz_date: str, scope: str, seed_signature: str) -> None:
+        self._key = signing_key
+        self._prefix = f"{amz_date}\n{scope}\n"
+        self.previous = seed_signature
+
+    def sign_chunk(self, payload_sha256: bytes) -> str:
+        """The next chunk's signature (the chain advances)."""
+        sts = (
+            f"AWS4-HMAC-SHA256-PAYLOAD\n{self._prefix}{self.previous}\n"
+            f"{EMPTY_SHA256}\n{payload_sha256.hex()}"
+        )
+        self.previous = sign(self._key, sts)
+        return self.previous
+
+    def sign_trailer(self, trailer_bytes: bytes) -> str:
+        sts = (
+            f"AWS4-HMAC-SHA256-TRAILER\n{self._prefix}{self.previous}\n"
+            f"{hashlib.sha256(trailer_bytes).hexdigest()}"
+        )
+        self.previous = sign(self._key, sts)
+        return self.previous
+
+    def verify_chunk(self, signature: str, payload_sha256: bytes) -> None:
+        if not hmac.compare_digest(self.sign_chunk(payload_sha256), signature):
+            raise S3Error(
+                "SignatureDoesNotMatch",
+                "The chunk signature we calculated does not match the one you provided.",
+            )
+
+    def verify_trailer(self, signature: str, trailer_bytes: bytes) -> None:
+        if not hmac.compare_digest(self.sign_trailer(trailer_bytes), signature):
+            raise S3Error(
+                "SignatureDoesNotMatch",
+                "The trailer signature we calculated does not match the one you provided.",
+            )
