@@ -1,0 +1,1 @@
+"""aisfs mount: buckets as directories through FUSE."""

@@ -1,0 +1,131 @@
+"""What the mount needs from a store, as one small interface.
+
+`S3Backend` (mount/s3backend.py) implements it with plain S3 calls against any endpoint.
+A backend for our own node can override the few methods where the node does better:
+`list_dir` returning full attributes (``ObjectInfo.meta`` filled, ``rich_listing`` True),
+`rename_object` / `rename_prefix` done on the server, and `capacity`.
+
+Every method raises `aisfs.errors.S3Error` for an S3 error answer and `Unreachable` when
+the endpoint cannot be reached in time; `mount/errnos.py` turns both into errnos.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import trio
+
+
+class Unreachable(Exception):
+    """The endpoint did not answer (refused, reset, timed out) within the deadline."""
+
+
+@dataclass(slots=True)
+class ObjectInfo:
+    """One object as a listing or a HEAD reports it."""
+
+    key: str
+    size: int
+    mtime_ns: int  # Last-Modified
+    etag: str = ""
+    # user metadata without the x-amz-meta- prefix; None when the source (a plain S3
+    # listing) does not carry it and a HEAD is needed to know it
+    meta: dict[str, str] | None = None
+    content_type: str = ""
+
+
+@dataclass(slots=True)
+class DirPage:
+    """One page of a delimited listing."""
+
+    objects: list[ObjectInfo] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Capacity:
+    total_bytes: int
+    free_bytes: int
+
+
+ProgressFn = Callable[[int], None]
+
+
+class Backend(Protocol):
+    rich_listing: bool
+
+    async def aclose(self) -> None: ...
+
+    # buckets
+    async def list_buckets(self) -> list[tuple[str, int]]: ...
+    async def create_bucket(self, bucket: str) -> None: ...
+    async def delete_bucket(self, bucket: str) -> None: ...
+    async def check_bucket(self, bucket: str) -> None: ...
+
+    # listing
+    def list_dir(self, bucket: str, prefix: str, max_keys: int = 1000) -> AsyncIterator[DirPage]:
+        """Pages of a listing with delimiter '/' under `prefix`."""
+        ...
+
+    def list_all(self, bucket: str, prefix: str) -> AsyncIterator[list[ObjectInfo]]:
+        """Pages of every key under `prefix` (no delimiter)."""
+        ...
+
+    async def first_key(self, bucket: str, prefix: str, max_keys: int = 2) -> list[str]: ...
+
+    # objects
+    async def head(self, bucket: str, key: str) -> ObjectInfo | None: ...
+    async def get_range(self, bucket: str, key: str, start: int, length: int) -> bytes: ...
+    async def get_to_fd(self, bucket: str, key: str, fd: int, length: int | None) -> int: ...
+    async def put_bytes(
+        self, bucket: str, key: str, data: bytes, meta: dict[str, str], content_type: str = ""
+    ) -> ObjectInfo: ...
+    async def put_fd(
+        self, bucket: str, key: str, fd: int, size: int, meta: dict[str, str],
+        content_type: str = "",
+    ) -> ObjectInfo: ...
+    async def copy(
+        self, bucket: str, src: str, dst: str, meta: dict[str, str] | None = None,
+        content_type: str = "",
+    ) -> None: ...
+    async def delete(self, bucket: str, key: str) -> None: ...
+
+    # what a node can do better
+    async def rename_object(self, bucket: str, src: str, dst: str) -> None: ...
+    async def rename_prefix(self, bucket: str, src: str, dst: str) -> int: ...
+    async def capacity(self) -> Capacity | None: ...
+
+
+async def copy_then_delete_prefix(
+    backend: Backend, bucket: str, src: str, dst: str, concurrency: int = 16
+) -> int:
+    """Rename every key under `src` to the same tail under `dst` with CopyObject+DeleteObject.
+
+    Not atomic: keys are moved one by one (copies first, deletes after the copies of a page
+    succeed), so a failure midway leaves some keys at each name and nothing lost.
+    """
+    moved = 0
+    limiter = trio.Semaphore(concurrency)
+    async for page in backend.list_all(bucket, src):
+        keys = [o.key for o in page]
+
+        async def one(op: Callable[[str], object], key: str) -> None:
+            async with limiter:
+                await op(key)  # type: ignore[misc]
+
+        async def do_copy(key: str) -> None:
+            await backend.copy(bucket, key, dst + key[len(src):])
+
+        async def do_delete(key: str) -> None:
+            await backend.delete(bucket, key)
+
+        async with trio.open_nursery() as nursery:
+            for key in keys:
+                nursery.start_soon(one, do_copy, key)
+        async with trio.open_nursery() as nursery:
+            for key in keys:
+                nursery.start_soon(one, do_delete, key)
+        moved += len(keys)
+    return moved

@@ -1,0 +1,229 @@
+"""`aisfs mount` and `aisfs umount`.
+
+    aisfs mount [--endpoint URL] [-f] [-o OPTS] BUCKET[/PREFIX] DIR
+    aisfs mount [--endpoint URL] [-f] [-o OPTS] --all DIR
+    aisfs umount [-z] DIR
+
+In the background (the default) the command forks, and the parent waits until the mount
+is live: it exits 0 then, or prints why it failed and exits 1. Mistakes print one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import os
+import select
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from mount.options import MountOptions, OptionError, default_endpoint
+
+READY_TIMEOUT = 120.0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="aisfs mount",
+        description="Mount a bucket (or a prefix of one, or every bucket) as a directory.",
+    )
+    p.add_argument("--endpoint", help="S3 endpoint URL (default $AIS_ENDPOINT/s3 or "
+                   "http://localhost:8080/s3)")
+    p.add_argument("--all", action="store_true", help="show every bucket as a directory")
+    p.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground")
+    p.add_argument("-o", dest="options", action="append", default=[],
+                   metavar="OPTS", help="ro,allow_other,uid=,gid=,umask=,attr_timeout=,"
+                   "cache_dir=,cache_limit=,timeout=,endpoint=,log=,debug")
+    p.add_argument("-d", "--debug", action="store_true", help="log every request (implies -f)")
+    p.add_argument("args", nargs="+", metavar="BUCKET[/PREFIX] DIR")
+    return p
+
+
+def parse(argv: list[str]) -> MountOptions:
+    p = _parser()
+    ns = p.parse_args(argv)
+    opts = MountOptions()
+    opts.endpoint = default_endpoint()
+    for o in ns.options:
+        opts.apply(o)
+    if ns.endpoint:
+        opts.endpoint = ns.endpoint
+    opts.foreground = ns.foreground or ns.debug
+    opts.debug = opts.debug or ns.debug
+    opts.all_buckets = ns.all
+    if ns.all:
+        if len(ns.args) != 1:
+            raise OptionError("with --all give only the mount directory")
+        mp = ns.args[0]
+    else:
+        if len(ns.args) != 2:
+            raise OptionError("give BUCKET[/PREFIX] and the mount directory")
+        opts.set_source(ns.args[0])
+        mp = ns.args[1]
+    opts.mountpoint = Path(mp).absolute()
+    return opts
+
+
+def _setup_logging(opts: MountOptions, to_stderr: bool) -> None:
+    root = logging.getLogger()
+    root.handlers.clear()
+    level = logging.DEBUG if opts.debug else logging.INFO
+    fmt = logging.Formatter("%(asctime)s aisfs-mount[%(process)d] %(levelname)s %(name)s: "
+                            "%(message)s")
+    handler: logging.Handler
+    if opts.log_file:
+        handler = logging.FileHandler(opts.log_file)
+    elif to_stderr:
+        handler = logging.StreamHandler(sys.stderr)
+    elif os.path.exists("/dev/log"):
+        handler = logging.handlers.SysLogHandler("/dev/log")
+        fmt = logging.Formatter("aisfs-mount[%(process)d]: %(levelname)s %(message)s")
+    else:
+        handler = logging.NullHandler()
+    handler.setFormatter(fmt)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("httpx", "httpcore", "pyfuse3"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if opts.debug else logging.WARNING)
+
+
+def main(argv: list[str]) -> int:
+    try:
+        opts = parse(argv)
+    except OptionError as e:
+        print(f"aisfs mount: {e}", file=sys.stderr)
+        return 2
+    from mount.main import run  # pyfuse3 is imported only once the arguments are good
+
+    if opts.foreground:
+        _setup_logging(opts, to_stderr=True)
+
+        def ready_fg(error: str | None) -> None:
+            if error:
+                print(f"aisfs mount: {error}", file=sys.stderr)
+
+        return run(opts, ready_fg)
+    return _daemonize(opts, run)
+
+
+def _daemonize(opts: MountOptions, run: object) -> int:
+    r, w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid > 0:
+        os.close(w)
+        return _wait_ready(r, pid)
+    # the child: a session of its own, then mount and report through the pipe
+    os.close(r)
+    os.setsid()
+    os.chdir("/")
+    _setup_logging(opts, to_stderr=False)
+    reported = False
+
+    def ready(error: str | None) -> None:
+        nonlocal reported
+        if reported:
+            return
+        reported = True
+        os.write(w, (error or "OK").encode()[:4000])
+        os.close(w)
+        if error is None:
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            os.close(devnull)
+
+    code = 1
+    try:
+        code = run(opts, ready)  # type: ignore[operator]
+    except BaseException as e:  # noqa: BLE001 - the parent must hear of any failure
+        logging.getLogger("mount").exception("mount failed")
+        ready(f"{type(e).__name__}: {e}")
+    finally:
+        ready("the mount process exited before the mount was ready")
+        os._exit(code)
+
+
+def _wait_ready(r: int, pid: int) -> int:
+    chunks: list[bytes] = []
+    while True:
+        readable, _, _ = select.select([r], [], [], READY_TIMEOUT)
+        if not readable:
+            print(f"aisfs mount: no answer from the mount process ({pid}) in "
+                  f"{READY_TIMEOUT:.0f}s", file=sys.stderr)
+            return 1
+        data = os.read(r, 4096)
+        if not data:
+            break
+        chunks.append(data)
+    os.close(r)
+    msg = b"".join(chunks).decode(errors="replace")
+    if msg == "OK":
+        return 0
+    print(f"aisfs mount: {msg or 'the mount process died'}", file=sys.stderr)
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+    return 1
+
+
+# -- umount ------------------------------------------------------------------------------
+
+
+def _is_mounted(path: str) -> bool:
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 4 and _unescape(fields[4]) == path:
+                    return True
+    except OSError:
+        pass
+    return False
+
+
+def _unescape(s: str) -> str:
+    return s.encode().decode("unicode_escape") if "\\" in s else s
+
+
+def umount_main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="aisfs umount", description="Unmount an aisfs mount.")
+    p.add_argument("-z", "--lazy", action="store_true", help="detach now even if busy")
+    p.add_argument("dir")
+    ns = p.parse_args(argv)
+    path = os.path.abspath(ns.dir)
+    if not _is_mounted(path):
+        print(f"aisfs umount: {path} is not mounted", file=sys.stderr)
+        return 1
+    fusermount = shutil.which("fusermount3") or shutil.which("fusermount")
+    attempts: list[list[str]] = []
+    if fusermount:
+        if not ns.lazy:
+            attempts.append([fusermount, "-u", path])
+        attempts.append([fusermount, "-u", "-z", path])
+    if os.geteuid() == 0 and shutil.which("umount"):
+        attempts.append(["umount", "-l", path])
+    last = ""
+    for cmd in attempts:
+        try:
+            res = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            last = str(e)
+            continue
+        if res.returncode == 0 and not _is_mounted(path):
+            return 0
+        last = (res.stderr or res.stdout).strip()
+    print(f"aisfs umount: {path}: {last or 'could not unmount'}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    prog = os.path.basename(sys.argv[0])
+    if len(sys.argv) > 1 and sys.argv[1] == "umount":
+        sys.exit(umount_main(sys.argv[2:]))
+    sys.exit(main(sys.argv[1:]))

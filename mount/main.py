@@ -1,0 +1,131 @@
+"""Run one mount: check the endpoint, mount, serve requests on trio, unmount.
+
+`run` is what `aisfs mount` calls (in the daemon child when backgrounded). It reports
+readiness through `ready(error)`: called once with None when the mount is live, or with
+an error message when it could not be made - so the parent can exit 0 or print it and
+exit 1. Under systemd (Type=notify) it also sends READY=1.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable
+
+import pyfuse3
+import trio
+
+from aisfs.errors import S3Error
+from mount.backend import Backend, Unreachable
+from mount.fs import Fs
+from mount.options import MountOptions
+from mount.s3backend import S3Backend, Timeouts
+from mount.writecache import WriteCache
+
+log = logging.getLogger("mount")
+
+ReadyFn = Callable[[str | None], None]
+
+
+class MountError(Exception):
+    """The mount could not be made; the message is for the user."""
+
+
+def make_backend(opts: MountOptions) -> Backend:
+    t = Timeouts(connect=opts.connect_timeout, request=opts.timeout,
+                 retry_window=opts.retry_window)
+    return S3Backend(opts.endpoint, region=opts.region or None, timeouts=t)
+
+
+async def check_endpoint(opts: MountOptions) -> None:
+    backend = make_backend(opts)
+    try:
+        with trio.fail_after(opts.timeout + opts.retry_window + 1):
+            if opts.all_buckets:
+                await backend.list_buckets()
+            else:
+                await backend.check_bucket(opts.bucket)
+    except S3Error as e:
+        raise MountError(f"{opts.endpoint}: bucket {opts.bucket!r}: {e.code}: {e.message}") from e
+    except (Unreachable, trio.TooSlowError) as e:
+        raise MountError(f"cannot reach {opts.endpoint}: {e}") from e
+    finally:
+        await backend.aclose()
+
+
+def sd_notify(message: str) -> None:
+    path = os.environ.get("NOTIFY_SOCKET")
+    if not path:
+        return
+    if path.startswith("@"):
+        path = "\0" + path[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            s.connect(path)
+            s.sendall(message.encode())
+    except OSError as e:
+        log.warning("sd_notify failed: %s", e)
+
+
+def run(opts: MountOptions, ready: ReadyFn) -> int:
+    """Mount, serve until unmounted or signalled, clean up. Returns the exit code."""
+    try:
+        mp = opts.mountpoint
+        if not mp.is_dir():
+            raise MountError(f"mountpoint {str(mp)!r} is not a directory")
+        trio.run(check_endpoint, opts)
+        try:
+            cache = WriteCache(opts.cache_dir, opts.cache_limit)
+        except OSError as e:
+            raise MountError(f"cache directory {str(opts.cache_dir)!r}: {e.strerror}") from e
+        fs = Fs(opts, cache)
+        try:
+            pyfuse3.init(fs, str(mp), opts.fuse_options())
+        except RuntimeError as e:
+            cache.close()
+            raise MountError(f"cannot mount on {str(mp)!r}: {e}") from e
+    except MountError as e:
+        ready(str(e))
+        return 1
+    clean = False
+    try:
+        trio.run(_serve, fs, opts, ready)
+        clean = True
+    finally:
+        pyfuse3.close(unmount=True)
+        cache.close()
+        log.info("unmounted %s%s", mp, "" if clean else " after an error")
+    return 0
+
+
+async def _serve(fs: Fs, opts: MountOptions, ready: ReadyFn) -> None:
+    fs.backend = make_backend(opts)
+    try:
+        async with trio.open_nursery() as nursery:
+            fs.nursery = nursery
+            nursery.start_soon(_signals, nursery.cancel_scope)
+            ready(None)
+            sd_notify("READY=1")
+            log.info("mounted %s at %s", opts.endpoint, opts.mountpoint)
+            await pyfuse3.main()
+            nursery.cancel_scope.cancel()
+        with trio.CancelScope(shield=True):
+            await fs.flush_all()
+    finally:
+        with trio.CancelScope(shield=True):
+            await fs.backend.aclose()
+
+
+async def _signals(scope: trio.CancelScope) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
+        async for sig in sigs:
+            log.info("signal %s: unmounting", signal.Signals(sig).name)
+            sd_notify("STOPPING=1")
+            pyfuse3.terminate()
+            return
+
+
+__all__ = ["run", "MountError", "errno"]

@@ -1,0 +1,138 @@
+"""Mount settings: typed once, filled from the command line and `-o a,b=c` lists."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_ENDPOINT = "http://localhost:8080/s3"
+
+# fstab/mount(8) words that mean nothing to us (or that fusermount applies by itself)
+IGNORED = {
+    "_netdev", "defaults", "auto", "noauto", "user", "users", "nouser", "nofail", "rw",
+    "dev", "nodev", "suid", "nosuid", "exec", "noexec", "async", "atime", "noatime",
+    "relatime", "default_permissions",
+}
+
+
+class OptionError(ValueError):
+    """A bad -o option or argument; printed as one line."""
+
+
+def default_cache_dir() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/cache/aisfs")
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "aisfs"
+
+
+def default_endpoint() -> str:
+    ais = os.environ.get("AIS_ENDPOINT")
+    if ais:
+        return ais.rstrip("/") + "/s3"
+    return DEFAULT_ENDPOINT
+
+
+@dataclass
+class MountOptions:
+    endpoint: str = field(default_factory=default_endpoint)
+    bucket: str = ""  # empty with all_buckets
+    prefix: str = ""  # "" or "some/prefix/"
+    all_buckets: bool = False
+    mountpoint: Path = Path()
+    foreground: bool = False
+    read_only: bool = False
+    allow_other: bool = False
+    allow_root: bool = False
+    uid: int = field(default_factory=os.getuid)
+    gid: int = field(default_factory=os.getgid)
+    umask: int = 0o022
+    attr_timeout: float = 1.0
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    cache_limit: int = 0  # bytes of staged data at once; 0 = until the cache disk is full
+    timeout: float = 20.0  # seconds for one request (or one read/write of a transfer)
+    connect_timeout: float = 3.0
+    retry_window: float = 4.0
+    region: str = ""
+    log_file: str = ""
+    debug: bool = False
+    fsname: str = ""
+
+    def apply(self, opts: str) -> None:
+        for item in filter(None, (o.strip() for o in opts.split(","))):
+            name, eq, value = item.partition("=")
+            if name in IGNORED or name.startswith(("x-systemd.", "x-", "comment")):
+                continue
+            self._apply_one(name, value if eq else None)
+
+    def _apply_one(self, name: str, value: str | None) -> None:
+        def need() -> str:
+            if value is None or value == "":
+                raise OptionError(f"option {name!r} needs a value ({name}=...)")
+            return value
+
+        def number(kind: type = int, base: int = 10) -> float:
+            v = need()
+            try:
+                return int(v, base) if kind is int else float(v)
+            except ValueError:
+                raise OptionError(f"option {name}={v!r}: not a number") from None
+
+        flags = {"ro": "read_only", "allow_other": "allow_other", "allow_root": "allow_root",
+                 "debug": "debug"}
+        if name in flags:
+            if value is not None:
+                raise OptionError(f"option {name!r} takes no value")
+            setattr(self, flags[name], True)
+        elif name in ("uid", "gid"):
+            setattr(self, name, int(number()))
+        elif name == "umask":
+            self.umask = int(number(int, 8)) & 0o777
+        elif name in ("attr_timeout", "timeout", "connect_timeout", "retry_window"):
+            v = float(number(float))
+            if v < 0:
+                raise OptionError(f"option {name} must be >= 0")
+            setattr(self, name, v)
+        elif name == "cache_dir":
+            self.cache_dir = Path(need())
+        elif name == "cache_limit":
+            self.cache_limit = parse_size(need())
+        elif name in ("endpoint", "region", "fsname"):
+            setattr(self, name, need())
+        elif name == "log":
+            self.log_file = need()
+        else:
+            raise OptionError(f"unknown option {name!r}")
+
+    def set_source(self, source: str) -> None:
+        bucket, _, prefix = source.strip("/").partition("/")
+        if not bucket:
+            raise OptionError("missing BUCKET")
+        self.bucket = bucket
+        prefix = prefix.strip("/")
+        self.prefix = prefix + "/" if prefix else ""
+
+    def fuse_options(self) -> set[str]:
+        src = self.fsname or ("aisfs" if self.all_buckets else
+                              f"{self.bucket}/{self.prefix}".rstrip("/"))
+        opts = {"default_permissions", f"fsname={src}", "subtype=aisfs"}
+        if self.read_only:
+            opts.add("ro")
+        if self.allow_other:
+            opts.add("allow_other")
+        elif self.allow_root:
+            opts.add("allow_root")
+        if self.debug:
+            opts.add("debug")
+        return opts
+
+
+def parse_size(text: str) -> int:
+    units = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    t = text.strip().lower().removesuffix("ib").removesuffix("b")
+    num, unit = (t[:-1], t[-1]) if t and t[-1] in units else (t, "")
+    try:
+        return int(float(num) * units[unit])
+    except ValueError:
+        raise OptionError(f"not a size: {text!r}") from None
