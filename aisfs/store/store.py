@@ -33,7 +33,7 @@ import xxhash
 
 from ..errors import S3Error
 from . import layout
-from .chunks import ChunkStore, StoreCorruption
+from .chunks import ChunkStore, StoreCorruption, chunk_hash
 from .config import MiB, StoreConfig
 from .files import fsync_dir, read_file, replace_durably, unlink_durably
 from .index import Index
@@ -401,9 +401,11 @@ class Store:
             return 0
         return self.chunks.remove_unreferenced(ids, self.index.referenced)
 
-    def _release(self, pinned: list[str], drop: Iterable[str]) -> None:
-        self.chunks.unpin(pinned)
-        self._drop_chunks(drop)
+    async def _release_async(self, pinned: list[str], drop: list[str]) -> None:
+        self.chunks.unpin(pinned)  # a dict update under a lock: fine on the loop
+        if drop:
+            with trio.CancelScope(shield=True):
+                await _run(self._drop_chunks, drop)
 
     # == objects: write ==================================================================
 
@@ -429,26 +431,37 @@ class Store:
         chunks: list[ChunkRef] = []
         dirs: set[str] = set()
 
-        def process(buf: bytearray) -> ChunkRef:
+        def digest(buf: bytearray) -> tuple[bytearray, str]:
             md5.update(buf)
             for h in extra:
                 h.update(buf)
             if whole is not None:
                 whole.update(buf)
-            return ChunkRef(self.chunks.store(buf, copies, pinned, dirs), len(buf))
+            return buf, chunk_hash(buf)
 
-        send, recv = trio.open_memory_channel[bytearray](1)
+        def store(buf: bytearray, h: str) -> ChunkRef:
+            return ChunkRef(self.chunks.store(buf, copies, pinned, dirs, h), len(buf))
 
-        async def consume() -> None:
-            async with recv:
-                async for buf in recv:
-                    chunks.append(await _run(process, buf))
+        # three stages, each holding one buffer: receive -> hash (in order) -> write
+        to_hash, hash_in = trio.open_memory_channel[bytearray](0)
+        to_write, write_in = trio.open_memory_channel[tuple[bytearray, str]](0)
+
+        async def hash_stage() -> None:
+            async with hash_in, to_write:
+                async for buf in hash_in:
+                    await to_write.send(await _run(digest, buf))
+
+        async def write_stage() -> None:
+            async with write_in:
+                async for buf, h in write_in:
+                    chunks.append(await _run(store, buf, h))
 
         total = 0
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(consume)
-                async with send:
+                nursery.start_soon(hash_stage)
+                nursery.start_soon(write_stage)
+                async with to_hash:
                     buf = bytearray()
                     async for piece in body:
                         if not piece:
@@ -466,10 +479,10 @@ class Store:
                             buf += view[:take]
                             view = view[take:]
                             if len(buf) == cs:
-                                await send.send(buf)
+                                await to_hash.send(buf)
                                 buf = bytearray()
                     if buf:
-                        await send.send(buf)
+                        await to_hash.send(buf)
         except BaseExceptionGroup as eg:
             raise _unwrap(eg) from None
         if expected_size is not None and total != expected_size:
@@ -483,7 +496,8 @@ class Store:
                 "BadDigest", "The Content-MD5 you specified did not match what we received",
                 resource,
             )
-        await _run(self.chunks.sync_dirs, dirs)
+        if dirs and self.config.fsync:
+            await _run(self.chunks.sync_dirs, dirs)
         result = WriteResult(size=total, md5=md5.digest(), chunks=chunks)
         if checksum_type == "md5":
             value = md5.hexdigest()
@@ -560,8 +574,7 @@ class Store:
             ok = True
             return info
         finally:
-            with trio.CancelScope(shield=True):
-                await _run(self._release, pinned, dropped if ok else pinned)
+            await self._release_async(pinned, dropped if ok else pinned)
 
     # == objects: read ===================================================================
 
@@ -988,8 +1001,7 @@ class Store:
             ok = True
             return part
         finally:
-            with trio.CancelScope(shield=True):
-                await _run(self._release, pinned, dropped if ok else pinned)
+            await self._release_async(pinned, dropped if ok else pinned)
 
     async def list_parts(self, upload_id: str, bucket: str, key: str) -> list[PartInfo]:
         def sync() -> list[PartInfo]:
