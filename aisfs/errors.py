@@ -10,6 +10,9 @@ from __future__ import annotations
 STATUS_BY_CODE: dict[str, int] = {
     "AccessDenied": 403,
     "AuthorizationHeaderMalformed": 400,
+    "AuthorizationQueryParametersError": 400,
+    "InvalidPartNumber": 416,
+    "BadRequest": 400,
     "BadDigest": 400,
     "BucketAlreadyExists": 409,
     "BucketAlreadyOwnedByYou": 409,

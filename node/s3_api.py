@@ -7,14 +7,11 @@ the request id and answered ``500 InternalError`` — never a traceback on the w
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import trio
-from aisfs.store.store import Store
 
 from aisfs.config import NodeConfig
 from aisfs.errors import S3Error
@@ -23,9 +20,14 @@ from aisfs.s3.conditions import check_preconditions, format_http_date
 from aisfs.s3.names import validate_bucket_name
 from aisfs.s3.ranges import content_range, parse_range
 from aisfs.s3.request import S3Request, parse_max, route
+from aisfs.s3.sigv4 import AuthResult
+from aisfs.store.store import Store
 from aisfs.store.types import STORED_HEADERS, ObjectInfo, ObjectMeta
 from node.features import FeatureFlags
 from node.http import Request, Response, Send, send_response
+from node.s3_auth import Authenticator
+from node.s3_body import UploadBody
+from node.s3_multipart import MultipartOps
 
 log = logging.getLogger("aisfs.s3")
 
@@ -50,14 +52,17 @@ def xml_response(body: bytes, status: int = 200) -> Response:
 
 
 class Context:
-    """What one operation sees: the decoded request and its HTTP request."""
+    """What one operation sees: the decoded request, its HTTP request, who signed it."""
 
-    __slots__ = ("http", "s3", "request_id")
+    __slots__ = ("http", "s3", "request_id", "auth")
 
-    def __init__(self, http: Request, s3: S3Request, request_id: str) -> None:
+    def __init__(
+        self, http: Request, s3: S3Request, request_id: str, auth: AuthResult | None
+    ) -> None:
         self.http = http
         self.s3 = s3
         self.request_id = request_id
+        self.auth = auth
 
     @property
     def bucket(self) -> str:
@@ -73,11 +78,12 @@ class Context:
         return self.http.headers.get(name)
 
 
-class S3Api:
+class S3Api(MultipartOps):
     def __init__(self, cfg: NodeConfig, store: Store, features: FeatureFlags) -> None:
         self.cfg = cfg
         self.store = store
         self.features = features
+        self.authenticator = Authenticator(cfg)
         domain = cfg.net.virtual_host_domain.strip(".").lower()
         self.vhost_domain = domain or None
 
@@ -115,7 +121,10 @@ class S3Api:
                     f"{s3.operation} is not implemented by aisfs yet",
                     status=501,
                 )
-            ctx = Context(http, s3, request_id)
+            auth = None
+            if s3.operation != "PreflightRequest":
+                auth = self.authenticator.authenticate(http)
+            ctx = Context(http, s3, request_id, auth)
             response = await handler(ctx)
         except S3Error as err:
             response = self.error_response(err, resource, request_id, http.method == "HEAD")
@@ -151,6 +160,10 @@ class S3Api:
             status,
             (time.perf_counter() - started) * 1000,
         )
+
+    def authenticate(self, ctx: Context) -> AuthResult | None:
+        """The request's verified credentials (checked once, before dispatch)."""
+        return ctx.auth
 
     def error_response(self, err: S3Error, resource: str, request_id: str, head: bool) -> Response:
         body = s3xml.error_document(err, request_id, resource)
@@ -281,69 +294,24 @@ class S3Api:
             meta.tags = parse_tagging_header(tagging)
         return meta
 
-    def _content_md5(self, ctx: Context) -> bytes | None:
-        value = ctx.header("content-md5")
-        if value is None:
-            return None
-        try:
-            digest = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            digest = b""
-        if len(digest) != 16:
-            raise S3Error("InvalidDigest", "The Content-MD5 you specified was invalid.")
-        return digest
-
-    def _expected_size(self, ctx: Context) -> int | None:
-        value = ctx.header("x-amz-decoded-content-length") or ctx.header("content-length")
-        if value is None:
-            return None
-        if not value.isdigit():
-            raise S3Error("InvalidArgument", "Invalid Content-Length")
-        return int(value)
-
-    def _body(self, ctx: Context) -> AsyncIterator[bytes]:
-        encoding = ctx.header("content-encoding") or ""
-        sha = ctx.header("x-amz-content-sha256") or ""
-        if sha.startswith("STREAMING-") or "aws-chunked" in encoding:
-            return self._aws_chunked_body(ctx)
-        return ctx.http.body()
-
-    async def _aws_chunked_body(self, ctx: Context) -> AsyncIterator[bytes]:
-        from aisfs.s3 import chunked
-
-        trailer = ctx.header("x-amz-trailer") or ""
-        decoder = chunked.AwsChunkedDecoder(
-            [t.strip().lower() for t in trailer.split(",") if t.strip()]
-        )
-        trailers: dict[str, str] = {}
-        async for data in ctx.http.body():
-            decoder.feed(data)
-            while True:
-                event = decoder.next_event()
-                if event is chunked.NEED_DATA:
-                    break
-                if isinstance(event, chunked.ChunkData):
-                    yield event.data
-                elif isinstance(event, chunked.Trailers):
-                    trailers.update(event.headers)
-                elif isinstance(event, chunked.EndOfBody):
-                    break
-        decoder.feed(b"")
-        ctx.http.scope.setdefault("aisfs.trailers", {}).update(trailers)
-
     async def op_PutObject(self, ctx: Context) -> Response:
         meta = self._meta_from_headers(ctx)
+        body = UploadBody(ctx.http, ctx.auth)
         info = await self.store.put_object(
             ctx.bucket,
             ctx.key,
-            self._body(ctx),
+            body.stream(),
             meta,
-            content_md5=self._content_md5(ctx),
-            expected_size=self._expected_size(ctx),
+            content_md5=body.content_md5_bytes(),
+            expected_size=body.expected_size,
+            hashers=body.store_hashers(),
+            before_commit=lambda _result: body.before_commit(meta),
             if_match=ctx.header("if-match"),
             if_none_match=ctx.header("if-none-match"),
         )
-        return Response(200, [("etag", quote_etag(info.etag))])
+        headers = [("etag", quote_etag(info.etag))]
+        headers += [(f"x-amz-checksum-{alg}", v) for alg, v in body.stored.items()]
+        return Response(200, headers)
 
     def _object_headers(self, info: ObjectInfo) -> list[tuple[str, str]]:
         meta = info.meta
@@ -402,6 +370,10 @@ class S3Api:
                 headers.append(("content-range", content_range(start, end, size)))
         length = max(0, end - start + 1)
         headers.append(("content-length", str(length)))
+        checksum_mode = (ctx.header("x-amz-checksum-mode") or "").upper() == "ENABLED"
+        if checksum_mode and status == 200 and not info.part_sizes:
+            for alg, value in info.meta.checksums.items():
+                headers.append((f"x-amz-checksum-{alg}", value))
         if head or length == 0:
             return Response(status, headers, b"", head=True)
         return Response(status, headers, self.store.read_object(info, start, end))
