@@ -58,7 +58,7 @@ class Index:
         self.w = _connect(path)
         self.w.executescript(SCHEMA)
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        self._readers: dict[int, tuple[threading.Thread, sqlite3.Connection]] = {}
         self._readers_lock = threading.Lock()
 
     # -- connections ------------------------------------------------------------------
@@ -70,12 +70,19 @@ class Index:
             conn = _connect(self.path)
             self._local.conn = conn
             with self._readers_lock:
-                self._readers.append(conn)
+                # worker threads come and go (trio's cache retires idle ones): close the
+                # connections of threads that are gone, so they do not pile up
+                for ident, (thread, old) in list(self._readers.items()):
+                    if not thread.is_alive():
+                        old.close()
+                        del self._readers[ident]
+                me = threading.current_thread()
+                self._readers[id(me)] = (me, conn)
         return conn
 
     def close(self, checkpoint: bool = True) -> None:
         with self._readers_lock:
-            for conn in self._readers:
+            for _, conn in self._readers.values():
                 conn.close()
             self._readers.clear()
         with self.wlock:

@@ -179,19 +179,24 @@ class Store:
             os.close(lock_fd)
             raise
         dirty = config.index_dir / DIRTY_MARKER
-        if dirty.exists() or fresh:
-            if not fresh:
-                log.warning("unclean stop detected: rebuilding the index from the mountpaths")
-            store.recovered = not fresh
-            store.fsck_sync(rebuild=True, check_chunks=False)
-        replace_durably(
-            str(config.index_dir / f"{DIRTY_MARKER}.tmp"),
-            str(dirty),
-            str(os.getpid()).encode(),
-            config.fsync,
-        )
-        row = index.w.execute("SELECT max(generation) FROM objects").fetchone()
-        store._last_gen = int(row[0] or 0)
+        try:
+            if dirty.exists() or fresh:
+                if not fresh:
+                    log.warning("unclean stop detected: rebuilding the index from the disks")
+                store.recovered = not fresh
+                store.fsck_sync(rebuild=True, check_chunks=False)
+            replace_durably(
+                str(config.index_dir / f"{DIRTY_MARKER}.tmp"),
+                str(dirty),
+                str(os.getpid()).encode(),
+                config.fsync,
+            )
+            row = index.w.execute("SELECT max(generation) FROM objects").fetchone()
+            store._last_gen = int(row[0] or 0)
+        except BaseException:
+            index.close(checkpoint=False)
+            os.close(lock_fd)
+            raise
         return store
 
     def close_sync(self) -> None:
