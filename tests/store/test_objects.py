@@ -258,3 +258,34 @@ async def test_store_in_use(config: StoreConfig) -> None:
         with pytest.raises(RuntimeError):
             async with open_store(config):
                 pass
+
+
+async def test_concurrent_puts_deletes_and_gc(store: Store, config: StoreConfig) -> None:
+    await store.create_bucket("b", {"mirror.copies": 2})
+    shared = rand(3 * CHUNK)
+    own = {f"k{i}": rand(CHUNK + i) + shared for i in range(8)}
+
+    async def writer(key: str, data: bytes) -> None:
+        for _ in range(3):
+            await store.put_object("b", key, body_of(data, 7000), ObjectMeta())
+            await store.put_object("b", key + "-tmp", body_of(data), ObjectMeta())
+            await store.delete_object("b", key + "-tmp")
+
+    async def collector() -> None:
+        for _ in range(10):
+            await store.gc()
+            await trio.sleep(0.01)
+
+    async with trio.open_nursery() as nursery:
+        for k, v in own.items():
+            nursery.start_soon(writer, k, v)
+        nursery.start_soon(collector)
+    await store.gc()
+    for k, v in own.items():
+        assert await read_all(store, await store.head_object("b", k)) == v
+    report = await store.fsck(rebuild=False)
+    assert report.clean and not report.missing_chunks
+    stats = await store.stats()
+    assert stats["objects"] == 8
+    # nothing but the live chunks (2 copies each) is left on disk
+    assert len(chunk_files(config)) == 2 * stats["chunks"]
