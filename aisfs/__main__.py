@@ -1,3 +1,5 @@
-from aisfs.cli.main import main
 import sys
+
+from aisfs.cli.main import main
+
 sys.exit(main())

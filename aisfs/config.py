@@ -67,6 +67,7 @@ class StoreSettings:
     gc_interval: float = 600.0
     gc_grace_seconds: float = 3600.0
     upload_max_age: float = 7 * 24 * 3600.0
+    min_part_size: int = 5 * 1024 * 1024  # S3's minimum for every part but the last
 
 
 @dataclass(slots=True)

@@ -13,9 +13,9 @@ import time
 from typing import Any
 
 import trio
-from aisfs.store.store import Store
 
 from aisfs.config import NodeConfig
+from aisfs.store.store import Store
 from node.features import FeatureFlags
 from node.http import Receive, Request, Response, Scope, Send, send_response
 from node.s3_api import S3Api

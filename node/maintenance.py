@@ -5,9 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from aisfs.store.store import open_store
-
 from aisfs.config import NodeConfig
+from aisfs.store.store import open_store
 from node.serve import store_config
 
 

@@ -15,11 +15,11 @@ import socket
 from pathlib import Path
 
 import trio
-from aisfs.store.store import StoreConfig, open_store
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
 from aisfs.config import NodeConfig, parse_listen
+from aisfs.store.store import StoreConfig, open_store
 from node.app import NodeApp
 
 log = logging.getLogger("aisfs.node")
@@ -34,6 +34,7 @@ def store_config(cfg: NodeConfig) -> StoreConfig:
         fsync=s.fsync,
         default_copies=s.default_copies,
         gc_grace_seconds=s.gc_grace_seconds,
+        min_part_size=s.min_part_size,
     )
 
 

@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 from botocore.exceptions import ClientError
+
 from support.clients import s3_client
 from support.node import new_node
 
