@@ -27,6 +27,7 @@ from node.features import FeatureFlags
 from node.http import Request, Response, Send, send_response
 from node.s3_auth import Authenticator
 from node.s3_body import UploadBody
+from node.s3_bucket_config import BucketConfigOps
 from node.s3_multipart import MultipartOps
 
 log = logging.getLogger("aisfs.s3")
@@ -78,7 +79,7 @@ class Context:
         return self.http.headers.get(name)
 
 
-class S3Api(MultipartOps):
+class S3Api(MultipartOps, BucketConfigOps):
     def __init__(self, cfg: NodeConfig, store: Store, features: FeatureFlags) -> None:
         self.cfg = cfg
         self.store = store
@@ -100,6 +101,7 @@ class S3Api(MultipartOps):
         resource = http.raw_path
         operation = "Unknown"
         status = 500
+        s3: S3Request | None = None
         try:
             s3 = route(
                 http.method,
@@ -148,6 +150,11 @@ class S3Api(MultipartOps):
                     request_id,
                     http.method == "HEAD",
                 )
+        if http.headers.get("origin") and s3 is not None and s3.operation != "PreflightRequest":
+            try:
+                response.headers += await self.cors_headers(http, s3.bucket)
+            except S3Error:
+                pass
         response.headers.append(("x-amz-request-id", request_id))
         response.headers.append(("server", "aisfs"))
         status = response.status
