@@ -1,0 +1,312 @@
+"""Bucket and object configuration: CORS (and preflight), tagging, ACLs, object
+attributes, versions of an unversioned bucket, PutBucketVersioning.
+
+Configuration lives in bucket props: ``cors`` (list of rule dicts, see
+``aisfs.s3.cors``), ``tagging`` (dict), ``versioning.status``. Object tags live in
+the object's metadata (``ObjectMeta.tags``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from aisfs.errors import S3Error
+from aisfs.s3 import cors as s3cors
+from aisfs.s3 import xml as s3xml
+from aisfs.s3.request import parse_max
+from aisfs.s3.xml import CORSRule
+from aisfs.store.types import ListPage, ObjectInfo, ObjectMeta
+from node.http import Request, Response
+
+if TYPE_CHECKING:
+    from node.s3_api import Context, S3Api
+
+MAX_XML_BODY = 2 * 1024 * 1024
+MAX_BUCKET_TAGS = 50
+MAX_OBJECT_TAGS = 10
+CORS_CACHE_SECONDS = 2.0
+OBJECT_ATTRIBUTES = frozenset({"etag", "checksum", "objectparts", "storageclass", "objectsize"})
+
+
+def _xml(body: bytes, status: int = 200) -> Response:
+    return Response(status, [("content-type", "application/xml")], body)
+
+
+def _check_null_version(ctx: Context) -> None:
+    version = ctx.s3.query.get("versionId")
+    if version is not None and version != "null":
+        raise S3Error(
+            "InvalidArgument",
+            "Invalid version id specified",
+            extra={"ArgumentName": "versionId", "ArgumentValue": version},
+        )
+
+
+class BucketConfigOps:
+    """Mixed into S3Api."""
+
+    # ---- CORS -----------------------------------------------------------------------
+
+    def _cors_cache(self) -> dict[str, tuple[float, list[CORSRule]]]:
+        cache: dict[str, tuple[float, list[CORSRule]]] | None = getattr(self, "_cors_rules", None)
+        if cache is None:
+            cache = {}
+            self._cors_rules = cache
+        return cache
+
+    async def _bucket_cors(self: S3Api, bucket: str) -> list[CORSRule]:
+        """The bucket's rules (a NoSuchBucket S3Error for a missing bucket)."""
+        info = await self.store.get_bucket(bucket)
+        rules = s3cors.rules_from_json(info.props.get("cors"))
+        self._cors_cache()[bucket] = (time.monotonic() + CORS_CACHE_SECONDS, rules)
+        return rules
+
+    async def cors_headers(self: S3Api, ctx_or_request: Any, bucket: str | None) -> list[
+        tuple[str, str]
+    ]:
+        """``Access-Control-*`` headers for any S3 response to a request with an Origin.
+
+        Rules are cached for a couple of seconds per bucket (PutBucketCors and
+        DeleteBucketCors on this node drop the entry at once). A missing bucket or no
+        matching rule adds nothing.
+        """
+        http: Request = getattr(ctx_or_request, "http", ctx_or_request)
+        origin = http.headers.get("origin")
+        if not origin or not bucket:
+            return []
+        cached = self._cors_cache().get(bucket)
+        if cached is not None and cached[0] > time.monotonic():
+            rules = cached[1]
+        else:
+            try:
+                rules = await self._bucket_cors(bucket)
+            except S3Error:
+                return []
+        return s3cors.cors_headers(rules, origin, http.method) or []
+
+    async def op_GetBucketCors(self: S3Api, ctx: Context) -> Response:
+        rules = await self._bucket_cors(ctx.bucket)
+        if not rules:
+            raise S3Error(
+                "NoSuchCORSConfiguration", "The CORS configuration does not exist", ctx.bucket,
+                extra={"BucketName": ctx.bucket},
+            )
+        return _xml(s3xml.cors_configuration(rules))
+
+    async def op_PutBucketCors(self: S3Api, ctx: Context) -> Response:
+        await self.store.get_bucket(ctx.bucket)
+        body = await ctx.http.read_body(MAX_XML_BODY)
+        rules = s3xml.parse_cors_configuration(body)
+        s3cors.validate_rules(rules)
+        await self.store.update_bucket_props(ctx.bucket, {"cors": s3cors.rules_to_json(rules)})
+        self._cors_cache().pop(ctx.bucket, None)
+        return Response(200)
+
+    async def op_DeleteBucketCors(self: S3Api, ctx: Context) -> Response:
+        await self.store.update_bucket_props(ctx.bucket, {"cors": None})
+        self._cors_cache().pop(ctx.bucket, None)
+        return Response(204)
+
+    async def op_PreflightRequest(self: S3Api, ctx: Context) -> Response:
+        """``OPTIONS``: 200 with the Access-Control-* headers, or 403 AccessForbidden.
+
+        Unauthenticated (browsers send no credentials on a preflight). A missing bucket
+        is refused like a bucket without CORS, as AWS does (403 "Bucket not found").
+        """
+        http = ctx.http
+        origin = http.headers.get("origin")
+        method = http.headers.get("access-control-request-method")
+        resource_type = "OBJECT" if ctx.s3.key is not None else "BUCKET"
+        rules: list[CORSRule] = []
+        if ctx.s3.bucket is not None and origin and method:
+            try:
+                rules = await self._bucket_cors(ctx.s3.bucket)
+            except S3Error as err:
+                if err.code != "NoSuchBucket":
+                    raise
+                raise S3Error(
+                    "AccessForbidden", s3cors.BUCKET_NOT_FOUND, status=403,
+                    extra={"Method": method, "ResourceType": resource_type},
+                ) from None
+        headers = s3cors.preflight(
+            rules,
+            origin,
+            method,
+            http.headers.get("access-control-request-headers"),
+            resource_type=resource_type,
+        )
+        return Response(200, headers)
+
+    # ---- bucket tagging -------------------------------------------------------------
+
+    async def op_GetBucketTagging(self: S3Api, ctx: Context) -> Response:
+        info = await self.store.get_bucket(ctx.bucket)
+        tags = info.props.get("tagging")
+        if not isinstance(tags, dict) or not tags:
+            raise S3Error(
+                "NoSuchTagSet", "The TagSet does not exist", ctx.bucket,
+                extra={"BucketName": ctx.bucket},
+            )
+        return _xml(s3xml.tagging({str(k): str(v) for k, v in tags.items()}))
+
+    async def op_PutBucketTagging(self: S3Api, ctx: Context) -> Response:
+        await self.store.get_bucket(ctx.bucket)
+        body = await ctx.http.read_body(MAX_XML_BODY)
+        tags = s3xml.parse_tagging(body, max_tags=MAX_BUCKET_TAGS)
+        await self.store.update_bucket_props(ctx.bucket, {"tagging": tags or None})
+        return Response(204)
+
+    async def op_DeleteBucketTagging(self: S3Api, ctx: Context) -> Response:
+        await self.store.update_bucket_props(ctx.bucket, {"tagging": None})
+        return Response(204)
+
+    # ---- object tagging -------------------------------------------------------------
+
+    async def _set_object_tags(self: S3Api, ctx: Context, tags: dict[str, str]) -> ObjectInfo:
+        # Read-modify-write of the metadata: only the tags change.
+        info = await self.store.head_object(ctx.bucket, ctx.key)
+        meta = ObjectMeta.from_json(info.meta.to_json())
+        meta.tags = tags
+        return await self.store.update_object_meta(ctx.bucket, ctx.key, meta)
+
+    async def op_GetObjectTagging(self: S3Api, ctx: Context) -> Response:
+        _check_null_version(ctx)
+        info = await self.store.head_object(ctx.bucket, ctx.key)
+        return _xml(s3xml.tagging(info.meta.tags))
+
+    async def op_PutObjectTagging(self: S3Api, ctx: Context) -> Response:
+        _check_null_version(ctx)
+        await self.store.head_object(ctx.bucket, ctx.key)  # NoSuchKey before a body error
+        body = await ctx.http.read_body(MAX_XML_BODY)
+        tags = s3xml.parse_tagging(body, max_tags=MAX_OBJECT_TAGS)
+        await self._set_object_tags(ctx, tags)
+        return Response(200)
+
+    async def op_DeleteObjectTagging(self: S3Api, ctx: Context) -> Response:
+        _check_null_version(ctx)
+        info = await self.store.head_object(ctx.bucket, ctx.key)
+        if info.meta.tags:
+            await self._set_object_tags(ctx, {})
+        return Response(204)
+
+    # ---- ACLs (the owner has FULL_CONTROL; nothing else exists) -----------------------
+
+    async def op_GetBucketAcl(self: S3Api, ctx: Context) -> Response:
+        await self.store.get_bucket(ctx.bucket)
+        return _xml(s3xml.access_control_policy())
+
+    async def op_GetObjectAcl(self: S3Api, ctx: Context) -> Response:
+        _check_null_version(ctx)
+        await self.store.head_object(ctx.bucket, ctx.key)
+        return _xml(s3xml.access_control_policy())
+
+    # ---- object attributes ----------------------------------------------------------
+
+    async def op_GetObjectAttributes(self: S3Api, ctx: Context) -> Response:
+        from aisfs.s3.conditions import format_http_date
+
+        _check_null_version(ctx)
+        raw = ctx.header("x-amz-object-attributes") or ""
+        wanted = [a.strip() for a in raw.split(",") if a.strip()]
+        if not wanted:
+            raise S3Error(
+                "InvalidArgument",
+                "The x-amz-object-attributes header specifying the attributes to be "
+                "retrieved is either missing or empty",
+                extra={"ArgumentName": "x-amz-object-attributes"},
+            )
+        for a in wanted:
+            if a.lower() not in OBJECT_ATTRIBUTES:
+                raise S3Error(
+                    "InvalidArgument",
+                    "Invalid attribute name specified.",
+                    extra={"ArgumentName": "x-amz-object-attributes", "ArgumentValue": a},
+                )
+        info = await self.store.head_object(ctx.bucket, ctx.key)
+        body = s3xml.object_attributes(
+            wanted,
+            info.etag,
+            info.size,
+            checksums=info.meta.checksums,
+            parts_count=len(info.part_sizes) if info.part_sizes else None,
+        )
+        response = _xml(body)
+        response.headers.append(("last-modified", format_http_date(info.mtime_ns)))
+        return response
+
+    # ---- versions of an unversioned bucket ------------------------------------------
+
+    async def op_ListObjectVersions(self: S3Api, ctx: Context) -> Response:
+        q = ctx.s3.query
+        max_keys = parse_max(q.get("max-keys"), "max-keys")
+        prefix = q.get("prefix", "")
+        delimiter = q.get("delimiter", "")
+        key_marker = q.get("key-marker", "")
+        vid_marker = q.get("version-id-marker", "")
+        encoding = q.get("encoding-type")
+        if encoding not in (None, "url"):
+            raise S3Error(
+                "InvalidArgument",
+                "Invalid Encoding Method specified in Request",
+                extra={"ArgumentName": "encoding-type", "ArgumentValue": encoding},
+            )
+        if vid_marker and not key_marker:
+            raise S3Error(
+                "InvalidArgument",
+                "A version-id marker cannot be specified without a key marker.",
+                extra={"ArgumentName": "version-id-marker", "ArgumentValue": vid_marker},
+            )
+        if vid_marker not in ("", "null"):
+            raise S3Error(
+                "InvalidArgument",
+                "Invalid version id specified",
+                extra={"ArgumentName": "version-id-marker", "ArgumentValue": vid_marker},
+            )
+        await self.store.get_bucket(ctx.bucket)
+        # Every key has exactly one (null) version, so the key marker alone says where
+        # to resume: past it, whatever the version-id marker.
+        if max_keys == 0:
+            page = ListPage([], [], False, None)
+        else:
+            page = await self.store.list_objects(
+                ctx.bucket,
+                prefix=prefix,
+                delimiter=delimiter,
+                start_after=key_marker,
+                max_keys=max_keys,
+            )
+        params = s3xml.ListParams(
+            prefix=prefix,
+            delimiter=delimiter or None,
+            max_keys=max_keys,
+            encoding_type=encoding,
+        )
+        body = s3xml.list_versions_result(
+            ctx.bucket,
+            page.entries,
+            page.common_prefixes,
+            params,
+            page.is_truncated,
+            key_marker=key_marker,
+            version_id_marker=vid_marker,
+            next_key_marker=page.next_marker,
+        )
+        return _xml(body)
+
+    # ---- versioning -----------------------------------------------------------------
+
+    async def op_PutBucketVersioning(self: S3Api, ctx: Context) -> Response:
+        await self.store.get_bucket(ctx.bucket)
+        body = await ctx.http.read_body(MAX_XML_BODY)
+        status = s3xml.parse_versioning_configuration(body)
+        if status == "Enabled":
+            raise S3Error(
+                "NotImplemented",
+                "aisfs keeps no version history: bucket versioning cannot be enabled "
+                "(only Suspended is accepted)",
+                status=501,
+            )
+        if status == "Suspended":
+            await self.store.update_bucket_props(ctx.bucket, {"versioning.status": "Suspended"})
+        return Response(200)
