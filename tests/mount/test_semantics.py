@@ -1,0 +1,387 @@
+"""Issue 5 §2-3: each POSIX operation through a real mount, checked on the mount and via S3."""
+
+from __future__ import annotations
+
+import errno
+import mmap
+import os
+import stat
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from mountkit import Endpoint, Mount, MountFactory
+
+pytestmark = [pytest.mark.fuse, pytest.mark.timeout(120)]
+
+
+def s3_get(endpoint: Endpoint, bucket: str, key: str) -> bytes:
+    return endpoint.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def s3_keys(endpoint: Endpoint, bucket: str, prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    for page in endpoint.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket,
+                                                                      Prefix=prefix):
+        keys += [o["Key"] for o in page.get("Contents", [])]
+    return sorted(keys)
+
+
+def test_create_write_read_visible_through_s3(mnt: Mount, endpoint: Endpoint, bucket: str) -> None:
+    p = mnt.path / "hello.txt"
+    p.write_bytes(b"hello world")
+    # close-to-open: the object is on the server as soon as close() returned
+    assert s3_get(endpoint, bucket, "hello.txt") == b"hello world"
+    assert p.read_bytes() == b"hello world"
+    st = p.stat()
+    assert st.st_size == 11 and stat.S_ISREG(st.st_mode)
+    assert abs(st.st_mtime - time.time()) < 30
+
+
+def test_read_sequential_and_random(mnt: Mount, endpoint: Endpoint, bucket: str) -> None:
+    data = os.urandom(9 << 20) + b"tail"
+    endpoint.s3.put_object(Bucket=bucket, Key="big.bin", Body=data)
+    assert (mnt.path / "big.bin").read_bytes() == data
+    import random
+    rnd = random.Random(5)
+    with open(mnt.path / "big.bin", "rb") as f:
+        for _ in range(200):
+            off = rnd.randrange(len(data))
+            n = rnd.choice([1, 100, 4096, 70000, 300000])
+            f.seek(off)
+            assert f.read(n) == data[off:off + n]
+        f.seek(len(data) + 10)
+        assert f.read(10) == b""
+
+
+def test_overwrite_random_write_append_truncate(mnt: Mount, endpoint: Endpoint,
+                                               bucket: str) -> None:
+    p = mnt.path / "f.bin"
+    p.write_bytes(b"A" * 1000)
+    with open(p, "r+b") as f:  # O_RDWR without O_TRUNC keeps the old bytes
+        f.seek(500)
+        f.write(b"BBB")
+    assert s3_get(endpoint, bucket, "f.bin") == b"A" * 500 + b"BBB" + b"A" * 497
+    with open(p, "ab") as f:
+        f.write(b"tail")
+    assert s3_get(endpoint, bucket, "f.bin").endswith(b"Atail")
+    os.truncate(p, 10)  # truncate(2) by path: on the server when it returns
+    assert s3_get(endpoint, bucket, "f.bin") == b"A" * 10
+    os.truncate(p, 20)  # growing reads back zeros, really stored
+    assert s3_get(endpoint, bucket, "f.bin") == b"A" * 10 + b"\0" * 10
+    with open(p, "r+b") as f:
+        f.truncate(3)
+        f.seek(0, os.SEEK_END)
+        f.write(b"xy")
+    assert s3_get(endpoint, bucket, "f.bin") == b"AAAxy"
+    p.write_bytes(b"new")  # O_TRUNC
+    assert p.read_bytes() == b"new" and s3_get(endpoint, bucket, "f.bin") == b"new"
+    # write past the end leaves a hole of zeros
+    with open(p, "r+b") as f:
+        f.seek(10)
+        f.write(b"z")
+    assert p.read_bytes() == b"new" + b"\0" * 7 + b"z"
+
+
+def test_mmap_write(mnt: Mount, endpoint: Endpoint, bucket: str) -> None:
+    p = mnt.path / "m.bin"
+    p.write_bytes(b"\0" * 8192)
+    with open(p, "r+b") as f:
+        mm = mmap.mmap(f.fileno(), 8192)
+        mm[100:105] = b"hello"
+        mm.flush()
+        mm.close()
+    assert s3_get(endpoint, bucket, "m.bin")[100:105] == b"hello"
+
+
+def test_fsync_uploads_before_close(mnt: Mount, endpoint: Endpoint, bucket: str) -> None:
+    with open(mnt.path / "s.txt", "wb") as f:
+        f.write(b"durable")
+        f.flush()
+        os.fsync(f.fileno())
+        assert s3_get(endpoint, bucket, "s.txt") == b"durable"
+        f.write(b"!")
+    assert s3_get(endpoint, bucket, "s.txt") == b"durable!"
+
+
+def test_unlink_open_file_keeps_fd_data_and_object_stays_gone(
+    mnt: Mount, endpoint: Endpoint, bucket: str
+) -> None:
+    p = mnt.path / "u.txt"
+    p.write_bytes(b"0123456789")
+    reader = open(p, "rb")  # noqa: SIM115 - two fds held across the unlink
+    f = open(p, "r+b")  # noqa: SIM115
+    f.write(b"abc")
+    f.flush()
+    p.unlink()
+    assert not p.exists()
+    assert "u.txt" not in s3_keys(endpoint, bucket)
+    f.seek(0, os.SEEK_END)
+    f.write(b"more")  # writes after unlink land in the fd's data, readable through it
+    f.flush()
+    f.seek(0)
+    assert f.read() == b"abc3456789more"
+    assert reader.read() == b"abc3456789more"
+    f.close()
+    reader.close()
+    assert "u.txt" not in s3_keys(endpoint, bucket)  # the object did not come back
+    assert not p.exists()
+
+
+def test_rename_file_and_onto_existing(mnt: Mount, endpoint: Endpoint, bucket: str) -> None:
+    (mnt.path / "a").write_bytes(b"aaa")
+    (mnt.path / "b").write_bytes(b"bbb")
+    os.chmod(mnt.path / "a", 0o640)
+    os.rename(mnt.path / "a", mnt.path / "c")
+    assert s3_keys(endpoint, bucket) == ["b", "c"]
+    assert stat.S_IMODE((mnt.path / "c").stat().st_mode) == 0o640
+    os.rename(mnt.path / "c", mnt.path / "b")  # replaces
+    assert s3_keys(endpoint, bucket) == ["b"]
+    assert (mnt.path / "b").read_bytes() == b"aaa"
+    # rename of a file still open for writing and never uploaded
+    with open(mnt.path / "n", "wb") as f:
+        f.write(b"new")
+        os.rename(mnt.path / "n", mnt.path / "m")
+        f.write(b"er")
+    assert s3_get(endpoint, bucket, "m") == b"newer"
+    assert "n" not in s3_keys(endpoint, bucket)
+
+
+def test_rename_directory_moves_every_key(mnt: Mount, endpoint: Endpoint, bucket: str) -> None:
+    d = mnt.path / "d"
+    (d / "sub" / "empty").mkdir(parents=True)
+    for i in range(50):
+        (d / "sub" / f"f{i}").write_bytes(b"%d" % i)
+    (d / "top").write_bytes(b"top")
+    (mnt.path / "e").mkdir()
+    os.rename(d, mnt.path / "e")  # onto an empty directory: replaces it
+    assert not d.exists()
+    assert sorted(os.listdir(mnt.path / "e")) == ["sub", "top"]
+    assert (mnt.path / "e" / "sub" / "f7").read_bytes() == b"7"
+    assert (mnt.path / "e" / "sub" / "empty").is_dir()
+    keys = s3_keys(endpoint, bucket)
+    assert not [k for k in keys if k.startswith("d/")]
+    assert "e/sub/f49" in keys and "e/sub/empty/" in keys
+    (mnt.path / "x").mkdir()
+    (mnt.path / "x" / "f").write_bytes(b"")
+    with pytest.raises(OSError) as ei:
+        os.rename(mnt.path / "e", mnt.path / "x")
+    assert ei.value.errno in (errno.ENOTEMPTY, errno.EEXIST)
+
+
+def test_mkdir_rmdir_markers_and_implied_dirs(mnt: Mount, endpoint: Endpoint,
+                                              bucket: str) -> None:
+    (mnt.path / "empty").mkdir()
+    assert "empty/" in s3_keys(endpoint, bucket)
+    endpoint.s3.put_object(Bucket=bucket, Key="implied/deep/file", Body=b"x")
+    time.sleep(1.2)  # past the attribute timeout
+    assert sorted(os.listdir(mnt.path)) == ["empty", "implied"]
+    assert (mnt.path / "implied" / "deep").is_dir()
+    with pytest.raises(OSError) as ei:
+        (mnt.path / "implied").rmdir()
+    assert ei.value.errno == errno.ENOTEMPTY
+    with pytest.raises(FileExistsError):
+        (mnt.path / "empty").mkdir()
+    (mnt.path / "empty").rmdir()
+    assert "empty/" not in s3_keys(endpoint, bucket)
+    assert not (mnt.path / "empty").exists()
+    with pytest.raises(NotADirectoryError):
+        os.rmdir(mnt.path / "implied" / "deep" / "file")
+    with pytest.raises(IsADirectoryError):
+        os.unlink(mnt.path / "implied")
+
+
+def test_readdir_10k_entries(mnt: Mount, endpoint: Endpoint, bucket: str) -> None:
+    names = [f"f{i:05d}" for i in range(10_050)]
+    s3 = endpoint.s3
+
+    def put(chunk: list[str]) -> None:
+        for n in chunk:
+            s3.put_object(Bucket=bucket, Key=f"many/{n}", Body=b"")
+
+    with ThreadPoolExecutor(16) as ex:
+        list(ex.map(put, [names[i::16] for i in range(16)]))
+    t = time.monotonic()
+    listed = os.listdir(mnt.path / "many")
+    took = time.monotonic() - t
+    assert sorted(listed) == names
+    print(f"listdir of {len(names)} entries: {took:.2f}s")
+
+
+def test_stat_chmod_chown_utime_kept_in_metadata(
+    mnt: Mount, endpoint: Endpoint, bucket: str, mount_factory: MountFactory
+) -> None:
+    p = mnt.path / "meta"
+    p.write_bytes(b"x")
+    os.chmod(p, 0o751)
+    os.chown(p, 1234, 5678)
+    os.utime(p, ns=(1_600_000_000_111_111_111, 1_500_000_000_123_456_789))
+    d = mnt.path / "dir"
+    d.mkdir()
+    os.chmod(d, 0o700)
+    os.utime(d, (1_400_000_000, 1_400_000_000))
+    meta = endpoint.s3.head_object(Bucket=bucket, Key="meta")["Metadata"]
+    assert int(meta["mode"]) == stat.S_IFREG | 0o751
+    assert (meta["uid"], meta["gid"]) == ("1234", "5678")
+    # a second mount sees it all
+    m2 = mount_factory(bucket)
+    st = (m2.path / "meta").stat()
+    assert stat.S_IMODE(st.st_mode) == 0o751
+    assert (st.st_uid, st.st_gid) == (1234, 5678)
+    assert st.st_mtime_ns == 1_500_000_000_123_456_789
+    assert st.st_atime_ns == 1_600_000_000_111_111_111
+    dst = (m2.path / "dir").stat()
+    assert stat.S_IMODE(dst.st_mode) == 0o700 and dst.st_mtime == 1_400_000_000
+    assert (m2.path / "meta").read_bytes() == b"x"  # data kept by the metadata copies
+
+
+def test_symlinks(mnt: Mount, endpoint: Endpoint, bucket: str,
+                  mount_factory: MountFactory) -> None:
+    (mnt.path / "target").write_bytes(b"data")
+    os.symlink("target", mnt.path / "ln")
+    os.symlink("../nowhere/ü", mnt.path / "dangling")
+    assert os.readlink(mnt.path / "ln") == "target"
+    assert (mnt.path / "ln").read_bytes() == b"data"
+    assert os.path.islink(mnt.path / "ln")
+    meta = endpoint.s3.head_object(Bucket=bucket, Key="ln")["Metadata"]
+    assert "symlink" in meta
+    m2 = mount_factory(bucket)
+    assert os.readlink(m2.path / "dangling") == "../nowhere/ü"
+    assert sorted(os.listdir(m2.path)) == ["dangling", "ln", "target"]
+    assert stat.S_ISLNK(os.lstat(m2.path / "ln").st_mode)
+    os.unlink(m2.path / "ln")
+    assert "ln" not in s3_keys(endpoint, bucket)
+
+
+def test_unsupported_fail_at_once(mnt: Mount) -> None:
+    (mnt.path / "f").write_bytes(b"x")
+    t = time.monotonic()
+    with pytest.raises(OSError) as ei:
+        os.link(mnt.path / "f", mnt.path / "g")
+    assert ei.value.errno == errno.EPERM
+    with pytest.raises(OSError) as ei:
+        os.mkfifo(mnt.path / "fifo")
+    assert ei.value.errno == errno.EPERM
+    with pytest.raises(OSError) as ei:
+        os.setxattr(mnt.path / "f", "user.x", b"1")
+    assert ei.value.errno in (errno.ENOTSUP, errno.EOPNOTSUPP)
+    with pytest.raises(OSError) as ei:
+        os.rename(mnt.path / "f", mnt.path / "\udcff")
+    assert ei.value.errno == errno.EILSEQ
+    assert time.monotonic() - t < 5
+    assert sorted(os.listdir(mnt.path)) == ["f"]
+
+
+def test_statfs(mnt: Mount) -> None:
+    sv = os.statvfs(mnt.path)
+    assert sv.f_blocks > 0 and sv.f_bavail > 0 and sv.f_namemax == 255
+
+
+def test_s3_writes_show_within_attr_timeout(mnt: Mount, endpoint: Endpoint,
+                                           bucket: str, mount_factory: MountFactory) -> None:
+    (mnt.path / "k").write_bytes(b"one")
+    assert (mnt.path / "k").read_bytes() == b"one"
+    endpoint.s3.put_object(Bucket=bucket, Key="k", Body=b"second")
+    endpoint.s3.put_object(Bucket=bucket, Key="n", Body=b"new")
+    time.sleep(1.3)
+    assert (mnt.path / "k").read_bytes() == b"second"
+    assert (mnt.path / "n").read_bytes() == b"new"
+    endpoint.s3.delete_object(Bucket=bucket, Key="n")
+    time.sleep(1.3)
+    assert not (mnt.path / "n").exists()
+    # attr_timeout=0: strict, seen at once
+    strict = mount_factory(bucket, "attr_timeout=0")
+    assert (strict.path / "k").read_bytes() == b"second"
+    endpoint.s3.put_object(Bucket=bucket, Key="k", Body=b"third!")
+    assert (strict.path / "k").read_bytes() == b"third!"
+    endpoint.s3.put_object(Bucket=bucket, Key="z", Body=b"z")
+    assert (strict.path / "z").exists()
+
+
+def test_large_file_multipart(mnt: Mount, endpoint: Endpoint, bucket: str) -> None:
+    block = os.urandom(1 << 20)
+    with open(mnt.path / "large", "wb") as f:
+        for _ in range(66):
+            f.write(block)
+    head = endpoint.s3.head_object(Bucket=bucket, Key="large")
+    assert head["ContentLength"] == 66 << 20
+    assert "-" in head["ETag"]  # a multipart upload
+    with open(mnt.path / "large", "rb") as f:
+        f.seek(65 << 20)
+        assert f.read() == block
+
+
+def test_names_with_odd_characters(mnt: Mount, endpoint: Endpoint, bucket: str) -> None:
+    names = ["sp ace", "plus+sign", "pct%41", "ünï", "q?mark", "hash#", "amp&=", "tilde~"]
+    for n in names:
+        (mnt.path / n).write_bytes(n.encode())
+    assert sorted(os.listdir(mnt.path)) == sorted(names)
+    assert sorted(s3_keys(endpoint, bucket)) == sorted(names)
+    for n in names:
+        assert (mnt.path / n).read_bytes() == n.encode()
+
+
+def test_prefix_mount(mount_factory: MountFactory, endpoint: Endpoint, bucket: str) -> None:
+    endpoint.s3.put_object(Bucket=bucket, Key="pre/fix/a", Body=b"a")
+    endpoint.s3.put_object(Bucket=bucket, Key="other", Body=b"o")
+    m = mount_factory(f"{bucket}/pre/fix")
+    assert os.listdir(m.path) == ["a"]
+    (m.path / "b").write_bytes(b"b")
+    assert s3_get(endpoint, bucket, "pre/fix/b") == b"b"
+
+
+def test_read_only(mount_factory: MountFactory, endpoint: Endpoint, bucket: str) -> None:
+    endpoint.s3.put_object(Bucket=bucket, Key="r", Body=b"r")
+    m = mount_factory(bucket, "ro")
+    assert (m.path / "r").read_bytes() == b"r"
+    with pytest.raises(OSError) as ei:
+        (m.path / "w").write_bytes(b"w")
+    assert ei.value.errno == errno.EROFS
+
+
+def test_all_buckets(mount_factory: MountFactory, endpoint: Endpoint, bucket: str) -> None:
+    endpoint.s3.put_object(Bucket=bucket, Key="in/side", Body=b"s")
+    m = mount_factory("--all")
+    assert bucket in os.listdir(m.path)
+    assert (m.path / bucket / "in" / "side").read_bytes() == b"s"
+    newb = m.path / f"{bucket}-new"
+    newb.mkdir()
+    names = [b["Name"] for b in endpoint.s3.list_buckets()["Buckets"]]
+    assert f"{bucket}-new" in names
+    (newb / "f").write_bytes(b"f")
+    with pytest.raises(OSError) as ei:
+        newb.rmdir()
+    assert ei.value.errno == errno.ENOTEMPTY
+    (newb / "f").unlink()
+    newb.rmdir()
+    assert f"{bucket}-new" not in [b["Name"] for b in endpoint.s3.list_buckets()["Buckets"]]
+    with pytest.raises(OSError) as ei:
+        (m.path / "topfile").write_bytes(b"x")
+    assert ei.value.errno == errno.EPERM
+
+
+def test_uid_gid_umask_defaults(mount_factory: MountFactory, endpoint: Endpoint,
+                                bucket: str) -> None:
+    endpoint.s3.put_object(Bucket=bucket, Key="plain", Body=b"p")
+    endpoint.s3.put_object(Bucket=bucket, Key="d/x", Body=b"p")
+    m = mount_factory(bucket, "uid=1000,gid=1001,umask=027")
+    st = (m.path / "plain").stat()
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (1000, 1001, 0o640)
+    assert stat.S_IMODE((m.path / "d").stat().st_mode) == 0o750
+
+
+def _touch_many(path: Path, n: int) -> float:
+    t = time.monotonic()
+    for i in range(n):
+        f = path / f"s{i}"
+        f.write_bytes(b"x")
+        f.stat()
+        f.unlink()
+    return n / (time.monotonic() - t)
+
+
+def test_small_file_rate_reported(mnt: Mount) -> None:
+    rate = _touch_many(mnt.path, 200)
+    print(f"create+stat+unlink: {rate:.0f}/s")
+    assert rate > 10
