@@ -1,0 +1,74 @@
+"""Object checksums of the bucket's ``checksum.type`` (AIStore's names).
+
+The store computes some types itself while it writes (``xxhash`` — as xxh3-64 —,
+``md5``, ``sha256``) and records them in the manifest (``ObjectInfo.checksum_value``).
+For the other AIS types (``xxhash2`` = xxh64, ``crc32c``, ``sha512``) the native PUT
+path hands the store an extra hasher through ``put_object(hashers=...)`` and records the
+value in ``ObjectMeta.extra["ais.cksum"]`` just before the commit (``before_commit``), so
+the value is published atomically with the object. Readers take whichever is present
+(``object_checksum``). GET recomputes the same algorithm while streaming a whole object
+and compares (``checksum.validate_warm_get``, on by default in aisfs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Protocol
+
+import xxhash
+from awscrt import checksums as crt
+
+from aisfs.store.types import ObjectInfo
+
+EXTRA_KEY = "ais.cksum"
+# types the store computes on its own (aisfs/store/store.py _receive)
+STORE_COMPUTED = frozenset({"xxhash", "md5", "sha256"})
+# cheap enough to run on the event loop per 1 MiB piece; the others go to a thread
+FAST = frozenset({"xxhash", "xxhash2", "crc32c"})
+
+
+class Cksum(Protocol):
+    def update(self, data: bytes | bytearray | memoryview) -> None: ...
+    def hexdigest(self) -> str: ...
+
+
+class _Crc32c:
+    __slots__ = ("_value",)
+
+    def __init__(self) -> None:
+        self._value = 0
+
+    def update(self, data: bytes | bytearray | memoryview) -> None:
+        if data:
+            self._value = crt.crc32c(
+                data if isinstance(data, bytes) else bytes(data), self._value
+            )
+
+    def hexdigest(self) -> str:
+        return f"{self._value:08x}"
+
+
+def new_cksum(kind: str) -> Cksum | None:
+    """A fresh hasher for an AIS checksum type; None for ``none`` or an unknown type."""
+    if kind == "xxhash":
+        return xxhash.xxh3_64()  # the store's choice for "xxhash"
+    if kind == "xxhash2":
+        return xxhash.xxh64()
+    if kind == "crc32c":
+        return _Crc32c()
+    if kind in ("md5", "sha256", "sha512"):
+        return hashlib.new(kind, usedforsecurity=False)  # type: ignore[return-value]
+    return None
+
+
+def object_checksum(info: ObjectInfo) -> tuple[str, str]:
+    """``(type, value)`` of a stored object; value is "" when none was recorded."""
+    kind = info.checksum_type or "none"
+    value = info.checksum_value
+    if not value:
+        rec: Any = info.meta.extra.get(EXTRA_KEY)
+        if isinstance(rec, dict) and rec.get("type") == kind:
+            value = str(rec.get("value") or "")
+    if kind == "none":
+        value = ""
+    return kind, value
