@@ -125,7 +125,10 @@ class S3Api(MultipartOps, BucketConfigOps):
                 )
             auth = None
             if s3.operation != "PreflightRequest":
-                auth = self.authenticator.authenticate(http)
+                bucket_path = http.raw_path[len(base_path):] if base_path else http.raw_path
+                if s3.virtual_host:
+                    bucket_path = f"/{s3.bucket}{http.raw_path}"
+                auth = self.authenticator.authenticate(http, bucket_path)
             ctx = Context(http, s3, request_id, auth)
             response = await handler(ctx)
         except S3Error as err:

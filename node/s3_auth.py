@@ -3,7 +3,8 @@
 - open: any request is let in; signatures are not checked (the embedded default, bound to
   127.0.0.1). Signed streaming bodies are still de-framed.
 - sigv4: the Authorization header or a presigned query must verify against
-  ``auth.access_keys``; an anonymous request is AccessDenied.
+  ``auth.access_keys`` (SigV4, or SigV2, which boto3 and the aws CLI still use to
+  presign URLs for us-east-1); an anonymous request is AccessDenied.
 - jwt: a HS256 token signed with ``auth.jwt_secret`` in ``Authorization: Bearer`` or, as
   AIStore accepts from AWS SDKs, in ``X-Amz-Security-Token``.
 
@@ -16,7 +17,7 @@ import time
 
 from aisfs.config import NodeConfig
 from aisfs.errors import S3Error
-from aisfs.s3 import sigv4
+from aisfs.s3 import sigv2, sigv4
 from node.http import Request
 
 
@@ -29,7 +30,9 @@ class Authenticator:
         self.cfg = cfg
         self.cache = sigv4.SigningKeyCache()
 
-    def authenticate(self, http: Request) -> sigv4.AuthResult | None:
+    def authenticate(
+        self, http: Request, bucket_path: str | None = None
+    ) -> sigv4.AuthResult | None:
         """Check the request's credentials; the result says what the body must satisfy."""
         mode = self.cfg.auth.mode
         if mode == "open":
@@ -37,13 +40,19 @@ class Authenticator:
         if mode == "jwt":
             self._check_jwt(http)
             return None
-        auth_header = http.headers.get("authorization") or ""
-        if auth_header.startswith("AWS "):
-            raise S3Error(
-                "InvalidRequest",
-                "The authorization mechanism you have provided is not supported "
-                "(Signature Version 2). Please use AWS4-HMAC-SHA256.",
+        if sigv2.is_sigv2(http.headers.items(), http.query_string):
+            candidates = [http.raw_path]
+            if bucket_path and bucket_path != http.raw_path:
+                candidates.append(bucket_path)
+            sigv2.verify(
+                http.method,
+                candidates,
+                http.query_string,
+                http.headers.items(),
+                self.cfg.auth.access_keys,
+                time.time(),
             )
+            return None
         result = sigv4.verify_request(
             http.method,
             http.raw_path,

@@ -23,6 +23,8 @@ class NodeProcess:
     extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
     url: str = ""
+    https_url: str = ""
+    urls: list[str] = field(default_factory=list)
     log_path: Path | None = None
 
     @property
@@ -51,8 +53,9 @@ class NodeProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if ready.exists():
-                urls = json.loads(ready.read_text())["urls"]
-                self.url = urls[0]
+                self.urls = json.loads(ready.read_text())["urls"]
+                self.url = next((u for u in self.urls if u.startswith("http://")), "")
+                self.https_url = next((u for u in self.urls if u.startswith("https://")), "")
                 return self
             if self.proc.poll() is not None:
                 raise RuntimeError(f"node exited with {self.proc.returncode}:\n{self.log()}")

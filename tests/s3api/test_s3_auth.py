@@ -1,0 +1,216 @@
+"""SigV4 with configured keys, presigned URLs, JWT bearer tokens, and HTTPS with aws-chunked."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import jwt
+import pytest
+from botocore.exceptions import ClientError
+
+from support.clients import have, s3_client
+from support.node import new_node
+
+SIGV4_CONFIG = """
+[auth]
+mode = "sigv4"
+access_keys = { AKIDTEST = "s3cr3t-value-never-logged" }
+"""
+
+
+def code_of(e: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
+    r = e.value.response
+    return r["Error"]["Code"], r["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def signed_client(endpoint: str, key: str = "AKIDTEST", secret: str = "s3cr3t-value-never-logged"):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=key,
+        aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}),
+    )
+
+
+@pytest.fixture
+def sigv4_node(tmp_path: Path):
+    node = new_node(tmp_path, config=SIGV4_CONFIG).start()
+    yield node
+    assert node.stop() == 0
+    log = node.log()
+    assert "s3cr3t-value-never-logged" not in log
+    assert "Traceback" not in log, log
+
+
+def test_sigv4_accepts_signed_and_refuses_bad(sigv4_node) -> None:
+    s3 = signed_client(sigv4_node.s3_url)
+    s3.create_bucket(Bucket="sig")
+    body = os.urandom(100_000)
+    s3.put_object(Bucket="sig", Key="k", Body=body)
+    assert s3.get_object(Bucket="sig", Key="k")["Body"].read() == body
+    with pytest.raises(ClientError) as e:
+        signed_client(sigv4_node.s3_url, secret="wrong").get_object(Bucket="sig", Key="k")
+    assert code_of(e) == ("SignatureDoesNotMatch", 403)
+    with pytest.raises(ClientError) as e:
+        signed_client(sigv4_node.s3_url, key="NOSUCHKEY").list_buckets()
+    assert code_of(e) == ("InvalidAccessKeyId", 403)
+    with pytest.raises(urllib.error.HTTPError) as he:
+        urllib.request.urlopen(sigv4_node.s3_url + "/sig/k")
+    assert he.value.code == 403 and b"<Code>AccessDenied</Code>" in he.value.read()
+
+
+def test_presigned_urls_and_expiry(sigv4_node) -> None:
+    s3 = signed_client(sigv4_node.s3_url)
+    s3.create_bucket(Bucket="pre")
+    s3.put_object(Bucket="pre", Key="doc.txt", Body=b"presigned!")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "pre", "Key": "doc.txt"},
+                                    ExpiresIn=60)
+    assert urllib.request.urlopen(url).read() == b"presigned!"
+    put_url = s3.generate_presigned_url("put_object", Params={"Bucket": "pre", "Key": "up"},
+                                        ExpiresIn=60)
+    subprocess.run(["curl", "-sf", "-X", "PUT", "--data-binary", "uploaded", "-H",
+                    "Content-Type:", put_url], check=True, timeout=60)
+    assert s3.get_object(Bucket="pre", Key="up")["Body"].read() == b"uploaded"
+    expired = s3.generate_presigned_url("get_object", Params={"Bucket": "pre", "Key": "doc.txt"},
+                                        ExpiresIn=1)
+    time.sleep(2.1)
+    with pytest.raises(urllib.error.HTTPError) as he:
+        urllib.request.urlopen(expired)
+    assert he.value.code == 403 and b"AccessDenied" in he.value.read()
+
+
+@pytest.mark.skipif(not (have("aws") and have("curl")), reason="aws CLI and curl needed")
+def test_seed_aws_presign_then_curl(sigv4_node, tmp_path: Path) -> None:
+    s3 = signed_client(sigv4_node.s3_url)
+    s3.create_bucket(Bucket="demo")
+    s3.put_object(Bucket="demo", Key="README.md", Body=b"# readme\n")
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDTEST",
+               AWS_SECRET_ACCESS_KEY="s3cr3t-value-never-logged")
+    url = subprocess.run(
+        ["aws", "s3", "presign", "s3://demo/README.md", "--endpoint-url", sigv4_node.s3_url],
+        capture_output=True, text=True, env=env, check=True, timeout=60,
+    ).stdout.strip()
+    subprocess.run(["curl", "-sf", "-H", "ais-s3-signed-request-style: path", url, "-o",
+                    "README.md"], cwd=tmp_path, check=True, timeout=60)
+    assert (tmp_path / "README.md").read_bytes() == b"# readme\n"
+
+
+def test_jwt_bearer_and_security_token(tmp_path: Path) -> None:
+    secret = "jwt-secret-for-tests-32-bytes-long-xx"
+    node = new_node(tmp_path, config=f'[auth]\nmode = "jwt"\njwt_secret = "{secret}"\n').start()
+    try:
+        now = datetime.datetime.now(datetime.UTC)
+        token = jwt.encode({"sub": "alice", "exp": now + datetime.timedelta(hours=1)}, secret,
+                           algorithm="HS256")
+        req = urllib.request.Request(node.s3_url + "/jwtb", method="PUT",
+                                     headers={"Authorization": f"Bearer {token}"})
+        urllib.request.urlopen(req).read()
+        import boto3
+
+        s3 = boto3.client("s3", endpoint_url=node.s3_url, region_name="us-east-1",
+                          aws_access_key_id="x", aws_secret_access_key="y",
+                          aws_session_token=token)
+        s3.put_object(Bucket="jwtb", Key="k", Body=b"with token")
+        assert s3.get_object(Bucket="jwtb", Key="k")["Body"].read() == b"with token"
+        expired = jwt.encode({"sub": "alice", "exp": now - datetime.timedelta(minutes=1)},
+                             secret, algorithm="HS256")
+        req = urllib.request.Request(node.s3_url + "/jwtb/k",
+                                     headers={"Authorization": f"Bearer {expired}"})
+        with pytest.raises(urllib.error.HTTPError) as he:
+            urllib.request.urlopen(req)
+        assert he.value.code == 403 and b"AccessDenied" in he.value.read()
+        with pytest.raises(ClientError) as e:
+            s3_client(node.s3_url).list_buckets()
+        assert code_of(e) == ("AccessDenied", 403)
+    finally:
+        assert node.stop() == 0, node.log()
+
+
+def make_test_ca(directory: Path) -> tuple[Path, Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "aisfs test CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                     content_commitment=False, key_encipherment=False,
+                                     data_encipherment=False, key_agreement=False,
+                                     encipher_only=False, decipher_only=False), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    import ipaddress
+
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([
+            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_path, cert_path = directory / "ca.pem", directory / "node.pem"
+    key_path = directory / "key.pem"
+    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return ca_path, cert_path, key_path
+
+
+@pytest.mark.parametrize("mode", ["open", "sigv4"])
+def test_https_aws_chunked_trailer_checksums(tmp_path: Path, mode: str) -> None:
+    ca, cert, key = make_test_ca(tmp_path)
+    config = (
+        "[net]\nhttps_listen = [\"127.0.0.1:0\"]\n"
+        f"certfile = \"{cert}\"\nkeyfile = \"{key}\"\n"
+    )
+    if mode == "sigv4":
+        config += SIGV4_CONFIG
+    node = new_node(tmp_path, config=config).start()
+    try:
+        assert node.https_url, node.urls
+        import boto3
+        from botocore.config import Config
+
+        s3 = boto3.client(
+            "s3", endpoint_url=node.https_url + "/s3", region_name="us-east-1",
+            aws_access_key_id="AKIDTEST", aws_secret_access_key="s3cr3t-value-never-logged",
+            verify=str(ca), config=Config(retries={"max_attempts": 1}),
+        )
+        s3.create_bucket(Bucket="tls")
+        body = os.urandom(3 * 1024 * 1024 + 5)
+        r = s3.put_object(Bucket="tls", Key="k", Body=body)
+        assert r.get("ChecksumCRC32")
+        got = s3.get_object(Bucket="tls", Key="k", ChecksumMode="ENABLED")
+        assert got["Body"].read() == body
+        assert got["ChecksumCRC32"] == r["ChecksumCRC32"]
+        import io
+
+        s3.upload_fileobj(io.BytesIO(body * 3), "tls", "multi",
+                          Config=__import__("boto3.s3.transfer").s3.transfer.TransferConfig(
+                              multipart_threshold=5 * 1024 * 1024,
+                              multipart_chunksize=5 * 1024 * 1024))
+        assert s3.get_object(Bucket="tls", Key="multi")["Body"].read() == body * 3
+    finally:
+        assert node.stop() == 0, node.log()
