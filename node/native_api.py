@@ -691,13 +691,18 @@ class NativeApi:
         """Stream the whole object, hashing as it goes; a mismatch cuts the response."""
         fast = kind in FAST
         pieces = self.store.read_object(info, 0, info.size - 1)
+        # the last piece is held back until the checksum is known: on a mismatch the
+        # client gets less than Content-Length and sees a failed transfer
+        held: bytes | None = None
         try:
             async for piece in pieces:
                 if fast:
                     hasher.update(piece)
                 else:
                     await trio.to_thread.run_sync(hasher.update, piece)
-                yield piece
+                if held is not None:
+                    yield held
+                held = piece
         finally:
             closer = getattr(pieces, "aclose", None)
             if closer is not None:
@@ -710,6 +715,8 @@ class NativeApi:
                 cname(ctx.bucket, ctx.key), kind, expected, actual,
             )
             raise ChecksumMismatch(f"{cname(ctx.bucket, ctx.key)}: {kind} mismatch")
+        if held is not None:
+            yield held
 
     async def put_object(self, ctx: _Ctx) -> Response:
         assert ctx.key is not None
