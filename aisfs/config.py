@@ -67,7 +67,9 @@ class StoreSettings:
     gc_interval: float = 600.0
     gc_grace_seconds: float = 3600.0
     upload_max_age: float = 7 * 24 * 3600.0
-    min_part_size: int = 5 * 1024 * 1024  # S3's minimum for every part but the last
+    # the minimum for every part but the last: AWS says 5 MiB; 5,000,000 bytes lets the
+    # seed's boto3 example (5,000,000-byte parts) work as written
+    min_part_size: int = 5_000_000
 
 
 @dataclass(slots=True)

@@ -215,8 +215,8 @@ class S3Api(MultipartOps, BucketConfigOps):
         return xml_response(s3xml.location_constraint(None if region == "us-east-1" else region))
 
     async def op_GetBucketVersioning(self, ctx: Context) -> Response:
-        await self.store.get_bucket(ctx.bucket)
-        return xml_response(s3xml.versioning_configuration(None))
+        bucket = await self.store.get_bucket(ctx.bucket)
+        return xml_response(s3xml.versioning_configuration(bucket.props.get("versioning.status")))
 
     async def op_ListObjects(self, ctx: Context) -> Response:
         return await self._list_objects(ctx, v2=False)

@@ -231,11 +231,6 @@ class BucketConfigOps:
             checksums=info.meta.checksums,
             parts_count=len(info.part_sizes) if info.part_sizes else None,
         )
-        # The wire name of ObjectParts' TotalPartsCount is <PartsCount> (botocore's model);
-        # xml.object_attributes writes the member name. TODO: fix there and drop this.
-        body = body.replace(b"<TotalPartsCount>", b"<PartsCount>").replace(
-            b"</TotalPartsCount>", b"</PartsCount>"
-        )
         response = _xml(body)
         response.headers.append(("last-modified", format_http_date(info.mtime_ns)))
         return response

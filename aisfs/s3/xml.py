@@ -591,7 +591,7 @@ def object_attributes(
             _sub(ce, _checksum_tag(alg), value)
     if "objectparts" in want and parts_count:
         pe = _sub(root, "ObjectParts")
-        _sub(pe, "TotalPartsCount", parts_count)
+        _sub(pe, "PartsCount", parts_count)
     if "storageclass" in want:
         _sub(root, "StorageClass", "STANDARD")
     if "objectsize" in want:

@@ -16,7 +16,7 @@ class StoreConfig:
     fsync: bool = True
     default_copies: int = 1
     gc_grace_seconds: float = 3600.0
-    min_part_size: int = 5 * MiB
+    min_part_size: int = 5_000_000  # AWS: 5 MiB; the seed's boto3 example uses 5,000,000-byte parts
     # free capacity is quantized to half-octaves before it weights placement (stable order)
     weight_refresh_seconds: float = 60.0
 
