@@ -1,4 +1,4 @@
-"""A lean keep-alive S3 client for load generation (unsigned: both servers accept it).
+"""A lean keep-alive S3 client for load generation, SigV4-signed with UNSIGNED-PAYLOAD.
 
 boto3 costs a millisecond or more of client CPU per request, which on a 2-core machine
 would measure the client, not the server; http.client on persistent connections does not.
@@ -9,6 +9,20 @@ from __future__ import annotations
 import http.client
 import threading
 from urllib.parse import quote, urlparse
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+_SIGNER = SigV4Auth(Credentials("FAKEKEY", "FAKESECRET"), "s3", "us-east-1")
+
+
+def sign(method: str, url: str, headers: dict[str, str]) -> dict[str, str]:
+    headers = dict(headers)
+    headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
+    request = AWSRequest(method=method, url=url, headers=headers)
+    _SIGNER.add_auth(request)
+    return dict(request.headers.items())
 
 PIECE = 1024 * 1024
 
@@ -29,14 +43,18 @@ class Conn:
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-        self.conn.request(method, path, body=body, headers=headers or {})
+        url = f"http://{self.host}:{self.port}{path}"
+        self.conn.request(method, path, body=body, headers=sign(method, url, headers or {}))
         resp = self.conn.getresponse()
         data = resp.read()
         return resp.status, data
 
     def put_stream(self, bucket: str, key: str, size: int, piece: bytes) -> int:
-        self.conn.putrequest("PUT", self.path(bucket, key))
-        self.conn.putheader("Content-Length", str(size))
+        path = self.path(bucket, key)
+        self.conn.putrequest("PUT", path, skip_accept_encoding=True)
+        url = f"http://{self.host}:{self.port}{path}"
+        for name, value in sign("PUT", url, {"Content-Length": str(size)}).items():
+            self.conn.putheader(name, value)
         self.conn.endheaders()
         view = memoryview(piece)
         left = size
@@ -49,7 +67,10 @@ class Conn:
         return resp.status
 
     def get_stream(self, bucket: str, key: str) -> int:
-        self.conn.putrequest("GET", self.path(bucket, key))
+        path = self.path(bucket, key)
+        self.conn.putrequest("GET", path, skip_accept_encoding=True)
+        for name, value in sign("GET", f"http://{self.host}:{self.port}{path}", {}).items():
+            self.conn.putheader(name, value)
         self.conn.endheaders()
         resp = self.conn.getresponse()
         total = 0

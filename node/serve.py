@@ -77,8 +77,21 @@ def sd_notify(message: str) -> None:
         log.warning("systemd notify failed: %s", e)
 
 
+def prepare_first_start(cfg: NodeConfig) -> None:
+    """On the very first start (no index yet) create the mountpath directories.
+
+    Later a missing mountpath is never recreated: it may be a disk that failed to mount,
+    and the store serves from the others (and from mirror copies) instead.
+    """
+    if Path(cfg.store.index_dir).exists():
+        return
+    for mp in cfg.store.mountpaths:
+        Path(mp).mkdir(parents=True, exist_ok=True)
+
+
 async def run_node(cfg: NodeConfig, ready_file: Path | None = None) -> int:
     stop = trio.Event()
+    prepare_first_start(cfg)
     sd_notify("STATUS=opening the store")
     async with open_store(store_config(cfg)) as store, trio.open_nursery() as background:
         app = NodeApp(cfg, store)
