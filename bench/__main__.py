@@ -4,6 +4,8 @@
     ./run bench --quick          # smaller counts (a smoke run)
     ./run bench --only aisfs     # skip moto
     ./run bench --big            # also: node RSS while a 2 GiB object is PUT and read back
+    ./run bench --s3-extras      # also: multipart 1 GiB (8 MiB parts, 8 in flight) and the
+                                 # cost of SigV4 verification on 4 KiB GETs
 
 Prints ops/s for 4 KiB PUT/GET at concurrency 16, MiB/s for 256 MiB PUT/GET,
 objects/s for ListObjectsV2 over 10,000 objects, the node's peak RSS, and node/moto ratios.
@@ -165,6 +167,67 @@ def run_server(server: Server, args: argparse.Namespace, sampler: RssSampler | N
     return results
 
 
+def multipart_upload(server: Server, total_mib: int, part_mib: int = 8, inflight: int = 8) -> float:
+    """MiB/s of a multipart upload: CreateMultipartUpload, parts in parallel, Complete."""
+    from xml.etree import ElementTree as ET
+
+    c = Conn(server.s3_url)
+    c.request("PUT", c.path("mpu"))
+    t = time.perf_counter()
+    status, data = c.request("POST", c.path("mpu", "big", "uploads"))
+    assert status == 200, data[:300]
+    text = data.decode().replace(' xmlns="http://s3.amazonaws.com/doc/2006-03-01/"', "")
+    upload_id = ET.fromstring(text).findtext("UploadId")
+    piece = os.urandom(part_mib * MiB)
+    url = server.s3_url
+    etags: dict[int, str] = {}
+
+    def put(n: int) -> None:
+        cc = thread_conn(url)
+        path = cc.path("mpu", "big", f"partNumber={n + 1}&uploadId={upload_id}")
+        cc.conn.putrequest("PUT", path, skip_accept_encoding=True)
+        from bench.client import sign
+
+        hdrs = sign("PUT", f"http://{cc.host}:{cc.port}{path}", {"Content-Length": str(len(piece))})
+        for k, v in hdrs.items():
+            cc.conn.putheader(k, v)
+        cc.conn.endheaders()
+        cc.conn.send(piece)
+        resp = cc.conn.getresponse()
+        resp.read()
+        assert resp.status == 200, resp.status
+        etags[n + 1] = resp.getheader("ETag")
+
+    parts = total_mib // part_mib
+    with ThreadPoolExecutor(inflight) as pool:
+        list(pool.map(put, range(parts)))
+    body = "<CompleteMultipartUpload>" + "".join(
+        f"<Part><PartNumber>{n}</PartNumber><ETag>{etags[n]}</ETag></Part>"
+        for n in sorted(etags)
+    ) + "</CompleteMultipartUpload>"
+    status, data = c.request("POST", c.path("mpu", "big", f"uploadId={upload_id}"),
+                             body=body.encode())
+    assert status == 200, data[:300]
+    elapsed = time.perf_counter() - t
+    c.close()
+    return total_mib / elapsed
+
+
+def sigv4_cost(args: argparse.Namespace) -> tuple[float, float]:
+    """4 KiB GET ops/s of a node in open mode and of one verifying SigV4."""
+    results = []
+    for config in (None, '[auth]\nmode = "sigv4"\naccess_keys = { FAKEKEY = "FAKESECRET" }\n'):
+        node = start_node(config=config)
+        try:
+            c = Conn(node.s3_url)
+            c.request("PUT", c.path("small"))
+            c.close()
+            results.append(small_objects(node, args.small)[1])
+        finally:
+            node.stop()
+    return results[0], results[1]
+
+
 def big_rss(args: argparse.Namespace) -> float:
     node = start_node()
     sampler = RssSampler(node.proc.pid)
@@ -187,6 +250,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", choices=["aisfs", "moto"])
     parser.add_argument("--big", action="store_true")
+    parser.add_argument("--s3-extras", action="store_true")
     args = parser.parse_args()
     args.small = 1000 if args.quick else 4000
     args.list_count = 2000 if args.quick else 10_000
@@ -225,6 +289,20 @@ def main() -> None:
         fa = f"{a:.0f}" if a is not None else "-"
         fm = f"{m:.0f}" if m is not None else "-"
         print(f"{label:<42} {fa:>10} {fm:>10} {ratio:>7} {target or '-':>8}")
+    if args.s3_extras:
+        total = 256 if args.quick else 1024
+        for name, starter in (("aisfs", start_node), ("moto", start_moto)):
+            if args.only in (None, name):
+                server = starter()
+                try:
+                    rate = multipart_upload(server, total)
+                finally:
+                    server.stop()
+                print(f"multipart upload {total} MiB in 8 MiB parts, 8 in flight, {name}: "
+                      f"{rate:.0f} MiB/s (target >= 400 for aisfs)")
+        open_ops, signed_ops = sigv4_cost(args)
+        print(f"4 KiB GET ops/s: open {open_ops:.0f}, SigV4-verified {signed_ops:.0f} "
+              f"(cost {100 * (1 - signed_ops / open_ops):.1f}%, target < 15%)")
     if args.big:
         print(f"\nnode peak RSS during a 2 GiB PUT + GET: {big_rss(args):.0f} MiB (target < 150)")
 

@@ -38,9 +38,14 @@ class Server:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def start_node(extra: list[str] | None = None, mountpaths: int = 2) -> Server:
+def start_node(
+    extra: list[str] | None = None, mountpaths: int = 2, config: str | None = None
+) -> Server:
     work = Path(tempfile.mkdtemp(prefix="aisfs-bench-"))
     ready = work / "ready.json"
+    if config is not None:
+        (work / "node.toml").write_text(config)
+        extra = [*(extra or []), "--config", str(work / "node.toml")]
     cmd = [sys.executable, "-m", "aisfs", "node", "run", "--listen", "127.0.0.1:0",
            "--index-dir", str(work / "index"), "--ready-file", str(ready),
            "--log-level", "warning"]
