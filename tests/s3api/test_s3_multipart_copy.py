@@ -212,3 +212,24 @@ def test_conditional_writes(s3) -> None:
         s3.put_object(Bucket="cond", Key="k", Body=b"4", IfMatch=etag)
     assert code_of(e)[1] == 412
     assert s3.get_object(Bucket="cond", Key="k")["Body"].read() == b"3"
+
+
+def test_abandoned_uploads_are_reclaimed(tmp_path) -> None:
+    from support.clients import s3_client
+    from support.node import new_node
+
+    node = new_node(tmp_path, config="[store]\ngc_interval = 0.5\nupload_max_age = 1.0\n").start()
+    try:
+        s3 = s3_client(node.s3_url)
+        s3.create_bucket(Bucket="old")
+        uid = s3.create_multipart_upload(Bucket="old", Key="k")["UploadId"]
+        s3.upload_part(Bucket="old", Key="k", UploadId=uid, PartNumber=1, Body=b"x" * 1000)
+        deadline = time.monotonic() + 15
+        while s3.list_multipart_uploads(Bucket="old").get("Uploads"):
+            assert time.monotonic() < deadline, "upload was not reclaimed"
+            time.sleep(0.3)
+        with pytest.raises(ClientError) as e:
+            s3.list_parts(Bucket="old", Key="k", UploadId=uid)
+        assert code_of(e) == ("NoSuchUpload", 404)
+    finally:
+        assert node.stop() == 0, node.log()
