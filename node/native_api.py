@@ -827,7 +827,7 @@ class NativeApi:
             },
             "mirror": {"enabled": copies > 1, "copies": copies, "burst_buffer": 128},
             "versioning": {
-                "enabled": bool(d.get("versioning.enabled", True)),
+                "enabled": bool(d.get("versioning.enabled", False)),
                 "validate_warm_get": False,
                 "synchronize": False,
             },

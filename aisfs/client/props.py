@@ -252,7 +252,7 @@ def bucket_props_json(
             "enable_read_range": False,
         },
         "versioning": {
-            "enabled": bool(get("versioning.enabled", True)),
+            "enabled": bool(get("versioning.enabled", False)),
             "validate_warm_get": False,
             "synchronize": False,
         },
