@@ -136,6 +136,10 @@ class NativeApi:
             metrics = Metrics(self.node_id, __version__)
             # the S3 facade reports through app.metrics when it is there
             app.metrics = metrics
+        if not metrics.node_id:
+            metrics.node_id = self.node_id
+        if not metrics.version:
+            metrics.version = __version__
         self.metrics = metrics
         self._state = Path(self.cfg.state_dir) / CLUSTER_CONFIG_FILE
         self._load_cluster_config()
