@@ -40,6 +40,7 @@ class NodeApp:
         except ImportError:
             return
         self._native = NativeApi(self)
+        self.s3.metrics = getattr(self, "metrics", None)
 
     async def _gc_loop(self) -> None:
         interval = self.cfg.store.gc_interval

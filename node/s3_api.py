@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import trio
 
@@ -85,6 +86,7 @@ class S3Api(MultipartOps, BucketConfigOps):
         self.store = store
         self.features = features
         self.authenticator = Authenticator(cfg)
+        self.metrics: Any = None  # node.metrics.Metrics, set by NodeApp when it has one
         domain = cfg.net.virtual_host_domain.strip(".").lower()
         self.vhost_domain = domain or None
 
@@ -161,7 +163,15 @@ class S3Api(MultipartOps, BucketConfigOps):
         response.headers.append(("x-amz-request-id", request_id))
         response.headers.append(("server", "aisfs"))
         status = response.status
-        await send_response(send, response)
+        sent = 0
+        try:
+            sent = await send_response(send, response)
+        finally:
+            if self.metrics is not None:
+                self.metrics.observe_request(
+                    "s3", operation, status, time.perf_counter() - started,
+                    http.bytes_received, sent,
+                )
         log.debug(
             "%s %s %s -> %d in %.1f ms",
             request_id,
