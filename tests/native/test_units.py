@@ -1,0 +1,38 @@
+"""Pure functions of the native API: the msgpack encoder, prop and feature validation."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from aisfs.client.props import PropError, normalize_patch, parse_feature_list
+from node.native_msgpack import packb
+
+
+def test_msgpack_roundtrip_through_msgspec() -> None:
+    doc = {
+        "UUID": "u", "ContinuationToken": "", "Flags": 0,
+        "Entries": [{"n": "é" * 40, "s": 2**40, "f": 64, "x": -5, "y": -200, "z": -(2**40),
+                     "b": True, "nil": None, "fl": 1.5, "raw": b"\x00\x01",
+                     "long": "x" * 70000, "list": list(range(20))}],
+        "big": {str(i): i for i in range(20)},
+    }
+    assert msgspec.msgpack.decode(packb(doc)) == doc
+
+
+def test_prop_validation() -> None:
+    assert normalize_patch({"mirror.enabled": "true"}) == {"mirror.copies": 2}
+    assert normalize_patch({"mirror.enabled": "false", "mirror.copies": 3}) == {
+        "mirror.copies": 1
+    }
+    assert normalize_patch({"checksum.type": "MD5"}) == {"checksum.type": "md5"}
+    with pytest.raises(PropError, match="settable"):
+        normalize_patch({"ec.enabled": True})
+    with pytest.raises(PropError, match="between 1 and 32"):
+        normalize_patch({"mirror.copies": 33})
+    assert parse_feature_list("none", ["A"]) == []
+    assert parse_feature_list(str((1 << 3) | (1 << 4)), ["S3-API-via-Root", "Fsync-PUT"]) == [
+        "S3-API-via-Root", "Fsync-PUT",
+    ]
+    with pytest.raises(PropError, match="valid: A, B"):
+        parse_feature_list("C", ["A", "B"])
