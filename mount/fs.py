@@ -55,6 +55,7 @@ from mount.inodes import (
     negative_entry,
     now_ns,
     split,
+    unchanged,
 )
 from mount.options import MountOptions
 from mount.readahead import Reader
@@ -78,7 +79,7 @@ class Child:
 class Listing:
     children: dict[str, Child]
     fetched: float
-    marker: bool = False  # the directory's own marker object was in the listing
+    marker: ObjectInfo | None = None  # the directory's own marker object, if listed
 
 
 @dataclass(slots=True)
@@ -182,7 +183,7 @@ class Fs(pyfuse3.Operations):
         """List the directory at `path`; None if it has more than `limit` entries."""
         now = self._now()
         children: dict[str, Child] = {}
-        marker = False
+        marker: ObjectInfo | None = None
         if path == "" and self.opts.all_buckets:
             for name, _ in await self.backend.list_buckets():
                 children[name] = Child(DIR)
@@ -195,7 +196,7 @@ class Fs(pyfuse3.Operations):
             for obj in page.objects:
                 name = obj.key[len(prefix):]
                 if not name:
-                    marker = True
+                    marker = obj
                     continue
                 if name in (".", "..") or len(name.encode()) > NAME_MAX:
                     continue
@@ -233,6 +234,33 @@ class Fs(pyfuse3.Operations):
             pre = path + "/"
             for p in [p for p in self.dirs if p == path or p.startswith(pre)]:
                 del self.dirs[p]
+
+    def _listed_unchanged(self, inode: Inode) -> bool:
+        """Fresh listings show the object (or marker) `inode`'s attributes were read from.
+
+        Then the attributes still hold and no HEAD is needed: a listing per directory per
+        attr_timeout revalidates every file in it (a change of metadata alone by another
+        client within the same second as the last one goes unseen until the next write).
+        """
+        path = inode.path
+        if path is None or not inode.attrs.full:
+            return False
+        parent, name = split(path)
+        lst = self._fresh_listing(parent)
+        if lst is None:
+            return False
+        child = lst.children.get(name)
+        if child is None:
+            return False
+        if inode.kind == DIR:
+            own = self._fresh_listing(path)
+            if child.kind != DIR or own is None:
+                return False
+            if own.marker is None:
+                return not inode.attrs.marker
+            return inode.attrs.marker and unchanged(own.marker, inode.attrs)
+        return child.kind == FILE and child.info is not None and unchanged(child.info,
+                                                                           inode.attrs)
 
     # -- resolving a path to an inode --------------------------------------------------
 
@@ -288,6 +316,9 @@ class Fs(pyfuse3.Operations):
                 if inode is not None and inode.stage is None:
                     self.table.detach(inode)
                 return None
+            if inode is not None and self._listed_unchanged(inode):
+                inode.attrs.fetched = self._now()
+                return inode
             if child.kind == DIR:
                 if inode is not None and inode.kind == DIR and inode.attrs.fetched > lst.fetched:
                     return inode
@@ -345,6 +376,9 @@ class Fs(pyfuse3.Operations):
         """Re-read the attributes of a file, symlink or directory from the store."""
         path = inode.path
         if path is None or inode.stage is not None or not inode.remote or path == "":
+            return
+        if self._listed_unchanged(inode):
+            inode.attrs.fetched = self._now()
             return
         if inode.kind == DIR:
             inode.attrs = await self._dir_attrs(path)
@@ -592,7 +626,10 @@ class Fs(pyfuse3.Operations):
             if inode is not None and (inode.kind == kind or inode.kind == LINK and kind == FILE):
                 if inode.stage is None and inode.remote and not (
                         inode.attrs.full and inode.fresh(self.ttl)):
-                    sure = False
+                    if self._listed_unchanged(inode):
+                        inode.attrs.fetched = now
+                    else:
+                        sure = False
             elif kind == DIR:
                 inode = self._install(cpath, DIR, attrs_from(None, DIR, self.defaults, -1e18))
                 sure = False
@@ -641,7 +678,7 @@ class Fs(pyfuse3.Operations):
                 await self.backend.put_bytes(bucket, prefix, b"", meta_of(inode),
                                              DIR_CONTENT_TYPE)
         self._note_add(path, DIR)
-        self.dirs[path] = Listing({}, self._now(), marker=True)
+        self.dirs[path] = Listing({}, self._now())
         self.dir_sizes[path] = 0
         inode.lookups += 1
         return self._entry(inode)

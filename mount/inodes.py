@@ -50,6 +50,7 @@ class Attrs:
     full: bool = False  # mode/owner/times known (from HEAD or a rich listing)
     fetched: float = -1e18  # trio time of the last refresh
     marker: bool = False  # directories: a `dir/` marker object exists
+    server_s: int = -1  # the object's Last-Modified (s) when these attrs were read; -1 unknown
 
 
 class Inode:
@@ -152,7 +153,14 @@ def attrs_from(info: ObjectInfo | None, kind: str, d: Defaults, now: float) -> A
         full=info.meta is not None,
         fetched=now,
         marker=kind == DIR,
+        server_s=info.mtime_ns // 1_000_000_000 if info.meta is not None else -1,
     )
+
+
+def unchanged(info: ObjectInfo, a: Attrs) -> bool:
+    """A listing entry shows the same object these (HEAD-read) attributes came from."""
+    return (a.full and a.server_s >= 0 and info.mtime_ns // 1_000_000_000 == a.server_s
+            and info.etag == a.etag and info.size == a.size)
 
 
 def meta_of(inode: Inode) -> dict[str, str]:
