@@ -73,7 +73,8 @@ def main(argv: list[str]) -> int:
         from node.serve import run_node
 
         try:
-            return trio.run(run_node, cfg, args.ready_file)
+            # SIGHUP reads the file again with the same command-line overrides on top
+            return trio.run(run_node, cfg, args.ready_file, lambda: resolve_config(args))
         except KeyboardInterrupt:
             return 0
     from node.maintenance import run_fsck, run_gc

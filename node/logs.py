@@ -35,6 +35,12 @@ def setup_logging(level: str, as_json: bool = False) -> None:
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    set_level(level)
+
+
+def set_level(level: str) -> None:
+    """Change the log level of a running process (SIGHUP reload calls this)."""
+    root = logging.getLogger()
     root.setLevel(level.upper())
     # Hypercorn's own error log is chatty at INFO (one line per bind)
     logging.getLogger("hypercorn.error").setLevel(max(logging.WARNING, root.level))

@@ -2,7 +2,13 @@
 
 Readiness is announced once the store is open and every listener is bound: a line on
 stderr, the optional ``--ready-file`` (JSON with the bound URLs, for tests and scripts),
-and READY=1 to systemd when NOTIFY_SOCKET is set.
+and READY=1 to systemd when NOTIFY_SOCKET is set (with STATUS= lines while starting,
+WATCHDOG=1 pings from the event loop, RELOADING=1 on SIGHUP, STOPPING=1 on SIGTERM; see
+``node.daemon`` and docs/daemon.md).
+
+SIGTERM/SIGINT stop gracefully: the listeners close, requests in flight get
+``net.graceful_timeout`` seconds to finish, the store is closed, and the exit status is 0.
+SIGHUP reloads auth, feature flags and the log level from the config file in place.
 """
 
 from __future__ import annotations
@@ -11,16 +17,18 @@ import json
 import logging
 import os
 import signal
-import socket
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
-from aisfs.config import NodeConfig, parse_listen
+from aisfs.config import ConfigError, NodeConfig, parse_listen
 from aisfs.store.store import StoreConfig, open_store
 from node.app import NodeApp
+from node.daemon import Daemon, Notifier, reload_config
 
 log = logging.getLogger("aisfs.node")
 
@@ -64,17 +72,29 @@ def _bind(addr: str) -> str:
 
 def sd_notify(message: str) -> None:
     """Send one systemd notification when NOTIFY_SOCKET is set (no-op otherwise)."""
-    path = os.environ.get("NOTIFY_SOCKET")
-    if not path:
-        return
-    if path.startswith("@"):
-        path = "\0" + path[1:]
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-            sock.connect(path)
-            sock.sendall(message.encode())
-    except OSError as e:
-        log.warning("systemd notify failed: %s", e)
+    Notifier().notify(message)
+
+
+class InFlight:
+    """ASGI wrapper that counts HTTP requests in flight (for STATUS= and the stop log)."""
+
+    def __init__(self, app: NodeApp) -> None:
+        self.app = app
+        self.count = 0
+        self.cut = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.count += 1
+        try:
+            await self.app(scope, receive, send)
+        except trio.Cancelled:
+            self.cut += 1
+            raise
+        finally:
+            self.count -= 1
 
 
 def prepare_first_start(cfg: NodeConfig) -> None:
@@ -89,40 +109,110 @@ def prepare_first_start(cfg: NodeConfig) -> None:
         Path(mp).mkdir(parents=True, exist_ok=True)
 
 
-async def run_node(cfg: NodeConfig, ready_file: Path | None = None) -> int:
+async def run_node(
+    cfg: NodeConfig,
+    ready_file: Path | None = None,
+    reload: Callable[[], NodeConfig] | None = None,
+) -> int:
+    """Serve until SIGTERM/SIGINT (graceful stop, exit 0); SIGHUP reloads via ``reload``.
+
+    Signals are caught from the very start, so a SIGHUP while the store opens does not
+    kill the process and a SIGTERM then stops it as soon as it is up. A second
+    SIGTERM/SIGINT during the grace period stops at once.
+    """
+    daemon = Daemon()
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+        async with trio.open_nursery() as top:
+            top.start_soon(daemon.run_watchdog)
+            try:
+                await _serve(cfg, ready_file, reload, daemon, signals)
+            finally:
+                top.cancel_scope.cancel()
+    daemon.notifier.close()
+    log.info("aisfs node stopped")
+    return 0
+
+
+async def _serve(
+    cfg: NodeConfig,
+    ready_file: Path | None,
+    reload: Callable[[], NodeConfig] | None,
+    daemon: Daemon,
+    signals: AsyncIterator[int],
+) -> None:
     stop = trio.Event()
     prepare_first_start(cfg)
-    sd_notify("STATUS=opening the store")
+    daemon.status(
+        f"opening the store ({len(cfg.store.mountpaths)} mountpaths, "
+        f"index {cfg.store.index_dir})"
+    )
     async with open_store(store_config(cfg)) as store, trio.open_nursery() as background:
         app = NodeApp(cfg, store)
         await app.startup(background)
         hc = hypercorn_config(cfg)
+        counted = InFlight(app)
+        daemon.status("binding " + ", ".join(cfg.net.https_listen + cfg.net.listen))
 
         async def shutdown_trigger() -> None:
             await stop.wait()
 
         async with trio.open_nursery() as servers:
-            binds = await servers.start(
-                lambda task_status: serve(
-                    app, hc, shutdown_trigger=shutdown_trigger, task_status=task_status
-                )
-            )
+
+            async def serve_then_stop(task_status: trio.TaskStatus[list[str]]) -> None:
+                await serve(counted, hc, shutdown_trigger=shutdown_trigger,
+                            task_status=task_status)
+                servers.cancel_scope.cancel()  # served out: end the signal handler too
+
+            binds = await servers.start(serve_then_stop)
+            # every listener is bound and listening: connections are queued from here on
             app.ready = True
             log.info("aisfs node ready: %s (S3 at %s)", ", ".join(binds), cfg.net.s3_path)
             if ready_file is not None:
                 tmp = ready_file.with_suffix(".tmp")
                 tmp.write_text(json.dumps({"urls": list(binds), "pid": os.getpid()}))
                 os.replace(tmp, ready_file)
-            sd_notify("READY=1\nSTATUS=serving")
+            serving = "serving on " + ", ".join(binds)
+            daemon.ready(serving)
 
-            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                async for signum in signals:
-                    log.info("received %s: stopping", signal.Signals(signum).name)
-                    sd_notify("STOPPING=1")
+            async for signum in signals:
+                name = signal.Signals(signum).name
+                if signum == signal.SIGHUP:
+                    if stop.is_set():
+                        continue
+                    await _reload(app, reload, daemon, serving)
+                    continue
+                if stop.is_set():
+                    log.warning("received %s again: stopping now, cutting %d request(s)",
+                                name, counted.count)
+                    servers.cancel_scope.cancel()
                     break
-            app.ready = False
-            stop.set()
-            # Hypercorn stops accepting and lets in-flight requests finish (graceful_timeout)
+                log.info("received %s: stopping (%d request(s) in flight, grace %.0fs)",
+                         name, counted.count, cfg.net.graceful_timeout)
+                daemon.stopping(f"stopping: {counted.count} request(s) in flight")
+                app.ready = False
+                # Hypercorn closes the listeners, closes idle keep-alive connections and
+                # lets requests in flight finish until net.graceful_timeout, then cancels
+                # them (a cancelled PUT publishes nothing).
+                stop.set()
+        if counted.cut:
+            log.warning("%d request(s) were cut at the grace deadline", counted.cut)
+        daemon.status("stopping: closing the store")
         background.cancel_scope.cancel()
-    log.info("aisfs node stopped")
-    return 0
+
+
+async def _reload(
+    app: NodeApp, reload: Callable[[], NodeConfig] | None, daemon: Daemon, serving: str
+) -> None:
+    if reload is None:
+        log.info("received SIGHUP: no config source to reload")
+        return
+    log.info("received SIGHUP: reloading the config")
+    daemon.reloading()
+    try:
+        changed = await reload_config(app, reload)
+    except (ConfigError, OSError) as e:
+        log.error("reload refused, keeping the running config: %s", e)
+        daemon.ready(f"{serving}; last reload failed: {e}")
+        return
+    log.info("config reloaded: %s", "; ".join(changed) if changed else "no live changes")
+    daemon.ready(serving)

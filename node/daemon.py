@@ -1,0 +1,185 @@
+"""The node as a systemd service: notifications, the watchdog, and reload on SIGHUP.
+
+- ``Notifier`` speaks the sd_notify protocol over ``$NOTIFY_SOCKET`` (a path or an
+  ``@abstract`` name); without the variable every call is a no-op. Sends never block
+  the event loop: the socket is non-blocking and a message the manager cannot take
+  right now is dropped (systemd's own sd_notify behaves the same way).
+- ``watchdog_interval`` reads ``$WATCHDOG_USEC`` (and ``$WATCHDOG_PID``, which must be
+  ours) and ``watchdog_loop`` sends ``WATCHDOG=1`` every half of it *from a task on the
+  trio loop*: if the loop is wedged (a blocking call, a busy handler) the pings stop and
+  systemd restarts the unit (``WatchdogSec=`` with ``Restart=on-failure``).
+- ``reload_config`` applies what can change without a restart — auth mode and keys,
+  feature flags from the config, log level — to the running node, in place, so open
+  connections and requests in flight are untouched. Settings that need a restart
+  (listeners, TLS files, mountpaths, index) are reported, not applied. A config that does
+  not load or validate is refused and the old one stays in force.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import trio
+
+from aisfs.config import NodeConfig
+from node.logs import set_level
+
+if TYPE_CHECKING:
+    from node.app import NodeApp
+
+log = logging.getLogger("aisfs.node")
+
+
+class Notifier:
+    """sd_notify(3) for one process: ``notify("READY=1")``, ``status("...")``."""
+
+    def __init__(self, address: str | None = None) -> None:
+        if address is None:
+            address = os.environ.get("NOTIFY_SOCKET") or ""
+        self.address = address
+        self._sock: socket.socket | None = None
+        self._warned = False
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.address)
+
+    def _target(self) -> str:
+        if self.address.startswith("@"):
+            return "\0" + self.address[1:]
+        return self.address
+
+    def notify(self, message: str) -> bool:
+        """Send one datagram (``KEY=VALUE`` lines); True when it was handed over."""
+        if not self.address:
+            return False
+        try:
+            if self._sock is None:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                sock.setblocking(False)
+                self._sock = sock
+            self._sock.sendto(message.encode(), self._target())
+            return True
+        except OSError as e:
+            if not self._warned:
+                log.warning("systemd notify to %s failed: %s", self.address, e)
+                self._warned = True
+            return False
+
+    def status(self, text: str) -> None:
+        self.notify(f"STATUS={text}")
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+
+def watchdog_interval(environ: dict[str, str] | None = None) -> float | None:
+    """Seconds between WATCHDOG=1 pings (half of $WATCHDOG_USEC), or None when off."""
+    env = os.environ if environ is None else environ
+    usec = env.get("WATCHDOG_USEC", "")
+    if not usec.isdigit() or int(usec) == 0:
+        return None
+    pid = env.get("WATCHDOG_PID", "")
+    if pid and pid.isdigit() and int(pid) != os.getpid():
+        return None  # meant for another process (e.g. our parent's shell)
+    return int(usec) / 1_000_000 / 2
+
+
+async def watchdog_loop(notifier: Notifier, interval: float) -> None:
+    """Ping from the event loop; a loop that stops scheduling tasks stops pinging."""
+    while True:
+        notifier.notify("WATCHDOG=1")
+        await trio.sleep(interval)
+
+
+async def reload_config(app: NodeApp, load: Callable[[], NodeConfig]) -> list[str]:
+    """Load the config again (in a thread) and apply the live parts; returns what changed.
+
+    Raises ConfigError or OSError (the running config is kept) when the new one is bad.
+    """
+    new = await trio.to_thread.run_sync(load)
+    return apply_config(app, new)
+
+
+def apply_config(app: NodeApp, new: NodeConfig) -> list[str]:
+    """Apply auth, log level and feature flags of ``new`` to the running node, in place."""
+    cfg = app.cfg
+    changed: list[str] = []
+    if (new.auth.mode, new.auth.access_keys, new.auth.jwt_secret, new.auth.region) != (
+        cfg.auth.mode, cfg.auth.access_keys, cfg.auth.jwt_secret, cfg.auth.region
+    ):
+        changed.append(f"auth (mode {cfg.auth.mode} -> {new.auth.mode})")
+    # Every facade holds this same NodeConfig object: replace sections in place.
+    cfg.auth = new.auth
+    app.s3.authenticator.reload(cfg)
+    if new.log.level.lower() != cfg.log.level.lower():
+        changed.append(f"log.level {cfg.log.level} -> {new.log.level}")
+    cfg.log = new.log
+    set_level(cfg.log.level)
+    if sorted(new.features) != sorted(cfg.features):
+        changed.append(f"features {sorted(cfg.features)} -> {sorted(new.features)}")
+    cfg.features = list(new.features)
+    _reload_features(app, cfg)
+    restart_needed = [
+        name
+        for name, old_value, new_value in (
+            ("net.listen", cfg.net.listen, new.net.listen),
+            ("net.https_listen", cfg.net.https_listen, new.net.https_listen),
+            ("net.certfile", cfg.net.certfile, new.net.certfile),
+            ("net.keyfile", cfg.net.keyfile, new.net.keyfile),
+            ("net.s3_path", cfg.net.s3_path, new.net.s3_path),
+            ("store.mountpaths", cfg.store.mountpaths, new.store.mountpaths),
+            ("store.index_dir", cfg.store.index_dir, new.store.index_dir),
+        )
+        if old_value != new_value
+    ]
+    if restart_needed:
+        log.warning("reload: %s changed; takes effect at the next restart",
+                    ", ".join(restart_needed))
+    return changed
+
+
+def _reload_features(app: NodeApp, cfg: NodeConfig) -> None:
+    """The enabled set a restart would give: config flags plus those set at run time."""
+    from node.features import FeatureFlags
+
+    fresh = FeatureFlags(cfg)
+    # FeatureFlags has no public "replace without persisting": copy the computed set, so
+    # a flag from the config file is not written into the run-time state file.
+    app.features._flags = set(fresh.names())
+
+
+class Daemon:
+    """The run loop's systemd face: STATUS lines, READY/RELOADING/STOPPING, the watchdog."""
+
+    def __init__(self, notifier: Notifier | None = None) -> None:
+        self.notifier = notifier or Notifier()
+
+    def status(self, text: str) -> None:
+        log.debug("status: %s", text)
+        self.notifier.status(text)
+
+    def ready(self, status: str) -> None:
+        self.notifier.notify(f"READY=1\nSTATUS={status}")
+
+    def reloading(self) -> None:
+        usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        self.notifier.notify(f"RELOADING=1\nMONOTONIC_USEC={usec}\nSTATUS=reloading config")
+
+    def stopping(self, status: str) -> None:
+        self.notifier.notify(f"STOPPING=1\nSTATUS={status}")
+
+    async def run_watchdog(self) -> None:
+        interval = watchdog_interval()
+        if interval is None or not self.notifier.enabled:
+            return
+        log.info("systemd watchdog: pinging every %.3fs", interval)
+        await watchdog_loop(self.notifier, interval)
+
