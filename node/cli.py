@@ -57,6 +57,10 @@ def resolve_config(args: argparse.Namespace) -> NodeConfig:
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] in ("show", "status"):
+        from aisfs.cli.commands import run
+
+        return int(run(["node", *argv]) or 0)
     parser = build_parser()
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         argv = ["run", *argv]

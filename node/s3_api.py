@@ -206,7 +206,7 @@ class S3Api(MultipartOps, BucketConfigOps):
         body = await ctx.http.read_body(MAX_XML_BODY)
         if body.strip():
             s3xml.parse_create_bucket_configuration(body)
-        await self.store.create_bucket(ctx.bucket)
+        await self.store.create_bucket(ctx.bucket, dict(self.cfg.bucket_defaults) or None)
         return Response(200, [("location", f"/{ctx.bucket}")])
 
     async def op_DeleteBucket(self, ctx: Context) -> Response:

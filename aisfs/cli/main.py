@@ -17,9 +17,20 @@ from aisfs import __version__
 USAGE = """usage: aisfs COMMAND [ARGS]
 
 commands:
-  node     run or manage the storage node (aisfs node --help)
-  mount    mount a bucket (or every bucket) through FUSE
-  umount   unmount an aisfs mount
+  node        run or manage the storage node (aisfs node --help)
+  mount       mount a bucket (or every bucket) through FUSE
+  umount      unmount an aisfs mount
+  bucket      create|ls|rm|props show|props set|mirror
+  ls          list buckets or objects: aisfs ls ais://bucket[/prefix]
+  put, get    upload / download objects (files, directories, stdin/stdout)
+  object      show|rm|put|get|rename
+  rm          remove objects
+  config      cluster KEY=VALUE | cluster features FLAG...
+  show        cluster | node
+  auth        token --user U --ttl 1h
+  completion  bash | zsh
+
+Each command takes --help; the endpoint is --endpoint, $AIS_ENDPOINT or http://localhost:8080.
 """
 
 
