@@ -513,10 +513,12 @@ class Fs(pyfuse3.Operations):
         self, node: Inode, attr: pyfuse3.EntryAttributes, fields: pyfuse3.SetattrFields,
         fh: int | None,
     ) -> None:
+        if node.path is not None and node.stage is None and node.remote and node.path != "":
+            # a HEAD gives the exact metadata of others to keep through the rewrite
+            node.attrs.server_s = -1
+            node.attrs.fetched = -1e18
+            await self._refresh(node)
         a = node.attrs
-        if not a.full and node.path is not None and node.stage is None:
-            await self._refresh(node)  # keep what others' metadata we must preserve
-            a = node.attrs
         new = dataclasses.replace(a, user_meta=dict(a.user_meta))
         data_changed = False
         if fields.update_size:

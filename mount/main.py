@@ -21,6 +21,7 @@ import trio
 from aisfs.errors import S3Error
 from mount.backend import Backend, Unreachable
 from mount.fs import Fs
+from mount.nodebackend import NodeBackend, probe_node
 from mount.options import MountOptions
 from mount.s3backend import S3Backend, Timeouts
 from mount.writecache import WriteCache
@@ -34,14 +35,22 @@ class MountError(Exception):
     """The mount could not be made; the message is for the user."""
 
 
-def make_backend(opts: MountOptions) -> Backend:
+async def open_backend(opts: MountOptions) -> Backend:
+    """Our node's backend when the endpoint is a node (or -o backend=node), else plain S3."""
     t = Timeouts(connect=opts.connect_timeout, request=opts.timeout,
                  retry_window=opts.retry_window)
-    return S3Backend(opts.endpoint, region=opts.region or None, timeouts=t)
+    region = opts.region or None
+    if opts.backend in ("auto", "node"):
+        base = await probe_node(opts.endpoint, t, region)
+        if base is not None:
+            return NodeBackend(opts.endpoint, base, region=region, timeouts=t)
+        if opts.backend == "node":
+            raise MountError(f"{opts.endpoint} is not an aisfs node's S3 endpoint (<node>/s3)")
+    return S3Backend(opts.endpoint, region=region, timeouts=t)
 
 
 async def check_endpoint(opts: MountOptions) -> None:
-    backend = make_backend(opts)
+    backend = await open_backend(opts)
     try:
         with trio.fail_after(opts.timeout + opts.retry_window + 1):
             if opts.all_buckets:
@@ -102,7 +111,8 @@ def run(opts: MountOptions, ready: ReadyFn) -> int:
 
 
 async def _serve(fs: Fs, opts: MountOptions, ready: ReadyFn) -> None:
-    fs.backend = make_backend(opts)
+    fs.backend = await open_backend(opts)
+    log.info("backend: %s", type(fs.backend).__name__)
     try:
         async with trio.open_nursery() as nursery:
             fs.nursery = nursery

@@ -58,6 +58,7 @@ class MountOptions:
     log_file: str = ""
     debug: bool = False
     fsname: str = ""
+    backend: str = "auto"  # auto | s3 | node
 
     def apply(self, opts: str) -> None:
         for item in filter(None, (o.strip() for o in opts.split(","))):
@@ -100,6 +101,10 @@ class MountOptions:
             self.cache_limit = parse_size(need())
         elif name in ("endpoint", "region", "fsname"):
             setattr(self, name, need())
+        elif name == "backend":
+            if need() not in ("auto", "s3", "node"):
+                raise OptionError(f"option backend={value!r}: auto, s3 or node")
+            self.backend = need()
         elif name == "log":
             self.log_file = need()
         else:

@@ -1,0 +1,155 @@
+"""The backend for our own node: plain S3 plus what the node offers beyond it.
+
+- Listings through the native API (`GET /v1/buckets/B`, action "list", no recursion) carry
+  size, ETag, Last-Modified and the user metadata (mode, owner, times, symlink target), so
+  `ls -l` and `find` cost one listing per directory and no HEAD per file.
+- Rename of an object is the node's `rename-obj`: metadata only, no data copied; a
+  directory rename is one such call per key (no CopyObject, no DeleteObject).
+- `statfs` reports the capacity of the node's mountpaths.
+
+Everything else (reads, writes, HEAD, metadata updates) stays plain S3.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from urllib.parse import quote
+
+import trio
+
+from aisfs.errors import S3Error
+from mount.backend import Capacity, DirPage, ObjectInfo, Unreachable
+from mount.s3backend import S3Backend, Timeouts, _http_date_to_ns
+
+log = logging.getLogger(__name__)
+
+LS_NO_RECURSION = 1 << 11
+ENTRY_IS_DIR = 1 << 8
+LIST_PROPS = "name,size,etag,last-modified,custom"
+
+
+def native_base(endpoint: str) -> str | None:
+    """The node's root URL for an S3 endpoint served at `<root>/s3`."""
+    e = endpoint.rstrip("/")
+    return e[: -len("/s3")] if e.endswith("/s3") else None
+
+
+def parse_custom(text: str) -> dict[str, str]:
+    """`k=v,k=v` as the node lists it; a piece without '=' continues the previous value
+    (an HTTP date holds a comma)."""
+    out: dict[str, str] = {}
+    last = ""
+    for piece in text.split(","):
+        k, sep, v = piece.partition("=")
+        if sep and k and " " not in k.strip():
+            last = k.strip()
+            out[last] = v
+        elif last:
+            out[last] += "," + piece
+    return out
+
+
+class NodeBackend(S3Backend):
+    rich_listing = True
+
+    def __init__(self, endpoint: str, base: str, **kw: object) -> None:
+        super().__init__(endpoint, **kw)  # type: ignore[arg-type]
+        self.base = base.rstrip("/")
+
+    async def _native(self, method: str, path: str, body: object | None = None,
+                      resource: str = "") -> object:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        content = json.dumps(body).encode() if body is not None else None
+        resp = await self._send(method, self.base + path, headers, content,
+                                resource=resource or path)
+        if not resp.content:
+            return None
+        try:
+            return json.loads(resp.content)
+        except ValueError:
+            return None
+
+    async def list_dir(
+        self, bucket: str, prefix: str, max_keys: int = 1000
+    ) -> AsyncIterator[DirPage]:
+        token = ""
+        path = "/v1/buckets/" + quote(bucket, safe="")
+        while True:
+            value: dict[str, object] = {"prefix": prefix, "flags": str(LS_NO_RECURSION),
+                                        "props": LIST_PROPS, "pagesize": max_keys}
+            if token:
+                value["continuation_token"] = token
+            res = await self._native("GET", path, {"action": "list", "value": value},
+                                     f"{bucket}/{prefix}")
+            if not isinstance(res, dict):
+                raise S3Error("InternalError", "node listing: not a JSON object", bucket)
+            page = DirPage()
+            for ent in res.get("entries") or []:
+                name = str(ent.get("name", ""))
+                if int(ent.get("flags", 0)) & ENTRY_IS_DIR:
+                    page.prefixes.append(name if name.endswith("/") else name + "/")
+                    continue
+                custom = parse_custom(str(ent.get("custom-md") or ""))
+                etag = custom.pop("ETag", "").strip('"')
+                mtime = _http_date_to_ns(custom.pop("LastModified", ""))
+                page.objects.append(ObjectInfo(
+                    key=name, size=int(ent.get("size", 0)), mtime_ns=mtime, etag=etag,
+                    meta={k.lower(): v for k, v in custom.items()},
+                ))
+            yield page
+            token = str(res.get("continuation_token") or "")
+            if not token:
+                return
+
+    async def rename_object(self, bucket: str, src: str, dst: str) -> None:
+        path = "/v1/objects/" + quote(bucket, safe="") + "/" + quote(src, safe="/~")
+        await self._native("POST", path, {"action": "rename-obj", "name": dst},
+                           f"{bucket}/{src}")
+
+    async def rename_prefix(self, bucket: str, src: str, dst: str) -> int:
+        keys: list[str] = []
+        async for page in self.list_all(bucket, src):
+            keys += [o.key for o in page]
+        limiter = trio.Semaphore(16)
+
+        async def one(key: str) -> None:
+            async with limiter:
+                await self.rename_object(bucket, key, dst + key[len(src):])
+
+        async with trio.open_nursery() as nursery:
+            for key in keys:
+                nursery.start_soon(one, key)
+        return len(keys)
+
+    async def capacity(self) -> Capacity | None:
+        try:
+            res = await self._native("GET", "/v1/daemon?what=mountpaths")
+        except (S3Error, Unreachable):
+            return None
+        if not isinstance(res, dict):
+            return None
+        total = free = 0
+        for mp in res.get("details") or []:
+            if mp.get("enabled", True):
+                total += int(mp.get("total", 0))
+                free += int(mp.get("free", 0))
+        return Capacity(total, free) if total else None
+
+
+async def probe_node(endpoint: str, timeouts: Timeouts, region: str | None) -> str | None:
+    """The node's root URL if `endpoint` is our node's S3 facade, else None."""
+    base = native_base(endpoint)
+    if base is None:
+        return None
+    probe = S3Backend(endpoint, region=region, timeouts=Timeouts(
+        connect=timeouts.connect, request=min(timeouts.request, 5.0), retry_window=0.5))
+    try:
+        resp = await probe._send("GET", base + "/v1/daemon?what=smap", resource="smap")
+        data = json.loads(resp.content)
+        return base if isinstance(data, dict) and "tmap" in data else None
+    except (S3Error, Unreachable, ValueError):
+        return None
+    finally:
+        await probe.aclose()
