@@ -398,3 +398,33 @@ def test_small_file_rate_reported(mnt: Mount) -> None:
     rate = _touch_many(mnt.path, 200)
     print(f"create+stat+unlink: {rate:.0f}/s")
     assert rate > 10
+
+
+def test_cache_limit_is_enospc_not_a_hang(mount_factory: MountFactory, endpoint: Endpoint,
+                                          bucket: str) -> None:
+    m = mount_factory(bucket, "cache_limit=1M")
+    t = time.monotonic()
+    with pytest.raises(OSError) as ei, open(m.path / "big", "wb") as f:
+        for _ in range(4):
+            f.write(b"x" * (512 << 10))
+            f.flush()
+    assert ei.value.errno == errno.ENOSPC
+    assert time.monotonic() - t < 20
+    (m.path / "small").write_bytes(b"fits")  # the space came back at close
+    assert s3_get(endpoint, bucket, "small") == b"fits"
+
+
+def test_node_extras(mnt: Mount, endpoint: Endpoint, bucket: str) -> None:
+    if endpoint.kind != "node":
+        pytest.skip("our node's own listing, rename and capacity")
+    sv = os.statvfs(mnt.path)  # served once the mount process is up
+    assert "backend: NodeBackend" in mnt.log_text()
+    assert sv.f_blocks * sv.f_frsize != 1 << 50  # the node's mountpaths, not a made-up PiB
+    (mnt.path / "d").mkdir()
+    for i in range(20):
+        (mnt.path / "d" / f"f{i}").write_bytes(b"%d" % i)
+    os.chmod(mnt.path / "d" / "f3", 0o600)
+    os.rename(mnt.path / "d", mnt.path / "e")
+    assert stat.S_IMODE((mnt.path / "e" / "f3").stat().st_mode) == 0o600
+    assert (mnt.path / "e" / "f19").read_bytes() == b"19"
+    assert s3_keys(endpoint, bucket) == sorted(["e/"] + [f"e/f{i}" for i in range(20)])
