@@ -148,12 +148,7 @@ def apply_config(app: NodeApp, new: NodeConfig) -> list[str]:
 
 def _reload_features(app: NodeApp, cfg: NodeConfig) -> None:
     """The enabled set a restart would give: config flags plus those set at run time."""
-    from node.features import FeatureFlags
-
-    fresh = FeatureFlags(cfg)
-    # FeatureFlags has no public "replace without persisting": copy the computed set, so
-    # a flag from the config file is not written into the run-time state file.
-    app.features._flags = set(fresh.names())
+    app.features.reload(cfg)
 
 
 class Daemon:

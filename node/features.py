@@ -31,6 +31,10 @@ class FeatureFlags:
     def names(self) -> list[str]:
         return sorted(self._flags)
 
+    def reload(self, cfg: NodeConfig) -> None:
+        """Recompute the enabled set from ``cfg`` plus the persisted run-time flags."""
+        self._flags = FeatureFlags(cfg)._flags
+
     def set(self, names: list[str]) -> None:
         """Replace the enabled set (AIS `config cluster features A B`); persisted."""
         unknown = [n for n in names if n not in FEATURE_FLAGS]

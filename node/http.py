@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+import trio
+
 from aisfs.errors import S3Error
 
 Scope = MutableMapping[str, Any]
@@ -145,3 +147,10 @@ async def send_response(send: Send, response: Response) -> int:
             await send({"type": "http.response.body", "body": piece, "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})
     return sent
+
+
+def only_cancelled(exc: BaseException) -> bool:
+    """True when ``exc`` is trio.Cancelled or a group holding nothing else."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(only_cancelled(e) for e in exc.exceptions)
+    return isinstance(exc, trio.Cancelled)

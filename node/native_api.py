@@ -643,7 +643,7 @@ class NativeApi:
                 raise S3Error(
                     "InvalidArgument", f"HEAD: unknown props {', '.join(sorted(unknown))}"
                 )
-        info = await self.store.head_object(ctx.bucket, ctx.key)
+        info = await self.store.head_object(ctx.bucket, ctx.key, with_data=not head)
         binfo = await self.store.get_bucket(ctx.bucket)
         copies = int(binfo.props.get("mirror.copies", 1) or 1)
         headers = self._object_headers(info, copies)

@@ -25,7 +25,7 @@ from aisfs.s3.sigv4 import AuthResult
 from aisfs.store.store import Store
 from aisfs.store.types import STORED_HEADERS, ObjectInfo, ObjectMeta
 from node.features import FeatureFlags
-from node.http import Request, Response, Send, send_response
+from node.http import Request, Response, Send, only_cancelled, send_response
 from node.s3_auth import Authenticator
 from node.s3_body import UploadBody
 from node.s3_bucket_config import BucketConfigOps
@@ -139,6 +139,8 @@ class S3Api(MultipartOps, BucketConfigOps):
             raise
         except BaseException as exc:
             inner = _unwrap(exc)
+            if only_cancelled(exc):
+                raise  # the request was cancelled (shutdown deadline): nothing to answer
             if isinstance(inner, S3Error):
                 response = self.error_response(inner, resource, request_id, http.method == "HEAD")
             else:
@@ -148,6 +150,7 @@ class S3Api(MultipartOps, BucketConfigOps):
                     http.method,
                     http.raw_path,
                     exc_info=inner,
+                    extra={"request_id": request_id},
                 )
                 response = self.error_response(
                     S3Error("InternalError", "We encountered an internal error. Please try again."),
@@ -357,7 +360,7 @@ class S3Api(MultipartOps, BucketConfigOps):
                 "Invalid version id specified",
                 extra={"ArgumentName": "versionId", "ArgumentValue": version},
             )
-        info = await self.store.head_object(ctx.bucket, ctx.key)
+        info = await self.store.head_object(ctx.bucket, ctx.key, with_data=not head)
         headers = self._object_headers(info)
         try:
             check_preconditions(ctx.http.headers.items(), info.etag, info.mtime_ns)

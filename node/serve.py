@@ -29,6 +29,7 @@ from aisfs.config import ConfigError, NodeConfig, parse_listen
 from aisfs.store.store import StoreConfig, open_store
 from node.app import NodeApp
 from node.daemon import Daemon, Notifier, reload_config
+from node.http import only_cancelled
 
 log = logging.getLogger("aisfs.node")
 
@@ -90,8 +91,9 @@ class InFlight:
         self.count += 1
         try:
             await self.app(scope, receive, send)
-        except trio.Cancelled:
-            self.cut += 1
+        except BaseException as exc:
+            if only_cancelled(exc):
+                self.cut += 1
             raise
         finally:
             self.count -= 1
