@@ -116,6 +116,9 @@ class ChunkStore:
                     continue
                 if existing == data:
                     have.add(mp)
+                    # its first writer may not have fsynced the directory entry yet: our
+                    # commit must not depend on that, so we fsync it too (cheap if clean)
+                    dirs.add(os.path.dirname(path))
                 else:
                     differs = True
             if differs and not have:

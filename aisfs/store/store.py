@@ -26,6 +26,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import trio
@@ -33,9 +34,9 @@ import xxhash
 
 from ..errors import S3Error
 from . import layout
-from .chunks import ChunkStore, StoreCorruption, chunk_hash
+from .chunks import ChunkStore, StoreCorruption
 from .config import MiB, StoreConfig
-from .files import fsync_dir, read_file, replace_durably, unlink_durably
+from .files import fsync_dir, read_file, replace_durably, unlink_durably, write_tmp
 from .index import Index
 from .manifest import (
     dumps,
@@ -63,6 +64,8 @@ log = logging.getLogger(__name__)
 
 R = TypeVar("R")
 READ_PIECE = MiB
+WRITERS = 2  # chunks of one PUT written (and fsynced) at once
+INLINE_READ = MiB  # head_object(with_data=True) reads objects up to this size
 DIRTY_MARKER = "dirty"
 LOCK_FILE = "store.lock"
 DB_FILE = "index.db"
@@ -140,6 +143,12 @@ class Store:
         self._last_gen = 0
         self.recovered = False  # True if this open followed an unclean stop
         self._closed = False
+        # bucket records for get_bucket, without a thread hop; every change of the buckets
+        # table goes through this Store and bumps the epoch (a read that raced one is not
+        # kept). Commits still check the bucket in the index under the writer lock.
+        self._buckets: dict[str, BucketInfo] = {}
+        self._buckets_epoch = 0
+        self._buckets_lock = threading.Lock()
 
     # == open / close ====================================================================
 
@@ -244,6 +253,11 @@ class Store:
                     raise
                 log.warning("bucket %s not written to failed %s: %s", info.name, mp.root, e)
 
+    def _buckets_changed(self) -> None:
+        with self._buckets_lock:
+            self._buckets_epoch += 1
+            self._buckets.clear()
+
     def _create_bucket_sync(self, name: str, props: dict[str, Any] | None) -> BucketInfo:
         with self.index.wlock:
             if self.index.w.execute("SELECT 1 FROM buckets WHERE name = ?", (name,)).fetchone():
@@ -258,6 +272,7 @@ class Store:
                 "INSERT INTO buckets (name, created_ns, props) VALUES (?, ?, ?)",
                 (name, info.created_ns, dumps(info.props)),
             )
+            self._buckets_changed()
             return info
 
     def _delete_bucket_sync(self, name: str) -> None:
@@ -273,6 +288,7 @@ class Store:
                 with contextlib.suppress(OSError):
                     unlink_durably(layout.bucket_path(mp.root, name), self.config.fsync)
             w.execute("DELETE FROM buckets WHERE name = ?", (name,))
+            self._buckets_changed()
 
     def _update_bucket_sync(self, name: str, patch: dict[str, Any]) -> BucketInfo:
         with self.index.wlock:
@@ -288,6 +304,7 @@ class Store:
             self.index.w.execute(
                 "UPDATE buckets SET props = ? WHERE name = ?", (dumps(props), name)
             )
+            self._buckets_changed()
             return info
 
     async def create_bucket(self, name: str, props: dict[str, Any] | None = None) -> BucketInfo:
@@ -297,7 +314,14 @@ class Store:
         await _run(self._delete_bucket_sync, name)
 
     async def get_bucket(self, name: str) -> BucketInfo:
-        return await _run(self._bucket_sync, name)
+        info = self._buckets.get(name)
+        if info is None:
+            epoch = self._buckets_epoch
+            info = await _run(self._bucket_sync, name)
+            with self._buckets_lock:
+                if epoch == self._buckets_epoch:
+                    self._buckets[name] = info
+        return BucketInfo(info.name, info.created_ns, dict(info.props))
 
     async def list_buckets(self) -> list[BucketInfo]:
         rows = await _run(
@@ -310,26 +334,55 @@ class Store:
 
     # == manifests and publication =======================================================
 
-    def _write_manifest(self, info: ObjectInfo, copies: int) -> None:
+    def _stage_manifest(self, info: ObjectInfo, copies: int) -> list[_Staged]:
+        """Write ``info``'s manifest to temp files (fsynced) on its first mountpaths.
+
+        Needs no lock: nothing is visible until ``_install_manifest`` renames them.
+        """
         data = encode(info_to_json(info))
         name = layout.manifest_name(info.bucket, info.key)
-        order = self.mps.order(name)
+        final = f"{layout.MANIFESTS}/{name[:2]}/{name}.json"
+        staged: list[_Staged] = []
+        try:
+            for mp in self.mps.order(name):
+                if len(staged) >= max(copies, 1):
+                    break
+                tmp = layout.tmp_path(mp.root, "manifest")
+                try:
+                    write_tmp(tmp, data, self.config.fsync)
+                except OSError as e:
+                    if self.mps.check(mp):
+                        raise
+                    log.warning("manifest not written to failed %s: %s", mp.root, e)
+                    continue
+                staged.append(_Staged(mp, tmp, f"{mp.root}/{final}"))
+        except BaseException:
+            _discard(staged)
+            raise
+        if not staged:
+            raise OSError("no mountpath took the manifest")
+        return staged
+
+    def _install_manifest(
+        self, info: ObjectInfo, staged: list[_Staged], dirs: set[str]
+    ) -> None:
+        """Rename staged manifests into place (caller holds ``index.wlock``); the directories
+        to fsync go to ``dirs``. Copies of the name on other mountpaths are removed."""
         written: list[Mountpath] = []
-        for mp in order:
-            if len(written) >= max(copies, 1):
-                break
-            try:
-                replace_durably(
-                    layout.tmp_path(mp.root, "manifest"),
-                    layout.manifest_path(mp.root, info.bucket, info.key),
-                    data,
-                    self.config.fsync,
-                )
-                written.append(mp)
-            except OSError as e:
-                if self.mps.check(mp):
-                    raise
-                log.warning("manifest not written to failed %s: %s", mp.root, e)
+        try:
+            for st in staged:
+                try:
+                    os.replace(st.tmp, st.final)
+                except OSError as e:
+                    if self.mps.check(st.mp):
+                        raise
+                    log.warning("manifest not written to failed %s: %s", st.mp.root, e)
+                    continue
+                st.tmp = ""
+                written.append(st.mp)
+                dirs.add(os.path.dirname(st.final))
+        finally:
+            _discard(staged)
         if not written:
             raise OSError("no mountpath took the manifest")
         for mp in self.mps.live():
@@ -338,6 +391,16 @@ class Store:
                     unlink_durably(
                         layout.manifest_path(mp.root, info.bucket, info.key), self.config.fsync
                     )
+
+    def _sync_dirs(self, dirs: Iterable[str]) -> None:
+        if self.config.fsync:
+            for d in sorted(dirs):
+                fsync_dir(d)
+
+    def _write_manifest(self, info: ObjectInfo, copies: int) -> None:
+        dirs: set[str] = set()
+        self._install_manifest(info, self._stage_manifest(info, copies), dirs)
+        self._sync_dirs(dirs)
 
     def _remove_manifest(self, bucket: str, key: str) -> None:
         for mp in self.mps.live():
@@ -354,13 +417,21 @@ class Store:
         copies: int,
         before_tx: Callable[[], None] | None = None,
         in_tx: Callable[[], Counter[str]] | None = None,
+        staged: list[_Staged] | None = None,
+        staged_dirs: set[str] | None = None,
     ) -> list[str]:
         """Write manifests, remove others, commit the index; ids whose refcount hit 0.
 
-        The caller holds ``index.wlock`` and has checked what must be checked.
+        The caller holds ``index.wlock`` and has checked what must be checked. With
+        ``staged`` (the manifest of the one object in ``new``, already in temp files) the
+        manifest is renamed into place and its directories are left in ``staged_dirs`` for
+        the caller to fsync (after the lock, before it acknowledges).
         """
         for info in new:
-            self._write_manifest(info, copies)
+            if staged is not None and staged_dirs is not None:
+                self._install_manifest(info, staged, staged_dirs)
+            else:
+                self._write_manifest(info, copies)
         new_names = {(i.bucket, i.key) for i in new}
         for bucket, key in removed:
             if (bucket, key) not in new_names:
@@ -413,133 +484,219 @@ class Store:
                 await _run(self._drop_chunks, drop)
 
     # == objects: write ==================================================================
+    #
+    # A body is cut into chunks as it arrives. One that ends within its first chunk (every
+    # small PUT) costs one worker-thread call: hash, write the chunk, fsync it and its
+    # directory, run ``before_commit``, stage the manifest, commit, fsync the manifest
+    # directory. A longer one goes through a pipeline: receive (on the loop) -> hash in
+    # order (MD5 and the whole-body checksums, one thread) -> write (chunk hash, temp file,
+    # fsync, link: up to WRITERS chunks at once), then the same final call.
 
-    async def _receive(
-        self,
-        body: AsyncIterable[bytes],
-        copies: int,
-        content_md5: bytes | None,
-        expected_size: int | None,
-        hashers: dict[str, Any] | None,
-        checksum_type: str,
-        pinned: list[str],
-        resource: str,
-    ) -> tuple[WriteResult, str]:
+    async def _cut(
+        self, body: AsyncIterable[bytes], expected_size: int | None, resource: str
+    ) -> AsyncIterator[tuple[bytes, bool]]:
+        """``(chunk, is_last)`` pairs of ``body``: full chunks, then the (short) last one.
+
+        The last is yielded, possibly empty, only after the body ended with the declared
+        length; a longer or shorter body raises ``IncompleteBody``.
+        """
         cs = self.config.chunk_size
-        md5 = hashlib.md5()
-        whole: Any = None
-        if checksum_type == "xxhash":
-            whole = xxhash.xxh3_64()
-        elif checksum_type == "sha256":
-            whole = hashlib.sha256()
-        extra = list((hashers or {}).values())
-        chunks: list[ChunkRef] = []
-        dirs: set[str] = set()
-
-        def digest(buf: bytearray) -> tuple[bytearray, str]:
-            md5.update(buf)
-            for h in extra:
-                h.update(buf)
-            if whole is not None:
-                whole.update(buf)
-            return buf, chunk_hash(buf)
-
-        def store(buf: bytearray, h: str) -> ChunkRef:
-            return ChunkRef(self.chunks.store(buf, copies, pinned, dirs, h), len(buf))
-
-        # three stages, each holding one buffer: receive -> hash (in order) -> write
-        to_hash, hash_in = trio.open_memory_channel[bytearray](0)
-        to_write, write_in = trio.open_memory_channel[tuple[bytearray, str]](0)
-
-        async def hash_stage() -> None:
-            async with hash_in, to_write:
-                async for buf in hash_in:
-                    await to_write.send(await _run(digest, buf))
-
-        async def write_stage() -> None:
-            async with write_in:
-                async for buf, h in write_in:
-                    chunks.append(await _run(store, buf, h))
-
-        total = 0
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(hash_stage)
-                nursery.start_soon(write_stage)
-                async with to_hash:
-                    buf = bytearray()
-                    async for piece in body:
-                        if not piece:
-                            continue
-                        total += len(piece)
-                        if expected_size is not None and total > expected_size:
-                            raise S3Error(
-                                "IncompleteBody",
-                                "The body is longer than the declared Content-Length",
-                                resource,
-                            )
-                        view = memoryview(piece)
-                        while view:
-                            take = min(len(view), cs - len(buf))
-                            buf += view[:take]
-                            view = view[take:]
-                            if len(buf) == cs:
-                                await to_hash.send(buf)
-                                buf = bytearray()
-                    if buf:
-                        await to_hash.send(buf)
-        except BaseExceptionGroup as eg:
-            raise _unwrap(eg) from None
+        parts: list[bytes | memoryview] = []
+        have = total = 0
+        async for piece in body:
+            if not piece:
+                continue
+            total += len(piece)
+            if expected_size is not None and total > expected_size:
+                raise S3Error(
+                    "IncompleteBody", "The body is longer than the declared Content-Length",
+                    resource,
+                )
+            view: bytes | memoryview = piece
+            while len(view) > cs - have:
+                take = cs - have
+                view = memoryview(view)
+                parts.append(view[:take])
+                view = view[take:]
+                yield b"".join(parts), False
+                parts = []
+                have = 0
+            if view:
+                parts.append(view)
+                have += len(view)
         if expected_size is not None and total != expected_size:
             raise S3Error(
                 "IncompleteBody",
                 "You did not provide the number of bytes specified by the Content-Length",
                 resource,
             )
-        if content_md5 is not None and content_md5 != md5.digest():
+        yield b"".join(parts), True
+
+    async def _write(
+        self,
+        body: AsyncIterable[bytes],
+        copies: int,
+        dg: _Digest,
+        expected_size: int | None,
+        resource: str,
+        pinned: list[str],
+        finish: Callable[[bytes | None, list[ChunkRef], set[str]], R],
+    ) -> R:
+        """Receive ``body`` into chunks; ``finish(tail, chunks, dirs)`` in a worker thread.
+
+        ``tail`` is the whole body when it fits in one chunk (not yet hashed nor written),
+        else None and every chunk is in ``chunks`` (hashed into ``dg``, written, its
+        directory in ``dirs``).
+        """
+        chunks: list[ChunkRef] = []
+        dirs: set[str] = set()
+        cuts = self._cut(body, expected_size, resource)
+        async with contextlib.aclosing(cuts):
+            first, last = await anext(cuts)
+            if last:
+                return await _run(finish, first, chunks, dirs)
+            await self._pipeline(first, cuts, copies, dg, pinned, dirs, chunks)
+        return await _run(finish, None, chunks, dirs)
+
+    async def _pipeline(
+        self,
+        first: bytes,
+        rest: AsyncIterator[tuple[bytes, bool]],
+        copies: int,
+        dg: _Digest,
+        pinned: list[str],
+        dirs: set[str],
+        chunks: list[ChunkRef],
+    ) -> None:
+        refs: list[ChunkRef | None] = []
+
+        def store(buf: bytes) -> ChunkRef:
+            return ChunkRef(self.chunks.store(buf, copies, pinned, dirs), len(buf))
+
+        to_hash, hash_in = trio.open_memory_channel[tuple[int, bytes]](0)
+        to_write, write_in = trio.open_memory_channel[tuple[int, bytes]](0)
+
+        async def hash_stage() -> None:
+            async with hash_in, to_write:
+                async for item in hash_in:
+                    await _run(dg.update, item[1])
+                    await to_write.send(item)
+
+        async def write_one(i: int, buf: bytes, slot: trio.Semaphore) -> None:
+            try:
+                refs[i] = await _run(store, buf)
+            finally:
+                slot.release()
+
+        async def write_stage() -> None:
+            # a slot is taken before a chunk is taken: at most WRITERS buffers here
+            slots = trio.Semaphore(WRITERS)
+            async with write_in, trio.open_nursery() as writers:
+                while True:
+                    await slots.acquire()
+                    try:
+                        i, buf = await write_in.receive()
+                    except trio.EndOfChannel:
+                        break
+                    writers.start_soon(write_one, i, buf, slots)
+
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(hash_stage)
+                nursery.start_soon(write_stage)
+                async with to_hash:
+                    refs.append(None)
+                    await to_hash.send((0, first))
+                    async for buf, _last in rest:
+                        if buf:
+                            refs.append(None)
+                            await to_hash.send((len(refs) - 1, buf))
+        except BaseExceptionGroup as eg:
+            raise _unwrap(eg) from None
+        for ref in refs:
+            assert ref is not None
+            chunks.append(ref)
+
+    def _finish_sync(
+        self,
+        tail: bytes | None,
+        chunks: list[ChunkRef],
+        dirs: set[str],
+        *,
+        copies: int,
+        dg: _Digest,
+        content_md5: bytes | None,
+        resource: str,
+        pinned: list[str],
+        before_commit: Callable[[WriteResult], None] | None,
+        commit: Callable[[WriteResult, str], R],
+    ) -> R:
+        """The end of a PUT, in one worker thread: the tail chunk (if any) hashed and made
+        durable, the chunk directories fsynced, ``before_commit``, then ``commit``."""
+        if tail is not None:
+            dg.update(tail)
+        if content_md5 is not None and content_md5 != dg.md5.digest():
             raise S3Error(
                 "BadDigest", "The Content-MD5 you specified did not match what we received",
                 resource,
             )
-        if dirs and self.config.fsync:
-            await _run(self.chunks.sync_dirs, dirs)
-        result = WriteResult(size=total, md5=md5.digest(), chunks=chunks)
-        if checksum_type == "md5":
-            value = md5.hexdigest()
-        else:
-            value = whole.hexdigest() if whole is not None else ""
-        return result, value
+        if tail:
+            chunks.append(ChunkRef(self.chunks.store(tail, copies, pinned, dirs), len(tail)))
+        self.chunks.sync_dirs(dirs)
+        result = WriteResult(size=dg.size, md5=dg.md5.digest(), chunks=chunks)
+        if before_commit is not None:
+            before_commit(result)
+        return commit(result, dg.value())
 
     def _commit_put_sync(
         self,
+        result: WriteResult,
+        value: str,
+        *,
         bucket: str,
         key: str,
-        result: WriteResult,
         meta: ObjectMeta,
-        checksum: tuple[str, str],
+        checksum_type: str,
+        copies: int,
         if_match: str | None,
         if_none_match: str | None,
     ) -> tuple[ObjectInfo, list[str]]:
-        with self.index.wlock:
-            binfo = self._bucket_sync(bucket)
-            row = self.index.w.execute(
-                "SELECT etag FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
-            ).fetchone()
-            _check_preconditions(row[0] if row else None, if_match, if_none_match, key)
-            info = ObjectInfo(
-                bucket=bucket,
-                key=key,
-                size=result.size,
-                etag=result.md5.hex(),
-                mtime_ns=time.time_ns(),
-                generation=self._next_gen(),
-                meta=meta,
-                chunks=list(result.chunks),
-                checksum_type=checksum[0],
-                checksum_value=checksum[1],
-            )
-            dropped = self._publish([info], [], self._copies(binfo.props))
-            return info, dropped
+        """Publish: manifest staged (temp, fsync) before the lock; under it, preconditions,
+        rename, index commit; after it, the manifest directories fsynced."""
+        info = ObjectInfo(
+            bucket=bucket,
+            key=key,
+            size=result.size,
+            etag=result.md5.hex(),
+            mtime_ns=time.time_ns(),
+            generation=self._next_gen(),
+            meta=meta,
+            chunks=list(result.chunks),
+            checksum_type=checksum_type,
+            checksum_value=value,
+        )
+        staged = self._stage_manifest(info, copies)
+        dirs: set[str] = set()
+        try:
+            with self.index.wlock:
+                binfo = self._bucket_sync(bucket)
+                row = self.index.w.execute(
+                    "SELECT etag, generation FROM objects WHERE bucket = ? AND key = ?",
+                    (bucket, key),
+                ).fetchone()
+                _check_preconditions(row[0] if row else None, if_match, if_none_match, key)
+                want = self._copies(binfo.props)
+                if want != copies or (row is not None and row[1] >= info.generation):
+                    # rare: the bucket's copies changed, or a PUT of this key that started
+                    # later committed first (generations grow per key in commit order)
+                    _discard(staged)
+                    info.generation = self._next_gen()
+                    staged = self._stage_manifest(info, want)
+                dropped = self._publish([info], [], want, staged=staged, staged_dirs=dirs)
+        finally:
+            _discard(staged)
+        self._sync_dirs(dirs)
+        return info, dropped
 
     async def put_object(
         self,
@@ -559,22 +716,27 @@ class Store:
 
         Nothing is visible until the commit; a failure or cancellation leaves the previous
         object (if any) untouched and the written chunks to be collected.
+        ``before_commit`` runs in a worker thread (it must not call into trio), after
+        the whole body is hashed and durable, before the manifest is written.
         """
         binfo = await self.get_bucket(bucket)
         cktype = str(binfo.props.get("checksum.type", "xxhash"))
+        copies = self._copies(binfo.props)
+        dg = _Digest(cktype, hashers)
         pinned: list[str] = []
         dropped: list[str] = []
         ok = False
+        commit = functools.partial(
+            self._commit_put_sync, bucket=bucket, key=key, meta=meta, checksum_type=cktype,
+            copies=copies, if_match=if_match, if_none_match=if_none_match,
+        )
+        finish = functools.partial(
+            self._finish_sync, copies=copies, dg=dg, content_md5=content_md5, resource=key,
+            pinned=pinned, before_commit=before_commit, commit=commit,
+        )
         try:
-            result, value = await self._receive(
-                body, self._copies(binfo.props), content_md5, expected_size, hashers, cktype,
-                pinned, key,
-            )
-            if before_commit is not None:
-                before_commit(result)
-            info, dropped = await _run(
-                self._commit_put_sync, bucket, key, result, meta, (cktype, value), if_match,
-                if_none_match,
+            info, dropped = await self._write(
+                body, copies, dg, expected_size, key, pinned, finish
             )
             ok = True
             return info
@@ -583,17 +745,25 @@ class Store:
 
     # == objects: read ===================================================================
 
-    def _head_sync(self, bucket: str, key: str) -> ObjectInfo:
+    def _head_sync(self, bucket: str, key: str, with_data: bool = False) -> ObjectInfo:
         row = self.index.row(
             "SELECT manifest FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
         )
         if row is None:
             self._bucket_sync(bucket)
             raise S3Error("NoSuchKey", "The specified key does not exist.", key)
-        return info_from_json(json.loads(row[0]))
+        info = info_from_json(json.loads(row[0]))
+        if with_data and 0 < info.size <= INLINE_READ:
+            # no pin: a chunk removed meanwhile (the object was replaced) is just not
+            # prefetched, and read_object takes the usual path (and its error)
+            with contextlib.suppress(StoreCorruption):
+                info.data = b"".join(self.chunks.read(c.id, c.size) for c in info.chunks)
+        return info
 
-    async def head_object(self, bucket: str, key: str) -> ObjectInfo:
-        return await _run(self._head_sync, bucket, key)
+    async def head_object(self, bucket: str, key: str, *, with_data: bool = False) -> ObjectInfo:
+        """The object's record. ``with_data``: for a small object (<= 1 MiB) its bytes
+        too, read and verified in the same worker call (``read_object`` serves them)."""
+        return await _run(self._head_sync, bucket, key, with_data)
 
     def _read_chunk_sync(self, info: ObjectInfo, ref: ChunkRef) -> bytes:
         try:
@@ -612,30 +782,41 @@ class Store:
         """Yield bytes ``start..end`` (inclusive) of ``info`` in pieces of at most 1 MiB.
 
         Whole chunks are read and verified; a bad or missing copy is replaced by another
-        (and repaired). Raises StoreCorruption when no good copy is left.
+        (and repaired). Raises StoreCorruption when no good copy is left. The next chunk
+        is read (in a worker thread) while the current one is being yielded.
         """
         if end is None or end >= info.size:
             end = info.size - 1
         if info.size == 0 or start > end:
             return
+        if info.data is not None and len(info.data) == info.size:
+            view = memoryview(info.data)[start : end + 1]
+            for i in range(0, len(view), READ_PIECE):
+                yield bytes(view[i : i + READ_PIECE])
+            return
+        wanted: list[tuple[ChunkRef, int]] = []
+        off = 0
+        for ref in info.chunks:
+            if off + ref.size > start and off <= end:
+                wanted.append((ref, off))
+            off += ref.size
+        if not wanted:
+            return
         ids = [c.id for c in info.chunks]
         for cid in ids:
             self.chunks.pin(cid)
         try:
-            off = 0
-            for ref in info.chunks:
-                c_start = off
-                off += ref.size
-                if off <= start:
-                    continue
-                if c_start > end:
-                    break
-                data = await _run(self._read_chunk_sync, info, ref)
+            ahead = _ReadAhead(self._read_chunk_sync, info, wanted[0][0])
+            for n, (ref, c_start) in enumerate(wanted):
+                data = await ahead.result()
+                if n + 1 < len(wanted):
+                    ahead = _ReadAhead(self._read_chunk_sync, info, wanted[n + 1][0])
                 lo = max(start, c_start) - c_start
-                hi = min(end, off - 1) - c_start + 1
+                hi = min(end, c_start + ref.size - 1) - c_start + 1
                 view = memoryview(data)[lo:hi]
                 for i in range(0, len(view), READ_PIECE):
                     yield bytes(view[i : i + READ_PIECE])
+                del data, view
         finally:
             self.chunks.unpin(ids)
 
@@ -990,18 +1171,22 @@ class Store:
             )
         await self.get_upload(upload_id, bucket, key)
         binfo = await self.get_bucket(bucket)
+        copies = self._copies(binfo.props)
+        dg = _Digest("none", hashers)
         pinned: list[str] = []
         dropped: list[str] = []
         ok = False
+
+        def commit(result: WriteResult, _value: str) -> tuple[PartInfo, list[str]]:
+            return self._commit_part_sync(upload_id, bucket, key, part_number, result)
+
+        finish = functools.partial(
+            self._finish_sync, copies=copies, dg=dg, content_md5=content_md5, resource=key,
+            pinned=pinned, before_commit=before_commit, commit=commit,
+        )
         try:
-            result, _ = await self._receive(
-                body, self._copies(binfo.props), content_md5, expected_size, hashers, "none",
-                pinned, key,
-            )
-            if before_commit is not None:
-                before_commit(result)
-            part, dropped = await _run(
-                self._commit_part_sync, upload_id, bucket, key, part_number, result
+            part, dropped = await self._write(
+                body, copies, dg, expected_size, key, pinned, finish
             )
             ok = True
             return part
@@ -1212,7 +1397,10 @@ class Store:
     def fsck_sync(self, rebuild: bool, check_chunks: bool = True) -> FsckReport:
         from .fsck import run_fsck
 
-        return run_fsck(self, rebuild=rebuild, check_chunks=check_chunks)
+        try:
+            return run_fsck(self, rebuild=rebuild, check_chunks=check_chunks)
+        finally:
+            self._buckets_changed()
 
     async def fsck(self, rebuild: bool = False) -> FsckReport:
         """Compare the index with the manifests on disk; with ``rebuild``, rebuild it."""
@@ -1251,6 +1439,76 @@ class Store:
         except (OSError, ValueError) as e:
             log.warning("unreadable record %s: %s", path, e)
             return None
+
+
+class _ReadAhead:
+    """``fn(*args)`` started now in a worker thread; ``await result()`` for its value.
+
+    Not tied to a nursery (read_object is an async generator, which may not hold one
+    across a yield): if nobody awaits the result, the thread finishes and it is dropped.
+    """
+
+    def __init__(self, fn: Callable[..., bytes], *args: Any) -> None:
+        self._done = trio.Event()
+        self._outcome: Any = None
+        token = trio.lowlevel.current_trio_token()
+
+        def deliver(outcome: Any) -> None:
+            self._outcome = outcome
+            with contextlib.suppress(trio.RunFinishedError):
+                token.run_sync_soon(self._done.set)
+
+        trio.lowlevel.start_thread_soon(functools.partial(fn, *args), deliver)
+
+    async def result(self) -> bytes:
+        await self._done.wait()
+        return self._outcome.unwrap()  # type: ignore[no-any-return]
+
+
+class _Digest:
+    """The whole-body hashes of a write, fed in order: MD5 (the ETag), the bucket's
+    checksum, the caller's extra hashers."""
+
+    def __init__(self, checksum_type: str, hashers: dict[str, Any] | None) -> None:
+        self.checksum_type = checksum_type
+        self.md5 = hashlib.md5()
+        self.whole: Any = None
+        if checksum_type == "xxhash":
+            self.whole = xxhash.xxh3_64()
+        elif checksum_type == "sha256":
+            self.whole = hashlib.sha256()
+        self.extra = list((hashers or {}).values())
+        self.size = 0
+
+    def update(self, buf: bytes) -> None:
+        self.size += len(buf)
+        self.md5.update(buf)
+        if self.whole is not None:
+            self.whole.update(buf)
+        for h in self.extra:
+            h.update(buf)
+
+    def value(self) -> str:
+        if self.checksum_type == "md5":
+            return self.md5.hexdigest()
+        return self.whole.hexdigest() if self.whole is not None else ""
+
+
+@dataclass(slots=True)
+class _Staged:
+    """A manifest in a temp file, waiting to be renamed to ``final``."""
+
+    mp: Mountpath
+    tmp: str  # "" once renamed or removed
+    final: str
+
+
+def _discard(staged: list[_Staged]) -> None:
+    for st in staged:
+        if st.tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(st.tmp)
+            st.tmp = ""
 
 
 def _nonzero(delta: Counter[str]) -> Counter[str]:

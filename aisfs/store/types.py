@@ -71,6 +71,9 @@ class ObjectInfo:
     part_sizes: list[int] | None = None  # multipart objects: size of each part, in order
     checksum_type: str = "xxhash"  # the bucket checksum (AIS checksum.type) at write time
     checksum_value: str = ""
+    # head_object(with_data=True) of a small object: its verified bytes, read in the same
+    # worker call, which read_object then serves without touching the disks again
+    data: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)
