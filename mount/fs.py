@@ -282,6 +282,7 @@ class Fs(pyfuse3.Operations):
         return attrs_from(info, DIR, self.defaults, self._now())
 
     async def _file_inode(self, path: str, info: ObjectInfo) -> Inode:
+        listed = info.meta is not None
         if info.meta is None:
             bucket, key = self._key(path)
             self.stats.heads += 1
@@ -290,7 +291,9 @@ class Fs(pyfuse3.Operations):
                 return await self._dir_or_none(path)  # type: ignore[return-value]
             info = head
         kind = kind_of(info)
-        return self._install(path, kind, attrs_from(info, kind, self.defaults, self._now()))
+        attrs = attrs_from(info, kind, self.defaults, self._now())
+        attrs.exact = not listed
+        return self._install(path, kind, attrs)
 
     async def _dir_or_none(self, path: str) -> Inode | None:
         bucket, prefix = self._prefix(path)
@@ -513,7 +516,8 @@ class Fs(pyfuse3.Operations):
         self, node: Inode, attr: pyfuse3.EntryAttributes, fields: pyfuse3.SetattrFields,
         fh: int | None,
     ) -> None:
-        if node.path is not None and node.stage is None and node.remote and node.path != "":
+        if (node.path is not None and node.stage is None and node.remote and node.path != ""
+                and not (node.attrs.full and node.attrs.exact and node.fresh(self.ttl))):
             # a HEAD gives the exact metadata of others to keep through the rewrite
             node.attrs.server_s = -1
             node.attrs.fetched = -1e18
@@ -639,7 +643,9 @@ class Fs(pyfuse3.Operations):
                 assert info is not None
                 if info.meta is not None:
                     k = kind_of(info)
-                    inode = self._install(cpath, k, attrs_from(info, k, self.defaults, now))
+                    attrs = attrs_from(info, k, self.defaults, now)
+                    attrs.exact = False
+                    inode = self._install(cpath, k, attrs)
                 else:
                     attrs = attrs_from(info, FILE, self.defaults, now)
                     attrs.full = False

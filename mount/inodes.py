@@ -51,6 +51,7 @@ class Attrs:
     fetched: float = -1e18  # trio time of the last refresh
     marker: bool = False  # directories: a `dir/` marker object exists
     server_s: int = -1  # the object's Last-Modified (s) when these attrs were read; -1 unknown
+    exact: bool = True  # user metadata known byte for byte (HEAD or our own write, not a listing)
 
 
 class Inode:
