@@ -51,7 +51,12 @@ class UploadBody:
         encoding = http.headers.get("content-encoding") or ""
         self.chunked = sha_header.startswith("STREAMING-") or "aws-chunked" in encoding.lower()
         self.payload_sha256: str | None = None
-        if auth is not None and len(sha_header) == 64 and not self.chunked:
+        if auth is not None and len(sha_header) == 64:
+            if self.chunked:
+                raise S3Error(
+                    "InvalidRequest",
+                    "An aws-chunked body must be signed as STREAMING-*, not with a payload hash",
+                )
             self.payload_sha256 = sha_header
             self.hashers["x-payload-sha256"] = _Sha256()
         self.trailers: dict[str, str] = {}
