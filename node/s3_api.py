@@ -7,6 +7,7 @@ the request id and answered ``500 InternalError`` — never a traceback on the w
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -21,7 +22,7 @@ from aisfs.s3.conditions import check_preconditions, format_http_date
 from aisfs.s3.names import validate_bucket_name
 from aisfs.s3.ranges import content_range, parse_range
 from aisfs.s3.request import S3Request, parse_max, route
-from aisfs.s3.sigv4 import AuthResult
+from aisfs.s3.sigv4 import AuthResult, check_payload_sha256
 from aisfs.store.store import Store
 from aisfs.store.types import STORED_HEADERS, ObjectInfo, ObjectMeta
 from node.features import FeatureFlags
@@ -184,6 +185,14 @@ class S3Api(MultipartOps, BucketConfigOps):
             (time.perf_counter() - started) * 1000,
         )
 
+    async def read_small_body(self, ctx: Context, limit: int = MAX_XML_BODY) -> bytes:
+        """A request document (XML), read whole and checked against a signed payload hash."""
+        body = await ctx.http.read_body(limit)
+        declared = (ctx.header("x-amz-content-sha256") or "").strip()
+        if ctx.auth is not None and len(declared) == 64:
+            check_payload_sha256(declared, hashlib.sha256(body).digest())
+        return body
+
     def authenticate(self, ctx: Context) -> AuthResult | None:
         """The request's verified credentials (checked once, before dispatch)."""
         return ctx.auth
@@ -206,7 +215,7 @@ class S3Api(MultipartOps, BucketConfigOps):
 
     async def op_CreateBucket(self, ctx: Context) -> Response:
         validate_bucket_name(ctx.bucket)
-        body = await ctx.http.read_body(MAX_XML_BODY)
+        body = await self.read_small_body(ctx)
         if body.strip():
             s3xml.parse_create_bucket_configuration(body)
         await self.store.create_bucket(ctx.bucket, dict(self.cfg.bucket_defaults) or None)

@@ -22,7 +22,6 @@ from node.http import Request, Response
 if TYPE_CHECKING:
     from node.s3_api import Context, S3Api
 
-MAX_XML_BODY = 2 * 1024 * 1024
 MAX_BUCKET_TAGS = 50
 MAX_OBJECT_TAGS = 10
 CORS_CACHE_SECONDS = 2.0
@@ -96,7 +95,7 @@ class BucketConfigOps:
 
     async def op_PutBucketCors(self: S3Api, ctx: Context) -> Response:
         await self.store.get_bucket(ctx.bucket)
-        body = await ctx.http.read_body(MAX_XML_BODY)
+        body = await self.read_small_body(ctx)
         rules = s3xml.parse_cors_configuration(body)
         s3cors.validate_rules(rules)
         await self.store.update_bucket_props(ctx.bucket, {"cors": s3cors.rules_to_json(rules)})
@@ -152,7 +151,7 @@ class BucketConfigOps:
 
     async def op_PutBucketTagging(self: S3Api, ctx: Context) -> Response:
         await self.store.get_bucket(ctx.bucket)
-        body = await ctx.http.read_body(MAX_XML_BODY)
+        body = await self.read_small_body(ctx)
         tags = s3xml.parse_tagging(body, max_tags=MAX_BUCKET_TAGS)
         await self.store.update_bucket_props(ctx.bucket, {"tagging": tags or None})
         return Response(204)
@@ -178,7 +177,7 @@ class BucketConfigOps:
     async def op_PutObjectTagging(self: S3Api, ctx: Context) -> Response:
         _check_null_version(ctx)
         await self.store.head_object(ctx.bucket, ctx.key)  # NoSuchKey before a body error
-        body = await ctx.http.read_body(MAX_XML_BODY)
+        body = await self.read_small_body(ctx)
         tags = s3xml.parse_tagging(body, max_tags=MAX_OBJECT_TAGS)
         await self._set_object_tags(ctx, tags)
         return Response(200)
@@ -298,7 +297,7 @@ class BucketConfigOps:
 
     async def op_PutBucketVersioning(self: S3Api, ctx: Context) -> Response:
         await self.store.get_bucket(ctx.bucket)
-        body = await ctx.http.read_body(MAX_XML_BODY)
+        body = await self.read_small_body(ctx)
         status = s3xml.parse_versioning_configuration(body)
         if status == "Enabled":
             raise S3Error(

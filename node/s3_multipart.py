@@ -20,7 +20,6 @@ from node.s3_body import UploadBody
 if TYPE_CHECKING:
     from node.s3_api import Context, S3Api
 
-MAX_XML_BODY = 2 * 1024 * 1024
 
 
 def _xml(body: bytes, status: int = 200) -> Response:
@@ -83,7 +82,7 @@ class MultipartOps:
     async def op_CompleteMultipartUpload(self: S3Api, ctx: Context) -> Response:
         self.authenticate(ctx)
         upload_id = ctx.s3.query["uploadId"]
-        body = await ctx.http.read_body(MAX_XML_BODY)
+        body = await self.read_small_body(ctx)
         parts = s3xml.parse_complete_multipart_upload(body)
         if not parts:
             raise S3Error(
@@ -219,7 +218,7 @@ class MultipartOps:
     async def op_DeleteObjects(self: S3Api, ctx: Context) -> Response:
         self.authenticate(ctx)
         await self.store.get_bucket(ctx.bucket)
-        body = await ctx.http.read_body(MAX_XML_BODY)
+        body = await self.read_small_body(ctx)
         objects, quiet = s3xml.parse_delete(body)
         deleted = []
         errors: list[tuple[s3xml.ObjectIdentifier, S3Error]] = []

@@ -54,6 +54,9 @@ def test_sigv4_accepts_signed_and_refuses_bad(sigv4_node) -> None:
     body = os.urandom(100_000)
     s3.put_object(Bucket="sig", Key="k", Body=body)
     assert s3.get_object(Bucket="sig", Key="k")["Body"].read() == body
+    s3.put_object(Bucket="sig", Key="gone", Body=b"x")
+    deleted = s3.delete_objects(Bucket="sig", Delete={"Objects": [{"Key": "gone"}]})
+    assert [d["Key"] for d in deleted["Deleted"]] == ["gone"]  # signed XML body verified
     with pytest.raises(ClientError) as e:
         signed_client(sigv4_node.s3_url, secret="wrong").get_object(Bucket="sig", Key="k")
     assert code_of(e) == ("SignatureDoesNotMatch", 403)
