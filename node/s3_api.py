@@ -21,10 +21,10 @@ from aisfs.s3 import xml as s3xml
 from aisfs.s3.conditions import check_preconditions, format_http_date
 from aisfs.s3.names import validate_bucket_name
 from aisfs.s3.ranges import content_range, parse_range
-from aisfs.s3.request import S3Request, parse_max, route
+from aisfs.s3.request import S3Request, listing_encoding, parse_max, route
 from aisfs.s3.sigv4 import AuthResult, check_payload_sha256
 from aisfs.store.store import Store
-from aisfs.store.types import STORED_HEADERS, ObjectInfo, ObjectMeta
+from aisfs.store.types import STORED_HEADERS, ListPage, ObjectInfo, ObjectMeta
 from node.features import FeatureFlags
 from node.http import Request, Response, Send, only_cancelled, send_response
 from node.s3_auth import Authenticator
@@ -240,6 +240,18 @@ class S3Api(MultipartOps, BucketConfigOps):
         bucket = await self.store.get_bucket(ctx.bucket)
         return xml_response(s3xml.versioning_configuration(bucket.props.get("versioning.status")))
 
+    async def list_page(
+        self, bucket: str, prefix: str, delimiter: str, start_after: str, max_keys: int
+    ) -> ListPage:
+        """One page of a listing (NoSuchBucket first; max-keys 0 lists nothing)."""
+        await self.store.get_bucket(bucket)
+        if max_keys == 0:
+            return ListPage([], [], False, None)
+        return await self.store.list_objects(
+            bucket, prefix=prefix, delimiter=delimiter, start_after=start_after,
+            max_keys=max_keys,
+        )
+
     async def op_ListObjects(self, ctx: Context) -> Response:
         return await self._list_objects(ctx, v2=False)
 
@@ -251,13 +263,7 @@ class S3Api(MultipartOps, BucketConfigOps):
         max_keys = parse_max(q.get("max-keys"), "max-keys")
         prefix = q.get("prefix", "")
         delimiter = q.get("delimiter", "")
-        encoding = q.get("encoding-type")
-        if encoding not in (None, "url"):
-            raise S3Error(
-                "InvalidArgument",
-                "Invalid Encoding Method specified in Request",
-                extra={"ArgumentName": "encoding-type", "ArgumentValue": encoding},
-            )
+        encoding = listing_encoding(q)
         if v2:
             token = q.get("continuation-token")
             start_after = q.get("start-after", "")
@@ -266,19 +272,7 @@ class S3Api(MultipartOps, BucketConfigOps):
             token = None
             start_after = ""
             marker = q.get("marker", "")
-        await self.store.get_bucket(ctx.bucket)
-        if max_keys == 0:
-            from aisfs.store.types import ListPage
-
-            page = ListPage([], [], False, None)
-        else:
-            page = await self.store.list_objects(
-                ctx.bucket,
-                prefix=prefix,
-                delimiter=delimiter,
-                start_after=marker,
-                max_keys=max_keys,
-            )
+        page = await self.list_page(ctx.bucket, prefix, delimiter, marker, max_keys)
         params = s3xml.ListParams(
             prefix=prefix,
             delimiter=delimiter or None,

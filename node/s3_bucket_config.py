@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 from aisfs.errors import S3Error
 from aisfs.s3 import cors as s3cors
 from aisfs.s3 import xml as s3xml
-from aisfs.s3.request import parse_max
+from aisfs.s3.request import listing_encoding, parse_max
 from aisfs.s3.xml import CORSRule
-from aisfs.store.types import ListPage, ObjectInfo, ObjectMeta
+from aisfs.store.types import ObjectInfo, ObjectMeta
 from node.http import Request, Response
 
 if TYPE_CHECKING:
@@ -243,13 +243,7 @@ class BucketConfigOps:
         delimiter = q.get("delimiter", "")
         key_marker = q.get("key-marker", "")
         vid_marker = q.get("version-id-marker", "")
-        encoding = q.get("encoding-type")
-        if encoding not in (None, "url"):
-            raise S3Error(
-                "InvalidArgument",
-                "Invalid Encoding Method specified in Request",
-                extra={"ArgumentName": "encoding-type", "ArgumentValue": encoding},
-            )
+        encoding = listing_encoding(q)
         if vid_marker and not key_marker:
             raise S3Error(
                 "InvalidArgument",
@@ -262,19 +256,9 @@ class BucketConfigOps:
                 "Invalid version id specified",
                 extra={"ArgumentName": "version-id-marker", "ArgumentValue": vid_marker},
             )
-        await self.store.get_bucket(ctx.bucket)
         # Every key has exactly one (null) version, so the key marker alone says where
         # to resume: past it, whatever the version-id marker.
-        if max_keys == 0:
-            page = ListPage([], [], False, None)
-        else:
-            page = await self.store.list_objects(
-                ctx.bucket,
-                prefix=prefix,
-                delimiter=delimiter,
-                start_after=key_marker,
-                max_keys=max_keys,
-            )
+        page = await self.list_page(ctx.bucket, prefix, delimiter, key_marker, max_keys)
         params = s3xml.ListParams(
             prefix=prefix,
             delimiter=delimiter or None,

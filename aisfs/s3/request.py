@@ -363,3 +363,15 @@ def parse_max(value: str | None, name: str, default: int = 1000, limit: int = 10
             extra={"ArgumentName": name, "ArgumentValue": value},
         )
     return min(int(value), limit)
+
+
+def listing_encoding(query: dict[str, str]) -> str | None:
+    """The ``encoding-type`` of a listing: absent or ``url``."""
+    encoding = query.get("encoding-type")
+    if encoding not in (None, "url"):
+        raise S3Error(
+            "InvalidArgument",
+            "Invalid Encoding Method specified in Request",
+            extra={"ArgumentName": "encoding-type", "ArgumentValue": encoding},
+        )
+    return encoding
