@@ -224,4 +224,5 @@ def test_s3cmd_virtual_hosted_style(tmp_path: Path) -> None:
         run(["s3cmd", "get", "s3://vhost/dir/f.txt", "g.txt"], tmp_path, env)
         assert (tmp_path / "g.txt").read_bytes() == b"virtual hosted"
     finally:
+        hosts.write_text(original)
         assert node.stop() == 0, node.log()
