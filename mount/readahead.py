@@ -33,7 +33,7 @@ class Reader:
         nursery: trio.Nursery,
         limiter: trio.CapacityLimiter,
         *,
-        block_size: int = 2 << 20,
+        block_size: int = 4 << 20,
         max_blocks: int = 8,
         in_flight: int = 4,
         min_random: int = 128 << 10,
@@ -63,27 +63,31 @@ class Reader:
         if off >= self.size or size <= 0:
             return b""
         size = min(size, self.size - off)
-        sequential = off == self.next_off
-        self.next_off = off + size
         lo, data = self.last
         if lo <= off and off + size <= lo + len(data):
             return data[off - lo:off - lo + size]
-        if not sequential:
-            self.window = 0
-            self.blocks.clear()
-            n = max(size, self.min_random)
-            data = await self.backend.get_range(self.bucket, self.key, off, n)
-            self.last = (off, data)
-            return data[:size]
-        return await self._read_blocks(off, size)
+        # the kernel's own read-ahead sends several reads at once, so they may arrive a
+        # little out of order: anything near the stream's position (or in a block already
+        # fetched) continues the stream
+        bs = self.block_size
+        near = self.next_off - 2 * bs <= off <= self.next_off + 2 * bs
+        if near or off // bs in self.blocks:
+            self.next_off = max(self.next_off, off + size)
+            return await self._read_blocks(off, size)
+        self.window = 0
+        self.blocks.clear()
+        self.next_off = off + size
+        data = await self.backend.get_range(self.bucket, self.key, off, max(size, self.min_random))
+        self.last = (off, data)
+        return data[:size]
 
     async def _read_blocks(self, off: int, size: int) -> bytes:
         bs = self.block_size
         first, last = off // bs, (off + size - 1) // bs
-        self.window = max(1, min(self.max_blocks, self.window * 2 if self.window else 2))
+        self.window = max(1, min(self.max_blocks, self.window * 2 if self.window else 1))
         nblocks = -(-self.size // bs)
         for idx in list(self.blocks):
-            if idx < first:
+            if idx < first - 1:  # keep one behind for reads that arrive late
                 del self.blocks[idx]
         for idx in range(first, min(nblocks, max(last + 1, first + self.window))):
             if idx not in self.blocks:
