@@ -35,10 +35,30 @@ class WriteCache:
         self.limit = limit
         self.used = 0
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.lost = root / "lost+found"
+        self._adopt_orphans()
         self.dir = root / f"mount-{os.getpid()}-{secrets.token_hex(4)}"
         self.dir.mkdir(mode=0o700)
-        self.lost = root / "lost+found"
         self._n = 0
+
+    def _adopt_orphans(self) -> None:
+        """Stages left by a mount process that was killed go to lost+found, never away."""
+        for d in self.root.glob("mount-*-*"):
+            try:
+                pid = int(d.name.split("-")[1])
+                os.kill(pid, 0)
+                continue  # its mount is alive
+            except ProcessLookupError:
+                pass
+            except (ValueError, PermissionError):
+                continue
+            if any(d.iterdir()):
+                self.lost.mkdir(parents=True, exist_ok=True)
+                dest = self.lost / f"killed-{d.name}"
+                shutil.move(str(d), dest)
+                log.warning("stages of a killed mount kept in %s", dest)
+            else:
+                shutil.rmtree(d, ignore_errors=True)
 
     def create(self) -> Stage:
         self._n += 1

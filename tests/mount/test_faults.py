@@ -81,3 +81,26 @@ def test_sigterm_unmounts_cleanly(mount_factory: MountFactory, bucket: str,
     m.proc.send_signal(signal.SIGTERM)
     assert m.proc.wait(20) == 0
     assert os.listdir(m.path) == []
+
+
+def test_hung_endpoint_times_out_then_recovers(mount_factory: MountFactory) -> None:
+    moto = Moto(free_port()).start()
+    try:
+        s3 = s3_client(moto.url)
+        s3.create_bucket(Bucket="hung")
+        s3.put_object(Bucket="hung", Key="f", Body=b"f")
+        m = mount_factory("hung", "timeout=2,retry_window=1,attr_timeout=0", url=moto.url)
+        assert (m.path / "f").read_bytes() == b"f"
+        assert moto.proc is not None
+        moto.proc.send_signal(signal.SIGSTOP)  # accepts connections, never answers
+        try:
+            t = time.monotonic()
+            with pytest.raises(OSError) as ei:
+                (m.path / "f").read_bytes()
+            assert ei.value.errno == errno.EIO
+            assert time.monotonic() - t < 15
+        finally:
+            moto.proc.send_signal(signal.SIGCONT)
+        assert (m.path / "f").read_bytes() == b"f"
+    finally:
+        moto.stop()
