@@ -229,8 +229,14 @@ class Store:
         except (TypeError, ValueError):
             return max(1, self.config.default_copies)
 
-    def _bucket_sync(self, name: str) -> BucketInfo:
-        row = self.index.row("SELECT created_ns, props FROM buckets WHERE name = ?", (name,))
+    def _bucket_sync(self, name: str, conn: Any = None) -> BucketInfo:
+        """The bucket's record; ``conn``: the writer connection, for callers holding wlock
+        (no separate read transaction)."""
+        sql = "SELECT created_ns, props FROM buckets WHERE name = ?"
+        if conn is None:
+            row = self.index.row(sql, (name,))
+        else:
+            row = conn.execute(sql, (name,)).fetchone()
         if row is None:
             raise S3Error("NoSuchBucket", "The specified bucket does not exist", name)
         return BucketInfo(name, int(row[0]), json.loads(row[1]))
@@ -419,13 +425,15 @@ class Store:
         in_tx: Callable[[], Counter[str]] | None = None,
         staged: list[_Staged] | None = None,
         staged_dirs: set[str] | None = None,
+        began: bool = False,
     ) -> list[str]:
         """Write manifests, remove others, commit the index; ids whose refcount hit 0.
 
         The caller holds ``index.wlock`` and has checked what must be checked. With
         ``staged`` (the manifest of the one object in ``new``, already in temp files) the
         manifest is renamed into place and its directories are left in ``staged_dirs`` for
-        the caller to fsync (after the lock, before it acknowledges).
+        the caller to fsync (after the lock, before it acknowledges). ``began``: the
+        caller has opened the index transaction already.
         """
         for info in new:
             if staged is not None and staged_dirs is not None:
@@ -439,7 +447,8 @@ class Store:
         if before_tx is not None:
             before_tx()
         w = self.index.w
-        self.index.begin()
+        if not began:
+            self.index.begin()
         try:
             delta: Counter[str] = Counter()
             sizes: dict[str, int] = {}
@@ -679,20 +688,30 @@ class Store:
         dirs: set[str] = set()
         try:
             with self.index.wlock:
-                binfo = self._bucket_sync(bucket)
-                row = self.index.w.execute(
-                    "SELECT etag, generation FROM objects WHERE bucket = ? AND key = ?",
-                    (bucket, key),
-                ).fetchone()
-                _check_preconditions(row[0] if row else None, if_match, if_none_match, key)
-                want = self._copies(binfo.props)
-                if want != copies or (row is not None and row[1] >= info.generation):
-                    # rare: the bucket's copies changed, or a PUT of this key that started
-                    # later committed first (generations grow per key in commit order)
-                    _discard(staged)
-                    info.generation = self._next_gen()
-                    staged = self._stage_manifest(info, want)
-                dropped = self._publish([info], [], want, staged=staged, staged_dirs=dirs)
+                # one transaction from the checks to the commit: no read transaction (and
+                # its file locks) per statement
+                self.index.begin()
+                try:
+                    binfo = self._bucket_sync(bucket, self.index.w)
+                    row = self.index.w.execute(
+                        "SELECT etag, generation FROM objects WHERE bucket = ? AND key = ?",
+                        (bucket, key),
+                    ).fetchone()
+                    _check_preconditions(row[0] if row else None, if_match, if_none_match, key)
+                    want = self._copies(binfo.props)
+                    if want != copies or (row is not None and row[1] >= info.generation):
+                        # rare: the bucket's copies changed, or a PUT of this key that
+                        # started later committed first (generations grow per key in
+                        # commit order)
+                        _discard(staged)
+                        info.generation = self._next_gen()
+                        staged = self._stage_manifest(info, want)
+                    dropped = self._publish(
+                        [info], [], want, staged=staged, staged_dirs=dirs, began=True
+                    )
+                except BaseException:
+                    self.index.rollback()
+                    raise
         finally:
             _discard(staged)
         self._sync_dirs(dirs)
