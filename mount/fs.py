@@ -559,7 +559,7 @@ class Fs(pyfuse3.Operations):
         try:
             if node.stage is not None:
                 node.dirty = True
-                if fh is None:  # truncate(2)/chmod(2) by path: on the server when it returns
+                if node.writers == 0:  # nobody's close() will upload it: on the server now
                     await self._upload_locked(node)
             else:
                 await self._update_meta(node)
@@ -746,6 +746,7 @@ class Fs(pyfuse3.Operations):
         inode.dirty = True
         inode.lookups += 1
         inode.opens += 1
+        inode.writers += 1
         self._note_add(path, FILE)
         fh = self._new_fh()
         self.handles[fh] = Handle(inode, True)
@@ -786,6 +787,7 @@ class Fs(pyfuse3.Operations):
                     node.attrs.size = 0
                     node.dirty = True
         node.opens += 1
+        node.writers += writable
         fh = self._new_fh()
         self.handles[fh] = Handle(node, writable)
         fi = pyfuse3.FileInfo(fh=pyfuse3.FileHandleT(fh))
@@ -842,6 +844,7 @@ class Fs(pyfuse3.Operations):
             h.reader.close()
         node = h.inode
         node.opens -= 1
+        node.writers -= h.writable
         if node.opens > 0 or node.stage is None:
             self.table.forget(node.ino, 0)
             return

@@ -55,8 +55,8 @@ class Attrs:
 
 
 class Inode:
-    __slots__ = ("ino", "kind", "path", "attrs", "lookups", "opens", "stage", "dirty",
-                 "remote", "unlinked", "lock")
+    __slots__ = ("ino", "kind", "path", "attrs", "lookups", "opens", "writers", "stage",
+                 "dirty", "remote", "unlinked", "lock")
 
     def __init__(self, ino: int, kind: str, path: str | None, attrs: Attrs) -> None:
         self.ino = ino
@@ -65,6 +65,7 @@ class Inode:
         self.attrs = attrs
         self.lookups = 0
         self.opens = 0
+        self.writers = 0  # open handles that can write (each close uploads)
         self.stage: Stage | None = None  # local copy while open for writing
         self.dirty = False  # the stage holds data or metadata not yet on the server
         self.remote = True  # an object (or prefix) for it exists on the server
