@@ -28,7 +28,10 @@ READY_TIMEOUT = 120.0
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="aisfs mount",
+        usage="aisfs mount [--endpoint URL] [-f] [-o OPTS] BUCKET[/PREFIX] DIR\n"
+              "       aisfs mount [--endpoint URL] [-f] [-o OPTS] --all DIR",
         description="Mount a bucket (or a prefix of one, or every bucket) as a directory.",
+        epilog="Documentation: docs/mount.md",
     )
     p.add_argument("--endpoint", help="S3 endpoint URL (default $AIS_ENDPOINT/s3 or "
                    "http://localhost:8080/s3)")
@@ -36,9 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground")
     p.add_argument("-o", dest="options", action="append", default=[],
                    metavar="OPTS", help="ro,allow_other,uid=,gid=,umask=,attr_timeout=,"
-                   "cache_dir=,cache_limit=,timeout=,endpoint=,log=,debug")
+                   "cache_dir=,cache_limit=,timeout=,endpoint=,backend=,log=,debug")
     p.add_argument("-d", "--debug", action="store_true", help="log every request (implies -f)")
-    p.add_argument("args", nargs="+", metavar="BUCKET[/PREFIX] DIR")
+    p.add_argument("args", nargs="+", metavar="ARG", help="BUCKET[/PREFIX] DIR, or DIR with --all")
     return p
 
 
