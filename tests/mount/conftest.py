@@ -74,7 +74,12 @@ def mount_factory(tmp_path: Path, endpoint: Endpoint) -> Iterator[MountFactory]:
     n = 0
 
     def make(
-        source: str, options: str = "", *, url: str | None = None, args: tuple[str, ...] = ()
+        source: str,
+        options: str = "",
+        *,
+        url: str | None = None,
+        args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> Mount:
         nonlocal n
         n += 1
@@ -97,7 +102,7 @@ def mount_factory(tmp_path: Path, endpoint: Endpoint) -> Iterator[MountFactory]:
             *src,
             str(mp),
         )
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
         with open(log, "ab") as lf:
             proc = subprocess.Popen(cmd, stdout=lf, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
         m = Mount(mp, url or endpoint.url, source, log, proc, cache)
