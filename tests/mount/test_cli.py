@@ -12,28 +12,12 @@ from pathlib import Path
 import pytest
 from mountkit import ROOT, Endpoint, _mounted, mount_cmd
 
-from mount.options import MountOptions, OptionError
-
 pytestmark = [pytest.mark.fuse, pytest.mark.timeout(120)]
 
 
 def _cleanup(mp: Path) -> None:
     if _mounted(mp):
         subprocess.run(["fusermount3", "-u", "-z", str(mp)], capture_output=True, timeout=30)
-
-
-def test_options_parse() -> None:
-    o = MountOptions()
-    o.apply("ro,allow_other,uid=7,gid=8,umask=077,attr_timeout=0.5,_netdev,defaults,"
-            "cache_limit=1G,x-systemd.automount")
-    assert (o.read_only, o.allow_other, o.uid, o.gid, o.umask) == (True, True, 7, 8, 0o077)
-    assert o.attr_timeout == 0.5 and o.cache_limit == 1 << 30
-    with pytest.raises(OptionError, match="unknown option 'bogus'"):
-        o.apply("bogus")
-    with pytest.raises(OptionError):
-        o.apply("uid=x")
-    o.set_source("b/some/prefix/")
-    assert (o.bucket, o.prefix) == ("b", "some/prefix/")
 
 
 def test_background_mount_waits_for_readiness(endpoint: Endpoint, bucket: str,

@@ -1,0 +1,140 @@
+"""The mount's pure parts, without a kernel: options, metadata, errnos, read-ahead."""
+
+from __future__ import annotations
+
+import errno
+import random
+import stat
+
+import pyfuse3
+import pytest
+import trio
+
+from aisfs.errors import S3Error
+from mount.backend import ObjectInfo, Unreachable
+from mount.errnos import errno_of, fuse_errors
+from mount.inodes import FILE, LINK, Attrs, Defaults, Inode, attrs_from, kind_of, meta_of
+from mount.nodebackend import native_base, parse_custom
+from mount.options import MountOptions, OptionError, parse_size
+from mount.readahead import Reader
+
+
+def test_options() -> None:
+    o = MountOptions()
+    o.apply("ro,allow_other,uid=7,gid=8,umask=077,attr_timeout=0.5,_netdev,defaults,"
+            "cache_limit=1G,x-systemd.automount,backend=s3")
+    assert (o.read_only, o.allow_other, o.uid, o.gid, o.umask) == (True, True, 7, 8, 0o077)
+    assert o.attr_timeout == 0.5 and o.cache_limit == 1 << 30 and o.backend == "s3"
+    assert "ro" in o.fuse_options() and "allow_other" in o.fuse_options()
+    with pytest.raises(OptionError, match="unknown option 'bogus'"):
+        o.apply("bogus")
+    with pytest.raises(OptionError):
+        o.apply("uid=x")
+    with pytest.raises(OptionError):
+        o.apply("ro=1")
+    o.set_source("b/some/prefix/")
+    assert (o.bucket, o.prefix) == ("b", "some/prefix/")
+    assert parse_size("64M") == 64 << 20 and parse_size("1.5k") == 1536
+
+
+def test_metadata_round_trip() -> None:
+    d = Defaults(uid=1, gid=2, umask=0o022, mount_time_ns=5)
+    a = Attrs(size=3, mtime_ns=1_500_000_000_123_456_789, atime_ns=-1_000_000_001, perm=0o4751,
+              uid=10, gid=20, target="../x y,z", user_meta={"other": "kept"})
+    meta = meta_of(Inode(9, LINK, "l", a))
+    assert int(meta["mode"]) == stat.S_IFLNK | 0o4751 and meta["other"] == "kept"
+    info = ObjectInfo("l", 3, 7_000_000_000, "e", meta)
+    assert kind_of(info) == LINK
+    b = attrs_from(info, LINK, d, 0.0)
+    assert (b.perm, b.uid, b.gid, b.target) == (0o4751, 10, 20, "../x y,z")
+    assert (b.mtime_ns, b.atime_ns, b.ctime_ns) == (a.mtime_ns, a.atime_ns, 7_000_000_000)
+    assert b.user_meta == {"other": "kept"}
+    plain = attrs_from(ObjectInfo("p", 1, 9, "e", {}), FILE, d, 0.0)
+    assert (plain.perm, plain.uid, plain.mtime_ns) == (0o644, 1, 9)
+    s3fs_style = attrs_from(ObjectInfo("p", 1, 9, "e", {"mtime": "1700000000"}), FILE, d, 0.0)
+    assert s3fs_style.mtime_ns == 1_700_000_000 * 10**9
+
+
+def test_node_listing_metadata() -> None:
+    got = parse_custom("ETag=abc,LastModified=Wed, 25 Nov 2026 07:35:16 GMT,mode=33188,"
+                       "symlink=a%2Cb")
+    assert got == {"ETag": "abc", "LastModified": "Wed, 25 Nov 2026 07:35:16 GMT",
+                   "mode": "33188", "symlink": "a%2Cb"}
+    assert native_base("http://h:8080/s3/") == "http://h:8080"
+    assert native_base("http://h:9000") is None
+
+
+def test_errnos() -> None:
+    assert errno_of(S3Error("NoSuchKey")) == errno.ENOENT
+    assert errno_of(S3Error("AccessDenied")) == errno.EACCES
+    assert errno_of(S3Error("InsufficientStorage")) == errno.ENOSPC
+    assert errno_of(S3Error("Whatever")) == errno.EIO
+    assert errno_of(Unreachable("down")) == errno.EIO
+    with pytest.raises(pyfuse3.FUSEError) as ei, fuse_errors("op"):
+        raise ExceptionGroup("two", [S3Error("BucketNotEmpty"), Unreachable("x")])
+    assert ei.value.errno == errno.ENOTEMPTY
+    with pytest.raises(pyfuse3.FUSEError) as ei, fuse_errors("op"):
+        raise KeyError("a bug")
+    assert ei.value.errno == errno.EIO
+
+
+class FakeStore:
+    def __init__(self, data: bytes, fail_at: int | None = None) -> None:
+        self.data = data
+        self.calls: list[tuple[int, int]] = []
+        self.fail_at = fail_at
+
+    async def get_range(self, bucket: str, key: str, start: int, length: int) -> bytes:
+        self.calls.append((start, length))
+        await trio.sleep(0.001 * random.random())
+        if self.fail_at is not None and start <= self.fail_at < start + length:
+            raise Unreachable("gone")
+        return self.data[start:start + length]
+
+
+async def test_readahead_sequential_random_and_out_of_order() -> None:
+    data = random.randbytes(10 * 1000 * 1000 + 7)
+    store = FakeStore(data)
+    async with trio.open_nursery() as nursery:
+        r = Reader(store, "b", "k", len(data), nursery, trio.CapacityLimiter(4),  # type: ignore[arg-type]
+                   block_size=1 << 20, max_blocks=4)
+        out = bytearray()
+        off = 0
+        while off < len(data):
+            chunk = await r.read(off, 128 << 10)
+            out += chunk
+            off += len(chunk)
+        assert bytes(out) == data
+        assert len(store.calls) == 10  # whole blocks, each fetched once
+        # the kernel's read-ahead: several reads at once, arriving out of order
+        r2 = Reader(store, "b", "k", len(data), nursery, trio.CapacityLimiter(4),  # type: ignore[arg-type]
+                    block_size=1 << 20, max_blocks=4)
+        got: dict[int, bytes] = {}
+
+        async def read_at(o: int) -> None:
+            got[o] = await r2.read(o, 64 << 10)
+
+        async with trio.open_nursery() as inner:
+            for o in [0, 128 << 10, 64 << 10, 256 << 10, 192 << 10]:
+                inner.start_soon(read_at, o)
+        assert all(got[o] == data[o:o + (64 << 10)] for o in got)
+        for _ in range(50):
+            o = random.randrange(len(data))
+            assert await r2.read(o, 5000) == data[o:o + 5000]
+        assert await r2.read(len(data), 10) == b""
+        r.close()
+        r2.close()
+
+
+async def test_readahead_error_is_raised_then_retried() -> None:
+    data = bytes(3 << 20)
+    store = FakeStore(data, fail_at=(1 << 20) + 5)
+    async with trio.open_nursery() as nursery:
+        r = Reader(store, "b", "k", len(data), nursery, trio.CapacityLimiter(4),  # type: ignore[arg-type]
+                   block_size=1 << 20)
+        assert await r.read(0, 1 << 20) == data[: 1 << 20]
+        with pytest.raises(Unreachable):
+            await r.read(1 << 20, 4096)
+        store.fail_at = None
+        assert await r.read(1 << 20, 4096) == data[1 << 20:(1 << 20) + 4096]
+        r.close()
