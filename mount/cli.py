@@ -89,7 +89,7 @@ def _setup_logging(opts: MountOptions, to_stderr: bool) -> None:
     handler.setFormatter(fmt)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "pyfuse3"):
+    for noisy in ("httpx", "httpcore", "pyfuse3", "botocore"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if opts.debug else logging.WARNING)
 
 
