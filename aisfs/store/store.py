@@ -345,7 +345,8 @@ class Store:
 
         Needs no lock: nothing is visible until ``_install_manifest`` renames them.
         """
-        data = encode(info_to_json(info))
+        text = dumps(info_to_json(info))
+        data = text.encode("utf-8", "surrogatepass")
         name = layout.manifest_name(info.bucket, info.key)
         final = f"{layout.MANIFESTS}/{name[:2]}/{name}.json"
         staged: list[_Staged] = []
@@ -361,7 +362,7 @@ class Store:
                         raise
                     log.warning("manifest not written to failed %s: %s", mp.root, e)
                     continue
-                staged.append(_Staged(mp, tmp, f"{mp.root}/{final}"))
+                staged.append(_Staged(mp, tmp, f"{mp.root}/{final}", text))
         except BaseException:
             _discard(staged)
             raise
@@ -469,7 +470,9 @@ class Store:
                     "INSERT INTO objects (bucket, key, size, etag, mtime_ns, generation, extra, "
                     "manifest) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (info.bucket, info.key, info.size, info.etag, info.mtime_ns,
-                     info.generation, extra, dumps(info_to_json(info))),
+                     info.generation, extra,
+                     staged[0].text if staged and len(new) == 1
+                     else dumps(info_to_json(info))),
                 )
             if in_tx is not None:
                 delta.update(in_tx())
@@ -1520,6 +1523,7 @@ class _Staged:
     mp: Mountpath
     tmp: str  # "" once renamed or removed
     final: str
+    text: str  # the manifest's JSON (the index row keeps the same text)
 
 
 def _discard(staged: list[_Staged]) -> None:
