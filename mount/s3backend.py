@@ -39,7 +39,9 @@ TRANSIENT = (httpx.TransportError,)
 @dataclass(slots=True)
 class Timeouts:
     connect: float = 3.0
-    request: float = 20.0  # whole metadata request, or each read/write of a transfer
+    # a metadata request as a whole; a transfer gets this per socket read/write (a stall
+    # fails at once) and as a whole this plus its size at 256 KiB/s
+    request: float = 20.0
     retry_window: float = 4.0  # how long connection failures are retried
 
 
@@ -336,7 +338,7 @@ class S3Backend:
         try:
             resp = await self._send(
                 "GET", self.url(bucket, key), headers, resource=f"{bucket}/{key}",
-                deadline=self.timeouts.request + length / (8 << 20),
+                deadline=self.timeouts.request + length / (256 << 10),
             )
         except S3Error as e:
             if e.code == "InvalidRange":
@@ -419,7 +421,7 @@ class S3Backend:
         body = (lambda: b"") if size == 0 else self._fd_body(fd, 0, size)
         resp = await self._send(
             "PUT", self.url(bucket, key), headers, body, resource=f"{bucket}/{key}",
-            deadline=self.timeouts.request + size / (4 << 20),
+            deadline=self.timeouts.request + size / (256 << 10),
         )
         return ObjectInfo(key, size, 0, resp.headers.get("etag", "").strip('"'), dict(meta))
 
@@ -443,7 +445,7 @@ class S3Backend:
                 resp = await self._send(
                     "PUT", self.url(bucket, key, f"partNumber={n}&uploadId={uid_q}"),
                     {"Content-Length": str(length)}, self._fd_body(fd, start, length),
-                    resource=res, deadline=self.timeouts.request + length / (4 << 20),
+                    resource=res, deadline=self.timeouts.request + length / (256 << 10),
                 )
             etags[n] = resp.headers.get("etag", "")
 
