@@ -4,6 +4,7 @@
     ./run bench --quick          # smaller counts (a smoke run)
     ./run bench --only aisfs     # skip moto
     ./run bench --big            # also: node RSS while a 2 GiB object is PUT and read back
+    ./run bench mount [--quick]  # the FUSE mount beside direct S3 and the local disk
     ./run bench --s3-extras      # also: multipart 1 GiB (8 MiB parts, 8 in flight) and the
                                  # cost of SigV4 verification on 4 KiB GETs
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -245,6 +247,11 @@ def big_rss(args: argparse.Namespace) -> float:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["mount"]:
+        from bench.mount_io import main as mount_main
+
+        mount_main(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(prog="bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
