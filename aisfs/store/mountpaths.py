@@ -25,10 +25,23 @@ class Mountpath:
     uuid: str
     weight: float = 1.0
     enabled: bool = True
+    # set while its data moves away (``detach``): readable, last in every placement order
+    detaching: bool = False
+    io_errors: int = 0
+    # why it is disabled: "admin" (an operator), else the failure that disabled it
+    reason: str = ""
 
     @property
     def root(self) -> str:
         return str(self.path)
+
+    @property
+    def state(self) -> str:
+        if self.detaching:
+            return "detaching"
+        if self.enabled:
+            return "enabled"
+        return "disabled" if self.reason in ("", "admin") else "faulted"
 
     def capacity(self) -> dict[str, int]:
         st = os.statvfs(self.root)
@@ -121,16 +134,18 @@ class MountpathSet:
                         self.check(mp)
 
     def order(self, name: str) -> list[Mountpath]:
-        return hrw_order(name, self.live())
+        live = self.live()
+        if any(mp.detaching for mp in live):
+            # a detaching mountpath is still read, but placed on only when nothing else is
+            return hrw_order(name, [mp for mp in live if not mp.detaching]) + [
+                mp for mp in live if mp.detaching
+            ]
+        return hrw_order(name, live)
 
     def check(self, mp: Mountpath) -> bool:
-        """After an I/O error: disable ``mp`` if its identity is gone. True if still usable."""
-        try:
-            with open(f"{mp.root}/{layout.IDENTITY_FILE}", "rb") as f:
-                ok = json.loads(f.read()).get("uuid") == mp.uuid
-        except (OSError, ValueError):
-            ok = False
-        if not ok and mp.enabled:
-            log.error("mountpath %s failed: disabled", mp.root)
-            mp.enabled = False
-        return ok
+        """After an I/O error (called in its ``except`` block): count it and probe ``mp``
+        (``health.check_mountpath``); a mountpath that fails the probe is disabled. True if
+        still usable."""
+        from .health import check_mountpath
+
+        return check_mountpath(self, mp)
