@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
 import xxhash
@@ -59,6 +59,9 @@ from .types import (
     UploadInfo,
     WriteResult,
 )
+
+if TYPE_CHECKING:
+    from .admin import StoreAdmin
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +170,9 @@ class Store:
             index = Index(db)
             known = dict(index.w.execute("SELECT path, uuid FROM mountpaths").fetchall())
             mps: list[Mountpath] = []
-            for p in config.mountpaths:
+            from .admin import effective_mountpaths  # config + added - detached at run time
+
+            for p in effective_mountpaths(config):
                 mp = open_mountpath(p, known.get(str(p)), config.fsync)
                 if mp is None:
                     continue
@@ -206,15 +211,25 @@ class Store:
             index.close(checkpoint=False)
             os.close(lock_fd)
             raise
+        store.admin.restore()  # recorded mountpath states (admin.py)
         return store
 
     def close_sync(self) -> None:
         if self._closed:
             return
         self._closed = True
+        if "admin" in self.__dict__:
+            self.admin.close()  # resilver/scrub threads stop before the index closes
         self.index.close()
         unlink_durably(str(self.config.index_dir / DIRTY_MARKER), self.config.fsync)
         os.close(self._lock_fd)
+
+    @functools.cached_property
+    def admin(self) -> StoreAdmin:
+        """Mountpath lifecycle, resilver and scrub (admin.py)."""
+        from .admin import StoreAdmin
+
+        return StoreAdmin(self)
 
     def _next_gen(self) -> int:
         with self._gen_lock:
@@ -336,7 +351,10 @@ class Store:
         return [BucketInfo(r[0], int(r[1]), json.loads(r[2])) for r in rows]
 
     async def update_bucket_props(self, name: str, patch: dict[str, Any]) -> BucketInfo:
-        return await _run(self._update_bucket_sync, name, patch)
+        info = await _run(self._update_bucket_sync, name, patch)
+        if "mirror.copies" in patch:  # existing objects get the new number of copies
+            self.admin.request_resilver([name], reason=f"mirror.copies of {name}")
+        return info
 
     # == manifests and publication =======================================================
 
@@ -1434,7 +1452,8 @@ class Store:
         uploads = self.index.row("SELECT count(*) FROM uploads")[0]
         mps = []
         for mp in self.mps.all:
-            entry: dict[str, Any] = {"path": mp.root, "uuid": mp.uuid, "enabled": mp.enabled}
+            entry: dict[str, Any] = {"path": mp.root, "uuid": mp.uuid, "enabled": mp.enabled,
+                                     "state": mp.state, "io_errors": mp.io_errors}
             if mp.enabled:
                 with contextlib.suppress(OSError):
                     entry.update(mp.capacity())

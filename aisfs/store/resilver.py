@@ -1,0 +1,546 @@
+"""Resilver: put every chunk, manifest and upload record where placement wants it.
+
+Blocking code, for the job thread of ``StoreAdmin`` (and its worker pool).
+
+A chunk is wanted on the first ``copies`` mountpaths of its HRW order over the enabled,
+non-detaching mountpaths, ``copies`` being the largest ``mirror.copies`` among the buckets
+of the objects (and multipart parts) that reference it. For each chunk, under its pin and
+its write stripe (the same lock a PUT holds while it places that chunk):
+
+1. the copies present on the live mountpaths are listed (one ``stat`` each); when they are
+   exactly the wanted ones there is nothing to do (no data is read);
+2. otherwise every present copy is read and verified (length, xxh3-128 of the id); a good
+   one is the source; the wanted mountpaths that lack a good copy get one (temp file,
+   fsync, rename, directory fsync);
+3. only then, and only if every wanted copy is in place, the unwanted copies are removed.
+
+Safety with a node that serves meanwhile: the chunk is pinned (GC skips it) and ids no longer
+referenced are skipped (GC's job); a PUT of the same bytes waits on the stripe; a reader
+that finds a copy gone tries the next mountpath, and a wanted copy is durable before any
+copy goes. No good copy anywhere: the chunk is counted lost and nothing is removed.
+
+Manifests go to the first ``max(copies, 1)`` mountpaths of the HRW order of their name,
+written from the index row (the index is the truth while the node runs) under the index
+writer lock, which every manifest install holds. Upload records likewise (order of the
+upload id). Bucket records are rewritten on every live mountpath.
+
+``scrub`` (scrub.py) uses the same chunk step in "scrub" mode: every present copy is read
+and verified, bad ones are rewritten from a good one, missing wanted ones are written,
+nothing is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from . import layout
+from .chunks import chunk_hash
+from .files import fsync_dir, read_file, replace_durably
+from .jobs import Progress
+from .manifest import info_from_json
+from .mountpaths import Mountpath
+
+if TYPE_CHECKING:
+    from .store import Store
+
+log = logging.getLogger(__name__)
+
+PAGE = 256  # objects per batch
+WORKERS = 4  # chunks fixed at once
+
+OK, FIXED, LOST, GONE = "ok", "fixed", "lost", "gone"
+
+
+class Aborted(Exception):
+    """The job was preempted (a newer request) or the store is closing."""
+
+
+def placement(store: Store) -> list[Mountpath]:
+    return [mp for mp in store.mps.live() if not mp.detaching]
+
+
+def wanted(store: Store, name: str, copies: int) -> list[Mountpath]:
+    return [mp for mp in store.mps.order(name) if not mp.detaching][: max(copies, 1)]
+
+
+def _stripe(store: Store, cid: str) -> threading.Lock:
+    stripes = store.chunks._stripes
+    return stripes[int(cid[:2], 16) % len(stripes)]
+
+
+def stripe_barrier(store: Store) -> None:
+    """Wait until every chunk placement that started before now has finished."""
+    for lock in store.chunks._stripes:
+        with lock:
+            pass
+
+
+# == chunks ===============================================================================
+
+def fix_chunk(store: Store, cid: str, size: int, copies: int, mode: str, prog: Progress) -> str:
+    """Make ``cid``'s copies right (see the module doc). The caller pinned it."""
+    mps = store.mps
+    base = layout.chunk_base(cid)
+    with _stripe(store, cid):
+        want = wanted(store, cid, copies)
+        if not want:
+            return OK
+        present = [
+            mp for mp in mps.live() if os.path.exists(layout.chunk_path(mp.root, cid))
+        ]
+        if mode == "resilver" and set(present) == set(want):
+            return OK
+        good: list[Mountpath] = []
+        bad: list[Mountpath] = []
+        data: bytes | None = None
+        for mp in present:
+            path = layout.chunk_path(mp.root, cid)
+            try:
+                buf = read_file(path)
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                log.error("%s: chunk %s unreadable on %s: %s", mode, cid, mp.root, e)
+                mps.check(mp)
+                bad.append(mp)
+                continue
+            if len(buf) == size and chunk_hash(buf) == base:
+                good.append(mp)
+                if data is None:
+                    data = buf
+            else:
+                log.error("%s: chunk %s is corrupt on %s", mode, cid, mp.root)
+                bad.append(mp)
+        if data is None:
+            log.error("%s: chunk %s has no good copy", mode, cid)
+            return LOST
+        dirs: set[str] = set()
+        complete = True
+        added = repaired = 0
+        targets = list(want)
+        if mode == "scrub":
+            targets += [mp for mp in bad if mp not in want and mp.enabled]
+        for mp in targets:
+            if mp in good or not mp.enabled:
+                continue
+            try:
+                store.chunks._write_copy(mp, cid, data, dirs, replace=True)
+            except OSError as e:
+                log.error("%s: chunk %s not written to %s: %s", mode, cid, mp.root, e)
+                mps.check(mp)
+                complete = False
+                continue
+            if mp in bad:
+                repaired += 1
+            else:
+                added += 1
+        try:
+            store.chunks.sync_dirs(dirs)
+        except OSError as e:
+            log.error("%s: chunk directories not synced: %s", mode, e)
+            complete = False
+        removed = 0
+        if mode == "resilver" and complete:
+            for mp in present:
+                if mp in want:
+                    continue
+                try:
+                    os.unlink(layout.chunk_path(mp.root, cid))
+                    removed += 1
+                except FileNotFoundError:
+                    pass
+                except OSError as e:
+                    log.warning("resilver: chunk %s not removed from %s: %s", cid, mp.root, e)
+        if added or removed or repaired:
+            prog.add(copies_added=added, copies_removed=removed, copies_repaired=repaired)
+            return FIXED
+        return OK
+
+
+def fix_chunks(
+    store: Store,
+    items: list[tuple[str, int, int]],
+    mode: str,
+    prog: Progress,
+    pool: ThreadPoolExecutor,
+    include_pinned: bool = False,
+) -> dict[str, str]:
+    """``fix_chunk`` for each ``(cid, size, copies)``, pinned meanwhile; result per id.
+
+    Ids that no committed object or part references are skipped (GC's), unless
+    ``include_pinned`` and a writer in flight holds them."""
+    if not items:
+        return {}
+    ids = [cid for cid, _, _ in items]
+    for cid in ids:
+        store.chunks.pin(cid)
+    try:
+        live = store.index.referenced(ids)
+        if include_pinned:
+            with store.chunks.pin_lock:
+                pins = store.chunks._pins
+                live |= {cid for cid in ids if pins.get(cid, 0) > 1}
+
+        def one(item: tuple[str, int, int]) -> tuple[str, str]:
+            cid, size, copies = item
+            if cid not in live:
+                return cid, GONE
+            try:
+                return cid, fix_chunk(store, cid, size, copies, mode, prog)
+            except OSError as e:
+                log.error("%s: chunk %s: %s", mode, cid, e)
+                return cid, LOST
+
+        results = dict(pool.map(one, items))
+    finally:
+        store.chunks.unpin(ids)
+    prog.add(chunks_checked=len(items), lost_chunks=sum(r == LOST for r in results.values()))
+    return results
+
+
+# == manifests, uploads, buckets ==========================================================
+
+def _file_bytes(path: str) -> bytes | None:
+    try:
+        return read_file(path)
+    except OSError:
+        return None
+
+
+def fix_manifest(store: Store, bucket: str, key: str, copies: int, text: str,
+                 prog: Progress) -> None:
+    """Copies of the object's manifest on exactly its wanted mountpaths, as in the index."""
+    name = layout.manifest_name(bucket, key)
+    data = text.encode("utf-8", "surrogatepass")
+    want = wanted(store, name, copies)
+    live = store.mps.live()
+
+    def right() -> bool:
+        for mp in live:
+            have = _file_bytes(layout.manifest_path(mp.root, bucket, key))
+            if (mp in want) != (have is not None) or (have is not None and have != data):
+                return False
+        return True
+
+    if not want or right():
+        return
+    fsync = store.config.fsync
+    with store.index.wlock:
+        row = store.index.w.execute(
+            "SELECT manifest FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
+        ).fetchone()
+        if row is None:
+            return  # deleted meanwhile: its delete removed the manifests
+        data = row[0].encode("utf-8", "surrogatepass")
+        written = 0
+        for mp in want:
+            path = layout.manifest_path(mp.root, bucket, key)
+            if _file_bytes(path) == data:
+                written += 1
+                continue
+            try:
+                replace_durably(layout.tmp_path(mp.root, "manifest"), path, data, fsync)
+                written += 1
+            except OSError as e:
+                log.error("resilver: manifest of %s/%s not written to %s: %s",
+                          bucket, key, mp.root, e)
+                store.mps.check(mp)
+        if written < len(want):
+            return
+        for mp in live:
+            if mp not in want:
+                path = layout.manifest_path(mp.root, bucket, key)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+                    if fsync:
+                        fsync_dir(os.path.dirname(path))
+        prog.add(manifests_fixed=1)
+
+
+def fix_upload(store: Store, upload_id: str, copies: int, prog: Progress) -> None:
+    """The upload's record files on exactly its wanted mountpaths."""
+    want = wanted(store, upload_id, copies)
+    if not want:
+        return
+    fsync = store.config.fsync
+    with store.index.wlock:
+        if store.index.w.execute(
+            "SELECT 1 FROM uploads WHERE upload_id = ?", (upload_id,)
+        ).fetchone() is None:
+            return
+        live = store.mps.live()
+        files: dict[str, bytes] = {}
+        holders: list[Mountpath] = []
+        for mp in store.mps.order(upload_id):
+            d = layout.upload_dir(mp.root, upload_id)
+            try:
+                names = sorted(os.listdir(d))
+            except OSError:
+                continue
+            holders.append(mp)
+            for n in names:
+                if n not in files and n.endswith(".json"):
+                    content = _file_bytes(f"{d}/{n}")
+                    if content is not None:
+                        files[n] = content
+        if "upload.json" not in files:
+            log.error("resilver: upload %s has no readable record", upload_id)
+            return
+        changed = False
+        for mp in want:
+            d = layout.upload_dir(mp.root, upload_id)
+            try:
+                if not os.path.isdir(d):
+                    os.makedirs(d, exist_ok=True)
+                    if fsync:
+                        fsync_dir(os.path.dirname(d))
+                for n, content in files.items():
+                    if _file_bytes(f"{d}/{n}") != content:
+                        replace_durably(layout.tmp_path(mp.root, "upload"), f"{d}/{n}",
+                                        content, fsync)
+                        changed = True
+            except OSError as e:
+                log.error("resilver: upload %s not written to %s: %s", upload_id, mp.root, e)
+                store.mps.check(mp)
+                return
+        for mp in holders:
+            if mp not in want and mp in live:
+                shutil.rmtree(layout.upload_dir(mp.root, upload_id), ignore_errors=True)
+                changed = True
+        if changed:
+            prog.add(manifests_fixed=1)
+
+
+def rewrite_buckets(store: Store) -> None:
+    with store.index.wlock:
+        for b in store.index.rows("SELECT name FROM buckets"):
+            try:
+                store._write_bucket_files(store._bucket_sync(b[0]))
+            except Exception as e:  # S3Error when it went meanwhile
+                log.warning("resilver: bucket record %s: %s", b[0], e)
+
+
+def purge_stale_manifests(store: Store, mp: Mountpath, prog: Progress,
+                          should_stop: Callable[[], None]) -> None:
+    """Remove manifests on ``mp`` that the index does not hold (objects deleted or
+    overwritten while ``mp`` was away), so an index rebuild cannot bring them back."""
+    for fan in layout.FANOUT:
+        should_stop()
+        base = f"{mp.root}/{layout.MANIFESTS}/{fan}"
+        try:
+            names = os.listdir(base)
+        except OSError:
+            continue
+        for n in names:
+            path = f"{base}/{n}"
+            try:
+                d = json.loads(read_file(path))
+                info = info_from_json(d)
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            with store.index.wlock:
+                row = store.index.w.execute(
+                    "SELECT generation FROM objects WHERE bucket = ? AND key = ?",
+                    (info.bucket, info.key),
+                ).fetchone()
+                if row is None or int(row[0]) > info.generation:
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
+                        prog.add(manifests_fixed=1)
+
+
+# == the walk =============================================================================
+
+def bucket_copies(store: Store) -> dict[str, int]:
+    return {
+        r[0]: store._copies(json.loads(r[1]))
+        for r in store.index.rows("SELECT name, props FROM buckets")
+    }
+
+
+def iter_objects(
+    store: Store, buckets: list[str] | None
+) -> Iterator[list[tuple[str, str, int, str]]]:
+    """Pages of ``(bucket, key, size, manifest)`` in (bucket, key) order."""
+    last = ("", "")
+    first = True
+    while True:
+        sql = "SELECT bucket, key, size, manifest FROM objects"
+        params: list[Any] = []
+        conds = []
+        if not first:
+            conds.append("(bucket, key) > (?, ?)")
+            params += list(last)
+        if buckets is not None:
+            conds.append(f"bucket IN ({','.join('?' * len(buckets))})")
+            params += buckets
+        if conds:
+            sql += " WHERE " + " AND ".join(conds)
+        sql += " ORDER BY bucket, key LIMIT ?"
+        params.append(PAGE)
+        rows = store.index.rows(sql, params)
+        if not rows:
+            return
+        yield [(r[0], r[1], int(r[2]), r[3]) for r in rows]
+        last = (rows[-1][0], rows[-1][1])
+        first = False
+
+
+def chunk_copies(store: Store, copies_of: dict[str, int]) -> dict[str, int]:
+    """Chunk id -> the most copies any referencing object (or part) wants."""
+    out: dict[str, int] = {}
+    default = max(store.config.default_copies, 1)
+    for page in iter_objects(store, None):
+        for bucket, _key, _size, manifest in page:
+            n = copies_of.get(bucket, default)
+            for c in json.loads(manifest).get("chunks") or []:
+                if out.get(c[0], 0) < n:
+                    out[c[0]] = n
+    for bucket, chunks in store.index.rows(
+        "SELECT u.bucket, p.chunks FROM parts p JOIN uploads u USING (upload_id)"
+    ):
+        n = copies_of.get(bucket, default)
+        for c in json.loads(chunks):
+            if out.get(c[0], 0) < n:
+                out[c[0]] = n
+    return out
+
+
+def walk(
+    store: Store,
+    prog: Progress,
+    mode: str,
+    buckets: list[str] | None,
+    should_stop: Callable[[], None],
+    workers: int = WORKERS,
+) -> None:
+    """The resilver (or scrub) pass over the objects of ``buckets`` (None: all), then over
+    the multipart uploads. ``should_stop()`` raises ``Aborted`` to stop between batches."""
+    copies_of = bucket_copies(store)
+    default = max(store.config.default_copies, 1)
+    if buckets is not None:
+        buckets = sorted(set(buckets) & set(copies_of))
+    want_copies = chunk_copies(store, copies_of)
+    where = ""
+    params: list[Any] = []
+    if buckets is not None:
+        where = f" WHERE bucket IN ({','.join('?' * len(buckets))})"
+        params = list(buckets)
+    total, nbytes = store.index.row(
+        f"SELECT count(*), coalesce(sum(size), 0) FROM objects{where}", params
+    )
+    prog.add(objects_total=int(total), bytes_total=int(nbytes))
+    done: set[str] = set()
+    results: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"aisfs-{mode}") as pool:
+        for page in iter_objects(store, buckets):
+            should_stop()
+            items: list[tuple[str, int, int]] = []
+            for bucket, _key, _size, manifest in page:
+                n = copies_of.get(bucket, default)
+                for cid, size in json.loads(manifest).get("chunks") or []:
+                    if cid not in done:
+                        done.add(cid)
+                        items.append((cid, int(size), max(want_copies.get(cid, n), n)))
+            results.update(fix_chunks(store, items, mode, prog, pool))
+            for bucket, key, size, manifest in page:
+                chunks = [c[0] for c in json.loads(manifest).get("chunks") or []]
+                if any(results.get(cid) == LOST for cid in chunks):
+                    prog.lost_object(f"{bucket}/{key}")
+                try:
+                    fix_manifest(store, bucket, key, copies_of.get(bucket, default), manifest,
+                                 prog)
+                except OSError as e:
+                    log.error("%s: manifest of %s/%s: %s", mode, bucket, key, e)
+                prog.add(objects_done=1, bytes_done=size)
+        # multipart uploads in progress: their parts' chunks and records
+        rows = store.index.rows("SELECT upload_id, bucket FROM uploads")
+        for upload_id, bucket in rows:
+            if buckets is not None and bucket not in buckets:
+                continue
+            should_stop()
+            n = copies_of.get(bucket, default)
+            items = []
+            for (chunks,) in store.index.rows(
+                "SELECT chunks FROM parts WHERE upload_id = ?", (upload_id,)
+            ):
+                for cid, size in json.loads(chunks):
+                    if cid not in done:
+                        done.add(cid)
+                        items.append((cid, int(size), max(want_copies.get(cid, n), n)))
+            fix_chunks(store, items, mode, prog, pool)
+            fix_upload(store, upload_id, n, prog)
+
+
+def _chunk_sizes(store: Store, ids: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for i in range(0, len(ids), 500):
+        part = ids[i : i + 500]
+        marks = ",".join("?" * len(part))
+        out.update(
+            (r[0], int(r[1]))
+            for r in store.index.rows(f"SELECT id, size FROM chunks WHERE id IN ({marks})", part)
+        )
+    return out
+
+
+def drain(store: Store, mp: Mountpath, prog: Progress, should_stop: Callable[[], None]) -> None:
+    """Before ``mp`` (detaching) leaves the set: whatever is still on it and still needed
+    (a chunk placed by a PUT that raced the start of the detach, a manifest or upload
+    record) is put where placement wants it."""
+    stripe_barrier(store)
+    copies_of = bucket_copies(store)
+    default = max(store.config.default_copies, 1)
+    want_copies = chunk_copies(store, copies_of)
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="aisfs-drain") as pool:
+        for fan in layout.FANOUT:
+            should_stop()
+            try:
+                names = os.listdir(f"{mp.root}/{layout.CHUNKS}/{fan}")
+            except OSError:
+                continue
+            sizes = _chunk_sizes(store, names)
+            items = []
+            for cid in names:
+                size = sizes.get(cid)
+                if size is None:  # not referenced: its size from the file (a writer's)
+                    try:
+                        size = os.path.getsize(layout.chunk_path(mp.root, cid))
+                    except OSError:
+                        continue
+                items.append((cid, size, want_copies.get(cid, default)))
+            fix_chunks(store, items, "resilver", prog, pool, include_pinned=True)
+    for fan in layout.FANOUT:
+        base = f"{mp.root}/{layout.MANIFESTS}/{fan}"
+        try:
+            names = os.listdir(base)
+        except OSError:
+            continue
+        for n in names:
+            try:
+                info = info_from_json(json.loads(read_file(f"{base}/{n}")))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            row = store.index.row(
+                "SELECT manifest FROM objects WHERE bucket = ? AND key = ?",
+                (info.bucket, info.key),
+            )
+            if row is not None:
+                fix_manifest(store, info.bucket, info.key,
+                             copies_of.get(info.bucket, default), row[0], prog)
+    try:
+        uids = os.listdir(f"{mp.root}/{layout.UPLOADS}")
+    except OSError:
+        uids = []
+    for uid in uids:
+        row = store.index.row("SELECT bucket FROM uploads WHERE upload_id = ?", (uid,))
+        if row is not None:
+            fix_upload(store, uid, copies_of.get(row[0], default), prog)
