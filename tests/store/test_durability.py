@@ -30,7 +30,9 @@ async def test_mirror_survives_a_lost_mountpath(config: StoreConfig) -> None:
         await store.put_object("b", "after", body_of(rand(3 * CHUNK)), ObjectMeta())
         objs["after"] = await read_all(store, await store.head_object("b", "after"))
     async with open_store(config) as store:
-        assert len(store.mps.all) == 2
+        # the lost one is listed (faulted: unusable at open), not used
+        assert len(store.mps.live()) == 2
+        assert [mp.state for mp in store.mps.all].count("faulted") == 1
         for k, v in objs.items():
             assert await read_all(store, await store.head_object("b", k)) == v
         assert (await store.fsck(rebuild=False)).clean
@@ -45,7 +47,7 @@ async def test_missing_mountpath_dir_recreated_empty_is_skipped(config: StoreCon
     shutil.rmtree(config.mountpaths[1])
     config.mountpaths[1].mkdir()
     async with open_store(config) as store:
-        assert len(store.mps.all) == 2
+        assert len(store.mps.live()) == 2
         assert await read_all(store, await store.head_object("b", "k")) == b"data"
 
 
