@@ -22,6 +22,7 @@ Expected failures are 4xx, never 5xx (the SDK retries 5xx for a minute and a hal
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -53,6 +54,7 @@ from aisfs.errors import S3Error
 from aisfs.s3.conditions import format_http_date
 from aisfs.s3.names import validate_bucket_name, validate_key
 from aisfs.s3.ranges import content_range, parse_range
+from aisfs.s3.sigv4 import AuthResult, check_payload_sha256
 from aisfs.store.types import ObjectInfo, ObjectMeta, WriteResult
 from node.http import Receive, Request, Response, Scope, Send, send_response
 from node.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -67,6 +69,7 @@ from node.native_cksum import (
     object_checksum,
 )
 from node.native_msgpack import packb
+from node.s3_auth import Authenticator
 
 log = logging.getLogger("aisfs.native")
 
@@ -221,7 +224,7 @@ class NativeApi:
         if path == "/metrics":
             ctx.operation = "Metrics"
             return await self.metrics_response()
-        check_native_auth(self.cfg, req.headers)
+        self._authenticate(ctx)
         parts = path[len("/v1/"):].split("/", 2) if path.startswith("/v1/") else [""]
         head, method = parts[0], req.method
         if head == "buckets":
@@ -245,6 +248,10 @@ class NativeApi:
             return await self._object_route(ctx, method)
         if head in ("daemon", "cluster"):
             sub = parts[1] if len(parts) > 1 else ""
+            if head == "daemon" and sub in ("mountpaths", "resilver", "scrub", "jobs"):
+                from node import native_admin  # mountpaths, resilver, scrub
+
+                return await native_admin.handle(self, ctx, sub, parts[2] if len(parts) > 2 else "")
             if method == "GET" and not sub:
                 ctx.operation = "GetClusterInfo" if head == "cluster" else "GetNodeInfo"
                 return await self.get_info(ctx, head)
@@ -272,6 +279,9 @@ class NativeApi:
             if action == "make-n-copies":
                 ctx.operation = "SetBucketProps"
                 return await self.make_n_copies(ctx, msg)
+            if action == "rename-prefix":
+                ctx.operation = "RenamePrefix"
+                return await self.rename_prefix(ctx, msg)
             raise _unsupported(action)
         if method == "DELETE":
             if action in ("", "destroy-bck"):
@@ -320,6 +330,30 @@ class NativeApi:
             )
         raise _method_not_allowed(method, ctx.http.raw_path)
 
+    def _authenticate(self, ctx: _Ctx) -> None:
+        """A bearer token (JWT), or - when auth.mode is sigv4 - an S3 signature.
+
+        A SigV4/SigV2-signed request is checked by the S3 facade's Authenticator against
+        ``auth.access_keys`` (so the mount's signed requests reach the native extras); a
+        signed payload hash is checked against the body (`_action_msg`, `put_object`).
+        Everything else goes through `check_native_auth` (JWT, or open).
+        """
+        req = ctx.http
+        if self.cfg.auth.mode == "sigv4" and _aws_signed(req):
+            authenticator = getattr(getattr(self.app, "s3", None), "authenticator", None)
+            if authenticator is None:  # an app without the S3 facade (tests)
+                authenticator = Authenticator(self.cfg)
+            auth = authenticator.authenticate(req)
+            if auth is not None and auth.streaming_signed:
+                raise S3Error(
+                    "NotImplemented",
+                    "the native API takes no streaming-signed bodies (sign the payload "
+                    "hash or send UNSIGNED-PAYLOAD)", status=501,
+                )
+            ctx.auth = auth
+            return
+        check_native_auth(self.cfg, req.headers)
+
     def _check_provider(self, ctx: _Ctx) -> None:
         q = ctx.http.query_dict()
         provider = q.get("provider", "")
@@ -334,6 +368,9 @@ class NativeApi:
 
     async def _action_msg(self, ctx: _Ctx) -> dict[str, Any]:
         body = await ctx.http.read_body(MAX_CONTROL_BODY)
+        declared = _signed_payload_hash(ctx)
+        if declared:
+            check_payload_sha256(declared, hashlib.sha256(body).digest())
         if not body.strip():
             return {}
         try:
@@ -509,6 +546,22 @@ class NativeApi:
                     if err.code != "NoSuchUpload":
                         raise
 
+    async def rename_prefix(self, ctx: _Ctx, msg: dict[str, Any]) -> Response:
+        """aisfs extension: every key under ``name`` moves under ``value.dst`` (the same
+        tail), in one index transaction, metadata only; existing destinations are replaced."""
+        src = str(msg.get("name") or "")
+        value = msg.get("value")
+        dst = str(value.get("dst") or "") if isinstance(value, dict) else ""
+        if not src or not dst:
+            raise S3Error(
+                "InvalidArgument",
+                'rename-prefix: expected {"name": SRC_PREFIX, "value": {"dst": DST_PREFIX}}',
+            )
+        validate_key(src)
+        validate_key(dst)
+        n = await self.store.rename_prefix(ctx.bucket, src, dst)
+        return json_response({"renamed": n})
+
     async def delete_list(self, ctx: _Ctx, msg: dict[str, Any]) -> Response:
         value = msg.get("value") or {}
         names = value.get("objnames") if isinstance(value, dict) else None
@@ -554,9 +607,11 @@ class NativeApi:
             delimiter="/" if no_recursion else "",
             start_after=marker,
             max_keys=page_size,
+            # the user metadata comes with the listing: no HEAD per entry for "custom"
+            with_extra="custom" in props,
         )
         copies = int(binfo.props.get("mirror.copies", 1) or 1)
-        need_head = bool(props & {"checksum", "version", "custom"})
+        need_head = bool(props & {"checksum", "version"})
         entries: list[tuple[str, dict[str, Any]]] = []
         for e in page.entries:
             ent: dict[str, Any] = {"n": e.key, "f": ENTRY_IS_CACHED}
@@ -582,8 +637,8 @@ class NativeApi:
                     ent["cs"] = object_checksum(info)[1]
                 if "version" in props:
                     ent["v"] = str(info.generation)
-                if "custom" in props:
-                    custom.extend(f"{k}={v}" for k, v in sorted(info.meta.user.items()))
+            if "custom" in props and e.user:
+                custom.extend(f"{k}={v}" for k, v in sorted(e.user.items()))
             if custom:
                 ent["m"] = ",".join(custom)
             entries.append((e.key, ent))
@@ -747,8 +802,14 @@ class NativeApi:
             if client_hasher is not None:
                 hashers["client:" + client_type] = client_hasher
         meta = ObjectMeta(user=_parse_custom_md(h.get("ais-custom-md")))
+        declared = _signed_payload_hash(ctx)
+        body_sha256 = hashlib.sha256() if declared else None
+        if body_sha256 is not None:
+            hashers["sigv4:sha256"] = body_sha256
 
         def before_commit(_result: WriteResult) -> None:
+            if body_sha256 is not None:
+                check_payload_sha256(declared, body_sha256.digest())
             if client_hasher is not None and client_hasher.hexdigest() != client_value:
                 raise S3Error(
                     "BadDigest",
@@ -981,13 +1042,31 @@ class ChecksumMismatch(Exception):
 
 
 class _Ctx:
-    __slots__ = ("http", "operation", "bucket", "key")
+    __slots__ = ("http", "operation", "bucket", "key", "auth")
 
     def __init__(self, http: Request) -> None:
         self.http = http
         self.operation = "Unknown"
         self.bucket = ""
         self.key: str | None = None
+        self.auth: AuthResult | None = None  # a verified S3 signature (sigv4 mode)
+
+
+def _aws_signed(req: Request) -> bool:
+    """The request carries an S3 signature (header or presigned query), not a token."""
+    value = (req.headers.get("authorization") or "").lstrip()
+    if value.startswith(("AWS4-HMAC-SHA256", "AWS ")):
+        return True
+    q = req.query_string
+    return "X-Amz-Signature=" in q or "Signature=" in q
+
+
+def _signed_payload_hash(ctx: _Ctx) -> str:
+    """The hex SHA-256 of the body that a verified signature covers, else ""."""
+    if ctx.auth is None or ctx.auth.presigned:
+        return ""
+    declared = (ctx.http.headers.get("x-amz-content-sha256") or "").strip()
+    return declared if len(declared) == 64 else ""
 
 
 def _entry_json(ent: dict[str, Any]) -> dict[str, Any]:
