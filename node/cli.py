@@ -57,7 +57,7 @@ def resolve_config(args: argparse.Namespace) -> NodeConfig:
 
 
 def main(argv: list[str]) -> int:
-    if argv and argv[0] in ("show", "status"):
+    if argv and argv[0] in ("show", "status", "mountpath", "scrub", "resilver"):
         from aisfs.cli.commands import run
 
         return int(run(["node", *argv]) or 0)

@@ -646,6 +646,9 @@ def build_parser() -> argparse.ArgumentParser:
     _json_flag(_add(nsub, "show", cmd_node_show, "node and cluster map summary", common))
     _json_flag(_add(nsub, "status", cmd_node_status,
                     "health, store counters, mountpaths (exit 1 if not ready)", common))
+    from aisfs.cli.node_admin import register  # node mountpath|scrub|resilver, mirror --wait
+
+    register(nsub, bsub, common)
     show = sub.add_parser("show", help="show node or cluster (ais show cluster)",
                           description="show node or cluster")
     ssub = show.add_subparsers(dest="sub", metavar="WHAT")
