@@ -3,8 +3,9 @@
 - Listings through the native API (`GET /v1/buckets/B`, action "list", no recursion) carry
   size, ETag, Last-Modified and the user metadata (mode, owner, times, symlink target), so
   `ls -l` and `find` cost one listing per directory and no HEAD per file.
-- Rename of an object is the node's `rename-obj`: metadata only, no data copied; a
-  directory rename is one such call per key (no CopyObject, no DeleteObject).
+- Rename of an object is the node's `rename-obj`, of a directory its `rename-prefix`
+  (every key under the prefix in one call and one index transaction): metadata only, no
+  data copied (no CopyObject, no DeleteObject).
 - `statfs` reports the capacity of the node's mountpaths.
 
 Everything else (reads, writes, HEAD, metadata updates) stays plain S3.
@@ -59,11 +60,11 @@ class NodeBackend(S3Backend):
         self.base = base.rstrip("/")
 
     async def _native(self, method: str, path: str, body: object | None = None,
-                      resource: str = "") -> object:
+                      resource: str = "", deadline: float | None = None) -> object:
         headers = {"Content-Type": "application/json"} if body is not None else {}
         content = json.dumps(body).encode() if body is not None else None
         resp = await self._send(method, self.base + path, headers, content,
-                                resource=resource or path)
+                                resource=resource or path, deadline=deadline)
         if not resp.content:
             return None
         try:
@@ -109,6 +110,20 @@ class NodeBackend(S3Backend):
                            f"{bucket}/{src}")
 
     async def rename_prefix(self, bucket: str, src: str, dst: str) -> int:
+        """Every key under `src` (the `src` marker too) to `dst`: one call, one index
+        transaction on the node, metadata only."""
+        path = "/v1/buckets/" + quote(bucket, safe="")
+        try:
+            res = await self._native(
+                "POST", path, {"action": "rename-prefix", "name": src, "value": {"dst": dst}},
+                f"{bucket}/{src}", deadline=self.timeouts.request * 3)
+        except S3Error as e:
+            if e.status != 501:
+                raise
+            return await self._rename_keys(bucket, src, dst)  # an older node
+        return int(res.get("renamed", 0)) if isinstance(res, dict) else 0
+
+    async def _rename_keys(self, bucket: str, src: str, dst: str) -> int:
         keys: list[str] = []
         async for page in self.list_all(bucket, src):
             keys += [o.key for o in page]

@@ -895,7 +895,9 @@ class Store:
             lo, lo_incl = prefix, True
         else:
             lo, lo_incl = start_after, False
-        cols = "key, size, etag, mtime_ns" + (", extra" if with_extra else "")
+        cols = "key, size, etag, mtime_ns"
+        if with_extra:  # the user metadata straight from the manifest JSON, in SQLite
+            cols += ", extra, json_extract(manifest, '$.meta.user')"
         n = 0
         last: str | None = None
         truncated = False
@@ -940,10 +942,11 @@ class Store:
                 if n == max_keys:
                     truncated = True
                     break
-                extra = None
+                extra = user = None
                 if with_extra:
                     extra = json.loads(row[4]) if row[4] else {}
-                entries.append(ListEntry(key, row[1], row[2], row[3], extra))
+                    user = json.loads(row[5]) if row[5] else {}
+                entries.append(ListEntry(key, row[1], row[2], row[3], extra, user))
                 n += 1
                 last = key
                 lo, lo_incl = key, False

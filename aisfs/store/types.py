@@ -90,6 +90,7 @@ class ListEntry:
     etag: str
     mtime_ns: int
     extra: dict[str, Any] | None = None  # ObjectMeta.extra, when asked for (the mount)
+    user: dict[str, str] | None = None  # ObjectMeta.user (x-amz-meta-*), with extra
 
 
 @dataclass(slots=True)

@@ -53,6 +53,10 @@ def test_signed_requests_with_odd_names(sigv4_node: Any, mount_factory: MountFac
     assert (m.path / "dir+y" / "sp ace").read_bytes() == b"sp ace"
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="signed")["Contents"])
     assert keys == sorted(["dir+y/"] + [f"dir+y/{n}" for n in names])
+    # the node takes the mount's SigV4-signed native requests too: its extras are used
+    assert "backend: NodeBackend" in m.log_text()
+    st = os.stat(m.path / "dir+y" / "ünï")
+    assert st.st_mode & 0o777 == 0o600
 
     bad = dict(os.environ, AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY="wrong")
     mp = tmp_path / "bad"
