@@ -230,6 +230,49 @@ def sigv4_cost(args: argparse.Namespace) -> tuple[float, float]:
     return results[0], results[1]
 
 
+WRK_PUT = """wrk.method = "PUT"
+wrk.body = string.rep("x", 4096)
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, "{path}/wrk-" .. counter)
+end
+"""
+
+
+def wrk_small(server: Server, seconds: int = 5) -> tuple[float, float]:
+    """4 KiB PUT and GET ops/s with wrk (C, 2 threads, 16 connections), unsigned.
+
+    The Python load client costs about as much CPU per request as the node does, and the
+    two share this machine's 2 cores; wrk costs a fraction of that, so this figure is
+    closer to what the node itself can do. Only for the node: moto refuses unsigned GETs.
+    """
+    import re
+    import shutil
+    import subprocess
+    from urllib.parse import urlparse
+
+    if shutil.which("wrk") is None:
+        return float("nan"), float("nan")
+    c = Conn(server.s3_url)
+    c.request("PUT", c.path("wrk"))
+    c.request("PUT", c.path("wrk", "one"), body=os.urandom(4096))
+    c.close()
+    base = urlparse(server.s3_url)
+    script = server.workdir / "put.lua"
+    script.write_text(WRK_PUT.format(path=base.path + "/wrk"))
+
+    def rate(cmd: list[str]) -> float:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
+        m = re.search(r"Requests/sec:\s+([0-9.]+)", out)
+        return float(m.group(1)) if m else float("nan")
+
+    root = f"{base.scheme}://{base.netloc}"
+    put = rate(["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", str(script), root])
+    get = rate(["wrk", "-t2", "-c16", f"-d{seconds}s", f"{server.s3_url}/wrk/one"])
+    return put, get
+
+
 def big_rss(args: argparse.Namespace) -> float:
     node = start_node()
     sampler = RssSampler(node.proc.pid)
@@ -270,6 +313,7 @@ def main() -> None:
         sampler = RssSampler(node.proc.pid)
         try:
             table["aisfs"] = run_server(node, args, sampler)
+            table["aisfs"]["wrk_put"], table["aisfs"]["wrk_get"] = wrk_small(node)
         finally:
             sampler.stop()
             node.stop()
@@ -285,6 +329,8 @@ def main() -> None:
         ("put_large_mibs", f"PUT {args.large_mib} MiB (MiB/s)", 400),
         ("get_large_mibs", f"GET {args.large_mib} MiB (MiB/s)", 800),
         ("list_objs", f"ListObjectsV2 over {args.list_count} (objects/s)", 20000),
+        ("wrk_put", "PUT 4 KiB, wrk c=16 (ops/s)", 800),
+        ("wrk_get", "GET 4 KiB, wrk c=16 (ops/s)", 1500),
         ("peak_rss_mib", "node peak RSS (MiB)", None),
     ]
     print()
