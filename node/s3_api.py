@@ -170,6 +170,16 @@ class S3Api(MultipartOps, BucketConfigOps):
         sent = 0
         try:
             sent = await send_response(send, response)
+        except (trio.Cancelled, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            if only_cancelled(exc):
+                raise
+            # the headers are out (e.g. a chunk with no good copy left, found while
+            # streaming): all that is left is to cut the response short
+            log.error("request %s %s %s: response aborted: %s", request_id, http.method,
+                      http.raw_path, _unwrap(exc), extra={"request_id": request_id})
+            status = 500 if status < 400 else status
         finally:
             if self.metrics is not None:
                 self.metrics.observe_request(
