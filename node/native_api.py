@@ -509,8 +509,8 @@ class NativeApi:
         except PropError as e:
             raise S3Error("InvalidArgument", str(e)) from None
         await self.store.update_bucket_props(ctx.bucket, patch)
-        # new writes get the copies at once; existing objects keep theirs until a
-        # resilver (not in the store yet)
+        # new writes get the copies at once; existing objects through the resilver that
+        # update_bucket_props starts (GET /v1/daemon/resilver)
         return Response(200, [("content-type", "text/plain")], secrets.token_hex(5).encode())
 
     async def destroy_bucket(self, ctx: _Ctx) -> Response:

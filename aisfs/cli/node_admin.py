@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -119,8 +120,10 @@ def _mountpath_action(action: str, method: str) -> Callable[[argparse.Namespace]
     def run(ns: argparse.Namespace) -> int:
         with _client(ns) as c:
             before = c.request("GET", "/v1/daemon/resilver").json().get("progress") or {}
+            # the node resolves paths on its own host: send an absolute one
+            path = os.path.abspath(os.path.expanduser(ns.path))
             entry = c.request(method, "/v1/daemon/mountpaths", action=action,
-                              value=ns.path).json()
+                              value=path).json()
             print(f"{entry.get('path', ns.path)}: {entry.get('state', '')}")
             if ns.wait:
                 st = wait_job(c, "resilver", before.get("id"))

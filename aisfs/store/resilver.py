@@ -172,6 +172,7 @@ def fix_chunks(
     prog: Progress,
     pool: ThreadPoolExecutor,
     include_pinned: bool = False,
+    should_stop: Callable[[], None] | None = None,
 ) -> dict[str, str]:
     """``fix_chunk`` for each ``(cid, size, copies)``, pinned meanwhile; result per id.
 
@@ -191,6 +192,8 @@ def fix_chunks(
 
         def one(item: tuple[str, int, int]) -> tuple[str, str]:
             cid, size, copies = item
+            if should_stop is not None:
+                should_stop()  # Aborted leaves the batch (and the job) at once
             if cid not in live:
                 return cid, GONE
             try:
@@ -450,7 +453,7 @@ def walk(
                     if cid not in done:
                         done.add(cid)
                         items.append((cid, int(size), max(want_copies.get(cid, n), n)))
-            results.update(fix_chunks(store, items, mode, prog, pool))
+            results.update(fix_chunks(store, items, mode, prog, pool, should_stop=should_stop))
             for bucket, key, size, manifest in page:
                 chunks = [c[0] for c in json.loads(manifest).get("chunks") or []]
                 if any(results.get(cid) == LOST for cid in chunks):
