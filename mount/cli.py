@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground")
     p.add_argument("-o", dest="options", action="append", default=[],
                    metavar="OPTS", help="ro,allow_other,uid=,gid=,umask=,attr_timeout=,"
-                   "cache_dir=,cache_limit=,timeout=,endpoint=,backend=,log=,debug")
+                   "cache_dir=,cache_limit=,read_ahead=,timeout=,endpoint=,backend=,log=,debug")
     p.add_argument("-d", "--debug", action="store_true", help="log every request (implies -f)")
     p.add_argument("args", nargs="+", metavar="ARG", help="BUCKET[/PREFIX] DIR, or DIR with --all")
     return p

@@ -29,6 +29,7 @@ import errno
 import logging
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -128,6 +129,13 @@ class Fs(pyfuse3.Operations):
         self.dir_handles: dict[int, DirHandle] = {}
         self.next_fh = 1
         self.stats = Stats()
+        # run (in a thread) once the kernel has our INIT answer: main sets the read-ahead
+        self.after_init: Callable[[], None] | None = None
+
+    def init(self) -> None:
+        """FUSE INIT (synchronous; the answer goes out when this returns)."""
+        if self.after_init is not None:
+            self.nursery.start_soon(trio.to_thread.run_sync, self.after_init)
 
     # -- paths and keys ----------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 from collections.abc import Callable
+from pathlib import Path
 
 import pyfuse3
 import trio
@@ -91,11 +92,15 @@ def run(opts: MountOptions, ready: ReadyFn) -> int:
         except OSError as e:
             raise MountError(f"cache directory {str(opts.cache_dir)!r}: {e.strerror}") from e
         fs = Fs(opts, cache)
+        where = os.path.realpath(mp)  # before the mount: after it, a stat would wait on us
         try:
             pyfuse3.init(fs, str(mp), opts.fuse_options())
         except RuntimeError as e:
             cache.close()
             raise MountError(f"cannot mount on {str(mp)!r}: {e}") from e
+        if opts.read_ahead:
+            # after INIT: the kernel sets the read-ahead from its answer
+            fs.after_init = lambda: set_read_ahead(where, opts.read_ahead)
     except MountError as e:
         ready(str(e))
         return 1
@@ -108,6 +113,25 @@ def run(opts: MountOptions, ready: ReadyFn) -> int:
         cache.close()
         log.info("unmounted %s%s", mp, "" if clean else " after an error")
     return 0
+
+
+def set_read_ahead(where: str, nbytes: int) -> None:
+    """Raise the kernel's read-ahead of this mount (root only; else a debug line).
+
+    A FUSE mount starts at 128 KiB, so a sequential reader gets 128 KiB reads; with a
+    larger window the kernel sends reads up to max_pages (1 MiB with libfuse 3): 8 times
+    fewer round trips through the mount. Found through /proc/self/mountinfo, not stat():
+    the file system does not answer until it is served (`where` is resolved already).
+    """
+    try:
+        with open("/proc/self/mountinfo") as f:
+            devs = [line.split()[2] for line in f if line.split()[4] == where]
+        if not devs:
+            return
+        Path(f"/sys/class/bdi/{devs[-1]}/read_ahead_kb").write_text(f"{nbytes >> 10}\n")
+        log.debug("read_ahead_kb of %s set to %d", devs[-1], nbytes >> 10)
+    except OSError as e:
+        log.debug("read-ahead left as the kernel has it: %s", e)
 
 
 async def _serve(fs: Fs, opts: MountOptions, ready: ReadyFn) -> None:

@@ -59,6 +59,9 @@ class MountOptions:
     debug: bool = False
     fsname: str = ""
     backend: str = "auto"  # auto | s3 | node
+    # the kernel's read-ahead for this mount (its BDI's read_ahead_kb): past 1 MiB the
+    # kernel sends 1 MiB reads instead of 128 KiB ones; 0 = leave the kernel's default
+    read_ahead: int = 4 << 20
 
     def apply(self, opts: str) -> None:
         for item in filter(None, (o.strip() for o in opts.split(","))):
@@ -99,6 +102,8 @@ class MountOptions:
             self.cache_dir = Path(need())
         elif name == "cache_limit":
             self.cache_limit = parse_size(need())
+        elif name == "read_ahead":
+            self.read_ahead = parse_size(need())
         elif name in ("endpoint", "region", "fsname"):
             setattr(self, name, need())
         elif name == "backend":

@@ -107,8 +107,9 @@ class Reader:
                 raise block.error
             start = max(off, idx * bs) - idx * bs
             end = min(off + size, (idx + 1) * bs) - idx * bs
-            parts.append(block.data[start:end])
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+            parts.append(memoryview(block.data)[start:end])
+        # one block: a view into it, no copy (pyfuse3 takes any buffer)
+        return parts[0] if len(parts) == 1 else b"".join(parts)  # type: ignore[return-value]
 
     async def _fetch(self, idx: int, block: _Block) -> None:
         with trio.CancelScope() as scope:

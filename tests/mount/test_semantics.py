@@ -456,3 +456,17 @@ def test_node_directory_rename_is_one_call(mount_factory: MountFactory, endpoint
     assert (m.path / "moved" / "f0999").read_bytes() == b"999"
     assert stat.S_IMODE((m.path / "moved" / "f0007").stat().st_mode) == 0o640
     assert not (m.path / "big").exists()
+
+
+def test_kernel_read_ahead_raised(mnt: Mount) -> None:
+    """The mount raises its BDI's read-ahead (4 MiB) so the kernel sends 1 MiB reads."""
+    (mnt.path / "f").write_bytes(b"x" * (3 << 20))
+    dev = os.stat(mnt.path).st_dev
+    ra = Path(f"/sys/class/bdi/{os.major(dev)}:{os.minor(dev)}/read_ahead_kb").read_text()
+    assert int(ra) == 4096
+    data = os.urandom(9 << 20) + b"tail"
+    (mnt.path / "g").write_bytes(data)
+    with open(mnt.path / "g", "rb", buffering=0) as f:
+        assert f.read() == data
+        f.seek(5 << 20)
+        assert f.read(100) == data[5 << 20:(5 << 20) + 100]

@@ -1,0 +1,124 @@
+"""Ranged GETs over plain keep-alive sockets, received straight into one buffer.
+
+httpx receives a body 64 KiB at a time through h11 events and joins the pieces at the
+end: for the read-ahead's 4 MiB blocks that is most of the mount's CPU on a sequential
+read. A ranged GET needs little of HTTP: this sends the (signed) request on a pooled
+socket and `recv_into`s the body - whose length the answer states - into a bytearray
+allocated once.
+
+It is only a fast path. Anything it does not handle (https, an answer without
+Content-Length or chunked, a connection that fails) makes `get` return None and the
+caller does the request through httpx, with its retries and error mapping. An error
+answer (status >= 300) is returned as such for the caller to turn into S3Error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import trio
+
+MAX_HEADER = 64 << 10
+
+
+@dataclass(slots=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytearray
+
+
+class FastGet:
+    def __init__(self, endpoint: str, max_idle: int = 16) -> None:
+        u = urlsplit(endpoint)
+        self.enabled = u.scheme == "http" and bool(u.hostname)
+        self.host = u.hostname or ""
+        self.port = u.port or 80
+        self.netloc = u.netloc
+        self.idle: list[trio.SocketStream] = []
+        self.max_idle = max_idle
+
+    def close(self) -> None:
+        for s in self.idle:
+            with contextlib.suppress(Exception):
+                s.socket.close()
+        self.idle.clear()
+
+    async def get(self, path: str, headers: dict[str, str]) -> Answer | None:
+        """GET `path` (already quoted, with its query) on a pooled connection; None when
+        this path can't serve it (the caller falls back to httpx)."""
+        if not self.enabled:
+            return None
+        lines = [f"GET {path} HTTP/1.1", f"Host: {self.netloc}"]
+        lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() != "host"]
+        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        for _attempt in range(2):
+            reused = bool(self.idle)
+            stream = self.idle.pop() if reused else None
+            try:
+                if stream is None:
+                    stream = await trio.open_tcp_stream(self.host, self.port)
+                answer, keep = await self._exchange(stream, request)
+            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError, _Unhandled):
+                if stream is not None:
+                    with contextlib.suppress(Exception):
+                        stream.socket.close()
+                if reused:
+                    continue  # the server closed an idle connection: once more, fresh
+                return None
+            except BaseException:  # cancelled or timed out midway: the socket is unusable
+                if stream is not None:
+                    with contextlib.suppress(Exception):
+                        stream.socket.close()
+                raise
+            if keep and len(self.idle) < self.max_idle:
+                self.idle.append(stream)
+            else:
+                stream.socket.close()
+            return answer
+        return None
+
+    async def _exchange(self, stream: trio.SocketStream, request: bytes) -> tuple[Answer, bool]:
+        await stream.send_all(request)
+        sock = stream.socket
+        head = bytearray()
+        while True:
+            end = head.find(b"\r\n\r\n")
+            if end >= 0:
+                break
+            if len(head) > MAX_HEADER:
+                raise _Unhandled("header too long")
+            chunk = await sock.recv(65536)
+            if not chunk:
+                raise _Unhandled("connection closed")
+            head += chunk
+        status_line, *hlines = head[:end].decode("latin-1").split("\r\n")
+        parts = status_line.split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
+            raise _Unhandled("not HTTP/1.x")
+        status = int(parts[1])
+        hdrs: dict[str, str] = {}
+        for line in hlines:
+            k, _, v = line.partition(":")
+            hdrs[k.strip().lower()] = v.strip()
+        length = hdrs.get("content-length", "")
+        if not length.isdigit() or "chunked" in hdrs.get("transfer-encoding", "").lower():
+            raise _Unhandled("no content-length")
+        n = int(length)
+        body = bytearray(n)
+        got = min(n, len(head) - end - 4)
+        body[:got] = head[end + 4:end + 4 + got]
+        view = memoryview(body)
+        while got < n:
+            r = await sock.recv_into(view[got:], n - got)
+            if r == 0:
+                raise _Unhandled("connection closed in the body")
+            got += r
+        keep = hdrs.get("connection", "").lower() != "close" and len(head) - end - 4 <= n
+        return Answer(status, hdrs, body), keep
+
+
+class _Unhandled(Exception):
+    pass
