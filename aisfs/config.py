@@ -70,6 +70,9 @@ class StoreSettings:
     # the minimum for every part but the last: AWS says 5 MiB; 5,000,000 bytes lets the
     # seed's boto3 example (5,000,000-byte parts) work as written
     min_part_size: int = 5_000_000
+    # PUT bodies of at most this many bytes are kept inline in their manifest (no chunk
+    # file); 0: off. Multipart objects are always chunked.
+    inline_max: int = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -131,6 +134,8 @@ class NodeConfig:
             raise ConfigError("store.chunk_size: must be at least 4096")
         if self.store.default_copies < 1:
             raise ConfigError("store.default_copies: must be at least 1")
+        if self.store.inline_max < 0:
+            raise ConfigError("store.inline_max: must not be negative")
         if self.log.level.lower() not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"log.level: unknown level {self.log.level!r}")
         return self

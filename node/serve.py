@@ -50,6 +50,7 @@ def store_config(cfg: NodeConfig) -> StoreConfig:
         default_copies=s.default_copies,
         gc_grace_seconds=s.gc_grace_seconds,
         min_part_size=s.min_part_size,
+        inline_max=s.inline_max,
     )
 
 

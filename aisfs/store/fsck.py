@@ -1,7 +1,8 @@
 """Check the index against the manifests on the mountpaths; rebuild it from them.
 
 The mountpaths are the truth: bucket records (on every mountpath), object manifests (the
-highest generation wins when copies disagree) and upload/part records. The index is
+highest generation wins when copies disagree; inline objects carry their bytes, and of
+equal copies one whose bytes match their checksum wins) and upload/part records. The index is
 rebuilt from those alone; chunk refcounts are recomputed from the chunk lists.
 """
 
@@ -15,7 +16,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from . import layout
-from .manifest import dumps, info_from_json, info_to_json, upload_from_json
+from .manifest import dumps, info_from_json, info_to_json, inline_ok, upload_from_json
 from .types import BucketInfo, FsckReport, ObjectInfo, UploadInfo
 
 if TYPE_CHECKING:
@@ -73,7 +74,10 @@ def _scan(store: Store) -> tuple[
                     log.warning("stray manifest %s/%s ignored", base, name)
                     continue
                 cur = objects.get((info.bucket, info.key))
-                if cur is None or info.generation > cur.generation:
+                # the newest copy wins; of equal ones, one whose inline bytes verify
+                if cur is None or (info.generation, inline_ok(info)) > (
+                    cur.generation, inline_ok(cur)
+                ):
                     objects[(info.bucket, info.key)] = info
         try:
             uids = os.listdir(f"{root}/{layout.UPLOADS}")

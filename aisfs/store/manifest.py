@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any
+
+import xxhash
 
 from .types import ChunkRef, ObjectInfo, ObjectMeta, PartInfo, UploadInfo
 
 VERSION = 1
 
 
+def inline_hash(data: bytes) -> str:
+    """The checksum kept next to an inline object's bytes (xxh3-128, as for chunk ids)."""
+    return xxhash.xxh3_128_hexdigest(data)
+
+
+def inline_ok(info: ObjectInfo) -> bool:
+    """True unless ``info`` is inline and its bytes do not match their stored checksum."""
+    if info.inline is None:
+        return True
+    return len(info.inline) == info.size and inline_hash(info.inline) == info.inline_xxh3
+
+
 def info_to_json(info: ObjectInfo) -> dict[str, Any]:
+    d = _info_to_json(info)
+    if info.inline is not None:  # the bytes last: everything else reads the same
+        d["inline_xxh3"] = info.inline_xxh3 or inline_hash(info.inline)
+        d["inline"] = base64.b64encode(info.inline).decode("ascii")
+    return d
+
+
+def _info_to_json(info: ObjectInfo) -> dict[str, Any]:
     return {
         "v": VERSION,
         "bucket": info.bucket,
@@ -28,6 +52,14 @@ def info_to_json(info: ObjectInfo) -> dict[str, Any]:
 
 
 def info_from_json(d: dict[str, Any]) -> ObjectInfo:
+    """The record of a manifest; ValueError if its inline bytes are not base64."""
+    inline = d.get("inline")
+    data: bytes | None = None
+    if inline is not None:
+        try:
+            data = base64.b64decode(inline, validate=True)
+        except binascii.Error as e:
+            raise ValueError(f"bad inline data: {e}") from None
     return ObjectInfo(
         bucket=d["bucket"],
         key=d["key"],
@@ -40,6 +72,8 @@ def info_from_json(d: dict[str, Any]) -> ObjectInfo:
         part_sizes=d.get("part_sizes"),
         checksum_type=d.get("checksum_type", "xxhash"),
         checksum_value=d.get("checksum_value", ""),
+        inline=data,
+        inline_xxh3=d.get("inline_xxh3", "") if data is not None else "",
     )
 
 

@@ -45,7 +45,7 @@ from . import layout
 from .chunks import chunk_hash
 from .files import fsync_dir, read_file, replace_durably
 from .jobs import Progress
-from .manifest import info_from_json
+from .manifest import dumps, info_from_json, info_to_json, inline_ok
 from .mountpaths import Mountpath
 
 if TYPE_CHECKING:
@@ -268,6 +268,35 @@ def fix_manifest(store: Store, bucket: str, key: str, copies: int, text: str,
         prog.add(manifests_fixed=1)
 
 
+def check_inline(store: Store, bucket: str, key: str, manifest: str, d: dict[str, Any],
+                 mode: str, prog: Progress) -> str | None:
+    """An inline object's manifest text from the index, its bytes verified (xxh3-128) so
+    that ``fix_manifest`` never spreads damaged bytes; a damaged index row is replaced by a
+    manifest copy of the same generation that verifies. None: no good copy anywhere."""
+    try:
+        if inline_ok(info_from_json(d)):
+            return manifest
+    except (ValueError, KeyError, TypeError):
+        pass
+    log.error("%s: inline data of %s/%s in the index is damaged", mode, bucket, key)
+    good = store.inline_from_disk(bucket, key, int(d.get("generation", 0)))
+    if good is None:
+        log.error("%s: %s/%s has no good copy of its inline data", mode, bucket, key)
+        return None
+    text = dumps(info_to_json(good))
+    with store.index.wlock:
+        cur = store.index.w.execute(
+            "SELECT manifest FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
+        ).fetchone()
+        if cur is None or cur[0] != manifest:
+            return cur[0] if cur is not None else manifest  # changed meanwhile: as it is now
+        store.index.w.execute(
+            "UPDATE objects SET manifest = ? WHERE bucket = ? AND key = ?", (text, bucket, key)
+        )
+    prog.add(manifests_fixed=1)
+    return text
+
+
 def fix_upload(store: Store, upload_id: str, copies: int, prog: Progress) -> None:
     """The upload's record files on exactly its wanted mountpaths."""
     want = wanted(store, upload_id, copies)
@@ -455,9 +484,17 @@ def walk(
                         items.append((cid, int(size), max(want_copies.get(cid, n), n)))
             results.update(fix_chunks(store, items, mode, prog, pool, should_stop=should_stop))
             for bucket, key, size, manifest in page:
-                chunks = [c[0] for c in json.loads(manifest).get("chunks") or []]
+                d = json.loads(manifest)
+                chunks = [c[0] for c in d.get("chunks") or []]
                 if any(results.get(cid) == LOST for cid in chunks):
                     prog.lost_object(f"{bucket}/{key}")
+                if "inline" in d:
+                    fixed = check_inline(store, bucket, key, manifest, d, mode, prog)
+                    if fixed is None:  # no good bytes anywhere: leave every copy as it is
+                        prog.lost_object(f"{bucket}/{key}")
+                        prog.add(objects_done=1, bytes_done=size)
+                        continue
+                    manifest = fixed
                 try:
                     fix_manifest(store, bucket, key, copies_of.get(bucket, default), manifest,
                                  prog)

@@ -43,6 +43,8 @@ from .manifest import (
     encode,
     info_from_json,
     info_to_json,
+    inline_hash,
+    inline_ok,
     part_to_json,
     upload_to_json,
 )
@@ -659,10 +661,14 @@ class Store:
         resource: str,
         pinned: list[str],
         before_commit: Callable[[WriteResult], None] | None,
-        commit: Callable[[WriteResult, str], R],
+        commit: Callable[..., R],
+        inline_max: int = 0,
     ) -> R:
         """The end of a PUT, in one worker thread: the tail chunk (if any) hashed and made
-        durable, the chunk directories fsynced, ``before_commit``, then ``commit``."""
+        durable, the chunk directories fsynced, ``before_commit``, then ``commit``.
+
+        A whole body of at most ``inline_max`` bytes (``inline_max`` > 0) is written to no
+        chunk: ``commit(result, value, body)`` keeps it in the manifest."""
         if tail is not None:
             dg.update(tail)
         if content_md5 is not None and content_md5 != dg.md5.digest():
@@ -670,6 +676,11 @@ class Store:
                 "BadDigest", "The Content-MD5 you specified did not match what we received",
                 resource,
             )
+        if tail is not None and inline_max > 0 and len(tail) <= inline_max:
+            result = WriteResult(size=dg.size, md5=dg.md5.digest(), chunks=[])
+            if before_commit is not None:
+                before_commit(result)
+            return commit(result, dg.value(), bytes(tail))
         if tail:
             chunks.append(ChunkRef(self.chunks.store(tail, copies, pinned, dirs), len(tail)))
         self.chunks.sync_dirs(dirs)
@@ -682,6 +693,7 @@ class Store:
         self,
         result: WriteResult,
         value: str,
+        inline: bytes | None = None,
         *,
         bucket: str,
         key: str,
@@ -704,6 +716,8 @@ class Store:
             chunks=list(result.chunks),
             checksum_type=checksum_type,
             checksum_value=value,
+            inline=inline,
+            inline_xxh3=inline_hash(inline) if inline is not None else "",
         )
         staged = self._stage_manifest(info, copies)
         dirs: set[str] = set()
@@ -773,6 +787,7 @@ class Store:
         finish = functools.partial(
             self._finish_sync, copies=copies, dg=dg, content_md5=content_md5, resource=key,
             pinned=pinned, before_commit=before_commit, commit=commit,
+            inline_max=self.config.inline_max,
         )
         try:
             info, dropped = await self._write(
@@ -793,12 +808,33 @@ class Store:
             self._bucket_sync(bucket)
             raise S3Error("NoSuchKey", "The specified key does not exist.", key)
         info = info_from_json(json.loads(row[0]))
-        if with_data and 0 < info.size <= INLINE_READ:
+        if info.inline is not None:
+            if not inline_ok(info):  # the index row is damaged: a good manifest copy?
+                good = self.inline_from_disk(info.bucket, info.key, info.generation)
+                if good is not None:
+                    info.inline = good.inline
+            if with_data and inline_ok(info):
+                info.data = info.inline
+        elif with_data and 0 < info.size <= INLINE_READ:
             # no pin: a chunk removed meanwhile (the object was replaced) is just not
             # prefetched, and read_object takes the usual path (and its error)
             with contextlib.suppress(StoreCorruption):
                 info.data = b"".join(self.chunks.read(c.id, c.size) for c in info.chunks)
         return info
+
+    def inline_from_disk(self, bucket: str, key: str, generation: int) -> ObjectInfo | None:
+        """A manifest copy of this inline object (same generation) whose bytes verify."""
+        for mp in self.mps.live():
+            path = layout.manifest_path(mp.root, bucket, key)
+            try:
+                cand = info_from_json(json.loads(read_file(path)))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if (cand.bucket, cand.key, cand.generation) == (bucket, key, generation) and (
+                cand.inline is not None and inline_ok(cand)
+            ):
+                return cand
+        return None
 
     async def head_object(self, bucket: str, key: str, *, with_data: bool = False) -> ObjectInfo:
         """The object's record. ``with_data``: for a small object (<= 1 MiB) its bytes
@@ -827,6 +863,18 @@ class Store:
         """
         if end is None or end >= info.size:
             end = info.size - 1
+        if info.inline is not None:
+            if not inline_ok(info):
+                raise StoreCorruption(
+                    f"inline:{info.bucket}/{info.key}", "inline data does not match its checksum"
+                )
+            data = info.inline
+            if info.size == 0 or start > end:
+                return
+            view = memoryview(data)[start : end + 1]
+            for i in range(0, len(view), READ_PIECE):
+                yield bytes(view[i : i + READ_PIECE])
+            return
         if info.size == 0 or start > end:
             return
         if info.data is not None and len(info.data) == info.size:
@@ -998,6 +1046,8 @@ class Store:
                 part_sizes=src.part_sizes,
                 checksum_type=src.checksum_type,
                 checksum_value=src.checksum_value,
+                inline=src.inline,
+                inline_xxh3=src.inline_xxh3,
             )
             return info, self._publish([info], [], self._copies(dbinfo.props))
 

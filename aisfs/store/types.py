@@ -71,6 +71,10 @@ class ObjectInfo:
     part_sizes: list[int] | None = None  # multipart objects: size of each part, in order
     checksum_type: str = "xxhash"  # the bucket checksum (AIS checksum.type) at write time
     checksum_value: str = ""
+    # an inline object (size <= StoreConfig.inline_max, written by put_object): its bytes,
+    # kept in the manifest itself (no chunks); None for a chunked object
+    inline: bytes | None = field(default=None, repr=False)
+    inline_xxh3: str = ""  # xxh3-128 hex of ``inline`` (scrub and reads verify it)
     # head_object(with_data=True) of a small object: its verified bytes, read in the same
     # worker call, which read_object then serves without touching the disks again
     data: bytes | None = field(default=None, repr=False, compare=False)

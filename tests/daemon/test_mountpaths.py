@@ -16,7 +16,7 @@ from support.clients import s3_client
 from support.node import ROOT, NodeProcess, new_node
 
 CHUNK = 65536
-CONFIG = f"[store]\ndefault_copies = {{copies}}\nchunk_size = {CHUNK}\n"
+CONFIG = f"[store]\ndefault_copies = {{copies}}\nchunk_size = {CHUNK}\ninline_max = 0\n"  # chunks here
 
 
 def cli(node: NodeProcess, *args: str) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,10 @@ def make_config(tmp_path: Path, n: int = 3, **kw: object) -> StoreConfig:
         p = tmp_path / f"mp{i}"
         p.mkdir(exist_ok=True)
         mps.append(p)
-    params: dict[str, object] = {"chunk_size": CHUNK, "fsync": False, "min_part_size": CHUNK}
+    # inline_max=0: these tests are about the chunk path (test_inline.py turns it on)
+    params: dict[str, object] = {
+        "chunk_size": CHUNK, "fsync": False, "min_part_size": CHUNK, "inline_max": 0,
+    }
     params.update(kw)
     return StoreConfig(mountpaths=mps, index_dir=tmp_path / "index", **params)  # type: ignore[arg-type]
 

@@ -26,7 +26,7 @@ CHILD = textwrap.dedent(
     root = Path(sys.argv[1])
     config = StoreConfig(
         mountpaths=[root / f"mp{i}" for i in range(3)], index_dir=root / "index",
-        chunk_size=64 * 1024, fsync=True, min_part_size=64 * 1024,
+        chunk_size=64 * 1024, fsync=True, min_part_size=64 * 1024, inline_max=0,
     )
 
     async def body(data):
