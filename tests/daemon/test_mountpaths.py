@@ -16,7 +16,8 @@ from support.clients import s3_client
 from support.node import ROOT, NodeProcess, new_node
 
 CHUNK = 65536
-CONFIG = f"[store]\ndefault_copies = {{copies}}\nchunk_size = {CHUNK}\ninline_max = 0\n"  # chunks here
+# inline_max = 0: these tests look at chunk files
+CONFIG = f"[store]\ndefault_copies = {{copies}}\nchunk_size = {CHUNK}\ninline_max = 0\n"
 
 
 def cli(node: NodeProcess, *args: str) -> subprocess.CompletedProcess[str]:
