@@ -675,11 +675,7 @@ class Fs(pyfuse3.Operations):
     async def mkdir(
         self, parent_inode: int, name: bytes, mode: int, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.EntryAttributes:
-        parent = self.table[parent_inode]
-        n = self._name(name)
-        if parent.path is None:
-            raise pyfuse3.FUSEError(errno.ENOENT)
-        path = join(parent.path, n)
+        parent, n, path = self._child(parent_inode, name)
         attrs = Attrs(perm=mode & 0o7777 & ~ctx.umask, uid=ctx.uid, gid=ctx.gid,
                       mtime_ns=now_ns(), ctime_ns=now_ns(), full=True, fetched=self._now(),
                       marker=True)
@@ -699,6 +695,14 @@ class Fs(pyfuse3.Operations):
         inode.lookups += 1
         return self._entry(inode)
 
+    def _child(self, parent_inode: int, name: bytes) -> tuple[Inode, str, str]:
+        """The parent directory, the child's name and its path (ENOENT if the parent is gone)."""
+        parent = self.table[parent_inode]
+        n = self._name(name)
+        if parent.path is None:
+            raise pyfuse3.FUSEError(errno.ENOENT)
+        return parent, n, join(parent.path, n)
+
     async def _is_empty(self, inode: Inode) -> bool:
         assert inode.path is not None
         if any(not i.unlinked for i in self.table.staged_below(inode.path)):
@@ -708,11 +712,7 @@ class Fs(pyfuse3.Operations):
         return all(k == prefix for k in keys)
 
     async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
-        parent = self.table[parent_inode]
-        n = self._name(name)
-        if parent.path is None:
-            raise pyfuse3.FUSEError(errno.ENOENT)
-        path = join(parent.path, n)
+        parent, n, path = self._child(parent_inode, name)
         with fuse_errors(f"rmdir {path!r}"):
             inode = await self._resolve(path)
             if inode is None:
@@ -736,11 +736,7 @@ class Fs(pyfuse3.Operations):
         self, parent_inode: int, name: bytes, mode: int, flags: int,
         ctx: pyfuse3.RequestContext,
     ) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
-        parent = self.table[parent_inode]
-        n = self._name(name)
-        if parent.path is None:
-            raise pyfuse3.FUSEError(errno.ENOENT)
-        path = join(parent.path, n)
+        parent, n, path = self._child(parent_inode, name)
         if self.opts.all_buckets and parent.path == "":
             raise pyfuse3.FUSEError(errno.EPERM)  # only buckets live at the top
         t = now_ns()
@@ -875,11 +871,7 @@ class Fs(pyfuse3.Operations):
         self.table.forget(node.ino, 0)
 
     async def unlink(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
-        parent = self.table[parent_inode]
-        n = self._name(name)
-        if parent.path is None:
-            raise pyfuse3.FUSEError(errno.ENOENT)
-        path = join(parent.path, n)
+        parent, n, path = self._child(parent_inode, name)
         with fuse_errors(f"unlink {path!r}"):
             inode = await self._resolve(path)
             if inode is None:
@@ -900,11 +892,7 @@ class Fs(pyfuse3.Operations):
     async def symlink(
         self, parent_inode: int, name: bytes, target: bytes, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.EntryAttributes:
-        parent = self.table[parent_inode]
-        n = self._name(name)
-        if parent.path is None:
-            raise pyfuse3.FUSEError(errno.ENOENT)
-        path = join(parent.path, n)
+        parent, n, path = self._child(parent_inode, name)
         if self.opts.all_buckets and parent.path == "":
             raise pyfuse3.FUSEError(errno.EPERM)
         t = now_ns()

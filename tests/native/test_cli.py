@@ -203,7 +203,7 @@ def test_node_views_help_and_failures(cli: InProcessCli, shared_node: NodeProces
 
 
 def test_auth_token_and_jwt_node(tmp_path: Path) -> None:
-    secret = "s3cr3t-for-tests"
+    secret = "s3cr3t-for-tests-at-least-32-bytes-long"
     proc = start(
         tmp_path,
         config=f'[store]\nfsync = false\n[auth]\nmode = "jwt"\njwt_secret = "{secret}"\n',
