@@ -1,0 +1,361 @@
+"""Multipart uploads: upload and part records (index rows and files), parts, complete,
+abort, reclaim."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections import Counter
+from collections.abc import AsyncIterable, Callable
+from typing import Any
+
+import trio
+
+from ..errors import S3Error
+from . import layout
+from .chunks import ChunkStore
+from .config import StoreConfig
+from .files import fsync_dir, replace_durably
+from .index import Index
+from .manifest import dumps, encode, part_to_json, upload_to_json
+from .mountpaths import Mountpath, MountpathSet
+from .publish import _check_preconditions, _nonzero
+from .threads import _run
+from .types import ChunkRef, ObjectInfo, ObjectMeta, PartInfo, UploadInfo, WriteResult
+from .writer import _Digest
+
+log = logging.getLogger(__name__)
+
+
+class MultipartMixin:
+    """Multipart uploads, mixed into ``Store`` (store.py)."""
+
+    config: StoreConfig
+    index: Index
+    mps: MountpathSet
+    chunks: ChunkStore
+
+    def _upload_row(self, upload_id: str, bucket: str, key: str, conn: Any = None) -> UploadInfo:
+        conn = conn or self.index.r
+        row = conn.execute(
+            "SELECT bucket, key, initiated_ns, meta FROM uploads WHERE upload_id = ?",
+            (upload_id,),
+        ).fetchone()
+        if row is None or row[0] != bucket or row[1] != key:
+            self._bucket_sync(bucket)
+            raise S3Error(
+                "NoSuchUpload", "The specified multipart upload does not exist.", upload_id
+            )
+        return UploadInfo(upload_id, row[0], row[1], int(row[2]),
+                          ObjectMeta.from_json(json.loads(row[3])))
+
+    def _upload_targets(self, upload_id: str, copies: int) -> list[Mountpath]:
+        return self.mps.order(upload_id)[: max(copies, 1)]
+
+    def _write_upload_file(
+        self, upload_id: str, copies: int, name: str, data: bytes
+    ) -> None:
+        written = 0
+        for mp in self._upload_targets(upload_id, copies):
+            d = layout.upload_dir(mp.root, upload_id)
+            try:
+                if not os.path.isdir(d):
+                    os.makedirs(d, exist_ok=True)
+                    if self.config.fsync:
+                        fsync_dir(os.path.dirname(d))
+                replace_durably(layout.tmp_path(mp.root, "upload"), f"{d}/{name}", data,
+                                self.config.fsync)
+                written += 1
+            except OSError as e:
+                if self.mps.check(mp):
+                    raise
+                log.warning("upload record not written to failed %s: %s", mp.root, e)
+        if not written:
+            raise OSError("no mountpath took the upload record")
+
+    def _remove_upload_files(self, upload_id: str) -> None:
+        for mp in self.mps.live():
+            d = layout.upload_dir(mp.root, upload_id)
+            if os.path.isdir(d):
+                shutil.rmtree(d, ignore_errors=True)
+                if self.config.fsync:
+                    with contextlib.suppress(OSError):
+                        fsync_dir(os.path.dirname(d))
+
+    def _create_upload_sync(self, bucket: str, key: str, meta: ObjectMeta) -> UploadInfo:
+        with self.index.wlock:
+            binfo = self._bucket_sync(bucket)
+            info = UploadInfo(secrets.token_urlsafe(24), bucket, key, time.time_ns(), meta)
+            self._write_upload_file(
+                info.upload_id, self._copies(binfo.props), "upload.json",
+                encode(upload_to_json(info)),
+            )
+            self.index.w.execute(
+                "INSERT INTO uploads (upload_id, bucket, key, initiated_ns, meta) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (info.upload_id, bucket, key, info.initiated_ns, dumps(meta.to_json())),
+            )
+            return info
+
+    async def create_upload(self, bucket: str, key: str, meta: ObjectMeta) -> UploadInfo:
+        return await _run(self._create_upload_sync, bucket, key, meta)
+
+    async def get_upload(self, upload_id: str, bucket: str, key: str) -> UploadInfo:
+        return await _run(self._upload_row, upload_id, bucket, key)
+
+    def _commit_part_sync(
+        self, upload_id: str, bucket: str, key: str, part_number: int, result: WriteResult
+    ) -> tuple[PartInfo, list[str]]:
+        with self.index.wlock:
+            self._upload_row(upload_id, bucket, key, self.index.w)
+            binfo = self._bucket_sync(bucket)
+            part = PartInfo(part_number, result.md5.hex(), result.size, time.time_ns())
+            self._write_upload_file(
+                upload_id, self._copies(binfo.props), layout.part_file(part_number),
+                encode(part_to_json(upload_id, part, result.chunks)),
+            )
+            w = self.index.w
+            self.index.begin()
+            try:
+                delta: Counter[str] = Counter(c.id for c in result.chunks)
+                row = w.execute(
+                    "SELECT chunks FROM parts WHERE upload_id = ? AND part_number = ?",
+                    (upload_id, part_number),
+                ).fetchone()
+                if row is not None:
+                    delta.subtract(c[0] for c in json.loads(row[0]))
+                w.execute(
+                    "INSERT OR REPLACE INTO parts (upload_id, part_number, etag, size, mtime_ns,"
+                    " chunks) VALUES (?, ?, ?, ?, ?, ?)",
+                    (upload_id, part_number, part.etag, part.size, part.mtime_ns,
+                     dumps([[c.id, c.size] for c in result.chunks])),
+                )
+                dropped = self.index.apply_refs(
+                    _nonzero(delta), {c.id: c.size for c in result.chunks}
+                )
+                self.index.commit()
+            except BaseException:
+                self.index.rollback()
+                raise
+            return part, dropped
+
+    async def put_part(
+        self,
+        upload_id: str,
+        bucket: str,
+        key: str,
+        part_number: int,
+        body: AsyncIterable[bytes],
+        *,
+        content_md5: bytes | None = None,
+        expected_size: int | None = None,
+        hashers: dict[str, Any] | None = None,
+        before_commit: Callable[[WriteResult], None] | None = None,
+    ) -> PartInfo:
+        if not 1 <= part_number <= 10000:
+            raise S3Error(
+                "InvalidArgument", "Part number must be an integer between 1 and 10000",
+                str(part_number),
+            )
+        await self.get_upload(upload_id, bucket, key)
+        binfo = await self.get_bucket(bucket)
+        copies = self._copies(binfo.props)
+        dg = _Digest("none", hashers)
+        pinned: list[str] = []
+        dropped: list[str] = []
+        ok = False
+
+        def commit(result: WriteResult, _value: str) -> tuple[PartInfo, list[str]]:
+            return self._commit_part_sync(upload_id, bucket, key, part_number, result)
+
+        finish = functools.partial(
+            self._finish_sync, copies=copies, dg=dg, content_md5=content_md5, resource=key,
+            pinned=pinned, before_commit=before_commit, commit=commit,
+        )
+        try:
+            part, dropped = await self._write(
+                body, copies, dg, expected_size, key, pinned, finish
+            )
+            ok = True
+            return part
+        finally:
+            await self._release_async(pinned, dropped if ok else pinned)
+
+    async def list_parts(self, upload_id: str, bucket: str, key: str) -> list[PartInfo]:
+        def sync() -> list[PartInfo]:
+            self._upload_row(upload_id, bucket, key)
+            rows = self.index.rows(
+                "SELECT part_number, etag, size, mtime_ns FROM parts WHERE upload_id = ? "
+                "ORDER BY part_number",
+                (upload_id,),
+            )
+            return [PartInfo(int(r[0]), r[1], int(r[2]), int(r[3])) for r in rows]
+
+        return await _run(sync)
+
+    async def list_uploads(self, bucket: str) -> list[UploadInfo]:
+        def sync() -> list[UploadInfo]:
+            self._bucket_sync(bucket)
+            rows = self.index.rows(
+                "SELECT upload_id, bucket, key, initiated_ns, meta FROM uploads "
+                "WHERE bucket = ? ORDER BY key, initiated_ns",
+                (bucket,),
+            )
+            return [
+                UploadInfo(r[0], r[1], r[2], int(r[3]), ObjectMeta.from_json(json.loads(r[4])))
+                for r in rows
+            ]
+
+        return await _run(sync)
+
+    def _forget_upload_tx(self, upload_id: str) -> Counter[str]:
+        """Inside a transaction: delete the upload's rows; the refcount delta of its parts."""
+        w = self.index.w
+        delta: Counter[str] = Counter()
+        for (chunks,) in w.execute(
+            "SELECT chunks FROM parts WHERE upload_id = ?", (upload_id,)
+        ).fetchall():
+            delta.subtract(c[0] for c in json.loads(chunks))
+        w.execute("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
+        w.execute("DELETE FROM uploads WHERE upload_id = ?", (upload_id,))
+        return delta
+
+    def _abort_sync(self, upload_id: str, bucket: str, key: str) -> list[str]:
+        with self.index.wlock:
+            self._upload_row(upload_id, bucket, key, self.index.w)
+            self._remove_upload_files(upload_id)
+            self.index.begin()
+            try:
+                dropped = self.index.apply_refs(_nonzero(self._forget_upload_tx(upload_id)), {})
+                self.index.commit()
+            except BaseException:
+                self.index.rollback()
+                raise
+            return dropped
+
+    async def abort_upload(self, upload_id: str, bucket: str, key: str) -> None:
+        dropped = await _run(self._abort_sync, upload_id, bucket, key)
+        with trio.CancelScope(shield=True):
+            await _run(self._drop_chunks, dropped)
+
+    def _complete_sync(
+        self,
+        upload_id: str,
+        bucket: str,
+        key: str,
+        parts: list[tuple[int, str]],
+        if_match: str | None,
+        if_none_match: str | None,
+    ) -> tuple[ObjectInfo, list[str]]:
+        with self.index.wlock:
+            w = self.index.w
+            upload = self._upload_row(upload_id, bucket, key, w)
+            binfo = self._bucket_sync(bucket)
+            if not parts:
+                raise S3Error(
+                    "MalformedXML", "You must specify at least one part", upload_id
+                )
+            prev = 0
+            for number, _ in parts:
+                if number <= prev:
+                    raise S3Error(
+                        "InvalidPartOrder", "The list of parts was not in ascending order.",
+                        upload_id,
+                    )
+                prev = number
+            stored = {
+                int(r[0]): (r[1], int(r[2]), r[3])
+                for r in w.execute(
+                    "SELECT part_number, etag, size, chunks FROM parts WHERE upload_id = ?",
+                    (upload_id,),
+                ).fetchall()
+            }
+            md5s = []
+            chunks: list[ChunkRef] = []
+            sizes: list[int] = []
+            for i, (number, etag) in enumerate(parts):
+                have = stored.get(number)
+                if have is None or have[0] != etag.strip().strip('"').lower():
+                    raise S3Error(
+                        "InvalidPart",
+                        "One or more of the specified parts could not be found or the "
+                        "specified entity tag might not have matched the part's entity tag.",
+                        upload_id,
+                        extra={"PartNumber": str(number), "ETag": etag},
+                    )
+                if i < len(parts) - 1 and have[1] < self.config.min_part_size:
+                    raise S3Error(
+                        "EntityTooSmall",
+                        "Your proposed upload is smaller than the minimum allowed object size.",
+                        upload_id,
+                        extra={"PartNumber": str(number)},
+                    )
+                md5s.append(bytes.fromhex(have[0]))
+                sizes.append(have[1])
+                chunks.extend(ChunkRef(c[0], int(c[1])) for c in json.loads(have[2]))
+            row = w.execute(
+                "SELECT etag FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
+            ).fetchone()
+            _check_preconditions(row[0] if row else None, if_match, if_none_match, key)
+            info = ObjectInfo(
+                bucket=bucket,
+                key=key,
+                size=sum(sizes),
+                etag=f"{hashlib.md5(b''.join(md5s)).hexdigest()}-{len(parts)}",
+                mtime_ns=time.time_ns(),
+                generation=self._next_gen(),
+                meta=upload.meta,
+                chunks=chunks,
+                part_sizes=sizes,
+                checksum_type=str(binfo.props.get("checksum.type", "xxhash")),
+                checksum_value="",
+            )
+            dropped = self._publish(
+                [info],
+                [],
+                self._copies(binfo.props),
+                before_tx=lambda: self._remove_upload_files(upload_id),
+                in_tx=lambda: self._forget_upload_tx(upload_id),
+            )
+            return info, dropped
+
+    async def complete_upload(
+        self,
+        upload_id: str,
+        bucket: str,
+        key: str,
+        parts: list[tuple[int, str]],
+        *,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+    ) -> ObjectInfo:
+        """Publish the listed parts as one object; their chunks are reused, not copied."""
+        info, dropped = await _run(
+            self._complete_sync, upload_id, bucket, key, parts, if_match, if_none_match
+        )
+        with trio.CancelScope(shield=True):
+            await _run(self._drop_chunks, dropped)
+        return info
+
+    async def reclaim_uploads(self, older_than_seconds: float) -> int:
+        cutoff = time.time_ns() - int(older_than_seconds * 1e9)
+        rows = await _run(
+            self.index.rows,
+            "SELECT upload_id, bucket, key FROM uploads WHERE initiated_ns < ?",
+            (cutoff,),
+        )
+        n = 0
+        for upload_id, bucket, key in rows:
+            try:
+                await self.abort_upload(upload_id, bucket, key)
+                n += 1
+            except S3Error:
+                pass
+        return n

@@ -1,0 +1,163 @@
+"""Metadata-only object changes: delete, copy, rename (a key or a prefix), new metadata.
+No data is copied; chunks are shared or released."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import trio
+
+from ..errors import S3Error
+from . import layout
+from .chunks import ChunkStore
+from .config import StoreConfig
+from .index import Index
+from .manifest import info_from_json
+from .mountpaths import MountpathSet
+from .threads import _run
+from .types import ObjectInfo, ObjectMeta
+
+
+class ObjectsMixin:
+    """Delete, copy, rename and metadata updates, mixed into ``Store`` (store.py)."""
+
+    config: StoreConfig
+    index: Index
+    mps: MountpathSet
+    chunks: ChunkStore
+
+    def _delete_sync(self, bucket: str, key: str) -> list[str]:
+        with self.index.wlock:
+            binfo = self._bucket_sync(bucket)
+            if not self.index.w.execute(
+                "SELECT 1 FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
+            ).fetchone():
+                raise S3Error("NoSuchKey", "The specified key does not exist.", key)
+            return self._publish([], [(bucket, key)], self._copies(binfo.props))
+
+    async def delete_object(self, bucket: str, key: str) -> None:
+        dropped = await _run(self._delete_sync, bucket, key)
+        with trio.CancelScope(shield=True):
+            await _run(self._drop_chunks, dropped)
+
+    def _get_row_sync(self, bucket: str, key: str) -> ObjectInfo:
+        row = self.index.w.execute(
+            "SELECT manifest FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
+        ).fetchone()
+        if row is None:
+            self._bucket_sync(bucket)
+            raise S3Error("NoSuchKey", "The specified key does not exist.", key)
+        return info_from_json(json.loads(row[0]))
+
+    def _copy_sync(
+        self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str,
+        meta: ObjectMeta | None,
+    ) -> tuple[ObjectInfo, list[str]]:
+        with self.index.wlock:
+            src = self._get_row_sync(src_bucket, src_key)
+            dbinfo = self._bucket_sync(dst_bucket)
+            info = ObjectInfo(
+                bucket=dst_bucket,
+                key=dst_key,
+                size=src.size,
+                etag=src.etag,
+                mtime_ns=time.time_ns(),
+                generation=self._next_gen(),
+                meta=src.meta if meta is None else meta,
+                chunks=list(src.chunks),
+                part_sizes=src.part_sizes,
+                checksum_type=src.checksum_type,
+                checksum_value=src.checksum_value,
+                inline=src.inline,
+                inline_xxh3=src.inline_xxh3,
+            )
+            return info, self._publish([info], [], self._copies(dbinfo.props))
+
+    async def copy_object(
+        self,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str,
+        dst_key: str,
+        meta: ObjectMeta | None = None,
+    ) -> ObjectInfo:
+        """A new manifest sharing the source's chunks (no data is copied)."""
+        info, dropped = await _run(self._copy_sync, src_bucket, src_key, dst_bucket, dst_key, meta)
+        with trio.CancelScope(shield=True):
+            await _run(self._drop_chunks, dropped)
+        return info
+
+    def _update_meta_sync(self, bucket: str, key: str, meta: ObjectMeta) -> ObjectInfo:
+        with self.index.wlock:
+            cur = self._get_row_sync(bucket, key)
+            binfo = self._bucket_sync(bucket)
+            cur.meta = meta
+            cur.generation = self._next_gen()
+            self._publish([cur], [], self._copies(binfo.props))
+            return cur
+
+    async def update_object_meta(self, bucket: str, key: str, meta: ObjectMeta) -> ObjectInfo:
+        return await _run(self._update_meta_sync, bucket, key, meta)
+
+    def _rename_sync(
+        self, bucket: str, pairs: list[tuple[ObjectInfo, str]]
+    ) -> tuple[list[ObjectInfo], list[str]]:
+        binfo = self._bucket_sync(bucket)
+        new: list[ObjectInfo] = []
+        removed: list[tuple[str, str]] = []
+        for src, dst_key in pairs:
+            removed.append((bucket, src.key))
+            src.key = dst_key
+            src.generation = self._next_gen()
+            new.append(src)
+        dropped = self._publish(new, removed, self._copies(binfo.props))
+        return new, dropped
+
+    def _rename_object_sync(
+        self, bucket: str, src_key: str, dst_key: str
+    ) -> tuple[ObjectInfo, list[str]]:
+        with self.index.wlock:
+            src = self._get_row_sync(bucket, src_key)
+            if src_key == dst_key:
+                return src, []
+            new, dropped = self._rename_sync(bucket, [(src, dst_key)])
+            return new[0], dropped
+
+    async def rename_object(self, bucket: str, src_key: str, dst_key: str) -> ObjectInfo:
+        """Move ``src_key`` to ``dst_key`` (replacing it), metadata only, one transaction."""
+        info, dropped = await _run(self._rename_object_sync, bucket, src_key, dst_key)
+        with trio.CancelScope(shield=True):
+            await _run(self._drop_chunks, dropped)
+        return info
+
+    def _rename_prefix_sync(
+        self, bucket: str, src_prefix: str, dst_prefix: str
+    ) -> tuple[int, list[str]]:
+        with self.index.wlock:
+            self._bucket_sync(bucket)
+            if src_prefix == dst_prefix:
+                return 0, []
+            sql = "SELECT manifest FROM objects WHERE bucket = ? AND key >= ?"
+            params: list[Any] = [bucket, src_prefix]
+            upper = layout.prefix_successor(src_prefix)
+            if upper is not None:
+                sql += " AND key < ?"
+                params.append(upper)
+            rows = self.index.w.execute(sql, params).fetchall()
+            pairs = []
+            for (m,) in rows:
+                info = info_from_json(json.loads(m))
+                pairs.append((info, dst_prefix + info.key[len(src_prefix) :]))
+            if not pairs:
+                return 0, []
+            _, dropped = self._rename_sync(bucket, pairs)
+            return len(pairs), dropped
+
+    async def rename_prefix(self, bucket: str, src_prefix: str, dst_prefix: str) -> int:
+        """Rename every key under ``src_prefix``; existing destinations are replaced."""
+        n, dropped = await _run(self._rename_prefix_sync, bucket, src_prefix, dst_prefix)
+        with trio.CancelScope(shield=True):
+            await _run(self._drop_chunks, dropped)
+        return n

@@ -1,0 +1,240 @@
+"""Publication: manifests staged, renamed into place or removed, then one index commit
+with the chunk refcount changes; the preconditions a commit checks; chunks released."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import trio
+
+from ..errors import S3Error
+from . import layout
+from .chunks import ChunkStore
+from .config import StoreConfig
+from .files import fsync_dir, unlink_durably, write_tmp
+from .index import Index
+from .manifest import dumps, info_to_json
+from .mountpaths import Mountpath, MountpathSet
+from .threads import _run
+from .types import ObjectInfo
+
+log = logging.getLogger(__name__)
+
+
+def _etags(header: str) -> list[str]:
+    out = []
+    for item in header.split(","):
+        item = item.strip()
+        if item.startswith("W/"):
+            item = item[2:]
+        out.append(item.strip('"'))
+    return out
+
+
+def _check_preconditions(
+    current_etag: str | None, if_match: str | None, if_none_match: str | None, res: str
+) -> None:
+    if if_none_match is not None and current_etag is not None:
+        tags = _etags(if_none_match)
+        if "*" in tags or current_etag in tags:
+            raise S3Error("PreconditionFailed", "At least one of the preconditions failed", res)
+    if if_match is not None:
+        tags = _etags(if_match)
+        if current_etag is None or ("*" not in tags and current_etag not in tags):
+            raise S3Error("PreconditionFailed", "At least one of the preconditions failed", res)
+
+
+def _chunks_of(manifest_json: str) -> list[str]:
+    return [c[0] for c in json.loads(manifest_json).get("chunks") or []]
+
+
+class PublishMixin:
+    """Manifests and the index commit, mixed into ``Store`` (store.py)."""
+
+    config: StoreConfig
+    index: Index
+    mps: MountpathSet
+    chunks: ChunkStore
+
+    def _stage_manifest(self, info: ObjectInfo, copies: int) -> list[_Staged]:
+        """Write ``info``'s manifest to temp files (fsynced) on its first mountpaths.
+
+        Needs no lock: nothing is visible until ``_install_manifest`` renames them.
+        """
+        text = dumps(info_to_json(info))
+        data = text.encode("utf-8", "surrogatepass")
+        name = layout.manifest_name(info.bucket, info.key)
+        final = f"{layout.MANIFESTS}/{name[:2]}/{name}.json"
+        staged: list[_Staged] = []
+        try:
+            for mp in self.mps.order(name):
+                if len(staged) >= max(copies, 1):
+                    break
+                tmp = layout.tmp_path(mp.root, "manifest")
+                try:
+                    write_tmp(tmp, data, self.config.fsync)
+                except OSError as e:
+                    if self.mps.check(mp):
+                        raise
+                    log.warning("manifest not written to failed %s: %s", mp.root, e)
+                    continue
+                staged.append(_Staged(mp, tmp, f"{mp.root}/{final}", text))
+        except BaseException:
+            _discard(staged)
+            raise
+        if not staged:
+            raise OSError("no mountpath took the manifest")
+        return staged
+
+    def _install_manifest(
+        self, info: ObjectInfo, staged: list[_Staged], dirs: set[str]
+    ) -> None:
+        """Rename staged manifests into place (caller holds ``index.wlock``); the directories
+        to fsync go to ``dirs``. Copies of the name on other mountpaths are removed."""
+        written: list[Mountpath] = []
+        try:
+            for st in staged:
+                try:
+                    os.replace(st.tmp, st.final)
+                except OSError as e:
+                    if self.mps.check(st.mp):
+                        raise
+                    log.warning("manifest not written to failed %s: %s", st.mp.root, e)
+                    continue
+                st.tmp = ""
+                written.append(st.mp)
+                dirs.add(os.path.dirname(st.final))
+        finally:
+            _discard(staged)
+        if not written:
+            raise OSError("no mountpath took the manifest")
+        for mp in self.mps.live():
+            if mp not in written:
+                with contextlib.suppress(OSError):
+                    unlink_durably(
+                        layout.manifest_path(mp.root, info.bucket, info.key), self.config.fsync
+                    )
+
+    def _sync_dirs(self, dirs: Iterable[str]) -> None:
+        if self.config.fsync:
+            for d in sorted(dirs):
+                fsync_dir(d)
+
+    def _write_manifest(self, info: ObjectInfo, copies: int) -> None:
+        dirs: set[str] = set()
+        self._install_manifest(info, self._stage_manifest(info, copies), dirs)
+        self._sync_dirs(dirs)
+
+    def _remove_manifest(self, bucket: str, key: str) -> None:
+        for mp in self.mps.live():
+            try:
+                unlink_durably(layout.manifest_path(mp.root, bucket, key), self.config.fsync)
+            except OSError:
+                if self.mps.check(mp):
+                    raise
+
+    def _publish(
+        self,
+        new: list[ObjectInfo],
+        removed: list[tuple[str, str]],
+        copies: int,
+        before_tx: Callable[[], None] | None = None,
+        in_tx: Callable[[], Counter[str]] | None = None,
+        staged: list[_Staged] | None = None,
+        staged_dirs: set[str] | None = None,
+        began: bool = False,
+    ) -> list[str]:
+        """Write manifests, remove others, commit the index; ids whose refcount hit 0.
+
+        The caller holds ``index.wlock`` and has checked what must be checked. With
+        ``staged`` (the manifest of the one object in ``new``, already in temp files) the
+        manifest is renamed into place and its directories are left in ``staged_dirs`` for
+        the caller to fsync (after the lock, before it acknowledges). ``began``: the
+        caller has opened the index transaction already.
+        """
+        for info in new:
+            if staged is not None and staged_dirs is not None:
+                self._install_manifest(info, staged, staged_dirs)
+            else:
+                self._write_manifest(info, copies)
+        new_names = {(i.bucket, i.key) for i in new}
+        for bucket, key in removed:
+            if (bucket, key) not in new_names:
+                self._remove_manifest(bucket, key)
+        if before_tx is not None:
+            before_tx()
+        w = self.index.w
+        if not began:
+            self.index.begin()
+        try:
+            delta: Counter[str] = Counter()
+            sizes: dict[str, int] = {}
+            touched = list(dict.fromkeys([*removed, *((i.bucket, i.key) for i in new)]))
+            for bucket, key in touched:
+                row = w.execute(
+                    "SELECT manifest FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
+                ).fetchone()
+                if row is not None:
+                    delta.subtract(_chunks_of(row[0]))
+                    w.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
+            for info in new:
+                for c in info.chunks:
+                    delta[c.id] += 1
+                    sizes[c.id] = c.size
+                extra = dumps(info.meta.extra) if info.meta.extra else None
+                w.execute(
+                    "INSERT INTO objects (bucket, key, size, etag, mtime_ns, generation, extra, "
+                    "manifest) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (info.bucket, info.key, info.size, info.etag, info.mtime_ns,
+                     info.generation, extra,
+                     staged[0].text if staged and len(new) == 1
+                     else dumps(info_to_json(info))),
+                )
+            if in_tx is not None:
+                delta.update(in_tx())
+            dropped = self.index.apply_refs(_nonzero(delta), sizes)
+            self.index.commit()
+        except BaseException:
+            self.index.rollback()
+            raise
+        return dropped
+
+    def _drop_chunks(self, ids: Iterable[str]) -> int:
+        ids = list(ids)
+        if not ids:
+            return 0
+        return self.chunks.remove_unreferenced(ids, self.index.referenced)
+
+    async def _release_async(self, pinned: list[str], drop: list[str]) -> None:
+        self.chunks.unpin(pinned)  # a dict update under a lock: fine on the loop
+        if drop:
+            with trio.CancelScope(shield=True):
+                await _run(self._drop_chunks, drop)
+
+
+@dataclass(slots=True)
+class _Staged:
+    """A manifest in a temp file, waiting to be renamed to ``final``."""
+
+    mp: Mountpath
+    tmp: str  # "" once renamed or removed
+    final: str
+    text: str  # the manifest's JSON (the index row keeps the same text)
+
+
+def _discard(staged: list[_Staged]) -> None:
+    for st in staged:
+        if st.tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(st.tmp)
+            st.tmp = ""
+
+
+def _nonzero(delta: Counter[str]) -> Counter[str]:
+    return Counter({k: v for k, v in delta.items() if v})

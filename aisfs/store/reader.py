@@ -1,0 +1,166 @@
+"""Reads: ``head_object`` (with the bytes of a small object) and ``read_object``."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import trio
+
+from ..errors import S3Error
+from . import layout
+from .chunks import ChunkStore, StoreCorruption
+from .config import MiB, StoreConfig
+from .files import read_file
+from .index import Index
+from .manifest import info_from_json, inline_ok
+from .mountpaths import MountpathSet
+from .threads import _run
+from .types import ChunkRef, ObjectInfo
+
+READ_PIECE = MiB
+INLINE_READ = MiB  # head_object(with_data=True) reads objects up to this size
+
+
+class ReaderMixin:
+    """Object reads, mixed into ``Store`` (store.py)."""
+
+    config: StoreConfig
+    index: Index
+    mps: MountpathSet
+    chunks: ChunkStore
+
+    def _head_sync(self, bucket: str, key: str, with_data: bool = False) -> ObjectInfo:
+        row = self.index.row(
+            "SELECT manifest FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
+        )
+        if row is None:
+            self._bucket_sync(bucket)
+            raise S3Error("NoSuchKey", "The specified key does not exist.", key)
+        info = info_from_json(json.loads(row[0]))
+        if info.inline is not None:
+            if not inline_ok(info):  # the index row is damaged: a good manifest copy?
+                good = self.inline_from_disk(info.bucket, info.key, info.generation)
+                if good is not None:
+                    info.inline = good.inline
+            if with_data and inline_ok(info):
+                info.data = info.inline
+        elif with_data and 0 < info.size <= INLINE_READ:
+            # no pin: a chunk removed meanwhile (the object was replaced) is just not
+            # prefetched, and read_object takes the usual path (and its error)
+            with contextlib.suppress(StoreCorruption):
+                info.data = b"".join(self.chunks.read(c.id, c.size) for c in info.chunks)
+        return info
+
+    def inline_from_disk(self, bucket: str, key: str, generation: int) -> ObjectInfo | None:
+        """A manifest copy of this inline object (same generation) whose bytes verify."""
+        for mp in self.mps.live():
+            path = layout.manifest_path(mp.root, bucket, key)
+            try:
+                cand = info_from_json(json.loads(read_file(path)))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if (cand.bucket, cand.key, cand.generation) == (bucket, key, generation) and (
+                cand.inline is not None and inline_ok(cand)
+            ):
+                return cand
+        return None
+
+    async def head_object(self, bucket: str, key: str, *, with_data: bool = False) -> ObjectInfo:
+        """The object's record. ``with_data``: for a small object (<= 1 MiB) its bytes
+        too, read and verified in the same worker call (``read_object`` serves them)."""
+        return await _run(self._head_sync, bucket, key, with_data)
+
+    def _read_chunk_sync(self, info: ObjectInfo, ref: ChunkRef) -> bytes:
+        try:
+            return self.chunks.read(ref.id, ref.size)
+        except StoreCorruption:
+            if not self.index.referenced([ref.id]):
+                # deleted or overwritten between head and read (the chunk went with it)
+                raise S3Error(
+                    "NoSuchKey", "The object changed while it was being read", info.key
+                ) from None
+            raise
+
+    async def read_object(
+        self, info: ObjectInfo, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        """Yield bytes ``start..end`` (inclusive) of ``info`` in pieces of at most 1 MiB.
+
+        Whole chunks are read and verified; a bad or missing copy is replaced by another
+        (and repaired). Raises StoreCorruption when no good copy is left. The next chunk
+        is read (in a worker thread) while the current one is being yielded.
+        """
+        if end is None or end >= info.size:
+            end = info.size - 1
+        if info.inline is not None:
+            if not inline_ok(info):
+                raise StoreCorruption(
+                    f"inline:{info.bucket}/{info.key}", "inline data does not match its checksum"
+                )
+            data = info.inline
+            if info.size == 0 or start > end:
+                return
+            view = memoryview(data)[start : end + 1]
+            for i in range(0, len(view), READ_PIECE):
+                yield bytes(view[i : i + READ_PIECE])
+            return
+        if info.size == 0 or start > end:
+            return
+        if info.data is not None and len(info.data) == info.size:
+            view = memoryview(info.data)[start : end + 1]
+            for i in range(0, len(view), READ_PIECE):
+                yield bytes(view[i : i + READ_PIECE])
+            return
+        wanted: list[tuple[ChunkRef, int]] = []
+        off = 0
+        for ref in info.chunks:
+            if off + ref.size > start and off <= end:
+                wanted.append((ref, off))
+            off += ref.size
+        if not wanted:
+            return
+        ids = [c.id for c in info.chunks]
+        for cid in ids:
+            self.chunks.pin(cid)
+        try:
+            ahead = _ReadAhead(self._read_chunk_sync, info, wanted[0][0])
+            for n, (ref, c_start) in enumerate(wanted):
+                data = await ahead.result()
+                if n + 1 < len(wanted):
+                    ahead = _ReadAhead(self._read_chunk_sync, info, wanted[n + 1][0])
+                lo = max(start, c_start) - c_start
+                hi = min(end, c_start + ref.size - 1) - c_start + 1
+                view = memoryview(data)[lo:hi]
+                for i in range(0, len(view), READ_PIECE):
+                    yield bytes(view[i : i + READ_PIECE])
+                del data, view
+        finally:
+            self.chunks.unpin(ids)
+
+
+class _ReadAhead:
+    """``fn(*args)`` started now in a worker thread; ``await result()`` for its value.
+
+    Not tied to a nursery (read_object is an async generator, which may not hold one
+    across a yield): if nobody awaits the result, the thread finishes and it is dropped.
+    """
+
+    def __init__(self, fn: Callable[..., bytes], *args: Any) -> None:
+        self._done = trio.Event()
+        self._outcome: Any = None
+        token = trio.lowlevel.current_trio_token()
+
+        def deliver(outcome: Any) -> None:
+            self._outcome = outcome
+            with contextlib.suppress(trio.RunFinishedError):
+                token.run_sync_soon(self._done.set)
+
+        trio.lowlevel.start_thread_soon(functools.partial(fn, *args), deliver)
+
+    async def result(self) -> bytes:
+        await self._done.wait()
+        return self._outcome.unwrap()  # type: ignore[no-any-return]
