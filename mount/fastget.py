@@ -27,7 +27,7 @@ MAX_HEADER = 64 << 10
 class Answer:
     status: int
     headers: dict[str, str]
-    body: bytearray
+    body: bytearray | memoryview
 
 
 class FastGet:
@@ -46,9 +46,12 @@ class FastGet:
                 s.socket.close()
         self.idle.clear()
 
-    async def get(self, path: str, headers: dict[str, str]) -> Answer | None:
+    async def get(
+        self, path: str, headers: dict[str, str], into: bytearray | None = None
+    ) -> Answer | None:
         """GET `path` (already quoted, with its query) on a pooled connection; None when
-        this path can't serve it (the caller falls back to httpx)."""
+        this path can't serve it (the caller falls back to httpx). With `into`, a body that
+        fits is received into that buffer (the answer's body is a view of it)."""
         if not self.enabled:
             return None
         lines = [f"GET {path} HTTP/1.1", f"Host: {self.netloc}"]
@@ -60,7 +63,7 @@ class FastGet:
             try:
                 if stream is None:
                     stream = await trio.open_tcp_stream(self.host, self.port)
-                answer, keep = await self._exchange(stream, request)
+                answer, keep = await self._exchange(stream, request, into)
             except (OSError, trio.BrokenResourceError, trio.ClosedResourceError, _Unhandled):
                 if stream is not None:
                     with contextlib.suppress(Exception):
@@ -80,7 +83,9 @@ class FastGet:
             return answer
         return None
 
-    async def _exchange(self, stream: trio.SocketStream, request: bytes) -> tuple[Answer, bool]:
+    async def _exchange(
+        self, stream: trio.SocketStream, request: bytes, into: bytearray | None
+    ) -> tuple[Answer, bool]:
         await stream.send_all(request)
         sock = stream.socket
         head = bytearray()
@@ -107,7 +112,9 @@ class FastGet:
         if not length.isdigit() or "chunked" in hdrs.get("transfer-encoding", "").lower():
             raise _Unhandled("no content-length")
         n = int(length)
-        body = bytearray(n)
+        # a reused buffer: no 4 MiB allocation (and its page faults) per block
+        body: bytearray | memoryview
+        body = memoryview(into)[:n] if into is not None and len(into) >= n else bytearray(n)
         got = min(n, len(head) - end - 4)
         body[:got] = head[end + 4:end + 4 + got]
         view = memoryview(body)

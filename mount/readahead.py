@@ -5,6 +5,10 @@ doubling from one block to `max_blocks` as the streak goes on, with up to `in_fl
 GETs at once per open file (and a mount-wide limiter). A random read fetches just what
 it asks for (at least `min_random` bytes) and resets the window. Memory per reader is
 bounded by (max_blocks + 1) * block_size whatever the file size.
+
+Block buffers are reused: a block dropped once fetched gives its bytearray back to the
+reader's free list (when the backend can receive into one, and only when nothing -
+a reply to the kernel still being sent - holds a view of it).
 """
 
 from __future__ import annotations
@@ -21,6 +25,11 @@ class _Block:
     done: trio.Event = field(default_factory=trio.Event)
     data: bytes = b""
     error: BaseException | None = None
+    buf: bytearray | None = None  # the reused buffer `data` may be a view of
+    users: int = 0  # reads waiting on or slicing this block
+
+
+_NOCODE = (lambda: None).__code__
 
 
 class Reader:
@@ -33,7 +42,7 @@ class Reader:
         nursery: trio.Nursery,
         limiter: trio.CapacityLimiter,
         *,
-        block_size: int = 4 << 20,
+        block_size: int = 8 << 20,
         max_blocks: int = 8,
         in_flight: int = 4,
         min_random: int = 128 << 10,
@@ -53,11 +62,32 @@ class Reader:
         self.next_off = 0
         self.last: tuple[int, bytes] = (0, b"")
         self.scopes: set[trio.CancelScope] = set()
+        self.free: list[bytearray] = []
+        self.into = hasattr(backend, "get_range") and "into" in getattr(
+            backend.get_range, "__code__", _NOCODE).co_varnames
 
     def close(self) -> None:
         for scope in self.scopes:
             scope.cancel()
         self.blocks.clear()
+        self.free.clear()
+
+    def _drop(self, idx: int) -> None:
+        block = self.blocks.pop(idx, None)
+        if block is None or block.buf is None or not block.done.is_set() or block.users:
+            return  # a fetch still writing into it, or a read about to slice it, keeps it
+        buf, block.buf, block.data = block.buf, None, b""
+        try:  # a bytearray with live views can't be resized: then it is not ours to reuse
+            buf.append(0)
+            buf.pop()
+        except BufferError:
+            return
+        if len(self.free) <= self.max_blocks:
+            self.free.append(buf)
+
+    def _clear(self) -> None:
+        for idx in list(self.blocks):
+            self._drop(idx)
 
     async def read(self, off: int, size: int) -> bytes:
         if off >= self.size or size <= 0:
@@ -75,7 +105,7 @@ class Reader:
             self.next_off = max(self.next_off, off + size)
             return await self._read_blocks(off, size)
         self.window = 0
-        self.blocks.clear()
+        self._clear()
         self.next_off = off + size
         data = await self.backend.get_range(self.bucket, self.key, off, max(size, self.min_random))
         self.last = (off, data)
@@ -88,7 +118,7 @@ class Reader:
         nblocks = -(-self.size // bs)
         for idx in list(self.blocks):
             if idx < first - 1:  # keep one behind for reads that arrive late
-                del self.blocks[idx]
+                self._drop(idx)
         for idx in range(first, min(nblocks, max(last + 1, first + self.window))):
             if idx not in self.blocks:
                 block = _Block()
@@ -101,13 +131,17 @@ class Reader:
                 block = _Block()
                 self.blocks[idx] = block
                 self.nursery.start_soon(self._fetch, idx, block)
-            await block.done.wait()
-            if block.error is not None:
-                self.blocks.pop(idx, None)
-                raise block.error
-            start = max(off, idx * bs) - idx * bs
-            end = min(off + size, (idx + 1) * bs) - idx * bs
-            parts.append(memoryview(block.data)[start:end])
+            block.users += 1
+            try:
+                await block.done.wait()
+                if block.error is not None:
+                    self.blocks.pop(idx, None)
+                    raise block.error
+                start = max(off, idx * bs) - idx * bs
+                end = min(off + size, (idx + 1) * bs) - idx * bs
+                parts.append(memoryview(block.data)[start:end])
+            finally:
+                block.users -= 1
         # one block: a view into it, no copy (pyfuse3 takes any buffer)
         return parts[0] if len(parts) == 1 else b"".join(parts)  # type: ignore[return-value]
 
@@ -118,7 +152,15 @@ class Reader:
                 async with self.sem, self.limiter:
                     start = idx * self.block_size
                     length = min(self.block_size, self.size - start)
-                    block.data = await self.backend.get_range(self.bucket, self.key, start, length)
+                    if self.into:
+                        if block.buf is None:
+                            block.buf = self.free.pop() if self.free else bytearray(
+                                self.block_size)
+                        block.data = await self.backend.get_range(  # type: ignore[call-arg]
+                            self.bucket, self.key, start, length, into=block.buf)
+                    else:
+                        block.data = await self.backend.get_range(
+                            self.bucket, self.key, start, length)
             except Exception as e:
                 block.error = e
             finally:

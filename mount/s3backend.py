@@ -340,12 +340,15 @@ class S3Backend:
             raise
         return self._info(key, resp)
 
-    async def get_range(self, bucket: str, key: str, start: int, length: int) -> bytes:
+    async def get_range(
+        self, bucket: str, key: str, start: int, length: int, into: bytearray | None = None
+    ) -> bytes:
+        """`length` bytes from `start`; with `into`, possibly as a view of that buffer."""
         if length <= 0:
             return b""
         headers = {"Range": f"bytes={start}-{start + length - 1}"}
         if self.fast.enabled:
-            data = await self._fast_range(bucket, key, start, length, headers)
+            data = await self._fast_range(bucket, key, start, length, headers, into)
             if data is not None:
                 return data
         try:
@@ -362,7 +365,8 @@ class S3Backend:
         return resp.content
 
     async def _fast_range(
-        self, bucket: str, key: str, start: int, length: int, headers: dict[str, str]
+        self, bucket: str, key: str, start: int, length: int, headers: dict[str, str],
+        into: bytearray | None = None,
     ) -> bytes | None:
         """A ranged GET through `FastGet`; None to do it through httpx instead."""
         url = self.url(bucket, key)
@@ -370,7 +374,7 @@ class S3Backend:
         u = urlsplit(url)
         try:
             with trio.fail_after(self.timeouts.request + length / (256 << 10)):
-                ans = await self.fast.get(u.path, self.signer.sign("GET", url, headers))
+                ans = await self.fast.get(u.path, self.signer.sign("GET", url, headers), into)
         except trio.TooSlowError as e:
             raise Unreachable(f"GET {resource}: timed out") from e
         if ans is None:
@@ -384,7 +388,7 @@ class S3Backend:
             raise err
         if ans.status == 200:  # the server ignored Range
             return bytes(ans.body[start:start + length])
-        return ans.body  # type: ignore[return-value]  # a bytearray: no copy
+        return ans.body  # type: ignore[return-value]  # a bytearray or a view: no copy
 
     async def get_to_fd(self, bucket: str, key: str, fd: int, length: int | None) -> int:
         """Stream the object (or its first `length` bytes) into `fd` from offset 0."""
