@@ -21,7 +21,7 @@ from awscrt import checksums as crt
 from aisfs.store.types import ObjectInfo
 
 EXTRA_KEY = "ais.cksum"
-# types the store computes on its own (aisfs/store/store.py _receive)
+# types the store computes on its own while it writes (aisfs/store/writer.py _Digest)
 STORE_COMPUTED = frozenset({"xxhash", "md5", "sha256"})
 # cheap enough to run on the event loop per 1 MiB piece; the others go to a thread
 FAST = frozenset({"xxhash", "xxhash2", "crc32c"})
