@@ -390,6 +390,28 @@ class S3Backend:
             return bytes(ans.body[start:start + length])
         return ans.body  # type: ignore[return-value]  # a bytearray or a view: no copy
 
+    async def _fast(
+        self, method: str, url: str, resource: str, headers: dict[str, str],
+        deadline: float | None = None, **kw: Any,
+    ) -> Any:
+        """A PUT/DELETE through `FastGet`'s raw sockets: the answer's headers, or None to
+        do it through httpx instead (which retries). Error answers raise S3Error."""
+        if not self.fast.enabled:
+            return None
+        u = urlsplit(url)
+        path = u.path + ("?" + u.query if u.query else "")
+        try:
+            with trio.fail_after(deadline or self.timeouts.request):
+                ans = await self.fast.request(method, path, self.signer.sign(method, url, headers),
+                                              **kw)
+        except trio.TooSlowError as e:
+            raise Unreachable(f"{method} {resource}: timed out") from e
+        if ans is None or ans.status in (500, 502, 503):
+            return None
+        if ans.status >= 300:
+            raise _error_from(_Status(ans.status), bytes(ans.body), resource)
+        return ans.headers
+
     async def get_to_fd(self, bucket: str, key: str, fd: int, length: int | None) -> int:
         """Stream the object (or its first `length` bytes) into `fd` from offset 0."""
         if length == 0:
@@ -435,9 +457,11 @@ class S3Backend:
         self, bucket: str, key: str, data: bytes, meta: dict[str, str], content_type: str = ""
     ) -> ObjectInfo:
         headers = self._meta_headers(meta, content_type or "application/octet-stream")
-        resp = await self._send("PUT", self.url(bucket, key), headers, data,
-                                resource=f"{bucket}/{key}")
-        return ObjectInfo(key, len(data), 0, resp.headers.get("etag", "").strip('"'), dict(meta))
+        url, res = self.url(bucket, key), f"{bucket}/{key}"
+        got = await self._fast("PUT", url, res, headers, body=bytes(data))
+        if got is None:
+            got = (await self._send("PUT", url, headers, data, resource=res)).headers
+        return ObjectInfo(key, len(data), 0, got.get("etag", "").strip('"'), dict(meta))
 
     def _fd_body(self, fd: int, start: int, length: int) -> Any:
         async def gen() -> AsyncIterator[bytes]:
@@ -459,6 +483,11 @@ class S3Backend:
         if size >= MULTIPART_THRESHOLD:
             return await self._put_multipart(bucket, key, fd, size, meta, ct)
         headers = self._meta_headers(meta, ct)
+        url, res = self.url(bucket, key), f"{bucket}/{key}"
+        deadline = self.timeouts.request + size / (256 << 10)
+        got = await self._fast_put_fd(url, res, headers, fd, 0, size, deadline)
+        if got is not None:
+            return ObjectInfo(key, size, 0, got.get("etag", "").strip('"'), dict(meta))
         headers["Content-Length"] = str(size)
         body: Any
         if size <= SMALL_BODY:
@@ -476,6 +505,20 @@ class S3Backend:
         )
         return ObjectInfo(key, size, 0, resp.headers.get("etag", "").strip('"'), dict(meta))
 
+    async def _fast_put_fd(
+        self, url: str, res: str, headers: dict[str, str], fd: int, start: int, length: int,
+        deadline: float,
+    ) -> Any:
+        """PUT `length` bytes of `fd` from `start` on a raw socket: a small body in the same
+        send as the head, a big one with sendfile. None: do it through httpx."""
+        if length <= SMALL_BODY:
+            data = os.pread(fd, length, start)
+            if len(data) != length:
+                raise OSError(f"staged file shrank during upload ({len(data)} < {length})")
+            return await self._fast("PUT", url, res, headers, deadline, body=data)
+        return await self._fast("PUT", url, res, headers, deadline, fd=fd, offset=start,
+                                length=length)
+
     async def _put_multipart(
         self, bucket: str, key: str, fd: int, size: int, meta: dict[str, str], ct: str
     ) -> ObjectInfo:
@@ -492,13 +535,16 @@ class S3Backend:
         async def part(n: int) -> None:
             start = (n - 1) * part_size
             length = min(part_size, size - start)
+            url = self.url(bucket, key, f"partNumber={n}&uploadId={uid_q}")
+            deadline = self.timeouts.request + length / (256 << 10)
             async with limiter:
-                resp = await self._send(
-                    "PUT", self.url(bucket, key, f"partNumber={n}&uploadId={uid_q}"),
-                    {"Content-Length": str(length)}, self._fd_body(fd, start, length),
-                    resource=res, deadline=self.timeouts.request + length / (256 << 10),
-                )
-            etags[n] = resp.headers.get("etag", "")
+                got = await self._fast_put_fd(url, res, {}, fd, start, length, deadline)
+                if got is None:
+                    got = (await self._send(
+                        "PUT", url, {"Content-Length": str(length)},
+                        self._fd_body(fd, start, length), resource=res, deadline=deadline,
+                    )).headers
+            etags[n] = got.get("etag", "")
 
         try:
             async with trio.open_nursery() as nursery:
@@ -531,8 +577,10 @@ class S3Backend:
                         deadline=self.timeouts.request * 3)
 
     async def delete(self, bucket: str, key: str) -> None:
+        url, res = self.url(bucket, key), f"{bucket}/{key}"
         try:
-            await self._send("DELETE", self.url(bucket, key), resource=f"{bucket}/{key}")
+            if await self._fast("DELETE", url, res, {}) is None:
+                await self._send("DELETE", url, resource=res)
         except S3Error as e:
             if e.code != "NoSuchKey":
                 raise
