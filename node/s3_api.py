@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import trio
@@ -23,6 +23,7 @@ from aisfs.s3.names import validate_bucket_name
 from aisfs.s3.ranges import content_range, parse_range
 from aisfs.s3.request import S3Request, listing_encoding, parse_max, route
 from aisfs.s3.sigv4 import AuthResult, check_payload_sha256
+from aisfs.store.chunks import StoreCorruption
 from aisfs.store.store import Store
 from aisfs.store.types import STORED_HEADERS, ListPage, ObjectInfo, ObjectMeta
 from node.features import FeatureFlags
@@ -412,7 +413,34 @@ class S3Api(MultipartOps, BucketConfigOps):
                 headers.append((f"x-amz-checksum-{alg}", value))
         if head or length == 0:
             return Response(status, headers, b"", head=True)
-        return Response(status, headers, self.store.read_object(info, start, end))
+        return Response(status, headers, await self._body_checked_first(ctx, info, start, end))
+
+    async def _body_checked_first(
+        self, ctx: Context, info: ObjectInfo, start: int, end: int
+    ) -> AsyncIterator[bytes]:
+        """The object's bytes, with the first piece read (and verified) before the headers
+        go out: a corrupt object with no good copy is then a clean 500, not a cut body."""
+        pieces = self.store.read_object(info, start, end)
+        try:
+            first = await pieces.__anext__()
+        except StopAsyncIteration:
+            first = b""
+        except StoreCorruption as exc:
+            await pieces.aclose()
+            log.error("request %s: %s/%s has no good copy of %s", ctx.request_id,
+                      info.bucket, info.key, exc, extra={"request_id": ctx.request_id})
+            raise S3Error(
+                "InternalError",
+                "The object's data failed its integrity check and no good copy is left.",
+                status=500,
+            ) from None
+
+        async def stream() -> AsyncIterator[bytes]:
+            yield first
+            async for piece in pieces:
+                yield piece
+
+        return stream()
 
     def _part_span(self, info: ObjectInfo, value: str) -> tuple[int, int]:
         from aisfs.s3.request import parse_part_number
