@@ -40,6 +40,10 @@ def test_notify_sequence(
         statuses = [k for k in keys[: keys.index("READY=1")] if k.startswith("STATUS=")]
         assert any("opening the store" in s for s in statuses), keys
         assert any("binding" in s for s in statuses), keys
+        # the probe runs in the socket's receiver thread: give it the moment it needs
+        deadline = time.monotonic() + 10
+        while not answered and not notify_socket.errors and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert not notify_socket.errors, notify_socket.errors
         assert answered == [200]
 
