@@ -4,7 +4,6 @@ abort, reclaim."""
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
 import logging
@@ -168,25 +167,13 @@ class MultipartMixin:
         binfo = await self.get_bucket(bucket)
         copies = self._copies(binfo.props)
         dg = _Digest("none", hashers)
-        pinned: list[str] = []
-        dropped: list[str] = []
-        ok = False
 
         def commit(result: WriteResult, _value: str) -> tuple[PartInfo, list[str]]:
             return self._commit_part_sync(upload_id, bucket, key, part_number, result)
 
-        finish = functools.partial(
-            self._finish_sync, copies=copies, dg=dg, content_md5=content_md5, resource=key,
-            pinned=pinned, before_commit=before_commit, commit=commit,
+        return await self._write_and_commit(
+            body, copies, dg, expected_size, key, content_md5, before_commit, commit
         )
-        try:
-            part, dropped = await self._write(
-                body, copies, dg, expected_size, key, pinned, finish
-            )
-            ok = True
-            return part
-        finally:
-            await self._release_async(pinned, dropped if ok else pinned)
 
     async def list_parts(self, upload_id: str, bucket: str, key: str) -> list[PartInfo]:
         def sync() -> list[PartInfo]:

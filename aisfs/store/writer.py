@@ -309,24 +309,42 @@ class WriterMixin:
         cktype = str(binfo.props.get("checksum.type", "xxhash"))
         copies = self._copies(binfo.props)
         dg = _Digest(cktype, hashers)
-        pinned: list[str] = []
-        dropped: list[str] = []
-        ok = False
         commit = functools.partial(
             self._commit_put_sync, bucket=bucket, key=key, meta=meta, checksum_type=cktype,
             copies=copies, if_match=if_match, if_none_match=if_none_match,
         )
-        finish = functools.partial(
-            self._finish_sync, copies=copies, dg=dg, content_md5=content_md5, resource=key,
-            pinned=pinned, before_commit=before_commit, commit=commit,
+        return await self._write_and_commit(
+            body, copies, dg, expected_size, key, content_md5, before_commit, commit,
             inline_max=self.config.inline_max,
         )
+
+    async def _write_and_commit(
+        self,
+        body: AsyncIterable[bytes],
+        copies: int,
+        dg: _Digest,
+        expected_size: int | None,
+        key: str,
+        content_md5: bytes | None,
+        before_commit: Callable[[WriteResult], None] | None,
+        commit: Callable[..., tuple[R, list[str]]],
+        inline_max: int = 0,
+    ) -> R:
+        """Receive ``body``, make it durable, ``commit`` it; then release every pin (and
+        drop the chunks of a write that failed or was cancelled). Shared by PUT and parts."""
+        pinned: list[str] = []
+        dropped: list[str] = []
+        ok = False
+        finish = functools.partial(
+            self._finish_sync, copies=copies, dg=dg, content_md5=content_md5, resource=key,
+            pinned=pinned, before_commit=before_commit, commit=commit, inline_max=inline_max,
+        )
         try:
-            info, dropped = await self._write(
+            result, dropped = await self._write(
                 body, copies, dg, expected_size, key, pinned, finish
             )
             ok = True
-            return info
+            return result
         finally:
             await self._release_async(pinned, dropped if ok else pinned)
 
