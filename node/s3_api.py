@@ -29,7 +29,7 @@ from aisfs.store.types import STORED_HEADERS, ListPage, ObjectInfo, ObjectMeta
 from node.features import FeatureFlags
 from node.http import Request, Response, Send, only_cancelled, send_response
 from node.s3_auth import Authenticator
-from node.s3_body import UploadBody
+from node.s3_body import UploadBody, checksum_headers
 from node.s3_bucket_config import BucketConfigOps
 from node.s3_multipart import MultipartOps
 
@@ -45,10 +45,6 @@ RESPONSE_OVERRIDES = {
     "response-content-disposition": "content-disposition",
     "response-content-encoding": "content-encoding",
 }
-
-
-def quote_etag(etag: str) -> str:
-    return f'"{etag}"'
 
 
 def xml_response(body: bytes, status: int = 200) -> Response:
@@ -346,15 +342,15 @@ class S3Api(MultipartOps, BucketConfigOps):
             if_match=ctx.header("if-match"),
             if_none_match=ctx.header("if-none-match"),
         )
-        headers = [("etag", quote_etag(info.etag))]
-        headers += [(f"x-amz-checksum-{alg}", v) for alg, v in body.stored.items()]
+        headers = [("etag", s3xml.quote_etag(info.etag))]
+        headers += checksum_headers(body.stored)
         return Response(200, headers)
 
     def _object_headers(self, info: ObjectInfo) -> list[tuple[str, str]]:
         meta = info.meta
         headers = [
             ("last-modified", format_http_date(info.mtime_ns)),
-            ("etag", quote_etag(info.etag)),
+            ("etag", s3xml.quote_etag(info.etag)),
             ("accept-ranges", "bytes"),
             ("content-type", meta.content_type or "binary/octet-stream"),
         ]
@@ -409,8 +405,7 @@ class S3Api(MultipartOps, BucketConfigOps):
         headers.append(("content-length", str(length)))
         checksum_mode = (ctx.header("x-amz-checksum-mode") or "").upper() == "ENABLED"
         if checksum_mode and status == 200 and not info.part_sizes:
-            for alg, value in info.meta.checksums.items():
-                headers.append((f"x-amz-checksum-{alg}", value))
+            headers += checksum_headers(info.meta.checksums)
         if head or length == 0:
             return Response(status, headers, b"", head=True)
         return Response(status, headers, await self._body_checked_first(ctx, info, start, end))

@@ -143,6 +143,11 @@ class UploadBody:
         return self.hashers or None
 
 
+def checksum_headers(values: dict[str, str]) -> list[tuple[str, str]]:
+    """``x-amz-checksum-<alg>`` response headers for {algorithm: base64 value}."""
+    return [(f"x-amz-checksum-{alg}", v) for alg, v in values.items()]
+
+
 def _int_header(http: Request, name: str) -> int | None:
     value = http.headers.get(name)
     if value is None:

@@ -15,7 +15,7 @@ from aisfs.s3.conditions import check_copy_source_preconditions
 from aisfs.s3.request import parse_copy_source, parse_max, parse_part_number
 from aisfs.store.types import ObjectInfo
 from node.http import Response
-from node.s3_body import UploadBody
+from node.s3_body import UploadBody, checksum_headers
 
 if TYPE_CHECKING:
     from node.s3_api import Context, S3Api
@@ -24,10 +24,6 @@ if TYPE_CHECKING:
 
 def _xml(body: bytes, status: int = 200) -> Response:
     return Response(status, [("content-type", "application/xml")], body)
-
-
-def _checksum_headers(values: dict[str, str]) -> list[tuple[str, str]]:
-    return [(f"x-amz-checksum-{alg}", v) for alg, v in values.items()]
 
 
 class MultipartOps:
@@ -60,7 +56,7 @@ class MultipartOps:
             hashers=body.store_hashers(),
             before_commit=lambda _result: body.before_commit(),
         )
-        headers = [("etag", f'"{part.etag}"'), *_checksum_headers(body.stored)]
+        headers = [("etag", s3xml.quote_etag(part.etag)), *checksum_headers(body.stored)]
         return Response(200, headers)
 
     async def op_UploadPartCopy(self: S3Api, ctx: Context) -> Response:
