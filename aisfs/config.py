@@ -51,7 +51,9 @@ class NetConfig:
     keyfile: str = ""
     s3_path: str = "/s3"
     virtual_host_domain: str = ""
-    # Hypercorn limits: generous, so a multi-GiB transfer over a slow link never trips them.
+    # the HTTP/1.1 server: "aisfs" (node/h1server.py, the default) or "hypercorn"
+    http_server: str = "aisfs"
+    # generous, so a multi-GiB transfer over a slow link never trips them
     keep_alive_timeout: float = 75.0
     read_timeout: float | None = None
     graceful_timeout: float = 30.0
@@ -126,6 +128,10 @@ class NodeConfig:
                 )
         if not self.net.s3_path.startswith("/") or self.net.s3_path.endswith("/"):
             raise ConfigError("net.s3_path: must start with '/' and not end with '/'")
+        if self.net.http_server not in ("aisfs", "hypercorn"):
+            raise ConfigError(
+                f"net.http_server: must be aisfs or hypercorn, not {self.net.http_server!r}"
+            )
         for addr in self.net.listen + self.net.https_listen:
             parse_listen(addr, key="net.listen")
         if self.net.https_listen and not (self.net.certfile and self.net.keyfile):

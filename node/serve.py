@@ -1,4 +1,7 @@
-"""Run the node: open the store, bind Hypercorn (trio worker), serve until a signal.
+"""Run the node: open the store, bind the HTTP server, serve until a signal.
+
+The HTTP/1.1 server is node.h1server (``net.http_server = "aisfs"``, the default) or
+Hypercorn's trio worker (``"hypercorn"``); both call the same ASGI app.
 
 Readiness is announced once the store is open and every listener is bound: a line on
 stderr, the optional ``--ready-file`` (JSON with the bound URLs, for tests and scripts),
@@ -29,6 +32,7 @@ from aisfs.config import ConfigError, NodeConfig, parse_listen
 from aisfs.store.store import StoreConfig, open_store
 from node.app import NodeApp
 from node.daemon import Daemon, Notifier, reload_config
+from node.h1server import H1Server, server_ssl_context
 from node.http import only_cancelled
 
 log = logging.getLogger("aisfs.node")
@@ -66,6 +70,9 @@ def hypercorn_config(cfg: NodeConfig) -> HypercornConfig:
     hc.read_timeout = cfg.net.read_timeout  # None: a slow multi-GiB upload is never cut
     hc.graceful_timeout = cfg.net.graceful_timeout
     hc.h11_max_incomplete_size = 64 * 1024
+    # Hypercorn closes a keep-alive connection after 1,000 requests by default: the mount
+    # and SDK pools would reconnect every 1,000 small requests for nothing
+    hc.keep_alive_max_requests = 1_000_000
     hc.wsgi_max_body_size = 0
     hc.accesslog = None
     hc.errorlog = logging.getLogger("hypercorn.error")
@@ -76,6 +83,20 @@ def hypercorn_config(cfg: NodeConfig) -> HypercornConfig:
 def _bind(addr: str) -> str:
     host, port = parse_listen(addr)
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def h1_binds(cfg: NodeConfig) -> list[tuple[str, int, bool]]:
+    """(host, port, tls) of every listener, HTTPS first (as Hypercorn orders them)."""
+    binds = [(*parse_listen(a), True) for a in cfg.net.https_listen]
+    return binds + [(*parse_listen(a), False) for a in cfg.net.listen]
+
+
+def h1_server(cfg: NodeConfig, app: InFlight) -> H1Server:
+    tls = None
+    if cfg.net.https_listen:
+        tls = server_ssl_context(cfg.net.certfile, cfg.net.keyfile or None)
+    return H1Server(app, keep_alive_timeout=cfg.net.keep_alive_timeout,
+                    graceful_timeout=cfg.net.graceful_timeout, ssl_context=tls)
 
 
 def sd_notify(message: str) -> None:
@@ -168,8 +189,12 @@ async def _serve(
         async with trio.open_nursery() as servers:
 
             async def serve_then_stop(task_status: trio.TaskStatus[list[str]]) -> None:
-                await serve(counted, hc, shutdown_trigger=shutdown_trigger,
-                            task_status=task_status)
+                if cfg.net.http_server == "hypercorn":
+                    await serve(counted, hc, shutdown_trigger=shutdown_trigger,
+                                task_status=task_status)
+                else:
+                    await h1_server(cfg, counted).serve(
+                        h1_binds(cfg), shutdown_trigger, task_status=task_status)
                 servers.cancel_scope.cancel()  # served out: end the signal handler too
 
             binds = await servers.start(serve_then_stop)

@@ -39,8 +39,9 @@ class ObjectsMixin:
 
     async def delete_object(self, bucket: str, key: str) -> None:
         dropped = await _run(self._delete_sync, bucket, key)
-        with trio.CancelScope(shield=True):
-            await _run(self._drop_chunks, dropped)
+        if dropped:  # an inline object has no chunks: no second thread hop
+            with trio.CancelScope(shield=True):
+                await _run(self._drop_chunks, dropped)
 
     def _get_row_sync(self, bucket: str, key: str) -> ObjectInfo:
         row = self.index.w.execute(

@@ -1,0 +1,392 @@
+"""The node's HTTP/1.1 server: trio sockets in, ASGI calls out.
+
+One task per connection, and each request is served inside it: no task, memory channel
+or h11 event per request, which is most of what a small PUT or GET cost under Hypercorn
+(see docs/design-notes.md for the figures). The framing rules live in ``node.h1proto``
+(sans-IO); this module owns the sockets, the keep-alive and graceful-stop policy, and
+the ASGI ``receive``/``send`` pair:
+
+- the body is read from the socket only when the app calls ``receive()`` (backpressure
+  all the way to the client's TCP window), ``Expect: 100-continue`` is answered then;
+- a response whose request body was not read to its end closes the connection
+  (after a bounded drain, so the client sees the answer rather than a reset);
+- on stop the listeners close, idle connections close at once, requests in flight get
+  ``graceful_timeout`` seconds, then they are cancelled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import unquote
+
+import trio
+
+from node.h1proto import (
+    ChunkedReader,
+    ProtocolError,
+    RequestHead,
+    body_allowed,
+    find_head_end,
+    parse_head,
+    response_head,
+    split_target,
+)
+
+log = logging.getLogger("aisfs.http")
+
+HEAD_RECV = 64 * 1024
+BODY_RECV = 1024 * 1024
+DRAIN_LIMIT = 16 * 1024 * 1024
+DRAIN_SECONDS = 2.0
+
+App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+_NET_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError, ssl.SSLError)
+
+
+def server_ssl_context(certfile: str, keyfile: str | None) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(certfile, keyfile)
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+def _url(scheme: str, sock: trio.socket.SocketType) -> str:
+    host, port = sock.getsockname()[:2]
+    if sock.family == socket.AF_INET6:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"
+
+
+class H1Server:
+    def __init__(
+        self, app: App, *, keep_alive_timeout: float, graceful_timeout: float,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.app = app
+        self.keep_alive_timeout = keep_alive_timeout
+        self.graceful_timeout = graceful_timeout
+        self.ssl_context = ssl_context
+        self.connections: set[_Connection] = set()
+        self.stopping = False
+        self._all_closed = trio.Event()
+
+    async def serve(
+        self,
+        binds: list[tuple[str, int, bool]],
+        shutdown_trigger: Callable[[], Awaitable[None]],
+        task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Listen on every (host, port, tls) bind; started() with their URLs; serve until
+        ``shutdown_trigger`` returns, then stop gracefully."""
+        listeners: list[tuple[trio.SocketListener, bool]] = []
+        urls: list[str] = []
+        for host, port, tls in binds:
+            for listener in await trio.open_tcp_listeners(port, host=host):
+                listeners.append((listener, tls))
+                urls.append(_url("https" if tls else "http", listener.socket))
+        async with trio.open_nursery() as connections:
+            async with trio.open_nursery() as accepting:
+                for listener, tls in listeners:
+                    accepting.start_soon(self._accept, listener, tls, connections)
+                task_status.started(urls)
+                await shutdown_trigger()
+                accepting.cancel_scope.cancel()
+            for listener, _ in listeners:
+                await listener.aclose()
+            self.stopping = True
+            for conn in list(self.connections):
+                conn.stop_if_idle()
+            if self.connections:
+                with trio.move_on_after(self.graceful_timeout):
+                    await self._all_closed.wait()
+            connections.cancel_scope.cancel()
+
+    async def _accept(
+        self, listener: trio.SocketListener, tls: bool, nursery: trio.Nursery
+    ) -> None:
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as e:  # EMFILE and friends: back off, keep serving the rest
+                log.warning("accept failed: %s", e)
+                await trio.sleep(0.1)
+                continue
+            nursery.start_soon(self._run_connection, stream, tls)
+
+    async def _run_connection(self, stream: trio.SocketStream, tls: bool) -> None:
+        conn = _Connection(self, stream, tls)
+        self.connections.add(conn)
+        try:
+            await conn.run()
+        except _NET_ERRORS:
+            pass
+        except Exception:
+            log.exception("connection failed")
+        finally:
+            self.connections.discard(conn)
+            with contextlib.suppress(*_NET_ERRORS):
+                await trio.aclose_forcefully(conn.stream)
+            if self.stopping and not self.connections:
+                self._all_closed.set()
+
+
+class _Connection:
+    def __init__(self, server: H1Server, sock_stream: trio.SocketStream, tls: bool) -> None:
+        self.server = server
+        self.sock = sock_stream.socket
+        self.stream: trio.abc.Stream = sock_stream
+        if tls:
+            assert server.ssl_context is not None
+            self.stream = trio.SSLStream(
+                sock_stream, server.ssl_context, server_side=True, https_compatible=True
+            )
+        self.scheme = "https" if tls else "http"
+        self.buf = bytearray()
+        self.idle_scope: trio.CancelScope | None = None
+        try:
+            self.client: tuple[str, int] | None = tuple(self.sock.getpeername()[:2])  # type: ignore[assignment]
+            self.local: tuple[str, int] | None = tuple(self.sock.getsockname()[:2])  # type: ignore[assignment]
+        except OSError:
+            self.client = self.local = None
+
+    def stop_if_idle(self) -> None:
+        if self.idle_scope is not None:
+            self.idle_scope.cancel()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                head = await self._read_head()
+            except ProtocolError as e:
+                await self._refuse(e)
+                return
+            if head is None:
+                return
+            if not await _Exchange(self, head).run() or self.server.stopping:
+                return
+
+    async def _read_head(self) -> RequestHead | None:
+        """The next request's head; None when the client closed, went quiet past the
+        keep-alive timeout, or the server is stopping while the connection idles."""
+        while True:
+            while self.buf[:2] == b"\r\n":  # stray CRLFs between requests are allowed
+                del self.buf[:2]
+            end = find_head_end(self.buf)
+            if end >= 0:
+                raw = bytes(self.buf[: end - 4])
+                del self.buf[:end]
+                return parse_head(raw)
+            idle = not self.buf
+            if idle and self.server.stopping:
+                return None
+            with trio.move_on_after(self.server.keep_alive_timeout) as scope:
+                if idle:
+                    self.idle_scope = scope
+                try:
+                    data = await self.stream.receive_some(HEAD_RECV)
+                finally:
+                    self.idle_scope = None
+            if scope.cancelled_caught or not data:
+                return None
+            self.buf += data
+
+    async def _refuse(self, err: ProtocolError) -> None:
+        body = f"{err}\n".encode()
+        head = response_head(
+            err.status,
+            [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())],
+            chunked=False, close=True,
+        )
+        with contextlib.suppress(*_NET_ERRORS):
+            await self.stream.send_all(head + body)
+
+    async def receive_some(self, limit: int) -> bytes:
+        """Buffered bytes first (pipelined or read with the head), then the socket."""
+        if self.buf:
+            data = bytes(self.buf[:limit])
+            del self.buf[:limit]
+            return data
+        return await self.stream.receive_some(limit)
+
+
+class _Exchange:
+    """One request and its response on a connection."""
+
+    def __init__(self, conn: _Connection, head: RequestHead) -> None:
+        self.conn = conn
+        self.head = head
+        self.body_left = head.content_length or 0
+        self.chunked = ChunkedReader() if head.chunked else None
+        self.body_done = not head.has_body
+        self.continue_sent = False
+        self.end_delivered = False
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.started = False  # the response head is on the wire
+        self.finished = False
+        self.out_chunked = False
+        self.close = False
+
+    def scope(self) -> dict[str, Any]:
+        head = self.head
+        raw_path, query = split_target(head.target)
+        text = raw_path.decode("latin-1")
+        return {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": head.http_version,
+            "method": head.method,
+            "scheme": self.conn.scheme,
+            "path": unquote(text) if "%" in text else text,
+            "raw_path": raw_path,
+            "query_string": query,
+            "root_path": "",
+            "headers": head.headers,
+            "client": self.conn.client,
+            "server": self.conn.local,
+            "extensions": {},
+        }
+
+    async def run(self) -> bool:
+        """Serve the request; True when the connection can carry another one."""
+        try:
+            await self.conn.server.app(self.scope(), self.receive, self.send)
+        except _NET_ERRORS:
+            return False
+        except Exception:
+            log.exception("request %s %r failed", self.head.method, self.head.target)
+            if not self.started:
+                await self._send_error()
+            return False
+        if not self.finished:
+            if not self.started:
+                await self._send_error()
+            return False  # a response cut short: only closing tells the client
+        if self.close:
+            if not self.body_done:
+                await self._drain()
+            return False
+        return self.head.keep_alive
+
+    async def _send_error(self) -> None:
+        self.close = True
+        with contextlib.suppress(*_NET_ERRORS):
+            await self.send({"type": "http.response.start", "status": 500, "headers": [
+                (b"content-type", b"text/plain"), (b"content-length", b"22")]})
+            await self.send({"type": "http.response.body", "body": b"internal server error\n"})
+
+    # ---- ASGI receive -------------------------------------------------------------
+
+    async def receive(self) -> dict[str, Any]:
+        if self.body_done:
+            if not self.end_delivered:  # a request without a body: one empty message
+                self.end_delivered = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await trio.sleep_forever()  # nothing more comes; the app never waits here
+        if self.head.expect_continue and not self.continue_sent and not self.started:
+            self.continue_sent = True
+            await self.conn.stream.send_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+        try:
+            piece = await (self._chunked_piece() if self.chunked else self._length_piece())
+        except ProtocolError:
+            self.close = True
+            self.body_done = True
+            return {"type": "http.disconnect"}
+        if piece is None:
+            self.close = True
+            self.body_done = True
+            return {"type": "http.disconnect"}
+        self.end_delivered = self.body_done
+        return {"type": "http.request", "body": piece, "more_body": not self.body_done}
+
+    async def _length_piece(self) -> bytes | None:
+        data = await self.conn.receive_some(min(self.body_left, BODY_RECV))
+        if not data:
+            return None
+        self.body_left -= len(data)
+        if self.body_left == 0:
+            self.body_done = True
+        return data
+
+    async def _chunked_piece(self) -> bytes | None:
+        reader = self.chunked
+        assert reader is not None
+        while True:
+            data = await self.conn.receive_some(BODY_RECV // 4)
+            if not data:
+                return None
+            pieces = reader.feed(data)
+            if reader.done:
+                self.body_done = True
+                self.conn.buf[:0] = reader.leftover()
+            if pieces or reader.done:
+                return b"".join(pieces)
+
+    # ---- ASGI send ------------------------------------------------------------------
+
+    async def send(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            if self.started:
+                raise RuntimeError("response already started")
+            self.status = int(message["status"])
+            self.headers = [(bytes(k).lower(), bytes(v)) for k, v in message.get("headers", [])]
+            return
+        if kind != "http.response.body" or self.finished:
+            return
+        body: bytes = message.get("body", b"")
+        more = bool(message.get("more_body", False))
+        out = b""
+        if not self.started:
+            if not self.status:
+                raise RuntimeError("body before http.response.start")
+            out = self._head(body, more)
+            self.started = True
+        if body and body_allowed(self.head.method, self.status):
+            out += b"%x\r\n%b\r\n" % (len(body), body) if self.out_chunked else body
+        if not more:
+            self.finished = True
+            if self.out_chunked:
+                out += b"0\r\n\r\n"
+        if out:
+            await self.conn.stream.send_all(out)
+
+    def _head(self, first: bytes, more: bool) -> bytes:
+        headers = self.headers
+        allowed = body_allowed(self.head.method, self.status)
+        has_length = any(k == b"content-length" for k, _ in headers)
+        if self.head.method == "HEAD" or self.status in (204, 304) or self.status < 200:
+            pass
+        elif not has_length:
+            if more:
+                if self.head.http_version == "1.1":
+                    self.out_chunked = allowed
+                else:
+                    self.close = True  # 1.0: the end of the body is the end of the stream
+            else:
+                headers = [*headers, (b"content-length", str(len(first)).encode())]
+        if not self.body_done or not self.head.keep_alive or self.conn.server.stopping:
+            self.close = True
+        return response_head(self.status, headers, chunked=self.out_chunked,
+                             close=self.close, http_version=self.head.http_version)
+
+    async def _drain(self) -> None:
+        """Read and drop the rest of an unread body for a while, so closing doesn't
+        reset the connection before the client has read the answer."""
+        stream = self.conn.stream
+        if isinstance(stream, trio.SocketStream):
+            with contextlib.suppress(*_NET_ERRORS):
+                await stream.send_eof()
+        dropped = 0
+        with trio.move_on_after(DRAIN_SECONDS), contextlib.suppress(*_NET_ERRORS):
+            while dropped < DRAIN_LIMIT:
+                data = await self.conn.receive_some(BODY_RECV)
+                if not data:
+                    break
+                dropped += len(data)

@@ -1,0 +1,185 @@
+"""The node's HTTP/1.1 server on the wire (node/h1server.py): raw sockets against a real
+node - keep-alive, pipelining, chunked bodies, Expect: 100-continue, HTTP/1.0, and
+malformed requests answered with a 4xx and a closed connection, never a traceback (the
+`node` fixture fails on one in the log)."""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlparse
+
+import pytest
+
+
+def connect(node) -> tuple[socket.socket, str]:  # type: ignore[no-untyped-def]
+    u = urlparse(node.url)
+    sock = socket.create_connection((u.hostname, u.port), timeout=10)
+    return sock, f"{u.hostname}:{u.port}"
+
+
+def read_response(sock: socket.socket, buf: bytearray) -> tuple[int, dict[str, str], bytes]:
+    """One response from ``buf`` + the socket (Content-Length or chunked framing)."""
+    while b"\r\n\r\n" not in buf:
+        data = sock.recv(65536)
+        assert data, "connection closed before a response"
+        buf += data
+    end = buf.index(b"\r\n\r\n")
+    lines = bytes(buf[:end]).decode("latin-1").split("\r\n")
+    del buf[: end + 4]
+    status = int(lines[0].split(" ")[1])
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    if status in (100, 204, 304):
+        return status, headers, b""
+    if headers.get("transfer-encoding") == "chunked":
+        body = bytearray()
+        while True:
+            while b"\r\n" not in buf:
+                buf += sock.recv(65536)
+            line, _, rest = bytes(buf).partition(b"\r\n")
+            size = int(line, 16)
+            buf[:] = rest
+            while len(buf) < size + 2:
+                buf += sock.recv(65536)
+            body += buf[:size]
+            del buf[: size + 2]
+            if size == 0:
+                return status, headers, bytes(body)
+    n = int(headers.get("content-length", "0"))
+    while len(buf) < n:
+        data = sock.recv(65536)
+        assert data
+        buf += data
+    body = bytes(buf[:n])
+    del buf[:n]
+    return status, headers, body
+
+
+def closed(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+@pytest.fixture
+def bucket(node, s3):  # type: ignore[no-untyped-def]
+    s3.create_bucket(Bucket="wire")
+    return node
+
+
+def test_keep_alive_and_pipelining(bucket) -> None:  # type: ignore[no-untyped-def]
+    sock, host = connect(bucket)
+    requests = b"".join(
+        f"PUT /s3/wire/k{i} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 3\r\n\r\nv{i:02d}".encode()
+        for i in range(5)
+    ) + f"GET /s3/wire/k3 HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    sock.sendall(requests)  # six requests in one send
+    buf = bytearray()
+    for _ in range(5):
+        status, headers, _ = read_response(sock, buf)
+        assert status == 200 and headers["etag"]
+        assert "date" in headers
+    status, _, body = read_response(sock, buf)
+    assert (status, body) == (200, b"v03")
+    sock.close()
+
+
+def test_chunked_request_body(bucket, s3) -> None:  # type: ignore[no-untyped-def]
+    sock, host = connect(bucket)
+    sock.sendall(
+        f"PUT /s3/wire/chunked HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nTrailer: z\r\n\r\n".encode()
+    )
+    status, _, _ = read_response(sock, bytearray())
+    assert status == 200
+    assert s3.get_object(Bucket="wire", Key="chunked")["Body"].read() == b"hello world"
+    sock.close()
+
+
+def test_expect_100_continue(bucket, s3) -> None:  # type: ignore[no-untyped-def]
+    sock, host = connect(bucket)
+    sock.sendall(
+        f"PUT /s3/wire/expect HTTP/1.1\r\nHost: {host}\r\nContent-Length: 4\r\n"
+        "Expect: 100-continue\r\n\r\n".encode()
+    )
+    buf = bytearray()
+    status, _, _ = read_response(sock, buf)
+    assert status == 100  # only then is the body sent
+    sock.sendall(b"data")
+    status, _, _ = read_response(sock, buf)
+    assert status == 200
+    assert s3.get_object(Bucket="wire", Key="expect")["Body"].read() == b"data"
+    sock.close()
+
+
+def test_refused_early_without_reading_the_body_closes(bucket) -> None:  # type: ignore[no-untyped-def]
+    sock, host = connect(bucket)
+    # no such bucket: answered before the body is read; the connection can't be reused
+    sock.sendall(
+        f"PUT /s3/nobucket/k HTTP/1.1\r\nHost: {host}\r\nContent-Length: 100000\r\n\r\n".encode()
+        + b"x" * 1000
+    )
+    status, headers, body = read_response(sock, bytearray())
+    assert status == 404 and b"NoSuchBucket" in body
+    assert headers.get("connection") == "close"
+    sock.close()
+
+
+def test_http_10(bucket) -> None:  # type: ignore[no-untyped-def]
+    sock, _ = connect(bucket)
+    sock.sendall(b"GET /s3/wire HTTP/1.0\r\n\r\n")
+    status, _, body = read_response(sock, bytearray())
+    assert status == 200 and b"ListBucketResult" in body
+    assert closed(sock)  # no keep-alive asked: closed after the answer
+    sock.close()
+
+
+def test_head_has_length_but_no_body(bucket, s3) -> None:  # type: ignore[no-untyped-def]
+    s3.put_object(Bucket="wire", Key="h", Body=b"12345")
+    sock, host = connect(bucket)
+    sock.sendall(f"HEAD /s3/wire/h HTTP/1.1\r\nHost: {host}\r\n\r\n"
+                 f"GET /s3/wire/h HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    buf = bytearray()
+    while b"\r\n\r\n" not in buf:
+        buf += sock.recv(65536)
+    head_end = buf.index(b"\r\n\r\n")
+    assert b"content-length: 5" in bytes(buf[:head_end]).lower()
+    del buf[: head_end + 4]
+    status, _, body = read_response(sock, buf)  # the next answer follows at once
+    assert (status, body) == (200, b"12345")
+    sock.close()
+
+
+@pytest.mark.parametrize(
+    "request_bytes, status",
+    [
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET /s3 HTTP/1.1\r\n\r\n", 400),  # no Host
+        (b"GET /s3 HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 70000 + b"\r\n\r\n", 431),
+        (b"PUT /s3/wire/k HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+         b"Transfer-Encoding: chunked\r\n\r\n", 400),
+        (b"PUT /s3/wire/k HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400),
+        (b"GET /s3/a\x00b HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ],
+)
+def test_malformed_requests(bucket, request_bytes: bytes, status: int) -> None:  # type: ignore[no-untyped-def]
+    sock, _ = connect(bucket)
+    sock.sendall(request_bytes)
+    got, headers, _ = read_response(sock, bytearray())
+    assert got == status
+    assert headers.get("connection") == "close"
+    assert closed(sock)
+    sock.close()
+
+
+def test_bad_chunked_body_loses_nothing(bucket, s3) -> None:  # type: ignore[no-untyped-def]
+    s3.put_object(Bucket="wire", Key="keep", Body=b"precious")
+    sock, host = connect(bucket)
+    sock.sendall(
+        f"PUT /s3/wire/keep HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nhelloXX".encode()
+    )
+    status, _, _ = read_response(sock, bytearray())
+    assert status == 400
+    sock.close()
+    assert s3.get_object(Bucket="wire", Key="keep")["Body"].read() == b"precious"
