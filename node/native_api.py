@@ -306,6 +306,11 @@ class NativeApi:
         raise _method_not_allowed(method, ctx.http.raw_path)
 
     async def _object_route(self, ctx: _Ctx, method: str) -> Response:
+        if method == "GET" and ctx.http.query_dict().get("what") == "locate":
+            from node.native_locate import locate  # short-circuit local reads
+
+            ctx.operation = "LocateObject"
+            return await locate(self, ctx.bucket, ctx.key)
         if method == "GET":
             ctx.operation = "GetObject"
             return await self.get_object(ctx, head=False)

@@ -1,0 +1,41 @@
+"""`GET /v1/objects/BUCKET/KEY?what=locate`: where an object's chunks lie on this host.
+
+For short-circuit local reads (mount/localread.py): a client on the node's own host reads
+the chunk files itself instead of receiving them through HTTP. The answer names no file
+the client must trust: it gives the object's size, ETag and generation, its chunks (id
+and size) in order, and the mountpath roots in each chunk's placement order. The client
+builds each path from a root with the store's layout, opens it read-only, checks that the
+file belongs to the uid serving this node's port, and verifies the content against the
+chunk id (xxh3-128 of the bytes) before it serves any of it.
+
+An inline object has no chunk files: `"inline": true` and no chunks (read it with GET).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aisfs.store.types import ObjectInfo
+from node.http import Response
+
+
+def locate_json(info: ObjectInfo, roots: list[str], order: Any) -> dict[str, Any]:
+    """The answer for `info`: `order(chunk_id)` is its mountpaths in placement order."""
+    index = {root: i for i, root in enumerate(roots)}
+    chunks = [{"id": c.id, "size": c.size, "mp": [index[mp.root] for mp in order(c.id)
+                                                  if mp.root in index]}
+              for c in info.chunks]
+    return {
+        "size": info.size, "etag": info.etag, "generation": info.generation,
+        "inline": info.inline is not None, "mountpaths": roots,
+        "chunks": [] if info.inline is not None else chunks,
+    }
+
+
+async def locate(api: Any, bucket: str, key: str) -> Response:
+    info = await api.store.head_object(bucket, key)
+    mps = api.store.mps
+    roots = [mp.root for mp in mps.live()]
+    body = json.dumps(locate_json(info, roots, mps.order)).encode()
+    return Response(200, [("content-type", "application/json")], body)
