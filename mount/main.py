@@ -44,7 +44,8 @@ async def open_backend(opts: MountOptions) -> Backend:
     if opts.backend in ("auto", "node"):
         base = await probe_node(opts.endpoint, t, region)
         if base is not None:
-            return NodeBackend(opts.endpoint, base, region=region, timeouts=t)
+            return NodeBackend(opts.endpoint, base, opts.local_read, region=region,
+                               timeouts=t)
         if opts.backend == "node":
             raise MountError(f"{opts.endpoint} is not an aisfs node's S3 endpoint (<node>/s3)")
     return S3Backend(opts.endpoint, region=region, timeouts=t)

@@ -7,6 +7,8 @@
   (every key under the prefix in one call and one index transaction): metadata only, no
   data copied (no CopyObject, no DeleteObject).
 - `statfs` reports the capacity of the node's mountpaths.
+- On the node's own host, sequential reads go straight to the chunk files
+  (`locate`, mount/localread.py).
 
 Everything else (reads, writes, HEAD, metadata updates) stays plain S3.
 """
@@ -22,6 +24,7 @@ import trio
 
 from aisfs.errors import S3Error
 from mount.backend import Capacity, DirPage, ObjectInfo, Unreachable
+from mount.localread import LocalObject, LocalReads
 from mount.s3backend import S3Backend, Timeouts, _http_date_to_ns
 
 log = logging.getLogger(__name__)
@@ -55,9 +58,16 @@ def parse_custom(text: str) -> dict[str, str]:
 class NodeBackend(S3Backend):
     rich_listing = True
 
-    def __init__(self, endpoint: str, base: str, **kw: object) -> None:
+    def __init__(self, endpoint: str, base: str, local_read: bool = True,
+                 **kw: object) -> None:
         super().__init__(endpoint, **kw)  # type: ignore[arg-type]
         self.base = base.rstrip("/")
+        self.local = LocalReads(endpoint, self.base)
+        self.local.enabled &= local_read
+
+    async def locate(self, bucket: str, key: str, size: int) -> LocalObject | None:
+        """The object's chunk files when they can be read here, else None."""
+        return await self.local.locate(self._native, bucket, key, size)
 
     async def _native(self, method: str, path: str, body: object | None = None,
                       resource: str = "", deadline: float | None = None) -> object:

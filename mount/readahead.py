@@ -6,6 +6,9 @@ GETs at once per open file (and a mount-wide limiter). A random read fetches jus
 it asks for (at least `min_random` bytes) and resets the window. Memory per reader is
 bounded by (max_blocks + 1) * block_size whatever the file size.
 
+On our node's own host a block comes from the object's chunk files instead of a GET
+(`mount/localread.py`): the backend's `locate` is asked once, at the first block.
+
 Block buffers are reused: a block dropped once fetched gives its bytearray back to the
 reader's free list (when the backend can receive into one, and only when nothing -
 a reply to the kernel still being sent - holds a view of it).
@@ -13,11 +16,15 @@ a reply to the kernel still being sent - holds a view of it).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import trio
 
 from mount.backend import Backend
+from mount.localread import LocalMiss, LocalObject
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -65,6 +72,8 @@ class Reader:
         self.free: list[bytearray] = []
         self.into = hasattr(backend, "get_range") and "into" in getattr(
             backend.get_range, "__code__", _NOCODE).co_varnames
+        self.local: LocalObject | None = None
+        self.located: trio.Event | None = None  # set once `locate` has answered
 
     def close(self) -> None:
         for scope in self.scopes:
@@ -152,12 +161,16 @@ class Reader:
                 async with self.sem, self.limiter:
                     start = idx * self.block_size
                     length = min(self.block_size, self.size - start)
-                    if self.into:
+                    local = await self._local()
+                    if self.into or local is not None:
                         if block.buf is None:
                             block.buf = self.free.pop() if self.free else bytearray(
                                 self.block_size)
-                        block.data = await self.backend.get_range(  # type: ignore[call-arg]
-                            self.bucket, self.key, start, length, into=block.buf)
+                        data = None if local is None else await self._read_local(
+                            local, start, length, block.buf)
+                        block.data = data if data is not None else await self.backend.get_range(
+                            self.bucket, self.key, start, length,  # type: ignore[call-arg]
+                            **({"into": block.buf} if self.into else {}))
                     else:
                         block.data = await self.backend.get_range(
                             self.bucket, self.key, start, length)
@@ -166,3 +179,27 @@ class Reader:
             finally:
                 self.scopes.discard(scope)
         block.done.set()
+
+    async def _local(self) -> LocalObject | None:
+        """The object's local chunk files, located at the first block (once)."""
+        if self.located is None:
+            self.located = trio.Event()
+            locate = getattr(self.backend, "locate", None)
+            try:
+                if locate is not None:
+                    self.local = await locate(self.bucket, self.key, self.size)
+            finally:
+                self.located.set()
+        await self.located.wait()
+        return self.local
+
+    async def _read_local(
+        self, local: LocalObject, start: int, length: int, buf: bytearray
+    ) -> memoryview | None:
+        """A block from the chunk files (in a worker thread); None: do a GET."""
+        try:
+            return await trio.to_thread.run_sync(local.read_into, start, length, buf)
+        except (LocalMiss, OSError) as e:
+            log.info("local read of %s/%s: %s; reading with GETs", self.bucket, self.key, e)
+            self.local = None
+            return None
