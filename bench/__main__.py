@@ -5,6 +5,7 @@
     ./run bench --only aisfs     # skip moto
     ./run bench --big            # also: node RSS while a 2 GiB object is PUT and read back
     ./run bench mount [--quick]  # the FUSE mount beside direct S3 and the local disk
+    ./run bench --hypercorn      # also: the node on Hypercorn (net.http_server) beside it
     ./run bench --s3-extras      # also: multipart 1 GiB (8 MiB parts, 8 in flight) and the
                                  # cost of SigV4 verification on 4 KiB GETs
 
@@ -301,6 +302,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["aisfs", "moto"])
     parser.add_argument("--big", action="store_true")
     parser.add_argument("--s3-extras", action="store_true")
+    parser.add_argument("--hypercorn", action="store_true",
+                        help="also measure the node served by Hypercorn instead of node.h1server")
     args = parser.parse_args()
     args.small = 1000 if args.quick else 4000
     args.list_count = 2000 if args.quick else 10_000
@@ -316,6 +319,13 @@ def main() -> None:
             table["aisfs"]["wrk_put"], table["aisfs"]["wrk_get"] = wrk_small(node)
         finally:
             sampler.stop()
+            node.stop()
+    if args.hypercorn:
+        node = start_node(config='[net]\nhttp_server = "hypercorn"\n')
+        try:
+            table["hypercorn"] = run_server(node, args, None)
+            table["hypercorn"]["wrk_put"], table["hypercorn"]["wrk_get"] = wrk_small(node)
+        finally:
             node.stop()
     if args.only in (None, "moto"):
         moto = start_moto()
@@ -334,14 +344,18 @@ def main() -> None:
         ("peak_rss_mib", "node peak RSS (MiB)", None),
     ]
     print()
-    print(f"{'measure':<42} {'aisfs':>10} {'moto':>10} {'ratio':>7} {'target':>8}")
+    hc = "hypercorn" in table
+    print(f"{'measure':<42} {'aisfs':>10}" + (f" {'(hypercorn)':>11}" if hc else "")
+          + f" {'moto':>10} {'ratio':>7} {'target':>8}")
     for key, label, target in rows:
         a = table.get("aisfs", {}).get(key)
         m = table.get("moto", {}).get(key)
+        h = table.get("hypercorn", {}).get(key)
         ratio = f"{a / m:.2f}" if a and m else "-"
         fa = f"{a:.0f}" if a is not None else "-"
         fm = f"{m:.0f}" if m is not None else "-"
-        print(f"{label:<42} {fa:>10} {fm:>10} {ratio:>7} {target or '-':>8}")
+        fh = (f" {h:>11.0f}" if h is not None else f" {'-':>11}") if hc else ""
+        print(f"{label:<42} {fa:>10}{fh} {fm:>10} {ratio:>7} {target or '-':>8}")
     if args.s3_extras:
         total = 256 if args.quick else 1024
         for name, starter in (("aisfs", start_node), ("moto", start_moto)):
