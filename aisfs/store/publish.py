@@ -126,15 +126,16 @@ class PublishMixin:
             for d in sorted(dirs):
                 fsync_dir(d)
 
-    def _write_manifest(self, info: ObjectInfo, copies: int) -> None:
-        dirs: set[str] = set()
-        self._install_manifest(info, self._stage_manifest(info, copies), dirs)
-        self._sync_dirs(dirs)
-
-    def _remove_manifest(self, bucket: str, key: str) -> None:
+    def _remove_manifest(self, bucket: str, key: str, dirs: set[str] | None = None) -> None:
+        """Remove the object's manifests; with ``dirs`` their directories are left there
+        for the caller to fsync (once for a whole batch), else each is fsynced here."""
         for mp in self.mps.live():
+            path = layout.manifest_path(mp.root, bucket, key)
             try:
-                unlink_durably(layout.manifest_path(mp.root, bucket, key), self.config.fsync)
+                if dirs is None:
+                    unlink_durably(path, self.config.fsync)
+                elif unlink_durably(path, False):
+                    dirs.add(os.path.dirname(path))
             except OSError:
                 if self.mps.check(mp):
                     raise
@@ -158,15 +159,22 @@ class PublishMixin:
         the caller to fsync (after the lock, before it acknowledges). ``began``: the
         caller has opened the index transaction already.
         """
+        # a batch (a prefix rename of thousands) fsyncs each manifest directory once, not
+        # once per object: every new manifest is durable before any old one is removed,
+        # and every removal is durable before the index commits
+        dirs: set[str] = set()
         for info in new:
             if staged is not None and staged_dirs is not None:
                 self._install_manifest(info, staged, staged_dirs)
             else:
-                self._write_manifest(info, copies)
+                self._install_manifest(info, self._stage_manifest(info, copies), dirs)
+        self._sync_dirs(dirs)
+        dirs.clear()
         new_names = {(i.bucket, i.key) for i in new}
         for bucket, key in removed:
             if (bucket, key) not in new_names:
-                self._remove_manifest(bucket, key)
+                self._remove_manifest(bucket, key, dirs)
+        self._sync_dirs(dirs)
         if before_tx is not None:
             before_tx()
         w = self.index.w
