@@ -163,11 +163,11 @@ class BucketConfigOps:
     # ---- object tagging -------------------------------------------------------------
 
     async def _set_object_tags(self: S3Api, ctx: Context, tags: dict[str, str]) -> ObjectInfo:
-        # Read-modify-write of the metadata: only the tags change.
-        info = await self.store.head_object(ctx.bucket, ctx.key)
-        meta = ObjectMeta.from_json(info.meta.to_json())
-        meta.tags = tags
-        return await self.store.update_object_meta(ctx.bucket, ctx.key, meta)
+        # only the tags change, in the store's read-modify-write under its lock
+        def set_tags(meta: ObjectMeta) -> None:
+            meta.tags = tags
+
+        return await self.store.update_object_meta(ctx.bucket, ctx.key, set_tags)
 
     async def op_GetObjectTagging(self: S3Api, ctx: Context) -> Response:
         _check_null_version(ctx)

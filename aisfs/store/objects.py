@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -90,17 +91,24 @@ class ObjectsMixin:
             await _run(self._drop_chunks, dropped)
         return info
 
-    def _update_meta_sync(self, bucket: str, key: str, meta: ObjectMeta) -> ObjectInfo:
+    def _update_meta_sync(
+        self, bucket: str, key: str, update: Callable[[ObjectMeta], None]
+    ) -> ObjectInfo:
         with self.index.wlock:
             cur = self._get_row_sync(bucket, key)
             binfo = self._bucket_sync(bucket)
-            cur.meta = meta
+            update(cur.meta)
             cur.generation = self._next_gen()
             self._publish([cur], [], self._copies(binfo.props))
             return cur
 
-    async def update_object_meta(self, bucket: str, key: str, meta: ObjectMeta) -> ObjectInfo:
-        return await _run(self._update_meta_sync, bucket, key, meta)
+    async def update_object_meta(
+        self, bucket: str, key: str, update: Callable[[ObjectMeta], None]
+    ) -> ObjectInfo:
+        """Change the current object's metadata in place: ``update`` gets it under the
+        index write lock (read-modify-write in one step: a PUT or another update racing
+        this one is either wholly before or wholly after it)."""
+        return await _run(self._update_meta_sync, bucket, key, update)
 
     def _rename_sync(
         self, bucket: str, pairs: list[tuple[ObjectInfo, str]]

@@ -148,7 +148,7 @@ async def test_copy_rename_update_meta_stay_inline(store: Store, config: StoreCo
     with pytest.raises(S3Error):
         await store.head_object("b", "a/1")
     assert await store.rename_prefix("b", "a/", "z/") == 1
-    upd = await store.update_object_meta("b", "z/2", ObjectMeta(user={"z": "3"}))
+    upd = await store.update_object_meta("b", "z/2", _set_user(z="3"))
     assert upd.inline == data
     for bucket, key in [("c", "copy"), ("b", "r/1"), ("b", "z/2")]:
         head = await store.head_object(bucket, key)
@@ -342,3 +342,10 @@ async def test_kill_9_during_small_puts(tmp_path: Path) -> None:
             assert got not in md5s[:-1] or md5s.count(got) > 1, key
         await store.gc()
         assert (await store.fsck(rebuild=False)).clean
+
+
+def _set_user(**user: str):  # type: ignore[no-untyped-def]
+    def update(meta: ObjectMeta) -> None:
+        meta.user = dict(user)
+
+    return update

@@ -190,8 +190,12 @@ async def test_copy_update_rename(store: Store, config: StoreConfig) -> None:
     cp2 = await store.copy_object("b", "s", "b", "s", ObjectMeta(user={"b": "2"}))
     assert cp2.meta.user == {"b": "2"}
     assert await read_all(store, await store.head_object("b", "s")) == data
-    up = await store.update_object_meta("c", "d", ObjectMeta(tags={"t": "v"}, extra={"mode": 1}))
-    assert up.meta.tags == {"t": "v"} and up.etag == src.etag
+    def retag(meta: ObjectMeta) -> None:
+        meta.tags = {"t": "v"}
+        meta.extra["mode"] = 1
+
+    up = await store.update_object_meta("c", "d", retag)
+    assert up.meta.tags == {"t": "v"} and up.meta.extra["mode"] == 1 and up.etag == src.etag
     await store.delete_object("b", "s")
     assert await read_all(store, await store.head_object("c", "d")) == data
     r = await store.rename_object("c", "d", "e")
