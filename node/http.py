@@ -149,6 +149,30 @@ async def send_response(send: Send, response: Response) -> int:
     return sent
 
 
+async def first_piece_read(pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """``pieces`` with its first piece already read: an error reading it (a corrupt
+    object with no good copy) raises here, before any header is sent, instead of cutting
+    a response that has started."""
+    try:
+        first = await pieces.__anext__()
+    except StopAsyncIteration:
+        first = b""
+    except BaseException:
+        await pieces.aclose()  # type: ignore[attr-defined]
+        raise
+
+    async def stream() -> AsyncIterator[bytes]:
+        try:
+            if first:
+                yield first
+            async for piece in pieces:
+                yield piece
+        finally:
+            await pieces.aclose()  # type: ignore[attr-defined]
+
+    return stream()
+
+
 def only_cancelled(exc: BaseException) -> bool:
     """True when ``exc`` is trio.Cancelled or a group holding nothing else."""
     if isinstance(exc, BaseExceptionGroup):

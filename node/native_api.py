@@ -55,8 +55,9 @@ from aisfs.s3.conditions import format_http_date
 from aisfs.s3.names import validate_bucket_name, validate_key
 from aisfs.s3.ranges import content_range, parse_range
 from aisfs.s3.sigv4 import AuthResult, check_payload_sha256
+from aisfs.store.chunks import StoreCorruption
 from aisfs.store.types import ObjectInfo, ObjectMeta, WriteResult
-from node.http import Receive, Request, Response, Scope, Send, send_response
+from node.http import Receive, Request, Response, Scope, Send, first_piece_read, send_response
 from node.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from node.metrics import Metrics
 from node.native_auth import check_native_auth
@@ -747,6 +748,16 @@ class NativeApi:
             body = self.store.read_object(info, start, end)
         else:
             body = self._validated(ctx, info, hasher, kind, expected)
+        try:
+            # a corrupt object with no good copy: a clean 500 rather than a cut body
+            body = await first_piece_read(body)
+        except StoreCorruption as exc:
+            log.error("GET %s: no good copy of %s", cname(ctx.bucket, ctx.key), exc)
+            raise S3Error(
+                "InternalError",
+                "The object's data failed its integrity check and no good copy is left.",
+                status=500,
+            ) from None
         return Response(status, headers, body)
 
     async def _validated(

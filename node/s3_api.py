@@ -27,7 +27,7 @@ from aisfs.store.chunks import StoreCorruption
 from aisfs.store.store import Store
 from aisfs.store.types import STORED_HEADERS, ListPage, ObjectInfo, ObjectMeta
 from node.features import FeatureFlags
-from node.http import Request, Response, Send, only_cancelled, send_response
+from node.http import Request, Response, Send, first_piece_read, only_cancelled, send_response
 from node.s3_auth import Authenticator
 from node.s3_body import UploadBody, checksum_headers
 from node.s3_bucket_config import BucketConfigOps
@@ -415,13 +415,9 @@ class S3Api(MultipartOps, BucketConfigOps):
     ) -> AsyncIterator[bytes]:
         """The object's bytes, with the first piece read (and verified) before the headers
         go out: a corrupt object with no good copy is then a clean 500, not a cut body."""
-        pieces = self.store.read_object(info, start, end)
         try:
-            first = await pieces.__anext__()
-        except StopAsyncIteration:
-            first = b""
+            return await first_piece_read(self.store.read_object(info, start, end))
         except StoreCorruption as exc:
-            await pieces.aclose()
             log.error("request %s: %s/%s has no good copy of %s", ctx.request_id,
                       info.bucket, info.key, exc, extra={"request_id": ctx.request_id})
             raise S3Error(
@@ -429,13 +425,6 @@ class S3Api(MultipartOps, BucketConfigOps):
                 "The object's data failed its integrity check and no good copy is left.",
                 status=500,
             ) from None
-
-        async def stream() -> AsyncIterator[bytes]:
-            yield first
-            async for piece in pieces:
-                yield piece
-
-        return stream()
 
     def _part_span(self, info: ObjectInfo, value: str) -> tuple[int, int]:
         from aisfs.s3.request import parse_part_number
