@@ -67,6 +67,9 @@ class StoreSettings:
     fsync: bool = True
     default_copies: int = 1
     gc_interval: float = 600.0
+    # seconds between scheduled scrubs of every chunk (verify, repair from mirrors);
+    # 0: only on demand (`aisfs node scrub`). E.g. 604800 for weekly.
+    scrub_interval: float = 0.0
     gc_grace_seconds: float = 3600.0
     upload_max_age: float = 7 * 24 * 3600.0
     # the minimum for every part but the last: AWS says 5 MiB; 5,000,000 bytes lets the
@@ -142,6 +145,8 @@ class NodeConfig:
             raise ConfigError("store.default_copies: must be at least 1")
         if self.store.inline_max < 0:
             raise ConfigError("store.inline_max: must not be negative")
+        if self.store.scrub_interval < 0:
+            raise ConfigError("store.scrub_interval: must not be negative (0: off)")
         if self.log.level.lower() not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"log.level: unknown level {self.log.level!r}")
         return self

@@ -35,12 +35,28 @@ class NodeApp:
 
     async def startup(self, nursery: trio.Nursery) -> None:
         nursery.start_soon(self._gc_loop)
+        if self.cfg.store.scrub_interval > 0:
+            nursery.start_soon(self._scrub_loop)
         try:
             from node.native_api import NativeApi
         except ImportError:
             return
         self._native = NativeApi(self)
         self.s3.metrics = getattr(self, "metrics", None)
+
+    async def _scrub_loop(self) -> None:
+        """Start a scrub every ``store.scrub_interval`` seconds (one that is still running
+        is left alone; progress and results: ``aisfs node scrub``/``show jobs``, the log)."""
+        admin = getattr(self.store, "admin", None)
+        if admin is None:
+            return
+        while True:
+            await trio.sleep(self.cfg.store.scrub_interval)
+            try:
+                prog = await trio.to_thread.run_sync(admin.scrub, None)
+                log.info("scheduled scrub %s running", prog.id)
+            except Exception as e:  # e.g. the store is closing
+                log.warning("scheduled scrub not started: %s", e)
 
     async def _gc_loop(self) -> None:
         interval = self.cfg.store.gc_interval

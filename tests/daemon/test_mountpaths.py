@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -215,3 +216,25 @@ def test_corrupt_chunk_error_mirror_and_scrub(node3: NodeProcess) -> None:
     check_objects(s3, "double", {"obj": data2})
     res = ok(node3, "node", "scrub", "--wait")
     assert files2[1].read_bytes() == data2
+
+
+def test_scheduled_scrub_repairs_without_being_asked(tmp_path: Path) -> None:
+    """store.scrub_interval: the node scrubs on its own and repairs a bad mirror copy."""
+    node = new_node(tmp_path, mountpaths=3,
+                    config=CONFIG.format(copies=2) + "scrub_interval = 1.0\n").start()
+    try:
+        s3 = s3_client(node.s3_url)
+        s3.create_bucket(Bucket="sched")
+        data = os.urandom(50_000)
+        s3.put_object(Bucket="sched", Key="obj", Body=data)
+        digest = xxhash.xxh3_128_hexdigest(data)
+        copies = [p for p in chunk_files(node.mountpaths) if p.name == digest]
+        assert len(copies) == 2
+        _flip(copies[0])
+        deadline = time.monotonic() + 30
+        while copies[0].read_bytes() != data:
+            assert time.monotonic() < deadline, node.log()
+            time.sleep(0.2)
+        assert "scheduled scrub" in node.log()
+    finally:
+        stop_clean(node)
