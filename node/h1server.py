@@ -36,6 +36,7 @@ from node.h1proto import (
     response_head,
     split_target,
 )
+from node.http import ClientGone
 
 log = logging.getLogger("aisfs.http")
 
@@ -257,7 +258,7 @@ class _Exchange:
         """Serve the request; True when the connection can carry another one."""
         try:
             await self.conn.server.app(self.scope(), self.receive, self.send)
-        except _NET_ERRORS:
+        except (ClientGone, *_NET_ERRORS):
             return False
         except Exception:
             log.exception("request %s %r failed", self.head.method, self.head.target)
@@ -355,7 +356,11 @@ class _Exchange:
             if self.out_chunked:
                 out += b"0\r\n\r\n"
         if out:
-            await self.conn.stream.send_all(out)
+            try:
+                await self.conn.stream.send_all(out)
+            except _NET_ERRORS as e:
+                self.close = True
+                raise ClientGone(str(e) or type(e).__name__) from None
 
     def _head(self, first: bytes, more: bool) -> bytes:
         headers = self.headers

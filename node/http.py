@@ -26,6 +26,11 @@ Send = Callable[[Message], Awaitable[None]]
 SEND_PIECE = 1024 * 1024
 
 
+class ClientGone(Exception):
+    """The client closed the connection while its response was being sent (a reader
+    that stopped early, a mount that cancelled a read-ahead): nothing to log loudly."""
+
+
 class Headers:
     """Case-insensitive request headers; repeated names are joined with ', '."""
 
@@ -141,10 +146,15 @@ async def send_response(send: Send, response: Response) -> int:
         await send({"type": "http.response.body", "body": bytes(body), "more_body": False})
         return len(body)
     sent = 0
-    async for piece in body:
-        if piece:
-            sent += len(piece)
-            await send({"type": "http.response.body", "body": piece, "more_body": True})
+    try:
+        async for piece in body:
+            if piece:
+                sent += len(piece)
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+    finally:
+        closer = getattr(body, "aclose", None)  # e.g. the client left: stop reading now
+        if closer is not None:
+            await closer()
     await send({"type": "http.response.body", "body": b"", "more_body": False})
     return sent
 

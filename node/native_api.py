@@ -57,7 +57,16 @@ from aisfs.s3.ranges import content_range, parse_range
 from aisfs.s3.sigv4 import AuthResult, check_payload_sha256
 from aisfs.store.chunks import StoreCorruption
 from aisfs.store.types import ObjectInfo, ObjectMeta, WriteResult
-from node.http import Receive, Request, Response, Scope, Send, first_piece_read, send_response
+from node.http import (
+    ClientGone,
+    Receive,
+    Request,
+    Response,
+    Scope,
+    Send,
+    first_piece_read,
+    send_response,
+)
 from node.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from node.metrics import Metrics
 from node.native_auth import check_native_auth
@@ -202,6 +211,9 @@ class NativeApi:
             sent = await send_response(send, response)
         except (trio.Cancelled, KeyboardInterrupt):
             raise
+        except ClientGone as exc:
+            log.debug("native %s %s: the client left mid-response: %s", request.method,
+                      request.raw_path, exc)
         except BaseException as exc:
             inner = _unwrap(exc)
             # headers are out: all that is left is to cut the connection short

@@ -27,7 +27,15 @@ from aisfs.store.chunks import StoreCorruption
 from aisfs.store.store import Store
 from aisfs.store.types import STORED_HEADERS, ListPage, ObjectInfo, ObjectMeta
 from node.features import FeatureFlags
-from node.http import Request, Response, Send, first_piece_read, only_cancelled, send_response
+from node.http import (
+    ClientGone,
+    Request,
+    Response,
+    Send,
+    first_piece_read,
+    only_cancelled,
+    send_response,
+)
 from node.s3_auth import Authenticator
 from node.s3_body import UploadBody, checksum_headers
 from node.s3_bucket_config import BucketConfigOps
@@ -169,6 +177,8 @@ class S3Api(MultipartOps, BucketConfigOps):
             sent = await send_response(send, response)
         except (trio.Cancelled, KeyboardInterrupt):
             raise
+        except ClientGone as exc:
+            log.debug("request %s: the client left mid-response: %s", request_id, exc)
         except BaseException as exc:
             if only_cancelled(exc):
                 raise
