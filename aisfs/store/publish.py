@@ -9,6 +9,7 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import trio
@@ -92,6 +93,25 @@ class PublishMixin:
             raise OSError("no mountpath took the manifest")
         return staged
 
+    def _stage_many(self, infos: list[ObjectInfo], copies: int) -> list[list[_Staged]]:
+        """``_stage_manifest`` of each; a batch writes (and fsyncs) them from several
+        threads at once, so the file system commits their fsyncs together."""
+        if len(infos) < 8:
+            return [self._stage_manifest(info, copies) for info in infos]
+        done: list[list[_Staged]] = []
+        error: BaseException | None = None
+        with ThreadPoolExecutor(STAGE_THREADS, thread_name_prefix="aisfs-stage") as pool:
+            for fut in [pool.submit(self._stage_manifest, i, copies) for i in infos]:
+                try:
+                    done.append(fut.result())
+                except BaseException as e:
+                    error = error or e
+        if error is not None:
+            for st in done:
+                _discard(st)
+            raise error
+        return done
+
     def _install_manifest(
         self, info: ObjectInfo, staged: list[_Staged], dirs: set[str]
     ) -> None:
@@ -122,9 +142,18 @@ class PublishMixin:
                     )
 
     def _sync_dirs(self, dirs: Iterable[str]) -> None:
-        if self.config.fsync:
-            for d in sorted(dirs):
+        if not self.config.fsync:
+            return
+        todo = sorted(dirs)
+        if len(todo) < 8:
+            for d in todo:
                 fsync_dir(d)
+            return
+        # a batch touches up to 256 manifest directories per mountpath: fsynced from
+        # several threads, the file system commits them together
+        with ThreadPoolExecutor(STAGE_THREADS, thread_name_prefix="aisfs-fsync") as pool:
+            for fut in [pool.submit(fsync_dir, d) for d in todo]:
+                fut.result()
 
     def _remove_manifest(self, bucket: str, key: str, dirs: set[str] | None = None) -> None:
         """Remove the object's manifests; with ``dirs`` their directories are left there
@@ -163,11 +192,13 @@ class PublishMixin:
         # once per object: every new manifest is durable before any old one is removed,
         # and every removal is durable before the index commits
         dirs: set[str] = set()
-        for info in new:
-            if staged is not None and staged_dirs is not None:
+        if staged is not None and staged_dirs is not None:
+            for info in new:
                 self._install_manifest(info, staged, staged_dirs)
-            else:
-                self._install_manifest(info, self._stage_manifest(info, copies), dirs)
+        else:
+            for group in _groups(new, STAGE_GROUP):
+                for info, st in zip(group, self._stage_many(group, copies), strict=True):
+                    self._install_manifest(info, st, dirs)
         self._sync_dirs(dirs)
         dirs.clear()
         new_names = {(i.bucket, i.key) for i in new}
@@ -224,6 +255,15 @@ class PublishMixin:
         if drop:
             with trio.CancelScope(shield=True):
                 await _run(self._drop_chunks, drop)
+
+
+STAGE_GROUP = 256  # manifests of a batch staged at once (bounded temp files, memory)
+STAGE_THREADS = 8
+
+
+def _groups(items: list[ObjectInfo], size: int) -> Iterable[list[ObjectInfo]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
 
 
 @dataclass(slots=True)
