@@ -58,12 +58,11 @@ def parse_custom(text: str) -> dict[str, str]:
 class NodeBackend(S3Backend):
     rich_listing = True
 
-    def __init__(self, endpoint: str, base: str, local_read: bool = True,
+    def __init__(self, endpoint: str, base: str, local_read: str = "auto",
                  **kw: object) -> None:
         super().__init__(endpoint, **kw)  # type: ignore[arg-type]
         self.base = base.rstrip("/")
-        self.local = LocalReads(endpoint, self.base)
-        self.local.enabled &= local_read
+        self.local = LocalReads(endpoint, self.base, local_read)
 
     async def locate(self, bucket: str, key: str, size: int) -> LocalObject | None:
         """The object's chunk files when they can be read here, else None."""

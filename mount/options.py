@@ -62,8 +62,9 @@ class MountOptions:
     # the kernel's read-ahead for this mount (its BDI's read_ahead_kb): past 1 MiB the
     # kernel sends 1 MiB reads instead of 128 KiB ones; 0 = leave the kernel's default
     read_ahead: int = 4 << 20
-    # read the chunk files of our node on this host directly (mount/localread.py)
-    local_read: bool = True
+    # read the chunk files of our node on this host directly (mount/localread.py):
+    # auto (mapping whole-chunk blocks) | copy (always pread) | off
+    local_read: str = "auto"
 
     def apply(self, opts: str) -> None:
         for item in filter(None, (o.strip() for o in opts.split(","))):
@@ -113,9 +114,9 @@ class MountOptions:
                 raise OptionError(f"option backend={value!r}: auto, s3 or node")
             self.backend = need()
         elif name == "local_read":
-            if need() not in ("auto", "off"):
-                raise OptionError(f"option local_read={value!r}: auto or off")
-            self.local_read = need() == "auto"
+            if need() not in ("auto", "copy", "off"):
+                raise OptionError(f"option local_read={value!r}: auto, copy or off")
+            self.local_read = need()
         elif name == "log":
             self.log_file = need()
         else:

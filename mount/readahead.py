@@ -162,15 +162,13 @@ class Reader:
                     start = idx * self.block_size
                     length = min(self.block_size, self.size - start)
                     local = await self._local()
-                    if self.into or local is not None:
-                        if block.buf is None:
-                            block.buf = self.free.pop() if self.free else bytearray(
-                                self.block_size)
-                        data = None if local is None else await self._read_local(
-                            local, start, length, block.buf)
-                        block.data = data if data is not None else await self.backend.get_range(
-                            self.bucket, self.key, start, length,  # type: ignore[call-arg]
-                            **({"into": block.buf} if self.into else {}))
+                    data = None if local is None else await self._read_local(
+                        local, start, length, block)
+                    if data is not None:
+                        block.data = data  # type: ignore[assignment]
+                    elif self.into:
+                        block.data = await self.backend.get_range(  # type: ignore[call-arg]
+                            self.bucket, self.key, start, length, into=self._buf(block))
                     else:
                         block.data = await self.backend.get_range(
                             self.bucket, self.key, start, length)
@@ -193,12 +191,22 @@ class Reader:
         await self.located.wait()
         return self.local
 
+    def _buf(self, block: _Block) -> bytearray:
+        if block.buf is None:
+            block.buf = self.free.pop() if self.free else bytearray(self.block_size)
+        return block.buf
+
     async def _read_local(
-        self, local: LocalObject, start: int, length: int, buf: bytearray
+        self, local: LocalObject, start: int, length: int, block: _Block
     ) -> memoryview | None:
-        """A block from the chunk files (in a worker thread); None: do a GET."""
+        """A block from the chunk files (in a worker thread): mapped if it is one chunk,
+        else copied into the block's buffer. None: do a GET."""
         try:
-            return await trio.to_thread.run_sync(local.read_into, start, length, buf)
+            view = await trio.to_thread.run_sync(local.map_block, start, length)
+            if view is not None:
+                return view
+            return await trio.to_thread.run_sync(local.read_into, start, length,
+                                                 self._buf(block))
         except (LocalMiss, OSError) as e:
             log.info("local read of %s/%s: %s; reading with GETs", self.bucket, self.key, e)
             self.local = None

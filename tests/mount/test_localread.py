@@ -104,6 +104,26 @@ def test_read_into_verifies_and_serves_unaligned_chunks(tmp_path: Path) -> None:
         obj.read_into(5000, 3000, buf)
 
 
+def test_map_block_maps_only_whole_verified_chunks_of_safe_files(tmp_path: Path) -> None:
+    root = _mountpath(tmp_path / "mp")
+    pieces = [os.urandom(8192), os.urandom(8192)]
+    chunks = [Chunk(cid, n, (layout.chunk_path(root, cid),))
+              for cid, n in (_chunk(root, p) for p in pieces)]
+    obj = LocalObject(chunks, os.geteuid())
+    view = obj.map_block(8192, 8192)
+    assert view is not None and bytes(view) == pieces[1]
+    assert obj.map_block(0, 4096) is None and obj.map_block(4096, 8192) is None
+    assert LocalObject(chunks, os.geteuid(), map_ok=False).map_block(0, 8192) is None
+    os.chmod(chunks[0].paths[0], 0o664)  # others may write it: copied, not mapped
+    assert obj.map_block(0, 8192) is None
+    assert bytes(obj.read_into(0, 8192, bytearray(8192))) == pieces[0]
+    os.chmod(chunks[0].paths[0], 0o644)
+    Path(chunks[0].paths[0]).write_bytes(b"y" * 8192)
+    assert obj.map_block(0, 8192) is None
+    with pytest.raises(LocalMiss):
+        obj.read_into(0, 8192, bytearray(8192))
+
+
 def _base(endpoint: Endpoint) -> str:
     return endpoint.url.rstrip("/").removesuffix("/s3")
 
@@ -141,6 +161,10 @@ def test_big_reads_come_from_the_chunk_files(node: Endpoint, mount_factory: Moun
     assert (m.path / "one").read_bytes() == data
     assert (m.path / "parts").read_bytes() == data
     assert _get_bytes_out(node) - before < 2 * MiB, "the data came through GETs"
+    copy = mount_factory(bucket, "local_read=copy")
+    before = _get_bytes_out(node)
+    assert (copy.path / "one").read_bytes() == data
+    assert _get_bytes_out(node) - before < MiB
     off = mount_factory(bucket, "local_read=off")
     before = _get_bytes_out(node)
     assert (off.path / "one").read_bytes() == data
