@@ -2,6 +2,7 @@
 
     ./run bench mount            # 1 GiB sequential, 2,000 small files, 10,000-file ls -lR
     ./run bench mount --quick    # 256 MiB, 500 files, 2,000-file listing
+    ./run bench mount --quick -o local_read=off   # mount options (A/B comparisons)
 
 Prints: sequential write/read of a big file through the mount vs S3 PUT/GET of the same
 size (ratio; targets: read >= 70 %, write >= 60 %), create+stat+unlink of small files
@@ -27,10 +28,15 @@ from bench.servers import Server, start_node
 MiB = 1024 * 1024
 
 
+MOUNT_OPTIONS: list[str] = []  # -o lists given to the bench
+
+
 def mount(server: Server, bucket: str, where: Path) -> None:
     where.mkdir(parents=True, exist_ok=True)
+    opts = [a for o in MOUNT_OPTIONS for a in ("-o", o)]
     subprocess.run(
-        [sys.executable, "-m", "aisfs", "mount", "--endpoint", server.s3_url, bucket, str(where)],
+        [sys.executable, "-m", "aisfs", "mount", "--endpoint", server.s3_url, *opts, bucket,
+         str(where)],
         check=True, timeout=60,
     )
 
@@ -123,7 +129,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench mount", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("-o", dest="options", action="append", default=[],
+                        help="mount options, as for aisfs mount -o")
     args = parser.parse_args(argv)
+    MOUNT_OPTIONS[:] = args.options
     size = (256 if args.quick else 1024) * MiB
     nsmall = 500 if args.quick else 2000
     ntree = 2000 if args.quick else 10_000
