@@ -84,18 +84,17 @@ def listener_uid(port: int) -> int | None:
     uids: set[int] = set()
     for name in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
-            with open(name) as f:
-                lines = f.read().splitlines()[1:]
+            with open(name) as lines:
+                next(lines, None)
+                for line in lines:
+                    f = line.split()
+                    if len(f) < 8 or f[3] != "0A":
+                        break  # the kernel lists the listening sockets first
+                    addr, _, hport = f[1].rpartition(":")
+                    if int(hport, 16) == port and _loopback_or_any(addr):
+                        uids.add(int(f[7]))
         except OSError:
             continue
-        for line in lines:
-            f = line.split()
-            if len(f) < 8 or f[3] != "0A":  # LISTEN
-                continue
-            addr, _, hport = f[1].rpartition(":")
-            if int(hport, 16) != port or not _loopback_or_any(addr):
-                continue
-            uids.add(int(f[7]))
     return uids.pop() if len(uids) == 1 else None
 
 
