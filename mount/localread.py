@@ -2,7 +2,7 @@
 
 When the mount runs on the node's own host (the endpoint is a loopback address), a
 sequential reader needs neither HTTP nor the node's CPU: the node says where the object's
-chunks lie (`GET /v1/objects/B/K?what=locate`, node/native_locate.py) and the mount
+chunks lie (`POST /v1/objects/B/K {"action": "locate"}`, node/native_locate.py) and the mount
 reads the chunk files in a worker thread, as HDFS's short-circuit reads do. A block that
 is exactly one chunk (the usual case: blocks and chunks are both 8 MiB) is mapped, not
 copied: the kernel's reply to the reader is copied straight from the page cache, which
@@ -301,12 +301,14 @@ class LocalReads:
             return None
         path = "/v1/objects/" + quote(bucket, safe="") + "/" + quote(key, safe="/~")
         try:
-            answer = await native("GET", path + "?what=locate",  # type: ignore[misc]
+            answer = await native("POST", path, {"action": "locate"},  # type: ignore[misc]
                                   resource=f"{bucket}/{key}")
             return self.parse(answer, size, uid)
         except LocalMiss as e:
             log.debug("local reads of %s/%s: %s", bucket, key, e)
         except Exception as e:  # an older node, the node down: GETs say what is wrong
+            if getattr(e, "status", 0) == 501:
+                self.enabled = False  # a node without `locate`: ask no more
             log.debug("locate %s/%s failed: %s", bucket, key, e)
         return None
 

@@ -319,11 +319,6 @@ class NativeApi:
         raise _method_not_allowed(method, ctx.http.raw_path)
 
     async def _object_route(self, ctx: _Ctx, method: str) -> Response:
-        if method == "GET" and ctx.http.query_dict().get("what") == "locate":
-            from node.native_locate import locate  # short-circuit local reads
-
-            ctx.operation = "LocateObject"
-            return await locate(self, ctx.bucket, ctx.key)
         if method == "GET":
             ctx.operation = "GetObject"
             return await self.get_object(ctx, head=False)
@@ -342,6 +337,11 @@ class NativeApi:
             if msg.get("action") == "rename-obj":
                 ctx.operation = "RenameObject"
                 return await self.rename_object(ctx, msg)
+            if msg.get("action") == "locate":  # short-circuit local reads
+                from node.native_locate import locate
+
+                ctx.operation = "LocateObject"
+                return await locate(self, ctx.bucket, ctx.key)
             raise S3Error(
                 "NotImplemented", f"object action {msg.get('action')!r} is not supported",
                 status=501,

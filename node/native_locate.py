@@ -1,4 +1,4 @@
-"""`GET /v1/objects/BUCKET/KEY?what=locate`: where an object's chunks lie on this host.
+"""`POST /v1/objects/BUCKET/KEY {"action": "locate"}`: where its chunks lie on this host.
 
 For short-circuit local reads (mount/localread.py): a client on the node's own host reads
 the chunk files itself instead of receiving them through HTTP. The answer names no file
@@ -9,6 +9,8 @@ file belongs to the uid serving this node's port, and verifies the content again
 chunk id (xxh3-128 of the bytes) before it serves any of it.
 
 An inline object has no chunk files: `"inline": true` and no chunks (read it with GET).
+A POST action, not a GET query: a node without it answers 501 at once, where a GET would
+send the whole object.
 """
 
 from __future__ import annotations

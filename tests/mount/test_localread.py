@@ -175,7 +175,9 @@ def test_chunk_of_another_owner_is_read_with_gets(node: Endpoint, mnt: Mount,
                                                   bucket: str) -> None:
     data = os.urandom(9 * MiB)
     node.s3.put_object(Bucket=bucket, Key="f", Body=data)
-    req = urllib.request.Request(f"{_base(node)}/v1/objects/{bucket}/f?what=locate")
+    req = urllib.request.Request(f"{_base(node)}/v1/objects/{bucket}/f", method="POST",
+                                 data=b'{"action": "locate"}',
+                                 headers={"Content-Type": "application/json"})
     where = json.loads(urllib.request.urlopen(req, timeout=10).read())
     assert where["size"] == len(data) and not where["inline"]
     first = where["chunks"][0]
