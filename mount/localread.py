@@ -49,6 +49,7 @@ from urllib.parse import quote, urlsplit
 import xxhash
 
 from aisfs.store import layout
+from mount.backend import Unreachable
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +294,7 @@ class LocalReads:
         self, native: Callable[..., object], bucket: str, key: str, size: int
     ) -> LocalObject | None:
         """The object's chunk files, or None to read it with GETs. `native` is the
-        backend's native-API call."""
+        backend's native-API call. Raises `Unreachable` when the node does not answer."""
         if not self.enabled or size < LOCAL_MIN:
             return None
         uid = listener_uid(self.port)
@@ -306,7 +307,9 @@ class LocalReads:
             return self.parse(answer, size, uid)
         except LocalMiss as e:
             log.debug("local reads of %s/%s: %s", bucket, key, e)
-        except Exception as e:  # an older node, the node down: GETs say what is wrong
+        except Unreachable:
+            raise  # the read fails now (EIO), not after a GET's timeout too
+        except Exception as e:  # an older node, an error answer: GETs say what is wrong
             if getattr(e, "status", 0) == 501:
                 self.enabled = False  # a node without `locate`: ask no more
             log.debug("locate %s/%s failed: %s", bucket, key, e)
