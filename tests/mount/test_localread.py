@@ -10,10 +10,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import trio
 import xxhash
 from mountkit import Endpoint, Mount, MountFactory
 
+from aisfs.errors import S3Error
 from aisfs.store import layout
+from mount.backend import Unreachable
 from mount.localread import (
     Chunk,
     LocalMiss,
@@ -122,6 +125,49 @@ def test_map_block_maps_only_whole_verified_chunks_of_safe_files(tmp_path: Path)
     assert obj.map_block(0, 8192) is None
     with pytest.raises(LocalMiss):
         obj.read_into(0, 8192, bytearray(8192))
+
+
+def test_locate_failures(tmp_path: Path) -> None:
+    """Unreachable fails the read at once; an older node (501) is not asked again; any
+    other failure means GETs."""
+    root = _mountpath(tmp_path / "mp")
+    cid, size = _chunk(root, os.urandom(5 * MiB))
+    good = {"size": size, "mountpaths": [root], "chunks": [{"id": cid, "size": size, "mp": [0]}]}
+    calls: list[str] = []
+
+    def native(outcome: object) -> object:
+        async def call(method: str, path: str, body: object, resource: str = "") -> object:
+            calls.append(f"{method} {path} {body}")
+            if isinstance(outcome, BaseException):
+                raise outcome
+            return outcome
+        return call
+
+    async def main() -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+            port = s.getsockname()[1]
+            lr = LocalReads(f"http://127.0.0.1:{port}/s3", f"http://127.0.0.1:{port}")
+            obj = await lr.locate(native(good), "b", "k", size)
+            assert obj is not None and obj.size == size
+            assert calls == ["POST /v1/objects/b/k {'action': 'locate'}"]
+            assert await lr.locate(native(good), "b", "k", size - 1) is None  # changed size
+            assert await lr.locate(native(good), "b", "small", MiB) is None
+            assert len(calls) == 2  # no locate for a small file
+            with pytest.raises(Unreachable):
+                await lr.locate(native(Unreachable("down")), "b", "k", size)
+            assert await lr.locate(native(S3Error("InternalError", "x", status=500)),
+                                   "b", "k", size) is None and lr.enabled
+            assert await lr.locate(native(S3Error("NotImplemented", "x", status=501)),
+                                   "b", "k", size) is None and not lr.enabled
+            n = len(calls)
+            assert await lr.locate(native(good), "b", "k", size) is None and len(calls) == n
+        # nobody listens on the port: not asked at all
+        lr = LocalReads(f"http://127.0.0.1:{port}/s3", f"http://127.0.0.1:{port}")
+        assert await lr.locate(native(good), "b", "k", size) is None and len(calls) == n
+
+    trio.run(main)
 
 
 def _base(endpoint: Endpoint) -> str:
