@@ -60,6 +60,7 @@ from mount.inodes import (
 )
 from mount.options import MountOptions
 from mount.readahead import Reader
+from mount.writebehind import START_AT, WriteBehind
 from mount.writecache import WriteCache
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ class Stats:
 
     uploads: int = 0
     upload_failures: int = 0
+    write_behind: int = 0  # uploads completed by write-behind
     heads: int = 0
     lists: int = 0
     kept: list[str] = field(default_factory=list)
@@ -129,6 +131,10 @@ class Fs(pyfuse3.Operations):
         self.dir_handles: dict[int, DirHandle] = {}
         self.next_fh = 1
         self.stats = Stats()
+        # write-behind (mount/writebehind.py): where each file written only at its end so
+        # far ends, and the uploads running for those past START_AT
+        self.seq_end: dict[int, int] = {}
+        self.behind: dict[int, WriteBehind] = {}
         # run (in a thread) once the kernel has our INIT answer: main sets the read-ahead
         self.after_init: Callable[[], None] | None = None
 
@@ -431,6 +437,38 @@ class Fs(pyfuse3.Operations):
         inode.stage = stage
         inode.attrs.size = n
 
+    def _track_write(self, inode: Inode, off: int, n: int) -> None:
+        """Note a write of `n` bytes at `off`; feed or start the file's write-behind."""
+        end = self.seq_end.get(inode.ino)
+        if end is None:
+            return
+        if off != end:
+            self._stop_behind(inode)  # not sequential any more: close uploads it whole
+            return
+        end += n
+        self.seq_end[inode.ino] = end
+        wb = self.behind.get(inode.ino)
+        if wb is None:
+            if (end < START_AT or inode.stage is None or inode.path is None
+                    or not getattr(self.backend, "write_behind", False)):
+                return
+            bucket, key = self._key(inode.path)
+            wb = WriteBehind(self.backend, bucket, key, inode.stage.fd,  # type: ignore[arg-type]
+                             self.nursery, meta_of(inode), inode.attrs.content_type)
+            self.behind[inode.ino] = wb
+        wb.written(end)
+
+    def _stop_behind(self, inode: Inode, sequential_from: int | None = None) -> None:
+        """Abandon the file's write-behind; `sequential_from`: writes from there on count
+        as sequential again (after a truncate to it), else none do until the next one."""
+        wb = self.behind.pop(inode.ino, None)
+        if wb is not None:
+            wb.abandon()
+        if sequential_from is None:
+            self.seq_end.pop(inode.ino, None)
+        else:
+            self.seq_end[inode.ino] = sequential_from
+
     async def _upload(self, inode: Inode) -> None:
         """Put the stage of `inode` to the server if it holds anything new."""
         async with inode.lock:
@@ -442,10 +480,15 @@ class Fs(pyfuse3.Operations):
             return
         bucket, key = self._key(inode.path)
         size = os.fstat(stage.fd).st_size
+        meta, ct = meta_of(inode), inode.attrs.content_type
+        wb = self.behind.pop(inode.ino, None)
         try:
-            info = await self.backend.put_fd(
-                bucket, key, stage.fd, size, meta_of(inode), inode.attrs.content_type
-            )
+            etag = await wb.finish(key, size, meta, ct) if wb is not None else None
+            if etag is not None:
+                self.stats.write_behind += 1
+                info = ObjectInfo(key, size, 0, etag, dict(meta))
+            else:
+                info = await self.backend.put_fd(bucket, key, stage.fd, size, meta, ct)
         except BaseException:
             self.stats.upload_failures += 1
             raise
@@ -543,6 +586,7 @@ class Fs(pyfuse3.Operations):
             self.cache.resize(node.stage, max(size, node.stage.size))
             os.ftruncate(node.stage.fd, size)
             self.cache.resize(node.stage, size)
+            self._stop_behind(node, sequential_from=0 if size == 0 else None)
             new.size = size
             new.mtime_ns = now_ns()
             data_changed = True
@@ -751,6 +795,7 @@ class Fs(pyfuse3.Operations):
         inode.lookups += 1
         inode.opens += 1
         inode.writers += 1
+        self.seq_end[inode.ino] = 0
         self._note_add(path, FILE)
         fh = self._new_fh()
         self.handles[fh] = Handle(inode, True)
@@ -790,6 +835,7 @@ class Fs(pyfuse3.Operations):
                     self.cache.resize(node.stage, 0)
                     node.attrs.size = 0
                     node.dirty = True
+                    self._stop_behind(node, sequential_from=0)
         node.opens += 1
         node.writers += writable
         fh = self._new_fh()
@@ -828,6 +874,7 @@ class Fs(pyfuse3.Operations):
                 if end > stage.size:
                     self.cache.resize(stage, end)
                 os.pwrite(stage.fd, buf, off)
+                self._track_write(node, off, len(buf))
                 if end > node.attrs.size:
                     node.attrs.size = end
                 node.attrs.mtime_ns = now_ns()
@@ -863,6 +910,7 @@ class Fs(pyfuse3.Operations):
                     log.error("upload of %s/%s failed at last close (%s); data kept in %s",
                               bucket, key, e, where)
                     node.stage = None
+            self._stop_behind(node)  # before its stage (the parts' source) goes
             if node.stage is not None:
                 self.cache.drop(node.stage)
                 node.stage = None
@@ -886,6 +934,7 @@ class Fs(pyfuse3.Operations):
                     await self.backend.delete(bucket, key)
                 inode.unlinked = True
                 inode.remote = False
+                self._stop_behind(inode)
         self._note_remove(path)
         self.table.detach(inode)
 
@@ -999,6 +1048,7 @@ class Fs(pyfuse3.Operations):
                               bucket, key, e, where)
                     node.stage = None
                     continue
+            self._stop_behind(node)
             self.cache.drop(node.stage)
             node.stage = None
 

@@ -57,6 +57,7 @@ def parse_custom(text: str) -> dict[str, str]:
 
 class NodeBackend(S3Backend):
     rich_listing = True
+    write_behind = True
 
     def __init__(self, endpoint: str, base: str, local_read: str = "auto",
                  **kw: object) -> None:

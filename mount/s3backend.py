@@ -144,6 +144,9 @@ class S3Backend:
     """`mount.backend.Backend` over plain S3 (path-style addressing)."""
 
     rich_listing = False
+    # mount/writebehind.py: parts sent while a file is written, its final metadata set by
+    # a CopyObject onto itself at close - metadata only on aisfs, a full copy elsewhere
+    write_behind = False
 
     def __init__(
         self,
@@ -522,48 +525,71 @@ class S3Backend:
     async def _put_multipart(
         self, bucket: str, key: str, fd: int, size: int, meta: dict[str, str], ct: str
     ) -> ObjectInfo:
-        res = f"{bucket}/{key}"
-        root = await self._xml("POST", self.url(bucket, key, "uploads"), res,
-                               headers=self._meta_headers(meta, ct))
-        upload_id = _child_text(root, "UploadId")
+        upload_id = await self.initiate_upload(bucket, key, meta, ct)
         part_size = max(PART_SIZE, -(-size // 10000))
         nparts = -(-size // part_size)
         etags: dict[int, str] = {}
         limiter = trio.Semaphore(4)
-        uid_q = quote(upload_id, safe="")
 
         async def part(n: int) -> None:
             start = (n - 1) * part_size
-            length = min(part_size, size - start)
-            url = self.url(bucket, key, f"partNumber={n}&uploadId={uid_q}")
-            deadline = self.timeouts.request + length / (256 << 10)
             async with limiter:
-                got = await self._fast_put_fd(url, res, {}, fd, start, length, deadline)
-                if got is None:
-                    got = (await self._send(
-                        "PUT", url, {"Content-Length": str(length)},
-                        self._fd_body(fd, start, length), resource=res, deadline=deadline,
-                    )).headers
-            etags[n] = got.get("etag", "")
+                etags[n] = await self.upload_part(
+                    bucket, key, upload_id, n, fd, start, min(part_size, size - start))
 
         try:
             async with trio.open_nursery() as nursery:
                 for n in range(1, nparts + 1):
                     nursery.start_soon(part, n)
-            body = "<CompleteMultipartUpload>" + "".join(
-                f"<Part><PartNumber>{n}</PartNumber><ETag>{etags[n]}</ETag></Part>"
-                for n in range(1, nparts + 1)
-            ) + "</CompleteMultipartUpload>"
-            root = await self._xml("POST", self.url(bucket, key, f"uploadId={uid_q}"), res,
-                                   body=body.encode())
+            etag = await self.complete_upload(bucket, key, upload_id, etags)
         except BaseException:
-            with trio.move_on_after(5) as scope:
-                scope.shield = True
-                with contextlib.suppress(Exception):
-                    await self._send("DELETE", self.url(bucket, key, f"uploadId={uid_q}"),
-                                     resource=res)
+            await self.abort_upload(bucket, key, upload_id)
             raise
-        return ObjectInfo(key, size, 0, _child_text(root, "ETag").strip('"'), dict(meta))
+        return ObjectInfo(key, size, 0, etag, dict(meta))
+
+    # -- multipart steps (also used by mount.writebehind) ------------------------------
+
+    async def initiate_upload(
+        self, bucket: str, key: str, meta: dict[str, str], ct: str
+    ) -> str:
+        root = await self._xml("POST", self.url(bucket, key, "uploads"), f"{bucket}/{key}",
+                               headers=self._meta_headers(meta, ct))
+        return _child_text(root, "UploadId")
+
+    async def upload_part(
+        self, bucket: str, key: str, upload_id: str, n: int, fd: int, start: int, length: int
+    ) -> str:
+        """Part `n` = `length` bytes of `fd` from `start`; its ETag."""
+        res = f"{bucket}/{key}"
+        url = self.url(bucket, key, f"partNumber={n}&uploadId={quote(upload_id, safe='')}")
+        deadline = self.timeouts.request + length / (256 << 10)
+        got = await self._fast_put_fd(url, res, {}, fd, start, length, deadline)
+        if got is None:
+            got = (await self._send(
+                "PUT", url, {"Content-Length": str(length)},
+                self._fd_body(fd, start, length), resource=res, deadline=deadline,
+            )).headers
+        return str(got.get("etag", ""))
+
+    async def complete_upload(
+        self, bucket: str, key: str, upload_id: str, etags: dict[int, str]
+    ) -> str:
+        """Complete with parts 1..len(etags); the object's ETag."""
+        body = "<CompleteMultipartUpload>" + "".join(
+            f"<Part><PartNumber>{n}</PartNumber><ETag>{etags[n]}</ETag></Part>"
+            for n in range(1, len(etags) + 1)
+        ) + "</CompleteMultipartUpload>"
+        url = self.url(bucket, key, f"uploadId={quote(upload_id, safe='')}")
+        root = await self._xml("POST", url, f"{bucket}/{key}", body=body.encode())
+        return _child_text(root, "ETag").strip('"')
+
+    async def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        """Best effort, shielded, bounded: the node reclaims what is left by age anyway."""
+        url = self.url(bucket, key, f"uploadId={quote(upload_id, safe='')}")
+        with trio.move_on_after(5) as scope:
+            scope.shield = True
+            with contextlib.suppress(Exception):
+                await self._send("DELETE", url, resource=f"{bucket}/{key}")
 
     async def copy(
         self, bucket: str, src: str, dst: str, meta: dict[str, str] | None = None,
