@@ -450,6 +450,7 @@ class Fs(pyfuse3.Operations):
         wb = self.behind.get(inode.ino)
         if wb is None:
             if (end < START_AT or inode.stage is None or inode.path is None
+                    or not self.opts.write_behind
                     or not getattr(self.backend, "write_behind", False)):
                 return
             bucket, key = self._key(inode.path)

@@ -65,6 +65,9 @@ class MountOptions:
     # read the chunk files of our node on this host directly (mount/localread.py):
     # auto (mapping whole-chunk blocks) | copy (always pread) | off
     local_read: str = "auto"
+    # send the parts of a big file written in order while it is written (against aisfs;
+    # mount/writebehind.py): on | off
+    write_behind: bool = True
 
     def apply(self, opts: str) -> None:
         for item in filter(None, (o.strip() for o in opts.split(","))):
@@ -117,6 +120,10 @@ class MountOptions:
             if need() not in ("auto", "copy", "off"):
                 raise OptionError(f"option local_read={value!r}: auto, copy or off")
             self.local_read = need()
+        elif name == "write_behind":
+            if need() not in ("on", "off"):
+                raise OptionError(f"option write_behind={value!r}: on or off")
+            self.write_behind = need() == "on"
         elif name == "log":
             self.log_file = need()
         else:
