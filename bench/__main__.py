@@ -24,7 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from xml.etree import ElementTree
 
-from bench.client import Conn, thread_conn
+from bench.client import Conn, stamp_piece, thread_conn
 from bench.servers import Server, start_moto, start_node
 
 MiB = 1024 * 1024
@@ -195,7 +195,9 @@ def multipart_upload(server: Server, total_mib: int, part_mib: int = 8, inflight
         for k, v in hdrs.items():
             cc.conn.putheader(k, v)
         cc.conn.endheaders()
-        cc.conn.send(piece)
+        body = bytearray(piece)
+        stamp_piece(body, n)  # every part its own bytes: nothing deduplicated
+        cc.conn.send(body)
         resp = cc.conn.getresponse()
         resp.read()
         assert resp.status == 200, resp.status

@@ -27,6 +27,13 @@ def sign(method: str, url: str, headers: dict[str, str]) -> dict[str, str]:
 PIECE = 1024 * 1024
 
 
+def stamp_piece(buf: bytearray, offset: int) -> None:
+    """Make the piece sent at `offset` unlike every other one (its first 8 bytes): a
+    body of one repeated piece would be a few chunks to the content-addressed store,
+    deduplicated, cached, and its figures flattered."""
+    buf[:8] = offset.to_bytes(8, "little")
+
+
 class Conn:
     def __init__(self, s3_url: str) -> None:
         u = urlparse(s3_url)
@@ -56,10 +63,12 @@ class Conn:
         for name, value in sign("PUT", url, {"Content-Length": str(size)}).items():
             self.conn.putheader(name, value)
         self.conn.endheaders()
-        view = memoryview(piece)
+        buf = bytearray(piece)
+        view = memoryview(buf)
         left = size
         while left > 0:
             n = min(left, len(view))
+            stamp_piece(buf, size - left)
             self.conn.send(view[:n])
             left -= n
         resp = self.conn.getresponse()

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.client import Conn
+from bench.client import Conn, stamp_piece
 from bench.servers import Server, start_node
 
 MiB = 1024 * 1024
@@ -60,12 +60,14 @@ def timed(fn: Callable[[], object]) -> float:
 
 
 def write_file(path: Path, size: int) -> None:
-    piece = os.urandom(MiB)
+    piece = bytearray(os.urandom(MiB))
+    view = memoryview(piece)
     with open(path, "wb") as f:
         left = size
         while left:
             n = min(left, len(piece))
-            f.write(piece[:n])
+            stamp_piece(piece, size - left)  # no two pieces alike: nothing to deduplicate
+            f.write(view[:n])
             left -= n
         f.flush()
         os.fsync(f.fileno())
