@@ -174,6 +174,10 @@ class LocalObject:
             try:
                 if os.fstat(fd).st_mode & 0o022:
                     return None  # others may write it: copy it, then verify the copy
+                # a cold chunk: ask for all of it at once (async read-ahead), else
+                # MADV_POPULATE_READ faults it in piecemeal (cold 1 GiB: 750-880 -> 960-990
+                # MiB/s here; warm: no change)
+                os.posix_fadvise(fd, 0, c.size, os.POSIX_FADV_WILLNEED)
                 m = mmap.mmap(fd, c.size, prot=mmap.PROT_READ)
             except OSError:
                 return None
