@@ -87,3 +87,12 @@ class S3Error(Exception):
 
     def __repr__(self) -> str:
         return f"S3Error({self.code!r}, {self.message!r}, status={self.status})"
+
+
+def no_good_copy() -> S3Error:
+    """A read whose data failed its integrity check on every copy (found before headers)."""
+    return S3Error(
+        "InternalError",
+        "The object's data failed its integrity check and no good copy is left.",
+        status=500,
+    )

@@ -50,7 +50,7 @@ from aisfs.client.props import (
     parse_feature_list,
 )
 from aisfs.config import FEATURE_FLAGS
-from aisfs.errors import S3Error
+from aisfs.errors import S3Error, no_good_copy
 from aisfs.s3.conditions import format_http_date
 from aisfs.s3.names import validate_bucket_name, validate_key
 from aisfs.s3.ranges import content_range, parse_range
@@ -765,11 +765,7 @@ class NativeApi:
             body = await first_piece_read(body)
         except StoreCorruption as exc:
             log.error("GET %s: no good copy of %s", cname(ctx.bucket, ctx.key), exc)
-            raise S3Error(
-                "InternalError",
-                "The object's data failed its integrity check and no good copy is left.",
-                status=500,
-            ) from None
+            raise no_good_copy() from None
         return Response(status, headers, body)
 
     async def _validated(

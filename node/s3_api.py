@@ -16,7 +16,7 @@ from typing import Any
 import trio
 
 from aisfs.config import NodeConfig
-from aisfs.errors import S3Error
+from aisfs.errors import S3Error, no_good_copy
 from aisfs.s3 import xml as s3xml
 from aisfs.s3.conditions import check_preconditions, format_http_date
 from aisfs.s3.names import validate_bucket_name
@@ -430,11 +430,7 @@ class S3Api(MultipartOps, BucketConfigOps):
         except StoreCorruption as exc:
             log.error("request %s: %s/%s has no good copy of %s", ctx.request_id,
                       info.bucket, info.key, exc, extra={"request_id": ctx.request_id})
-            raise S3Error(
-                "InternalError",
-                "The object's data failed its integrity check and no good copy is left.",
-                status=500,
-            ) from None
+            raise no_good_copy() from None
 
     def _part_span(self, info: ObjectInfo, value: str) -> tuple[int, int]:
         from aisfs.s3.request import parse_part_number
