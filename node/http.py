@@ -9,6 +9,7 @@ Hypercorn's bounded app queue turns that into TCP backpressure.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 SEND_PIECE = 1024 * 1024
+
+log = logging.getLogger("aisfs.http")
 
 
 class ClientGone(Exception):
@@ -181,6 +184,36 @@ async def first_piece_read(pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]
             await pieces.aclose()  # type: ignore[attr-defined]
 
     return stream()
+
+
+def unwrap(exc: BaseException) -> BaseException:
+    """The one exception inside nested single-member groups (trio nurseries wrap)."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+async def send_or_cut(
+    send: Send, response: Response, what: str, request_id: str | None = None
+) -> tuple[int, bool]:
+    """Send ``response``: (body bytes sent, whether an error cut it short once the
+    headers were out - logged, naming ``what``). A client that left is not an error; a
+    cancellation (the stop deadline) propagates."""
+    try:
+        return await send_response(send, response), False
+    except (trio.Cancelled, KeyboardInterrupt):
+        raise
+    except ClientGone as exc:
+        log.debug("%s: the client left mid-response: %s", what, exc)
+        return 0, False
+    except BaseException as exc:
+        if only_cancelled(exc):
+            raise
+        # the headers are out (e.g. a chunk with no good copy left, found while
+        # streaming): all that is left is to cut the response short
+        log.error("%s: response aborted: %s", what, unwrap(exc),
+                  extra={"request_id": request_id} if request_id else None)
+        return 0, True
 
 
 def only_cancelled(exc: BaseException) -> bool:

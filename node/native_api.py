@@ -58,14 +58,14 @@ from aisfs.s3.sigv4 import AuthResult, check_payload_sha256
 from aisfs.store.chunks import StoreCorruption
 from aisfs.store.types import ObjectInfo, ObjectMeta, WriteResult
 from node.http import (
-    ClientGone,
     Receive,
     Request,
     Response,
     Scope,
     Send,
     first_piece_read,
-    send_response,
+    send_or_cut,
+    unwrap,
 )
 from node.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from node.metrics import Metrics
@@ -195,7 +195,7 @@ class NativeApi:
         except (trio.Cancelled, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            inner = _unwrap(exc)
+            inner = unwrap(exc)
             if isinstance(inner, S3Error):
                 response = self._error(ctx, inner)
             else:
@@ -208,19 +208,10 @@ class NativeApi:
         response.headers.append(("server", "aisfs"))
         sent = 0
         try:
-            sent = await send_response(send, response)
-        except (trio.Cancelled, KeyboardInterrupt):
-            raise
-        except ClientGone as exc:
-            log.debug("native %s %s: the client left mid-response: %s", request.method,
-                      request.raw_path, exc)
-        except BaseException as exc:
-            inner = _unwrap(exc)
-            # headers are out: all that is left is to cut the connection short
-            log.error(
-                "native %s %s: response aborted: %s", request.method, request.raw_path, inner
-            )
-            response.status = 500 if response.status < 400 else response.status
+            sent, cut = await send_or_cut(
+                send, response, f"native {request.method} {request.raw_path}")
+            if cut:
+                response.status = 500 if response.status < 400 else response.status
         finally:
             self.metrics.observe_request(
                 "native",
@@ -1126,7 +1117,3 @@ def _method_not_allowed(method: str, path: str) -> S3Error:
     return S3Error("MethodNotAllowed", f"{method} is not allowed on {path}")
 
 
-def _unwrap(exc: BaseException) -> BaseException:
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc

@@ -28,13 +28,13 @@ from aisfs.store.store import Store
 from aisfs.store.types import STORED_HEADERS, ListPage, ObjectInfo, ObjectMeta
 from node.features import FeatureFlags
 from node.http import (
-    ClientGone,
     Request,
     Response,
     Send,
     first_piece_read,
     only_cancelled,
-    send_response,
+    send_or_cut,
+    unwrap,
 )
 from node.s3_auth import Authenticator
 from node.s3_body import UploadBody, checksum_headers
@@ -144,7 +144,7 @@ class S3Api(MultipartOps, BucketConfigOps):
         except (trio.Cancelled, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            inner = _unwrap(exc)
+            inner = unwrap(exc)
             if only_cancelled(exc):
                 raise  # the request was cancelled (shutdown deadline): nothing to answer
             if isinstance(inner, S3Error):
@@ -174,19 +174,11 @@ class S3Api(MultipartOps, BucketConfigOps):
         status = response.status
         sent = 0
         try:
-            sent = await send_response(send, response)
-        except (trio.Cancelled, KeyboardInterrupt):
-            raise
-        except ClientGone as exc:
-            log.debug("request %s: the client left mid-response: %s", request_id, exc)
-        except BaseException as exc:
-            if only_cancelled(exc):
-                raise
-            # the headers are out (e.g. a chunk with no good copy left, found while
-            # streaming): all that is left is to cut the response short
-            log.error("request %s %s %s: response aborted: %s", request_id, http.method,
-                      http.raw_path, _unwrap(exc), extra={"request_id": request_id})
-            status = 500 if status < 400 else status
+            sent, cut = await send_or_cut(
+                send, response, f"request {request_id} {http.method} {http.raw_path}",
+                request_id)
+            if cut:
+                status = 500 if status < 400 else status
         finally:
             if self.metrics is not None:
                 self.metrics.observe_request(
@@ -469,8 +461,4 @@ def parse_tagging_header(value: str) -> dict[str, str]:
     return tags
 
 
-def _unwrap(exc: BaseException) -> BaseException:
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
 
