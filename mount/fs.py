@@ -52,6 +52,7 @@ from mount.inodes import (
     entry_of,
     join,
     kind_of,
+    may_access,
     meta_of,
     negative_entry,
     now_ns,
@@ -652,6 +653,12 @@ class Fs(pyfuse3.Operations):
         sv.f_favail = 1 << 32
         sv.f_namemax = NAME_MAX
         return sv
+
+    async def access(self, inode: int, mode: int, ctx: pyfuse3.RequestContext) -> bool:
+        """access(2) and chdir, asked only when the kernel does not check permissions
+        itself (a mount only root can use: `MountOptions.kernel_checks_permissions`)."""
+        e = self._entry(self.table[inode])
+        return may_access(e.st_mode, e.st_uid, e.st_gid, ctx.uid, ctx.gid, mode)
 
     # -- operations: directories -------------------------------------------------------
 

@@ -301,3 +301,19 @@ class InodeTable:
         pre = path + "/" if path else ""
         return [i for i in self.by_ino.values()
                 if i.stage is not None and i.path is not None and i.path.startswith(pre)]
+
+
+def may_access(st_mode: int, st_uid: int, st_gid: int, uid: int, gid: int, want: int) -> bool:
+    """POSIX's check of ``want`` (os.R_OK | os.W_OK | os.X_OK bits) for a caller: root may
+    do anything but execute a non-directory with no x bit; others get the owner's, the
+    group's or everyone's bits, the first class they are in."""
+    want &= 0o7
+    if uid == 0:
+        return not (want & 1 and not stat.S_ISDIR(st_mode) and not st_mode & 0o111)
+    if uid == st_uid:
+        bits = (st_mode >> 6) & 0o7
+    elif gid == st_gid:
+        bits = (st_mode >> 3) & 0o7
+    else:
+        bits = st_mode & 0o7
+    return want & bits == want

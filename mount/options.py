@@ -137,10 +137,25 @@ class MountOptions:
         prefix = prefix.strip("/")
         self.prefix = prefix + "/" if prefix else ""
 
+    def kernel_checks_permissions(self) -> bool:
+        """Whether the kernel checks each access against mode and owner
+        (``default_permissions``).
+
+        Not when only root can use the mount (root mounted it, without ``allow_other``):
+        the kernel lets only the mounting user in, and root may read, write and search
+        anything, so every check would pass - but each would first fetch the attributes
+        that a create, write or unlink made stale: two extra GETATTR round trips per small
+        file written. Root's one limit, exec of a file with no x bit, the kernel still
+        checks by itself; ``access(2)`` and chdir come to ``Fs.access``.
+        """
+        return not (os.geteuid() == 0 and not self.allow_other)
+
     def fuse_options(self) -> set[str]:
         src = self.fsname or ("aisfs" if self.all_buckets else
                               f"{self.bucket}/{self.prefix}".rstrip("/"))
-        opts = {"default_permissions", f"fsname={src}", "subtype=aisfs"}
+        opts = {f"fsname={src}", "subtype=aisfs"}
+        if self.kernel_checks_permissions():
+            opts.add("default_permissions")
         if self.read_only:
             opts.add("ro")
         if self.allow_other:

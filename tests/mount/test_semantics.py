@@ -6,6 +6,7 @@ import errno
 import mmap
 import os
 import stat
+import subprocess
 import time
 from pathlib import Path
 
@@ -382,6 +383,56 @@ def test_uid_gid_umask_defaults(mount_factory: MountFactory, endpoint: Endpoint,
     st = (m.path / "plain").stat()
     assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (1000, 1001, 0o640)
     assert stat.S_IMODE((m.path / "d").stat().st_mode) == 0o750
+
+
+def _as_nobody(dir_fd: int, fn: str, flags: int) -> int:
+    """errno of opening `fn` under `dir_fd` as uid/gid 65534 (0 if it opened)."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 0
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            os.close(os.open(fn, flags, 0o644, dir_fd=dir_fd))
+        except OSError as e:
+            code = e.errno or 1
+        os._exit(code)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def test_permissions(mount_factory: MountFactory, endpoint: Endpoint, bucket: str) -> None:
+    # only root can use a mount root made without allow_other: the kernel skips its
+    # checks (and the GETATTRs they cost) and asks the mount about access(2)
+    m = mount_factory(bucket)
+    script = m.path / "run.sh"
+    script.write_text("#!/bin/sh\necho ran\n")
+    os.chmod(script, 0o644)
+    assert os.access(script, os.R_OK | os.W_OK) and not os.access(script, os.X_OK)
+    with pytest.raises(PermissionError):
+        subprocess.run([str(script)], check=True)
+    os.chmod(script, 0o700)
+    assert os.access(script, os.X_OK)
+    assert subprocess.run([str(script)], capture_output=True, check=True).stdout == b"ran\n"
+    # with allow_other the kernel checks mode and owner for everyone
+    (m.path / "secret").write_bytes(b"s")
+    os.chmod(m.path / "secret", 0o600)
+    (m.path / "open").write_bytes(b"o")
+    os.chmod(m.path / "open", 0o644)
+    (m.path / "d").mkdir()
+    os.chmod(m.path / "d", 0o755)
+    shared = mount_factory(bucket, "allow_other,attr_timeout=0")
+    fd = os.open(shared.path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert _as_nobody(fd, "secret", os.O_RDONLY) == errno.EACCES
+        assert _as_nobody(fd, "open", os.O_RDONLY) == 0
+        assert _as_nobody(fd, "open", os.O_WRONLY) == errno.EACCES
+        assert _as_nobody(fd, "d/new", os.O_WRONLY | os.O_CREAT) == errno.EACCES
+        os.chmod(shared.path / "secret", 0o604)
+        assert _as_nobody(fd, "secret", os.O_RDONLY) == 0
+    finally:
+        os.close(fd)
+    assert not (shared.path / "d" / "new").exists()
 
 
 def _touch_many(path: Path, n: int) -> float:

@@ -13,7 +13,17 @@ import trio
 from aisfs.errors import S3Error
 from mount.backend import ObjectInfo, Unreachable
 from mount.errnos import errno_of, fuse_errors
-from mount.inodes import FILE, LINK, Attrs, Defaults, Inode, attrs_from, kind_of, meta_of
+from mount.inodes import (
+    FILE,
+    LINK,
+    Attrs,
+    Defaults,
+    Inode,
+    attrs_from,
+    kind_of,
+    may_access,
+    meta_of,
+)
 from mount.nodebackend import native_base, parse_custom
 from mount.options import MountOptions, OptionError, parse_size
 from mount.readahead import Reader
@@ -35,6 +45,16 @@ def test_options() -> None:
     o.set_source("b/some/prefix/")
     assert (o.bucket, o.prefix) == ("b", "some/prefix/")
     assert parse_size("64M") == 64 << 20 and parse_size("1.5k") == 1536
+
+
+def test_may_access() -> None:
+    f, d = stat.S_IFREG, stat.S_IFDIR
+    assert may_access(f | 0o000, 5, 5, 0, 0, 6)  # root reads and writes anything
+    assert not may_access(f | 0o644, 5, 5, 0, 0, 1)  # but runs only what has an x bit
+    assert may_access(f | 0o001, 5, 5, 0, 0, 1) and may_access(d | 0o000, 5, 5, 0, 0, 1)
+    assert may_access(f | 0o640, 5, 6, 5, 9, 6) and not may_access(f | 0o640, 5, 6, 7, 9, 4)
+    assert may_access(f | 0o640, 5, 6, 7, 6, 4) and not may_access(f | 0o640, 5, 6, 7, 6, 2)
+    assert not may_access(f | 0o077, 5, 6, 5, 6, 4)  # the owner's bits, not the group's
 
 
 def test_metadata_round_trip() -> None:
