@@ -4,6 +4,7 @@ with the chunk refcount changes; the preconditions a commit checks; chunks relea
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ from ..errors import S3Error
 from . import layout
 from .chunks import ChunkStore
 from .config import StoreConfig
-from .files import fsync_dir, unlink_durably, write_tmp
+from .files import fsync_dir, unlink_durably, write_all, write_tmp
 from .index import Index
 from .manifest import dumps, info_to_json
 from .mountpaths import Mountpath, MountpathSet
@@ -63,10 +64,18 @@ class PublishMixin:
     mps: MountpathSet
     chunks: ChunkStore
 
-    def _stage_manifest(self, info: ObjectInfo, copies: int) -> list[_Staged]:
+    def _stage_manifest(
+        self, info: ObjectInfo, copies: int, lazy: bool = False
+    ) -> list[_Staged]:
         """Write ``info``'s manifest to temp files (fsynced) on its first mountpaths.
 
         Needs no lock: nothing is visible until ``_install_manifest`` renames them.
+
+        ``lazy`` (a PUT): where no manifest of that name exists yet, the temp file is an
+        unnamed one (O_TMPFILE), not fsynced: ``_install_manifest`` links it to its name
+        (nothing is replaced, so nothing acknowledged can be lost to a torn file) and
+        ``_sync_linked`` fsyncs it after the lock. That is one journal commit for file
+        and entry instead of two; the directory fsync that follows finds it done.
         """
         text = dumps(info_to_json(info))
         data = text.encode("utf-8", "surrogatepass")
@@ -77,21 +86,36 @@ class PublishMixin:
             for mp in self.mps.order(name):
                 if len(staged) >= max(copies, 1):
                     break
-                tmp = layout.tmp_path(mp.root, "manifest")
+                path = f"{mp.root}/{final}"
                 try:
-                    write_tmp(tmp, data, self.config.fsync)
+                    fd = _unnamed(mp.root, data) if lazy and not os.path.exists(path) else -1
+                    tmp = ""
+                    if fd < 0:
+                        tmp = layout.tmp_path(mp.root, "manifest")
+                        write_tmp(tmp, data, self.config.fsync)
                 except OSError as e:
                     if self.mps.check(mp):
                         raise
                     log.warning("manifest not written to failed %s: %s", mp.root, e)
                     continue
-                staged.append(_Staged(mp, tmp, f"{mp.root}/{final}", text))
+                staged.append(_Staged(mp, tmp, path, text, fd))
         except BaseException:
             _discard(staged)
             raise
         if not staged:
             raise OSError("no mountpath took the manifest")
         return staged
+
+    def _sync_linked(self, staged: list[_Staged]) -> None:
+        """fsync (and close) the unnamed manifests ``_install_manifest`` linked."""
+        for st in staged:
+            if st.fd >= 0 and st.linked:
+                fd, st.fd = st.fd, -1
+                try:
+                    if self.config.fsync:
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
 
     def _stage_many(self, infos: list[ObjectInfo], copies: int) -> list[list[_Staged]]:
         """``_stage_manifest`` of each; a batch writes (and fsyncs) them from several
@@ -121,7 +145,10 @@ class PublishMixin:
         try:
             for st in staged:
                 try:
-                    os.replace(st.tmp, st.final)
+                    if st.fd >= 0:
+                        self._link_unnamed(st)
+                    else:
+                        os.replace(st.tmp, st.final)
                 except OSError as e:
                     if self.mps.check(st.mp):
                         raise
@@ -131,7 +158,7 @@ class PublishMixin:
                 written.append(st.mp)
                 dirs.add(os.path.dirname(st.final))
         finally:
-            _discard(staged)
+            _discard(staged, keep_linked=True)
         if not written:
             raise OSError("no mountpath took the manifest")
         for mp in self.mps.live():
@@ -140,6 +167,26 @@ class PublishMixin:
                     unlink_durably(
                         layout.manifest_path(mp.root, info.bucket, info.key), self.config.fsync
                     )
+
+    def _link_unnamed(self, st: _Staged) -> None:
+        """Give an unnamed manifest its name; if one appeared meanwhile (a PUT of the same
+        key racing this one), replace it as a named temp file would: fsync, then rename."""
+        try:
+            os.link(f"self/fd/{st.fd}", st.final, src_dir_fd=_proc_fd(), follow_symlinks=True)
+            st.linked = True
+            return
+        except FileExistsError:
+            pass
+        if self.config.fsync:
+            os.fsync(st.fd)
+        tmp = layout.tmp_path(st.mp.root, "manifest")
+        os.link(f"self/fd/{st.fd}", tmp, src_dir_fd=_proc_fd(), follow_symlinks=True)
+        try:
+            os.replace(tmp, st.final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
     def _sync_dirs(self, dirs: Iterable[str]) -> None:
         if not self.config.fsync:
@@ -271,17 +318,57 @@ class _Staged:
     """A manifest in a temp file, waiting to be renamed to ``final``."""
 
     mp: Mountpath
-    tmp: str  # "" once renamed or removed
+    tmp: str  # "" once renamed or removed (or when the manifest is unnamed: fd)
     final: str
     text: str  # the manifest's JSON (the index row keeps the same text)
+    fd: int = -1  # an unnamed (O_TMPFILE) manifest, not yet fsynced
+    linked: bool = False  # fd now has the final name (fsync it before acknowledging)
 
 
-def _discard(staged: list[_Staged]) -> None:
+def _discard(staged: list[_Staged], keep_linked: bool = False) -> None:
     for st in staged:
         if st.tmp:
             with contextlib.suppress(OSError):
                 os.unlink(st.tmp)
             st.tmp = ""
+        if st.fd >= 0 and not (keep_linked and st.linked):
+            with contextlib.suppress(OSError):
+                os.close(st.fd)
+            st.fd = -1
+
+
+_O_TMPFILE = getattr(os, "O_TMPFILE", 0)
+_unnamed_ok = bool(_O_TMPFILE)
+_proc: list[int] = []
+
+
+def _proc_fd() -> int:
+    if not _proc:
+        _proc.append(os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+    return _proc[0]
+
+
+def _unnamed(root: str, data: bytes) -> int:
+    """An unnamed file in ``root``'s temp directory holding ``data`` (not fsynced); -1
+    where the file system (or a missing /proc) does not allow one."""
+    global _unnamed_ok
+    if not _unnamed_ok:
+        return -1
+    try:
+        _proc_fd()
+        fd = os.open(f"{root}/{layout.TMP}", os.O_WRONLY | _O_TMPFILE | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        if e.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+            _unnamed_ok = False  # not here: named temp files, as everywhere before
+            log.info("no O_TMPFILE manifests (%s): named temp files", e)
+            return -1
+        raise
+    try:
+        write_all(fd, data)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _nonzero(delta: Counter[str]) -> Counter[str]:

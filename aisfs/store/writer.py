@@ -235,8 +235,9 @@ class WriterMixin:
         if_match: str | None,
         if_none_match: str | None,
     ) -> tuple[ObjectInfo, list[str]]:
-        """Publish: manifest staged (temp, fsync) before the lock; under it, preconditions,
-        rename, index commit; after it, the manifest directories fsynced."""
+        """Publish: manifest staged (temp, fsync - or unnamed, see ``_stage_manifest``)
+        before the lock; under it, preconditions, rename (or link), index commit; after it,
+        the linked manifests and the manifest directories fsynced."""
         info = ObjectInfo(
             bucket=bucket,
             key=key,
@@ -251,7 +252,7 @@ class WriterMixin:
             inline=inline,
             inline_xxh3=inline_hash(inline) if inline is not None else "",
         )
-        staged = self._stage_manifest(info, copies)
+        staged = self._stage_manifest(info, copies, lazy=True)
         dirs: set[str] = set()
         try:
             with self.index.wlock:
@@ -272,13 +273,14 @@ class WriterMixin:
                         # commit order)
                         _discard(staged)
                         info.generation = self._next_gen()
-                        staged = self._stage_manifest(info, want)
+                        staged = self._stage_manifest(info, want, lazy=True)
                     dropped = self._publish(
                         [info], [], want, staged=staged, staged_dirs=dirs, began=True
                     )
                 except BaseException:
                     self.index.rollback()
                     raise
+            self._sync_linked(staged)
         finally:
             _discard(staged)
         self._sync_dirs(dirs)

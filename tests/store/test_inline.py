@@ -349,3 +349,38 @@ def _set_user(**user: str):  # type: ignore[no-untyped-def]
         meta.user = dict(user)
 
     return update
+
+
+async def test_new_manifest_unnamed_then_linked_and_race_replaces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PUT of a new key writes its manifest as an unnamed file linked into place
+    (no temp file left behind); one that finds a manifest appeared meanwhile replaces
+    it, fsync then rename, as a PUT over an existing object does."""
+    from aisfs.store import publish
+
+    config = make_config(tmp_path, inline_max=INLINE, fsync=True)
+    async with open_store(config) as store:
+        await store.create_bucket("b", {"mirror.copies": 2})
+        await store.put_object("b", "new", body_of(b"fresh"), ObjectMeta())
+        paths = [p for p in (manifest_path(str(mp), "b", "new") for mp in config.mountpaths)
+                 if os.path.exists(p)]
+        assert len(paths) == 2
+        assert all(json.loads(Path(p).read_text())["key"] == "new" for p in paths)
+        assert not any(os.listdir(mp / "tmp") for mp in config.mountpaths)
+        # a stale, torn manifest where the PUT does not look (as after a power loss)
+        for mp in config.mountpaths:
+            p = Path(manifest_path(str(mp), "b", "racy"))
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(b"")
+        monkeypatch.setattr(publish.os.path, "exists", lambda path: False)
+        await store.put_object("b", "racy", body_of(b"second"), ObjectMeta())
+        monkeypatch.undo()
+        info = await store.head_object("b", "racy")
+        assert await read_all(store, info) == b"second"
+        assert not any(os.listdir(mp / "tmp") for mp in config.mountpaths)
+    async with open_store(config) as store:  # rebuilt from the manifests alone
+        report = await store.fsck(rebuild=True)
+        assert report.clean, report
+        info = await store.head_object("b", "racy")
+        assert await read_all(store, info) == b"second"
