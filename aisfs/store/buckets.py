@@ -54,6 +54,13 @@ class BucketsMixin:
             raise S3Error("NoSuchBucket", "The specified bucket does not exist", name)
         return BucketInfo(name, int(row[0]), json.loads(row[1]))
 
+    def _bucket_locked(self, name: str) -> BucketInfo:
+        """``_bucket_sync`` for a caller holding ``index.wlock``, from the ``get_bucket``
+        cache when it has the bucket: every bucket change clears that cache under the same
+        lock once committed, so an entry present now is the committed record. Read only."""
+        info = self._buckets.get(name)
+        return info if info is not None else self._bucket_sync(name, self.index.w)
+
     def _write_bucket_files(self, info: BucketInfo) -> None:
         data = encode(
             {"v": 1, "name": info.name, "created_ns": info.created_ns, "props": info.props,

@@ -13,6 +13,7 @@ MP/tmp/                             work files: <kind>.<pid>.<random>
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 
@@ -34,6 +35,7 @@ def chunk_path(root: str, cid: str) -> str:
     return f"{root}/{CHUNKS}/{cid[:2]}/{cid}"
 
 
+@functools.lru_cache(maxsize=4096)  # a PUT or DELETE asks for it several times
 def manifest_name(bucket: str, key: str) -> str:
     h = hashlib.sha256(bucket.encode() + b"\0" + key.encode("utf-8", "surrogatepass"))
     return h.hexdigest()[:40]

@@ -31,7 +31,7 @@ class ObjectsMixin:
 
     def _delete_sync(self, bucket: str, key: str) -> list[str]:
         with self.index.wlock:
-            binfo = self._bucket_sync(bucket)
+            binfo = self._bucket_locked(bucket)
             if not self.index.w.execute(
                 "SELECT 1 FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
             ).fetchone():

@@ -260,7 +260,7 @@ class WriterMixin:
                 # its file locks) per statement
                 self.index.begin()
                 try:
-                    binfo = self._bucket_sync(bucket, self.index.w)
+                    binfo = self._bucket_locked(bucket)
                     row = self.index.w.execute(
                         "SELECT etag, generation FROM objects WHERE bucket = ? AND key = ?",
                         (bucket, key),
