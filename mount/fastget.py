@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -41,14 +42,22 @@ class FastGet:
         self.host = u.hostname or ""
         self.port = u.port or 80
         self.netloc = u.netloc
-        self.idle: list[trio.SocketStream] = []
+        # plain non-blocking sockets, waited on with trio.lowlevel: trio's SocketStream
+        # costs ~10-20 us per send or receive in checks and checkpoints (a small file's
+        # PUT and DELETE are 4 of them)
+        self.idle: list[socket.socket] = []
         self.max_idle = max_idle
 
     def close(self) -> None:
         for s in self.idle:
-            with contextlib.suppress(Exception):
-                s.socket.close()
+            _close(s)
         self.idle.clear()
+
+    async def _connect(self) -> socket.socket:
+        stream = await trio.open_tcp_stream(self.host, self.port)  # TCP_NODELAY set
+        sock = socket.socket(fileno=stream.socket.detach())
+        sock.setblocking(False)
+        return sock
 
     async def get(
         self, path: str, headers: dict[str, str], into: bytearray | None = None
@@ -75,44 +84,41 @@ class FastGet:
         request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
         for _attempt in range(2):
             reused = bool(self.idle)
-            stream = self.idle.pop() if reused else None
+            sock = self.idle.pop() if reused else None
             try:
-                if stream is None:
-                    stream = await trio.open_tcp_stream(self.host, self.port)
+                if sock is None:
+                    sock = await self._connect()
                 if fd >= 0 and length:
-                    await stream.send_all(request)
-                    await _sendfile(stream, fd, offset, length)
+                    await _send_all(sock, request)
+                    await _sendfile(sock, fd, offset, length)
                     request_sent = b""
                 else:
                     request_sent = request
-                answer, keep = await self._exchange(stream, request_sent, into,
+                answer, keep = await self._exchange(sock, request_sent, into,
                                                     head_only=method == "HEAD")
             except (OSError, trio.BrokenResourceError, trio.ClosedResourceError, _Unhandled):
-                if stream is not None:
-                    with contextlib.suppress(Exception):
-                        stream.socket.close()
+                if sock is not None:
+                    _close(sock)
                 if reused:
                     continue  # the server closed an idle connection: once more, fresh
                 return None
             except BaseException:  # cancelled or timed out midway: the socket is unusable
-                if stream is not None:
-                    with contextlib.suppress(Exception):
-                        stream.socket.close()
+                if sock is not None:
+                    _close(sock)
                 raise
             if keep and len(self.idle) < self.max_idle:
-                self.idle.append(stream)
+                self.idle.append(sock)
             else:
-                stream.socket.close()
+                _close(sock)
             return answer
         return None
 
     async def _exchange(
-        self, stream: trio.SocketStream, request: bytes, into: bytearray | None,
+        self, sock: socket.socket, request: bytes, into: bytearray | None,
         head_only: bool = False,
     ) -> tuple[Answer, bool]:
         if request:
-            await stream.send_all(request)
-        sock = stream.socket
+            await _send_all(sock, request)
         head = bytearray()
         while True:
             end = head.find(b"\r\n\r\n")
@@ -120,7 +126,7 @@ class FastGet:
                 break
             if len(head) > MAX_HEADER:
                 raise _Unhandled("header too long")
-            chunk = await sock.recv(65536)
+            chunk = await _recv(sock, 65536)
             if not chunk:
                 raise _Unhandled("connection closed")
             head += chunk
@@ -147,7 +153,7 @@ class FastGet:
         body[:got] = head[end + 4:end + 4 + got]
         view = memoryview(body)
         while got < n:
-            r = await sock.recv_into(view[got:], n - got)
+            r = await _recv_into(sock, view[got:], n - got)
             if r == 0:
                 raise _Unhandled("connection closed in the body")
             got += r
@@ -159,9 +165,8 @@ class _Unhandled(Exception):
     pass
 
 
-async def _sendfile(stream: trio.SocketStream, fd: int, offset: int, length: int) -> None:
+async def _sendfile(sock: socket.socket, fd: int, offset: int, length: int) -> None:
     """`length` bytes of `fd` from `offset` to the (non-blocking) socket, kernel to kernel."""
-    sock = stream.socket
     end = offset + length
     while offset < end:
         try:
@@ -173,3 +178,35 @@ async def _sendfile(stream: trio.SocketStream, fd: int, offset: int, length: int
             raise _Unhandled("the staged file ended early")
         offset += sent
     await trio.lowlevel.checkpoint()
+
+
+async def _send_all(sock: socket.socket, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[sock.send(view):]
+        except BlockingIOError:
+            await trio.lowlevel.wait_writable(sock)
+
+
+async def _recv(sock: socket.socket, limit: int) -> bytes:
+    while True:
+        try:
+            return sock.recv(limit)
+        except BlockingIOError:
+            await trio.lowlevel.wait_readable(sock)
+
+
+async def _recv_into(sock: socket.socket, view: memoryview, limit: int) -> int:
+    while True:
+        try:
+            return sock.recv_into(view, limit)
+        except BlockingIOError:
+            await trio.lowlevel.wait_readable(sock)
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(Exception):
+        trio.lowlevel.notify_closing(sock)
+    with contextlib.suppress(Exception):
+        sock.close()
