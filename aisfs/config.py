@@ -78,6 +78,10 @@ class StoreSettings:
     # PUT bodies of at most this many bytes are kept inline in their manifest (no chunk
     # file); 0: off. Multipart objects are always chunked.
     inline_max: int = 64 * 1024
+    # a small PUT's commit and a delete run on the event loop, not in a worker thread,
+    # when no other request is in flight (~20 % more small requests/s served one at a
+    # time); false: always in a thread
+    short_steps_on_loop: bool = True
 
 
 @dataclass(slots=True)

@@ -55,6 +55,7 @@ def store_config(cfg: NodeConfig) -> StoreConfig:
         gc_grace_seconds=s.gc_grace_seconds,
         min_part_size=s.min_part_size,
         inline_max=s.inline_max,
+        short_steps_on_loop=s.short_steps_on_loop,
     )
 
 
@@ -181,6 +182,7 @@ async def _serve(
         await app.startup(background)
         hc = hypercorn_config(cfg)
         counted = InFlight(app)
+        store.uncontended = lambda: counted.count <= 1
         daemon.status("binding " + ", ".join(cfg.net.https_listen + cfg.net.listen))
 
         async def shutdown_trigger() -> None:

@@ -23,6 +23,9 @@ class StoreConfig:
     # put_object bodies of at most this many bytes are kept in their manifest (no chunk
     # file: two fsyncs instead of four); 0 turns it off. Multipart objects stay chunked.
     inline_max: int = 64 * KiB
+    # a small PUT's commit and a delete run on the event loop when nothing else is served
+    # (threads._run_short); False: always in a worker thread
+    short_steps_on_loop: bool = True
 
     def __post_init__(self) -> None:
         self.mountpaths = [Path(p) for p in self.mountpaths]

@@ -17,7 +17,7 @@ from .config import StoreConfig
 from .index import Index
 from .manifest import info_from_json
 from .mountpaths import MountpathSet
-from .threads import _run
+from .threads import _run, _run_short
 from .types import ObjectInfo, ObjectMeta
 
 
@@ -39,7 +39,7 @@ class ObjectsMixin:
             return self._publish([], [(bucket, key)], self._copies(binfo.props))
 
     async def delete_object(self, bucket: str, key: str) -> None:
-        dropped = await _run(self._delete_sync, bucket, key)
+        dropped = await _run_short(self, self._delete_sync, bucket, key)  # type: ignore[arg-type]
         if dropped:  # an inline object has no chunks: no second thread hop
             with trio.CancelScope(shield=True):
                 await _run(self._drop_chunks, dropped)

@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +96,9 @@ class Store(
         # bucket records for get_bucket, without a thread hop; every change of the buckets
         # table goes through this Store and bumps the epoch (a read that raced one is not
         # kept). Commits still check the bucket in the index under the writer lock.
+        # set by the server: True while the caller's request is the only one in flight
+        # (threads._run_short); by default never, so every step goes to a thread
+        self.uncontended: Callable[[], bool] = _never
         self._buckets: dict[str, BucketInfo] = {}
         self._buckets_epoch = 0
         self._buckets_lock = threading.Lock()
@@ -203,6 +206,10 @@ class Store(
         except (OSError, ValueError) as e:
             log.warning("unreadable record %s: %s", path, e)
             return None
+
+
+def _never() -> bool:
+    return False
 
 
 __all__ = ["Store", "StoreConfig", "StoreCorruption", "open_store"]

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import outcome
 import trio
+
+if TYPE_CHECKING:
+    from .store import Store
 
 R = TypeVar("R")
 
@@ -63,3 +66,29 @@ async def _run(fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
     return await trio.lowlevel.wait_task_rescheduled(  # type: ignore[no-any-return]
         lambda _: trio.lowlevel.Abort.FAILED
     )
+
+
+async def _run_short(store: Store, fn: Callable[..., R], *args: Any) -> R:
+    """A short store step - a small PUT's commit or a delete: a few small file operations,
+    their fsyncs and one small index transaction - on the event loop itself when nothing
+    else is being served (``store.uncontended()``) and the index writer lock is free at
+    once; otherwise in a worker thread, as ``_run``.
+
+    The hand-off to a thread and back (a futex wake, the GIL passed twice, the wake-up
+    socket) cost the node ~0.15 ms of CPU per small request, as much as the step itself.
+    Served alone, a request gains nothing from it: the loop has nothing else to do while
+    the step waits on the disk (Redis's appendfsync=always works the same way). A request
+    that arrives meanwhile waits for the step (its fsyncs); under concurrent load every
+    step goes to threads as before. The writer lock is taken without waiting, or not at
+    all: the loop never blocks behind a long holder (a prefix rename, a resilver pass).
+    """
+    await trio.lowlevel.checkpoint_if_cancelled()
+    lock = store.index.wlock
+    if store.config.short_steps_on_loop and store.uncontended() and lock.acquire(False):
+        try:
+            result = fn(*args)
+        finally:
+            lock.release()
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        return result
+    return await _run(fn, *args)

@@ -28,7 +28,7 @@ from .index import Index
 from .manifest import inline_hash
 from .mountpaths import MountpathSet
 from .publish import _check_preconditions, _discard
-from .threads import R, _run
+from .threads import R, _run, _run_short
 from .types import ChunkRef, ObjectInfo, ObjectMeta, WriteResult
 
 WRITERS = 2  # chunks of one PUT written (and fsynced) at once
@@ -105,6 +105,7 @@ class WriterMixin:
         resource: str,
         pinned: list[str],
         finish: Callable[[bytes | None, list[ChunkRef], set[str]], R],
+        short_max: int = -1,
     ) -> R:
         """Receive ``body`` into chunks; ``finish(tail, chunks, dirs)`` in a worker thread.
 
@@ -117,6 +118,8 @@ class WriterMixin:
         cuts = self._cut(body, expected_size, resource)
         async with contextlib.aclosing(cuts):
             first, last = await anext(cuts)
+            if last and len(first) <= short_max:  # an inline object: a short step
+                return await _run_short(self, finish, first, chunks, dirs)  # type: ignore[arg-type]
             if last:
                 return await _run(finish, first, chunks, dirs)
             await self._pipeline(first, cuts, copies, dg, pinned, dirs, chunks)
@@ -304,8 +307,9 @@ class WriterMixin:
 
         Nothing is visible until the commit; a failure or cancellation leaves the previous
         object (if any) untouched and the written chunks to be collected.
-        ``before_commit`` runs in a worker thread (it must not call into trio), after
-        the whole body is hashed and durable, before the manifest is written.
+        ``before_commit`` runs in a worker thread, or on the event loop for a short step
+        (threads._run_short) - either way it must not call into trio - after the whole
+        body is hashed and durable, before the manifest is written.
         """
         binfo = await self.get_bucket(bucket)
         cktype = str(binfo.props.get("checksum.type", "xxhash"))
@@ -343,7 +347,7 @@ class WriterMixin:
         )
         try:
             result, dropped = await self._write(
-                body, copies, dg, expected_size, key, pinned, finish
+                body, copies, dg, expected_size, key, pinned, finish, short_max=inline_max
             )
             ok = True
             return result
