@@ -38,6 +38,7 @@ class Headers:
     """Case-insensitive request headers; repeated names are joined with ', '."""
 
     __slots__ = ("_items",)
+    case_insensitive = True  # aisfs.s3._headers.get_header asks .get() directly
 
     def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
         items: dict[str, str] = {}

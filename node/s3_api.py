@@ -118,7 +118,7 @@ class S3Api(MultipartOps, BucketConfigOps):
                 http.host,
                 base_path=base_path,
                 virtual_host_domain=self.vhost_domain,
-                headers=http.headers.items(),
+                headers=http.headers,  # type: ignore[arg-type]
             )
             operation = s3.operation
             resource = s3.resource

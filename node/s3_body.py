@@ -36,7 +36,7 @@ class _Sha256:
 
 class UploadBody:
     def __init__(self, http: Request, auth: AuthResult | None) -> None:
-        headers = http.headers.items()
+        headers: Any = http.headers  # case-insensitive: get_header looks up once
         self.http = http
         self.auth = auth
         declared = checksums.checksum_headers(headers)

@@ -10,6 +10,8 @@ Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 def header_items(headers: Headers) -> list[tuple[str, str]]:
     """All (lower-case name, value) pairs; repeated names stay repeated."""
     pairs: Iterable[tuple[str, str]]
+    if getattr(headers, "case_insensitive", False):  # lower-case str names already
+        return list(headers.items())  # type: ignore[union-attr]
     if isinstance(headers, Mapping):
         items = getattr(headers, "items", None)
         pairs = items() if items is not None else ()
@@ -28,6 +30,8 @@ def header_items(headers: Headers) -> list[tuple[str, str]]:
 
 def get_header(headers: Headers, name: str) -> str | None:
     """The first value of header *name* (any case), or None."""
+    if getattr(headers, "case_insensitive", False):  # e.g. node.http.Headers: one look-up
+        return headers.get(name)  # type: ignore[union-attr]
     lname = name.lower()
     for key, value in header_items(headers):
         if key == lname:
