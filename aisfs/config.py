@@ -55,6 +55,9 @@ class NetConfig:
     http_server: str = "aisfs"
     # generous, so a multi-GiB transfer over a slow link never trips them
     keep_alive_timeout: float = 75.0
+    # seconds from a request head's first byte to its end (node.h1server): a client that
+    # trickles its head holds a connection no longer (slowloris); 408 and close after
+    header_timeout: float = 30.0
     read_timeout: float | None = None
     graceful_timeout: float = 30.0
 
@@ -143,6 +146,8 @@ class NodeConfig:
             parse_listen(addr, key="net.listen")
         if self.net.https_listen and not (self.net.certfile and self.net.keyfile):
             raise ConfigError("net.certfile: https_listen needs certfile and keyfile")
+        if self.net.header_timeout <= 0:
+            raise ConfigError("net.header_timeout: must be positive")
         if self.store.chunk_size < 4096:
             raise ConfigError("store.chunk_size: must be at least 4096")
         if self.store.default_copies < 1:

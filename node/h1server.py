@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
@@ -67,10 +68,13 @@ def _url(scheme: str, sock: trio.socket.SocketType) -> str:
 class H1Server:
     def __init__(
         self, app: App, *, keep_alive_timeout: float, graceful_timeout: float,
-        ssl_context: ssl.SSLContext | None = None,
+        ssl_context: ssl.SSLContext | None = None, header_timeout: float = 30.0,
     ) -> None:
         self.app = app
         self.keep_alive_timeout = keep_alive_timeout
+        # a request head must be whole this long after its first byte: a client that
+        # trickles it (slowloris) holds a connection no longer than that
+        self.header_timeout = header_timeout
         self.graceful_timeout = graceful_timeout
         self.ssl_context = ssl_context
         self.connections: set[_Connection] = set()
@@ -175,6 +179,7 @@ class _Connection:
     async def _read_head(self) -> RequestHead | None:
         """The next request's head; None when the client closed, went quiet past the
         keep-alive timeout, or the server is stopping while the connection idles."""
+        head_deadline = math.inf
         while True:
             while self.buf[:2] == b"\r\n":  # stray CRLFs between requests are allowed
                 del self.buf[:2]
@@ -186,13 +191,20 @@ class _Connection:
             idle = not self.buf
             if idle and self.server.stopping:
                 return None
-            with trio.move_on_after(self.server.keep_alive_timeout) as scope:
+            if not idle and head_deadline == math.inf:
+                head_deadline = trio.current_time() + self.server.header_timeout
+            if trio.current_time() >= head_deadline:
+                raise ProtocolError(408, "request head not received in time")
+            wait = min(self.server.keep_alive_timeout, head_deadline - trio.current_time())
+            with trio.move_on_after(wait) as scope:
                 if idle:
                     self.idle_scope = scope
                 try:
                     data = await self.stream.receive_some(HEAD_RECV)
                 finally:
                     self.idle_scope = None
+            if scope.cancelled_caught and not idle and trio.current_time() >= head_deadline:
+                raise ProtocolError(408, "request head not received in time")
             if scope.cancelled_caught or not data:
                 return None
             self.buf += data

@@ -183,3 +183,44 @@ def test_bad_chunked_body_loses_nothing(bucket, s3) -> None:  # type: ignore[no-
     assert status == 400
     sock.close()
     assert s3.get_object(Bucket="wire", Key="keep")["Body"].read() == b"precious"
+
+
+def test_trickled_request_head_times_out(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A head sent a byte at a time (slowloris) gets 408 and a closed connection once
+    net.header_timeout has passed since its first byte, however often bytes arrive; an
+    idle keep-alive connection is not affected."""
+    import time
+
+    from support.node import start_node
+
+    node = start_node(tmp_path, config="[net]\nheader_timeout = 1.0\n")
+    try:
+        idle, _ = connect(node)
+        sock, host = connect(node)
+        start = time.monotonic()
+        head = f"GET /s3/ HTTP/1.1\r\nHost: {host}\r\nX-Slow: ".encode()
+        sock.sendall(head)
+        buf = bytearray()
+        while time.monotonic() - start < 5:
+            try:
+                sock.sendall(b"a")
+            except OSError:
+                break
+            sock.settimeout(0.2)
+            try:
+                data = sock.recv(65536)
+            except TimeoutError:
+                continue
+            buf += data
+            break
+        status, _, body = read_response(sock, buf)
+        assert status == 408 and b"not received in time" in body
+        assert 0.9 < time.monotonic() - start < 3
+        sock.settimeout(5)
+        assert closed(sock)
+        # the idle connection (no byte of a head yet) still serves a request
+        idle.sendall(f"GET /s3/ HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        assert read_response(idle, bytearray())[0] == 200
+        assert "Traceback" not in node.log()
+    finally:
+        node.stop()
