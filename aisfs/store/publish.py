@@ -163,10 +163,14 @@ class PublishMixin:
             raise OSError("no mountpath took the manifest")
         for mp in self.mps.live():
             if mp not in written:
+                path = layout.manifest_path(mp.root, info.bucket, info.key)
+                if not os.path.lexists(path):
+                    continue
+                # an older copy elsewhere (placed before the mountpaths changed) goes only
+                # once the new manifest is durable: a linked one is fsynced first (rare)
+                self._sync_linked(staged)
                 with contextlib.suppress(OSError):
-                    unlink_durably(
-                        layout.manifest_path(mp.root, info.bucket, info.key), self.config.fsync
-                    )
+                    unlink_durably(path, self.config.fsync)
 
     def _link_unnamed(self, st: _Staged) -> None:
         """Give an unnamed manifest its name; if one appeared meanwhile (a PUT of the same

@@ -384,3 +384,41 @@ async def test_new_manifest_unnamed_then_linked_and_race_replaces(
         assert report.clean, report
         info = await store.head_object("b", "racy")
         assert await read_all(store, info) == b"second"
+
+
+async def test_older_copy_elsewhere_removed_only_after_the_new_is_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A manifest left on another mountpath (placed before the mountpaths changed) is the
+    acknowledged previous version: a PUT that links its new manifest unnamed-then-named
+    fsyncs it before removing that copy."""
+    from aisfs.store import publish
+
+    config = make_config(tmp_path, n=2, inline_max=INLINE, fsync=True)
+    async with open_store(config) as store:
+        await store.create_bucket("b")
+        await store.put_object("b", "k", body_of(b"old"), ObjectMeta())
+        here, there = (Path(manifest_path(str(mp), "b", "k")) for mp in config.mountpaths)
+        if not here.exists():
+            here, there = there, here
+        there.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(here, there)  # as if placed on the other mountpath
+        events: list[str] = []
+        real_sync, real_unlink = publish.PublishMixin._sync_linked, publish.unlink_durably
+
+        def sync_linked(self, staged):  # type: ignore[no-untyped-def]
+            if any(st.fd >= 0 and st.linked for st in staged):
+                events.append("fsync new")
+            return real_sync(self, staged)
+
+        def unlink(path: str, fsync: bool) -> bool:
+            events.append("unlink other" if path == str(there) else "unlink ?")
+            return real_unlink(path, fsync)
+
+        monkeypatch.setattr(publish.PublishMixin, "_sync_linked", sync_linked)
+        monkeypatch.setattr(publish, "unlink_durably", unlink)
+        await store.put_object("b", "k", body_of(b"new"), ObjectMeta())
+        monkeypatch.undo()
+        assert events[:2] == ["fsync new", "unlink other"], events
+        assert here.exists() and not there.exists()
+        assert await read_all(store, await store.head_object("b", "k")) == b"new"
