@@ -202,3 +202,31 @@ async def test_readahead_reused_buffers_never_change_bytes_in_use() -> None:
         allocated = len({id(b.buf) for b in r.blocks.values() if b.buf is not None})
         assert r.free or allocated  # buffers nobody holds went back to the free list
         r.close()
+
+
+def test_write_cache_reuses_small_stages(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from mount.writecache import POOL_MAX, WriteCache
+
+    cache = WriteCache(tmp_path / "c")
+    a = cache.create()
+    os.pwrite(a.fd, b"hello", 0)
+    cache.resize(a, 5)
+    path = a.path
+    cache.drop(a)
+    cache.drop(a)  # twice: nothing more happens
+    b = cache.create()
+    assert b.path == path and os.fstat(b.fd).st_size == 0 and cache.used == 0
+    cache.resize(b, POOL_MAX + 1)  # a big stage is never kept
+    cache.drop(b)
+    assert not path.exists()
+    c = cache.create()
+    cache.drop(c)
+    # a mount killed with only emptied stages left: nothing for lost+found
+    os.rename(cache.dir, tmp_path / "c" / "mount-999999-dead")
+    cache.dir.mkdir()
+    WriteCache(tmp_path / "c")
+    assert not (tmp_path / "c" / "lost+found").exists()
+    assert not (tmp_path / "c" / "mount-999999-dead").exists()
+    cache.close()
