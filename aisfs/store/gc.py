@@ -38,7 +38,9 @@ class GcMixin:
                 continue
             for entry in tmps:
                 try:
-                    if entry.stat().st_mtime < cutoff:
+                    # a manifest renamed away by a delete is garbage at once (reaper.py);
+                    # other temp files may still be written to until they are old
+                    if entry.name.startswith("deleted.") or entry.stat().st_mtime < cutoff:
                         os.unlink(entry.path)
                 except OSError:
                     pass

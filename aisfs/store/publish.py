@@ -23,6 +23,7 @@ from .files import fsync_dir, unlink_durably, write_all, write_tmp
 from .index import Index
 from .manifest import dumps, info_to_json
 from .mountpaths import Mountpath, MountpathSet
+from .reaper import Reaper
 from .threads import _run
 from .types import ObjectInfo
 
@@ -63,6 +64,7 @@ class PublishMixin:
     index: Index
     mps: MountpathSet
     chunks: ChunkStore
+    reaper: Reaper
 
     def _stage_manifest(
         self, info: ObjectInfo, copies: int, lazy: bool = False
@@ -208,17 +210,28 @@ class PublishMixin:
 
     def _remove_manifest(self, bucket: str, key: str, dirs: set[str] | None = None) -> None:
         """Remove the object's manifests; with ``dirs`` their directories are left there
-        for the caller to fsync (once for a whole batch), else each is fsynced here."""
+        for the caller to fsync (once for a whole batch), else each is fsynced here.
+
+        A manifest is renamed into its mountpath's temp directory, not unlinked: once the
+        manifest directory is fsynced the name is durably gone, and the reaper unlinks the
+        file off the request path (reaper.py)."""
         for mp in self.mps.live():
             path = layout.manifest_path(mp.root, bucket, key)
+            gone = layout.tmp_path(mp.root, "deleted")
             try:
-                if dirs is None:
-                    unlink_durably(path, self.config.fsync)
-                elif unlink_durably(path, False):
-                    dirs.add(os.path.dirname(path))
+                os.rename(path, gone)
+            except FileNotFoundError:
+                continue
             except OSError:
                 if self.mps.check(mp):
                     raise
+                continue
+            self.reaper.reap(gone)
+            if dirs is None:
+                if self.config.fsync:
+                    fsync_dir(os.path.dirname(path))
+            else:
+                dirs.add(os.path.dirname(path))
 
     def _publish(
         self,

@@ -37,6 +37,7 @@ from .multipart import MultipartMixin
 from .objects import ObjectsMixin
 from .publish import PublishMixin
 from .reader import ReaderMixin
+from .reaper import Reaper
 from .stats import StatsMixin
 from .threads import _run
 from .types import BucketInfo, FsckReport
@@ -88,6 +89,7 @@ class Store(
         self.index = index
         self.mps = mps
         self.chunks = ChunkStore(mps, config.fsync)
+        self.reaper = Reaper()  # unlinks removed manifests off the request path
         self._lock_fd = lock_fd
         self._gen_lock = threading.Lock()
         self._last_gen = 0
@@ -170,6 +172,7 @@ class Store(
         self._closed = True
         if "admin" in self.__dict__:
             self.admin.close()  # resilver/scrub threads stop before the index closes
+        self.reaper.close()
         self.index.close()
         unlink_durably(str(self.config.index_dir / DIRTY_MARKER), self.config.fsync)
         os.close(self._lock_fd)

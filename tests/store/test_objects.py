@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+from pathlib import Path
 
 import pytest
 import trio
@@ -8,7 +10,7 @@ import trio
 from aisfs.errors import S3Error
 from aisfs.store import ObjectMeta, Store, StoreConfig, open_store
 
-from .conftest import CHUNK, body_of, chunk_files, rand, read_all
+from .conftest import CHUNK, body_of, chunk_files, make_config, rand, read_all
 
 SIZES = [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 5 * CHUNK + 123]
 
@@ -293,3 +295,26 @@ async def test_concurrent_puts_deletes_and_gc(store: Store, config: StoreConfig)
     assert stats["objects"] == 8
     # nothing but the live chunks (2 copies each) is left on disk
     assert len(chunk_files(config)) == 2 * stats["chunks"]
+
+
+async def test_delete_renames_the_manifest_away_and_the_reaper_unlinks_it(
+    tmp_path: Path,
+) -> None:
+    """A delete's manifest leaves its name at once (renamed into tmp, a durable removal)
+    and the file itself is unlinked off the request path; gc() takes any leftover."""
+    from aisfs.store.layout import manifest_path
+
+    config = make_config(tmp_path, inline_max=1024, fsync=True)
+    async with open_store(config) as store:
+        await store.create_bucket("b")
+        await store.put_object("b", "k", body_of(b"x"), ObjectMeta())
+        paths = [manifest_path(str(mp), "b", "k") for mp in config.mountpaths]
+        assert any(os.path.exists(p) for p in paths)
+        await store.delete_object("b", "k")
+        assert not any(os.path.exists(p) for p in paths)
+        store.reaper.close()  # drains its queue
+        assert not any(os.listdir(mp / "tmp") for mp in config.mountpaths)
+        leftover = config.mountpaths[0] / "tmp" / "deleted.1.feed"  # as after a crash
+        leftover.write_bytes(b"{}")
+        await store.gc()
+        assert not leftover.exists()
