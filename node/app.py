@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets
 import time
@@ -32,6 +33,10 @@ class NodeApp:
         self.ready = False
         self.started_ns = time.time_ns()
         self._native: Any = None
+        # request ids: 16 hex digits, a random per-process prefix and a counter (unique
+        # per node without a getrandom call per request)
+        self._id_prefix = secrets.token_hex(3).upper()
+        self._ids = itertools.count(1)
 
     async def startup(self, nursery: trio.Nursery) -> None:
         nursery.start_soon(self._gc_loop)
@@ -80,7 +85,7 @@ class NodeApp:
         if kind != "http":
             return
         request = Request(scope, receive)
-        request_id = secrets.token_hex(8).upper()
+        request_id = f"{self._id_prefix}{next(self._ids):010X}"
         path = request.raw_path
         s3_base = self.cfg.net.s3_path
         if path == s3_base or path.startswith(s3_base + "/"):

@@ -32,11 +32,14 @@ class ObjectsMixin:
     def _delete_sync(self, bucket: str, key: str) -> list[str]:
         with self.index.wlock:
             binfo = self._bucket_locked(bucket)
-            if not self.index.w.execute(
-                "SELECT 1 FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
-            ).fetchone():
+            row = self.index.w.execute(
+                "SELECT manifest FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
+            ).fetchone()
+            if row is None:
                 raise S3Error("NoSuchKey", "The specified key does not exist.", key)
-            return self._publish([], [(bucket, key)], self._copies(binfo.props))
+            return self._publish(
+                [], [(bucket, key)], self._copies(binfo.props), known={(bucket, key): row[0]}
+            )
 
     async def delete_object(self, bucket: str, key: str) -> None:
         dropped = await _run_short(self, self._delete_sync, bucket, key)  # type: ignore[arg-type]

@@ -243,6 +243,7 @@ class PublishMixin:
         staged: list[_Staged] | None = None,
         staged_dirs: set[str] | None = None,
         began: bool = False,
+        known: dict[tuple[str, str], str | None] | None = None,
     ) -> list[str]:
         """Write manifests, remove others, commit the index; ids whose refcount hit 0.
 
@@ -250,7 +251,8 @@ class PublishMixin:
         ``staged`` (the manifest of the one object in ``new``, already in temp files) the
         manifest is renamed into place and its directories are left in ``staged_dirs`` for
         the caller to fsync (after the lock, before it acknowledges). ``began``: the
-        caller has opened the index transaction already.
+        caller has opened the index transaction already. ``known``: the manifest column
+        (None: no row) of keys the caller read under the same lock, not read again.
         """
         # a batch (a prefix rename of thousands) fsyncs each manifest directory once, not
         # once per object: every new manifest is durable before any old one is removed,
@@ -280,11 +282,16 @@ class PublishMixin:
             sizes: dict[str, int] = {}
             touched = list(dict.fromkeys([*removed, *((i.bucket, i.key) for i in new)]))
             for bucket, key in touched:
-                row = w.execute(
-                    "SELECT manifest FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
-                ).fetchone()
-                if row is not None:
-                    delta.subtract(_chunks_of(row[0]))
+                if known is not None and (bucket, key) in known:
+                    text = known[(bucket, key)]
+                else:
+                    row = w.execute(
+                        "SELECT manifest FROM objects WHERE bucket = ? AND key = ?",
+                        (bucket, key),
+                    ).fetchone()
+                    text = row[0] if row is not None else None
+                if text is not None:
+                    delta.subtract(_chunks_of(text))
                     w.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
             for info in new:
                 for c in info.chunks:

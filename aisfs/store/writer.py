@@ -265,7 +265,8 @@ class WriterMixin:
                 try:
                     binfo = self._bucket_locked(bucket)
                     row = self.index.w.execute(
-                        "SELECT etag, generation FROM objects WHERE bucket = ? AND key = ?",
+                        "SELECT etag, generation, manifest FROM objects "
+                        "WHERE bucket = ? AND key = ?",
                         (bucket, key),
                     ).fetchone()
                     _check_preconditions(row[0] if row else None, if_match, if_none_match, key)
@@ -278,7 +279,8 @@ class WriterMixin:
                         info.generation = self._next_gen()
                         staged = self._stage_manifest(info, want, lazy=True)
                     dropped = self._publish(
-                        [info], [], want, staged=staged, staged_dirs=dirs, began=True
+                        [info], [], want, staged=staged, staged_dirs=dirs, began=True,
+                        known={(bucket, key): row[2] if row is not None else None},
                     )
                 except BaseException:
                     self.index.rollback()
