@@ -3,8 +3,8 @@
 Unlinking a small fsynced file costs ext4 ~95 us (the inode and its blocks are freed),
 renaming it ~20 us. A delete renames the object's manifest into the mountpath's temp
 directory (the rename, made durable by the manifest directory's fsync, is the removal)
-and hands the new path here; one thread unlinks it later. A path left over by a crash
-is an old temp file, which ``gc()`` removes.
+and hands the new path here; one thread unlinks it later. A ``deleted.*`` file left over
+by a crash is removed by the next ``gc()``.
 """
 
 from __future__ import annotations

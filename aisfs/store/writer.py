@@ -107,7 +107,8 @@ class WriterMixin:
         finish: Callable[[bytes | None, list[ChunkRef], set[str]], R],
         short_max: int = -1,
     ) -> R:
-        """Receive ``body`` into chunks; ``finish(tail, chunks, dirs)`` in a worker thread.
+        """Receive ``body`` into chunks; ``finish(tail, chunks, dirs)`` in a worker thread
+        (on the event loop, as a short step, for a body of at most ``short_max`` bytes).
 
         ``tail`` is the whole body when it fits in one chunk (not yet hashed nor written),
         else None and every chunk is in ``chunks`` (hashed into ``dg``, written, its
