@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aisfs.errors import S3Error
+from aisfs.numbers import NumberError, invalid, parse_uint
 from aisfs.s3 import checksums, chunked
 from aisfs.s3.sigv4 import AuthResult, check_payload_sha256
 from aisfs.store.types import ObjectMeta
@@ -152,7 +153,8 @@ def _int_header(http: Request, name: str) -> int | None:
     value = http.headers.get(name)
     if value is None:
         return None
-    value = value.strip()
-    if not value.isdigit():
-        raise S3Error("InvalidArgument", f"Invalid {name}: {value!r}")
-    return int(value)
+    value = value.strip(" \t")
+    try:
+        return parse_uint(value)  # ASCII digits, at most 2**63-1
+    except NumberError:
+        raise invalid(name, value, f"Invalid {name}: {value[:64]!r}") from None

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from aisfs.errors import S3Error
+from aisfs.numbers import INT32_MAX, NumberError, argument, invalid, parse_uint
 from aisfs.s3 import xml as s3xml
 from aisfs.s3.conditions import check_copy_source_preconditions
 from aisfs.s3.request import parse_copy_source, parse_max, parse_part_number
@@ -109,10 +110,10 @@ class MultipartOps:
         q = ctx.s3.query
         upload_id = q["uploadId"]
         max_parts = parse_max(q.get("max-parts"), "max-parts")
-        marker_text = q.get("part-number-marker") or "0"
-        if not marker_text.isdigit():
-            raise S3Error("InvalidArgument", "Invalid part-number-marker")
-        marker = int(marker_text)
+        marker = argument(
+            q.get("part-number-marker") or "0", "part-number-marker", hi=INT32_MAX,
+            message="Provided part-number-marker not an integer or within integer range",
+        )
         parts = [p for p in await self.store.list_parts(upload_id, ctx.bucket, ctx.key)
                  if p.part_number > marker]
         truncated = len(parts) > max_parts
@@ -230,18 +231,21 @@ class MultipartOps:
 
 
 def _parse_copy_range(value: str, size: int) -> tuple[int, int]:
-    text = value.strip()
+    text = value.strip(" \t")
     if text.startswith("bytes="):
         first, _, last = text[6:].partition("-")
-        if first.isdigit() and last.isdigit():
-            start, end = int(first), int(last)
+        try:
+            start, end = parse_uint(first), parse_uint(last)
+        except NumberError:
+            pass
+        else:
             if start <= end < size:
                 return start, end
-    raise S3Error(
-        "InvalidArgument",
+    raise invalid(
+        "x-amz-copy-source-range",
+        value,
         "The x-amz-copy-source-range value must be of the form bytes=first-last where first "
         "and last are the zero-based offsets of the first and last bytes to copy",
-        extra={"ArgumentName": "x-amz-copy-source-range", "ArgumentValue": value},
     )
 
 

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aisfs.errors import S3Error
+from aisfs.numbers import INT32_MAX, from_json
 from aisfs.s3.xml import CORS_METHODS, CORSRule
 
 VARY = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method"
@@ -179,6 +180,12 @@ def preflight(
 def validate_rules(rules: Sequence[CORSRule]) -> None:
     """What PutBucketCors refuses beyond the XML schema (AWS's messages)."""
     for rule in rules:
+        for text in (*rule.allowed_origins, *rule.allowed_headers, *rule.expose_headers):
+            if any(ord(c) < 0x20 or c == "\x7f" for c in text):
+                # they are sent back as header values: never a CR, LF or NUL
+                raise S3Error(
+                    "InvalidRequest", f"A CORS rule holds a control character: {text[:64]!r}"
+                )
         for o in rule.allowed_origins:
             if o.count("*") > 1:
                 raise S3Error(
@@ -232,7 +239,9 @@ def rules_from_json(data: Any) -> list[CORSRule]:
                     allowed_methods=tuple(str(x) for x in d.get("allowed_methods") or ()),
                     allowed_headers=tuple(str(x) for x in d.get("allowed_headers") or ()),
                     expose_headers=tuple(str(x) for x in d.get("expose_headers") or ()),
-                    max_age_seconds=int(age) if age is not None else None,
+                    max_age_seconds=(
+                        from_json(age, lo=-INT32_MAX - 1, hi=INT32_MAX) if age is not None else None
+                    ),
                     id=str(d["id"]) if d.get("id") is not None else None,
                 )
             )

@@ -5,8 +5,12 @@ from __future__ import annotations
 import re
 
 from aisfs.errors import S3Error
+from aisfs.numbers import parse_uint
 
-_RANGE_RE = re.compile(r"^bytes\s*=\s*(\d*)\s*-\s*(\d*)$", re.IGNORECASE)
+# ASCII digits and blanks only: without re.ASCII, \d and \s take Unicode digits and spaces
+_RANGE_RE = re.compile(
+    r"bytes[ \t]*=[ \t]*([0-9]*)[ \t]*-[ \t]*([0-9]*)", re.IGNORECASE | re.ASCII
+)
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -16,6 +20,10 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     byte range (multi-range, ``bytes=5-2``, another unit): S3 then ignores it and
     serves the whole object with 200. An end past the object is clipped.
 
+    Numbers of any length are read without ``int()`` on the whole text
+    (``aisfs.numbers``): a start of 5,000 digits is past any object (416), an end
+    or suffix length of 5,000 digits means "to the end".
+
     Raises:
         S3Error: ``InvalidRange`` (416) when the range is valid but unsatisfiable:
             start at or past the end, ``bytes=-0``, or any range of an empty object.
@@ -23,19 +31,19 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """
     if header is None:
         return None
-    m = _RANGE_RE.match(header.strip())
+    m = _RANGE_RE.fullmatch(header.strip(" \t"))
     if m is None:
         return None
     first, last = m.group(1), m.group(2)
     if not first and not last:
         return None
     if not first:  # suffix: the last n bytes
-        n = int(last)
+        n = parse_uint(last, saturate=True)
         if n == 0 or size == 0:
             raise _unsatisfiable(size)
         return max(0, size - n), size - 1
-    start = int(first)
-    end = int(last) if last else size - 1
+    start = parse_uint(first, saturate=True)
+    end = parse_uint(last, saturate=True) if last else size - 1
     if last and end < start:
         return None
     if start >= size:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote
 
 from aisfs.errors import S3Error
+from aisfs.numbers import INT32_MAX, NumberError, invalid, parse_uint
 from aisfs.s3._headers import Headers, get_header
 from aisfs.s3.names import validate_bucket_name, validate_key
 
@@ -318,13 +319,16 @@ def _operation(
 
 def parse_part_number(value: str | None, maximum: int = 10000) -> int:
     """``partNumber`` as an int in 1..maximum, else InvalidArgument."""
-    if value is None or not value.isdigit() or not 1 <= int(value) <= maximum:
-        raise S3Error(
-            "InvalidArgument",
+    try:
+        if value is None:
+            raise NumberError("", "syntax", 1, maximum)
+        return parse_uint(value, lo=1, hi=maximum)
+    except NumberError:
+        raise invalid(
+            "partNumber",
+            str(value),
             f"Part number must be an integer between 1 and {maximum}, inclusive",
-            extra={"ArgumentName": "partNumber", "ArgumentValue": str(value)},
-        )
-    return int(value)
+        ) from None
 
 
 def parse_copy_source(value: str) -> tuple[str, str, str | None]:
@@ -353,16 +357,18 @@ def parse_copy_source(value: str) -> tuple[str, str, str | None]:
 
 
 def parse_max(value: str | None, name: str, default: int = 1000, limit: int = 1000) -> int:
-    """``max-keys``/``max-uploads``/``max-parts``: non-negative int, clipped to *limit*."""
+    """``max-keys``/``max-uploads``/``max-parts``: an int in 0..2**31-1, clipped to *limit*.
+
+    Anything else (a sign, Unicode digits, past a 32-bit int) is InvalidArgument, as AWS.
+    """
     if value is None or value == "":
         return default
-    if not value.isdigit():
-        raise S3Error(
-            "InvalidArgument",
-            f"Provided {name} not an integer or within integer range",
-            extra={"ArgumentName": name, "ArgumentValue": value},
-        )
-    return min(int(value), limit)
+    try:
+        return min(parse_uint(value, hi=INT32_MAX), limit)
+    except NumberError:
+        raise invalid(
+            name, value, f"Provided {name} not an integer or within integer range"
+        ) from None
 
 
 def listing_encoding(query: dict[str, str]) -> str | None:

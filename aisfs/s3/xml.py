@@ -21,12 +21,14 @@ from urllib.parse import quote
 import defusedxml.ElementTree as DET
 
 from aisfs.errors import S3Error
+from aisfs.numbers import INT32_MAX, NumberError, invalid, parse_int
 
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 _DECL = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 MAX_DELETE_OBJECTS = 1000
 MAX_CORS_RULES = 100
+_XML_SPACE = " \t\r\n"  # XML's whitespace (str.strip() would also take U+3000 etc.)
 CORS_METHODS = frozenset({"GET", "PUT", "HEAD", "POST", "DELETE"})
 
 
@@ -691,16 +693,17 @@ def parse_complete_multipart_upload(body: bytes) -> list[tuple[int, str]]:
     root = _parse(body, "CompleteMultipartUpload")
     parts: list[tuple[int, str]] = []
     for p in _children(root, "Part"):
-        num = (_text(p, "PartNumber") or "").strip()
+        num = (_text(p, "PartNumber") or "").strip(_XML_SPACE)
         etag = _text(p, "ETag")
-        if not num.isdigit() or etag is None:
+        if etag is None:
             raise _malformed("<Part> needs <PartNumber> and <ETag>")
-        n = int(num)
+        try:  # not an xs:int (Unicode digits, 5,000 digits, a sign...): the schema fails
+            n = parse_int(num, lo=-INT32_MAX - 1, hi=INT32_MAX)
+        except NumberError:
+            raise _malformed("<Part> needs <PartNumber> and <ETag>") from None
         if not 1 <= n <= 10000:
-            raise S3Error(
-                "InvalidArgument",
-                "Part number must be an integer between 1 and 10000, inclusive",
-                extra={"ArgumentName": "PartNumber", "ArgumentValue": num},
+            raise invalid(
+                "PartNumber", num, "Part number must be an integer between 1 and 10000, inclusive"
             )
         parts.append((n, unquote_etag(etag)))
     if not parts:
@@ -772,10 +775,10 @@ def parse_cors_configuration(body: bytes) -> list[CORSRule]:
         max_age: int | None = None
         age_text = _text(r, "MaxAgeSeconds")
         if age_text is not None:
-            age_text = age_text.strip()
-            if not age_text.lstrip("-").isdigit():
-                raise _malformed("<MaxAgeSeconds> must be an integer")
-            max_age = int(age_text)
+            try:  # an xs:int
+                max_age = parse_int(age_text.strip(_XML_SPACE), lo=-INT32_MAX - 1, hi=INT32_MAX)
+            except NumberError:
+                raise _malformed("<MaxAgeSeconds> must be an integer") from None
         rid = _text(r, "ID")
         rules.append(
             CORSRule(
