@@ -51,6 +51,7 @@ from aisfs.client.props import (
 )
 from aisfs.config import FEATURE_FLAGS
 from aisfs.errors import S3Error, no_good_copy
+from aisfs.numbers import INT64_MAX, NumberError, from_json, parse_uint
 from aisfs.s3.conditions import format_http_date
 from aisfs.s3.names import validate_bucket_name, validate_key
 from aisfs.s3.ranges import content_range, parse_range
@@ -106,6 +107,14 @@ HEAD_PROPS = frozenset(
 )
 CLUSTER_CONFIG_FILE = "cluster-config.json"
 _ALPHABET = string.ascii_letters + string.digits
+
+
+def _uint_or_none(text: str | None) -> int | None:
+    """A length header's value, or None when it is absent or not ASCII digits."""
+    try:
+        return None if text is None else parse_uint(text.strip(" \t"))
+    except NumberError:
+        return None
 
 
 def cname(bucket: str, key: str | None = None) -> str:
@@ -592,10 +601,10 @@ class NativeApi:
         if not isinstance(value, dict):
             raise S3Error("InvalidArgument", "list: value must be a JSON object")
         prefix = str(value.get("prefix") or "")
-        try:
-            page_size = int(value.get("pagesize") or 0)
-            flags = int(str(value.get("flags") or "0"))
-        except ValueError:
+        try:  # JSON ints or digit strings only (Infinity, 1e400, "²", lists: 400, not 500)
+            page_size = from_json(value.get("pagesize") or 0, lo=-INT64_MAX)  # AIS: int64
+            flags = from_json(value.get("flags") or 0, hi=2**64 - 1)  # AIS: uint64
+        except NumberError:
             raise S3Error("InvalidArgument", "list: pagesize and flags are numbers") from None
         if page_size <= 0 or page_size > MAX_PAGE_SIZE:
             page_size = MAX_PAGE_SIZE
@@ -835,7 +844,7 @@ class NativeApi:
                 meta.extra[EXTRA_KEY] = {"type": kind, "value": own.hexdigest()}
 
         length = h.get("content-length")
-        expected_size = int(length) if length and length.isdigit() else None
+        expected_size = _uint_or_none(length)
         info = await self.store.put_object(
             ctx.bucket,
             ctx.key,

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from aisfs.numbers import NumberError, parse_int, parse_uint
+
 CHECKSUM_TYPES = ("none", "xxhash", "xxhash2", "md5", "crc32c", "sha256", "sha512")
 DEFAULT_CHECKSUM = "xxhash"
 
@@ -90,8 +92,11 @@ def parse_feature_list(value: Any, valid: Iterable[str], scope: str = "") -> lis
         names = bitmask_to_features(value)
     elif isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
-            names = bitmask_to_features(text)
+        if text.isascii() and text.isdigit():
+            try:
+                names = bitmask_to_features(parse_uint(text, hi=2**64 - 1))
+            except NumberError:
+                raise PropError(f"features: bitmask {text[:32]!r} out of range") from None
         else:
             names = [n for n in text.replace(",", " ").split() if n]
     elif isinstance(value, list | tuple):
@@ -133,9 +138,9 @@ def _bool(key: str, value: Any) -> bool:
 
 
 def _int(key: str, value: Any, lo: int, hi: int) -> int:
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
+    try:  # a string must be ASCII digits (int() takes "٣", "1_0", " +1")
+        n = parse_int(value) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
         raise PropError(f"{key}: expected an integer, got {value!r}") from None
     if isinstance(value, bool) or not lo <= n <= hi:
         raise PropError(f"{key}: must be between {lo} and {hi}, got {value!r}")
