@@ -101,12 +101,56 @@ class LogConfig:
     json: bool = False
 
 
+@dataclass(slots=True, repr=False)
+class BackendS3Config:
+    """``[backend.s3]``: the S3 cluster remote buckets (``s3://B``, ``backend_bck``) live in.
+
+    Empty ``endpoint``: AWS itself. Empty ``access_key``/``secret_key``: the usual AWS
+    chain (environment, ``profile`` in ~/.aws, instance metadata) via botocore. Per-bucket
+    overrides are AIS bucket props (``extra.aws.endpoint``, ``extra.aws.profile``,
+    ``extra.aws.cloud_region``); aisfs/backend/settings.py merges them.
+    """
+
+    endpoint: str = ""
+    region: str = "us-east-1"
+    addressing: str = "path"  # "path" | "virtual"
+    access_key: str = ""
+    secret_key: str = ""
+    session_token: str = ""
+    profile: str = ""
+    verify_tls: bool = True
+    ca_file: str = ""
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    # backend requests in flight at once (open GET streams included)
+    max_concurrency: int = 64
+    multipart_threshold: int = 16 * 1024 * 1024
+    part_size: int = 16 * 1024 * 1024
+    # extra attempts of an idempotent call after a 5xx, a throttle or a network error
+    retries: int = 3
+
+    def __repr__(self) -> str:  # secrets never in a log or a traceback
+        shown = []
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name in ("secret_key", "session_token") and v:
+                v = "***"
+            shown.append(f"{f.name}={v!r}")
+        return f"BackendS3Config({', '.join(shown)})"
+
+
+@dataclass(slots=True)
+class BackendConfig:
+    s3: BackendS3Config = field(default_factory=BackendS3Config)
+
+
 @dataclass(slots=True)
 class NodeConfig:
     net: NetConfig = field(default_factory=NetConfig)
     store: StoreSettings = field(default_factory=StoreSettings)
     auth: AuthConfig = field(default_factory=AuthConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    backend: BackendConfig = field(default_factory=BackendConfig)
     features: list[str] = field(default_factory=list)
     # bucket property defaults for new buckets (AIS cluster config), e.g. {"checksum.type": "md5"}
     bucket_defaults: dict[str, Any] = field(default_factory=dict)
@@ -156,9 +200,36 @@ class NodeConfig:
             raise ConfigError("store.inline_max: must not be negative")
         if self.store.scrub_interval < 0:
             raise ConfigError("store.scrub_interval: must not be negative (0: off)")
+        _check_backend_s3(self.backend.s3)
         if self.log.level.lower() not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"log.level: unknown level {self.log.level!r}")
         return self
+
+
+def _check_backend_s3(b: BackendS3Config) -> None:
+    if b.addressing not in ("path", "virtual"):
+        raise ConfigError(
+            f"backend.s3.addressing: must be path or virtual, not {b.addressing!r}"
+        )
+    if b.endpoint and not b.endpoint.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"backend.s3.endpoint: expected http(s)://HOST[:PORT], got {b.endpoint!r}"
+        )
+    if bool(b.access_key) != bool(b.secret_key):
+        raise ConfigError("backend.s3.access_key: access_key and secret_key go together")
+    if b.ca_file and not Path(b.ca_file).expanduser().is_file():
+        raise ConfigError(f"backend.s3.ca_file: no such file {b.ca_file!r}")
+    for name in ("connect_timeout", "read_timeout"):
+        if getattr(b, name) <= 0:
+            raise ConfigError(f"backend.s3.{name}: must be positive")
+    if b.max_concurrency < 1:
+        raise ConfigError("backend.s3.max_concurrency: must be at least 1")
+    if b.part_size < 5 * 1024 * 1024 or b.part_size > 5 * 1024**3:
+        raise ConfigError("backend.s3.part_size: must be between 5 MiB and 5 GiB (S3's limits)")
+    if b.multipart_threshold < 1:
+        raise ConfigError("backend.s3.multipart_threshold: must be positive")
+    if b.retries < 0:
+        raise ConfigError("backend.s3.retries: must not be negative")
 
 
 def parse_listen(addr: str, key: str = "listen") -> tuple[str, int]:
