@@ -8,6 +8,11 @@
 - jwt: a HS256 token signed with ``auth.jwt_secret`` in ``Authorization: Bearer`` or, as
   AIStore accepts from AWS SDKs, in ``X-Amz-Security-Token``.
 
+Every verified signature, V4 or V2, header or presigned, must also cover every
+``x-amz-*`` header, Content-MD5 and Host the request carries
+(:mod:`aisfs.s3.signed_headers`, applied inside ``sigv4``/``sigv2`` so the native API's
+signed requests, which come through here too, get the same policy).
+
 Secrets are never logged: errors carry the access key id at most.
 """
 
@@ -41,12 +46,9 @@ class Authenticator:
             self._check_jwt(http)
             return None
         if sigv2.is_sigv2(http.headers.items(), http.query_string):
-            candidates = [http.raw_path]
-            if bucket_path and bucket_path != http.raw_path:
-                candidates.append(bucket_path)
             sigv2.verify(
                 http.method,
-                candidates,
+                sigv2.candidate_resources(http.raw_path, bucket_path),
                 http.query_string,
                 http.headers.items(),
                 self.cfg.auth.access_keys,

@@ -4,7 +4,16 @@ Current tools still send it: boto3 and the aws CLI presign S3 URLs with SigV2 fo
 us-east-1 on custom endpoints (``?AWSAccessKeyId=..&Signature=..&Expires=..``), and s3cmd
 uses it with ``signature_v2 = True``. The string to sign names the resource the client
 had in mind, which is either the whole path as sent or ``/bucket/key`` without the
-node's ``/s3`` base: both are tried.
+node's ``/s3`` base (:func:`candidate_resources`).
+
+The request time is checked as for SigV4: a header-signed request's ``x-amz-date`` (or
+``Date``) must be within 15 minutes of the node's clock, else RequestTimeTooSkewed (a
+captured request does not replay for ever); a presigned request's ``Expires`` must not
+have passed.
+
+The string to sign carries Content-MD5 and every ``x-amz-*`` header present, so none can
+be added unsigned; :mod:`aisfs.s3.signed_headers` is still applied to the names it
+covered, so the policy has one home for both versions.
 """
 
 from __future__ import annotations
@@ -12,11 +21,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import time
 from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
 from aisfs.errors import S3Error
 from aisfs.s3._headers import Headers, get_header, header_items
+from aisfs.s3.signed_headers import check_signed
+from aisfs.s3.sigv4 import MAX_SKEW_SECONDS, http_date_seconds, parse_expires, skew_error
 
 # sub-resources that are part of the canonical resource (the AWS SigV2 list)
 SIGNED_SUBRESOURCES = frozenset(
@@ -39,6 +51,29 @@ def is_sigv2(headers: Headers, raw_query: str) -> bool:
     return auth.startswith("AWS ") or "AWSAccessKeyId=" in raw_query
 
 
+def candidate_resources(raw_path: str, bucket_path: str | None = None) -> list[str]:
+    """The paths a client may have signed for a request, most likely first.
+
+    - the path as sent (``/s3/bkt/key`` when the client's endpoint ends in ``/s3``);
+    - the path without the node's base, or with the virtual host's bucket put in front:
+      ``/bkt/key`` (botocore's ``auth_path``, s3cmd);
+    - for a request that addresses a bucket itself, ``/bkt/``: the canonical resource
+      AWS computes for ``GET /`` on a virtual-hosted bucket, which botocore and s3cmd
+      sign for bucket-level requests whatever the addressing style (``/bkt`` sent);
+    - for the service itself (ListBuckets), ``/``.
+    """
+    out = [raw_path]
+    if bucket_path is not None:
+        rel = bucket_path.split("?", 1)[0]
+        if rel != raw_path:
+            out.append(rel)
+        if rel in ("", "/"):
+            out.append("/")
+        elif rel.count("/") == 1 and rel.startswith("/"):  # /bucket
+            out.append(rel + "/")
+    return list(dict.fromkeys(r for r in out if r))
+
+
 def canonical_resource(path: str, raw_query: str) -> str:
     pairs = [(k, v) for k, v in parse_qsl(raw_query, keep_blank_values=True)
              if k in SIGNED_SUBRESOURCES]
@@ -48,11 +83,17 @@ def canonical_resource(path: str, raw_query: str) -> str:
     return path + "?" + "&".join(f"{k}={v}" if v != "" else k for k, v in pairs)
 
 
-def string_to_sign(method: str, headers: Headers, date_or_expires: str, resource: str) -> str:
-    amz = {}
+def amz_headers(headers: Headers) -> dict[str, str]:
+    """Every ``x-amz-*`` header, by lower-case name, repeated values joined with commas."""
+    amz: dict[str, str] = {}
     for name, value in header_items(headers):
         if name.startswith("x-amz-"):
             amz[name] = f"{amz[name]},{value.strip()}" if name in amz else value.strip()
+    return amz
+
+
+def string_to_sign(method: str, headers: Headers, date_or_expires: str, resource: str) -> str:
+    amz = amz_headers(headers)
     amz_lines = "".join(f"{k}:{amz[k]}\n" for k in sorted(amz))
     return "\n".join(
         [
@@ -80,24 +121,42 @@ def verify(
     """Verify a SigV2 request; returns the access key id.
 
     Args:
-        resources: candidate canonical paths (percent-encoded, without query).
+        resources: candidate canonical paths (percent-encoded, without query), e.g.
+            from :func:`candidate_resources`.
+        now: the current time, seconds since the epoch.
 
     Raises:
-        S3Error: InvalidAccessKeyId, SignatureDoesNotMatch, AccessDenied (expired).
+        S3Error: InvalidAccessKeyId, SignatureDoesNotMatch, AccessDenied (no valid date,
+            expired presigned request, unsigned headers), RequestTimeTooSkewed.
     """
     query = dict(parse_qsl(raw_query, keep_blank_values=True))
     auth = get_header(headers, "authorization") or ""
     if auth.startswith("AWS "):
         access_key, _, signature = auth[4:].strip().partition(":")
-        date = "" if get_header(headers, "x-amz-date") else (get_header(headers, "date") or "")
+        amz_date = get_header(headers, "x-amz-date")
+        # with x-amz-date the Date line of the string to sign is empty (AWS's rule)
+        date = "" if amz_date else (get_header(headers, "date") or "")
+        request_time = (amz_date or date).strip()
+        if not request_time:
+            raise S3Error(
+                "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header"
+            )
+        if abs(now - http_date_seconds(request_time)) > MAX_SKEW_SECONDS:
+            raise skew_error(request_time, now)
     else:
         access_key = query.get("AWSAccessKeyId", "")
         signature = query.get("Signature", "")
         date = query.get("Expires", "")
-        if not date.isdigit():
-            raise S3Error("AccessDenied", "Query-string authentication requires Expires")
-        if int(date) < now:
-            raise S3Error("AccessDenied", "Request has expired")
+        expires = parse_expires(date, _query_error, "Expires")
+        if expires < now:
+            raise S3Error(
+                "AccessDenied",
+                "Request has expired",
+                extra={
+                    "Expires": _iso(expires),
+                    "ServerTime": _iso(now),
+                },
+            )
     secret = secrets.get(access_key)
     if secret is None:
         raise S3Error(
@@ -107,10 +166,24 @@ def verify(
         )
     for path in resources:
         text = string_to_sign(method, headers, date, canonical_resource(path, raw_query))
-        if hmac.compare_digest(sign(secret, text), signature):
+        # bytes: compare_digest refuses str with non-ASCII characters (a TypeError)
+        if hmac.compare_digest(sign(secret, text).encode(), signature.encode("utf-8", "replace")):
+            covered = set(amz_headers(headers)) | {"content-md5"}
+            check_signed(headers, covered, host_signable=False)
             return access_key
     raise S3Error(
         "SignatureDoesNotMatch",
         "The request signature we calculated does not match the signature you provided. "
         "Check your key and signing method.",
     )
+
+
+def _query_error(msg: str) -> S3Error:
+    return S3Error("AccessDenied", f"Query-string authentication: {msg}")
+
+
+def _iso(seconds: float) -> str:
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+    except (OverflowError, ValueError, OSError):
+        return str(int(seconds))
