@@ -37,3 +37,13 @@ def node(tmp_path: Path) -> Iterator[NodeProcess]:
 @pytest.fixture
 def s3(node: NodeProcess):  # type: ignore[no-untyped-def]
     return s3_client(node.s3_url)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Long property-based runs (``@pytest.mark.fuzz``) run only when asked: ``-m fuzz``."""
+    if "fuzz" in (config.getoption("markexpr", "") or ""):
+        return
+    skip = pytest.mark.skip(reason="a long fuzz run: select it with -m fuzz")
+    for item in items:
+        if "fuzz" in item.keywords:
+            item.add_marker(skip)
