@@ -23,14 +23,14 @@ from urllib.parse import quote
 import trio
 
 from aisfs.errors import S3Error
+from aisfs.native import ENTRY_IS_DIR, LS_NO_RECURSION
+from aisfs.native import decode_custom_md as parse_custom
 from mount.backend import Capacity, DirPage, ObjectInfo, Unreachable
 from mount.localread import LocalObject, LocalReads
 from mount.s3backend import S3Backend, Timeouts, _http_date_to_ns
 
 log = logging.getLogger(__name__)
 
-LS_NO_RECURSION = 1 << 11
-ENTRY_IS_DIR = 1 << 8
 LIST_PROPS = "name,size,etag,last-modified,custom"
 
 
@@ -38,21 +38,6 @@ def native_base(endpoint: str) -> str | None:
     """The node's root URL for an S3 endpoint served at `<root>/s3`."""
     e = endpoint.rstrip("/")
     return e[: -len("/s3")] if e.endswith("/s3") else None
-
-
-def parse_custom(text: str) -> dict[str, str]:
-    """`k=v,k=v` as the node lists it; a piece without '=' continues the previous value
-    (an HTTP date holds a comma)."""
-    out: dict[str, str] = {}
-    last = ""
-    for piece in text.split(","):
-        k, sep, v = piece.partition("=")
-        if sep and k and " " not in k.strip():
-            last = k.strip()
-            out[last] = v
-        elif last:
-            out[last] += "," + piece
-    return out
 
 
 class NodeBackend(S3Backend):

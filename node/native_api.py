@@ -51,6 +51,15 @@ from aisfs.client.props import (
 )
 from aisfs.config import FEATURE_FLAGS
 from aisfs.errors import S3Error, no_good_copy
+from aisfs.native import (
+    ENTRY_IS_CACHED,
+    ENTRY_IS_DIR,
+    LS_NAME_ONLY,
+    LS_NO_DIRS,
+    LS_NO_RECURSION,
+    decode_custom_md,
+    encode_custom_md,
+)
 from aisfs.numbers import INT64_MAX, NumberError, from_json, parse_uint
 from aisfs.s3.conditions import format_http_date
 from aisfs.s3.names import validate_bucket_name, validate_key
@@ -89,13 +98,6 @@ MSGPACK = "application/msgpack"
 MAX_CONTROL_BODY = 1024 * 1024
 MAX_PAGE_SIZE = 10_000  # apc.MaxPageSizeAIS
 
-# list-objects flags (api/apc/lsmsg.go), bit i in declaration order
-LS_NAME_ONLY = 1 << 4
-LS_NO_RECURSION = 1 << 11
-LS_NO_DIRS = 1 << 13
-# entry flags
-ENTRY_IS_CACHED = 1 << 6
-ENTRY_IS_DIR = 1 << 8
 
 LIST_PROPS = frozenset(
     ("name", "size", "version", "checksum", "atime", "cached", "status", "copies", "ec",
@@ -641,11 +643,11 @@ class NativeApi:
                 ent["c"] = copies
             if props & {"location", "node", "target_url"}:
                 ent["t"] = f"t[{self.node_id}]"
-            custom: list[str] = []
+            custom: list[tuple[str, str]] = []
             if "etag" in props:
-                custom.append(f"ETag={e.etag}")
+                custom.append(("ETag", e.etag))
             if "last-modified" in props:
-                custom.append(f"LastModified={format_http_date(e.mtime_ns)}")
+                custom.append(("LastModified", format_http_date(e.mtime_ns)))
             if need_head:
                 try:
                     info = await self.store.head_object(ctx.bucket, e.key)
@@ -656,9 +658,9 @@ class NativeApi:
                 if "version" in props:
                     ent["v"] = str(info.generation)
             if "custom" in props and e.user:
-                custom.extend(f"{k}={v}" for k, v in sorted(e.user.items()))
+                custom.extend(sorted(e.user.items()))
             if custom:
-                ent["m"] = ",".join(custom)
+                ent["m"] = encode_custom_md(custom)
             entries.append((e.key, ent))
         if not flags & LS_NO_DIRS:
             for cp in page.common_prefixes:
@@ -700,7 +702,7 @@ class NativeApi:
         ]
         if info.meta.user:
             headers.append(
-                ("ais-custom-md", ",".join(f"{k}={v}" for k, v in sorted(info.meta.user.items())))
+                ("ais-custom-md", encode_custom_md(sorted(info.meta.user.items())))
             )
         if len(info.chunks) > 1:
             headers.append(("ais-chunks-count", str(len(info.chunks))))
@@ -825,7 +827,8 @@ class NativeApi:
             client_hasher = new_cksum(client_type)
             if client_hasher is not None:
                 hashers["client:" + client_type] = client_hasher
-        meta = ObjectMeta(user=_parse_custom_md(h.get("ais-custom-md")))
+        custom = decode_custom_md(h.get("ais-custom-md"))
+        meta = ObjectMeta(user={k.lower(): v for k, v in custom.items()})
         declared = _signed_payload_hash(ctx)
         body_sha256 = hashlib.sha256() if declared else None
         if body_sha256 is not None:
@@ -1097,17 +1100,6 @@ def _entry_json(ent: dict[str, Any]) -> dict[str, Any]:
     names = {"n": "name", "s": "size", "cs": "checksum", "a": "atime", "v": "version",
              "t": "location", "m": "custom-md", "c": "copies", "f": "flags"}
     return {names[k]: v for k, v in ent.items()}
-
-
-def _parse_custom_md(value: str | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    if not value:
-        return out
-    for item in value.split(","):
-        k, sep, v = item.strip().partition("=")
-        if sep and k:
-            out[k.strip().lower()] = v.strip()
-    return out
 
 
 def _is_ais_noise(key: str) -> bool:

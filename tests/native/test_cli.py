@@ -237,3 +237,22 @@ def test_auth_token_and_jwt_node(tmp_path: Path) -> None:
         assert httpx.get(f"{url}/metrics").status_code == 200
     finally:
         stop_and_check(proc)
+
+
+def test_custom_metadata_with_a_comma_comes_back_whole(
+    cli: InProcessCli, shared_node: NodeProcess
+) -> None:
+    """Issue 18: the node split `ais-custom-md` on every comma, so an HTTP date was cut."""
+    from aisfs.native import decode_custom_md, encode_custom_md
+
+    url = shared_node.url
+    md = {"date": "Wed, 25 Nov 2026 07:35:16 GMT", "eq": "a=b", "pct": "100%"}
+    assert cli("bucket", "create", "ais://cli-md").code == 0
+    r = httpx.put(f"{url}/v1/objects/cli-md/o", content=b"x",
+                  headers={"ais-custom-md": encode_custom_md(md)})
+    assert r.status_code == 200, r.text
+    head = httpx.head(f"{url}/v1/objects/cli-md/o", params={"props": "custom"})
+    assert decode_custom_md(head.headers["ais-custom-md"]) == md
+    listed = httpx.request("GET", f"{url}/v1/buckets/cli-md", json={
+        "action": "list", "value": {"props": "name,custom"}}).json()["entries"]
+    assert decode_custom_md(listed[0]["custom-md"]) == md
