@@ -18,9 +18,11 @@ import trio
 from aisfs.config import NodeConfig
 from aisfs.errors import S3Error, no_good_copy
 from aisfs.s3 import xml as s3xml
+from aisfs.s3._headers import stored_content_encoding
 from aisfs.s3.conditions import check_preconditions, format_http_date
 from aisfs.s3.names import validate_bucket_name
 from aisfs.s3.ranges import content_range, parse_range
+from aisfs.s3.refusals import check_unsupported, override_value
 from aisfs.s3.request import S3Request, listing_encoding, parse_max, route
 from aisfs.s3.sigv4 import AuthResult, check_payload_sha256
 from aisfs.store.chunks import StoreCorruption
@@ -137,6 +139,8 @@ class S3Api(MultipartOps, BucketConfigOps):
                 if s3.virtual_host:
                     bucket_path = f"/{s3.bucket}{http.raw_path}"
                 auth = self.authenticator.authenticate(http, bucket_path)
+                # SSE / object-lock headers: refused (501, or AWS's 400), never ignored
+                check_unsupported(s3.operation, http.headers)  # type: ignore[arg-type]
             ctx = Context(http, s3, request_id, auth)
             response = await handler(ctx)
         except S3Error as err:
@@ -317,6 +321,12 @@ class S3Api(MultipartOps, BucketConfigOps):
                 meta.user[name[len("x-amz-meta-") :]] = value
                 total += len(name) - len("x-amz-meta-") + len(value)
             elif name in STORED_HEADERS:
+                if name == "content-encoding":
+                    # aws-chunked is the request's framing, not the object's (AWS strips it)
+                    kept = stored_content_encoding(value)
+                    if kept is None:
+                        continue
+                    value = kept
                 meta.headers[name] = value
         if total > 2048:
             raise S3Error(
@@ -357,6 +367,11 @@ class S3Api(MultipartOps, BucketConfigOps):
             ("content-type", meta.content_type or "binary/octet-stream"),
         ]
         for name, value in meta.headers.items():
+            if name == "content-encoding":  # stored before aws-chunked was stripped
+                kept = stored_content_encoding(value)
+                if kept is None:
+                    continue
+                value = kept
             headers.append((name, value))
         for name, value in meta.user.items():
             headers.append((f"x-amz-meta-{name}", value))
@@ -385,6 +400,7 @@ class S3Api(MultipartOps, BucketConfigOps):
             for param, header in RESPONSE_OVERRIDES.items():
                 value = ctx.s3.query.get(param)
                 if value is not None:
+                    value = override_value(param, value)  # no CR/LF/NUL into a header
                     headers = [h for h in headers if h[0] != header]
                     headers.append((header, value))
         size = info.size

@@ -277,6 +277,18 @@ class BucketConfigOps:
         )
         return _xml(body)
 
+    # ---- object lock (not implemented: no bucket has a configuration) ----------------
+
+    async def op_GetObjectLockConfiguration(self: S3Api, ctx: Context) -> Response:
+        """AWS's answer for a bucket created without object lock - every bucket here
+        (CreateBucket with ``x-amz-bucket-object-lock-enabled: true`` is refused 501)."""
+        await self.store.get_bucket(ctx.bucket)
+        raise S3Error(
+            "ObjectLockConfigurationNotFoundError",
+            "Object Lock configuration does not exist for this bucket",
+            ctx.bucket, status=404, extra={"BucketName": ctx.bucket},
+        )
+
     # ---- versioning -----------------------------------------------------------------
 
     async def op_PutBucketVersioning(self: S3Api, ctx: Context) -> Response:

@@ -37,3 +37,14 @@ def get_header(headers: Headers, name: str) -> str | None:
         if key == lname:
             return value
     return None
+
+
+def stored_content_encoding(value: str | None) -> str | None:
+    """``Content-Encoding`` as an object keeps it: ``aws-chunked`` removed (it names the
+    request's framing, not the object's encoding - AWS strips it too); None if nothing
+    else was named. ``gzip,aws-chunked`` -> ``gzip``."""
+    if value is None or "aws-chunked" not in value.lower():
+        return value
+    kept = [p.strip() for p in value.split(",") if p.strip()]
+    kept = [p for p in kept if p.lower() != "aws-chunked"]
+    return ",".join(kept) or None
