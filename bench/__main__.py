@@ -5,6 +5,7 @@
     ./run bench --only aisfs     # skip moto
     ./run bench --big            # also: node RSS while a 2 GiB object is PUT and read back
     ./run bench mount [--quick]  # the FUSE mount beside direct S3 and the local disk
+    ./run bench listing          # one delimiter level of 1,000 subdirectories (S3, native)
     ./run bench --hypercorn      # also: the node on Hypercorn (net.http_server) beside it
     ./run bench --s3-extras      # also: multipart 1 GiB (8 MiB parts, 8 in flight) and the
                                  # cost of SigV4 verification on 4 KiB GETs
@@ -297,6 +298,11 @@ def main() -> None:
         from bench.mount_io import main as mount_main
 
         mount_main(sys.argv[2:])
+        return
+    if sys.argv[1:2] == ["listing"]:
+        from bench.listing import main as listing_main
+
+        listing_main(sys.argv[2:])
         return
     parser = argparse.ArgumentParser(prog="bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

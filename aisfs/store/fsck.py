@@ -16,6 +16,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from . import layout
+from .index import INSERT_OBJECT, object_row
 from .manifest import dumps, info_from_json, info_to_json, inline_ok, upload_from_json
 from .types import BucketInfo, FsckReport, ObjectInfo, UploadInfo
 
@@ -184,13 +185,7 @@ def _run(store: Store, rebuild: bool, check_chunks: bool) -> FsckReport:
                 [(b.name, b.created_ns, dumps(b.props)) for _, b in buckets.values()],
             )
             w.executemany(
-                "INSERT INTO objects (bucket, key, size, etag, mtime_ns, generation, extra, "
-                "manifest) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (i.bucket, i.key, i.size, i.etag, i.mtime_ns, i.generation,
-                     dumps(i.meta.extra) if i.meta.extra else None, dumps(info_to_json(i)))
-                    for i in objects.values()
-                ],
+                INSERT_OBJECT, [object_row(i, dumps(info_to_json(i))) for i in objects.values()]
             )
             w.executemany(
                 "INSERT INTO chunks (id, refs, size) VALUES (?, ?, ?)",

@@ -7,12 +7,18 @@ Every statement result is fetched completely so no read transaction stays open.
 
 from __future__ import annotations
 
+import json
+import logging
 import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from .types import ObjectInfo
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
@@ -24,7 +30,7 @@ CREATE TABLE IF NOT EXISTS buckets (
 CREATE TABLE IF NOT EXISTS objects (
     bucket TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
     mtime_ns INTEGER NOT NULL, generation INTEGER NOT NULL, extra TEXT,
-    manifest TEXT NOT NULL,
+    manifest TEXT NOT NULL, user_meta TEXT, cksum_type TEXT, cksum_value TEXT,
     PRIMARY KEY (bucket, key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS chunks (
@@ -42,6 +48,56 @@ CREATE TABLE IF NOT EXISTS parts (
 ) WITHOUT ROWID;
 """
 
+# The columns a listing reads besides key, size, etag, mtime_ns, generation and extra, each
+# kept from the manifest when the row is written (NULL: empty), so that no listing parses
+# manifest JSON: (column, how an older index fills it from its manifest column).
+LISTED_COLUMNS = (
+    ("user_meta", "NULLIF(json_extract(manifest, '$.meta.user'), '{}')"),
+    ("cksum_type", "coalesce(json_extract(manifest, '$.checksum_type'), 'xxhash')"),
+    ("cksum_value", "NULLIF(json_extract(manifest, '$.checksum_value'), '')"),
+)
+
+INSERT_OBJECT = (
+    "INSERT INTO objects (bucket, key, size, etag, mtime_ns, generation, extra, user_meta, "
+    "cksum_type, cksum_value, manifest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _dumps(d: dict[str, Any]) -> str:
+    return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
+
+
+def object_row(info: ObjectInfo, manifest: str) -> tuple[Any, ...]:
+    """The parameters of ``INSERT_OBJECT`` for ``info`` whose manifest text is ``manifest``."""
+    meta = info.meta
+    return (
+        info.bucket, info.key, info.size, info.etag, info.mtime_ns, info.generation,
+        _dumps(meta.extra) if meta.extra else None,
+        _dumps(meta.user) if meta.user else None,
+        info.checksum_type, info.checksum_value or None, manifest,
+    )
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Give an index made by an older version the columns ``LISTED_COLUMNS``, filled from
+    its manifests in one transaction (a crash before the commit leaves it as it was)."""
+    have = {r[1] for r in conn.execute("PRAGMA table_info(objects)").fetchall()}
+    missing = [(c, fill) for c, fill in LISTED_COLUMNS if c not in have]
+    if not missing:
+        return
+    log.warning("index: adding the listing columns %s", ", ".join(c for c, _ in missing))
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for c, _ in missing:
+            conn.execute(f"ALTER TABLE objects ADD COLUMN {c} TEXT")
+        sets = ", ".join(f"{c} = {fill}" for c, fill in missing)
+        conn.execute(f"UPDATE objects SET {sets} WHERE json_valid(manifest)")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
 
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
@@ -57,6 +113,7 @@ class Index:
         self.wlock = threading.RLock()
         self.w = _connect(path)
         self.w.executescript(SCHEMA)
+        _migrate(self.w)
         self._local = threading.local()
         self._readers: dict[int, tuple[threading.Thread, sqlite3.Connection]] = {}
         self._readers_lock = threading.Lock()

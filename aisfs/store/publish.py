@@ -20,7 +20,7 @@ from . import layout
 from .chunks import ChunkStore
 from .config import StoreConfig
 from .files import fsync_dir, unlink_durably, write_all, write_tmp
-from .index import Index
+from .index import INSERT_OBJECT, Index, object_row
 from .manifest import dumps, info_to_json
 from .mountpaths import Mountpath, MountpathSet
 from .reaper import Reaper
@@ -297,15 +297,10 @@ class PublishMixin:
                 for c in info.chunks:
                     delta[c.id] += 1
                     sizes[c.id] = c.size
-                extra = dumps(info.meta.extra) if info.meta.extra else None
-                w.execute(
-                    "INSERT INTO objects (bucket, key, size, etag, mtime_ns, generation, extra, "
-                    "manifest) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (info.bucket, info.key, info.size, info.etag, info.mtime_ns,
-                     info.generation, extra,
-                     staged[0].text if staged and len(new) == 1
-                     else dumps(info_to_json(info))),
-                )
+                w.execute(INSERT_OBJECT, object_row(
+                    info,
+                    staged[0].text if staged and len(new) == 1 else dumps(info_to_json(info)),
+                ))
             if in_tx is not None:
                 delta.update(in_tx())
             dropped = self.index.apply_refs(_nonzero(delta), sizes)

@@ -95,6 +95,9 @@ class ListEntry:
     mtime_ns: int
     extra: dict[str, Any] | None = None  # ObjectMeta.extra, when asked for (the mount)
     user: dict[str, str] | None = None  # ObjectMeta.user (x-amz-meta-*), with extra
+    generation: int = 0
+    checksum_type: str = ""  # ObjectInfo.checksum_type ("" if the index does not know it)
+    checksum_value: str = ""
 
 
 @dataclass(slots=True)
