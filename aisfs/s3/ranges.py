@@ -42,13 +42,19 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         if n == 0 or size == 0:
             raise _unsatisfiable(size)
         return max(0, size - n), size - 1
+    if last and _less(last, first):  # compared as digit strings: exact at any length
+        return None
     start = parse_uint(first, saturate=True)
     end = parse_uint(last, saturate=True) if last else size - 1
-    if last and end < start:
-        return None
     if start >= size:
         raise _unsatisfiable(size)
     return start, min(end, size - 1)
+
+
+def _less(a: str, b: str) -> bool:
+    """``int(a) < int(b)`` for ASCII digit strings of any length, without ``int()``."""
+    a, b = a.lstrip("0"), b.lstrip("0")
+    return (len(a), a) < (len(b), b)
 
 
 def content_range(start: int, end: int, size: int) -> str:
