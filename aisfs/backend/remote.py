@@ -1,0 +1,501 @@
+"""RemoteObjects: the node's store as a cache and write-through tier in front of a backend.
+
+- **Cold GET** (no local copy): one backend GET; its body is streamed to the caller and
+  into the store in the same pass (never read twice, never whole in memory). Concurrent
+  cold GETs of one object fetch it once: the first leads the flight (flights.py), the
+  others wait for it to land and read the local copy. A caller that goes away does not
+  stop the fill; a fill that fails leaves nothing visible (the store publishes only whole
+  objects) and the caller's body raises.
+- **Warm GET** is local. With ``versioning.validate_warm_get`` the backend is asked
+  first (HEAD) and a changed object (ETag, or version id when both have one) is fetched
+  again; with ``versioning.synchronize`` an object gone from the backend is removed
+  locally too (and the GET is a 404). A backend that cannot be reached does not stop a
+  warm GET: the local copy is served and a warning logged (AIS's behaviour).
+- **Ranged cold GET**: the range is fetched from the backend as asked and streamed; the
+  whole object is filled into the cache in the background (``fill_on_range``).
+- **PUT writes through**: the body goes to the backend and the store at once (a tee); the
+  store commits only after the backend acknowledged the object, so the local copy is
+  published with the backend's ETag/version and a backend failure leaves nothing cached.
+  The call returns once both are durable.
+- **DELETE** is forwarded, then the local copy dropped.
+
+The cached copy keeps the backend's attributes in ``ObjectMeta.extra["remote"]``
+(cachemeta.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol, cast
+
+import trio
+
+from ..errors import S3Error
+from ..s3.ranges import parse_range
+from ..store import ObjectInfo, ObjectMeta, Store
+from .cachemeta import meta_for, remote_attrs, remote_of
+from .flights import Flights
+from .provider import Provider, Resolved
+from .registry import Backends
+from .s3 import RemoteStream, S3Backend
+from .types import RemoteAttrs, RemoteBucketInfo, RemotePage
+
+log = logging.getLogger(__name__)
+
+RELAY_PIECES = 8  # pieces (1 MiB) a cold GET's fill runs ahead of its caller
+TEE_PIECES = 4  # pieces a write-through PUT's store side may run ahead of the backend's
+CALLER_STALL = 120.0  # seconds a fill waits for a caller that takes no piece, then drops it
+
+
+class Body(Protocol):
+    """An object's bytes in pieces; ``aclose`` it when not read to the end."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(slots=True)
+class RemoteRead:
+    """A GET's answer: what to put in the headers, then ``body``."""
+
+    attrs: RemoteAttrs  # the whole object's: size, backend ETag/version, metadata
+    start: int
+    end: int  # inclusive (end < start: nothing to send)
+    ranged: bool  # a Range was asked for and is served (206)
+    cached: bool  # served from the local copy
+    body: Body
+    info: ObjectInfo | None = None  # the local copy, when served from it
+
+    @property
+    def length(self) -> int:
+        return max(0, self.end - self.start + 1)
+
+
+@dataclass(slots=True)
+class RemoteHead:
+    attrs: RemoteAttrs
+    cached: bool
+    info: ObjectInfo | None = None
+
+
+class RemoteObjects:
+    """Cold/warm GET, write-through PUT and DELETE of remote buckets' objects.
+
+    Open with ``open_remote_objects(store, backends)``: fills run in its nursery, so they
+    outlive the request that started them.
+    """
+
+    def __init__(
+        self, store: Store, backends: Backends, nursery: trio.Nursery, *,
+        fill_on_range: bool = True,
+    ) -> None:
+        self.store = store
+        self.backends = backends
+        self.fill_on_range = fill_on_range
+        self._nursery = nursery
+        self._flights = Flights()
+        self._local_buckets: set[str] = set()
+
+    def backend(self, rb: Resolved) -> S3Backend:
+        if rb.remote is None:
+            raise S3Error("InvalidRequest", f"{rb.bucket} is not a remote bucket")
+        return self.backends.for_bucket(rb)
+
+    @staticmethod
+    def _remote_name(rb: Resolved) -> str:
+        assert rb.remote is not None
+        return rb.remote.name
+
+    # == local copies ====================================================================
+
+    async def ensure_local_bucket(self, rb: Resolved) -> None:
+        """The store bucket of an ``s3://`` bucket is made on first use."""
+        if rb.local in self._local_buckets:
+            return
+        try:
+            await self.store.get_bucket(rb.local)
+        except S3Error as e:
+            if e.code != "NoSuchBucket" or rb.bucket.provider is Provider.AIS:
+                raise
+            with contextlib.suppress(S3Error):  # made meanwhile by another request
+                await self.store.create_bucket(rb.local, {"provider": rb.bucket.provider.value})
+        self._local_buckets.add(rb.local)
+
+    async def local(self, rb: Resolved, key: str) -> ObjectInfo | None:
+        """The cached copy, or None."""
+        try:
+            return await self.store.head_object(rb.local, key, with_data=True)
+        except S3Error as e:
+            if e.code in ("NoSuchKey", "NoSuchBucket"):
+                return None
+            raise
+
+    async def evict(self, rb: Resolved, key: str) -> bool:
+        """Drop the cached copy (the remote object stays). False: there was none."""
+        try:
+            await self.store.delete_object(rb.local, key)
+            return True
+        except S3Error as e:
+            if e.code in ("NoSuchKey", "NoSuchBucket"):
+                return False
+            raise
+
+    async def _validated(self, rb: Resolved, key: str, info: ObjectInfo) -> ObjectInfo | None:
+        """``info`` if it may be served as it is; None when it must be fetched again.
+        Raises NoSuchKey when ``synchronize`` finds it gone from the backend."""
+        rec = remote_of(info)
+        if rec is None:  # never came from a backend (written before backend_bck was set)
+            return info
+        assert rb.remote is not None
+        if rec.get("source") != rb.remote.uri:  # backend_bck changed since it was cached
+            return None
+        if not rb.validate_warm_get:
+            return info
+        try:
+            attrs = await self.backend(rb).head_object(rb.remote.name, key)
+        except S3Error as e:
+            if e.code == "NoSuchKey":
+                if rb.synchronize:
+                    log.info("%s/%s is gone from the backend: dropped locally", rb.bucket, key)
+                    await self.evict(rb, key)
+                    raise
+                return info
+            if e.status >= 500:
+                log.warning("%s/%s: served the cached copy unvalidated: %s",
+                            rb.bucket, key, e.message)
+                return info
+            raise
+        if attrs.same_version(str(rec.get("etag") or ""), str(rec.get("version") or "")):
+            return info
+        return None
+
+    def _serve_local(self, info: ObjectInfo, range_header: str | None) -> RemoteRead:
+        span = parse_range(range_header, info.size) if range_header else None
+        start, end = span if span is not None else (0, info.size - 1)
+        body = cast(Body, self.store.read_object(info, start, end))
+        return RemoteRead(remote_attrs(info), start, end, span is not None, True, body, info)
+
+    # == GET / HEAD ======================================================================
+
+    async def head(self, rb: Resolved, key: str) -> RemoteHead:
+        """The object's attributes: the cached copy's (validated as the bucket says), else
+        the backend's (nothing is fetched)."""
+        info = await self.local(rb, key)
+        if info is not None:
+            info = await self._validated(rb, key, info)
+            if info is not None:
+                return RemoteHead(remote_attrs(info), True, info)
+        attrs = await self.backend(rb).head_object(self._remote_name(rb), key)
+        return RemoteHead(attrs, False)
+
+    async def get(self, rb: Resolved, key: str, *, range_header: str | None = None) -> RemoteRead:
+        """GET ``key`` of the remote bucket ``rb``: warm, validated, or cold."""
+        info = await self.local(rb, key)
+        if info is not None:
+            fresh = await self._validated(rb, key, info)
+            if fresh is not None:
+                return self._serve_local(fresh, range_header)
+        if range_header:
+            return await self._ranged_cold(rb, key, range_header, info)
+        return await self._cold(rb, key, info)
+
+    async def _ranged_cold(
+        self, rb: Resolved, key: str, range_header: str, stale: ObjectInfo | None
+    ) -> RemoteRead:
+        stream = await self.backend(rb).open_object(
+            self._remote_name(rb), key, range_header=range_header
+        )
+        if self.fill_on_range and self._flights.in_air((rb.local, key)) is None:
+            self._nursery.start_soon(self._background_fill, rb, key, stale)
+        return RemoteRead(stream.attrs, stream.start, stream.end, True, False,
+                          _StreamBody(stream))
+
+    async def _background_fill(self, rb: Resolved, key: str, stale: ObjectInfo | None) -> None:
+        try:
+            read = await self._cold(rb, key, stale)
+        except S3Error as e:
+            log.info("background fill of %s/%s: %s", rb.bucket, key, e)
+            return
+        await read.body.aclose()  # the fill goes on without a caller
+
+    async def _cold(self, rb: Resolved, key: str, stale: ObjectInfo | None) -> RemoteRead:
+        fk = (rb.local, key)
+        while True:
+            flight = self._flights.take_off(fk)
+            if flight is not None:
+                break
+            other = self._flights.in_air(fk)
+            if other is not None:
+                await self._flights.wait(other)  # the leader's error is ours
+            info = await self.local(rb, key)
+            if info is not None:
+                return self._serve_local(info, None)
+            # the leader was cancelled, or the copy went meanwhile: lead a flight of our own
+        try:
+            await self.ensure_local_bucket(rb)
+            stream = await self.backend(rb).open_object(self._remote_name(rb), key)
+        except BaseException as e:
+            self._flights.land(fk, flight, e if isinstance(e, Exception) else None)
+            raise
+        send, recv = trio.open_memory_channel[bytes | BaseException](RELAY_PIECES)
+        self._nursery.start_soon(self._fill, rb, key, flight, stream, send, stale)
+        size = stream.attrs.size
+        return RemoteRead(stream.attrs, 0, size - 1, False, False, _Relay(recv, size, key))
+
+    async def _fill(
+        self, rb: Resolved, key: str, flight: object, stream: RemoteStream,
+        send: trio.MemorySendChannel[bytes | BaseException], stale: ObjectInfo | None,
+    ) -> None:
+        """The backend's body into the store, each piece passed to the caller on the way."""
+        out: trio.MemorySendChannel[bytes | BaseException] | None = send
+        error: Exception | None = None
+        assert rb.remote is not None
+
+        async def pieces() -> AsyncIterator[bytes]:
+            nonlocal out
+            async for piece in stream.pieces():
+                if out is not None:
+                    with trio.move_on_after(CALLER_STALL) as stalled:
+                        try:
+                            await out.send(piece)
+                        except (trio.BrokenResourceError, trio.ClosedResourceError):
+                            out = None  # the caller went away: fill on
+                    if stalled.cancelled_caught and out is not None:
+                        log.warning("%s/%s: the caller took nothing for %.0f s: dropped",
+                                    rb.bucket, key, CALLER_STALL)
+                        out.close()
+                        out = None
+                yield piece
+
+        meta = meta_for(stream.attrs, rb.remote.uri)
+        # replace only what this fetch was made to replace: a PUT that committed meanwhile
+        # wins (PreconditionFailed here: its copy is newer than ours)
+        try:
+            await self.store.put_object(
+                rb.local, key, pieces(), meta, expected_size=stream.attrs.size,
+                if_match=stale.etag if stale else None,
+                if_none_match=None if stale else "*",
+            )
+        except S3Error as e:
+            if e.code == "PreconditionFailed":
+                log.debug("%s/%s changed locally during a fill: not cached", rb.bucket, key)
+            else:
+                error = e
+        except Exception as e:
+            error = e
+        finally:
+            with trio.CancelScope(shield=True):
+                await stream.aclose()
+            if out is not None:
+                if error is not None:
+                    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError,
+                                             trio.WouldBlock):
+                        out.send_nowait(error)
+                out.close()
+            self._flights.land((rb.local, key), flight, error)  # type: ignore[arg-type]
+        if error is not None:
+            log.info("fill of %s/%s failed: %s", rb.bucket, key, error)
+
+    # == PUT / DELETE / COPY =============================================================
+
+    async def put(
+        self, rb: Resolved, key: str, body: AsyncIterable[bytes], meta: ObjectMeta, *,
+        size: int | None = None, content_md5: bytes | None = None,
+    ) -> ObjectInfo:
+        """Write through: the backend and the local copy, both durable on return.
+
+        The returned ObjectInfo's ``meta.extra["remote"]`` has the backend's ETag and
+        version (``cachemeta.client_etag`` is what the client gets). On any failure the
+        backend's upload is not completed where it can still be stopped, and no new local
+        copy is published.
+        """
+        backend = self.backend(rb)
+        assert rb.remote is not None
+        remote = rb.remote
+        await self.ensure_local_bucket(rb)
+        send, recv = trio.open_memory_channel[bytes | None](TEE_PIECES)
+        acked: list[RemoteAttrs] = []
+        uploaded = trio.Event()
+
+        async def backend_side() -> None:
+            async def pieces() -> AsyncIterator[bytes]:
+                async with recv:
+                    async for p in recv:
+                        if p is None:
+                            return
+                        yield p
+                # closed without the end mark: the client's body failed, send nothing
+                raise S3Error("IncompleteBody", "The request body ended early", key)
+
+            acked.append(await backend.put_object(
+                remote.name, key, pieces(), content_type=meta.content_type, user=meta.user,
+                headers=meta.headers, content_md5=content_md5,
+            ))
+            uploaded.set()
+
+        async def tee() -> AsyncIterator[bytes]:
+            total = 0
+            async with send:
+                async for p in body:
+                    total += len(p)
+                    await send.send(p)
+                    yield p
+                if size is not None and total != size:
+                    raise S3Error("IncompleteBody", "You did not provide the number of bytes "
+                                  "specified by the Content-Length", key)
+                await send.send(None)
+            await uploaded.wait()
+            # the backend has it: the local copy is published with its attributes (the
+            # store builds the manifest from ``meta`` only after the body ended)
+            meta_for(acked[0], remote.uri, meta)
+
+        local_error: BaseException | None = None
+        try:
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(backend_side)
+                    try:
+                        info = await self.store.put_object(
+                            rb.local, key, tee(), meta, expected_size=size,
+                            content_md5=content_md5,
+                        )
+                    except BaseException as e:
+                        local_error = e
+                        raise
+            except BaseExceptionGroup as eg:
+                # the store's own failure first (the backend side then only saw its end)
+                if local_error is not None and not isinstance(local_error, trio.Cancelled):
+                    raise local_error from None
+                raise _first(eg) from None
+        except BaseException:
+            if acked:  # the backend has the new object: an older local copy must go
+                with trio.CancelScope(shield=True), contextlib.suppress(S3Error):
+                    await self.evict(rb, key)
+            raise
+        return info
+
+    async def delete(self, rb: Resolved, key: str) -> None:
+        """Forwarded to the backend (S3 answers a missing key with success), then the
+        local copy dropped."""
+        await self.backend(rb).delete_object(self._remote_name(rb), key)
+        await self.evict(rb, key)
+
+    async def copy(
+        self, src: Resolved, src_key: str, dst: Resolved, dst_key: str
+    ) -> RemoteAttrs:
+        """A server-side copy within one backend; the destination's cached copy (if any)
+        is dropped (the next GET fetches the new object)."""
+        if src.settings != dst.settings:
+            raise S3Error("NotImplemented", "A copy between two backends is not supported yet")
+        attrs = await self.backend(dst).copy_object(
+            self._remote_name(src), src_key, self._remote_name(dst), dst_key
+        )
+        await self.evict(dst, dst_key)
+        return attrs
+
+    # == listing =========================================================================
+
+    async def list_page(
+        self, rb: Resolved, *, prefix: str = "", delimiter: str = "", token: str = "",
+        start_after: str = "", page_size: int = 1000,
+    ) -> RemotePage:
+        """One page of the backend's listing (which keys are cached: not yet marked)."""
+        return await self.backend(rb).list_page(
+            self._remote_name(rb), prefix=prefix, delimiter=delimiter, token=token,
+            start_after=start_after, page_size=page_size,
+        )
+
+    async def list_buckets(self, rb: Resolved | None = None) -> list[RemoteBucketInfo]:
+        """The backend's buckets (``[backend.s3]``'s, or ``rb``'s backend's)."""
+        backend = self.backend(rb) if rb is not None else self.backends.s3()
+        return await backend.list_buckets()
+
+
+@contextlib.asynccontextmanager
+async def open_remote_objects(
+    store: Store, backends: Backends, *, fill_on_range: bool = True
+) -> AsyncIterator[RemoteObjects]:
+    """The service, with the nursery its fills run in (cancelled on exit: a fill cut
+    short publishes nothing)."""
+    async with trio.open_nursery() as nursery:
+        ro = RemoteObjects(store, backends, nursery, fill_on_range=fill_on_range)
+        try:
+            yield ro
+        finally:
+            nursery.cancel_scope.cancel()
+
+
+def _first(eg: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The error that matters in a nursery's group: an S3Error first, else the first
+    that is not a cancellation."""
+    leaves: list[BaseException] = []
+
+    def walk(e: BaseException) -> None:
+        if isinstance(e, BaseExceptionGroup):
+            for sub in e.exceptions:
+                walk(sub)
+        else:
+            leaves.append(e)
+
+    walk(eg)
+    s3 = [x for x in leaves if isinstance(x, S3Error)]
+    real = [x for x in leaves if not isinstance(x, trio.Cancelled)]
+    return (s3 or real or leaves)[0]
+
+
+class _Relay:
+    """A cold GET's body as the caller sees it: pieces the fill passes on; short is an
+    error, never a silently truncated object."""
+
+    def __init__(self, recv: trio.MemoryReceiveChannel[bytes | BaseException], length: int,
+                 resource: str) -> None:
+        self._recv = recv
+        self._left = length
+        self._resource = resource
+
+    def __aiter__(self) -> _Relay:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._left <= 0:
+            self._recv.close()
+            raise StopAsyncIteration
+        try:
+            item = await self._recv.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            raise S3Error("ServiceUnavailable", "The backend's body ended early",
+                          self._resource, status=503) from None
+        if isinstance(item, BaseException):
+            self._recv.close()
+            raise item
+        self._left -= len(item)
+        return item
+
+    async def aclose(self) -> None:
+        self._recv.close()
+
+
+class _StreamBody:
+    """A backend stream passed through (a ranged cold GET)."""
+
+    def __init__(self, stream: RemoteStream) -> None:
+        self._stream = stream
+        self._it = stream.pieces()
+
+    def __aiter__(self) -> _StreamBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await anext(self._it)
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        await self._it.aclose()
+        await self._stream.aclose()

@@ -1,0 +1,439 @@
+"""An S3 backend client: botocore, run in worker threads, bounded, retried, streamed.
+
+botocore is synchronous; every call runs in a worker thread (``trio.to_thread``). A
+``CapacityLimiter`` of ``max_concurrency`` slots bounds the backend requests in flight, an
+open GET stream holding its slot until it is closed. Bodies move in bounded pieces: a GET
+is read ``PIECE`` bytes at a time, a PUT is sent whole only up to ``multipart_threshold``
+and else as a multipart upload of ``part_size`` parts (at most ``PARTS_IN_FLIGHT`` held at
+once) - never a whole large object in memory.
+
+Idempotent calls (HEAD, GET before its body, LIST, DELETE, a whole single PUT, a part,
+copy, complete) are retried with backoff (retry.py); botocore's own retries are off so the
+bound is ours. Every failure leaves here as an ``S3Error`` (errors.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import logging
+import threading
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import botocore.session
+import trio
+from botocore.config import Config
+
+from ..errors import S3Error
+from ..store.types import STORED_HEADERS
+from .errors import backend_error
+from .retry import with_retries
+from .settings import S3Settings
+from .types import RemoteAttrs, RemoteBucketInfo, RemoteEntry, RemotePage
+
+log = logging.getLogger(__name__)
+
+PIECE = 1024 * 1024  # bytes per read of a GET body (one thread hand-off each)
+PARTS_IN_FLIGHT = 2  # multipart parts being sent at once (memory: this many part_size)
+
+# PUT headers the backend keeps, by their botocore parameter
+_HEADER_PARAMS = {
+    "cache-control": "CacheControl",
+    "content-disposition": "ContentDisposition",
+    "content-encoding": "ContentEncoding",
+    "content-language": "ContentLanguage",
+}
+
+
+def _ns(dt: Any) -> int:
+    return int(dt.timestamp() * 1_000_000_000) if isinstance(dt, datetime) else 0
+
+
+def _etag(value: Any) -> str:
+    return str(value or "").strip('"')
+
+
+def _version(value: Any) -> str:
+    v = str(value or "")
+    return "" if v == "null" else v
+
+
+def attrs_from_response(resp: Mapping[str, Any]) -> RemoteAttrs:
+    """RemoteAttrs of a HeadObject/GetObject response (the whole size, also for a range)."""
+    raw = (resp.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
+    size = int(resp.get("ContentLength") or 0)
+    crange = str(resp.get("ContentRange") or "")
+    if "/" in crange and crange.rsplit("/", 1)[1].isdigit():
+        size = int(crange.rsplit("/", 1)[1])
+    return RemoteAttrs(
+        size=size,
+        etag=_etag(resp.get("ETag")),
+        version=_version(resp.get("VersionId")),
+        last_modified_ns=_ns(resp.get("LastModified")),
+        content_type=resp.get("ContentType"),
+        user={str(k).lower(): str(v) for k, v in (resp.get("Metadata") or {}).items()},
+        headers={h: str(raw[h]) for h in STORED_HEADERS if h in raw},
+    )
+
+
+class RemoteStream:
+    """An open GET: its attributes, the span it serves, its body in pieces.
+
+    Holds one of the backend's slots until ``aclose`` (which any task may call).
+    """
+
+    def __init__(
+        self, backend: S3Backend, resp: dict[str, Any], token: object, resource: str
+    ) -> None:
+        self.attrs = attrs_from_response(resp)
+        self.length = int(resp.get("ContentLength") or 0)
+        crange = str(resp.get("ContentRange") or "")
+        if crange.startswith("bytes ") and "-" in crange:
+            lo, _, hi = crange[6:].split("/", 1)[0].partition("-")
+            self.start, self.end = int(lo), int(hi)
+        else:
+            self.start, self.end = 0, self.length - 1
+        self._body = resp["Body"]
+        self._backend = backend
+        self._token = token
+        self._resource = resource
+        self._closed = False
+
+    async def pieces(self, piece: int = PIECE) -> AsyncGenerator[bytes, None]:
+        """The body, ``piece`` bytes at a time (the last shorter)."""
+        got = 0
+        while got < self.length:
+            try:
+                data = await trio.to_thread.run_sync(
+                    self._body.read, min(piece, self.length - got),
+                    limiter=self._backend.threads,
+                )
+            except Exception as e:
+                raise backend_error(e, self._backend.settings.label, self._resource) from e
+            if not data:
+                raise S3Error(
+                    "ServiceUnavailable",
+                    f"The {self._backend.settings.label} ended the body of {self._resource} "
+                    f"after {got} of {self.length} bytes", self._resource, status=503,
+                )
+            got += len(data)
+            yield data
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._body.close()  # drops the connection if unread: no draining a big body
+        finally:
+            self._backend.slots.release_on_behalf_of(self._token)
+
+
+class S3Backend:
+    """One S3 endpoint with one set of credentials (an ``S3Settings``)."""
+
+    def __init__(self, settings: S3Settings) -> None:
+        self.settings = settings
+        self.slots = trio.CapacityLimiter(settings.max_concurrency)
+        self.threads = trio.CapacityLimiter(settings.max_concurrency)
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"S3Backend({self.settings.label})"
+
+    # == the botocore client =============================================================
+
+    def _make_client(self) -> Any:
+        s = self.settings
+        session = botocore.session.Session(profile=s.profile or None)
+        config = Config(
+            region_name=s.region,
+            signature_version="s3v4",
+            s3={"addressing_style": s.addressing},  # type: ignore[arg-type]
+            connect_timeout=s.connect_timeout,
+            read_timeout=s.read_timeout,
+            retries={"total_max_attempts": 1, "mode": "standard"},  # ours: retry.py
+            max_pool_connections=s.max_concurrency,
+            # no flexible checksums unless an operation needs one: Ceph Pacific and older
+            # S3 clusters keep "aws-chunked" framing they do not understand
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            user_agent_extra="aisfs",
+        )
+        kwargs: dict[str, Any] = {}
+        if s.access_key:
+            kwargs.update(
+                aws_access_key_id=s.access_key,
+                aws_secret_access_key=s.secret_key,
+                aws_session_token=s.session_token or None,
+            )
+        verify: bool | str = s.ca_file or s.verify_tls
+        return session.create_client(
+            "s3", endpoint_url=s.endpoint or None, verify=verify, config=config, **kwargs
+        )
+
+    def client(self) -> Any:
+        """The botocore client (made on first use, in a worker thread: it takes ~50 ms)."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = self._make_client()
+            return self._client
+
+    def _invoke(self, op: str, params: dict[str, Any]) -> Any:
+        return getattr(self.client(), op)(**params)
+
+    async def _thread(self, fn: Callable[[], Any]) -> Any:
+        return await trio.to_thread.run_sync(fn, limiter=self.threads)
+
+    async def call(self, op: str, resource: str = "", *, retry: bool = True,
+                   **params: Any) -> Any:
+        """One botocore operation (``head_object``, ...) in a slot; S3Error on failure."""
+
+        async def once() -> Any:
+            async with self.slots:
+                return await self._thread(functools.partial(self._invoke, op, params))
+
+        try:
+            if retry:
+                return await with_retries(once, self.settings.retries,
+                                          f"{self.settings.label} {op}")
+            return await once()
+        except Exception as e:
+            raise backend_error(e, self.settings.label, resource) from e
+
+    async def aclose(self) -> None:
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    # == buckets =========================================================================
+
+    async def list_buckets(self) -> list[RemoteBucketInfo]:
+        resp = await self.call("list_buckets")
+        return [
+            RemoteBucketInfo(b["Name"], _ns(b.get("CreationDate")))
+            for b in resp.get("Buckets") or []
+        ]
+
+    async def head_bucket(self, bucket: str) -> None:
+        try:
+            await self.call("head_bucket", bucket, Bucket=bucket)
+        except S3Error as e:
+            if e.code == "NoSuchKey":  # a HEAD's 404 has no code
+                raise S3Error(
+                    "NoSuchBucket", f"The bucket does not exist in the {self.settings.label}",
+                    bucket,
+                ) from None
+            raise
+
+    # == objects =========================================================================
+
+    async def head_object(
+        self, bucket: str, key: str, *, if_match: str | None = None,
+        if_none_match: str | None = None,
+    ) -> RemoteAttrs:
+        params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if if_match:
+            params["IfMatch"] = if_match
+        if if_none_match:
+            params["IfNoneMatch"] = if_none_match
+        return attrs_from_response(await self.call("head_object", key, **params))
+
+    async def open_object(
+        self, bucket: str, key: str, *, range_header: str | None = None,
+        if_match: str | None = None, if_none_match: str | None = None,
+    ) -> RemoteStream:
+        """Start a GET: the response's headers are in; the body is read by the caller
+        (``RemoteStream.pieces``) who must ``aclose`` it."""
+        params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if range_header:
+            params["Range"] = range_header
+        if if_match:
+            params["IfMatch"] = if_match
+        if if_none_match:
+            params["IfNoneMatch"] = if_none_match
+        token = object()
+        await self.slots.acquire_on_behalf_of(token)
+        try:
+            resp = await with_retries(
+                lambda: self._thread(functools.partial(self._invoke, "get_object", params)),
+                self.settings.retries, f"{self.settings.label} get_object",
+            )
+        except BaseException as e:
+            self.slots.release_on_behalf_of(token)
+            if isinstance(e, Exception):
+                raise backend_error(e, self.settings.label, key) from e
+            raise
+        return RemoteStream(self, resp, token, key)
+
+    async def delete_object(self, bucket: str, key: str) -> None:
+        await self.call("delete_object", key, Bucket=bucket, Key=key)
+
+    async def copy_object(
+        self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str,
+        *, content_type: str | None = None, user: Mapping[str, str] | None = None,
+    ) -> RemoteAttrs:
+        """Server-side copy within this backend (one request; up to 5 GiB, S3's limit).
+        New ``content_type``/``user`` replace the source's metadata."""
+        params: dict[str, Any] = {
+            "Bucket": dst_bucket, "Key": dst_key,
+            "CopySource": {"Bucket": src_bucket, "Key": src_key},
+        }
+        if content_type is not None or user is not None:
+            params["MetadataDirective"] = "REPLACE"
+            params["Metadata"] = dict(user or {})
+            if content_type:
+                params["ContentType"] = content_type
+        resp = await self.call("copy_object", dst_key, **params)
+        res = resp.get("CopyObjectResult") or {}
+        return RemoteAttrs(
+            size=-1, etag=_etag(res.get("ETag")), version=_version(resp.get("VersionId")),
+            last_modified_ns=_ns(res.get("LastModified")),
+        )
+
+    async def put_object(
+        self,
+        bucket: str,
+        key: str,
+        body: AsyncIterable[bytes],
+        *,
+        content_type: str | None = None,
+        user: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        content_md5: bytes | None = None,
+    ) -> RemoteAttrs:
+        """Send ``body``: one PutObject up to ``multipart_threshold`` bytes, else a
+        multipart upload of ``part_size`` parts (aborted on any failure). The object's
+        size, ETag and version as the backend acknowledged them."""
+        s = self.settings
+        common: dict[str, Any] = {"Bucket": bucket, "Key": key, "Metadata": dict(user or {})}
+        if content_type:
+            common["ContentType"] = content_type
+        for h, param in _HEADER_PARAMS.items():
+            if headers and h in headers:
+                common[param] = headers[h]
+        buf = bytearray()
+        it = aiter(body)
+        async for piece in it:
+            buf += piece
+            if len(buf) > s.multipart_threshold:
+                return await self._put_multipart(common, buf, it, content_md5)
+        data = bytes(buf)
+        params = dict(common, Body=data)
+        if content_md5 is not None:
+            params["ContentMD5"] = base64.b64encode(content_md5).decode()
+        resp = await self.call("put_object", key, **params)
+        return RemoteAttrs(size=len(data), etag=_etag(resp.get("ETag")),
+                           version=_version(resp.get("VersionId")))
+
+    async def _put_multipart(
+        self, common: dict[str, Any], buf: bytearray, rest: AsyncIterator[bytes],
+        content_md5: bytes | None,
+    ) -> RemoteAttrs:
+        s = self.settings
+        bucket, key = common["Bucket"], common["Key"]
+        resp = await self.call("create_multipart_upload", key, **common)
+        upload_id = resp["UploadId"]
+        ids = {"Bucket": bucket, "Key": key, "UploadId": upload_id}
+        etags: dict[int, str] = {}
+        md5 = hashlib.md5() if content_md5 is not None else None
+        room = trio.Semaphore(PARTS_IN_FLIGHT)
+        total = 0
+
+        async def send(number: int, data: bytes) -> None:
+            try:
+                r = await self.call("upload_part", key, PartNumber=number, Body=data, **ids)
+                etags[number] = str(r["ETag"])
+            finally:
+                room.release()
+
+        async def part(nursery: trio.Nursery, number: int, data: bytes) -> None:
+            nonlocal total
+            total += len(data)
+            if md5 is not None:
+                await trio.to_thread.run_sync(md5.update, data)
+            await room.acquire()
+            nursery.start_soon(send, number, data)
+
+        try:
+            async with trio.open_nursery() as nursery:
+                number = 0
+                ended = False
+                while not ended:
+                    while len(buf) < s.part_size:
+                        piece = await anext(rest, None)
+                        if piece is None:
+                            ended = True
+                            break
+                        buf += piece
+                    while len(buf) >= s.part_size or (ended and buf):
+                        number += 1
+                        data = bytes(buf[: s.part_size])
+                        del buf[: s.part_size]
+                        await part(nursery, number, data)
+            if md5 is not None and md5.digest() != content_md5:
+                raise S3Error("BadDigest", "The Content-MD5 you specified did not match what "
+                              "was received.", key)
+            done = await self.call(
+                "complete_multipart_upload", key, MultipartUpload={
+                    "Parts": [{"PartNumber": n, "ETag": etags[n]} for n in sorted(etags)]
+                }, **ids,
+            )
+        except BaseException:
+            with trio.CancelScope(shield=True), trio.move_on_after(30):
+                try:
+                    await self.call("abort_multipart_upload", key, **ids)
+                except S3Error as e:
+                    log.warning("%s: abort of upload %s failed: %s", s.label, upload_id, e)
+            raise
+        return RemoteAttrs(size=total, etag=_etag(done.get("ETag")),
+                           version=_version(done.get("VersionId")))
+
+    # == listing =========================================================================
+
+    async def list_page(
+        self, bucket: str, *, prefix: str = "", delimiter: str = "", token: str = "",
+        start_after: str = "", page_size: int = 1000,
+    ) -> RemotePage:
+        """One ListObjectsV2 page."""
+        params: dict[str, Any] = {"Bucket": bucket, "MaxKeys": page_size}
+        if prefix:
+            params["Prefix"] = prefix
+        if delimiter:
+            params["Delimiter"] = delimiter
+        if token:
+            params["ContinuationToken"] = token
+        if start_after:
+            params["StartAfter"] = start_after
+        resp = await self.call("list_objects_v2", bucket, **params)
+        entries = [
+            RemoteEntry(
+                key=c["Key"], size=int(c.get("Size") or 0), etag=_etag(c.get("ETag")),
+                last_modified_ns=_ns(c.get("LastModified")),
+            )
+            for c in resp.get("Contents") or []
+        ]
+        prefixes = [p["Prefix"] for p in resp.get("CommonPrefixes") or []]
+        nxt = str(resp.get("NextContinuationToken") or "") if resp.get("IsTruncated") else ""
+        return RemotePage(entries, prefixes, nxt)
+
+    async def iter_pages(
+        self, bucket: str, *, prefix: str = "", delimiter: str = "", page_size: int = 1000,
+        start_after: str = "",
+    ) -> AsyncIterator[RemotePage]:
+        """Every page of a listing, one at a time (memory: one page)."""
+        token = ""
+        while True:
+            page = await self.list_page(
+                bucket, prefix=prefix, delimiter=delimiter, token=token,
+                start_after="" if token else start_after, page_size=page_size,
+            )
+            yield page
+            if not page.next_token:
+                return
+            token = page.next_token
