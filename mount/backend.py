@@ -11,11 +11,14 @@ the endpoint cannot be reached in time; `mount/errnos.py` turns both into errnos
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import trio
+
+# what a ranged GET gives: bytes, or the caller's buffer (or a view of it), not copied
+Buffer = bytes | bytearray | memoryview
 
 
 class Unreachable(Exception):
@@ -55,6 +58,9 @@ ProgressFn = Callable[[int], None]
 
 class Backend(Protocol):
     rich_listing: bool
+    # mount/writebehind.py may send a big file's parts while it is written (its final
+    # metadata set by a CopyObject onto itself: metadata only on aisfs)
+    write_behind: bool
 
     async def aclose(self) -> None: ...
 
@@ -77,7 +83,12 @@ class Backend(Protocol):
 
     # objects
     async def head(self, bucket: str, key: str) -> ObjectInfo | None: ...
-    async def get_range(self, bucket: str, key: str, start: int, length: int) -> bytes: ...
+    async def get_range(
+        self, bucket: str, key: str, start: int, length: int, into: bytearray | None = None
+    ) -> Buffer:
+        """`length` bytes from `start`; with `into`, possibly received into that buffer."""
+        ...
+
     async def get_to_fd(self, bucket: str, key: str, fd: int, length: int | None) -> int: ...
     async def put_bytes(
         self, bucket: str, key: str, data: bytes, meta: dict[str, str], content_type: str = ""
@@ -91,6 +102,18 @@ class Backend(Protocol):
         content_type: str = "",
     ) -> None: ...
     async def delete(self, bucket: str, key: str) -> None: ...
+
+    # multipart steps (a big file's upload; write-behind)
+    async def initiate_upload(
+        self, bucket: str, key: str, meta: dict[str, str], ct: str
+    ) -> str: ...
+    async def upload_part(
+        self, bucket: str, key: str, upload_id: str, n: int, fd: int, start: int, length: int
+    ) -> str: ...
+    async def complete_upload(
+        self, bucket: str, key: str, upload_id: str, etags: dict[int, str]
+    ) -> str: ...
+    async def abort_upload(self, bucket: str, key: str, upload_id: str) -> None: ...
 
     # what a node can do better
     async def rename_object(self, bucket: str, src: str, dst: str) -> None: ...
@@ -111,9 +134,9 @@ async def copy_then_delete_prefix(
     async for page in backend.list_all(bucket, src):
         keys = [o.key for o in page]
 
-        async def one(op: Callable[[str], object], key: str) -> None:
+        async def one(op: Callable[[str], Awaitable[None]], key: str) -> None:
             async with limiter:
-                await op(key)  # type: ignore[misc]
+                await op(key)
 
         async def do_copy(key: str) -> None:
             await backend.copy(bucket, key, dst + key[len(src):])

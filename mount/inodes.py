@@ -208,15 +208,6 @@ def negative_entry(timeout: float) -> pyfuse3.EntryAttributes:
     return e
 
 
-def join(parent: str, name: str) -> str:
-    return f"{parent}/{name}" if parent else name
-
-
-def split(path: str) -> tuple[str, str]:
-    parent, _, name = path.rpartition("/")
-    return parent, name
-
-
 class InodeTable:
     """ino -> Inode and path -> Inode for the live inodes."""
 

@@ -136,11 +136,11 @@ def set_read_ahead(where: str, nbytes: int) -> None:
 
 
 async def _serve(fs: Fs, opts: MountOptions, ready: ReadyFn) -> None:
-    fs.backend = await open_backend(opts)
-    log.info("backend: %s", type(fs.backend).__name__)
+    backend = await open_backend(opts)
+    log.info("backend: %s", type(backend).__name__)
     try:
         async with trio.open_nursery() as nursery:
-            fs.nursery = nursery
+            fs.start(backend, nursery)
             nursery.start_soon(_signals, nursery.cancel_scope)
             ready(None)
             sd_notify("READY=1")
@@ -151,7 +151,7 @@ async def _serve(fs: Fs, opts: MountOptions, ready: ReadyFn) -> None:
             await fs.flush_all()
     finally:
         with trio.CancelScope(shield=True):
-            await fs.backend.aclose()
+            await backend.aclose()
 
 
 async def _signals(scope: trio.CancelScope) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import trio
 
-from mount.backend import Backend
+from mount.backend import Backend, Buffer
 from mount.localread import LocalMiss, LocalObject
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 @dataclass(slots=True)
 class _Block:
     done: trio.Event = field(default_factory=trio.Event)
-    data: bytes = b""
+    data: Buffer = b""
     error: BaseException | None = None
     buf: bytearray | None = None  # the reused buffer `data` may be a view of
     users: int = 0  # reads waiting on or slicing this block
@@ -67,7 +67,7 @@ class Reader:
         self.blocks: dict[int, _Block] = {}
         self.window = 0  # blocks ahead; 0 = not sequential
         self.next_off = 0
-        self.last: tuple[int, bytes] = (0, b"")
+        self.last: tuple[int, Buffer] = (0, b"")
         self.scopes: set[trio.CancelScope] = set()
         self.free: list[bytearray] = []
         self.into = hasattr(backend, "get_range") and "into" in getattr(
@@ -98,7 +98,7 @@ class Reader:
         for idx in list(self.blocks):
             self._drop(idx)
 
-    async def read(self, off: int, size: int) -> bytes:
+    async def read(self, off: int, size: int) -> Buffer:
         if off >= self.size or size <= 0:
             return b""
         size = min(size, self.size - off)
@@ -120,7 +120,7 @@ class Reader:
         self.last = (off, data)
         return data[:size]
 
-    async def _read_blocks(self, off: int, size: int) -> bytes:
+    async def _read_blocks(self, off: int, size: int) -> Buffer:
         bs = self.block_size
         first, last = off // bs, (off + size - 1) // bs
         self.window = max(1, min(self.max_blocks, self.window * 2 if self.window else 1))
@@ -133,13 +133,14 @@ class Reader:
                 block = _Block()
                 self.blocks[idx] = block
                 self.nursery.start_soon(self._fetch, idx, block)
-        parts = []
+        parts: list[memoryview] = []
         for idx in range(first, last + 1):
-            block = self.blocks.get(idx)
-            if block is None:  # evicted by a concurrent reader of this handle
-                block = _Block()
-                self.blocks[idx] = block
-                self.nursery.start_soon(self._fetch, idx, block)
+            known = self.blocks.get(idx)
+            if known is None:  # evicted by a concurrent reader of this handle
+                known = _Block()
+                self.blocks[idx] = known
+                self.nursery.start_soon(self._fetch, idx, known)
+            block = known
             block.users += 1
             try:
                 await block.done.wait()
@@ -152,7 +153,7 @@ class Reader:
             finally:
                 block.users -= 1
         # one block: a view into it, no copy (pyfuse3 takes any buffer)
-        return parts[0] if len(parts) == 1 else b"".join(parts)  # type: ignore[return-value]
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     async def _fetch(self, idx: int, block: _Block) -> None:
         with trio.CancelScope() as scope:
@@ -165,9 +166,9 @@ class Reader:
                     data = None if local is None else await self._read_local(
                         local, start, length, block)
                     if data is not None:
-                        block.data = data  # type: ignore[assignment]
+                        block.data = data
                     elif self.into:
-                        block.data = await self.backend.get_range(  # type: ignore[call-arg]
+                        block.data = await self.backend.get_range(
                             self.bucket, self.key, start, length, into=self._buf(block))
                     else:
                         block.data = await self.backend.get_range(

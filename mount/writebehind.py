@@ -18,12 +18,17 @@ as without write-behind.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVarTuple
 
 import trio
 
-from mount.s3backend import MULTIPART_THRESHOLD, PART_SIZE, S3Backend
+from mount.backend import Backend
+from mount.s3backend import MULTIPART_THRESHOLD, PART_SIZE
 
 log = logging.getLogger(__name__)
+
+Ts = TypeVarTuple("Ts")
 
 START_AT = MULTIPART_THRESHOLD
 IN_FLIGHT = 2
@@ -32,7 +37,7 @@ MAX_PARTS = 10_000
 
 class WriteBehind:
     def __init__(
-        self, backend: S3Backend, bucket: str, key: str, fd: int, nursery: trio.Nursery,
+        self, backend: Backend, bucket: str, key: str, fd: int, nursery: trio.Nursery,
         meta: dict[str, str], content_type: str,
     ) -> None:
         self.backend = backend
@@ -75,13 +80,15 @@ class WriteBehind:
             self._spawn(self._part, n, self.sent_upto)
             self.sent_upto += PART_SIZE
 
-    def _spawn(self, fn, *args) -> None:  # type: ignore[no-untyped-def]
+    def _spawn(self, fn: Callable[[*Ts], Awaitable[None]], *args: *Ts) -> None:
         if self.tasks == 0:
             self.idle = trio.Event()
         self.tasks += 1
         self.nursery.start_soon(self._guard, fn, *args)
 
-    async def _guard(self, fn, *args) -> None:  # type: ignore[no-untyped-def]
+    async def _guard(
+        self, fn: Callable[[*Ts], Awaitable[None]], *args: *Ts
+    ) -> None:
         scope = trio.CancelScope()
         self.scopes.add(scope)
         try:

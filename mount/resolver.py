@@ -1,0 +1,212 @@
+"""From a path to its inode, asking the store only when what is known is stale.
+
+What is known fresh (younger than `attr_timeout`) answers at once: an inode's attributes,
+or its directory's listing (`mount/dirs.py`). Else a directory of up to `SMALL_DIR`
+entries is listed to answer the lookup (and the next ones there); a bigger one, or a
+path the listing cannot settle, costs a HEAD of the key, a HEAD of its directory marker
+and a one-key listing below it, at once.
+
+An inode keeps its kind for life (`mount/inodes.py`): a path that changed kind in the
+store gets a new inode and the old one is detached.
+"""
+
+from __future__ import annotations
+
+import errno
+
+import pyfuse3
+import trio
+
+from mount.backend import Backend, ObjectInfo
+from mount.dirs import SMALL_DIR, DirCache
+from mount.inodes import DIR, FILE, LINK, Attrs, Defaults, Inode, InodeTable, attrs_from, kind_of
+from mount.paths import Layout, split
+from mount.stats import Stats
+
+
+class Resolver:
+    def __init__(self, backend: Backend, layout: Layout, table: InodeTable, dirs: DirCache,
+                 defaults: Defaults, stats: Stats, ttl: float) -> None:
+        self.backend = backend
+        self.layout = layout
+        self.table = table
+        self.dirs = dirs
+        self.defaults = defaults
+        self.stats = stats
+        self.ttl = ttl
+
+    def install(self, path: str, kind: str, attrs: Attrs) -> Inode:
+        """The inode of `path` with these attributes: the known one if it is of that kind
+        (a staged one keeps its own attributes), else a new one."""
+        inode = self.table.find(path)
+        if inode is not None and inode.kind == kind:
+            if inode.stage is None:
+                inode.attrs = attrs
+                inode.remote = True
+            return inode
+        return self.table.add(path, kind, attrs)
+
+    async def resolve(self, path: str) -> Inode | None:
+        """The inode at `path`, asking the store unless what we know is fresh."""
+        inode = self.table.find(path)
+        if inode is not None and (inode.stage is not None or inode.fresh(self.ttl)
+                                  or not inode.remote):
+            return inode
+        if self.layout.is_bucket(path):
+            return await self._resolve_bucket(path)
+        parent, name = split(path)
+        lst = self.dirs.fresh(parent)
+        if lst is None and self.dirs.small(parent):
+            lst = await self.dirs.list(parent, SMALL_DIR)
+        if lst is None:
+            return await self._resolve_remote(path)
+        child = lst.children.get(name)
+        if child is None:
+            if inode is not None and inode.stage is None:
+                self.table.detach(inode)
+            return None
+        if inode is not None and self.dirs.shows_unchanged(inode):
+            inode.attrs.fetched = trio.current_time()
+            return inode
+        if child.kind == DIR:
+            if inode is not None and inode.kind == DIR and inode.attrs.fetched > lst.fetched:
+                return inode
+            return self.install(path, DIR, await self.dir_attrs(path))
+        if child.info is not None:
+            return await self._file_inode(path, child.info)
+        return await self._resolve_remote(path)
+
+    async def dir_attrs(self, path: str) -> Attrs:
+        if self.layout.is_bucket(path) or path == "":
+            return attrs_from(None, DIR, self.defaults, trio.current_time())
+        bucket, prefix = self.layout.prefix_of(path)
+        self.stats.heads += 1
+        info = await self.backend.head(bucket, prefix)
+        return attrs_from(info, DIR, self.defaults, trio.current_time())
+
+    async def _file_inode(self, path: str, info: ObjectInfo) -> Inode | None:
+        listed = info.meta is not None
+        if info.meta is None:
+            bucket, key = self.layout.key(path)
+            self.stats.heads += 1
+            head = await self.backend.head(bucket, key)
+            if head is None:
+                return await self._dir_or_none(path)
+            info = head
+        kind = kind_of(info)
+        attrs = attrs_from(info, kind, self.defaults, trio.current_time())
+        attrs.exact = not listed
+        return self.install(path, kind, attrs)
+
+    async def _dir_or_none(self, path: str) -> Inode | None:
+        bucket, prefix = self.layout.prefix_of(path)
+        if await self.backend.first_key(bucket, prefix, 1):
+            return self.install(path, DIR, await self.dir_attrs(path))
+        return None
+
+    async def _resolve_bucket(self, path: str) -> Inode | None:
+        lst = self.dirs.fresh("")
+        if lst is None:
+            lst = await self.dirs.list("")
+        assert lst is not None
+        if path not in lst.children:
+            return None
+        inode = self.table.find(path)
+        if inode is not None and inode.kind == DIR:
+            inode.attrs.fetched = trio.current_time()
+            return inode
+        return self.install(path, DIR, attrs_from(None, DIR, self.defaults, trio.current_time()))
+
+    async def _resolve_remote(self, path: str) -> Inode | None:
+        bucket, key = self.layout.key(path)
+        file: ObjectInfo | None = None
+        marker: ObjectInfo | None = None
+        below = False
+
+        async def head_file() -> None:
+            nonlocal file
+            self.stats.heads += 1
+            file = await self.backend.head(bucket, key)
+
+        async def head_marker() -> None:
+            nonlocal marker
+            self.stats.heads += 1
+            marker = await self.backend.head(bucket, key + "/")
+
+        async def probe_dir() -> None:
+            nonlocal below
+            self.stats.lists += 1
+            below = bool(await self.backend.first_key(bucket, key + "/", 1))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(head_file)
+            nursery.start_soon(head_marker)
+            nursery.start_soon(probe_dir)
+        now = trio.current_time()
+        if marker is not None or below:
+            return self.install(path, DIR, attrs_from(marker, DIR, self.defaults, now))
+        if file is None:
+            inode = self.table.find(path)
+            if inode is not None and inode.stage is None:
+                self.table.detach(inode)
+            return None
+        kind = kind_of(file)
+        return self.install(path, kind, attrs_from(file, kind, self.defaults, now))
+
+    async def refresh(self, inode: Inode) -> None:
+        """Re-read the attributes of a file, symlink or directory from the store."""
+        path = inode.path
+        if path is None or inode.stage is not None or not inode.remote or path == "":
+            return
+        if self.dirs.shows_unchanged(inode):
+            inode.attrs.fetched = trio.current_time()
+            return
+        if inode.kind == DIR:
+            inode.attrs = await self.dir_attrs(path)
+            return
+        bucket, key = self.layout.key(path)
+        self.stats.heads += 1
+        info = await self.backend.head(bucket, key)
+        if info is None:
+            if inode.opens == 0:
+                self.table.detach(inode)
+                raise pyfuse3.FUSEError(errno.ENOENT)
+            return
+        if kind_of(info) != inode.kind:
+            self.table.detach(inode)
+            raise pyfuse3.FUSEError(errno.ESTALE)
+        inode.attrs = attrs_from(info, inode.kind, self.defaults, trio.current_time())
+
+    async def is_empty(self, inode: Inode) -> bool:
+        """The directory `inode` holds nothing here or in the store (but its marker)."""
+        assert inode.path is not None
+        if any(not i.unlinked for i in self.table.staged_below(inode.path)):
+            return False
+        bucket, prefix = self.layout.prefix_of(inode.path)
+        keys = await self.backend.first_key(bucket, prefix, 2)
+        return all(k == prefix for k in keys)
+
+    def listed(self, path: str, kind: str, info: ObjectInfo | None,
+               now: float) -> tuple[Inode, bool]:
+        """The inode of a readdir entry at `path` and whether its attributes are sure (else
+        the kernel gets them with zero timeouts and asks again before using them)."""
+        inode = self.table.find(path)
+        if inode is not None and (inode.kind == kind or inode.kind == LINK and kind == FILE):
+            if inode.stage is None and inode.remote and not (
+                    inode.attrs.full and inode.fresh(self.ttl)):
+                if not self.dirs.shows_unchanged(inode):
+                    return inode, False
+                inode.attrs.fetched = now
+            return inode, True
+        if kind == DIR:
+            return self.install(path, DIR, attrs_from(None, DIR, self.defaults, -1e18)), False
+        assert info is not None
+        if info.meta is not None:
+            k = kind_of(info)
+            attrs = attrs_from(info, k, self.defaults, now)
+            attrs.exact = False
+            return self.install(path, k, attrs), True
+        attrs = attrs_from(info, FILE, self.defaults, now)
+        attrs.full = False
+        attrs.fetched = -1e18
+        return self.install(path, FILE, attrs), False
