@@ -1,9 +1,17 @@
-"""Durable file operations (blocking; called from worker threads)."""
+"""Durable file operations (blocking; called from worker threads).
+
+Every file the store creates is ``FILE_MODE`` (0600) and every directory ``DIR_MODE``
+(0700), whatever the process umask: object data is the node's alone (docs/store.md,
+"File modes"). A umask can only take bits away from these.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
 
 
 def fsync_dir(path: str) -> None:
@@ -22,7 +30,7 @@ def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
 
 
 def write_tmp(tmp: str, data: bytes | bytearray | memoryview, fsync: bool) -> None:
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     try:
         write_all(fd, data)
         if fsync:

@@ -84,7 +84,7 @@ def probe(mp: Mountpath, failed_path: str | None = None) -> str | None:
     tmp = layout.tmp_path(root, "probe")
     data = os.urandom(512)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.write(fd, data)
             os.fsync(fd)

@@ -50,18 +50,31 @@ class Mountpath:
         return {"total": total, "free": free, "used": total - (st.f_bfree * st.f_frsize)}
 
 
+def _private(path: str) -> None:
+    """Tighten a directory to 0700 (best effort: one we may not chmod stays usable)."""
+    try:
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o700)
+    except OSError as e:
+        log.warning("cannot make %s private: %s", path, e)
+
+
 def _prepare_dirs(root: str, fsync: bool) -> None:
+    # 0700 whatever the umask (docs/store.md, "File modes"); a top directory made
+    # before that rule is tightened here, which hides everything below it
     for sub in (layout.CHUNKS, layout.MANIFESTS):
         base = f"{root}/{sub}"
-        os.makedirs(base, exist_ok=True)
+        os.makedirs(base, 0o700, exist_ok=True)
+        _private(base)
         for fan in layout.FANOUT:
             d = f"{base}/{fan}"
             if not os.path.isdir(d):
-                os.mkdir(d)
+                os.mkdir(d, 0o700)
         if fsync:
             fsync_dir(base)
     for sub in (layout.BUCKETS, layout.UPLOADS, layout.TMP):
-        os.makedirs(f"{root}/{sub}", exist_ok=True)
+        os.makedirs(f"{root}/{sub}", 0o700, exist_ok=True)
+        _private(f"{root}/{sub}")
     if fsync:
         fsync_dir(root)
 

@@ -66,7 +66,7 @@ class MultipartMixin:
             d = layout.upload_dir(mp.root, upload_id)
             try:
                 if not os.path.isdir(d):
-                    os.makedirs(d, exist_ok=True)
+                    os.makedirs(d, 0o700, exist_ok=True)
                     if self.config.fsync:
                         fsync_dir(os.path.dirname(d))
                 replace_durably(layout.tmp_path(mp.root, "upload"), f"{d}/{name}", data,

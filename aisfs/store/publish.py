@@ -375,7 +375,7 @@ def _unnamed(root: str, data: bytes) -> int:
         return -1
     try:
         _proc_fd()
-        fd = os.open(f"{root}/{layout.TMP}", os.O_WRONLY | _O_TMPFILE | os.O_CLOEXEC, 0o644)
+        fd = os.open(f"{root}/{layout.TMP}", os.O_WRONLY | _O_TMPFILE | os.O_CLOEXEC, 0o600)
     except OSError as e:
         if e.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
             _unnamed_ok = False  # not here: named temp files, as everywhere before

@@ -331,7 +331,7 @@ def fix_upload(store: Store, upload_id: str, copies: int, prog: Progress) -> Non
             d = layout.upload_dir(mp.root, upload_id)
             try:
                 if not os.path.isdir(d):
-                    os.makedirs(d, exist_ok=True)
+                    os.makedirs(d, 0o700, exist_ok=True)
                     if fsync:
                         fsync_dir(os.path.dirname(d))
                 for n, content in files.items():

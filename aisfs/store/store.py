@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -28,7 +29,7 @@ import trio
 from .buckets import BucketsMixin
 from .chunks import ChunkStore, StoreCorruption
 from .config import StoreConfig
-from .files import read_file, replace_durably, unlink_durably
+from .files import DIR_MODE, FILE_MODE, read_file, replace_durably, unlink_durably
 from .gc import GcMixin
 from .index import Index
 from .listing import ListingMixin
@@ -109,8 +110,8 @@ class Store(
 
     @classmethod
     def open_sync(cls, config: StoreConfig) -> Store:
-        config.index_dir.mkdir(parents=True, exist_ok=True)
-        lock_fd = os.open(config.index_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        config.index_dir.mkdir(0o700, parents=True, exist_ok=True)
+        lock_fd = os.open(config.index_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -119,6 +120,7 @@ class Store(
         try:
             db = config.index_dir / DB_FILE
             fresh = not db.exists()
+            _private_index(config.index_dir, fresh)
             index = Index(db)
             known = dict(index.w.execute("SELECT path, uuid FROM mountpaths").fetchall())
             mps: list[Mountpath] = []
@@ -213,6 +215,23 @@ class Store(
 
 def _never() -> bool:
     return False
+
+
+def _private_index(index_dir: Path, fresh: bool) -> None:
+    """The index directory 0700 and its database 0600, whatever the umask: a new database
+    is created empty 0600 here before SQLite opens it (its -wal and -shm files take the
+    database's mode); an older one, and its lock file, are tightened."""
+    os.chmod(index_dir, DIR_MODE)
+    db = index_dir / DB_FILE
+    if fresh:
+        os.close(os.open(db, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+    for path in (db, index_dir / f"{DB_FILE}-wal", index_dir / f"{DB_FILE}-shm",
+                 index_dir / LOCK_FILE):
+        try:
+            if os.stat(path).st_mode & 0o077:
+                os.chmod(path, FILE_MODE)
+        except FileNotFoundError:
+            pass
 
 
 __all__ = ["Store", "StoreConfig", "StoreCorruption", "open_store"]
