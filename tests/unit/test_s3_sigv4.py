@@ -292,3 +292,101 @@ def test_chunk_signer_chain() -> None:
     with pytest.raises(S3Error) as exc:
         dec.events()
     assert exc.value.code == "SignatureDoesNotMatch"
+
+
+# ---------------------------------------------------------------- signed-header policy
+
+
+def _denied_unsigned(exc: pytest.ExceptionInfo[S3Error], *names: str) -> None:
+    assert exc.value.code == "AccessDenied" and exc.value.status == 403
+    assert exc.value.message == "There were headers present in the request which were not signed"
+    assert exc.value.extra["HeadersNotSigned"] == ", ".join(names)
+
+
+@pytest.mark.parametrize("presign", [None, 300])
+@pytest.mark.parametrize(
+    ("extra", "names"),
+    [
+        ({"x-amz-copy-source": "/otherbucket/secret.txt"}, ["x-amz-copy-source"]),
+        ({"X-Amz-Meta-Owner": "mallory"}, ["x-amz-meta-owner"]),
+        ({"x-amz-tagging": "a=b", "x-amz-acl": "public-read"}, ["x-amz-acl", "x-amz-tagging"]),
+        ({"Content-MD5": "1B2M2Y8AsgTpgAmY7PhCfg=="}, ["content-md5"]),
+    ],
+)
+def test_unsigned_headers_refused(
+    presign: int | None, extra: dict[str, str], names: list[str]
+) -> None:
+    path, query, headers = signed("PUT", "http://h/s3/bkt/key", presign=presign)
+    assert verify("PUT", path, query, headers) is not None  # as signed: accepted
+    with pytest.raises(S3Error) as exc:
+        verify("PUT", path, query, {**headers, **extra})
+    _denied_unsigned(exc, *names)
+
+
+@pytest.mark.parametrize("presign", [None, 300])
+def test_signed_amz_headers_and_exemptions_pass(presign: int | None) -> None:
+    hdrs = {"x-amz-copy-source": "/src/k", "X-Amz-Meta-A": "1", "Content-MD5": "abc="}
+    path, query, headers = signed("PUT", "http://h/s3/bkt/key", headers=hdrs, presign=presign)
+    # headers that need no signature: x-amzn-* trace ids, ordinary ones
+    extra = {"X-Amzn-Trace-Id": "Root=1", "User-Agent": "x", "Content-Type": "text/plain"}
+    if presign is not None:
+        extra["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"  # S3 accepts it unsigned
+    assert verify("PUT", path, query, {**headers, **extra}) is not None
+
+
+def test_unsigned_header_checked_after_signature() -> None:
+    """A forged request is a signature mismatch, whatever it carries."""
+    path, query, headers = signed("GET", "http://h/s3/bkt/key")
+    headers = {**headers, "x-amz-meta-z": "1", "Authorization": headers["Authorization"][:-1] + "0"}
+    with pytest.raises(S3Error) as exc:
+        verify("GET", path, query, headers)
+    assert exc.value.code == "SignatureDoesNotMatch"
+
+
+def test_policy_names() -> None:
+    from aisfs.s3.signed_headers import must_be_signed, unsigned_headers
+
+    assert must_be_signed("x-amz-copy-source") and must_be_signed("content-md5")
+    assert must_be_signed("host") and not must_be_signed("x-amz-content-sha256")
+    assert not must_be_signed("x-amzn-trace-id") and not must_be_signed("content-type")
+    hdrs = [("Host", "h"), ("X-Amz-Meta-A", "1"), ("x-amz-meta-a", "2")]
+    assert unsigned_headers(hdrs, {"x-amz-date"}) == ["host", "x-amz-meta-a"]
+    assert unsigned_headers(hdrs, {"x-amz-meta-a"}, host_signable=False) == []
+
+
+# ---------------------------------------------------------------- dates
+
+
+def test_amz_time_exact() -> None:
+    import calendar
+
+    from aisfs.s3.sigv4 import amz_time
+
+    for s in ["19700101T000000Z", "20000229T235959Z", "20261205T193108Z", "99991231T235960Z"]:
+        assert amz_time(s) == calendar.timegm(time.strptime(s, "%Y%m%dT%H%M%SZ"))
+    for bad in ["20230229T000000Z", "20231301T000000Z", "20230101T240000Z", "20230101T006000Z",
+                "2023010１T000000Z", "20230101T000000", "20230101 000000Z", "", "x" * 16]:
+        with pytest.raises(S3Error) as exc:
+            amz_time(bad)
+        assert exc.value.code == "AccessDenied"
+
+
+def test_date_header_with_offset_is_utc() -> None:
+    from aisfs.s3.sigv4 import _http_date_to_amz, http_date_seconds
+
+    assert _http_date_to_amz("Sun, 06 Nov 1994 09:49:37 +0100") == "19941106T084937Z"
+    assert _http_date_to_amz("Sun, 06 Nov 1994 08:49:37 GMT") == "19941106T084937Z"
+    gmt = "Sun, 06 Nov 1994 08:49:37 GMT"
+    assert http_date_seconds("19941106T084937Z") == http_date_seconds(gmt)
+
+
+@pytest.mark.parametrize("expires", ["²", "1" * 5000, "-1", "", " 60", "６０"])
+def test_presigned_expires_bad_numbers(expires: str) -> None:
+    path, query, headers = signed("GET", "http://h/s3/bkt/key", presign=60)
+    query = "&".join(
+        f"X-Amz-Expires={expires}" if p.startswith("X-Amz-Expires=") else p
+        for p in query.split("&")
+    )
+    with pytest.raises(S3Error) as exc:
+        verify("GET", path, query, headers)
+    assert exc.value.code == "AuthorizationQueryParametersError"
