@@ -1,28 +1,39 @@
-"""HTTP/1.1 server-side framing, sans-IO: request heads, bodies, response heads.
+"""HTTP/1.1 server-side framing, sans-IO: request framing by llhttp, response heads.
 
 This is the protocol half of ``node.h1server`` (the trio half owns sockets and the ASGI
-calls), kept free of I/O in h11's manner so it is tested byte by byte. It covers what an
-origin server for S3 clients needs: request line and headers with their limits,
-Content-Length and chunked bodies, Expect: 100-continue, keep-alive rules of 1.0 and
-1.1, and response heads with Content-Length or chunked framing. It refuses ambiguous
-framing (both Transfer-Encoding and Content-Length, differing lengths) instead of
-guessing, since a guess there is how request smuggling starts.
+calls). Requests are framed by llhttp, Node.js's parser, through httptools: request
+line, headers, Content-Length and chunked bodies, trailers, pipelining. llhttp runs
+with every leniency off (its strict mode), so what it refuses - bare LF anywhere,
+obs-fold, a space before a header's colon or in a chunk size, duplicate or malformed
+Content-Length, Transfer-Encoding beside Content-Length, chunk-size overflow, raw
+bytes above 0x7f in the target - is refused here, and what it frames is framed exactly
+as it frames it: nothing of ours decides where a message ends. On top of it this module
+adds the policy llhttp leaves to its user: head size and header count limits (431),
+Host on HTTP/1.1, only ``chunked`` as a transfer coding (501), no protocol upgrade
+(501), HTTP/1.0 with Transfer-Encoding answered then closed (RFC 9112 section 6.1).
+
+Response heads are still written here, and every name and value is checked on the way
+out (token characters; no CR, LF, NUL or other control byte in a value): a header the
+app got wrong never reaches the wire.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from collections import deque
 from dataclasses import dataclass
 from email.utils import formatdate
 
+import httptools
+
 MAX_HEAD = 64 * 1024  # request line + headers
-MAX_CHUNK_LINE = 4096
+MAX_HEADERS = 128
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
-_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-_HEX = re.compile(rb"[0-9A-Fa-f]+\Z")
-_BAD_TARGET = re.compile(rb"[\x00-\x20\x7f]")
+# a response header value: HTAB, SP, VCHAR, obs-text (the CR/LF pairs between lines
+# are counted separately in response_head)
+_BAD_OUT = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 REASONS = {
     100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
@@ -32,6 +43,7 @@ REASONS = {
     411: "Length Required", 412: "Precondition Failed", 413: "Content Too Large",
     416: "Range Not Satisfiable", 431: "Request Header Fields Too Large",
     500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable",
+    505: "HTTP Version Not Supported", 507: "Insufficient Storage",
 }
 
 
@@ -41,6 +53,10 @@ class ProtocolError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+class BadResponseHead(ValueError):
+    """The app asked for a response header that may not go on the wire."""
 
 
 @dataclass(slots=True)
@@ -59,86 +75,190 @@ class RequestHead:
         return self.chunked or bool(self.content_length)
 
 
-def find_head_end(buf: bytes | bytearray) -> int:
-    """Offset just past the blank line ending a head, -1 if it hasn't arrived yet."""
-    end = buf.find(b"\r\n\r\n")
-    if end < 0:
-        if len(buf) > MAX_HEAD:
-            raise ProtocolError(431, "request head too large")
-        return -1
-    if end > MAX_HEAD:
-        raise ProtocolError(431, "request head too large")
-    return end + 4
+class EndOfMessage:
+    """The request body (if any) is complete."""
+
+    __slots__ = ()
 
 
-def parse_head(raw: bytes) -> RequestHead:
-    """Parse one request head (without its final blank line)."""
-    lines = raw.split(b"\r\n")
-    request_line = lines[0]
-    parts = request_line.split(b" ")
-    if len(parts) != 3:
-        raise ProtocolError(400, "malformed request line")
-    method, target, version = parts
-    if not _TOKEN.match(method):
-        raise ProtocolError(400, "malformed method")
-    if version == b"HTTP/1.1":
-        http_version = "1.1"
-    elif version == b"HTTP/1.0":
-        http_version = "1.0"
-    elif version.startswith(b"HTTP/"):
-        raise ProtocolError(505 if version[5:6] != b"1" else 400, "unsupported HTTP version")
-    else:
-        raise ProtocolError(400, "malformed request line")
-    if not target or _BAD_TARGET.search(target):
-        raise ProtocolError(400, "malformed request target")
-    headers: list[tuple[bytes, bytes]] = []
-    lengths: set[bytes] = set()
-    transfer: list[bytes] = []
-    connection: list[bytes] = []
-    expect = b""
-    has_host = False
-    for line in lines[1:]:
-        name, sep, value = line.partition(b":")
-        if not sep or not _TOKEN.match(name):
-            # also a space before the colon or an obs-fold continuation line
-            raise ProtocolError(400, "malformed header line")
-        value = value.strip(b" \t")
-        if _BAD_VALUE.search(value):
-            raise ProtocolError(400, "malformed header value")
+END = EndOfMessage()
+
+Event = RequestHead | bytes | EndOfMessage | ProtocolError
+
+
+class RequestParser:
+    """Feed it the bytes of a connection; take events out in order with ``next_event``.
+
+    Events: a ``RequestHead`` per request and, when it ``has_body``, its body pieces
+    (``bytes``) and ``END``; pipelined requests one after the other; a ``ProtocolError``
+    where the bytes stop being HTTP (nothing is framed after it: answer its status and
+    close). The events
+    of a request are produced only from bytes fed, so a caller that feeds only when it
+    wants more keeps backpressure on the client; what one feed holds of later requests
+    waits here, bounded by the feed's size.
+    """
+
+    __slots__ = (
+        "_p", "_events", "_url", "_headers", "_head_size", "_in_head", "_in_body",
+        "_fed_in_head", "_error", "_cl", "_te", "_host", "_conn", "_expect", "_bodyless",
+        "dead",
+    )
+
+    def __init__(self) -> None:
+        self._p = httptools.HttpRequestParser(self)
+        # llhttp's strict mode: every leniency off (they are off by default; say so)
+        self._p.set_dangerous_leniencies(
+            lenient_headers=False, lenient_chunked_length=False, lenient_keep_alive=False,
+            lenient_transfer_encoding=False, lenient_version=False,
+            lenient_data_after_close=False, lenient_optional_lf_after_cr=False,
+            lenient_optional_cr_before_lf=False, lenient_optional_crlf_after_chunk=False,
+            lenient_spaces_after_chunk_size=False,
+        )
+        self._events: deque[Event] = deque()
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._head_size = 0
+        self._in_head = False  # a request began and its head isn't complete
+        self._in_body = False
+        self._fed_in_head = 0
+        self._error: ProtocolError | None = None
+        self._cl: int | None = None
+        self._te: list[bytes] = []
+        self._host = False
+        self._conn = b""
+        self._expect = b""
+        self._bodyless = False
+        self.dead = False  # a ProtocolError was produced: nothing more is parsed
+
+    @property
+    def idle(self) -> bool:
+        """No byte of a next request is waiting (the keep-alive state)."""
+        return not self._events and not self._in_head and not self._in_body
+
+    def feed(self, data: bytes | bytearray) -> None:
+        if self.dead or not data:
+            return
+        was_in_head = self._in_head
+        try:
+            self._p.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(ProtocolError(501, "protocol upgrade is not supported"))
+            return
+        except httptools.HttpParserError as e:  # the URL, callback and plain errors
+            self._fail(self._error or ProtocolError(400, f"malformed request: {e}"))
+            return
+        if self._in_head:
+            # a header llhttp is still reading is not shown to us until it ends: bound it
+            # by the bytes fed meanwhile (a feed in which the request began isn't counted)
+            if was_in_head:
+                self._fed_in_head += len(data)
+            if self._fed_in_head > MAX_HEAD:
+                self._fail(ProtocolError(431, "request head too large"))
+
+    def next_event(self) -> Event | None:
+        """The next event, None when more bytes are needed."""
+        return self._events.popleft() if self._events else None
+
+    def body_pieces(self) -> tuple[bytes, bool]:
+        """Every body piece waiting, joined, and whether the body's end came after them
+        (a caller that has the request's head and wants its body)."""
+        events = self._events
+        pieces: list[bytes] = []
+        while events and type(events[0]) is bytes:
+            pieces.append(events.popleft())  # type: ignore[arg-type]
+        end = bool(events) and events[0] is END
+        if end:
+            events.popleft()
+        return (pieces[0] if len(pieces) == 1 else b"".join(pieces)), end
+
+    def peek_error(self) -> ProtocolError | None:
+        if self._events and isinstance(self._events[0], ProtocolError):
+            return self._events[0]
+        return None
+
+    def _fail(self, err: ProtocolError) -> None:
+        self.dead = True
+        self._in_head = self._in_body = False
+        self._events.append(err)
+
+    def _raise(self, err: ProtocolError) -> None:
+        self._error = err
+        raise err
+
+    # ---- llhttp callbacks -------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._in_head = True
+        self._fed_in_head = 0
+        self._url = b""
+        self._headers = []
+        self._head_size = 0
+        self._cl = None
+        self._te = []
+        self._host = False
+        self._conn = self._expect = b""
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        self._head_size += len(url)
+        if self._head_size > MAX_HEAD:
+            self._raise(ProtocolError(431, "request head too large"))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._in_body:
+            return  # a trailer field (llhttp checked its syntax): dropped
+        self._head_size += len(name) + len(value) + 4
+        if self._head_size > MAX_HEAD:
+            self._raise(ProtocolError(431, "request head too large"))
+        if len(self._headers) >= MAX_HEADERS:
+            self._raise(ProtocolError(431, "too many header fields"))
         name = name.lower()
-        headers.append((name, value))
+        value = value.rstrip(b" \t")  # llhttp drops the leading whitespace only
+        self._headers.append((name, value))
         if name == b"content-length":
-            lengths.update(v.strip() for v in value.split(b","))
+            self._cl = int(value)  # llhttp checked: digits only, once, no overflow
         elif name == b"transfer-encoding":
-            transfer += [v.strip().lower() for v in value.split(b",") if v.strip()]
-        elif name == b"connection":
-            connection += [v.strip().lower() for v in value.split(b",")]
-        elif name == b"expect":
-            expect = value.lower()
+            self._te += [v.strip(b" \t").lower() for v in value.split(b",")]
         elif name == b"host":
-            has_host = True
-    if http_version == "1.1" and not has_host:
-        raise ProtocolError(400, "missing Host header")
-    head = RequestHead(method.decode("ascii"), target, http_version, headers)
-    if transfer:
-        if lengths:
-            raise ProtocolError(400, "both Transfer-Encoding and Content-Length")
-        if transfer != [b"chunked"]:
-            raise ProtocolError(501, "unsupported Transfer-Encoding")
-        head.chunked = True
-    elif lengths:
-        if len(lengths) != 1:
-            raise ProtocolError(400, "conflicting Content-Length values")
-        (length,) = lengths
-        if not length.isdigit() or len(length) > 19:
-            raise ProtocolError(400, "malformed Content-Length")
-        head.content_length = int(length)
-    if http_version == "1.1":
-        head.keep_alive = b"close" not in connection
-        head.expect_continue = expect == b"100-continue"
-    else:
-        head.keep_alive = b"keep-alive" in connection
-    return head
+            self._host = True
+        elif name == b"connection":
+            self._conn += b"," + value.lower()
+        elif name == b"expect":
+            self._expect = value.lower()
+
+    def on_headers_complete(self) -> None:
+        p = self._p
+        version = p.get_http_version()
+        if version != "1.1" and version != "1.0":
+            self._raise(ProtocolError(505, "unsupported HTTP version"))
+        if p.should_upgrade():
+            self._raise(ProtocolError(501, "protocol upgrade is not supported"))
+        if version == "1.1" and not self._host:
+            self._raise(ProtocolError(400, "missing Host header"))
+        head = RequestHead(p.get_method().decode("ascii"), self._url, version, self._headers)
+        keep_alive = bool(p.should_keep_alive())
+        if self._te:
+            if self._te != [b"chunked"]:
+                self._raise(ProtocolError(501, "unsupported Transfer-Encoding"))
+            head.chunked = True
+            if version == "1.0":
+                keep_alive = False  # RFC 9112 6.1: the framing is faulty; close after
+        else:
+            head.content_length = self._cl
+        head.keep_alive = keep_alive
+        head.expect_continue = version == "1.1" and self._expect == b"100-continue"
+        self._bodyless = not head.has_body
+        self._in_head = False
+        self._in_body = True
+        self._events.append(head)
+
+    def on_body(self, body: bytes) -> None:
+        self._events.append(body)
+
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        if not self._bodyless:
+            self._events.append(END)
 
 
 def split_target(target: bytes) -> tuple[bytes, bytes]:
@@ -146,87 +266,13 @@ def split_target(target: bytes) -> tuple[bytes, bytes]:
     if target.startswith((b"http://", b"https://")):
         rest = target.split(b"//", 1)[1]
         slash = rest.find(b"/")
-        target = rest[slash:] if slash >= 0 else b"/"
+        q = rest.find(b"?")
+        if slash < 0 or 0 <= q < slash:
+            target = b"/" + rest[q:] if q >= 0 else b"/"
+        else:
+            target = rest[slash:]
     path, _, query = target.partition(b"?")
     return path, query
-
-
-class ChunkedReader:
-    """Decodes a chunked request body fed in pieces; trailers are read and dropped."""
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self._left = 0  # bytes of the current chunk still to come
-        self._state = "size"  # size | data | data-crlf | trailer | done
-        self.done = False
-
-    def feed(self, data: bytes) -> list[bytes]:
-        """Body bytes decoded from ``data`` (kept in order); sets ``done`` at the end."""
-        out: list[bytes] = []
-        buf = self._buf
-        if data:
-            if self._state == "data" and not buf:
-                # the common case: straight through without copying into the buffer
-                take = data[: self._left]
-                if take:
-                    out.append(take)
-                    self._left -= len(take)
-                    data = data[len(take):]
-                    if self._left == 0:
-                        self._state = "data-crlf"
-            buf += data
-        while True:
-            if self._state == "data":
-                if not buf:
-                    return out
-                take = bytes(buf[: self._left])
-                del buf[: len(take)]
-                self._left -= len(take)
-                out.append(take)
-                if self._left:
-                    return out
-                self._state = "data-crlf"
-            elif self._state == "data-crlf":
-                if len(buf) < 2:
-                    return out
-                if buf[:2] != b"\r\n":
-                    raise ProtocolError(400, "malformed chunk end")
-                del buf[:2]
-                self._state = "size"
-            elif self._state in ("size", "trailer"):
-                nl = buf.find(b"\r\n")
-                if nl < 0:
-                    if len(buf) > MAX_CHUNK_LINE:
-                        raise ProtocolError(400, "chunk line too long")
-                    return out
-                line = bytes(buf[:nl])
-                del buf[: nl + 2]
-                if self._state == "trailer":
-                    if not line:
-                        self._state = "done"
-                        self.done = True
-                        return out  # what follows is the next request: leftover()
-                    continue
-                size_text = line.split(b";", 1)[0].strip()
-                try:
-                    if not _HEX.match(size_text) or len(size_text) > 16:
-                        raise ValueError
-                    size = int(size_text, 16)
-                except ValueError:
-                    raise ProtocolError(400, "malformed chunk size") from None
-                if size == 0:
-                    self._state = "trailer"
-                else:
-                    self._left = size
-                    self._state = "data"
-            else:
-                return out
-
-    def leftover(self) -> bytes:
-        """Bytes past the end of the body (the next pipelined request), once done."""
-        rest = bytes(self._buf)
-        self._buf.clear()
-        return rest
 
 
 @dataclass(slots=True)
@@ -243,19 +289,36 @@ class _DateCache:
 
 
 _date = _DateCache()
+_good_names: set[bytes] = set()
+
+
+def check_header_name(name: bytes) -> None:
+    if name in _good_names:
+        return
+    if not _TOKEN.match(name):
+        raise BadResponseHead(f"invalid response header name {name!r}")
+    if len(_good_names) < 4096:
+        _good_names.add(name)
 
 
 def response_head(
     status: int, headers: list[tuple[bytes, bytes]], *, chunked: bool, close: bool,
     http_version: str = "1.1",
 ) -> bytes:
-    """The status line and headers; adds Date, and the framing/connection headers asked."""
+    """The status line and headers; adds Date, and the framing/connection headers asked.
+
+    Raises BadResponseHead when a header name is not a token or a value holds CR, LF,
+    NUL or another control byte (HTAB aside), or the status is not three digits.
+    """
+    if not 100 <= status <= 999:
+        raise BadResponseHead(f"invalid response status {status!r}")
     reason = REASONS.get(status, "")
     lines = [f"HTTP/1.1 {status} {reason}".encode("ascii")]
     has_date = False
     for name, value in headers:
         if name == b"date":
             has_date = True
+        check_header_name(name)
         lines.append(name + b": " + value)
     if not has_date:
         lines.append(b"date: " + _date.now())
@@ -266,7 +329,13 @@ def response_head(
     elif http_version == "1.0":
         lines.append(b"connection: keep-alive")
     lines.append(b"\r\n")
-    return b"\r\n".join(lines)
+    head = b"\r\n".join(lines)
+    # the joins put exactly len(lines) CRLF pairs in; one more CR or LF is a value's
+    n = len(lines)
+    if head.count(b"\n") != n or head.count(b"\r") != n or _BAD_OUT.search(head):
+        bad = [n for n, v in headers if b"\r" in v or b"\n" in v or _BAD_OUT.search(v)]
+        raise BadResponseHead(f"invalid value in response header(s) {bad!r}")
+    return head
 
 
 def body_allowed(method: str, status: int) -> bool:

@@ -2,12 +2,14 @@
 
 One task per connection, and each request is served inside it: no task, memory channel
 or h11 event per request, which is most of what a small PUT or GET cost under Hypercorn
-(see docs/design-notes.md for the figures). The framing rules live in ``node.h1proto``
-(sans-IO); this module owns the sockets, the keep-alive and graceful-stop policy, and
-the ASGI ``receive``/``send`` pair:
+(see docs/design-notes.md for the figures). Requests are framed by llhttp through
+``node.h1proto`` (sans-IO); this module owns the sockets, the keep-alive and
+graceful-stop policy, and the ASGI ``receive``/``send`` pair:
 
 - the body is read from the socket only when the app calls ``receive()`` (backpressure
   all the way to the client's TCP window), ``Expect: 100-continue`` is answered then;
+  each wait for body bytes lasts at most ``read_timeout`` (``net.read_timeout``), then
+  the request sees a disconnect and the connection is closed;
 - a response whose request body was not read to its end closes the connection
   (after a bounded drain, so the client sees the answer rather than a reset);
 - on stop the listeners close, idle connections close at once, requests in flight get
@@ -28,12 +30,11 @@ from urllib.parse import unquote
 import trio
 
 from node.h1proto import (
-    ChunkedReader,
+    BadResponseHead,
     ProtocolError,
     RequestHead,
+    RequestParser,
     body_allowed,
-    find_head_end,
-    parse_head,
     response_head,
     split_target,
 )
@@ -69,12 +70,15 @@ class H1Server:
     def __init__(
         self, app: App, *, keep_alive_timeout: float, graceful_timeout: float,
         ssl_context: ssl.SSLContext | None = None, header_timeout: float = 30.0,
+        read_timeout: float | None = None,
     ) -> None:
         self.app = app
         self.keep_alive_timeout = keep_alive_timeout
         # a request head must be whole this long after its first byte: a client that
         # trickles it (slowloris) holds a connection no longer than that
         self.header_timeout = header_timeout
+        # each wait for request body bytes: a client that stops mid-body is cut after it
+        self.read_timeout = math.inf if read_timeout is None else read_timeout
         self.graceful_timeout = graceful_timeout
         self.ssl_context = ssl_context
         self.connections: set[_Connection] = set()
@@ -152,7 +156,7 @@ class _Connection:
                 sock_stream, server.ssl_context, server_side=True, https_compatible=True
             )
         self.scheme = "https" if tls else "http"
-        self.buf = bytearray()
+        self.parser = RequestParser()
         self.idle_scope: trio.CancelScope | None = None
         try:
             self.client: tuple[str, int] | None = tuple(self.sock.getpeername()[:2])  # type: ignore[assignment]
@@ -179,16 +183,17 @@ class _Connection:
     async def _read_head(self) -> RequestHead | None:
         """The next request's head; None when the client closed, went quiet past the
         keep-alive timeout, or the server is stopping while the connection idles."""
+        parser = self.parser
         head_deadline = math.inf
         while True:
-            while self.buf[:2] == b"\r\n":  # stray CRLFs between requests are allowed
-                del self.buf[:2]
-            end = find_head_end(self.buf)
-            if end >= 0:
-                raw = bytes(self.buf[: end - 4])
-                del self.buf[:end]
-                return parse_head(raw)
-            idle = not self.buf
+            event = parser.next_event()
+            if type(event) is RequestHead:
+                return event
+            if isinstance(event, ProtocolError):
+                raise event
+            if event is not None:
+                continue  # never: a body left unread closes the connection
+            idle = parser.idle
             if idle and self.server.stopping:
                 return None
             if not idle and head_deadline == math.inf:
@@ -207,7 +212,7 @@ class _Connection:
                 raise ProtocolError(408, "request head not received in time")
             if scope.cancelled_caught or not data:
                 return None
-            self.buf += data
+            parser.feed(data)
 
     async def _refuse(self, err: ProtocolError) -> None:
         body = f"{err}\n".encode()
@@ -219,14 +224,6 @@ class _Connection:
         with contextlib.suppress(*_NET_ERRORS):
             await self.stream.send_all(head + body)
 
-    async def receive_some(self, limit: int) -> bytes:
-        """Buffered bytes first (pipelined or read with the head), then the socket."""
-        if self.buf:
-            data = bytes(self.buf[:limit])
-            del self.buf[:limit]
-            return data
-        return await self.stream.receive_some(limit)
-
 
 class _Exchange:
     """One request and its response on a connection."""
@@ -234,8 +231,6 @@ class _Exchange:
     def __init__(self, conn: _Connection, head: RequestHead) -> None:
         self.conn = conn
         self.head = head
-        self.body_left = head.content_length or 0
-        self.chunked = ChunkedReader() if head.chunked else None
         self.body_done = not head.has_body
         self.continue_sent = False
         self.end_delivered = False
@@ -305,41 +300,31 @@ class _Exchange:
         if self.head.expect_continue and not self.continue_sent and not self.started:
             self.continue_sent = True
             await self.conn.stream.send_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-        try:
-            piece = await (self._chunked_piece() if self.chunked else self._length_piece())
-        except ProtocolError:
-            self.close = True
-            self.body_done = True
-            return {"type": "http.disconnect"}
-        if piece is None:
-            self.close = True
-            self.body_done = True
-            return {"type": "http.disconnect"}
-        self.end_delivered = self.body_done
-        return {"type": "http.request", "body": piece, "more_body": not self.body_done}
-
-    async def _length_piece(self) -> bytes | None:
-        data = await self.conn.receive_some(min(self.body_left, BODY_RECV))
-        if not data:
-            return None
-        self.body_left -= len(data)
-        if self.body_left == 0:
-            self.body_done = True
-        return data
-
-    async def _chunked_piece(self) -> bytes | None:
-        reader = self.chunked
-        assert reader is not None
+        parser = self.conn.parser
         while True:
-            data = await self.conn.receive_some(BODY_RECV // 4)
+            piece, end = parser.body_pieces()
+            if piece or end:
+                self.body_done = end
+                self.end_delivered = end
+                return {"type": "http.request", "body": piece, "more_body": not end}
+            err = parser.peek_error()
+            if err is not None:
+                log.info("request body refused: %s", err)
+                return self._disconnect()
+            with trio.move_on_after(self.conn.server.read_timeout) as scope:
+                data = await self.conn.stream.receive_some(BODY_RECV)
+            if scope.cancelled_caught:
+                log.info("request body idle for %ss: closing the connection",
+                         self.conn.server.read_timeout)
+                return self._disconnect()
             if not data:
-                return None
-            pieces = reader.feed(data)
-            if reader.done:
-                self.body_done = True
-                self.conn.buf[:0] = reader.leftover()
-            if pieces or reader.done:
-                return b"".join(pieces)
+                return self._disconnect()
+            parser.feed(data)
+
+    def _disconnect(self) -> dict[str, Any]:
+        self.close = True
+        self.body_done = True
+        return {"type": "http.disconnect"}
 
     # ---- ASGI send ------------------------------------------------------------------
 
@@ -359,8 +344,15 @@ class _Exchange:
         if not self.started:
             if not self.status:
                 raise RuntimeError("body before http.response.start")
-            out = self._head(body, more)
             self.started = True
+            try:
+                out = self._head(body, more)
+            except BadResponseHead as e:
+                # a programming error above us: the header must not reach the wire
+                log.error("response to %s %r refused: %s", self.head.method,
+                          self.head.target[:200], e)
+                await self._send_plain_500()
+                return
         if body and body_allowed(self.head.method, self.status):
             out += b"%x\r\n%b\r\n" % (len(body), body) if self.out_chunked else body
         if not more:
@@ -393,6 +385,20 @@ class _Exchange:
         return response_head(self.status, headers, chunked=self.out_chunked,
                              close=self.close, http_version=self.head.http_version)
 
+    async def _send_plain_500(self) -> None:
+        self.finished = True
+        self.close = True
+        body = b"internal server error\n"
+        out = response_head(500, [(b"content-type", b"text/plain"),
+                                  (b"content-length", b"%d" % len(body))],
+                            chunked=False, close=True)
+        if body_allowed(self.head.method, 500):
+            out += body
+        try:
+            await self.conn.stream.send_all(out)
+        except _NET_ERRORS as e:
+            raise ClientGone(str(e) or type(e).__name__) from None
+
     async def _drain(self) -> None:
         """Read and drop the rest of an unread body for a while, so closing doesn't
         reset the connection before the client has read the answer."""
@@ -403,7 +409,7 @@ class _Exchange:
         dropped = 0
         with trio.move_on_after(DRAIN_SECONDS), contextlib.suppress(*_NET_ERRORS):
             while dropped < DRAIN_LIMIT:
-                data = await self.conn.receive_some(BODY_RECV)
+                data = await stream.receive_some(BODY_RECV)
                 if not data:
                     break
                 dropped += len(data)

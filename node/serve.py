@@ -98,7 +98,8 @@ def h1_server(cfg: NodeConfig, app: InFlight) -> H1Server:
         tls = server_ssl_context(cfg.net.certfile, cfg.net.keyfile or None)
     return H1Server(app, keep_alive_timeout=cfg.net.keep_alive_timeout,
                     graceful_timeout=cfg.net.graceful_timeout, ssl_context=tls,
-                    header_timeout=cfg.net.header_timeout)
+                    header_timeout=cfg.net.header_timeout,
+                    read_timeout=cfg.net.read_timeout)
 
 
 def sd_notify(message: str) -> None:
