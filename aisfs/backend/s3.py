@@ -391,8 +391,11 @@ class S3Backend:
                 except S3Error as e:
                     log.warning("%s: abort of upload %s failed: %s", s.label, upload_id, e)
             raise
-        return RemoteAttrs(size=total, etag=_etag(done.get("ETag")),
-                           version=_version(done.get("VersionId")))
+        etag, version = _etag(done.get("ETag")), _version(done.get("VersionId"))
+        if not etag:  # Ceph Pacific answers CompleteMultipartUpload with an empty ETag
+            head = await self.head_object(bucket, key)
+            etag, version = head.etag, version or head.version
+        return RemoteAttrs(size=total, etag=etag, version=version)
 
     # == listing =========================================================================
 
