@@ -85,6 +85,15 @@ class ListingMixin:
             lo, inclusive = prefix, True
         else:
             lo, inclusive = start_after, False
+            under = delimiter and start_after.startswith(prefix)
+            i = start_after.find(delimiter, len(prefix)) if under else -1
+            if i >= 0:  # a marker on or inside a common prefix (a previous page's last
+                # entry): every key after it under that prefix rolls up into it, and it
+                # sorts <= the marker, so start past it
+                nxt = layout.prefix_successor(start_after[: i + len(delimiter)])
+                if nxt is None or (upper is not None and nxt >= upper):
+                    return ListPage(entries, prefixes, False, None)
+                lo, inclusive = nxt, True
         conn = self.index.r
         plen = len(prefix)
         n = 0
