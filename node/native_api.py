@@ -85,6 +85,7 @@ from node.native_cksum import (
     FAST,
     STORE_COMPUTED,
     Cksum,
+    checksum_of,
     new_cksum,
     object_checksum,
 )
@@ -628,10 +629,10 @@ class NativeApi:
             start_after=marker,
             max_keys=page_size,
             # the user metadata comes with the listing: no HEAD per entry for "custom"
-            with_extra="custom" in props,
+            # (nor for "checksum" and "version": index columns too)
+            with_extra=bool(props & {"custom", "checksum"}),
         )
         copies = int(binfo.props.get("mirror.copies", 1) or 1)
-        need_head = bool(props & {"checksum", "version"})
         entries: list[tuple[str, dict[str, Any]]] = []
         for e in page.entries:
             ent: dict[str, Any] = {"n": e.key, "f": ENTRY_IS_CACHED}
@@ -648,15 +649,10 @@ class NativeApi:
                 custom.append(("ETag", e.etag))
             if "last-modified" in props:
                 custom.append(("LastModified", format_http_date(e.mtime_ns)))
-            if need_head:
-                try:
-                    info = await self.store.head_object(ctx.bucket, e.key)
-                except S3Error:
-                    continue  # deleted since listed
-                if "checksum" in props:
-                    ent["cs"] = object_checksum(info)[1]
-                if "version" in props:
-                    ent["v"] = str(info.generation)
+            if "checksum" in props:
+                ent["cs"] = checksum_of(e.checksum_type, e.checksum_value, e.extra)[1]
+            if "version" in props:
+                ent["v"] = str(e.generation)
             if "custom" in props and e.user:
                 custom.extend(sorted(e.user.items()))
             if custom:

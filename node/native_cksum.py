@@ -63,10 +63,14 @@ def new_cksum(kind: str) -> Cksum | None:
 
 def object_checksum(info: ObjectInfo) -> tuple[str, str]:
     """``(type, value)`` of a stored object; value is "" when none was recorded."""
-    kind = info.checksum_type or "none"
-    value = info.checksum_value
+    return checksum_of(info.checksum_type, info.checksum_value, info.meta.extra)
+
+
+def checksum_of(kind: str, value: str, extra: dict[str, Any] | None) -> tuple[str, str]:
+    """``object_checksum`` from the fields a listing entry carries (index columns)."""
+    kind = kind or "none"
     if not value:
-        rec: Any = info.meta.extra.get(EXTRA_KEY)
+        rec: Any = (extra or {}).get(EXTRA_KEY)
         if isinstance(rec, dict) and rec.get("type") == kind:
             value = str(rec.get("value") or "")
     if kind == "none":

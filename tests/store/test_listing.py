@@ -403,3 +403,26 @@ def test_listings_through_a_node(node, s3) -> None:  # type: ignore[no-untyped-d
         want, _ = s3_model(WIRE_KEYS, "", "/", start_after, 10**9)
         for v2 in (False, True):
             assert _s3_pages(s3, v2, "", "/", 2, start_after) == want, (v2, start_after)
+    # checksum and version in the native listing: index columns, as HEAD reports them
+    import http.client
+    import json
+    from urllib.parse import quote, urlparse
+
+    u = urlparse(node.url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    try:
+        value = {"prefix": "b/", "props": "name,checksum,version", "pagesize": 100}
+        conn.request("GET", "/v1/buckets/lst", body=json.dumps({"action": "list", "value": value}),
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        listed = json.loads(resp.read())["entries"]
+        assert [e["name"] for e in listed] == ["b/1", "b/2", "b/3/x"]
+        for ent in listed:
+            conn.request("HEAD", "/v1/objects/lst/" + quote(ent["name"]))
+            head = conn.getresponse()
+            head.read()
+            assert head.status == 200
+            assert ent["checksum"] == head.getheader("ais-checksum-value") != ""
+            assert ent["version"] == head.getheader("ais-version")
+    finally:
+        conn.close()
