@@ -16,13 +16,14 @@ import errno
 import stat
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
 import pyfuse3
 import trio
 
+from aisfs.numbers import parse_int
 from mount.backend import ObjectInfo
 
 if TYPE_CHECKING:
@@ -86,8 +87,8 @@ def now_ns() -> int:
 def _int(text: str | None) -> int | None:
     if text is None:
         return None
-    try:
-        return int(text.strip())
+    try:  # ASCII digits, bounded: another client's x-amz-meta-* may hold anything
+        return parse_int(text.strip(), lo=-(2**63), hi=2**64 - 1)
     except ValueError:
         return None
 
@@ -96,8 +97,11 @@ def parse_time_ns(text: str | None) -> int | None:
     if not text:
         return None
     try:
-        return int(Decimal(text.strip()) * 1_000_000_000)
-    except (InvalidOperation, ValueError):
+        seconds = Decimal(text.strip())
+        if not seconds.is_finite() or seconds.copy_abs() > 2**62 // 1_000_000_000:
+            return None  # Infinity, NaN, 1e999999999: never int() of a vast Decimal
+        return int(seconds * 1_000_000_000)
+    except (ArithmeticError, ValueError):  # decimal's InvalidOperation, Overflow...
         return None
 
 
