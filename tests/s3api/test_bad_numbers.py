@@ -315,3 +315,19 @@ def test_signed_bad_numbers(signed_node: NodeProcess) -> None:
     status, data = signed(signed_node, "POST", f"/sig/k?uploadId={upload}", complete_body("²"))
     assert status == 400 and b"<Code>MalformedXML</Code>" in data, data[:300]
     assert signed(signed_node, "GET", "/sig/k")[1] == b"precious"
+
+
+@pytest.mark.parametrize("length", [b"\xc2\xb2", b"\xb2", b"+4", b"4_0", HUGE.encode(), b"-1"])
+def test_content_length_numbers(num_node: dict[str, Any], length: bytes) -> None:
+    """The HTTP layer refuses a Content-Length that is not ASCII digits within bounds."""
+    import socket
+
+    u = urlparse(num_node["node"].url)
+    with socket.create_connection((u.hostname, u.port), timeout=30) as sock:
+        sock.sendall(b"PUT /s3/num/cl HTTP/1.1\r\nHost: x\r\nContent-Length: " + length
+                     + b"\r\n\r\nabcd")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 4"), data[:200]
+    assert num_node["s3"].list_objects_v2(Bucket="num", Prefix="cl").get("KeyCount") == 0
