@@ -27,6 +27,7 @@ import xxhash
 from . import layout
 from .files import fsync_dir, read_file, write_tmp
 from .mountpaths import Mountpath, MountpathSet
+from .space import FullMarks, insufficient_storage, is_full_error
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class ChunkStore:
         self.pin_lock = threading.Lock()
         self._pins: dict[str, int] = {}
         self._stripes = [threading.Lock() for _ in range(64)]
+        self.full = FullMarks()  # mountpaths that answered ENOSPC lately (space.py)
 
     # -- pins -------------------------------------------------------------------------
 
@@ -98,42 +100,72 @@ class ChunkStore:
         raise OSError(errno.EEXIST, f"too many colliding variants of chunk {h}")
 
     def _place(self, cid: str, data: bytes | bytearray, copies: int, dirs: set[str]) -> bool:
-        """Put ``cid`` on its first ``copies`` mountpaths; False if the id means other bytes."""
-        for _attempt in range(len(self.mps.all) + 1):
-            live = self.mps.live()
-            if not live:
-                raise OSError(errno.ENOSPC, "no usable mountpath")
-            have: set[Mountpath] = set()
-            differs = False
-            for mp in live:
-                path = layout.chunk_path(mp.root, cid)
-                try:
-                    existing = read_file(path)
-                except FileNotFoundError:
-                    continue
-                except OSError:
-                    differs = True  # unreadable: we cannot tell what it held
-                    continue
-                if existing == data:
-                    have.add(mp)
-                    # its first writer may not have fsynced the directory entry yet: our
-                    # commit must not depend on that, so we fsync it too (cheap if clean)
-                    dirs.add(os.path.dirname(path))
-                else:
-                    differs = True
-            if differs and not have:
-                return False
-            targets = self.mps.order(cid)[: max(copies, 1)]
+        """Put ``cid`` on ``copies`` mountpaths; False if the id means other bytes.
+
+        The copies go to the first mountpaths of the id's HRW order that have room: one
+        that answers ENOSPC/EDQUOT (or was marked full lately) is passed over for the next
+        (reads try every mountpath, so a copy off its first place is still found). With
+        fewer than ``copies`` mountpaths with room: 507 InsufficientStorage.
+        """
+        live = self.mps.live()
+        if not live:
+            raise OSError(errno.ENOSPC, "no usable mountpath")
+        have: set[Mountpath] = set()
+        differs = False
+        for mp in live:
+            path = layout.chunk_path(mp.root, cid)
             try:
-                for mp in targets:
-                    if mp not in have:
-                        self._write_copy(mp, cid, data, dirs, replace=differs)
-                return True
+                existing = read_file(path)
+            except FileNotFoundError:
+                continue
+            except OSError:
+                differs = True  # unreadable: we cannot tell what it held
+                continue
+            if existing == data:
+                have.add(mp)
+                # its first writer may not have fsynced the directory entry yet: our
+                # commit must not depend on that, so we fsync it too (cheap if clean)
+                dirs.add(os.path.dirname(path))
+            else:
+                differs = True
+        if differs and not have:
+            return False
+        order = self.mps.order(cid)
+        want = min(max(copies, 1), len(order))
+        placed = 0
+        full = failed = 0
+        for mp in order:
+            if placed >= want:
+                break
+            if mp in have:
+                placed += 1
+                continue
+            if self.full.is_full(mp):
+                full += 1
+                continue
+            try:
+                self._write_copy(mp, cid, data, dirs, replace=differs)
             except OSError as e:
-                if all(self.mps.check(mp) for mp in targets):
+                if is_full_error(e):
+                    self.full.mark(mp, e)
+                    full += 1
+                    continue
+                if self.mps.check(mp):
                     raise
-                log.warning("retrying chunk %s after a mountpath failed: %s", cid, e)
-        raise OSError(errno.EIO, f"could not place chunk {cid}")
+                failed += 1
+                log.warning("chunk %s: mountpath %s failed (%s), trying the next", cid,
+                            mp.root, e)
+                continue
+            placed += 1
+        if placed < want:
+            if full:
+                raise insufficient_storage()
+            if not placed:
+                raise OSError(errno.EIO, f"could not place chunk {cid}")
+            # mountpaths failed under us (disabled now): as many copies as are left
+            log.warning("chunk %s: %d of %d copies (%d mountpaths failed)", cid, placed,
+                        want, failed)
+        return True
 
     def _write_copy(
         self, mp: Mountpath, cid: str, data: bytes | bytearray, dirs: set[str], replace: bool

@@ -26,6 +26,7 @@ from .index import Index
 from .manifest import dumps, encode, part_to_json, upload_to_json
 from .mountpaths import Mountpath, MountpathSet
 from .publish import _check_preconditions, _nonzero
+from .space import insufficient_storage, is_full_error
 from .threads import _run
 from .types import ChunkRef, ObjectInfo, ObjectMeta, PartInfo, UploadInfo, WriteResult
 from .writer import _Digest
@@ -62,6 +63,7 @@ class MultipartMixin:
         self, upload_id: str, copies: int, name: str, data: bytes
     ) -> None:
         written = 0
+        full = False
         for mp in self._upload_targets(upload_id, copies):
             d = layout.upload_dir(mp.root, upload_id)
             try:
@@ -73,9 +75,15 @@ class MultipartMixin:
                                 self.config.fsync)
                 written += 1
             except OSError as e:
+                if is_full_error(e):  # not a fault; a record on fewer copies is refused
+                    self.chunks.full.mark(mp, e)
+                    full = True
+                    continue
                 if self.mps.check(mp):
                     raise
                 log.warning("upload record not written to failed %s: %s", mp.root, e)
+        if full:
+            raise insufficient_storage(upload_id)
         if not written:
             raise OSError("no mountpath took the upload record")
 

@@ -24,6 +24,7 @@ from .index import INSERT_OBJECT, Index, object_row
 from .manifest import dumps, info_to_json
 from .mountpaths import Mountpath, MountpathSet
 from .reaper import Reaper
+from .space import insufficient_storage, is_full_error
 from .threads import _run
 from .types import ObjectInfo
 
@@ -84,10 +85,16 @@ class PublishMixin:
         name = layout.manifest_name(info.bucket, info.key)
         final = f"{layout.MANIFESTS}/{name[:2]}/{name}.json"
         staged: list[_Staged] = []
+        marks = self.chunks.full
+        order = self.mps.order(name)
+        full = 0
         try:
-            for mp in self.mps.order(name):
+            for mp in order:
                 if len(staged) >= max(copies, 1):
                     break
+                if marks.is_full(mp):
+                    full += 1
+                    continue
                 path = f"{mp.root}/{final}"
                 try:
                     fd = _unnamed(mp.root, data) if lazy and not os.path.exists(path) else -1
@@ -96,11 +103,17 @@ class PublishMixin:
                         tmp = layout.tmp_path(mp.root, "manifest")
                         write_tmp(tmp, data, self.config.fsync)
                 except OSError as e:
+                    if is_full_error(e):  # a full disk is not a broken one: the next
+                        marks.mark(mp, e)
+                        full += 1
+                        continue
                     if self.mps.check(mp):
                         raise
                     log.warning("manifest not written to failed %s: %s", mp.root, e)
                     continue
                 staged.append(_Staged(mp, tmp, path, text, fd))
+            if full and len(staged) < min(max(copies, 1), len(order)):
+                raise insufficient_storage(info.key)
         except BaseException:
             _discard(staged)
             raise
@@ -152,6 +165,9 @@ class PublishMixin:
                     else:
                         os.replace(st.tmp, st.final)
                 except OSError as e:
+                    if is_full_error(e):  # no block for a new directory entry
+                        self.chunks.full.mark(st.mp, e)
+                        raise insufficient_storage(info.key) from None
                     if self.mps.check(st.mp):
                         raise
                     log.warning("manifest not written to failed %s: %s", st.mp.root, e)

@@ -28,6 +28,7 @@ from .index import Index
 from .manifest import inline_hash
 from .mountpaths import MountpathSet
 from .publish import _check_preconditions, _discard
+from .space import insufficient_storage, is_full_error
 from .threads import R, _run, _run_short
 from .types import ChunkRef, ObjectInfo, ObjectMeta, WriteResult
 
@@ -45,6 +46,14 @@ def _unwrap(eg: BaseExceptionGroup[BaseException]) -> BaseException:
             leaves.append(e)
 
     walk(eg)
+    if len(leaves) > 1:
+        # several writers failed at once (both found the disks full): the client's answer
+        # is the first S3Error (a 507, say), a full disk as 507 too, else the group
+        for leaf in leaves:
+            if isinstance(leaf, S3Error):
+                return leaf
+        if all(is_full_error(leaf) for leaf in leaves):
+            return leaves[0]
     return leaves[0] if len(leaves) == 1 else eg
 
 
@@ -349,9 +358,14 @@ class WriterMixin:
             pinned=pinned, before_commit=before_commit, commit=commit, inline_max=inline_max,
         )
         try:
-            result, dropped = await self._write(
-                body, copies, dg, expected_size, key, pinned, finish, short_max=inline_max
-            )
+            try:
+                result, dropped = await self._write(
+                    body, copies, dg, expected_size, key, pinned, finish, short_max=inline_max
+                )
+            except OSError as e:
+                if is_full_error(e):  # ENOSPC past the placement's fallback (a temp name)
+                    raise insufficient_storage(key) from None
+                raise
             ok = True
             return result
         finally:
