@@ -476,8 +476,9 @@ fuzz = LONG
 
 @fuzz
 @given(*route_args)
-def _long_route(*args: Any) -> None:
-    _route(*args)
+def _long_route(method: str, path: str, query: Any, host: str, base: str, domain: str | None,
+                headers: list[tuple[str, str]]) -> None:
+    _route(method, path, query, host, base, domain, headers)
 
 
 @fuzz
@@ -494,8 +495,8 @@ def _long_xml(case: tuple[str, bytes]) -> None:
 
 @fuzz
 @given(*chunked_args)
-def _long_chunked(*args: Any) -> None:
-    _chunked(*args)
+def _long_chunked(body: bytes, cuts: list[int], trailers: list[str], decoded: int | None) -> None:
+    _chunked(body, cuts, trailers, decoded)
 
 
 @fuzz
