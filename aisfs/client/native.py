@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import IO, Any
 from urllib.parse import quote
 
 import httpx
+
+from aisfs.native import CUSTOM_MD_HEADER, encode_custom_md
 
 DEFAULT_ENDPOINT = "http://localhost:8080"
 
@@ -60,6 +62,13 @@ def _message(resp: httpx.Response) -> str:
     return f"HTTP {resp.status_code} {resp.reason_phrase}".strip()
 
 
+def _json_object(resp: httpx.Response) -> dict[str, Any]:
+    data = resp.json()
+    if not isinstance(data, dict):
+        raise NativeError(resp.status_code, f"{resp.request.url}: expected a JSON object")
+    return data
+
+
 class NativeClient:
     def __init__(
         self,
@@ -104,7 +113,7 @@ class NativeClient:
         action: str | None = None,
         value: Any = None,
         name: str = "",
-        params: Mapping[str, str] | list[tuple[str, str]] | None = None,
+        params: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
         headers: Mapping[str, str] | None = None,
         content: Any = None,
     ) -> httpx.Response:
@@ -114,7 +123,10 @@ class NativeClient:
             body = json.dumps({"action": action, "name": name, "value": value}).encode()
             hdrs.setdefault("content-type", "application/json")
         try:
-            resp = self.http.request(method, path, params=params, headers=hdrs, content=body)
+            query = None
+            if params is not None:
+                query = tuple(params.items() if isinstance(params, Mapping) else params)
+            resp = self.http.request(method, path, params=query, headers=hdrs, content=body)
         except httpx.HTTPError as e:
             raise NativeError(0, f"cannot reach {self.endpoint}: {e}") from None
         if resp.status_code >= 400:
@@ -138,28 +150,30 @@ class NativeClient:
             return False
 
     def smap(self) -> dict[str, Any]:
-        return self.request("GET", "/v1/daemon", params={"what": "smap"}).json()
+        return _json_object(self.request("GET", "/v1/daemon", params={"what": "smap"}))
 
     def node_stats(self) -> dict[str, Any]:
-        return self.request("GET", "/v1/daemon", params={"what": "node_status"}).json()
+        return _json_object(self.request("GET", "/v1/daemon", params={"what": "node_status"}))
 
     def mountpaths(self) -> dict[str, Any]:
-        return self.request("GET", "/v1/daemon", params={"what": "mountpaths"}).json()
+        return _json_object(self.request("GET", "/v1/daemon", params={"what": "mountpaths"}))
 
     def cluster_config(self) -> dict[str, Any]:
-        return self.request("GET", "/v1/cluster", params={"what": "config"}).json()
+        return _json_object(self.request("GET", "/v1/cluster", params={"what": "config"}))
 
     def set_cluster_config(self, items: Mapping[str, str]) -> dict[str, Any]:
-        return self.request(
-            "PUT", "/v1/cluster/set-config", params=list(items.items())
-        ).json()
+        return _json_object(
+            self.request("PUT", "/v1/cluster/set-config", params=list(items.items()))
+        )
 
     # ---- buckets ------------------------------------------------------------------
 
     def list_buckets(self) -> list[dict[str, Any]]:
-        return self.request(
-            "GET", "/v1/buckets", action="list", params={"provider": "ais"}
-        ).json()
+        resp = self.request("GET", "/v1/buckets", action="list", params={"provider": "ais"})
+        data = resp.json()
+        if not isinstance(data, list):
+            raise NativeError(resp.status_code, f"{resp.request.url}: expected a JSON list")
+        return data
 
     def create_bucket(self, bucket: str, props: Mapping[str, Any] | None = None) -> None:
         self.request(
@@ -177,21 +191,24 @@ class NativeClient:
 
     def bucket_props(self, bucket: str) -> dict[str, Any]:
         resp = self.request("HEAD", self._bck_path(bucket), params={"provider": "ais"})
-        return json.loads(resp.headers.get("ais-bucket-props") or "{}")
+        props = json.loads(resp.headers.get("ais-bucket-props") or "{}")
+        if not isinstance(props, dict):
+            raise NativeError(resp.status_code, "ais-bucket-props: expected a JSON object")
+        return props
 
     def set_bucket_props(self, bucket: str, flat: Mapping[str, Any]) -> dict[str, Any]:
-        return self.request(
+        return _json_object(self.request(
             "PATCH",
             self._bck_path(bucket),
             action="set-bprops",
             value=unflatten(flat),
             params={"provider": "ais"},
-        ).json()
+        ))
 
     def reset_bucket_props(self, bucket: str) -> dict[str, Any]:
-        return self.request(
+        return _json_object(self.request(
             "PATCH", self._bck_path(bucket), action="reset-bprops", params={"provider": "ais"}
-        ).json()
+        ))
 
     def make_n_copies(self, bucket: str, copies: int) -> str:
         return self.request(
@@ -221,10 +238,10 @@ class NativeClient:
             "flags": str(flags),
             "target": "",
         }
-        return self.request(
+        return _json_object(self.request(
             "GET", self._bck_path(bucket), action="list", value=value,
             params={"provider": "ais"},
-        ).json()
+        ))
 
     def iter_objects(
         self,
@@ -257,7 +274,7 @@ class NativeClient:
         if size is not None:
             headers["content-length"] = str(size)
         if custom:
-            headers["ais-custom-md"] = ",".join(f"{k}={v}" for k, v in custom.items())
+            headers[CUSTOM_MD_HEADER] = encode_custom_md(custom)
         resp = self.request(
             "PUT", self._obj_path(bucket, key), params={"provider": "ais"},
             headers=headers, content=data,
