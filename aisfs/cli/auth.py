@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import time
 from pathlib import Path
 
 import jwt
+
+from aisfs.cli.args import Subparsers, add_command, add_subcommands
 
 _TTL_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -59,3 +62,22 @@ def make_token(secret: str, user: str, ttl_seconds: int, admin: bool = True) -> 
         "exp": now + ttl_seconds,
     }
     return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def cmd_token(ns: argparse.Namespace) -> int:
+    secret = resolve_secret(ns.secret, ns.config)
+    print(make_token(secret, ns.user, parse_ttl(ns.ttl), admin=not ns.no_admin))
+    return 0
+
+
+def register(sub: Subparsers) -> None:
+    asub = add_subcommands(add_command(sub, "auth", None, "JWT tokens"))
+    p = add_command(asub, "token", cmd_token,
+                    "print a signed HS256 token for Authorization: Bearer")
+    p.add_argument("--user", required=True)
+    p.add_argument("--ttl", default="24h", help="lifetime: 90s, 30m, 1h, 7d (default 24h)")
+    p.add_argument("--secret", default=None,
+                   help="HS256 secret (default: $AISFS_JWT_SECRET, else auth.jwt_secret of "
+                        "--config or /etc/aisfs/node.toml)")
+    p.add_argument("--config", type=Path, default=None, help="node config to read the secret")
+    p.add_argument("--no-admin", action="store_true", help="a non-admin token")

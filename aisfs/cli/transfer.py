@@ -15,68 +15,11 @@ from typing import IO, Any
 
 import httpx
 
-from aisfs.cli.format import human_size
+from aisfs.cli.output import Progress, human_size, progress_wanted
 from aisfs.client.native import NativeClient, NativeError
+from aisfs.native import ENTRY_IS_DIR, decode_custom_md
 
 PIECE = 1024 * 1024
-
-
-class Progress:
-    """A one-line progress bar on stderr, redrawn at most ten times a second."""
-
-    def __init__(self, total_bytes: int, total_files: int, enabled: bool, verb: str) -> None:
-        self.total_bytes = total_bytes
-        self.total_files = total_files
-        self.enabled = enabled
-        self.verb = verb
-        self.done_bytes = 0
-        self.done_files = 0
-        self.started = time.monotonic()
-        self._last = 0.0
-        self._lock = threading.Lock()
-
-    def add(self, n: int) -> None:
-        with self._lock:
-            self.done_bytes += n
-            self._maybe_draw()
-
-    def file_done(self) -> None:
-        with self._lock:
-            self.done_files += 1
-            self._maybe_draw(force=self.done_files == self.total_files)
-
-    def _maybe_draw(self, force: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if not force and now - self._last < 0.1:
-            return
-        self._last = now
-        frac = self.done_bytes / self.total_bytes if self.total_bytes else 1.0
-        width = 24
-        filled = int(frac * width)
-        rate = self.done_bytes / max(now - self.started, 1e-6)
-        line = (
-            f"\r{self.verb} [{'#' * filled}{'.' * (width - filled)}] {frac * 100:5.1f}% "
-            f"{self.done_files}/{self.total_files} objects  "
-            f"{human_size(self.done_bytes)}/{human_size(self.total_bytes)}  "
-            f"{human_size(int(rate))}/s"
-        )
-        sys.stderr.write(line)
-        sys.stderr.flush()
-
-    def finish(self) -> None:
-        if self.enabled:
-            with self._lock:
-                self._maybe_draw(force=True)
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
-def _progress_enabled(ns: argparse.Namespace) -> bool:
-    if ns.progress is not None:
-        return bool(ns.progress)
-    return sys.stderr.isatty()
 
 
 def _read_pieces(f: IO[bytes], progress: Progress | None) -> Iterator[bytes]:
@@ -89,12 +32,12 @@ def _read_pieces(f: IO[bytes], progress: Progress | None) -> Iterator[bytes]:
         yield piece
 
 
-def _parse_custom(text: str) -> dict[str, str]:
+def _parse_custom(texts: list[str]) -> dict[str, str]:
+    """``--custom`` values: the wire form of aisfs/native.py (which also reads plain
+    ``k=v,k=v``), merged in order."""
     out: dict[str, str] = {}
-    for item in text.split(","):
-        k, sep, v = item.partition("=")
-        if sep and k.strip():
-            out[k.strip()] = v.strip()
+    for text in texts:
+        out.update(decode_custom_md(text))
     return out
 
 
@@ -114,7 +57,7 @@ def _walk(root: Path) -> list[Path]:
 def put(
     client: NativeClient, src: str, bucket: str, key: str, ns: argparse.Namespace
 ) -> int:
-    custom = _parse_custom(ns.custom) if ns.custom else None
+    custom = _parse_custom(ns.custom) or None
     if src == "-":
         if not key or key.endswith("/"):
             print("aisfs: put from stdin needs an object name (ais://BUCKET/OBJECT)",
@@ -139,7 +82,7 @@ def put(
             print(f'[dry-run] PUT "{f}" => ais://{bucket}/{obj}')
         return 0
     sizes = {f: f.stat().st_size for f, _ in jobs}
-    progress = Progress(sum(sizes.values()), len(jobs), _progress_enabled(ns), "PUT")
+    progress = Progress(sum(sizes.values()), len(jobs), progress_wanted(ns.progress), "PUT")
     started = time.monotonic()
     errors: list[str] = []
     done: list[dict[str, Any]] = []
@@ -259,7 +202,7 @@ def _get_many(
     root = Path(dst or ".")
     entries = [
         e for e in client.iter_objects(bucket, prefix)
-        if not int(e.get("flags", 0)) & (1 << 8)
+        if not int(e.get("flags", 0)) & ENTRY_IS_DIR
     ]
     jobs: list[tuple[str, Path, int]] = []
     errors: list[str] = []
@@ -269,7 +212,7 @@ def _get_many(
             errors.append(f"skipped {e['name']!r}: not a safe file name")
             continue
         jobs.append((e["name"], root / rel, int(e.get("size", 0) or 0)))
-    progress = Progress(sum(j[2] for j in jobs), len(jobs), _progress_enabled(ns), "GET")
+    progress = Progress(sum(j[2] for j in jobs), len(jobs), progress_wanted(ns.progress), "GET")
     started = time.monotonic()
     total = 0
     lock = threading.Lock()

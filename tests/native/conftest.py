@@ -81,7 +81,7 @@ class InProcessCli:
         self.url = url
 
     def __call__(self, *args: str, endpoint: bool = True) -> Result:
-        from aisfs.cli.commands import run
+        from aisfs.cli.main import main as run
 
         self.capsys.readouterr()
         argv = [*args, "--endpoint", self.url] if endpoint else list(args)

@@ -177,9 +177,8 @@ def test_node_views_help_and_failures(cli: InProcessCli, shared_node: NodeProces
     r = cli("node", "status")
     assert "MOUNTPATH" in r.out and r.out.count("enabled") == 2
     assert cli("node", "show").code == 0
-    from aisfs.cli.commands import run
-
-    assert run(["nonsense"]) is None
+    r = cli("nonsense", endpoint=False)
+    assert r.code == 2 and "invalid choice: 'nonsense'" in r.err
     r = cli("config", "cluster", "--json")
     assert json.loads(r.out)["checksum"]["type"]
     r = cli("config", "cluster", "features", "Bogus-Flag")
@@ -240,7 +239,7 @@ def test_auth_token_and_jwt_node(tmp_path: Path) -> None:
 
 
 def test_custom_metadata_with_a_comma_comes_back_whole(
-    cli: InProcessCli, shared_node: NodeProcess
+    cli: InProcessCli, shared_node: NodeProcess, tmp_path: Path
 ) -> None:
     """Issue 18: the node split `ais-custom-md` on every comma, so an HTTP date was cut."""
     from aisfs.native import decode_custom_md, encode_custom_md
@@ -256,3 +255,15 @@ def test_custom_metadata_with_a_comma_comes_back_whole(
     listed = httpx.request("GET", f"{url}/v1/buckets/cli-md", json={
         "action": "list", "value": {"props": "name,custom"}}).json()["entries"]
     assert decode_custom_md(listed[0]["custom-md"]) == md
+    r = cli("object", "show", "ais://cli-md/o", "--json")
+    assert json.loads(r.out)["custom"] == md
+    r = cli("object", "show", "ais://cli-md/o")
+    assert "date=Wed, 25 Nov 2026 07:35:16 GMT" in r.out
+
+    # and through `aisfs put --custom` (repeatable; a comma before a piece without '=')
+    (tmp_path / "f").write_bytes(b"f")
+    r = cli("put", str(tmp_path / "f"), "ais://cli-md/p", "--custom", "date=Wed, 25 Nov 2026 07:35:16 GMT",
+            "--custom", "eq=a%3Db,pct=100%")
+    assert r.code == 0, r.err
+    r = cli("object", "show", "ais://cli-md/p", "--json")
+    assert json.loads(r.out)["custom"] == md
