@@ -22,9 +22,10 @@ import trio
 from aisfs.errors import S3Error
 from mount.backend import Backend, Unreachable
 from mount.fs import Fs
-from mount.nodebackend import NodeBackend, probe_node
 from mount.options import MountOptions
-from mount.s3backend import S3Backend, Timeouts
+from mount.remote.node import NodeBackend, probe_node
+from mount.remote.s3 import S3Backend
+from mount.remote.transport import Timeouts
 from mount.writecache import WriteCache
 
 log = logging.getLogger("mount")

@@ -24,7 +24,7 @@ from typing import TypeVarTuple
 import trio
 
 from mount.backend import Backend
-from mount.s3backend import MULTIPART_THRESHOLD, PART_SIZE
+from mount.remote.s3 import MULTIPART_THRESHOLD, PART_SIZE
 
 log = logging.getLogger(__name__)
 

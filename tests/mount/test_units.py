@@ -11,6 +11,7 @@ import pytest
 import trio
 
 from aisfs.errors import S3Error
+from aisfs.native import decode_custom_md as parse_custom
 from mount.backend import ObjectInfo, Unreachable
 from mount.errnos import errno_of, fuse_errors
 from mount.inodes import (
@@ -24,9 +25,9 @@ from mount.inodes import (
     may_access,
     meta_of,
 )
-from mount.nodebackend import native_base, parse_custom
 from mount.options import MountOptions, OptionError, parse_size
 from mount.readahead import Reader
+from mount.remote.node import native_base
 
 
 def test_options() -> None:
