@@ -18,9 +18,13 @@ import select
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from mount.options import MountOptions, OptionError, default_endpoint
+
+# mount.main.run: mount, report readiness through the callback, serve; the exit code
+RunFn = Callable[[MountOptions, Callable[[str | None], None]], int]
 
 READY_TIMEOUT = 120.0
 
@@ -112,7 +116,7 @@ def main(argv: list[str]) -> int:
     return _daemonize(opts, run)
 
 
-def _daemonize(opts: MountOptions, run: object) -> int:
+def _daemonize(opts: MountOptions, run: RunFn) -> int:
     r, w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -142,7 +146,7 @@ def _daemonize(opts: MountOptions, run: object) -> int:
 
     code = 1
     try:
-        code = run(opts, ready)  # type: ignore[operator]
+        code = run(opts, ready)
     except BaseException as e:  # noqa: BLE001 - the parent must hear of any failure
         logging.getLogger("mount").exception("mount failed")
         ready(f"{type(e).__name__}: {e}")

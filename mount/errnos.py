@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pyfuse3
+from trio import Cancelled
 
 from aisfs.errors import S3Error
 from mount.backend import Unreachable
@@ -67,7 +68,7 @@ def fuse_errors(what: str) -> Iterator[None]:
         raise pyfuse3.FUSEError(code) from None
     except BaseExceptionGroup as eg:  # several requests of one operation failed together
         first = _first_leaf(eg)
-        if first is None or isinstance(first, _Cancelled):
+        if first is None or isinstance(first, Cancelled):
             raise
         code = errno_of(first)
         log.warning("%s: %s -> %s", what, first, errno.errorcode.get(code, code))
@@ -78,13 +79,12 @@ def fuse_errors(what: str) -> Iterator[None]:
         raise pyfuse3.FUSEError(errno.EIO) from None
 
 
-try:
-    from trio import Cancelled as _Cancelled
-except ImportError:  # pragma: no cover
-    _Cancelled = BaseException  # type: ignore[misc,assignment]
+def _first_leaf(eg: BaseExceptionGroup[BaseException]) -> BaseException | None:
+    """The first exception in `eg` that is not a group.
 
-
-def _first_leaf(eg: BaseExceptionGroup) -> BaseException | None:
+    node/http.py (`unwrap`) and aisfs/store/writer.py (`_unwrap`) each unwrap groups their
+    own way; this stays until one shared helper in `aisfs` owns it (issue 18).
+    """
     for e in eg.exceptions:
         if isinstance(e, BaseExceptionGroup):
             leaf = _first_leaf(e)

@@ -42,7 +42,7 @@ import re
 import stat
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
@@ -310,7 +310,7 @@ class LocalReads:
         return obj
 
     async def locate(
-        self, native: Callable[..., object], bucket: str, key: str, size: int
+        self, native: Callable[..., Awaitable[object]], bucket: str, key: str, size: int
     ) -> LocalObject | None:
         """The object's chunk files, or None to read it with GETs. `native` is the
         backend's native-API call. Raises `Unreachable` when the node does not answer."""
@@ -321,7 +321,7 @@ class LocalReads:
             return None
         path = "/v1/objects/" + quote(bucket, safe="") + "/" + quote(key, safe="/~")
         try:
-            answer = await native("POST", path, {"action": "locate"},  # type: ignore[misc]
+            answer = await native("POST", path, {"action": "locate"},
                                   resource=f"{bucket}/{key}")
             return self.parse(answer, size, uid)
         except LocalMiss as e:
