@@ -54,6 +54,15 @@ def _walk(root: Path) -> list[Path]:
     return files
 
 
+def _put_jobs(path: Path, key: str) -> list[tuple[Path, str]]:
+    """(file, object name) of each file to upload: a directory's files under the prefix
+    ``key``, a file as ``key`` (or under it when ``key`` ends with '/')."""
+    if path.is_dir():
+        prefix = key if not key or key.endswith("/") else key + "/"
+        return [(f, prefix + f.relative_to(path).as_posix()) for f in _walk(path)]
+    return [(path, key if key and not key.endswith("/") else key + path.name)]
+
+
 def put(
     client: NativeClient, src: str, bucket: str, key: str, ns: argparse.Namespace
 ) -> int:
@@ -70,13 +79,7 @@ def put(
     if not path.exists():
         print(f"aisfs: {src}: no such file or directory", file=sys.stderr)
         return 1
-    if path.is_dir():
-        prefix = key if not key or key.endswith("/") else key + "/"
-        files = _walk(path)
-        jobs = [(f, prefix + f.relative_to(path).as_posix()) for f in files]
-    else:
-        name = key if key and not key.endswith("/") else key + path.name
-        jobs = [(path, name)]
+    jobs = _put_jobs(path, key)
     if ns.dry_run:
         for f, obj in jobs:
             print(f'[dry-run] PUT "{f}" => ais://{bucket}/{obj}')
