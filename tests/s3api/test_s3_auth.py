@@ -217,3 +217,78 @@ def test_https_aws_chunked_trailer_checksums(tmp_path: Path, mode: str) -> None:
         assert s3.get_object(Bucket="tls", Key="multi")["Body"].read() == body * 3
     finally:
         assert node.stop() == 0, node.log()
+
+
+def sigv2_client(endpoint: str):  # type: ignore[no-untyped-def]
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="AKIDTEST",
+        aws_secret_access_key="s3cr3t-value-never-logged",
+        config=Config(signature_version="s3", retries={"max_attempts": 1}),
+    )
+
+
+def test_sigv2_bucket_level_requests(sigv4_node) -> None:
+    """botocore's HmacV1Auth signs /bucket/ for bucket requests (the node checked /bucket)."""
+    s3 = sigv2_client(sigv4_node.s3_url)
+    s3.create_bucket(Bucket="vtwo")
+    s3.put_object(Bucket="vtwo", Key="dir/a b", Body=b"v2 body", Metadata={"k": "v"})
+    assert [o["Key"] for o in s3.list_objects(Bucket="vtwo")["Contents"]] == ["dir/a b"]
+    assert s3.list_objects_v2(Bucket="vtwo", Prefix="dir/", Delimiter="/")["KeyCount"] == 1
+    assert "vtwo" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    got = s3.get_object(Bucket="vtwo", Key="dir/a b")
+    assert got["Body"].read() == b"v2 body" and got["Metadata"] == {"k": "v"}
+    s3.head_bucket(Bucket="vtwo")
+    s3.delete_object(Bucket="vtwo", Key="dir/a b")
+    s3.delete_bucket(Bucket="vtwo")
+    with pytest.raises(ClientError) as e:
+        s3.head_bucket(Bucket="vtwo")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def _v2_request(url: str, auth_path: str, age: float) -> urllib.request.Request:
+    from email.utils import formatdate
+
+    from botocore.auth import HmacV1Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    class Dated(HmacV1Auth):
+        def _get_date(self) -> str:
+            return formatdate(time.time() - age, usegmt=True)
+
+    req = AWSRequest(method="GET", url=url)
+    req.auth_path = auth_path  # type: ignore[attr-defined]
+    Dated(Credentials("AKIDTEST", "s3cr3t-value-never-logged")).add_auth(req)
+    return urllib.request.Request(url, headers=dict(req.headers.items()))
+
+
+def test_sigv2_replayed_request_and_expired_presign_refused(sigv4_node) -> None:
+    s3 = sigv2_client(sigv4_node.s3_url)
+    s3.create_bucket(Bucket="replay")
+    s3.put_object(Bucket="replay", Key="k", Body=b"once")
+    url = sigv4_node.s3_url + "/replay/k"
+    assert urllib.request.urlopen(_v2_request(url, "/replay/k", 60)).read() == b"once"
+    for age in (20 * 60, -20 * 60, 16 * 365 * 86400):  # captured, from the future, from 2010
+        with pytest.raises(urllib.error.HTTPError) as he:
+            urllib.request.urlopen(_v2_request(url, "/replay/k", age))
+        body = he.value.read()
+        assert he.value.code == 403 and b"<Code>RequestTimeTooSkewed</Code>" in body, body
+    from botocore.auth import HmacV1QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    req = AWSRequest(method="GET", url=url)
+    req.auth_path = "/replay/k"  # type: ignore[attr-defined]
+    creds = Credentials("AKIDTEST", "s3cr3t-value-never-logged")
+    HmacV1QueryAuth(creds, expires=-60).add_auth(req)  # expired a minute ago
+    with pytest.raises(urllib.error.HTTPError) as he:
+        urllib.request.urlopen(req.prepare().url)
+    body = he.value.read()
+    assert he.value.code == 403 and b"<Message>Request has expired</Message>" in body, body
+    req = AWSRequest(method="GET", url=url)
+    req.auth_path = "/replay/k"  # type: ignore[attr-defined]
+    HmacV1QueryAuth(creds, expires=60).add_auth(req)
+    assert urllib.request.urlopen(req.prepare().url).read() == b"once"

@@ -41,7 +41,7 @@ HEADER_NAMES = st.sampled_from(
 HEADERS = st.lists(st.tuples(st.one_of(HEADER_NAMES, st.text(LATIN1, max_size=6)), TEXT),
                    max_size=8)
 SMALL = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-LONG = settings(max_examples=20_000, deadline=None, suppress_health_check=list(HealthCheck))
+LONG = settings(max_examples=5_000, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 def only_s3_errors(fn: Callable[..., Any], *args: Any) -> None:
