@@ -127,8 +127,7 @@ def _busy_message(command: str, index_dir: Path, pid: int) -> str:
             "running one")
 
 
-def _bind_errors(exc: BaseException) -> list[OSError]:
-    """The bind failures in ``exc`` if nothing else is in it."""
+def _leaves(exc: BaseException) -> list[BaseException]:
     leaves: list[BaseException] = []
     stack = [exc]
     while stack:
@@ -137,37 +136,64 @@ def _bind_errors(exc: BaseException) -> list[OSError]:
             stack.extend(e.exceptions)
         else:
             leaves.append(e)
-    bind = {errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES}
-    if leaves and all(isinstance(e, OSError) and e.errno in bind for e in leaves):
-        return [e for e in leaves if isinstance(e, OSError)]
-    return []
+    return leaves
+
+
+_BIND_ERRNOS = frozenset((errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES))
+# a directory of the config that cannot be made or used
+_PATH_ERRNOS = frozenset((errno.EACCES, errno.EPERM, errno.ENOENT, errno.ENOTDIR,
+                          errno.EROFS, errno.EEXIST))
+
+
+def user_error(exc: BaseException, addresses: str) -> str | None:
+    """One line for a failure the user can fix (a busy port, a data directory that
+    cannot be made), or None for anything else (a bug keeps its traceback)."""
+    leaves = _leaves(exc)
+    if not leaves or not all(isinstance(e, OSError) for e in leaves):
+        return None
+    e = leaves[0]
+    assert isinstance(e, OSError)
+    if e.filename is None and e.errno in _BIND_ERRNOS:
+        reason = os.strerror(e.errno or 0).lower()
+        return (f"cannot listen on {addresses}: {reason} (another node or program on that "
+                "port? choose one with --listen HOST:PORT or net.listen)")
+    if e.filename is not None and e.errno in _PATH_ERRNOS:
+        return (f"cannot use {e.filename}: {(e.strerror or '').lower()} (check --mountpath, "
+                "--index-dir and store.* of the config)")
+    if e.errno is None and "mountpath" in str(e):
+        return str(e)  # the store found no usable mountpath
+    return None
 
 
 def _run(args: argparse.Namespace, cfg: NodeConfig) -> int:
     from node.serve import run_node
 
-    addresses = ", ".join([*cfg.net.listen, *cfg.net.https_listen])
     try:
         # SIGHUP reads the file again with the same command-line overrides on top
         return int(trio.run(run_node, cfg, args.ready_file, lambda: resolve_config(args)) or 0)
     except KeyboardInterrupt:
         return 0
     except (OSError, BaseExceptionGroup) as e:
-        failed = _bind_errors(e)
-        if not failed:
+        message = user_error(e, ", ".join([*cfg.net.listen, *cfg.net.https_listen]))
+        if message is None:
             raise
-        reason = os.strerror(failed[0].errno or 0).lower()
-        say(f"cannot listen on {addresses}: {reason} (another node or program on that "
-            "port? choose one with --listen HOST:PORT or net.listen)", PROG)
+        say(message, PROG)
         return 1
 
 
 def _offline(command: str, cfg: NodeConfig, rebuild: bool) -> int:
     from node.maintenance import run_fsck, run_gc
 
-    report: dict[str, Any] = (
-        trio.run(run_gc, cfg) if command == "gc" else trio.run(run_fsck, cfg, rebuild)
-    )
+    try:
+        report: dict[str, Any] = (
+            trio.run(run_gc, cfg) if command == "gc" else trio.run(run_fsck, cfg, rebuild)
+        )
+    except (OSError, BaseExceptionGroup) as e:
+        message = user_error(e, "")
+        if message is None:
+            raise
+        say(message, PROG)
+        return 1
     print(json.dumps(report, indent=2, default=str))
     if command == "fsck":
         problems = ("missing_chunks",) if rebuild else (

@@ -106,3 +106,14 @@ def test_offline_verbs_and_a_second_node_on_a_running_store(tmp_path: Path) -> N
     assert json.loads(res.stdout)["rebuilt"] is True
     res = aisfs("node", "gc", *store_args(node))
     assert res.returncode == 0 and "removed_chunks" in json.loads(res.stdout)
+
+
+def test_a_data_directory_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for verb in ("run", "fsck"):
+        res = aisfs("node", verb, "--mountpath", str(afile / "mp"),
+                    "--index-dir", str(tmp_path / "index"))
+        line = one_line_error(res)
+        assert res.returncode == 1
+        assert f"cannot use {afile / 'mp'}: not a directory" in line
