@@ -44,7 +44,7 @@ class Target:
     secret_key: str
 
     def client(self, secret: str | None = None) -> Any:
-        import boto3
+        import boto3  # type: ignore[import-untyped]
         from botocore.config import Config
 
         return boto3.client(

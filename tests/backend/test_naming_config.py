@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
@@ -133,8 +134,9 @@ def test_config_from_toml(tmp_path: Path) -> None:
 
 
 def _client_error(code: str, status: int, message: str = "m") -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message},
-                        "ResponseMetadata": {"HTTPStatusCode": status}}, "GetObject")
+    response: Any = {"Error": {"Code": code, "Message": message},
+                     "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(response, "GetObject")
 
 
 def test_error_mapping() -> None:
