@@ -177,6 +177,12 @@ class RequestParser:
         return None
 
     def _fail(self, err: ProtocolError) -> None:
+        events = self._events
+        if events and type(events[-1]) is RequestHead and events[-1].has_body:
+            # llhttp refused the request right after its head (a Transfer-Encoding it
+            # checks then, a bad first chunk): the app never sees it, the client gets
+            # the refusal
+            events.pop()
         self.dead = True
         self._in_head = self._in_body = False
         self._events.append(err)

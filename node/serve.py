@@ -130,6 +130,33 @@ class InFlight:
             self.count -= 1
 
 
+class H11Guard:
+    """ASGI wrapper for Hypercorn: a request with both Transfer-Encoding and Content-Length
+    is answered 400 and the connection closed.
+
+    h11 frames such a request by its chunked coding and keeps the connection open, so a
+    front end that went by the length passes a request hidden in the body (CL.TE
+    smuggling; the wire corpus in tests/wire shows it). RFC 9112 6.3 allows processing
+    it only if the connection is closed afterwards; node.h1server refuses it outright,
+    and so does this guard, before the app reads a byte of the body.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            names = {k.lower() for k, _ in scope["headers"]}
+            if b"transfer-encoding" in names and b"content-length" in names:
+                body = b"both Transfer-Encoding and Content-Length\n"
+                await send({"type": "http.response.start", "status": 400, "headers": [
+                    (b"content-type", b"text/plain"), (b"connection", b"close"),
+                    (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
 def prepare_first_start(cfg: NodeConfig) -> None:
     """On the very first start (no index yet) create the mountpath directories.
 
@@ -194,7 +221,7 @@ async def _serve(
 
             async def serve_then_stop(task_status: trio.TaskStatus[list[str]]) -> None:
                 if cfg.net.http_server == "hypercorn":
-                    await serve(counted, hc, shutdown_trigger=shutdown_trigger,
+                    await serve(H11Guard(counted), hc, shutdown_trigger=shutdown_trigger,
                                 task_status=task_status)
                 else:
                     await h1_server(cfg, counted).serve(
