@@ -262,8 +262,8 @@ def test_custom_metadata_with_a_comma_comes_back_whole(
 
     # and through `aisfs put --custom` (repeatable; a comma before a piece without '=')
     (tmp_path / "f").write_bytes(b"f")
-    r = cli("put", str(tmp_path / "f"), "ais://cli-md/p", "--custom", "date=Wed, 25 Nov 2026 07:35:16 GMT",
-            "--custom", "eq=a%3Db,pct=100%")
+    r = cli("put", str(tmp_path / "f"), "ais://cli-md/p",
+            "--custom", "date=Wed, 25 Nov 2026 07:35:16 GMT", "--custom", "eq=a%3Db,pct=100%")
     assert r.code == 0, r.err
     r = cli("object", "show", "ais://cli-md/p", "--json")
     assert json.loads(r.out)["custom"] == md
