@@ -13,8 +13,8 @@ Host on HTTP/1.1, only ``chunked`` as a transfer coding (501), no protocol upgra
 (501), HTTP/1.0 with Transfer-Encoding answered then closed (RFC 9112 section 6.1).
 
 Response heads are still written here, and every name and value is checked on the way
-out (token characters; no CR, LF, NUL or other control byte in a value): a header the
-app got wrong never reaches the wire.
+out (token characters; no CR, LF or NUL in a value): a header the app got wrong never
+reaches the wire.
 """
 
 from __future__ import annotations
@@ -31,9 +31,6 @@ MAX_HEAD = 64 * 1024  # request line + headers
 MAX_HEADERS = 128
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
-# a response header value: HTAB, SP, VCHAR, obs-text (the CR/LF pairs between lines
-# are counted separately in response_head)
-_BAD_OUT = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 REASONS = {
     100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
@@ -313,8 +310,8 @@ def response_head(
 ) -> bytes:
     """The status line and headers; adds Date, and the framing/connection headers asked.
 
-    Raises BadResponseHead when a header name is not a token or a value holds CR, LF,
-    NUL or another control byte (HTAB aside), or the status is not three digits.
+    Raises BadResponseHead when a header name is not a token or a value holds CR, LF
+    or NUL (what splits a response or cuts it short), or the status is not 3 digits.
     """
     if not 100 <= status <= 999:
         raise BadResponseHead(f"invalid response status {status!r}")
@@ -337,9 +334,10 @@ def response_head(
     lines.append(b"\r\n")
     head = b"\r\n".join(lines)
     # the joins put exactly len(lines) CRLF pairs in; one more CR or LF is a value's
+    # (three C scans, ~0.5 us for a usual head; a regex over the head cost 2.5 us)
     n = len(lines)
-    if head.count(b"\n") != n or head.count(b"\r") != n or _BAD_OUT.search(head):
-        bad = [n for n, v in headers if b"\r" in v or b"\n" in v or _BAD_OUT.search(v)]
+    if head.count(b"\n") != n or head.count(b"\r") != n or b"\0" in head:
+        bad = [n for n, v in headers if b"\r" in v or b"\n" in v or b"\0" in v]
         raise BadResponseHead(f"invalid value in response header(s) {bad!r}")
     return head
 

@@ -9,6 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import support.node  # noqa: E402
 from support.clients import s3_client  # noqa: E402
 from support.node import NodeProcess, new_node  # noqa: E402
 
@@ -19,6 +20,24 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 os.environ["AWS_CONFIG_FILE"] = "/nonexistent-aisfs-test"
 os.environ["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent-aisfs-test"
+
+
+@pytest.fixture(autouse=True)
+def _node_logs_clean(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test, every node started so far has logged no Traceback and no
+    ERROR line since the last check (support/node.py); stopped nodes leave the list.
+    ``@pytest.mark.allow_node_errors`` lets a test expect them."""
+    allow = request.node.get_closest_marker("allow_node_errors") is not None
+    support.node.ALLOW_ERRORS = allow
+    try:
+        yield
+    finally:
+        support.node.ALLOW_ERRORS = False
+        started = support.node.STARTED
+        for proc in list(started):
+            if proc.proc is None or proc.proc.poll() is not None:
+                started.remove(proc)
+            proc.check_log(allow=allow)
 
 
 @pytest.fixture

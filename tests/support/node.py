@@ -1,9 +1,17 @@
-"""Start a real node process on a free port, wait for it, stop it, read its log."""
+"""Start a real node process on a free port, wait for it, stop it, read its log.
+
+No test passes on a node's traceback: every node started here is registered, and its
+log is checked for ``Traceback`` and ERROR/CRITICAL lines when it stops and after each
+test (the autouse fixture in tests/conftest.py). A test that expects such a line is
+marked ``@pytest.mark.allow_node_errors``, or clears one it checked with
+``NodeProcess.forget_errors()``.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# set by tests/conftest.py while a test marked allow_node_errors runs: the nodes it starts
+# may log errors
+ALLOW_ERRORS = False
+STARTED: list[NodeProcess] = []
+_BAD_LINE = re.compile(
+    r'Traceback \(most recent call last\)| (ERROR|CRITICAL) |"level": "(error|critical)"'
+)
+
+
+class NodeLogError(AssertionError):
+    pass
 
 
 @dataclass
@@ -26,6 +46,8 @@ class NodeProcess:
     https_url: str = ""
     urls: list[str] = field(default_factory=list)
     log_path: Path | None = None
+    allow_errors: bool = False
+    checked: int = 0  # the offset of the log up to which check_log has read
 
     @property
     def s3_url(self) -> str:
@@ -44,6 +66,10 @@ class NodeProcess:
         ready = self.data_dir / "ready.json"
         ready.unlink(missing_ok=True)
         self.log_path = self.data_dir / "node.log"
+        self.checked = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self.allow_errors = ALLOW_ERRORS
+        if self not in STARTED:
+            STARTED.append(self)
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
         with open(self.log_path, "ab") as log:
@@ -68,11 +94,13 @@ class NodeProcess:
             return self.proc.returncode if self.proc else 0
         self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout)
+            code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
             raise
+        self.check_log()
+        return code
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -82,6 +110,28 @@ class NodeProcess:
     def restart(self) -> NodeProcess:
         self.stop()
         return self.start()
+
+    def check_log(self, allow: bool = False) -> None:
+        """Fail on a Traceback or an ERROR/CRITICAL line logged since the last check."""
+        if self.log_path is None or not self.log_path.exists():
+            return
+        with open(self.log_path, "rb") as f:
+            f.seek(self.checked)
+            text = f.read().decode(errors="replace")
+        self.checked += len(text.encode(errors="replace"))
+        if allow or self.allow_errors:
+            return
+        bad = [ln for ln in text.splitlines() if _BAD_LINE.search(ln)]
+        if bad:
+            raise NodeLogError(
+                f"the node logged {len(bad)} error line(s) ({self.log_path}); mark the test "
+                "@pytest.mark.allow_node_errors if it expects them:\n"
+                + "\n".join(bad[:20]) + "\n--- log since the last check ---\n" + text[-6000:]
+            )
+
+    def forget_errors(self) -> None:
+        """The errors logged so far were expected: the next check starts after them."""
+        self.check_log(allow=True)
 
     def log(self) -> str:
         if self.log_path is None or not self.log_path.exists():
