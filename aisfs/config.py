@@ -234,7 +234,8 @@ def _check_backend_s3(b: BackendS3Config) -> None:
 
 def parse_listen(addr: str, key: str = "listen") -> tuple[str, int]:
     host, sep, port = addr.rpartition(":")
-    if not sep or not port.isdigit() or not host or int(port) > 65535:
+    if not sep or not (port.isascii() and port.isdigit()) or len(port) > 5 or not host \
+            or int(port) > 65535:
         raise ConfigError(f"{key}: expected HOST:PORT, got {addr!r}")
     return host.strip("[]"), int(port)
 

@@ -28,6 +28,7 @@ import trio
 from botocore.config import Config
 
 from ..errors import S3Error
+from ..numbers import NumberError, parse_uint
 from ..store.types import STORED_HEADERS
 from .errors import backend_error
 from .retry import with_retries
@@ -66,8 +67,11 @@ def attrs_from_response(resp: Mapping[str, Any]) -> RemoteAttrs:
     raw = (resp.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
     size = int(resp.get("ContentLength") or 0)
     crange = str(resp.get("ContentRange") or "")
-    if "/" in crange and crange.rsplit("/", 1)[1].isdigit():
-        size = int(crange.rsplit("/", 1)[1])
+    if "/" in crange:
+        try:
+            size = parse_uint(crange.rsplit("/", 1)[1])
+        except NumberError:
+            pass  # "*" or garbage from the backend: keep the Content-Length
     return RemoteAttrs(
         size=size,
         etag=_etag(resp.get("ETag")),

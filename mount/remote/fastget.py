@@ -142,7 +142,10 @@ class FastGet:
         length = hdrs.get("content-length", "")
         if status in (204, 304) or head_only:
             n = 0
-        elif not length.isdigit() or "chunked" in hdrs.get("transfer-encoding", "").lower():
+        elif (
+            not (length.isascii() and length.isdigit()) or len(length) > 19
+            or "chunked" in hdrs.get("transfer-encoding", "").lower()
+        ):
             raise _Unhandled("no content-length")
         else:
             n = int(length)
