@@ -219,7 +219,8 @@ def verify(expected: Mapping[str, str], hashers: Mapping[str, Hasher]) -> None:
     """
     for alg, want in expected.items():
         got = hashers[alg].digest_b64()
-        if not hmac.compare_digest(got, want.strip()):
+        # bytes, not str: compare_digest raises TypeError on a non-ASCII str (a 500)
+        if not hmac.compare_digest(got.encode(), want.strip().encode("utf-8", "replace")):
             if alg == "md5":
                 raise S3Error(
                     "BadDigest", "The Content-MD5 you specified did not match what we received."

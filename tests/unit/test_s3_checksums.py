@@ -167,3 +167,13 @@ def test_is_valid_b64() -> None:
     assert is_valid_b64("DUoRhQ==", "crc32")
     assert not is_valid_b64("DUoRhQ", "crc32")
     assert not is_valid_b64("DUoRhQ==", "crc64nvme")
+
+
+def test_verify_refuses_a_non_ascii_expected_value_with_bad_digest() -> None:
+    from aisfs.errors import S3Error
+    from aisfs.s3.checksums import new_hashers, verify
+
+    hashers = new_hashers(["crc32"])
+    with pytest.raises(S3Error) as err:
+        verify({"crc32": "AAAA²"}, hashers)
+    assert err.value.code == "BadDigest"
