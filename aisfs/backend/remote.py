@@ -337,13 +337,19 @@ class RemoteObjects:
             ))
             uploaded.set()
 
+        body_error: list[BaseException] = []
+
         async def tee() -> AsyncIterator[bytes]:
             total = 0
             async with send:
-                async for p in body:
-                    total += len(p)
-                    await send.send(p)
-                    yield p
+                try:
+                    async for p in body:
+                        total += len(p)
+                        await send.send(p)
+                        yield p
+                except Exception as e:  # the client's body failed: that is the error
+                    body_error.append(e)
+                    raise
                 if size is not None and total != size:
                     raise S3Error("IncompleteBody", "You did not provide the number of bytes "
                                   "specified by the Content-Length", key)
@@ -367,6 +373,8 @@ class RemoteObjects:
                         local_error = e
                         raise
             except BaseExceptionGroup as eg:
+                if body_error:  # the backend side then only saw the body end early
+                    raise body_error[0] from None
                 # the store's own failure first (the backend side then only saw its end)
                 if local_error is not None and not isinstance(local_error, trio.Cancelled):
                     raise local_error from None
