@@ -33,12 +33,16 @@ class NodeApp:
         self.ready = False
         self.started_ns = time.time_ns()
         self._native: Any = None
+        self.remote: Any = None  # aisfs.backend.RemoteObjects (node.backends)
         # request ids: 16 hex digits, a random per-process prefix and a counter (unique
         # per node without a getrandom call per request)
         self._id_prefix = secrets.token_hex(3).upper()
         self._ids = itertools.count(1)
 
     async def startup(self, nursery: trio.Nursery) -> None:
+        from node.backends import start_backends
+
+        self.remote = await start_backends(self, nursery)
         nursery.start_soon(self._gc_loop)
         if self.cfg.store.scrub_interval > 0:
             nursery.start_soon(self._scrub_loop)

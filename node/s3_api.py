@@ -95,6 +95,7 @@ class S3Api(MultipartOps, BucketConfigOps):
         self.features = features
         self.authenticator = Authenticator(cfg)
         self.metrics: Any = None  # node.metrics.Metrics, set by NodeApp when it has one
+        self.remote: Any = None  # node.remote_s3.RemoteS3: backend buckets (node.backends)
         domain = cfg.net.virtual_host_domain.strip(".").lower()
         self.vhost_domain = domain or None
 
@@ -142,7 +143,10 @@ class S3Api(MultipartOps, BucketConfigOps):
                 # SSE / object-lock headers: refused (501, or AWS's 400), never ignored
                 check_unsupported(s3.operation, http.headers)  # type: ignore[arg-type]
             ctx = Context(http, s3, request_id, auth)
-            response = await handler(ctx)
+            if self.remote is not None:
+                response = await self.remote.handle(ctx, handler)
+            else:
+                response = await handler(ctx)
         except S3Error as err:
             response = self.error_response(err, resource, request_id, http.method == "HEAD")
         except (trio.Cancelled, KeyboardInterrupt):

@@ -1,0 +1,455 @@
+"""The S3 facade over backend buckets: ``/s3/B/...`` where B is remote.
+
+A bucket named in an S3 request is, as AIS resolves a name (``meta.InitByNameOnly``):
+
+1. an ``ais://B`` of the store: local, unless its props have ``backend_bck=s3://X``
+   (then its objects are X's, cached in B);
+2. else ``s3://B`` already known to the node (the store bucket ``@aws:B`` holds its
+   cached copies);
+3. else, when ``[backend.s3]`` is configured, the backend's bucket B if the backend has it
+   (discovered on first use: ``@aws:B`` is made, as AIS adds a remote bucket to its BMD);
+4. else the local handlers answer (NoSuchBucket).
+
+An ``ais://B`` and an ``s3://B`` of one name: the ``ais://`` bucket wins (AIS answers
+such a name with 422 AmbiguousBucketName).
+
+On a remote bucket, GET/HEAD are ``RemoteObjects``' cold/warm/validated reads (ranges
+too), PUT writes through, DELETE (and DeleteObjects) is forwarded (a missing key is
+204, as the backend answers), CopyObject within one backend is the backend's
+server-side copy (across backends or to/from an ``ais://`` bucket it is streamed through
+the node), ListObjects(V2) is one backend page per request, and multipart uploads are
+forwarded to the backend (``node.remote_s3_multipart``). Bucket configuration
+(tagging, CORS, policy...) stays the node's own, as AIS keeps props in its BMD.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from aisfs.backend import BucketRef, Provider, RemoteObjects, Resolved, client_etag
+from aisfs.backend.provider import LOCAL_PREFIX, bucket_of_local, local_bucket_name
+from aisfs.backend.types import RemoteAttrs
+from aisfs.errors import S3Error
+from aisfs.s3 import xml as s3xml
+from aisfs.s3._headers import stored_content_encoding
+from aisfs.s3.conditions import (
+    check_copy_source_preconditions,
+    check_preconditions,
+    format_http_date,
+)
+from aisfs.s3.ranges import content_range
+from aisfs.s3.refusals import override_value
+from aisfs.s3.request import listing_encoding, parse_copy_source, parse_max
+from aisfs.store.types import BucketInfo, ObjectMeta
+from node.http import Response, first_piece_read
+from node.remote_s3_multipart import RemoteMultipart
+from node.s3_body import UploadBody, checksum_headers
+
+if TYPE_CHECKING:
+    from node.s3_api import Context, S3Api
+
+XML = "application/xml"
+AWS_PREFIX = LOCAL_PREFIX[Provider.AWS]
+# operations that never address a remote bucket's objects
+_LOCAL_ONLY = {"CreateBucket", "ListBuckets", "PreflightRequest"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Listed:
+    """A backend listing entry as s3xml's ObjectRecord."""
+
+    key: str
+    size: int
+    etag: str
+    mtime_ns: int
+
+
+def object_headers(attrs: RemoteAttrs) -> list[tuple[str, str]]:
+    """What a GET/HEAD of a remote object answers with (the backend's attributes)."""
+    headers = [
+        ("last-modified", format_http_date(attrs.last_modified_ns or time.time_ns())),
+        ("etag", s3xml.quote_etag(attrs.etag)),
+        ("accept-ranges", "bytes"),
+        ("content-type", attrs.content_type or "binary/octet-stream"),
+    ]
+    for name, value in attrs.headers.items():
+        if name == "content-encoding":
+            kept = stored_content_encoding(value)
+            if kept is None:
+                continue
+            value = kept
+        headers.append((name, value))
+    for name, value in attrs.user.items():
+        headers.append((f"x-amz-meta-{name}", value))
+    if attrs.version:
+        headers.append(("x-amz-version-id", attrs.version))
+    return headers
+
+
+class RemoteS3:
+    """Hooked into ``S3Api.handle``: answers the operations on remote buckets, hands
+    everything else to the local handler."""
+
+    def __init__(self, api: S3Api, remote: RemoteObjects, *, discover: bool) -> None:
+        self.api = api
+        self.remote = remote
+        self.discover = discover
+        self.multipart = RemoteMultipart(api, remote)
+
+    # == which bucket ====================================================================
+
+    async def resolve(self, name: str) -> Resolved | None:
+        """The remote bucket ``name`` stands for, or None (a local one, or none at all)."""
+        store = self.api.store
+        backends = self.remote.backends
+        try:
+            info = await store.get_bucket(name)
+        except S3Error as e:
+            if e.code != "NoSuchBucket":
+                raise
+        else:
+            rb = backends.resolve(BucketRef(Provider.AIS, name), info.props)
+            return rb if rb.is_remote else None
+        ref = BucketRef(Provider.AWS, name)
+        try:
+            info = await store.get_bucket(local_bucket_name(ref))
+        except S3Error as e:
+            if e.code != "NoSuchBucket":
+                raise
+        else:
+            return backends.resolve(ref, info.props)
+        if not self.discover:
+            return None
+        rb = backends.resolve(ref, {})
+        try:
+            await self.remote.backend(rb).head_bucket(name)
+        except S3Error as e:
+            if e.code in ("NoSuchBucket", "AccessDenied"):
+                return None
+            raise
+        await self.remote.ensure_local_bucket(rb)
+        return rb
+
+    async def handle(
+        self, ctx: Context, handler: Callable[[Context], Awaitable[Response]]
+    ) -> Response:
+        op = ctx.s3.operation
+        if op == "ListBuckets":
+            return await self.list_buckets()
+        bucket = ctx.s3.bucket
+        if bucket is None or op in _LOCAL_ONLY:
+            return await handler(ctx)
+        if bucket.startswith(AWS_PREFIX):  # the cache's own name is not an S3 name
+            raise S3Error("NoSuchBucket", "The specified bucket does not exist", bucket)
+        rb = await self.resolve(bucket)
+        if rb is None:
+            return await handler(ctx)
+        own: Callable[[Context, Resolved], Awaitable[Response]] | None = getattr(
+            self, f"op_{op}", None
+        ) or getattr(self.multipart, f"op_{op}", None)
+        if own is not None:
+            return await own(ctx, rb)
+        if rb.bucket.provider is not Provider.AIS:
+            # bucket configuration of an s3:// bucket: kept on its store bucket
+            ctx = type(ctx)(ctx.http, replace(ctx.s3, bucket=rb.local), ctx.request_id,
+                            ctx.auth)
+        return await handler(ctx)
+
+    # == buckets =========================================================================
+
+    async def list_buckets(self) -> Response:
+        """The store's buckets; a known ``s3://B`` by its own name (unless an ``ais://B``
+        exists: that one is what ``/s3/B`` addresses)."""
+        buckets = await self.api.store.list_buckets()
+        names = {b.name for b in buckets}
+        shown: list[BucketInfo] = []
+        for b in buckets:
+            ref = bucket_of_local(b.name)
+            if ref.provider is Provider.AIS:
+                shown.append(b)
+            elif ref.name not in names:
+                shown.append(BucketInfo(ref.name, b.created_ns, b.props))
+        shown.sort(key=lambda b: b.name)
+        return Response(200, [("content-type", XML)], s3xml.list_buckets_result(shown))
+
+    async def op_HeadBucket(self, ctx: Context, rb: Resolved) -> Response:
+        assert rb.remote is not None
+        if rb.bucket.provider is not Provider.AIS:
+            await self.remote.backend(rb).head_bucket(rb.remote.name)
+        region = rb.settings.region if rb.settings else self.api.cfg.auth.region
+        return Response(200, [("x-amz-bucket-region", region)], head=True)
+
+    async def op_DeleteBucket(self, ctx: Context, rb: Resolved) -> Response:
+        if rb.bucket.provider is Provider.AIS:
+            await self.api.store.delete_bucket(ctx.bucket)
+            return Response(204)
+        raise S3Error("NotImplemented", f"{rb.bucket} is a backend bucket: the node does not "
+                      "delete backend buckets", ctx.bucket, status=501)
+
+    async def _list(self, ctx: Context, rb: Resolved, v2: bool) -> Response:
+        q = ctx.s3.query
+        max_keys = parse_max(q.get("max-keys"), "max-keys")
+        prefix = q.get("prefix", "")
+        delimiter = q.get("delimiter", "")
+        encoding = listing_encoding(q)
+        token = q.get("continuation-token") if v2 else None
+        start_after = q.get("start-after", "") if v2 else q.get("marker", "")
+        entries: list[_Listed] = []
+        prefixes: list[str] = []
+        next_token = ""
+        if max_keys > 0:
+            page = await self.remote.list_page(
+                rb, prefix=prefix, delimiter=delimiter, token=token or "",
+                start_after="" if token else start_after, page_size=max_keys,
+            )
+            entries = [_Listed(e.key, e.size, e.etag, e.last_modified_ns)
+                       for e in page.entries]
+            prefixes = page.common_prefixes
+            next_token = page.next_token
+        else:
+            await self.remote.backend(rb).head_bucket(self._remote_name(rb))
+        truncated = bool(next_token)
+        params = s3xml.ListParams(
+            prefix=prefix, delimiter=delimiter or None, max_keys=max_keys,
+            encoding_type=encoding, marker="" if v2 else start_after,
+            start_after=q.get("start-after") if v2 else None, continuation_token=token,
+            fetch_owner=q.get("fetch-owner", "").lower() == "true",
+        )
+        if v2:
+            body = s3xml.list_objects_v2_result(
+                ctx.bucket, entries, prefixes, params, truncated, next_token or None)
+        else:
+            last = max([e.key for e in entries[-1:]] + prefixes[-1:], default="")
+            body = s3xml.list_objects_v1_result(
+                ctx.bucket, entries, prefixes, params, truncated,
+                last if truncated and last else None)
+        return Response(200, [("content-type", XML)], body)
+
+    async def op_ListObjects(self, ctx: Context, rb: Resolved) -> Response:
+        return await self._list(ctx, rb, v2=False)
+
+    async def op_ListObjectsV2(self, ctx: Context, rb: Resolved) -> Response:
+        return await self._list(ctx, rb, v2=True)
+
+    @staticmethod
+    def _remote_name(rb: Resolved) -> str:
+        assert rb.remote is not None
+        return rb.remote.name
+
+    # == objects =========================================================================
+
+    async def _get_or_head(self, ctx: Context, rb: Resolved, head: bool) -> Response:
+        version = ctx.s3.query.get("versionId")
+        if version is not None and version != "null":
+            raise S3Error("NotImplemented", "versionId on a backend bucket is not supported",
+                          status=501)
+        if ctx.s3.query.get("partNumber") is not None:
+            raise S3Error("NotImplemented", "partNumber on a backend bucket is not supported",
+                          status=501)
+        range_header = ctx.header("range")
+        if head:
+            h = await self.remote.head(rb, ctx.key)
+            attrs, start, end, ranged, body = h.attrs, 0, h.attrs.size - 1, False, None
+            cached = h.cached
+        else:
+            read = await self.remote.get(rb, ctx.key, range_header=range_header)
+            attrs, start, end, ranged = read.attrs, read.start, read.end, read.ranged
+            body, cached = read.body, read.cached
+        headers = object_headers(attrs)
+        headers.append(("ais-cached", "true" if cached else "false"))
+        try:
+            check_preconditions(ctx.http.headers.items(), attrs.etag, attrs.last_modified_ns)
+        except S3Error as err:
+            if body is not None:
+                await body.aclose()
+            if err.status == 304:
+                keep = {"etag", "last-modified"}
+                return Response(304, [h for h in headers if h[0] in keep], head=True)
+            raise
+        if not head:
+            for param, header in _OVERRIDES.items():
+                value = ctx.s3.query.get(param)
+                if value is not None:
+                    value = override_value(param, value)
+                    headers = [h for h in headers if h[0] != header]
+                    headers.append((header, value))
+        status = 206 if ranged else 200
+        if ranged:
+            headers.append(("content-range", content_range(start, end, attrs.size)))
+        length = max(0, end - start + 1)
+        headers.append(("content-length", str(length)))
+        if body is None or length == 0:
+            if body is not None:
+                await body.aclose()
+            return Response(status, headers, b"", head=True)
+        return Response(status, headers, await first_piece_read(_pieces(body)))
+
+    async def op_GetObject(self, ctx: Context, rb: Resolved) -> Response:
+        return await self._get_or_head(ctx, rb, head=False)
+
+    async def op_HeadObject(self, ctx: Context, rb: Resolved) -> Response:
+        return await self._get_or_head(ctx, rb, head=True)
+
+    async def op_PutObject(self, ctx: Context, rb: Resolved) -> Response:
+        if ctx.header("if-match") or ctx.header("if-none-match"):
+            raise S3Error("NotImplemented", "A conditional PUT to a backend bucket is not "
+                          "supported", status=501)
+        meta = self.api._meta_from_headers(ctx)
+        body = UploadBody(ctx.http, ctx.auth)
+        info = await self.remote.put(
+            rb, ctx.key, checked_body(body, meta), meta, size=body.expected_size,
+            content_md5=body.content_md5_bytes(),
+        )
+        headers = [("etag", s3xml.quote_etag(client_etag(info)))]
+        version = str((info.meta.extra.get("remote") or {}).get("version") or "")
+        if version:
+            headers.append(("x-amz-version-id", version))
+        headers += checksum_headers(body.stored)
+        return Response(200, headers)
+
+    async def op_DeleteObject(self, ctx: Context, rb: Resolved) -> Response:
+        await self._delete(rb, ctx.key)  # a missing key: S3's 204 (an AIS backend: 404)
+        return Response(204)
+
+    async def _delete(self, rb: Resolved, key: str) -> None:
+        try:
+            await self.remote.delete(rb, key)
+        except S3Error as e:
+            if e.code == "NoSuchKey":  # gone from the backend: no cached copy either
+                await self.remote.evict(rb, key)
+            raise
+
+    async def op_DeleteObjects(self, ctx: Context, rb: Resolved) -> Response:
+        objects, quiet = s3xml.parse_delete(await self.api.read_small_body(ctx))
+        deleted = []
+        errors: list[tuple[s3xml.ObjectIdentifier, S3Error]] = []
+        for obj in objects:
+            try:
+                await self._delete(rb, obj.key)
+            except S3Error as err:
+                if err.status >= 500:
+                    raise
+                if err.code != "NoSuchKey":  # S3: a missing key counts as deleted
+                    errors.append((obj, err))
+                    continue
+            deleted.append(obj)
+        return Response(200, [("content-type", XML)], s3xml.delete_result(deleted, errors, quiet))
+
+    async def op_CopyObject(self, ctx: Context, rb: Resolved) -> Response:
+        src_bucket, src_key, version = parse_copy_source(ctx.header("x-amz-copy-source") or "")
+        if version not in (None, "null"):
+            raise S3Error("InvalidArgument", "Invalid version id specified")
+        directive = (ctx.header("x-amz-metadata-directive") or "COPY").upper()
+        if directive not in ("COPY", "REPLACE"):
+            raise S3Error("InvalidArgument", "Unknown metadata directive.")
+        if directive == "COPY" and src_bucket == ctx.bucket and src_key == ctx.key:
+            raise S3Error(
+                "InvalidRequest",
+                "This copy request is illegal because it is trying to copy an object to itself "
+                "without changing the object's metadata, storage class, website redirect "
+                "location or encryption attributes.",
+            )
+        meta = self.api._meta_from_headers(ctx) if directive == "REPLACE" else None
+        src = await self.resolve(src_bucket)
+        if src is not None and src.settings == rb.settings:
+            return await self._server_side_copy(ctx, src, src_key, rb, meta)
+        # across backends, or from an ais:// bucket: streamed through the node
+        if src is None:
+            info = await self.api.store.head_object(src_bucket, src_key, with_data=True)
+            check_copy_source_preconditions(ctx.http.headers.items(), info.etag, info.mtime_ns)
+            pieces = self.api.store.read_object(info, 0, info.size - 1)
+            size = info.size
+            new_meta = meta or _copy_meta(info.meta)
+        else:
+            read = await self.remote.get(src, src_key)
+            try:
+                check_copy_source_preconditions(ctx.http.headers.items(), read.attrs.etag,
+                                                read.attrs.last_modified_ns)
+            except S3Error:
+                await read.body.aclose()
+                raise
+            pieces, size = _pieces(read.body), read.attrs.size
+            new_meta = meta or ObjectMeta(content_type=read.attrs.content_type,
+                                          user=dict(read.attrs.user),
+                                          headers=dict(read.attrs.headers))
+        out = await self.remote.put(rb, ctx.key, pieces, new_meta, size=size)
+        return Response(200, [("content-type", XML)],
+                        s3xml.copy_object_result(client_etag(out), out.mtime_ns))
+
+    async def _server_side_copy(
+        self, ctx: Context, src: Resolved, src_key: str, dst: Resolved, meta: ObjectMeta | None
+    ) -> Response:
+        backend = self.remote.backend(dst)
+        if any(h.startswith("x-amz-copy-source-if-") for h, _ in ctx.http.headers.items()):
+            head = await self.remote.head(src, src_key)
+            check_copy_source_preconditions(ctx.http.headers.items(), head.attrs.etag,
+                                            head.attrs.last_modified_ns)
+        attrs = await backend.copy_object(
+            self._remote_name(src), src_key, self._remote_name(dst), ctx.key,
+            content_type=meta.content_type if meta else None,
+            user=meta.user if meta else None,
+        )
+        await self.remote.evict(dst, ctx.key)
+        headers = [("content-type", XML)]
+        if attrs.version:
+            headers.append(("x-amz-version-id", attrs.version))
+        return Response(200, headers, s3xml.copy_object_result(
+            attrs.etag, attrs.last_modified_ns or time.time_ns()))
+
+
+_OVERRIDES = {
+    "response-content-type": "content-type",
+    "response-content-language": "content-language",
+    "response-expires": "expires",
+    "response-cache-control": "cache-control",
+    "response-content-disposition": "content-disposition",
+    "response-content-encoding": "content-encoding",
+}
+
+
+def _copy_meta(meta: ObjectMeta) -> ObjectMeta:
+    return ObjectMeta(content_type=meta.content_type, user=dict(meta.user),
+                      headers=dict(meta.headers))
+
+
+class _Pieces:
+    """A ``Body`` as an async iterator with ``aclose`` (what first_piece_read wants)."""
+
+    def __init__(self, body: object) -> None:
+        self._body = body
+
+    def __aiter__(self) -> _Pieces:
+        return self
+
+    async def __anext__(self) -> bytes:
+        return await anext(self._body)  # type: ignore[call-overload,no-any-return]
+
+    async def aclose(self) -> None:
+        await self._body.aclose()  # type: ignore[attr-defined]
+
+
+def _pieces(body: object) -> AsyncIterator[bytes]:
+    return _Pieces(body)
+
+
+async def checked_body(body: UploadBody, meta: ObjectMeta) -> AsyncIterator[bytes]:
+    """The client's decoded body, hashed on the way; the declared checksums (headers,
+    trailer, the signed payload hash) are checked before its end is passed on, so a
+    mismatch never reaches the backend as a complete object."""
+    hashers = list(body.hashers.values())
+    declared_md5 = body.content_md5_bytes()
+    md5 = hashlib.md5() if declared_md5 is not None else None
+    if md5 is not None:  # not every backend checks Content-MD5 (moto does not)
+        hashers.append(md5)
+    async for piece in body.stream():
+        for h in hashers:
+            h.update(piece)
+        yield piece
+    if md5 is not None and md5.digest() != declared_md5:
+        raise S3Error("BadDigest", "The Content-MD5 you specified did not match what was "
+                      "received.")
+    body.before_commit(meta)
