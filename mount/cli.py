@@ -6,6 +6,12 @@
 
 In the background (the default) the command forks, and the parent waits until the mount
 is live: it exits 0 then, or prints why it failed and exits 1. Mistakes print one line.
+Before anything is forked or imported, `preflight` checks what a user most often gets
+wrong (a mount point that is missing, not a directory, or mounted already; /dev/fuse out
+of reach; pyfuse3 not installed) and says in one line what to do.
+
+A background mount logs to syslog (/dev/log); without one, to a file under the user's
+state directory ($XDG_STATE_HOME/aisfs/ or ~/.local/state/aisfs/), and says where.
 """
 
 from __future__ import annotations
@@ -21,12 +27,19 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from mount.options import MountOptions, OptionError, default_endpoint
+from mount.options import MountOptions, OptionError, default_endpoint, default_state_dir
 
 # mount.main.run: mount, report readiness through the callback, serve; the exit code
 RunFn = Callable[[MountOptions, Callable[[str | None], None]], int]
 
 READY_TIMEOUT = 120.0
+
+INSTALL_HINT = ("the FUSE mount needs pyfuse3: pip install 'aisfs[mount]' (building it needs "
+                "apt install fuse3 libfuse3-dev pkg-config gcc python3-dev)")
+
+
+class PreflightError(Exception):
+    """Why the mount cannot be made, found before trying; one line for the user."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,12 +102,93 @@ def _setup_logging(opts: MountOptions, to_stderr: bool) -> None:
         handler = logging.handlers.SysLogHandler("/dev/log")
         fmt = logging.Formatter("aisfs-mount[%(process)d]: %(levelname)s %(message)s")
     else:
-        handler = logging.NullHandler()
+        handler = logging.FileHandler(background_log_file(opts))
     handler.setFormatter(fmt)
     root.addHandler(handler)
     root.setLevel(level)
     for noisy in ("httpx", "httpcore", "pyfuse3", "botocore"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if opts.debug else logging.WARNING)
+
+
+def background_log_file(opts: MountOptions) -> Path:
+    """Where a background mount logs without syslog: one file per mount point, e.g.
+    ~/.local/state/aisfs/mount-mnt-demo.log for /mnt/demo."""
+    name = str(opts.mountpoint).strip("/").replace("/", "-") or "root"
+    return default_state_dir() / f"mount-{name}.log"
+
+
+def _log_target(opts: MountOptions) -> str | None:
+    """The file a background mount will log to when it is not syslog (made here, so a
+    directory that cannot be made is an error before the fork); None for syslog."""
+    if opts.log_file:
+        return opts.log_file
+    if os.path.exists("/dev/log"):
+        return None
+    path = background_log_file(opts)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a"):
+            pass
+    except OSError as e:
+        raise PreflightError(f"cannot write the log file {path}: {e.strerror} "
+                             "(give another with -o log=FILE)") from e
+    return str(path)
+
+
+def mounted_at(path: str) -> bool:
+    """Whether `path` (absolute, symlinks resolved) is a mount point of this namespace."""
+    return _is_mounted(path)
+
+
+def preflight(opts: MountOptions) -> None:
+    """The mount point's mistakes, named before mounting, one line each (PreflightError)."""
+    mp = str(opts.mountpoint)
+    # mountinfo first: a dead FUSE mount fails stat() with ENOTCONN, and is still a mount
+    real = mp
+    if not mounted_at(mp):
+        try:
+            os.lstat(mp)
+        except FileNotFoundError:
+            raise PreflightError(f"mount point {mp} does not exist (mkdir -p {mp})") from None
+        except OSError as e:
+            raise PreflightError(f"mount point {mp}: {e.strerror}") from e
+        try:
+            real = os.path.realpath(mp, strict=True)
+        except OSError as e:
+            raise PreflightError(f"mount point {mp}: {e.strerror}") from e
+    if mounted_at(real):
+        raise PreflightError(f"{mp} is already a mount point (aisfs umount {mp} first, "
+                             "or mount on another directory)")
+    if not os.path.isdir(real):
+        raise PreflightError(f"mount point {mp} is not a directory")
+
+
+def _check_fuse_device() -> None:
+    if not os.path.exists("/dev/fuse"):
+        raise PreflightError("no /dev/fuse: load the fuse module (modprobe fuse); in a "
+                             "container, start it with --device /dev/fuse")
+    if os.geteuid() == 0:
+        return
+    if not (shutil.which("fusermount3") or shutil.which("fusermount")):
+        raise PreflightError("fusermount3 is not installed: apt install fuse3 (it lets "
+                             "users mount), or mount as root")
+    if not os.access("/dev/fuse", os.R_OK | os.W_OK):
+        import pwd
+
+        user = pwd.getpwuid(os.geteuid()).pw_name
+        raise PreflightError(f"/dev/fuse is not accessible to {user}: mount as root (sudo "
+                             "aisfs mount ...), or let users open it (chmod 0666 /dev/fuse, "
+                             "as the fuse3 package sets it)")
+
+
+def _import_run() -> RunFn:
+    try:
+        from mount.main import run
+    except ModuleNotFoundError as e:
+        if e.name == "pyfuse3":
+            raise PreflightError(INSTALL_HINT) from None
+        raise
+    return run
 
 
 def main(argv: list[str]) -> int:
@@ -103,7 +197,14 @@ def main(argv: list[str]) -> int:
     except OptionError as e:
         print(f"aisfs mount: {e}", file=sys.stderr)
         return 2
-    from mount.main import run  # pyfuse3 is imported only once the arguments are good
+    try:
+        preflight(opts)
+        run = _import_run()  # pyfuse3 is imported only once the arguments are good
+        _check_fuse_device()
+        log_target = None if opts.foreground else _log_target(opts)
+    except PreflightError as e:
+        print(f"aisfs mount: {e}", file=sys.stderr)
+        return 1
 
     if opts.foreground:
         _setup_logging(opts, to_stderr=True)
@@ -113,7 +214,10 @@ def main(argv: list[str]) -> int:
                 print(f"aisfs mount: {error}", file=sys.stderr)
 
         return run(opts, ready_fg)
-    return _daemonize(opts, run)
+    code = _daemonize(opts, run)
+    if log_target is not None and log_target != opts.log_file:
+        print(f"aisfs mount: no /dev/log: the mount logs to {log_target}", file=sys.stderr)
+    return code
 
 
 def _daemonize(opts: MountOptions, run: RunFn) -> int:

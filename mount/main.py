@@ -86,8 +86,10 @@ def run(opts: MountOptions, ready: ReadyFn) -> int:
     """Mount, serve until unmounted or signalled, clean up. Returns the exit code."""
     try:
         mp = opts.mountpoint
+        if not os.path.lexists(mp):
+            raise MountError(f"mount point {mp} does not exist (mkdir -p {mp})")
         if not mp.is_dir():
-            raise MountError(f"mountpoint {str(mp)!r} is not a directory")
+            raise MountError(f"mount point {mp} is not a directory")
         trio.run(check_endpoint, opts)
         try:
             cache = WriteCache(opts.cache_dir, opts.cache_limit)

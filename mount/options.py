@@ -27,6 +27,13 @@ def default_cache_dir() -> Path:
     return Path(base) / "aisfs"
 
 
+def default_state_dir() -> Path:
+    """$XDG_STATE_HOME/aisfs, else ~/.local/state/aisfs (logs of background mounts)."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local",
+                                                            "state")
+    return Path(base) / "aisfs"
+
+
 def default_endpoint() -> str:
     ais = os.environ.get("AIS_ENDPOINT")
     if ais:

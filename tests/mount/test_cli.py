@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -61,11 +62,160 @@ def test_mount_errors_are_one_line_and_fast(endpoint: Endpoint, tmp_path: Path) 
         assert res.returncode == 2 and "unknown option 'nonsense'" in res.stderr
         res = subprocess.run(mount_cmd("--endpoint", endpoint.url, "b", str(tmp_path / "nodir")),
                              cwd=ROOT, capture_output=True, text=True, timeout=60)
-        assert res.returncode == 1 and "not a directory" in res.stderr
+        assert res.returncode == 1, res.stderr
+        assert res.stderr == (f"aisfs mount: mount point {tmp_path / 'nodir'} does not exist "
+                              f"(mkdir -p {tmp_path / 'nodir'})\n")
+        (tmp_path / "afile").write_text("x")
+        res = subprocess.run(mount_cmd("--endpoint", endpoint.url, "b", str(tmp_path / "afile")),
+                             cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert res.returncode == 1
+        assert res.stderr == f"aisfs mount: mount point {tmp_path / 'afile'} is not a directory\n"
         assert not _mounted(mp)
         assert time.monotonic() - t < 40
     finally:
         _cleanup(mp)
+
+
+def _mount_count(mp: Path) -> int:
+    with open("/proc/self/mountinfo") as f:
+        return sum(1 for line in f if line.split()[4] == str(mp))
+
+
+def test_mount_on_a_mount_point_is_refused(endpoint: Endpoint, bucket: str,
+                                           tmp_path: Path) -> None:
+    mp = tmp_path / "twice"
+    mp.mkdir()
+    endpoint.s3.put_object(Bucket=bucket, Key="f", Body=b"first")
+    cmd = mount_cmd("--endpoint", endpoint.url, "-o", f"cache_dir={tmp_path / 'c'}", bucket,
+                    str(mp))
+    try:
+        res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        for again in (cmd, mount_cmd("-f", "--endpoint", endpoint.url, bucket, str(mp)),
+                      mount_cmd("--endpoint", endpoint.url, "--all", str(mp) + "/")):
+            res = subprocess.run(again, cwd=ROOT, capture_output=True, text=True, timeout=60)
+            assert res.returncode == 1
+            assert res.stderr == (f"aisfs mount: {mp} is already a mount point (aisfs umount "
+                                  f"{mp} first, or mount on another directory)\n")
+            assert _mount_count(mp) == 1  # nothing stacked
+        assert (mp / "f").read_bytes() == b"first"
+    finally:
+        _cleanup(mp)
+    assert _mount_count(mp) == 0
+
+
+@pytest.mark.skipif(os.path.exists("/dev/log"), reason="syslog (/dev/log) takes the log here")
+def test_background_mount_logs_to_the_state_dir(endpoint: Endpoint, bucket: str,
+                                                tmp_path: Path) -> None:
+    mp = tmp_path / "logged"
+    mp.mkdir()
+    state = tmp_path / "state"
+    env = dict(os.environ, XDG_STATE_HOME=str(state))
+    log = state / "aisfs" / f"mount-{str(mp).strip('/').replace('/', '-')}.log"
+    try:
+        res = subprocess.run(
+            mount_cmd("--endpoint", endpoint.url, "-o", f"cache_dir={tmp_path / 'c'}", bucket,
+                      str(mp)),
+            cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+        assert res.returncode == 0, res.stderr
+        assert res.stderr == f"aisfs mount: no /dev/log: the mount logs to {log}\n"
+        assert "mounted" in log.read_text()
+        res = subprocess.run(mount_cmd("umount", str(mp)), cwd=ROOT, capture_output=True,
+                             text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        deadline = time.monotonic() + 20
+        while "unmounted" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        text = log.read_text()
+        assert "unmounted" in text and "Traceback" not in text, text
+        # without XDG_STATE_HOME: ~/.local/state/aisfs
+        home = tmp_path / "home"
+        env = {k: v for k, v in os.environ.items() if k != "XDG_STATE_HOME"}
+        env["HOME"] = str(home)
+        res = subprocess.run(
+            mount_cmd("--endpoint", endpoint.url, "-o", f"cache_dir={tmp_path / 'c'}", bucket,
+                      str(mp)),
+            cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+        assert res.returncode == 0, res.stderr
+        assert f"logs to {home}/.local/state/aisfs/mount-" in res.stderr
+    finally:
+        _cleanup(mp)
+
+
+def test_without_pyfuse3_mount_says_what_to_install(tmp_path: Path) -> None:
+    """A real interpreter on which `import pyfuse3` fails, as after `pip install aisfs`."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class _NoPyfuse3:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'pyfuse3' or name.startswith('pyfuse3.'):\n"
+        "            raise ModuleNotFoundError(\"No module named 'pyfuse3'\", name='pyfuse3')\n"
+        "sys.meta_path.insert(0, _NoPyfuse3())\n")
+    mp = tmp_path / "m"
+    mp.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(site))
+    probe = subprocess.run([sys.executable, "-c", "import pyfuse3"], env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert probe.returncode == 1 and "No module named 'pyfuse3'" in probe.stderr
+    for args in (["b", str(mp)], ["-f", "b", str(mp)]):
+        res = subprocess.run(mount_cmd(*args), cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=60)
+        assert res.returncode == 1
+        assert res.stderr == ("aisfs mount: the FUSE mount needs pyfuse3: pip install "
+                              "'aisfs[mount]' (building it needs apt install fuse3 "
+                              "libfuse3-dev pkg-config gcc python3-dev)\n")
+    # --help needs no pyfuse3
+    res = subprocess.run(mount_cmd("--help"), cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0 and "BUCKET[/PREFIX]" in res.stdout
+
+
+def _as_nobody(cmd: list[str], private_fuse: Path | None = None) -> list[str]:
+    """`cmd` run as nobody; with `private_fuse`, in a mount namespace of its own where
+    /dev/fuse is that root-only file (the real device is left alone)."""
+    drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+    if private_fuse is None:
+        return drop + cmd
+    inner = " ".join(
+        ["mount", "--bind", str(private_fuse), "/dev/fuse", "&&", "exec"]
+        + [f"'{c}'" for c in drop + cmd])
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", inner]
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None or shutil.which("unshare") is None,
+                    reason="needs setpriv and unshare (util-linux)")
+def test_non_root_without_dev_fuse_access_says_what_to_do() -> None:
+    with tempfile.TemporaryDirectory(prefix="aisfs-nobody-") as tmp:  # pytest's is root's only
+        _non_root_without_dev_fuse(Path(tmp))
+
+
+def _non_root_without_dev_fuse(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
+    probe = subprocess.run(_as_nobody([sys.executable, "-c", "import mount.cli"]), cwd=ROOT,
+                           capture_output=True, text=True, timeout=60)
+    if probe.returncode != 0:
+        pytest.skip(f"nobody cannot run this interpreter or read the tree: {probe.stderr}")
+    fake = tmp_path / "fuse"
+    fake.write_bytes(b"")
+    fake.chmod(0o600)  # root's, as /dev/fuse is without the fuse3 package's udev rule
+    mp = tmp_path / "m"
+    mp.mkdir()
+    mp.chmod(0o777)
+    res = subprocess.run(_as_nobody(mount_cmd("b", str(mp)), fake), cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1
+    assert res.stderr == ("aisfs mount: /dev/fuse is not accessible to nobody: mount as root "
+                          "(sudo aisfs mount ...), or let users open it (chmod 0666 /dev/fuse, "
+                          "as the fuse3 package sets it)\n")
+    assert Path("/dev/fuse").stat().st_mode & 0o777 != 0  # the real device untouched
+    # a mount point nobody cannot reach is said so, not "does not exist"
+    (tmp_path / "closed").mkdir(mode=0o700)
+    res = subprocess.run(_as_nobody(mount_cmd("b", str(tmp_path / "closed" / "m")), fake),
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1
+    assert res.stderr == f"aisfs mount: mount point {tmp_path}/closed/m: Permission denied\n"
 
 
 def _aisfs_bin() -> str | None:
