@@ -93,6 +93,9 @@ class AuthConfig:
     access_keys: dict[str, str] = field(default_factory=dict)
     jwt_secret: str = ""
     region: str = "us-east-1"
+    # the read-only status page /v1/ui (node/dashboard.py): "open" as /metrics and
+    # /v1/health, "auth" checked as /v1 is (when auth.mode is not open), or "off" (404)
+    status_page: str = "open"
 
 
 @dataclass(slots=True)
@@ -175,6 +178,9 @@ class NodeConfig:
             raise ConfigError("auth.access_keys: sigv4 mode needs at least one access key")
         if self.auth.mode == "jwt" and not self.auth.jwt_secret:
             raise ConfigError("auth.jwt_secret: jwt mode needs a secret")
+        if self.auth.status_page not in ("open", "auth", "off"):
+            raise ConfigError(
+                f"auth.status_page: must be open, auth or off, not {self.auth.status_page!r}")
         for flag in self.features:
             if flag not in FEATURE_FLAGS:
                 raise ConfigError(

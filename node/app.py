@@ -2,7 +2,8 @@
 
 - ``/s3/...`` (and the root, with the ``S3-API-via-Root`` feature flag, and any
   ``bucket.<virtual_host_domain>`` host) goes to the S3 facade (``node.s3_api``);
-- ``/v1/...`` to the native API; ``/metrics`` to Prometheus; ``/health`` for probes.
+- ``/v1/...`` to the native API; ``/metrics`` to Prometheus; ``/health`` for probes;
+- ``/v1/ui`` to the read-only status page (``node.dashboard``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import trio
 
 from aisfs.config import NodeConfig
 from aisfs.store.store import Store
+from node.dashboard import PREFIX as UI_PREFIX
+from node.dashboard import Dashboard
 from node.features import FeatureFlags
 from node.http import Receive, Request, Response, Scope, Send, send_response
 from node.s3_api import S3Api
@@ -30,6 +33,7 @@ class NodeApp:
         self.store = store
         self.features = FeatureFlags(cfg)
         self.s3 = S3Api(cfg, store, self.features)
+        self.dashboard = Dashboard(self)  # /v1/ui: the status page
         self.ready = False
         self.started_ns = time.time_ns()
         self._native: Any = None
@@ -44,6 +48,7 @@ class NodeApp:
 
         self.remote = await start_backends(self, nursery)
         nursery.start_soon(self._gc_loop)
+        nursery.start_soon(self.dashboard.sample_loop)
         if self.cfg.store.scrub_interval > 0:
             nursery.start_soon(self._scrub_loop)
         try:
@@ -98,6 +103,8 @@ class NodeApp:
             await self.s3.handle(request, send, request_id, base_path="")
         elif path in ("/health", "/v1/health"):
             await self._health(request, send)
+        elif path == UI_PREFIX or path.startswith(UI_PREFIX + "/"):
+            await self.dashboard.handle(request, send)
         elif self._native is not None and (path.startswith("/v1/") or path == "/metrics"):
             await self._native(scope, receive, send)
         elif self.features.enabled("S3-API-via-Root"):

@@ -7,6 +7,8 @@ import logging
 import sys
 import time
 
+from node.recent_log import RECENT
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -34,7 +36,7 @@ def setup_logging(level: str, as_json: bool = False) -> None:
             logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
         )
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [handler, RECENT]  # RECENT: the status page's last warnings/errors
     set_level(level)
 
 

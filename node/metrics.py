@@ -176,6 +176,13 @@ class Metrics:
                 if (api is None or a == api) and (operation is None or o == operation)
             )
 
+    def counters(self) -> tuple[dict[tuple[str, str, int], int], int, int]:
+        """A copy of the cumulative counters the status page turns into rates: requests
+        by (api, operation, status), and body bytes in and out (node/dashboard.py)."""
+        with self._lock:
+            return (dict(self._requests), sum(self._bytes_in.values()),
+                    sum(self._bytes_out.values()))
+
     # ---- rendering ----------------------------------------------------------------
 
     def render(self, stats: Mapping[str, Any] | None = None, ready: bool = True) -> str:
