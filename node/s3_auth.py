@@ -13,6 +13,12 @@ Every verified signature, V4 or V2, header or presigned, must also cover every
 (:mod:`aisfs.s3.signed_headers`, applied inside ``sigv4``/``sigv2`` so the native API's
 signed requests, which come through here too, get the same policy).
 
+A node served under a base path (``net.s3_path``, ``/s3``) verifies what clients whose
+endpoint ends in that base sign: SigV4 as received or with the base moved from the path
+to the Host (s3cmd, :func:`aisfs.s3.sigv4.base_path_forms`); SigV2 against the S3
+resource the request was routed to, ``/bkt/key`` (:func:`aisfs.s3.sigv2.candidate_resources`).
+The base is the configured one, and only for a request the node routed under it.
+
 Secrets are never logged: errors carry the access key id at most.
 """
 
@@ -64,10 +70,24 @@ class Authenticator:
             time.time(),
             None,
             self.cache,
+            base_path=self._base_of(http.raw_path, bucket_path),
         )
         if result is None:
             raise S3Error("AccessDenied", "Access Denied: this node requires signed requests")
         return result
+
+    def _base_of(self, raw_path: str, bucket_path: str | None) -> str:
+        """The configured base an S3 request was routed under, or "" (root, native API).
+
+        node/app.py routes every path equal to or below ``net.s3_path`` under that base,
+        with or without ``S3-API-via-Root``; nothing here is read from the request but
+        which of the two it is.
+        """
+        if bucket_path is None:
+            return ""
+        base = self.cfg.net.s3_path.rstrip("/")
+        path = raw_path.split("?", 1)[0]
+        return base if base and (path == base or path.startswith(base + "/")) else ""
 
     def _check_jwt(self, http: Request) -> None:
         import jwt

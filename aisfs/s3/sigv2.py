@@ -2,9 +2,14 @@
 
 Current tools still send it: boto3 and the aws CLI presign S3 URLs with SigV2 for
 us-east-1 on custom endpoints (``?AWSAccessKeyId=..&Signature=..&Expires=..``), and s3cmd
-uses it with ``signature_v2 = True``. The string to sign names the resource the client
-had in mind, which is either the whole path as sent or ``/bucket/key`` without the
-node's ``/s3`` base (:func:`candidate_resources`).
+uses it with ``signature_v2 = True``. The string to sign names the resource as S3
+defines it, ``/bucket/key``, whatever the endpoint: botocore (``auth_path``) and s3cmd
+(``sign``) both sign ``/bkt/key`` for a request they send to ``/s3/bkt/key``. The S3 API
+therefore verifies against the resource the node routed the request to, never against
+the path as sent (:func:`candidate_resources`): under a base ``/s3``, the path
+``/s3/x/y`` as a resource means bucket ``s3``, key ``x/y``, and a signature for that
+must not open bucket ``x``, key ``y`` (nor the other way round at the root, with
+``S3-API-via-Root`` or a virtual host).
 
 The request time is checked as for SigV4: a header-signed request's ``x-amz-date`` (or
 ``Date``) must be within 15 minutes of the node's clock, else RequestTimeTooSkewed (a
@@ -52,26 +57,35 @@ def is_sigv2(headers: Headers, raw_query: str) -> bool:
 
 
 def candidate_resources(raw_path: str, bucket_path: str | None = None) -> list[str]:
-    """The paths a client may have signed for a request, most likely first.
+    """The resources a client may have signed for a request, most likely first.
 
-    - the path as sent (``/s3/bkt/key`` when the client's endpoint ends in ``/s3``);
-    - the path without the node's base, or with the virtual host's bucket put in front:
-      ``/bkt/key`` (botocore's ``auth_path``, s3cmd);
-    - for a request that addresses a bucket itself, ``/bkt/``: the canonical resource
-      AWS computes for ``GET /`` on a virtual-hosted bucket, which botocore and s3cmd
-      sign for bucket-level requests whatever the addressing style (``/bkt`` sent);
-    - for the service itself (ListBuckets), ``/``.
+    Args:
+        raw_path: the path as sent; the resource only when *bucket_path* is None (the
+            native API, served at the root, whose paths are not S3 resources).
+        bucket_path: the S3 resource the node routed the request to, ``/bkt/key``
+            (``/bkt`` for a bucket, ``/`` or "" for the service): the path without the
+            node's base, or a virtual host's bucket put in front of the path.
+
+    Returns:
+        - ``/bkt/key``;
+        - for a request that addresses a bucket itself, ``/bkt/`` too: the canonical
+          resource AWS computes for ``GET /`` on a virtual-hosted bucket, which botocore
+          and s3cmd sign for bucket-level requests whatever the addressing style;
+        - for the service itself (ListBuckets), ``/`` (s3cmd) and the endpoint's path
+          as sent, ``/s3`` or ``/s3/`` (botocore, which has no resource to sign there).
+
+        Never the path as sent for a bucket or an object when it differs: it would name
+        another bucket and key.
     """
-    out = [raw_path]
-    if bucket_path is not None:
-        rel = bucket_path.split("?", 1)[0]
-        if rel != raw_path:
-            out.append(rel)
-        if rel in ("", "/"):
-            out.append("/")
-        elif rel.count("/") == 1 and rel.startswith("/"):  # /bucket
-            out.append(rel + "/")
-    return list(dict.fromkeys(r for r in out if r))
+    path = raw_path.split("?", 1)[0] or "/"
+    if bucket_path is None:
+        return [path]
+    rel = bucket_path.split("?", 1)[0]
+    if rel in ("", "/"):
+        return list(dict.fromkeys(["/", path]))
+    if rel.count("/") == 1 and rel.startswith("/"):  # /bucket
+        return [rel, rel + "/"]
+    return [rel]
 
 
 def canonical_resource(path: str, raw_query: str) -> str:

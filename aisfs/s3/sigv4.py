@@ -9,6 +9,17 @@ The canonical URI is the path as the client sent it (S3 does not normalise
 paths). Clients disagree on which characters they percent-encode, so when the
 raw path does not verify, its canonical re-encoding (everything but unreserved
 characters and ``/``) is tried too.
+
+A node served under a base path (``/s3``) meets one more form. A client whose endpoint
+is ``host:port/s3`` may treat the base as part of the host: s3cmd with
+``host_base = localhost:8080/s3`` signs ``host:localhost:8080/s3`` and the path without
+``/s3`` (S3/S3.py ``get_hostname``/``sign``), while it sends ``Host: localhost:8080`` and
+``/s3/bkt/key``. When the request does not verify as received and the caller names its
+``base_path`` (fixed by configuration, never read from the request), that one form is
+tried too: the Host header with the base appended and the path with the base removed
+(:func:`base_path_forms`). It proves as much as the form received: the same method,
+query, headers, payload and path below the base, for a host that can only be this
+node's under its base. Nothing else is tried.
 """
 
 from __future__ import annotations
@@ -203,6 +214,25 @@ def _candidate_uris(raw_path: str) -> list[str]:
     return [raw] if reencoded == raw else [raw, reencoded]
 
 
+def base_path_forms(
+    raw_path: str, headers: Headers, base_path: str
+) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The (path, headers) a client signs when its endpoint ends in the node's base path.
+
+    ``/s3/bkt/key`` with ``Host: h:8080`` under base ``/s3`` gives ``/bkt/key`` with
+    ``Host: h:8080/s3``; a path outside the base, no base, or no Host gives nothing.
+    """
+    base = base_path.rstrip("/")
+    path = raw_path.split("?", 1)[0]
+    if not base or not (path == base or path.startswith(base + "/")):
+        return []
+    items = header_items(headers)
+    if not any(name == "host" for name, _ in items):
+        return []
+    moved = [(name, value.strip() + base if name == "host" else value) for name, value in items]
+    return [(path[len(base):] or "/", moved)]
+
+
 # --------------------------------------------------------------------------- parsing
 
 
@@ -365,13 +395,17 @@ def _verify(
     payload_hash: str,
     secret: str,
     cache: SigningKeyCache,
+    base_path: str = "",
 ) -> bytes:
     key = cache.get(secret, p.date, p.region, p.service, p.access_key)
-    for uri in _candidate_uris(raw_path):
-        creq = canonical_request(method, uri, cquery, headers, p.signed_headers, payload_hash)
-        expected = sign(key, string_to_sign(p.amz_date, p.scope, creq))
-        if hmac.compare_digest(expected, p.signature):
-            return key
+    forms: list[tuple[str, Headers]] = [(raw_path, headers)]
+    forms += base_path_forms(raw_path, headers, base_path)
+    for path, hdrs in forms:
+        for uri in _candidate_uris(path):
+            creq = canonical_request(method, uri, cquery, hdrs, p.signed_headers, payload_hash)
+            expected = sign(key, string_to_sign(p.amz_date, p.scope, creq))
+            if hmac.compare_digest(expected, p.signature):
+                return key
     raise S3Error(
         "SignatureDoesNotMatch",
         "The request signature we calculated does not match the signature you provided. "
@@ -399,6 +433,7 @@ def verify_request(
     now: float,
     region: str | None = None,
     cache: SigningKeyCache | None = None,
+    base_path: str = "",
 ) -> AuthResult | None:
     """Verify the SigV4 signature of a request, by header or presigned query.
 
@@ -408,6 +443,10 @@ def verify_request(
         secrets: access key -> secret key (a mapping or a function returning None).
         now: the current time, seconds since the epoch.
         region: the region signatures must name; None accepts any.
+        base_path: the base the node serves this request under (``/s3``), from the
+            configuration; "" for a request served at the root. When the request does
+            not verify as received, the form of a client whose endpoint includes the
+            base is tried (:func:`base_path_forms`).
 
     Returns:
         The AuthResult, or None when the request carries no credentials (anonymous).
@@ -425,10 +464,12 @@ def verify_request(
     auth = get_header(headers, "authorization")
     if auth is not None:
         return _verify_header(
-            method, raw_path, raw_query, headers, auth, secrets, now, region, cache
+            method, raw_path, raw_query, headers, auth, secrets, now, region, cache, base_path
         )
     if "X-Amz-Signature=" in raw_query or "X-Amz-Credential=" in raw_query:
-        return _verify_presigned(method, raw_path, raw_query, headers, secrets, now, region, cache)
+        return _verify_presigned(
+            method, raw_path, raw_query, headers, secrets, now, region, cache, base_path
+        )
     return None
 
 
@@ -442,6 +483,7 @@ def _verify_header(
     now: float,
     region: str | None,
     cache: SigningKeyCache,
+    base_path: str = "",
 ) -> AuthResult:
     amz_date = get_header(headers, "x-amz-date")
     if amz_date is None:
@@ -473,7 +515,7 @@ def _verify_header(
     if abs(now - amz_time(amz_date)) > MAX_SKEW_SECONDS:
         raise skew_error(amz_date, now)
     cquery = canonical_query(raw_query)
-    key = _verify(method, raw_path, cquery, headers, p, payload_hash, secret, cache)
+    key = _verify(method, raw_path, cquery, headers, p, payload_hash, secret, cache, base_path)
     check_signed(headers, p.signed_headers)
     return AuthResult(p.access_key, p.signature, amz_date, p.scope, key, payload_hash)
 
@@ -487,6 +529,7 @@ def _verify_presigned(
     now: float,
     region: str | None,
     cache: SigningKeyCache,
+    base_path: str = "",
 ) -> AuthResult:
     q: dict[str, str] = {}
     for part in raw_query.split("&"):
@@ -533,7 +576,7 @@ def _verify_presigned(
         raise S3Error("AccessDenied", "Request is not valid yet")
     payload_hash = q.get("X-Amz-Content-Sha256") or UNSIGNED_PAYLOAD
     cquery = canonical_query(raw_query, exclude_signature=True)
-    key = _verify(method, raw_path, cquery, headers, p, payload_hash, secret, cache)
+    key = _verify(method, raw_path, cquery, headers, p, payload_hash, secret, cache, base_path)
     check_signed(headers, p.signed_headers)
     return AuthResult(p.access_key, p.signature, amz_date, p.scope, key, payload_hash, True)
 

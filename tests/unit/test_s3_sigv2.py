@@ -69,9 +69,11 @@ def test_header_auth_matches_botocore(
 
 
 def test_bucket_slash_only_for_the_bucket_itself() -> None:
-    assert sigv2.candidate_resources("/s3/bkt", "/bkt") == ["/s3/bkt", "/bkt", "/bkt/"]
-    assert sigv2.candidate_resources("/s3/bkt/k", "/bkt/k") == ["/s3/bkt/k", "/bkt/k"]
-    assert sigv2.candidate_resources("/s3", "") == ["/s3", "/"]
+    assert sigv2.candidate_resources("/s3/bkt", "/bkt") == ["/bkt", "/bkt/"]
+    assert sigv2.candidate_resources("/s3/bkt/k", "/bkt/k") == ["/bkt/k"]
+    assert sigv2.candidate_resources("/s3", "") == ["/", "/s3"]
+    assert sigv2.candidate_resources("/s3/", "/") == ["/", "/s3/"]
+    assert sigv2.candidate_resources("/", "/") == ["/"]
     assert sigv2.candidate_resources("/v1/x", None) == ["/v1/x"]
     # a signature for the bucket does not open an object
     path, query, headers = signed("GET", "http://h/s3/bkt", auth_path="/bkt/")
@@ -154,4 +156,35 @@ def test_non_ascii_signature_is_a_mismatch() -> None:
     headers["Authorization"] = f"AWS {AK}:\u00e9\u00e9"
     with pytest.raises(S3Error) as exc:
         verify("GET", path, query, headers, "/bkt/k")
+    assert exc.value.code == "SignatureDoesNotMatch"
+
+
+def test_a_resource_names_one_bucket_and_key() -> None:
+    """Under the base /s3, the path /s3/x/y is bucket x, key y; as a SigV2 resource,
+    /s3/x/y is bucket s3, key x/y. A signature for either opens only its own object,
+    wherever the request is served (the base, the root with S3-API-via-Root, a virtual
+    host)."""
+    # what the clients sign for bucket x, key y at an endpoint ending in /s3
+    path, query, headers = signed("GET", "http://h/s3/x/y", auth_path="/x/y")
+    assert verify("GET", path, query, headers, "/x/y") == AK
+    # the same signature for bucket s3, key x/y (root path-style or s3.domain/x/y)
+    for sent in ("/s3/x/y", "/x/y"):
+        with pytest.raises(S3Error) as exc:
+            verify("GET", sent, query, headers, "/s3/x/y")
+        assert exc.value.code == "SignatureDoesNotMatch"
+    # a signature for bucket s3, key x/y does not open bucket x, key y under the base
+    path, query, headers = signed("GET", "http://h/s3/x/y", auth_path="/s3/x/y")
+    assert verify("GET", "/x/y", query, headers, "/s3/x/y") == AK  # s3.domain/x/y
+    with pytest.raises(S3Error) as exc:
+        verify("GET", "/s3/x/y", query, headers, "/x/y")
+    assert exc.value.code == "SignatureDoesNotMatch"
+    # presigned the same
+    path, query, headers = signed("GET", "http://h/s3/x/y", auth_path="/s3/x/y", presign=60)
+    with pytest.raises(S3Error) as exc:
+        verify("GET", "/s3/x/y", query, headers, "/x/y")
+    assert exc.value.code == "SignatureDoesNotMatch"
+    # a virtual host's path as sent is not a resource either: /y is bucket y
+    path, query, headers = signed("GET", "http://h/y", auth_path="/y")
+    with pytest.raises(S3Error) as exc:
+        verify("GET", "/y", query, headers, "/x/y")  # x.domain/y
     assert exc.value.code == "SignatureDoesNotMatch"

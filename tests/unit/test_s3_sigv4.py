@@ -390,3 +390,92 @@ def test_presigned_expires_bad_numbers(expires: str) -> None:
     with pytest.raises(S3Error) as exc:
         verify("GET", path, query, headers)
     assert exc.value.code == "AuthorizationQueryParametersError"
+
+
+# --------------------------------------------------------------------------- base path
+
+
+def s3cmd_signed(
+    method: str, host_base: str, resource_uri: str, params: dict[str, str] | None = None,
+    body: bytes = b"",
+) -> dict[str, str]:
+    """Headers signed by s3cmd's own signer (S3/Crypto.py), as with ``host_base = host_base``."""
+    s3cfg = pytest.importorskip("S3.Config")
+    crypto = pytest.importorskip("S3.Crypto")
+    sorted_dict = pytest.importorskip("S3.SortedDict")
+    cfg = s3cfg.Config()
+    cfg.access_key, cfg.secret_key = AK, SK
+    signed_headers = crypto.sign_request_v4(
+        method, host_base, resource_uri, params or {}, "us-east-1",
+        sorted_dict.SortedDict(ignore_case=True), body,
+    )
+    return {str(k): str(v) for k, v in signed_headers.items()}
+
+
+@pytest.mark.parametrize(
+    ("method", "resource", "params", "sent_path", "sent_query"),
+    [
+        ("GET", "/", {}, "/s3/", ""),  # ListBuckets
+        ("PUT", "/demo/", {}, "/s3/demo/", ""),  # mb
+        ("GET", "/demo/", {"prefix": "a/", "delimiter": "/"}, "/s3/demo/",
+         "delimiter=%2F&prefix=a%2F"),
+        ("PUT", "/demo/dir/a b+c", {}, "/s3/demo/dir/a%20b%2Bc", ""),
+        ("POST", "/demo/big", {"uploads": ""}, "/s3/demo/big", "uploads"),
+    ],
+)
+def test_s3cmd_host_base_with_the_base_path(
+    method: str, resource: str, params: dict[str, str], sent_path: str, sent_query: str
+) -> None:
+    """s3cmd with ``host_base = h:8080/s3`` signs Host ``h:8080/s3`` and the path without
+    ``/s3``, then sends ``Host: h:8080`` and ``/s3/...``: verified under the base ``/s3``."""
+    headers = s3cmd_signed(method, "h:8080/s3", resource, params)
+    headers["Host"] = "h:8080"
+    assert verify(method, sent_path, sent_query, headers, base_path="/s3") is not None
+    # not without the base, not under another base, not served at the root
+    for base in ("", "/s4", "/s"):
+        with pytest.raises(S3Error) as exc:
+            verify(method, sent_path, sent_query, headers, base_path=base)
+        assert exc.value.code == "SignatureDoesNotMatch"
+    with pytest.raises(S3Error) as exc:
+        verify(method, sent_path.removeprefix("/s3"), sent_query, headers, base_path="/s3")
+    assert exc.value.code == "SignatureDoesNotMatch"
+
+
+def test_base_path_form_still_checks_everything_else() -> None:
+    headers = s3cmd_signed("PUT", "h:8080/s3", "/demo/k", body=b"hello")
+    headers["Host"] = "h:8080"
+    result = verify("PUT", "/s3/demo/k", "", headers, base_path="/s3")
+    assert result is not None and result.payload_hash == hashlib.sha256(b"hello").hexdigest()
+    for tampered in (
+        {"Host": "other:8080"},
+        {"Host": "h:8080/s3"},  # the base twice
+        {"x-amz-date": headers["x-amz-date"][:-3] + "00Z"},
+    ):
+        with pytest.raises(S3Error) as exc:
+            verify("PUT", "/s3/demo/k", "", {**headers, **tampered}, base_path="/s3")
+        assert exc.value.code == "SignatureDoesNotMatch"
+    for method, path, query in (("GET", "/s3/demo/k", ""), ("PUT", "/s3/demo/k2", ""),
+                                ("PUT", "/s3/demo/k", "acl")):
+        with pytest.raises(S3Error) as exc:
+            verify(method, path, query, headers, base_path="/s3")
+        assert exc.value.code == "SignatureDoesNotMatch"
+    # an unsigned x-amz-* header is refused in this form too
+    with pytest.raises(S3Error) as exc:
+        verify("PUT", "/s3/demo/k", "", {**headers, "x-amz-copy-source": "/o/secret"},
+               base_path="/s3")
+    assert exc.value.code == "AccessDenied"
+
+
+@pytest.mark.parametrize("presign", [None, 300])
+def test_botocore_endpoint_with_base_path_as_received(presign: int | None) -> None:
+    """boto3 and the aws CLI (endpoint_url=http://h:8080/s3) sign the request as sent."""
+    path, query, headers = signed("GET", "http://h:8080/s3/demo/k", presign=presign)
+    assert verify("GET", path, query, headers, base_path="/s3") is not None
+    assert verify("GET", path, query, headers) is not None
+    # the base moved into the Host is another request: the form received only
+    path, query, headers = signed("GET", "http://h:8080/demo/k", presign=presign,
+                                  headers={"Host": "h:8080/s3"})
+    headers["Host"] = "h:8080"
+    assert verify("GET", "/s3/demo/k", query, headers, base_path="/s3") is not None
+    with pytest.raises(S3Error):
+        verify("GET", "/demo/k", query, headers, base_path="/s3")
