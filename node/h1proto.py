@@ -318,10 +318,12 @@ def response_head(
     reason = REASONS.get(status, "")
     lines = [f"HTTP/1.1 {status} {reason}".encode("ascii")]
     has_date = False
+    good = _good_names
     for name, value in headers:
         if name == b"date":
             has_date = True
-        check_header_name(name)
+        if name not in good:
+            check_header_name(name)
         lines.append(name + b": " + value)
     if not has_date:
         lines.append(b"date: " + _date.now())
