@@ -47,6 +47,7 @@ MAX_OPERATIONS = 20
 _BUCKET_SQL = "SELECT bucket, count(*), coalesce(sum(size), 0) FROM objects GROUP BY bucket"
 
 Counters = tuple[dict[tuple[str, str, int], int], int, int]
+_Counts = dict[str, tuple[int, int]]
 
 
 class Dashboard:
@@ -132,22 +133,31 @@ class Dashboard:
 
     # ---- the store's facts --------------------------------------------------------
 
-    def _read_store(self) -> dict[str, Any]:
-        """Blocking: counters, mountpaths, buckets and jobs (a worker thread)."""
+    def _read_blocking(self) -> tuple[list[dict[str, Any]] | None, dict[str, Any], _Counts]:
+        """Mountpaths, jobs and per-bucket counts (blocking: a worker thread)."""
         store = self.app.store
-        stats: dict[str, Any] = store.stats_sync() if hasattr(store, "stats_sync") else {}
         admin = getattr(store, "admin", None)
-        mps = admin.mountpaths() if admin is not None else list(stats.get("mountpaths") or [])
+        mps = admin.mountpaths() if admin is not None else None
         jobs = admin.status() if admin is not None else {}
-        names = [r[0] for r in store.index.rows("SELECT name FROM buckets ORDER BY name")]
-        counts = {r[0]: (int(r[1]), int(r[2])) for r in store.index.rows(_BUCKET_SQL)}
+        index = getattr(store, "index", None)
+        counts: _Counts = {}
+        if index is not None:
+            counts = {r[0]: (int(r[1]), int(r[2])) for r in index.rows(_BUCKET_SQL)}
+        return mps, jobs, counts
+
+    async def _read_store(self) -> dict[str, Any]:
+        store = self.app.store
+        stats: dict[str, Any] = await store.stats()
+        names = [b.name for b in await store.list_buckets()]
+        mps, jobs, counts = await trio.to_thread.run_sync(self._read_blocking)
+        if mps is None:
+            mps = list(stats.get("mountpaths") or [])
         buckets = [
             {"name": n, "objects": counts.get(n, (0, 0))[0], "bytes": counts.get(n, (0, 0))[1]}
             for n in names[:MAX_BUCKETS]
         ]
-        totals = {k: v for k, v in stats.items() if k != "mountpaths"}
         return {
-            "store": totals,
+            "store": {k: v for k, v in stats.items() if k != "mountpaths"},
             "mountpaths": [_mountpath(m) for m in mps],
             "buckets": buckets,
             "buckets_total": len(names),
@@ -157,7 +167,7 @@ class Dashboard:
     async def store_facts(self) -> dict[str, Any]:
         async with self._store_lock:
             if self._store_facts is None or time.monotonic() - self._store_at > STORE_TTL:
-                self._store_facts = await trio.to_thread.run_sync(self._read_store)
+                self._store_facts = await self._read_store()
                 self._store_at = time.monotonic()
             return self._store_facts
 
