@@ -4,7 +4,8 @@
 (run, fsck, gc) and adds these verbs to the same parser with `register`: they only speak
 to a running node's native API, so they live here with the other client verbs.
 
-    aisfs node show|status                       the node, its store and mountpaths
+    aisfs node show|status                       the node, its store and mountpaths;
+                                                 status adds buckets, jobs, rates, errors
     aisfs node mountpath [ls]                    state, capacity, I/O errors of each
     aisfs node mountpath add|disable|enable|detach PATH [--wait]
     aisfs node scrub [--wait] [--status]         exit 1 if objects cannot be repaired
@@ -15,14 +16,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 from aisfs.cli.args import Handler, Subparsers, add_command, add_subcommands, client, json_flag
 from aisfs.cli.jobs import job_failed, job_status, last_job_id, progress_line, wait_job
 from aisfs.cli.output import fmt_uptime, human_size, print_json, print_table
-from aisfs.client.native import NativeClient
+from aisfs.client.native import NativeClient, NativeError
 
 MP_HEADER = ["MOUNTPATH", "STATE", "USED", "TOTAL", "USED%", "IO ERRORS", "REASON"]
+BUCKET_HEADER = ["BUCKET", "OBJECTS", "SIZE"]
+STATUS_PATH = "/v1/ui/status"  # node/dashboard.py
+# what `node status --json` adds from the status page (the rest is /v1/daemon's, whose
+# "requests" is a count): its key -> the page's
+PAGE_KEYS = {"buckets": "buckets", "buckets_total": "buckets_total", "jobs": "jobs",
+             "rates": "requests", "recent_errors": "recent_errors"}
+RECENT_SHOWN = 5
 NODE_HEADER = ["NODE", "TYPE", "URL", "STATUS", "VERSION", "UPTIME", "CAPACITY", "OBJECTS",
                "MOUNTPATHS"]
 
@@ -85,13 +94,72 @@ def cmd_show(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _status_page(c: NativeClient) -> dict[str, Any] | None:
+    """The node's status page facts (``/v1/ui/status``), or None with a note on stderr
+    (an older node, ``auth.status_page = "off"``, or no credentials for it)."""
+    try:
+        data = c.request("GET", STATUS_PATH).json()
+    except (NativeError, ValueError) as e:
+        print(f"aisfs: no buckets, jobs, rates or recent errors: {STATUS_PATH}: {e}",
+              file=sys.stderr)
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _rates_line(r: dict[str, Any]) -> str:
+    apis = ", ".join(f"{api} {v.get('per_second', 0):.2f}/s"
+                     for api, v in (r.get("by_api") or {}).items())
+    return (
+        f"requests: {r.get('per_second', 0):.2f}/s over the last "
+        f"{float(r.get('window_seconds') or 0):.0f}s"
+        f"{f' ({apis})' if apis else ''}, errors {r.get('errors_per_second', 0):.2f}/s, "
+        f"in {human_size(int(r.get('bytes_in_per_second') or 0))}/s, "
+        f"out {human_size(int(r.get('bytes_out_per_second') or 0))}/s; "
+        f"{r.get('total', 0)} since the start ({r.get('errors_total', 0)} errors)"
+    )
+
+
+def _print_status_page(page: dict[str, Any]) -> None:
+    buckets = page.get("buckets") or []
+    print()
+    print_table(BUCKET_HEADER, [
+        [f"ais://{b.get('name', '')}", str(b.get("objects", 0)),
+         human_size(int(b.get("bytes", 0) or 0))] for b in buckets])
+    shown, total = len(buckets), int(page.get("buckets_total") or 0)
+    if total > shown:
+        print(f"(the first {shown} of {total} buckets)")
+    jobs = page.get("jobs") or {}
+    running = jobs.get("running") or []
+    print()
+    for prog in running:
+        print(progress_line(str(prog.get("kind", "job")), prog))
+    if jobs.get("resilver_pending") and not any(p.get("kind") == "resilver" for p in running):
+        print("resilver: pending")
+    for path in jobs.get("detaching") or []:
+        print(f"detaching: {path}")
+    if not running and not jobs.get("resilver_pending"):
+        print("jobs: none running")
+    print(_rates_line(page.get("requests") or {}))
+    errors = page.get("recent_errors") or {}
+    entries = (errors.get("entries") or [])[:RECENT_SHOWN]
+    if entries:
+        print(f"\nrecent warnings and errors ({len(entries)} of {errors.get('total', 0)}):")
+        for e in entries:
+            print(f"  {e.get('ts', '')} {e.get('level', '')} {e.get('logger', '')}: "
+                  f"{e.get('msg', '')}")
+
+
 def cmd_status(ns: argparse.Namespace) -> int:
+    """`aisfs node status`: health, store counters and mountpaths (``/v1/daemon``), then
+    buckets, jobs, request rates and recent errors from the node's status page."""
     with client(ns) as c:
         healthy = c.health()
         stats = c.node_stats()
+        page = _status_page(c)
     store = stats.get("store") or {}
     if ns.json:
-        print_json({"healthy": healthy, **stats})
+        extra = {k: page[v] for k, v in PAGE_KEYS.items() if v in page} if page else {}
+        print_json({"healthy": healthy, **stats, **extra})
         return 0 if healthy else 1
     print(f"status: {stats.get('status', '')}{'' if healthy else ' (not ready)'}")
     print(
@@ -101,6 +169,8 @@ def cmd_status(ns: argparse.Namespace) -> int:
         f"dedup savings {human_size(int(store.get('dedup_savings_bytes', 0)))}"
     )
     print_table(MP_HEADER, mountpath_rows(store.get("mountpaths") or []))
+    if page:
+        _print_status_page(page)
     return 0 if healthy else 1
 
 
@@ -178,7 +248,8 @@ def register(nsub: Subparsers, conn: argparse.ArgumentParser) -> None:
     json_flag(add_command(nsub, "show", cmd_show,
                           "the node, its mountpaths and running jobs (of a running node)", [conn]))
     json_flag(add_command(nsub, "status", cmd_status,
-                          "health, store counters, mountpaths (exit 1 if not ready)", [conn]))
+                          "health, store counters, mountpaths, buckets, jobs, request rates, "
+                          "recent errors (exit 1 if not ready)", [conn]))
     mp = add_command(nsub, "mountpath", cmd_mountpath_ls,
                      "list, add, disable, enable, detach mountpaths of a running node", [conn])
     mp.set_defaults(json=False)
