@@ -577,7 +577,7 @@ def _verify_presigned(
     payload_hash = q.get("X-Amz-Content-Sha256") or UNSIGNED_PAYLOAD
     cquery = canonical_query(raw_query, exclude_signature=True)
     key = _verify(method, raw_path, cquery, headers, p, payload_hash, secret, cache, base_path)
-    check_signed(headers, p.signed_headers)
+    check_signed(headers, p.signed_headers, presigned=True)
     return AuthResult(p.access_key, p.signature, amz_date, p.scope, key, payload_hash, True)
 
 

@@ -292,3 +292,93 @@ def test_sigv2_replayed_request_and_expired_presign_refused(sigv4_node) -> None:
     req.auth_path = "/replay/k"  # type: ignore[attr-defined]
     HmacV1QueryAuth(creds, expires=60).add_auth(req)
     assert urllib.request.urlopen(req.prepare().url).read() == b"once"
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> str:
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"{cmd}\nstdout:{result.stdout}\nstderr:{result.stderr}"
+    return result.stdout
+
+
+def _s3cfg(tmp_path: Path, hostport: str, base: str, v2: bool, ca: Path | None) -> dict[str, str]:
+    """The seed's .s3cfg (host_base = host:port/s3), with this node's keys."""
+    home = tmp_path / ("home-v2" if v2 else "home-v4")
+    home.mkdir(exist_ok=True)
+    tls = f"use_https = True\nca_certs_file = {ca}\ncheck_ssl_certificate = True\n" if ca \
+        else "use_https = False\n"
+    (home / ".s3cfg").write_text(
+        "[default]\n"
+        f"host_base = {hostport}{base}\nhost_bucket = {hostport}{base}/%(bucket)\n"
+        "access_key = AKIDTEST\nsecret_key = s3cr3t-value-never-logged\n"
+        f"signature_v2 = {v2}\n{tls}"
+    )
+    return dict(os.environ, HOME=str(home))
+
+
+@pytest.mark.skipif(not (have("s3cmd") and have("aws")), reason="s3cmd and aws CLI needed")
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize("base", ["/s3", ""])
+def test_clients_with_the_base_path_in_their_endpoint(
+    tmp_path: Path, scheme: str, base: str
+) -> None:
+    """Signatures on, every client configured with an endpoint ending in /s3 (the seed's
+    way), or at the root with S3-API-via-Root: s3cmd V4 (signs Host h:p/s3 and the path
+    without /s3) and V2, the aws CLI, boto3 V4 and V2; over HTTP and HTTPS."""
+    ca, cert, key = make_test_ca(tmp_path)
+    config = ('features = ["S3-API-via-Root"]\n[net]\nhttps_listen = ["127.0.0.1:0"]\n'
+              f'certfile = "{cert}"\nkeyfile = "{key}"\n' + SIGV4_CONFIG)
+    node = new_node(tmp_path, config=config).start()
+    try:
+        origin = node.https_url if scheme == "https" else node.url
+        endpoint = origin + base
+        hostport = origin.split("://", 1)[1]
+        tls_ca = ca if scheme == "https" else None
+        (tmp_path / "f.txt").write_bytes(b"through the base path\n")
+        for v2 in (False, True):
+            env = _s3cfg(tmp_path, hostport, base, v2, tls_ca)
+            bucket = f"cmd-{'v2' if v2 else 'v4'}"
+            _run(["s3cmd", "mb", f"s3://{bucket}"], tmp_path, env)
+            assert f"s3://{bucket}" in _run(["s3cmd", "ls"], tmp_path, env)
+            _run(["s3cmd", "put", "f.txt", f"s3://{bucket}/dir/a b.txt"], tmp_path, env)
+            assert "a b.txt" in _run(["s3cmd", "ls", "-r", f"s3://{bucket}"], tmp_path, env)
+            _run(["s3cmd", "get", "--force", f"s3://{bucket}/dir/a b.txt", "g.txt"],
+                 tmp_path, env)
+            assert (tmp_path / "g.txt").read_bytes() == b"through the base path\n"
+            _run(["s3cmd", "del", f"s3://{bucket}/dir/a b.txt"], tmp_path, env)
+            _run(["s3cmd", "rb", f"s3://{bucket}"], tmp_path, env)
+        env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDTEST",
+                   AWS_SECRET_ACCESS_KEY="s3cr3t-value-never-logged")
+        if tls_ca is not None:
+            env["AWS_CA_BUNDLE"] = str(tls_ca)
+        _run(["aws", "--endpoint-url", endpoint, "s3", "mb", "s3://cli"], tmp_path, env)
+        _run(["aws", "--endpoint-url", endpoint, "s3", "cp", "f.txt", "s3://cli/"], tmp_path, env)
+        assert "f.txt" in _run(["aws", "--endpoint-url", endpoint, "s3", "ls", "s3://cli"],
+                               tmp_path, env)
+        import boto3
+        from botocore.config import Config
+
+        for version in ("s3v4", "s3"):
+            s3 = boto3.client(
+                "s3", endpoint_url=endpoint, region_name="us-east-1",
+                aws_access_key_id="AKIDTEST", aws_secret_access_key="s3cr3t-value-never-logged",
+                verify=str(tls_ca) if tls_ca else None,
+                config=Config(signature_version=version, retries={"max_attempts": 1}),
+            )
+            s3.create_bucket(Bucket=f"py-{version}")
+            s3.put_object(Bucket=f"py-{version}", Key="k", Body=b"boto3")
+            assert s3.get_object(Bucket=f"py-{version}", Key="k")["Body"].read() == b"boto3"
+            assert f"py-{version}" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+            url = s3.generate_presigned_url("get_object",
+                                            Params={"Bucket": f"py-{version}", "Key": "k"})
+            out = subprocess.run(["curl", "-sf", "--cacert", str(ca), url],
+                                 capture_output=True, check=True, timeout=60).stdout
+            assert out == b"boto3"
+        # the wrong key is still refused, whichever form it is signed in
+        env = _s3cfg(tmp_path, hostport, base, False, tls_ca)
+        cfg = Path(env["HOME"]) / ".s3cfg"
+        cfg.write_text(cfg.read_text().replace("s3cr3t-value-never-logged", "wrong"))
+        bad = subprocess.run(["s3cmd", "ls"], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=120)
+        assert bad.returncode != 0 and "SignatureDoesNotMatch" in bad.stderr, bad.stderr
+    finally:
+        assert node.stop() == 0, node.log()

@@ -310,7 +310,7 @@ def _denied_unsigned(exc: pytest.ExceptionInfo[S3Error], *names: str) -> None:
         ({"x-amz-copy-source": "/otherbucket/secret.txt"}, ["x-amz-copy-source"]),
         ({"X-Amz-Meta-Owner": "mallory"}, ["x-amz-meta-owner"]),
         ({"x-amz-tagging": "a=b", "x-amz-acl": "public-read"}, ["x-amz-acl", "x-amz-tagging"]),
-        ({"Content-MD5": "1B2M2Y8AsgTpgAmY7PhCfg=="}, ["content-md5"]),
+        ({"x-amz-meta-a": "1", "Content-MD5": "1B2M2Y8AsgTpgAmY7PhCfg=="}, ["x-amz-meta-a"]),
     ],
 )
 def test_unsigned_headers_refused(
@@ -320,7 +320,23 @@ def test_unsigned_headers_refused(
     assert verify("PUT", path, query, headers) is not None  # as signed: accepted
     with pytest.raises(S3Error) as exc:
         verify("PUT", path, query, {**headers, **extra})
+    if presign is None and "Content-MD5" in extra:
+        names = sorted([*names, "content-md5"])
     _denied_unsigned(exc, *names)
+
+
+def test_content_md5_signed_on_header_auth_not_on_presigned_urls() -> None:
+    """As on S3: a presigned URL needs host and the x-amz-* headers sent signed, nothing
+    else; Content-MD5 added to a presigned PUT is served (the node still checks it against
+    the body). A header-signed request must sign it."""
+    md5 = {"Content-MD5": "1B2M2Y8AsgTpgAmY7PhCfg=="}
+    path, query, headers = signed("PUT", "http://h/s3/bkt/key")
+    with pytest.raises(S3Error) as exc:
+        verify("PUT", path, query, {**headers, **md5})
+    _denied_unsigned(exc, "content-md5")
+    path, query, headers = signed("PUT", "http://h/s3/bkt/key", presign=300)
+    result = verify("PUT", path, query, {**headers, **md5})
+    assert result is not None and result.presigned
 
 
 @pytest.mark.parametrize("presign", [None, 300])
@@ -348,6 +364,8 @@ def test_policy_names() -> None:
 
     assert must_be_signed("x-amz-copy-source") and must_be_signed("content-md5")
     assert must_be_signed("host") and not must_be_signed("x-amz-content-sha256")
+    assert not must_be_signed("content-md5", presigned=True)
+    assert must_be_signed("x-amz-meta-a", presigned=True) and must_be_signed("host", presigned=True)
     assert not must_be_signed("x-amzn-trace-id") and not must_be_signed("content-type")
     hdrs = [("Host", "h"), ("X-Amz-Meta-A", "1"), ("x-amz-meta-a", "2")]
     assert unsigned_headers(hdrs, {"x-amz-date"}) == ["host", "x-amz-meta-a"]
