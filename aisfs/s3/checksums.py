@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from awscrt import checksums as crt
+from awscrt import checksums as crt  # type: ignore[import-untyped]  # awscrt ships no stubs
 
 from aisfs.errors import S3Error
 from aisfs.s3._headers import Headers, get_header, header_items

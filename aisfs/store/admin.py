@@ -34,25 +34,16 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .config import StoreConfig
+from .core import StoreCore
 from .files import replace_durably
 from .health import probe
 from .jobs import Progress
-from .mountpaths import Mountpath, open_mountpath
-from .resilver import (
-    Aborted,
-    drain,
-    purge_stale_manifests,
-    rewrite_buckets,
-    stripe_barrier,
-    walk,
-)
+from .mountpath import Mountpath, open_mountpath
+from .resilver import Aborted, drain, purge_stale_manifests, rewrite_buckets, walk
 from .scrub import run_scrub
-
-if TYPE_CHECKING:
-    from .config import StoreConfig
-    from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +86,8 @@ def effective_mountpaths(config: StoreConfig) -> list[Path]:
 
 
 class StoreAdmin:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, core: StoreCore) -> None:
+        self.core = core
         self._lock = threading.RLock()  # lifecycle changes, one at a time
         self._state_lock = threading.Lock()
         self._jobs = threading.Condition()
@@ -116,19 +107,19 @@ class StoreAdmin:
         self._detach: dict[str, int] = {}
         # roots whose stale manifests the next full resilver removes
         self._rescan: set[str] = set()
-        store.mps.on_fault = self._on_fault  # type: ignore[attr-defined]
+        core.mps.on_fault = self._on_fault
 
     # == persisted state ==================================================================
 
     @property
     def state_path(self) -> Path:
-        return Path(self.store.config.index_dir) / STATE_FILE
+        return Path(self.core.config.index_dir) / STATE_FILE
 
     def restore(self) -> None:
         """At open: apply the recorded states; show unusable configured mountpaths."""
-        state = load_state(self.store.config.index_dir)
+        state = load_state(self.core.config.index_dir)
         states = state.get("states") or {}
-        mps = self.store.mps
+        mps = self.core.mps
         for mp in mps.all:
             s = states.get(mp.root) or {}
             if s.get("state") in ("disabled", "faulted"):
@@ -139,9 +130,9 @@ class StoreAdmin:
                 mp.detaching = True
                 self._detach[mp.root] = 0
         opened = {mp.root for mp in mps.all}
-        known = dict(self.store.index.rows("SELECT path, uuid FROM mountpaths"))
+        known = dict(self.core.index.rows("SELECT path, uuid FROM mountpaths"))
         extra = []
-        for p in effective_mountpaths(self.store.config):
+        for p in effective_mountpaths(self.core.config):
             if str(p) not in opened:
                 extra.append(Mountpath(path=p, uuid=known.get(str(p), ""), enabled=False,
                                        reason=f"{UNUSABLE_AT_OPEN} (see the log)"))
@@ -152,28 +143,28 @@ class StoreAdmin:
 
     def save_state(self) -> None:
         with self._state_lock:
-            old = load_state(self.store.config.index_dir)
-            config_paths = [str(p) for p in self.store.config.mountpaths]
-            roots = [mp.root for mp in self.store.mps.all]
+            old = load_state(self.core.config.index_dir)
+            config_paths = [str(p) for p in self.core.config.mountpaths]
+            roots = [mp.root for mp in self.core.mps.all]
             added = [r for r in roots if r not in config_paths]
             detached = [p for p in config_paths if p not in roots]
             detached += [p for p in old.get("detached") or [] if p not in roots + detached]
             states = {
                 mp.root: {"state": mp.state, "reason": mp.reason, "uuid": mp.uuid}
-                for mp in self.store.mps.all
+                for mp in self.core.mps.all
                 if mp.state != "enabled" and not mp.reason.startswith(UNUSABLE_AT_OPEN)
             }
             data = json.dumps(
                 {"v": 1, "added": added, "detached": detached, "states": states}, indent=1
             ).encode()
             path = self.state_path
-            replace_durably(f"{path}.tmp", str(path), data, self.store.config.fsync)
+            replace_durably(f"{path}.tmp", str(path), data, self.core.config.fsync)
 
     # == mountpaths =======================================================================
 
     def mountpaths(self) -> list[dict[str, Any]]:
         out = []
-        for mp in self.store.mps.all:
+        for mp in self.core.mps.all:
             entry: dict[str, Any] = {
                 "path": mp.root, "uuid": mp.uuid, "state": mp.state, "enabled": mp.enabled,
                 "io_errors": mp.io_errors, "reason": mp.reason,
@@ -189,21 +180,21 @@ class StoreAdmin:
 
     def _find(self, path: str) -> Mountpath:
         root = _norm(path)
-        for mp in self.store.mps.all:
+        for mp in self.core.mps.all:
             if mp.root == root or mp.root == str(path):
                 return mp
         raise MountpathError(f"{path}: not a mountpath of this node", 404)
 
     def _placement_left(self, without: Mountpath) -> int:
         return sum(
-            1 for mp in self.store.mps.all if mp.enabled and not mp.detaching and mp is not without
+            1 for mp in self.core.mps.all if mp.enabled and not mp.detaching and mp is not without
         )
 
     def add(self, path: str) -> dict[str, Any]:
         """Attach a new mountpath; it joins placement and a resilver fills it."""
         root = _norm(path)
         with self._lock:
-            for mp in self.store.mps.all:
+            for mp in self.core.mps.all:
                 if mp.root == root:
                     if mp.reason.startswith(UNUSABLE_AT_OPEN):
                         return self.enable(root)
@@ -214,22 +205,22 @@ class StoreAdmin:
                     )
             if not os.path.isdir(root):
                 raise MountpathError(f"{root}: not a directory (it is never created)", 400)
-            known = self.store.index.row("SELECT uuid FROM mountpaths WHERE path = ?", (root,))
+            known = self.core.index.row("SELECT uuid FROM mountpaths WHERE path = ?", (root,))
             new = open_mountpath(Path(root), known[0] if known else None,
-                                 self.store.config.fsync)
+                                 self.core.config.fsync)
             if new is None:
                 raise MountpathError(f"{root}: cannot be used as a mountpath (see the log)")
-            for mp in self.store.mps.all:
+            for mp in self.core.mps.all:
                 if mp.uuid == new.uuid:
                     raise MountpathError(
                         f"{root} has the identity of mountpath {mp.root} ({mp.uuid})", 409
                     )
-            with self.store.index.wlock:
-                self.store.index.w.execute(
+            with self.core.index.wlock:
+                self.core.index.w.execute(
                     "INSERT OR REPLACE INTO mountpaths (path, uuid) VALUES (?, ?)",
                     (new.root, new.uuid),
                 )
-            self.store.mps.all = [*self.store.mps.all, new]
+            self.core.mps.all = [*self.core.mps.all, new]
             self._rescan.add(new.root)
             self.save_state()
             log.info("mountpath %s added (%s)", root, new.uuid)
@@ -257,7 +248,7 @@ class StoreAdmin:
             mp = self._find(path)
             if mp.enabled:
                 return self._entry(mp)
-            reopened = open_mountpath(mp.path, mp.uuid or None, self.store.config.fsync)
+            reopened = open_mountpath(mp.path, mp.uuid or None, self.core.config.fsync)
             if reopened is None:
                 raise MountpathError(f"{mp.root}: still unusable (see the log)", 409)
             if mp.uuid and reopened.uuid != mp.uuid:
@@ -268,8 +259,8 @@ class StoreAdmin:
             if why is not None:
                 raise MountpathError(f"{mp.root}: health check failed: {why}", 409)
             if not mp.uuid:
-                with self.store.index.wlock:
-                    self.store.index.w.execute(
+                with self.core.index.wlock:
+                    self.core.index.w.execute(
                         "INSERT OR REPLACE INTO mountpaths (path, uuid) VALUES (?, ?)",
                         (reopened.root, reopened.uuid),
                     )
@@ -300,8 +291,8 @@ class StoreAdmin:
             mp.detaching = True
             self.save_state()
             # placements and manifest installs that chose it before now are finished
-            stripe_barrier(self.store)
-            with self.store.index.wlock:
+            self.core.chunks.stripe_barrier()
+            with self.core.index.wlock:
                 pass
             log.warning("mountpath %s detaching: moving its data away", mp.root)
             with self._jobs:
@@ -312,11 +303,11 @@ class StoreAdmin:
     def _remove(self, mp: Mountpath) -> None:
         mp.enabled = False
         mp.detaching = False
-        self.store.mps.all = [m for m in self.store.mps.all if m is not mp]
+        self.core.mps.all = [m for m in self.core.mps.all if m is not mp]
         self._detach.pop(mp.root, None)
         self._rescan.discard(mp.root)
-        with self.store.index.wlock:
-            self.store.index.w.execute("DELETE FROM mountpaths WHERE path = ?", (mp.root,))
+        with self.core.index.wlock:
+            self.core.index.w.execute("DELETE FROM mountpaths WHERE path = ?", (mp.root,))
         self.save_state()
         log.warning("mountpath %s detached", mp.root)
 
@@ -381,8 +372,8 @@ class StoreAdmin:
             log.info("resilver %s started (%s)", prog.id, reason or "requested")
             try:
                 if scope is None:
-                    rewrite_buckets(self.store)
-                walk(self.store, prog, "resilver", scope, self._should_stop)
+                    rewrite_buckets(self.core)
+                walk(self.core, prog, "resilver", scope, self._should_stop)
                 if scope is None:
                     self._finish_full(prog, gen)
                 prog.finish("done")
@@ -407,19 +398,19 @@ class StoreAdmin:
 
     def _finish_full(self, prog: Progress, gen: int) -> None:
         for root in list(self._rescan):
-            mp = next((m for m in self.store.mps.all if m.root == root and m.enabled), None)
+            mp = next((m for m in self.core.mps.all if m.root == root and m.enabled), None)
             if mp is not None:
-                purge_stale_manifests(self.store, mp, prog, self._should_stop)
+                purge_stale_manifests(self.core, mp, prog, self._should_stop)
             self._rescan.discard(root)
         for root, want in list(self._detach.items()):
             if want > gen:
                 continue
             with self._lock:
-                mp = next((m for m in self.store.mps.all if m.root == root), None)
+                mp = next((m for m in self.core.mps.all if m.root == root), None)
                 if mp is None or not mp.detaching:
                     self._detach.pop(root, None)
                     continue
-                drain(self.store, mp, prog, self._should_stop)
+                drain(self.core, mp, prog, self._should_stop)
                 self._remove(mp)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
@@ -453,7 +444,7 @@ class StoreAdmin:
 
         log.info("scrub %s started", prog.id)
         try:
-            run_scrub(self.store, prog, should_stop)
+            run_scrub(self.core, prog, should_stop)
             prog.finish("done")
             log.info(
                 "scrub %s done: %d chunks checked, %d copies repaired, %d added, "

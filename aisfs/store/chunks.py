@@ -21,12 +21,14 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import xxhash
 
 from . import layout
 from .files import fsync_dir, read_file, write_tmp
-from .mountpaths import Mountpath, MountpathSet
+from .mountpath import Mountpath
+from .mountpaths import MountpathSet
 from .space import FullMarks, insufficient_storage, is_full_error
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,17 @@ class StoreCorruption(Exception):
 
 def chunk_hash(data: bytes | bytearray | memoryview) -> str:
     return xxhash.xxh3_128_hexdigest(data)
+
+
+GOOD, MISSING, UNREADABLE, CORRUPT = "good", "missing", "unreadable", "corrupt"
+
+
+@dataclass(frozen=True, slots=True)
+class CopyRead:
+    """One copy of a chunk as read: ``state`` and, when GOOD, its verified bytes."""
+
+    state: str
+    data: bytes | None = None
 
 
 class ChunkStore:
@@ -73,6 +86,24 @@ class ChunkStore:
     def is_pinned(self, cid: str) -> bool:
         return cid in self._pins
 
+    def held_elsewhere(self, ids: Iterable[str]) -> set[str]:
+        """Of ``ids`` (each pinned once by the caller), those someone else pins too (a
+        writer in flight)."""
+        with self.pin_lock:
+            return {cid for cid in ids if self._pins.get(cid, 0) > 1}
+
+    # -- stripes ----------------------------------------------------------------------
+
+    def stripe(self, cid: str) -> threading.Lock:
+        """The lock a writer holds while it places ``cid`` (and a repair while it fixes it)."""
+        return self._stripes[int(cid[:2], 16) % len(self._stripes)]
+
+    def stripe_barrier(self) -> None:
+        """Wait until every chunk placement that started before now has finished."""
+        for lock in self._stripes:
+            with lock:
+                pass
+
     # -- write ------------------------------------------------------------------------
 
     def store(
@@ -88,7 +119,7 @@ class ChunkStore:
         Every id looked at is appended to ``pinned`` (the caller unpins them).
         """
         h = h or chunk_hash(data)
-        stripe = self._stripes[int(h[:2], 16) % len(self._stripes)]
+        stripe = self.stripe(h)
         for variant in range(MAX_VARIANTS):
             cid = h if variant == 0 else f"{h}-{variant}"
             self.pin(cid)
@@ -144,7 +175,7 @@ class ChunkStore:
                 full += 1
                 continue
             try:
-                self._write_copy(mp, cid, data, dirs, replace=differs)
+                self.write_copy(mp, cid, data, dirs, replace=differs)
             except OSError as e:
                 if is_full_error(e):
                     self.full.mark(mp, e)
@@ -167,7 +198,7 @@ class ChunkStore:
                         want, failed)
         return True
 
-    def _write_copy(
+    def write_copy(
         self, mp: Mountpath, cid: str, data: bytes | bytearray, dirs: set[str], replace: bool
     ) -> None:
         final = layout.chunk_path(mp.root, cid)
@@ -196,32 +227,41 @@ class ChunkStore:
 
     # -- read -------------------------------------------------------------------------
 
+    def read_copy(self, mp: Mountpath, cid: str, size: int, who: str = "") -> CopyRead:
+        """Read ``cid``'s copy on ``mp`` and verify it (length, xxh3-128 of the id's base
+        hash). An unreadable copy is logged and goes through the health check; a corrupt
+        one is logged (``who``: the job reading, for the log)."""
+        path = layout.chunk_path(mp.root, cid)
+        try:
+            data = read_file(path)
+        except FileNotFoundError:
+            return CopyRead(MISSING)
+        except OSError as e:
+            log.error("%schunk %s unreadable on %s: %s", who, cid, mp.root, e)
+            self.mps.check(mp)
+            return CopyRead(UNREADABLE)
+        if len(data) == size and chunk_hash(data) == layout.chunk_base(cid):
+            return CopyRead(GOOD, data)
+        log.error("%schunk %s is corrupt on %s", who, cid, mp.root)
+        return CopyRead(CORRUPT)
+
     def read(self, cid: str, size: int) -> bytes:
         """The verified bytes of ``cid``: its placement order first, then every mountpath."""
-        base = layout.chunk_base(cid)
         bad: list[Mountpath] = []
         for mp in self.mps.order(cid):
-            path = layout.chunk_path(mp.root, cid)
-            try:
-                data = read_file(path)
-            except FileNotFoundError:
-                continue
-            except OSError as e:
-                log.error("chunk %s unreadable on %s: %s", cid, mp.root, e)
-                self.mps.check(mp)
-                continue
-            if len(data) == size and chunk_hash(data) == base:
+            copy = self.read_copy(mp, cid, size)
+            if copy.data is not None:
                 for b in bad:
-                    self._repair(b, cid, data)
-                return data
-            log.error("chunk %s is corrupt on %s", cid, mp.root)
-            bad.append(mp)
+                    self._repair(b, cid, copy.data)
+                return copy.data
+            if copy.state == CORRUPT:
+                bad.append(mp)
         raise StoreCorruption(cid, "no good copy on any mountpath")
 
     def _repair(self, mp: Mountpath, cid: str, data: bytes) -> None:
         try:
-            with self._stripes[int(cid[:2], 16) % len(self._stripes)]:
-                self._write_copy(mp, cid, data, set(), replace=True)
+            with self.stripe(cid):
+                self.write_copy(mp, cid, data, set(), replace=True)
             log.warning("chunk %s repaired on %s", cid, mp.root)
         except OSError as e:
             log.error("chunk %s could not be repaired on %s: %s", cid, mp.root, e)

@@ -8,7 +8,12 @@ Every file the store creates is ``FILE_MODE`` (0600) and every directory ``DIR_M
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import os
+from typing import Any
+
+log = logging.getLogger(__name__)
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -70,3 +75,13 @@ def unlink_durably(path: str, fsync: bool) -> bool:
 def read_file(path: str) -> bytes:
     with open(path, "rb", buffering=0) as f:
         return f.read()
+
+
+def read_json(path: str) -> dict[str, Any] | None:
+    """A JSON record (bucket, upload, part, manifest); None, logged, if it cannot be read."""
+    try:
+        data = json.loads(read_file(path))
+    except (OSError, ValueError) as e:
+        log.warning("unreadable record %s: %s", path, e)
+        return None
+    return data if isinstance(data, dict) else None

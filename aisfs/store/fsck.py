@@ -13,20 +13,20 @@ import logging
 import os
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import layout
+from .core import StoreCore
+from .files import read_json
 from .index import INSERT_OBJECT, object_row
-from .manifest import dumps, info_from_json, info_to_json, inline_ok, upload_from_json
+from .manifest import dumps, info_to_json, inline_ok, upload_from_json
+from .manifests import walk_manifests
 from .types import BucketInfo, FsckReport, ObjectInfo, UploadInfo
-
-if TYPE_CHECKING:
-    from .store import Store
 
 log = logging.getLogger(__name__)
 
 
-def _scan(store: Store) -> tuple[
+def _scan(core: StoreCore) -> tuple[
     dict[str, tuple[int, BucketInfo]],
     dict[tuple[str, str], ObjectInfo],
     dict[str, UploadInfo],
@@ -36,7 +36,7 @@ def _scan(store: Store) -> tuple[
     objects: dict[tuple[str, str], ObjectInfo] = {}
     uploads: dict[str, UploadInfo] = {}
     parts: dict[str, dict[int, dict[str, Any]]] = {}
-    for mp in store.mps.live():
+    for mp in core.mps.live():
         root = mp.root
         try:
             names = os.listdir(f"{root}/{layout.BUCKETS}")
@@ -45,7 +45,7 @@ def _scan(store: Store) -> tuple[
         for name in names:
             if not name.endswith(".json"):
                 continue
-            d = store.read_json(f"{root}/{layout.BUCKETS}/{name}")
+            d = read_json(f"{root}/{layout.BUCKETS}/{name}")
             if d is None:
                 continue
             updated = int(d.get("updated_ns", 0))
@@ -54,39 +54,20 @@ def _scan(store: Store) -> tuple[
                 buckets[d["name"]] = (
                     updated, BucketInfo(d["name"], int(d["created_ns"]), d.get("props") or {})
                 )
-        for fan in layout.FANOUT:
-            base = f"{root}/{layout.MANIFESTS}/{fan}"
-            try:
-                names = os.listdir(base)
-            except OSError:
-                continue
-            for name in names:
-                if not name.endswith(".json"):
-                    continue
-                d = store.read_json(f"{base}/{name}")
-                if d is None:
-                    continue
-                try:
-                    info = info_from_json(d)
-                except (KeyError, TypeError, ValueError) as e:
-                    log.warning("bad manifest %s/%s: %s", base, name, e)
-                    continue
-                if layout.manifest_name(info.bucket, info.key) != name[:-5]:
-                    log.warning("stray manifest %s/%s ignored", base, name)
-                    continue
-                cur = objects.get((info.bucket, info.key))
-                # the newest copy wins; of equal ones, one whose inline bytes verify
-                if cur is None or (info.generation, inline_ok(info)) > (
-                    cur.generation, inline_ok(cur)
-                ):
-                    objects[(info.bucket, info.key)] = info
+        for _path, info in walk_manifests(root, logged=True):
+            cur = objects.get((info.bucket, info.key))
+            # the newest copy wins; of equal ones, one whose inline bytes verify
+            if cur is None or (info.generation, inline_ok(info)) > (
+                cur.generation, inline_ok(cur)
+            ):
+                objects[(info.bucket, info.key)] = info
         try:
             uids = os.listdir(f"{root}/{layout.UPLOADS}")
         except OSError:
             uids = []
         for uid in uids:
             d_dir = layout.upload_dir(root, uid)
-            d = store.read_json(f"{d_dir}/upload.json")
+            d = read_json(f"{d_dir}/upload.json")
             if d is None:
                 continue
             uploads[uid] = upload_from_json(d)
@@ -96,23 +77,23 @@ def _scan(store: Store) -> tuple[
                 continue
             for f in files:
                 if f.startswith("part.") and f.endswith(".json"):
-                    p = store.read_json(f"{d_dir}/{f}")
+                    p = read_json(f"{d_dir}/{f}")
                     if p is None:
                         continue
-                    have = parts.setdefault(uid, {}).get(int(p["part_number"]))
-                    if have is None or int(p["mtime_ns"]) > int(have["mtime_ns"]):
+                    prev = parts.setdefault(uid, {}).get(int(p["part_number"]))
+                    if prev is None or int(p["mtime_ns"]) > int(prev["mtime_ns"]):
                         parts[uid][int(p["part_number"])] = p
     return buckets, objects, uploads, parts
 
 
-def run_fsck(store: Store, rebuild: bool, check_chunks: bool = True) -> FsckReport:
-    with store.index.wlock:
-        return _run(store, rebuild, check_chunks)
+def run_fsck(core: StoreCore, rebuild: bool, check_chunks: bool = True) -> FsckReport:
+    with core.index.wlock:
+        return _check(core, rebuild, check_chunks)
 
 
-def _run(store: Store, rebuild: bool, check_chunks: bool) -> FsckReport:
-    buckets, objects, uploads, parts = _scan(store)
-    w = store.index.w
+def _check(core: StoreCore, rebuild: bool, check_chunks: bool) -> FsckReport:
+    buckets, objects, uploads, parts = _scan(core)
+    w = core.index.w
     report = FsckReport()
     # objects whose bucket record is lost everywhere get a bucket with default props
     for bucket, _ in objects:
@@ -170,13 +151,13 @@ def _run(store: Store, rebuild: bool, check_chunks: bool) -> FsckReport:
     report.parts = sum(len(parts.get(u, {})) for u in uploads)
     report.chunks_referenced = len(refs)
     if check_chunks:
-        live = store.mps.live()
+        live = core.mps.live()
         for cid in refs:
             if not any(os.path.exists(layout.chunk_path(mp.root, cid)) for mp in live):
                 report.missing_chunks.append(cid)
 
     if rebuild:
-        store.index.begin()
+        core.index.begin()
         try:
             for table in ("buckets", "objects", "chunks", "uploads", "parts"):
                 w.execute(f"DELETE FROM {table}")
@@ -207,11 +188,11 @@ def _run(store: Store, rebuild: bool, check_chunks: bool) -> FsckReport:
                     for p in ps.values()
                 ],
             )
-            store.index.commit()
+            core.index.commit()
         except BaseException:
-            store.index.rollback()
+            core.index.rollback()
             raise
         for _, b in buckets.values():
-            store._write_bucket_files(b)
+            core.buckets.write_files(b)
         report.rebuilt = True
     return report

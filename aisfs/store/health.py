@@ -28,12 +28,10 @@ import logging
 import os
 import sys
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from . import layout
-
-if TYPE_CHECKING:
-    from .mountpaths import Mountpath, MountpathSet
+from .mountpath import Mountpath
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +102,7 @@ def probe(mp: Mountpath, failed_path: str | None = None) -> str | None:
     return None
 
 
-def disable(mps: MountpathSet, mp: Mountpath, reason: str) -> None:
+def disable(mp: Mountpath, reason: str, on_fault: Callable[[Mountpath], None] | None) -> None:
     with _lock:
         if not mp.enabled:
             return
@@ -113,15 +111,14 @@ def disable(mps: MountpathSet, mp: Mountpath, reason: str) -> None:
         mp.reason = reason
     log.error("mountpath %s failed (%s): disabled; its data is served from mirror copies",
               mp.root, reason)
-    hook = getattr(mps, "on_fault", None)
-    if hook is not None:
+    if on_fault is not None:
         try:
-            hook(mp)
+            on_fault(mp)
         except Exception:
             log.exception("mountpath %s: fault hook failed", mp.root)
 
 
-def check_mountpath(mps: MountpathSet, mp: Mountpath) -> bool:
+def check_mountpath(mp: Mountpath, on_fault: Callable[[Mountpath], None] | None) -> bool:
     """Count the error being handled (if it concerns ``mp``), probe ``mp``, disable it if it
     fails. True if ``mp`` is still usable."""
     exc = sys.exc_info()[1]
@@ -139,6 +136,6 @@ def check_mountpath(mps: MountpathSet, mp: Mountpath) -> bool:
     if why is None and hard and mp.io_errors >= HARD_ERROR_LIMIT:
         why = f"{mp.io_errors} I/O errors, last: {exc}"
     if why is not None:
-        disable(mps, mp, why)
+        disable(mp, why, on_fault)
         return False
     return True

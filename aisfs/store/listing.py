@@ -22,11 +22,9 @@ import json
 from dataclasses import dataclass
 
 from . import layout
-from .chunks import ChunkStore
-from .config import StoreConfig
+from .buckets import Buckets
 from .index import Index
-from .mountpaths import MountpathSet
-from .threads import _run
+from .threads import run_sync
 from .types import ListEntry, ListPage
 
 _COLS = "key, size, etag, mtime_ns, generation, cksum_type, cksum_value"
@@ -57,15 +55,14 @@ _SQL = {
 }
 
 
-class ListingMixin:
-    """Object listing, mixed into ``Store`` (store.py)."""
+class Lister:
+    """Object listing, from the index alone."""
 
-    config: StoreConfig
-    index: Index
-    mps: MountpathSet
-    chunks: ChunkStore
+    def __init__(self, index: Index, buckets: Buckets) -> None:
+        self.index = index
+        self.buckets = buckets
 
-    def _list_sync(
+    def list_sync(
         self,
         bucket: str,
         prefix: str,
@@ -75,7 +72,7 @@ class ListingMixin:
         with_extra: bool,
         cost: ListCost | None = None,
     ) -> ListPage:
-        self._bucket_sync(bucket)  # type: ignore[attr-defined]
+        self.buckets.get_sync(bucket)
         entries: list[ListEntry] = []
         prefixes: list[str] = []
         if max_keys <= 0:
@@ -160,6 +157,6 @@ class ListingMixin:
         max_keys: int = 1000,
         with_extra: bool = False,
     ) -> ListPage:
-        return await _run(
-            self._list_sync, bucket, prefix, delimiter, start_after, max_keys, with_extra
+        return await run_sync(
+            self.list_sync, bucket, prefix, delimiter, start_after, max_keys, with_extra
         )

@@ -77,7 +77,7 @@ def info_from_json(d: dict[str, Any]) -> ObjectInfo:
     )
 
 
-def dumps(d: dict[str, Any]) -> str:
+def dumps(d: dict[str, Any] | list[Any]) -> str:
     return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
 
 

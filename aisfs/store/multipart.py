@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 import shutil
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import AsyncIterable, Callable
@@ -19,37 +20,60 @@ import trio
 
 from ..errors import S3Error
 from . import layout
+from .buckets import Buckets
 from .chunks import ChunkStore
 from .config import StoreConfig
+from .digest import Digest
 from .files import fsync_dir, replace_durably
+from .generations import Generations
 from .index import Index
 from .manifest import dumps, encode, part_to_json, upload_to_json
-from .mountpaths import Mountpath, MountpathSet
-from .publish import _check_preconditions, _nonzero
+from .mountpath import Mountpath
+from .mountpaths import MountpathSet
+from .preconditions import check_preconditions
+from .publish import Publisher, nonzero
 from .space import insufficient_storage, is_full_error
-from .threads import _run
+from .threads import run_sync
 from .types import ChunkRef, ObjectInfo, ObjectMeta, PartInfo, UploadInfo, WriteResult
-from .writer import _Digest
+from .writer import Writer
 
 log = logging.getLogger(__name__)
 
 
-class MultipartMixin:
-    """Multipart uploads, mixed into ``Store`` (store.py)."""
+class Multipart:
+    """Multipart uploads: upload and part records, parts written through ``Writer``, the
+    completed object published through ``Publisher``."""
 
-    config: StoreConfig
-    index: Index
-    mps: MountpathSet
-    chunks: ChunkStore
+    def __init__(
+        self,
+        config: StoreConfig,
+        index: Index,
+        mps: MountpathSet,
+        chunks: ChunkStore,
+        buckets: Buckets,
+        publisher: Publisher,
+        writer: Writer,
+        generations: Generations,
+    ) -> None:
+        self.config = config
+        self.index = index
+        self.mps = mps
+        self.chunks = chunks
+        self.buckets = buckets
+        self.publisher = publisher
+        self.writer = writer
+        self.generations = generations
 
-    def _upload_row(self, upload_id: str, bucket: str, key: str, conn: Any = None) -> UploadInfo:
+    def _upload_row(
+        self, upload_id: str, bucket: str, key: str, conn: sqlite3.Connection | None = None
+    ) -> UploadInfo:
         conn = conn or self.index.r
         row = conn.execute(
             "SELECT bucket, key, initiated_ns, meta FROM uploads WHERE upload_id = ?",
             (upload_id,),
         ).fetchone()
         if row is None or row[0] != bucket or row[1] != key:
-            self._bucket_sync(bucket)
+            self.buckets.get_sync(bucket)
             raise S3Error(
                 "NoSuchUpload", "The specified multipart upload does not exist.", upload_id
             )
@@ -98,10 +122,10 @@ class MultipartMixin:
 
     def _create_upload_sync(self, bucket: str, key: str, meta: ObjectMeta) -> UploadInfo:
         with self.index.wlock:
-            binfo = self._bucket_sync(bucket)
+            binfo = self.buckets.get_sync(bucket)
             info = UploadInfo(secrets.token_urlsafe(24), bucket, key, time.time_ns(), meta)
             self._write_upload_file(
-                info.upload_id, self._copies(binfo.props), "upload.json",
+                info.upload_id, self.buckets.copies(binfo.props), "upload.json",
                 encode(upload_to_json(info)),
             )
             self.index.w.execute(
@@ -112,20 +136,20 @@ class MultipartMixin:
             return info
 
     async def create_upload(self, bucket: str, key: str, meta: ObjectMeta) -> UploadInfo:
-        return await _run(self._create_upload_sync, bucket, key, meta)
+        return await run_sync(self._create_upload_sync, bucket, key, meta)
 
     async def get_upload(self, upload_id: str, bucket: str, key: str) -> UploadInfo:
-        return await _run(self._upload_row, upload_id, bucket, key)
+        return await run_sync(self._upload_row, upload_id, bucket, key)
 
     def _commit_part_sync(
         self, upload_id: str, bucket: str, key: str, part_number: int, result: WriteResult
     ) -> tuple[PartInfo, list[str]]:
         with self.index.wlock:
             self._upload_row(upload_id, bucket, key, self.index.w)
-            binfo = self._bucket_sync(bucket)
+            binfo = self.buckets.get_sync(bucket)
             part = PartInfo(part_number, result.md5.hex(), result.size, time.time_ns())
             self._write_upload_file(
-                upload_id, self._copies(binfo.props), layout.part_file(part_number),
+                upload_id, self.buckets.copies(binfo.props), layout.part_file(part_number),
                 encode(part_to_json(upload_id, part, result.chunks)),
             )
             w = self.index.w
@@ -145,7 +169,7 @@ class MultipartMixin:
                      dumps([[c.id, c.size] for c in result.chunks])),
                 )
                 dropped = self.index.apply_refs(
-                    _nonzero(delta), {c.id: c.size for c in result.chunks}
+                    nonzero(delta), {c.id: c.size for c in result.chunks}
                 )
                 self.index.commit()
             except BaseException:
@@ -172,14 +196,14 @@ class MultipartMixin:
                 str(part_number),
             )
         await self.get_upload(upload_id, bucket, key)
-        binfo = await self.get_bucket(bucket)
-        copies = self._copies(binfo.props)
-        dg = _Digest("none", hashers)
+        binfo = await self.buckets.get(bucket)
+        copies = self.buckets.copies(binfo.props)
+        dg = Digest("none", hashers)
 
         def commit(result: WriteResult, _value: str) -> tuple[PartInfo, list[str]]:
             return self._commit_part_sync(upload_id, bucket, key, part_number, result)
 
-        return await self._write_and_commit(
+        return await self.writer.write_and_commit(
             body, copies, dg, expected_size, key, content_md5, before_commit, commit
         )
 
@@ -193,11 +217,11 @@ class MultipartMixin:
             )
             return [PartInfo(int(r[0]), r[1], int(r[2]), int(r[3])) for r in rows]
 
-        return await _run(sync)
+        return await run_sync(sync)
 
     async def list_uploads(self, bucket: str) -> list[UploadInfo]:
         def sync() -> list[UploadInfo]:
-            self._bucket_sync(bucket)
+            self.buckets.get_sync(bucket)
             rows = self.index.rows(
                 "SELECT upload_id, bucket, key, initiated_ns, meta FROM uploads "
                 "WHERE bucket = ? ORDER BY key, initiated_ns",
@@ -208,7 +232,7 @@ class MultipartMixin:
                 for r in rows
             ]
 
-        return await _run(sync)
+        return await run_sync(sync)
 
     def _forget_upload_tx(self, upload_id: str) -> Counter[str]:
         """Inside a transaction: delete the upload's rows; the refcount delta of its parts."""
@@ -228,7 +252,7 @@ class MultipartMixin:
             self._remove_upload_files(upload_id)
             self.index.begin()
             try:
-                dropped = self.index.apply_refs(_nonzero(self._forget_upload_tx(upload_id)), {})
+                dropped = self.index.apply_refs(nonzero(self._forget_upload_tx(upload_id)), {})
                 self.index.commit()
             except BaseException:
                 self.index.rollback()
@@ -236,9 +260,9 @@ class MultipartMixin:
             return dropped
 
     async def abort_upload(self, upload_id: str, bucket: str, key: str) -> None:
-        dropped = await _run(self._abort_sync, upload_id, bucket, key)
+        dropped = await run_sync(self._abort_sync, upload_id, bucket, key)
         with trio.CancelScope(shield=True):
-            await _run(self._drop_chunks, dropped)
+            await run_sync(self.publisher.drop_chunks, dropped)
 
     def _complete_sync(
         self,
@@ -252,7 +276,7 @@ class MultipartMixin:
         with self.index.wlock:
             w = self.index.w
             upload = self._upload_row(upload_id, bucket, key, w)
-            binfo = self._bucket_sync(bucket)
+            binfo = self.buckets.get_sync(bucket)
             if not parts:
                 raise S3Error(
                     "MalformedXML", "You must specify at least one part", upload_id
@@ -298,24 +322,24 @@ class MultipartMixin:
             row = w.execute(
                 "SELECT etag FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
             ).fetchone()
-            _check_preconditions(row[0] if row else None, if_match, if_none_match, key)
+            check_preconditions(row[0] if row else None, if_match, if_none_match, key)
             info = ObjectInfo(
                 bucket=bucket,
                 key=key,
                 size=sum(sizes),
                 etag=f"{hashlib.md5(b''.join(md5s)).hexdigest()}-{len(parts)}",
                 mtime_ns=time.time_ns(),
-                generation=self._next_gen(),
+                generation=self.generations.next(),
                 meta=upload.meta,
                 chunks=chunks,
                 part_sizes=sizes,
                 checksum_type=str(binfo.props.get("checksum.type", "xxhash")),
                 checksum_value="",
             )
-            dropped = self._publish(
+            dropped = self.publisher.publish(
                 [info],
                 [],
-                self._copies(binfo.props),
+                self.buckets.copies(binfo.props),
                 before_tx=lambda: self._remove_upload_files(upload_id),
                 in_tx=lambda: self._forget_upload_tx(upload_id),
             )
@@ -332,16 +356,16 @@ class MultipartMixin:
         if_none_match: str | None = None,
     ) -> ObjectInfo:
         """Publish the listed parts as one object; their chunks are reused, not copied."""
-        info, dropped = await _run(
+        info, dropped = await run_sync(
             self._complete_sync, upload_id, bucket, key, parts, if_match, if_none_match
         )
         with trio.CancelScope(shield=True):
-            await _run(self._drop_chunks, dropped)
+            await run_sync(self.publisher.drop_chunks, dropped)
         return info
 
     async def reclaim_uploads(self, older_than_seconds: float) -> int:
         cutoff = time.time_ns() - int(older_than_seconds * 1e9)
-        rows = await _run(
+        rows = await run_sync(
             self.index.rows,
             "SELECT upload_id, bucket, key FROM uploads WHERE initiated_ns < ?",
             (cutoff,),

@@ -12,47 +12,56 @@ import trio
 
 from ..errors import S3Error
 from . import layout
-from .chunks import ChunkStore
-from .config import StoreConfig
+from .buckets import Buckets
+from .generations import Generations
 from .index import Index
 from .manifest import info_from_json
-from .mountpaths import MountpathSet
-from .threads import _run, _run_short
+from .publish import Publisher
+from .threads import ShortSteps, run_sync
 from .types import ObjectInfo, ObjectMeta
 
 
-class ObjectsMixin:
-    """Delete, copy, rename and metadata updates, mixed into ``Store`` (store.py)."""
+class Objects:
+    """Delete, copy, rename and metadata updates: new manifests and one index commit."""
 
-    config: StoreConfig
-    index: Index
-    mps: MountpathSet
-    chunks: ChunkStore
+    def __init__(
+        self,
+        index: Index,
+        buckets: Buckets,
+        publisher: Publisher,
+        generations: Generations,
+        short: ShortSteps,
+    ) -> None:
+        self.index = index
+        self.buckets = buckets
+        self.publisher = publisher
+        self.generations = generations
+        self.short = short
 
-    def _delete_sync(self, bucket: str, key: str) -> list[str]:
+    def delete_sync(self, bucket: str, key: str) -> list[str]:
         with self.index.wlock:
-            binfo = self._bucket_locked(bucket)
+            binfo = self.buckets.get_locked(bucket)
             row = self.index.w.execute(
                 "SELECT manifest FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
             ).fetchone()
             if row is None:
                 raise S3Error("NoSuchKey", "The specified key does not exist.", key)
-            return self._publish(
-                [], [(bucket, key)], self._copies(binfo.props), known={(bucket, key): row[0]}
+            return self.publisher.publish(
+                [], [(bucket, key)], self.buckets.copies(binfo.props), known={(bucket, key): row[0]}
             )
 
     async def delete_object(self, bucket: str, key: str) -> None:
-        dropped = await _run_short(self, self._delete_sync, bucket, key)  # type: ignore[arg-type]
+        dropped = await self.short.run(self.delete_sync, bucket, key)
         if dropped:  # an inline object has no chunks: no second thread hop
             with trio.CancelScope(shield=True):
-                await _run(self._drop_chunks, dropped)
+                await run_sync(self.publisher.drop_chunks, dropped)
 
     def _get_row_sync(self, bucket: str, key: str) -> ObjectInfo:
         row = self.index.w.execute(
             "SELECT manifest FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
         ).fetchone()
         if row is None:
-            self._bucket_sync(bucket)
+            self.buckets.get_sync(bucket)
             raise S3Error("NoSuchKey", "The specified key does not exist.", key)
         return info_from_json(json.loads(row[0]))
 
@@ -62,14 +71,14 @@ class ObjectsMixin:
     ) -> tuple[ObjectInfo, list[str]]:
         with self.index.wlock:
             src = self._get_row_sync(src_bucket, src_key)
-            dbinfo = self._bucket_sync(dst_bucket)
+            dbinfo = self.buckets.get_sync(dst_bucket)
             info = ObjectInfo(
                 bucket=dst_bucket,
                 key=dst_key,
                 size=src.size,
                 etag=src.etag,
                 mtime_ns=time.time_ns(),
-                generation=self._next_gen(),
+                generation=self.generations.next(),
                 meta=src.meta if meta is None else meta,
                 chunks=list(src.chunks),
                 part_sizes=src.part_sizes,
@@ -78,7 +87,7 @@ class ObjectsMixin:
                 inline=src.inline,
                 inline_xxh3=src.inline_xxh3,
             )
-            return info, self._publish([info], [], self._copies(dbinfo.props))
+            return info, self.publisher.publish([info], [], self.buckets.copies(dbinfo.props))
 
     async def copy_object(
         self,
@@ -89,9 +98,11 @@ class ObjectsMixin:
         meta: ObjectMeta | None = None,
     ) -> ObjectInfo:
         """A new manifest sharing the source's chunks (no data is copied)."""
-        info, dropped = await _run(self._copy_sync, src_bucket, src_key, dst_bucket, dst_key, meta)
+        info, dropped = await run_sync(
+            self._copy_sync, src_bucket, src_key, dst_bucket, dst_key, meta
+        )
         with trio.CancelScope(shield=True):
-            await _run(self._drop_chunks, dropped)
+            await run_sync(self.publisher.drop_chunks, dropped)
         return info
 
     def _update_meta_sync(
@@ -99,10 +110,10 @@ class ObjectsMixin:
     ) -> ObjectInfo:
         with self.index.wlock:
             cur = self._get_row_sync(bucket, key)
-            binfo = self._bucket_sync(bucket)
+            binfo = self.buckets.get_sync(bucket)
             update(cur.meta)
-            cur.generation = self._next_gen()
-            self._publish([cur], [], self._copies(binfo.props))
+            cur.generation = self.generations.next()
+            self.publisher.publish([cur], [], self.buckets.copies(binfo.props))
             return cur
 
     async def update_object_meta(
@@ -111,20 +122,20 @@ class ObjectsMixin:
         """Change the current object's metadata in place: ``update`` gets it under the
         index write lock (read-modify-write in one step: a PUT or another update racing
         this one is either wholly before or wholly after it)."""
-        return await _run(self._update_meta_sync, bucket, key, update)
+        return await run_sync(self._update_meta_sync, bucket, key, update)
 
     def _rename_sync(
         self, bucket: str, pairs: list[tuple[ObjectInfo, str]]
     ) -> tuple[list[ObjectInfo], list[str]]:
-        binfo = self._bucket_sync(bucket)
+        binfo = self.buckets.get_sync(bucket)
         new: list[ObjectInfo] = []
         removed: list[tuple[str, str]] = []
         for src, dst_key in pairs:
             removed.append((bucket, src.key))
             src.key = dst_key
-            src.generation = self._next_gen()
+            src.generation = self.generations.next()
             new.append(src)
-        dropped = self._publish(new, removed, self._copies(binfo.props))
+        dropped = self.publisher.publish(new, removed, self.buckets.copies(binfo.props))
         return new, dropped
 
     def _rename_object_sync(
@@ -139,16 +150,16 @@ class ObjectsMixin:
 
     async def rename_object(self, bucket: str, src_key: str, dst_key: str) -> ObjectInfo:
         """Move ``src_key`` to ``dst_key`` (replacing it), metadata only, one transaction."""
-        info, dropped = await _run(self._rename_object_sync, bucket, src_key, dst_key)
+        info, dropped = await run_sync(self._rename_object_sync, bucket, src_key, dst_key)
         with trio.CancelScope(shield=True):
-            await _run(self._drop_chunks, dropped)
+            await run_sync(self.publisher.drop_chunks, dropped)
         return info
 
     def _rename_prefix_sync(
         self, bucket: str, src_prefix: str, dst_prefix: str
     ) -> tuple[int, list[str]]:
         with self.index.wlock:
-            self._bucket_sync(bucket)
+            self.buckets.get_sync(bucket)
             if src_prefix == dst_prefix:
                 return 0, []
             sql = "SELECT manifest FROM objects WHERE bucket = ? AND key >= ?"
@@ -169,7 +180,7 @@ class ObjectsMixin:
 
     async def rename_prefix(self, bucket: str, src_prefix: str, dst_prefix: str) -> int:
         """Rename every key under ``src_prefix``; existing destinations are replaced."""
-        n, dropped = await _run(self._rename_prefix_sync, bucket, src_prefix, dst_prefix)
+        n, dropped = await run_sync(self._rename_prefix_sync, bucket, src_prefix, dst_prefix)
         with trio.CancelScope(shield=True):
-            await _run(self._drop_chunks, dropped)
+            await run_sync(self.publisher.drop_chunks, dropped)
         return n

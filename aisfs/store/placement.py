@@ -25,7 +25,7 @@ T = TypeVar("T", bound=Placeable)
 def quantize_weight(free_bytes: int) -> float:
     """Free capacity in GiB, rounded to half-octaves: small drifts do not reorder."""
     gib = max(free_bytes / 2**30, 1.0)
-    return 2.0 ** (round(math.log2(gib) * 2) / 2)
+    return float(2.0 ** (round(math.log2(gib) * 2) / 2))
 
 
 def hrw_order(name: str, mountpaths: Sequence[T]) -> list[T]:

@@ -1,5 +1,5 @@
 """Publication: manifests staged, renamed into place or removed, then one index commit
-with the chunk refcount changes; the preconditions a commit checks; chunks released."""
+with the chunk refcount changes; chunks released."""
 
 from __future__ import annotations
 
@@ -15,76 +15,57 @@ from dataclasses import dataclass
 
 import trio
 
-from ..errors import S3Error
 from . import layout
 from .chunks import ChunkStore
 from .config import StoreConfig
 from .files import fsync_dir, unlink_durably, write_all, write_tmp
 from .index import INSERT_OBJECT, Index, object_row
 from .manifest import dumps, info_to_json
-from .mountpaths import Mountpath, MountpathSet
+from .mountpath import Mountpath
+from .mountpaths import MountpathSet
 from .reaper import Reaper
 from .space import insufficient_storage, is_full_error
-from .threads import _run
+from .threads import run_sync
 from .types import ObjectInfo
 
 log = logging.getLogger(__name__)
-
-
-def _etags(header: str) -> list[str]:
-    out = []
-    for item in header.split(","):
-        item = item.strip()
-        if item.startswith("W/"):
-            item = item[2:]
-        out.append(item.strip('"'))
-    return out
-
-
-def _check_preconditions(
-    current_etag: str | None, if_match: str | None, if_none_match: str | None, res: str
-) -> None:
-    if if_none_match is not None and current_etag is not None:
-        tags = _etags(if_none_match)
-        if "*" in tags or current_etag in tags:
-            raise S3Error("PreconditionFailed", "At least one of the preconditions failed", res)
-    if if_match is not None:
-        tags = _etags(if_match)
-        if current_etag is None or ("*" not in tags and current_etag not in tags):
-            raise S3Error("PreconditionFailed", "At least one of the preconditions failed", res)
 
 
 def _chunks_of(manifest_json: str) -> list[str]:
     return [c[0] for c in json.loads(manifest_json).get("chunks") or []]
 
 
-class PublishMixin:
-    """Manifests and the index commit, mixed into ``Store`` (store.py)."""
+class Publisher:
+    """Manifests and the index commit: every object change ends in ``publish``."""
 
-    config: StoreConfig
-    index: Index
-    mps: MountpathSet
-    chunks: ChunkStore
-    reaper: Reaper
+    def __init__(
+        self, config: StoreConfig, index: Index, mps: MountpathSet, chunks: ChunkStore,
+        reaper: Reaper,
+    ) -> None:
+        self.config = config
+        self.index = index
+        self.mps = mps
+        self.chunks = chunks
+        self.reaper = reaper
 
-    def _stage_manifest(
+    def stage_manifest(
         self, info: ObjectInfo, copies: int, lazy: bool = False
-    ) -> list[_Staged]:
+    ) -> list[Staged]:
         """Write ``info``'s manifest to temp files (fsynced) on its first mountpaths.
 
-        Needs no lock: nothing is visible until ``_install_manifest`` renames them.
+        Needs no lock: nothing is visible until ``install_manifest`` renames them.
 
         ``lazy`` (a PUT): where no manifest of that name exists yet, the temp file is an
-        unnamed one (O_TMPFILE), not fsynced: ``_install_manifest`` links it to its name
+        unnamed one (O_TMPFILE), not fsynced: ``install_manifest`` links it to its name
         (nothing is replaced, so nothing acknowledged can be lost to a torn file) and
-        ``_sync_linked`` fsyncs it after the lock. That is one journal commit for file
+        ``sync_linked`` fsyncs it after the lock. That is one journal commit for file
         and entry instead of two; the directory fsync that follows finds it done.
         """
         text = dumps(info_to_json(info))
         data = text.encode("utf-8", "surrogatepass")
         name = layout.manifest_name(info.bucket, info.key)
         final = f"{layout.MANIFESTS}/{name[:2]}/{name}.json"
-        staged: list[_Staged] = []
+        staged: list[Staged] = []
         marks = self.chunks.full
         order = self.mps.order(name)
         full = 0
@@ -111,18 +92,18 @@ class PublishMixin:
                         raise
                     log.warning("manifest not written to failed %s: %s", mp.root, e)
                     continue
-                staged.append(_Staged(mp, tmp, path, text, fd))
+                staged.append(Staged(mp, tmp, path, text, fd))
             if full and len(staged) < min(max(copies, 1), len(order)):
                 raise insufficient_storage(info.key)
         except BaseException:
-            _discard(staged)
+            discard(staged)
             raise
         if not staged:
             raise OSError("no mountpath took the manifest")
         return staged
 
-    def _sync_linked(self, staged: list[_Staged]) -> None:
-        """fsync (and close) the unnamed manifests ``_install_manifest`` linked."""
+    def sync_linked(self, staged: list[Staged]) -> None:
+        """fsync (and close) the unnamed manifests ``install_manifest`` linked."""
         for st in staged:
             if st.fd >= 0 and st.linked:
                 fd, st.fd = st.fd, -1
@@ -132,27 +113,27 @@ class PublishMixin:
                 finally:
                     os.close(fd)
 
-    def _stage_many(self, infos: list[ObjectInfo], copies: int) -> list[list[_Staged]]:
-        """``_stage_manifest`` of each; a batch writes (and fsyncs) them from several
+    def stage_many(self, infos: list[ObjectInfo], copies: int) -> list[list[Staged]]:
+        """``stage_manifest`` of each; a batch writes (and fsyncs) them from several
         threads at once, so the file system commits their fsyncs together."""
         if len(infos) < 8:
-            return [self._stage_manifest(info, copies) for info in infos]
-        done: list[list[_Staged]] = []
+            return [self.stage_manifest(info, copies) for info in infos]
+        done: list[list[Staged]] = []
         error: BaseException | None = None
         with ThreadPoolExecutor(STAGE_THREADS, thread_name_prefix="aisfs-stage") as pool:
-            for fut in [pool.submit(self._stage_manifest, i, copies) for i in infos]:
+            for fut in [pool.submit(self.stage_manifest, i, copies) for i in infos]:
                 try:
                     done.append(fut.result())
                 except BaseException as e:
                     error = error or e
         if error is not None:
             for st in done:
-                _discard(st)
+                discard(st)
             raise error
         return done
 
-    def _install_manifest(
-        self, info: ObjectInfo, staged: list[_Staged], dirs: set[str]
+    def install_manifest(
+        self, info: ObjectInfo, staged: list[Staged], dirs: set[str]
     ) -> None:
         """Rename staged manifests into place (caller holds ``index.wlock``); the directories
         to fsync go to ``dirs``. Copies of the name on other mountpaths are removed."""
@@ -176,7 +157,7 @@ class PublishMixin:
                 written.append(st.mp)
                 dirs.add(os.path.dirname(st.final))
         finally:
-            _discard(staged, keep_linked=True)
+            discard(staged, keep_linked=True)
         if not written:
             raise OSError("no mountpath took the manifest")
         for mp in self.mps.live():
@@ -186,11 +167,11 @@ class PublishMixin:
                     continue
                 # an older copy elsewhere (placed before the mountpaths changed) goes only
                 # once the new manifest is durable: a linked one is fsynced first (rare)
-                self._sync_linked(staged)
+                self.sync_linked(staged)
                 with contextlib.suppress(OSError):
                     unlink_durably(path, self.config.fsync)
 
-    def _link_unnamed(self, st: _Staged) -> None:
+    def _link_unnamed(self, st: Staged) -> None:
         """Give an unnamed manifest its name; if one appeared meanwhile (a PUT of the same
         key racing this one), replace it as a named temp file would: fsync, then rename."""
         try:
@@ -210,7 +191,7 @@ class PublishMixin:
                 os.unlink(tmp)
             raise
 
-    def _sync_dirs(self, dirs: Iterable[str]) -> None:
+    def sync_dirs(self, dirs: Iterable[str]) -> None:
         if not self.config.fsync:
             return
         todo = sorted(dirs)
@@ -224,7 +205,7 @@ class PublishMixin:
             for fut in [pool.submit(fsync_dir, d) for d in todo]:
                 fut.result()
 
-    def _remove_manifest(self, bucket: str, key: str, dirs: set[str] | None = None) -> None:
+    def remove_manifest(self, bucket: str, key: str, dirs: set[str] | None = None) -> None:
         """Remove the object's manifests; with ``dirs`` their directories are left there
         for the caller to fsync (once for a whole batch), else each is fsynced here.
 
@@ -249,14 +230,14 @@ class PublishMixin:
             else:
                 dirs.add(os.path.dirname(path))
 
-    def _publish(
+    def publish(
         self,
         new: list[ObjectInfo],
         removed: list[tuple[str, str]],
         copies: int,
         before_tx: Callable[[], None] | None = None,
         in_tx: Callable[[], Counter[str]] | None = None,
-        staged: list[_Staged] | None = None,
+        staged: list[Staged] | None = None,
         staged_dirs: set[str] | None = None,
         began: bool = False,
         known: dict[tuple[str, str], str | None] | None = None,
@@ -276,18 +257,18 @@ class PublishMixin:
         dirs: set[str] = set()
         if staged is not None and staged_dirs is not None:
             for info in new:
-                self._install_manifest(info, staged, staged_dirs)
+                self.install_manifest(info, staged, staged_dirs)
         else:
             for group in _groups(new, STAGE_GROUP):
-                for info, st in zip(group, self._stage_many(group, copies), strict=True):
-                    self._install_manifest(info, st, dirs)
-        self._sync_dirs(dirs)
+                for info, st in zip(group, self.stage_many(group, copies), strict=True):
+                    self.install_manifest(info, st, dirs)
+        self.sync_dirs(dirs)
         dirs.clear()
         new_names = {(i.bucket, i.key) for i in new}
         for bucket, key in removed:
             if (bucket, key) not in new_names:
-                self._remove_manifest(bucket, key, dirs)
-        self._sync_dirs(dirs)
+                self.remove_manifest(bucket, key, dirs)
+        self.sync_dirs(dirs)
         if before_tx is not None:
             before_tx()
         w = self.index.w
@@ -319,24 +300,24 @@ class PublishMixin:
                 ))
             if in_tx is not None:
                 delta.update(in_tx())
-            dropped = self.index.apply_refs(_nonzero(delta), sizes)
+            dropped = self.index.apply_refs(nonzero(delta), sizes)
             self.index.commit()
         except BaseException:
             self.index.rollback()
             raise
         return dropped
 
-    def _drop_chunks(self, ids: Iterable[str]) -> int:
+    def drop_chunks(self, ids: Iterable[str]) -> int:
         ids = list(ids)
         if not ids:
             return 0
         return self.chunks.remove_unreferenced(ids, self.index.referenced)
 
-    async def _release_async(self, pinned: list[str], drop: list[str]) -> None:
+    async def release(self, pinned: list[str], drop: list[str]) -> None:
         self.chunks.unpin(pinned)  # a dict update under a lock: fine on the loop
         if drop:
             with trio.CancelScope(shield=True):
-                await _run(self._drop_chunks, drop)
+                await run_sync(self.drop_chunks, drop)
 
 
 STAGE_GROUP = 256  # manifests of a batch staged at once (bounded temp files, memory)
@@ -349,7 +330,7 @@ def _groups(items: list[ObjectInfo], size: int) -> Iterable[list[ObjectInfo]]:
 
 
 @dataclass(slots=True)
-class _Staged:
+class Staged:
     """A manifest in a temp file, waiting to be renamed to ``final``."""
 
     mp: Mountpath
@@ -360,7 +341,7 @@ class _Staged:
     linked: bool = False  # fd now has the final name (fsync it before acknowledging)
 
 
-def _discard(staged: list[_Staged], keep_linked: bool = False) -> None:
+def discard(staged: list[Staged], keep_linked: bool = False) -> None:
     for st in staged:
         if st.tmp:
             with contextlib.suppress(OSError):
@@ -406,5 +387,5 @@ def _unnamed(root: str, data: bytes) -> int:
     return fd
 
 
-def _nonzero(delta: Counter[str]) -> Counter[str]:
+def nonzero(delta: Counter[str]) -> Counter[str]:
     return Counter({k: v for k, v in delta.items() if v})

@@ -3,47 +3,46 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
-from collections.abc import AsyncIterator, Callable
-from typing import Any
-
-import trio
+from collections.abc import AsyncIterator
 
 from ..errors import S3Error
-from . import layout
+from .buckets import Buckets
 from .chunks import ChunkStore, StoreCorruption
-from .config import MiB, StoreConfig
-from .files import read_file
+from .config import MiB
 from .index import Index
 from .manifest import info_from_json, inline_ok
+from .manifests import inline_copy
 from .mountpaths import MountpathSet
-from .threads import _run
+from .threads import run_sync, start_soon
 from .types import ChunkRef, ObjectInfo
 
 READ_PIECE = MiB
 INLINE_READ = MiB  # head_object(with_data=True) reads objects up to this size
 
 
-class ReaderMixin:
-    """Object reads, mixed into ``Store`` (store.py)."""
+class Reader:
+    """Object reads: the index row, then the chunks (or the inline bytes)."""
 
-    config: StoreConfig
-    index: Index
-    mps: MountpathSet
-    chunks: ChunkStore
+    def __init__(
+        self, index: Index, mps: MountpathSet, chunks: ChunkStore, buckets: Buckets
+    ) -> None:
+        self.index = index
+        self.mps = mps
+        self.chunks = chunks
+        self.buckets = buckets
 
-    def _head_sync(self, bucket: str, key: str, with_data: bool = False) -> ObjectInfo:
+    def head_sync(self, bucket: str, key: str, with_data: bool = False) -> ObjectInfo:
         row = self.index.row(
             "SELECT manifest FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
         )
         if row is None:
-            self._bucket_sync(bucket)
+            self.buckets.get_sync(bucket)
             raise S3Error("NoSuchKey", "The specified key does not exist.", key)
         info = info_from_json(json.loads(row[0]))
         if info.inline is not None:
             if not inline_ok(info):  # the index row is damaged: a good manifest copy?
-                good = self.inline_from_disk(info.bucket, info.key, info.generation)
+                good = inline_copy(self.mps, info.bucket, info.key, info.generation)
                 if good is not None:
                     info.inline = good.inline
             if with_data and inline_ok(info):
@@ -55,24 +54,10 @@ class ReaderMixin:
                 info.data = b"".join(self.chunks.read(c.id, c.size) for c in info.chunks)
         return info
 
-    def inline_from_disk(self, bucket: str, key: str, generation: int) -> ObjectInfo | None:
-        """A manifest copy of this inline object (same generation) whose bytes verify."""
-        for mp in self.mps.live():
-            path = layout.manifest_path(mp.root, bucket, key)
-            try:
-                cand = info_from_json(json.loads(read_file(path)))
-            except (OSError, ValueError, KeyError, TypeError):
-                continue
-            if (cand.bucket, cand.key, cand.generation) == (bucket, key, generation) and (
-                cand.inline is not None and inline_ok(cand)
-            ):
-                return cand
-        return None
-
     async def head_object(self, bucket: str, key: str, *, with_data: bool = False) -> ObjectInfo:
         """The object's record. ``with_data``: for a small object (<= 1 MiB) its bytes
         too, read and verified in the same worker call (``read_object`` serves them)."""
-        return await _run(self._head_sync, bucket, key, with_data)
+        return await run_sync(self.head_sync, bucket, key, with_data)
 
     def _read_chunk_sync(self, info: ObjectInfo, ref: ChunkRef) -> bytes:
         try:
@@ -127,11 +112,11 @@ class ReaderMixin:
         for cid in ids:
             self.chunks.pin(cid)
         try:
-            ahead = _ReadAhead(self._read_chunk_sync, info, wanted[0][0])
+            ahead = await start_soon(self._read_chunk_sync, info, wanted[0][0])
             for n, (ref, c_start) in enumerate(wanted):
                 data = await ahead.result()
                 if n + 1 < len(wanted):
-                    ahead = _ReadAhead(self._read_chunk_sync, info, wanted[n + 1][0])
+                    ahead = await start_soon(self._read_chunk_sync, info, wanted[n + 1][0])
                 lo = max(start, c_start) - c_start
                 hi = min(end, c_start + ref.size - 1) - c_start + 1
                 view = memoryview(data)[lo:hi]
@@ -140,27 +125,3 @@ class ReaderMixin:
                 del data, view
         finally:
             self.chunks.unpin(ids)
-
-
-class _ReadAhead:
-    """``fn(*args)`` started now in a worker thread; ``await result()`` for its value.
-
-    Not tied to a nursery (read_object is an async generator, which may not hold one
-    across a yield): if nobody awaits the result, the thread finishes and it is dropped.
-    """
-
-    def __init__(self, fn: Callable[..., bytes], *args: Any) -> None:
-        self._done = trio.Event()
-        self._outcome: Any = None
-        token = trio.lowlevel.current_trio_token()
-
-        def deliver(outcome: Any) -> None:
-            self._outcome = outcome
-            with contextlib.suppress(trio.RunFinishedError):
-                token.run_sync_soon(self._done.set)
-
-        trio.lowlevel.start_thread_soon(functools.partial(fn, *args), deliver)
-
-    async def result(self) -> bytes:
-        await self._done.wait()
-        return self._outcome.unwrap()  # type: ignore[no-any-return]

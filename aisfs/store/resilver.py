@@ -36,20 +36,18 @@ import json
 import logging
 import os
 import shutil
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import layout
-from .chunks import chunk_hash
+from .chunks import GOOD, MISSING
+from .core import StoreCore
 from .files import fsync_dir, read_file, replace_durably
 from .jobs import Progress
 from .manifest import dumps, info_from_json, info_to_json, inline_ok
-from .mountpaths import Mountpath
-
-if TYPE_CHECKING:
-    from .store import Store
+from .manifests import inline_copy, walk_manifests
+from .mountpath import Mountpath
 
 log = logging.getLogger(__name__)
 
@@ -63,34 +61,21 @@ class Aborted(Exception):
     """The job was preempted (a newer request) or the store is closing."""
 
 
-def placement(store: Store) -> list[Mountpath]:
-    return [mp for mp in store.mps.live() if not mp.detaching]
+def placement(core: StoreCore) -> list[Mountpath]:
+    return [mp for mp in core.mps.live() if not mp.detaching]
 
 
-def wanted(store: Store, name: str, copies: int) -> list[Mountpath]:
-    return [mp for mp in store.mps.order(name) if not mp.detaching][: max(copies, 1)]
-
-
-def _stripe(store: Store, cid: str) -> threading.Lock:
-    stripes = store.chunks._stripes
-    return stripes[int(cid[:2], 16) % len(stripes)]
-
-
-def stripe_barrier(store: Store) -> None:
-    """Wait until every chunk placement that started before now has finished."""
-    for lock in store.chunks._stripes:
-        with lock:
-            pass
+def wanted(core: StoreCore, name: str, copies: int) -> list[Mountpath]:
+    return [mp for mp in core.mps.order(name) if not mp.detaching][: max(copies, 1)]
 
 
 # == chunks ===============================================================================
 
-def fix_chunk(store: Store, cid: str, size: int, copies: int, mode: str, prog: Progress) -> str:
+def fix_chunk(core: StoreCore, cid: str, size: int, copies: int, mode: str, prog: Progress) -> str:
     """Make ``cid``'s copies right (see the module doc). The caller pinned it."""
-    mps = store.mps
-    base = layout.chunk_base(cid)
-    with _stripe(store, cid):
-        want = wanted(store, cid, copies)
+    mps = core.mps
+    with core.chunks.stripe(cid):
+        want = wanted(core, cid, copies)
         if not want:
             return OK
         present = [
@@ -102,22 +87,14 @@ def fix_chunk(store: Store, cid: str, size: int, copies: int, mode: str, prog: P
         bad: list[Mountpath] = []
         data: bytes | None = None
         for mp in present:
-            path = layout.chunk_path(mp.root, cid)
-            try:
-                buf = read_file(path)
-            except FileNotFoundError:
+            copy = core.chunks.read_copy(mp, cid, size, who=f"{mode}: ")
+            if copy.state == MISSING:
                 continue
-            except OSError as e:
-                log.error("%s: chunk %s unreadable on %s: %s", mode, cid, mp.root, e)
-                mps.check(mp)
-                bad.append(mp)
-                continue
-            if len(buf) == size and chunk_hash(buf) == base:
+            if copy.state == GOOD:
                 good.append(mp)
                 if data is None:
-                    data = buf
+                    data = copy.data
             else:
-                log.error("%s: chunk %s is corrupt on %s", mode, cid, mp.root)
                 bad.append(mp)
         if data is None:
             log.error("%s: chunk %s has no good copy", mode, cid)
@@ -132,7 +109,7 @@ def fix_chunk(store: Store, cid: str, size: int, copies: int, mode: str, prog: P
             if mp in good or not mp.enabled:
                 continue
             try:
-                store.chunks._write_copy(mp, cid, data, dirs, replace=True)
+                core.chunks.write_copy(mp, cid, data, dirs, replace=True)
             except OSError as e:
                 log.error("%s: chunk %s not written to %s: %s", mode, cid, mp.root, e)
                 mps.check(mp)
@@ -143,7 +120,7 @@ def fix_chunk(store: Store, cid: str, size: int, copies: int, mode: str, prog: P
             else:
                 added += 1
         try:
-            store.chunks.sync_dirs(dirs)
+            core.chunks.sync_dirs(dirs)
         except OSError as e:
             log.error("%s: chunk directories not synced: %s", mode, e)
             complete = False
@@ -166,7 +143,7 @@ def fix_chunk(store: Store, cid: str, size: int, copies: int, mode: str, prog: P
 
 
 def fix_chunks(
-    store: Store,
+    core: StoreCore,
     items: list[tuple[str, int, int]],
     mode: str,
     prog: Progress,
@@ -182,13 +159,11 @@ def fix_chunks(
         return {}
     ids = [cid for cid, _, _ in items]
     for cid in ids:
-        store.chunks.pin(cid)
+        core.chunks.pin(cid)
     try:
-        live = store.index.referenced(ids)
+        live = core.index.referenced(ids)
         if include_pinned:
-            with store.chunks.pin_lock:
-                pins = store.chunks._pins
-                live |= {cid for cid in ids if pins.get(cid, 0) > 1}
+            live |= core.chunks.held_elsewhere(ids)
 
         def one(item: tuple[str, int, int]) -> tuple[str, str]:
             cid, size, copies = item
@@ -197,14 +172,14 @@ def fix_chunks(
             if cid not in live:
                 return cid, GONE
             try:
-                return cid, fix_chunk(store, cid, size, copies, mode, prog)
+                return cid, fix_chunk(core, cid, size, copies, mode, prog)
             except OSError as e:
                 log.error("%s: chunk %s: %s", mode, cid, e)
                 return cid, LOST
 
         results = dict(pool.map(one, items))
     finally:
-        store.chunks.unpin(ids)
+        core.chunks.unpin(ids)
     prog.add(chunks_checked=len(items), lost_chunks=sum(r == LOST for r in results.values()))
     return results
 
@@ -218,13 +193,13 @@ def _file_bytes(path: str) -> bytes | None:
         return None
 
 
-def fix_manifest(store: Store, bucket: str, key: str, copies: int, text: str,
+def fix_manifest(core: StoreCore, bucket: str, key: str, copies: int, text: str,
                  prog: Progress) -> None:
     """Copies of the object's manifest on exactly its wanted mountpaths, as in the index."""
     name = layout.manifest_name(bucket, key)
     data = text.encode("utf-8", "surrogatepass")
-    want = wanted(store, name, copies)
-    live = store.mps.live()
+    want = wanted(core, name, copies)
+    live = core.mps.live()
 
     def right() -> bool:
         for mp in live:
@@ -235,9 +210,9 @@ def fix_manifest(store: Store, bucket: str, key: str, copies: int, text: str,
 
     if not want or right():
         return
-    fsync = store.config.fsync
-    with store.index.wlock:
-        row = store.index.w.execute(
+    fsync = core.config.fsync
+    with core.index.wlock:
+        row = core.index.w.execute(
             "SELECT manifest FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
         ).fetchone()
         if row is None:
@@ -255,7 +230,7 @@ def fix_manifest(store: Store, bucket: str, key: str, copies: int, text: str,
             except OSError as e:
                 log.error("resilver: manifest of %s/%s not written to %s: %s",
                           bucket, key, mp.root, e)
-                store.mps.check(mp)
+                core.mps.check(mp)
         if written < len(want):
             return
         for mp in live:
@@ -268,7 +243,7 @@ def fix_manifest(store: Store, bucket: str, key: str, copies: int, text: str,
         prog.add(manifests_fixed=1)
 
 
-def check_inline(store: Store, bucket: str, key: str, manifest: str, d: dict[str, Any],
+def check_inline(core: StoreCore, bucket: str, key: str, manifest: str, d: dict[str, Any],
                  mode: str, prog: Progress) -> str | None:
     """An inline object's manifest text from the index, its bytes verified (xxh3-128) so
     that ``fix_manifest`` never spreads damaged bytes; a damaged index row is replaced by a
@@ -279,39 +254,39 @@ def check_inline(store: Store, bucket: str, key: str, manifest: str, d: dict[str
     except (ValueError, KeyError, TypeError):
         pass
     log.error("%s: inline data of %s/%s in the index is damaged", mode, bucket, key)
-    good = store.inline_from_disk(bucket, key, int(d.get("generation", 0)))
+    good = inline_copy(core.mps, bucket, key, int(d.get("generation", 0)))
     if good is None:
         log.error("%s: %s/%s has no good copy of its inline data", mode, bucket, key)
         return None
     text = dumps(info_to_json(good))
-    with store.index.wlock:
-        cur = store.index.w.execute(
+    with core.index.wlock:
+        cur = core.index.w.execute(
             "SELECT manifest FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
         ).fetchone()
         if cur is None or cur[0] != manifest:
             return cur[0] if cur is not None else manifest  # changed meanwhile: as it is now
-        store.index.w.execute(
+        core.index.w.execute(
             "UPDATE objects SET manifest = ? WHERE bucket = ? AND key = ?", (text, bucket, key)
         )
     prog.add(manifests_fixed=1)
     return text
 
 
-def fix_upload(store: Store, upload_id: str, copies: int, prog: Progress) -> None:
+def fix_upload(core: StoreCore, upload_id: str, copies: int, prog: Progress) -> None:
     """The upload's record files on exactly its wanted mountpaths."""
-    want = wanted(store, upload_id, copies)
+    want = wanted(core, upload_id, copies)
     if not want:
         return
-    fsync = store.config.fsync
-    with store.index.wlock:
-        if store.index.w.execute(
+    fsync = core.config.fsync
+    with core.index.wlock:
+        if core.index.w.execute(
             "SELECT 1 FROM uploads WHERE upload_id = ?", (upload_id,)
         ).fetchone() is None:
             return
-        live = store.mps.live()
+        live = core.mps.live()
         files: dict[str, bytes] = {}
         holders: list[Mountpath] = []
-        for mp in store.mps.order(upload_id):
+        for mp in core.mps.order(upload_id):
             d = layout.upload_dir(mp.root, upload_id)
             try:
                 names = sorted(os.listdir(d))
@@ -341,7 +316,7 @@ def fix_upload(store: Store, upload_id: str, copies: int, prog: Progress) -> Non
                         changed = True
             except OSError as e:
                 log.error("resilver: upload %s not written to %s: %s", upload_id, mp.root, e)
-                store.mps.check(mp)
+                core.mps.check(mp)
                 return
         for mp in holders:
             if mp not in want and mp in live:
@@ -351,55 +326,42 @@ def fix_upload(store: Store, upload_id: str, copies: int, prog: Progress) -> Non
             prog.add(manifests_fixed=1)
 
 
-def rewrite_buckets(store: Store) -> None:
-    with store.index.wlock:
-        for b in store.index.rows("SELECT name FROM buckets"):
+def rewrite_buckets(core: StoreCore) -> None:
+    with core.index.wlock:
+        for b in core.index.rows("SELECT name FROM buckets"):
             try:
-                store._write_bucket_files(store._bucket_sync(b[0]))
+                core.buckets.write_files(core.buckets.get_sync(b[0]))
             except Exception as e:  # S3Error when it went meanwhile
                 log.warning("resilver: bucket record %s: %s", b[0], e)
 
 
-def purge_stale_manifests(store: Store, mp: Mountpath, prog: Progress,
+def purge_stale_manifests(core: StoreCore, mp: Mountpath, prog: Progress,
                           should_stop: Callable[[], None]) -> None:
     """Remove manifests on ``mp`` that the index does not hold (objects deleted or
     overwritten while ``mp`` was away), so an index rebuild cannot bring them back."""
-    for fan in layout.FANOUT:
-        should_stop()
-        base = f"{mp.root}/{layout.MANIFESTS}/{fan}"
-        try:
-            names = os.listdir(base)
-        except OSError:
-            continue
-        for n in names:
-            path = f"{base}/{n}"
-            try:
-                d = json.loads(read_file(path))
-                info = info_from_json(d)
-            except (OSError, ValueError, KeyError, TypeError):
-                continue
-            with store.index.wlock:
-                row = store.index.w.execute(
-                    "SELECT generation FROM objects WHERE bucket = ? AND key = ?",
-                    (info.bucket, info.key),
-                ).fetchone()
-                if row is None or int(row[0]) > info.generation:
-                    with contextlib.suppress(OSError):
-                        os.unlink(path)
-                        prog.add(manifests_fixed=1)
+    for path, info in walk_manifests(mp.root, should_stop=should_stop):
+        with core.index.wlock:
+            row = core.index.w.execute(
+                "SELECT generation FROM objects WHERE bucket = ? AND key = ?",
+                (info.bucket, info.key),
+            ).fetchone()
+            if row is None or int(row[0]) > info.generation:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                    prog.add(manifests_fixed=1)
 
 
 # == the walk =============================================================================
 
-def bucket_copies(store: Store) -> dict[str, int]:
+def bucket_copies(core: StoreCore) -> dict[str, int]:
     return {
-        r[0]: store._copies(json.loads(r[1]))
-        for r in store.index.rows("SELECT name, props FROM buckets")
+        r[0]: core.buckets.copies(json.loads(r[1]))
+        for r in core.index.rows("SELECT name, props FROM buckets")
     }
 
 
 def iter_objects(
-    store: Store, buckets: list[str] | None
+    core: StoreCore, buckets: list[str] | None
 ) -> Iterator[list[tuple[str, str, int, str]]]:
     """Pages of ``(bucket, key, size, manifest)`` in (bucket, key) order."""
     last = ("", "")
@@ -418,7 +380,7 @@ def iter_objects(
             sql += " WHERE " + " AND ".join(conds)
         sql += " ORDER BY bucket, key LIMIT ?"
         params.append(PAGE)
-        rows = store.index.rows(sql, params)
+        rows = core.index.rows(sql, params)
         if not rows:
             return
         yield [(r[0], r[1], int(r[2]), r[3]) for r in rows]
@@ -426,17 +388,17 @@ def iter_objects(
         first = False
 
 
-def chunk_copies(store: Store, copies_of: dict[str, int]) -> dict[str, int]:
+def chunk_copies(core: StoreCore, copies_of: dict[str, int]) -> dict[str, int]:
     """Chunk id -> the most copies any referencing object (or part) wants."""
     out: dict[str, int] = {}
-    default = max(store.config.default_copies, 1)
-    for page in iter_objects(store, None):
+    default = max(core.config.default_copies, 1)
+    for page in iter_objects(core, None):
         for bucket, _key, _size, manifest in page:
             n = copies_of.get(bucket, default)
             for c in json.loads(manifest).get("chunks") or []:
                 if out.get(c[0], 0) < n:
                     out[c[0]] = n
-    for bucket, chunks in store.index.rows(
+    for bucket, chunks in core.index.rows(
         "SELECT u.bucket, p.chunks FROM parts p JOIN uploads u USING (upload_id)"
     ):
         n = copies_of.get(bucket, default)
@@ -447,7 +409,7 @@ def chunk_copies(store: Store, copies_of: dict[str, int]) -> dict[str, int]:
 
 
 def walk(
-    store: Store,
+    core: StoreCore,
     prog: Progress,
     mode: str,
     buckets: list[str] | None,
@@ -456,24 +418,24 @@ def walk(
 ) -> None:
     """The resilver (or scrub) pass over the objects of ``buckets`` (None: all), then over
     the multipart uploads. ``should_stop()`` raises ``Aborted`` to stop between batches."""
-    copies_of = bucket_copies(store)
-    default = max(store.config.default_copies, 1)
+    copies_of = bucket_copies(core)
+    default = max(core.config.default_copies, 1)
     if buckets is not None:
         buckets = sorted(set(buckets) & set(copies_of))
-    want_copies = chunk_copies(store, copies_of)
+    want_copies = chunk_copies(core, copies_of)
     where = ""
     params: list[Any] = []
     if buckets is not None:
         where = f" WHERE bucket IN ({','.join('?' * len(buckets))})"
         params = list(buckets)
-    total, nbytes = store.index.row(
+    total, nbytes = core.index.row(
         f"SELECT count(*), coalesce(sum(size), 0) FROM objects{where}", params
     )
     prog.add(objects_total=int(total), bytes_total=int(nbytes))
     done: set[str] = set()
     results: dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"aisfs-{mode}") as pool:
-        for page in iter_objects(store, buckets):
+        for page in iter_objects(core, buckets):
             should_stop()
             items: list[tuple[str, int, int]] = []
             for bucket, _key, _size, manifest in page:
@@ -482,64 +444,64 @@ def walk(
                     if cid not in done:
                         done.add(cid)
                         items.append((cid, int(size), max(want_copies.get(cid, n), n)))
-            results.update(fix_chunks(store, items, mode, prog, pool, should_stop=should_stop))
+            results.update(fix_chunks(core, items, mode, prog, pool, should_stop=should_stop))
             for bucket, key, size, manifest in page:
                 d = json.loads(manifest)
                 chunks = [c[0] for c in d.get("chunks") or []]
                 if any(results.get(cid) == LOST for cid in chunks):
                     prog.lost_object(f"{bucket}/{key}")
                 if "inline" in d:
-                    fixed = check_inline(store, bucket, key, manifest, d, mode, prog)
+                    fixed = check_inline(core, bucket, key, manifest, d, mode, prog)
                     if fixed is None:  # no good bytes anywhere: leave every copy as it is
                         prog.lost_object(f"{bucket}/{key}")
                         prog.add(objects_done=1, bytes_done=size)
                         continue
                     manifest = fixed
                 try:
-                    fix_manifest(store, bucket, key, copies_of.get(bucket, default), manifest,
+                    fix_manifest(core, bucket, key, copies_of.get(bucket, default), manifest,
                                  prog)
                 except OSError as e:
                     log.error("%s: manifest of %s/%s: %s", mode, bucket, key, e)
                 prog.add(objects_done=1, bytes_done=size)
         # multipart uploads in progress: their parts' chunks and records
-        rows = store.index.rows("SELECT upload_id, bucket FROM uploads")
+        rows = core.index.rows("SELECT upload_id, bucket FROM uploads")
         for upload_id, bucket in rows:
             if buckets is not None and bucket not in buckets:
                 continue
             should_stop()
             n = copies_of.get(bucket, default)
             items = []
-            for (chunks,) in store.index.rows(
+            for (chunks,) in core.index.rows(
                 "SELECT chunks FROM parts WHERE upload_id = ?", (upload_id,)
             ):
                 for cid, size in json.loads(chunks):
                     if cid not in done:
                         done.add(cid)
                         items.append((cid, int(size), max(want_copies.get(cid, n), n)))
-            fix_chunks(store, items, mode, prog, pool)
-            fix_upload(store, upload_id, n, prog)
+            fix_chunks(core, items, mode, prog, pool)
+            fix_upload(core, upload_id, n, prog)
 
 
-def _chunk_sizes(store: Store, ids: list[str]) -> dict[str, int]:
+def _chunk_sizes(core: StoreCore, ids: list[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for i in range(0, len(ids), 500):
         part = ids[i : i + 500]
         marks = ",".join("?" * len(part))
         out.update(
             (r[0], int(r[1]))
-            for r in store.index.rows(f"SELECT id, size FROM chunks WHERE id IN ({marks})", part)
+            for r in core.index.rows(f"SELECT id, size FROM chunks WHERE id IN ({marks})", part)
         )
     return out
 
 
-def drain(store: Store, mp: Mountpath, prog: Progress, should_stop: Callable[[], None]) -> None:
+def drain(core: StoreCore, mp: Mountpath, prog: Progress, should_stop: Callable[[], None]) -> None:
     """Before ``mp`` (detaching) leaves the set: whatever is still on it and still needed
     (a chunk placed by a PUT that raced the start of the detach, a manifest or upload
     record) is put where placement wants it."""
-    stripe_barrier(store)
-    copies_of = bucket_copies(store)
-    default = max(store.config.default_copies, 1)
-    want_copies = chunk_copies(store, copies_of)
+    core.chunks.stripe_barrier()
+    copies_of = bucket_copies(core)
+    default = max(core.config.default_copies, 1)
+    want_copies = chunk_copies(core, copies_of)
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="aisfs-drain") as pool:
         for fan in layout.FANOUT:
             should_stop()
@@ -547,7 +509,7 @@ def drain(store: Store, mp: Mountpath, prog: Progress, should_stop: Callable[[],
                 names = os.listdir(f"{mp.root}/{layout.CHUNKS}/{fan}")
             except OSError:
                 continue
-            sizes = _chunk_sizes(store, names)
+            sizes = _chunk_sizes(core, names)
             items = []
             for cid in names:
                 size = sizes.get(cid)
@@ -557,30 +519,20 @@ def drain(store: Store, mp: Mountpath, prog: Progress, should_stop: Callable[[],
                     except OSError:
                         continue
                 items.append((cid, size, want_copies.get(cid, default)))
-            fix_chunks(store, items, "resilver", prog, pool, include_pinned=True)
-    for fan in layout.FANOUT:
-        base = f"{mp.root}/{layout.MANIFESTS}/{fan}"
-        try:
-            names = os.listdir(base)
-        except OSError:
-            continue
-        for n in names:
-            try:
-                info = info_from_json(json.loads(read_file(f"{base}/{n}")))
-            except (OSError, ValueError, KeyError, TypeError):
-                continue
-            row = store.index.row(
-                "SELECT manifest FROM objects WHERE bucket = ? AND key = ?",
-                (info.bucket, info.key),
-            )
-            if row is not None:
-                fix_manifest(store, info.bucket, info.key,
-                             copies_of.get(info.bucket, default), row[0], prog)
+            fix_chunks(core, items, "resilver", prog, pool, include_pinned=True)
+    for _path, info in walk_manifests(mp.root):
+        row = core.index.row(
+            "SELECT manifest FROM objects WHERE bucket = ? AND key = ?",
+            (info.bucket, info.key),
+        )
+        if row is not None:
+            fix_manifest(core, info.bucket, info.key,
+                         copies_of.get(info.bucket, default), row[0], prog)
     try:
         uids = os.listdir(f"{mp.root}/{layout.UPLOADS}")
     except OSError:
         uids = []
     for uid in uids:
-        row = store.index.row("SELECT bucket FROM uploads WHERE upload_id = ?", (uid,))
+        row = core.index.row("SELECT bucket FROM uploads WHERE upload_id = ?", (uid,))
         if row is not None:
-            fix_upload(store, uid, copies_of.get(row[0], default), prog)
+            fix_upload(core, uid, copies_of.get(row[0], default), prog)

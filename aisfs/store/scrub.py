@@ -17,14 +17,11 @@ finds a failing disk and disables it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
+from .core import StoreCore
 from .jobs import Progress
 from .resilver import walk
 
-if TYPE_CHECKING:
-    from .store import Store
 
-
-def run_scrub(store: Store, prog: Progress, should_stop: Callable[[], None]) -> None:
-    walk(store, prog, "scrub", prog.buckets, should_stop)
+def run_scrub(core: StoreCore, prog: Progress, should_stop: Callable[[], None]) -> None:
+    walk(core, prog, "scrub", prog.buckets, should_stop)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from ..errors import S3Error
 
 if TYPE_CHECKING:
-    from .mountpaths import Mountpath
+    from .mountpath import Mountpath
 
 log = logging.getLogger(__name__)
 

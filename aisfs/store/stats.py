@@ -5,43 +5,29 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from .chunks import ChunkStore
-from .config import StoreConfig
 from .index import Index
 from .mountpaths import MountpathSet
-from .threads import _run
 
 
-class StatsMixin:
-    """``stats``, mixed into ``Store`` (store.py)."""
-
-    config: StoreConfig
-    index: Index
-    mps: MountpathSet
-    chunks: ChunkStore
-
-    def stats_sync(self) -> dict[str, Any]:
-        objects, logical = self.index.row("SELECT count(*), coalesce(sum(size), 0) FROM objects")
-        chunks, unique = self.index.row("SELECT count(*), coalesce(sum(size), 0) FROM chunks")
-        uploads = self.index.row("SELECT count(*) FROM uploads")[0]
-        mps = []
-        for mp in self.mps.all:
-            entry: dict[str, Any] = {"path": mp.root, "uuid": mp.uuid, "enabled": mp.enabled,
-                                     "state": mp.state, "io_errors": mp.io_errors}
-            if mp.enabled:
-                with contextlib.suppress(OSError):
-                    entry.update(mp.capacity())
-                    entry["weight"] = mp.weight
-            mps.append(entry)
-        return {
-            "objects": objects,
-            "chunks": chunks,
-            "uploads": uploads,
-            "logical_bytes": logical,
-            "stored_bytes": unique,
-            "dedup_savings_bytes": max(0, logical - unique),
-            "mountpaths": mps,
-        }
-
-    async def stats(self) -> dict[str, Any]:
-        return await _run(self.stats_sync)
+def store_stats(index: Index, mps_set: MountpathSet) -> dict[str, Any]:
+    objects, logical = index.row("SELECT count(*), coalesce(sum(size), 0) FROM objects")
+    chunks, unique = index.row("SELECT count(*), coalesce(sum(size), 0) FROM chunks")
+    uploads = index.row("SELECT count(*) FROM uploads")[0]
+    mps = []
+    for mp in mps_set.all:
+        entry: dict[str, Any] = {"path": mp.root, "uuid": mp.uuid, "enabled": mp.enabled,
+                                 "state": mp.state, "io_errors": mp.io_errors}
+        if mp.enabled:
+            with contextlib.suppress(OSError):
+                entry.update(mp.capacity())
+                entry["weight"] = mp.weight
+        mps.append(entry)
+    return {
+        "objects": objects,
+        "chunks": chunks,
+        "uploads": uploads,
+        "logical_bytes": logical,
+        "stored_bytes": unique,
+        "dedup_savings_bytes": max(0, logical - unique),
+        "mountpaths": mps,
+    }

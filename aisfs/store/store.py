@@ -1,9 +1,21 @@
 """open_store(): the node's one facade over chunks, manifests and the index.
 
-Every blocking step (file I/O, hashing, SQLite) runs in a worker thread, one hand-off per
-chunk or per commit. Mutations of the index happen under ``Index.wlock`` in one thread
-call that also checks preconditions and writes the manifest files, so a check and the
-commit it guards are atomic.
+``Store`` opens and closes the store and builds its parts, each a small object given its
+collaborators explicitly; every operation is delegated to one of them:
+
+    Buckets    buckets.py    bucket records, the get_bucket cache, mirror.copies
+    Publisher  publish.py    manifests staged / installed / removed, the index commit
+    Writer     writer.py     the PUT pipeline (put_object; parts reuse it)
+    Reader     reader.py     head_object, read_object
+    Lister     listing.py    list_objects
+    Objects    objects.py    delete, copy, rename, metadata updates
+    Multipart  multipart.py  uploads and parts
+    StoreAdmin admin.py      mountpath lifecycle, resilver and scrub jobs
+
+Every blocking step (file I/O, hashing, SQLite) runs in a worker thread (threads.py), one
+hand-off per chunk or per commit. Mutations of the index happen under ``Index.wlock`` in
+one thread call that also checks preconditions and writes the manifest files, so a check
+and the commit it guards are atomic.
 
 Publication order (see docs/store.md): chunks durable (files and their directories
 fsynced) -> manifest files (temp, fsync, rename, fsync dir) -> index commit (with the
@@ -13,39 +25,47 @@ chunk refcount changes) -> return. Delete: manifest files removed -> index commi
 from __future__ import annotations
 
 import fcntl
-import functools
-import json
 import logging
 import os
-import threading
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 
-from .buckets import BucketsMixin
+from .admin import StoreAdmin, effective_mountpaths
+from .buckets import Buckets
 from .chunks import ChunkStore, StoreCorruption
 from .config import StoreConfig
-from .files import DIR_MODE, FILE_MODE, read_file, replace_durably, unlink_durably
-from .gc import GcMixin
+from .core import StoreCore
+from .files import DIR_MODE, FILE_MODE, read_json, replace_durably, unlink_durably
+from .fsck import run_fsck
+from .gc import collect_garbage
+from .generations import Generations
 from .index import Index
-from .listing import ListingMixin
-from .mountpaths import Mountpath, MountpathSet, open_mountpath
-from .multipart import MultipartMixin
-from .objects import ObjectsMixin
-from .publish import PublishMixin
-from .reader import ReaderMixin
+from .listing import Lister
+from .manifests import inline_copy
+from .mountpath import Mountpath, open_mountpath
+from .mountpaths import MountpathSet
+from .multipart import Multipart
+from .objects import Objects
+from .publish import Publisher
+from .reader import Reader
 from .reaper import Reaper
-from .stats import StatsMixin
-from .threads import _run
-from .types import BucketInfo, FsckReport
-from .writer import WriterMixin
-
-if TYPE_CHECKING:
-    from .admin import StoreAdmin
+from .stats import store_stats
+from .threads import ShortSteps, run_sync
+from .types import (
+    BucketInfo,
+    FsckReport,
+    ListPage,
+    ObjectInfo,
+    ObjectMeta,
+    PartInfo,
+    UploadInfo,
+    WriteResult,
+)
+from .writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -57,33 +77,16 @@ DB_FILE = "index.db"
 @asynccontextmanager
 async def open_store(config: StoreConfig) -> AsyncIterator[Store]:
     """Open the store (reconciling the index with the disks after an unclean stop)."""
-    store = await _run(Store.open_sync, config)
+    store = await run_sync(Store.open_sync, config)
     try:
         yield store
     finally:
         with trio.CancelScope(shield=True):
-            await _run(store.close_sync)
+            await run_sync(store.close_sync)
 
 
-class Store(
-    BucketsMixin,
-    PublishMixin,
-    WriterMixin,
-    ReaderMixin,
-    ListingMixin,
-    ObjectsMixin,
-    MultipartMixin,
-    GcMixin,
-    StatsMixin,
-):
-    """The facade: open/close, generations and fsck here; the operations in the mixins
-    (buckets.py, publish.py, writer.py, reader.py, listing.py, objects.py, multipart.py,
-    gc.py, stats.py)."""
-
-    config: StoreConfig
-    index: Index
-    mps: MountpathSet
-    chunks: ChunkStore
+class Store:
+    """The facade: open/close and fsck here; every operation delegated to a part."""
 
     def __init__(self, config: StoreConfig, index: Index, mps: MountpathSet, lock_fd: int):
         self.config = config
@@ -92,19 +95,37 @@ class Store(
         self.chunks = ChunkStore(mps, config.fsync)
         self.reaper = Reaper()  # unlinks removed manifests off the request path
         self._lock_fd = lock_fd
-        self._gen_lock = threading.Lock()
-        self._last_gen = 0
         self.recovered = False  # True if this open followed an unclean stop
         self._closed = False
-        # bucket records for get_bucket, without a thread hop; every change of the buckets
-        # table goes through this Store and bumps the epoch (a read that raced one is not
-        # kept). Commits still check the bucket in the index under the writer lock.
-        # set by the server: True while the caller's request is the only one in flight
-        # (threads._run_short); by default never, so every step goes to a thread
-        self.uncontended: Callable[[], bool] = _never
-        self._buckets: dict[str, BucketInfo] = {}
-        self._buckets_epoch = 0
-        self._buckets_lock = threading.Lock()
+        self.generations = Generations()
+        self.short_steps = ShortSteps(index.wlock, config)
+        self.buckets = Buckets(config, index, mps)
+        self.publisher = Publisher(config, index, mps, self.chunks, self.reaper)
+        self.writer = Writer(
+            config, index, self.chunks, self.buckets, self.publisher, self.generations,
+            self.short_steps,
+        )
+        self.reader = Reader(index, mps, self.chunks, self.buckets)
+        self.lister = Lister(index, self.buckets)
+        self.objects = Objects(
+            index, self.buckets, self.publisher, self.generations, self.short_steps
+        )
+        self.multipart = Multipart(
+            config, index, mps, self.chunks, self.buckets, self.publisher, self.writer,
+            self.generations,
+        )
+        self.core = StoreCore(config, index, mps, self.chunks, self.buckets)
+        self.admin = StoreAdmin(self.core)  # mountpath lifecycle, resilver, scrub
+
+    @property
+    def uncontended(self) -> Callable[[], bool]:
+        """Set by the server: True while the caller's request is the only one in flight
+        (short steps run on the event loop then, threads.ShortSteps); by default never."""
+        return self.short_steps.uncontended
+
+    @uncontended.setter
+    def uncontended(self, fn: Callable[[], bool]) -> None:
+        self.short_steps.uncontended = fn
 
     # == open / close ====================================================================
 
@@ -124,9 +145,7 @@ class Store(
             index = Index(db)
             known = dict(index.w.execute("SELECT path, uuid FROM mountpaths").fetchall())
             mps: list[Mountpath] = []
-            from .admin import effective_mountpaths  # config + added - detached at run time
-
-            for p in effective_mountpaths(config):
+            for p in effective_mountpaths(config):  # config + added - detached at run time
                 mp = open_mountpath(p, known.get(str(p)), config.fsync)
                 if mp is None:
                     continue
@@ -160,7 +179,7 @@ class Store(
                 config.fsync,
             )
             row = index.w.execute("SELECT max(generation) FROM objects").fetchone()
-            store._last_gen = int(row[0] or 0)
+            store.generations.reset(int(row[0] or 0))
         except BaseException:
             index.close(checkpoint=False)
             os.close(lock_fd)
@@ -172,49 +191,192 @@ class Store(
         if self._closed:
             return
         self._closed = True
-        if "admin" in self.__dict__:
-            self.admin.close()  # resilver/scrub threads stop before the index closes
+        self.admin.close()  # resilver/scrub threads stop before the index closes
         self.reaper.close()
         self.index.close()
         unlink_durably(str(self.config.index_dir / DIRTY_MARKER), self.config.fsync)
         os.close(self._lock_fd)
 
-    @functools.cached_property
-    def admin(self) -> StoreAdmin:
-        """Mountpath lifecycle, resilver and scrub (admin.py)."""
-        from .admin import StoreAdmin
-
-        return StoreAdmin(self)
-
-    def _next_gen(self) -> int:
-        with self._gen_lock:
-            self._last_gen = max(time.time_ns(), self._last_gen + 1)
-            return self._last_gen
-
-    # == fsck ============================================================================
+    # == fsck, gc, stats =================================================================
 
     def fsck_sync(self, rebuild: bool, check_chunks: bool = True) -> FsckReport:
-        from .fsck import run_fsck
-
         try:
-            return run_fsck(self, rebuild=rebuild, check_chunks=check_chunks)
+            return run_fsck(self.core, rebuild=rebuild, check_chunks=check_chunks)
         finally:
-            self._buckets_changed()
+            self.buckets.changed()
 
     async def fsck(self, rebuild: bool = False) -> FsckReport:
         """Compare the index with the manifests on disk; with ``rebuild``, rebuild it."""
-        return await _run(self.fsck_sync, rebuild)
+        return await run_sync(self.fsck_sync, rebuild)
+
+    def gc_sync(self) -> int:
+        return collect_garbage(self.index, self.mps, self.chunks, self.config.gc_grace_seconds)
+
+    async def gc(self) -> int:
+        """Remove orphan chunk files (and stale temp files); the number of chunks removed."""
+        return await run_sync(self.gc_sync)
+
+    def stats_sync(self) -> dict[str, Any]:
+        return store_stats(self.index, self.mps)
+
+    async def stats(self) -> dict[str, Any]:
+        return await run_sync(self.stats_sync)
 
     def read_json(self, path: str) -> dict[str, Any] | None:
-        try:
-            return json.loads(read_file(path))
-        except (OSError, ValueError) as e:
-            log.warning("unreadable record %s: %s", path, e)
-            return None
+        return read_json(path)
 
+    # == buckets =========================================================================
 
-def _never() -> bool:
-    return False
+    async def create_bucket(self, name: str, props: dict[str, Any] | None = None) -> BucketInfo:
+        return await self.buckets.create(name, props)
+
+    async def delete_bucket(self, name: str) -> None:
+        await self.buckets.delete(name)
+
+    async def get_bucket(self, name: str) -> BucketInfo:
+        return await self.buckets.get(name)
+
+    async def list_buckets(self) -> list[BucketInfo]:
+        return await self.buckets.list_all()
+
+    async def update_bucket_props(self, name: str, patch: dict[str, Any]) -> BucketInfo:
+        info = await self.buckets.update(name, patch)
+        if "mirror.copies" in patch:  # existing objects get the new number of copies
+            self.admin.request_resilver([name], reason=f"mirror.copies of {name}")
+        return info
+
+    # == objects =========================================================================
+
+    async def put_object(
+        self,
+        bucket: str,
+        key: str,
+        body: AsyncIterable[bytes],
+        meta: ObjectMeta,
+        *,
+        content_md5: bytes | None = None,
+        expected_size: int | None = None,
+        hashers: dict[str, Any] | None = None,
+        before_commit: Callable[[WriteResult], None] | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+    ) -> ObjectInfo:
+        """Stream ``body`` into the store and publish it as ``bucket/key`` (writer.py)."""
+        return await self.writer.put_object(
+            bucket, key, body, meta, content_md5=content_md5, expected_size=expected_size,
+            hashers=hashers, before_commit=before_commit, if_match=if_match,
+            if_none_match=if_none_match,
+        )
+
+    async def head_object(self, bucket: str, key: str, *, with_data: bool = False) -> ObjectInfo:
+        """The object's record; ``with_data``: a small object's bytes too (reader.py)."""
+        return await self.reader.head_object(bucket, key, with_data=with_data)
+
+    def read_object(
+        self, info: ObjectInfo, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        """Bytes ``start..end`` (inclusive) of ``info``, verified (reader.py)."""
+        return self.reader.read_object(info, start, end)
+
+    def inline_from_disk(self, bucket: str, key: str, generation: int) -> ObjectInfo | None:
+        """A manifest copy of this inline object (same generation) whose bytes verify."""
+        return inline_copy(self.mps, bucket, key, generation)
+
+    async def list_objects(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str = "",
+        start_after: str = "",
+        max_keys: int = 1000,
+        with_extra: bool = False,
+    ) -> ListPage:
+        return await self.lister.list_objects(
+            bucket, prefix=prefix, delimiter=delimiter, start_after=start_after,
+            max_keys=max_keys, with_extra=with_extra,
+        )
+
+    async def delete_object(self, bucket: str, key: str) -> None:
+        await self.objects.delete_object(bucket, key)
+
+    async def copy_object(
+        self,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str,
+        dst_key: str,
+        meta: ObjectMeta | None = None,
+    ) -> ObjectInfo:
+        """A new manifest sharing the source's chunks (no data is copied)."""
+        return await self.objects.copy_object(src_bucket, src_key, dst_bucket, dst_key, meta)
+
+    async def update_object_meta(
+        self, bucket: str, key: str, update: Callable[[ObjectMeta], None]
+    ) -> ObjectInfo:
+        """Change the current object's metadata in place, under the index write lock."""
+        return await self.objects.update_object_meta(bucket, key, update)
+
+    async def rename_object(self, bucket: str, src_key: str, dst_key: str) -> ObjectInfo:
+        """Move ``src_key`` to ``dst_key`` (replacing it), metadata only, one transaction."""
+        return await self.objects.rename_object(bucket, src_key, dst_key)
+
+    async def rename_prefix(self, bucket: str, src_prefix: str, dst_prefix: str) -> int:
+        """Rename every key under ``src_prefix``; existing destinations are replaced."""
+        return await self.objects.rename_prefix(bucket, src_prefix, dst_prefix)
+
+    # == multipart =======================================================================
+
+    async def create_upload(self, bucket: str, key: str, meta: ObjectMeta) -> UploadInfo:
+        return await self.multipart.create_upload(bucket, key, meta)
+
+    async def get_upload(self, upload_id: str, bucket: str, key: str) -> UploadInfo:
+        return await self.multipart.get_upload(upload_id, bucket, key)
+
+    async def put_part(
+        self,
+        upload_id: str,
+        bucket: str,
+        key: str,
+        part_number: int,
+        body: AsyncIterable[bytes],
+        *,
+        content_md5: bytes | None = None,
+        expected_size: int | None = None,
+        hashers: dict[str, Any] | None = None,
+        before_commit: Callable[[WriteResult], None] | None = None,
+    ) -> PartInfo:
+        return await self.multipart.put_part(
+            upload_id, bucket, key, part_number, body, content_md5=content_md5,
+            expected_size=expected_size, hashers=hashers, before_commit=before_commit,
+        )
+
+    async def list_parts(self, upload_id: str, bucket: str, key: str) -> list[PartInfo]:
+        return await self.multipart.list_parts(upload_id, bucket, key)
+
+    async def list_uploads(self, bucket: str) -> list[UploadInfo]:
+        return await self.multipart.list_uploads(bucket)
+
+    async def abort_upload(self, upload_id: str, bucket: str, key: str) -> None:
+        await self.multipart.abort_upload(upload_id, bucket, key)
+
+    async def complete_upload(
+        self,
+        upload_id: str,
+        bucket: str,
+        key: str,
+        parts: list[tuple[int, str]],
+        *,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+    ) -> ObjectInfo:
+        """Publish the listed parts as one object; their chunks are reused, not copied."""
+        return await self.multipart.complete_upload(
+            upload_id, bucket, key, parts, if_match=if_match, if_none_match=if_none_match
+        )
+
+    async def reclaim_uploads(self, older_than_seconds: float) -> int:
+        return await self.multipart.reclaim_uploads(older_than_seconds)
 
 
 def _private_index(index_dir: Path, fresh: bool) -> None:

@@ -13,23 +13,24 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from typing import Any
 
 import trio
-import xxhash
 
 from ..errors import S3Error
+from .buckets import Buckets
 from .chunks import ChunkStore
 from .config import StoreConfig
+from .digest import Digest
+from .generations import Generations
 from .index import Index
 from .manifest import inline_hash
-from .mountpaths import MountpathSet
-from .publish import _check_preconditions, _discard
+from .preconditions import check_preconditions
+from .publish import Publisher, discard
 from .space import insufficient_storage, is_full_error
-from .threads import R, _run, _run_short
+from .threads import R, ShortSteps, run_sync
 from .types import ChunkRef, ObjectInfo, ObjectMeta, WriteResult
 
 WRITERS = 2  # chunks of one PUT written (and fsynced) at once
@@ -57,17 +58,30 @@ def _unwrap(eg: BaseExceptionGroup[BaseException]) -> BaseException:
     return leaves[0] if len(leaves) == 1 else eg
 
 
-class WriterMixin:
-    """``put_object`` and the write path ``put_part`` shares, mixed into ``Store``."""
+class Writer:
+    """``put_object`` and the write path ``put_part`` shares (``write_and_commit``)."""
 
-    config: StoreConfig
-    index: Index
-    mps: MountpathSet
-    chunks: ChunkStore
+    def __init__(
+        self,
+        config: StoreConfig,
+        index: Index,
+        chunks: ChunkStore,
+        buckets: Buckets,
+        publisher: Publisher,
+        generations: Generations,
+        short: ShortSteps,
+    ) -> None:
+        self.config = config
+        self.index = index
+        self.chunks = chunks
+        self.buckets = buckets
+        self.publisher = publisher
+        self.generations = generations
+        self.short = short
 
     async def _cut(
         self, body: AsyncIterable[bytes], expected_size: int | None, resource: str
-    ) -> AsyncIterator[tuple[bytes, bool]]:
+    ) -> AsyncGenerator[tuple[bytes, bool], None]:
         """``(chunk, is_last)`` pairs of ``body``: full chunks, then the (short) last one.
 
         The last is yielded, possibly empty, only after the body ended with the declared
@@ -109,7 +123,7 @@ class WriterMixin:
         self,
         body: AsyncIterable[bytes],
         copies: int,
-        dg: _Digest,
+        dg: Digest,
         expected_size: int | None,
         resource: str,
         pinned: list[str],
@@ -129,18 +143,18 @@ class WriterMixin:
         async with contextlib.aclosing(cuts):
             first, last = await anext(cuts)
             if last and len(first) <= short_max:  # an inline object: a short step
-                return await _run_short(self, finish, first, chunks, dirs)  # type: ignore[arg-type]
+                return await self.short.run(finish, first, chunks, dirs)
             if last:
-                return await _run(finish, first, chunks, dirs)
+                return await run_sync(finish, first, chunks, dirs)
             await self._pipeline(first, cuts, copies, dg, pinned, dirs, chunks)
-        return await _run(finish, None, chunks, dirs)
+        return await run_sync(finish, None, chunks, dirs)
 
     async def _pipeline(
         self,
         first: bytes,
         rest: AsyncIterator[tuple[bytes, bool]],
         copies: int,
-        dg: _Digest,
+        dg: Digest,
         pinned: list[str],
         dirs: set[str],
         chunks: list[ChunkRef],
@@ -156,12 +170,12 @@ class WriterMixin:
         async def hash_stage() -> None:
             async with hash_in, to_write:
                 async for item in hash_in:
-                    await _run(dg.update, item[1])
+                    await run_sync(dg.update, item[1])
                     await to_write.send(item)
 
         async def write_one(i: int, buf: bytes, slot: trio.Semaphore) -> None:
             try:
-                refs[i] = await _run(store, buf)
+                refs[i] = await run_sync(store, buf)
             finally:
                 slot.release()
 
@@ -201,7 +215,7 @@ class WriterMixin:
         dirs: set[str],
         *,
         copies: int,
-        dg: _Digest,
+        dg: Digest,
         content_md5: bytes | None,
         resource: str,
         pinned: list[str],
@@ -257,7 +271,7 @@ class WriterMixin:
             size=result.size,
             etag=result.md5.hex(),
             mtime_ns=time.time_ns(),
-            generation=self._next_gen(),
+            generation=self.generations.next(),
             meta=meta,
             chunks=list(result.chunks),
             checksum_type=checksum_type,
@@ -265,7 +279,7 @@ class WriterMixin:
             inline=inline,
             inline_xxh3=inline_hash(inline) if inline is not None else "",
         )
-        staged = self._stage_manifest(info, copies, lazy=True)
+        staged = self.publisher.stage_manifest(info, copies, lazy=True)
         dirs: set[str] = set()
         try:
             with self.index.wlock:
@@ -273,32 +287,32 @@ class WriterMixin:
                 # its file locks) per statement
                 self.index.begin()
                 try:
-                    binfo = self._bucket_locked(bucket)
+                    binfo = self.buckets.get_locked(bucket)
                     row = self.index.w.execute(
                         "SELECT etag, generation, manifest FROM objects "
                         "WHERE bucket = ? AND key = ?",
                         (bucket, key),
                     ).fetchone()
-                    _check_preconditions(row[0] if row else None, if_match, if_none_match, key)
-                    want = self._copies(binfo.props)
+                    check_preconditions(row[0] if row else None, if_match, if_none_match, key)
+                    want = self.buckets.copies(binfo.props)
                     if want != copies or (row is not None and row[1] >= info.generation):
                         # rare: the bucket's copies changed, or a PUT of this key that
                         # started later committed first (generations grow per key in
                         # commit order)
-                        _discard(staged)
-                        info.generation = self._next_gen()
-                        staged = self._stage_manifest(info, want, lazy=True)
-                    dropped = self._publish(
+                        discard(staged)
+                        info.generation = self.generations.next()
+                        staged = self.publisher.stage_manifest(info, want, lazy=True)
+                    dropped = self.publisher.publish(
                         [info], [], want, staged=staged, staged_dirs=dirs, began=True,
                         known={(bucket, key): row[2] if row is not None else None},
                     )
                 except BaseException:
                     self.index.rollback()
                     raise
-            self._sync_linked(staged)
+            self.publisher.sync_linked(staged)
         finally:
-            _discard(staged)
-        self._sync_dirs(dirs)
+            discard(staged)
+        self.publisher.sync_dirs(dirs)
         return info, dropped
 
     async def put_object(
@@ -323,24 +337,24 @@ class WriterMixin:
         (threads._run_short) - either way it must not call into trio - after the whole
         body is hashed and durable, before the manifest is written.
         """
-        binfo = await self.get_bucket(bucket)
+        binfo = await self.buckets.get(bucket)
         cktype = str(binfo.props.get("checksum.type", "xxhash"))
-        copies = self._copies(binfo.props)
-        dg = _Digest(cktype, hashers)
+        copies = self.buckets.copies(binfo.props)
+        dg = Digest(cktype, hashers)
         commit = functools.partial(
             self._commit_put_sync, bucket=bucket, key=key, meta=meta, checksum_type=cktype,
             copies=copies, if_match=if_match, if_none_match=if_none_match,
         )
-        return await self._write_and_commit(
+        return await self.write_and_commit(
             body, copies, dg, expected_size, key, content_md5, before_commit, commit,
             inline_max=self.config.inline_max,
         )
 
-    async def _write_and_commit(
+    async def write_and_commit(
         self,
         body: AsyncIterable[bytes],
         copies: int,
-        dg: _Digest,
+        dg: Digest,
         expected_size: int | None,
         key: str,
         content_md5: bytes | None,
@@ -369,33 +383,4 @@ class WriterMixin:
             ok = True
             return result
         finally:
-            await self._release_async(pinned, dropped if ok else pinned)
-
-
-class _Digest:
-    """The whole-body hashes of a write, fed in order: MD5 (the ETag), the bucket's
-    checksum, the caller's extra hashers."""
-
-    def __init__(self, checksum_type: str, hashers: dict[str, Any] | None) -> None:
-        self.checksum_type = checksum_type
-        self.md5 = hashlib.md5()
-        self.whole: Any = None
-        if checksum_type == "xxhash":
-            self.whole = xxhash.xxh3_64()
-        elif checksum_type == "sha256":
-            self.whole = hashlib.sha256()
-        self.extra = list((hashers or {}).values())
-        self.size = 0
-
-    def update(self, buf: bytes) -> None:
-        self.size += len(buf)
-        self.md5.update(buf)
-        if self.whole is not None:
-            self.whole.update(buf)
-        for h in self.extra:
-            h.update(buf)
-
-    def value(self) -> str:
-        if self.checksum_type == "md5":
-            return self.md5.hexdigest()
-        return self.whole.hexdigest() if self.whole is not None else ""
+            await self.publisher.release(pinned, dropped if ok else pinned)

@@ -404,7 +404,7 @@ async def test_older_copy_elsewhere_removed_only_after_the_new_is_durable(
         there.parent.mkdir(parents=True, exist_ok=True)
         os.replace(here, there)  # as if placed on the other mountpath
         events: list[str] = []
-        real_sync, real_unlink = publish.PublishMixin._sync_linked, publish.unlink_durably
+        real_sync, real_unlink = publish.Publisher.sync_linked, publish.unlink_durably
 
         def sync_linked(self, staged):  # type: ignore[no-untyped-def]
             if any(st.fd >= 0 and st.linked for st in staged):
@@ -415,7 +415,7 @@ async def test_older_copy_elsewhere_removed_only_after_the_new_is_durable(
             events.append("unlink other" if path == str(there) else "unlink ?")
             return real_unlink(path, fsync)
 
-        monkeypatch.setattr(publish.PublishMixin, "_sync_linked", sync_linked)
+        monkeypatch.setattr(publish.Publisher, "sync_linked", sync_linked)
         monkeypatch.setattr(publish, "unlink_durably", unlink)
         await store.put_object("b", "k", body_of(b"new"), ObjectMeta())
         monkeypatch.undo()

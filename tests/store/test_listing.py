@@ -150,7 +150,7 @@ def _page_through(store: Store, prefix: str, delimiter: str, start_after: str, m
     got: list[tuple[str, bool]] = []
     marker = start_after
     for _ in range(1000):
-        page = store._list_sync("b", prefix, delimiter, marker, max_keys, with_extra)
+        page = store.lister.list_sync("b", prefix, delimiter, marker, max_keys, with_extra)
         items = [(e.key, False) for e in page.entries] + [(p, True) for p in page.common_prefixes]
         items.sort(key=lambda t: t[0])
         assert len(items) <= max_keys
@@ -221,7 +221,7 @@ async def test_listing_fields_come_from_index_columns(store: Store) -> None:
         conn: sqlite3.Connection = store.index.r
         conn.set_trace_callback(seen.append)
         try:
-            return store._list_sync("b", "d/", "/", "", 1000, True).entries
+            return store.lister.list_sync("b", "d/", "/", "", 1000, True).entries
         finally:
             conn.set_trace_callback(None)
 
@@ -277,7 +277,7 @@ def sync_store(tmp_path):  # type: ignore[no-untyped-def]
 
     s = Store.open_sync(make_config(tmp_path, n=1))
     try:
-        s._create_bucket_sync("b", None)
+        s.buckets.create_sync("b", None)
         yield s
     finally:
         s.close_sync()
@@ -295,7 +295,7 @@ def _check_listing(store: Store, keys: set[str], prefix: str, delimiter: str,
     want, _ = s3_model(keys, prefix, delimiter, start_after, 10**9)
     assert _page_through(store, prefix, delimiter, start_after, max_keys) == want
     # and the first page alone, with its truncation flag
-    page = store._list_sync("b", prefix, delimiter, start_after, max_keys, False)
+    page = store.lister.list_sync("b", prefix, delimiter, start_after, max_keys, False)
     first = sorted([(e.key, False) for e in page.entries]
                    + [(p, True) for p in page.common_prefixes])
     assert first == want[:max_keys]

@@ -24,7 +24,7 @@ from .conftest import make_config
 def store(tmp_path: Path) -> Iterator[Store]:
     s = Store.open_sync(make_config(tmp_path, n=1))
     try:
-        s._create_bucket_sync("b", None)
+        s.buckets.create_sync("b", None)
         yield s
     finally:
         s.close_sync()
@@ -47,11 +47,13 @@ def measured(store: Store, prefix: str = "", delimiter: str = "/", start_after: 
              max_keys: int = 1000, with_extra: bool = True) -> tuple[ListPage, int, ListCost]:
     statements: list[str] = []
     conn = store.index.r
-    store._bucket_sync("b")  # (its own one statement, not the listing's)
+    store.buckets.get_sync("b")  # (its own one statement, not the listing's)
     conn.set_trace_callback(statements.append)
     cost = ListCost()
     try:
-        page = store._list_sync("b", prefix, delimiter, start_after, max_keys, with_extra, cost)
+        page = store.lister.list_sync(
+            "b", prefix, delimiter, start_after, max_keys, with_extra, cost
+        )
     finally:
         conn.set_trace_callback(None)
     listing = [s for s in statements if "FROM objects" in s]
@@ -117,8 +119,8 @@ def test_listing_parses_no_manifest(store: Store) -> None:
     conn = store.index.r
     conn.set_trace_callback(statements.append)
     try:
-        store._list_sync("b", "", "/", "", 1000, True)
-        store._list_sync("b", "d00001/", "/", "", 1000, True)
+        store.lister.list_sync("b", "", "/", "", 1000, True)
+        store.lister.list_sync("b", "d00001/", "/", "", 1000, True)
     finally:
         conn.set_trace_callback(None)
     assert statements

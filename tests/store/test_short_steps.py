@@ -16,13 +16,13 @@ from .conftest import body_of, make_config
 def _spy(store: Store) -> list[str]:
     """Record the thread each delete step runs in."""
     seen: list[str] = []
-    real = store._delete_sync
+    real = store.objects.delete_sync
 
     def delete_sync(bucket: str, key: str) -> list[str]:
         seen.append(threading.current_thread().name)
         return real(bucket, key)
 
-    store._delete_sync = delete_sync  # type: ignore[method-assign]
+    store.objects.delete_sync = delete_sync  # type: ignore[method-assign]
     return seen
 
 

@@ -1,0 +1,78 @@
+"""Manifest files as found on a mountpath: the walk over one mountpath's manifests (fsck's
+scan, resilver's purge of stale ones, the drain of a detaching mountpath) and the lookup of
+a good copy of an inline object."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator
+
+from . import layout
+from .files import read_file, read_json
+from .manifest import info_from_json, inline_ok
+from .mountpaths import MountpathSet
+from .types import ObjectInfo
+
+log = logging.getLogger(__name__)
+
+
+def walk_manifests(
+    root: str, *, logged: bool = False, should_stop: Callable[[], None] | None = None
+) -> Iterator[tuple[str, ObjectInfo]]:
+    """``(path, manifest)`` of every manifest under the mountpath ``root`` that parses.
+
+    ``logged``: an unreadable or bad manifest, or one stored under another object's name
+    (stray), is logged (fsck) - else skipped silently; a stray one is then still yielded
+    (its path says where it lies). ``should_stop()`` is called before each of the 256
+    fan-out directories (it raises to stop).
+    """
+    for fan in layout.FANOUT:
+        if should_stop is not None:
+            should_stop()
+        base = f"{root}/{layout.MANIFESTS}/{fan}"
+        try:
+            names = os.listdir(base)
+        except OSError:
+            continue
+        for name in names:
+            if not name.endswith(".json"):
+                continue
+            path = f"{base}/{name}"
+            if logged:
+                d = read_json(path)
+                if d is None:
+                    continue
+            else:
+                try:
+                    d = json.loads(read_file(path))
+                except (OSError, ValueError):
+                    continue
+            try:
+                info = info_from_json(d)
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
+                if logged:
+                    log.warning("bad manifest %s/%s: %s", base, name, e)
+                continue
+            if logged and layout.manifest_name(info.bucket, info.key) != name[:-5]:
+                log.warning("stray manifest %s/%s ignored", base, name)
+                continue
+            yield path, info
+
+
+def inline_copy(
+    mps: MountpathSet, bucket: str, key: str, generation: int
+) -> ObjectInfo | None:
+    """A manifest copy of this inline object (same generation) whose bytes verify."""
+    for mp in mps.live():
+        path = layout.manifest_path(mp.root, bucket, key)
+        try:
+            cand = info_from_json(json.loads(read_file(path)))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if (cand.bucket, cand.key, cand.generation) == (bucket, key, generation) and (
+            cand.inline is not None and inline_ok(cand)
+        ):
+            return cand
+    return None
