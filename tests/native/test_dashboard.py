@@ -309,3 +309,20 @@ def test_chromium_renders_the_page(dash_node: NodeProcess, tmp_path: Path) -> No
     summary = dom[dom.index('id="summary"'):]
     assert ">4<" in summary  # the Objects card
     assert [r[0] for r in t["mountpaths"][1:]] == [str(p) for p in dash_node.mountpaths]
+
+
+def test_auth_rule_sigv4(tmp_path: Path) -> None:
+    """In sigv4 mode with status_page = "auth", an S3-signed GET sees the page (as /v1);
+    unsigned, or signed with a wrong secret, it does not."""
+    from native.test_mount_extras import SIGV4_CONFIG, signed
+
+    node = new_node(tmp_path, config=SIGV4_CONFIG + 'status_page = "auth"\n').start()
+    try:
+        url = f"{node.url}/v1/ui/status"
+        assert httpx.get(url).status_code in (401, 403)
+        r = signed("GET", url)
+        assert r.status_code == 200, r.text
+        assert r.json()["node"]["auth"] == "sigv4"
+        assert signed("GET", url, secret="wrong").status_code == 403
+    finally:
+        stop_and_check(node)
