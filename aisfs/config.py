@@ -248,7 +248,7 @@ def parse_listen(addr: str, key: str = "listen") -> tuple[str, int]:
 
 def _check_type(key: str, value: Any, expected: Any) -> Any:
     """Coerce/check one TOML value against the dataclass field's annotation (as a string)."""
-    kinds = {
+    kinds: dict[str, type | tuple[type, ...]] = {
         "str": str,
         "int": int,
         "float": (int, float),
@@ -272,7 +272,8 @@ def _check_type(key: str, value: Any, expected: Any) -> Any:
         return value
     if base in ("int", "float") and isinstance(value, bool):
         raise ConfigError(f"{key}: expected a number, got {value!r}")
-    if not isinstance(value, want):
+    matches = isinstance(value, want)  # (not narrowed: value stays the TOML value)
+    if not matches:
         raise ConfigError(f"{key}: expected {base}, got {type(value).__name__} {value!r}")
     return float(value) if base == "float" else value
 
