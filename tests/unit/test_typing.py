@@ -1,0 +1,26 @@
+"""`mypy --strict` is clean on aisfs/ and mount/; node/ joins CHECKED once it is clean too
+(its mixins still have errors). Skipped where mypy is not installed."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECKED = ["aisfs/", "mount/"]
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("mypy") is None, reason="mypy is not installed"
+)
+
+
+def test_mypy_strict_is_clean() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", *CHECKED],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
