@@ -230,6 +230,9 @@ class Dashboard:
         except Exception as e:  # never a traceback to the browser
             log.error("status page %s failed: %s: %s", path, type(e).__name__, e, exc_info=e)
             response = _json_response({"message": "internal error", "status": 500}, 500)
+        if request.method == "HEAD" and isinstance(response.body, bytes):
+            response.headers.append(("content-length", str(len(response.body))))
+            response.head = True  # errors too: a HEAD answer carries no body
         response.headers.append(("server", "aisfs"))
         response.headers.append(("cache-control", "no-store"))
         response.headers.append(("x-content-type-options", "nosniff"))
@@ -246,23 +249,16 @@ class Dashboard:
         if request.method not in ("GET", "HEAD"):
             raise S3Error("MethodNotAllowed", f"{request.method} is not allowed on {path}",
                           status=405)
-        head = request.method == "HEAD"
         data = await self.snapshot()
         if path == JSON_PATH:
-            response = _json_response(data)
-        else:
-            from node.dashboard_html import CSP, render
+            return _json_response(data)
+        from node.dashboard_html import CSP, render
 
-            response = Response(200, [("content-type", "text/html; charset=utf-8"),
-                                      ("content-security-policy", CSP),
-                                      ("referrer-policy", "no-referrer"),
-                                      ("x-frame-options", "DENY")],
-                                render(data).encode())
-        if head:
-            assert isinstance(response.body, bytes)
-            response.headers.append(("content-length", str(len(response.body))))
-            response.head = True
-        return response
+        return Response(200, [("content-type", "text/html; charset=utf-8"),
+                              ("content-security-policy", CSP),
+                              ("referrer-policy", "no-referrer"),
+                              ("x-frame-options", "DENY")],
+                        render(data).encode())
 
 
 def _json_response(data: Any, status: int = 200) -> Response:

@@ -203,6 +203,8 @@ def test_methods_and_paths(dash_node: NodeProcess) -> None:
     assert head.status_code == 200 and int(head.headers["content-length"]) > 1000
     assert head.content == b""
     assert httpx.post(f"{url}/v1/ui").status_code == 405
+    missing = httpx.head(f"{url}/v1/ui/nope")
+    assert missing.status_code == 404 and missing.content == b""
     assert httpx.get(f"{url}/v1/ui/nope").status_code == 404
     assert httpx.get(f"{url}/v1/ui/").status_code == 200
 
