@@ -40,7 +40,7 @@ JSON_PATH = "/v1/ui/status"
 REFRESH_SECONDS = 10
 SAMPLE_SECONDS = 5.0
 RATE_WINDOW = 60.0
-STORE_TTL = 2.0
+STORE_TTL = 5.0  # seconds: the store figures are at most this old
 MAX_BUCKETS = 1000  # listed; the total is always given
 MAX_OPERATIONS = 20
 
