@@ -164,7 +164,15 @@ BUCKET_PROPS: dict[str, str] = {
     "mirror.copies": "copies of each chunk (1..32), on distinct mountpaths",
     "versioning.enabled": "count object versions (true|false)",
     "features": "bucket-scope feature flags: " + ", ".join(AIS_BUCKET_FEATURES),
+    # backend buckets (docs/backends.md)
+    "backend_bck": "the remote bucket this ais:// bucket fronts: s3://NAME ('' clears it)",
+    "versioning.validate_warm_get": "check the backend's ETag/version before a warm GET",
+    "versioning.synchronize": "validate_warm_get, and drop what the backend deleted",
+    "extra.aws.endpoint": "this bucket's S3 endpoint (instead of [backend.s3]'s)",
+    "extra.aws.cloud_region": "this bucket's S3 region",
+    "extra.aws.profile": "this bucket's profile of the AWS shared files",
 }
+_BACKEND_SCHEMES = {"s3": "s3", "aws": "s3"}
 MAX_COPIES = 32
 
 
@@ -181,6 +189,11 @@ def normalize_patch(
     """
     out: dict[str, Any] = {}
     cur = dict(current or {})
+    patch = dict(patch)
+    if "backend_bck.name" in patch or "backend_bck.provider" in patch:  # AIS's JSON form
+        name = str(patch.pop("backend_bck.name", "") or "")
+        provider = str(patch.pop("backend_bck.provider", "") or "aws")
+        patch.setdefault("backend_bck", f"{provider}://{name}" if name else "")
     for key, value in patch.items():
         if key not in BUCKET_PROPS:
             raise PropError(
@@ -196,6 +209,12 @@ def normalize_patch(
             out[key] = _bool(key, value)
         elif key == "features":
             out[key] = parse_feature_list(value, valid_features, "bucket")
+        elif key == "backend_bck":
+            out[key] = _backend_bck(value)
+        elif key in ("versioning.validate_warm_get", "versioning.synchronize"):
+            out[key] = _bool(key, value)
+        elif key.startswith("extra.aws."):
+            out[key] = str(value or "").strip() or None
     if "mirror.enabled" in out:
         enabled = out.pop("mirror.enabled")
         copies = out.get("mirror.copies", cur.get("mirror.copies", 1))
@@ -204,6 +223,18 @@ def normalize_patch(
         elif int(copies) < 2:
             out["mirror.copies"] = 2
     return out
+
+
+def _backend_bck(value: Any) -> str | None:
+    """``s3://NAME`` (``aws://NAME``, AIS's ``{"name", "provider"}``); empty clears it."""
+    text = str(value or "").strip()
+    if not text or text.endswith("://"):
+        return None
+    scheme, sep, name = text.partition("://")
+    name = name.rstrip("/")
+    if not sep or _BACKEND_SCHEMES.get(scheme.lower()) is None or not name or "/" in name:
+        raise PropError(f"backend_bck: expected s3://BUCKET, got {text!r}")
+    return f"s3://{name}"
 
 
 def flatten(nested: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -245,9 +276,11 @@ def bucket_props_json(
     features = get("features", [])
     if not isinstance(features, list):
         features = []
+    backend = str(props.get("backend_bck") or "")
     return {
         "provider": "ais",
-        "backend_bck": {"name": "", "provider": ""},
+        "backend_bck": {"name": backend.partition("://")[2], "provider": "aws"}
+        if backend else {"name": "", "provider": ""},
         "write_policy": {"data": "immediate", "md": "immediate"},
         "checksum": {
             "type": str(get("checksum.type", DEFAULT_CHECKSUM)),
@@ -258,12 +291,14 @@ def bucket_props_json(
         },
         "versioning": {
             "enabled": bool(get("versioning.enabled", False)),
-            "validate_warm_get": False,
-            "synchronize": False,
+            "validate_warm_get": bool(get("versioning.validate_warm_get", False)),
+            "synchronize": bool(get("versioning.synchronize", False)),
         },
         "mirror": {"enabled": copies > 1, "copies": copies, "burst_buffer": 128},
         "ec": {"enabled": False, "data_slices": 1, "parity_slices": 1, "objsize_limit": 0},
         "lru": {"enabled": False},
+        "extra": {"aws": {k: str(props.get(f"extra.aws.{k}") or "")
+                          for k in ("cloud_region", "endpoint", "profile")}},
         "access": "0",
         "features": features_to_bitmask(features),
         "feature_names": list(features),
