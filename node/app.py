@@ -38,6 +38,7 @@ class NodeApp:
         self.started_ns = time.time_ns()
         self._native: Any = None
         self.remote: Any = None  # aisfs.backend.RemoteObjects (node.backends)
+        self.remote_native: Any = None  # node.remote_native.RemoteNative
         # request ids: 16 hex digits, a random per-process prefix and a counter (unique
         # per node without a getrandom call per request)
         self._id_prefix = secrets.token_hex(3).upper()

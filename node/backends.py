@@ -23,9 +23,11 @@ log = logging.getLogger("aisfs.node")
 
 
 def backend_configured(cfg: BackendS3Config) -> bool:
-    """Is there a ``[backend.s3]`` with anything set? Only then does an S3 request for a
-    bucket the node does not have look for it in the backend (AWS itself is not asked
-    about every unknown name of a node that has no backend)."""
+    """Does the node have a backend: a ``[backend.s3]`` with anything set (AWS itself with
+    the environment's credentials: ``endpoint = "https://s3.amazonaws.com"``)? Only then
+    is the backend asked about an ``s3://`` bucket (``provider=aws``, or an S3 request for
+    a bucket the node does not have): a node without one does not ask AWS about every
+    unknown name."""
     return cfg != BackendS3Config()
 
 
@@ -41,10 +43,12 @@ async def start_backends(app: NodeApp, nursery: trio.Nursery) -> RemoteObjects:
                 await backends.aclose()
 
     nursery.start_soon(close_at_stop)
+    from node.remote_native import RemoteNative
     from node.remote_s3 import RemoteS3
 
     discover = backend_configured(app.cfg.backend.s3)
     app.s3.remote = RemoteS3(app.s3, remote, discover=discover)
+    app.remote_native = RemoteNative(remote, discover=discover)
     if discover:
         log.info("backend: %s", backends.s3().settings.label)
     return remote

@@ -243,6 +243,11 @@ class NativeApi:
         self._authenticate(ctx)
         parts = path[len("/v1/"):].split("/", 2) if path.startswith("/v1/") else [""]
         head, method = parts[0], req.method
+        remote = getattr(self.app, "remote_native", None)  # node/remote_native.py
+        if remote is not None and head in ("buckets", "objects"):
+            answered = await remote.handle(self, ctx, head, parts)
+            if answered is not None:
+                return answered
         if head == "buckets":
             self._check_provider(ctx)
             name = unquote(parts[1]) if len(parts) > 1 else ""

@@ -160,3 +160,64 @@ async def front(store: Store, target: Target) -> AsyncIterator[Front]:
         rb = backends.resolve(BucketRef(Provider.AWS, bucket), {})
         yield Front(store, backends, ro, target, bucket, rb)
     await backends.aclose()
+
+
+# == front nodes: a node process whose [backend.s3] is a target (test_node_*.py) ========
+
+FRONT_KEY = "AKIDFRONT"
+FRONT_SECRET = "front-s3cr3t"
+
+
+def front_config(target: Target, signed: bool = False, **over: Any) -> str:
+    lines = [
+        "[backend.s3]",
+        f'endpoint = "{over.pop("endpoint", target.endpoint)}"',
+        f'access_key = "{target.access_key}"',
+        f'secret_key = "{target.secret_key}"',
+        "part_size = 5242880",
+        "multipart_threshold = 6291456",
+        "connect_timeout = 2.0",
+        "read_timeout = 10.0",
+        f"retries = {over.pop('retries', 1)}",
+    ]
+    if signed:
+        lines += ["[auth]", 'mode = "sigv4"', f'access_keys = {{ {FRONT_KEY} = "{FRONT_SECRET}" }}']
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="session")
+def _fronts() -> Iterator[dict[tuple[str, bool], NodeProcess]]:
+    nodes: dict[tuple[str, bool], NodeProcess] = {}
+    try:
+        yield nodes
+    finally:
+        for n in nodes.values():
+            n.stop()
+
+
+@pytest.fixture(params=[False, True], ids=["open", "signed"])
+def front_node(
+    request: pytest.FixtureRequest, target: Target,
+    _fronts: dict[tuple[str, bool], NodeProcess], tmp_path_factory: pytest.TempPathFactory,
+) -> NodeProcess:
+    signed = bool(request.param)
+    node = _fronts.get((target.name, signed))
+    if node is None:
+        node = new_node(tmp_path_factory.mktemp(f"front-{target.name}"),
+                        config=front_config(target, signed)).start()
+        node.signed = signed  # type: ignore[attr-defined]
+        _fronts[(target.name, signed)] = node
+    return node
+
+
+def client_of(node: NodeProcess) -> Any:
+    import boto3  # type: ignore[import-untyped]
+    from botocore.config import Config
+
+    signed = getattr(node, "signed", False)
+    return boto3.client(
+        "s3", endpoint_url=node.s3_url, region_name="us-east-1",
+        aws_access_key_id=FRONT_KEY if signed else "anything",
+        aws_secret_access_key=FRONT_SECRET if signed else "anything",
+        config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
+    )
