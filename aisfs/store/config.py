@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..config import StoreSettings
 
 KiB = 1024
 MiB = 1024 * 1024
@@ -26,6 +30,15 @@ class StoreConfig:
     # a small PUT's commit and a delete run on the event loop when nothing else is served
     # (threads._run_short); False: always in a worker thread
     short_steps_on_loop: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: StoreSettings, **overrides: Any) -> StoreConfig:
+        """From the node's ``[store]`` table (``aisfs.config.StoreSettings``): every field
+        the two share, by name - a new store setting is declared in both, copied nowhere.
+        The node's own keys (gc_interval, scrub_interval, upload_max_age) stay there."""
+        given = {f.name for f in fields(settings)}
+        values = {f.name: getattr(settings, f.name) for f in fields(cls) if f.name in given}
+        return cls(**{**values, **overrides})
 
     def __post_init__(self) -> None:
         self.mountpaths = [Path(p) for p in self.mountpaths]
