@@ -45,18 +45,7 @@ tcp_server.MAX_RECV = 1 << 20
 
 
 def store_config(cfg: NodeConfig) -> StoreConfig:
-    s = cfg.store
-    return StoreConfig(
-        mountpaths=[Path(p) for p in s.mountpaths],
-        index_dir=Path(s.index_dir),
-        chunk_size=s.chunk_size,
-        fsync=s.fsync,
-        default_copies=s.default_copies,
-        gc_grace_seconds=s.gc_grace_seconds,
-        min_part_size=s.min_part_size,
-        inline_max=s.inline_max,
-        short_steps_on_loop=s.short_steps_on_loop,
-    )
+    return StoreConfig.from_settings(cfg.store)
 
 
 def hypercorn_config(cfg: NodeConfig) -> HypercornConfig:
