@@ -13,9 +13,7 @@ from node.serve import store_config
 async def run_fsck(cfg: NodeConfig, rebuild: bool) -> dict[str, Any]:
     async with open_store(store_config(cfg)) as store:
         report = await store.fsck(rebuild=rebuild)
-    if dataclasses.is_dataclass(report) and not isinstance(report, type):
-        return dataclasses.asdict(report)
-    return dict(report)  # type: ignore[call-overload]
+    return dataclasses.asdict(report)
 
 
 async def run_gc(cfg: NodeConfig) -> dict[str, Any]:

@@ -54,10 +54,7 @@ def _json(data: Any, status: int = 200) -> Response:
 
 
 async def handle(api: NativeApi, ctx: _Ctx, sub: str, rest: str) -> Response:
-    store = api.store
-    admin = getattr(store, "admin", None)
-    if admin is None:
-        raise S3Error("NotImplemented", "this store has no administration", status=501)
+    admin = api.store.admin
     method = ctx.http.method
     body = await ctx.http.read_body(MAX_BODY)
     msg: dict[str, Any] = {}
