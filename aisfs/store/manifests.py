@@ -23,10 +23,10 @@ def walk_manifests(
 ) -> Iterator[tuple[str, ObjectInfo]]:
     """``(path, manifest)`` of every manifest under the mountpath ``root`` that parses.
 
-    ``logged``: an unreadable or bad manifest, or one stored under another object's name
-    (stray), is logged (fsck) - else skipped silently; a stray one is then still yielded
-    (its path says where it lies). ``should_stop()`` is called before each of the 256
-    fan-out directories (it raises to stop).
+    ``logged`` (fsck): an unreadable or bad manifest is logged, and one stored under
+    another object's name (stray) is logged and skipped. Without it (resilver) bad ones
+    are skipped silently and the name is not checked. ``should_stop()`` is called before
+    each of the 256 fan-out directories (it raises to stop).
     """
     for fan in layout.FANOUT:
         if should_stop is not None:
