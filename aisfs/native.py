@@ -23,7 +23,9 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import unquote
 
 # list-objects flags (the "flags" of a list request's value, a decimal string)
+LS_CACHED = 1  # a remote bucket: only what is in the store
 LS_NAME_ONLY = 1 << 4
+LS_NOT_CACHED = 1 << 9  # a remote bucket: only what is not
 LS_NO_RECURSION = 1 << 11
 LS_NO_DIRS = 1 << 13
 

@@ -245,7 +245,7 @@ class NativeApi:
         head, method = parts[0], req.method
         remote = getattr(self.app, "remote_native", None)  # node/remote_native.py
         if remote is not None and head in ("buckets", "objects"):
-            answered = await remote.handle(self, ctx, head, parts)
+            answered: Response | None = await remote.handle(self, ctx, head, parts)
             if answered is not None:
                 return answered
         if head == "buckets":

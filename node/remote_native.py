@@ -42,9 +42,11 @@ from aisfs.errors import S3Error
 from aisfs.native import (
     ENTRY_IS_CACHED,
     ENTRY_IS_DIR,
+    LS_CACHED,
     LS_NAME_ONLY,
     LS_NO_DIRS,
     LS_NO_RECURSION,
+    LS_NOT_CACHED,
     decode_custom_md,
     encode_custom_md,
 )
@@ -60,8 +62,6 @@ from node.native_msgpack import packb
 if TYPE_CHECKING:
     from node.native_api import NativeApi, _Ctx
 
-LS_CACHED = 1
-LS_NOT_CACHED = 1 << 9
 MAX_REMOTE_PAGE = 1000  # apc: AWS's page
 MSGPACK = "application/msgpack"
 JSON = "application/json"

@@ -29,8 +29,8 @@ def parse_uri(uri: str, need_bucket: bool = True) -> tuple[str, str]:
     text = uri
     if "://" in text:
         scheme, _, text = text.partition("://")
-        if scheme not in ("ais", ""):
-            raise UsageError(f"{uri}: aisfs serves ais:// buckets only")
+        if scheme not in ("ais", "", "s3", "aws"):  # s3://, aws://: aisfs/cli/remote.py
+            raise UsageError(f"{uri}: expected ais://, s3:// or aws://")
     bucket, _, key = text.partition("/")
     if need_bucket and not bucket:
         raise UsageError(f"{uri}: expected ais://BUCKET[/OBJECT]")
@@ -46,7 +46,9 @@ def parse_object_uri(uri: str) -> tuple[str, str]:
 
 def client(ns: argparse.Namespace) -> NativeClient:
     """A client of the node the connection options name."""
-    return NativeClient(ns.endpoint, token=ns.token, timeout=ns.timeout)
+    from aisfs.cli.remote import client_for  # s3:// buckets: provider=aws
+
+    return client_for(ns)
 
 
 def connection_options() -> argparse.ArgumentParser:

@@ -7,7 +7,16 @@ from typing import Any
 
 from aisfs.cli.args import client, json_flag, parse_uri
 from aisfs.cli.output import fmt, human_size, print_json, print_table
-from aisfs.native import ENTRY_IS_DIR, LS_NO_DIRS, LS_NO_RECURSION, decode_custom_md
+from aisfs.cli.remote import provider_of, uri_of
+from aisfs.native import (
+    ENTRY_IS_CACHED,
+    ENTRY_IS_DIR,
+    LS_CACHED,
+    LS_NO_DIRS,
+    LS_NO_RECURSION,
+    LS_NOT_CACHED,
+    decode_custom_md,
+)
 
 ALL_PROPS = "name,size,checksum,atime,version,copies,custom,location"
 # listed entry field of each --props column
@@ -23,6 +32,9 @@ def add_ls_options(p: argparse.ArgumentParser, metavar: str) -> None:
                    help="don't descend: show virtual directories")
     p.add_argument("--no-dirs", action="store_true", help="with --nr: omit directories")
     p.add_argument("--summary", action="store_true", help="print a count and total size")
+    cached = p.add_mutually_exclusive_group()  # s3:// buckets (docs/backends.md)
+    cached.add_argument("--cached", action="store_true", help="s3://: only what the node has")
+    cached.add_argument("--not-cached", action="store_true", help="s3://: only what it has not")
     json_flag(p)
 
 
@@ -39,13 +51,18 @@ def _list_buckets(ns: argparse.Namespace) -> int:
     if ns.json:
         print_json(buckets)
         return 0
-    print_table(["NAME", "PROVIDER"], [[f"ais://{b['name']}", b["provider"]] for b in buckets])
+    print_table(["NAME", "PROVIDER"],
+                [[uri_of(b["provider"], b["name"]), b["provider"]] for b in buckets])
     return 0
 
 
 def _list_objects(ns: argparse.Namespace, bucket: str, prefix: str) -> int:
+    remote = provider_of(ns) != "ais"
     props = ALL_PROPS if ns.props == "all" else (ns.props or "name,size")
+    if remote and "cached" not in props.split(","):
+        props += ",cached"
     flags = (LS_NO_RECURSION if ns.no_recursion else 0) | (LS_NO_DIRS if ns.no_dirs else 0)
+    flags |= (LS_CACHED if ns.cached else 0) | (LS_NOT_CACHED if ns.not_cached else 0)
     entries: list[dict[str, Any]] = []
     with client(ns) as c:
         for ent in c.iter_objects(bucket, prefix, ns.page_size, props, flags):
@@ -72,6 +89,9 @@ def _row(ent: dict[str, Any], cols: list[str]) -> list[str]:
         value = ent.get(_FIELD.get(col, col), "")
         if col == "size":
             value = "" if is_dir else human_size(int(value or 0))
+        elif col == "cached":
+            flags = int(ent.get("flags", 0))
+            value = "" if is_dir else ("yes" if flags & ENTRY_IS_CACHED else "no")
         elif _FIELD.get(col) == "custom-md" and value:
             value = ", ".join(f"{k}={v}" for k, v in decode_custom_md(str(value)).items())
         row.append(fmt(value))
