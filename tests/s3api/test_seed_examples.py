@@ -1,4 +1,5 @@
-"""The seed's s3cmd, aws CLI and boto3 examples as written, and whole-tree tools."""
+"""The seed's s3cmd, aws CLI and boto3 examples as written, and whole-tree tools; each
+with open auth and with signatures on (``[auth] mode = "sigv4"``)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,41 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from support.clients import have
+from support.node import NodeProcess, new_node
 
 MiB = 1024 * 1024
 
 pytestmark = pytest.mark.skipif(
     not (have("aws") and have("s3cmd")), reason="aws CLI and s3cmd needed"
 )
+
+
+# The seed's clients use FAKEKEY / FAKESECRET (aws CLI through AWS_ACCESS_KEY_ID and
+# AWS_SECRET_ACCESS_KEY, set in tests/conftest.py; s3cmd's .s3cfg; boto3's arguments). With
+# signatures on, the node knows that pair, so every client runs exactly as the seed shows.
+SIGV4_CONFIG = """
+[auth]
+mode = "sigv4"
+access_keys = { FAKEKEY = "FAKESECRET" }
+"""
+
+
+@pytest.fixture(params=["open", "sigv4"])
+def node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NodeProcess]:
+    """A real node, open auth or SigV4 with the seed's keys."""
+    proc = new_node(tmp_path, config=SIGV4_CONFIG if request.param == "sigv4" else None)
+    proc.start()
+    try:
+        yield proc
+    finally:
+        assert proc.stop() == 0, proc.log()
+        assert "Traceback" not in proc.log(), proc.log()
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 300) -> str:
@@ -198,15 +223,17 @@ def test_s3cmd_sync_du_info(node, tmp_path: Path) -> None:
 
 @pytest.mark.skipif(os.geteuid() != 0 or not os.access("/etc/hosts", os.W_OK),
                     reason="needs to add a name to /etc/hosts")
-def test_s3cmd_virtual_hosted_style(tmp_path: Path) -> None:
-    from support.node import new_node
-
+@pytest.mark.parametrize("mode", ["open", "sigv4"])
+def test_s3cmd_virtual_hosted_style(tmp_path: Path, mode: str) -> None:
     domain = "aisfs-test.internal"
     hosts = Path("/etc/hosts")
     original = hosts.read_text()
     if f"vhost.{domain}" not in original:
         hosts.write_text(original + f"\n127.0.0.1 {domain} vhost.{domain}\n")
-    node = new_node(tmp_path, config=f'[net]\nvirtual_host_domain = "{domain}"\n').start()
+    config = f'[net]\nvirtual_host_domain = "{domain}"\n'
+    if mode == "sigv4":
+        config += SIGV4_CONFIG
+    node = new_node(tmp_path, config=config).start()
     try:
         port = node.url.rsplit(":", 1)[1]
         (tmp_path / ".s3cfg").write_text(
@@ -226,3 +253,15 @@ def test_s3cmd_virtual_hosted_style(tmp_path: Path) -> None:
     finally:
         hosts.write_text(original)
         assert node.stop() == 0, node.log()
+
+
+@pytest.mark.skip(
+    reason="the seed's `aws s3 presign ... --endpoint-url https://s3.amazonaws.com` then curl "
+    "with the host replaced is AIStore's presigned-request offload: the URL carries an AWS "
+    "account's signature for s3.amazonaws.com and AIStore replays it against AWS S3. That "
+    "needs an AWS account and the network, and no node can verify an AWS key's signature; "
+    "the same commands with this node as the endpoint run in both auth modes in "
+    "test_s3_auth.py::test_seed_aws_presign_then_curl and test_s3_cli_tools.py"
+)
+def test_seed_presign_against_aws_then_offload() -> None:
+    raise AssertionError("skipped")
