@@ -53,7 +53,7 @@ def readme(tmp_path: Path) -> Path:
 
 
 @pytest.mark.skipif(not have("aws"), reason="aws CLI not installed")
-def test_seed_aws_cli_quick_start(node, readme: Path, tmp_path: Path) -> None:
+def test_seed_aws_cli_quick_start(node: NodeProcess, readme: Path, tmp_path: Path) -> None:
     ep = node.s3_url
     run(["aws", "--endpoint-url", ep, "s3", "mb", "s3://demo"], tmp_path)
     run(["aws", "--endpoint-url", ep, "s3", "cp", "README.md", "s3://demo/"], tmp_path)
@@ -63,7 +63,7 @@ def test_seed_aws_cli_quick_start(node, readme: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not have("aws"), reason="aws CLI not installed")
-def test_seed_put_get_head_and_range(node, readme: Path, tmp_path: Path) -> None:
+def test_seed_put_get_head_and_range(node: NodeProcess, readme: Path, tmp_path: Path) -> None:
     ep = node.s3_url
     file_txt = tmp_path / "file.txt"
     file_txt.write_bytes(b"x" * 1024)
@@ -89,7 +89,7 @@ def test_seed_put_get_head_and_range(node, readme: Path, tmp_path: Path) -> None
 
 
 @pytest.mark.skipif(not have("s3cmd"), reason="s3cmd not installed")
-def test_seed_s3cmd_one_liner_and_cfg(node, readme: Path, tmp_path: Path) -> None:
+def test_seed_s3cmd_one_liner_and_cfg(node: NodeProcess, readme: Path, tmp_path: Path) -> None:
     hostport = node.url.removeprefix("http://")
     env = os.environ.copy()
     env["HOME"] = str(tmp_path)
@@ -129,7 +129,7 @@ def curl(node: NodeProcess) -> list[str]:
 
 
 @pytest.mark.skipif(not have("curl"), reason="curl not installed")
-def test_curl_put_get_range(node, tmp_path: Path) -> None:
+def test_curl_put_get_range(node: NodeProcess, tmp_path: Path) -> None:
     ep = node.s3_url
     c = curl(node)
     subprocess.run([*c, "-sf", "-X", "PUT", f"{ep}/curlb"], check=True)

@@ -55,7 +55,7 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: i
     return result.stdout
 
 
-def s3cmd_env(tmp_path: Path, node) -> dict[str, str]:
+def s3cmd_env(tmp_path: Path, node: NodeProcess) -> dict[str, str]:
     hostport = node.url.removeprefix("http://")
     (tmp_path / ".s3cfg").write_text(
         "[default]\n"
@@ -67,7 +67,7 @@ def s3cmd_env(tmp_path: Path, node) -> dict[str, str]:
     return dict(os.environ, HOME=str(tmp_path))
 
 
-def test_seed_s3cmd_multipart(node, tmp_path: Path) -> None:
+def test_seed_s3cmd_multipart(node: NodeProcess, tmp_path: Path) -> None:
     env = s3cmd_env(tmp_path, node)
     large = tmp_path / "large.bin"
     large.write_bytes(os.urandom(20 * MiB + 3))
@@ -85,7 +85,7 @@ def test_seed_s3cmd_multipart(node, tmp_path: Path) -> None:
     assert str(20 * MiB + 3) in info
 
 
-def test_seed_aws_s3api_multipart_with_parts_json(node, tmp_path: Path) -> None:
+def test_seed_aws_s3api_multipart_with_parts_json(node: NodeProcess, tmp_path: Path) -> None:
     ep = node.s3_url
     run(["aws", "--endpoint-url", ep, "s3", "mb", "s3://demo"], tmp_path)
     created = json.loads(run(["aws", "s3api", "create-multipart-upload", "--bucket", "demo",
@@ -158,7 +158,7 @@ print(f"Successfully uploaded {{response['ContentLength']}} bytes")
 
 
 @pytest.mark.parametrize("patched", [False, True])
-def test_seed_boto3_examples(node, tmp_path: Path, patched: bool) -> None:
+def test_seed_boto3_examples(node: NodeProcess, tmp_path: Path, patched: bool) -> None:
     patch = "from aistore.botocore_patch import botocore" if patched else ""
     script = tmp_path / "example.py"
     script.write_text(textwrap.dedent(BOTO3_EXAMPLE.format(patch=patch, endpoint=node.s3_url)))
@@ -177,7 +177,7 @@ def make_tree(root: Path, count: int) -> None:
         p.write_bytes(os.urandom(100 + i % 300))
 
 
-def test_aws_sync_cp_mv_rm_whole_trees(node, tmp_path: Path) -> None:
+def test_aws_sync_cp_mv_rm_whole_trees(node: NodeProcess, tmp_path: Path) -> None:
     ep = node.s3_url
     src = tmp_path / "src"
     make_tree(src, 1000)
@@ -199,12 +199,12 @@ def test_aws_sync_cp_mv_rm_whole_trees(node, tmp_path: Path) -> None:
     ls = run(["aws", "--endpoint-url", ep, "s3", "ls", "s3://tree/"], tmp_path)
     assert "moved.txt" in ls
     run(["aws", "--endpoint-url", ep, "s3", "rm", "--recursive", "s3://tree/"], tmp_path)
-    ls = subprocess.run(["aws", "--endpoint-url", ep, "s3", "ls", "s3://tree/"],
-                        capture_output=True, text=True)
-    assert ls.stdout.strip() == ""
+    empty = subprocess.run(["aws", "--endpoint-url", ep, "s3", "ls", "s3://tree/"],
+                           capture_output=True, text=True)
+    assert empty.stdout.strip() == ""
 
 
-def test_s3cmd_sync_du_info(node, tmp_path: Path) -> None:
+def test_s3cmd_sync_du_info(node: NodeProcess, tmp_path: Path) -> None:
     env = s3cmd_env(tmp_path, node)
     src = tmp_path / "src"
     make_tree(src, 200)

@@ -36,7 +36,7 @@ NOT_SIGNED = b"<Message>There were headers present in the request which were not
 
 
 def client(endpoint: str, v2: bool = False):  # type: ignore[no-untyped-def]
-    import boto3
+    import boto3  # type: ignore[import-untyped]
     from botocore.config import Config
 
     cfg = Config(retries={"max_attempts": 1}, signature_version="s3" if v2 else "s3v4")
@@ -74,7 +74,7 @@ def sign_v4(method: str, url: str, body: bytes = b"", headers: dict[str, str] | 
 def sign_v2(method: str, url: str, auth_path: str, headers: dict[str, str] | None = None
             ) -> dict[str, str]:
     req = AWSRequest(method=method, url=url, headers=headers or {})
-    req.auth_path = auth_path  # type: ignore[attr-defined]
+    req.auth_path = auth_path
     HmacV1Auth(Credentials(AK, SK)).add_auth(req)
     out = dict(req.headers.items())
     out["Host"] = urlsplit(url).netloc
@@ -309,7 +309,7 @@ def test_v2_resource_names_one_object_at_the_base_and_the_root(node: NodeProcess
     from botocore.auth import HmacV1QueryAuth
 
     req = AWSRequest(method="GET", url=url)
-    req.auth_path = "/s3/xbk/y"  # type: ignore[attr-defined]
+    req.auth_path = "/s3/xbk/y"
     HmacV1QueryAuth(Credentials(AK, SK), expires=60).add_auth(req)
     status, reply = send(req.prepare().url, "GET", {"Host": urlsplit(url).netloc})
     assert status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in reply, reply

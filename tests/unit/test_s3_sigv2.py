@@ -28,7 +28,7 @@ def signed(
 ) -> tuple[str, str, dict[str, str]]:
     """Sign with botocore (as boto3 with signature_version='s3' does): (path, query, headers)."""
     req = AWSRequest(method=method, url=url, headers=headers or {})
-    req.auth_path = auth_path  # type: ignore[attr-defined]
+    req.auth_path = auth_path
     if presign is not None:
         HmacV1QueryAuth(CREDS, expires=presign).add_auth(req)
     else:
