@@ -15,8 +15,12 @@ answers what concerns a remote bucket and returns None for everything else.
   ``LsCached`` (1) lists only the cached copies (the local listing, as AIS does);
   ``LsNotCached`` (512) only what is not cached.
 - Objects: GET (cold/warm/validated, ranges), HEAD (``Ais-Present``: cached or not), PUT
-  written through, DELETE forwarded; ``locate`` answers 501 (no short-circuit reads of
-  a remote object: they would skip validation).
+  written through, DELETE forwarded, ``rename-obj`` the backend's copy then a delete;
+  ``locate`` answers 501 (no short-circuit reads of a remote object: they would skip
+  validation).
+- A request with no ``provider`` at all (the mount's native extras, which go beside its
+  S3 calls; the SDK and the CLI always send one) names a bucket as the S3 API does: an
+  ``ais://`` bucket if there is one, else ``s3://`` (known or discovered).
 """
 
 from __future__ import annotations
@@ -121,6 +125,34 @@ class RemoteNative:
             await self._discover(rb)
         return rb
 
+    async def _s3_by_name(self, name: str) -> bool:
+        """Is ``name`` not an ais:// bucket but an s3:// one the node knows or its backend
+        has (discovered, as by the S3 API)?"""
+        if name.startswith(AWS_PREFIX):
+            return False
+        try:
+            await self.store.get_bucket(name)
+            return False
+        except S3Error as e:
+            if e.code != "NoSuchBucket":
+                raise
+        ref = BucketRef(Provider.AWS, name)
+        try:
+            await self.store.get_bucket(local_bucket_name(ref))
+            return True
+        except S3Error as e:
+            if e.code != "NoSuchBucket":
+                raise
+        if not self.discover:
+            return False
+        try:
+            await self._discover(self.remote.backends.resolve(ref, {}))
+        except S3Error as e:
+            if e.code in ("NoSuchBucket", "AccessDenied"):
+                return False
+            raise
+        return True
+
     async def _discover(self, rb: Resolved) -> None:
         assert rb.remote is not None
         try:
@@ -139,6 +171,9 @@ class RemoteNative:
     ) -> Response | None:
         q = ctx.http.query_dict()
         provider = normalize_provider(q.get("provider"))
+        # no provider at all (the mount's native extras beside its S3 calls, never the SDK
+        # or the CLI): a name as the S3 API resolves it - an ais:// bucket, else s3://
+        by_name = "provider" not in q
         method = ctx.http.method
         if provider is Provider.AWS:
             if not self.discover:
@@ -160,6 +195,8 @@ class RemoteNative:
             if name.startswith(AWS_PREFIX):
                 raise S3Error("NoSuchBucket", f'bucket "ais://{name}" does not exist', name)
             ctx.bucket = name
+            if provider is Provider.AIS and by_name and await self._s3_by_name(name):
+                provider = Provider.AWS
             if provider is Provider.AIS:
                 rb = await self._resolve_ais(name)
                 if rb is None or method != "GET":
@@ -170,6 +207,8 @@ class RemoteNative:
             if len(parts) < 3 or not parts[1] or not parts[2]:
                 return None
             name, key = unquote(parts[1]), unquote(parts[2])
+            if provider is Provider.AIS and by_name and await self._s3_by_name(name):
+                provider = Provider.AWS
             if provider is Provider.AIS:
                 if name.startswith(AWS_PREFIX):
                     raise S3Error("NoSuchBucket", f'bucket "ais://{name}" does not exist', name)
@@ -362,9 +401,26 @@ class RemoteNative:
             await self.remote.delete(rb, key)
             return Response(200)
         if method == "POST":
-            raise S3Error("NotImplemented", f"object actions on {remote_cname(rb)} are not "
-                          "supported", status=501)
+            msg = await api._action_msg(ctx)
+            if msg.get("action") == "rename-obj":
+                ctx.operation = "RenameObject"
+                return await self._rename(rb, key, str(msg.get("name") or ""))
+            raise S3Error("NotImplemented", f"object action {msg.get('action')!r} on "
+                          f"{remote_cname(rb)} is not supported", status=501)
         return None
+
+    async def _rename(self, rb: Resolved, key: str, new_key: str) -> Response:
+        """The backend's server-side copy, then the source deleted (S3 has no rename);
+        both cached copies dropped."""
+        assert rb.remote is not None
+        validate_key(new_key)
+        if new_key == key:
+            return Response(200)
+        await self.remote.backend(rb).copy_object(rb.remote.name, key, rb.remote.name,
+                                                  new_key)
+        await self.remote.evict(rb, new_key)
+        await self.remote.delete(rb, key)
+        return Response(200)
 
     def _headers(self, attrs: RemoteAttrs, cached: bool, node_id: str) -> list[tuple[str, str]]:
         etag = attrs.etag

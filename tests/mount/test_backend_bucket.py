@@ -1,0 +1,86 @@
+"""The mount over an ``s3://`` bucket through a node that fronts a backend (moto here).
+
+The mount talks to the front node (``/s3/B``); B exists only in the backend and is
+discovered by the node on first use. What the mount writes is written through: it is in
+the backend (checked with boto3 against moto directly); what it deletes is gone there.
+A few of the semantics tests run again on such a bucket (test_foreign_s3's way).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import test_semantics as sem
+from mountkit import Endpoint, Moto, MountFactory, free_port, s3_client
+
+pytestmark = [pytest.mark.fuse, pytest.mark.timeout(180)]
+
+
+@pytest.fixture(scope="module")
+def fronted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Endpoint, Endpoint]]:
+    """(the front node, the backend): a node whose [backend.s3] is a moto server."""
+    from support.node import new_node  # type: ignore[import-not-found]
+
+    moto = Moto(free_port()).start()
+    config = (f'[backend.s3]\nendpoint = "{moto.url}"\naccess_key = "FAKEKEY"\n'
+              'secret_key = "FAKESECRET"\nretries = 1\n')
+    node = new_node(tmp_path_factory.mktemp("front"), config=config).start()
+    try:
+        yield (Endpoint(node.s3_url, "node", s3_client(node.s3_url), node.stop),
+               Endpoint(moto.url, "moto", s3_client(moto.url), moto.stop))
+    finally:
+        node.stop()
+        moto.stop()
+
+
+@pytest.fixture
+def remote_bucket(fronted: tuple[Endpoint, Endpoint]) -> str:
+    name = f"s3mnt-{uuid.uuid4().hex[:12]}"
+    fronted[1].s3.create_bucket(Bucket=name)  # in the backend only
+    return name
+
+
+def test_tree_through_the_mount_lands_in_the_backend(
+    fronted: tuple[Endpoint, Endpoint], remote_bucket: str, mount_factory: MountFactory,
+    tmp_path: Path,
+) -> None:
+    front, backend = fronted
+    backend.s3.put_object(Bucket=remote_bucket, Key="pre/existing.txt", Body=b"was there\n")
+    m = mount_factory(remote_bucket, url=front.url)
+    assert (m.path / "pre" / "existing.txt").read_bytes() == b"was there\n"
+    src = tmp_path / "tree"
+    (src / "a" / "b").mkdir(parents=True)
+    files = {"top.txt": b"top\n", "a/one.bin": os.urandom(70_000),
+             "a/b/two.bin": os.urandom(6 * 1024 * 1024 + 3)}
+    for rel, data in files.items():
+        (src / rel).write_bytes(data)
+    shutil.copytree(src, m.path / "tree")
+    for rel, data in files.items():
+        assert (m.path / "tree" / rel).read_bytes() == data
+        got = backend.s3.get_object(Bucket=remote_bucket, Key=f"tree/{rel}")["Body"].read()
+        assert got == data, rel
+    assert sorted(p.name for p in (m.path / "tree").iterdir()) == ["a", "top.txt"]
+    (m.path / "tree" / "top.txt").unlink()
+    listed = backend.s3.list_objects_v2(Bucket=remote_bucket, Prefix="tree/")
+    assert "tree/top.txt" not in [c["Key"] for c in listed.get("Contents", [])]
+    shutil.rmtree(m.path / "tree")
+    listed = backend.s3.list_objects_v2(Bucket=remote_bucket, Prefix="tree/")
+    assert not [c["Key"] for c in listed.get("Contents", []) if not c["Key"].endswith("/")]
+
+
+@pytest.mark.parametrize("case", [
+    "create_write_read_visible_through_s3", "overwrite_random_write_append_truncate",
+    "rename_file_and_onto_existing", "mkdir_rmdir_markers_and_implied_dirs",
+])
+def test_semantics_on_an_s3_bucket(
+    fronted: tuple[Endpoint, Endpoint], remote_bucket: str, mount_factory: MountFactory,
+    case: str,
+) -> None:
+    front = fronted[0]
+    m = mount_factory(remote_bucket, url=front.url)
+    getattr(sem, f"test_{case}")(m, front, remote_bucket)
