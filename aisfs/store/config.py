@@ -28,7 +28,7 @@ class StoreConfig:
     # file: two fsyncs instead of four); 0 turns it off. Multipart objects stay chunked.
     inline_max: int = 64 * KiB
     # a small PUT's commit and a delete run on the event loop when nothing else is served
-    # (threads._run_short); False: always in a worker thread
+    # (threads.ShortSteps); False: always in a worker thread
     short_steps_on_loop: bool = True
 
     @classmethod

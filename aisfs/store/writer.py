@@ -334,7 +334,7 @@ class Writer:
         Nothing is visible until the commit; a failure or cancellation leaves the previous
         object (if any) untouched and the written chunks to be collected.
         ``before_commit`` runs in a worker thread, or on the event loop for a short step
-        (threads._run_short) - either way it must not call into trio - after the whole
+        (threads.ShortSteps) - either way it must not call into trio - after the whole
         body is hashed and durable, before the manifest is written.
         """
         binfo = await self.buckets.get(bucket)
