@@ -211,7 +211,7 @@ def front_node(
 
 
 def client_of(node: NodeProcess) -> Any:
-    import boto3  # type: ignore[import-untyped]
+    import boto3
     from botocore.config import Config
 
     signed = getattr(node, "signed", False)
