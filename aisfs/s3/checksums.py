@@ -230,3 +230,87 @@ def verify(expected: Mapping[str, str], hashers: Mapping[str, Hasher]) -> None:
                 f"The {alg.upper()} you specified did not match the calculated checksum.",
                 extra={"Algorithm": alg.upper()},
             )
+
+
+# --------------------------------------------------------------------------- multipart
+
+MULTIPART_TYPES = ("COMPOSITE", "FULL_OBJECT")
+CRC_ALGORITHMS = ("crc32", "crc32c", "crc64nvme")
+_COMBINE = {
+    "crc32": crt.combine_crc32,
+    "crc32c": crt.combine_crc32c,
+    "crc64nvme": crt.combine_crc64nvme,
+}
+
+
+def multipart_checksum(algorithm: str | None, checksum_type: str | None) -> tuple[str, str] | None:
+    """The (algorithm, type) of a CreateMultipartUpload's ``x-amz-checksum-algorithm`` and
+    ``x-amz-checksum-type``; None when it names no algorithm.
+
+    The type defaults to FULL_OBJECT for CRC64NVME and COMPOSITE for the others; FULL_OBJECT
+    is a CRC's only (SHA-1 and SHA-256 have no combination), COMPOSITE not CRC64NVME's.
+
+    Raises:
+        S3Error: ``InvalidRequest`` with AWS's message for each refused combination.
+    """
+    alg = (algorithm or "").strip().lower()
+    kind = (checksum_type or "").strip().upper()
+    if not alg:
+        if kind:
+            raise S3Error(
+                "InvalidRequest",
+                "The x-amz-checksum-type header can only be used with the "
+                "x-amz-checksum-algorithm header.",
+            )
+        return None
+    if alg not in FLEXIBLE_ALGORITHMS:
+        raise S3Error(
+            "InvalidRequest",
+            "Checksum algorithm provided is unsupported. Please try again with any of the "
+            "valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]",
+        )
+    if kind and kind not in MULTIPART_TYPES:
+        raise S3Error("InvalidRequest", "Value for x-amz-checksum-type header is invalid.")
+    if not kind:
+        kind = "FULL_OBJECT" if alg == "crc64nvme" else "COMPOSITE"
+    if (kind == "FULL_OBJECT" and alg not in CRC_ALGORITHMS) or (
+        kind == "COMPOSITE" and alg == "crc64nvme"
+    ):
+        raise S3Error(
+            "InvalidRequest",
+            f"The {kind} checksum type cannot be used with the {alg} checksum algorithm.",
+        )
+    return alg, kind
+
+
+def type_mismatch(expected: str, actual: str) -> S3Error:
+    """A part or a completion that names another algorithm than its upload's."""
+    return S3Error(
+        "InvalidRequest",
+        f"Checksum Type mismatch occurred, expected checksum Type: {expected}, "
+        f"actual checksum Type: {actual}",
+    )
+
+
+def composite_checksum(algorithm: str, part_values: Iterable[str]) -> str:
+    """COMPOSITE: the checksum of the parts' raw checksums, concatenated, then ``-N``."""
+    h = new_hasher(algorithm)
+    n = 0
+    for value in part_values:
+        h.update(base64.b64decode(value))
+        n += 1
+    return f"{h.digest_b64()}-{n}"
+
+
+def combine_crc(algorithm: str, crc1: int, crc2: int, length2: int) -> int:
+    """The CRC of ``A + B`` from CRC(A), CRC(B) and len(B) (zlib's crc32_combine)."""
+    return int(_COMBINE[algorithm](crc1, crc2, length2))
+
+
+def full_object_checksum(algorithm: str, parts: Iterable[tuple[str, int]]) -> str:
+    """FULL_OBJECT: the CRC of the whole object from each part's (base64 CRC, size)."""
+    size = DIGEST_SIZES[algorithm]
+    value = 0
+    for b64, length in parts:
+        value = combine_crc(algorithm, value, int.from_bytes(base64.b64decode(b64), "big"), length)
+    return base64.b64encode(value.to_bytes(size, "big")).decode("ascii")

@@ -420,6 +420,7 @@ def complete_multipart_upload_result(
     key: str,
     etag: str,
     checksums: Mapping[str, str] | None = None,
+    checksum_type: str | None = None,
 ) -> bytes:
     root = _root("CompleteMultipartUploadResult")
     _sub(root, "Location", location)
@@ -428,6 +429,8 @@ def complete_multipart_upload_result(
     _sub(root, "ETag", quote_etag(etag))
     for alg, value in (checksums or {}).items():
         _sub(root, _checksum_tag(alg), value)
+    if checksums and checksum_type:
+        _sub(root, "ChecksumType", checksum_type)
     return _bytes(root)
 
 
@@ -441,7 +444,11 @@ def list_parts_result(
     max_parts: int = 1000,
     is_truncated: bool = False,
     owner: Owner = DEFAULT_OWNER,
+    checksum: tuple[str, str] | None = None,
+    part_checksums: Mapping[int, Mapping[str, str]] | None = None,
 ) -> bytes:
+    """``checksum``: the upload's (algorithm, type); ``part_checksums``: each part's
+    {algorithm: base64} by part number."""
     root = _root("ListPartsResult")
     _sub(root, "Bucket", bucket)
     _sub(root, "Key", key)
@@ -458,9 +465,14 @@ def list_parts_result(
         _sub(pe, "LastModified", format_timestamp(p.mtime_ns))
         _sub(pe, "ETag", quote_etag(p.etag))
         _sub(pe, "Size", p.size)
+        for alg, value in (part_checksums or {}).get(p.part_number, {}).items():
+            _sub(pe, _checksum_tag(alg), value)
     _owner(root, owner, "Initiator")
     _owner(root, owner)
     _sub(root, "StorageClass", "STANDARD")
+    if checksum is not None:
+        _sub(root, "ChecksumAlgorithm", checksum[0].upper())
+        _sub(root, "ChecksumType", checksum[1])
     return _bytes(root)
 
 
@@ -478,7 +490,9 @@ def list_multipart_uploads_result(
     is_truncated: bool = False,
     encoding_type: str | None = None,
     owner: Owner = DEFAULT_OWNER,
+    checksums: Mapping[str, tuple[str, str]] | None = None,
 ) -> bytes:
+    """``checksums``: the (algorithm, type) of the uploads that have one, by upload id."""
     et = encoding_type
     root = _root("ListMultipartUploadsResult")
     _sub(root, "Bucket", bucket)
@@ -501,6 +515,10 @@ def list_multipart_uploads_result(
         _owner(ue, owner)
         _sub(ue, "StorageClass", "STANDARD")
         _sub(ue, "Initiated", format_timestamp(u.initiated_ns))
+        chosen = (checksums or {}).get(u.upload_id)
+        if chosen is not None:
+            _sub(ue, "ChecksumAlgorithm", chosen[0].upper())
+            _sub(ue, "ChecksumType", chosen[1])
     _prefixes(root, common_prefixes, et)
     return _bytes(root)
 
@@ -529,9 +547,10 @@ def delete_result(
 
 
 def tagging(tags: Mapping[str, str]) -> bytes:
+    """A ``Tagging`` document; the tags sorted by key, as AWS returns them."""
     root = _root("Tagging")
     ts = _sub(root, "TagSet")
-    for k, v in tags.items():
+    for k, v in sorted(tags.items()):
         t = _sub(ts, "Tag")
         _sub(t, "Key", k)
         _sub(t, "Value", v)
@@ -572,16 +591,39 @@ def access_control_policy(owner: Owner = DEFAULT_OWNER) -> bytes:
     return _bytes(root)
 
 
+@dataclass(frozen=True, slots=True)
+class ObjectPart:
+    """One part of a multipart object, as GetObjectAttributes' ObjectParts lists it."""
+
+    part_number: int
+    size: int
+    checksums: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PartsPage:
+    """The ObjectParts of GetObjectAttributes: one page of the parts of a multipart object."""
+
+    total: int
+    parts: Sequence[ObjectPart] = ()
+    marker: int = 0
+    max_parts: int = 1000
+    is_truncated: bool = False
+
+
 def object_attributes(
     attributes: Iterable[str],
     etag: str,
     size: int,
     checksums: Mapping[str, str] | None = None,
     parts_count: int | None = None,
+    checksum_type: str | None = None,
+    parts: PartsPage | None = None,
 ) -> bytes:
     """``GetObjectAttributesResponse`` for the attributes asked in ``x-amz-object-attributes``.
 
-    As AWS does, the ETag here is unquoted.
+    As AWS does, the ETag here is unquoted. ``parts`` (a multipart object's page of parts)
+    stands for ``parts_count`` when given.
     """
     want = {a.strip().lower() for a in attributes}
     root = _root("GetObjectAttributesResponse")
@@ -591,7 +633,23 @@ def object_attributes(
         ce = _sub(root, "Checksum")
         for alg, value in checksums.items():
             _sub(ce, _checksum_tag(alg), value)
-    if "objectparts" in want and parts_count:
+        if checksum_type:
+            _sub(ce, "ChecksumType", checksum_type)
+    if "objectparts" in want and parts is not None and parts.total:
+        pe = _sub(root, "ObjectParts")
+        _sub(pe, "PartNumberMarker", parts.marker)
+        if parts.parts:
+            _sub(pe, "NextPartNumberMarker", parts.parts[-1].part_number)
+        _sub(pe, "MaxParts", parts.max_parts)
+        _sub(pe, "IsTruncated", parts.is_truncated)
+        _sub(pe, "PartsCount", parts.total)
+        for p in parts.parts:
+            e = _sub(pe, "Part")
+            _sub(e, "PartNumber", p.part_number)
+            _sub(e, "Size", p.size)
+            for alg, value in p.checksums.items():
+                _sub(e, _checksum_tag(alg), value)
+    elif "objectparts" in want and parts_count:
         pe = _sub(root, "ObjectParts")
         _sub(pe, "PartsCount", parts_count)
     if "storageclass" in want:
@@ -688,10 +746,25 @@ def parse_delete(body: bytes) -> tuple[list[ObjectIdentifier], bool]:
     return out, quiet_text == "true"
 
 
+@dataclass(frozen=True, slots=True)
+class CompletedPart:
+    """One ``<Part>`` of a CompleteMultipartUpload body."""
+
+    number: int
+    etag: str  # unquoted
+    checksums: Mapping[str, str] = field(default_factory=dict)  # {algorithm: base64}
+
+
 def parse_complete_multipart_upload(body: bytes) -> list[tuple[int, str]]:
     """(part number, unquoted ETag) of each part, which S3 wants in ascending order."""
+    return [(p.number, p.etag) for p in parse_completed_parts(body)]
+
+
+def parse_completed_parts(body: bytes) -> list[CompletedPart]:
+    """Each ``<Part>``: number, unquoted ETag and the ``Checksum*`` it names (as given;
+    compared, never decoded, so any text is a mismatch rather than an error)."""
     root = _parse(body, "CompleteMultipartUpload")
-    parts: list[tuple[int, str]] = []
+    parts: list[CompletedPart] = []
     for p in _children(root, "Part"):
         num = (_text(p, "PartNumber") or "").strip(_XML_SPACE)
         etag = _text(p, "ETag")
@@ -705,11 +778,16 @@ def parse_complete_multipart_upload(body: bytes) -> list[tuple[int, str]]:
             raise invalid(
                 "PartNumber", num, "Part number must be an integer between 1 and 10000, inclusive"
             )
-        parts.append((n, unquote_etag(etag)))
+        sums: dict[str, str] = {}
+        for alg, tag in _CHECKSUM_TAGS.items():
+            value = _text(p, tag)
+            if value is not None:
+                sums[alg] = value.strip(_XML_SPACE)
+        parts.append(CompletedPart(n, unquote_etag(etag), sums))
     if not parts:
         raise _malformed("no <Part> in <CompleteMultipartUpload>")
-    for (a, _), (b, _) in zip(parts, parts[1:], strict=False):
-        if b <= a:
+    for a, b in zip(parts, parts[1:], strict=False):
+        if b.number <= a.number:
             raise S3Error(
                 "InvalidPartOrder",
                 "The list of parts was not in ascending order. "
