@@ -187,12 +187,17 @@ def front_config(target: Target, signed: bool = False, **over: Any) -> str:
 
 @pytest.fixture(scope="session")
 def _fronts() -> Iterator[dict[tuple[str, bool], NodeProcess]]:
+    """The front nodes of the session, one per (target, signed); each must stop cleanly
+    (its backend clients closed, fills cancelled: exit 0, no traceback, no secret)."""
     nodes: dict[tuple[str, bool], NodeProcess] = {}
     try:
         yield nodes
     finally:
-        for n in nodes.values():
-            n.stop()
+        codes = {key: n.stop() for key, n in nodes.items()}
+        for key, n in nodes.items():
+            text = n.log()
+            assert codes[key] == 0 and "Traceback" not in text, text[-4000:]
+            assert FRONT_SECRET not in text and AIS_SECRET not in text
 
 
 @pytest.fixture(params=[False, True], ids=["open", "signed"])
