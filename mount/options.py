@@ -137,6 +137,11 @@ class MountOptions:
             raise OptionError(f"unknown option {name!r}")
 
     def set_source(self, source: str) -> None:
+        scheme, sep, rest = source.partition("://")
+        if sep and scheme.lower() in ("ais", "s3", "aws"):
+            # the node's S3 API names a bucket by name (docs/backends.md): ais://B if the
+            # node has one, else the backend's s3://B
+            source = rest
         bucket, _, prefix = source.strip("/").partition("/")
         if not bucket:
             raise OptionError("missing BUCKET")

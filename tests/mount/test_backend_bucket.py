@@ -51,7 +51,7 @@ def test_tree_through_the_mount_lands_in_the_backend(
 ) -> None:
     front, backend = fronted
     backend.s3.put_object(Bucket=remote_bucket, Key="pre/existing.txt", Body=b"was there\n")
-    m = mount_factory(remote_bucket, url=front.url)
+    m = mount_factory(f"s3://{remote_bucket}", url=front.url)  # AIS's name for it
     assert (m.path / "pre" / "existing.txt").read_bytes() == b"was there\n"
     src = tmp_path / "tree"
     (src / "a" / "b").mkdir(parents=True)
