@@ -54,6 +54,12 @@ def test_sdk_with_provider_aws(front_node: NodeProcess, target: Target) -> None:
     names = [e.name for e in b.list_objects_iter(page_size=1)]
     assert names == ["local/new", "remote/one", "remote/two"]
 
+    # props of an s3:// bucket: validate_warm_get sees a change made behind the node
+    b.make_request("PATCH", "set-bprops", value={"versioning": {"validate_warm_get": True}})
+    assert '"validate_warm_get":true' in b.head()["Ais-Bucket-Props"].replace(" ", "")
+    direct.put_object(Bucket=bucket, Key="local/new", Body=b"changed behind")
+    assert b.object("local/new").get_reader().read_all() == b"changed behind"
+
     b.object("remote/one").delete()
     assert "Contents" not in direct.list_objects_v2(Bucket=bucket, Prefix="remote/one")
     from aistore.sdk.errors import AISError  # type: ignore[import-untyped]
