@@ -323,7 +323,8 @@ class RemoteNative:
             rb, prefix=prefix, delimiter="/" if flags & LS_NO_RECURSION else "",
             token=token, start_after="" if token else start_after, page_size=page_size,
         )
-        cached = await self._cached(rb, prefix, [e.key for e in page.entries])
+        cached = await self._cached(rb, prefix, [e.key for e in page.entries],
+                                    with_user="custom" in props)
         wire: list[tuple[str, dict[str, Any]]] = []
         for e in page.entries:
             is_cached = e.key in cached
@@ -343,6 +344,8 @@ class RemoteNative:
                 custom.append(("ETag", e.etag))
             if "last-modified" in props:
                 custom.append(("LastModified", format_http_date(e.last_modified_ns)))
+            if "custom" in props and cached.get(e.key):  # a backend listing has none
+                custom.extend(sorted((cached[e.key] or {}).items()))
             if custom:
                 ent["m"] = encode_custom_md(custom)
             wire.append((e.key, ent))
@@ -360,19 +363,22 @@ class RemoteNative:
         return _json({"uuid": uuid, "continuation_token": page.next_token, "flags": 0,
                       "entries": [_entry_json(ent) for ent in entries]})
 
-    async def _cached(self, rb: Resolved, prefix: str, keys: list[str]) -> set[str]:
-        """Which of ``keys`` (sorted, one backend page) have a copy in the store: one
-        range scan of the local index from the first to the last."""
+    async def _cached(self, rb: Resolved, prefix: str, keys: list[str], *,
+                      with_user: bool = False) -> dict[str, dict[str, str] | None]:
+        """Which of ``keys`` (sorted, one backend page) have a copy in the store (with its
+        user metadata when ``with_user``): one range scan of the local index from the
+        first to the last."""
+        found: dict[str, dict[str, str] | None] = {}
         if not keys:
-            return set()
+            return found
         wanted = set(keys)
-        found: set[str] = set()
         after = _before(keys[0])
         last = keys[-1]
         while True:
             try:
                 page = await self.store.list_objects(
-                    rb.local, prefix=prefix, start_after=after, max_keys=1000)
+                    rb.local, prefix=prefix, start_after=after, max_keys=1000,
+                    with_extra=with_user)
             except S3Error as e:
                 if e.code == "NoSuchBucket":
                     return found
@@ -381,7 +387,7 @@ class RemoteNative:
                 if ent.key > last:
                     return found
                 if ent.key in wanted:
-                    found.add(ent.key)
+                    found[ent.key] = ent.user
             if not page.is_truncated or not page.entries:
                 return found
             after = page.entries[-1].key

@@ -50,6 +50,18 @@ def test_sdk_with_provider_aws(front_node: NodeProcess, target: Target) -> None:
     assert sorted(e.name for e in cached) == ["local/new", "remote/one"]
     not_cached = b.list_objects(flags=[ListObjectFlag.NOT_CACHED]).entries
     assert [e.name for e in not_cached] == ["remote/two"]
+    # the user metadata of what is cached comes with the listing (the mount's modes)
+    client_of(front_node).put_object(Bucket=bucket, Key="meta", Body=b"m",
+                                     Metadata={"mode": "33188"})
+    import httpx
+
+    res = httpx.request("GET", f"{front_node.url}/v1/buckets/{bucket}",
+                        params={"provider": "aws"},
+                        json={"action": "list", "value": {"prefix": "meta",
+                                                          "props": "name,custom"}}).json()
+    assert [e["name"] for e in res["entries"]] == ["meta"]
+    assert "mode=33188" in res["entries"][0]["custom-md"]
+    client_of(front_node).delete_object(Bucket=bucket, Key="meta")
     # paged: the backend's continuation token, echoed
     names = [e.name for e in b.list_objects_iter(page_size=1)]
     assert names == ["local/new", "remote/one", "remote/two"]
