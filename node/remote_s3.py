@@ -98,7 +98,7 @@ class RemoteS3:
         self.api = api
         self.remote = remote
         self.discover = discover
-        self.multipart = RemoteMultipart(api, remote)
+        self.multipart = RemoteMultipart(api, remote, self.resolve)
 
     # == which bucket ====================================================================
 

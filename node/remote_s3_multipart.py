@@ -20,6 +20,8 @@ import base64
 import functools
 import hashlib
 import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import IO, TYPE_CHECKING, Any
 
 import trio
@@ -31,7 +33,8 @@ from aisfs.backend.s3 import S3Backend
 from aisfs.errors import S3Error
 from aisfs.numbers import INT32_MAX, argument
 from aisfs.s3 import xml as s3xml
-from aisfs.s3.request import parse_max, parse_part_number
+from aisfs.s3.conditions import check_copy_source_preconditions
+from aisfs.s3.request import parse_copy_source, parse_max, parse_part_number
 from aisfs.store.types import ObjectMeta
 from node.http import Response
 from node.s3_body import UploadBody, checksum_headers
@@ -67,9 +70,11 @@ def _create_params(bucket: str, key: str, meta: ObjectMeta) -> dict[str, Any]:
 
 
 class RemoteMultipart:
-    def __init__(self, api: S3Api, remote: RemoteObjects) -> None:
+    def __init__(self, api: S3Api, remote: RemoteObjects,
+                 resolve: Callable[[str], Awaitable[Resolved | None]]) -> None:
         self.api = api
         self.remote = remote
+        self.resolve = resolve  # RemoteS3.resolve: a bucket name as the S3 API names it
 
     def _where(self, rb: Resolved) -> tuple[S3Backend, str]:
         assert rb.remote is not None
@@ -169,8 +174,67 @@ class RemoteMultipart:
             truncated))
 
     async def op_UploadPartCopy(self, ctx: Context, rb: Resolved) -> Response:
-        raise S3Error("NotImplemented", "UploadPartCopy to a backend bucket is not supported",
-                      status=501)
+        """The backend's UploadPartCopy when the source is in the same backend (what
+        boto3's and the aws CLI's copies of large objects do); else the source's range
+        is read through the node (an ais:// bucket's, another backend's) and uploaded as
+        the part."""
+        number = parse_part_number(ctx.s3.query.get("partNumber"))
+        upload_id = ctx.s3.query["uploadId"]
+        src_bucket, src_key, version = parse_copy_source(ctx.header("x-amz-copy-source") or "")
+        if version not in (None, "null"):
+            raise S3Error("InvalidArgument", "Invalid version id specified")
+        rng = ctx.header("x-amz-copy-source-range")
+        backend, bucket = self._where(rb)
+        src = await self.resolve(src_bucket)
+        conditional = any(h.startswith("x-amz-copy-source-if-")
+                          for h, _ in ctx.http.headers.items())
+        if src is not None and src.settings == rb.settings:
+            assert src.remote is not None
+            if conditional:
+                head = await self.remote.head(src, src_key)
+                check_copy_source_preconditions(ctx.http.headers.items(), head.attrs.etag,
+                                                head.attrs.last_modified_ns)
+            params: dict[str, Any] = {
+                "Bucket": bucket, "Key": ctx.key, "UploadId": upload_id, "PartNumber": number,
+                "CopySource": {"Bucket": src.remote.name, "Key": src_key},
+            }
+            if rng:
+                params["CopySourceRange"] = rng
+            resp = await backend.call("upload_part_copy", ctx.key, **params)
+            res = resp.get("CopyPartResult") or {}
+            etag = str(res.get("ETag") or "").strip('"')
+            modified = res.get("LastModified")
+            mtime = int(modified.timestamp() * 1e9) if modified else time.time_ns()
+            return Response(200, [("content-type", XML)], s3xml.copy_part_result(etag, mtime))
+        if src is None:  # an ais:// bucket of the node
+            info = await self.api.store.head_object(src_bucket, src_key, with_data=True)
+            check_copy_source_preconditions(ctx.http.headers.items(), info.etag, info.mtime_ns)
+            start, end = _copy_range(rng, info.size)
+            pieces: AsyncIterator[bytes] = self.api.store.read_object(info, start, end)
+        else:
+            read = await self.remote.get(src, src_key, range_header=rng)
+            try:
+                check_copy_source_preconditions(ctx.http.headers.items(), read.attrs.etag,
+                                                read.attrs.last_modified_ns)
+            except S3Error:
+                await read.body.aclose()
+                raise
+            from node.remote_s3 import _pieces
+
+            pieces = _pieces(read.body)
+        md5 = hashlib.md5()
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+            try:
+                size = await _spool_pieces(pieces, spool, [md5])
+            finally:
+                closer = getattr(pieces, "aclose", None)
+                if closer is not None:
+                    await closer()
+            resp = await _call_with_file(backend, "upload_part", ctx.key, spool, {
+                "Bucket": bucket, "Key": ctx.key, "UploadId": upload_id, "PartNumber": number,
+                "ContentLength": size, "ContentMD5": base64.b64encode(md5.digest()).decode()})
+        return Response(200, [("content-type", XML)], s3xml.copy_part_result(
+            str(resp["ETag"]).strip('"'), time.time_ns()))
 
     async def op_ListMultipartUploads(self, ctx: Context, rb: Resolved) -> Response:
         raise S3Error("NotImplemented", "ListMultipartUploads of a backend bucket is not "
@@ -179,7 +243,25 @@ class RemoteMultipart:
 
 async def _spool(body: UploadBody, spool: IO[bytes], md5: Any) -> int:
     """The decoded body into ``spool`` (hashed on the way); its size."""
-    hashers = [md5, *body.hashers.values()]
+    return await _spool_pieces(body.stream(), spool, [md5, *body.hashers.values()])
+
+
+def _copy_range(value: str | None, size: int) -> tuple[int, int]:
+    """``x-amz-copy-source-range: bytes=A-B`` (inclusive) within ``size``."""
+    if not value:
+        return 0, size - 1
+    spec = value.strip().removeprefix("bytes=")
+    first, sep, last = spec.partition("-")
+    if not sep or not first.isdigit() or not last.isdigit() or int(first) > int(last) \
+            or int(last) >= size:
+        raise S3Error("InvalidArgument", "The x-amz-copy-source-range value must be of the "
+                      "form bytes=first-last where first and last are the zero-based offsets "
+                      "of the first and last bytes to copy")
+    return int(first), int(last)
+
+
+async def _spool_pieces(pieces: AsyncIterator[bytes], spool: IO[bytes],
+                        hashers: list[Any]) -> int:
     size = 0
     batch = bytearray()
 
@@ -188,7 +270,7 @@ async def _spool(body: UploadBody, spool: IO[bytes], md5: Any) -> int:
             h.update(data)
         spool.write(data)
 
-    async for piece in body.stream():
+    async for piece in pieces:
         batch += piece
         size += len(piece)
         if len(batch) >= WRITE_BATCH:

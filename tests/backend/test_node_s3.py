@@ -154,6 +154,15 @@ def test_multipart_upload_is_forwarded(front_node: NodeProcess, target: Target) 
     out = io.BytesIO()
     s3.download_fileobj(bucket, "big", out, Config=cfg)
     assert out.getvalue() == data
+    # a managed copy of a large object: UploadPartCopy, the backend's within one backend
+    s3.copy({"Bucket": bucket, "Key": "big"}, bucket, "big-copy", Config=cfg)
+    assert direct.get_object(Bucket=bucket, Key="big-copy")["Body"].read() == data
+    # from an ais:// bucket of the node: its ranges read and uploaded as parts
+    local = "loc-" + bucket[-10:]
+    s3.create_bucket(Bucket=local)
+    s3.put_object(Bucket=local, Key="src", Body=data)
+    s3.copy({"Bucket": local, "Key": "src"}, bucket, "from-local", Config=cfg)
+    assert direct.get_object(Bucket=bucket, Key="from-local")["Body"].read() == data
     # ListParts and Abort are the backend's
     up = s3.create_multipart_upload(Bucket=bucket, Key="aborted")["UploadId"]
     s3.upload_part(Bucket=bucket, Key="aborted", UploadId=up, PartNumber=1, Body=b"p" * 1000)
