@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import sqlite3
+import base64
 import time
 from collections import Counter
 from collections.abc import AsyncIterable, Callable
@@ -39,6 +40,26 @@ from .writer import Writer
 
 log = logging.getLogger(__name__)
 
+# Kept beside the index's own tables (created here, IF NOT EXISTS, so an older index gets
+# them): each part's flexible checksums (mp_part_checksums, gone with the upload), and a
+# record of each completed upload (mp_completed) so that a retried CompleteMultipartUpload
+# is answered as the first was, until ``reclaim_uploads`` collects it.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS mp_part_checksums (
+    upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, checksums TEXT NOT NULL,
+    PRIMARY KEY (upload_id, part_number)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mp_completed (
+    upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL,
+    completed_ns INTEGER NOT NULL, record TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS mp_completed_by_time ON mp_completed (completed_ns);
+"""
+# how long a completed upload's id stays answerable (a client's retries come in minutes)
+COMPLETED_KEEP_SECONDS = 24 * 3600
+# the hashers a part's checksums are kept from (not md5: the ETag; not a payload hash)
+PART_CHECKSUMS = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")
+
 
 class Multipart:
     """Multipart uploads: upload and part records, parts written through ``Writer``, the
@@ -63,6 +84,9 @@ class Multipart:
         self.publisher = publisher
         self.writer = writer
         self.generations = generations
+        self.completed_keep_seconds: float = COMPLETED_KEEP_SECONDS
+        with index.wlock:
+            index.w.executescript(SCHEMA)
 
     def _upload_row(
         self, upload_id: str, bucket: str, key: str, conn: sqlite3.Connection | None = None
@@ -142,15 +166,19 @@ class Multipart:
         return await run_sync(self._upload_row, upload_id, bucket, key)
 
     def _commit_part_sync(
-        self, upload_id: str, bucket: str, key: str, part_number: int, result: WriteResult
+        self, upload_id: str, bucket: str, key: str, part_number: int, result: WriteResult,
+        checksums: dict[str, str] | None = None,
     ) -> tuple[PartInfo, list[str]]:
         with self.index.wlock:
             self._upload_row(upload_id, bucket, key, self.index.w)
             binfo = self.buckets.get_sync(bucket)
             part = PartInfo(part_number, result.md5.hex(), result.size, time.time_ns())
+            record = part_to_json(upload_id, part, result.chunks)
+            if checksums:
+                record["checksums"] = checksums
             self._write_upload_file(
                 upload_id, self.buckets.copies(binfo.props), layout.part_file(part_number),
-                encode(part_to_json(upload_id, part, result.chunks)),
+                encode(record),
             )
             w = self.index.w
             self.index.begin()
@@ -168,6 +196,16 @@ class Multipart:
                     (upload_id, part_number, part.etag, part.size, part.mtime_ns,
                      dumps([[c.id, c.size] for c in result.chunks])),
                 )
+                w.execute(
+                    "DELETE FROM mp_part_checksums WHERE upload_id = ? AND part_number = ?",
+                    (upload_id, part_number),
+                )
+                if checksums:
+                    w.execute(
+                        "INSERT INTO mp_part_checksums (upload_id, part_number, checksums) "
+                        "VALUES (?, ?, ?)",
+                        (upload_id, part_number, dumps(checksums)),
+                    )
                 dropped = self.index.apply_refs(
                     nonzero(delta), {c.id: c.size for c in result.chunks}
                 )
@@ -201,7 +239,12 @@ class Multipart:
         dg = Digest("none", hashers)
 
         def commit(result: WriteResult, _value: str) -> tuple[PartInfo, list[str]]:
-            return self._commit_part_sync(upload_id, bucket, key, part_number, result)
+            # the part's flexible checksums (the S3 layer verified any the client declared)
+            sums = {
+                a: base64.b64encode(h.digest()).decode("ascii")
+                for a, h in (hashers or {}).items() if a in PART_CHECKSUMS
+            }
+            return self._commit_part_sync(upload_id, bucket, key, part_number, result, sums)
 
         return await self.writer.write_and_commit(
             body, copies, dg, expected_size, key, content_md5, before_commit, commit
@@ -216,6 +259,20 @@ class Multipart:
                 (upload_id,),
             )
             return [PartInfo(int(r[0]), r[1], int(r[2]), int(r[3])) for r in rows]
+
+        return await run_sync(sync)
+
+    async def part_checksums(
+        self, upload_id: str, bucket: str, key: str
+    ) -> dict[int, dict[str, str]]:
+        """Each part's flexible checksums ({algorithm: base64}), by part number."""
+        def sync() -> dict[int, dict[str, str]]:
+            self._upload_row(upload_id, bucket, key)
+            rows = self.index.rows(
+                "SELECT part_number, checksums FROM mp_part_checksums WHERE upload_id = ?",
+                (upload_id,),
+            )
+            return {int(r[0]): dict(json.loads(r[1])) for r in rows}
 
         return await run_sync(sync)
 
@@ -243,6 +300,7 @@ class Multipart:
         ).fetchall():
             delta.subtract(c[0] for c in json.loads(chunks))
         w.execute("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
+        w.execute("DELETE FROM mp_part_checksums WHERE upload_id = ?", (upload_id,))
         w.execute("DELETE FROM uploads WHERE upload_id = ?", (upload_id,))
         return delta
 
@@ -272,6 +330,8 @@ class Multipart:
         parts: list[tuple[int, str]],
         if_match: str | None,
         if_none_match: str | None,
+        checksums: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> tuple[ObjectInfo, list[str]]:
         with self.index.wlock:
             w = self.index.w
@@ -323,6 +383,11 @@ class Multipart:
                 "SELECT etag FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
             ).fetchone()
             check_preconditions(row[0] if row else None, if_match, if_none_match, key)
+            meta = upload.meta
+            if checksums is not None:
+                meta.checksums = dict(checksums)
+            if extra:
+                meta.extra.update(extra)
             info = ObjectInfo(
                 bucket=bucket,
                 key=key,
@@ -330,7 +395,7 @@ class Multipart:
                 etag=f"{hashlib.md5(b''.join(md5s)).hexdigest()}-{len(parts)}",
                 mtime_ns=time.time_ns(),
                 generation=self.generations.next(),
-                meta=upload.meta,
+                meta=meta,
                 chunks=chunks,
                 part_sizes=sizes,
                 checksum_type=str(binfo.props.get("checksum.type", "xxhash")),
@@ -341,9 +406,27 @@ class Multipart:
                 [],
                 self.buckets.copies(binfo.props),
                 before_tx=lambda: self._remove_upload_files(upload_id),
-                in_tx=lambda: self._forget_upload_tx(upload_id),
+                in_tx=lambda: self._finish_upload_tx(upload_id, info, parts),
             )
             return info, dropped
+
+    def _finish_upload_tx(
+        self, upload_id: str, info: ObjectInfo, parts: list[tuple[int, str]]
+    ) -> Counter[str]:
+        """Inside the publishing transaction: forget the upload, keep its completion."""
+        record = {
+            "etag": info.etag,
+            "generation": info.generation,
+            "parts": [[n, e.strip().strip('"').lower()] for n, e in parts],
+            "checksums": info.meta.checksums,
+            "checksum_type": info.meta.extra.get("checksum_type"),
+        }
+        self.index.w.execute(
+            "INSERT OR REPLACE INTO mp_completed (upload_id, bucket, key, completed_ns, record)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (upload_id, info.bucket, info.key, time.time_ns(), dumps(record)),
+        )
+        return self._forget_upload_tx(upload_id)
 
     async def complete_upload(
         self,
@@ -354,16 +437,83 @@ class Multipart:
         *,
         if_match: str | None = None,
         if_none_match: str | None = None,
+        checksums: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> ObjectInfo:
-        """Publish the listed parts as one object; their chunks are reused, not copied."""
+        """Publish the listed parts as one object; their chunks are reused, not copied.
+
+        ``checksums`` replaces the object's flexible checksums (the S3 layer's COMPOSITE
+        or FULL_OBJECT value), ``extra`` is merged into its ``meta.extra``. The completion
+        is kept (``completed``) for ``completed_keep_seconds``."""
         info, dropped = await run_sync(
-            self._complete_sync, upload_id, bucket, key, parts, if_match, if_none_match
+            self._complete_sync, upload_id, bucket, key, parts, if_match, if_none_match,
+            checksums, extra,
         )
         with trio.CancelScope(shield=True):
             await run_sync(self.publisher.drop_chunks, dropped)
         return info
 
+    async def completed(self, upload_id: str, bucket: str, key: str) -> dict[str, Any] | None:
+        """What the completion of ``upload_id`` answered (etag, generation, parts,
+        checksums, checksum_type), while its object is still the one it made; else None."""
+        def sync() -> dict[str, Any] | None:
+            row = self.index.row(
+                "SELECT c.record, o.generation FROM mp_completed c JOIN objects o "
+                "ON o.bucket = c.bucket AND o.key = c.key "
+                "WHERE c.upload_id = ? AND c.bucket = ? AND c.key = ?",
+                (upload_id, bucket, key),
+            )
+            if row is None:
+                return None
+            record: dict[str, Any] = json.loads(row[0])
+            return record if int(row[1]) == int(record["generation"]) else None
+
+        return await run_sync(sync)
+
+    def _abort_bucket_uploads_sync(self, bucket: str) -> list[str] | None:
+        with self.index.wlock:
+            w = self.index.w
+            self.buckets.get_sync(bucket, w)
+            if w.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (bucket,)).fetchone():
+                return None
+            ids = [r[0] for r in w.execute(
+                "SELECT upload_id FROM uploads WHERE bucket = ?", (bucket,)
+            ).fetchall()]
+            for upload_id in ids:
+                self._remove_upload_files(upload_id)
+            self.index.begin()
+            try:
+                delta: Counter[str] = Counter()
+                for upload_id in ids:
+                    delta.update(self._forget_upload_tx(upload_id))
+                w.execute("DELETE FROM mp_completed WHERE bucket = ?", (bucket,))
+                dropped = self.index.apply_refs(nonzero(delta), {})
+                self.index.commit()
+            except BaseException:
+                self.index.rollback()
+                raise
+            return dropped
+
+    async def abort_bucket_uploads(self, bucket: str) -> bool:
+        """Abort every upload in progress in ``bucket`` if it has no object (before
+        DeleteBucket, as S3 deletes a bucket holding only uploads); False if it has one."""
+        dropped = await run_sync(self._abort_bucket_uploads_sync, bucket)
+        if dropped is None:
+            return False
+        with trio.CancelScope(shield=True):
+            await run_sync(self.publisher.drop_chunks, dropped)
+        return True
+
     async def reclaim_uploads(self, older_than_seconds: float) -> int:
+        """Abort the uploads older than ``older_than_seconds``; forget completions older
+        than ``completed_keep_seconds``. The number of uploads aborted."""
+        keep = time.time_ns() - int(self.completed_keep_seconds * 1e9)
+
+        def forget_completed() -> None:
+            with self.index.wlock:
+                self.index.w.execute("DELETE FROM mp_completed WHERE completed_ns < ?", (keep,))
+
+        await run_sync(forget_completed)
         cutoff = time.time_ns() - int(older_than_seconds * 1e9)
         rows = await run_sync(
             self.index.rows,
