@@ -235,11 +235,25 @@ class S3Api(MultipartOps, BucketConfigOps):
         body = await self.read_small_body(ctx)
         if body.strip():
             s3xml.parse_create_bucket_configuration(body)
-        await self.store.create_bucket(ctx.bucket, dict(self.cfg.bucket_defaults) or None)
+        try:
+            await self.store.create_bucket(ctx.bucket, dict(self.cfg.bucket_defaults) or None)
+        except S3Error as err:
+            # AWS: creating a bucket you own again succeeds in us-east-1 (the legacy
+            # region), is BucketAlreadyOwnedByYou in every other
+            if err.code != "BucketAlreadyOwnedByYou" or self.cfg.auth.region != "us-east-1":
+                raise
         return Response(200, [("location", f"/{ctx.bucket}")])
 
     async def op_DeleteBucket(self, ctx: Context) -> Response:
-        await self.store.delete_bucket(ctx.bucket)
+        try:
+            await self.store.delete_bucket(ctx.bucket)
+        except S3Error as err:
+            # a bucket holding only multipart uploads in progress: S3 deletes it and them
+            if err.code != "BucketNotEmpty" or not await self.store.multipart.abort_bucket_uploads(
+                ctx.bucket
+            ):
+                raise
+            await self.store.delete_bucket(ctx.bucket)
         return Response(204)
 
     async def op_HeadBucket(self, ctx: Context) -> Response:
@@ -346,21 +360,36 @@ class S3Api(MultipartOps, BucketConfigOps):
     async def op_PutObject(self, ctx: Context) -> Response:
         meta = self._meta_from_headers(ctx)
         body = UploadBody(ctx.http, ctx.auth)
-        info = await self.store.put_object(
-            ctx.bucket,
-            ctx.key,
-            body.stream(),
-            meta,
-            content_md5=body.content_md5_bytes(),
-            expected_size=body.expected_size,
-            hashers=body.store_hashers(),
-            before_commit=lambda _result: body.before_commit(meta),
-            if_match=ctx.header("if-match"),
-            if_none_match=ctx.header("if-none-match"),
-        )
+        try:
+            info = await self.store.put_object(
+                ctx.bucket,
+                ctx.key,
+                body.stream(),
+                meta,
+                content_md5=body.content_md5_bytes(),
+                expected_size=body.expected_size,
+                hashers=body.store_hashers(),
+                before_commit=lambda _result: body.before_commit(meta),
+                if_match=ctx.header("if-match"),
+                if_none_match=ctx.header("if-none-match"),
+            )
+        except S3Error as err:
+            await self.no_such_key_for_if_match(ctx, err)
+            raise
         headers = [("etag", s3xml.quote_etag(info.etag))]
         headers += checksum_headers(body.stored)
         return Response(200, headers)
+
+    async def no_such_key_for_if_match(self, ctx: Context, err: S3Error) -> None:
+        """If-Match on a key with no object: AWS answers 404 NoSuchKey, not 412 (the store's
+        commit says only that the condition failed)."""
+        if err.code != "PreconditionFailed" or ctx.header("if-match") is None:
+            return
+        try:
+            await self.store.head_object(ctx.bucket, ctx.key)
+        except S3Error as missing:
+            if missing.code == "NoSuchKey":
+                raise missing from None
 
     def _object_headers(self, info: ObjectInfo) -> list[tuple[str, str]]:
         meta = info.meta
@@ -426,8 +455,8 @@ class S3Api(MultipartOps, BucketConfigOps):
         length = max(0, end - start + 1)
         headers.append(("content-length", str(length)))
         checksum_mode = (ctx.header("x-amz-checksum-mode") or "").upper() == "ENABLED"
-        if checksum_mode and status == 200 and not info.part_sizes:
-            headers += checksum_headers(info.meta.checksums)
+        if checksum_mode and info.meta.checksums:
+            headers += object_checksum_headers(info, part_number, status)
         if head or length == 0:
             return Response(status, headers, b"", head=True)
         return Response(status, headers, await self._body_checked_first(ctx, info, start, end))
@@ -466,6 +495,28 @@ class S3Api(MultipartOps, BucketConfigOps):
         await self.store.get_bucket(ctx.bucket)
         await self.store.delete_object(ctx.bucket, ctx.key)
         return Response(204)
+
+
+def object_checksum_headers(
+    info: ObjectInfo, part_number: str | None, status: int
+) -> list[tuple[str, str]]:
+    """``x-amz-checksum-<alg>`` and ``x-amz-checksum-type`` of a GET/HEAD asking for them:
+    the whole object's (a multipart one's COMPOSITE ``xxxx-N`` or FULL_OBJECT value), one
+    part's own (``partNumber``), none for a byte range (it has no checksum of its own)."""
+    meta = info.meta
+    kind = str(meta.extra.get("checksum_type") or "FULL_OBJECT")
+    if part_number is not None and info.part_sizes:
+        sums = meta.extra.get("part_checksums")
+        index = int(part_number) - 1
+        if not isinstance(sums, list) or not 0 <= index < len(sums) or not meta.checksums:
+            return []
+        alg = next(iter(meta.checksums))
+        return [(f"x-amz-checksum-{alg}", str(sums[index])), ("x-amz-checksum-type", kind)]
+    if status != 200 and part_number is None:
+        return []
+    if info.part_sizes and "checksum_type" not in meta.extra:
+        return []  # parts uploaded without an algorithm: no checksum of the whole
+    return [*checksum_headers(meta.checksums), ("x-amz-checksum-type", kind)]
 
 
 def parse_tagging_header(value: str) -> dict[str, str]:

@@ -223,12 +223,16 @@ class BucketConfigOps:
                     extra={"ArgumentName": "x-amz-object-attributes", "ArgumentValue": a},
                 )
         info = await self.store.head_object(ctx.bucket, ctx.key)
+        kind = info.meta.extra.get("checksum_type")
+        if info.meta.checksums and not info.part_sizes:
+            kind = "FULL_OBJECT"
         body = s3xml.object_attributes(
             wanted,
             info.etag,
             info.size,
-            checksums=info.meta.checksums,
-            parts_count=len(info.part_sizes) if info.part_sizes else None,
+            checksums=info.meta.checksums if kind else None,
+            checksum_type=str(kind) if kind else None,
+            parts=_parts_page(ctx, info),
         )
         response = _xml(body)
         response.headers.append(("last-modified", format_http_date(info.mtime_ns)))
@@ -305,3 +309,32 @@ class BucketConfigOps:
         if status == "Suspended":
             await self.store.update_bucket_props(ctx.bucket, {"versioning.status": "Suspended"})
         return Response(200)
+
+
+def _parts_page(ctx: Context, info: ObjectInfo) -> s3xml.PartsPage | None:
+    """The page of a multipart object's parts GetObjectAttributes asks for
+    (``x-amz-max-parts``, ``x-amz-part-number-marker``), each with its checksum."""
+    from aisfs.numbers import INT32_MAX, argument
+
+    if not info.part_sizes:
+        return None
+    max_parts = parse_max(ctx.header("x-amz-max-parts"), "max-parts")
+    marker = argument(
+        ctx.header("x-amz-part-number-marker") or "0", "part-number-marker", hi=INT32_MAX,
+        message="Provided part-number-marker not an integer or within integer range",
+    )
+    sums = info.meta.extra.get("part_checksums")
+    alg = next(iter(info.meta.checksums), None)
+    parts = []
+    for i, size in enumerate(info.part_sizes[marker:marker + max_parts], start=marker):
+        part_sums = {}
+        if alg and isinstance(sums, list) and i < len(sums):
+            part_sums = {alg: str(sums[i])}
+        parts.append(s3xml.ObjectPart(i + 1, size, part_sums))
+    return s3xml.PartsPage(
+        total=len(info.part_sizes),
+        parts=parts,
+        marker=marker,
+        max_parts=max_parts,
+        is_truncated=marker + max_parts < len(info.part_sizes),
+    )

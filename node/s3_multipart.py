@@ -7,14 +7,15 @@ Completion and copies reuse chunks: the store builds the new manifest from the p
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aisfs.errors import S3Error
 from aisfs.numbers import INT32_MAX, NumberError, argument, invalid, parse_uint
+from aisfs.s3 import checksums
 from aisfs.s3 import xml as s3xml
 from aisfs.s3.conditions import check_copy_source_preconditions
 from aisfs.s3.request import parse_copy_source, parse_max, parse_part_number
-from aisfs.store.types import ObjectInfo
+from aisfs.store.types import ObjectInfo, ObjectMeta
 from node.http import Response
 from node.s3_body import UploadBody, checksum_headers
 
@@ -27,18 +28,40 @@ def _xml(body: bytes, status: int = 200) -> Response:
     return Response(status, [("content-type", "application/xml")], body)
 
 
+def upload_checksum(meta: ObjectMeta) -> tuple[str, str] | None:
+    """The (algorithm, type) an upload was created with; None: none."""
+    alg = meta.extra.get("checksum_algorithm")
+    if not alg:
+        return None
+    kind = meta.extra.get("checksum_type")
+    return str(alg), str(kind or ("FULL_OBJECT" if alg == "crc64nvme" else "COMPOSITE"))
+
+
+def _invalid_part(upload_id: str, number: int, etag: str) -> S3Error:
+    return S3Error(
+        "InvalidPart",
+        "One or more of the specified parts could not be found.  The part may not have been "
+        "uploaded, or the specified entity tag may not match the part's entity tag.",
+        upload_id,
+        extra={"UploadId": upload_id, "PartNumber": str(number), "ETag": etag},
+    )
+
+
 class MultipartOps:
     """Mixed into S3Api."""
 
     async def op_CreateMultipartUpload(self: S3Api, ctx: Context) -> Response:
         meta = self._meta_from_headers(ctx)
-        alg = ctx.header("x-amz-checksum-algorithm")
-        if alg:
-            meta.extra["checksum_algorithm"] = alg.lower()
+        chosen = checksums.multipart_checksum(
+            ctx.header("x-amz-checksum-algorithm"), ctx.header("x-amz-checksum-type")
+        )
+        if chosen is not None:
+            meta.extra["checksum_algorithm"], meta.extra["checksum_type"] = chosen
         upload = await self.store.create_upload(ctx.bucket, ctx.key, meta)
         headers = [("content-type", "application/xml")]
-        if alg:
-            headers.append(("x-amz-checksum-algorithm", alg.upper()))
+        if chosen is not None:
+            headers.append(("x-amz-checksum-algorithm", chosen[0].upper()))
+            headers.append(("x-amz-checksum-type", chosen[1]))
         body = s3xml.initiate_multipart_upload_result(ctx.bucket, ctx.key, upload.upload_id)
         return Response(200, headers, body)
 
@@ -46,6 +69,15 @@ class MultipartOps:
         number = parse_part_number(ctx.s3.query.get("partNumber"))
         upload_id = ctx.s3.query["uploadId"]
         body = UploadBody(ctx.http, self.authenticate(ctx))
+        upload = await self.store.get_upload(upload_id, ctx.bucket, ctx.key)
+        chosen = upload_checksum(upload.meta)
+        if chosen is not None:
+            # a part of a checksum upload: the upload's algorithm only, computed if not sent
+            alg = chosen[0]
+            for declared in {*body.expected, *([body.trailer_alg] if body.trailer_alg else [])}:
+                if declared != alg:
+                    raise checksums.type_mismatch(alg, declared)
+            body.hashers.setdefault(alg, checksums.new_hasher(alg))
         part = await self.store.put_part(
             upload_id,
             ctx.bucket,
@@ -57,48 +89,142 @@ class MultipartOps:
             hashers=body.store_hashers(),
             before_commit=lambda _result: body.before_commit(),
         )
-        headers = [("etag", s3xml.quote_etag(part.etag)), *checksum_headers(body.stored)]
+        sums = dict(body.stored)
+        if chosen is not None:
+            sums = {chosen[0]: body.hashers[chosen[0]].digest_b64()}
+        headers = [("etag", s3xml.quote_etag(part.etag)), *checksum_headers(sums)]
         return Response(200, headers)
 
     async def op_UploadPartCopy(self: S3Api, ctx: Context) -> Response:
         self.authenticate(ctx)
         number = parse_part_number(ctx.s3.query.get("partNumber"))
         upload_id = ctx.s3.query["uploadId"]
-        await self.store.get_upload(upload_id, ctx.bucket, ctx.key)
+        upload = await self.store.get_upload(upload_id, ctx.bucket, ctx.key)
         source = await self._copy_source(ctx)
         start, end = 0, source.size - 1
         span = ctx.header("x-amz-copy-source-range")
         if span:
             start, end = _parse_copy_range(span, source.size)
         stream = _slice(self, source, start, end)
+        chosen = upload_checksum(upload.meta)
+        hashers: dict[str, Any] = {}
+        if chosen is not None:
+            hashers[chosen[0]] = checksums.new_hasher(chosen[0])
         part = await self.store.put_part(
-            upload_id, ctx.bucket, ctx.key, number, stream, expected_size=end - start + 1
+            upload_id, ctx.bucket, ctx.key, number, stream, expected_size=end - start + 1,
+            hashers=hashers or None,
         )
-        return _xml(s3xml.copy_part_result(part.etag, part.mtime_ns))
+        sums = {a: h.digest_b64() for a, h in hashers.items()}
+        return _xml(s3xml.copy_part_result(part.etag, part.mtime_ns, sums))
 
     async def op_CompleteMultipartUpload(self: S3Api, ctx: Context) -> Response:
         self.authenticate(ctx)
         upload_id = ctx.s3.query["uploadId"]
         body = await self.read_small_body(ctx)
-        parts = s3xml.parse_complete_multipart_upload(body)
-        if not parts:
-            raise S3Error(
-                "MalformedXML",
-                "The XML you provided was not well-formed or did not validate against our "
-                "published schema",
-            )
-        info = await self.store.complete_upload(
-            upload_id,
-            ctx.bucket,
-            ctx.key,
-            parts,
-            if_match=ctx.header("if-match"),
-            if_none_match=ctx.header("if-none-match"),
-        )
+        completed = s3xml.parse_completed_parts(body)
+        parts = [(p.number, p.etag) for p in completed]
         location = f"/{ctx.bucket}/{ctx.key}"
-        return _xml(
-            s3xml.complete_multipart_upload_result(location, ctx.bucket, ctx.key, info.etag)
-        )
+        try:
+            upload = await self.store.get_upload(upload_id, ctx.bucket, ctx.key)
+        except S3Error as err:
+            if err.code != "NoSuchUpload":
+                raise
+            # a retry of a completion that succeeded (the client timed out): the same answer
+            done = await self.store.multipart.completed(upload_id, ctx.bucket, ctx.key)
+            asked = [[n, e.strip().strip('"').lower()] for n, e in parts]
+            if done is None or done["parts"] != asked:
+                raise
+            return _xml(s3xml.complete_multipart_upload_result(
+                location, ctx.bucket, ctx.key, done["etag"], done.get("checksums"),
+                done.get("checksum_type"),
+            ))
+        chosen = upload_checksum(upload.meta)
+        object_sums, extra = await self._completed_checksums(ctx, upload_id, completed, chosen)
+        try:
+            info = await self.store.multipart.complete_upload(
+                upload_id,
+                ctx.bucket,
+                ctx.key,
+                parts,
+                if_match=ctx.header("if-match"),
+                if_none_match=ctx.header("if-none-match"),
+                checksums=object_sums,
+                extra=extra,
+            )
+        except S3Error as err:
+            await self.no_such_key_for_if_match(ctx, err)
+            raise
+        return _xml(s3xml.complete_multipart_upload_result(
+            location, ctx.bucket, ctx.key, info.etag, object_sums,
+            chosen[1] if chosen is not None else None,
+        ))
+
+    async def _completed_checksums(
+        self: S3Api,
+        ctx: Context,
+        upload_id: str,
+        completed: list[s3xml.CompletedPart],
+        chosen: tuple[str, str] | None,
+    ) -> tuple[dict[str, str] | None, dict[str, Any] | None]:
+        """Check the parts' checksums a completion names against those the parts were
+        uploaded with, and the object's checksum if it declares one; the object's
+        {algorithm: value} and the ``meta.extra`` that keeps its parts' (None, None for an
+        upload without an algorithm)."""
+        stored = await self.store.multipart.part_checksums(upload_id, ctx.bucket, ctx.key)
+        if chosen is None:
+            for p in completed:  # nothing to compute; a named checksum still has to match
+                for a, v in p.checksums.items():
+                    have = stored.get(p.number, {}).get(a)
+                    if have is not None and have != v:
+                        raise _invalid_part(upload_id, p.number, p.etag)
+            return None, None
+        alg, kind = chosen
+        mode = ctx.header("x-amz-checksum-type")
+        if mode is not None and mode.strip().upper() != kind:
+            raise S3Error(
+                "BadDigest",
+                f"The upload was created using the {kind} checksum mode. The complete request "
+                "must use the same checksum mode.",
+            )
+        declared = checksums.checksum_headers(ctx.http.headers)  # type: ignore[arg-type]
+        declared.pop("md5", None)
+        for a in declared:
+            if a != alg:
+                raise checksums.type_mismatch(alg, a)
+        values = []
+        for p in completed:
+            given = p.checksums.get(alg)
+            have = stored.get(p.number, {}).get(alg)
+            if any(a != alg for a in p.checksums) or (given is not None and given != have):
+                raise _invalid_part(upload_id, p.number, p.etag)
+            if have is None:
+                if given is None and kind == "COMPOSITE":
+                    raise S3Error(
+                        "InvalidRequest",
+                        f"The upload was created using a {alg} checksum. The complete request "
+                        f"must include the checksum for each part. It was missing for part "
+                        f"{p.number} in the request.",
+                    )
+                raise _invalid_part(upload_id, p.number, p.etag)
+            values.append(have)
+        if kind == "COMPOSITE":
+            value = checksums.composite_checksum(alg, values)
+        else:
+            sizes = {
+                part.part_number: part.size
+                for part in await self.store.list_parts(upload_id, ctx.bucket, ctx.key)
+            }
+            value = checksums.full_object_checksum(
+                alg, [(v, sizes.get(p.number, 0)) for v, p in zip(values, completed, strict=True)]
+            )
+        want = declared.get(alg)
+        if want is not None and want.strip() != value:
+            raise S3Error(
+                "BadDigest",
+                f"The {alg.upper()} you specified did not match the calculated checksum.",
+                extra={"Algorithm": alg.upper()},
+            )
+        return {alg: value}, {"checksum_type": kind, "part_checksums": values}
 
     async def op_AbortMultipartUpload(self: S3Api, ctx: Context) -> Response:
         self.authenticate(ctx)
@@ -119,9 +245,18 @@ class MultipartOps:
         truncated = len(parts) > max_parts
         parts = parts[:max_parts]
         next_marker = parts[-1].part_number if truncated and parts else None
+        upload = await self.store.get_upload(upload_id, ctx.bucket, ctx.key)
+        chosen = upload_checksum(upload.meta)
+        part_sums: dict[int, dict[str, str]] = {}
+        if chosen is not None:
+            stored = await self.store.multipart.part_checksums(upload_id, ctx.bucket, ctx.key)
+            part_sums = {
+                n: {chosen[0]: v[chosen[0]]} for n, v in stored.items() if chosen[0] in v
+            }
         return _xml(
             s3xml.list_parts_result(
-                ctx.bucket, ctx.key, upload_id, parts, marker, next_marker, max_parts, truncated
+                ctx.bucket, ctx.key, upload_id, parts, marker, next_marker, max_parts, truncated,
+                checksum=chosen, part_checksums=part_sums,
             )
         )
 
@@ -157,6 +292,7 @@ class MultipartOps:
         listed = listed[:max_uploads]
         page_uploads = [u for u in listed if not isinstance(u, str)]
         page_prefixes = [p for p in listed if isinstance(p, str)]
+        on_page = {id(u) for u in page_uploads}
         next_key = next_id = None
         if truncated and listed:
             last = listed[-1]
@@ -166,6 +302,10 @@ class MultipartOps:
             s3xml.list_multipart_uploads_result(
                 ctx.bucket, page_uploads, page_prefixes, prefix, delimiter, key_marker,
                 id_marker, next_key, next_id, max_uploads, truncated, q.get("encoding-type"),
+                checksums={
+                    u.upload_id: c for u in uploads
+                    if id(u) in on_page and (c := upload_checksum(u.meta)) is not None
+                },
             )
         )
 
@@ -231,6 +371,9 @@ class MultipartOps:
 
 
 def _parse_copy_range(value: str, size: int) -> tuple[int, int]:
+    """``bytes=first-last`` inside an object of ``size`` bytes. As AWS: not of that form is
+    InvalidArgument with the form's message; first > last or last past the end is
+    InvalidArgument naming the source's size."""
     text = value.strip(" \t")
     if text.startswith("bytes="):
         first, _, last = text[6:].partition("-")
@@ -241,6 +384,11 @@ def _parse_copy_range(value: str, size: int) -> tuple[int, int]:
         else:
             if start <= end < size:
                 return start, end
+            raise invalid(
+                "x-amz-copy-source-range",
+                value,
+                f"Range specified is not valid for source object of size: {size}",
+            )
     raise invalid(
         "x-amz-copy-source-range",
         value,
