@@ -57,6 +57,15 @@ class _Part:
         self.mtime_ns = mtime_ns
 
 
+class _Upload:
+    __slots__ = ("upload_id", "key", "initiated_ns")
+
+    def __init__(self, upload_id: str, key: str, initiated_ns: int) -> None:
+        self.upload_id = upload_id
+        self.key = key
+        self.initiated_ns = initiated_ns
+
+
 def _create_params(bucket: str, key: str, meta: ObjectMeta) -> dict[str, Any]:
     from aisfs.backend.s3 import _HEADER_PARAMS
 
@@ -237,8 +246,33 @@ class RemoteMultipart:
             str(resp["ETag"]).strip('"'), time.time_ns()))
 
     async def op_ListMultipartUploads(self, ctx: Context, rb: Resolved) -> Response:
-        raise S3Error("NotImplemented", "ListMultipartUploads of a backend bucket is not "
-                      "supported", status=501)
+        """The backend's uploads of the bucket, one backend page."""
+        backend, bucket = self._where(rb)
+        q = ctx.s3.query
+        max_uploads = parse_max(q.get("max-uploads"), "max-uploads")
+        params: dict[str, Any] = {"Bucket": bucket, "MaxUploads": max(1, max_uploads)}
+        for arg, param in (("prefix", "Prefix"), ("delimiter", "Delimiter"),
+                           ("key-marker", "KeyMarker"), ("upload-id-marker", "UploadIdMarker")):
+            if q.get(arg):
+                params[param] = q[arg]
+        resp = await backend.call("list_multipart_uploads", bucket, **params)
+        uploads = [
+            _Upload(str(u["UploadId"]), str(u["Key"]),
+                    int(u["Initiated"].timestamp() * 1e9) if u.get("Initiated") else 0)
+            for u in resp.get("Uploads") or []
+        ][:max_uploads]
+        prefixes = [str(p["Prefix"]) for p in resp.get("CommonPrefixes") or []]
+        truncated = bool(resp.get("IsTruncated")) and max_uploads > 0
+        return Response(200, [("content-type", XML)], s3xml.list_multipart_uploads_result(
+            ctx.bucket, uploads, prefixes, prefix=q.get("prefix", ""),
+            delimiter=q.get("delimiter") or None, key_marker=q.get("key-marker", ""),
+            upload_id_marker=q.get("upload-id-marker", ""),
+            next_key_marker=str(resp.get("NextKeyMarker") or "") if truncated else None,
+            next_upload_id_marker=str(resp.get("NextUploadIdMarker") or "")
+            if truncated else None,
+            max_uploads=max_uploads, is_truncated=truncated,
+            encoding_type=q.get("encoding-type"),
+        ))
 
 
 async def _spool(body: UploadBody, spool: IO[bytes], md5: Any) -> int:

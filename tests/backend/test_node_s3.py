@@ -168,6 +168,8 @@ def test_multipart_upload_is_forwarded(front_node: NodeProcess, target: Target) 
     s3.upload_part(Bucket=bucket, Key="aborted", UploadId=up, PartNumber=1, Body=b"p" * 1000)
     parts = s3.list_parts(Bucket=bucket, Key="aborted", UploadId=up)["Parts"]
     assert [(p["PartNumber"], p["Size"]) for p in parts] == [(1, 1000)]
+    uploads = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    assert [(u["Key"], u["UploadId"]) for u in uploads] == [("aborted", up)]
     s3.abort_multipart_upload(Bucket=bucket, Key="aborted", UploadId=up)
     from botocore.exceptions import ClientError
 
