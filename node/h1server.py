@@ -234,6 +234,7 @@ class _Exchange:
         self.body_done = not head.has_body
         self.continue_sent = False
         self.end_delivered = False
+        self.disconnected = False  # the body was cut: receive() says so from then on
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
         self.started = False  # the response head is on the wire
@@ -292,6 +293,8 @@ class _Exchange:
     # ---- ASGI receive -------------------------------------------------------------
 
     async def receive(self) -> dict[str, Any]:
+        if self.disconnected:
+            return {"type": "http.disconnect"}
         if self.body_done:
             if not self.end_delivered:  # a request without a body: one empty message
                 self.end_delivered = True
@@ -324,6 +327,7 @@ class _Exchange:
     def _disconnect(self) -> dict[str, Any]:
         self.close = True
         self.body_done = True
+        self.disconnected = True
         return {"type": "http.disconnect"}
 
     # ---- ASGI send ------------------------------------------------------------------

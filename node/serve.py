@@ -137,6 +137,16 @@ class H11Guard:
         if scope["type"] == "http":
             names = {k.lower() for k, _ in scope["headers"]}
             if b"transfer-encoding" in names and b"content-length" in names:
+                # read what h11 frames as the body first (up to 1 MiB): answering with it
+                # unread races Hypercorn's own close (BusyResourceError in its log)
+                seen = 0
+                while seen < 1 << 20:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        break
+                    seen += len(message.get("body", b""))
+                    if not message.get("more_body", False):
+                        break
                 body = b"both Transfer-Encoding and Content-Length\n"
                 await send({"type": "http.response.start", "status": 400, "headers": [
                     (b"content-type", b"text/plain"), (b"connection", b"close"),

@@ -34,10 +34,16 @@ def _node_logs_clean(request: pytest.FixtureRequest) -> Iterator[None]:
     finally:
         support.node.ALLOW_ERRORS = False
         started = support.node.STARTED
+        errors: list[str] = []
         for proc in list(started):
             if proc.proc is None or proc.proc.poll() is not None:
                 started.remove(proc)
-            proc.check_log(allow=allow)
+            try:
+                proc.check_log(allow=allow)
+            except support.node.NodeLogError as e:
+                errors.append(str(e))
+        if errors:
+            raise support.node.NodeLogError("\n\n".join(errors))
 
 
 @pytest.fixture

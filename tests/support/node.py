@@ -84,9 +84,11 @@ class NodeProcess:
                 self.https_url = next((u for u in self.urls if u.startswith("https://")), "")
                 return self
             if self.proc.poll() is not None:
+                self.forget_errors()  # the error below carries the log
                 raise RuntimeError(f"node exited with {self.proc.returncode}:\n{self.log()}")
             time.sleep(0.05)
         self.kill()
+        self.forget_errors()
         raise RuntimeError(f"node did not become ready in {timeout}s:\n{self.log()}")
 
     def stop(self, timeout: float = 30.0) -> int:
