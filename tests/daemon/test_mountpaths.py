@@ -134,6 +134,7 @@ def test_bucket_mirror_brings_existing_objects_to_n_copies(node3: NodeProcess) -
     assert '"state": "done"' in status
 
 
+@pytest.mark.allow_node_errors  # a failing disk and corrupt chunks are logged at ERROR
 def test_failing_mountpath_is_disabled_and_reads_go_to_mirrors(node3: NodeProcess) -> None:
     s3 = s3_client(node3.s3_url)
     s3.create_bucket(Bucket="safe")
@@ -174,6 +175,7 @@ def _flip(path: Path) -> None:
 
 
 @pytest.mark.parametrize("node3", [1], indirect=True)
+@pytest.mark.allow_node_errors  # a failing disk and corrupt chunks are logged at ERROR
 def test_corrupt_chunk_error_mirror_and_scrub(node3: NodeProcess) -> None:
     s3 = s3_client(node3.s3_url)
     s3.create_bucket(Bucket="single")
@@ -218,6 +220,7 @@ def test_corrupt_chunk_error_mirror_and_scrub(node3: NodeProcess) -> None:
     assert files2[1].read_bytes() == data2
 
 
+@pytest.mark.allow_node_errors  # a failing disk and corrupt chunks are logged at ERROR
 def test_scheduled_scrub_repairs_without_being_asked(tmp_path: Path) -> None:
     """store.scrub_interval: the node scrubs on its own and repairs a bad mirror copy."""
     node = new_node(tmp_path, mountpaths=3,
