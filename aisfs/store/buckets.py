@@ -97,11 +97,12 @@ class Buckets:
                     name,
                 )
             info = BucketInfo(name, time.time_ns(), dict(props or {}))
-            self.write_files(info)
-            self.index.w.execute(
-                "INSERT INTO buckets (name, created_ns, props) VALUES (?, ?, ?)",
-                (name, info.created_ns, dumps(info.props)),
-            )
+            with self.index.journal.intent(buckets=[name]):
+                self.write_files(info)
+                self.index.w.execute(
+                    "INSERT INTO buckets (name, created_ns, props) VALUES (?, ?, ?)",
+                    (name, info.created_ns, dumps(info.props)),
+                )
             self.changed()
             return info
 
@@ -114,10 +115,11 @@ class Buckets:
                 w.execute("SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1", (name,)).fetchone()
             ):
                 raise S3Error("BucketNotEmpty", "The bucket you tried to delete is not empty", name)
-            for mp in self.mps.live():
-                with contextlib.suppress(OSError):
-                    unlink_durably(layout.bucket_path(mp.root, name), self.config.fsync)
-            w.execute("DELETE FROM buckets WHERE name = ?", (name,))
+            with self.index.journal.intent(buckets=[name]):
+                for mp in self.mps.live():
+                    with contextlib.suppress(OSError):
+                        unlink_durably(layout.bucket_path(mp.root, name), self.config.fsync)
+                w.execute("DELETE FROM buckets WHERE name = ?", (name,))
             self.changed()
 
     def update_sync(self, name: str, patch: dict[str, Any]) -> BucketInfo:
@@ -130,10 +132,11 @@ class Buckets:
                 else:
                     props[k] = v
             info = BucketInfo(name, info.created_ns, props)
-            self.write_files(info)
-            self.index.w.execute(
-                "UPDATE buckets SET props = ? WHERE name = ?", (dumps(props), name)
-            )
+            with self.index.journal.intent(buckets=[name]):
+                self.write_files(info)
+                self.index.w.execute(
+                    "UPDATE buckets SET props = ? WHERE name = ?", (dumps(props), name)
+                )
             self.changed()
             return info
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .journal import Journal
 from .types import ObjectInfo
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,9 @@ INSERT_OBJECT = (
     "INSERT INTO objects (bucket, key, size, etag, mtime_ns, generation, extra, user_meta, "
     "cksum_type, cksum_value, manifest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+
+HW_STEP = 10**9  # generations are time_ns: the mark is written about once a second
 
 
 def _dumps(d: dict[str, Any]) -> str:
@@ -114,6 +118,13 @@ class Index:
         self.w = _connect(path)
         self.w.executescript(SCHEMA)
         _migrate(self.w)
+        # the names a change in flight touches (journal.py): what an open after a crash
+        # reconciles
+        self.journal = Journal(path.parent / "journal")
+        # every committed generation is <= this (meta 'generation_hw', raised in the same
+        # transaction): an open needs no scan of the objects for the highest one
+        row = self.w.execute("SELECT value FROM meta WHERE name = 'generation_hw'").fetchone()
+        self.generation_hw: int | None = int(row[0]) if row is not None else None
         self._local = threading.local()
         self._readers: dict[int, tuple[threading.Thread, sqlite3.Connection]] = {}
         self._readers_lock = threading.Lock()
@@ -146,6 +157,7 @@ class Index:
             if checkpoint:
                 self.w.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self.w.close()
+        self.journal.close(clean=checkpoint)
 
     def rows(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         return self.r.execute(sql, tuple(params)).fetchall()
@@ -165,6 +177,23 @@ class Index:
     def rollback(self) -> None:
         if self.w.in_transaction:
             self.w.execute("ROLLBACK")
+            self.forget_generation_hw()
+
+    def note_generation(self, generation: int) -> None:
+        """Inside a transaction that commits ``generation``: keep the high-water mark
+        above it (written once per ``HW_STEP`` ns of generations, not per commit)."""
+        if self.generation_hw is None or generation > self.generation_hw:
+            hw = generation + HW_STEP
+            self.w.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES ('generation_hw', ?)",
+                (str(hw),),
+            )
+            self.generation_hw = hw
+
+    def forget_generation_hw(self) -> None:
+        """After a rollback that may have raised the mark: read it again."""
+        row = self.w.execute("SELECT value FROM meta WHERE name = 'generation_hw'").fetchone()
+        self.generation_hw = int(row[0]) if row is not None else None
 
     def apply_refs(self, delta: Counter[str], sizes: dict[str, int]) -> list[str]:
         """Add ``delta`` to chunk refcounts (inside a transaction); ids that dropped to 0."""

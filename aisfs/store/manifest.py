@@ -34,6 +34,11 @@ def info_to_json(info: ObjectInfo) -> dict[str, Any]:
     return d
 
 
+def index_text(info: ObjectInfo) -> str:
+    """The manifest text the index row keeps."""
+    return dumps(info_to_json(info))
+
+
 def _info_to_json(info: ObjectInfo) -> dict[str, Any]:
     return {
         "v": VERSION,

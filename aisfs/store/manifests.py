@@ -61,6 +61,12 @@ def walk_manifests(
             yield path, info
 
 
+def read_manifest(path: str) -> ObjectInfo:
+    """The manifest file at ``path``; OSError if unreadable, ValueError (or KeyError,
+    TypeError, AttributeError) if it does not parse."""
+    return info_from_json(json.loads(read_file(path)))
+
+
 def inline_copy(
     mps: MountpathSet, bucket: str, key: str, generation: int
 ) -> ObjectInfo | None:

@@ -20,6 +20,7 @@ from .chunks import ChunkStore
 from .config import StoreConfig
 from .files import fsync_dir, unlink_durably, write_all, write_tmp
 from .index import INSERT_OBJECT, Index, object_row
+from .journal import crash_point
 from .manifest import dumps, info_to_json
 from .mountpath import Mountpath
 from .mountpaths import MountpathSet
@@ -254,6 +255,28 @@ class Publisher:
         # a batch (a prefix rename of thousands) fsyncs each manifest directory once, not
         # once per object: every new manifest is durable before any old one is removed,
         # and every removal is durable before the index commits
+        touched = list(dict.fromkeys([*removed, *((i.bucket, i.key) for i in new)]))
+        crash_point("staged")
+        with self.index.journal.intent(objects=touched):
+            crash_point("journaled")
+            return self._publish(
+                new, removed, copies, touched, before_tx, in_tx, staged, staged_dirs, began,
+                known,
+            )
+
+    def _publish(
+        self,
+        new: list[ObjectInfo],
+        removed: list[tuple[str, str]],
+        copies: int,
+        touched: list[tuple[str, str]],
+        before_tx: Callable[[], None] | None,
+        in_tx: Callable[[], Counter[str]] | None,
+        staged: list[Staged] | None,
+        staged_dirs: set[str] | None,
+        began: bool,
+        known: dict[tuple[str, str], str | None] | None,
+    ) -> list[str]:
         dirs: set[str] = set()
         if staged is not None and staged_dirs is not None:
             for info in new:
@@ -269,6 +292,7 @@ class Publisher:
             if (bucket, key) not in new_names:
                 self.remove_manifest(bucket, key, dirs)
         self.sync_dirs(dirs)
+        crash_point("installed")
         if before_tx is not None:
             before_tx()
         w = self.index.w
@@ -277,7 +301,6 @@ class Publisher:
         try:
             delta: Counter[str] = Counter()
             sizes: dict[str, int] = {}
-            touched = list(dict.fromkeys([*removed, *((i.bucket, i.key) for i in new)]))
             for bucket, key in touched:
                 if known is not None and (bucket, key) in known:
                     text = known[(bucket, key)]
@@ -298,6 +321,8 @@ class Publisher:
                     info,
                     staged[0].text if staged and len(new) == 1 else dumps(info_to_json(info)),
                 ))
+            if new:
+                self.index.note_generation(max(i.generation for i in new))
             if in_tx is not None:
                 delta.update(in_tx())
             dropped = self.index.apply_refs(nonzero(delta), sizes)
@@ -305,6 +330,7 @@ class Publisher:
         except BaseException:
             self.index.rollback()
             raise
+        crash_point("committed")
         return dropped
 
     def drop_chunks(self, ids: Iterable[str]) -> int:

@@ -25,6 +25,7 @@ chunk refcount changes) -> return. Delete: manifest files removed -> index commi
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable
@@ -44,6 +45,7 @@ from .fsck import run_fsck
 from .gc import collect_garbage
 from .generations import Generations
 from .index import Index
+from .journal import boot_id
 from .listing import Lister
 from .manifests import inline_copy
 from .mountpath import Mountpath, open_mountpath
@@ -52,6 +54,7 @@ from .multipart import Multipart
 from .objects import Objects
 from .publish import Publisher
 from .reader import Reader
+from .reconcile import ReconcileReport, reconcile
 from .reaper import Reaper
 from .stats import store_stats
 from .threads import ShortSteps, run_sync
@@ -96,6 +99,7 @@ class Store:
         self.reaper = Reaper()  # unlinks removed manifests off the request path
         self._lock_fd = lock_fd
         self.recovered = False  # True if this open followed an unclean stop
+        self.reconciled = ReconcileReport()  # what the open reconciled (reconcile.py)
         self._closed = False
         self.generations = Generations()
         self.short_steps = ShortSteps(index.wlock, config)
@@ -167,19 +171,45 @@ class Store:
             raise
         dirty = config.index_dir / DIRTY_MARKER
         try:
-            if dirty.exists() or fresh:
+            marker = _read_marker(dirty)
+            if fresh or (marker is not None and marker.get("boot_id") != boot_id()):
+                # a new index, or a machine crash (another boot, or a marker from before
+                # boot ids): commits not yet synced (synchronous=NORMAL) may be lost, so the
+                # journal cannot be trusted: rebuild from the disks
                 if not fresh:
-                    log.warning("unclean stop detected: rebuilding the index from the disks")
+                    log.warning("unclean stop of an earlier boot: rebuilding the index "
+                                "from the disks")
                 store.recovered = not fresh
                 store.fsck_sync(rebuild=True, check_chunks=False)
+                index.journal.clear()
+            else:
+                # a clean stop, or a process crash (same boot: the WAL and the journal
+                # are in the page cache): the index holds every committed change; only
+                # the names journaled by the change in flight are reconciled
+                store.recovered = marker is not None
+                store.reconciled = reconcile(store.core)
+                if store.reconciled.entries:
+                    log.warning(
+                        "%s: %d journaled names reconciled (%d manifests read, %d objects "
+                        "fixed)", "unclean stop" if marker is not None else "open",
+                        store.reconciled.entries, store.reconciled.manifests_read,
+                        store.reconciled.objects_fixed,
+                    )
             replace_durably(
                 str(config.index_dir / f"{DIRTY_MARKER}.tmp"),
                 str(dirty),
-                str(os.getpid()).encode(),
+                json.dumps({"pid": os.getpid(), "boot_id": boot_id()}).encode(),
                 config.fsync,
             )
-            row = index.w.execute("SELECT max(generation) FROM objects").fetchone()
-            store.generations.reset(int(row[0] or 0))
+            hw = index.generation_hw
+            if hw is None:  # an index from before the mark: one scan, then the mark
+                row = index.w.execute("SELECT max(generation) FROM objects").fetchone()
+                hw = int(row[0] or 0)
+                with index.wlock:
+                    index.begin()
+                    index.note_generation(hw)
+                    index.commit()
+            store.generations.reset(hw)
         except BaseException:
             index.close(checkpoint=False)
             os.close(lock_fd)
@@ -377,6 +407,20 @@ class Store:
 
     async def reclaim_uploads(self, older_than_seconds: float) -> int:
         return await self.multipart.reclaim_uploads(older_than_seconds)
+
+
+def _read_marker(path: Path) -> dict[str, Any] | None:
+    """The dirty marker's record ({"pid", "boot_id"}); {} for an older (pid only) or torn
+    one; None when there is none (the last stop was clean)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        d = json.loads(data)
+    except ValueError:
+        return {}
+    return d if isinstance(d, dict) else {}
 
 
 def _private_index(index_dir: Path, fresh: bool) -> None:
