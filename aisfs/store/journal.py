@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import threading
 from collections.abc import Iterable, Iterator
@@ -33,7 +34,6 @@ from .files import FILE_MODE
 
 log = logging.getLogger(__name__)
 
-LIMIT = 4096  # bytes of names kept before the journal is emptied (~100 names)
 
 Entry = tuple[str, ...]  # ("o", bucket, key) | ("u", upload_id) | ("b", bucket)
 
@@ -41,33 +41,41 @@ Entry = tuple[str, ...]  # ("o", bucket, key) | ("u", upload_id) | ("b", bucket)
 class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
-                           FILE_MODE)
-        self._size = os.fstat(self._fd).st_size
-        self._sticky = False  # an intent failed: keep everything until the next open
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        # where the next record goes: 0, or after records to keep (sticky: an intent
+        # failed, or the journal holds names no open has reconciled yet)
+        _, self._end = self._read()
+        self._sticky = self._end > 0
         self._lock = threading.Lock()
 
     def entries(self) -> list[Entry]:
-        """The names in the journal, each once, in order (a torn last line is skipped)."""
+        """The names of the records in the journal, each once, in order."""
+        return self._read()[0]
+
+    def _read(self) -> tuple[list[Entry], int]:
         with open(self.path, "rb") as f:
             data = f.read()
         seen: dict[Entry, None] = {}
-        for line in data.split(b"\n"):
-            if not line:
-                continue
-            try:
-                e = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(e, list) and e and all(isinstance(x, str) for x in e):
-                seen[tuple(e)] = None
-        return list(seen)
+        pos = end = 0
+        while True:
+            m = _HEADER.match(data, pos)
+            if m is None:
+                break  # the end, or the stale tail of an earlier, longer record
+            end = pos = m.end() + int(m.group(1))
+            for line in data[m.end():pos].split(b"\n"):
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    continue  # a torn record: its files were not changed yet
+                if isinstance(e, list) and e and all(isinstance(x, str) for x in e):
+                    seen[tuple(e)] = None
+        return list(seen), min(end, len(data))
 
     def clear(self) -> None:
         """Empty the journal (every name in it is reconciled or committed)."""
         with self._lock:
             os.ftruncate(self._fd, 0)
-            self._size = 0
+            self._end = 0
             self._sticky = False
 
     @contextmanager
@@ -82,19 +90,20 @@ class Journal:
         if not lines:
             yield
             return
-        data = ("\n".join(lines) + "\n").encode("utf-8", "surrogatepass")
+        payload = "\n".join(lines).encode("utf-8", "surrogatepass")
+        data = b"#%d\n" % len(payload) + payload
         with self._lock:
-            if self._size > LIMIT and not self._sticky:
-                os.ftruncate(self._fd, 0)
-                self._size = 0
+            # the record replaces the last one (it committed), unless one failed
+            at = self._end
             n = 0
             while n < len(data):
-                n += os.write(self._fd, data[n:])
-            self._size += len(data)
+                n += os.pwrite(self._fd, data[n:], at + n)
         try:
             yield
         except BaseException:
-            self._sticky = True
+            with self._lock:
+                self._sticky = True
+                self._end = max(self._end, at + len(data))
             raise
 
     def close(self, clean: bool) -> None:
@@ -105,6 +114,9 @@ class Journal:
                     os.ftruncate(self._fd, 0)
                 os.close(self._fd)
                 self._fd = -1
+
+
+_HEADER = re.compile(rb"#(\d+)\n")
 
 
 # -- test-only crash points -----------------------------------------------------------

@@ -16,7 +16,6 @@ import trio
 
 from aisfs.errors import S3Error
 from aisfs.store import StoreConfig, open_store
-from aisfs.store.journal import LIMIT
 
 from .conftest import read_all
 
@@ -147,12 +146,13 @@ async def test_crash_point(tmp_path: Path, op: str, point: str) -> None:
 async def test_reconcile_bounded_by_journal_not_objects(tmp_path: Path) -> None:
     """With many more objects than the journal can name, a crash restart reads a bounded
     number of manifests (a count, not a timing)."""
-    fill = 1200
+    fill = 1000
     acked, _ = await trio.to_thread.run_sync(run_child, tmp_path, "overwrite", fill, "installed")
     assert len(acked) == fill
     async with open_store(config_of(tmp_path)) as store:
-        bound = 2 * (LIMIT // len('["o","b","k0"]') + 2)  # journaled names x copies
-        assert 0 < store.reconciled.manifests_read <= bound < fill
+        # the journal named k0 alone (the change in flight): its two manifest copies
+        assert store.reconciled.entries == 1
+        assert store.reconciled.manifests_read == 2
         assert store.reconciled.objects_fixed == 1  # k0: installed, not committed
         page = await store.list_objects("b", max_keys=2000)
         assert len(page.entries) == fill
@@ -169,3 +169,25 @@ async def test_clean_restart_reads_no_manifest(tmp_path: Path) -> None:
         assert not store.recovered
         assert store.reconciled.manifests_read == 0
         assert len((await store.list_objects("b")).entries) == 19
+
+
+def test_journal_names_the_change_in_flight_only(tmp_path: Path) -> None:
+    from aisfs.store.journal import Journal
+
+    j = Journal(tmp_path / "journal")
+    with j.intent(objects=[("b", f"long-key-{i}") for i in range(50)]):
+        pass
+    with j.intent(objects=[("b", "k")], buckets=["b"]):
+        pass  # a shorter record over a longer one: its stale tail is not read
+    assert j.entries() == [("o", "b", "k"), ("b", "b")]
+    with pytest.raises(RuntimeError), j.intent(objects=[("b", "failed")]):
+        raise RuntimeError
+    with j.intent(objects=[("b", "next")]):
+        pass  # after a failed intent the records accumulate until the open reconciles
+    assert j.entries() == [("o", "b", "failed"), ("o", "b", "next")]
+    j.close(clean=True)  # a failed intent is kept across a clean stop too
+    j = Journal(tmp_path / "journal")
+    assert j.entries() == [("o", "b", "failed"), ("o", "b", "next")]
+    j.clear()
+    assert j.entries() == []
+    j.close(clean=True)
