@@ -186,8 +186,7 @@ class MultipartOps:
                 f"The upload was created using the {kind} checksum mode. The complete request "
                 "must use the same checksum mode.",
             )
-        declared = checksums.checksum_headers(ctx.http.headers)  # type: ignore[arg-type]
-        declared.pop("md5", None)
+        declared = checksums.completion_checksum(ctx.http.headers)  # type: ignore[arg-type]
         for a in declared:
             if a != alg:
                 raise checksums.type_mismatch(alg, a)
@@ -197,14 +196,14 @@ class MultipartOps:
             have = stored.get(p.number, {}).get(alg)
             if any(a != alg for a in p.checksums) or (given is not None and given != have):
                 raise _invalid_part(upload_id, p.number, p.etag)
+            if given is None and kind == "COMPOSITE":
+                raise S3Error(
+                    "InvalidRequest",
+                    f"The upload was created using a {alg} checksum. The complete request "
+                    f"must include the checksum for each part. It was missing for part "
+                    f"{p.number} in the request.",
+                )
             if have is None:
-                if given is None and kind == "COMPOSITE":
-                    raise S3Error(
-                        "InvalidRequest",
-                        f"The upload was created using a {alg} checksum. The complete request "
-                        f"must include the checksum for each part. It was missing for part "
-                        f"{p.number} in the request.",
-                    )
                 raise _invalid_part(upload_id, p.number, p.etag)
             values.append(have)
         if kind == "COMPOSITE":

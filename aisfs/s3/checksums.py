@@ -314,3 +314,29 @@ def full_object_checksum(algorithm: str, parts: Iterable[tuple[str, int]]) -> st
     for b64, length in parts:
         value = combine_crc(algorithm, value, int.from_bytes(base64.b64decode(b64), "big"), length)
     return base64.b64encode(value.to_bytes(size, "big")).decode("ascii")
+
+
+def completion_checksum(headers: Headers) -> dict[str, str]:
+    """The object checksum a CompleteMultipartUpload declares, as {algorithm: value}: the
+    ``x-amz-checksum-<alg>`` headers as sent (a COMPOSITE value ends ``-N``, so it is not
+    plain base64; any other text is compared and found wrong, BadDigest, as AWS does).
+
+    Raises:
+        S3Error: ``InvalidRequest`` for an unknown algorithm or several of them.
+    """
+    found: dict[str, str] = {}
+    for name, value in header_items(headers):
+        if not name.startswith("x-amz-checksum-"):
+            continue
+        alg = name[len("x-amz-checksum-") :]
+        if alg in ("mode", "type", "algorithm"):
+            continue
+        if alg not in FLEXIBLE_ALGORITHMS:
+            raise S3Error("InvalidRequest", f"The header {name} is not supported")
+        found[alg] = value.strip()
+    if len(found) > 1:
+        raise S3Error(
+            "InvalidRequest",
+            "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+        )
+    return found
