@@ -87,15 +87,29 @@ class StoreSettings:
     short_steps_on_loop: bool = True
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, repr=False)
 class AuthConfig:
     mode: str = "open"  # open | sigv4 | jwt
+    # the keys of one admin user, "aisfs" (as before users existed): { AKID = "SECRET" }
     access_keys: dict[str, str] = field(default_factory=dict)
+    # [auth.users.NAME]: access_keys = { AKID = "SECRET" }, display_name, id (64 hex),
+    # jwt_subjects = [...], admin = true (aisfs/auth/users.py; docs/auth.md)
+    users: dict[str, Any] = field(default_factory=dict)
     jwt_secret: str = ""
     region: str = "us-east-1"
     # the read-only status page /v1/ui (node/dashboard.py): "open" as /metrics and
     # /v1/health, "auth" checked as /v1 is (when auth.mode is not open), or "off" (404)
     status_page: str = "open"
+    # /metrics, /health and /v1/health: "open" (probes and scrapers need no credentials)
+    # or "auth" (any user or token the node accepts, when auth.mode is not open)
+    metrics: str = "open"
+
+    def __repr__(self) -> str:  # secrets never in a log or a traceback
+        users = sorted(self.users)
+        return (f"AuthConfig(mode={self.mode!r}, access_keys={sorted(self.access_keys)}, "
+                f"users={users}, jwt_secret={'***' if self.jwt_secret else ''!r}, "
+                f"region={self.region!r}, status_page={self.status_page!r}, "
+                f"metrics={self.metrics!r})")
 
 
 @dataclass(slots=True)
@@ -174,13 +188,20 @@ class NodeConfig:
         self.state_dir = str(Path(self.state_dir).expanduser())
         if self.auth.mode not in ("open", "sigv4", "jwt"):
             raise ConfigError(f"auth.mode: must be open, sigv4 or jwt, not {self.auth.mode!r}")
-        if self.auth.mode == "sigv4" and not self.auth.access_keys:
-            raise ConfigError("auth.access_keys: sigv4 mode needs at least one access key")
+        _check_users(self.auth)
+        if self.auth.mode == "sigv4" and not (
+            self.auth.access_keys
+            or any(isinstance(u, dict) and u.get("access_keys") for u in self.auth.users.values())
+        ):
+            raise ConfigError("auth.access_keys: sigv4 mode needs at least one access key "
+                              "([auth.access_keys] or a user's in [auth.users.NAME])")
         if self.auth.mode == "jwt" and not self.auth.jwt_secret:
             raise ConfigError("auth.jwt_secret: jwt mode needs a secret")
         if self.auth.status_page not in ("open", "auth", "off"):
             raise ConfigError(
                 f"auth.status_page: must be open, auth or off, not {self.auth.status_page!r}")
+        if self.auth.metrics not in ("open", "auth"):
+            raise ConfigError(f"auth.metrics: must be open or auth, not {self.auth.metrics!r}")
         for flag in self.features:
             if flag not in FEATURE_FLAGS:
                 raise ConfigError(
@@ -210,6 +231,16 @@ class NodeConfig:
         if self.log.level.lower() not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"log.level: unknown level {self.log.level!r}")
         return self
+
+
+def _check_users(auth: AuthConfig) -> None:
+    """``[auth.users.NAME]`` and ``[auth.access_keys]`` make a valid set of users."""
+    from aisfs.auth.users import UserError, users_from_config
+
+    try:
+        users_from_config(auth.access_keys, auth.users)
+    except UserError as e:
+        raise ConfigError(str(e)) from None
 
 
 def _check_backend_s3(b: BackendS3Config) -> None:
