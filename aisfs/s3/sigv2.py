@@ -27,13 +27,19 @@ import base64
 import hashlib
 import hmac
 import time
-from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
 from aisfs.errors import S3Error
 from aisfs.s3._headers import Headers, get_header, header_items
 from aisfs.s3.signed_headers import check_signed
-from aisfs.s3.sigv4 import MAX_SKEW_SECONDS, http_date_seconds, parse_expires, skew_error
+from aisfs.s3.sigv4 import (
+    MAX_SKEW_SECONDS,
+    SecretLookup,
+    http_date_seconds,
+    lookup_secret,
+    parse_expires,
+    skew_error,
+)
 
 # sub-resources that are part of the canonical resource (the AWS SigV2 list)
 SIGNED_SUBRESOURCES = frozenset(
@@ -129,7 +135,7 @@ def verify(
     resources: list[str],
     raw_query: str,
     headers: Headers,
-    secrets: Mapping[str, str],
+    secrets: SecretLookup,
     now: float,
 ) -> str:
     """Verify a SigV2 request; returns the access key id.
@@ -137,6 +143,8 @@ def verify(
     Args:
         resources: candidate canonical paths (percent-encoded, without query), e.g.
             from :func:`candidate_resources`.
+        secrets: access key -> secret key, a mapping or a function returning None for an
+            unknown key (the node's user directory).
         now: the current time, seconds since the epoch.
 
     Raises:
@@ -171,13 +179,7 @@ def verify(
                     "ServerTime": _iso(now),
                 },
             )
-    secret = secrets.get(access_key)
-    if secret is None:
-        raise S3Error(
-            "InvalidAccessKeyId",
-            "The AWS Access Key Id you provided does not exist in our records.",
-            extra={"AWSAccessKeyId": access_key},
-        )
+    secret = lookup_secret(secrets, access_key)
     for path in resources:
         text = string_to_sign(method, headers, date, canonical_resource(path, raw_query))
         # bytes: compare_digest refuses str with non-ASCII characters (a TypeError)

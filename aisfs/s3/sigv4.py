@@ -365,7 +365,8 @@ def parse_expires(value: str, bad: Callable[[str], S3Error], what: str) -> int:
     return int(value)
 
 
-def _lookup(secrets: SecretLookup, access_key: str) -> str:
+def lookup_secret(secrets: SecretLookup, access_key: str) -> str:
+    """The secret of ``access_key``: InvalidAccessKeyId when the lookup has none."""
     secret = secrets.get(access_key) if isinstance(secrets, Mapping) else secrets(access_key)
     if secret is None:
         raise S3Error(
@@ -511,7 +512,7 @@ def _verify_header(
             "or a valid sha256 value.",
             extra={"ArgumentName": "x-amz-content-sha256", "ArgumentValue": payload_hash},
         )
-    secret = _lookup(secrets, p.access_key)
+    secret = lookup_secret(secrets, p.access_key)
     if abs(now - amz_time(amz_date)) > MAX_SKEW_SECONDS:
         raise skew_error(amz_date, now)
     cquery = canonical_query(raw_query)
@@ -564,7 +565,7 @@ def _verify_presigned(
     parts = _parse_credential(q["X-Amz-Credential"], bad)
     p = _make_parsed(parts, q["X-Amz-SignedHeaders"], q["X-Amz-Signature"], amz_date, bad)
     _check_scope(p, region, bad)
-    secret = _lookup(secrets, p.access_key)
+    secret = lookup_secret(secrets, p.access_key)
     issued = amz_time(amz_date)
     if now > issued + expires:
         raise S3Error(
