@@ -15,6 +15,7 @@ from typing import Any
 
 import trio
 
+from aisfs.auth.caller import OPEN, Caller
 from aisfs.config import NodeConfig
 from aisfs.errors import S3Error, no_good_copy
 from aisfs.s3 import xml as s3xml
@@ -64,15 +65,17 @@ def xml_response(body: bytes, status: int = 200) -> Response:
 class Context:
     """What one operation sees: the decoded request, its HTTP request, who signed it."""
 
-    __slots__ = ("http", "s3", "request_id", "auth")
+    __slots__ = ("http", "s3", "request_id", "auth", "caller")
 
     def __init__(
-        self, http: Request, s3: S3Request, request_id: str, auth: AuthResult | None
+        self, http: Request, s3: S3Request, request_id: str, auth: AuthResult | None,
+        caller: Caller = OPEN,
     ) -> None:
         self.http = http
         self.s3 = s3
         self.request_id = request_id
         self.auth = auth
+        self.caller = caller  # who: a user, anonymous, or the open node (aisfs.auth)
 
     @property
     def bucket(self) -> str:
@@ -135,15 +138,20 @@ class S3Api(MultipartOps, BucketConfigOps):
                     status=501,
                 )
             auth = None
+            caller = OPEN
             if s3.operation != "PreflightRequest":
                 bucket_path = http.raw_path[len(base_path):] if base_path else http.raw_path
                 if s3.virtual_host:
                     bucket_path = f"/{s3.bucket}{http.raw_path}"
-                auth = self.authenticator.authenticate(http, bucket_path)
+                caller, auth = self.authenticator.identify(http, bucket_path)
+                await self.authenticator.authorize_s3(
+                    self.store, caller, s3.operation, s3.bucket)
                 # SSE / object-lock headers: refused (501, or AWS's 400), never ignored
                 check_unsupported(s3.operation, http.headers)  # type: ignore[arg-type]
-            ctx = Context(http, s3, request_id, auth)
-            if self.remote is not None:
+            ctx = Context(http, s3, request_id, auth, caller)
+            if s3.operation == "ListBuckets" and not caller.open:
+                response = await handler(ctx)  # the caller's own (node/s3_auth.py)
+            elif self.remote is not None:
                 response = await self.remote.handle(ctx, handler)
             else:
                 response = await handler(ctx)
@@ -227,6 +235,8 @@ class S3Api(MultipartOps, BucketConfigOps):
     # ---- buckets --------------------------------------------------------------------
 
     async def op_ListBuckets(self, ctx: Context) -> Response:
+        if not ctx.caller.open:
+            return xml_response(await self.authenticator.list_buckets_xml(self.store, ctx.caller))
         buckets = await self.store.list_buckets()
         return xml_response(s3xml.list_buckets_result(buckets))
 
@@ -235,9 +245,12 @@ class S3Api(MultipartOps, BucketConfigOps):
         body = await self.read_small_body(ctx)
         if body.strip():
             s3xml.parse_create_bucket_configuration(body)
+        props = {**self.cfg.bucket_defaults, **self.authenticator.new_bucket_props(ctx.caller)}
         try:
-            await self.store.create_bucket(ctx.bucket, dict(self.cfg.bucket_defaults) or None)
+            await self.store.create_bucket(ctx.bucket, props or None)
         except S3Error as err:
+            if err.code == "BucketAlreadyOwnedByYou":  # another user's: BucketAlreadyExists
+                await self.authenticator.check_recreate(self.store, ctx.caller, ctx.bucket)
             # AWS: creating a bucket you own again succeeds in us-east-1 (the legacy
             # region), is BucketAlreadyOwnedByYou in every other
             if err.code != "BucketAlreadyOwnedByYou" or self.cfg.auth.region != "us-east-1":
@@ -314,18 +327,19 @@ class S3Api(MultipartOps, BucketConfigOps):
             continuation_token=token,
             fetch_owner=q.get("fetch-owner", "").lower() == "true",
         )
+        owner = await self.authenticator.listing_owner(self.store, ctx.caller, ctx.bucket)
         if v2:
             next_token = None
             if page.is_truncated and page.next_marker is not None:
                 next_token = s3xml.encode_continuation_token(page.next_marker)
             body = s3xml.list_objects_v2_result(
                 ctx.bucket, page.entries, page.common_prefixes, params, page.is_truncated,
-                next_token,
+                next_token, owner,
             )
         else:
             body = s3xml.list_objects_v1_result(
                 ctx.bucket, page.entries, page.common_prefixes, params, page.is_truncated,
-                page.next_marker,
+                page.next_marker, owner,
             )
         return xml_response(body)
 
