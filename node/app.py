@@ -117,6 +117,17 @@ class NodeApp:
             )
 
     async def _health(self, request: Request, send: Send) -> None:
+        if self.cfg.auth.metrics == "auth" and self.cfg.auth.mode != "open":
+            from aisfs.errors import S3Error
+            from node.native_auth import probe_allowed
+
+            try:
+                probe_allowed(self._native, self.cfg, request)
+            except S3Error as err:  # auth.metrics = "auth": a caller the node accepts
+                body = ('{"message":"%s"}' % err.message.replace('"', "'")).encode()
+                await send_response(
+                    send, Response(err.status, [("content-type", "application/json")], body))
+                return
         if self.ready:
             await send_response(send, Response(200, [("content-type", "text/plain")], b"ok\n"))
         else:

@@ -38,6 +38,7 @@ import trio
 import xxhash
 
 from aisfs import __version__
+from aisfs.auth.caller import OPEN, OWNER_PROP, Caller
 from aisfs.client.props import (
     BUCKET_PROPS,
     CHECKSUM_TYPES,
@@ -79,7 +80,7 @@ from node.http import (
 )
 from node.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from node.metrics import Metrics
-from node.native_auth import check_native_auth
+from node import native_auth
 from node.native_cksum import (
     EXTRA_KEY,
     FAST,
@@ -90,7 +91,6 @@ from node.native_cksum import (
     object_checksum,
 )
 from node.native_msgpack import packb
-from node.s3_auth import Authenticator
 
 log = logging.getLogger("aisfs.native")
 
@@ -239,10 +239,15 @@ class NativeApi:
         path = req.raw_path
         if path == "/metrics":
             ctx.operation = "Metrics"
+            native_auth.probe_allowed(self, self.cfg, req)  # auth.metrics
             return await self.metrics_response()
         self._authenticate(ctx)
         parts = path[len("/v1/"):].split("/", 2) if path.startswith("/v1/") else [""]
         head, method = parts[0], req.method
+        if head != "health":  # admin-only routes, bucket owners, /v1/users
+            gated = await native_auth.gate(self, ctx, head, parts)
+            if gated is not None:
+                return gated
         remote = getattr(self.app, "remote_native", None)  # node/remote_native.py
         if remote is not None and head in ("buckets", "objects"):
             answered: Response | None = await remote.handle(self, ctx, head, parts)
@@ -282,6 +287,7 @@ class NativeApi:
             raise _method_not_allowed(method, path)
         if head == "health":
             ctx.operation = "Health"
+            native_auth.probe_allowed(self, self.cfg, req)  # auth.metrics
             if self.app.ready:
                 return Response(200, [("content-type", "text/plain")], b"ok\n")
             return Response(503, [("content-type", "text/plain")], b"starting\n")
@@ -357,28 +363,13 @@ class NativeApi:
         raise _method_not_allowed(method, ctx.http.raw_path)
 
     def _authenticate(self, ctx: _Ctx) -> None:
-        """A bearer token (JWT), or - when auth.mode is sigv4 - an S3 signature.
-
-        A SigV4/SigV2-signed request is checked by the S3 facade's Authenticator against
-        ``auth.access_keys`` (so the mount's signed requests reach the native extras); a
-        signed payload hash is checked against the body (`_action_msg`, `put_object`).
-        Everything else goes through `check_native_auth` (JWT, or open).
-        """
-        req = ctx.http
-        if self.cfg.auth.mode == "sigv4" and _aws_signed(req):
-            authenticator = getattr(getattr(self.app, "s3", None), "authenticator", None)
-            if authenticator is None:  # an app without the S3 facade (tests)
-                authenticator = Authenticator(self.cfg)
-            auth = authenticator.authenticate(req)
-            if auth is not None and auth.streaming_signed:
-                raise S3Error(
-                    "NotImplemented",
-                    "the native API takes no streaming-signed bodies (sign the payload "
-                    "hash or send UNSIGNED-PAYLOAD)", status=501,
-                )
-            ctx.auth = auth
-            return
-        check_native_auth(self.cfg, req.headers)
+        """The caller (``ctx.caller``): a bearer token (JWT), or - when auth.mode is
+        sigv4 - an S3 signature, checked by the S3 facade's Authenticator against the
+        same users (node/native_auth.py); a signed payload hash is checked against the
+        body (`_action_msg`, `put_object`)."""
+        if self.cfg.auth.mode == "open":
+            return  # ctx.caller is OPEN
+        native_auth.identify(self, ctx)
 
     def _check_provider(self, ctx: _Ctx) -> None:
         q = ctx.http.query_dict()
@@ -496,6 +487,8 @@ class NativeApi:
         validate_bucket_name(ctx.bucket)
         props = dict(self.cfg.bucket_defaults)
         props.update(self._props_patch(msg.get("value"), strict=False))
+        if ctx.caller.user is not None:
+            props[OWNER_PROP] = ctx.caller.user.id  # the creating user (docs/auth.md)
         await self.store.create_bucket(ctx.bucket, props)
         return Response(200)
 
@@ -522,7 +515,7 @@ class NativeApi:
 
     async def reset_bucket_props(self, ctx: _Ctx) -> Response:
         info = await self.store.get_bucket(ctx.bucket)
-        patch: dict[str, Any] = {k: None for k in info.props}
+        patch: dict[str, Any] = {k: None for k in info.props if k != OWNER_PROP}
         patch.update(self.cfg.bucket_defaults)
         info = await self.store.update_bucket_props(ctx.bucket, patch)
         props = bucket_props_json(info.name, info.props, info.created_ns, self.cfg.bucket_defaults)
@@ -1070,7 +1063,7 @@ class ChecksumMismatch(Exception):
 
 
 class _Ctx:
-    __slots__ = ("http", "operation", "bucket", "key", "auth")
+    __slots__ = ("http", "operation", "bucket", "key", "auth", "caller")
 
     def __init__(self, http: Request) -> None:
         self.http = http
@@ -1078,15 +1071,7 @@ class _Ctx:
         self.bucket = ""
         self.key: str | None = None
         self.auth: AuthResult | None = None  # a verified S3 signature (sigv4 mode)
-
-
-def _aws_signed(req: Request) -> bool:
-    """The request carries an S3 signature (header or presigned query), not a token."""
-    value = (req.headers.get("authorization") or "").lstrip()
-    if value.startswith(("AWS4-HMAC-SHA256", "AWS ")):
-        return True
-    q = req.query_string
-    return "X-Amz-Signature=" in q or "Signature=" in q
+        self.caller: Caller = OPEN  # who: a user, or the open node (node/native_auth.py)
 
 
 def _signed_payload_hash(ctx: _Ctx) -> str:
