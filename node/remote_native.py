@@ -60,7 +60,7 @@ from aisfs.s3.names import validate_key
 from aisfs.s3.ranges import content_range
 from aisfs.s3.sigv4 import check_payload_sha256
 from aisfs.store.types import ObjectMeta
-from node.http import Response, first_piece_read
+from node.http import Response
 from node.native_msgpack import packb
 
 if TYPE_CHECKING:
@@ -462,7 +462,9 @@ class RemoteNative:
         range_header = ctx.http.headers.get("range")
         if range_header is not None and "," in range_header:
             raise S3Error("InvalidRange", "multi-range requests are not supported")
-        read = await self.remote.get(rb, key, range_header=range_header)
+        from node.remote_s3 import read_started
+
+        read, body = await read_started(self.remote, rb, key, range_header)
         headers = self._headers(read.attrs, read.cached, node_id)
         headers.append(("content-type", "application/octet-stream"))
         status = 206 if read.ranged else 200
@@ -471,11 +473,9 @@ class RemoteNative:
                                                            read.attrs.size)))
         headers.append(("content-length", str(read.length)))
         if read.length == 0:
-            await read.body.aclose()
+            await body.aclose()  # type: ignore[attr-defined]
             return Response(status, headers, b"")
-        from node.remote_s3 import _pieces
-
-        return Response(status, headers, await first_piece_read(_pieces(read.body)))
+        return Response(status, headers, body)
 
     async def _put(self, api: NativeApi, ctx: _Ctx, rb: Resolved, key: str) -> Response:
         from node.native_api import _signed_payload_hash, _uint_or_none

@@ -25,12 +25,20 @@ forwarded to the backend (``node.remote_s3_multipart``). Bucket configuration
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from aisfs.backend import BucketRef, Provider, RemoteObjects, Resolved, client_etag
+from aisfs.backend import (
+    BucketRef,
+    Provider,
+    RemoteObjects,
+    RemoteRead,
+    Resolved,
+    client_etag,
+)
 from aisfs.backend.provider import LOCAL_PREFIX, bucket_of_local, local_bucket_name
 from aisfs.backend.types import RemoteAttrs
 from aisfs.errors import S3Error
@@ -44,6 +52,7 @@ from aisfs.s3.conditions import (
 from aisfs.s3.ranges import content_range
 from aisfs.s3.refusals import override_value
 from aisfs.s3.request import listing_encoding, parse_copy_source, parse_max
+from aisfs.store.chunks import StoreCorruption
 from aisfs.store.types import BucketInfo, ObjectMeta
 from node.http import Response, first_piece_read
 from node.remote_s3_multipart import RemoteMultipart
@@ -51,6 +60,8 @@ from node.s3_body import UploadBody, checksum_headers
 
 if TYPE_CHECKING:
     from node.s3_api import Context, S3Api
+
+log = logging.getLogger("aisfs.s3")
 
 XML = "application/xml"
 AWS_PREFIX = LOCAL_PREFIX[Provider.AWS]
@@ -256,16 +267,16 @@ class RemoteS3:
             attrs, start, end, ranged, body = h.attrs, 0, h.attrs.size - 1, False, None
             cached = h.cached
         else:
-            read = await self.remote.get(rb, ctx.key, range_header=range_header)
+            read, pieces = await read_started(self.remote, rb, ctx.key, range_header)
             attrs, start, end, ranged = read.attrs, read.start, read.end, read.ranged
-            body, cached = read.body, read.cached
+            body, cached = pieces, read.cached
         headers = object_headers(attrs)
         headers.append(("ais-cached", "true" if cached else "false"))
         try:
             check_preconditions(ctx.http.headers.items(), attrs.etag, attrs.last_modified_ns)
         except S3Error as err:
             if body is not None:
-                await body.aclose()
+                await body.aclose()  # type: ignore[attr-defined]
             if err.status == 304:
                 keep = {"etag", "last-modified"}
                 return Response(304, [h for h in headers if h[0] in keep], head=True)
@@ -284,9 +295,9 @@ class RemoteS3:
         headers.append(("content-length", str(length)))
         if body is None or length == 0:
             if body is not None:
-                await body.aclose()
+                await body.aclose()  # type: ignore[attr-defined]
             return Response(status, headers, b"", head=True)
-        return Response(status, headers, await first_piece_read(_pieces(body)))
+        return Response(status, headers, body)
 
     async def op_GetObject(self, ctx: Context, rb: Resolved) -> Response:
         return await self._get_or_head(ctx, rb, head=False)
@@ -434,6 +445,28 @@ class _Pieces:
 
 def _pieces(body: object) -> AsyncIterator[bytes]:
     return _Pieces(body)
+
+
+async def read_started(
+    remote: RemoteObjects, rb: Resolved, key: str, range_header: str | None
+) -> tuple[RemoteRead, AsyncIterator[bytes]]:
+    """GET ``key`` with its first piece read (an error then is a clean answer, not a cut
+    body). A cached copy that went between its record and its bytes (evicted or replaced
+    meanwhile: NoSuchKey, or no good inline copy) is looked up again; one still unreadable
+    after that is dropped and fetched from the backend - the backend has the object."""
+    for attempt in range(3):
+        read = await remote.get(rb, key, range_header=range_header)
+        try:
+            return read, await first_piece_read(_pieces(read.body))
+        except (StoreCorruption, S3Error) as e:
+            gone = isinstance(e, StoreCorruption) or e.code == "NoSuchKey"
+            if not read.cached or not gone or attempt == 2:
+                raise
+            if attempt == 1:
+                log.warning("%s/%s: the cached copy cannot be read (%s): fetched again",
+                            rb.bucket, key, e)
+                await remote.evict(rb, key)
+    raise AssertionError("unreachable")
 
 
 async def checked_body(body: UploadBody, meta: ObjectMeta) -> AsyncIterator[bytes]:
