@@ -246,3 +246,29 @@ def test_backend_down_is_503_naming_it(tmp_path: Path, moto_server: Any) -> None
         assert s3.get_object(Bucket=bucket, Key="warm")["Body"].read() == b"cached"
     finally:
         node.stop()
+
+
+@pytest.mark.allow_node_errors  # the store logs the bad chunk it found
+def test_corrupt_cached_copy_is_fetched_again(tmp_path: Path, moto_server: Any) -> None:
+    t = Target("moto", moto_server.endpoint, moto_server.access_key, moto_server.secret_key)
+    bucket = t.new_bucket()
+    data = os.urandom(3 * 1024 * 1024)
+    t.client().put_object(Bucket=bucket, Key="obj", Body=data)
+    node = new_node(tmp_path / "c", config=front_config(t)).start()
+    try:
+        s3 = client_of(node)
+        assert s3.get_object(Bucket=bucket, Key="obj")["Body"].read() == data  # cached
+        chunks = [p for mp in node.mountpaths for p in (mp / "chunks").rglob("*")
+                  if p.is_file()]
+        assert chunks
+        for p in chunks:  # every copy of every chunk
+            raw = bytearray(p.read_bytes())
+            raw[len(raw) // 2] ^= 0x10
+            p.write_bytes(bytes(raw))
+        got = s3.get_object(Bucket=bucket, Key="obj")
+        assert got["Body"].read() == data
+        assert "fetched again" in node.log()
+        again = s3.get_object(Bucket=bucket, Key="obj")  # the new copy is good
+        assert again["Body"].read() == data
+    finally:
+        node.stop()
