@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import time
 from collections import Counter
 from typing import Any
@@ -19,14 +20,35 @@ from . import layout
 from .core import StoreCore
 from .files import read_json
 from .index import INSERT_OBJECT, object_row
-from .manifest import dumps, info_to_json, inline_ok, upload_from_json
+from .manifest import dumps, index_text, inline_ok, upload_from_json
 from .manifests import walk_manifests
 from .types import BucketInfo, FsckReport, ObjectInfo, UploadInfo
 
 log = logging.getLogger(__name__)
 
 
-def _scan(core: StoreCore) -> tuple[
+class ScanProgress:
+    """A progress line on stderr about once a second while fsck scans the manifests."""
+
+    def __init__(self, every: float = 1.0) -> None:
+        self.every = every
+        self.mountpath = ""
+        self.start = self.last = time.monotonic()
+        self.seen = 0
+
+    def tick(self, objects: int) -> None:
+        self.seen += 1
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            rate = self.seen / max(now - self.start, 1e-9)
+            print(
+                f"fsck: {self.seen:,} manifests read ({objects:,} objects), {rate:,.0f}/s, "
+                f"on {self.mountpath}", file=sys.stderr, flush=True,
+            )
+
+
+def _scan(core: StoreCore, progress: ScanProgress) -> tuple[
     dict[str, tuple[int, BucketInfo]],
     dict[tuple[str, str], ObjectInfo],
     dict[str, UploadInfo],
@@ -36,7 +58,9 @@ def _scan(core: StoreCore) -> tuple[
     objects: dict[tuple[str, str], ObjectInfo] = {}
     uploads: dict[str, UploadInfo] = {}
     parts: dict[str, dict[int, dict[str, Any]]] = {}
+    oks: dict[tuple[str, str], tuple[int, bool]] = {}
     for mp in core.mps.live():
+        progress.mountpath = mp.root
         root = mp.root
         try:
             names = os.listdir(f"{root}/{layout.BUCKETS}")
@@ -55,12 +79,14 @@ def _scan(core: StoreCore) -> tuple[
                     updated, BucketInfo(d["name"], int(d["created_ns"]), d.get("props") or {})
                 )
         for _path, info in walk_manifests(root, logged=True):
-            cur = objects.get((info.bucket, info.key))
+            cur = oks.get((info.bucket, info.key))
             # the newest copy wins; of equal ones, one whose inline bytes verify
-            if cur is None or (info.generation, inline_ok(info)) > (
-                cur.generation, inline_ok(cur)
-            ):
+            ok = inline_ok(info)
+            info.inline = None  # the index keeps no inline bytes: not held for all objects
+            if cur is None or (info.generation, ok) > cur:
                 objects[(info.bucket, info.key)] = info
+                oks[(info.bucket, info.key)] = (info.generation, ok)
+            progress.tick(len(objects))
         try:
             uids = os.listdir(f"{root}/{layout.UPLOADS}")
         except OSError:
@@ -92,7 +118,8 @@ def run_fsck(core: StoreCore, rebuild: bool, check_chunks: bool = True) -> FsckR
 
 
 def _check(core: StoreCore, rebuild: bool, check_chunks: bool) -> FsckReport:
-    buckets, objects, uploads, parts = _scan(core)
+    progress = ScanProgress()
+    buckets, objects, uploads, parts = _scan(core, progress)
     w = core.index.w
     report = FsckReport()
     # objects whose bucket record is lost everywhere get a bucket with default props
@@ -166,8 +193,10 @@ def _check(core: StoreCore, rebuild: bool, check_chunks: bool) -> FsckReport:
                 [(b.name, b.created_ns, dumps(b.props)) for _, b in buckets.values()],
             )
             w.executemany(
-                INSERT_OBJECT, [object_row(i, dumps(info_to_json(i))) for i in objects.values()]
+                INSERT_OBJECT, (object_row(i, index_text(i)) for i in objects.values())
             )
+            if objects:
+                core.index.note_generation(max(i.generation for i in objects.values()))
             w.executemany(
                 "INSERT INTO chunks (id, refs, size) VALUES (?, ?, ?)",
                 [(cid, n, sizes[cid]) for cid, n in refs.items()],

@@ -103,6 +103,37 @@ def _migrate(conn: sqlite3.Connection) -> None:
         raise
 
 
+INDEX_VERSION = "2"  # 2: no inline bytes in the manifest column (they are in the files)
+
+
+def _slim(conn: sqlite3.Connection) -> None:
+    """An index from before version 2 kept each inline object's bytes (base64) in its
+    manifest column, as its manifest files do: they are dropped from the rows in one
+    transaction, then the file is compacted (VACUUM). Once per index."""
+    row = conn.execute("SELECT value FROM meta WHERE name = 'index_version'").fetchone()
+    if row is not None and row[0] == INDEX_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        n = conn.execute(
+            "UPDATE objects SET manifest = json_remove(manifest, '$.inline') "
+            "WHERE json_valid(manifest) AND json_type(manifest, '$.inline') IS NOT NULL"
+        ).rowcount
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (name, value) VALUES ('index_version', ?)",
+            (INDEX_VERSION,),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    if n:
+        log.warning("index: inline bytes dropped from %d rows (kept in the manifest files); "
+                    "compacting the index", n)
+        conn.execute("VACUUM")
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout=10000")
@@ -118,6 +149,7 @@ class Index:
         self.w = _connect(path)
         self.w.executescript(SCHEMA)
         _migrate(self.w)
+        _slim(self.w)
         # the names a change in flight touches (journal.py): what an open after a crash
         # reconciles
         self.journal = Journal(path.parent / "journal")

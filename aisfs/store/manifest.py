@@ -27,16 +27,44 @@ def inline_ok(info: ObjectInfo) -> bool:
 
 
 def info_to_json(info: ObjectInfo) -> dict[str, Any]:
+    """The manifest's JSON: for an inline object its checksum (``inline_xxh3``), never its
+    bytes (they follow the JSON in the file, see ``encode_manifest``)."""
     d = _info_to_json(info)
-    if info.inline is not None:  # the bytes last: everything else reads the same
-        d["inline_xxh3"] = info.inline_xxh3 or inline_hash(info.inline)
-        d["inline"] = base64.b64encode(info.inline).decode("ascii")
+    if info.inline is not None or info.inline_xxh3:
+        d["inline_xxh3"] = info.inline_xxh3 or inline_hash(info.inline or b"")
     return d
 
 
 def index_text(info: ObjectInfo) -> str:
-    """The manifest text the index row keeps."""
+    """The manifest text the index row keeps: the JSON, no inline bytes."""
     return dumps(info_to_json(info))
+
+
+def manifest_bytes(text: str, inline: bytes | None) -> bytes:
+    """A manifest file: its JSON (``index_text``), then for an inline object a newline
+    and the raw bytes (JSON text holds no raw newline)."""
+    data = text.encode("utf-8", "surrogatepass")
+    return data if inline is None else data + b"\n" + inline
+
+
+def encode_manifest(info: ObjectInfo) -> bytes:
+    return manifest_bytes(index_text(info), info.inline)
+
+
+def decode_manifest(data: bytes) -> ObjectInfo:
+    """A manifest file's record, its inline bytes included: the JSON, then the raw bytes;
+    or (an older file) JSON with the bytes in base64 (``"inline"``). ValueError (or
+    KeyError, TypeError, AttributeError) if it does not parse."""
+    head, sep, tail = data.partition(b"\n")
+    info = info_from_json(json.loads(head))
+    if sep and info.inline_xxh3 and info.inline is None:
+        info.inline = tail
+    return info
+
+
+def is_inline(info: ObjectInfo) -> bool:
+    """An inline object (its bytes in its manifest files, maybe not loaded)."""
+    return bool(info.inline_xxh3) or info.inline is not None
 
 
 def _info_to_json(info: ObjectInfo) -> dict[str, Any]:
@@ -57,7 +85,9 @@ def _info_to_json(info: ObjectInfo) -> dict[str, Any]:
 
 
 def info_from_json(d: dict[str, Any]) -> ObjectInfo:
-    """The record of a manifest; ValueError if its inline bytes are not base64."""
+    """The record of a manifest's JSON (an index row's, or a file's: ``decode_manifest``);
+    ValueError if an older file's inline bytes are not base64. An inline object read from
+    the index has ``inline_xxh3`` and no bytes (``inline`` None)."""
     inline = d.get("inline")
     data: bytes | None = None
     if inline is not None:
@@ -78,7 +108,7 @@ def info_from_json(d: dict[str, Any]) -> ObjectInfo:
         checksum_type=d.get("checksum_type", "xxhash"),
         checksum_value=d.get("checksum_value", ""),
         inline=data,
-        inline_xxh3=d.get("inline_xxh3", "") if data is not None else "",
+        inline_xxh3=d.get("inline_xxh3", ""),
     )
 
 

@@ -4,14 +4,14 @@ a good copy of an inline object."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable, Iterator
 
 from . import layout
-from .files import read_file, read_json
-from .manifest import info_from_json, inline_ok
+from .chunks import StoreCorruption
+from .files import read_file
+from .manifest import decode_manifest, inline_ok
 from .mountpaths import MountpathSet
 from .types import ObjectInfo
 
@@ -40,17 +40,14 @@ def walk_manifests(
             if not name.endswith(".json"):
                 continue
             path = f"{base}/{name}"
-            if logged:
-                d = read_json(path)
-                if d is None:
-                    continue
-            else:
-                try:
-                    d = json.loads(read_file(path))
-                except (OSError, ValueError):
-                    continue
             try:
-                info = info_from_json(d)
+                data = read_file(path)
+            except OSError as e:
+                if logged and not isinstance(e, FileNotFoundError):
+                    log.warning("cannot read %s: %s", path, e)
+                continue
+            try:
+                info = decode_manifest(data)
             except (KeyError, TypeError, ValueError, AttributeError) as e:
                 if logged:
                     log.warning("bad manifest %s/%s: %s", base, name, e)
@@ -64,17 +61,18 @@ def walk_manifests(
 def read_manifest(path: str) -> ObjectInfo:
     """The manifest file at ``path``; OSError if unreadable, ValueError (or KeyError,
     TypeError, AttributeError) if it does not parse."""
-    return info_from_json(json.loads(read_file(path)))
+    return decode_manifest(read_file(path))
 
 
 def inline_copy(
     mps: MountpathSet, bucket: str, key: str, generation: int
 ) -> ObjectInfo | None:
-    """A manifest copy of this inline object (same generation) whose bytes verify."""
-    for mp in mps.live():
+    """A manifest copy of this inline object (same generation) whose bytes verify: its
+    wanted mountpaths first (the HRW order of its name), where the copies are."""
+    for mp in mps.order(layout.manifest_name(bucket, key)):
         path = layout.manifest_path(mp.root, bucket, key)
         try:
-            cand = info_from_json(json.loads(read_file(path)))
+            cand = decode_manifest(read_file(path))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
         if (cand.bucket, cand.key, cand.generation) == (bucket, key, generation) and (
@@ -82,3 +80,15 @@ def inline_copy(
         ):
             return cand
     return None
+
+
+def load_inline(mps: MountpathSet, info: ObjectInfo) -> None:
+    """``info.inline`` (an inline object from the index): the bytes of a manifest copy of
+    its generation that verifies, against the index's checksum too; StoreCorruption if
+    none does."""
+    good = inline_copy(mps, info.bucket, info.key, info.generation)
+    if good is None or good.inline_xxh3 != info.inline_xxh3:
+        raise StoreCorruption(
+            f"inline:{info.bucket}/{info.key}", "no manifest copy with good inline data"
+        )
+    info.inline = good.inline

@@ -16,6 +16,7 @@ from .buckets import Buckets
 from .generations import Generations
 from .index import Index
 from .manifest import info_from_json
+from .manifests import load_inline
 from .publish import Publisher
 from .threads import ShortSteps, run_sync
 from .types import ObjectInfo, ObjectMeta
@@ -63,7 +64,10 @@ class Objects:
         if row is None:
             self.buckets.get_sync(bucket)
             raise S3Error("NoSuchKey", "The specified key does not exist.", key)
-        return info_from_json(json.loads(row[0]))
+        info = info_from_json(json.loads(row[0]))
+        if info.inline_xxh3:  # its bytes go into the new manifests
+            load_inline(self.publisher.mps, info)
+        return info
 
     def _copy_sync(
         self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str,
@@ -172,6 +176,8 @@ class Objects:
             pairs = []
             for (m,) in rows:
                 info = info_from_json(json.loads(m))
+                if info.inline_xxh3:
+                    load_inline(self.publisher.mps, info)
                 pairs.append((info, dst_prefix + info.key[len(src_prefix) :]))
             if not pairs:
                 return 0, []

@@ -21,7 +21,7 @@ from .config import StoreConfig
 from .files import fsync_dir, unlink_durably, write_all, write_tmp
 from .index import INSERT_OBJECT, Index, object_row
 from .journal import crash_point
-from .manifest import dumps, info_to_json
+from .manifest import index_text, manifest_bytes
 from .mountpath import Mountpath
 from .mountpaths import MountpathSet
 from .reaper import Reaper
@@ -62,8 +62,8 @@ class Publisher:
         ``sync_linked`` fsyncs it after the lock. That is one journal commit for file
         and entry instead of two; the directory fsync that follows finds it done.
         """
-        text = dumps(info_to_json(info))
-        data = text.encode("utf-8", "surrogatepass")
+        text = index_text(info)
+        data = manifest_bytes(text, info.inline)
         name = layout.manifest_name(info.bucket, info.key)
         final = f"{layout.MANIFESTS}/{name[:2]}/{name}.json"
         staged: list[Staged] = []
@@ -319,7 +319,7 @@ class Publisher:
                     sizes[c.id] = c.size
                 w.execute(INSERT_OBJECT, object_row(
                     info,
-                    staged[0].text if staged and len(new) == 1 else dumps(info_to_json(info)),
+                    staged[0].text if staged and len(new) == 1 else index_text(info),
                 ))
             if new:
                 self.index.note_generation(max(i.generation for i in new))
@@ -362,7 +362,7 @@ class Staged:
     mp: Mountpath
     tmp: str  # "" once renamed or removed (or when the manifest is unnamed: fd)
     final: str
-    text: str  # the manifest's JSON (the index row keeps the same text)
+    text: str  # the manifest's JSON (the index row keeps the same text; no inline bytes)
     fd: int = -1  # an unnamed (O_TMPFILE) manifest, not yet fsynced
     linked: bool = False  # fd now has the final name (fsync it before acknowledging)
 

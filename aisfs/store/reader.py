@@ -12,7 +12,7 @@ from .chunks import ChunkStore, StoreCorruption
 from .config import MiB
 from .index import Index
 from .manifest import info_from_json, inline_ok
-from .manifests import inline_copy
+from .manifests import load_inline
 from .mountpaths import MountpathSet
 from .threads import run_sync, start_soon
 from .types import ChunkRef, ObjectInfo
@@ -40,19 +40,23 @@ class Reader:
             self.buckets.get_sync(bucket)
             raise S3Error("NoSuchKey", "The specified key does not exist.", key)
         info = info_from_json(json.loads(row[0]))
-        if info.inline is not None:
-            if not inline_ok(info):  # the index row is damaged: a good manifest copy?
-                good = inline_copy(self.mps, info.bucket, info.key, info.generation)
-                if good is not None:
-                    info.inline = good.inline
-            if with_data and inline_ok(info):
-                info.data = info.inline
+        if info.inline_xxh3:
+            # an inline object: its bytes are in its manifest files, read (and verified)
+            # only for a GET
+            if with_data:
+                # no good copy: read_object raises, as for a chunk
+                with contextlib.suppress(StoreCorruption):
+                    self.load_inline(info)
+                    info.data = info.inline
         elif with_data and 0 < info.size <= INLINE_READ:
             # no pin: a chunk removed meanwhile (the object was replaced) is just not
             # prefetched, and read_object takes the usual path (and its error)
             with contextlib.suppress(StoreCorruption):
                 info.data = b"".join(self.chunks.read(c.id, c.size) for c in info.chunks)
         return info
+
+    def load_inline(self, info: ObjectInfo) -> None:
+        load_inline(self.mps, info)
 
     async def head_object(self, bucket: str, key: str, *, with_data: bool = False) -> ObjectInfo:
         """The object's record. ``with_data``: for a small object (<= 1 MiB) its bytes
@@ -81,6 +85,8 @@ class Reader:
         """
         if end is None or end >= info.size:
             end = info.size - 1
+        if info.inline_xxh3 and info.inline is None:  # a HEAD's record: read the bytes
+            await run_sync(self.load_inline, info)
         if info.inline is not None:
             if not inline_ok(info):
                 raise StoreCorruption(

@@ -45,7 +45,7 @@ from .chunks import GOOD, MISSING
 from .core import StoreCore
 from .files import fsync_dir, read_file, replace_durably
 from .jobs import Progress
-from .manifest import dumps, info_from_json, info_to_json, inline_ok
+from .manifest import manifest_bytes
 from .manifests import inline_copy, walk_manifests
 from .mountpath import Mountpath
 
@@ -194,10 +194,14 @@ def _file_bytes(path: str) -> bytes | None:
 
 
 def fix_manifest(core: StoreCore, bucket: str, key: str, copies: int, text: str,
-                 prog: Progress) -> None:
-    """Copies of the object's manifest on exactly its wanted mountpaths, as in the index."""
+                 prog: Progress, inline: bytes | None = None) -> None:
+    """Copies of the object's manifest on exactly its wanted mountpaths, as in the index
+    (``text``); an inline object's bytes (``inline``, verified) follow its JSON. An inline
+    object whose bytes are not given is left alone."""
+    if inline is None and '"inline_xxh3"' in text:
+        return
     name = layout.manifest_name(bucket, key)
-    data = text.encode("utf-8", "surrogatepass")
+    data = manifest_bytes(text, inline)
     want = wanted(core, name, copies)
     live = core.mps.live()
 
@@ -215,9 +219,8 @@ def fix_manifest(core: StoreCore, bucket: str, key: str, copies: int, text: str,
         row = core.index.w.execute(
             "SELECT manifest FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
         ).fetchone()
-        if row is None:
-            return  # deleted meanwhile: its delete removed the manifests
-        data = row[0].encode("utf-8", "surrogatepass")
+        if row is None or row[0] != text:
+            return  # deleted or replaced meanwhile: its change wrote the manifests
         written = 0
         for mp in want:
             path = layout.manifest_path(mp.root, bucket, key)
@@ -243,33 +246,16 @@ def fix_manifest(core: StoreCore, bucket: str, key: str, copies: int, text: str,
         prog.add(manifests_fixed=1)
 
 
-def check_inline(core: StoreCore, bucket: str, key: str, manifest: str, d: dict[str, Any],
-                 mode: str, prog: Progress) -> str | None:
-    """An inline object's manifest text from the index, its bytes verified (xxh3-128) so
-    that ``fix_manifest`` never spreads damaged bytes; a damaged index row is replaced by a
-    manifest copy of the same generation that verifies. None: no good copy anywhere."""
-    try:
-        if inline_ok(info_from_json(d)):
-            return manifest
-    except (ValueError, KeyError, TypeError):
-        pass
-    log.error("%s: inline data of %s/%s in the index is damaged", mode, bucket, key)
+def check_inline(core: StoreCore, bucket: str, key: str, d: dict[str, Any],
+                 mode: str) -> bytes | None:
+    """An inline object's bytes from a manifest copy of its generation that verifies
+    (xxh3-128, and the index's checksum), so that ``fix_manifest`` never spreads damaged
+    bytes. None: no good copy anywhere."""
     good = inline_copy(core.mps, bucket, key, int(d.get("generation", 0)))
-    if good is None:
+    if good is None or good.inline_xxh3 != d.get("inline_xxh3"):
         log.error("%s: %s/%s has no good copy of its inline data", mode, bucket, key)
         return None
-    text = dumps(info_to_json(good))
-    with core.index.wlock:
-        cur = core.index.w.execute(
-            "SELECT manifest FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
-        ).fetchone()
-        if cur is None or cur[0] != manifest:
-            return cur[0] if cur is not None else manifest  # changed meanwhile: as it is now
-        core.index.w.execute(
-            "UPDATE objects SET manifest = ? WHERE bucket = ? AND key = ?", (text, bucket, key)
-        )
-    prog.add(manifests_fixed=1)
-    return text
+    return good.inline
 
 
 def fix_upload(core: StoreCore, upload_id: str, copies: int, prog: Progress) -> None:
@@ -450,16 +436,16 @@ def walk(
                 chunks = [c[0] for c in d.get("chunks") or []]
                 if any(results.get(cid) == LOST for cid in chunks):
                     prog.lost_object(f"{bucket}/{key}")
-                if "inline" in d:
-                    fixed = check_inline(core, bucket, key, manifest, d, mode, prog)
-                    if fixed is None:  # no good bytes anywhere: leave every copy as it is
+                inline = None
+                if "inline_xxh3" in d:
+                    inline = check_inline(core, bucket, key, d, mode)
+                    if inline is None:  # no good bytes anywhere: leave every copy as it is
                         prog.lost_object(f"{bucket}/{key}")
                         prog.add(objects_done=1, bytes_done=size)
                         continue
-                    manifest = fixed
                 try:
                     fix_manifest(core, bucket, key, copies_of.get(bucket, default), manifest,
-                                 prog)
+                                 prog, inline)
                 except OSError as e:
                     log.error("%s: manifest of %s/%s: %s", mode, bucket, key, e)
                 prog.add(objects_done=1, bytes_done=size)
@@ -526,8 +512,12 @@ def drain(core: StoreCore, mp: Mountpath, prog: Progress, should_stop: Callable[
             (info.bucket, info.key),
         )
         if row is not None:
+            d = json.loads(row[0])
+            inline = check_inline(core, info.bucket, info.key, d, "resilver") if (
+                "inline_xxh3" in d
+            ) else None
             fix_manifest(core, info.bucket, info.key,
-                         copies_of.get(info.bucket, default), row[0], prog)
+                         copies_of.get(info.bucket, default), row[0], prog, inline)
     try:
         uids = os.listdir(f"{mp.root}/{layout.UPLOADS}")
     except OSError:

@@ -54,8 +54,8 @@ from .multipart import Multipart
 from .objects import Objects
 from .publish import Publisher
 from .reader import Reader
-from .reconcile import ReconcileReport, reconcile
 from .reaper import Reaper
+from .reconcile import ReconcileReport, reconcile
 from .stats import store_stats
 from .threads import ShortSteps, run_sync
 from .types import (

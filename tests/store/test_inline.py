@@ -20,6 +20,7 @@ import xxhash
 from aisfs.errors import S3Error
 from aisfs.store import ObjectMeta, Store, StoreConfig, StoreCorruption, open_store
 from aisfs.store.layout import manifest_path
+from aisfs.store.manifest import decode_manifest
 from aisfs.store.types import WriteResult
 
 from .conftest import CHUNK, body_of, chunk_files, make_config, rand, read_all
@@ -73,8 +74,14 @@ async def test_round_trip(store: Store, config: StoreConfig, size: int) -> None:
     assert (res.chunks == []) == (inline or size == 0)
     assert (len(chunk_files(config)) == 0) == (inline or size == 0)
     [m] = manifests(store, "b", "k")
-    d = json.loads(m.read_text())
-    assert ("inline" in d) == inline and (d["chunks"] == []) == inline
+    raw = m.read_bytes()
+    head_json, sep, tail = raw.partition(b"\n")
+    d = json.loads(head_json)
+    # an inline object's bytes follow its JSON raw (no base64), once
+    assert ("inline_xxh3" in d) == inline and (d["chunks"] == []) == inline
+    assert "inline" not in d and (sep == b"\n") == inline and tail == (data if inline else b"")
+    row = store.index.row("SELECT manifest FROM objects WHERE key = 'k'")[0]
+    assert row.encode() == head_json  # the index keeps the JSON, not the bytes
     for with_data in (False, True):
         head = await store.head_object("b", "k", with_data=with_data)
         assert head.etag == info.etag and head.meta.user == {"a": "1"}
@@ -152,10 +159,10 @@ async def test_copy_rename_update_meta_stay_inline(store: Store, config: StoreCo
     assert upd.inline == data
     for bucket, key in [("c", "copy"), ("b", "r/1"), ("b", "z/2")]:
         head = await store.head_object(bucket, key)
-        assert head.inline == data and head.chunks == []
+        assert head.inline_xxh3 and head.chunks == []
         assert await read_all(store, head, 10, 19) == data[10:20]
         for m in manifests(store, bucket, key):
-            assert "inline" in json.loads(m.read_text())
+            assert decode_manifest(m.read_bytes()).inline == data
     assert (await store.head_object("b", "z/2")).meta.user == {"z": "3"}
     assert chunk_files(config) == [] and chunk_rows(store) == 0
 
@@ -183,7 +190,7 @@ async def test_fsck_rebuilds_inline_objects(config: StoreConfig) -> None:
         for k, v in objs.items():
             head = await store.head_object("b", k)
             assert head.meta.user == {"k": k if k != "k3r" else "k3"}
-            assert (head.inline is not None) == (len(v) <= INLINE)
+            assert bool(head.inline_xxh3) == (len(v) <= INLINE)
             assert await read_all(store, head) == v
         report = await store.fsck(rebuild=False)
         assert report.clean and report.objects == len(objs)
@@ -231,44 +238,27 @@ async def test_scrub_repairs_a_corrupt_manifest_copy(store: Store) -> None:
     await store.put_object("b", "other", body_of(b"fine"), ObjectMeta())
     m1, m2 = manifests(store, "b", "k")
     good = m1.read_bytes()
-    d = json.loads(good)
-    raw = bytearray(data)
-    raw[7] ^= 0x01
-    import base64
-
-    d["inline"] = base64.b64encode(bytes(raw)).decode()  # valid JSON, wrong bytes
-    m2.write_text(json.dumps(d))
-    prog = await trio.to_thread.run_sync(store.admin.scrub)
-    assert await trio.to_thread.run_sync(store.admin.wait_idle, 60)
-    assert prog.state == "done" and prog.manifests_fixed == 1 and prog.unrepairable == []
-    assert m1.read_bytes() == m2.read_bytes() == good
-    # the index row damaged: a read takes a good copy from the disks; scrub fixes the row
-    bad = json.loads(good)
-    bad["inline"] = d["inline"]
-    with store.index.wlock:
-        store.index.w.execute(
-            "UPDATE objects SET manifest = ? WHERE key = 'k'", (json.dumps(bad),)
-        )
+    bad = bytearray(good)
+    bad[-7] ^= 0x01  # one bit of the raw bytes after the JSON
+    m2.write_bytes(bytes(bad))
+    # a read takes a copy that verifies, whichever mountpath comes first
     assert await read_all(store, await store.head_object("b", "k")) == data
     assert await read_all(store, await store.head_object("b", "k", with_data=True)) == data
     prog = await trio.to_thread.run_sync(store.admin.scrub)
     assert await trio.to_thread.run_sync(store.admin.wait_idle, 60)
     assert prog.state == "done" and prog.manifests_fixed == 1 and prog.unrepairable == []
-    row = store.index.row("SELECT manifest FROM objects WHERE key = 'k'")[0]
-    assert row.encode() == good and m1.read_bytes() == m2.read_bytes() == good
+    assert m1.read_bytes() == m2.read_bytes() == good
     # every copy damaged: an error, never wrong bytes; scrub lists it and overwrites nothing
     for m in (m1, m2):
-        m.write_text(json.dumps(bad))
-    with store.index.wlock:
-        store.index.w.execute(
-            "UPDATE objects SET manifest = ? WHERE key = 'k'", (json.dumps(bad),)
-        )
+        m.write_bytes(bytes(bad))
     with pytest.raises(StoreCorruption):
         await read_all(store, await store.head_object("b", "k", with_data=True))
+    with pytest.raises(StoreCorruption):
+        await read_all(store, await store.head_object("b", "k"))
     prog = await trio.to_thread.run_sync(store.admin.scrub)
     assert await trio.to_thread.run_sync(store.admin.wait_idle, 60)
     assert prog.unrepairable == ["b/k"]
-    assert m1.read_text() == json.dumps(bad)
+    assert m1.read_bytes() == bytes(bad)
     await store.delete_object("b", "k")  # clean for the fixture's fsck
 
 
@@ -366,7 +356,7 @@ async def test_new_manifest_unnamed_then_linked_and_race_replaces(
         paths = [p for p in (manifest_path(str(mp), "b", "new") for mp in config.mountpaths)
                  if os.path.exists(p)]
         assert len(paths) == 2
-        assert all(json.loads(Path(p).read_text())["key"] == "new" for p in paths)
+        assert all(decode_manifest(Path(p).read_bytes()).key == "new" for p in paths)
         assert not any(os.listdir(mp / "tmp") for mp in config.mountpaths)
         # a stale, torn manifest where the PUT does not look (as after a power loss)
         for mp in config.mountpaths:
