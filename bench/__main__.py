@@ -6,6 +6,7 @@
     ./run bench --big            # also: node RSS while a 2 GiB object is PUT and read back
     ./run bench mount [--quick]  # the FUSE mount beside direct S3 and the local disk
     ./run bench listing          # one delimiter level of 1,000 subdirectories (S3, native)
+    ./run bench tree [--base DIR] # a real tree (botocore) copied into the mount, du, ls -lR
     ./run bench --hypercorn      # also: the node on Hypercorn (net.http_server) beside it
     ./run bench --s3-extras      # also: multipart 1 GiB (8 MiB parts, 8 in flight) and the
                                  # cost of SigV4 verification on 4 KiB GETs
@@ -303,6 +304,11 @@ def main() -> None:
         from bench.listing import main as listing_main
 
         listing_main(sys.argv[2:])
+        return
+    if sys.argv[1:2] == ["tree"]:
+        from bench.tree import main as tree_main
+
+        tree_main(sys.argv[2:])
         return
     parser = argparse.ArgumentParser(prog="bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
