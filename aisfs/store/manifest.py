@@ -62,11 +62,6 @@ def decode_manifest(data: bytes) -> ObjectInfo:
     return info
 
 
-def is_inline(info: ObjectInfo) -> bool:
-    """An inline object (its bytes in its manifest files, maybe not loaded)."""
-    return bool(info.inline_xxh3) or info.inline is not None
-
-
 def _info_to_json(info: ObjectInfo) -> dict[str, Any]:
     return {
         "v": VERSION,

@@ -79,6 +79,11 @@ class ObjectInfo:
     # worker call, which read_object then serves without touching the disks again
     data: bytes | None = field(default=None, repr=False, compare=False)
 
+    @property
+    def is_inline(self) -> bool:
+        """An inline object, whether or not its bytes were read (``inline``)."""
+        return self.inline is not None or bool(self.inline_xxh3)
+
 
 @dataclass(slots=True)
 class BucketInfo:
