@@ -75,8 +75,11 @@ class Backend(Protocol):
         """Pages of a listing with delimiter '/' under `prefix`."""
         ...
 
-    def list_all(self, bucket: str, prefix: str) -> AsyncIterator[list[ObjectInfo]]:
-        """Pages of every key under `prefix` (no delimiter)."""
+    def list_all(
+        self, bucket: str, prefix: str, max_keys: int = 1000
+    ) -> AsyncIterator[list[ObjectInfo]]:
+        """Pages of every key under `prefix` (no delimiter); with `rich_listing`, each
+        ObjectInfo carries its user metadata (``meta``) as `list_dir`'s do."""
         ...
 
     async def first_key(self, bucket: str, prefix: str, max_keys: int = 2) -> list[str]: ...

@@ -3,7 +3,17 @@
 A fresh listing answers lookups in its directory - negative ones too - without a request,
 and revalidates the files in it: a file whose ETag, size and Last-Modified are unchanged
 needs no HEAD. Operations of this mount note what they add and remove, so a listing stays
-true to them until it expires. Files staged here but not uploaded yet are listed too.
+true to them until it expires. Files staged here but not uploaded yet are listed too, and
+so are directories made here whose marker is still on its way (`mount/fs.py`, mkdir).
+
+A directory read (readdir) is listed whole subtree first: one listing without a delimiter, up to
+`TREE_KEYS` keys (one request against our node), gives the listing of the directory and
+of every directory below it - their markers (mode, owner, times) included - so walking a
+tree (`du`, `ls -lR`, `find`, `tar c`, `cp -r` out of the mount) costs a request per few
+thousand keys instead of a listing and a marker HEAD per directory. A subtree bigger than
+that still gives the listings of the subdirectories the keys read cover whole; the
+directory itself is then listed with the delimiter, and its subtree is not tried whole
+again.
 """
 
 from __future__ import annotations
@@ -18,6 +28,8 @@ from mount.paths import NAME_MAX, Layout, split
 from mount.stats import Stats
 
 SMALL_DIR = 1000  # directories up to this many entries are listed to answer lookups
+TREE_KEYS = 4000  # a subtree of up to this many keys is read in one listing
+KEEP_LISTINGS = 8192  # past this many listings kept, the stale ones are dropped
 
 
 @dataclass(slots=True)
@@ -31,6 +43,7 @@ class Listing:
     children: dict[str, Child]
     fetched: float
     marker: ObjectInfo | None = None  # the directory's own marker object, if listed
+    tree: bool = False  # read with its whole subtree (so are the listings below it)
 
 
 class DirCache:
@@ -43,6 +56,9 @@ class DirCache:
         self.ttl = ttl
         self.listings: dict[str, Listing] = {}
         self.sizes: dict[str, int] = {}  # entries each directory had when last listed
+        self.big: set[str] = set()  # directories whose subtree is over TREE_KEYS keys
+        # directories made here whose marker PUT is still in flight: listed meanwhile
+        self.pending: set[str] = set()
 
     def fresh(self, path: str) -> Listing | None:
         """The listing of `path` if it is younger than the timeout."""
@@ -51,22 +67,38 @@ class DirCache:
             return lst
         return None
 
+    def walked(self, path: str) -> Listing | None:
+        """The fresh listing of `path` if it came with its subtree (or the subtree is too
+        big to read whole): what readdir serves, as a walk of the tree may follow."""
+        lst = self.fresh(path)
+        if lst is not None and (lst.tree or path in self.big or not self.ttl):
+            return lst
+        return None
+
     def small(self, path: str) -> bool:
         """Listing `path` to answer one lookup is worth it (not known to be big)."""
         return self.sizes.get(path, 0) <= SMALL_DIR
 
-    async def list(self, path: str, limit: int | None = None) -> Listing | None:
-        """List the directory at `path`; None if it has more than `limit` entries."""
+    async def list(self, path: str, limit: int | None = None,
+                   tree: bool = False) -> Listing | None:
+        """List the directory at `path`; None if it has more than `limit` entries. With
+        `tree` (readdir: a walk may follow), its whole subtree is tried first."""
         now = trio.current_time()
         children: dict[str, Child] = {}
         marker: ObjectInfo | None = None
         if path == "" and self.layout.all_buckets:
             for name, _ in await self.backend.list_buckets():
                 children[name] = Child(DIR)
-            lst = Listing(children, now)
+            lst = Listing(children, now, tree=True)  # (a bucket is listed when read)
             self.listings[path] = lst
             return lst
+        if len(self.listings) > KEEP_LISTINGS:
+            self._prune(now)
         bucket, prefix = self.layout.prefix_of(path)
+        if tree and path not in self.big:
+            whole = await self._list_tree(path, bucket, prefix, now)
+            if whole is not None:
+                return whole
         self.stats.lists += 1
         async for page in self.backend.list_dir(bucket, prefix, 1000):
             for obj in page.objects:
@@ -85,15 +117,89 @@ class DirCache:
             if limit is not None and len(children) > limit:
                 self.sizes[path] = len(children)
                 return None
-        for inode in self.table.staged_below(path):
-            assert inode.path is not None
-            parent, name = split(inode.path)
-            if parent == path and not inode.unlinked and name not in children:
-                children[name] = Child(inode.kind)
         lst = Listing(children, now, marker)
+        self._add_local({path: lst}, path, now, whole=False)
         self.listings[path] = lst
         self.sizes[path] = len(children)
         return lst
+
+    async def _list_tree(self, path: str, bucket: str, prefix: str,
+                         now: float) -> Listing | None:
+        """List the subtree at `path` whole if it has at most TREE_KEYS keys and keep the
+        listing of every directory in it; else keep those of the subdirectories the keys
+        read cover whole, note the directories it is too big for, and return None."""
+        objs: list[ObjectInfo] = []
+        truncated = False
+        async for page in self.backend.list_all(bucket, prefix, TREE_KEYS + 1):
+            self.stats.lists += 1
+            objs += page
+            if len(objs) > TREE_KEYS:
+                truncated = True
+                break
+        built: dict[str, Listing] = {path: Listing({}, now, tree=True)}
+        for obj in objs:
+            parts = obj.key[len(prefix):].split("/")
+            if any(not p or p in (".", "..") or len(p.encode()) > NAME_MAX
+                   for p in parts[:-1]):
+                continue  # a name the mount cannot show (as the delimited listing skips it)
+            d = path
+            for p in parts[:-1]:
+                lst = built.get(d)
+                if lst is None:
+                    lst = built[d] = Listing({}, now, tree=True)
+                lst.children[p] = Child(DIR)  # a directory shadows a file of its name
+                d = f"{d}/{p}" if d else p
+            last = parts[-1]
+            lst = built.get(d)
+            if lst is None:
+                lst = built[d] = Listing({}, now, tree=True)
+            if not last:
+                lst.marker = obj
+            elif (last not in (".", "..") and len(last.encode()) <= NAME_MAX
+                  and last not in lst.children):
+                lst.children[last] = Child(FILE, obj)
+        if truncated:
+            # the directories holding the last key read are cut short: the rest are whole
+            rel = objs[-1].key[len(prefix):].split("/")[:-1]
+            d = path
+            cut = {d}
+            for p in rel:
+                d = f"{d}/{p}" if d else p
+                cut.add(d)
+            self.big.update(cut)
+            for d in cut:
+                built.pop(d, None)
+        self._add_local(built, path, now, whole=not truncated)
+        for d, lst in built.items():
+            self.listings[d] = lst
+            self.sizes[d] = len(lst.children)
+        return None if truncated else built[path]
+
+    def _add_local(self, built: dict[str, Listing], path: str, now: float,
+                   whole: bool) -> None:
+        """Put in the listings just read what this mount has that the store does not show
+        yet: directories whose marker is on its way (with `whole`, the subtree at `path`
+        was read whole, so one the store has nothing under is empty), files staged and
+        not uploaded."""
+        pre = path + "/" if path else ""
+        for d in sorted(self.pending):
+            if d.startswith(pre):
+                parent, name = split(d)
+                lst = built.get(parent)
+                if lst is not None:
+                    lst.children[name] = Child(DIR)
+                    if whole and d not in built:
+                        built[d] = Listing({}, now, tree=True)
+        for inode in self.table.staged_below(path):
+            assert inode.path is not None
+            parent, name = split(inode.path)
+            lst = built.get(parent)
+            if lst is not None and not inode.unlinked and name not in lst.children:
+                lst.children[name] = Child(inode.kind)
+
+    def _prune(self, now: float) -> None:
+        for p in [p for p, lst in self.listings.items() if now - lst.fetched >= self.ttl]:
+            del self.listings[p]
 
     def note_add(self, path: str, kind: str) -> None:
         parent, name = split(path)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import logging
 import os
 import stat
 from collections.abc import Callable, Sequence
@@ -56,8 +57,12 @@ from mount.staging import Stager
 from mount.stats import Stats
 from mount.writecache import WriteCache
 
+log = logging.getLogger(__name__)
+
 RENAME_NOREPLACE = 1
+EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"  # the ETag of a marker (an empty object)
 RENAME_EXCHANGE = 2
+MARKERS_IN_FLIGHT = 8  # directory markers sent at once in the background
 
 
 @dataclass(slots=True)
@@ -99,6 +104,11 @@ class Fs(pyfuse3.Operations):
         self.dir_handles: dict[int, DirHandle] = {}
         self.next_fh = 1
         self.stats = Stats()
+        # mkdir's marker PUTs still in flight (path -> set when done), and those that
+        # failed (path -> the error, reported by fsyncdir of the directory or its parent)
+        self.marker_puts: dict[str, trio.Event] = {}
+        self.marker_failed: dict[str, str] = {}
+        self.marker_limiter = trio.CapacityLimiter(MARKERS_IN_FLIGHT)
         # run (in a thread) once the kernel has our INIT answer: main sets the read-ahead
         self.after_init: Callable[[], None] | None = None
 
@@ -113,8 +123,12 @@ class Fs(pyfuse3.Operations):
                              write_behind=self.opts.write_behind, timeout=self.opts.timeout)
 
     async def flush_all(self) -> None:
-        """At exit: upload what is still dirty, else keep it in lost+found."""
+        """At exit: upload what is still dirty, else keep it in lost+found; wait for the
+        directory markers still on their way."""
         await self.stager.flush_all(self.table)
+        with trio.move_on_after(self.opts.timeout * 2):
+            for ev in list(self.marker_puts.values()):
+                await ev.wait()
 
     def init(self) -> None:
         """FUSE INIT (synchronous; the answer goes out when this returns)."""
@@ -232,6 +246,7 @@ class Fs(pyfuse3.Operations):
         if inode.kind == DIR:
             if path == "" and not self.opts.prefix or self.layout.is_bucket(path):
                 raise pyfuse3.FUSEError(errno.EPERM)  # a bucket has no marker to hold them
+            await self._markers_sent(path)
             bucket, prefix = self.layout.prefix_of(path)
             if path == "":
                 prefix = self.opts.prefix
@@ -294,8 +309,10 @@ class Fs(pyfuse3.Operations):
         if path is None:
             return
         if h.entries is None or start_id == 0:
-            with fuse_errors(f"readdir {path!r}"):
-                lst = await self.dirs.list(path)
+            lst = self.dirs.walked(path)
+            if lst is None:
+                with fuse_errors(f"readdir {path!r}"):
+                    lst = await self.dirs.list(path, tree=True)
             assert lst is not None
             h.entries = sorted(
                 (name, c.kind, c.info) for name, c in lst.children.items()
@@ -315,25 +332,75 @@ class Fs(pyfuse3.Operations):
         self.dir_handles.pop(fh, None)
 
     async def fsyncdir(self, fh: int, datasync: bool) -> None:
-        return None
+        """The directory's marker and those of the directories made in it are on the
+        server when this returns (EIO if one could not be sent)."""
+        path = self.dir_handles[fh].inode.path
+        if path is None:
+            return
+        await self._markers_sent(path, children=True)
+        pre = path + "/" if path else ""
+        for p, err in list(self.marker_failed.items()):
+            if p == path or p.startswith(pre) and "/" not in p[len(pre):]:
+                log.error("fsyncdir %r: the marker of %r was not stored: %s", path, p, err)
+                raise pyfuse3.FUSEError(errno.EIO)
+
+    async def _markers_sent(self, path: str, children: bool = False,
+                            below: bool = False) -> None:
+        """Wait for the marker PUT of the directory at `path` (and of the directories made
+        directly in it, or anywhere below it) still in flight."""
+        pre = path + "/" if path else ""
+        for p, ev in list(self.marker_puts.items()):
+            tail = p[len(pre):] if p.startswith(pre) else None
+            if p == path or tail is not None and (below or children and "/" not in tail):
+                await ev.wait()
+
+    async def _put_marker(self, inode: Inode, path: str, done: trio.Event) -> None:
+        """mkdir's marker, sent in the background: the directory is known here at once
+        (listed, looked up) and the marker follows; fsyncdir waits for it, as do rmdir,
+        rename and a metadata change of the directory."""
+        try:
+            bucket, prefix = self.layout.prefix_of(path)
+            async with self.marker_limiter:
+                for attempt in (1, 2):
+                    try:
+                        info = await self.backend.put_bytes(bucket, prefix, b"",
+                                                            meta_of(inode), DIR_CONTENT_TYPE)
+                        break
+                    except Exception as e:
+                        if attempt == 2:
+                            raise
+                        log.warning("mkdir %r: marker PUT failed (%s), retrying", path, e)
+            inode.attrs.etag = info.etag
+            self.marker_failed.pop(path, None)
+        except Exception as e:
+            self.stats.upload_failures += 1
+            self.marker_failed[path] = str(e)
+            log.error("mkdir %r: the directory's marker was not stored: %s", path, e)
+        finally:
+            self.dirs.pending.discard(path)
+            del self.marker_puts[path]
+            done.set()
 
     async def mkdir(
         self, parent_inode: int, name: bytes, mode: int, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.EntryAttributes:
         parent, n, path = self._child(parent_inode, name)
+        t = now_ns()
         attrs = Attrs(perm=mode & 0o7777 & ~ctx.umask, uid=ctx.uid, gid=ctx.gid,
-                      mtime_ns=now_ns(), ctime_ns=now_ns(), full=True,
-                      fetched=trio.current_time(), marker=True)
+                      mtime_ns=t, ctime_ns=t, full=True, fetched=trio.current_time(),
+                      marker=True, etag=EMPTY_MD5)
         with fuse_errors(f"mkdir {path!r}"):
             if self.layout.is_bucket(path):
                 await self.backend.create_bucket(n)
                 inode = self.resolver.install(
                     path, DIR, attrs_from(None, DIR, self.defaults, trio.current_time()))
             else:
-                bucket, prefix = self.layout.prefix_of(path)
                 inode = self.table.add(path, DIR, attrs)
-                await self.backend.put_bytes(bucket, prefix, b"", meta_of(inode),
-                                             DIR_CONTENT_TYPE)
+                await self._markers_sent(path)  # an rmdir'ed namesake's marker
+                done = trio.Event()
+                self.marker_puts[path] = done
+                self.dirs.pending.add(path)
+                self.nursery.start_soon(self._put_marker, inode, path, done)
         self.dirs.note_add(path, DIR)
         self.dirs.note_empty(path)
         inode.lookups += 1
@@ -350,6 +417,7 @@ class Fs(pyfuse3.Operations):
             if self.layout.is_bucket(path):
                 await self.backend.delete_bucket(n)
             else:
+                await self._markers_sent(path, below=True)
                 if not await self.resolver.is_empty(inode):
                     raise pyfuse3.FUSEError(errno.ENOTEMPTY)
                 bucket, prefix = self.layout.prefix_of(path)
@@ -527,6 +595,8 @@ class Fs(pyfuse3.Operations):
         old, new = join(po.path, no), join(pn.path, nn)
         if self.layout.crosses_buckets(old, new):
             raise pyfuse3.FUSEError(errno.EXDEV)  # buckets can't be renamed; mv copies
+        await self._markers_sent(old, below=True)
+        await self._markers_sent(new, below=True)
         with fuse_errors(f"rename {old!r} -> {new!r}"):
             await self._rename(old, new, flags)
 

@@ -41,6 +41,7 @@ class Resolver:
         inode = self.table.find(path)
         if inode is not None and inode.kind == kind:
             if inode.stage is None:
+                keep_ctime(inode.attrs, attrs)
                 inode.attrs = attrs
                 inode.remote = True
             return inode
@@ -69,7 +70,8 @@ class Resolver:
             inode.attrs.fetched = trio.current_time()
             return inode
         if child.kind == DIR:
-            if inode is not None and inode.kind == DIR and inode.attrs.fetched > lst.fetched:
+            if inode is not None and inode.kind == DIR and (
+                    inode.attrs.fetched > lst.fetched or path in self.dirs.pending):
                 return inode
             return self.install(path, DIR, await self.dir_attrs(path))
         if child.info is not None:
@@ -77,12 +79,26 @@ class Resolver:
         return await self._resolve_remote(path)
 
     async def dir_attrs(self, path: str) -> Attrs:
+        """A directory's attributes: from its marker as its own listing shows it (listed
+        now unless fresh, or known to be big: then a HEAD of the marker)."""
         if self.layout.is_bucket(path) or path == "":
             return attrs_from(None, DIR, self.defaults, trio.current_time())
+        lst = self.dirs.fresh(path)
+        if lst is None and self.dirs.small(path) and path not in self.dirs.pending:
+            lst = await self.dirs.list(path, SMALL_DIR)
+        if lst is not None:
+            return attrs_from(lst.marker, DIR, self.defaults, lst.fetched)
         bucket, prefix = self.layout.prefix_of(path)
         self.stats.heads += 1
         info = await self.backend.head(bucket, prefix)
         return attrs_from(info, DIR, self.defaults, trio.current_time())
+
+    def listed_dir_attrs(self, path: str) -> Attrs | None:
+        """A directory's attributes from its own fresh listing, if there is one."""
+        lst = self.dirs.fresh(path)
+        if lst is None or self.layout.is_bucket(path) or path == "" or path in self.dirs.pending:
+            return None
+        return attrs_from(lst.marker, DIR, self.defaults, lst.fetched)
 
     async def _file_inode(self, path: str, info: ObjectInfo) -> Inode | None:
         listed = info.meta is not None
@@ -162,7 +178,12 @@ class Resolver:
             inode.attrs.fetched = trio.current_time()
             return
         if inode.kind == DIR:
-            inode.attrs = await self.dir_attrs(path)
+            if path in self.dirs.pending:  # made here, its marker on its way
+                inode.attrs.fetched = trio.current_time()
+                return
+            attrs = await self.dir_attrs(path)
+            keep_ctime(inode.attrs, attrs)
+            inode.attrs = attrs
             return
         bucket, key = self.layout.key(path)
         self.stats.heads += 1
@@ -175,7 +196,9 @@ class Resolver:
         if kind_of(info) != inode.kind:
             self.table.detach(inode)
             raise pyfuse3.FUSEError(errno.ESTALE)
-        inode.attrs = attrs_from(info, inode.kind, self.defaults, trio.current_time())
+        attrs = attrs_from(info, inode.kind, self.defaults, trio.current_time())
+        keep_ctime(inode.attrs, attrs)
+        inode.attrs = attrs
 
     async def is_empty(self, inode: Inode) -> bool:
         """The directory `inode` holds nothing here or in the store (but its marker)."""
@@ -192,13 +215,21 @@ class Resolver:
         the kernel gets them with zero timeouts and asks again before using them)."""
         inode = self.table.find(path)
         if inode is not None and (inode.kind == kind or inode.kind == LINK and kind == FILE):
-            if inode.stage is None and inode.remote and not (
+            if inode.stage is not None or not inode.remote or (
                     inode.attrs.full and inode.fresh(self.ttl)):
-                if not self.dirs.shows_unchanged(inode):
-                    return inode, False
+                return inode, True
+            if self.dirs.shows_unchanged(inode):
                 inode.attrs.fetched = now
-            return inode, True
+                return inode, True
+            if not (kind == DIR or info is not None and info.meta is not None):
+                return inode, False
+            # else the listing says what it is now: as for a path not known yet
         if kind == DIR:
+            attrs = self.listed_dir_attrs(path)
+            if attrs is not None:
+                return self.install(path, DIR, attrs), True
+            if inode is not None and inode.kind == DIR:
+                return inode, False
             return self.install(path, DIR, attrs_from(None, DIR, self.defaults, -1e18)), False
         assert info is not None
         if info.meta is not None:
@@ -210,3 +241,11 @@ class Resolver:
         attrs.full = False
         attrs.fetched = -1e18
         return self.install(path, FILE, attrs), False
+
+
+def keep_ctime(old: Attrs, new: Attrs) -> None:
+    """Fresh attributes of the same object keep the ctime known to the nanosecond: a
+    listing or a HEAD says Last-Modified in whole seconds, and tar compares ctimes."""
+    if (new.etag and old.etag == new.etag and old.size == new.size
+            and abs(old.ctime_ns // 10**9 - new.ctime_ns // 10**9) <= 1):
+        new.ctime_ns = old.ctime_ns

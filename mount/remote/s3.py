@@ -126,8 +126,10 @@ class S3Backend:
         async for page in self._list_pages(bucket, prefix, "/", max_keys):
             yield page
 
-    async def list_all(self, bucket: str, prefix: str) -> AsyncIterator[list[ObjectInfo]]:
-        async for page in self._list_pages(bucket, prefix, "", 1000):
+    async def list_all(
+        self, bucket: str, prefix: str, max_keys: int = 1000
+    ) -> AsyncIterator[list[ObjectInfo]]:
+        async for page in self._list_pages(bucket, prefix, "", max_keys):
             yield page.objects
 
     async def first_key(self, bucket: str, prefix: str, max_keys: int = 2) -> list[str]:

@@ -173,6 +173,11 @@ def test_rename_directory_moves_every_key(mnt: Mount, endpoint: Endpoint, bucket
 def test_mkdir_rmdir_markers_and_implied_dirs(mnt: Mount, endpoint: Endpoint,
                                               bucket: str) -> None:
     (mnt.path / "empty").mkdir()
+    fd = os.open(mnt.path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)  # mkdir's marker goes up in the background: fsync of the parent waits
+    finally:
+        os.close(fd)
     assert "empty/" in s3_keys(endpoint, bucket)
     endpoint.s3.put_object(Bucket=bucket, Key="implied/deep/file", Body=b"x")
     time.sleep(1.2)  # past the attribute timeout
