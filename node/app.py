@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import secrets
 import time
@@ -124,7 +125,7 @@ class NodeApp:
             try:
                 probe_allowed(self._native, self.cfg, request)
             except S3Error as err:  # auth.metrics = "auth": a caller the node accepts
-                body = ('{"message":"%s"}' % err.message.replace('"', "'")).encode()
+                body = json.dumps({"message": err.message}).encode()
                 await send_response(
                     send, Response(err.status, [("content-type", "application/json")], body))
                 return

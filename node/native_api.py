@@ -68,6 +68,7 @@ from aisfs.s3.ranges import content_range, parse_range
 from aisfs.s3.sigv4 import AuthResult, check_payload_sha256
 from aisfs.store.chunks import StoreCorruption
 from aisfs.store.types import ObjectInfo, ObjectMeta, WriteResult
+from node import native_auth
 from node.http import (
     Receive,
     Request,
@@ -80,7 +81,6 @@ from node.http import (
 )
 from node.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from node.metrics import Metrics
-from node import native_auth
 from node.native_cksum import (
     EXTRA_KEY,
     FAST,

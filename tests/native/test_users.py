@@ -64,9 +64,10 @@ def test_admin_routes_and_owners(tmp_path: Path) -> None:
         # buckets: each their own
         src = tmp_path / "f.txt"
         src.write_text("alice's\n")
-        assert run_cli(url, "bucket", "create", "ais://alb", env={"AIS_AUTHN_TOKEN": alice}).code == 0
-        assert run_cli(url, "bucket", "create", "ais://bob-b", env={"AIS_AUTHN_TOKEN": bob}).code == 0
-        assert run_cli(url, "put", str(src), "ais://alb/f", env={"AIS_AUTHN_TOKEN": alice}).code == 0
+        as_alice, as_bob = {"AIS_AUTHN_TOKEN": alice}, {"AIS_AUTHN_TOKEN": bob}
+        assert run_cli(url, "bucket", "create", "ais://alb", env=as_alice).code == 0
+        assert run_cli(url, "bucket", "create", "ais://bob-b", env=as_bob).code == 0
+        assert run_cli(url, "put", str(src), "ais://alb/f", env=as_alice).code == 0
         r = run_cli(url, "ls", "--json", env={"AIS_AUTHN_TOKEN": alice})
         assert "alb" in r.out and "bob-b" not in r.out, r.out
         for args in (["get", "ais://alb/f", str(tmp_path / "x")], ["ls", "ais://alb"],
