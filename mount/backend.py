@@ -11,7 +11,7 @@ the endpoint cannot be reached in time; `mount/errnos.py` turns both into errnos
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -71,7 +71,9 @@ class Backend(Protocol):
     async def check_bucket(self, bucket: str) -> None: ...
 
     # listing
-    def list_dir(self, bucket: str, prefix: str, max_keys: int = 1000) -> AsyncIterator[DirPage]:
+    def list_dir(
+        self, bucket: str, prefix: str, max_keys: int = 1000
+    ) -> AsyncGenerator[DirPage, None]:
         """Pages of a listing with delimiter '/' under `prefix`."""
         ...
 

@@ -50,7 +50,7 @@ from mount.inodes import (
     now_ns,
 )
 from mount.options import MountOptions
-from mount.paths import NAME_MAX, Layout, join, name_of
+from mount.paths import NAME_MAX, Layout, join, name_of, split
 from mount.readahead import Reader
 from mount.resolver import Resolver
 from mount.staging import Stager
@@ -308,7 +308,14 @@ class Fs(pyfuse3.Operations):
         path = h.inode.path
         if path is None:
             return
-        if h.entries is None or start_id == 0:
+        if start_id < 2:  # "." and ".." first (ls -a); the kernel takes no lookup of them
+            parent = self.table.find(split(path)[0]) if path else None
+            for i, (dot, inode) in enumerate(((b".", h.inode), (b"..", parent or h.inode))):
+                if i >= start_id and not pyfuse3.readdir_reply(
+                        token, pyfuse3.FileNameT(dot), self._entry(inode), i + 1):
+                    return
+            start_id = 2
+        if h.entries is None or start_id == 2:
             lst = self.dirs.walked(path)
             if lst is None:
                 with fuse_errors(f"readdir {path!r}"):
@@ -319,12 +326,12 @@ class Fs(pyfuse3.Operations):
             )
         entries = h.entries
         now = trio.current_time()
-        for i in range(start_id, len(entries)):
+        for i in range(start_id - 2, len(entries)):
             name, kind, info = entries[i]
             inode, sure = self.resolver.listed(join(path, name), kind, info, now)
             e = self._entry(inode) if sure else entry_of(
                 inode, 0.0 if inode.kind != DIR else self.ttl, 0.0)
-            if not pyfuse3.readdir_reply(token, pyfuse3.FileNameT(name.encode()), e, i + 1):
+            if not pyfuse3.readdir_reply(token, pyfuse3.FileNameT(name.encode()), e, i + 3):
                 return
             inode.lookups += 1
 

@@ -2,9 +2,11 @@
 
 What is known fresh (younger than `attr_timeout`) answers at once: an inode's attributes,
 or its directory's listing (`mount/dirs.py`). Else a directory of up to `SMALL_DIR`
-entries is listed to answer the lookup (and the next ones there); a bigger one, or a
-path the listing cannot settle, costs a HEAD of the key, a HEAD of its directory marker
-and a one-key listing below it, at once.
+entries is listed to answer the lookup (and the next ones there). In a bigger one, or for
+a path the listing cannot settle, our node answers with one delimited listing from the
+name on (the object with its metadata, and whether `name/` is a directory: `_probe`); a
+plain S3 endpoint with a HEAD of the key, a HEAD of its directory marker and a one-key
+listing below it, at once.
 
 An inode keeps its kind for life (`mount/inodes.py`): a path that changed kind in the
 store gets a new inode and the old one is detached.
@@ -12,6 +14,7 @@ store gets a new inode and the old one is detached.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 
 import pyfuse3
@@ -22,6 +25,8 @@ from mount.dirs import SMALL_DIR, DirCache
 from mount.inodes import DIR, FILE, LINK, Attrs, Defaults, Inode, InodeTable, attrs_from, kind_of
 from mount.paths import Layout, split
 from mount.stats import Stats
+
+PROBE_KEYS = 32  # a lookup in a big directory lists this many keys from the name on
 
 
 class Resolver:
@@ -133,8 +138,41 @@ class Resolver:
             return inode
         return self.install(path, DIR, attrs_from(None, DIR, self.defaults, trio.current_time()))
 
+    async def _probe(self, bucket: str, key: str) -> tuple[ObjectInfo | None, bool] | None:
+        """One delimited listing from `key` on: the object `key` (with its metadata) and
+        whether `key/` is a directory - or None when the page ends before `key/` would
+        sort (more than PROBE_KEYS siblings named `key` + a character below '/')."""
+        want = key + "/"
+        self.stats.lists += 1
+        pages = self.backend.list_dir(bucket, key, PROBE_KEYS)
+        async with contextlib.aclosing(pages):
+            async for page in pages:
+                file = next((o for o in page.objects if o.key == key), None)
+                if want in page.prefixes:
+                    return file, True
+                seen = [*(o.key for o in page.objects), *page.prefixes]
+                if len(seen) < PROBE_KEYS or max(seen) > want:
+                    return file, False  # the listing ended, or went past where key/ sorts
+                return None
+        return None, False
+
     async def _resolve_remote(self, path: str) -> Inode | None:
         bucket, key = self.layout.key(path)
+        if self.backend.rich_listing:  # our node: one listing answers
+            got = await self._probe(bucket, key)
+            if got is not None:
+                info, is_dir = got
+                if is_dir:
+                    return self.install(path, DIR, await self.dir_attrs(path))
+                if info is None:
+                    gone = self.table.find(path)
+                    if gone is not None and gone.stage is None:
+                        self.table.detach(gone)
+                    return None
+                k = kind_of(info)
+                attrs = attrs_from(info, k, self.defaults, trio.current_time())
+                attrs.exact = False
+                return self.install(path, k, attrs)
         file: ObjectInfo | None = None
         marker: ObjectInfo | None = None
         below = False

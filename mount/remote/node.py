@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -138,7 +138,7 @@ class NodeBackend(S3Backend):
 
     async def list_dir(
         self, bucket: str, prefix: str, max_keys: int = 1000
-    ) -> AsyncIterator[DirPage]:
+    ) -> AsyncGenerator[DirPage, None]:
         async for page in self._native_pages(bucket, prefix, LS_NO_RECURSION, max_keys):
             yield page
 

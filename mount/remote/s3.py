@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from urllib.parse import quote
 from xml.etree.ElementTree import Element
 
@@ -122,7 +122,7 @@ class S3Backend:
 
     async def list_dir(
         self, bucket: str, prefix: str, max_keys: int = 1000
-    ) -> AsyncIterator[DirPage]:
+    ) -> AsyncGenerator[DirPage, None]:
         async for page in self._list_pages(bucket, prefix, "/", max_keys):
             yield page
 
