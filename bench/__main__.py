@@ -6,6 +6,7 @@
     ./run bench --big            # also: node RSS while a 2 GiB object is PUT and read back
     ./run bench mount [--quick]  # the FUSE mount beside direct S3 and the local disk
     ./run bench listing          # one delimiter level of 1,000 subdirectories (S3, native)
+    ./run bench scale            # 100,000 objects in one bucket: rates, RSS, restarts (--full: 1 M)
     ./run bench tree [--base DIR] # a real tree (botocore) copied into the mount, du, ls -lR
     ./run bench --hypercorn      # also: the node on Hypercorn (net.http_server) beside it
     ./run bench --s3-extras      # also: multipart 1 GiB (8 MiB parts, 8 in flight) and the
@@ -299,6 +300,11 @@ def main() -> None:
         from bench.mount_io import main as mount_main
 
         mount_main(sys.argv[2:])
+        return
+    if sys.argv[1:2] == ["scale"]:
+        from bench.scale import main as scale_main
+
+        scale_main(sys.argv[2:])
         return
     if sys.argv[1:2] == ["listing"]:
         from bench.listing import main as listing_main
