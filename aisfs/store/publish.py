@@ -295,6 +295,7 @@ class Publisher:
         crash_point("installed")
         if before_tx is not None:
             before_tx()
+            crash_point("prepared")
         w = self.index.w
         if not began:
             self.index.begin()

@@ -13,6 +13,7 @@ number of objects.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -37,10 +38,13 @@ class ReconcileReport:
     manifests_read: int = 0  # manifest files read (the work, bounded by entries x copies)
     objects_fixed: int = 0  # rows inserted, replaced or removed
     buckets_fixed: int = 0
+    uploads_checked: int = 0  # multipart uploads in progress, checked against their files
+    uploads_fixed: int = 0
 
 
-def reconcile(core: StoreCore) -> ReconcileReport:
-    """Reconcile every name in the journal with the disks, then empty the journal."""
+def reconcile(core: StoreCore, crashed: bool = True) -> ReconcileReport:
+    """Reconcile every name in the journal with the disks, then empty the journal; after a
+    crash (``crashed``) the multipart uploads in progress too (``_uploads``)."""
     report = ReconcileReport()
     journal = core.index.journal
     with core.index.wlock:
@@ -52,6 +56,8 @@ def reconcile(core: StoreCore) -> ReconcileReport:
                 dropped += _object(core, e[1], e[2], report)
             elif e[0] == "b" and len(e) == 2:
                 _bucket(core, e[1], report)
+        if crashed:
+            dropped += _uploads(core, report)
         journal.clear()
     if dropped:
         core.chunks.remove_unreferenced(dropped, core.index.referenced)
@@ -147,3 +153,67 @@ def _bucket(core: StoreCore, name: str, report: ReconcileReport) -> None:
         (name, int(newest["created_ns"]), dumps(props)),
     )
     report.buckets_fixed += 1
+
+
+def _uploads(core: StoreCore, report: ReconcileReport) -> list[str]:
+    """Upload and part records are not journaled: after a crash each upload in progress
+    (work in flight too: their number, not the objects') is checked against its files.
+    An upload whose ``upload.json`` is gone everywhere (a complete or abort cut short after
+    its files went) loses its rows; a part row whose file is gone goes, a part file with no
+    row (a part cut short before its commit, never acknowledged) is left for the next
+    upload of that part. Refcounts follow."""
+    index = core.index
+    w = index.w
+    delta: Counter[str] = Counter()
+    uids = [r[0] for r in w.execute("SELECT upload_id FROM uploads").fetchall()]
+    if not uids:
+        return []
+    # tables kept beside the parts by upload id (multipart.py's, where present)
+    extra = [t for (t,) in w.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'mp_part_checksums'"
+    ).fetchall()]
+    index.begin()
+    try:
+        dropped = _uploads_tx(core, uids, extra, delta, report)
+        index.commit()
+    except BaseException:
+        index.rollback()
+        raise
+    return dropped
+
+
+def _uploads_tx(core: StoreCore, uids: list[str], extra: list[str], delta: Counter[str],
+                report: ReconcileReport) -> list[str]:
+    w = core.index.w
+    live = core.mps.live()
+    for uid in uids:
+        report.uploads_checked += 1
+        dirs = [layout.upload_dir(mp.root, uid) for mp in live]
+        if not any(os.path.exists(f"{d}/upload.json") for d in dirs):
+            gone = [(int(n), c) for n, c in w.execute(
+                "SELECT part_number, chunks FROM parts WHERE upload_id = ?", (uid,)
+            ).fetchall()]
+            w.execute("DELETE FROM uploads WHERE upload_id = ?", (uid,))
+            for t in extra:
+                w.execute(f"DELETE FROM {t} WHERE upload_id = ?", (uid,))
+        else:
+            files: set[str] = set()
+            for d in dirs:
+                with contextlib.suppress(OSError):
+                    files.update(os.listdir(d))
+            gone = [(int(n), c) for n, c in w.execute(
+                "SELECT part_number, chunks FROM parts WHERE upload_id = ?", (uid,)
+            ).fetchall() if layout.part_file(int(n)) not in files]
+            if not gone:
+                continue
+        for n, chunks in gone:
+            delta.subtract(c[0] for c in json.loads(chunks))
+            w.execute("DELETE FROM parts WHERE upload_id = ? AND part_number = ?", (uid, n))
+            for t in extra:
+                w.execute(f"DELETE FROM {t} WHERE upload_id = ? AND part_number = ?", (uid, n))
+        report.uploads_fixed += 1
+        log.warning("reconcile: upload %s: %d part rows without files removed%s", uid,
+                    len(gone), "" if dirs and any(
+                        os.path.exists(f"{d}/upload.json") for d in dirs) else
+                    ", and the upload (its record is gone)")
+    return core.index.apply_refs(Counter({k: v for k, v in delta.items() if v}), {})

@@ -187,7 +187,7 @@ class Store:
                 # are in the page cache): the index holds every committed change; only
                 # the names journaled by the change in flight are reconciled
                 store.recovered = marker is not None
-                store.reconciled = reconcile(store.core)
+                store.reconciled = reconcile(store.core, crashed=marker is not None)
                 if store.reconciled.entries:
                     log.warning(
                         "%s: %d journaled names reconciled (%d manifests read, %d objects "
