@@ -85,7 +85,7 @@ class Node:
 
 
 OPEN_CHILD = """
-import json, os, resource, sys, time
+import json, os, sys, time
 from pathlib import Path
 import trio
 from aisfs.store import StoreConfig
@@ -93,11 +93,14 @@ from aisfs.store.store import Store
 
 work, crash = Path(sys.argv[1]), sys.argv[2] == "crash"
 config = StoreConfig(mountpaths=[work / "mp1", work / "mp2"], index_dir=work / "index")
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def hwm():  # VmHWM, this process's own (ru_maxrss keeps the parent's across exec)
+    with open("/proc/self/status") as f:
+        return next(int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:")) / 1024
+base = hwm()
 t = time.perf_counter()
 store = Store.open_sync(config)
 dt = time.perf_counter() - t
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = hwm()
 print(json.dumps({"open_s": dt, "peak_mib": peak, "before_mib": base}), flush=True)
 if crash:
     os._exit(0)  # left as a crash leaves it (the node's start after this opens it again)
