@@ -58,3 +58,21 @@ async def test_older_index_slimmed_and_older_manifests_read(tmp_path: Path) -> N
         assert await read_all(store, head) == data
         assert await read_all(store, await store.head_object("b", "k")) == data
         assert (await store.fsck(rebuild=False)).clean
+
+
+async def test_fsck_prints_progress(tmp_path: Path, monkeypatch, capfd) -> None:  # type: ignore[no-untyped-def]
+    from aisfs.store import fsck
+
+    class EveryManifest(fsck.ScanProgress):
+        def __init__(self) -> None:
+            super().__init__(every=0.0)
+
+    monkeypatch.setattr(fsck, "ScanProgress", EveryManifest)
+    config = make_config(tmp_path, inline_max=64 * 1024)
+    async with open_store(config) as store:
+        await store.create_bucket("b")
+        for i in range(5):
+            await store.put_object("b", f"k{i}", body_of(b"x" * 100), ObjectMeta())
+        assert (await store.fsck(rebuild=False)).clean
+    err = capfd.readouterr().err
+    assert "fsck: 5 manifests read (5 objects)" in err, err
