@@ -257,7 +257,14 @@ def test_corrupt_cached_copy_is_fetched_again(tmp_path: Path, moto_server: Any) 
     node = new_node(tmp_path / "c", config=front_config(t)).start()
     try:
         s3 = client_of(node)
-        assert s3.get_object(Bucket=bucket, Key="obj")["Body"].read() == data  # cached
+        assert s3.get_object(Bucket=bucket, Key="obj")["Body"].read() == data
+        import time
+
+        deadline = time.monotonic() + 20  # the fill commits just after the last piece
+        while s3.head_object(Bucket=bucket, Key="obj")["ResponseMetadata"]["HTTPHeaders"][
+                "ais-cached"] != "true":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
         chunks = [p for mp in node.mountpaths for p in (mp / "chunks").rglob("*")
                   if p.is_file()]
         assert chunks
