@@ -198,7 +198,7 @@ def fix_manifest(core: StoreCore, bucket: str, key: str, copies: int, text: str,
     """Copies of the object's manifest on exactly its wanted mountpaths, as in the index
     (``text``); an inline object's bytes (``inline``, verified) follow its JSON. An inline
     object whose bytes are not given is left alone."""
-    if inline is None and '"inline_xxh3"' in text:
+    if inline is None and "inline_xxh3" in json.loads(text):
         return
     name = layout.manifest_name(bucket, key)
     data = manifest_bytes(text, inline)
