@@ -8,6 +8,8 @@
     ./run bench listing          # one delimiter level of 1,000 subdirectories (S3, native)
     ./run bench scale            # 100,000 objects in one bucket: rates, RSS, restarts (--full: 1 M)
     ./run bench tree [--base DIR] # a real tree (botocore) copied into the mount, du, ls -lR
+    ./run bench backend [--quick] # backend buckets: cold/warm/validated GET, write-through,
+                                 # prefetch, RSS listing a remote bucket (issue 13's targets)
     ./run bench --hypercorn      # also: the node on Hypercorn (net.http_server) beside it
     ./run bench --s3-extras      # also: multipart 1 GiB (8 MiB parts, 8 in flight) and the
                                  # cost of SigV4 verification on 4 KiB GETs
@@ -310,6 +312,11 @@ def main() -> None:
         from bench.listing import main as listing_main
 
         listing_main(sys.argv[2:])
+        return
+    if sys.argv[1:2] == ["backend"]:
+        from bench.backend import main as backend_main
+
+        backend_main(sys.argv[2:])
         return
     if sys.argv[1:2] == ["tree"]:
         from bench.tree import main as tree_main
