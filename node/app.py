@@ -39,7 +39,7 @@ class NodeApp:
         self.started_ns = time.time_ns()
         self._native: Any = None
         self.remote: Any = None  # aisfs.backend.RemoteObjects (node.backends)
-        self.remote_native: Any = None  # node.remote_native.RemoteNative
+        self.remote_native: Any = None  # node.native.remote.RemoteNative
         # request ids: 16 hex digits, a random per-process prefix and a counter (unique
         # per node without a getrandom call per request)
         self._id_prefix = secrets.token_hex(3).upper()
@@ -54,7 +54,7 @@ class NodeApp:
         if self.cfg.store.scrub_interval > 0:
             nursery.start_soon(self._scrub_loop)
         try:
-            from node.native_api import NativeApi
+            from node.native.api import NativeApi
         except ImportError:
             return
         self._native = NativeApi(self)

@@ -43,7 +43,7 @@ async def start_backends(app: NodeApp, nursery: trio.Nursery) -> RemoteObjects:
                 await backends.aclose()
 
     nursery.start_soon(close_at_stop)
-    from node.remote_native import RemoteNative
+    from node.native.remote import RemoteNative
     from node.remote_s3 import RemoteS3
 
     discover = backend_configured(app.cfg.backend.s3)

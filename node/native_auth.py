@@ -39,7 +39,7 @@ from aisfs.errors import S3Error
 from node.http import Headers, Request, Response
 
 if TYPE_CHECKING:
-    from node.native_api import NativeApi, _Ctx
+    from node.native.api import NativeApi, _Ctx
     from node.s3_auth import Authenticator
 
 OPEN_INFO = frozenset(("smap", "snode", "stats", "node_status", "status"))  # read-only
@@ -122,7 +122,7 @@ def probe_allowed(api: NativeApi | None, cfg: NodeConfig, req: Request) -> None:
     """``/metrics`` and ``/health``: raises unless ``auth.metrics`` lets ``req`` in."""
     if cfg.auth.metrics == "open" or cfg.auth.mode == "open" or api is None:
         return
-    from node.native_api import _Ctx
+    from node.native.api import _Ctx
 
     identify(api, _Ctx(req))
 

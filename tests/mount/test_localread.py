@@ -1,4 +1,4 @@
-"""Short-circuit local reads (mount/localread.py, node/native_locate.py)."""
+"""Short-circuit local reads (mount/localread.py, node/native/locate.py)."""
 
 from __future__ import annotations
 

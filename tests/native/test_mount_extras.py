@@ -109,7 +109,7 @@ async def test_store_listing_carries_user_metadata(tmp_path: Path,
         page = await store.list_objects("b", prefix="d/")
         assert page.entries[0].user is None
 
-        from node.native_api import NativeApi, _Ctx
+        from node.native.api import NativeApi, _Ctx
 
         async def no_head(*a: Any, **kw: Any) -> Any:
             raise AssertionError("a HEAD per listed entry")

@@ -81,7 +81,7 @@ from node.http import (
 )
 from node.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from node.metrics import Metrics
-from node.native_cksum import (
+from node.native.cksum import (
     EXTRA_KEY,
     FAST,
     STORE_COMPUTED,
@@ -248,7 +248,7 @@ class NativeApi:
             gated = await native_auth.gate(self, ctx, head, parts)
             if gated is not None:
                 return gated
-        remote = getattr(self.app, "remote_native", None)  # node/remote_native.py
+        remote = getattr(self.app, "remote_native", None)  # node/native/remote.py
         if remote is not None and head in ("buckets", "objects"):
             answered: Response | None = await remote.handle(self, ctx, head, parts)
             if answered is not None:
@@ -275,7 +275,7 @@ class NativeApi:
         if head in ("daemon", "cluster"):
             sub = parts[1] if len(parts) > 1 else ""
             if head == "daemon" and sub in ("mountpaths", "resilver", "scrub", "jobs"):
-                from node import native_admin  # mountpaths, resilver, scrub
+                from node.native import admin as native_admin
 
                 return await native_admin.handle(self, ctx, sub, parts[2] if len(parts) > 2 else "")
             if method == "GET" and not sub:
@@ -352,7 +352,7 @@ class NativeApi:
                 ctx.operation = "RenameObject"
                 return await self.rename_object(ctx, msg)
             if msg.get("action") == "locate":  # short-circuit local reads
-                from node.native_locate import locate
+                from node.native.locate import locate
 
                 ctx.operation = "LocateObject"
                 return await locate(self, ctx.bucket, ctx.key)

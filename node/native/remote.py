@@ -64,7 +64,7 @@ from node.http import Response
 from node.native_msgpack import packb
 
 if TYPE_CHECKING:
-    from node.native_api import NativeApi, _Ctx
+    from node.native.api import NativeApi, _Ctx
 
 MAX_REMOTE_PAGE = 1000  # apc: AWS's page
 MSGPACK = "application/msgpack"
@@ -334,7 +334,7 @@ class RemoteNative:
             if "size" in props:
                 ent["s"] = e.size
             if "atime" in props:
-                from node.native_api import rfc822
+                from node.native.api import rfc822
 
                 ent["a"] = rfc822(e.last_modified_ns)
             if "version" in props and e.version:
@@ -358,7 +358,7 @@ class RemoteNative:
             return Response(200, [("content-type", MSGPACK)], packb(
                 {"UUID": uuid, "ContinuationToken": page.next_token, "Flags": 0,
                  "Entries": entries}))
-        from node.native_api import _entry_json
+        from node.native.api import _entry_json
 
         return _json({"uuid": uuid, "continuation_token": page.next_token, "flags": 0,
                       "entries": [_entry_json(ent) for ent in entries]})
@@ -478,7 +478,7 @@ class RemoteNative:
         return Response(status, headers, body)
 
     async def _put(self, api: NativeApi, ctx: _Ctx, rb: Resolved, key: str) -> Response:
-        from node.native_api import _signed_payload_hash, _uint_or_none
+        from node.native.api import _signed_payload_hash, _uint_or_none
 
         validate_key(key)
         h = ctx.http.headers
@@ -489,7 +489,7 @@ class RemoteNative:
         client_value = (h.get("ais-checksum-value") or "").strip().lower()
 
         async def checked() -> AsyncIterator[bytes]:
-            from node.native_cksum import new_cksum
+            from node.native.cksum import new_cksum
 
             sha = hashlib.sha256() if declared else None
             client = (new_cksum(client_type) if client_type and client_value

@@ -35,7 +35,7 @@ from aisfs.store.admin import MountpathError
 from node.http import Response
 
 if TYPE_CHECKING:
-    from node.native_api import NativeApi, _Ctx
+    from node.native.api import NativeApi, _Ctx
 
 SUBS = frozenset(("mountpaths", "resilver", "scrub", "jobs"))
 MAX_BODY = 64 * 1024
