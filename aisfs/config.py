@@ -99,7 +99,7 @@ class AuthConfig:
     region: str = "us-east-1"
     # the read-only status page /v1/ui (node/dashboard.py): "open" as /metrics and
     # /v1/health, "auth" checked as /v1 is (when auth.mode is not open), or "off" (404)
-    status_page: str = "open"
+    status_page: str = "auto"  # auto: open on an open node, else as /v1 (auth)
     # /metrics, /health and /v1/health: "open" (probes and scrapers need no credentials)
     # or "auth" (any user or token the node accepts, when auth.mode is not open)
     metrics: str = "open"
@@ -197,9 +197,9 @@ class NodeConfig:
                               "([auth.access_keys] or a user's in [auth.users.NAME])")
         if self.auth.mode == "jwt" and not self.auth.jwt_secret:
             raise ConfigError("auth.jwt_secret: jwt mode needs a secret")
-        if self.auth.status_page not in ("open", "auth", "off"):
+        if self.auth.status_page not in ("auto", "open", "auth", "off"):
             raise ConfigError(
-                f"auth.status_page: must be open, auth or off, not {self.auth.status_page!r}")
+                f"auth.status_page: must be auto, open, auth or off, not {self.auth.status_page!r}")
         if self.auth.metrics not in ("open", "auth"):
             raise ConfigError(f"auth.metrics: must be open or auth, not {self.auth.metrics!r}")
         for flag in self.features:

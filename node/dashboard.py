@@ -208,7 +208,7 @@ class Dashboard:
         if rule == "off":
             raise S3Error("NoSuchKey", "the status page is off (auth.status_page)", status=404)
         if rule == "open" or cfg.auth.mode == "open":
-            return
+            return  # "auto" on a node with auth on is "auth": names and log lines are private
         value = (request.headers.get("authorization") or "").lstrip()
         signed = value.startswith(("AWS4-HMAC-SHA256", "AWS ")) or any(
             k in ("X-Amz-Signature", "Signature") for k, _ in request.query

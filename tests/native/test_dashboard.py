@@ -209,10 +209,10 @@ def test_methods_and_paths(dash_node: NodeProcess) -> None:
     assert httpx.get(f"{url}/v1/ui/").status_code == 200
 
 
-@pytest.mark.parametrize("rule", ["open", "auth", "off"])
+@pytest.mark.parametrize("rule", ["auto", "open", "auth", "off"])
 def test_auth_rule(tmp_path: Path, rule: str) -> None:
     """With auth on, auth.status_page decides: open (as /metrics), auth (a token, as
-    /v1), off (404)."""
+    /v1), off (404); auto, the default, is auth on a node with auth on."""
     secret = "s" * 32
     config = FAST_CONFIG + f'\n[auth]\nmode = "jwt"\njwt_secret = "{secret}"\n' \
         f'status_page = "{rule}"\n'
@@ -226,7 +226,7 @@ def test_auth_rule(tmp_path: Path, rule: str) -> None:
         assert httpx.get(f"{node.url}/v1/buckets").status_code == 401
         if rule == "open":
             assert plain.status_code == 200 and signed.status_code == 200
-        elif rule == "auth":
+        elif rule in ("auth", "auto"):
             assert plain.status_code == 401, plain.text
             assert signed.status_code == 200 and "<table" in signed.text
             bad = httpx.get(f"{node.url}/v1/ui", headers={"authorization": "Bearer x.y.z"})
