@@ -1,4 +1,4 @@
-"""Prometheus metrics of a node, rendered in the text exposition format (version 0.0.4).
+"""Prometheus metrics of a node, exposed with prometheus_client (text format 0.0.4).
 
 Request metrics are recorded by every facade through ``Metrics.observe_request`` (the
 S3 path and the native ``/v1`` API call it once per request); store metrics (mountpath
@@ -14,21 +14,40 @@ Two families are exported:
   ``ais_target_err_get_count``, ``ais_target_get_ns_total``, ...), derived from the same
   observations, so dashboards written for AIS show something useful.
 
-Hand-rendered (no prometheus_client at run time): the format is a few lines per sample.
+Each node has its own ``CollectorRegistry`` (never the process-global one: tests run
+several nodes in one process) holding one custom collector, ``Metrics`` itself, and
+``render`` is ``generate_latest`` of it. The counting stays in plain dicts under one
+lock: prometheus_client's instruments cost 3-10x more per request (a lock per value,
+a label lookup per child; bench/metrics.py measures both), so the collector turns the
+dicts into metric families at scrape time, the pattern prometheus_client documents for
+custom collectors.
+
+AIStore's names do not follow the Prometheus counter convention (a counter's samples
+end in ``_total``; ``ais_target_get_count`` does not), so they are exported under
+their own names as ``untyped``: PromQL treats them alike and AIS dashboards find them.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
 
 # seconds; the last bucket is +Inf
 LATENCY_BUCKETS: tuple[float, ...] = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 )
+_LE = tuple(repr(b) for b in LATENCY_BUCKETS)  # le labels: 0.001 ... 60.0, as Go writes them
 
 # operation name -> AIStore's stats kind (stats/api.go: get, put, head, del, lst, ren, append)
 AIS_KIND: dict[str, str] = {
@@ -48,48 +67,6 @@ AIS_KIND: dict[str, str] = {
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def escape_label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def format_labels(labels: Mapping[str, str]) -> str:
-    if not labels:
-        return ""
-    inner = ",".join(f'{k}="{escape_label(str(v))}"' for k, v in labels.items())
-    return "{" + inner + "}"
-
-
-def format_value(value: float) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int):
-        return str(value)
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if math.isnan(value):
-        return "NaN"
-    return repr(float(value))
-
-
-class _Family:
-    """One metric family: name, type, help and its samples."""
-
-    def __init__(self, name: str, kind: str, help_text: str) -> None:
-        self.name = name
-        self.kind = kind
-        self.help = help_text
-        self.samples: list[tuple[str, dict[str, str], float]] = []
-
-    def add(self, value: float, labels: Mapping[str, str] | None = None, suffix: str = "") -> None:
-        self.samples.append((self.name + suffix, dict(labels or {}), value))
-
-    def render(self, out: list[str]) -> None:
-        out.append(f"# HELP {self.name} {self.help}")
-        out.append(f"# TYPE {self.name} {self.kind}")
-        for name, labels, value in self.samples:
-            out.append(f"{name}{format_labels(labels)} {format_value(value)}")
-
-
 class _Histogram:
     __slots__ = ("counts", "sum", "count")
 
@@ -107,8 +84,9 @@ class _Histogram:
                 break
 
 
-class Metrics:
-    """Counters of one node; thread-safe, cheap to update from the request path."""
+class Metrics(Collector):
+    """Counters of one node; thread-safe, cheap to update from the request path; the
+    collector of its own registry (``self.registry``)."""
 
     def __init__(self, node_id: str = "", version: str = "") -> None:
         self.node_id = node_id
@@ -127,6 +105,11 @@ class Metrics:
         self._ais_bytes: dict[str, int] = {}
         self._ais_ns: dict[str, int] = {}
         self._cksum_errors = 0
+        # what the scrape in progress shows beside the counters (set by render)
+        self._scrape: tuple[Mapping[str, Any] | None, bool] = (None, True)
+        self._render_lock = threading.Lock()
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
 
     # ---- recording ----------------------------------------------------------------
 
@@ -183,110 +166,110 @@ class Metrics:
             return (dict(self._requests), sum(self._bytes_in.values()),
                     sum(self._bytes_out.values()))
 
-    # ---- rendering ----------------------------------------------------------------
+    # ---- exposition ---------------------------------------------------------------
 
     def render(self, stats: Mapping[str, Any] | None = None, ready: bool = True) -> str:
         """The whole exposition: request metrics plus ``stats`` (from ``store.stats()``)."""
-        families: list[_Family] = []
+        with self._render_lock:
+            self._scrape = (stats, ready)
+            try:
+                return generate_latest(self.registry).decode()
+            finally:
+                self._scrape = (None, True)
+
+    def describe(self) -> list[Metric]:
+        return []  # names vary with the store's stats: nothing to check at register time
+
+    def collect(self) -> Iterator[Metric]:
+        stats, ready = self._scrape
         with self._lock:
             requests = dict(self._requests)
             latency = {k: (list(h.counts), h.sum, h.count) for k, h in self._latency.items()}
             bytes_in = dict(self._bytes_in)
             bytes_out = dict(self._bytes_out)
-            ais_count = dict(self._ais_count)
-            ais_err = dict(self._ais_err)
-            ais_bytes = dict(self._ais_bytes)
-            ais_ns = dict(self._ais_ns)
+            ais = _AisCounts(dict(self._ais_count), dict(self._ais_err),
+                             dict(self._ais_bytes), dict(self._ais_ns))
             cksum_errors = self._cksum_errors
 
-        info = _Family("aisfs_node_info", "gauge", "Node identity (always 1).")
-        info.add(1, {"node_id": self.node_id, "version": self.version})
-        families.append(info)
-        up = _Family("aisfs_uptime_seconds", "gauge", "Seconds since the node started.")
-        up.add(round(time.time() - self.started, 3))
-        families.append(up)
-        rd = _Family("aisfs_ready", "gauge", "1 once the store is open and listeners bound.")
-        rd.add(1 if ready else 0)
-        families.append(rd)
+        info = GaugeMetricFamily("aisfs_node_info", "Node identity (always 1).",
+                                 labels=["node_id", "version"])
+        info.add_metric([self.node_id, self.version], 1)
+        yield info
+        yield GaugeMetricFamily("aisfs_uptime_seconds", "Seconds since the node started.",
+                                value=round(time.time() - self.started, 3))
+        yield GaugeMetricFamily("aisfs_ready", "1 once the store is open and listeners bound.",
+                                value=1 if ready else 0)
 
-        req = _Family(
-            "aisfs_requests_total", "counter", "Requests served, by api, operation and status."
-        )
+        req = CounterMetricFamily("aisfs_requests_total",
+                                  "Requests served, by api, operation and status.",
+                                  labels=["api", "operation", "status"])
         for (api, op, status), n in sorted(requests.items()):
-            req.add(n, {"api": api, "operation": op, "status": str(status)})
-        families.append(req)
+            req.add_metric([api, op, str(status)], n)
+        yield req
 
-        hist = _Family(
-            "aisfs_request_duration_seconds", "histogram", "Request latency, by api and operation."
-        )
+        hist = HistogramMetricFamily("aisfs_request_duration_seconds",
+                                     "Request latency, by api and operation.",
+                                     labels=["api", "operation"])
         for (api, op), (counts, total, count) in sorted(latency.items()):
-            labels = {"api": api, "operation": op}
+            buckets: list[tuple[str, float]] = []
             cumulative = 0
-            for bound, c in zip(LATENCY_BUCKETS, counts, strict=True):
+            for le, c in zip(_LE, counts, strict=True):
                 cumulative += c
-                hist.add(cumulative, {**labels, "le": format_value(bound)}, "_bucket")
-            hist.add(count, {**labels, "le": "+Inf"}, "_bucket")
-            hist.add(total, labels, "_sum")
-            hist.add(count, labels, "_count")
-        families.append(hist)
+                buckets.append((le, cumulative))
+            buckets.append(("+Inf", count))
+            hist.add_metric([api, op], buckets, total)
+        yield hist
 
-        bin_ = _Family(
-            "aisfs_request_bytes_in_total", "counter", "Request body bytes received."
-        )
-        for (api, op), n in sorted(bytes_in.items()):
-            bin_.add(n, {"api": api, "operation": op})
-        families.append(bin_)
-        bout = _Family(
-            "aisfs_response_bytes_out_total", "counter", "Response body bytes sent."
-        )
-        for (api, op), n in sorted(bytes_out.items()):
-            bout.add(n, {"api": api, "operation": op})
-        families.append(bout)
+        for name, help_text, values in (
+            ("aisfs_request_bytes_in_total", "Request body bytes received.", bytes_in),
+            ("aisfs_response_bytes_out_total", "Response body bytes sent.", bytes_out),
+        ):
+            fam = CounterMetricFamily(name, help_text, labels=["api", "operation"])
+            for (api, op), n in sorted(values.items()):
+                fam.add_metric([api, op], n)
+            yield fam
 
-        ck = _Family(
-            "aisfs_checksum_errors_total", "counter",
-            "Objects whose stored checksum did not match on read.",
-        )
-        ck.add(cksum_errors)
-        families.append(ck)
-
-        families.extend(self._ais_families(ais_count, ais_err, ais_bytes, ais_ns, cksum_errors))
+        yield CounterMetricFamily("aisfs_checksum_errors_total",
+                                  "Objects whose stored checksum did not match on read.",
+                                  value=cksum_errors)
+        yield from _ais_families(self.node_id, ais, cksum_errors)
         if stats:
-            families.extend(_store_families(stats))
-        out: list[str] = []
-        for fam in families:
-            fam.render(out)
-        return "\n".join(out) + "\n"
+            yield from _store_families(stats)
 
-    def _ais_families(
-        self,
-        count: dict[str, int],
-        err: dict[str, int],
-        nbytes: dict[str, int],
-        ns: dict[str, int],
-        cksum_errors: int,
-    ) -> Iterable[_Family]:
-        labels = {"node_id": self.node_id}
-        for kind in ("get", "put", "head", "del", "lst", "ren"):
-            fam = _Family(f"ais_target_{kind}_count", "counter", f"AIS: successful {kind} ops.")
-            fam.add(count.get(kind, 0), labels)
-            yield fam
-            fam = _Family(f"ais_target_err_{kind}_count", "counter", f"AIS: failed {kind} ops.")
-            fam.add(err.get(kind, 0), labels)
-            yield fam
-        for kind in ("get", "put"):
-            fam = _Family(f"ais_target_{kind}_bytes", "counter", f"AIS: {kind} payload bytes.")
-            fam.add(nbytes.get(kind, 0), labels)
-            yield fam
-        for kind in ("get", "put", "head"):
-            fam = _Family(
-                f"ais_target_{kind}_ns_total", "counter", f"AIS: total {kind} latency, ns."
-            )
-            fam.add(ns.get(kind, 0), labels)
-            yield fam
-        fam = _Family("ais_target_err_cksum_count", "counter", "AIS: checksum errors.")
-        fam.add(cksum_errors, labels)
+
+class _AisCounts:
+    __slots__ = ("count", "err", "nbytes", "ns")
+
+    def __init__(self, count: dict[str, int], err: dict[str, int], nbytes: dict[str, int],
+                 ns: dict[str, int]) -> None:
+        self.count = count
+        self.err = err
+        self.nbytes = nbytes
+        self.ns = ns
+
+
+def _ais(name: str, help_text: str, node_id: str, value: float) -> Metric:
+    """One of AIStore's counters under its own name (untyped: see the module's doc)."""
+    fam = Metric(name, help_text, "unknown")
+    fam.add_sample(name, {"node_id": node_id}, value)
+    return fam
+
+
+def _ais_families(node_id: str, ais: _AisCounts, cksum_errors: int) -> Iterator[Metric]:
+    for kind in ("get", "put", "head", "del", "lst", "ren"):
+        yield _ais(f"ais_target_{kind}_count", f"AIS: successful {kind} ops.", node_id,
+                   ais.count.get(kind, 0))
+        yield _ais(f"ais_target_err_{kind}_count", f"AIS: failed {kind} ops.", node_id,
+                   ais.err.get(kind, 0))
+    for kind in ("get", "put"):
+        yield _ais(f"ais_target_{kind}_bytes", f"AIS: {kind} payload bytes.", node_id,
+                   ais.nbytes.get(kind, 0))
+    for kind in ("get", "put", "head"):
+        fam = CounterMetricFamily(f"ais_target_{kind}_ns_total", f"AIS: total {kind} latency, ns.",
+                                  labels=["node_id"])
+        fam.add_metric([node_id], ais.ns.get(kind, 0))
         yield fam
+    yield _ais("ais_target_err_cksum_count", "AIS: checksum errors.", node_id, cksum_errors)
 
 
 def _num(value: Any) -> float | None:
@@ -297,49 +280,47 @@ def _num(value: Any) -> float | None:
     return None
 
 
-def _store_families(stats: Mapping[str, Any]) -> list[_Family]:
-    families: list[_Family] = []
-    scalar = (
-        ("objects", "aisfs_objects", "Objects in the store."),
-        ("chunks", "aisfs_chunks", "Distinct (deduplicated) chunks in the store."),
-        ("uploads", "aisfs_multipart_uploads", "Multipart uploads in progress."),
-        ("logical_bytes", "aisfs_logical_bytes", "Sum of object sizes."),
-        ("stored_bytes", "aisfs_stored_bytes", "Bytes of distinct chunks (one copy)."),
-        ("dedup_savings_bytes", "aisfs_dedup_savings_bytes", "Bytes saved by deduplication."),
-    )
-    for key, name, help_text in scalar:
+_SCALARS = (
+    ("objects", "aisfs_objects", "Objects in the store."),
+    ("chunks", "aisfs_chunks", "Distinct (deduplicated) chunks in the store."),
+    ("uploads", "aisfs_multipart_uploads", "Multipart uploads in progress."),
+    ("logical_bytes", "aisfs_logical_bytes", "Sum of object sizes."),
+    ("stored_bytes", "aisfs_stored_bytes", "Bytes of distinct chunks (one copy)."),
+    ("dedup_savings_bytes", "aisfs_dedup_savings_bytes", "Bytes saved by deduplication."),
+)
+_PER_MOUNTPATH = (
+    ("total", "aisfs_mountpath_capacity_bytes", "gauge", "Mountpath filesystem size."),
+    ("used", "aisfs_mountpath_used_bytes", "gauge", "Mountpath filesystem used space."),
+    ("free", "aisfs_mountpath_available_bytes", "gauge", "Mountpath space available."),
+    ("enabled", "aisfs_mountpath_enabled", "gauge", "1 when the mountpath is in use."),
+    ("io_errors", "aisfs_mountpath_io_errors_total", "counter", "Mountpath I/O errors."),
+)
+
+
+def _store_families(stats: Mapping[str, Any]) -> Iterator[Metric]:
+    for key, name, help_text in _SCALARS:
         value = _num(stats.get(key))
-        if value is None:
-            continue
-        fam = _Family(name, "gauge", help_text)
-        fam.add(value)
-        families.append(fam)
+        if value is not None:
+            yield GaugeMetricFamily(name, help_text, value=value)
 
     mps = [m for m in stats.get("mountpaths") or [] if isinstance(m, Mapping)]
-    if mps:
-        per_mp = (
-            ("total", "aisfs_mountpath_capacity_bytes", "gauge", "Mountpath filesystem size."),
-            ("used", "aisfs_mountpath_used_bytes", "gauge", "Mountpath filesystem used space."),
-            ("free", "aisfs_mountpath_available_bytes", "gauge", "Mountpath space available."),
-            ("enabled", "aisfs_mountpath_enabled", "gauge", "1 when the mountpath is in use."),
-            ("io_errors", "aisfs_mountpath_io_errors_total", "counter", "Mountpath I/O errors."),
-        )
-        for key, name, kind, help_text in per_mp:
-            fam = _Family(name, kind, help_text)
-            for mp in mps:
-                value = _num(mp.get(key))
-                if value is None and key == "io_errors":
-                    value = 0
-                if value is not None:
-                    fam.add(value, {"mountpath": str(mp.get("path", ""))})
-            if fam.samples:
-                families.append(fam)
-        total = sum(_num(m.get("total")) or 0 for m in mps)
-        used = sum(_num(m.get("used")) or 0 for m in mps)
-        fam = _Family("ais_target_capacity_total", "gauge", "AIS: capacity of all mountpaths.")
-        fam.add(total)
-        families.append(fam)
-        fam = _Family("ais_target_capacity_used", "gauge", "AIS: used space of all mountpaths.")
-        fam.add(used)
-        families.append(fam)
-    return families
+    if not mps:
+        return
+    for key, name, kind, help_text in _PER_MOUNTPATH:
+        fam: GaugeMetricFamily | CounterMetricFamily
+        if kind == "counter":
+            fam = CounterMetricFamily(name, help_text, labels=["mountpath"])
+        else:
+            fam = GaugeMetricFamily(name, help_text, labels=["mountpath"])
+        for mp in mps:
+            value = _num(mp.get(key))
+            if value is None and key == "io_errors":
+                value = 0
+            if value is not None:
+                fam.add_metric([str(mp.get("path", ""))], value)
+        if fam.samples:
+            yield fam
+    yield GaugeMetricFamily("ais_target_capacity_total", "AIS: capacity of all mountpaths.",
+                            value=sum(_num(m.get("total")) or 0 for m in mps))
+    yield GaugeMetricFamily("ais_target_capacity_used", "AIS: used space of all mountpaths.",
+                            value=sum(_num(m.get("used")) or 0 for m in mps))
