@@ -12,7 +12,6 @@ import errno
 import logging
 import os
 import signal
-import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pyfuse3
 import trio
 
 from aisfs.errors import S3Error
+from aisfs.systemd import sd_notify
 from mount.backend import Backend, Unreachable
 from mount.fs import Fs
 from mount.options import MountOptions
@@ -66,20 +66,6 @@ async def check_endpoint(opts: MountOptions) -> None:
         raise MountError(f"cannot reach {opts.endpoint}: {e}") from e
     finally:
         await backend.aclose()
-
-
-def sd_notify(message: str) -> None:
-    path = os.environ.get("NOTIFY_SOCKET")
-    if not path:
-        return
-    if path.startswith("@"):
-        path = "\0" + path[1:]
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
-            s.connect(path)
-            s.sendall(message.encode())
-    except OSError as e:
-        log.warning("sd_notify failed: %s", e)
 
 
 def run(opts: MountOptions, ready: ReadyFn) -> int:
