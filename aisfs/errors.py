@@ -7,6 +7,8 @@ Anything that is not an ``S3Error`` is a bug or a failing disk and becomes a 500
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 STATUS_BY_CODE: dict[str, int] = {
     "AccessDenied": 403,
     "AuthorizationHeaderMalformed": 400,
@@ -96,3 +98,46 @@ def no_good_copy() -> S3Error:
         "The object's data failed its integrity check and no good copy is left.",
         status=500,
     )
+
+
+# ---- exception groups -------------------------------------------------------------------
+# trio's nurseries wrap what their tasks raise in (Base)ExceptionGroups, nested one level
+# per nursery; these three are the one reading of them (the node's responses, the store's
+# writer, the mount's errnos).
+
+
+def leaves(exc: BaseException) -> list[BaseException]:
+    """The exceptions in ``exc`` that are not groups, depth first (``[exc]`` for a plain
+    exception)."""
+    if not isinstance(exc, BaseExceptionGroup):
+        return [exc]
+    found: list[BaseException] = []
+    for sub in exc.exceptions:
+        found.extend(leaves(sub))
+    return found
+
+
+def unwrap(
+    exc: BaseException, *, alike: Callable[[BaseException], bool] | None = None
+) -> BaseException:
+    """The one exception ``exc`` stands for: itself when it is not a group; a group's only
+    leaf, however deep; of several leaves (several tasks failed together), the first
+    ``S3Error`` - the answer a client gets - or the first leaf when ``alike`` holds for
+    every one (the store: all found the disk full); else the group itself."""
+    if not isinstance(exc, BaseExceptionGroup):
+        return exc
+    found = leaves(exc)
+    if len(found) == 1:
+        return found[0]
+    for leaf in found:
+        if isinstance(leaf, S3Error):
+            return leaf
+    if alike is not None and all(alike(leaf) for leaf in found):
+        return found[0]
+    return exc
+
+
+def only(exc: BaseException, kinds: type[BaseException] | tuple[type[BaseException], ...]) -> bool:
+    """True when ``exc`` and every leaf of it are ``kinds`` (``only(exc, trio.Cancelled)``:
+    a cancellation, to be raised on, not an error to report)."""
+    return all(isinstance(leaf, kinds) for leaf in leaves(exc))

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import pyfuse3
 from trio import Cancelled
 
-from aisfs.errors import S3Error
+from aisfs.errors import S3Error, leaves
 from mount.backend import Unreachable
 
 log = logging.getLogger(__name__)
@@ -67,8 +67,8 @@ def fuse_errors(what: str) -> Iterator[None]:
         log.log(level, "%s: %s -> %s", what, e, errno.errorcode.get(code, code))
         raise pyfuse3.FUSEError(code) from None
     except BaseExceptionGroup as eg:  # several requests of one operation failed together
-        first = _first_leaf(eg)
-        if first is None or isinstance(first, Cancelled):
+        first = leaves(eg)[0]  # the errno of the first failure (aisfs/errors.py)
+        if isinstance(first, Cancelled):
             raise
         code = errno_of(first)
         log.warning("%s: %s -> %s", what, first, errno.errorcode.get(code, code))
@@ -78,18 +78,3 @@ def fuse_errors(what: str) -> Iterator[None]:
         log.exception("%s: unexpected failure -> EIO", what)
         raise pyfuse3.FUSEError(errno.EIO) from None
 
-
-def _first_leaf(eg: BaseExceptionGroup[BaseException]) -> BaseException | None:
-    """The first exception in `eg` that is not a group.
-
-    node/http.py (`unwrap`) and aisfs/store/writer.py (`_unwrap`) each unwrap groups their
-    own way; this stays until one shared helper in `aisfs` owns it (issue 18).
-    """
-    for e in eg.exceptions:
-        if isinstance(e, BaseExceptionGroup):
-            leaf = _first_leaf(e)
-            if leaf is not None:
-                return leaf
-        else:
-            return e
-    return None

@@ -1,0 +1,54 @@
+"""aisfs/errors.py's reading of exception groups: the node's responses, the store's
+writer and the mount's errnos all go through leaves/unwrap/only."""
+
+from __future__ import annotations
+
+import errno
+
+import trio
+
+from aisfs.errors import S3Error, leaves, only, unwrap
+
+
+def full() -> OSError:
+    return OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_leaves_depth_first() -> None:
+    a, b, c = ValueError("a"), KeyError("b"), OSError("c")
+    assert leaves(a) == [a]
+    assert leaves(BaseExceptionGroup("g", [a, ExceptionGroup("h", [b, c])])) == [a, b, c]
+
+
+def test_unwrap_one_leaf_however_deep() -> None:
+    a = ValueError("a")
+    assert unwrap(a) is a
+    assert unwrap(ExceptionGroup("g", [ExceptionGroup("h", [a])])) is a
+
+
+def test_unwrap_several_leaves() -> None:
+    s3 = S3Error("InsufficientStorage")
+    a, b = full(), full()
+    assert unwrap(ExceptionGroup("g", [a, ExceptionGroup("h", [s3])])) is s3
+    eg = ExceptionGroup("g", [a, b])
+    assert unwrap(eg) is eg  # no S3Error, no rule for them: the group stays
+    assert unwrap(eg, alike=lambda e: isinstance(e, OSError) and e.errno == errno.ENOSPC) is a
+    mixed = ExceptionGroup("g", [a, ValueError("bug")])
+    assert unwrap(mixed, alike=lambda e: isinstance(e, OSError)) is mixed
+
+
+def test_only() -> None:
+    async def cancelled() -> BaseException:
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            try:
+                await trio.sleep(1)
+            except trio.Cancelled as exc:
+                return exc
+        raise AssertionError("not cancelled")
+
+    c = trio.run(cancelled)
+    assert only(c, trio.Cancelled)
+    assert only(BaseExceptionGroup("g", [c, BaseExceptionGroup("h", [c])]), trio.Cancelled)
+    assert not only(BaseExceptionGroup("g", [c, ValueError()]), trio.Cancelled)
+    assert not only(ValueError(), trio.Cancelled)
