@@ -19,7 +19,7 @@ from typing import Any
 
 import trio
 
-from ..errors import S3Error
+from ..errors import S3Error, unwrap
 from .buckets import Buckets
 from .chunks import ChunkStore
 from .config import StoreConfig
@@ -34,28 +34,6 @@ from .threads import R, ShortSteps, run_sync
 from .types import ChunkRef, ObjectInfo, ObjectMeta, WriteResult
 
 WRITERS = 2  # chunks of one PUT written (and fsynced) at once
-
-
-def _unwrap(eg: BaseExceptionGroup[BaseException]) -> BaseException:
-    leaves: list[BaseException] = []
-
-    def walk(e: BaseException) -> None:
-        if isinstance(e, BaseExceptionGroup):
-            for sub in e.exceptions:
-                walk(sub)
-        else:
-            leaves.append(e)
-
-    walk(eg)
-    if len(leaves) > 1:
-        # several writers failed at once (both found the disks full): the client's answer
-        # is the first S3Error (a 507, say), a full disk as 507 too, else the group
-        for leaf in leaves:
-            if isinstance(leaf, S3Error):
-                return leaf
-        if all(is_full_error(leaf) for leaf in leaves):
-            return leaves[0]
-    return leaves[0] if len(leaves) == 1 else eg
 
 
 class Writer:
@@ -203,7 +181,9 @@ class Writer:
                             refs.append(None)
                             await to_hash.send((len(refs) - 1, buf))
         except BaseExceptionGroup as eg:
-            raise _unwrap(eg) from None
+            # several writers failed at once (both found the disks full): the client's
+            # answer is the first S3Error (a 507, say), a full disk as 507 too, else the group
+            raise unwrap(eg, alike=is_full_error) from None
         for ref in refs:
             assert ref is not None
             chunks.append(ref)
