@@ -1,7 +1,7 @@
 """The node's ASGI application: one entry point that sends each request to its facade.
 
 - ``/s3/...`` (and the root, with the ``S3-API-via-Root`` feature flag, and any
-  ``bucket.<virtual_host_domain>`` host) goes to the S3 facade (``node.s3_api``);
+  ``bucket.<virtual_host_domain>`` host) goes to the S3 facade (``node.s3.api``);
 - ``/v1/...`` to the native API; ``/metrics`` to Prometheus; ``/health`` for probes;
 - ``/v1/ui`` to the read-only status page (``node.dashboard``).
 """
@@ -23,7 +23,7 @@ from node.dashboard import PREFIX as UI_PREFIX
 from node.dashboard import Dashboard
 from node.features import FeatureFlags
 from node.http import Receive, Request, Response, Scope, Send, send_response
-from node.s3_api import S3Api
+from node.s3.api import S3Api
 
 log = logging.getLogger("aisfs.node")
 

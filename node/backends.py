@@ -44,7 +44,7 @@ async def start_backends(app: NodeApp, nursery: trio.Nursery) -> RemoteObjects:
 
     nursery.start_soon(close_at_stop)
     from node.native.remote import RemoteNative
-    from node.remote_s3 import RemoteS3
+    from node.s3.remote import RemoteS3
 
     discover = backend_configured(app.cfg.backend.s3)
     app.s3.remote = RemoteS3(app.s3, remote, discover=discover)

@@ -462,7 +462,7 @@ class RemoteNative:
         range_header = ctx.http.headers.get("range")
         if range_header is not None and "," in range_header:
             raise S3Error("InvalidRange", "multi-range requests are not supported")
-        from node.remote_s3 import read_started
+        from node.s3.remote import read_started
 
         read, body = await read_started(self.remote, rb, key, range_header)
         headers = self._headers(read.attrs, read.cached, node_id)

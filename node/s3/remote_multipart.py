@@ -37,10 +37,10 @@ from aisfs.s3.conditions import check_copy_source_preconditions
 from aisfs.s3.request import parse_copy_source, parse_max, parse_part_number
 from aisfs.store.types import ObjectMeta
 from node.http import Response
-from node.s3_body import UploadBody, checksum_headers
+from node.s3.body import UploadBody, checksum_headers
 
 if TYPE_CHECKING:
-    from node.s3_api import Context, S3Api
+    from node.s3.api import Context, S3Api
 
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 WRITE_BATCH = 1024 * 1024
@@ -228,7 +228,7 @@ class RemoteMultipart:
             except S3Error:
                 await read.body.aclose()
                 raise
-            from node.remote_s3 import _pieces
+            from node.s3.remote import _pieces
 
             pieces = _pieces(read.body)
         md5 = hashlib.md5()

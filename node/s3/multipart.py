@@ -17,10 +17,10 @@ from aisfs.s3.conditions import check_copy_source_preconditions
 from aisfs.s3.request import parse_copy_source, parse_max, parse_part_number
 from aisfs.store.types import ObjectInfo, ObjectMeta
 from node.http import Response
-from node.s3_body import UploadBody, checksum_headers
+from node.s3.body import UploadBody, checksum_headers
 
 if TYPE_CHECKING:
-    from node.s3_api import Context, S3Api
+    from node.s3.api import Context, S3Api
 
 
 

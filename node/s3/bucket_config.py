@@ -20,7 +20,7 @@ from aisfs.store.types import ObjectInfo, ObjectMeta
 from node.http import Request, Response
 
 if TYPE_CHECKING:
-    from node.s3_api import Context, S3Api
+    from node.s3.api import Context, S3Api
 
 MAX_BUCKET_TAGS = 50
 MAX_OBJECT_TAGS = 10

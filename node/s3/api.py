@@ -40,9 +40,9 @@ from node.http import (
     unwrap,
 )
 from node.s3_auth import Authenticator
-from node.s3_body import UploadBody, checksum_headers
-from node.s3_bucket_config import BucketConfigOps
-from node.s3_multipart import MultipartOps
+from node.s3.body import UploadBody, checksum_headers
+from node.s3.bucket_config import BucketConfigOps
+from node.s3.multipart import MultipartOps
 
 log = logging.getLogger("aisfs.s3")
 
@@ -98,7 +98,7 @@ class S3Api(MultipartOps, BucketConfigOps):
         self.features = features
         self.authenticator = Authenticator(cfg)
         self.metrics: Any = None  # node.metrics.Metrics, set by NodeApp when it has one
-        self.remote: Any = None  # node.remote_s3.RemoteS3: backend buckets (node.backends)
+        self.remote: Any = None  # node.s3.remote.RemoteS3: backend buckets (node.backends)
         domain = cfg.net.virtual_host_domain.strip(".").lower()
         self.vhost_domain = domain or None
 

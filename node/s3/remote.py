@@ -18,7 +18,7 @@ too), PUT writes through, DELETE (and DeleteObjects) is forwarded (a missing key
 204, as the backend answers), CopyObject within one backend is the backend's
 server-side copy (across backends or to/from an ``ais://`` bucket it is streamed through
 the node), ListObjects(V2) is one backend page per request, and multipart uploads are
-forwarded to the backend (``node.remote_s3_multipart``). Bucket configuration
+forwarded to the backend (``node.s3.remote_multipart``). Bucket configuration
 (tagging, CORS, policy...) stays the node's own, as AIS keeps props in its BMD.
 """
 
@@ -55,11 +55,11 @@ from aisfs.s3.request import listing_encoding, parse_copy_source, parse_max
 from aisfs.store.chunks import StoreCorruption
 from aisfs.store.types import BucketInfo, ObjectMeta
 from node.http import Response, first_piece_read
-from node.remote_s3_multipart import RemoteMultipart
-from node.s3_body import UploadBody, checksum_headers
+from node.s3.remote_multipart import RemoteMultipart
+from node.s3.body import UploadBody, checksum_headers
 
 if TYPE_CHECKING:
-    from node.s3_api import Context, S3Api
+    from node.s3.api import Context, S3Api
 
 log = logging.getLogger("aisfs.s3")
 
