@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,11 +65,51 @@ def s3(node: NodeProcess):  # type: ignore[no-untyped-def]
     return s3_client(node.s3_url)
 
 
+# The layer of each test directory: `./run test -m unit` (seconds), `-m "store or unit"`,
+# `-m "not fuse"`... Declared in pyproject.toml; CI runs every layer.
+LAYERS = {
+    "unit": "unit",  # pure functions: no process, no disk beyond tmp_path, no network
+    "store": "store",  # aisfs.store in this process
+    "s3api": "node",  # a real node process, spoken to by real S3 clients
+    "native": "node",  # a real node process, its native API, the CLI and the SDK
+    "readme": "node",  # the README's commands, run for real
+    "wire": "wire",  # raw bytes on a node's socket, both HTTP servers
+    "backend": "backend",  # moto, Ceph RGW and a second node as S3 backends
+    "daemon": "daemon",  # the node as systemd runs it: notify, signals, TLS, mountpaths
+    "mount": "fuse",  # real FUSE mounts: needs /dev/fuse and root
+}
+# Modules in a layer's directory that need none of its machinery are unit tests too (and
+# never `fuse`).
+PURE = {
+    "mount/test_units.py",
+    "mount/test_import_cycles.py",
+    "store/test_import_cycles.py",
+    "native/test_units.py",
+}
+TESTS = Path(__file__).resolve().parent
+HAVE_FUSE = os.path.exists("/dev/fuse") and shutil.which("fusermount3") is not None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Long property-based runs (``@pytest.mark.fuzz``) run only when asked: ``-m fuzz``."""
-    if "fuzz" in (config.getoption("markexpr", "") or ""):
-        return
-    skip = pytest.mark.skip(reason="a long fuzz run: select it with -m fuzz")
+    """Every test gets its layer's marker (LAYERS, PURE); `fuse` tests are skipped without
+    /dev/fuse and root. Long property-based runs (``@pytest.mark.fuzz``) run only when
+    asked: ``-m fuzz``."""
+    run_fuzz = "fuzz" in (config.getoption("markexpr", "") or "")
+    skip_fuzz = pytest.mark.skip(reason="a long fuzz run: select it with -m fuzz")
+    no_fuse = (
+        None if HAVE_FUSE and os.geteuid() == 0
+        else pytest.mark.skip(reason="needs /dev/fuse, fusermount3 and root")
+    )
     for item in items:
-        if "fuzz" in item.keywords:
-            item.add_marker(skip)
+        rel = Path(str(item.path)).resolve().relative_to(TESTS).as_posix()
+        layer = LAYERS.get(rel.split("/", 1)[0])
+        if rel in PURE:
+            item.add_marker(pytest.mark.unit)
+            if layer == "fuse":
+                layer = None
+        if layer is not None:
+            item.add_marker(getattr(pytest.mark, layer))
+        if layer == "fuse" and no_fuse is not None:
+            item.add_marker(no_fuse)
+        if "fuzz" in item.keywords and not run_fuzz:
+            item.add_marker(skip_fuzz)

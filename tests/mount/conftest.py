@@ -1,7 +1,8 @@
 """Fixtures for real FUSE mounts: an S3 endpoint, a bucket per test, mounts that always go.
 
-The endpoint is our node (tests/support/node.py) when it starts and answers the S3 calls
-the mount uses, else moto's server; AISFS_MOUNT_ENDPOINT=moto|node forces one. Every
+The endpoint is our node (tests/support/node.py): a node that does not start fails the
+tests, never swaps in another server. AISFS_MOUNT_ENDPOINT=moto runs them against moto's
+server instead, when asked (tests/mount/test_foreign_s3.py always does). Every
 mount is unmounted in a finalizer (fusermount3 -uz), even when the test fails, and the
 mount's log must hold no traceback.
 """
@@ -21,44 +22,34 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 from mountkit import (  # noqa: E402
-    HAVE_FUSE,
     ROOT,
     Endpoint,
     Moto,
     Mount,
     MountFactory,
     _mounted,
-    _try_node,
     free_port,
     mount_cmd,
     s3_client,
 )
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/mount" in str(item.fspath) and not str(item.fspath).endswith("test_units.py"):
-            item.add_marker(pytest.mark.fuse)
-            if not HAVE_FUSE:
-                item.add_marker(pytest.mark.skip(reason="needs /dev/fuse and fusermount3"))
-            elif os.geteuid() != 0:
-                item.add_marker(pytest.mark.skip(reason="mount tests run as root"))
+from support.node import new_node  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
-    want = os.environ.get("AISFS_MOUNT_ENDPOINT", "")
-    node = None if want == "moto" else _try_node(tmp_path_factory.mktemp("node"))
-    if want == "node" and node is None:
-        pytest.fail("AISFS_MOUNT_ENDPOINT=node but the node did not start or answer S3")
-    if node is not None:
-        proc, url = node
-        yield Endpoint(url, "node", s3_client(url), proc.stop)
-        proc.stop()
+    want = os.environ.get("AISFS_MOUNT_ENDPOINT", "node")
+    if want == "moto":
+        moto = Moto(free_port()).start()
+        yield Endpoint(moto.url, "moto", s3_client(moto.url), moto.stop)
+        moto.stop()
         return
-    moto = Moto(free_port()).start()
-    yield Endpoint(moto.url, "moto", s3_client(moto.url), moto.stop)
-    moto.stop()
+    if want != "node":
+        pytest.fail(f"AISFS_MOUNT_ENDPOINT={want!r}: node (the default) or moto")
+    # a node that does not start raises here: every test of the session using it errors
+    node = new_node(tmp_path_factory.mktemp("node")).start()
+    yield Endpoint(node.s3_url, "node", s3_client(node.s3_url), node.stop)
+    assert node.stop() == 0, node.log()
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 """Helpers for the mount tests: an S3 endpoint (node or moto), mounts as subprocesses.
 
-The endpoint is our node (tests/support/node.py) when it starts and answers the S3 calls
-the mount uses, else moto's server; AISFS_MOUNT_ENDPOINT=moto|node forces one. Every
-mount is unmounted in a finalizer (fusermount3 -uz), even when the test fails, and the
-mount's log must hold no traceback.
+The endpoint is our node (tests/support/node.py; moto's server only when
+AISFS_MOUNT_ENDPOINT=moto asks for it, see conftest.py). Every mount is unmounted in a
+finalizer (fusermount3 -uz), even when the test fails, and the mount's log must hold no
+traceback.
 """
 
 from __future__ import annotations
@@ -78,41 +78,6 @@ def s3_client(endpoint: str) -> Any:
         aws_secret_access_key="FAKESECRET",
         config=Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30),
     )
-
-
-def _try_node(tmp: Path) -> tuple[Any, str] | None:
-    try:
-        from support.node import start_node  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    try:
-        node = start_node(tmp)
-    except Exception:
-        return None
-    try:
-        c = s3_client(node.s3_url)
-        c.create_bucket(Bucket="mount-smoke")
-        c.put_object(Bucket="mount-smoke", Key="a/b", Body=b"x", Metadata={"mode": "33188"})
-        ok = (
-            c.head_object(Bucket="mount-smoke", Key="a/b")["Metadata"].get("mode") == "33188"
-            and c.list_objects_v2(Bucket="mount-smoke", Delimiter="/")["CommonPrefixes"]
-        )
-        c.copy_object(
-            Bucket="mount-smoke",
-            Key="a/c",
-            CopySource="mount-smoke/a/b",
-            MetadataDirective="REPLACE",
-            Metadata={"mode": "33261"},
-        )
-        c.delete_object(Bucket="mount-smoke", Key="a/b")
-        c.delete_object(Bucket="mount-smoke", Key="a/c")
-        c.delete_bucket(Bucket="mount-smoke")
-        if ok:
-            return node, node.s3_url
-    except Exception:
-        pass
-    node.kill()
-    return None
 
 
 @dataclass
