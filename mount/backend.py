@@ -78,10 +78,11 @@ class Backend(Protocol):
         ...
 
     def list_all(
-        self, bucket: str, prefix: str, max_keys: int = 1000
+        self, bucket: str, prefix: str, max_keys: int = 1000, start_after: str = ""
     ) -> AsyncIterator[list[ObjectInfo]]:
-        """Pages of every key under `prefix` (no delimiter); with `rich_listing`, each
-        ObjectInfo carries its user metadata (``meta``) as `list_dir`'s do."""
+        """Pages of every key under `prefix` (no delimiter; after `start_after` if given);
+        with `rich_listing`, each ObjectInfo carries its user metadata (``meta``) as
+        `list_dir`'s do."""
         ...
 
     async def first_key(self, bucket: str, prefix: str, max_keys: int = 2) -> list[str]: ...

@@ -13,7 +13,9 @@ tree (`du`, `ls -lR`, `find`, `tar c`, `cp -r` out of the mount) costs a request
 thousand keys instead of a listing and a marker HEAD per directory. A subtree bigger than
 that still gives the listings of the subdirectories the keys read cover whole; the
 directory itself is then listed with the delimiter, and its subtree is not tried whole
-again.
+again. A subdirectory read within `WALK_GAP` of a sibling (a walk going on; its listing
+expired meanwhile, or was never read whole) reads its parent's keys from there on, up to
+`WINDOW_KEYS`: the next siblings come with it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from mount.stats import Stats
 SMALL_DIR = 1000  # directories up to this many entries are listed to answer lookups
 TREE_KEYS = 4000  # a subtree of up to this many keys is read in one listing
 KEEP_LISTINGS = 8192  # past this many listings kept, the stale ones are dropped
+WALK_GAP = 5.0  # a subdirectory read this soon after a sibling: a walk (read ahead)
+WINDOW_KEYS = 500  # keys a walk reads ahead at once
 
 
 @dataclass(slots=True)
@@ -57,6 +61,7 @@ class DirCache:
         self.listings: dict[str, Listing] = {}
         self.sizes: dict[str, int] = {}  # entries each directory had when last listed
         self.big: set[str] = set()  # directories whose subtree is over TREE_KEYS keys
+        self.walking: dict[str, float] = {}  # directory -> when a child was last read
         # directories made here whose marker PUT is still in flight: listed meanwhile
         self.pending: set[str] = set()
 
@@ -74,6 +79,13 @@ class DirCache:
         if lst is not None and (lst.tree or path in self.big or not self.ttl):
             return lst
         return None
+
+    def note_read(self, path: str) -> None:
+        """readdir read the directory at `path`: a sibling read soon after is a walk."""
+        if path:
+            if len(self.walking) > KEEP_LISTINGS:
+                self.walking.clear()
+            self.walking[split(path)[0]] = trio.current_time()
 
     def small(self, path: str) -> bool:
         """Listing `path` to answer one lookup is worth it (not known to be big)."""
@@ -95,10 +107,18 @@ class DirCache:
         if len(self.listings) > KEEP_LISTINGS:
             self._prune(now)
         bucket, prefix = self.layout.prefix_of(path)
-        if tree and path not in self.big:
-            whole = await self._list_tree(path, bucket, prefix, now)
-            if whole is not None:
-                return whole
+        parent = split(path)[0] if path else None
+        if tree and path not in self.big and parent is not None and (
+                now - self.walking.get(parent, -1e18) < WALK_GAP):
+            # a walk through the subdirectories of `parent`: read them from this one on
+            _, pprefix = self.layout.prefix_of(parent)
+            got = await self._list_tree(parent, bucket, pprefix, now, start_after=prefix[:-1])
+            if path in got:
+                return got[path]
+        elif tree and path not in self.big:
+            got = await self._list_tree(path, bucket, prefix, now)
+            if path in got:
+                return got[path]
         self.stats.lists += 1
         async for page in self.backend.list_dir(bucket, prefix, 1000):
             for obj in page.objects:
@@ -123,17 +143,20 @@ class DirCache:
         self.sizes[path] = len(children)
         return lst
 
-    async def _list_tree(self, path: str, bucket: str, prefix: str,
-                         now: float) -> Listing | None:
+    async def _list_tree(self, path: str, bucket: str, prefix: str, now: float,
+                         start_after: str = "") -> dict[str, Listing]:
         """List the subtree at `path` whole if it has at most TREE_KEYS keys and keep the
         listing of every directory in it; else keep those of the subdirectories the keys
-        read cover whole, note the directories it is too big for, and return None."""
+        read cover whole and note the directories it is too big for. With `start_after`
+        (a walk of a big directory), its keys from there on: the listings of the whole
+        subdirectories they cover are kept, not its own. Returns the listings kept."""
         objs: list[ObjectInfo] = []
         truncated = False
-        async for page in self.backend.list_all(bucket, prefix, TREE_KEYS + 1):
+        most = WINDOW_KEYS if start_after else TREE_KEYS
+        async for page in self.backend.list_all(bucket, prefix, most + 1, start_after):
             self.stats.lists += 1
             objs += page
-            if len(objs) > TREE_KEYS:
+            if len(objs) > most:
                 truncated = True
                 break
         built: dict[str, Listing] = {path: Listing({}, now, tree=True)}
@@ -158,22 +181,24 @@ class DirCache:
             elif (last not in (".", "..") and len(last.encode()) <= NAME_MAX
                   and last not in lst.children):
                 lst.children[last] = Child(FILE, obj)
+        cut = {path} if start_after else set()  # a window: `path` itself is partial
         if truncated:
             # the directories holding the last key read are cut short: the rest are whole
             rel = objs[-1].key[len(prefix):].split("/")[:-1]
             d = path
-            cut = {d}
+            cut.add(d)
             for p in rel:
                 d = f"{d}/{p}" if d else p
                 cut.add(d)
-            self.big.update(cut)
-            for d in cut:
-                built.pop(d, None)
-        self._add_local(built, path, now, whole=not truncated)
+            if not start_after:  # (a window's end cuts what it cuts, big or not)
+                self.big.update(cut)
+        for d in cut:
+            built.pop(d, None)
+        self._add_local(built, path, now, whole=not truncated and not start_after)
         for d, lst in built.items():
             self.listings[d] = lst
             self.sizes[d] = len(lst.children)
-        return None if truncated else built[path]
+        return built
 
     def _add_local(self, built: dict[str, Listing], path: str, now: float,
                    whole: bool) -> None:

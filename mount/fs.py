@@ -321,6 +321,7 @@ class Fs(pyfuse3.Operations):
                 with fuse_errors(f"readdir {path!r}"):
                     lst = await self.dirs.list(path, tree=True)
             assert lst is not None
+            self.dirs.note_read(path)
             h.entries = sorted(
                 (name, c.kind, c.info) for name, c in lst.children.items()
             )

@@ -111,7 +111,7 @@ class NodeBackend(S3Backend):
             return None
 
     async def _native_pages(
-        self, bucket: str, prefix: str, flags: int, max_keys: int
+        self, bucket: str, prefix: str, flags: int, max_keys: int, start_after: str = ""
     ) -> AsyncIterator[DirPage]:
         token = ""
         path = "/v1/buckets/" + quote(bucket, safe="")
@@ -120,6 +120,8 @@ class NodeBackend(S3Backend):
                                         "props": LIST_PROPS, "pagesize": max_keys}
             if token:
                 value["continuation_token"] = token
+            elif start_after:
+                value["start_after"] = start_after
             res = await self._native("GET", path, {"action": "list", "value": value},
                                      f"{bucket}/{prefix}")
             if not isinstance(res, dict):
@@ -143,10 +145,10 @@ class NodeBackend(S3Backend):
             yield page
 
     async def list_all(
-        self, bucket: str, prefix: str, max_keys: int = 1000
+        self, bucket: str, prefix: str, max_keys: int = 1000, start_after: str = ""
     ) -> AsyncIterator[list[ObjectInfo]]:
         """Every key under `prefix` with its metadata (a whole subtree in a few pages)."""
-        async for page in self._native_pages(bucket, prefix, 0, max_keys):
+        async for page in self._native_pages(bucket, prefix, 0, max_keys, start_after):
             yield page.objects
 
     async def rename_object(self, bucket: str, src: str, dst: str) -> None:

@@ -104,7 +104,7 @@ class S3Backend:
     # -- listing ---------------------------------------------------------------------
 
     async def _list_pages(
-        self, bucket: str, prefix: str, delimiter: str, max_keys: int
+        self, bucket: str, prefix: str, delimiter: str, max_keys: int, start_after: str = ""
     ) -> AsyncIterator[DirPage]:
         token = ""
         res = f"{bucket}/{prefix}"
@@ -114,6 +114,8 @@ class S3Backend:
                 q += f"&delimiter={quote(delimiter, safe='')}"
             if token:
                 q += f"&continuation-token={quote(token, safe='')}"
+            elif start_after:
+                q += f"&start-after={quote(start_after, safe='')}"
             root = _doc(await self.http.xml("GET", self.url(bucket, query=q), res), res)
             page, token = s3xml.list_page_of(root)
             yield page
@@ -127,9 +129,9 @@ class S3Backend:
             yield page
 
     async def list_all(
-        self, bucket: str, prefix: str, max_keys: int = 1000
+        self, bucket: str, prefix: str, max_keys: int = 1000, start_after: str = ""
     ) -> AsyncIterator[list[ObjectInfo]]:
-        async for page in self._list_pages(bucket, prefix, "", max_keys):
+        async for page in self._list_pages(bucket, prefix, "", max_keys, start_after):
             yield page.objects
 
     async def first_key(self, bucket: str, prefix: str, max_keys: int = 2) -> list[str]:
