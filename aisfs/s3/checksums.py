@@ -1,109 +1,43 @@
-"""Flexible checksums: MD5, CRC32, CRC32C, CRC64NVME, SHA1, SHA256 behind one interface.
+"""Flexible checksums: MD5, CRC32, CRC32C, CRC64NVME, SHA1, SHA256 as S3 declares them.
 
-A hasher is fed with ``update(data)`` as the body streams and gives its value
-with ``digest_b64()`` (the form of ``x-amz-checksum-*`` and ``Content-MD5``).
-CRCs are big-endian before base64, as AWS sends them.
+A hasher (aisfs/hashing.py's ``Hasher``) is fed with ``update(data)`` as the body streams
+and gives its value with ``digest_b64()`` (the form of ``x-amz-checksum-*`` and
+``Content-MD5``). CRCs are big-endian before base64, as AWS sends them. This module knows
+the S3 side: the headers and trailers that declare them, verification, multipart.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
-import zlib
 from collections.abc import Iterable, Mapping
-from typing import Protocol
 
 from awscrt import checksums as crt  # type: ignore[import-untyped]  # awscrt ships no stubs
 
+from aisfs import hashing
 from aisfs.errors import S3Error
+from aisfs.hashing import Hasher
 from aisfs.s3._headers import Headers, get_header, header_items
 
-# algorithm -> digest length in bytes
-DIGEST_SIZES: dict[str, int] = {
-    "crc32": 4,
-    "crc32c": 4,
-    "crc64nvme": 8,
-    "sha1": 20,
-    "sha256": 32,
-    "md5": 16,
-}
+# algorithm -> digest length in bytes: S3's flexible checksums and Content-MD5
 FLEXIBLE_ALGORITHMS = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")
-
-
-class Hasher(Protocol):
-    algorithm: str
-
-    def update(self, data: bytes | bytearray | memoryview) -> None: ...
-    def digest(self) -> bytes: ...
-    def digest_b64(self) -> str: ...
-
-
-class _CRC:
-    __slots__ = ("algorithm", "_fn", "_size", "_value")
-
-    def __init__(self, algorithm: str) -> None:
-        self.algorithm = algorithm
-        self._value = 0
-        self._size = DIGEST_SIZES[algorithm]
-        if algorithm == "crc32":
-            self._fn = zlib.crc32
-        elif algorithm == "crc32c":
-            self._fn = crt.crc32c
-        else:
-            self._fn = crt.crc64nvme
-
-    def update(self, data: bytes | bytearray | memoryview) -> None:
-        if data:
-            self._value = self._fn(
-                bytes(data) if not isinstance(data, bytes) else data, self._value
-            )
-
-    @property
-    def value(self) -> int:
-        return self._value
-
-    def digest(self) -> bytes:
-        return self._value.to_bytes(self._size, "big")
-
-    def digest_b64(self) -> str:
-        return base64.b64encode(self.digest()).decode("ascii")
-
-
-class _Hash:
-    __slots__ = ("algorithm", "_h")
-
-    def __init__(self, algorithm: str) -> None:
-        self.algorithm = algorithm
-        self._h = hashlib.new(algorithm, usedforsecurity=False)
-
-    def update(self, data: bytes | bytearray | memoryview) -> None:
-        self._h.update(data)
-
-    def digest(self) -> bytes:
-        return self._h.digest()
-
-    def hexdigest(self) -> str:
-        return self._h.hexdigest()
-
-    def digest_b64(self) -> str:
-        return base64.b64encode(self._h.digest()).decode("ascii")
+DIGEST_SIZES: dict[str, int] = {
+    alg: hashing.DIGEST_SIZES[alg] for alg in (*FLEXIBLE_ALGORITHMS, "md5")
+}
 
 
 def new_hasher(algorithm: str) -> Hasher:
-    """A fresh incremental hasher for ``crc32``, ``crc32c``, ``crc64nvme``, ``sha1``,
-    ``sha256`` or ``md5`` (any case).
+    """A fresh incremental hasher (aisfs/hashing.py) for ``crc32``, ``crc32c``,
+    ``crc64nvme``, ``sha1``, ``sha256`` or ``md5`` (any case).
 
     Raises:
         S3Error: ``InvalidRequest`` for another algorithm.
     """
     alg = algorithm.lower()
-    if alg in ("crc32", "crc32c", "crc64nvme"):
-        return _CRC(alg)
-    if alg in ("sha1", "sha256", "md5"):
-        return _Hash(alg)
-    raise S3Error("InvalidRequest", f"Checksum algorithm {algorithm!r} is not supported")
+    if alg not in DIGEST_SIZES:
+        raise S3Error("InvalidRequest", f"Checksum algorithm {algorithm!r} is not supported")
+    return hashing.new_hasher(alg)
 
 
 def new_hashers(algorithms: Iterable[str]) -> dict[str, Hasher]:

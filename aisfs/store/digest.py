@@ -2,32 +2,27 @@
 
 from __future__ import annotations
 
-import hashlib
-from typing import Any, Protocol
+from typing import Any
 
-import xxhash
+from ..hashing import Hasher, new_hasher
 
+__all__ = ["Digest", "Hasher", "STORE_ALGORITHMS"]
 
-class Hasher(Protocol):
-    def update(self, data: bytes, /) -> None: ...
-
-
-class _HexHasher(Hasher, Protocol):
-    def hexdigest(self) -> str: ...
+# the bucket's checksum.type (AIS's names) -> the algorithm the store computes for it
+STORE_ALGORITHMS: dict[str, str] = {"xxhash": "xxh3_64", "sha256": "sha256", "md5": "md5"}
 
 
 class Digest:
     """MD5 (the ETag), the bucket's checksum (``checksum_type``: xxhash, sha256, md5 or
-    none), and the caller's extra hashers (the S3 flexible checksums)."""
+    none), and the caller's extra hashers (the S3 flexible checksums); all
+    aisfs/hashing.py ``Hasher``s."""
 
     def __init__(self, checksum_type: str, hashers: dict[str, Any] | None) -> None:
         self.checksum_type = checksum_type
-        self.md5 = hashlib.md5()
-        self.whole: _HexHasher | None = None
-        if checksum_type == "xxhash":
-            self.whole = xxhash.xxh3_64()
-        elif checksum_type == "sha256":
-            self.whole = hashlib.sha256()
+        self.md5 = new_hasher("md5")
+        self.whole: Hasher | None = None
+        if checksum_type in ("xxhash", "sha256"):
+            self.whole = new_hasher(STORE_ALGORITHMS[checksum_type])
         self.extra: list[Hasher] = list((hashers or {}).values())
         self.size = 0
 
