@@ -12,53 +12,29 @@ and compares (``checksum.validate_warm_get``, on by default in aisfs).
 
 from __future__ import annotations
 
-import hashlib
-from typing import Any, Protocol
+from typing import Any
 
-import xxhash
-from awscrt import checksums as crt
-
+from aisfs.hashing import Hasher, new_hasher
 from aisfs.store.types import ObjectInfo
 
 EXTRA_KEY = "ais.cksum"
-# types the store computes on its own while it writes (aisfs/store/writer.py _Digest)
+# types the store computes on its own while it writes (aisfs/store/digest.py Digest)
 STORE_COMPUTED = frozenset({"xxhash", "md5", "sha256"})
 # cheap enough to run on the event loop per 1 MiB piece; the others go to a thread
 FAST = frozenset({"xxhash", "xxhash2", "crc32c"})
 
 
-class Cksum(Protocol):
-    def update(self, data: bytes | bytearray | memoryview) -> None: ...
-    def hexdigest(self) -> str: ...
+# an AIS checksum type -> its algorithm in aisfs/hashing.py (AIS's "xxhash" is the store's
+# xxh3-64, "xxhash2" is xxh64)
+AIS_ALGORITHMS = {"xxhash": "xxh3_64", "xxhash2": "xxh64", "crc32c": "crc32c", "md5": "md5",
+                  "sha256": "sha256", "sha512": "sha512"}
+Cksum = Hasher  # the old name
 
 
-class _Crc32c:
-    __slots__ = ("_value",)
-
-    def __init__(self) -> None:
-        self._value = 0
-
-    def update(self, data: bytes | bytearray | memoryview) -> None:
-        if data:
-            self._value = crt.crc32c(
-                data if isinstance(data, bytes) else bytes(data), self._value
-            )
-
-    def hexdigest(self) -> str:
-        return f"{self._value:08x}"
-
-
-def new_cksum(kind: str) -> Cksum | None:
+def new_cksum(kind: str) -> Hasher | None:
     """A fresh hasher for an AIS checksum type; None for ``none`` or an unknown type."""
-    if kind == "xxhash":
-        return xxhash.xxh3_64()  # the store's choice for "xxhash"
-    if kind == "xxhash2":
-        return xxhash.xxh64()
-    if kind == "crc32c":
-        return _Crc32c()
-    if kind in ("md5", "sha256", "sha512"):
-        return hashlib.new(kind, usedforsecurity=False)  # type: ignore[return-value]
-    return None
+    alg = AIS_ALGORITHMS.get(kind)
+    return new_hasher(alg) if alg is not None else None
 
 
 def object_checksum(info: ObjectInfo) -> tuple[str, str]:
