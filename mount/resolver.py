@@ -91,9 +91,9 @@ class Resolver:
         lst = self.dirs.fresh(path)
         if lst is None and self.dirs.small(path) and path not in self.dirs.pending:
             lst = await self.dirs.list(path, SMALL_DIR)
-        if lst is not None:
+        if lst is not None and (lst.marker is None or lst.marker.meta is not None):
             return attrs_from(lst.marker, DIR, self.defaults, lst.fetched)
-        bucket, prefix = self.layout.prefix_of(path)
+        bucket, prefix = self.layout.prefix_of(path)  # (a plain S3 listing: no metadata)
         self.stats.heads += 1
         info = await self.backend.head(bucket, prefix)
         return attrs_from(info, DIR, self.defaults, trio.current_time())
@@ -103,6 +103,8 @@ class Resolver:
         lst = self.dirs.fresh(path)
         if lst is None or self.layout.is_bucket(path) or path == "" or path in self.dirs.pending:
             return None
+        if lst.marker is not None and lst.marker.meta is None:
+            return None  # a plain S3 listing: the marker's metadata needs a HEAD
         return attrs_from(lst.marker, DIR, self.defaults, lst.fetched)
 
     async def _file_inode(self, path: str, info: ObjectInfo) -> Inode | None:
