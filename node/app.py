@@ -13,16 +13,22 @@ import json
 import logging
 import secrets
 import time
-from typing import Any
 
 import trio
 
+from aisfs import __version__
+from aisfs.backend import RemoteObjects
 from aisfs.config import NodeConfig
+from aisfs.errors import S3Error
 from aisfs.store.store import Store
 from node.dashboard import PREFIX as UI_PREFIX
 from node.dashboard import Dashboard
 from node.features import FeatureFlags
 from node.http import Receive, Request, Response, Scope, Send, send_response
+from node.metrics import Metrics
+from node.native.api import NativeApi
+from node.native.wire import Node, node_id_of
+from node.native_auth import probe_allowed
 from node.s3.api import S3Api
 
 log = logging.getLogger("aisfs.node")
@@ -33,13 +39,15 @@ class NodeApp:
         self.cfg = cfg
         self.store = store
         self.features = FeatureFlags(cfg)
-        self.s3 = S3Api(cfg, store, self.features)
+        self.metrics = Metrics(node_id_of(cfg), __version__)  # both APIs report here
+        self.s3 = S3Api(cfg, store, self.features, self.metrics)
         self.dashboard = Dashboard(self)  # /v1/ui: the status page
         self.ready = False
         self.started_ns = time.time_ns()
-        self._native: Any = None
-        self.remote: Any = None  # aisfs.backend.RemoteObjects (node.backends)
-        self.remote_native: Any = None  # node.native.remote.RemoteNative
+        self.native_node = Node(cfg, store, self.features, self.metrics,
+                                self.s3.authenticator, lambda: self.ready, self.started_ns)
+        self.native = NativeApi(self.native_node)
+        self.remote: RemoteObjects | None = None  # backend buckets (node.backends)
         # request ids: 16 hex digits, a random per-process prefix and a counter (unique
         # per node without a getrandom call per request)
         self._id_prefix = secrets.token_hex(3).upper()
@@ -53,19 +61,11 @@ class NodeApp:
         nursery.start_soon(self.dashboard.sample_loop)
         if self.cfg.store.scrub_interval > 0:
             nursery.start_soon(self._scrub_loop)
-        try:
-            from node.native.api import NativeApi
-        except ImportError:
-            return
-        self._native = NativeApi(self)
-        self.s3.metrics = getattr(self, "metrics", None)
 
     async def _scrub_loop(self) -> None:
         """Start a scrub every ``store.scrub_interval`` seconds (one that is still running
         is left alone; progress and results: ``aisfs node scrub``/``show jobs``, the log)."""
-        admin = getattr(self.store, "admin", None)
-        if admin is None:
-            return
+        admin = self.store.admin
         while True:
             await trio.sleep(self.cfg.store.scrub_interval)
             try:
@@ -82,9 +82,7 @@ class NodeApp:
                 removed = await self.store.gc()
                 if removed:
                     log.info("gc: removed %d orphan chunks", removed)
-                reclaim = getattr(self.store, "reclaim_uploads", None)
-                if reclaim is not None:
-                    await reclaim(self.cfg.store.upload_max_age)
+                await self.store.reclaim_uploads(self.cfg.store.upload_max_age)
             except Exception:
                 log.exception("gc failed")
 
@@ -107,8 +105,8 @@ class NodeApp:
             await self._health(request, send)
         elif path == UI_PREFIX or path.startswith(UI_PREFIX + "/"):
             await self.dashboard.handle(request, send)
-        elif self._native is not None and (path.startswith("/v1/") or path == "/metrics"):
-            await self._native(scope, receive, send)
+        elif path.startswith("/v1/") or path == "/metrics":
+            await self.native(scope, receive, send)
         elif self.features.enabled("S3-API-via-Root"):
             await self.s3.handle(request, send, request_id, base_path="")
         else:
@@ -119,11 +117,8 @@ class NodeApp:
 
     async def _health(self, request: Request, send: Send) -> None:
         if self.cfg.auth.metrics == "auth" and self.cfg.auth.mode != "open":
-            from aisfs.errors import S3Error
-            from node.native_auth import probe_allowed
-
             try:
-                probe_allowed(self._native, self.cfg, request)
+                probe_allowed(self.native_node, self.cfg, request)
             except S3Error as err:  # auth.metrics = "auth": a caller the node accepts
                 body = json.dumps({"message": err.message}).encode()
                 await send_response(

@@ -48,7 +48,7 @@ async def start_backends(app: NodeApp, nursery: trio.Nursery) -> RemoteObjects:
 
     discover = backend_configured(app.cfg.backend.s3)
     app.s3.remote = RemoteS3(app.s3, remote, discover=discover)
-    app.remote_native = RemoteNative(remote, discover=discover)
+    app.native.remote = RemoteNative(remote, discover=discover)
     if discover:
         log.info("backend: %s", backends.s3().settings.label)
     return remote

@@ -37,9 +37,9 @@ from aisfs.auth.users import UserError
 from aisfs.config import NodeConfig
 from aisfs.errors import S3Error
 from node.http import Headers, Request, Response
+from node.native.wire import Ctx, Node, action_msg
 
 if TYPE_CHECKING:
-    from node.native.api import NativeApi, _Ctx
     from node.s3_auth import Authenticator
 
 OPEN_INFO = frozenset(("smap", "snode", "stats", "node_status", "status"))  # read-only
@@ -75,14 +75,8 @@ def check_native_auth(cfg: NodeConfig, headers: Headers) -> dict[str, Any] | Non
         raise _deny(str(e)) from None
 
 
-def authenticator_of(api: NativeApi) -> Authenticator:
-    found = getattr(getattr(api.app, "s3", None), "authenticator", None)
-    if found is None:  # an app without the S3 facade (tests)
-        from node.s3_auth import Authenticator
-
-        found = Authenticator(api.cfg)
-        api.app.authenticator = found
-    return found
+def authenticator_of(api: Node) -> Authenticator:
+    return api.authenticator  # the S3 facade's: the same users on /v1
 
 
 def aws_signed(req: Request) -> bool:
@@ -94,7 +88,7 @@ def aws_signed(req: Request) -> bool:
     return "X-Amz-Signature=" in q or "Signature=" in q
 
 
-def identify(api: NativeApi, ctx: _Ctx) -> None:
+def identify(api: Node, ctx: Ctx) -> None:
     """Set ``ctx.caller`` (and ``ctx.auth`` for an S3 signature); raises 401/403."""
     cfg = api.cfg
     req = ctx.http
@@ -118,16 +112,14 @@ def identify(api: NativeApi, ctx: _Ctx) -> None:
     ctx.caller = authn.token_caller(req.headers.get, status=401)
 
 
-def probe_allowed(api: NativeApi | None, cfg: NodeConfig, req: Request) -> None:
+def probe_allowed(api: Node | None, cfg: NodeConfig, req: Request) -> None:
     """``/metrics`` and ``/health``: raises unless ``auth.metrics`` lets ``req`` in."""
     if cfg.auth.metrics == "open" or cfg.auth.mode == "open" or api is None:
         return
-    from node.native.api import _Ctx
-
-    identify(api, _Ctx(req))
+    identify(api, Ctx(req))
 
 
-async def gate(api: NativeApi, ctx: _Ctx, head: str, parts: list[str]) -> Response | None:
+async def gate(api: Node, ctx: Ctx, head: str, parts: list[str]) -> Response | None:
     """Refuse what ``ctx.caller`` may not do; answer ``/v1/users`` and a non-admin's
     bucket list. None: the route goes on."""
     caller: Caller = ctx.caller
@@ -154,7 +146,7 @@ async def gate(api: NativeApi, ctx: _Ctx, head: str, parts: list[str]) -> Respon
         if method != "GET":
             return None
         ctx.operation = "ListBuckets"
-        await api._action_msg(ctx)
+        await action_msg(ctx)
         assert caller.user is not None
         mine = [b for b in await api.store.list_buckets()
                 if authn.owner_of(b.props) == caller.user.id]
@@ -185,14 +177,14 @@ def _str(msg: dict[str, Any], name: str) -> str:
     return value
 
 
-async def users_route(api: NativeApi, ctx: _Ctx, parts: list[str]) -> Response:
+async def users_route(api: Node, ctx: Ctx, parts: list[str]) -> Response:
     authn = authenticator_of(api)
     store = authn.store
     if store is None:
         raise S3Error("NotImplemented", "this node keeps no run-time users", status=501)
     method = ctx.http.method
     rest = [unquote(p) for p in "/".join(parts[1:]).split("/") if p]
-    msg = await api._action_msg(ctx)
+    msg = await action_msg(ctx)
     known = authn.users
     try:
         if not rest:

@@ -1,6 +1,6 @@
 """Native API routes for node administration: mountpaths, resilver, scrub.
 
-Reached from ``NativeApi._dispatch`` for ``/v1/daemon/<sub>`` with ``sub`` in ``SUBS``.
+Reached from the router (``node.native.api``) for ``/v1/daemon/<sub>`` with ``sub`` in ``SUBS``.
 
 Mountpaths, in AIStore's shape (``api/daemon.go``; AIS sends them to
 ``/v1/reverse/daemon/mountpaths``, a single node takes them at ``/v1/daemon/mountpaths``),
@@ -26,16 +26,14 @@ the current or last run (``{"running", "pending", "progress": {...}}``); ``POST`
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 
 from aisfs.errors import S3Error
 from aisfs.store.admin import MountpathError
 from node.http import Response
-
-if TYPE_CHECKING:
-    from node.native.api import NativeApi, _Ctx
+from node.native.wire import Ctx, Node, json_response
 
 SUBS = frozenset(("mountpaths", "resilver", "scrub", "jobs"))
 MAX_BODY = 64 * 1024
@@ -49,12 +47,8 @@ _ACTIONS = {
 _METHOD = {"add": "PUT", "enable": "POST", "disable": "POST", "detach": "DELETE"}
 
 
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(status, [("content-type", "application/json")], json.dumps(data).encode())
-
-
-async def handle(api: NativeApi, ctx: _Ctx, sub: str, rest: str) -> Response:
-    admin = api.store.admin
+async def handle(node: Node, ctx: Ctx, sub: str, rest: str) -> Response:
+    admin = node.store.admin
     method = ctx.http.method
     body = await ctx.http.read_body(MAX_BODY)
     msg: dict[str, Any] = {}
@@ -68,7 +62,7 @@ async def handle(api: NativeApi, ctx: _Ctx, sub: str, rest: str) -> Response:
     q = ctx.http.query_dict()
     try:
         if sub == "mountpaths":
-            return await _mountpaths(api, ctx, method, msg, q, rest)
+            return await _mountpaths(node, ctx, method, msg, q, rest)
         if sub in ("resilver", "scrub"):
             ctx.operation = "Resilver" if sub == "resilver" else "Scrub"
             if method == "POST":
@@ -81,10 +75,10 @@ async def handle(api: NativeApi, ctx: _Ctx, sub: str, rest: str) -> Response:
                     await trio.to_thread.run_sync(admin.scrub, buckets)
             elif method != "GET":
                 raise S3Error("MethodNotAllowed", f"{method} is not allowed on {sub}")
-            return _json(_job(admin.status(), sub))
+            return json_response(_job(admin.status(), sub))
         if sub == "jobs":
             ctx.operation = "Jobs"
-            return _json(admin.status())
+            return json_response(admin.status())
     except MountpathError as e:
         raise S3Error("InvalidRequest", str(e), status=e.status) from None
     raise S3Error("InvalidURI", f"no such native API path: {ctx.http.raw_path}", status=404)
@@ -99,13 +93,13 @@ def _job(status: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 async def _mountpaths(
-    api: NativeApi, ctx: _Ctx, method: str, msg: dict[str, Any], q: dict[str, str], rest: str
+    node: Node, ctx: Ctx, method: str, msg: dict[str, Any], q: dict[str, str], rest: str
 ) -> Response:
-    admin = api.store.admin
+    admin = node.store.admin
     if method == "GET":
         ctx.operation = "ListMountpaths"
         mps = await trio.to_thread.run_sync(admin.mountpaths)
-        return _json({
+        return json_response({
             "mountpaths": mps,
             "available": [m["path"] for m in mps if m["state"] == "enabled"],
             "disabled": [m["path"] for m in mps if m["state"] in ("disabled", "faulted")],
@@ -126,4 +120,4 @@ async def _mountpaths(
         raise S3Error("InvalidArgument", "which mountpath? give it as \"value\" (or ?path=)")
     ctx.operation = f"Mountpath{action.capitalize()}"
     entry = await trio.to_thread.run_sync(getattr(admin, action), path)
-    return _json(entry)
+    return json_response(entry)

@@ -20,6 +20,7 @@ from typing import Any
 
 from aisfs.store.types import ObjectInfo
 from node.http import Response
+from node.native.wire import Ctx, Node
 
 
 def locate_json(info: ObjectInfo, roots: list[str], order: Any) -> dict[str, Any]:
@@ -35,9 +36,10 @@ def locate_json(info: ObjectInfo, roots: list[str], order: Any) -> dict[str, Any
     }
 
 
-async def locate(api: Any, bucket: str, key: str) -> Response:
-    info = await api.store.head_object(bucket, key)
-    mps = api.store.mps
+async def locate(node: Node, ctx: Ctx, msg: dict[str, Any]) -> Response:
+    assert ctx.key is not None
+    info = await node.store.head_object(ctx.bucket, ctx.key)
+    mps = node.store.mps
     roots = [mp.root for mp in mps.live()]
     body = json.dumps(locate_json(info, roots, mps.order)).encode()
     return Response(200, [("content-type", "application/json")], body)

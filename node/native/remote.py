@@ -2,7 +2,7 @@
 
 As AIS (``api/apc``): ``/v1/buckets/B?provider=aws`` (``s3`` is an alias) is the backend's
 bucket B (its cached copies in the store bucket ``@aws:B``), and an ``ais://`` bucket
-with the prop ``backend_bck=s3://X`` fronts X. Hooked into ``NativeApi._dispatch``: it
+with the prop ``backend_bck=s3://X`` fronts X. Hooked into the router (``node.native.api``): it
 answers what concerns a remote bucket and returns None for everything else.
 
 - ``GET /v1/buckets?provider=aws``: the backend's buckets (``ais ls s3://``);
@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
 from aisfs.backend import (
@@ -61,10 +61,19 @@ from aisfs.s3.ranges import content_range
 from aisfs.s3.sigv4 import check_payload_sha256
 from aisfs.store.types import ObjectMeta
 from node.http import Response
+from node.native.buckets import props_patch
+from node.native.cksum import new_cksum
+from node.native.listing import list_objects
+from node.native.wire import (
+    Ctx,
+    Node,
+    action_msg,
+    entry_json,
+    rfc822,
+    signed_payload_hash,
+    uint_or_none,
+)
 from node.native_msgpack import packb
-
-if TYPE_CHECKING:
-    from node.native.api import NativeApi, _Ctx
 
 MAX_REMOTE_PAGE = 1000  # apc: AWS's page
 MSGPACK = "application/msgpack"
@@ -167,7 +176,7 @@ class RemoteNative:
     # == dispatch ========================================================================
 
     async def handle(
-        self, api: NativeApi, ctx: _Ctx, head: str, parts: list[str]
+        self, node: Node, ctx: Ctx, head: str, parts: list[str]
     ) -> Response | None:
         q = ctx.http.query_dict()
         provider = normalize_provider(q.get("provider"))
@@ -190,7 +199,7 @@ class RemoteNative:
                 if method != "GET":
                     return None
                 ctx.operation = "ListBuckets"
-                await api._action_msg(ctx)
+                await action_msg(ctx)
                 return await self.list_buckets(provider)
             if name.startswith(AWS_PREFIX):
                 raise S3Error("NoSuchBucket", f'bucket "ais://{name}" does not exist', name)
@@ -201,8 +210,8 @@ class RemoteNative:
                 rb = await self._resolve_ais(name)
                 if rb is None or method != "GET":
                     return None  # a local bucket; its props etc. are the node's own
-                return await self._list(api, ctx, rb)
-            return await self._aws_bucket(api, ctx, name, method)
+                return await self._list(node, ctx, rb)
+            return await self._aws_bucket(node, ctx, name, method)
         if head == "objects":
             if len(parts) < 3 or not parts[1] or not parts[2]:
                 return None
@@ -219,7 +228,7 @@ class RemoteNative:
             else:
                 rb = await self._resolve_aws(name)
             ctx.bucket, ctx.key = name, key
-            return await self._object(api, ctx, rb, key, method)
+            return await self._object(node, ctx, rb, key, method)
         return None
 
     async def list_buckets(self, provider: Provider) -> Response:
@@ -231,17 +240,17 @@ class RemoteNative:
         return _json([{"name": n, "provider": provider.value,
                        "namespace": {"uuid": "", "name": ""}} for n in buckets])
 
-    async def _aws_bucket(self, api: NativeApi, ctx: _Ctx, name: str, method: str) -> Response:
+    async def _aws_bucket(self, node: Node, ctx: Ctx, name: str, method: str) -> Response:
         if method == "HEAD":
             ctx.operation = "HeadBucket"
             rb = await self._resolve_aws(name, add=False)
             await self._discover(rb)
             return await self._props_response(rb, head=True)
-        msg = await api._action_msg(ctx)
+        msg = await action_msg(ctx)
         action = str(msg.get("action") or "")
         if method == "GET" and action in ("", "list"):
             ctx.operation = "ListObjects"
-            return await self._list(api, ctx, await self._resolve_aws(name), msg)
+            return await self._list(node, ctx, await self._resolve_aws(name), msg)
         if method == "POST" and action in ("", "create-bck"):
             ctx.operation = "CreateBucket"
             await self._discover(await self._resolve_aws(name, add=False))
@@ -253,7 +262,7 @@ class RemoteNative:
             value = msg.get("value")
             if isinstance(value, dict):
                 value = {k: v for k, v in value.items() if k != "backend_bck"}
-            patch = api._props_patch(value, current)
+            patch = props_patch(value, current)
             if not patch:
                 raise S3Error("InvalidArgument", "no bucket properties to set")
             await self.store.update_bucket_props(rb.local, patch)
@@ -287,10 +296,10 @@ class RemoteNative:
 
     # == listing =========================================================================
 
-    async def _list(self, api: NativeApi, ctx: _Ctx, rb: Resolved,
+    async def _list(self, node: Node, ctx: Ctx, rb: Resolved,
                     msg: dict[str, Any] | None = None) -> Response:
         if msg is None:
-            msg = await api._action_msg(ctx)
+            msg = await action_msg(ctx)
             action = str(msg.get("action") or "")
             if action not in ("", "list"):
                 raise S3Error("NotImplemented", f"bucket action {action!r} is not supported",
@@ -308,7 +317,7 @@ class RemoteNative:
             saved = ctx.bucket
             ctx.bucket = rb.local
             try:
-                return await api.list_objects(ctx, msg)
+                return await list_objects(node, ctx, msg)
             finally:
                 ctx.bucket = saved
         if page_size <= 0 or page_size > MAX_REMOTE_PAGE:
@@ -334,8 +343,6 @@ class RemoteNative:
             if "size" in props:
                 ent["s"] = e.size
             if "atime" in props:
-                from node.native.api import rfc822
-
                 ent["a"] = rfc822(e.last_modified_ns)
             if "version" in props and e.version:
                 ent["v"] = e.version
@@ -358,10 +365,8 @@ class RemoteNative:
             return Response(200, [("content-type", MSGPACK)], packb(
                 {"UUID": uuid, "ContinuationToken": page.next_token, "Flags": 0,
                  "Entries": entries}))
-        from node.native.api import _entry_json
-
         return _json({"uuid": uuid, "continuation_token": page.next_token, "flags": 0,
-                      "entries": [_entry_json(ent) for ent in entries]})
+                      "entries": [entry_json(ent) for ent in entries]})
 
     async def _cached(self, rb: Resolved, prefix: str, keys: list[str], *,
                       with_user: bool = False) -> dict[str, dict[str, str] | None]:
@@ -394,20 +399,20 @@ class RemoteNative:
 
     # == objects =========================================================================
 
-    async def _object(self, api: NativeApi, ctx: _Ctx, rb: Resolved, key: str,
+    async def _object(self, node: Node, ctx: Ctx, rb: Resolved, key: str,
                       method: str) -> Response | None:
         if method in ("GET", "HEAD"):
             ctx.operation = "GetObject" if method == "GET" else "HeadObject"
-            return await self._get(ctx, rb, key, method == "HEAD", api.node_id)
+            return await self._get(ctx, rb, key, method == "HEAD", node.node_id)
         if method == "PUT":
             ctx.operation = "PutObject"
-            return await self._put(api, ctx, rb, key)
+            return await self._put(node, ctx, rb, key)
         if method == "DELETE":
             ctx.operation = "DeleteObject"
             await self.remote.delete(rb, key)
             return Response(200)
         if method == "POST":
-            msg = await api._action_msg(ctx)
+            msg = await action_msg(ctx)
             if msg.get("action") == "rename-obj":
                 ctx.operation = "RenameObject"
                 return await self._rename(rb, key, str(msg.get("name") or ""))
@@ -447,7 +452,7 @@ class RemoteNative:
         headers.append(("ais-custom-md", encode_custom_md(custom)))
         return headers
 
-    async def _get(self, ctx: _Ctx, rb: Resolved, key: str, head: bool,
+    async def _get(self, ctx: Ctx, rb: Resolved, key: str, head: bool,
                    node_id: str) -> Response:
         if head:
             h = await self.remote.head(rb, key)
@@ -477,20 +482,16 @@ class RemoteNative:
             return Response(status, headers, b"")
         return Response(status, headers, body)
 
-    async def _put(self, api: NativeApi, ctx: _Ctx, rb: Resolved, key: str) -> Response:
-        from node.native.api import _signed_payload_hash, _uint_or_none
-
+    async def _put(self, node: Node, ctx: Ctx, rb: Resolved, key: str) -> Response:
         validate_key(key)
         h = ctx.http.headers
         custom = decode_custom_md(h.get("ais-custom-md"))
         meta = ObjectMeta(user={k.lower(): v for k, v in custom.items()})
-        declared = _signed_payload_hash(ctx)
+        declared = signed_payload_hash(ctx)
         client_type = (h.get("ais-checksum-type") or "").strip().lower()
         client_value = (h.get("ais-checksum-value") or "").strip().lower()
 
         async def checked() -> AsyncIterator[bytes]:
-            from node.native.cksum import new_cksum
-
             sha = hashlib.sha256() if declared else None
             client = (new_cksum(client_type) if client_type and client_value
                       and client_type != "none" else None)
@@ -507,7 +508,7 @@ class RemoteNative:
                               f"mismatch: expected {client_value}, got {client.hexdigest()}")
 
         info = await self.remote.put(rb, key, checked(), meta,
-                                     size=_uint_or_none(h.get("content-length")))
+                                     size=uint_or_none(h.get("content-length")))
         rec = info.meta.extra.get("remote") or {}
         headers = [("etag", f'"{client_etag(info)}"'),
                    ("ais-version", str(rec.get("version") or "")),

@@ -39,10 +39,11 @@ from node.http import (
     send_or_cut,
     unwrap,
 )
-from node.s3_auth import Authenticator
+from node.metrics import Metrics
 from node.s3.body import UploadBody, checksum_headers
 from node.s3.bucket_config import BucketConfigOps
 from node.s3.multipart import MultipartOps
+from node.s3_auth import Authenticator
 
 log = logging.getLogger("aisfs.s3")
 
@@ -92,12 +93,14 @@ class Context:
 
 
 class S3Api(MultipartOps, BucketConfigOps):
-    def __init__(self, cfg: NodeConfig, store: Store, features: FeatureFlags) -> None:
+    def __init__(
+        self, cfg: NodeConfig, store: Store, features: FeatureFlags, metrics: Metrics
+    ) -> None:
         self.cfg = cfg
         self.store = store
         self.features = features
         self.authenticator = Authenticator(cfg)
-        self.metrics: Any = None  # node.metrics.Metrics, set by NodeApp when it has one
+        self.metrics = metrics
         self.remote: Any = None  # node.s3.remote.RemoteS3: backend buckets (node.backends)
         domain = cfg.net.virtual_host_domain.strip(".").lower()
         self.vhost_domain = domain or None
@@ -196,11 +199,10 @@ class S3Api(MultipartOps, BucketConfigOps):
             if cut:
                 status = 500 if status < 400 else status
         finally:
-            if self.metrics is not None:
-                self.metrics.observe_request(
-                    "s3", operation, status, time.perf_counter() - started,
-                    http.bytes_received, sent,
-                )
+            self.metrics.observe_request(
+                "s3", operation, status, time.perf_counter() - started,
+                http.bytes_received, sent,
+            )
         log.debug(
             "%s %s %s -> %d in %.1f ms",
             request_id,

@@ -55,8 +55,8 @@ from aisfs.s3.request import listing_encoding, parse_copy_source, parse_max
 from aisfs.store.chunks import StoreCorruption
 from aisfs.store.types import BucketInfo, ObjectMeta
 from node.http import Response, first_piece_read
-from node.s3.remote_multipart import RemoteMultipart
 from node.s3.body import UploadBody, checksum_headers
+from node.s3.remote_multipart import RemoteMultipart
 
 if TYPE_CHECKING:
     from node.s3.api import Context, S3Api

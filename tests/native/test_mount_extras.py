@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -109,22 +110,22 @@ async def test_store_listing_carries_user_metadata(tmp_path: Path,
         page = await store.list_objects("b", prefix="d/")
         assert page.entries[0].user is None
 
-        from node.native.api import NativeApi, _Ctx
+        from node.native.listing import list_objects
+        from node.native.wire import Ctx
 
         async def no_head(*a: Any, **kw: Any) -> Any:
             raise AssertionError("a HEAD per listed entry")
 
         monkeypatch.setattr(store, "head_object", no_head)
-        api = NativeApi.__new__(NativeApi)
-        api.store = store
-        api.node_id = "n"
+        node = SimpleNamespace(store=store, node_id="n")
 
         class Http:
             headers: dict[str, str] = {}
 
-        ctx = _Ctx(Http())  # type: ignore[arg-type]
+        ctx = Ctx(Http())  # type: ignore[arg-type]
         ctx.bucket = "b"
-        resp = await api.list_objects(ctx, {"value": {"prefix": "d/", "props": "name,custom"}})
+        resp = await list_objects(node, ctx,  # type: ignore[arg-type]
+                                  {"value": {"prefix": "d/", "props": "name,custom"}})
         ents = json.loads(resp.body)["entries"]
         assert [(e["name"], e.get("custom-md")) for e in ents] == [("d/x", "mode=33188"),
                                                                    ("d/y", None)]
