@@ -86,6 +86,8 @@ PURE = {
     "store/test_import_cycles.py",
     "native/test_units.py",
 }
+# mypy --strict over the tree takes a minute: a layer of its own, so `-m unit` stays quick
+OWN_LAYER = {"unit/test_typing.py": "static"}
 TESTS = Path(__file__).resolve().parent
 HAVE_FUSE = os.path.exists("/dev/fuse") and shutil.which("fusermount3") is not None
 
@@ -102,7 +104,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     )
     for item in items:
         rel = Path(str(item.path)).resolve().relative_to(TESTS).as_posix()
-        layer = LAYERS.get(rel.split("/", 1)[0])
+        layer = OWN_LAYER.get(rel) or LAYERS.get(rel.split("/", 1)[0])
         if rel in PURE:
             item.add_marker(pytest.mark.unit)
             if layer == "fuse":
