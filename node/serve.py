@@ -121,7 +121,8 @@ class InFlight:
 
 class H11Guard:
     """ASGI wrapper for Hypercorn: a request with both Transfer-Encoding and Content-Length
-    is answered 400 and the connection closed.
+    is answered 400 and the connection closed; a chunked request is served and then the
+    connection closed (h11 frames some chunked bodies llhttp refuses).
 
     h11 frames such a request by its chunked coding and keeps the connection open, so a
     front end that went by the length passes a request hidden in the body (CL.TE
@@ -153,7 +154,26 @@ class H11Guard:
                     (b"content-length", str(len(body)).encode())]})
                 await send({"type": "http.response.body", "body": body})
                 return
+            if b"transfer-encoding" in names:
+                # h11 reads a chunked body more leniently than llhttp (a trailer line
+                # ending in a bare LF passes): whatever h11 took for the end of the body,
+                # nothing after it on this connection is served - the answer closes it
+                await self.app(scope, receive, _closing(send))
+                return
         await self.app(scope, receive, send)
+
+
+def _closing(send: Any) -> Any:
+    """An ASGI send that adds ``connection: close`` to the response head."""
+
+    async def closing_send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", [])
+                       if bytes(k).lower() != b"connection"]
+            message = {**message, "headers": [*headers, (b"connection", b"close")]}
+        await send(message)
+
+    return closing_send
 
 
 def prepare_first_start(cfg: NodeConfig) -> None:

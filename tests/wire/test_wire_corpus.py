@@ -166,8 +166,6 @@ def s3_keys(node: NodeProcess) -> dict[str, bytes]:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_wire_case(wire_node: NodeProcess, case: Case) -> None:
     server = wire_node.server  # type: ignore[attr-defined]
-    if server == "hypercorn" and case.id == "trailer-bare-lf":
-        pytest.skip("h11 smuggles here: see test_h11_bare_lf_trailer_smuggles")
     if server == "hypercorn" and case.id == "http10-chunked-keepalive":
         # seen once in three runs: h11 raises "Got data when expecting EOF" while
         # Hypercorn is still sending the answer; its error response then hits
@@ -212,8 +210,8 @@ def test_wire_case(wire_node: NodeProcess, case: Case) -> None:
 
 
 # Where h11 (Hypercorn) answers otherwise than llhttp, and what it does instead. None of
-# these runs a hidden request; CL.TE did until node.serve.H11Guard, and a bare-LF
-# trailer still does (xfail below).
+# these runs a hidden request; CL.TE and a bare-LF trailer did until node.serve.H11Guard
+# (400 for CL+TE; a chunked request's answer closes the connection).
 H11_DIFFERS = {
     "cl-cl-same": "accepts two equal Content-Length fields",
     "cl-list": "accepts a list of equal lengths",
@@ -227,17 +225,15 @@ H11_DIFFERS = {
     "huge-count": "no limit on the number of fields",
     "upgrade": "400 without closing the connection",
     "absolute-form": "routes the whole absolute URL as the path (404)",
+    "trailer-bare-lf": "takes the bare-LF trailer line; the answer then closes (H11Guard)",
 }
 
 
-def test_h11_bare_lf_trailer_smuggles(wire_node: NodeProcess) -> None:
-    """Recorded weakness of the Hypercorn mode: h11 takes a trailer line ending in a bare
-    LF and then runs the request after it, which llhttp (and so the default server)
-    refuses. A guard at the ASGI level cannot see trailers; fixing it needs h11."""
+def test_bare_lf_trailer_never_smuggles(wire_node: NodeProcess) -> None:
+    """h11 takes a trailer line ending in a bare LF, which llhttp (and so the default
+    server) refuses. A guard at the ASGI level cannot see trailers, so in Hypercorn mode
+    a chunked request's answer closes the connection: the request after it never runs."""
     case = next(c for c in CASES if c.id == "trailer-bare-lf")
     ex = exchange(wire_node.url, case.raw, timeout=1)
     keys = s3_keys(wire_node)
-    if wire_node.server == "hypercorn":  # type: ignore[attr-defined]
-        assert "s-tr-lf" in keys, "h11 no longer smuggles here: drop the special case"
-    else:
-        assert "s-tr-lf" not in keys and ex.closed
+    assert "s-tr-lf" not in keys and ex.closed
