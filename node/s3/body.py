@@ -8,11 +8,11 @@ client declared (in headers or in the trailer). Only then does the store publish
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 from aisfs.errors import S3Error
+from aisfs.hashing import new_hasher
 from aisfs.numbers import NumberError, invalid, parse_uint
 from aisfs.s3 import checksums, chunked
 from aisfs.s3.sigv4 import AuthResult, check_payload_sha256
@@ -20,19 +20,6 @@ from aisfs.store.types import ObjectMeta
 from node.http import Request
 
 UNSIGNED = {"UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"}
-
-
-class _Sha256:
-    """hashlib's sha256 behind the store's hasher interface."""
-
-    def __init__(self) -> None:
-        self.h = hashlib.sha256()
-
-    def update(self, data: bytes | bytearray | memoryview) -> None:
-        self.h.update(data)
-
-    def digest(self) -> bytes:
-        return self.h.digest()
 
 
 class UploadBody:
@@ -59,7 +46,7 @@ class UploadBody:
                     "An aws-chunked body must be signed as STREAMING-*, not with a payload hash",
                 )
             self.payload_sha256 = sha_header
-            self.hashers["x-payload-sha256"] = _Sha256()
+            self.hashers["x-payload-sha256"] = new_hasher("sha256")
         self.trailers: dict[str, str] = {}
         self.decoded_length = _int_header(http, "x-amz-decoded-content-length")
         self.expected_size = (
