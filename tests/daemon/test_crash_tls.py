@@ -46,7 +46,7 @@ def test_kill9_under_load_loses_no_acknowledged_object(tmp_path: Path) -> None:
         threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
         for t in threads:
             t.start()
-        time.sleep(2.0)
+        time.sleep(2.0)  # real time: the PUTs run in the node's process, to be cut there
         node.kill()  # SIGKILL in the middle of PUTs
         stop.set()
         for t in threads:

@@ -39,7 +39,7 @@ def test_sigterm_during_long_get(tmp_path: Path) -> None:
         assert get.length == size
         get.read(4 * MiB)
         node.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
+        time.sleep(0.5)  # real time: a node that did not wait would have exited by now
         assert node.proc.poll() is None, "the node must wait for the GET in flight"
         assert refused(node.url), "no new connections once stopping"
         get.read_rest(seconds=2.0, piece=4 * MiB)

@@ -54,7 +54,7 @@ def test_kill_9_during_large_put(tmp_path: Path) -> None:
         piece = os.urandom(MiB)
         for _ in range(100):
             conn.send(piece)
-        time.sleep(0.3)
+        time.sleep(0.3)  # real time: the node's process takes in the body sent so far
         node.kill()  # SIGKILL mid-body
         conn.close()
         node.start()

@@ -108,6 +108,6 @@ def test_short_body_leaves_nothing(seeded, s3) -> None:
     conn.close()  # the client goes away mid-body
     import time
 
-    time.sleep(0.5)
+    time.sleep(0.5)  # real time: the node's process notices the client gone on its own
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="hostile").get("Contents", [])]
     assert keys == ["keep"]

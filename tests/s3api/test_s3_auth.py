@@ -82,7 +82,7 @@ def test_presigned_urls_and_expiry(sigv4_node) -> None:
     assert s3.get_object(Bucket="pre", Key="up")["Body"].read() == b"uploaded"
     expired = s3.generate_presigned_url("get_object", Params={"Bucket": "pre", "Key": "doc.txt"},
                                         ExpiresIn=1)
-    time.sleep(2.1)
+    time.sleep(2.1)  # real time: the node checks the expiry against its own wall clock
     with pytest.raises(urllib.error.HTTPError) as he:
         urllib.request.urlopen(expired)
     assert he.value.code == 403 and b"AccessDenied" in he.value.read()

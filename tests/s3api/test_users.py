@@ -258,7 +258,7 @@ def test_runtime_users_and_keys(users_node: NodeProcess) -> None:
     assert root.get_object(Bucket="carol-b", Key="k")["Body"].read() == b"carol"
     assert users_node.proc is not None
     users_node.proc.send_signal(signal.SIGHUP)
-    time.sleep(0.5)
+    time.sleep(0.5)  # real time: the reload happens in the node's process, nothing says when
     assert [b["Name"] for b in client(users_node, BOB).list_buckets()["Buckets"]] == []
     assert_no_secret(users_node, extra)
 

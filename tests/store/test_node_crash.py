@@ -61,7 +61,7 @@ def test_kill_9_during_mixed_writes_then_restart(tmp_path: Path) -> None:
                                                          stop)) for n in range(CLIENTS)]
         for t in threads:
             t.start()
-        time.sleep(3)
+        time.sleep(3)  # real time: writes in flight in the node's process when it is killed
         assert node.proc is not None
         node.proc.kill()  # SIGKILL, mid-write
         node.proc.wait()
