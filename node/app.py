@@ -21,15 +21,18 @@ from aisfs.backend import RemoteObjects
 from aisfs.config import NodeConfig
 from aisfs.errors import S3Error
 from aisfs.store.store import Store
+from node.backends import start_backends
 from node.dashboard import PREFIX as UI_PREFIX
 from node.dashboard import Dashboard
 from node.features import FeatureFlags
 from node.http import Receive, Request, Response, Scope, Send, send_response
 from node.metrics import Metrics
 from node.native.api import NativeApi
+from node.native.remote import RemoteNative
 from node.native.wire import Node, node_id_of
 from node.native_auth import probe_allowed
 from node.s3.api import S3Api
+from node.s3.remote import RemoteS3
 
 log = logging.getLogger("aisfs.node")
 
@@ -54,9 +57,9 @@ class NodeApp:
         self._ids = itertools.count(1)
 
     async def startup(self, nursery: trio.Nursery) -> None:
-        from node.backends import start_backends
-
-        self.remote = await start_backends(self, nursery)
+        self.remote, discover = await start_backends(self.cfg, self.store, nursery)
+        self.s3.remote = RemoteS3(self.s3.services, self.remote, discover=discover)
+        self.native.remote = RemoteNative(self.remote, discover=discover)
         nursery.start_soon(self._gc_loop)
         nursery.start_soon(self.dashboard.sample_loop)
         if self.cfg.store.scrub_interval > 0:

@@ -1,5 +1,5 @@
 """The node's backend buckets: ``[backend.s3]`` made into a ``Backends`` registry and a
-``RemoteObjects`` service at start, hooked into the facades, closed at stop.
+``RemoteObjects`` service at start (``NodeApp`` hooks it into the facades), closed at stop.
 
 Fills of cold GETs run in the node's background nursery: they outlive the request that
 started them and are cancelled (publishing nothing) when the node stops, before the
@@ -9,15 +9,12 @@ store closes; the backend clients are closed then too.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import trio
 
 from aisfs.backend import Backends, RemoteObjects
-from aisfs.config import BackendS3Config
-
-if TYPE_CHECKING:
-    from node.app import NodeApp
+from aisfs.config import BackendS3Config, NodeConfig
+from aisfs.store.store import Store
 
 log = logging.getLogger("aisfs.node")
 
@@ -31,9 +28,13 @@ def backend_configured(cfg: BackendS3Config) -> bool:
     return cfg != BackendS3Config()
 
 
-async def start_backends(app: NodeApp, nursery: trio.Nursery) -> RemoteObjects:
-    backends = Backends(app.cfg.backend)
-    remote = RemoteObjects(app.store, backends, nursery)
+async def start_backends(
+    cfg: NodeConfig, store: Store, nursery: trio.Nursery
+) -> tuple[RemoteObjects, bool]:
+    """The backend service and whether the node asks it about unknown names
+    (``backend_configured``); the app hooks it into both facades."""
+    backends = Backends(cfg.backend)
+    remote = RemoteObjects(store, backends, nursery)
 
     async def close_at_stop() -> None:
         try:
@@ -43,12 +44,7 @@ async def start_backends(app: NodeApp, nursery: trio.Nursery) -> RemoteObjects:
                 await backends.aclose()
 
     nursery.start_soon(close_at_stop)
-    from node.native.remote import RemoteNative
-    from node.s3.remote import RemoteS3
-
-    discover = backend_configured(app.cfg.backend.s3)
-    app.s3.remote = RemoteS3(app.s3, remote, discover=discover)
-    app.native.remote = RemoteNative(remote, discover=discover)
+    discover = backend_configured(cfg.backend.s3)
     if discover:
         log.info("backend: %s", backends.s3().settings.label)
-    return remote
+    return remote, discover

@@ -9,7 +9,6 @@ the object's metadata (``ObjectMeta.tags``).
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
 
 from aisfs.errors import S3Error
 from aisfs.s3 import cors as s3cors
@@ -18,9 +17,8 @@ from aisfs.s3.request import listing_encoding, parse_max
 from aisfs.s3.xml import CORSRule
 from aisfs.store.types import ObjectInfo, ObjectMeta
 from node.http import Request, Response
-
-if TYPE_CHECKING:
-    from node.s3.api import Context, S3Api
+from node.s3.buckets import list_page
+from node.s3.context import Context, Services, check_null_version, read_small_body
 
 MAX_BUCKET_TAGS = 50
 MAX_OBJECT_TAGS = 10
@@ -32,49 +30,32 @@ def _xml(body: bytes, status: int = 200) -> Response:
     return Response(status, [("content-type", "application/xml")], body)
 
 
-def _check_null_version(ctx: Context) -> None:
-    version = ctx.s3.query.get("versionId")
-    if version is not None and version != "null":
-        raise S3Error(
-            "InvalidArgument",
-            "Invalid version id specified",
-            extra={"ArgumentName": "versionId", "ArgumentValue": version},
-        )
-
-
 class BucketConfigOps:
-    """Mixed into S3Api."""
+    def __init__(self, services: Services) -> None:
+        self.store = services.store
+        # bucket -> (until when, its CORS rules): a few seconds, dropped on a change here
+        self._cors_rules: dict[str, tuple[float, list[CORSRule]]] = {}
 
     # ---- CORS -----------------------------------------------------------------------
 
-    def _cors_cache(self) -> dict[str, tuple[float, list[CORSRule]]]:
-        cache: dict[str, tuple[float, list[CORSRule]]] | None = getattr(self, "_cors_rules", None)
-        if cache is None:
-            cache = {}
-            self._cors_rules = cache
-        return cache
-
-    async def _bucket_cors(self: S3Api, bucket: str) -> list[CORSRule]:
+    async def _bucket_cors(self, bucket: str) -> list[CORSRule]:
         """The bucket's rules (a NoSuchBucket S3Error for a missing bucket)."""
         info = await self.store.get_bucket(bucket)
         rules = s3cors.rules_from_json(info.props.get("cors"))
-        self._cors_cache()[bucket] = (time.monotonic() + CORS_CACHE_SECONDS, rules)
+        self._cors_rules[bucket] = (time.monotonic() + CORS_CACHE_SECONDS, rules)
         return rules
 
-    async def cors_headers(self: S3Api, ctx_or_request: Any, bucket: str | None) -> list[
-        tuple[str, str]
-    ]:
+    async def cors_headers(self, http: Request, bucket: str | None) -> list[tuple[str, str]]:
         """``Access-Control-*`` headers for any S3 response to a request with an Origin.
 
         Rules are cached for a couple of seconds per bucket (PutBucketCors and
         DeleteBucketCors on this node drop the entry at once). A missing bucket or no
         matching rule adds nothing.
         """
-        http: Request = getattr(ctx_or_request, "http", ctx_or_request)
         origin = http.headers.get("origin")
         if not origin or not bucket:
             return []
-        cached = self._cors_cache().get(bucket)
+        cached = self._cors_rules.get(bucket)
         if cached is not None and cached[0] > time.monotonic():
             rules = cached[1]
         else:
@@ -84,7 +65,7 @@ class BucketConfigOps:
                 return []
         return s3cors.cors_headers(rules, origin, http.method) or []
 
-    async def op_GetBucketCors(self: S3Api, ctx: Context) -> Response:
+    async def op_GetBucketCors(self, ctx: Context) -> Response:
         rules = await self._bucket_cors(ctx.bucket)
         if not rules:
             raise S3Error(
@@ -93,21 +74,21 @@ class BucketConfigOps:
             )
         return _xml(s3xml.cors_configuration(rules))
 
-    async def op_PutBucketCors(self: S3Api, ctx: Context) -> Response:
+    async def op_PutBucketCors(self, ctx: Context) -> Response:
         await self.store.get_bucket(ctx.bucket)
-        body = await self.read_small_body(ctx)
+        body = await read_small_body(ctx)
         rules = s3xml.parse_cors_configuration(body)
         s3cors.validate_rules(rules)
         await self.store.update_bucket_props(ctx.bucket, {"cors": s3cors.rules_to_json(rules)})
-        self._cors_cache().pop(ctx.bucket, None)
+        self._cors_rules.pop(ctx.bucket, None)
         return Response(200)
 
-    async def op_DeleteBucketCors(self: S3Api, ctx: Context) -> Response:
+    async def op_DeleteBucketCors(self, ctx: Context) -> Response:
         await self.store.update_bucket_props(ctx.bucket, {"cors": None})
-        self._cors_cache().pop(ctx.bucket, None)
+        self._cors_rules.pop(ctx.bucket, None)
         return Response(204)
 
-    async def op_PreflightRequest(self: S3Api, ctx: Context) -> Response:
+    async def op_PreflightRequest(self, ctx: Context) -> Response:
         """``OPTIONS``: 200 with the Access-Control-* headers, or 403 AccessForbidden.
 
         Unauthenticated (browsers send no credentials on a preflight). A missing bucket
@@ -139,7 +120,7 @@ class BucketConfigOps:
 
     # ---- bucket tagging -------------------------------------------------------------
 
-    async def op_GetBucketTagging(self: S3Api, ctx: Context) -> Response:
+    async def op_GetBucketTagging(self, ctx: Context) -> Response:
         info = await self.store.get_bucket(ctx.bucket)
         tags = info.props.get("tagging")
         if not isinstance(tags, dict) or not tags:
@@ -149,41 +130,41 @@ class BucketConfigOps:
             )
         return _xml(s3xml.tagging({str(k): str(v) for k, v in tags.items()}))
 
-    async def op_PutBucketTagging(self: S3Api, ctx: Context) -> Response:
+    async def op_PutBucketTagging(self, ctx: Context) -> Response:
         await self.store.get_bucket(ctx.bucket)
-        body = await self.read_small_body(ctx)
+        body = await read_small_body(ctx)
         tags = s3xml.parse_tagging(body, max_tags=MAX_BUCKET_TAGS)
         await self.store.update_bucket_props(ctx.bucket, {"tagging": tags or None})
         return Response(204)
 
-    async def op_DeleteBucketTagging(self: S3Api, ctx: Context) -> Response:
+    async def op_DeleteBucketTagging(self, ctx: Context) -> Response:
         await self.store.update_bucket_props(ctx.bucket, {"tagging": None})
         return Response(204)
 
     # ---- object tagging -------------------------------------------------------------
 
-    async def _set_object_tags(self: S3Api, ctx: Context, tags: dict[str, str]) -> ObjectInfo:
+    async def _set_object_tags(self, ctx: Context, tags: dict[str, str]) -> ObjectInfo:
         # only the tags change, in the store's read-modify-write under its lock
         def set_tags(meta: ObjectMeta) -> None:
             meta.tags = tags
 
         return await self.store.update_object_meta(ctx.bucket, ctx.key, set_tags)
 
-    async def op_GetObjectTagging(self: S3Api, ctx: Context) -> Response:
-        _check_null_version(ctx)
+    async def op_GetObjectTagging(self, ctx: Context) -> Response:
+        check_null_version(ctx)
         info = await self.store.head_object(ctx.bucket, ctx.key)
         return _xml(s3xml.tagging(info.meta.tags))
 
-    async def op_PutObjectTagging(self: S3Api, ctx: Context) -> Response:
-        _check_null_version(ctx)
+    async def op_PutObjectTagging(self, ctx: Context) -> Response:
+        check_null_version(ctx)
         await self.store.head_object(ctx.bucket, ctx.key)  # NoSuchKey before a body error
-        body = await self.read_small_body(ctx)
+        body = await read_small_body(ctx)
         tags = s3xml.parse_tagging(body, max_tags=MAX_OBJECT_TAGS)
         await self._set_object_tags(ctx, tags)
         return Response(200)
 
-    async def op_DeleteObjectTagging(self: S3Api, ctx: Context) -> Response:
-        _check_null_version(ctx)
+    async def op_DeleteObjectTagging(self, ctx: Context) -> Response:
+        check_null_version(ctx)
         info = await self.store.head_object(ctx.bucket, ctx.key)
         if info.meta.tags:
             await self._set_object_tags(ctx, {})
@@ -191,21 +172,21 @@ class BucketConfigOps:
 
     # ---- ACLs (the owner has FULL_CONTROL; nothing else exists) -----------------------
 
-    async def op_GetBucketAcl(self: S3Api, ctx: Context) -> Response:
+    async def op_GetBucketAcl(self, ctx: Context) -> Response:
         await self.store.get_bucket(ctx.bucket)
         return _xml(s3xml.access_control_policy())
 
-    async def op_GetObjectAcl(self: S3Api, ctx: Context) -> Response:
-        _check_null_version(ctx)
+    async def op_GetObjectAcl(self, ctx: Context) -> Response:
+        check_null_version(ctx)
         await self.store.head_object(ctx.bucket, ctx.key)
         return _xml(s3xml.access_control_policy())
 
     # ---- object attributes ----------------------------------------------------------
 
-    async def op_GetObjectAttributes(self: S3Api, ctx: Context) -> Response:
+    async def op_GetObjectAttributes(self, ctx: Context) -> Response:
         from aisfs.s3.conditions import format_http_date
 
-        _check_null_version(ctx)
+        check_null_version(ctx)
         raw = ctx.header("x-amz-object-attributes") or ""
         wanted = [a.strip() for a in raw.split(",") if a.strip()]
         if not wanted:
@@ -240,7 +221,7 @@ class BucketConfigOps:
 
     # ---- versions of an unversioned bucket ------------------------------------------
 
-    async def op_ListObjectVersions(self: S3Api, ctx: Context) -> Response:
+    async def op_ListObjectVersions(self, ctx: Context) -> Response:
         q = ctx.s3.query
         max_keys = parse_max(q.get("max-keys"), "max-keys")
         prefix = q.get("prefix", "")
@@ -262,7 +243,7 @@ class BucketConfigOps:
             )
         # Every key has exactly one (null) version, so the key marker alone says where
         # to resume: past it, whatever the version-id marker.
-        page = await self.list_page(ctx.bucket, prefix, delimiter, key_marker, max_keys)
+        page = await list_page(self.store, ctx.bucket, prefix, delimiter, key_marker, max_keys)
         params = s3xml.ListParams(
             prefix=prefix,
             delimiter=delimiter or None,
@@ -283,7 +264,7 @@ class BucketConfigOps:
 
     # ---- object lock (not implemented: no bucket has a configuration) ----------------
 
-    async def op_GetObjectLockConfiguration(self: S3Api, ctx: Context) -> Response:
+    async def op_GetObjectLockConfiguration(self, ctx: Context) -> Response:
         """AWS's answer for a bucket created without object lock - every bucket here
         (CreateBucket with ``x-amz-bucket-object-lock-enabled: true`` is refused 501)."""
         await self.store.get_bucket(ctx.bucket)
@@ -295,9 +276,9 @@ class BucketConfigOps:
 
     # ---- versioning -----------------------------------------------------------------
 
-    async def op_PutBucketVersioning(self: S3Api, ctx: Context) -> Response:
+    async def op_PutBucketVersioning(self, ctx: Context) -> Response:
         await self.store.get_bucket(ctx.bucket)
-        body = await self.read_small_body(ctx)
+        body = await read_small_body(ctx)
         status = s3xml.parse_versioning_configuration(body)
         if status == "Enabled":
             raise S3Error(

@@ -7,7 +7,7 @@ Completion and copies reuse chunks: the store builds the new manifest from the p
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aisfs.errors import S3Error
 from aisfs.numbers import INT32_MAX, NumberError, argument, invalid, parse_uint
@@ -15,13 +15,12 @@ from aisfs.s3 import checksums
 from aisfs.s3 import xml as s3xml
 from aisfs.s3.conditions import check_copy_source_preconditions
 from aisfs.s3.request import parse_copy_source, parse_max, parse_part_number
-from aisfs.store.types import ObjectInfo, ObjectMeta
+from aisfs.store.store import Store
+from aisfs.store.types import ObjectInfo, ObjectMeta, UploadInfo
 from node.http import Response
 from node.s3.body import UploadBody, checksum_headers
-
-if TYPE_CHECKING:
-    from node.s3.api import Context, S3Api
-
+from node.s3.context import Context, Services, meta_from_headers, read_small_body
+from node.s3.objects import no_such_key_for_if_match
 
 
 def _xml(body: bytes, status: int = 200) -> Response:
@@ -48,10 +47,11 @@ def _invalid_part(upload_id: str, number: int, etag: str) -> S3Error:
 
 
 class MultipartOps:
-    """Mixed into S3Api."""
+    def __init__(self, services: Services) -> None:
+        self.store = services.store
 
-    async def op_CreateMultipartUpload(self: S3Api, ctx: Context) -> Response:
-        meta = self._meta_from_headers(ctx)
+    async def op_CreateMultipartUpload(self, ctx: Context) -> Response:
+        meta = meta_from_headers(ctx)
         chosen = checksums.multipart_checksum(
             ctx.header("x-amz-checksum-algorithm"), ctx.header("x-amz-checksum-type")
         )
@@ -65,10 +65,10 @@ class MultipartOps:
         body = s3xml.initiate_multipart_upload_result(ctx.bucket, ctx.key, upload.upload_id)
         return Response(200, headers, body)
 
-    async def op_UploadPart(self: S3Api, ctx: Context) -> Response:
+    async def op_UploadPart(self, ctx: Context) -> Response:
         number = parse_part_number(ctx.s3.query.get("partNumber"))
         upload_id = ctx.s3.query["uploadId"]
-        body = UploadBody(ctx.http, self.authenticate(ctx))
+        body = UploadBody(ctx.http, ctx.auth)
         upload = await self.store.get_upload(upload_id, ctx.bucket, ctx.key)
         chosen = upload_checksum(upload.meta)
         if chosen is not None:
@@ -95,8 +95,7 @@ class MultipartOps:
         headers = [("etag", s3xml.quote_etag(part.etag)), *checksum_headers(sums)]
         return Response(200, headers)
 
-    async def op_UploadPartCopy(self: S3Api, ctx: Context) -> Response:
-        self.authenticate(ctx)
+    async def op_UploadPartCopy(self, ctx: Context) -> Response:
         number = parse_part_number(ctx.s3.query.get("partNumber"))
         upload_id = ctx.s3.query["uploadId"]
         upload = await self.store.get_upload(upload_id, ctx.bucket, ctx.key)
@@ -105,7 +104,7 @@ class MultipartOps:
         span = ctx.header("x-amz-copy-source-range")
         if span:
             start, end = _parse_copy_range(span, source.size)
-        stream = _slice(self, source, start, end)
+        stream = _slice(self.store, source, start, end)
         chosen = upload_checksum(upload.meta)
         hashers: dict[str, Any] = {}
         if chosen is not None:
@@ -117,10 +116,9 @@ class MultipartOps:
         sums = {a: h.digest_b64() for a, h in hashers.items()}
         return _xml(s3xml.copy_part_result(part.etag, part.mtime_ns, sums))
 
-    async def op_CompleteMultipartUpload(self: S3Api, ctx: Context) -> Response:
-        self.authenticate(ctx)
+    async def op_CompleteMultipartUpload(self, ctx: Context) -> Response:
         upload_id = ctx.s3.query["uploadId"]
-        body = await self.read_small_body(ctx)
+        body = await read_small_body(ctx)
         completed = s3xml.parse_completed_parts(body)
         parts = [(p.number, p.etag) for p in completed]
         location = f"/{ctx.bucket}/{ctx.key}"
@@ -152,7 +150,7 @@ class MultipartOps:
                 extra=extra,
             )
         except S3Error as err:
-            await self.no_such_key_for_if_match(ctx, err)
+            await no_such_key_for_if_match(self.store, ctx, err)
             raise
         return _xml(s3xml.complete_multipart_upload_result(
             location, ctx.bucket, ctx.key, info.etag, object_sums,
@@ -160,7 +158,7 @@ class MultipartOps:
         ))
 
     async def _completed_checksums(
-        self: S3Api,
+        self,
         ctx: Context,
         upload_id: str,
         completed: list[s3xml.CompletedPart],
@@ -225,13 +223,11 @@ class MultipartOps:
             )
         return {alg: value}, {"checksum_type": kind, "part_checksums": values}
 
-    async def op_AbortMultipartUpload(self: S3Api, ctx: Context) -> Response:
-        self.authenticate(ctx)
+    async def op_AbortMultipartUpload(self, ctx: Context) -> Response:
         await self.store.abort_upload(ctx.s3.query["uploadId"], ctx.bucket, ctx.key)
         return Response(204)
 
-    async def op_ListParts(self: S3Api, ctx: Context) -> Response:
-        self.authenticate(ctx)
+    async def op_ListParts(self, ctx: Context) -> Response:
         q = ctx.s3.query
         upload_id = q["uploadId"]
         max_parts = parse_max(q.get("max-parts"), "max-parts")
@@ -259,8 +255,7 @@ class MultipartOps:
             )
         )
 
-    async def op_ListMultipartUploads(self: S3Api, ctx: Context) -> Response:
-        self.authenticate(ctx)
+    async def op_ListMultipartUploads(self, ctx: Context) -> Response:
         q = ctx.s3.query
         prefix = q.get("prefix", "")
         delimiter = q.get("delimiter") or None
@@ -275,7 +270,7 @@ class MultipartOps:
                 if u.key > key_marker or (id_marker and u.key == key_marker
                                           and u.upload_id > id_marker)
             ]
-        listed: list[object] = []
+        listed: list[UploadInfo | str] = []
         prefixes: list[str] = []
         for u in uploads:
             if delimiter:
@@ -295,8 +290,8 @@ class MultipartOps:
         next_key = next_id = None
         if truncated and listed:
             last = listed[-1]
-            next_key = last if isinstance(last, str) else last.key  # type: ignore[attr-defined]
-            next_id = "" if isinstance(last, str) else last.upload_id  # type: ignore[attr-defined]
+            next_key = last if isinstance(last, str) else last.key
+            next_id = "" if isinstance(last, str) else last.upload_id
         return _xml(
             s3xml.list_multipart_uploads_result(
                 ctx.bucket, page_uploads, page_prefixes, prefix, delimiter, key_marker,
@@ -310,7 +305,7 @@ class MultipartOps:
 
     # ---- copy -----------------------------------------------------------------------
 
-    async def _copy_source(self: S3Api, ctx: Context) -> ObjectInfo:
+    async def _copy_source(self, ctx: Context) -> ObjectInfo:
         value = ctx.header("x-amz-copy-source") or ""
         bucket, key, version = parse_copy_source(value)
         if version not in (None, "null"):
@@ -319,8 +314,7 @@ class MultipartOps:
         check_copy_source_preconditions(ctx.http.headers.items(), source.etag, source.mtime_ns)
         return source
 
-    async def op_CopyObject(self: S3Api, ctx: Context) -> Response:
-        self.authenticate(ctx)
+    async def op_CopyObject(self, ctx: Context) -> Response:
         source = await self._copy_source(ctx)
         directive = (ctx.header("x-amz-metadata-directive") or "COPY").upper()
         if directive not in ("COPY", "REPLACE"):
@@ -328,13 +322,13 @@ class MultipartOps:
         tag_directive = (ctx.header("x-amz-tagging-directive") or "COPY").upper()
         meta = None
         if directive == "REPLACE":
-            meta = self._meta_from_headers(ctx)
+            meta = meta_from_headers(ctx)
             if tag_directive == "COPY":
                 meta.tags = dict(source.meta.tags)
             meta.extra = dict(source.meta.extra)
         elif tag_directive == "REPLACE":
             meta = source.meta
-            meta.tags = self._meta_from_headers(ctx).tags
+            meta.tags = meta_from_headers(ctx).tags
         elif source.bucket == ctx.bucket and source.key == ctx.key:
             raise S3Error(
                 "InvalidRequest",
@@ -351,10 +345,9 @@ class MultipartOps:
 
     # ---- multi-object delete --------------------------------------------------------
 
-    async def op_DeleteObjects(self: S3Api, ctx: Context) -> Response:
-        self.authenticate(ctx)
+    async def op_DeleteObjects(self, ctx: Context) -> Response:
         await self.store.get_bucket(ctx.bucket)
-        body = await self.read_small_body(ctx)
+        body = await read_small_body(ctx)
         objects, quiet = s3xml.parse_delete(body)
         deleted = []
         errors: list[tuple[s3xml.ObjectIdentifier, S3Error]] = []
@@ -396,6 +389,7 @@ def _parse_copy_range(value: str, size: int) -> tuple[int, int]:
     )
 
 
-async def _slice(api: S3Api, source: ObjectInfo, start: int, end: int) -> AsyncIterator[bytes]:
-    async for piece in api.store.read_object(source, start, end):
+async def _slice(store: Store, source: ObjectInfo, start: int, end: int
+                 ) -> AsyncIterator[bytes]:
+    async for piece in store.read_object(source, start, end):
         yield piece

@@ -29,7 +29,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from aisfs.backend import (
     BucketRef,
@@ -56,10 +55,8 @@ from aisfs.store.chunks import StoreCorruption
 from aisfs.store.types import BucketInfo, ObjectMeta
 from node.http import Response, first_piece_read
 from node.s3.body import UploadBody, checksum_headers
-from node.s3.remote_multipart import RemoteMultipart
-
-if TYPE_CHECKING:
-    from node.s3.api import Context, S3Api
+from node.s3.context import Context, Services, meta_from_headers, read_small_body
+from node.s3.remote_multipart import RemoteMultipart, pieces_of
 
 log = logging.getLogger("aisfs.s3")
 
@@ -102,20 +99,20 @@ def object_headers(attrs: RemoteAttrs) -> list[tuple[str, str]]:
 
 
 class RemoteS3:
-    """Hooked into ``S3Api.handle``: answers the operations on remote buckets, hands
+    """Hooked into the router (``node.s3.api``): answers the operations on remote buckets, hands
     everything else to the local handler."""
 
-    def __init__(self, api: S3Api, remote: RemoteObjects, *, discover: bool) -> None:
-        self.api = api
+    def __init__(self, services: Services, remote: RemoteObjects, *, discover: bool) -> None:
+        self.services = services
         self.remote = remote
         self.discover = discover
-        self.multipart = RemoteMultipart(api, remote, self.resolve)
+        self.multipart = RemoteMultipart(services, remote, self.resolve)
 
     # == which bucket ====================================================================
 
     async def resolve(self, name: str) -> Resolved | None:
         """The remote bucket ``name`` stands for, or None (a local one, or none at all)."""
-        store = self.api.store
+        store = self.services.store
         backends = self.remote.backends
         try:
             info = await store.get_bucket(name)
@@ -175,7 +172,7 @@ class RemoteS3:
     async def list_buckets(self) -> Response:
         """The store's buckets; a known ``s3://B`` by its own name (unless an ``ais://B``
         exists: that one is what ``/s3/B`` addresses)."""
-        buckets = await self.api.store.list_buckets()
+        buckets = await self.services.store.list_buckets()
         names = {b.name for b in buckets}
         shown: list[BucketInfo] = []
         for b in buckets:
@@ -191,12 +188,12 @@ class RemoteS3:
         assert rb.remote is not None
         if rb.bucket.provider is not Provider.AIS:
             await self.remote.backend(rb).head_bucket(rb.remote.name)
-        region = rb.settings.region if rb.settings else self.api.cfg.auth.region
+        region = rb.settings.region if rb.settings else self.services.cfg.auth.region
         return Response(200, [("x-amz-bucket-region", region)], head=True)
 
     async def op_DeleteBucket(self, ctx: Context, rb: Resolved) -> Response:
         if rb.bucket.provider is Provider.AIS:
-            await self.api.store.delete_bucket(ctx.bucket)
+            await self.services.store.delete_bucket(ctx.bucket)
             return Response(204)
         raise S3Error("NotImplemented", f"{rb.bucket} is a backend bucket: the node does not "
                       "delete backend buckets", ctx.bucket, status=501)
@@ -309,7 +306,7 @@ class RemoteS3:
         if ctx.header("if-match") or ctx.header("if-none-match"):
             raise S3Error("NotImplemented", "A conditional PUT to a backend bucket is not "
                           "supported", status=501)
-        meta = self.api._meta_from_headers(ctx)
+        meta = meta_from_headers(ctx)
         body = UploadBody(ctx.http, ctx.auth)
         info = await self.remote.put(
             rb, ctx.key, checked_body(body, meta), meta, size=body.expected_size,
@@ -335,7 +332,7 @@ class RemoteS3:
             raise
 
     async def op_DeleteObjects(self, ctx: Context, rb: Resolved) -> Response:
-        objects, quiet = s3xml.parse_delete(await self.api.read_small_body(ctx))
+        objects, quiet = s3xml.parse_delete(await read_small_body(ctx))
         deleted = []
         errors: list[tuple[s3xml.ObjectIdentifier, S3Error]] = []
         for obj in objects:
@@ -364,15 +361,15 @@ class RemoteS3:
                 "without changing the object's metadata, storage class, website redirect "
                 "location or encryption attributes.",
             )
-        meta = self.api._meta_from_headers(ctx) if directive == "REPLACE" else None
+        meta = meta_from_headers(ctx) if directive == "REPLACE" else None
         src = await self.resolve(src_bucket)
         if src is not None and src.settings == rb.settings:
             return await self._server_side_copy(ctx, src, src_key, rb, meta)
         # across backends, or from an ais:// bucket: streamed through the node
         if src is None:
-            info = await self.api.store.head_object(src_bucket, src_key, with_data=True)
+            info = await self.services.store.head_object(src_bucket, src_key, with_data=True)
             check_copy_source_preconditions(ctx.http.headers.items(), info.etag, info.mtime_ns)
-            pieces = self.api.store.read_object(info, 0, info.size - 1)
+            pieces = self.services.store.read_object(info, 0, info.size - 1)
             size = info.size
             new_meta = meta or _copy_meta(info.meta)
         else:
@@ -383,7 +380,7 @@ class RemoteS3:
             except S3Error:
                 await read.body.aclose()
                 raise
-            pieces, size = _pieces(read.body), read.attrs.size
+            pieces, size = pieces_of(read.body), read.attrs.size
             new_meta = meta or ObjectMeta(content_type=read.attrs.content_type,
                                           user=dict(read.attrs.user),
                                           headers=dict(read.attrs.headers))
@@ -427,26 +424,6 @@ def _copy_meta(meta: ObjectMeta) -> ObjectMeta:
                       headers=dict(meta.headers))
 
 
-class _Pieces:
-    """A ``Body`` as an async iterator with ``aclose`` (what first_piece_read wants)."""
-
-    def __init__(self, body: object) -> None:
-        self._body = body
-
-    def __aiter__(self) -> _Pieces:
-        return self
-
-    async def __anext__(self) -> bytes:
-        return await anext(self._body)  # type: ignore[call-overload,no-any-return]
-
-    async def aclose(self) -> None:
-        await self._body.aclose()  # type: ignore[attr-defined]
-
-
-def _pieces(body: object) -> AsyncIterator[bytes]:
-    return _Pieces(body)
-
-
 async def read_started(
     remote: RemoteObjects, rb: Resolved, key: str, range_header: str | None
 ) -> tuple[RemoteRead, AsyncIterator[bytes]]:
@@ -457,7 +434,7 @@ async def read_started(
     for attempt in range(3):
         read = await remote.get(rb, key, range_header=range_header)
         try:
-            return read, await first_piece_read(_pieces(read.body))
+            return read, await first_piece_read(pieces_of(read.body))
         except (StoreCorruption, S3Error) as e:
             gone = isinstance(e, StoreCorruption) or e.code == "NoSuchKey"
             if not read.cached or not gone or attempt == 2:

@@ -22,7 +22,7 @@ import hashlib
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import trio
 
@@ -38,9 +38,7 @@ from aisfs.s3.request import parse_copy_source, parse_max, parse_part_number
 from aisfs.store.types import ObjectMeta
 from node.http import Response
 from node.s3.body import UploadBody, checksum_headers
-
-if TYPE_CHECKING:
-    from node.s3.api import Context, S3Api
+from node.s3.context import Context, Services, meta_from_headers, read_small_body
 
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 WRITE_BATCH = 1024 * 1024
@@ -79,9 +77,9 @@ def _create_params(bucket: str, key: str, meta: ObjectMeta) -> dict[str, Any]:
 
 
 class RemoteMultipart:
-    def __init__(self, api: S3Api, remote: RemoteObjects,
+    def __init__(self, services: Services, remote: RemoteObjects,
                  resolve: Callable[[str], Awaitable[Resolved | None]]) -> None:
-        self.api = api
+        self.services = services
         self.remote = remote
         self.resolve = resolve  # RemoteS3.resolve: a bucket name as the S3 API names it
 
@@ -91,7 +89,7 @@ class RemoteMultipart:
 
     async def op_CreateMultipartUpload(self, ctx: Context, rb: Resolved) -> Response:
         backend, bucket = self._where(rb)
-        meta = self.api._meta_from_headers(ctx)
+        meta = meta_from_headers(ctx)
         resp = await backend.call("create_multipart_upload", ctx.key,
                                   **_create_params(bucket, ctx.key, meta))
         body = s3xml.initiate_multipart_upload_result(ctx.bucket, ctx.key, resp["UploadId"])
@@ -128,7 +126,7 @@ class RemoteMultipart:
 
     async def op_CompleteMultipartUpload(self, ctx: Context, rb: Resolved) -> Response:
         backend, bucket = self._where(rb)
-        parts = s3xml.parse_complete_multipart_upload(await self.api.read_small_body(ctx))
+        parts = s3xml.parse_complete_multipart_upload(await read_small_body(ctx))
         if not parts:
             raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not "
                           "validate against our published schema")
@@ -216,10 +214,10 @@ class RemoteMultipart:
             mtime = int(modified.timestamp() * 1e9) if modified else time.time_ns()
             return Response(200, [("content-type", XML)], s3xml.copy_part_result(etag, mtime))
         if src is None:  # an ais:// bucket of the node
-            info = await self.api.store.head_object(src_bucket, src_key, with_data=True)
+            info = await self.services.store.head_object(src_bucket, src_key, with_data=True)
             check_copy_source_preconditions(ctx.http.headers.items(), info.etag, info.mtime_ns)
             start, end = _copy_range(rng, info.size)
-            pieces: AsyncIterator[bytes] = self.api.store.read_object(info, start, end)
+            pieces: AsyncIterator[bytes] = self.services.store.read_object(info, start, end)
         else:
             read = await self.remote.get(src, src_key, range_header=rng)
             try:
@@ -228,9 +226,8 @@ class RemoteMultipart:
             except S3Error:
                 await read.body.aclose()
                 raise
-            from node.s3.remote import _pieces
 
-            pieces = _pieces(read.body)
+            pieces = pieces_of(read.body)
         md5 = hashlib.md5()
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
             try:
@@ -334,3 +331,23 @@ async def _call_with_file(
                                   f"{backend.settings.label} {op}")
     except Exception as e:
         raise backend_error(e, backend.settings.label, resource) from e
+
+
+class _Pieces:
+    """A ``Body`` as an async iterator with ``aclose`` (what first_piece_read wants)."""
+
+    def __init__(self, body: object) -> None:
+        self._body = body
+
+    def __aiter__(self) -> _Pieces:
+        return self
+
+    async def __anext__(self) -> bytes:
+        return await anext(self._body)  # type: ignore[call-overload,no-any-return]
+
+    async def aclose(self) -> None:
+        await self._body.aclose()  # type: ignore[attr-defined]
+
+
+def pieces_of(body: object) -> AsyncIterator[bytes]:
+    return _Pieces(body)

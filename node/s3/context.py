@@ -1,0 +1,126 @@
+"""What every part of the S3 facade shares: the request's ``Context``, the node's
+collaborators (``Services``), the request document and the metadata a request carries.
+
+The router (``node.s3.api``) and every operation module import this one; none of them
+imports the router back, so the wing has no import circle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import parse_qsl
+
+from aisfs.auth.caller import OPEN, Caller
+from aisfs.config import NodeConfig
+from aisfs.errors import S3Error
+from aisfs.s3._headers import stored_content_encoding
+from aisfs.s3.request import S3Request
+from aisfs.s3.sigv4 import AuthResult, check_payload_sha256
+from aisfs.store.store import Store
+from aisfs.store.types import STORED_HEADERS, ObjectMeta
+from node.http import Request, Response
+from node.s3_auth import Authenticator
+
+XML = "application/xml"
+MAX_XML_BODY = 2 * 1024 * 1024
+
+
+class Context:
+    """What one operation sees: the decoded request, its HTTP request, who signed it."""
+
+    __slots__ = ("http", "s3", "request_id", "auth", "caller")
+
+    def __init__(
+        self, http: Request, s3: S3Request, request_id: str, auth: AuthResult | None,
+        caller: Caller = OPEN,
+    ) -> None:
+        self.http = http
+        self.s3 = s3
+        self.request_id = request_id
+        self.auth = auth
+        self.caller = caller  # who: a user, anonymous, or the open node (aisfs.auth)
+
+    @property
+    def bucket(self) -> str:
+        assert self.s3.bucket is not None
+        return self.s3.bucket
+
+    @property
+    def key(self) -> str:
+        assert self.s3.key is not None
+        return self.s3.key
+
+    def header(self, name: str) -> str | None:
+        return self.http.headers.get(name)
+
+
+class Services:
+    """The node as the S3 operations see it: its config, its store, who its users are."""
+
+    def __init__(self, cfg: NodeConfig, store: Store, authenticator: Authenticator) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.authenticator = authenticator
+
+
+def xml_response(body: bytes, status: int = 200) -> Response:
+    return Response(status, [("content-type", XML)], body)
+
+
+async def read_small_body(ctx: Context, limit: int = MAX_XML_BODY) -> bytes:
+    """A request document (XML), read whole and checked against a signed payload hash."""
+    body = await ctx.http.read_body(limit)
+    declared = (ctx.header("x-amz-content-sha256") or "").strip()
+    if ctx.auth is not None and len(declared) == 64:
+        check_payload_sha256(declared, hashlib.sha256(body).digest())
+    return body
+
+
+def check_null_version(ctx: Context) -> None:
+    """Only the ``null`` version exists (no bucket keeps versions)."""
+    version = ctx.s3.query.get("versionId")
+    if version is not None and version != "null":
+        raise S3Error(
+            "InvalidArgument",
+            "Invalid version id specified",
+            extra={"ArgumentName": "versionId", "ArgumentValue": version},
+        )
+
+
+def meta_from_headers(ctx: Context) -> ObjectMeta:
+    """The object metadata a PUT (or a copy's REPLACE) carries in its headers."""
+    meta = ObjectMeta()
+    total = 0
+    for name, value in ctx.http.headers.items():
+        if name.startswith("x-amz-meta-"):
+            meta.user[name[len("x-amz-meta-") :]] = value
+            total += len(name) - len("x-amz-meta-") + len(value)
+        elif name in STORED_HEADERS:
+            if name == "content-encoding":
+                # aws-chunked is the request's framing, not the object's (AWS strips it)
+                kept = stored_content_encoding(value)
+                if kept is None:
+                    continue
+                value = kept
+            meta.headers[name] = value
+    if total > 2048:
+        raise S3Error(
+            "MetadataTooLarge",
+            "Your metadata headers exceed the maximum allowed metadata size.",
+        )
+    meta.content_type = ctx.header("content-type")
+    tagging = ctx.header("x-amz-tagging")
+    if tagging:
+        meta.tags = parse_tagging_header(tagging)
+    return meta
+
+
+def parse_tagging_header(value: str) -> dict[str, str]:
+    """``x-amz-tagging: k1=v1&k2=v2`` (URL query form) with S3's object-tag limits."""
+    tags = dict(parse_qsl(value, keep_blank_values=True))
+    if len(tags) > 10:
+        raise S3Error("BadRequest", "Object tags cannot be greater than 10", status=400)
+    for k, v in tags.items():
+        if not k or len(k) > 128 or len(v) > 256:
+            raise S3Error("InvalidTag", "The TagKey or TagValue you have provided is invalid")
+    return tags

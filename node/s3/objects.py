@@ -1,0 +1,200 @@
+"""Objects: PutObject, GetObject, HeadObject, DeleteObject.
+
+A GET reads its first piece before the headers go out: a corrupt object with no good
+copy is then a clean 500, not a cut body.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aisfs.errors import S3Error, no_good_copy
+from aisfs.s3 import xml as s3xml
+from aisfs.s3._headers import stored_content_encoding
+from aisfs.s3.conditions import check_preconditions, format_http_date
+from aisfs.s3.ranges import content_range, parse_range
+from aisfs.s3.refusals import override_value
+from aisfs.s3.request import parse_part_number
+from aisfs.store.chunks import StoreCorruption
+from aisfs.store.store import Store
+from aisfs.store.types import ObjectInfo
+from node.http import Response, first_piece_read
+from node.s3.body import UploadBody, checksum_headers
+from node.s3.context import Context, Services, meta_from_headers
+
+log = logging.getLogger("aisfs.s3")
+
+RESPONSE_OVERRIDES = {
+    "response-content-type": "content-type",
+    "response-content-language": "content-language",
+    "response-expires": "expires",
+    "response-cache-control": "cache-control",
+    "response-content-disposition": "content-disposition",
+    "response-content-encoding": "content-encoding",
+}
+
+
+class ObjectOps:
+    def __init__(self, services: Services) -> None:
+        self.store = services.store
+
+    async def op_PutObject(self, ctx: Context) -> Response:
+        meta = meta_from_headers(ctx)
+        body = UploadBody(ctx.http, ctx.auth)
+        try:
+            info = await self.store.put_object(
+                ctx.bucket,
+                ctx.key,
+                body.stream(),
+                meta,
+                content_md5=body.content_md5_bytes(),
+                expected_size=body.expected_size,
+                hashers=body.store_hashers(),
+                before_commit=lambda _result: body.before_commit(meta),
+                if_match=ctx.header("if-match"),
+                if_none_match=ctx.header("if-none-match"),
+            )
+        except S3Error as err:
+            await no_such_key_for_if_match(self.store, ctx, err)
+            raise
+        headers = [("etag", s3xml.quote_etag(info.etag))]
+        headers += checksum_headers(body.stored)
+        return Response(200, headers)
+
+    def _object_headers(self, info: ObjectInfo) -> list[tuple[str, str]]:
+        meta = info.meta
+        headers = [
+            ("last-modified", format_http_date(info.mtime_ns)),
+            ("etag", s3xml.quote_etag(info.etag)),
+            ("accept-ranges", "bytes"),
+            ("content-type", meta.content_type or "binary/octet-stream"),
+        ]
+        for name, value in meta.headers.items():
+            if name == "content-encoding":  # stored before aws-chunked was stripped
+                kept = stored_content_encoding(value)
+                if kept is None:
+                    continue
+                value = kept
+            headers.append((name, value))
+        for name, value in meta.user.items():
+            headers.append((f"x-amz-meta-{name}", value))
+        if meta.tags:
+            headers.append(("x-amz-tagging-count", str(len(meta.tags))))
+        return headers
+
+    async def _get_or_head(self, ctx: Context, head: bool) -> Response:
+        version = ctx.s3.query.get("versionId")
+        if version is not None and version != "null":
+            raise S3Error(
+                "InvalidArgument",
+                "Invalid version id specified",
+                extra={"ArgumentName": "versionId", "ArgumentValue": version},
+            )
+        info = await self.store.head_object(ctx.bucket, ctx.key, with_data=not head)
+        headers = self._object_headers(info)
+        try:
+            check_preconditions(ctx.http.headers.items(), info.etag, info.mtime_ns)
+        except S3Error as err:
+            if err.status == 304:
+                keep = {"etag", "last-modified"}
+                return Response(304, [h for h in headers if h[0] in keep], head=True)
+            raise
+        if not head:
+            for param, header in RESPONSE_OVERRIDES.items():
+                value = ctx.s3.query.get(param)
+                if value is not None:
+                    value = override_value(param, value)  # no CR/LF/NUL into a header
+                    headers = [h for h in headers if h[0] != header]
+                    headers.append((header, value))
+        size = info.size
+        start, end = 0, size - 1
+        status = 200
+        part_number = ctx.s3.query.get("partNumber")
+        if part_number is not None:
+            start, end = self._part_span(info, part_number)
+            status = 206 if info.part_sizes else 200
+            if info.part_sizes:
+                headers.append(("x-amz-mp-parts-count", str(len(info.part_sizes))))
+                headers.append(("content-range", content_range(start, end, size)))
+        else:
+            span = parse_range(ctx.header("range"), size)
+            if span is not None:
+                start, end = span
+                status = 206
+                headers.append(("content-range", content_range(start, end, size)))
+        length = max(0, end - start + 1)
+        headers.append(("content-length", str(length)))
+        checksum_mode = (ctx.header("x-amz-checksum-mode") or "").upper() == "ENABLED"
+        if checksum_mode and info.meta.checksums:
+            headers += object_checksum_headers(info, part_number, status)
+        if head or length == 0:
+            return Response(status, headers, b"", head=True)
+        return Response(status, headers, await self._body_checked_first(ctx, info, start, end))
+
+    async def _body_checked_first(
+        self, ctx: Context, info: ObjectInfo, start: int, end: int
+    ) -> AsyncIterator[bytes]:
+        """The object's bytes, with the first piece read (and verified) before the headers
+        go out: a corrupt object with no good copy is then a clean 500, not a cut body."""
+        try:
+            return await first_piece_read(self.store.read_object(info, start, end))
+        except StoreCorruption as exc:
+            log.error("request %s: %s/%s has no good copy of %s", ctx.request_id,
+                      info.bucket, info.key, exc, extra={"request_id": ctx.request_id})
+            raise no_good_copy() from None
+
+    def _part_span(self, info: ObjectInfo, value: str) -> tuple[int, int]:
+        number = parse_part_number(value)
+        sizes = info.part_sizes or [info.size]
+        if number > len(sizes):
+            raise S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable",
+                          status=416)
+        start = sum(sizes[: number - 1])
+        return start, start + sizes[number - 1] - 1
+
+    async def op_GetObject(self, ctx: Context) -> Response:
+        return await self._get_or_head(ctx, head=False)
+
+    async def op_HeadObject(self, ctx: Context) -> Response:
+        return await self._get_or_head(ctx, head=True)
+
+    async def op_DeleteObject(self, ctx: Context) -> Response:
+        # As the seed says (AIStore): deleting a missing object is reported as not found.
+        await self.store.get_bucket(ctx.bucket)
+        await self.store.delete_object(ctx.bucket, ctx.key)
+        return Response(204)
+
+
+async def no_such_key_for_if_match(store: Store, ctx: Context, err: S3Error) -> None:
+    """If-Match on a key with no object: AWS answers 404 NoSuchKey, not 412 (the store's
+    commit says only that the condition failed)."""
+    if err.code != "PreconditionFailed" or ctx.header("if-match") is None:
+        return
+    try:
+        await store.head_object(ctx.bucket, ctx.key)
+    except S3Error as missing:
+        if missing.code == "NoSuchKey":
+            raise missing from None
+
+
+def object_checksum_headers(
+    info: ObjectInfo, part_number: str | None, status: int
+) -> list[tuple[str, str]]:
+    """``x-amz-checksum-<alg>`` and ``x-amz-checksum-type`` of a GET/HEAD asking for them:
+    the whole object's (a multipart one's COMPOSITE ``xxxx-N`` or FULL_OBJECT value), one
+    part's own (``partNumber``), none for a byte range (it has no checksum of its own)."""
+    meta = info.meta
+    kind = str(meta.extra.get("checksum_type") or "FULL_OBJECT")
+    if part_number is not None and info.part_sizes:
+        sums = meta.extra.get("part_checksums")
+        index = int(part_number) - 1
+        if not isinstance(sums, list) or not 0 <= index < len(sums) or not meta.checksums:
+            return []
+        alg = next(iter(meta.checksums))
+        return [(f"x-amz-checksum-{alg}", str(sums[index])), ("x-amz-checksum-type", kind)]
+    if status != 200 and part_number is None:
+        return []
+    if info.part_sizes and "checksum_type" not in meta.extra:
+        return []  # parts uploaded without an algorithm: no checksum of the whole
+    return [*checksum_headers(meta.checksums), ("x-amz-checksum-type", kind)]
