@@ -159,8 +159,8 @@ class _Connection:
         self.parser = RequestParser()
         self.idle_scope: trio.CancelScope | None = None
         try:
-            self.client: tuple[str, int] | None = tuple(self.sock.getpeername()[:2])  # type: ignore[assignment]
-            self.local: tuple[str, int] | None = tuple(self.sock.getsockname()[:2])  # type: ignore[assignment]
+            self.client: tuple[str, int] | None = tuple(self.sock.getpeername()[:2])
+            self.local: tuple[str, int] | None = tuple(self.sock.getsockname()[:2])
         except OSError:
             self.client = self.local = None
 
