@@ -66,12 +66,17 @@ async def list_objects(node: Node, ctx: Ctx, msg: dict[str, Any]) -> Response:
             entries.append((cp, {"n": cp, "f": ENTRY_IS_DIR}))
     entries.sort(key=lambda pair: pair[0])
     next_token = (page.next_marker or "") if page.is_truncated else ""
+    return page_response(ctx, value, next_token, [ent for _, ent in entries])
+
+
+def page_response(
+    ctx: Ctx, value: dict[str, Any], next_token: str, entries: list[dict[str, Any]]
+) -> Response:
+    """A listing page: msgpack when the client accepts it, else JSON with long names."""
     uuid = str(value.get("uuid") or "") or secrets.token_hex(5)
-    wire = [ent for _, ent in entries]
-    accept = ctx.http.headers.get("accept") or ""
-    if MSGPACK in accept:
+    if MSGPACK in (ctx.http.headers.get("accept") or ""):
         body = packb(
-            {"UUID": uuid, "ContinuationToken": next_token, "Flags": 0, "Entries": wire}
+            {"UUID": uuid, "ContinuationToken": next_token, "Flags": 0, "Entries": entries}
         )
         return Response(200, [("content-type", MSGPACK)], body)
     return json_response(
@@ -79,7 +84,7 @@ async def list_objects(node: Node, ctx: Ctx, msg: dict[str, Any]) -> Response:
             "uuid": uuid,
             "continuation_token": next_token,
             "flags": 0,
-            "entries": [entry_json(ent) for ent in wire],
+            "entries": [entry_json(ent) for ent in entries],
         }
     )
 

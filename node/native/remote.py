@@ -40,7 +40,7 @@ from aisfs.backend import (
     normalize_provider,
 )
 from aisfs.backend.provider import LOCAL_PREFIX, bucket_of_local, local_bucket_name
-from aisfs.backend.types import RemoteAttrs
+from aisfs.backend.types import RemoteAttrs, RemoteEntry
 from aisfs.client.props import bucket_props_json
 from aisfs.errors import S3Error
 from aisfs.native import (
@@ -63,17 +63,15 @@ from aisfs.store.types import ObjectMeta
 from node.http import Response
 from node.native.buckets import props_patch
 from node.native.cksum import new_cksum
-from node.native.listing import list_objects
+from node.native.listing import list_objects, page_response
 from node.native.wire import (
     Ctx,
     Node,
     action_msg,
-    entry_json,
     rfc822,
     signed_payload_hash,
     uint_or_none,
 )
-from node.native_msgpack import packb
 
 MAX_REMOTE_PAGE = 1000  # apc: AWS's page
 MSGPACK = "application/msgpack"
@@ -339,34 +337,11 @@ class RemoteNative:
             is_cached = e.key in cached
             if flags & LS_NOT_CACHED and is_cached:
                 continue
-            ent: dict[str, Any] = {"n": e.key, "f": ENTRY_IS_CACHED if is_cached else 0}
-            if "size" in props:
-                ent["s"] = e.size
-            if "atime" in props:
-                ent["a"] = rfc822(e.last_modified_ns)
-            if "version" in props and e.version:
-                ent["v"] = e.version
-            custom: list[tuple[str, str]] = []
-            if "etag" in props:
-                custom.append(("ETag", e.etag))
-            if "last-modified" in props:
-                custom.append(("LastModified", format_http_date(e.last_modified_ns)))
-            if "custom" in props and cached.get(e.key):  # a backend listing has none
-                custom.extend(sorted((cached[e.key] or {}).items()))
-            if custom:
-                ent["m"] = encode_custom_md(custom)
-            wire.append((e.key, ent))
+            wire.append((e.key, _entry(e, props, is_cached, cached.get(e.key))))
         if not flags & LS_NO_DIRS:
             wire += [(p, {"n": p, "f": ENTRY_IS_DIR}) for p in page.common_prefixes]
         wire.sort(key=lambda pair: pair[0])
-        entries = [ent for _, ent in wire]
-        uuid = str(value.get("uuid") or "") or secrets.token_hex(5)
-        if MSGPACK in (ctx.http.headers.get("accept") or ""):
-            return Response(200, [("content-type", MSGPACK)], packb(
-                {"UUID": uuid, "ContinuationToken": page.next_token, "Flags": 0,
-                 "Entries": entries}))
-        return _json({"uuid": uuid, "continuation_token": page.next_token, "flags": 0,
-                      "entries": [entry_json(ent) for ent in entries]})
+        return page_response(ctx, value, page.next_token, [ent for _, ent in wire])
 
     async def _cached(self, rb: Resolved, prefix: str, keys: list[str], *,
                       with_user: bool = False) -> dict[str, dict[str, str] | None]:
@@ -520,3 +495,26 @@ def _json(data: Any, status: int = 200) -> Response:
     import json
 
     return Response(status, [("content-type", JSON)], json.dumps(data).encode())
+
+
+def _entry(e: RemoteEntry, props: set[str], is_cached: bool, user: dict[str, str] | None
+           ) -> dict[str, Any]:
+    """One object of a backend listing with the props asked for (msgpack's short names);
+    ``user``: its cached copy's metadata (a backend listing has none)."""
+    ent: dict[str, Any] = {"n": e.key, "f": ENTRY_IS_CACHED if is_cached else 0}
+    if "size" in props:
+        ent["s"] = e.size
+    if "atime" in props:
+        ent["a"] = rfc822(e.last_modified_ns)
+    if "version" in props and e.version:
+        ent["v"] = e.version
+    custom: list[tuple[str, str]] = []
+    if "etag" in props:
+        custom.append(("ETag", e.etag))
+    if "last-modified" in props:
+        custom.append(("LastModified", format_http_date(e.last_modified_ns)))
+    if "custom" in props and user:
+        custom.extend(sorted(user.items()))
+    if custom:
+        ent["m"] = encode_custom_md(custom)
+    return ent

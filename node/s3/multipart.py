@@ -167,7 +167,10 @@ class MultipartOps:
         """Check the parts' checksums a completion names against those the parts were
         uploaded with, and the object's checksum if it declares one; the object's
         {algorithm: value} and the ``meta.extra`` that keeps its parts' (None, None for an
-        upload without an algorithm)."""
+        upload without an algorithm).
+
+        Long on purpose: AWS's completion rules, each with its own error document, in the
+        order AWS applies them."""
         stored = await self.store.multipart.part_checksums(upload_id, ctx.bucket, ctx.key)
         if chosen is None:
             for p in completed:  # nothing to compute; a named checksum still has to match
