@@ -57,7 +57,9 @@ def hypercorn_config(cfg: NodeConfig) -> HypercornConfig:
         hc.certfile = cfg.net.certfile
         hc.keyfile = cfg.net.keyfile
     hc.keep_alive_timeout = cfg.net.keep_alive_timeout
-    hc.read_timeout = cfg.net.read_timeout  # None: a slow multi-GiB upload is never cut
+    # None: a slow multi-GiB upload is never cut. Hypercorn types it int; it is only
+    # handed to the event loop's timeout, which takes seconds as a float
+    hc.read_timeout = cfg.net.read_timeout  # type: ignore[assignment]
     hc.graceful_timeout = cfg.net.graceful_timeout
     hc.h11_max_incomplete_size = 64 * 1024
     # Hypercorn closes a keep-alive connection after 1,000 requests by default: the mount
