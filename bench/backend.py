@@ -313,13 +313,13 @@ def main(argv: list[str] | None = None) -> None:
                          [f"validated {' '.join(f'{x:.0f}' for x in val)} / direct "
                           f"{' '.join(f'{x:.0f}' for x in direct)}"]))
         if "prefetch" in only:
-            mkbucket(backend.s3_url, "pf")
+            mkbucket(backend.s3_url, "prefetch")
             seq_n = min(small, 1000)
             fill_keys = [f"f{i:06d}" for i in range(small)]
             seq_keys = [f"q{i:06d}" for i in range(seq_n)]
-            many(backend.s3_url, "pf", fill_keys + seq_keys, "PUT", CLIENTS, b"y" * 4096)
-            t_seq = many(front.s3_url, "pf", seq_keys, "GET", 1)
-            t_fill = many(front.s3_url, "pf", fill_keys, "GET", CLIENTS)
+            many(backend.s3_url, "prefetch", fill_keys + seq_keys, "PUT", CLIENTS, b"y" * 4096)
+            t_seq = many(front.s3_url, "prefetch", seq_keys, "GET", 1)
+            t_fill = many(front.s3_url, "prefetch", fill_keys, "GET", CLIENTS)
             rows.append((f"prefetch stand-in: {small} 4 KiB cold, {CLIENTS} clients", "/s",
                          small / t_fill, seq_n / t_seq, ">= 3x", lambda x: x >= 3,
                          [f"concurrent fill {t_fill:.1f} s for {small}; sequential loop "

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol, cast
@@ -45,7 +46,13 @@ from .types import RemoteAttrs, RemoteBucketInfo, RemotePage
 
 log = logging.getLogger(__name__)
 
-RELAY_PIECES = 8  # pieces (1 MiB) a cold GET's fill runs ahead of its caller
+MiB = 1024 * 1024
+# a cold GET's body is read from the backend a store chunk at a time (one thread hand-off
+# per chunk, not per MiB; the store takes a whole chunk as it comes), at most FILL_PIECE
+FILL_PIECE = 8 * MiB
+RELAY_BYTES = 16 * MiB  # how far a cold GET's fill runs ahead of its caller
+FILL_LAG = 64 * MiB  # how far a cold GET's store side may lag behind its backend read
+FILL_MEMORY = 256 * MiB  # how far all fills' store sides may lag at once, node-wide
 TEE_PIECES = 4  # pieces a write-through PUT's store side may run ahead of the backend's
 CALLER_STALL = 120.0  # seconds a fill waits for a caller that takes no piece, then drops it
 
@@ -99,6 +106,10 @@ class RemoteObjects:
         self._nursery = nursery
         self._flights = Flights()
         self._local_buckets: set[str] = set()
+        self._fill_memory = trio.Semaphore(FILL_MEMORY // MiB)  # in MiB
+        self._fill_memory_lock = trio.Lock()
+        self.fill_piece = min(FILL_PIECE, max(MiB, int(getattr(
+            getattr(store, "config", None), "chunk_size", FILL_PIECE))))
 
     def backend(self, rb: Resolved) -> S3Backend:
         if rb.remote is None:
@@ -241,7 +252,8 @@ class RemoteObjects:
         except BaseException as e:
             self._flights.land(fk, flight, e if isinstance(e, Exception) else None)
             raise
-        send, recv = trio.open_memory_channel[bytes | BaseException](RELAY_PIECES)
+        send, recv = trio.open_memory_channel[bytes | BaseException](
+            max(1, RELAY_BYTES // self.fill_piece))
         self._nursery.start_soon(self._fill, rb, key, flight, stream, send, stale)
         size = stream.attrs.size
         return RemoteRead(stream.attrs, 0, size - 1, False, False, _Relay(recv, size, key))
@@ -250,15 +262,36 @@ class RemoteObjects:
         self, rb: Resolved, key: str, flight: object, stream: RemoteStream,
         send: trio.MemorySendChannel[bytes | BaseException], stale: ObjectInfo | None,
     ) -> None:
-        """The backend's body into the store, each piece passed to the caller on the way."""
+        """The backend's body into the store, each piece passed to the caller on the way.
+
+        Two consumers of one read, neither waiting on the other piece by piece: the
+        reader hands each piece to the store's queue (which may lag ``FILL_LAG`` bytes
+        behind, all fills at most ``FILL_MEMORY``) and to the caller's (``RELAY_BYTES``);
+        it waits only when one of them is a whole window behind.
+        """
         out: trio.MemorySendChannel[bytes | BaseException] | None = send
         error: Exception | None = None
         assert rb.remote is not None
+        units = self.fill_piece // MiB  # of the windows, per piece (the last may be short)
+        window = trio.Semaphore(max(units, FILL_LAG // MiB))
+        to_store, store_in = trio.open_memory_channel[bytes](math.inf)
+        held = 0  # MiB of the node's fill memory this fill holds
 
-        async def pieces() -> AsyncIterator[bytes]:
-            nonlocal out
-            async for piece in stream.pieces():
-                if out is not None:
+        async def read() -> None:
+            nonlocal out, held
+            async with to_store:
+                async for piece in stream.pieces(self.fill_piece):
+                    for _ in range(units):
+                        await window.acquire()
+                    # one fill at a time takes its units: none holds a part of what it
+                    # needs while the others wait for the rest
+                    async with self._fill_memory_lock:
+                        for _ in range(units):
+                            await self._fill_memory.acquire()
+                            held += 1
+                    to_store.send_nowait(piece)
+                    if out is None:
+                        continue
                     with trio.move_on_after(CALLER_STALL) as stalled:
                         try:
                             await out.send(piece)
@@ -269,17 +302,35 @@ class RemoteObjects:
                                     rb.bucket, key, CALLER_STALL)
                         out.close()
                         out = None
-                yield piece
 
-        meta = meta_for(stream.attrs, rb.remote.uri)
-        # replace only what this fetch was made to replace: a PUT that committed meanwhile
-        # wins (PreconditionFailed here: its copy is newer than ours)
-        try:
+        async def pieces() -> AsyncIterator[bytes]:
+            nonlocal held
+            async with store_in:
+                async for piece in store_in:
+                    for _ in range(units):
+                        window.release()
+                        held -= 1
+                        self._fill_memory.release()
+                    yield piece
+            # the reader ended: short (its error ends the nursery) or the whole body
+
+        async def write() -> None:
+            # replace only what this fetch was made to replace: a PUT that committed
+            # meanwhile wins (PreconditionFailed here: its copy is newer than ours)
             await self.store.put_object(
                 rb.local, key, pieces(), meta, expected_size=stream.attrs.size,
                 if_match=stale.etag if stale else None,
                 if_none_match=None if stale else "*",
             )
+
+        meta = meta_for(stream.attrs, rb.remote.uri)
+        try:
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(read)
+                    nursery.start_soon(write)
+            except BaseExceptionGroup as eg:
+                raise _first(eg) from None
         except S3Error as e:
             if e.code == "PreconditionFailed":
                 log.debug("%s/%s changed locally during a fill: not cached", rb.bucket, key)
@@ -288,6 +339,11 @@ class RemoteObjects:
         except Exception as e:
             error = e
         finally:
+            # what the store did not take goes back to the node's fill memory
+            store_in.close()
+            for _ in range(held):
+                self._fill_memory.release()
+            held = 0
             with trio.CancelScope(shield=True):
                 await stream.aclose()
             if out is not None:
