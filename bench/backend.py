@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import statistics
 import sys
 import threading
@@ -53,6 +54,35 @@ def rss_mib(pid: int) -> tuple[float, float]:
             if line.startswith(("VmRSS:", "VmHWM:")):
                 vals[line.split(":")[0]] = int(line.split()[1]) / 1024
     return vals["VmRSS"], vals["VmHWM"]
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) ``pid`` has used."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Cpu:
+    """CPU seconds per GiB moved, per process, over the ops measured with ``timed``."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.rows: dict[str, list[dict[str, float]]] = {}
+
+    def timed(self, name: str, nbytes: int, fn: Callable[[], float]) -> float:
+        c0 = {k: cpu_s(p) for k, p in self.pids.items()}
+        dt = fn()
+        time.sleep(0.3)  # what the op left behind (a fill's commit)
+        c1 = {k: cpu_s(p) for k, p in self.pids.items()}
+        self.rows.setdefault(name, []).append(
+            {k: (c1[k] - c0[k]) * 1024 * MiB / nbytes for k in self.pids})
+        return dt
+
+    def line(self, name: str) -> str:
+        rows = self.rows.get(name, [])
+        return f"{name}: " + ", ".join(
+            f"{k} {med([r[k] for r in rows]):.2f}" for k in self.pids)
 
 
 def put_unique(url: str, bucket: str, key: str, size: int, salt: int) -> float:
@@ -231,7 +261,8 @@ def main(argv: list[str] | None = None) -> None:
         if why:
             sys.exit(f"no Ceph here: {why}")
         cluster = CephCluster.start_new()
-        backend = Server("ceph", None, cluster.endpoint, Path("/nonexistent"))  # type: ignore[arg-type]
+        backend = Server("ceph", None, cluster.endpoint,  # type: ignore[arg-type]
+                         Path("/nonexistent"))
         access, secret = cluster.access_key, cluster.secret_key
     elif args.moto:
         backend = start_moto()
@@ -240,12 +271,17 @@ def main(argv: list[str] | None = None) -> None:
     front = start_node(config=backend_config(backend, access, secret))
     if backend.name in ("moto", "ceph"):
         # the bench's own client signs with FAKEKEY: give the backend's keys to it
-        import bench.client as bc
         from botocore.auth import SigV4Auth
         from botocore.credentials import Credentials
 
+        import bench.client as bc
+
         bc._SIGNER = SigV4Auth(Credentials(access, secret), "s3", "us-east-1")
     print(f"backend: {backend.name} {backend.s3_url}; front: {front.s3_url}")
+    pids = {"front": front.proc.pid}
+    if backend.proc is not None:
+        pids["backend"] = backend.proc.pid
+    cpu = Cpu(pids)
     rows: list[tuple[str, str, float, float, str, Callable[[float], bool], list[str]]] = []
     try:
         mkbucket(backend.s3_url, "big")
@@ -258,13 +294,14 @@ def main(argv: list[str] | None = None) -> None:
                 put_unique(backend.s3_url, "big", key, size, 1000 + r)
                 put_unique(front.s3_url, "local", key, size, 1000 + r)
                 get_timed(backend.s3_url, "big", key, size)  # the backend's page cache warm
-                pair = [("direct", lambda: get_timed(backend.s3_url, "big", key, size)),
-                        ("cold", lambda: get_timed(front.s3_url, "big", key, size))]
+                pair = [("direct", lambda key=key: get_timed(backend.s3_url, "big", key, size)),
+                        ("cold", lambda key=key: get_timed(front.s3_url, "big", key, size))]
                 for name, fn in (pair if r % 2 == 0 else pair[::-1]):
-                    (cold if name == "cold" else direct).append(mib / fn())
+                    (cold if name == "cold" else direct).append(
+                        mib / cpu.timed(f"{name} GET", size, fn))
                 time.sleep(0.5)  # the fill commits just after the last piece is sent
-                pair = [("ais", lambda: get_timed(front.s3_url, "local", key, size)),
-                        ("warm", lambda: get_timed(front.s3_url, "big", key, size))]
+                pair = [("ais", lambda key=key: get_timed(front.s3_url, "local", key, size)),
+                        ("warm", lambda key=key: get_timed(front.s3_url, "big", key, size))]
                 for name, fn in (pair if r % 2 == 0 else pair[::-1]):
                     (warm if name == "warm" else ais).append(mib / fn())
                 print(f"round {r}: cold {cold[-1]:.0f}, direct {direct[-1]:.0f}, "
@@ -272,7 +309,9 @@ def main(argv: list[str] | None = None) -> None:
             rows.append((f"cold GET {args.mib} MiB vs direct", "MB", med(cold), med(direct),
                          ">= 0.90", lambda x: x >= 0.9,
                          [f"cold {' '.join(f'{x:.0f}' for x in cold)} / direct "
-                          f"{' '.join(f'{x:.0f}' for x in direct)}"]))
+                          f"{' '.join(f'{x:.0f}' for x in direct)}",
+                          "CPU s/GiB, " + cpu.line("cold GET"),
+                          "CPU s/GiB, " + cpu.line("direct GET")]))
             rows.append((f"warm GET {args.mib} MiB vs ais://", "MB", med(warm), med(ais),
                          ">= 0.95", lambda x: x >= 0.95,
                          [f"warm {' '.join(f'{x:.0f}' for x in warm)} / ais "
@@ -281,18 +320,21 @@ def main(argv: list[str] | None = None) -> None:
             wt, dp = [], []
             for r in range(rounds):
                 key = f"put-{r}"
-                pair = [("direct", lambda: put_unique(backend.s3_url, "big", key + "-d", size,
-                                                      2000 + r)),
-                        ("through", lambda: put_unique(front.s3_url, "big", key, size,
-                                                       3000 + r))]
+                pair = [("direct", lambda key=key, r=r: put_unique(
+                            backend.s3_url, "big", key + "-d", size, 2000 + r)),
+                        ("through", lambda key=key, r=r: put_unique(
+                            front.s3_url, "big", key, size, 3000 + r))]
                 for name, fn in (pair if r % 2 == 0 else pair[::-1]):
-                    (wt if name == "through" else dp).append(mib / fn())
+                    (wt if name == "through" else dp).append(
+                        mib / cpu.timed(f"{name} PUT", size, fn))
                 print(f"round {r}: write-through {wt[-1]:.0f}, direct PUT {dp[-1]:.0f} MiB/s",
                       flush=True)
             rows.append((f"write-through PUT {args.mib} MiB vs direct", "MB", med(wt),
                          med(dp), ">= 0.90", lambda x: x >= 0.9,
                          [f"through {' '.join(f'{x:.0f}' for x in wt)} / direct "
-                          f"{' '.join(f'{x:.0f}' for x in dp)}"]))
+                          f"{' '.join(f'{x:.0f}' for x in dp)}",
+                          "CPU s/GiB, " + cpu.line("through PUT"),
+                          "CPU s/GiB, " + cpu.line("direct PUT")]))
         if "small" in only:
             mkbucket(backend.s3_url, "small")
             set_props(front.s3_url, "small", "aws", {"versioning": {"validate_warm_get": True}})
