@@ -15,6 +15,7 @@ bound is ours. Every failure leaves here as an ``S3Error`` (errors.py).
 from __future__ import annotations
 
 import base64
+import collections
 import functools
 import hashlib
 import logging
@@ -39,6 +40,38 @@ log = logging.getLogger(__name__)
 
 PIECE = 1024 * 1024  # bytes per read of a GET body (one thread hand-off each)
 PARTS_IN_FLIGHT = 2  # multipart parts being sent at once (memory: this many part_size)
+
+
+class _Pieces:
+    """A PUT body's pieces held for the next part: taken out with one copy (none when a
+    piece is the whole part), never re-copied as a growing buffer is."""
+
+    def __init__(self) -> None:
+        self._q: collections.deque[bytes | memoryview] = collections.deque()
+        self.size = 0
+
+    def add(self, piece: bytes) -> None:
+        if piece:
+            self._q.append(piece)
+            self.size += len(piece)
+
+    def take(self, n: int) -> bytes:
+        """The next ``n`` bytes (all there are, if fewer)."""
+        out: list[bytes | memoryview] = []
+        want = min(n, self.size)
+        got = 0
+        while got < want:
+            p = self._q.popleft()
+            if len(p) > want - got:
+                view = memoryview(p)
+                self._q.appendleft(view[want - got:])
+                p = view[: want - got]
+            out.append(p)
+            got += len(p)
+        self.size -= got
+        if len(out) == 1 and isinstance(out[0], bytes):
+            return out[0]
+        return b"".join(out)
 
 # PUT headers the backend keeps, by their botocore parameter
 _HEADER_PARAMS = {
@@ -321,13 +354,13 @@ class S3Backend:
         for h, param in _HEADER_PARAMS.items():
             if headers and h in headers:
                 common[param] = headers[h]
-        buf = bytearray()
+        pieces = _Pieces()
         it = aiter(body)
         async for piece in it:
-            buf += piece
-            if len(buf) > s.multipart_threshold:
-                return await self._put_multipart(common, buf, it, content_md5)
-        data = bytes(buf)
+            pieces.add(piece)
+            if pieces.size > s.multipart_threshold:
+                return await self._put_multipart(common, pieces, it, content_md5)
+        data = pieces.take(pieces.size)
         params = dict(common, Body=data)
         if content_md5 is not None:
             params["ContentMD5"] = base64.b64encode(content_md5).decode()
@@ -336,7 +369,7 @@ class S3Backend:
                            version=_version(resp.get("VersionId")))
 
     async def _put_multipart(
-        self, common: dict[str, Any], buf: bytearray, rest: AsyncIterator[bytes],
+        self, common: dict[str, Any], buf: _Pieces, rest: AsyncIterator[bytes],
         content_md5: bytes | None,
     ) -> RemoteAttrs:
         s = self.settings
@@ -369,17 +402,15 @@ class S3Backend:
                 number = 0
                 ended = False
                 while not ended:
-                    while len(buf) < s.part_size:
+                    while buf.size < s.part_size:
                         piece = await anext(rest, None)
                         if piece is None:
                             ended = True
                             break
-                        buf += piece
-                    while len(buf) >= s.part_size or (ended and buf):
+                        buf.add(piece)
+                    while buf.size >= s.part_size or (ended and buf.size):
                         number += 1
-                        data = bytes(buf[: s.part_size])
-                        del buf[: s.part_size]
-                        await part(nursery, number, data)
+                        await part(nursery, number, buf.take(s.part_size))
             if md5 is not None and md5.digest() != content_md5:
                 raise S3Error("BadDigest", "The Content-MD5 you specified did not match what "
                               "was received.", key)
