@@ -55,9 +55,9 @@ def requests(server: Server) -> Counter[str]:
     base = server.s3_url[: -len("/s3")]
     text = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
     out: Counter[str] = Counter()
-    for m in re.finditer(r'^aisfs_requests_total\{([^}]*)\} (\d+)', text, re.M):
+    for m in re.finditer(r'^aisfs_requests_total\{([^}]*)\} (\S+)', text, re.M):
         labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
-        out[f"{labels.get('api', '')}:{labels.get('operation', '')}"] += int(m.group(2))
+        out[f"{labels.get('api', '')}:{labels.get('operation', '')}"] += int(float(m.group(2)))
     return out
 
 

@@ -109,7 +109,8 @@ class DirCache:
         bucket, prefix = self.layout.prefix_of(path)
         parent = split(path)[0] if path else None
         if tree and path not in self.big and parent is not None and (
-                now - self.walking.get(parent, -1e18) < WALK_GAP):
+                now - self.walking.get(parent, -1e18) < WALK_GAP) and not (
+                parent == "" and self.layout.all_buckets):
             # a walk through the subdirectories of `parent`: read them from this one on
             _, pprefix = self.layout.prefix_of(parent)
             got = await self._list_tree(parent, bucket, pprefix, now, start_after=prefix[:-1])

@@ -431,6 +431,7 @@ class Fs(pyfuse3.Operations):
                 bucket, prefix = self.layout.prefix_of(path)
                 await self.backend.delete(bucket, prefix)
         inode.unlinked = True
+        self.marker_failed.pop(path, None)
         self.dirs.note_remove(path)
         self.table.detach(inode)
 

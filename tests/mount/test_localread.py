@@ -176,9 +176,9 @@ def _base(endpoint: Endpoint) -> str:
 
 def _get_bytes_out(endpoint: Endpoint) -> int:
     text = urllib.request.urlopen(_base(endpoint) + "/metrics", timeout=10).read().decode()
-    m = re.search(r'^aisfs_response_bytes_out_total\{api="s3",operation="GetObject"\} (\d+)',
+    m = re.search(r'^aisfs_response_bytes_out_total\{api="s3",operation="GetObject"\} (\S+)',
                   text, re.M)
-    return int(m.group(1)) if m else 0
+    return int(float(m.group(1))) if m else 0
 
 
 @pytest.fixture

@@ -44,9 +44,9 @@ def _requests(endpoint: Endpoint) -> Counter[str]:
     base = endpoint.url[: -len("/s3")]
     text = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
     out: Counter[str] = Counter()
-    for m in re.finditer(r"^aisfs_requests_total\{([^}]*)\} (\d+)", text, re.M):
+    for m in re.finditer(r"^aisfs_requests_total\{([^}]*)\} (\S+)", text, re.M):
         labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
-        out[labels.get("operation", "")] += int(m.group(2))
+        out[labels.get("operation", "")] += int(float(m.group(2)))
     out.pop("Metrics", None)
     return out
 
