@@ -112,6 +112,24 @@ async def test_caller_going_away_does_not_stop_the_fill(front: Front) -> None:
     assert again.cached and await read_all(again) == data
 
 
+async def test_fill_memory_comes_back(front: Front) -> None:
+    """The store side of a fill may lag the backend read (FILL_LAG, node-wide FILL_MEMORY):
+    what it held is given back whether the caller read the whole body or went away."""
+    from aisfs.backend.remote import FILL_MEMORY
+
+    full = FILL_MEMORY // MiB
+    direct = front.target.client()
+    for i in range(2):
+        direct.put_object(Bucket=front.bucket, Key=f"m{i}", Body=os.urandom(5 * MiB + i))
+    whole = await front.ro.get(front.rb, "m0")
+    assert len(await read_all(whole)) == 5 * MiB
+    gone = await front.ro.get(front.rb, "m1")
+    await gone.body.aclose()
+    await settle(front)
+    assert front.ro._fill_memory.value == full
+    assert (await front.ro.get(front.rb, "m1")).cached
+
+
 async def test_cold_get_errors(front: Front) -> None:
     with pytest.raises(S3Error) as e:
         await front.ro.get(front.rb, "missing")
