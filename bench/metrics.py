@@ -2,7 +2,7 @@
 tree's module beside another revision's (the hand-written renderer before
 prometheus_client, by default) and beside prometheus_client's own instruments.
 
-    .venv/bin/python -m bench.metrics                 # against HEAD~ of node/metrics.py
+    .venv/bin/python -m bench.metrics                 # against the hand-written renderer
     .venv/bin/python -m bench.metrics --against REV   # any git revision
 
 A scrape is rendered over a node that has served SERIES (api, operation, status)
@@ -79,7 +79,8 @@ def instruments() -> Any:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--against", default="HEAD~", help="git revision of the other module")
+    # 74fe791~: the last revision with the hand-written renderer
+    ap.add_argument("--against", default="74fe791~", help="git revision of the other module")
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     sys.path.insert(0, str(HERE))
