@@ -82,6 +82,7 @@ async def test_kill_9_during_put(tmp_path: Path) -> None:
             break
     os.kill(proc.pid, signal.SIGKILL)
     await trio.to_thread.run_sync(proc.wait)
+    proc.stdout.close()
     assert (config.index_dir / "dirty").exists()
     assert len(acked) == 10 and upload is not None
 

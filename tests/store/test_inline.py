@@ -321,6 +321,7 @@ async def test_kill_9_during_small_puts(tmp_path: Path) -> None:
             n += 1
     os.kill(proc.pid, signal.SIGKILL)
     await trio.to_thread.run_sync(proc.wait)
+    proc.stdout.close()
     async with open_store(config) as store:
         assert store.recovered
         for key, md5s in acked.items():

@@ -27,9 +27,12 @@ class Served:
     stop: trio.Event
     disconnects: list[float] = field(default_factory=list)  # when the app saw one
     bodies: list[bytes] = field(default_factory=list)
+    streams: list[trio.SocketStream] = field(default_factory=list)  # closed after the test
 
     async def connect(self) -> trio.SocketStream:
-        return await trio.open_tcp_stream(self.host, self.port)
+        stream = await trio.open_tcp_stream(self.host, self.port)
+        self.streams.append(stream)
+        return stream
 
 
 async def read_until_eof(stream: trio.SocketStream) -> bytes:
@@ -91,6 +94,8 @@ async def served() -> AsyncIterator[Served]:
         holder.append(s)
 
         yield s
+        for stream in s.streams:
+            await stream.aclose()
         stop.set()
 
 
@@ -187,9 +192,9 @@ async def test_graceful_stop_closes_idle_at_once_and_cancels_after_graceful_time
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(serve)
         host, port = urls[0].removeprefix("http://").rsplit(":", 1)
-        holder.append(Served(server, host, int(port), stop))
-        idle = await trio.open_tcp_stream(host, int(port))
-        busy = await trio.open_tcp_stream(host, int(port))
+        holder.append(s := Served(server, host, int(port), stop))
+        idle = await s.connect()
+        busy = await s.connect()
         await busy.send_all(b"GET /slow HTTP/1.1\r\nHost: h\r\n\r\n")
         await trio.sleep(1.0)
         stopped = trio.current_time()
@@ -199,4 +204,6 @@ async def test_graceful_stop_closes_idle_at_once_and_cancels_after_graceful_time
         with pytest.raises(OSError):
             await trio.open_tcp_stream(host, int(port))
         assert await read_until_eof(busy) == b""
+        for stream in s.streams:
+            await stream.aclose()
     assert done and done[0] - stopped == pytest.approx(20.0)
