@@ -108,9 +108,15 @@ def store_holder(index_dir: Path) -> int | None:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         try:
-            return int((index_dir / DIRTY_MARKER).read_text().strip() or 0)
-        except (OSError, ValueError):
+            text = (index_dir / DIRTY_MARKER).read_text().strip()
+        except OSError:
             return 0
+        try:  # {"pid": N, "boot_id": ...}; an older marker was the pid alone
+            record = json.loads(text) if text else 0
+        except ValueError:
+            return 0
+        pid = record.get("pid", 0) if isinstance(record, dict) else record
+        return pid if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0 else 0
     finally:
         os.close(fd)  # closing lets the lock go
     return None
