@@ -46,7 +46,15 @@ def test_kill9_under_load_loses_no_acknowledged_object(tmp_path: Path) -> None:
         threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
         for t in threads:
             t.start()
-        time.sleep(2.0)  # real time: the PUTs run in the node's process, to be cut there
+        # real time: the PUTs run in the node's process, to be cut there; kill once some
+        # were acknowledged (2 s on a quiet machine; longer on a loaded one, up to 60 s)
+        deadline = time.monotonic() + 60
+        time.sleep(2.0)
+        while time.monotonic() < deadline:
+            with lock:
+                if len(acked) >= 8:
+                    break
+            time.sleep(0.1)
         node.kill()  # SIGKILL in the middle of PUTs
         stop.set()
         for t in threads:
