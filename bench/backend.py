@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
             for r in range(rounds):
                 key = f"obj-{r}"
                 put_unique(backend.s3_url, "big", key, size, 1000 + r)
-                put_unique(front.s3_url, "local", key, size, 1000 + r)
+                put_unique(front.s3_url, "local", key, size, 5000 + r)  # not deduped
                 get_timed(backend.s3_url, "big", key, size)  # the backend's page cache warm
                 pair = [("direct", lambda key=key: get_timed(backend.s3_url, "big", key, size)),
                         ("cold", lambda key=key: get_timed(front.s3_url, "big", key, size))]
