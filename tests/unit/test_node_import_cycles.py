@@ -2,17 +2,12 @@
 its router and its handlers import, and nothing imports a router back.
 
 Every import counts - relative or absolute, inside functions and under TYPE_CHECKING -
-walked with ast by the store's checker (tests/store/test_import_cycles.py).
+walked with ast (support/import_cycles.py).
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
-
-from test_import_cycles import find_cycles, import_graph  # noqa: E402
+from support.import_cycles import find_cycles, import_graph
 
 
 def test_the_walk_sees_the_node() -> None:
