@@ -111,3 +111,4 @@ def test_notifier_without_socket_is_a_noop(monkeypatch: pytest.MonkeyPatch) -> N
     n = Notifier("/nonexistent/aisfs-notify")
     assert n.notify("READY=1") is False
     assert n.notify("READY=1") is False
+    n.close()

@@ -221,6 +221,8 @@ def test_trickled_request_head_times_out(tmp_path) -> None:  # type: ignore[no-u
         # the idle connection (no byte of a head yet) still serves a request
         idle.sendall(f"GET /s3/ HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
         assert read_response(idle, bytearray())[0] == 200
+        idle.close()
+        sock.close()
         assert "Traceback" not in node.log()
     finally:
         node.stop()

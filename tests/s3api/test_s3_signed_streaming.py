@@ -60,7 +60,10 @@ def signed_streaming_put(
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
     conn.request("PUT", u.path + path, body=bytes(body), headers=dict(request.headers.items()))
     resp = conn.getresponse()
-    return resp.status, resp.read()
+    try:
+        return resp.status, resp.read()
+    finally:
+        conn.close()
 
 
 @pytest.fixture
