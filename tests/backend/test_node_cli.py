@@ -24,6 +24,7 @@ def aisfs(node: NodeProcess, *args: str) -> str:
     return done.stdout
 
 
+@pytest.mark.slow  # ~25-30 s per backend: the aisfs CLI as a process per call
 def test_cli_on_s3_buckets(front_node: NodeProcess, target: Target, tmp_path: Path) -> None:
     bucket = target.new_bucket()
     direct = target.client()

@@ -66,6 +66,7 @@ def _known_gap(mode: str, failed: list[dict[str, str]]) -> bool:
         "s3cmd" in r["output"] and "SignatureDoesNotMatch" in r["output"] for r in failed)
 
 
+@pytest.mark.slow  # ~30 s each: every README command run for real
 @pytest.mark.parametrize("mode", ["open", "sigv4"])
 def test_readme_walk(mode: str, tmp_path: Path) -> None:
     out = tmp_path / "walk.json"
