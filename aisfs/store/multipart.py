@@ -3,6 +3,7 @@ abort, reclaim."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -11,7 +12,6 @@ import os
 import secrets
 import shutil
 import sqlite3
-import base64
 import time
 from collections import Counter
 from collections.abc import AsyncIterable, Callable

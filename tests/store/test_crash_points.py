@@ -19,7 +19,6 @@ from aisfs.store import StoreConfig, open_store
 
 from .conftest import read_all
 
-
 CHILD = textwrap.dedent(
     """
     import hashlib, os, sys, trio

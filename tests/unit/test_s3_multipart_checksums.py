@@ -12,7 +12,8 @@ import pytest
 from awscrt import checksums as crt  # type: ignore[import-untyped]
 
 from aisfs.errors import S3Error
-from aisfs.s3 import checksums, xml as s3xml
+from aisfs.s3 import checksums
+from aisfs.s3 import xml as s3xml
 
 
 def _crc(alg: str, data: bytes) -> int:
