@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from awscrt import checksums as crt  # type: ignore[import-untyped]  # awscrt ships no stubs
 
@@ -58,6 +58,24 @@ def is_valid_b64(value: str, algorithm: str) -> bool:
     return len(raw) == DIGEST_SIZES[algorithm.lower()]
 
 
+def _checksum_values(headers: Headers) -> Iterator[tuple[str, str, str]]:
+    """(header name, algorithm, stripped value) of each ``x-amz-checksum-<alg>`` header
+    (``-mode``, ``-type`` and ``-algorithm`` are not checksums).
+
+    Raises:
+        S3Error: ``InvalidRequest`` for an algorithm S3 does not have.
+    """
+    for name, value in header_items(headers):
+        if not name.startswith("x-amz-checksum-"):
+            continue
+        alg = name[len("x-amz-checksum-") :]
+        if alg in ("mode", "type", "algorithm"):
+            continue
+        if alg not in FLEXIBLE_ALGORITHMS:
+            raise S3Error("InvalidRequest", f"The header {name} is not supported")
+        yield name, alg, value.strip()
+
+
 def checksum_headers(headers: Headers) -> dict[str, str]:
     """The expected body checksums a request declares, as {algorithm: base64}.
 
@@ -71,15 +89,7 @@ def checksum_headers(headers: Headers) -> dict[str, str]:
             algorithm), ``InvalidDigest`` (bad Content-MD5).
     """
     found: dict[str, str] = {}
-    for name, value in header_items(headers):
-        if not name.startswith("x-amz-checksum-"):
-            continue
-        alg = name[len("x-amz-checksum-") :]
-        if alg in ("mode", "type", "algorithm"):
-            continue
-        if alg not in FLEXIBLE_ALGORITHMS:
-            raise S3Error("InvalidRequest", f"The header {name} is not supported")
-        value = value.strip()
+    for name, alg, value in _checksum_values(headers):
         if not is_valid_b64(value, alg):
             raise S3Error("InvalidRequest", f"Value for {name} header is invalid.")
         found[alg] = value
@@ -258,16 +268,7 @@ def completion_checksum(headers: Headers) -> dict[str, str]:
     Raises:
         S3Error: ``InvalidRequest`` for an unknown algorithm or several of them.
     """
-    found: dict[str, str] = {}
-    for name, value in header_items(headers):
-        if not name.startswith("x-amz-checksum-"):
-            continue
-        alg = name[len("x-amz-checksum-") :]
-        if alg in ("mode", "type", "algorithm"):
-            continue
-        if alg not in FLEXIBLE_ALGORITHMS:
-            raise S3Error("InvalidRequest", f"The header {name} is not supported")
-        found[alg] = value.strip()
+    found = {alg: value for _, alg, value in _checksum_values(headers)}
     if len(found) > 1:
         raise S3Error(
             "InvalidRequest",
