@@ -8,6 +8,7 @@ imports the router back, so the wing has no import circle.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
 from aisfs.auth.caller import OPEN, Caller
@@ -85,6 +86,23 @@ def check_null_version(ctx: Context) -> None:
             "Invalid version id specified",
             extra={"ArgumentName": "versionId", "ArgumentValue": version},
         )
+
+
+def stored_object_headers(
+    headers: Mapping[str, str], user: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    """The response headers of an object's kept headers and user metadata (a
+    Content-Encoding stored before aws-chunked was stripped is served without it)."""
+    out: list[tuple[str, str]] = []
+    for name, value in headers.items():
+        if name == "content-encoding":
+            kept = stored_content_encoding(value)
+            if kept is None:
+                continue
+            value = kept
+        out.append((name, value))
+    out += [(f"x-amz-meta-{name}", value) for name, value in user.items()]
+    return out
 
 
 def meta_from_headers(ctx: Context) -> ObjectMeta:

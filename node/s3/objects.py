@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 
 from aisfs.errors import S3Error, no_good_copy
 from aisfs.s3 import xml as s3xml
-from aisfs.s3._headers import stored_content_encoding
 from aisfs.s3.conditions import check_preconditions, format_http_date
 from aisfs.s3.ranges import content_range, parse_range
 from aisfs.s3.refusals import override_value
@@ -21,7 +20,7 @@ from aisfs.store.store import Store
 from aisfs.store.types import ObjectInfo
 from node.http import Response, first_piece_read
 from node.s3.body import UploadBody, checksum_headers
-from node.s3.context import Context, Services, meta_from_headers
+from node.s3.context import Context, Services, meta_from_headers, stored_object_headers
 
 log = logging.getLogger("aisfs.s3")
 
@@ -70,15 +69,7 @@ class ObjectOps:
             ("accept-ranges", "bytes"),
             ("content-type", meta.content_type or "binary/octet-stream"),
         ]
-        for name, value in meta.headers.items():
-            if name == "content-encoding":  # stored before aws-chunked was stripped
-                kept = stored_content_encoding(value)
-                if kept is None:
-                    continue
-                value = kept
-            headers.append((name, value))
-        for name, value in meta.user.items():
-            headers.append((f"x-amz-meta-{name}", value))
+        headers += stored_object_headers(meta.headers, meta.user)
         if meta.tags:
             headers.append(("x-amz-tagging-count", str(len(meta.tags))))
         return headers

@@ -42,7 +42,6 @@ from aisfs.backend.provider import LOCAL_PREFIX, bucket_of_local, local_bucket_n
 from aisfs.backend.types import RemoteAttrs
 from aisfs.errors import S3Error
 from aisfs.s3 import xml as s3xml
-from aisfs.s3._headers import stored_content_encoding
 from aisfs.s3.conditions import (
     check_copy_source_preconditions,
     check_preconditions,
@@ -55,7 +54,13 @@ from aisfs.store.chunks import StoreCorruption
 from aisfs.store.types import BucketInfo, ObjectMeta
 from node.http import Response, first_piece_read
 from node.s3.body import UploadBody, checksum_headers
-from node.s3.context import Context, Services, meta_from_headers, read_small_body
+from node.s3.context import (
+    Context,
+    Services,
+    meta_from_headers,
+    read_small_body,
+    stored_object_headers,
+)
 from node.s3.remote_multipart import RemoteMultipart, pieces_of
 
 log = logging.getLogger("aisfs.s3")
@@ -84,15 +89,7 @@ def object_headers(attrs: RemoteAttrs) -> list[tuple[str, str]]:
         ("accept-ranges", "bytes"),
         ("content-type", attrs.content_type or "binary/octet-stream"),
     ]
-    for name, value in attrs.headers.items():
-        if name == "content-encoding":
-            kept = stored_content_encoding(value)
-            if kept is None:
-                continue
-            value = kept
-        headers.append((name, value))
-    for name, value in attrs.user.items():
-        headers.append((f"x-amz-meta-{name}", value))
+    headers += stored_object_headers(attrs.headers, attrs.user)
     if attrs.version:
         headers.append(("x-amz-version-id", attrs.version))
     return headers
