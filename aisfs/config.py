@@ -157,6 +157,32 @@ class BackendS3Config:
 
 
 @dataclass(slots=True)
+class SpaceConfig:
+    """``[space]``: AIS's watermarks, in percent of a file system's capacity used.
+
+    Past ``highwm`` the LRU (when ``lru.enabled``) evicts cached copies of remote objects
+    until usage is under ``lowwm``; ``ais://`` data is never evicted. ``cleanupwm`` and
+    ``out_of_space`` are AIS's other two marks (kept for the same config file).
+    """
+
+    cleanupwm: int = 65
+    lowwm: int = 75
+    highwm: int = 90
+    out_of_space: int = 95
+
+
+@dataclass(slots=True)
+class LruConfig:
+    """``[lru]``: eviction of cached remote objects (AIS ``lru.*``)."""
+
+    enabled: bool = True
+    # a cached object read or written this recently (seconds) is never evicted
+    dont_evict_time: float = 7200.0
+    # seconds between two looks at the mountpaths' usage (AIS capacity_upd_time)
+    capacity_upd_time: float = 600.0
+
+
+@dataclass(slots=True)
 class BackendConfig:
     s3: BackendS3Config = field(default_factory=BackendS3Config)
 
@@ -168,6 +194,8 @@ class NodeConfig:
     auth: AuthConfig = field(default_factory=AuthConfig)
     log: LogConfig = field(default_factory=LogConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
+    space: SpaceConfig = field(default_factory=SpaceConfig)
+    lru: LruConfig = field(default_factory=LruConfig)
     features: list[str] = field(default_factory=list)
     # bucket property defaults for new buckets (AIS cluster config), e.g. {"checksum.type": "md5"}
     bucket_defaults: dict[str, Any] = field(default_factory=dict)
@@ -228,6 +256,7 @@ class NodeConfig:
         if self.store.scrub_interval < 0:
             raise ConfigError("store.scrub_interval: must not be negative (0: off)")
         _check_backend_s3(self.backend.s3)
+        _check_space(self.space, self.lru)
         if self.log.level.lower() not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"log.level: unknown level {self.log.level!r}")
         return self
@@ -241,6 +270,18 @@ def _check_users(auth: AuthConfig) -> None:
         users_from_config(auth.access_keys, auth.users)
     except UserError as e:
         raise ConfigError(str(e)) from None
+
+
+def _check_space(space: SpaceConfig, lru: LruConfig) -> None:
+    marks = (space.cleanupwm, space.lowwm, space.highwm, space.out_of_space)
+    if not 0 < space.cleanupwm <= space.lowwm < space.highwm <= space.out_of_space <= 100:
+        raise ConfigError(
+            "space: watermarks must hold 0 < cleanupwm <= lowwm < highwm <= out_of_space "
+            f"<= 100, not {marks}")
+    if lru.dont_evict_time < 0:
+        raise ConfigError("lru.dont_evict_time: must not be negative")
+    if lru.capacity_upd_time <= 0:
+        raise ConfigError("lru.capacity_upd_time: must be positive")
 
 
 def _check_backend_s3(b: BackendS3Config) -> None:
