@@ -88,18 +88,19 @@ async def test_wedged_loop_stops_pinging() -> None:
             nursery.start_soon(watchdog_loop, notifier, 0.02)
             await trio.sleep(0.3)
             before = sock.count("WATCHDOG")
-            time.sleep(0.5)  # wedge the event loop (a blocking call in a handler)  # noqa: ASYNC251
-            wedged_from = time.monotonic() - 0.5
-            during = sum(
-                1 for t, m in sock.messages if "WATCHDOG" in m and wedged_from + 0.05 < t
-            )
+            # wedge the event loop (a blocking call in a handler); pings sent just before
+            # it get 0.3 s to be collected, then none may arrive while it lasts
+            time.sleep(0.3)  # noqa: ASYNC251
+            wedge_start = sock.count("WATCHDOG")
+            time.sleep(0.6)  # noqa: ASYNC251
+            wedge_end = sock.count("WATCHDOG")
             await trio.sleep(0.3)
             after = sock.count("WATCHDOG")
             nursery.cancel_scope.cancel()
         notifier.close()
-        assert before >= 5
-        assert during == 0
-        assert after > before + 3
+        assert before >= 3
+        assert wedge_end == wedge_start
+        assert after > wedge_end + 3
     finally:
         sock.close()
 
