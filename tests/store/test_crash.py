@@ -100,7 +100,9 @@ async def test_kill_9_during_put(tmp_path: Path) -> None:
         # the interrupted put's chunks are orphans; gc takes them, nothing else
         before = len(chunk_files(config))
         removed = await store.gc()
-        assert removed > 0 and len(chunk_files(config)) == before - 2 * removed
+        # two copies of each orphan chunk, unless the kill came between its two writes
+        freed = before - len(chunk_files(config))
+        assert removed > 0 and removed <= freed <= 2 * removed
         for key in acked:
             await read_all(store, await store.head_object("b", key))
         assert (await store.fsck(rebuild=False)).clean
