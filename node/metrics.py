@@ -105,6 +105,7 @@ class Metrics(Collector):
         self._ais_bytes: dict[str, int] = {}
         self._ais_ns: dict[str, int] = {}
         self._cksum_errors = 0
+        self._lru_evicted = [0, 0]  # objects, bytes (node/lru.py)
         # what the scrape in progress shows beside the counters (set by render)
         self._scrape: tuple[Mapping[str, Any] | None, bool] = (None, True)
         self._render_lock = threading.Lock()
@@ -151,6 +152,12 @@ class Metrics(Collector):
         with self._lock:
             self._cksum_errors += 1
 
+    def lru_evicted(self, objects: int, nbytes: int) -> None:
+        """An LRU run evicted ``objects`` cached copies, ``nbytes`` bytes in all."""
+        with self._lock:
+            self._lru_evicted[0] += objects
+            self._lru_evicted[1] += nbytes
+
     def request_count(self, api: str | None = None, operation: str | None = None) -> int:
         with self._lock:
             return sum(
@@ -190,6 +197,7 @@ class Metrics(Collector):
             ais = _AisCounts(dict(self._ais_count), dict(self._ais_err),
                              dict(self._ais_bytes), dict(self._ais_ns))
             cksum_errors = self._cksum_errors
+            lru_count, lru_bytes = self._lru_evicted
 
         info = GaugeMetricFamily("aisfs_node_info", "Node identity (always 1).",
                                  labels=["node_id", "version"])
@@ -233,6 +241,10 @@ class Metrics(Collector):
                                   "Objects whose stored checksum did not match on read.",
                                   value=cksum_errors)
         yield from _ais_families(self.node_id, ais, cksum_errors)
+        yield _ais("ais_target_lru_evict_count", "AIS: objects evicted by LRU.", self.node_id,
+                   lru_count)
+        yield _ais("ais_target_lru_evict_bytes", "AIS: bytes evicted by LRU.", self.node_id,
+                   lru_bytes)
         if stats:
             yield from _store_families(stats)
 

@@ -47,6 +47,13 @@ CREATE TABLE IF NOT EXISTS parts (
     size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, chunks TEXT NOT NULL,
     PRIMARY KEY (upload_id, part_number)
 ) WITHOUT ROWID;
+-- when a cached object was last read (aisfs/store/lru.py: written in batches, never by
+-- the read itself); no row: its commit (mtime_ns). An index from before this table gets
+-- it, empty, at its next open (CREATE IF NOT EXISTS is the migration).
+CREATE TABLE IF NOT EXISTS atimes (
+    bucket TEXT NOT NULL, key TEXT NOT NULL, atime_ns INTEGER NOT NULL,
+    PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
 """
 
 # The columns a listing reads besides key, size, etag, mtime_ns, generation and extra, each
