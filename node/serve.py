@@ -57,9 +57,10 @@ def hypercorn_config(cfg: NodeConfig) -> HypercornConfig:
         hc.certfile = cfg.net.certfile
         hc.keyfile = cfg.net.keyfile
     hc.keep_alive_timeout = cfg.net.keep_alive_timeout
-    # None: a slow multi-GiB upload is never cut. Hypercorn types it int; it is only
-    # handed to the event loop's timeout, which takes seconds as a float
-    hc.read_timeout = cfg.net.read_timeout  # type: ignore[assignment]
+    # never Hypercorn's own: it also fires on an idle keep-alive connection and then
+    # leaves the socket open, unread, until keep_alive_timeout (a client's next request
+    # on it hung 60 s). H11Guard bounds each wait for body bytes instead.
+    hc.read_timeout = None
     hc.graceful_timeout = cfg.net.graceful_timeout
     hc.h11_max_incomplete_size = 64 * 1024
     # Hypercorn closes a keep-alive connection after 1,000 requests by default: the mount
@@ -131,12 +132,25 @@ class H11Guard:
     smuggling; the wire corpus in tests/wire shows it). RFC 9112 6.3 allows processing
     it only if the connection is closed afterwards; node.h1server refuses it outright,
     and so does this guard, before the app reads a byte of the body.
+
+    It also bounds each wait for request-body bytes by ``net.read_timeout`` (as
+    node.h1server does): a client that stops mid-body reads as gone to the app (nothing
+    is stored) and gets 408 with the connection closed.
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, read_timeout: float | None = None) -> None:
         self.app = app
+        self.read_timeout = read_timeout
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and self.read_timeout:
+            deadline = _BodyDeadline(receive, send, self.read_timeout)
+            await self._guarded(scope, deadline.receive, deadline.send)
+            await deadline.finish()
+            return
+        await self._guarded(scope, receive, send)
+
+    async def _guarded(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             names = {k.lower() for k, _ in scope["headers"]}
             if b"transfer-encoding" in names and b"content-length" in names:
@@ -163,6 +177,53 @@ class H11Guard:
                 await self.app(scope, receive, _closing(send))
                 return
         await self.app(scope, receive, send)
+
+
+class _BodyDeadline:
+    """An ASGI receive/send pair whose body reads time out after ``timeout`` seconds.
+
+    Only while the body is incomplete: after its last piece, a ``receive()`` (an app
+    watching for a disconnect while it streams a response) waits as long as it likes.
+    """
+
+    def __init__(self, receive: Any, send: Any, timeout: float) -> None:
+        self._receive = receive
+        self._send = send
+        self.timeout = timeout
+        self.body_done = False
+        self.timed_out = False
+        self.started = False
+
+    async def receive(self) -> dict[str, Any]:
+        if self.timed_out:
+            return {"type": "http.disconnect"}
+        if self.body_done:
+            message: dict[str, Any] = await self._receive()
+            return message
+        with trio.move_on_after(self.timeout):
+            message = await self._receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                self.body_done = True
+            return message
+        self.timed_out = True
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            if self.timed_out:
+                await _closing(self._send)(message)
+                return
+        await self._send(message)
+
+    async def finish(self) -> None:
+        """After the app: a timed-out request it did not answer gets 408 and a close."""
+        if self.timed_out and not self.started:
+            body = b"request body timed out\n"
+            await self._send({"type": "http.response.start", "status": 408, "headers": [
+                (b"content-type", b"text/plain"), (b"connection", b"close"),
+                (b"content-length", str(len(body)).encode())]})
+            await self._send({"type": "http.response.body", "body": body})
 
 
 def _closing(send: Any) -> Any:
@@ -242,8 +303,8 @@ async def _serve(
 
             async def serve_then_stop(task_status: trio.TaskStatus[list[str]]) -> None:
                 if cfg.net.http_server == "hypercorn":
-                    await serve(H11Guard(counted), hc, shutdown_trigger=shutdown_trigger,
-                                task_status=task_status)
+                    await serve(H11Guard(counted, cfg.net.read_timeout), hc,
+                                shutdown_trigger=shutdown_trigger, task_status=task_status)
                 else:
                     await h1_server(cfg, counted).serve(
                         h1_binds(cfg), shutdown_trigger, task_status=task_status)
