@@ -26,6 +26,7 @@ from node.dashboard import PREFIX as UI_PREFIX
 from node.dashboard import Dashboard
 from node.features import FeatureFlags
 from node.http import Receive, Request, Response, Scope, Send, send_response
+from node.lru import LruService
 from node.metrics import Metrics
 from node.native.api import NativeApi
 from node.native.remote import RemoteNative
@@ -51,6 +52,8 @@ class NodeApp:
                                 self.s3.authenticator, lambda: self.ready, self.started_ns)
         self.native = NativeApi(self.native_node)
         self.remote: RemoteObjects | None = None  # backend buckets (node.backends)
+        self.lru = LruService(cfg, store, self.metrics)  # cache space (node.lru)
+        self.native.lru = self.lru
         # request ids: 16 hex digits, a random per-process prefix and a counter (unique
         # per node without a getrandom call per request)
         self._id_prefix = secrets.token_hex(3).upper()
@@ -61,6 +64,7 @@ class NodeApp:
         self.s3.remote = RemoteS3(self.s3.services, self.remote, discover=discover)
         self.native.remote = RemoteNative(self.remote, discover=discover)
         nursery.start_soon(self._gc_loop)
+        await nursery.start(self.lru.serve)
         nursery.start_soon(self.dashboard.sample_loop)
         if self.cfg.store.scrub_interval > 0:
             nursery.start_soon(self._scrub_loop)

@@ -25,10 +25,11 @@ from aisfs.errors import S3Error
 from node import native_auth
 from node.errors import ais_error, answer
 from node.http import Receive, Request, Response, Scope, Send, send_or_cut
-from node.native import admin, buckets, cluster, listing, locate, objects
+from node.native import admin, buckets, cluster, listing, locate, lru, objects
 from node.native.wire import Ctx, Node, action_msg, method_not_allowed, unsupported
 
 if TYPE_CHECKING:
+    from node.lru import LruService
     from node.native.remote import RemoteNative
 
 log = logging.getLogger("aisfs.native")
@@ -70,6 +71,7 @@ class NativeApi:
     def __init__(self, node: Node) -> None:
         self.node = node
         self.remote: RemoteNative | None = None  # backend buckets (node.backends)
+        self.lru: LruService | None = None  # /v1/daemon/lru (node.lru)
         cluster.load_cluster_config(node.cfg)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -179,6 +181,8 @@ class NativeApi:
     async def _cluster(self, ctx: Ctx, head: str, parts: list[str]) -> Response:
         method = ctx.http.method
         sub = parts[1] if len(parts) > 1 else ""
+        if head == "daemon" and sub == "lru" and self.lru is not None:
+            return await lru.handle(self.lru, ctx)
         if head == "daemon" and sub in admin.SUBS:  # mountpaths, resilver, scrub, jobs
             return await admin.handle(self.node, ctx, sub, parts[2] if len(parts) > 2 else "")
         if method == "GET" and not sub:
