@@ -37,6 +37,7 @@ import trio
 from ..errors import S3Error
 from ..s3.ranges import parse_range
 from ..store import ObjectInfo, ObjectMeta, Store
+from ..store.lru import touch
 from .cachemeta import meta_for, remote_attrs, remote_of
 from .flights import Flights
 from .provider import Provider, Resolved
@@ -185,6 +186,7 @@ class RemoteObjects:
         return None
 
     def _serve_local(self, info: ObjectInfo, range_header: str | None) -> RemoteRead:
+        touch(self.store, info.bucket, info.key)  # its access time, for the LRU (memory)
         span = parse_range(range_header, info.size) if range_header else None
         start, end = span if span is not None else (0, info.size - 1)
         body = cast(Body, self.store.read_object(info, start, end))
