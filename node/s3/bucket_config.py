@@ -10,6 +10,13 @@ from __future__ import annotations
 
 import time
 
+from aisfs.backend.provider import (
+    LOCAL_PREFIX,
+    BucketRef,
+    Provider,
+    bucket_of_local,
+    local_bucket_name,
+)
 from aisfs.errors import S3Error
 from aisfs.s3 import cors as s3cors
 from aisfs.s3 import xml as s3xml
@@ -23,6 +30,7 @@ from node.s3.context import Context, Services, check_null_version, read_small_bo
 MAX_BUCKET_TAGS = 50
 MAX_OBJECT_TAGS = 10
 CORS_CACHE_SECONDS = 2.0
+AWS_PREFIX = LOCAL_PREFIX[Provider.AWS]
 OBJECT_ATTRIBUTES = frozenset({"etag", "checksum", "objectparts", "storageclass", "objectsize"})
 
 
@@ -39,11 +47,24 @@ class BucketConfigOps:
     # ---- CORS -----------------------------------------------------------------------
 
     async def _bucket_cors(self, bucket: str) -> list[CORSRule]:
-        """The bucket's rules (a NoSuchBucket S3Error for a missing bucket)."""
-        info = await self.store.get_bucket(bucket)
+        """The bucket's rules (a NoSuchBucket S3Error for a missing bucket). ``/s3/B``
+        of a known ``s3://B`` (no ``ais://B``) has them on its store bucket ``@aws:B``,
+        as PutBucketCors put them there (kept locally, never sent to the backend)."""
+        try:
+            info = await self.store.get_bucket(bucket)
+        except S3Error as e:
+            if e.code != "NoSuchBucket" or bucket.startswith(AWS_PREFIX):
+                raise
+            info = await self.store.get_bucket(local_bucket_name(BucketRef(Provider.AWS,
+                                                                           bucket)))
         rules = s3cors.rules_from_json(info.props.get("cors"))
         self._cors_rules[bucket] = (time.monotonic() + CORS_CACHE_SECONDS, rules)
         return rules
+
+    def _forget_cors(self, bucket: str) -> None:
+        """A change of ``bucket``'s rules: by its store name and the name S3 knows."""
+        self._cors_rules.pop(bucket, None)
+        self._cors_rules.pop(bucket_of_local(bucket).name, None)
 
     async def cors_headers(self, http: Request, bucket: str | None) -> list[tuple[str, str]]:
         """``Access-Control-*`` headers for any S3 response to a request with an Origin.
@@ -80,12 +101,12 @@ class BucketConfigOps:
         rules = s3xml.parse_cors_configuration(body)
         s3cors.validate_rules(rules)
         await self.store.update_bucket_props(ctx.bucket, {"cors": s3cors.rules_to_json(rules)})
-        self._cors_rules.pop(ctx.bucket, None)
+        self._forget_cors(ctx.bucket)
         return Response(200)
 
     async def op_DeleteBucketCors(self, ctx: Context) -> Response:
         await self.store.update_bucket_props(ctx.bucket, {"cors": None})
-        self._cors_rules.pop(ctx.bucket, None)
+        self._forget_cors(ctx.bucket)
         return Response(204)
 
     async def op_PreflightRequest(self, ctx: Context) -> Response:

@@ -52,6 +52,7 @@ from aisfs.s3.refusals import override_value
 from aisfs.s3.request import listing_encoding, parse_copy_source, parse_max
 from aisfs.store.chunks import StoreCorruption
 from aisfs.store.types import BucketInfo, ObjectMeta
+from node import inventory
 from node.http import Response, first_piece_read
 from node.s3.body import UploadBody, checksum_headers
 from node.s3.context import (
@@ -62,6 +63,7 @@ from node.s3.context import (
     stored_object_headers,
 )
 from node.s3.remote_multipart import RemoteMultipart, pieces_of
+from node.s3.remote_versions import read_selected, selector_of
 
 log = logging.getLogger("aisfs.s3")
 
@@ -196,6 +198,8 @@ class RemoteS3:
                       "delete backend buckets", ctx.bucket, status=501)
 
     async def _list(self, ctx: Context, rb: Resolved, v2: bool) -> Response:
+        if inventory.s3_wants_inventory(ctx):  # Ais-Bucket-Inventory: from an NBI
+            return await inventory.s3_list(ctx, self.services.store, rb, v2)
         q = ctx.s3.query
         max_keys = parse_max(q.get("max-keys"), "max-keys")
         prefix = q.get("prefix", "")
@@ -248,15 +252,14 @@ class RemoteS3:
     # == objects =========================================================================
 
     async def _get_or_head(self, ctx: Context, rb: Resolved, head: bool) -> Response:
-        version = ctx.s3.query.get("versionId")
-        if version is not None and version != "null":
-            raise S3Error("NotImplemented", "versionId on a backend bucket is not supported",
-                          status=501)
-        if ctx.s3.query.get("partNumber") is not None:
-            raise S3Error("NotImplemented", "partNumber on a backend bucket is not supported",
-                          status=501)
         range_header = ctx.header("range")
-        if head:
+        selector = selector_of(ctx.s3.query, range_header)  # versionId, partNumber
+        selected_headers: list[tuple[str, str]] = []
+        if selector is not None:
+            sel = await read_selected(self.remote, rb, ctx.key, selector, head=head)
+            attrs, start, end, ranged, body = sel.attrs, sel.start, sel.end, sel.ranged, sel.body
+            cached, selected_headers = sel.cached, sel.headers
+        elif head:
             h = await self.remote.head(rb, ctx.key)
             attrs, start, end, ranged, body = h.attrs, 0, h.attrs.size - 1, False, None
             cached = h.cached
@@ -264,7 +267,7 @@ class RemoteS3:
             read, pieces = await read_started(self.remote, rb, ctx.key, range_header)
             attrs, start, end, ranged = read.attrs, read.start, read.end, read.ranged
             body, cached = pieces, read.cached
-        headers = object_headers(attrs)
+        headers = object_headers(attrs) + selected_headers
         headers.append(("ais-cached", "true" if cached else "false"))
         try:
             check_preconditions(ctx.http.headers.items(), attrs.etag, attrs.last_modified_ns)
