@@ -18,7 +18,7 @@ from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
 
 from aisfs import __version__
-from aisfs.cli import auth, bucket, cluster, completion, objects
+from aisfs.cli import auth, bucket, cluster, completion, lru, objects
 from aisfs.cli.args import PROG, add_command, connection_options, leaf_parser, parse
 from aisfs.cli.errors import run_handler
 
@@ -65,6 +65,7 @@ def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     bucket.register(sub, conn)
     objects.register(sub, conn)
     cluster.register(sub, conn)
+    lru.register(sub, conn)  # aisfs start lru
     auth.register(sub)
     completion.register(sub).set_defaults(func=cmd_completion)
     return parser
