@@ -26,6 +26,7 @@ from node import native_auth
 from node.errors import ais_error, answer
 from node.http import Receive, Request, Response, Scope, Send, send_or_cut
 from node.native import admin, buckets, cluster, listing, locate, lru, objects
+from node.native import inventory as nbi
 from node.native.wire import Ctx, Node, action_msg, method_not_allowed, unsupported
 
 if TYPE_CHECKING:
@@ -49,6 +50,10 @@ BUCKET_ROUTES: dict[tuple[str, str], tuple[str, MsgHandler]] = {
     ("PATCH", ""): ("SetBucketProps", buckets.set_bucket_props),
     ("PATCH", "set-bprops"): ("SetBucketProps", buckets.set_bucket_props),
     ("PATCH", "reset-bprops"): ("SetBucketProps", buckets.reset_bucket_props),
+    # native bucket inventory of an ais:// bucket with backend_bck (s3://: node.native.remote)
+    ("POST", "create-inventory"): ("CreateInventory", nbi.local_action),
+    ("DELETE", "destroy-inventory"): ("DestroyInventory", nbi.local_action),
+    ("GET", "show-inventory"): ("ShowInventory", nbi.local_action),
 }
 BUCKET_METHODS = frozenset(method for method, _ in BUCKET_ROUTES)
 # /v1/objects/B/K: by method; POST by its message's action

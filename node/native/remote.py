@@ -61,6 +61,7 @@ from aisfs.s3.ranges import content_range
 from aisfs.s3.sigv4 import check_payload_sha256
 from aisfs.store.types import ObjectMeta
 from node.http import Response
+from node.native import inventory as nbi
 from node.native.buckets import props_patch
 from node.native.cksum import new_cksum
 from node.native.listing import list_objects, page_response
@@ -197,7 +198,8 @@ class RemoteNative:
                 if method != "GET":
                     return None
                 ctx.operation = "ListBuckets"
-                await action_msg(ctx)
+                if (await action_msg(ctx)).get("action") == nbi.ACT_SHOW_NBI:
+                    return await nbi.show_all(self.remote, ctx)  # every inventory
                 return await self.list_buckets(provider)
             if name.startswith(AWS_PREFIX):
                 raise S3Error("NoSuchBucket", f'bucket "ais://{name}" does not exist', name)
@@ -246,6 +248,9 @@ class RemoteNative:
             return await self._props_response(rb, head=True)
         msg = await action_msg(ctx)
         action = str(msg.get("action") or "")
+        if action in nbi.NBI_ACTIONS:  # native bucket inventory (node.native.inventory)
+            return await nbi.bucket_action(node, ctx, msg, await self._resolve_aws(name),
+                                           self.remote)
         if method == "GET" and action in ("", "list"):
             ctx.operation = "ListObjects"
             return await self._list(node, ctx, await self._resolve_aws(name), msg)
@@ -299,6 +304,8 @@ class RemoteNative:
         if msg is None:
             msg = await action_msg(ctx)
             action = str(msg.get("action") or "")
+            if action in nbi.NBI_ACTIONS:
+                return await nbi.bucket_action(node, ctx, msg, rb, self.remote)
             if action not in ("", "list"):
                 raise S3Error("NotImplemented", f"bucket action {action!r} is not supported",
                               status=501)
@@ -311,6 +318,9 @@ class RemoteNative:
             flags = from_json(value.get("flags") or 0, hi=2**64 - 1)
         except NumberError:
             raise S3Error("InvalidArgument", "list: pagesize and flags are numbers") from None
+        if flags & nbi.LS_NBI:  # from the bucket's inventory
+            return await nbi.list_objects(ctx, self.remote, rb, value, flags,
+                                          lambda e, p, c: _entry(e, p, c, None), self._cached)
         if flags & LS_CACHED:  # only what is in the store: the cache's own listing
             saved = ctx.bucket
             ctx.bucket = rb.local
