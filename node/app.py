@@ -26,6 +26,7 @@ from node.dashboard import PREFIX as UI_PREFIX
 from node.dashboard import Dashboard
 from node.features import FeatureFlags
 from node.http import Receive, Request, Response, Scope, Send, send_response
+from node.jobs import start_jobs
 from node.lru import LruService
 from node.metrics import Metrics
 from node.native.api import NativeApi
@@ -63,6 +64,7 @@ class NodeApp:
         self.remote, discover = await start_backends(self.cfg, self.store, nursery)
         self.s3.remote = RemoteS3(self.s3.services, self.remote, discover=discover)
         self.native.remote = RemoteNative(self.remote, discover=discover)
+        start_jobs(self.native_node, self.store, self.remote, nursery)  # node/jobs
         nursery.start_soon(self._gc_loop)
         await nursery.start(self.lru.serve)
         nursery.start_soon(self.dashboard.sample_loop)

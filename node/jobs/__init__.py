@@ -39,7 +39,8 @@ from .runner import (
     first_error,
     for_each,
     runner_of,
+    start_jobs,
 )
 
 __all__ = ["MAX_RUNNING", "JobRunner", "JobWork", "attach", "error_text", "first_error",
-           "for_each", "remote_only", "resolve_bucket", "runner_of"]
+           "for_each", "remote_only", "resolve_bucket", "runner_of", "start_jobs"]

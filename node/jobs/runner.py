@@ -22,6 +22,7 @@ import trio
 from aisfs.backend import RemoteObjects
 from aisfs.errors import S3Error
 from aisfs.jobs import Job, JobRegistry, JobState
+from aisfs.store.store import Store
 
 log = logging.getLogger("aisfs.jobs")
 
@@ -169,4 +170,16 @@ def runner_of(node: object) -> JobRunner:
     runner = _RUNNERS.get(node)
     if runner is None:
         raise S3Error("ServiceUnavailable", "the node's job runner is not started", status=503)
+    return runner
+
+
+def start_jobs(node: object, store: Store, remote: RemoteObjects | None,
+               nursery: trio.Nursery) -> JobRunner:
+    """The node's runner (``runner_of(node)``), its registry showing the store's resilver
+    and scrub too; jobs run in ``nursery`` (cancelled when the node stops)."""
+    from .store import store_jobs_source
+
+    runner = JobRunner(nursery, remote=remote)
+    runner.registry.add_source(store_jobs_source(store.admin.status))
+    attach(node, runner)
     return runner

@@ -27,6 +27,7 @@ from node.errors import ais_error, answer
 from node.http import Receive, Request, Response, Scope, Send, send_or_cut
 from node.native import admin, buckets, cluster, listing, locate, lru, objects
 from node.native import inventory as nbi
+from node.native import jobs as native_jobs
 from node.native.wire import Ctx, Node, action_msg, method_not_allowed, unsupported
 
 if TYPE_CHECKING:
@@ -119,6 +120,9 @@ class NativeApi:
             gated = await native_auth.gate(node, ctx, head, parts)
             if gated is not None:
                 return gated
+        if head == "buckets" and (  # prefetch/evict jobs (node/native/jobs.py)
+                answered := await native_jobs.bucket_job(node, ctx, parts, self.remote)):
+            return answered
         if self.remote is not None and head in ("buckets", "objects"):
             answered = await self.remote.handle(node, ctx, head, parts)
             if answered is not None:
@@ -190,6 +194,9 @@ class NativeApi:
             return await lru.handle(self.lru, ctx)
         if head == "daemon" and sub in admin.SUBS:  # mountpaths, resilver, scrub, jobs
             return await admin.handle(self.node, ctx, sub, parts[2] if len(parts) > 2 else "")
+        if head == "cluster" and not sub and (  # job status/stop (node/native/jobs.py)
+                answered := await native_jobs.cluster_job(self.node, ctx)):
+            return answered
         if method == "GET" and not sub:
             ctx.operation = "GetClusterInfo" if head == "cluster" else "GetNodeInfo"
             return await cluster.get_info(self.node, ctx, head)

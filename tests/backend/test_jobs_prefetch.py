@@ -1,0 +1,181 @@
+"""Prefetch and evict jobs (AIS xactions) on a front node over a real backend: through the
+``aistore`` SDK unmodified, through /v1 with httpx, with progress, abort and the backend's
+own request log showing what was fetched."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from support.moto import MotoServer
+from support.node import NodeProcess
+
+from .conftest import FRONT_KEY, FRONT_SECRET, Target
+
+moto_only = pytest.mark.parametrize("target", ["moto"], indirect=True)
+
+
+def sdk(node: NodeProcess) -> Any:
+    from aistore.sdk import Client  # type: ignore[import-untyped]
+
+    return Client(node.url, max_pool_size=4)
+
+
+def native(node: NodeProcess) -> httpx.Client:
+    """/v1 as an admin: open, or signed with the front's key (native_auth: SigV4)."""
+    if getattr(node, "signed", False):
+        from aisfs.client.native import NativeClient
+
+        return NativeClient(node.url, access_key=FRONT_KEY, secret_key=FRONT_SECRET).http
+    return httpx.Client(base_url=node.url, timeout=30)
+
+
+@pytest.fixture
+def http(front_node: NodeProcess) -> Any:
+    with native(front_node) as client:
+        yield client
+
+
+def fill(target: Target, bucket: str, names: list[str], size: int = 4096) -> None:
+    s3 = target.client()
+    for n in names:
+        s3.put_object(Bucket=bucket, Key=n, Body=n.encode().ljust(size, b"."))
+
+
+def cached(node: NodeProcess, bucket: str) -> list[str]:
+    from aistore.sdk.list_object_flag import ListObjectFlag  # type: ignore[import-untyped]
+
+    b = sdk(node).bucket(bucket, provider="aws")
+    return sorted(e.name for e in b.list_all_objects(flags=[ListObjectFlag.CACHED]))
+
+
+def wait_job(http: httpx.Client, job_id: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        r = http.request("GET", "/v1/cluster", params={"what": "jobs"}, json={"ID": job_id})
+        r.raise_for_status()
+        jobs = r.json()["jobs"]
+        assert jobs, r.text
+        if not jobs[0]["running"] or time.monotonic() > deadline:
+            return dict(jobs[0])
+        time.sleep(0.1)
+
+
+def backend_gets(moto: MotoServer, bucket: str, key: str) -> int:
+    return moto.log_text().count(f'"GET /{bucket}/{key} HTTP')
+
+
+@moto_only
+def test_sdk_prefetch_template_then_evict(front_node: NodeProcess, target: Target,
+                                         moto_server: MotoServer, http: httpx.Client) -> None:
+    bucket = target.new_bucket()
+    names = [f"shard-{i:03d}.tar" for i in range(12)] + ["other"]
+    fill(target, bucket, names)
+    client = sdk(front_node)
+    b = client.bucket(bucket, provider="aws")
+    job_id = b.objects(obj_template="shard-{000..010..2}.tar").prefetch()
+    assert job_id
+    result = client.job(job_id).wait(timeout=60, verbose=False)
+    assert result.success, result
+    status = client.job(job_id).status()
+    assert status.uuid == job_id and status.end_time > 0 and not status.aborted
+    assert cached(front_node, bucket) == [f"shard-{i:03d}.tar" for i in range(0, 11, 2)]
+    # a second prefetch of an overlapping list fetches only what is new
+    before = backend_gets(moto_server, bucket, "shard-000.tar")
+    job2 = b.objects(obj_names=["shard-000.tar", "shard-001.tar"]).prefetch()
+    assert client.job(job2).wait(timeout=60, verbose=False).success
+    assert backend_gets(moto_server, bucket, "shard-000.tar") == before
+    rec = wait_job(http, job2)
+    assert (rec["objects_done"], rec["objects_skipped"], rec["bytes_done"]) == (1, 1, 4096)
+
+    # evict some: the remote keeps them, the next GET is cold again
+    ev = b.objects(obj_names=["shard-000.tar", "shard-004.tar"]).evict()
+    assert client.job(ev).wait(timeout=60, verbose=False).success
+    assert "shard-000.tar" not in cached(front_node, bucket)
+    data = b.object("shard-000.tar").get_reader().read_all()
+    assert data.startswith(b"shard-000.tar")
+    assert backend_gets(moto_server, bucket, "shard-000.tar") == before + 1
+    # the whole bucket (keeping its props): nothing cached, everything still remote
+    b.evict(keep_md=True)
+    jobs = client.cluster().list_jobs_status(job_kind="evict-remote-bck")
+    assert jobs
+    client.job(jobs[0].uuid).wait(timeout=60, verbose=False)
+    assert cached(front_node, bucket) == []
+    assert len(target.client().list_objects_v2(Bucket=bucket)["Contents"]) == len(names)
+
+
+def test_prefetch_prefix_over_http(
+    front_node: NodeProcess, target: Target, http: httpx.Client
+) -> None:
+    bucket = target.new_bucket()
+    fill(target, bucket, [f"logs/{i}" for i in range(25)] + ["data/x"], size=1000)
+    r = http.request("POST", f"/v1/buckets/{bucket}", params={"provider": "aws"},
+                     json={"action": "prefetch-listrange", "value": {"template": "logs/"}})
+    assert r.status_code == 200, r.text
+    rec = wait_job(http, r.text)
+    assert rec["state"] == "finished", rec
+    assert (rec["objects_done"], rec["bytes_done"]) == (25, 25_000)
+    assert rec["objects_total"] is None and rec["detail"] == {"prefix": "logs/"}
+    assert cached(front_node, bucket) == sorted(f"logs/{i}" for i in range(25))
+    # AIS's job queries
+    running = http.request("GET", "/v1/cluster", params={"what": "running_all"}, json={})
+    assert running.status_code == 200 and isinstance(running.json(), list)
+    snaps = http.request("GET", "/v1/cluster", params={"what": "qryxstats"},
+                         json={"ID": r.text}).json()
+    (snap,) = [s for per in snaps.values() for s in per]
+    assert snap["kind"] == "prefetch-listrange" and snap["stats"]["loc-objs"] == 25
+    assert snap["bck"]["provider"] == "aws" and snap["bck"]["name"] == bucket
+    # the node's stats answer what=status without a job (as before)
+    stats = http.get("/v1/cluster", params={"what": "status"})
+    assert stats.status_code == 200 and "snode" in next(iter(stats.json().values()))
+
+
+@moto_only
+def test_missing_object_fails_or_is_counted(
+    front_node: NodeProcess, target: Target, http: httpx.Client
+) -> None:
+    bucket = target.new_bucket()
+    fill(target, bucket, ["a", "b"])
+
+    def prefetch(value: dict[str, Any]) -> dict[str, Any]:
+        r = http.request("POST", f"/v1/buckets/{bucket}", params={"provider": "aws"},
+                         json={"action": "prefetch-listrange", "value": value})
+        assert r.status_code == 200, r.text
+        return wait_job(http, r.text)
+
+    failed = prefetch({"objnames": ["a", "nope", "b"]})
+    assert failed["state"] == "failed" and "nope" in failed["error"], failed
+    going_on = prefetch({"objnames": ["a", "nope", "b"], "coer": True})
+    assert going_on["state"] == "finished" and going_on["errors"] == 1, going_on
+    assert going_on["failed_objects"][0].startswith("nope: NoSuchKey")
+
+
+@moto_only
+def test_refusals(
+    front_node: NodeProcess, target: Target, http: httpx.Client
+) -> None:
+    plain = f"plain-{time.monotonic_ns()}"
+    assert http.post(f"/v1/buckets/{plain}", params={"provider": "ais"},
+                     json={"action": "create-bck"}).status_code == 200
+    for method, action in (("POST", "prefetch-listrange"), ("DELETE", "evict-listrange"),
+                           ("DELETE", "evict-remote-bck")):
+        r = http.request(method, f"/v1/buckets/{plain}", params={"provider": "ais"},
+                         json={"action": action, "value": {"objnames": ["x"]}})
+        assert r.status_code == 400 and "not a remote bucket" in r.json()["message"], r.text
+    bucket = target.new_bucket()
+    for value in ({"template": "a-{5..1}"}, {"objnames": "x"}, {"template": "a-{0..x}"},
+                  {"objnames": ["a"], "template": "b{0..1}"}, "x", {"template": "%06d"}):
+        r = http.request("POST", f"/v1/buckets/{bucket}", params={"provider": "aws"},
+                         json={"action": "prefetch-listrange", "value": value})
+        assert r.status_code == 400, (value, r.text)
+    r = http.request("GET", "/v1/cluster", params={"what": "status"}, json={"ID": "nosuchjob"})
+    assert r.status_code == 404
+    r = http.put("/v1/cluster", json={"action": "stop", "value": {"ID": "nosuchjob"}})
+    assert r.status_code == 404
+    # other bucket actions still reach their routes (the body given back)
+    r = http.request("DELETE", f"/v1/buckets/{plain}", params={"provider": "ais"},
+                     json={"action": "destroy-bck"})
+    assert r.status_code == 200, r.text
