@@ -53,7 +53,7 @@ class NodeApp:
                                 self.s3.authenticator, lambda: self.ready, self.started_ns)
         self.native = NativeApi(self.native_node)
         self.remote: RemoteObjects | None = None  # backend buckets (node.backends)
-        self.lru = LruService(cfg, store, self.metrics)  # cache space (node.lru)
+        self.lru = LruService(cfg, store, self.metrics, self.native_node)  # node.lru
         self.native.lru = self.lru
         # request ids: 16 hex digits, a random per-process prefix and a counter (unique
         # per node without a getrandom call per request)

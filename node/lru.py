@@ -7,6 +7,10 @@ writes is answered within a tick, not within ``capacity_upd_time``. Every
 ``capacity_upd_time`` a run starts anyway (it ends at once under the high watermark).
 ``request()`` starts one now (``POST /v1/daemon/lru``, ``aisfs start lru``).
 
+Each run is a job of kind ``lru`` in the node's job registry (``node.jobs``: listed by
+``/v1`` as an AIS xaction, stopped by ``aisfs job stop``) once the node's job runner is
+started; the task runs it in its own nursery before that.
+
 A run (``aisfs.backend.lru``) evicts least recently used first until every file system it
 started for is under ``space.lowwm``; it runs in a worker thread, one at a time, and is
 stopped between two objects when the node stops. Each run is logged (one line), counted
@@ -18,7 +22,6 @@ flush of access times.
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 import time
 from typing import Any
@@ -27,8 +30,11 @@ import trio
 
 from aisfs.backend.lru import LruReport, Watermarks, run_lru_sync
 from aisfs.config import NodeConfig
+from aisfs.errors import S3Error
+from aisfs.jobs import Job, new_job_id
 from aisfs.store.lru import access_times, fs_usage_sync
 from aisfs.store.store import Store
+from node.jobs import JobRunner, runner_of
 from node.metrics import Metrics
 
 log = logging.getLogger("aisfs.node")
@@ -41,7 +47,7 @@ class LruRun:
     """One run's record (an AIS xaction of kind ``lru``)."""
 
     def __init__(self, reason: str) -> None:
-        self.id = "lru-" + secrets.token_hex(4)
+        self.id = new_job_id()  # the same id as its job record
         self.reason = reason
         self.report = LruReport()
         self.state = "running"
@@ -71,10 +77,13 @@ def _usage(u: Any) -> dict[str, Any]:
 
 
 class LruService:
-    def __init__(self, cfg: NodeConfig, store: Store, metrics: Metrics) -> None:
+    def __init__(
+        self, cfg: NodeConfig, store: Store, metrics: Metrics, node: object = None
+    ) -> None:
         self.cfg = cfg
         self.store = store
         self.metrics = metrics
+        self.node = node  # whose job runner (node.jobs.runner_of) records the runs
         self.current: LruRun | None = None
         self.last: LruRun | None = None
         self._nursery: trio.Nursery | None = None
@@ -124,10 +133,23 @@ class LruService:
         if self._nursery is None:
             raise RuntimeError("the LRU task is not running")
         run = self.current = LruRun(reason)
-        self._nursery.start_soon(self._run, run)
+        runner = self._runner()
+        if runner is None:
+            self._nursery.start_soon(self._run, run, None)
+        else:
+            job = Job(kind=KIND, id=run.id, detail={"reason": reason})
+            runner.start(job, lambda j: self._run(run, j))
         return run
 
-    async def _run(self, run: LruRun) -> None:
+    def _runner(self) -> JobRunner | None:
+        if self.node is None:
+            return None
+        try:
+            return runner_of(self.node)
+        except S3Error:  # not started (yet)
+            return None
+
+    async def _run(self, run: LruRun, job: Job | None) -> None:
         stop = threading.Event()  # set when the node stops: the run ends between objects
         started = time.monotonic()
         run.state = "aborted"
@@ -152,8 +174,22 @@ class LruService:
             rep = run.report
             if rep.evicted:
                 self.metrics.lru_evicted(rep.evicted, rep.evicted_bytes)
+            if job is not None:
+                _record(job, run)
             log.info("lru %s (%s) %s in %.2fs: %s", run.id, run.reason, run.state,
                      time.monotonic() - started, run.error or rep.summary())
+
+
+def _record(job: Job, run: LruRun) -> None:
+    """The run's outcome on its job record (the runner records the end)."""
+    rep = run.report
+    job.add(objects=rep.evicted, nbytes=rep.evicted_bytes)
+    job.skip(rep.skipped)
+    summary = run.to_json()
+    job.detail.update({k: summary[k] for k in (
+        "above_highwm", "reached_lowwm", "usage_before", "usage_after")})
+    if run.state == "failed":
+        job.error = run.error
 
 
 async def _set_on_cancel(stop: threading.Event) -> None:

@@ -132,6 +132,11 @@ def test_lru_evicts_cold_cached_objects_down_to_lowwm(
 
         assert used_percent(small_fs) < LOWWM
         evicted = metric(node, "ais_target_lru_evict_count")
+        # the run is a job of kind lru in the node's registry (AIS: an xaction)
+        with urllib.request.urlopen(f"{node.url}/v1/cluster?what=jobs&kind=lru") as r:
+            [job] = [j for j in json.load(r)["jobs"] if j["objects_done"]]
+        assert job["kind"] == "lru" and job["state"] == "finished"
+        assert job["objects_done"] == evicted and job["detail"]["reached_lowwm"]
         assert evicted >= 1
         assert metric(node, "ais_target_lru_evict_bytes") == evicted * OBJ
 
