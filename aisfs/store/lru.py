@@ -76,33 +76,39 @@ class AccessTimes:
         return pending
 
     def flush_sync(self, index: Index) -> int:
-        """Write the pending access times to ``atimes``; how many rows."""
+        """Write the pending access times to ``atimes``; how many rows. One transaction
+        per ``FLUSH_BATCH`` rows: writers wait for the index lock one batch at a time."""
         pending = self.drain()
-        if not pending:
-            return 0
         rows = [(b, k, t) for (b, k), t in pending.items()]
-        try:
-            with index.wlock:
-                index.begin()
-                try:
-                    for i in range(0, len(rows), FLUSH_BATCH):
-                        index.w.executemany(
-                            "INSERT INTO atimes (bucket, key, atime_ns) VALUES (?, ?, ?) "
-                            "ON CONFLICT (bucket, key) DO UPDATE SET "
-                            "atime_ns = max(atime_ns, excluded.atime_ns)",
-                            rows[i : i + FLUSH_BATCH],
-                        )
-                    index.commit()
-                except BaseException:
-                    index.rollback()
-                    raise
-        except BaseException:
-            with self._lock:  # not lost: the next flush writes them (newer ones win)
-                for name, t in pending.items():
-                    if self._pending.get(name, 0) < t:
-                        self._pending[name] = t
-            raise
+        for i in range(0, len(rows), FLUSH_BATCH):
+            try:
+                _write_atimes(index, rows[i : i + FLUSH_BATCH])
+            except BaseException:
+                self._restore(rows[i:])  # not lost: the next flush writes them
+                raise
         return len(rows)
+
+    def _restore(self, rows: list[tuple[str, str, int]]) -> None:
+        with self._lock:
+            for b, k, t in rows:
+                if self._pending.get((b, k), 0) < t:
+                    self._pending[(b, k)] = t
+
+
+def _write_atimes(index: Index, rows: list[tuple[str, str, int]]) -> None:
+    with index.wlock:
+        index.begin()
+        try:
+            index.w.executemany(
+                "INSERT INTO atimes (bucket, key, atime_ns) VALUES (?, ?, ?) "
+                "ON CONFLICT (bucket, key) DO UPDATE SET "
+                "atime_ns = max(atime_ns, excluded.atime_ns)",
+                rows,
+            )
+            index.commit()
+        except BaseException:
+            index.rollback()
+            raise
 
 
 _BY_INDEX: weakref.WeakKeyDictionary[Index, AccessTimes] = weakref.WeakKeyDictionary()
