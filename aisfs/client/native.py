@@ -319,3 +319,37 @@ class NativeClient:
 
     def metrics(self) -> str:
         return self.request("GET", "/metrics").text
+
+    # ---- jobs (AIS xactions: prefetch, evict; docs/native-api.md) ------------------
+
+    def prefetch(self, bucket: str, selection: Mapping[str, Any], *, latest: bool = False,
+                 continue_on_error: bool = False) -> str:
+        """Start a ``prefetch-listrange`` job (``selection``: ``{"objnames": [...]}`` or
+        ``{"template": ...}``); its id."""
+        value = {**selection, "latest-ver": latest, "coer": continue_on_error}
+        return self.request("POST", self._bck_path(bucket), action="prefetch-listrange",
+                            value=value, params={"provider": "ais"}).text
+
+    def evict(self, bucket: str, selection: Mapping[str, Any]) -> str:
+        """Start an ``evict-listrange`` job; its id."""
+        return self.request("DELETE", self._bck_path(bucket), action="evict-listrange",
+                            value=dict(selection), params={"provider": "ais"}).text
+
+    def evict_bucket(self, bucket: str, keep_md: bool = True) -> str:
+        """Start an ``evict-remote-bck`` job (every cached object); its id."""
+        return self.request("DELETE", self._bck_path(bucket), action="evict-remote-bck",
+                            params={"provider": "ais",
+                                    "keep_bck_md": "true" if keep_md else "false"}).text
+
+    def jobs(self, job_id: str = "", kind: str = "", running: bool = False
+             ) -> list[dict[str, Any]]:
+        """The node's job records, newest first (``what=jobs``)."""
+        args = {"ID": job_id, "Kind": kind, "show_active": running}
+        resp = self.request("GET", "/v1/cluster", params={"what": "jobs"},
+                            content=json.dumps(args).encode(),
+                            headers={"content-type": "application/json"})
+        jobs = _json_object(resp).get("jobs")
+        return list(jobs) if isinstance(jobs, list) else []
+
+    def stop_job(self, job_id: str = "", kind: str = "") -> None:
+        self.request("PUT", "/v1/cluster", action="stop", value={"ID": job_id, "Kind": kind})
