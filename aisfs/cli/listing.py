@@ -19,6 +19,7 @@ from aisfs.native import (
 )
 
 ALL_PROPS = "name,size,checksum,atime,version,copies,custom,location"
+LS_NBI = 1 << 15  # AIS's apc.LsNBI: from the bucket's inventory (aisfs.inventory)
 # listed entry field of each --props column
 _FIELD = {"custom": "custom-md", "etag": "custom-md", "last-modified": "custom-md"}
 
@@ -35,6 +36,9 @@ def add_ls_options(p: argparse.ArgumentParser, metavar: str) -> None:
     cached = p.add_mutually_exclusive_group()  # s3:// buckets (docs/backends.md)
     cached.add_argument("--cached", action="store_true", help="s3://: only what the node has")
     cached.add_argument("--not-cached", action="store_true", help="s3://: only what it has not")
+    p.add_argument("--inventory", action="store_true",
+                   help="s3://: list from the bucket's inventory (aisfs nbi create)")
+    p.add_argument("--inv-name", default="", help="with --inventory: which one")
     json_flag(p)
 
 
@@ -63,9 +67,14 @@ def _list_objects(ns: argparse.Namespace, bucket: str, prefix: str) -> int:
         props += ",cached"
     flags = (LS_NO_RECURSION if ns.no_recursion else 0) | (LS_NO_DIRS if ns.no_dirs else 0)
     flags |= (LS_CACHED if ns.cached else 0) | (LS_NOT_CACHED if ns.not_cached else 0)
+    headers = {}
+    if ns.inventory or ns.inv_name:  # native bucket inventory (aisfs/cli/nbi.py)
+        flags |= LS_NBI
+        if ns.inv_name:
+            headers["ais-inv-name"] = ns.inv_name
     entries: list[dict[str, Any]] = []
     with client(ns) as c:
-        for ent in c.iter_objects(bucket, prefix, ns.page_size, props, flags):
+        for ent in c.iter_objects(bucket, prefix, ns.page_size, props, flags, headers):
             entries.append(ent)
             if ns.limit and len(entries) >= ns.limit:
                 break

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
 
 from aisfs import __version__
-from aisfs.cli import auth, bucket, cluster, completion, jobs, lru, objects, prefetch
+from aisfs.cli import auth, bucket, cluster, completion, jobs, lru, nbi, objects, prefetch
 from aisfs.cli.args import PROG, add_command, connection_options, leaf_parser, parse
 from aisfs.cli.errors import run_handler
 
@@ -66,6 +66,7 @@ def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     objects.register(sub, conn)
     cluster.register(sub, conn)
     lru.register(sub, conn)  # aisfs start lru
+    nbi.register(sub, conn)  # aisfs nbi create|show|rm
     prefetch.register(sub, conn)  # aisfs prefetch|evict
     jobs.register(sub, conn)  # aisfs job show|wait|stop
     auth.register(sub)

@@ -228,6 +228,7 @@ class NativeClient:
         uuid: str = "",
         props: str = "",
         flags: int = 0,
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         value = {
             "prefix": prefix,
@@ -240,7 +241,7 @@ class NativeClient:
         }
         return _json_object(self.request(
             "GET", self._bck_path(bucket), action="list", value=value,
-            params={"provider": "ais"},
+            params={"provider": "ais"}, headers=headers,
         ))
 
     def iter_objects(
@@ -250,10 +251,12 @@ class NativeClient:
         page_size: int = 0,
         props: str = "",
         flags: int = 0,
+        headers: Mapping[str, str] | None = None,
     ) -> Iterator[dict[str, Any]]:
         token = uuid = ""
         while True:
-            page = self.list_page(bucket, prefix, page_size, token, uuid, props, flags)
+            page = self.list_page(bucket, prefix, page_size, token, uuid, props, flags,
+                                  headers)
             yield from page.get("entries") or []
             token = page.get("continuation_token") or ""
             uuid = page.get("uuid") or ""
