@@ -216,3 +216,37 @@ def test_sdk_listing_and_backend_bck(front_node: NodeProcess, target: Target) ->
     b.destroy_inventory(name=inv)
     b.make_request("PATCH", "set-bprops", value={"backend_bck": {"name": "", "provider": ""}})
     b.delete()
+
+
+@pytest.mark.parametrize("target", ["moto"], indirect=True)
+@pytest.mark.parametrize("front_node", [False], indirect=True, ids=["open"])
+def test_cli(front_node: NodeProcess, target: Target) -> None:
+    """`aisfs nbi create --wait`, `nbi show`, `ls --inventory [--inv-name]`, `nbi rm`."""
+    import subprocess
+    import sys
+
+    def aisfs(*args: str, ok: bool = True) -> str:
+        done = subprocess.run([sys.executable, "-m", "aisfs", *args, "--endpoint",
+                               front_node.url], capture_output=True, text=True, timeout=120)
+        assert (done.returncode == 0) == ok, done.stderr
+        return done.stdout + done.stderr
+
+    bucket = target.new_bucket()
+    fill(target, bucket, ["x/1", "x/2", "y"])
+    out = aisfs("nbi", "create", f"s3://{bucket}", "--inv-name", "cli1", "--wait")
+    assert "cli1" in out and f"s3://{bucket}" in out
+    shown = json.loads(aisfs("nbi", "show", f"s3://{bucket}", "--json"))
+    assert [(i["name"], i["ntotal"]) for i in shown] == [("cli1", 3)]
+    assert f"s3://{bucket}" in aisfs("nbi", "ls")  # every bucket's
+    target.client().put_object(Bucket=bucket, Key="z-later", Body=b"z")
+    listed = json.loads(aisfs("ls", f"s3://{bucket}", "--inventory", "--json"))
+    assert [e["name"] for e in listed] == ["x/1", "x/2", "y"]
+    listed = json.loads(aisfs("ls", f"s3://{bucket}/x/", "--inv-name", "cli1", "--json"))
+    assert [e["name"] for e in listed] == ["x/1", "x/2"]
+    out = aisfs("nbi", "create", f"s3://{bucket}", "--prefix", "z", "--wait", "--json")
+    [made] = json.loads(out[out.index("["):])
+    assert made["name"].startswith("inv-") and made["ntotal"] == 1 and made["prefix"] == "z"
+    aisfs("nbi", "rm", f"s3://{bucket}", "--inv-name", "cli1")
+    assert "does not exist" in aisfs("ls", f"s3://{bucket}", "--inv-name", "cli1", ok=False)
+    aisfs("nbi", "rm", f"s3://{bucket}")
+    assert "has no inventories" in aisfs("ls", f"s3://{bucket}", "--inventory", ok=False)
