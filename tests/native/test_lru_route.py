@@ -1,0 +1,80 @@
+"""``/v1/daemon/lru`` and ``aisfs start lru``: an admin's route (open and token modes),
+a run under the high watermark evicts nothing and says so, a node with
+``lru.enabled = false`` runs none, a method the route does not take is a clean 405."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import jwt
+
+from native.conftest import FAST_CONFIG, run_cli, stop_and_check
+from support.node import new_node
+
+SECRET = "native-lru-jwt-secret-0123456789abcdef"
+JWT_CONFIG = f"""
+[store]
+fsync = false
+[auth]
+mode = "jwt"
+jwt_secret = "{SECRET}"
+[auth.users.alice]
+[auth.users.ops]
+admin = true
+"""
+
+
+def tok(sub: str) -> str:
+    return jwt.encode({"sub": sub, "exp": int(time.time()) + 600}, SECRET, "HS256")
+
+
+def test_start_lru_under_the_high_watermark(tmp_path: Path) -> None:
+    node = new_node(tmp_path, config=FAST_CONFIG).start()
+    try:
+        before = httpx.get(f"{node.url}/v1/daemon/lru").json()
+        assert before == {"running": False, "pending": False, "enabled": True,
+                          "progress": None}
+        r = run_cli(node.url, "start", "lru", "--wait")
+        assert r.code == 0, r.err
+        assert "finished: 0 objects (0B) evicted" in r.out
+        assert "(under the high watermark)" in r.out
+        prog = httpx.get(f"{node.url}/v1/daemon/lru").json()["progress"]
+        assert prog["state"] == "finished" and not prog["above_highwm"]
+        assert prog["usage_before"] and prog["usage_before"][0]["total"] > 0
+        assert httpx.delete(f"{node.url}/v1/daemon/lru").status_code == 405
+        r = run_cli(node.url, "start", "lru", "--json")
+        assert r.code == 0 and json.loads(r.out)["progress"]["kind"] == "lru"
+        assert "nothing to evict" in node.log()
+    finally:
+        stop_and_check(node)
+
+
+def test_lru_disabled_runs_nothing(tmp_path: Path) -> None:
+    node = new_node(tmp_path, config=FAST_CONFIG + "[lru]\nenabled = false\n").start()
+    try:
+        r = run_cli(node.url, "start", "lru", "--wait", "--json")
+        assert r.code == 0, r.err
+        st = json.loads(r.out)
+        assert st["enabled"] is False
+        assert st["progress"]["error"] == "lru.enabled is false"
+        assert st["progress"]["objects_done"] == 0
+    finally:
+        stop_and_check(node)
+
+
+def test_lru_route_is_an_admins(tmp_path: Path) -> None:
+    node = new_node(tmp_path, config=JWT_CONFIG).start()
+    try:
+        alice = {"authorization": f"Bearer {tok('alice')}"}
+        assert httpx.post(f"{node.url}/v1/daemon/lru", headers=alice).status_code == 403
+        assert httpx.get(f"{node.url}/v1/daemon/lru", headers=alice).status_code == 403
+        assert httpx.post(f"{node.url}/v1/daemon/lru").status_code in (401, 403)
+        r = run_cli(node.url, "start", "lru", env={"AIS_AUTHN_TOKEN": tok("alice")})
+        assert r.code == 1 and "admin" in r.err
+        r = run_cli(node.url, "start", "lru", "--wait", env={"AIS_AUTHN_TOKEN": tok("ops")})
+        assert r.code == 0 and "finished" in r.out, r.err
+    finally:
+        stop_and_check(node)
