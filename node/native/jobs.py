@@ -53,8 +53,10 @@ _BUCKET_ACTIONS = {("POST", PREFETCH), ("DELETE", EVICT_OBJECTS), ("DELETE", EVI
 TEXT = "text/plain; charset=utf-8"
 
 
-async def _peek(ctx: Ctx) -> dict[str, Any]:
-    """The action message, with the body left readable again for another route."""
+async def peek_action(ctx: Ctx) -> dict[str, Any]:
+    """The action message of ``ctx``'s request, the body left readable again for the
+    route that answers if it is not the caller's (a hook reads it to see the action,
+    then returns None: the next hook or route reads it again)."""
     body = await ctx.http.read_body(MAX_CONTROL_BODY)
     sent = False
 
@@ -83,7 +85,7 @@ async def bucket_job(node: Node, ctx: Ctx, parts: list[str],
         return None
     if len(parts) > 2 and parts[2]:
         return None
-    msg = await _peek(ctx)
+    msg = await peek_action(ctx)
     action = str(msg.get("action") or "")
     if (method, action) not in _BUCKET_ACTIONS:
         return None
@@ -145,7 +147,7 @@ async def cluster_job(node: Node, ctx: Ctx) -> Response | None:
         return await _query(node, ctx, q["what"])
     if method != "PUT":
         return None
-    msg = await _peek(ctx)
+    msg = await peek_action(ctx)
     if str(msg.get("action") or "") not in STOP_ACTIONS:
         return None
     ctx.operation = "StopJob"
@@ -175,7 +177,7 @@ def _no_job(job_id: str) -> S3Error:
 
 
 async def _query(node: Node, ctx: Ctx, what: str) -> Response | None:
-    args = await _peek(ctx)
+    args = await peek_action(ctx)
     runner = runner_of(node)
     if what == "status":
         job_id, kind = _arg(args, "id", "uuid"), _arg(args, "kind")

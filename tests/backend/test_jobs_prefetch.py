@@ -196,3 +196,52 @@ def test_refusals(
     r = http.request("DELETE", f"/v1/buckets/{plain}", params={"provider": "ais"},
                      json={"action": "destroy-bck"})
     assert r.status_code == 200, r.text
+
+
+@moto_only
+def test_abort_mid_job(front_node: NodeProcess, target: Target, http: httpx.Client) -> None:
+    """A job of a million names (all missing, counted and gone past) is stopped once it
+    has made progress: aborted, with what it did so far; the node keeps serving."""
+    bucket = target.new_bucket()
+    fill(target, bucket, ["kept"])
+    r = http.request("POST", f"/v1/buckets/{bucket}", params={"provider": "aws"},
+                     json={"action": "prefetch-listrange",
+                           "value": {"template": "m-{0000000..0999999}", "coer": True}})
+    assert r.status_code == 200, r.text
+    job_id = r.text
+    while True:
+        rec = http.request("GET", "/v1/cluster", params={"what": "jobs"},
+                           json={"ID": job_id}).json()["jobs"][0]
+        if rec["errors"] >= 5:
+            break
+        time.sleep(0.05)
+    assert rec["running"] and rec["objects_total"] == 1_000_000
+    running = http.request("GET", "/v1/cluster", params={"what": "running_all"}, json={})
+    assert f"prefetch-listrange[{job_id}]" in running.json()
+    r = http.put("/v1/cluster", json={"action": "stop-xaction", "value": {"ID": job_id}})
+    assert r.status_code == 200, r.text
+    rec = wait_job(http, job_id)
+    assert rec["state"] == "aborted" and rec["errors"] < 1_000_000, rec
+    status = http.request("GET", "/v1/cluster", params={"what": "status"},
+                          json={"ID": job_id}).json()
+    assert status["aborted"] is True and status["end_time"] > 0
+    assert len(rec["failed_objects"]) <= 100
+    # stopping a finished job is a no-op; the node still serves the bucket
+    assert http.put("/v1/cluster", json={"action": "stop",
+                                         "value": {"ID": job_id}}).status_code == 200
+    r = http.get(f"/v1/objects/{bucket}/kept", params={"provider": "aws"})
+    assert r.status_code == 200 and r.content.startswith(b"kept")
+
+
+@moto_only
+@pytest.mark.parametrize("front_node", [False], indirect=True, ids=["open"])
+def test_sdk_abort_and_running_jobs(front_node: NodeProcess, target: Target) -> None:
+    bucket = target.new_bucket()
+    client = sdk(front_node)
+    b = client.bucket(bucket, provider="aws")
+    job_id = b.objects(obj_template="n-{0000000..0999999}").prefetch(continue_on_error=True)
+    assert f"prefetch-listrange[{job_id}]" in client.cluster().list_running_jobs()
+    client.job(job_id).abort()
+    result = client.job(job_id).wait(timeout=60, verbose=False)
+    assert not result.success and "abort" in (result.error or "")
+    assert f"prefetch-listrange[{job_id}]" not in client.cluster().list_running_jobs()
