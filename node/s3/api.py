@@ -31,6 +31,8 @@ from node.s3.buckets import BucketOps
 from node.s3.context import Context, Services
 from node.s3.multipart import MultipartOps
 from node.s3.objects import ObjectOps
+from node.s3.presigned import FEATURE as PRESIGNED
+from node.s3.presigned import PresignedOffload, offload_signature
 from node.s3_auth import Authenticator
 
 if TYPE_CHECKING:
@@ -60,6 +62,7 @@ class S3Api:
             for part in parts for name in dir(part) if name.startswith("op_")
         }
         self.remote: RemoteS3 | None = None  # backend buckets (node.backends)
+        self.presigned: PresignedOffload | None = None  # made on first use (node.s3.presigned)
         domain = cfg.net.virtual_host_domain.strip(".").lower()
         self.vhost_domain = domain or None
 
@@ -133,6 +136,9 @@ class S3Api:
                 f"{s3.operation} is not implemented by aisfs yet",
                 status=501,
             )
+        offloaded = await self._offloaded(http, s3, request_id, base_path)
+        if offloaded is not None:
+            return offloaded
         auth = None
         caller = OPEN
         if s3.operation != "PreflightRequest":
@@ -149,3 +155,23 @@ class S3Api:
         if self.remote is not None:
             return await self.remote.handle(ctx, handler)
         return await handler(ctx)
+
+    async def _offloaded(
+        self, http: Request, s3: S3Request, request_id: str, base_path: str
+    ) -> Response | None:
+        """A request signed for the backend, sent there as signed (S3-Presigned-Request:
+        only on a backend bucket, only a key the node's users do not have - docs/backends.md);
+        None: the node's own authentication applies."""
+        if self.remote is None or s3.bucket is None or not self.features.enabled(PRESIGNED):
+            return None
+        sig = offload_signature(http, s3.operation, self.authenticator.users)
+        if sig is None:
+            return None
+        rb = await self.remote.resolve(s3.bucket)
+        if rb is None:
+            return None
+        check_unsupported(s3.operation, http.headers)  # type: ignore[arg-type]
+        if self.presigned is None:
+            self.presigned = PresignedOffload.for_remote(self.services, self.remote)
+        ctx = Context(http, s3, request_id, None)
+        return await self.presigned.handle(ctx, rb, sig, base_path)
