@@ -183,12 +183,33 @@ def evict_sync(store: Store, c: Candidate, before_ns: int) -> bool:
 
 
 def forget_gone_sync(index: Index) -> int:
-    """Drop ``atimes`` rows whose object is gone (evicted, deleted, bucket destroyed)."""
-    with index.wlock:
-        return index.w.execute(
-            "DELETE FROM atimes WHERE NOT EXISTS (SELECT 1 FROM objects o "
-            "WHERE o.bucket = atimes.bucket AND o.key = atimes.key)"
-        ).rowcount
+    """Drop ``atimes`` rows whose object is gone (evicted, deleted, bucket destroyed),
+    ``FLUSH_BATCH`` rows at a time (the index's write lock is held per batch only). A row
+    dropped for an object made again meanwhile only loses that object's last read: its
+    commit time counts instead."""
+    removed = 0
+    after: tuple[str, str] = ("", "")
+    while True:
+        rows = index.rows(
+            "SELECT a.bucket, a.key, o.key IS NULL FROM atimes a LEFT JOIN objects o "
+            "ON o.bucket = a.bucket AND o.key = a.key WHERE (a.bucket, a.key) > (?, ?) "
+            "ORDER BY a.bucket, a.key LIMIT ?",
+            (*after, FLUSH_BATCH),
+        )
+        if not rows:
+            return removed
+        gone = [(b, k) for b, k, missing in rows if missing]
+        if gone:
+            with index.wlock:
+                index.begin()
+                try:
+                    index.w.executemany("DELETE FROM atimes WHERE bucket = ? AND key = ?", gone)
+                    index.commit()
+                except BaseException:
+                    index.rollback()
+                    raise
+            removed += len(gone)
+        after = (rows[-1][0], rows[-1][1])
 
 
 def fs_usage_sync(store: Store) -> list[FsUsage]:
