@@ -245,3 +245,98 @@ def test_sdk_abort_and_running_jobs(front_node: NodeProcess, target: Target) -> 
     result = client.job(job_id).wait(timeout=60, verbose=False)
     assert not result.success and "abort" in (result.error or "")
     assert f"prefetch-listrange[{job_id}]" not in client.cluster().list_running_jobs()
+
+
+@moto_only
+def test_latest_refetches_a_changed_object(
+    front_node: NodeProcess, target: Target, http: httpx.Client, moto_server: MotoServer
+) -> None:
+    bucket = target.new_bucket()
+    fill(target, bucket, ["v"], size=10)
+
+    def prefetch(latest: bool) -> dict[str, Any]:
+        r = http.request("POST", f"/v1/buckets/{bucket}", params={"provider": "aws"},
+                         json={"action": "prefetch-listrange",
+                               "value": {"objnames": ["v"], "latest-ver": latest}})
+        assert r.status_code == 200, r.text
+        return wait_job(http, r.text)
+
+    assert prefetch(False)["objects_done"] == 1
+    target.client().put_object(Bucket=bucket, Key="v", Body=b"changed!")
+    assert prefetch(False)["objects_skipped"] == 1  # cached: not asked about
+    assert http.get(f"/v1/objects/{bucket}/v", params={"provider": "aws"}).content \
+        == b"v" + b"." * 9
+    rec = prefetch(True)
+    assert (rec["objects_done"], rec["bytes_done"]) == (1, 8), rec
+    gets = backend_gets(moto_server, bucket, "v")
+    assert http.get(f"/v1/objects/{bucket}/v", params={"provider": "aws"}).content \
+        == b"changed!"
+    assert backend_gets(moto_server, bucket, "v") == gets  # served warm
+    assert prefetch(True)["objects_skipped"] == 1  # unchanged now
+
+
+@moto_only
+def test_ais_bucket_with_backend_bck(
+    front_node: NodeProcess, target: Target, http: httpx.Client, moto_server: MotoServer
+) -> None:
+    remote = target.new_bucket()
+    fill(target, remote, ["p/1", "p/2", "q"], size=50)
+    name = f"front-{remote[-8:]}"
+    r = http.post(f"/v1/buckets/{name}", params={"provider": "ais"},
+                  json={"action": "create-bck", "value": {"backend_bck": f"s3://{remote}"}})
+    assert r.status_code == 200, r.text
+    r = http.request("POST", f"/v1/buckets/{name}", params={"provider": "ais"},
+                     json={"action": "prefetch-listrange", "value": {"template": "p/"}})
+    assert r.status_code == 200, r.text
+    rec = wait_job(http, r.text)
+    assert rec["buckets"] == [f"ais://{name}"] and rec["objects_done"] == 2, rec
+    gets = backend_gets(moto_server, remote, "p/1")
+    assert http.get(f"/v1/objects/{name}/p/1", params={"provider": "ais"}).status_code == 200
+    assert backend_gets(moto_server, remote, "p/1") == gets  # warm
+    r = http.request("DELETE", f"/v1/buckets/{name}", params={"provider": "ais"},
+                     json={"action": "evict-remote-bck"})
+    assert wait_job(http, r.text)["objects_done"] == 2
+    assert http.get(f"/v1/objects/{name}/p/1", params={"provider": "ais"}).status_code == 200
+    assert backend_gets(moto_server, remote, "p/1") == gets + 1  # cold again
+    # the ais:// bucket keeps its backend_bck (its props are never dropped)
+    head = http.head(f"/v1/buckets/{name}", params={"provider": "ais"})
+    assert remote in head.headers["ais-bucket-props"]
+
+
+@pytest.mark.parametrize("target", ["ceph"], indirect=True)
+@pytest.mark.parametrize("front_node", [False], indirect=True, ids=["open"])
+def test_prefetch_and_evict_over_ceph(front_node: NodeProcess, target: Target,
+                                      http: httpx.Client) -> None:
+    bucket = target.new_bucket()
+    names = [f"obj-{i:02d}" for i in range(20)]
+    fill(target, bucket, names, size=8192)
+    r = http.request("POST", f"/v1/buckets/{bucket}", params={"provider": "aws"},
+                     json={"action": "prefetch-listrange",
+                           "value": {"template": "obj-{00..19}"}})
+    rec = wait_job(http, r.text)
+    assert rec["state"] == "finished" and rec["bytes_done"] == 20 * 8192, rec
+    assert cached(http, bucket) == names
+    r = http.request("DELETE", f"/v1/buckets/{bucket}", params={"provider": "aws"},
+                     json={"action": "evict-listrange", "value": {"template": "obj-0"}})
+    assert wait_job(http, r.text)["objects_done"] == 10
+    assert cached(http, bucket) == names[10:]
+    r = http.request("DELETE", f"/v1/buckets/{bucket}",
+                     params={"provider": "aws", "keep_bck_md": "false"},
+                     json={"action": "evict-remote-bck"})
+    assert wait_job(http, r.text)["state"] == "finished"
+    assert cached(http, bucket) == []
+    assert len(target.client().list_objects_v2(Bucket=bucket)["Contents"]) == 20
+
+
+@moto_only
+@pytest.mark.parametrize("front_node", [False], indirect=True, ids=["open"])
+def test_store_jobs_show_through(front_node: NodeProcess, http: httpx.Client) -> None:
+    """The store's scrub is listed with the node's jobs (one registry to look at)."""
+    r = http.post("/v1/daemon/scrub")
+    assert r.status_code == 200, r.text
+    scrub_id = r.json()["progress"]["id"]
+    jobs = http.request("GET", "/v1/cluster", params={"what": "jobs"}, json={}).json()["jobs"]
+    (rec,) = [j for j in jobs if j["id"] == scrub_id]
+    assert rec["kind"] == "scrub"
+    r = http.put("/v1/cluster", json={"action": "stop", "value": {"ID": scrub_id}})
+    assert r.status_code in (200, 501), r.text  # 501 while it runs: the store's to stop
