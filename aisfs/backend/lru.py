@@ -43,7 +43,7 @@ from .settings import prop
 
 log = logging.getLogger(__name__)
 
-PAGE = 1000  # candidates read from the index at a time
+PAGE = 10_000  # candidates read from the index at a time (each page is a scan: ~0.5 s a 200k)
 # the JSON path (in ObjectMeta.extra) only a backend-acknowledged copy has
 ACKNOWLEDGED = f"$.{REMOTE}.source"
 

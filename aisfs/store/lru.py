@@ -174,6 +174,11 @@ def evict_sync(store: Store, c: Candidate, before_ns: int) -> bool:
         ).fetchone()
         if row is None or row[1] != c.generation:
             return False  # gone, or replaced since it was chosen
+        read = index.w.execute(
+            "SELECT atime_ns FROM atimes WHERE bucket = ? AND key = ?", (c.bucket, c.key)
+        ).fetchone()
+        if read is not None and read[0] >= before_ns:
+            return False  # read since, and that read flushed already
         copies = store.buckets.copies(store.buckets.get_locked(c.bucket).props)
         dropped = store.publisher.publish(
             [], [(c.bucket, c.key)], copies, known={(c.bucket, c.key): row[0]}

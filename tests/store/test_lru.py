@@ -90,14 +90,18 @@ async def test_evict_leaves_an_object_replaced_or_read_since_it_was_chosen(
     await three_buckets(store)
     await put(store, CACHE, "replaced", 1000)
     await put(store, CACHE, "read", 1000)
+    await put(store, CACHE, "read-flushed", 1000)
     cutoff = time.time_ns() + 1
     cands = {c.key: c for c in coldest_sync(store.index, [CACHE], cutoff, None, 10, ACKNOWLEDGED)}
     await put(store, CACHE, "replaced", 2000)  # a new generation (a PUT through the node)
-    access_times(store.index).touch(CACHE, "read", cutoff + 5)  # a GET, not flushed yet
-    for key in ("replaced", "read"):
+    times = access_times(store.index)
+    times.touch(CACHE, "read-flushed", cutoff + 5)  # a GET, its access time flushed
+    await trio.to_thread.run_sync(times.flush_sync, store.index)
+    times.touch(CACHE, "read", cutoff + 5)  # a GET, not flushed yet
+    for key in ("replaced", "read", "read-flushed"):
         assert not await trio.to_thread.run_sync(evict_sync, store, cands[key], cutoff)
     listed = sorted((e.key, e.size) for e in (await store.list_objects(CACHE)).entries)
-    assert listed == [("read", 1000), ("replaced", 2000)]
+    assert listed == [("read", 1000), ("read-flushed", 1000), ("replaced", 2000)]
 
 
 async def test_a_run_evicts_every_cached_copy_and_nothing_else(store: Store) -> None:
