@@ -258,6 +258,10 @@ def test_presigned_get_is_forwarded_then_served_locally(
     assert status == 200 and (tmp_path / "second").read_bytes() == data
     assert headers["ais-cached"] == "true"
     assert backend_bytes_out(backend) - before <= 1
+    # a range the client adds (unsigned) is the backend's to serve: relayed as it comes
+    status, headers = curl(at_front, tmp_path / "part", "-r", "5-14", "-H", f"{STYLE}: {style}")
+    assert status == 206 and (tmp_path / "part").read_bytes() == data[5:15]
+    assert headers["content-range"] == f"bytes 5-14/{len(data)}"
     # and through the front's own rules, the backend is not asked at all
     before = backend_bytes_out(backend)
     got = own_client(front).get_object(Bucket=bucket, Key=key)
@@ -276,10 +280,17 @@ def test_presigned_head_and_put(front: NodeProcess, backend: NodeProcess,
     assert status == 200 and headers["content-length"] == "7"
     assert headers["ais-cached"] == "false"
 
-    body = os.urandom(200_000)
+    body = os.urandom(3 * 1024 * 1024 + 5)  # curl sends Expect: 100-continue for it
     (tmp_path / "up").write_bytes(body)
     put_url = signer.generate_presigned_url(
         "put_object", Params={"Bucket": bucket, "Key": "put/new.bin"})
+    # a forged PUT: the backend's 403, nothing written there nor here
+    forged = re.sub(r"X-Amz-Signature=[0-9a-f]+", "X-Amz-Signature=" + "0" * 64, put_url)
+    status, _ = curl(to_front(forged, front, backend), tmp_path / "f", "-T",
+                     str(tmp_path / "up"), "-H", f"{STYLE}: path")
+    assert status == 403 and error_code((tmp_path / "f").read_bytes()) \
+        == "SignatureDoesNotMatch"
+    assert not cached(front, bucket, "put/new.bin")
     status, headers = curl(to_front(put_url, front, backend), tmp_path / "p", "-T",
                            str(tmp_path / "up"), "-H", f"{STYLE}: path")
     assert status == 200, (tmp_path / "p").read_bytes()
