@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from aisfs.errors import S3Error
+from aisfs.errors import S3Error, only, unwrap
 from aisfs.s3 import xml as s3xml
-from node.http import Response, only_cancelled, unwrap
+from node.http import Response
 
 XML = "application/xml"
 JSON = "application/json"
@@ -42,7 +42,7 @@ async def answer(
         raise
     except BaseException as exc:
         inner = unwrap(exc)
-        if only_cancelled(exc):
+        if only(exc, trio.Cancelled):
             raise
         if isinstance(inner, S3Error):
             return render(inner)

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 import trio
 
-from aisfs.errors import S3Error
+from aisfs.errors import S3Error, only, unwrap
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -187,13 +187,6 @@ async def first_piece_read(pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]
     return stream()
 
 
-def unwrap(exc: BaseException) -> BaseException:
-    """The one exception inside nested single-member groups (trio nurseries wrap)."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
-
-
 async def send_or_cut(
     send: Send, response: Response, what: str, request_id: str | None = None
 ) -> tuple[int, bool]:
@@ -208,17 +201,10 @@ async def send_or_cut(
         log.debug("%s: the client left mid-response: %s", what, exc)
         return 0, False
     except BaseException as exc:
-        if only_cancelled(exc):
+        if only(exc, trio.Cancelled):
             raise
         # the headers are out (e.g. a chunk with no good copy left, found while
         # streaming): all that is left is to cut the response short
         log.error("%s: response aborted: %s", what, unwrap(exc),
                   extra={"request_id": request_id} if request_id else None)
         return 0, True
-
-
-def only_cancelled(exc: BaseException) -> bool:
-    """True when ``exc`` is trio.Cancelled or a group holding nothing else."""
-    if isinstance(exc, BaseExceptionGroup):
-        return all(only_cancelled(e) for e in exc.exceptions)
-    return isinstance(exc, trio.Cancelled)

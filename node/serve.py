@@ -29,11 +29,11 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve, tcp_server
 
 from aisfs.config import ConfigError, NodeConfig, parse_listen
+from aisfs.errors import only
 from aisfs.store.store import StoreConfig, open_store
 from node.app import NodeApp
 from node.daemon import Daemon, Notifier, reload_config
 from node.h1server import H1Server, server_ssl_context
-from node.http import only_cancelled
 
 log = logging.getLogger("aisfs.node")
 
@@ -115,7 +115,7 @@ class InFlight:
         try:
             await self.app(scope, receive, send)
         except BaseException as exc:
-            if only_cancelled(exc):
+            if only(exc, trio.Cancelled):
                 self.cut += 1
             raise
         finally:
@@ -275,6 +275,8 @@ async def run_node(
     return 0
 
 
+# long: the node's life in order - store, app, bind, ready, the signal loop, the stop; the
+# nested nurseries and ``stop`` tie the steps together
 async def _serve(
     cfg: NodeConfig,
     ready_file: Path | None,
