@@ -4,15 +4,23 @@ The embedded default needs no file at all: data under ``~/.local/share/aisfs`` w
 mountpaths, listening on 127.0.0.1:8080, S3 at ``/s3``, open auth. An unknown key or a
 value of the wrong kind is a ``ConfigError`` naming the key (the CLI prints one line and
 exits 2).
+
+Each section is a ``msgspec.Struct``: ``msgspec.convert`` checks a TOML table against it
+strictly (a bool is not a number, an int is a float, unknown keys are refused) and
+``_config_error`` rewrites its first error to the one-line ``key: ...`` form. The rules
+across fields (auth modes, watermarks, listen addresses...) are checked in ``resolve()``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+import msgspec
+from msgspec import field
 
 DEFAULT_CONFIG_FILE = Path("/etc/aisfs/node.toml")
 
@@ -38,13 +46,16 @@ class ConfigError(Exception):
     """A bad setting: the message names the key."""
 
 
+class Section(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A table of the config file: its keys are the fields, any other key is refused."""
+
+
 def default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "aisfs"
 
 
-@dataclass(slots=True)
-class NetConfig:
+class NetConfig(Section):
     listen: list[str] = field(default_factory=lambda: ["127.0.0.1:8080"])
     https_listen: list[str] = field(default_factory=list)
     certfile: str = ""
@@ -62,8 +73,7 @@ class NetConfig:
     graceful_timeout: float = 30.0
 
 
-@dataclass(slots=True)
-class StoreSettings:
+class StoreSettings(Section):
     mountpaths: list[str] = field(default_factory=list)
     index_dir: str = ""
     chunk_size: int = 8 * 1024 * 1024
@@ -87,11 +97,11 @@ class StoreSettings:
     short_steps_on_loop: bool = True
 
 
-@dataclass(slots=True, repr=False)
-class AuthConfig:
+class AuthConfig(Section):
     mode: str = "open"  # open | sigv4 | jwt
     # the keys of one admin user, "aisfs" (as before users existed): { AKID = "SECRET" }
-    access_keys: dict[str, str] = field(default_factory=dict)
+    # (values typed Any: aisfs.auth.users checks each key and secret, with its messages)
+    access_keys: dict[str, Any] = field(default_factory=dict)
     # [auth.users.NAME]: access_keys = { AKID = "SECRET" }, display_name, id (64 hex),
     # jwt_subjects = [...], admin = true (aisfs/auth/users.py; docs/auth.md)
     users: dict[str, Any] = field(default_factory=dict)
@@ -112,20 +122,23 @@ class AuthConfig:
                 f"metrics={self.metrics!r})")
 
 
-@dataclass(slots=True)
-class LogConfig:
+class LogConfig(Section):
     level: str = "info"
     json: bool = False
 
 
-@dataclass(slots=True, repr=False)
-class BackendS3Config:
+S3_SECRET_FIELDS = ("secret_key", "session_token")
+
+
+class BackendS3Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
     """``[backend.s3]``: the S3 cluster remote buckets (``s3://B``, ``backend_bck``) live in.
 
     Empty ``endpoint``: AWS itself. Empty ``access_key``/``secret_key``: the usual AWS
     chain (environment, ``profile`` in ~/.aws, instance metadata) via botocore. Per-bucket
     overrides are AIS bucket props (``extra.aws.endpoint``, ``extra.aws.profile``,
-    ``extra.aws.cloud_region``); aisfs/backend/settings.py merges them.
+    ``extra.aws.cloud_region``); aisfs/backend/settings.py merges them into an
+    ``S3Settings``, this class frozen and extended - the fields are declared here only.
+    (Frozen, hence not a ``Section``: a frozen struct cannot extend a mutable one.)
     """
 
     endpoint: str = ""
@@ -146,18 +159,19 @@ class BackendS3Config:
     # extra attempts of an idempotent call after a 5xx, a throttle or a network error
     retries: int = 3
 
-    def __repr__(self) -> str:  # secrets never in a log or a traceback
+    def __repr__(self) -> str:  # secrets never in a log or a traceback (S3Settings too)
         shown = []
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if f.name in ("secret_key", "session_token") and v:
+        for name in self.__struct_fields__:
+            v = getattr(self, name)
+            if name in S3_SECRET_FIELDS and v:
                 v = "***"
-            shown.append(f"{f.name}={v!r}")
-        return f"BackendS3Config({', '.join(shown)})"
+            shown.append(f"{name}={v!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    __str__ = __repr__
 
 
-@dataclass(slots=True)
-class SpaceConfig:
+class SpaceConfig(Section):
     """``[space]``: AIS's watermarks, in percent of a file system's capacity used.
 
     Past ``highwm`` the LRU (when ``lru.enabled``) evicts cached copies of remote objects
@@ -171,8 +185,7 @@ class SpaceConfig:
     out_of_space: int = 95
 
 
-@dataclass(slots=True)
-class LruConfig:
+class LruConfig(Section):
     """``[lru]``: eviction of cached remote objects (AIS ``lru.*``)."""
 
     enabled: bool = True
@@ -182,13 +195,11 @@ class LruConfig:
     capacity_upd_time: float = 600.0
 
 
-@dataclass(slots=True)
-class BackendConfig:
+class BackendConfig(Section):
     s3: BackendS3Config = field(default_factory=BackendS3Config)
 
 
-@dataclass(slots=True)
-class NodeConfig:
+class NodeConfig(Section):
     net: NetConfig = field(default_factory=NetConfig)
     store: StoreSettings = field(default_factory=StoreSettings)
     auth: AuthConfig = field(default_factory=AuthConfig)
@@ -318,58 +329,49 @@ def parse_listen(addr: str, key: str = "listen") -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _check_type(key: str, value: Any, expected: Any) -> Any:
-    """Coerce/check one TOML value against the dataclass field's annotation (as a string)."""
-    kinds: dict[str, type | tuple[type, ...]] = {
-        "str": str,
-        "int": int,
-        "float": (int, float),
-        "bool": bool,
-    }
-    text = str(expected)
-    if text.startswith("list"):
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{key}: expected a list of strings")
-        return value
-    if text.startswith("dict"):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a table")
-        return value
-    optional = "None" in text
-    if value is None and optional:
-        return None
-    base = text.replace(" | None", "")
-    want = kinds.get(base)
-    if want is None:
-        return value
-    if base in ("int", "float") and isinstance(value, bool):
-        raise ConfigError(f"{key}: expected a number, got {value!r}")
-    matches = isinstance(value, want)  # (not narrowed: value stays the TOML value)
-    if not matches:
-        raise ConfigError(f"{key}: expected {base}, got {type(value).__name__} {value!r}")
-    return float(value) if base == "float" else value
-
-
-def _apply(obj: Any, data: dict[str, Any], prefix: str) -> None:
-    known = {f.name: f for f in fields(obj)}
-    for name, value in data.items():
-        key = f"{prefix}{name}"
-        f = known.get(name)
-        if f is None:
-            raise ConfigError(f"{key}: unknown setting")
-        current = getattr(obj, name)
-        if hasattr(current, "__dataclass_fields__"):
-            if not isinstance(value, dict):
-                raise ConfigError(f"{key}: expected a table")
-            _apply(current, value, f"{key}.")
-        else:
-            setattr(obj, name, _check_type(key, value, f.type))
-
-
 def config_from_mapping(data: dict[str, Any]) -> NodeConfig:
-    cfg = NodeConfig()
-    _apply(cfg, data, "")
-    return cfg
+    """``data`` (a parsed TOML document) as a ``NodeConfig``: types and keys checked."""
+    try:
+        return msgspec.convert(data, NodeConfig)
+    except msgspec.ValidationError as e:
+        raise _config_error(str(e), data) from None
+
+
+_EXPECTED = re.compile(r"Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`")
+_UNKNOWN = re.compile(r"Object contains unknown field `(?P<name>[^`]+)`")
+_STEP = re.compile(r"\.([^.\[]+)|\[([^\]]*)\]")
+
+
+def _config_error(text: str, data: dict[str, Any]) -> ConfigError:
+    """msgspec's ``Expected `float`, got `str` - at `$.net.keep_alive_timeout``` as
+    ``net.keep_alive_timeout: expected float, got str 'x'`` (the key dotted, the value
+    shown; an element of a list stands for its list: every list here is of strings)."""
+    message, _, where = text.partition(" - at `")
+    keys: list[str] = []
+    in_list = False
+    for m in _STEP.finditer(where.rstrip("`").removeprefix("$")):
+        if m[1] is not None and not in_list:
+            keys.append(m[1])
+        else:
+            in_list = True
+    unknown = _UNKNOWN.fullmatch(message)
+    if unknown:
+        return ConfigError(f"{'.'.join([*keys, unknown['name']])}: unknown setting")
+    key = ".".join(keys)
+    expected = _EXPECTED.fullmatch(message)
+    if expected is None:
+        return ConfigError(f"{key}: {message}")
+    want = expected["want"].replace(" | null", "")
+    if in_list or want == "array":
+        return ConfigError(f"{key}: expected a list of strings")
+    if want == "object":
+        return ConfigError(f"{key}: expected a table")
+    value: Any = data
+    for k in keys:
+        value = value.get(k) if isinstance(value, dict) else None
+    if want in ("int", "float") and isinstance(value, bool):
+        return ConfigError(f"{key}: expected a number, got {value!r}")
+    return ConfigError(f"{key}: expected {want}, got {type(value).__name__} {value!r}")
 
 
 def load_config(path: Path | None) -> NodeConfig:

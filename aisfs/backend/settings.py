@@ -9,47 +9,21 @@ distinct value. Secrets never appear in its repr.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
 from typing import Any
+
+import msgspec
 
 from ..config import BackendS3Config
 
-SECRET_FIELDS = ("secret_key", "session_token")
 
-
-@dataclass(frozen=True, slots=True, repr=False)
-class S3Settings:
-    endpoint: str = ""  # "": AWS itself
-    region: str = "us-east-1"
-    addressing: str = "path"
-    access_key: str = ""
-    secret_key: str = ""
-    session_token: str = ""
-    profile: str = ""
-    verify_tls: bool = True
-    ca_file: str = ""
-    connect_timeout: float = 5.0
-    read_timeout: float = 30.0
-    max_concurrency: int = 64
-    multipart_threshold: int = 16 * 1024 * 1024
-    part_size: int = 16 * 1024 * 1024
-    retries: int = 3
+class S3Settings(BackendS3Config, frozen=True):
+    """``BackendS3Config``'s fields (declared there once, redacted by its ``__repr__``),
+    frozen: a hashable value naming one client."""
 
     @property
     def label(self) -> str:
         """How errors and logs name this backend (never with credentials)."""
         return f"s3 backend {self.endpoint or f'AWS ({self.region})'}"
-
-    def __repr__(self) -> str:
-        shown = []
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if f.name in SECRET_FIELDS and v:
-                v = "***"
-            shown.append(f"{f.name}={v!r}")
-        return f"S3Settings({', '.join(shown)})"
-
-    __str__ = __repr__
 
 
 def prop(props: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
@@ -73,7 +47,7 @@ def settings_for(cfg: BackendS3Config, props: Mapping[str, Any] | None = None) -
     node's static keys are then not used for that bucket.
     """
     props = props or {}
-    values = {f.name: getattr(cfg, f.name) for f in fields(S3Settings)}
+    values = msgspec.structs.asdict(cfg)
     endpoint = prop(props, "extra.aws.endpoint")
     if endpoint:
         values["endpoint"] = str(endpoint).rstrip("/")

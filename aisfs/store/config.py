@@ -36,7 +36,7 @@ class StoreConfig:
         """From the node's ``[store]`` table (``aisfs.config.StoreSettings``): every field
         the two share, by name - a new store setting is declared in both, copied nowhere.
         The node's own keys (gc_interval, scrub_interval, upload_max_age) stay there."""
-        given = {f.name for f in fields(settings)}
+        given = set(settings.__struct_fields__)
         values = {f.name: getattr(settings, f.name) for f in fields(cls) if f.name in given}
         return cls(**{**values, **overrides})
 
