@@ -185,6 +185,40 @@ def _split_host(host: str) -> str:
     return host.rsplit(":", 1)[0] if ":" in host else host
 
 
+def _below_base(raw: str, base_path: str) -> str:
+    """The path below ``base_path`` (``/`` for the base itself), always starting with ``/``."""
+    if base_path:
+        base = base_path.rstrip("/")
+        if raw == base:
+            raw = "/"
+        elif raw.startswith(base + "/"):
+            raw = raw[len(base) :]
+        # else: the node decided the request is ours anyway (S3 API via root)
+    if not raw.startswith("/"):
+        raw = "/" + raw
+    return raw
+
+
+def _bucket_and_key(
+    raw: str, host: str, virtual_host_domain: str | None
+) -> tuple[str | None, str | None, bool]:
+    """(bucket, key, virtual-hosted) of a path below the base: the bucket from the Host
+    under ``virtual_host_domain``, else from the path's first segment."""
+    hostname = _split_host(host) if host else ""
+    domain = (virtual_host_domain or "").strip(".").lower()
+    if domain and hostname.endswith("." + domain) and len(hostname) > len(domain) + 1:
+        return hostname[: -len(domain) - 1], _decode(raw[1:]) or None, True
+    rest = raw[1:]
+    if not rest:
+        return None, None, False
+    seg, sep, tail = rest.partition("/")
+    bucket = _decode(seg) or None
+    if bucket is None:
+        # "//x": an empty bucket segment
+        raise S3Error("InvalidBucketName", "The specified bucket is not valid.")
+    return bucket, (_decode(tail) if sep and tail else None), False
+
+
 def route(
     method: str,
     path: str,
@@ -216,37 +250,8 @@ def route(
     if method not in METHODS:
         raise S3Error("MethodNotAllowed", f"The method {method} is not allowed.")
     q = parse_query(query)
-    raw = path.split("?", 1)[0]
-    if base_path:
-        base = base_path.rstrip("/")
-        if raw == base:
-            raw = "/"
-        elif raw.startswith(base + "/"):
-            raw = raw[len(base) :]
-        # else: the node decided the request is ours anyway (S3 API via root)
-    if not raw.startswith("/"):
-        raw = "/" + raw
-
-    bucket: str | None
-    key: str | None
-    vhost = False
-    hostname = _split_host(host) if host else ""
-    domain = (virtual_host_domain or "").strip(".").lower()
-    if domain and hostname.endswith("." + domain) and len(hostname) > len(domain) + 1:
-        vhost = True
-        bucket = hostname[: -len(domain) - 1]
-        key = _decode(raw[1:]) or None
-    else:
-        rest = raw[1:]
-        if not rest:
-            bucket, key = None, None
-        else:
-            seg, sep, tail = rest.partition("/")
-            bucket = _decode(seg) or None
-            key = _decode(tail) if sep and tail else None
-            if bucket is None:
-                # "//x": an empty bucket segment
-                raise S3Error("InvalidBucketName", "The specified bucket is not valid.")
+    raw = _below_base(path.split("?", 1)[0], base_path)
+    bucket, key, vhost = _bucket_and_key(raw, host, virtual_host_domain)
 
     op = "PreflightRequest" if method == "OPTIONS" else _operation(method, bucket, key, q, headers)
 

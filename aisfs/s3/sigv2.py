@@ -130,6 +130,7 @@ def sign(secret: str, text: str) -> str:
     return base64.b64encode(digest).decode()
 
 
+# long: the docstring is half of it; the header and the query forms, then the one check
 def verify(
     method: str,
     resources: list[str],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import sys
 import time
 from collections import Counter
@@ -48,6 +49,8 @@ class ScanProgress:
             )
 
 
+# long: one walk of each mountpath collecting four kinds of record, the highest
+# generation winning; the return type alone is six lines
 def _scan(core: StoreCore, progress: ScanProgress) -> tuple[
     dict[str, tuple[int, BucketInfo]],
     dict[tuple[str, str], ObjectInfo],
@@ -120,9 +123,31 @@ def run_fsck(core: StoreCore, rebuild: bool, check_chunks: bool = True) -> FsckR
 def _check(core: StoreCore, rebuild: bool, check_chunks: bool) -> FsckReport:
     progress = ScanProgress()
     buckets, objects, uploads, parts = _scan(core, progress)
-    w = core.index.w
+    _adopt_orphans(buckets, objects, uploads)
     report = FsckReport()
-    # objects whose bucket record is lost everywhere get a bucket with default props
+    _compare_with_index(core.index.w, report, buckets, objects, uploads, parts)
+    refs, sizes = _chunk_refs(objects, uploads, parts)
+    report.buckets = len(buckets)
+    report.objects = len(objects)
+    report.uploads = len(uploads)
+    report.parts = sum(len(parts.get(u, {})) for u in uploads)
+    report.chunks_referenced = len(refs)
+    if check_chunks:
+        live = core.mps.live()
+        for cid in refs:
+            if not any(os.path.exists(layout.chunk_path(mp.root, cid)) for mp in live):
+                report.missing_chunks.append(cid)
+    if rebuild:
+        _rebuild_index(core, buckets, objects, uploads, parts, refs, sizes)
+        report.rebuilt = True
+    return report
+
+
+def _adopt_orphans(buckets: dict[str, tuple[int, BucketInfo]],
+                   objects: dict[tuple[str, str], ObjectInfo],
+                   uploads: dict[str, UploadInfo]) -> None:
+    """Objects and uploads whose bucket record is lost everywhere get a bucket with
+    default props."""
     for bucket, _ in objects:
         if bucket not in buckets:
             log.warning("bucket %s has objects but no record: recreating it", bucket)
@@ -131,7 +156,13 @@ def _check(core: StoreCore, rebuild: bool, check_chunks: bool) -> FsckReport:
         if up.bucket not in buckets:
             buckets[up.bucket] = (0, BucketInfo(up.bucket, time.time_ns(), {}))
 
-    # compare with the index
+
+def _compare_with_index(w: sqlite3.Connection, report: FsckReport,
+                        buckets: dict[str, tuple[int, BucketInfo]],
+                        objects: dict[tuple[str, str], ObjectInfo],
+                        uploads: dict[str, UploadInfo],
+                        parts: dict[str, dict[int, dict[str, Any]]]) -> None:
+    """What the disk has that the index lacks, and the reverse, into ``report``."""
     idx_objects = {
         (r[0], r[1]): int(r[2])
         for r in w.execute("SELECT bucket, key, generation FROM objects").fetchall()
@@ -159,6 +190,12 @@ def _check(core: StoreCore, rebuild: bool, check_chunks: bool) -> FsckReport:
         | {u for u in uploads if idx_parts.get(u, 0) != len(parts.get(u, {}))}
     )
 
+
+def _chunk_refs(objects: dict[tuple[str, str], ObjectInfo],
+                uploads: dict[str, UploadInfo],
+                parts: dict[str, dict[int, dict[str, Any]]],
+                ) -> tuple[Counter[str], dict[str, int]]:
+    """How many objects and live parts name each chunk, and its size."""
     refs: Counter[str] = Counter()
     sizes: dict[str, int] = {}
     for info in objects.values():
@@ -172,56 +209,53 @@ def _check(core: StoreCore, rebuild: bool, check_chunks: bool) -> FsckReport:
             for cid, size in p["chunks"]:
                 refs[cid] += 1
                 sizes[cid] = int(size)
-    report.buckets = len(buckets)
-    report.objects = len(objects)
-    report.uploads = len(uploads)
-    report.parts = sum(len(parts.get(u, {})) for u in uploads)
-    report.chunks_referenced = len(refs)
-    if check_chunks:
-        live = core.mps.live()
-        for cid in refs:
-            if not any(os.path.exists(layout.chunk_path(mp.root, cid)) for mp in live):
-                report.missing_chunks.append(cid)
+    return refs, sizes
 
-    if rebuild:
-        core.index.begin()
-        try:
-            for table in ("buckets", "objects", "chunks", "uploads", "parts"):
-                w.execute(f"DELETE FROM {table}")
-            w.executemany(
-                "INSERT INTO buckets (name, created_ns, props) VALUES (?, ?, ?)",
-                [(b.name, b.created_ns, dumps(b.props)) for _, b in buckets.values()],
-            )
-            w.executemany(
-                INSERT_OBJECT, (object_row(i, index_text(i)) for i in objects.values())
-            )
-            if objects:
-                core.index.note_generation(max(i.generation for i in objects.values()))
-            w.executemany(
-                "INSERT INTO chunks (id, refs, size) VALUES (?, ?, ?)",
-                [(cid, n, sizes[cid]) for cid, n in refs.items()],
-            )
-            w.executemany(
-                "INSERT INTO uploads (upload_id, bucket, key, initiated_ns, meta) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(u.upload_id, u.bucket, u.key, u.initiated_ns, dumps(u.meta.to_json()))
-                 for u in uploads.values()],
-            )
-            w.executemany(
-                "INSERT INTO parts (upload_id, part_number, etag, size, mtime_ns, chunks) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (uid, int(p["part_number"]), p["etag"], int(p["size"]), int(p["mtime_ns"]),
-                     dumps(p["chunks"]))
-                    for uid, ps in parts.items() if uid in uploads
-                    for p in ps.values()
-                ],
-            )
-            core.index.commit()
-        except BaseException:
-            core.index.rollback()
-            raise
-        for _, b in buckets.values():
-            core.buckets.write_files(b)
-        report.rebuilt = True
-    return report
+
+def _rebuild_index(core: StoreCore,
+                   buckets: dict[str, tuple[int, BucketInfo]],
+                   objects: dict[tuple[str, str], ObjectInfo],
+                   uploads: dict[str, UploadInfo],
+                   parts: dict[str, dict[int, dict[str, Any]]],
+                   refs: Counter[str], sizes: dict[str, int]) -> None:
+    """The index's tables replaced by what the disk says, in one transaction."""
+    w = core.index.w
+    core.index.begin()
+    try:
+        for table in ("buckets", "objects", "chunks", "uploads", "parts"):
+            w.execute(f"DELETE FROM {table}")
+        w.executemany(
+            "INSERT INTO buckets (name, created_ns, props) VALUES (?, ?, ?)",
+            [(b.name, b.created_ns, dumps(b.props)) for _, b in buckets.values()],
+        )
+        w.executemany(
+            INSERT_OBJECT, (object_row(i, index_text(i)) for i in objects.values())
+        )
+        if objects:
+            core.index.note_generation(max(i.generation for i in objects.values()))
+        w.executemany(
+            "INSERT INTO chunks (id, refs, size) VALUES (?, ?, ?)",
+            [(cid, n, sizes[cid]) for cid, n in refs.items()],
+        )
+        w.executemany(
+            "INSERT INTO uploads (upload_id, bucket, key, initiated_ns, meta) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(u.upload_id, u.bucket, u.key, u.initiated_ns, dumps(u.meta.to_json()))
+             for u in uploads.values()],
+        )
+        w.executemany(
+            "INSERT INTO parts (upload_id, part_number, etag, size, mtime_ns, chunks) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (uid, int(p["part_number"]), p["etag"], int(p["size"]), int(p["mtime_ns"]),
+                 dumps(p["chunks"]))
+                for uid, ps in parts.items() if uid in uploads
+                for p in ps.values()
+            ],
+        )
+        core.index.commit()
+    except BaseException:
+        core.index.rollback()
+        raise
+    for _, b in buckets.values():
+        core.buckets.write_files(b)

@@ -62,6 +62,9 @@ class Lister:
         self.index = index
         self.buckets = buckets
 
+    # long: one seek-and-step loop over the index whose state (lo, inclusive, n, last,
+    # truncated) the common-prefix jump and the page's end share; split, it would be passed
+    # back and forth
     def list_sync(
         self,
         bucket: str,

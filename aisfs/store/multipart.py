@@ -337,48 +337,7 @@ class Multipart:
             w = self.index.w
             upload = self._upload_row(upload_id, bucket, key, w)
             binfo = self.buckets.get_sync(bucket)
-            if not parts:
-                raise S3Error(
-                    "MalformedXML", "You must specify at least one part", upload_id
-                )
-            prev = 0
-            for number, _ in parts:
-                if number <= prev:
-                    raise S3Error(
-                        "InvalidPartOrder", "The list of parts was not in ascending order.",
-                        upload_id,
-                    )
-                prev = number
-            stored = {
-                int(r[0]): (r[1], int(r[2]), r[3])
-                for r in w.execute(
-                    "SELECT part_number, etag, size, chunks FROM parts WHERE upload_id = ?",
-                    (upload_id,),
-                ).fetchall()
-            }
-            md5s = []
-            chunks: list[ChunkRef] = []
-            sizes: list[int] = []
-            for i, (number, etag) in enumerate(parts):
-                have = stored.get(number)
-                if have is None or have[0] != etag.strip().strip('"').lower():
-                    raise S3Error(
-                        "InvalidPart",
-                        "One or more of the specified parts could not be found or the "
-                        "specified entity tag might not have matched the part's entity tag.",
-                        upload_id,
-                        extra={"PartNumber": str(number), "ETag": etag},
-                    )
-                if i < len(parts) - 1 and have[1] < self.config.min_part_size:
-                    raise S3Error(
-                        "EntityTooSmall",
-                        "Your proposed upload is smaller than the minimum allowed object size.",
-                        upload_id,
-                        extra={"PartNumber": str(number)},
-                    )
-                md5s.append(bytes.fromhex(have[0]))
-                sizes.append(have[1])
-                chunks.extend(ChunkRef(c[0], int(c[1])) for c in json.loads(have[2]))
+            md5s, sizes, chunks = self._chosen_parts(w, upload_id, parts)
             row = w.execute(
                 "SELECT etag FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
             ).fetchone()
@@ -409,6 +368,56 @@ class Multipart:
                 in_tx=lambda: self._finish_upload_tx(upload_id, info, parts),
             )
             return info, dropped
+
+    def _chosen_parts(
+        self, w: sqlite3.Connection, upload_id: str, parts: list[tuple[int, str]]
+    ) -> tuple[list[bytes], list[int], list[ChunkRef]]:
+        """The MD5s, sizes and chunks of the parts a completion names, each checked
+        against the stored part (ascending numbers, matching ETags, all but the last at
+        least min_part_size)."""
+        if not parts:
+            raise S3Error(
+                "MalformedXML", "You must specify at least one part", upload_id
+            )
+        prev = 0
+        for number, _ in parts:
+            if number <= prev:
+                raise S3Error(
+                    "InvalidPartOrder", "The list of parts was not in ascending order.",
+                    upload_id,
+                )
+            prev = number
+        stored = {
+            int(r[0]): (r[1], int(r[2]), r[3])
+            for r in w.execute(
+                "SELECT part_number, etag, size, chunks FROM parts WHERE upload_id = ?",
+                (upload_id,),
+            ).fetchall()
+        }
+        md5s = []
+        chunks: list[ChunkRef] = []
+        sizes: list[int] = []
+        for i, (number, etag) in enumerate(parts):
+            have = stored.get(number)
+            if have is None or have[0] != etag.strip().strip('"').lower():
+                raise S3Error(
+                    "InvalidPart",
+                    "One or more of the specified parts could not be found or the "
+                    "specified entity tag might not have matched the part's entity tag.",
+                    upload_id,
+                    extra={"PartNumber": str(number), "ETag": etag},
+                )
+            if i < len(parts) - 1 and have[1] < self.config.min_part_size:
+                raise S3Error(
+                    "EntityTooSmall",
+                    "Your proposed upload is smaller than the minimum allowed object size.",
+                    upload_id,
+                    extra={"PartNumber": str(number)},
+                )
+            md5s.append(bytes.fromhex(have[0]))
+            sizes.append(have[1])
+            chunks.extend(ChunkRef(c[0], int(c[1])) for c in json.loads(have[2]))
+        return md5s, sizes, chunks
 
     def _finish_upload_tx(
         self, upload_id: str, info: ObjectInfo, parts: list[tuple[int, str]]

@@ -264,6 +264,9 @@ class Publisher:
                 known,
             )
 
+    # long: the publish path in crash order - install manifests, fsync their directories,
+    # crash point, the index transaction, crash point; read top to bottom it is the
+    # durability argument (docs/store.md)
     def _publish(
         self,
         new: list[ObjectInfo],

@@ -71,6 +71,8 @@ def wanted(core: StoreCore, name: str, copies: int) -> list[Mountpath]:
 
 # == chunks ===============================================================================
 
+# long: read every copy, write the missing and bad ones, sync, then drop the unwanted -
+# the order is the repair's safety (nothing is removed before the copies are durable)
 def fix_chunk(core: StoreCore, cid: str, size: int, copies: int, mode: str, prog: Progress) -> str:
     """Make ``cid``'s copies right (see the module doc). The caller pinned it."""
     mps = core.mps
@@ -394,6 +396,8 @@ def chunk_copies(core: StoreCore, copies_of: dict[str, int]) -> dict[str, int]:
     return out
 
 
+# long: one pass over the objects then the uploads, sharing ``done`` (each chunk fixed
+# once) and the thread pool
 def walk(
     core: StoreCore,
     prog: Progress,

@@ -133,6 +133,8 @@ class Store:
 
     # == open / close ====================================================================
 
+    # long: the open sequence in its order - lock, index, mountpaths, then recovery (rebuild
+    # or reconcile), dirty marker, generation mark; each step's cleanup needs the ones before
     @classmethod
     def open_sync(cls, config: StoreConfig) -> Store:
         config.index_dir.mkdir(0o700, parents=True, exist_ok=True)

@@ -180,6 +180,8 @@ class RemoteMultipart:
             ctx.bucket, ctx.key, q["uploadId"], parts, marker, next_marker, max_parts,
             truncated))
 
+    # long: two paths of one operation (the backend copies, or the node reads the range and
+    # uploads it) after the shared parsing of the copy source and its range
     async def op_UploadPartCopy(self, ctx: Context, rb: Resolved) -> Response:
         """The backend's UploadPartCopy when the source is in the same backend (what
         boto3's and the aws CLI's copies of large objects do); else the source's range
