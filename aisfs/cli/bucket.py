@@ -1,10 +1,12 @@
-"""`aisfs bucket create|ls|rm|props show|props set|props reset|mirror`."""
+"""`aisfs bucket create|ls|rm|props show|props set|props reset|mirror|cp`."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from typing import Any
+from urllib.parse import quote
 
 from aisfs.cli.args import (
     Subparsers,
@@ -16,10 +18,10 @@ from aisfs.cli.args import (
     json_flag,
     parse_uri,
 )
-from aisfs.cli.jobs import job_failed, last_job_id, wait_job
+from aisfs.cli.jobs import POLL_SECONDS, job_failed, last_job_id, wait_job
 from aisfs.cli.listing import add_ls_options, cmd_ls
-from aisfs.cli.output import fmt, print_json, print_table
-from aisfs.client.native import NativeError
+from aisfs.cli.output import StatusLine, fmt, human_size, print_json, print_table
+from aisfs.client.native import NativeClient, NativeError
 from aisfs.client.props import (
     AIS_BUCKET_FEATURES,
     BUCKET_PROPS,
@@ -149,6 +151,127 @@ def cmd_mirror(ns: argparse.Namespace) -> int:
     return 0
 
 
+# == bucket cp (copy-bck, copy-listrange) ==============================================
+
+def _bucket_ref(uri: str) -> tuple[str, str]:
+    """``s3://b`` -> ("aws", "b"); ``ais://b`` or ``b`` -> ("ais", "b")."""
+    from aisfs.cli.remote import scheme_provider
+
+    return scheme_provider(uri), _bucket_only(uri, "give a bucket: ais://BUCKET, s3://BUCKET")
+
+
+def start_copy(c: NativeClient, ns: argparse.Namespace) -> str:
+    """POST the copy as the aistore SDK does; the job id."""
+    sp, src = _bucket_ref(ns.src)
+    dp, dst = _bucket_ref(ns.dst)
+    value: dict[str, Any] = {"prefix": ns.prefix or "", "prepend": ns.prepend or "",
+                             "dry_run": bool(ns.dry_run), "force": bool(ns.force),
+                             "latest-ver": bool(ns.latest), "synchronize": False}
+    if ns.num_workers:
+        value["num-workers"] = ns.num_workers
+    action = "copy-bck"
+    if ns.template or ns.list:
+        if ns.prefix:
+            raise UsageError("--prefix with --template/--list: put the prefix in the template")
+        action = "copy-listrange"
+        if ns.template:
+            value["template"] = ns.template
+        else:
+            value["objnames"] = [n for n in ns.list.split(",") if n]
+        value["tobck"] = {"name": dst, "provider": dp,
+                          "namespace": {"uuid": "", "name": ""}}
+        value["coer"] = bool(ns.cont_on_err)
+    elif ns.cont_on_err:
+        value["coer"] = True
+    resp = c.request("POST", f"/v1/buckets/{quote(src, safe='')}", action=action,
+                     value=value, params={"provider": sp, "bck_to": f"{dp}/@#/{dst}/"})
+    return resp.text.strip()
+
+
+def job_record(c: NativeClient, job_id: str) -> dict[str, Any] | None:
+    """The node's record of the job (``/v1/cluster?what=jobs``), None if it has none."""
+    body = json.dumps({"id": job_id}).encode()
+    jobs = c.request("GET", "/v1/cluster", params={"what": "jobs"}, content=body,
+                     headers={"content-type": "application/json"}).json().get("jobs") or []
+    return next((j for j in jobs if j.get("id") == job_id), None)
+
+
+def copy_line(job: dict[str, Any]) -> str:
+    """One progress line of a copy: objects and bytes copied (of how many, when known),
+    skipped, errors."""
+    done, nbytes = int(job.get("objects_done") or 0), int(job.get("bytes_done") or 0)
+    total = job.get("objects_total")
+    of = f"/{total}" if total is not None else ""
+    pct = f" ({100 * (done + int(job.get('objects_skipped') or 0)) // total}%)" \
+        if total else ""
+    line = (f"{job.get('kind', 'copy')} {job.get('id', '')} {job.get('state', '')}: "
+            f"{done}{of} objects{pct}, {human_size(nbytes)}")
+    if job.get("objects_skipped"):
+        line += f", {job['objects_skipped']} skipped (already there)"
+    if job.get("errors"):
+        line += f", {job['errors']} errors"
+    if job.get("error"):
+        line += f" [{job['error']}]"
+    return line
+
+
+def wait_copy(c: NativeClient, job_id: str) -> dict[str, Any]:
+    """Poll the job until it ends, a progress line on stderr; its last record."""
+    line = StatusLine()
+    while True:
+        job = job_record(c, job_id)
+        if job is None:
+            line.close()
+            raise UsageError(f"job {job_id} is not known to the node")
+        line.show(copy_line(job))
+        if not job.get("running"):
+            line.close()
+            return job
+        time.sleep(POLL_SECONDS)
+
+
+def cmd_cp(ns: argparse.Namespace) -> int:
+    with client(ns) as c:
+        job_id = start_copy(c, ns)
+        what = " (dry run)" if ns.dry_run else ""
+        if not ns.wait:
+            print(f"copying {ns.src} => {ns.dst}{what}; job {job_id} "
+                  f"(aisfs job wait {job_id})")
+            return 0
+        job = wait_copy(c, job_id)
+    if ns.json:
+        print_json(job)
+    else:
+        print(f"{ns.src} => {ns.dst}{what}: {copy_line(job)}")
+    return 0 if job.get("state") == "finished" else 1
+
+
+def _register_cp(bsub: Subparsers, conn: argparse.ArgumentParser) -> None:
+    p = json_flag(add_command(
+        bsub, "cp", cmd_cp, "copy a bucket's objects to another bucket through the node "
+        "(ais:// and s3://, either way; AIS's copy-bck)", [conn]))
+    p.add_argument("src", metavar="SRC_BUCKET")
+    p.add_argument("dst", metavar="DST_BUCKET")
+    p.add_argument("--prefix", default="", help="only the objects under this prefix")
+    p.add_argument("--template", default="",
+                   help="only the objects of a range, e.g. 'shard-{000..999}.tar'")
+    p.add_argument("--list", default="", help="only these objects (comma-separated)")
+    p.add_argument("--prepend", default="", help="put this before each destination name")
+    p.add_argument("--dry-run", action="store_true",
+                   help="count what would be copied, copy nothing")
+    p.add_argument("--force", action="store_true",
+                   help="copy also the objects the destination has already (same size "
+                   "and ETag)")
+    p.add_argument("--latest", action="store_true",
+                   help="check a remote source's cached copies with the backend first")
+    p.add_argument("--cont-on-err", action="store_true",
+                   help="go on past an object that fails (counted)")
+    p.add_argument("--num-workers", type=int, default=0,
+                   help="objects in flight at once (0: the node's default, -1: one)")
+    p.add_argument("--wait", action="store_true",
+                   help="wait for the copy to end (progress on stderr)")
+
+
 def register(sub: Subparsers, conn: argparse.ArgumentParser) -> None:
     bucket = add_command(sub, "bucket", None, "create, list, destroy buckets; bucket props")
     bsub = add_subcommands(bucket)
@@ -172,6 +295,7 @@ def register(sub: Subparsers, conn: argparse.ArgumentParser) -> None:
     p.add_argument("--copies", type=int, required=True)
     p.add_argument("--wait", action="store_true",
                    help="wait until existing objects have their copies (progress on stderr)")
+    _register_cp(bsub, conn)
 
 
 def _register_props(psub: Subparsers, conn: argparse.ArgumentParser) -> None:

@@ -26,6 +26,7 @@ from node import native_auth
 from node.errors import ais_error, answer
 from node.http import Receive, Request, Response, Scope, Send, send_or_cut
 from node.native import admin, buckets, cluster, listing, locate, lru, objects
+from node.native import copy as native_copy
 from node.native import inventory as nbi
 from node.native import jobs as native_jobs
 from node.native.wire import Ctx, Node, action_msg, method_not_allowed, unsupported
@@ -122,6 +123,9 @@ class NativeApi:
                 return gated
         if head == "buckets" and (  # prefetch/evict jobs (node/native/jobs.py)
                 answered := await native_jobs.bucket_job(node, ctx, parts, self.remote)):
+            return answered
+        if head == "buckets" and (  # copy-bck, copy-listrange (node/native/copy.py)
+                answered := await native_copy.copy_job(node, ctx, parts, self.remote)):
             return answered
         if self.remote is not None and head in ("buckets", "objects"):
             answered = await self.remote.handle(node, ctx, head, parts)
