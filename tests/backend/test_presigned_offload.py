@@ -378,18 +378,22 @@ def test_url_for_one_bucket_does_not_read_another(
 
 
 def set_features(front: NodeProcess, value: str) -> None:
-    """``aisfs config cluster features VALUE`` (signed by the front's user in sigv4)."""
-    url = f"{front.url}/v1/cluster/set-config?features={value}"
-    headers: dict[str, str] = {}
-    if getattr(front, "mode", "open") == "sigv4":
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-        from botocore.credentials import Credentials
+    """``aisfs config cluster features VALUE``: the CLI on an open front; on a sigv4 one
+    the request it sends, signed by the front's user (the CLI carries bearer tokens only)."""
+    if getattr(front, "mode", "open") == "open":
+        done = subprocess.run([sys.executable, "-m", "aisfs", "config", "cluster", "features",
+                               value, "--endpoint", front.url],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
 
-        req = AWSRequest("PUT", url, headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
-        SigV4Auth(Credentials(FRONT_KEY, FRONT_SECRET), "s3", "us-east-1").add_auth(req)
-        headers = dict(req.headers.items())
-    r = httpx.put(url, headers=headers)
+    url = f"{front.url}/v1/cluster/set-config?features={value}"
+    req = AWSRequest("PUT", url, headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
+    SigV4Auth(Credentials(FRONT_KEY, FRONT_SECRET), "s3", "us-east-1").add_auth(req)
+    r = httpx.put(url, headers=dict(req.headers.items()))
     assert r.status_code == 200, r.text
 
 
