@@ -121,6 +121,12 @@ def test_copy_s3_to_s3_ais_to_ais_dry_run(front_node: NodeProcess, target: Targe
     assert direct.head_object(Bucket=two, Key="k7")["Metadata"] == {"n": "k7"}
 
     tag = one[-8:]
+    # a template of names (copy-listrange, ObjectGroup.copy): an idle-kind job to the SDK
+    group = client.bucket(one, provider="aws").objects(obj_template="k{1..3}")
+    [job_id] = group.copy(client.bucket(f"some-{tag}"))  # one id per target: ours
+    wait_job(client, job_id)
+    assert ais_objects(client, f"some-{tag}") == {f"k{i}": objs[f"k{i}"] for i in (1, 2, 3)}
+
     a = client.bucket(f"aa-{tag}")
     a.create()
     for k, v in list(objs.items())[:5]:
