@@ -38,6 +38,7 @@ from ..errors import S3Error
 from ..s3.ranges import parse_range
 from ..store import ObjectInfo, ObjectMeta, Store
 from ..store.lru import touch
+from ..store.writer import RemoteCopy
 from .cachemeta import meta_for, remote_attrs, remote_of
 from .flights import Flights
 from .provider import Provider, Resolved
@@ -316,13 +317,17 @@ class RemoteObjects:
                     yield piece
             # the reader ended: short (its error ends the nursery) or the whole body
 
+        etag = stream.attrs.etag
+
         async def write() -> None:
             # replace only what this fetch was made to replace: a PUT that committed
-            # meanwhile wins (PreconditionFailed here: its copy is newer than ours)
-            await self.store.put_object(
+            # meanwhile wins (PreconditionFailed here: its copy is newer than ours). The
+            # backend's ETag is the copy's: no MD5 of the body (docs/backends.md)
+            await self.store.writer.put_object(
                 rb.local, key, pieces(), meta, expected_size=stream.attrs.size,
                 if_match=stale.etag if stale else None,
                 if_none_match=None if stale else "*",
+                remote=RemoteCopy(etag=(lambda: etag) if etag else None),
             )
 
         meta = meta_for(stream.attrs, rb.remote.uri)
@@ -412,9 +417,12 @@ class RemoteObjects:
                     raise S3Error("IncompleteBody", "You did not provide the number of bytes "
                                   "specified by the Content-Length", key)
                 await send.send(None)
+
+        async def backend_acked() -> None:
+            # the store made the body durable meanwhile; once the backend has it too, the
+            # local copy is published with its attributes (the store builds the manifest
+            # from ``meta`` only now)
             await uploaded.wait()
-            # the backend has it: the local copy is published with its attributes (the
-            # store builds the manifest from ``meta`` only after the body ended)
             meta_for(acked[0], remote.uri, meta)
 
         local_error: BaseException | None = None
@@ -423,9 +431,10 @@ class RemoteObjects:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(backend_side)
                     try:
-                        info = await self.store.put_object(
+                        info = await self.store.writer.put_object(
                             rb.local, key, tee(), meta, expected_size=size,
-                            content_md5=content_md5,
+                            content_md5=content_md5, remote=RemoteCopy(
+                                etag=lambda: acked[0].etag, ready=backend_acked),
                         )
                     except BaseException as e:
                         local_error = e

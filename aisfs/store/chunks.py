@@ -48,6 +48,14 @@ def chunk_hash(data: bytes | bytearray | memoryview) -> str:
     return xxhash.xxh3_128_hexdigest(data)
 
 
+def _fdatasync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+
+
 GOOD, MISSING, UNREADABLE, CORRUPT = "good", "missing", "unreadable", "corrupt"
 
 
@@ -67,6 +75,9 @@ class ChunkStore:
         self._pins: dict[str, int] = {}
         self._stripes = [threading.Lock() for _ in range(64)]
         self.full = FullMarks()  # mountpaths that answered ENOSPC lately (space.py)
+        # ids stored with sync=False whose writer has not fdatasynced them yet: a writer
+        # that dedups onto one must make it durable itself (``_place``)
+        self._unsynced: set[str] = set()
 
     # -- pins -------------------------------------------------------------------------
 
@@ -113,10 +124,14 @@ class ChunkStore:
         pinned: list[str],
         dirs: set[str],
         h: str | None = None,
+        sync: bool = True,
     ) -> str:
         """Make ``data`` durable (once fsynced dirs in ``dirs`` are) and return its id.
 
-        Every id looked at is appended to ``pinned`` (the caller unpins them).
+        Every id looked at is appended to ``pinned`` (the caller unpins them). ``sync``
+        False: the file is not fsynced here - the caller fdatasyncs every copy of the id
+        before it publishes anything that refers to it (writer.py, a remote object's
+        write).
         """
         h = h or chunk_hash(data)
         stripe = self.stripe(h)
@@ -125,12 +140,16 @@ class ChunkStore:
             self.pin(cid)
             pinned.append(cid)
             with stripe:
-                if self._place(cid, data, copies, dirs):
+                if self._place(cid, data, copies, dirs, sync):
+                    if not sync and self.fsync:
+                        self._unsynced.add(cid)
                     return cid
             log.warning("chunk id %s holds other bytes: trying the next variant", cid)
         raise OSError(errno.EEXIST, f"too many colliding variants of chunk {h}")
 
-    def _place(self, cid: str, data: bytes | bytearray, copies: int, dirs: set[str]) -> bool:
+    def _place(
+        self, cid: str, data: bytes | bytearray, copies: int, dirs: set[str], sync: bool = True
+    ) -> bool:
         """Put ``cid`` on ``copies`` mountpaths; False if the id means other bytes.
 
         The copies go to the first mountpaths of the id's HRW order that have room: one
@@ -154,6 +173,8 @@ class ChunkStore:
                 continue
             if existing == data:
                 have.add(mp)
+                if cid in self._unsynced:  # a sync=False writer's, not yet durable
+                    _fdatasync(path)
                 # its first writer may not have fsynced the directory entry yet: our
                 # commit must not depend on that, so we fsync it too (cheap if clean)
                 dirs.add(os.path.dirname(path))
@@ -175,7 +196,7 @@ class ChunkStore:
                 full += 1
                 continue
             try:
-                self.write_copy(mp, cid, data, dirs, replace=differs)
+                self.write_copy(mp, cid, data, dirs, replace=differs, sync=sync)
             except OSError as e:
                 if is_full_error(e):
                     self.full.mark(mp, e)
@@ -199,11 +220,12 @@ class ChunkStore:
         return True
 
     def write_copy(
-        self, mp: Mountpath, cid: str, data: bytes | bytearray, dirs: set[str], replace: bool
+        self, mp: Mountpath, cid: str, data: bytes | bytearray, dirs: set[str], replace: bool,
+        sync: bool = True,
     ) -> None:
         final = layout.chunk_path(mp.root, cid)
         tmp = layout.tmp_path(mp.root, "chunk")
-        write_tmp(tmp, data, self.fsync)
+        write_tmp(tmp, data, self.fsync and sync)
         try:
             if replace:
                 # another copy holds exactly these bytes; this one is damaged: repair it
@@ -224,6 +246,23 @@ class ChunkStore:
             for d in sorted(dirs):
                 with contextlib.suppress(FileNotFoundError):
                     fsync_dir(d)
+
+    def sync_copies(self, ids: Iterable[str]) -> None:
+        """fdatasync every copy of ``ids`` (stored with ``sync=False``): as durable as
+        ``store``'s own once their directories are fsynced (``sync_dirs``)."""
+        if not self.fsync:
+            return
+        for cid in dict.fromkeys(ids):
+            for mp in self.mps.live():
+                path = layout.chunk_path(mp.root, cid)
+                try:
+                    _fdatasync(path)
+                except FileNotFoundError:
+                    continue
+                except OSError:
+                    if self.mps.check(mp):
+                        raise
+            self._unsynced.discard(cid)
 
     # -- read -------------------------------------------------------------------------
 
@@ -294,4 +333,5 @@ class ChunkStore:
                         except OSError as e:
                             log.warning("cannot remove chunk %s on %s: %s", cid, mp.root, e)
                     removed += gone
+                    self._unsynced.discard(cid)
         return removed

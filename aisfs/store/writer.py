@@ -7,6 +7,12 @@ directory, run ``before_commit``, stage the manifest, commit, fsync the manifest
 directory. A longer one goes through a pipeline: receive (on the loop) -> hash in
 order (MD5 and the whole-body checksums, one thread) -> write (chunk hash, temp file,
 fsync, link: up to WRITERS chunks at once), then the same final call.
+
+A remote object's write (a cold GET's fill, a write-through PUT: ``put_object`` with
+``etag``) differs in three ways: no MD5 (the backend's ETag is the object's), no fsync
+per chunk (every copy of every chunk is fdatasynced once the body is in, before the
+manifest is staged: nothing refers to them before that), and an optional ``ready``
+awaited between the durable body and the commit (the backend's acknowledgement).
 """
 
 from __future__ import annotations
@@ -14,7 +20,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+)
+from dataclasses import dataclass
 from typing import Any
 
 import trio
@@ -34,6 +47,36 @@ from .threads import R, ShortSteps, run_sync
 from .types import ChunkRef, ObjectInfo, ObjectMeta, WriteResult
 
 WRITERS = 2  # chunks of one PUT written (and fsynced) at once
+
+
+@dataclass(slots=True)
+class _Landed:
+    """A write's body, received and durable, not yet published: what ``commit`` takes."""
+
+    result: WriteResult
+    value: str  # the bucket's checksum of the body
+    inline: bytes | None = None  # the whole body, kept in the manifest (no chunk)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteCopy:
+    """How the copy of a backend's object is written (a cold GET's fill, a write-through
+    PUT): with the backend's ETag, no MD5 of the body, each chunk fdatasynced once at the
+    end rather than fsynced as it is written, and ``ready`` awaited before the commit.
+
+    The store's own integrity does not rest on the MD5: every chunk is addressed by its
+    xxh3-128 and verified on every read, the whole body has the bucket's checksum.
+    """
+
+    etag: Callable[[], str] | None = None  # asked at commit; None: the MD5 is the ETag
+    ready: Callable[[], Awaitable[None]] | None = None  # its error: nothing published
+
+
+def _joined(parts: list[bytes | memoryview]) -> bytes:
+    """The parts as one buffer: a lone ``bytes`` as it is (no copy)."""
+    if len(parts) == 1 and isinstance(parts[0], bytes):
+        return parts[0]
+    return b"".join(parts)
 
 
 class Writer:
@@ -63,10 +106,12 @@ class Writer:
         """``(chunk, is_last)`` pairs of ``body``: full chunks, then the (short) last one.
 
         The last is yielded, possibly empty, only after the body ended with the declared
-        length; a longer or shorter body raises ``IncompleteBody``.
+        length; a longer or shorter body raises ``IncompleteBody``. A piece that is a
+        whole chunk (a fill's) is passed on as it is: no copy on the event loop.
         """
         cs = self.config.chunk_size
         parts: list[bytes | memoryview] = []
+        full: bytes | None = None  # a whole chunk, passed on once more of the body comes
         have = total = 0
         async for piece in body:
             if not piece:
@@ -78,24 +123,29 @@ class Writer:
                     resource,
                 )
             view: bytes | memoryview = piece
-            while len(view) > cs - have:
+            while view:
+                if full is not None:
+                    yield full, False
+                    full = None
                 take = cs - have
-                view = memoryview(view)
-                parts.append(view[:take])
-                view = view[take:]
-                yield b"".join(parts), False
-                parts = []
-                have = 0
-            if view:
-                parts.append(view)
-                have += len(view)
+                if len(view) > take:
+                    view = memoryview(view)
+                    parts.append(view[:take])
+                    view = view[take:]
+                    have = cs
+                else:
+                    parts.append(view)
+                    have += len(view)
+                    view = b""
+                if have == cs:
+                    full, parts, have = _joined(parts), [], 0
         if expected_size is not None and total != expected_size:
             raise S3Error(
                 "IncompleteBody",
                 "You did not provide the number of bytes specified by the Content-Length",
                 resource,
             )
-        yield b"".join(parts), True
+        yield (full if full is not None else _joined(parts)), True
 
     async def _write(
         self,
@@ -105,11 +155,14 @@ class Writer:
         expected_size: int | None,
         resource: str,
         pinned: list[str],
-        finish: Callable[[bytes | None, list[ChunkRef], set[str]], R],
+        land: Callable[[bytes | None, list[ChunkRef], set[str]], _Landed],
+        publish: Callable[[_Landed], R],
         short_max: int = -1,
+        remote: RemoteCopy | None = None,
     ) -> R:
-        """Receive ``body`` into chunks; ``finish(tail, chunks, dirs)`` in a worker thread
-        (on the event loop, as a short step, for a body of at most ``short_max`` bytes).
+        """Receive ``body`` into chunks; ``land(tail, chunks, dirs)`` then ``publish`` in
+        one worker-thread call (on the event loop, as a short step, for a body of at most
+        ``short_max`` bytes) - in two, with ``remote.ready`` awaited between them.
 
         ``tail`` is the whole body when it fits in one chunk (not yet hashed nor written),
         else None and every chunk is in ``chunks`` (hashed into ``dg``, written, its
@@ -117,15 +170,26 @@ class Writer:
         """
         chunks: list[ChunkRef] = []
         dirs: set[str] = set()
+        tail: bytes | None = None
         cuts = self._cut(body, expected_size, resource)
         async with contextlib.aclosing(cuts):
             first, last = await anext(cuts)
-            if last and len(first) <= short_max:  # an inline object: a short step
-                return await self.short.run(finish, first, chunks, dirs)
             if last:
-                return await run_sync(finish, first, chunks, dirs)
-            await self._pipeline(first, cuts, copies, dg, pinned, dirs, chunks)
-        return await run_sync(finish, None, chunks, dirs)
+                tail = first
+            else:
+                await self._pipeline(first, cuts, copies, dg, pinned, dirs, chunks,
+                                     sync=remote is None)
+        if remote is not None and remote.ready is not None:
+            landed = await run_sync(land, tail, chunks, dirs)
+            await remote.ready()
+            return await run_sync(publish, landed)
+
+        def finish() -> R:
+            return publish(land(tail, chunks, dirs))
+
+        if tail is not None and len(tail) <= short_max:  # an inline object: a short step
+            return await self.short.run(finish)
+        return await run_sync(finish)
 
     async def _pipeline(
         self,
@@ -136,11 +200,12 @@ class Writer:
         pinned: list[str],
         dirs: set[str],
         chunks: list[ChunkRef],
+        sync: bool = True,
     ) -> None:
         refs: list[ChunkRef | None] = []
 
         def store(buf: bytes) -> ChunkRef:
-            return ChunkRef(self.chunks.store(buf, copies, pinned, dirs), len(buf))
+            return ChunkRef(self.chunks.store(buf, copies, pinned, dirs, sync=sync), len(buf))
 
         to_hash, hash_in = trio.open_memory_channel[tuple[int, bytes]](0)
         to_write, write_in = trio.open_memory_channel[tuple[int, bytes]](0)
@@ -188,7 +253,7 @@ class Writer:
             assert ref is not None
             chunks.append(ref)
 
-    def _finish_sync(
+    def _land_sync(
         self,
         tail: bytes | None,
         chunks: list[ChunkRef],
@@ -199,34 +264,46 @@ class Writer:
         content_md5: bytes | None,
         resource: str,
         pinned: list[str],
-        before_commit: Callable[[WriteResult], None] | None,
-        commit: Callable[..., R],
         inline_max: int = 0,
-    ) -> R:
-        """The end of a PUT, in one worker thread: the tail chunk (if any) hashed and made
-        durable, the chunk directories fsynced, ``before_commit``, then ``commit``.
+        sync_once: bool = False,
+    ) -> _Landed:
+        """The body made durable, in a worker thread: the tail chunk (if any) hashed and
+        written, the chunks fdatasynced (``sync_once``: written without an fsync each),
+        their directories fsynced.
 
         A whole body of at most ``inline_max`` bytes (``inline_max`` > 0) is written to no
         chunk: ``commit(result, value, body)`` keeps it in the manifest."""
         if tail is not None:
             dg.update(tail)
-        if content_md5 is not None and content_md5 != dg.md5.digest():
+        if content_md5 is not None and content_md5 != dg.md5_digest():
             raise S3Error(
                 "BadDigest", "The Content-MD5 you specified did not match what we received",
                 resource,
             )
         if tail is not None and inline_max > 0 and len(tail) <= inline_max:
-            result = WriteResult(size=dg.size, md5=dg.md5.digest(), chunks=[])
-            if before_commit is not None:
-                before_commit(result)
-            return commit(result, dg.value(), bytes(tail))
+            result = WriteResult(size=dg.size, md5=dg.md5_digest(), chunks=[])
+            return _Landed(result, dg.value(), bytes(tail))
         if tail:
-            chunks.append(ChunkRef(self.chunks.store(tail, copies, pinned, dirs), len(tail)))
+            chunks.append(ChunkRef(self.chunks.store(
+                tail, copies, pinned, dirs, sync=not sync_once), len(tail)))
+        if sync_once:
+            self.chunks.sync_copies(c.id for c in chunks)
         self.chunks.sync_dirs(dirs)
-        result = WriteResult(size=dg.size, md5=dg.md5.digest(), chunks=chunks)
+        return _Landed(WriteResult(size=dg.size, md5=dg.md5_digest(), chunks=chunks), dg.value())
+
+    @staticmethod
+    def _publish_sync(
+        landed: _Landed,
+        *,
+        before_commit: Callable[[WriteResult], None] | None,
+        commit: Callable[..., R],
+    ) -> R:
+        """``before_commit``, then ``commit`` (in a worker thread)."""
         if before_commit is not None:
-            before_commit(result)
-        return commit(result, dg.value())
+            before_commit(landed.result)
+        if landed.inline is not None:
+            return commit(landed.result, landed.value, landed.inline)
+        return commit(landed.result, landed.value)
 
     def _commit_put_sync(
         self,
@@ -241,15 +318,19 @@ class Writer:
         copies: int,
         if_match: str | None,
         if_none_match: str | None,
+        etag: Callable[[], str] | None = None,
     ) -> tuple[ObjectInfo, list[str]]:
         """Publish: manifest staged (temp, fsync - or unnamed, see ``_stage_manifest``)
         before the lock; under it, preconditions, rename (or link), index commit; after it,
-        the linked manifests and the manifest directories fsynced."""
+        the linked manifests and the manifest directories fsynced.
+
+        The ETag: ``etag()`` (a backend's), else the body's MD5 - or, when neither is
+        there (a backend that gave none), the bucket's checksum of the body."""
         info = ObjectInfo(
             bucket=bucket,
             key=key,
             size=result.size,
-            etag=result.md5.hex(),
+            etag=(etag() if etag is not None else "") or result.md5.hex() or value,
             mtime_ns=time.time_ns(),
             generation=self.generations.next(),
             meta=meta,
@@ -308,6 +389,7 @@ class Writer:
         before_commit: Callable[[WriteResult], None] | None = None,
         if_match: str | None = None,
         if_none_match: str | None = None,
+        remote: RemoteCopy | None = None,
     ) -> ObjectInfo:
         """Stream ``body`` into the store and publish it as ``bucket/key``.
 
@@ -316,18 +398,21 @@ class Writer:
         ``before_commit`` runs in a worker thread, or on the event loop for a short step
         (threads.ShortSteps) - either way it must not call into trio - after the whole
         body is hashed and durable, before the manifest is written.
+        ``remote``: the copy of a backend's object (``RemoteCopy``).
         """
         binfo = await self.buckets.get(bucket)
         cktype = str(binfo.props.get("checksum.type", "xxhash"))
         copies = self.buckets.copies(binfo.props)
-        dg = Digest(cktype, hashers)
+        known = remote is not None and remote.etag is not None
+        dg = Digest(cktype, hashers, md5=not known or content_md5 is not None)
         commit = functools.partial(
             self._commit_put_sync, bucket=bucket, key=key, meta=meta, checksum_type=cktype,
             copies=copies, if_match=if_match, if_none_match=if_none_match,
+            etag=remote.etag if remote is not None else None,
         )
         return await self.write_and_commit(
             body, copies, dg, expected_size, key, content_md5, before_commit, commit,
-            inline_max=self.config.inline_max,
+            inline_max=self.config.inline_max, remote=remote,
         )
 
     async def write_and_commit(
@@ -341,20 +426,24 @@ class Writer:
         before_commit: Callable[[WriteResult], None] | None,
         commit: Callable[..., tuple[R, list[str]]],
         inline_max: int = 0,
+        remote: RemoteCopy | None = None,
     ) -> R:
         """Receive ``body``, make it durable, ``commit`` it; then release every pin (and
         drop the chunks of a write that failed or was cancelled). Shared by PUT and parts."""
         pinned: list[str] = []
         dropped: list[str] = []
         ok = False
-        finish = functools.partial(
-            self._finish_sync, copies=copies, dg=dg, content_md5=content_md5, resource=key,
-            pinned=pinned, before_commit=before_commit, commit=commit, inline_max=inline_max,
+        land = functools.partial(
+            self._land_sync, copies=copies, dg=dg, content_md5=content_md5, resource=key,
+            pinned=pinned, inline_max=inline_max, sync_once=remote is not None,
         )
+        publish = functools.partial(self._publish_sync, before_commit=before_commit,
+                                    commit=commit)
         try:
             try:
                 result, dropped = await self._write(
-                    body, copies, dg, expected_size, key, pinned, finish, short_max=inline_max
+                    body, copies, dg, expected_size, key, pinned, land, publish,
+                    short_max=inline_max, remote=remote,
                 )
             except OSError as e:
                 if is_full_error(e):  # ENOSPC past the placement's fallback (a temp name)
