@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from typing import Any
 from urllib.parse import quote
 
@@ -18,9 +17,9 @@ from aisfs.cli.args import (
     json_flag,
     parse_uri,
 )
-from aisfs.cli.jobs import POLL_SECONDS, job_failed, last_job_id, wait_job
+from aisfs.cli.jobs import follow_job, job_failed, job_line, last_job_id, wait_job
 from aisfs.cli.listing import add_ls_options, cmd_ls
-from aisfs.cli.output import StatusLine, fmt, human_size, print_json, print_table
+from aisfs.cli.output import fmt, print_json, print_table
 from aisfs.client.native import NativeClient, NativeError
 from aisfs.client.props import (
     AIS_BUCKET_FEATURES,
@@ -188,62 +187,21 @@ def start_copy(c: NativeClient, ns: argparse.Namespace) -> str:
     return resp.text.strip()
 
 
-def job_record(c: NativeClient, job_id: str) -> dict[str, Any] | None:
-    """The node's record of the job (``/v1/cluster?what=jobs``), None if it has none."""
-    body = json.dumps({"id": job_id}).encode()
-    jobs = c.request("GET", "/v1/cluster", params={"what": "jobs"}, content=body,
-                     headers={"content-type": "application/json"}).json().get("jobs") or []
-    return next((j for j in jobs if j.get("id") == job_id), None)
-
-
-def copy_line(job: dict[str, Any]) -> str:
-    """One progress line of a copy: objects and bytes copied (of how many, when known),
-    skipped, errors."""
-    done, nbytes = int(job.get("objects_done") or 0), int(job.get("bytes_done") or 0)
-    total = job.get("objects_total")
-    of = f"/{total}" if total is not None else ""
-    pct = f" ({100 * (done + int(job.get('objects_skipped') or 0)) // total}%)" \
-        if total else ""
-    line = (f"{job.get('kind', 'copy')} {job.get('id', '')} {job.get('state', '')}: "
-            f"{done}{of} objects{pct}, {human_size(nbytes)}")
-    if job.get("objects_skipped"):
-        line += f", {job['objects_skipped']} skipped (already there)"
-    if job.get("errors"):
-        line += f", {job['errors']} errors"
-    if job.get("error"):
-        line += f" [{job['error']}]"
-    return line
-
-
-def wait_copy(c: NativeClient, job_id: str) -> dict[str, Any]:
-    """Poll the job until it ends, a progress line on stderr; its last record."""
-    line = StatusLine()
-    while True:
-        job = job_record(c, job_id)
-        if job is None:
-            line.close()
-            raise UsageError(f"job {job_id} is not known to the node")
-        line.show(copy_line(job))
-        if not job.get("running"):
-            line.close()
-            return job
-        time.sleep(POLL_SECONDS)
-
-
 def cmd_cp(ns: argparse.Namespace) -> int:
+    what = " (dry run)" if ns.dry_run else ""
     with client(ns) as c:
         job_id = start_copy(c, ns)
-        what = " (dry run)" if ns.dry_run else ""
         if not ns.wait:
             print(f"copying {ns.src} => {ns.dst}{what}; job {job_id} "
                   f"(aisfs job wait {job_id})")
             return 0
-        job = wait_copy(c, job_id)
+        code = follow_job(c, job_id)  # the progress of `aisfs job wait`
+        job = next((j for j in c.jobs(job_id=job_id) if j.get("id") == job_id), {})
     if ns.json:
         print_json(job)
     else:
-        print(f"{ns.src} => {ns.dst}{what}: {copy_line(job)}")
-    return 0 if job.get("state") == "finished" else 1
+        print(f"{ns.src} => {ns.dst}{what}: {job_line(job)}")
+    return code
 
 
 def _register_cp(bsub: Subparsers, conn: argparse.ArgumentParser) -> None:
