@@ -151,7 +151,8 @@ class PresignedOffload:
             if probe.status_code not in (200, 206, 416):
                 return await relay_error(probe, head=False)
             await probe.aclose()  # the one byte (or the whole object: a closed connection)
-            if probe.status_code != 416 and _same_copy(rb, stale, probe.headers):
+            # a 416: an empty object (no byte 0) - served if its ETag says it is this one
+            if _same_copy(rb, stale, probe.headers):
                 return self._serve_local(stale)
         resp = await self.send(rb, "GET", target, ctx)
         if resp.status_code >= 300:
@@ -260,7 +261,7 @@ class PresignedOffload:
                     rb.local, ctx.key, tee.client_side(meta), meta,
                     expected_size=int(length),
                 )
-        except BaseException as e:
+        except Exception as e:  # a cancellation is never answered
             if tee.refusal is not None:
                 return tee.refusal
             if tee.client_error is not None:

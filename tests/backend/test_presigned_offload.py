@@ -280,6 +280,16 @@ def test_presigned_head_and_put(front: NodeProcess, backend: NodeProcess,
     assert status == 200 and headers["content-length"] == "7"
     assert headers["ais-cached"] == "false"
 
+    # an empty object: stored, then served (the backend cannot send byte 0-0 of it)
+    direct(backend).put_object(Bucket=bucket, Key="empty", Body=b"")
+    empty = to_front(signer.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "empty"}), front, backend)
+    for _ in range(2):
+        status, headers = curl(empty, tmp_path / "z", "-H", f"{STYLE}: path")
+        assert status == 200 and (tmp_path / "z").read_bytes() == b""
+        assert headers["content-length"] == "0"
+        assert cached(front, bucket, "empty")
+
     body = os.urandom(3 * 1024 * 1024 + 5)  # curl sends Expect: 100-continue for it
     (tmp_path / "up").write_bytes(body)
     put_url = signer.generate_presigned_url(
