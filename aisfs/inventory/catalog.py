@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,15 +84,15 @@ class Catalog:
     def info(self, bucket: BucketRef, name: str) -> InventoryInfo:
         path = self.path(bucket, name)
         try:
+            size = path.stat().st_size
             conn = open_reader(path)
             try:
                 meta = read_meta(conn)
             finally:
                 conn.close()
-            size = path.stat().st_size
-        except (OSError, ValueError) as e:
-            raise _not_found(bucket, name) from e
-        except Exception as e:  # sqlite3.Error: a file that is not an inventory
+        except (OSError, sqlite3.Error) as e:
+            if not path.is_file():  # not there, or removed meanwhile
+                raise _not_found(bucket, name) from e
             raise S3Error("InternalError", f"inventory {name!r} of {bucket}: {e}") from e
         return InventoryInfo(bucket, name, size, meta)
 

@@ -192,6 +192,9 @@ def test_catalog_rules(tmp_path: Path) -> None:
     with pytest.raises(S3Error, match="does not exist") as e:
         cat.resolve(BUCKET, "three")
     assert e.value.status == 404
+    with pytest.raises(S3Error, match="does not exist") as e:
+        cat.show(BUCKET, "three")
+    assert e.value.status == 404
     [info] = cat.show(BUCKET, "one")
     assert info.to_json()["ntotal"] == 1 and info.to_json()["bucket"] == "s3://b"
     assert info.obj_name == "aws/@#/b/one"
