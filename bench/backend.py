@@ -18,8 +18,8 @@ the same run in alternating rounds (the machine is shared: medians, every round 
 | write-through PUT of 256 MiB | a PUT to the backend | >= 90 % |
 | front RSS while listing 200,000 remote keys | - | < 200 MiB |
 
-Prefetch jobs do not exist yet: the stand-in is a concurrent cold-GET fill (16 clients
-GETting through the front, each object fetched from the backend and cached).
+The prefetch figure is a ``prefetch-listrange`` job (bench/prefetch.py), printed beside
+the earlier stand-in (a concurrent cold-GET fill: 16 clients GETting through the front).
 """
 
 from __future__ import annotations
@@ -366,6 +366,9 @@ def main(argv: list[str] | None = None) -> None:
                          small / t_fill, seq_n / t_seq, ">= 3x", lambda x: x >= 3,
                          [f"concurrent fill {t_fill:.1f} s for {small}; sequential loop "
                           f"{t_seq:.1f} s for {seq_n}"]))
+            from bench.prefetch import prefetch_row  # the job itself
+
+            rows.append(prefetch_row(backend.s3_url, front.s3_url, small))
         if "list" in only:
             mkbucket(backend.s3_url, "many")
             t = time.perf_counter()

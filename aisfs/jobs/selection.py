@@ -4,7 +4,8 @@
 range (aisfs.jobs.template); a template with no range - ``"logs/"``, or ``""``/``"*"``
 for the whole bucket (AIS's ``MatchAll``) - is a prefix, listed from the bucket page by
 page. The prefetch message adds ``"coer"`` (continue on error) and ``"latest-ver"``
-(re-fetch a cached object the backend has changed).
+(re-fetch a cached object the backend has changed) and ``"num-workers"`` (objects in
+flight: 0 the default, -1 one at a time).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class Selection:
     template: Template | None = None  # a range (or, with no range, a prefix)
     continue_on_error: bool = False
     latest: bool = False
+    workers: int = 0  # AIS's num-workers: 0 the job's default, -1 one at a time
+
 
     @property
     def prefix(self) -> str | None:
@@ -84,6 +87,9 @@ def parse_selection(value: Any) -> Selection:
     template = value.get("template")
     coer = _flag(value, "coer", "continue-on-err")
     latest = _flag(value, "latest-ver", "latest")
+    workers = value.get("num-workers") or 0
+    if not isinstance(workers, int) or isinstance(workers, bool) or not -1 <= workers <= 1024:
+        raise SelectionError("num-workers: expected a number from -1 to 1024")
     if names is not None and template not in (None, ""):
         raise SelectionError("give objnames or template, not both")
     if names is not None:
@@ -91,15 +97,18 @@ def parse_selection(value: Any) -> Selection:
             raise SelectionError("objnames: expected a list of object names")
         if len(names) > MAX_NAMES:
             raise SelectionError(f"objnames: at most {MAX_NAMES} names in one request")
-        return Selection(names=tuple(names), continue_on_error=coer, latest=latest)
+        return Selection(names=tuple(names), continue_on_error=coer, latest=latest,
+                         workers=workers)
     if template is None:
         template = ""
     if not isinstance(template, str):
         raise SelectionError("template: expected a string")
     if template in ("", "*"):
-        return Selection(template=Template(""), continue_on_error=coer, latest=latest)
+        return Selection(template=Template(""), continue_on_error=coer, latest=latest,
+                         workers=workers)
     try:
         parsed = parse_template(template)
     except TemplateError as e:
         raise SelectionError(str(e)) from None
-    return Selection(template=parsed, continue_on_error=coer, latest=latest)
+    return Selection(template=parsed, continue_on_error=coer, latest=latest,
+                     workers=workers)

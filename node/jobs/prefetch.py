@@ -82,7 +82,8 @@ def prefetch_work(remote: RemoteObjects, rb: Resolved, sel: Selection,
                 job.add(objects=1, nbytes=fetched)
 
         names = listed_keys(remote, rb, prefix) if prefix is not None else sel.named()
-        await for_each(names, one, workers or prefetch_workers(remote, rb))
+        limit = workers or (1 if sel.workers < 0 else sel.workers)
+        await for_each(names, one, limit or prefetch_workers(remote, rb))
 
     return work
 
