@@ -118,7 +118,6 @@ def _multipart(direct: Any, bucket: str, key: str, parts: list[bytes]) -> str:
     return str(direct.head_object(Bucket=bucket, Key=key)["ETag"])
 
 
-@pytest.mark.parametrize("target", ["moto", "ceph"], indirect=True)
 def test_part_number_get_and_head(front_node: NodeProcess, target: Target) -> None:
     bucket = target.new_bucket()
     direct = target.client()
