@@ -54,6 +54,7 @@ class LruRun:
         self.error = ""
         self.started_ns = time.time_ns()
         self.finished_ns = 0
+        self.job: Job | None = None  # its record in the node's job registry, if any
 
     @property
     def running(self) -> bool:
@@ -93,6 +94,7 @@ class LruService:
         return Watermarks(lowwm=self.cfg.space.lowwm, highwm=self.cfg.space.highwm)
 
     def status(self) -> dict[str, Any]:
+        self._settle()
         shown = self.current or self.last
         return {"running": self.current is not None, "pending": False,
                 "enabled": self.cfg.lru.enabled,
@@ -115,6 +117,7 @@ class LruService:
         times = access_times(self.store.index)
         if len(times):
             await trio.to_thread.run_sync(times.flush_sync, self.store.index)
+        self._settle()
         if not self.cfg.lru.enabled or self.current is not None:
             return
         if trio.current_time() >= self._next_scheduled:
@@ -128,6 +131,7 @@ class LruService:
 
     def request(self, reason: str = "requested") -> LruRun:
         """Start a run now (the one running, if any, is returned instead)."""
+        self._settle()
         if self.current is not None:
             return self.current
         if self._nursery is None:
@@ -137,9 +141,19 @@ class LruService:
         if runner is None:
             self._nursery.start_soon(self._run, run, None)
         else:
-            job = Job(kind=KIND, id=run.id, detail={"reason": reason})
-            runner.start(job, lambda j: self._run(run, j))
+            run.job = Job(kind=KIND, id=run.id, detail={"reason": reason})
+            runner.start(run.job, lambda j: self._run(run, j))
         return run
+
+    def _settle(self) -> None:
+        """A run whose job was stopped before it began (waiting for a slot of the
+        runner's) never ran: it is over all the same."""
+        run = self.current
+        if run is not None and run.job is not None and not run.job.running \
+                and run.state == "running":
+            run.state, run.error = run.job.state.value, run.job.error
+            run.finished_ns = run.job.finished_ns or time.time_ns()
+            self.current, self.last = None, run
 
     def _runner(self) -> JobRunner | None:
         if self.node is None:
@@ -152,7 +166,7 @@ class LruService:
     async def _run(self, run: LruRun, job: Job | None) -> None:
         stop = threading.Event()  # set when the node stops: the run ends between objects
         started = time.monotonic()
-        run.state = "aborted"
+        state = "aborted"  # unless it gets to the end (the node stopping, a job stop)
         try:
             if not self.cfg.lru.enabled:
                 run.error = "lru.enabled is false"
@@ -164,11 +178,12 @@ class LruService:
                                              self.cfg.lru.dont_evict_time, stop.is_set,
                                              run.report))
                     watch.cancel_scope.cancel()
-            run.state = "finished"
+            state = "finished"
         except Exception as e:
-            run.state, run.error = "failed", str(e)
+            state, run.error = "failed", str(e)
             log.exception("lru %s failed", run.id)
         finally:
+            run.state = state
             run.finished_ns = time.time_ns()
             self.current, self.last = None, run
             rep = run.report
