@@ -31,15 +31,14 @@ from urllib.parse import parse_qsl
 
 from aisfs.errors import S3Error
 from aisfs.s3._headers import Headers, get_header, header_items
-from aisfs.s3.signed_headers import check_signed
-from aisfs.s3.sigv4 import (
+from aisfs.s3.request_time import (
     MAX_SKEW_SECONDS,
-    SecretLookup,
     http_date_seconds,
-    lookup_secret,
     parse_expires,
     skew_error,
 )
+from aisfs.s3.signed_headers import check_signed
+from aisfs.s3.signing_keys import SecretLookup, lookup_secret
 
 # sub-resources that are part of the canonical resource (the AWS SigV2 list)
 SIGNED_SUBRESOURCES = frozenset(

@@ -5,6 +5,10 @@ credentials, and the current time (``now``, seconds since the epoch), and gets
 an ``AuthResult`` or an ``S3Error``. Signing keys are cached per
 (access key, date, region, service): deriving one costs four HMACs.
 
+Beside it, what SigV4 shares with SigV2 or hands on: ``signing_keys`` (the secret
+lookup, key derivation and cache), ``request_time`` (x-amz-date, HTTP dates, skew,
+Expires) and ``sigv4_chunks`` (the chunk signature chain of a streaming body).
+
 The canonical URI is the path as the client sent it (S3 does not normalise
 paths). Clients disagree on which characters they percent-encode, so when the
 raw path does not verify, its canonical re-encoding (everything but unreserved
@@ -27,17 +31,30 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
 from urllib.parse import quote, unquote
 
 from aisfs.errors import S3Error
 from aisfs.s3._headers import Headers, get_header, header_items
+from aisfs.s3.request_time import (
+    AMZ_DATE,
+    MAX_SKEW_SECONDS,
+    amz_time,
+    http_date_to_amz,
+    parse_expires,
+    skew_error,
+)
 from aisfs.s3.signed_headers import check_signed
+from aisfs.s3.signing_keys import (
+    DEFAULT_KEY_CACHE,
+    SecretLookup,
+    lookup_secret,
+    sign,
+)
+from aisfs.s3.signing_keys import SigningKeyCache as SigningKeyCache
+from aisfs.s3.signing_keys import derive_signing_key as derive_signing_key
+from aisfs.s3.sigv4_chunks import ChunkSigner
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -51,17 +68,10 @@ STREAMING_PAYLOADS = frozenset(
 SIGNED_STREAMING = frozenset(
     {"STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"}
 )
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-MAX_SKEW_SECONDS = 15 * 60
 MAX_PRESIGN_EXPIRES = 7 * 24 * 3600
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _DATE8 = re.compile(r"[0-9]{8}")
-_AMZ_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
-_EPOCH_DAY = date(1970, 1, 1).toordinal()
-MAX_EXPIRES_DIGITS = 12
 _SPACES = re.compile(r"\s+")
-
-SecretLookup = Mapping[str, str] | Callable[[str], str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,51 +108,6 @@ class _Parsed:
     @property
     def scope(self) -> str:
         return f"{self.date}/{self.region}/{self.service}/aws4_request"
-
-
-# --------------------------------------------------------------------------- keys
-
-
-class SigningKeyCache:
-    """Derived signing keys, least recently used evicted first."""
-
-    def __init__(self, capacity: int = 256) -> None:
-        self._keys: OrderedDict[tuple[str, str, str, str, str], bytes] = OrderedDict()
-        self._capacity = capacity
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, secret: str, date: str, region: str, service: str, access_key: str = "") -> bytes:
-        k = (access_key, secret, date, region, service)
-        key = self._keys.get(k)
-        if key is not None:
-            self._keys.move_to_end(k)
-            self.hits += 1
-            return key
-        self.misses += 1
-        key = derive_signing_key(secret, date, region, service)
-        self._keys[k] = key
-        if len(self._keys) > self._capacity:
-            self._keys.popitem(last=False)
-        return key
-
-
-_DEFAULT_CACHE = SigningKeyCache()
-
-
-def _hmac(key: bytes, msg: str) -> bytes:
-    return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
-
-
-def derive_signing_key(secret: str, date: str, region: str, service: str = "s3") -> bytes:
-    k = _hmac(("AWS4" + secret).encode("utf-8"), date)
-    k = _hmac(k, region)
-    k = _hmac(k, service)
-    return _hmac(k, "aws4_request")
-
-
-def sign(signing_key: bytes, string_to_sign: str) -> str:
-    return hmac.new(signing_key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 # --------------------------------------------------------------------------- canonical form
@@ -291,7 +256,7 @@ def _make_parsed(
         raise malformed("SignedHeaders must be sorted")
     if not _HEX64.fullmatch(signature):
         raise S3Error("SignatureDoesNotMatch", "The signature is not 64 hex characters")
-    if not _AMZ_DATE.fullmatch(amz_date):
+    if not AMZ_DATE.fullmatch(amz_date):
         raise S3Error("AccessDenied", "AWS authentication requires a valid Date or x-amz-date")
     if amz_date[:8] != parts[1]:
         raise malformed(
@@ -301,80 +266,17 @@ def _make_parsed(
     return _Parsed(parts[0], parts[1], parts[2], parts[3], signed_headers, signature, amz_date)
 
 
-def _bad_date() -> S3Error:
-    return S3Error("AccessDenied", "AWS authentication requires a valid Date or x-amz-date")
-
-
-def amz_time(amz_date: str) -> int:
-    """Seconds since the epoch of an ISO 8601 basic date, ``20130524T000000Z`` (UTC).
-
-    An exact parser (strptime took ~6 % of a small GET): ASCII digits only, a real
-    calendar date, hours < 24, minutes < 60, seconds <= 60 (a leap second, as strptime).
-
-    Raises:
-        S3Error: AccessDenied, for anything else.
-    """
-    if not _AMZ_DATE.fullmatch(amz_date):
-        raise _bad_date()
-    try:
-        day = date(int(amz_date[0:4]), int(amz_date[4:6]), int(amz_date[6:8])).toordinal()
-    except ValueError:
-        raise _bad_date() from None
-    hour, minute, second = int(amz_date[9:11]), int(amz_date[11:13]), int(amz_date[13:15])
-    if hour > 23 or minute > 59 or second > 60:
-        raise _bad_date()
-    return (day - _EPOCH_DAY) * 86400 + hour * 3600 + minute * 60 + second
 
 
 
-def http_date_seconds(value: str) -> int:
-    """Seconds since the epoch of an HTTP date (RFC 1123, 850, asctime) or ISO 8601 basic.
-
-    Raises:
-        S3Error: AccessDenied, when it is neither.
-    """
-    value = value.strip()
-    if _AMZ_DATE.fullmatch(value):
-        return amz_time(value)
-    try:
-        dt = parsedate_to_datetime(value)
-        if dt.tzinfo is None:  # "-0000": UTC, by RFC 5322
-            dt = dt.replace(tzinfo=UTC)
-        return int(dt.timestamp())
-    except (TypeError, ValueError, IndexError, OverflowError):
-        raise _bad_date() from None
 
 
-def skew_error(request_time: str, now: float) -> S3Error:
-    """RequestTimeTooSkewed, as S3 words it."""
-    return S3Error(
-        "RequestTimeTooSkewed",
-        "The difference between the request time and the current time is too large.",
-        extra={
-            "RequestTime": request_time,
-            "ServerTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
-            "MaxAllowedSkewMilliseconds": str(MAX_SKEW_SECONDS * 1000),
-        },
-    )
 
 
-def parse_expires(value: str, bad: Callable[[str], S3Error], what: str) -> int:
-    """A non-negative count of ASCII digits (not ``²``, not 5,000 digits)."""
-    if not value or len(value) > MAX_EXPIRES_DIGITS or not value.isascii() or not value.isdigit():
-        raise bad(f"{what} should be a number")
-    return int(value)
 
 
-def lookup_secret(secrets: SecretLookup, access_key: str) -> str:
-    """The secret of ``access_key``: InvalidAccessKeyId when the lookup has none."""
-    secret = secrets.get(access_key) if isinstance(secrets, Mapping) else secrets(access_key)
-    if secret is None:
-        raise S3Error(
-            "InvalidAccessKeyId",
-            "The AWS Access Key Id you provided does not exist in our records.",
-            extra={"AWSAccessKeyId": access_key},
-        )
-    return secret
+
+
 
 
 def _check_scope(p: _Parsed, region: str | None, malformed: Callable[[str], S3Error]) -> None:
@@ -461,7 +363,7 @@ def verify_request(
     """
     if isinstance(raw_query, bytes):
         raw_query = raw_query.decode("latin-1")
-    cache = cache or _DEFAULT_CACHE
+    cache = cache or DEFAULT_KEY_CACHE
     auth = get_header(headers, "authorization")
     if auth is not None:
         return _verify_header(
@@ -491,7 +393,7 @@ def _verify_header(
         date = get_header(headers, "date")
         if date is None:
             raise S3Error("AccessDenied", "AWS authentication requires a valid Date or x-amz-date")
-        amz_date = _http_date_to_amz(date)
+        amz_date = http_date_to_amz(date)
     amz_date = amz_date.strip()
     p = parse_authorization(auth, amz_date)
     _check_scope(p, region, _malformed)
@@ -582,13 +484,6 @@ def _verify_presigned(
     return AuthResult(p.access_key, p.signature, amz_date, p.scope, key, payload_hash, True)
 
 
-def _http_date_to_amz(value: str) -> str:
-    """The ISO 8601 basic form (UTC) of a ``Date`` header, for a request without x-amz-date."""
-    seconds = http_date_seconds(value)
-    try:
-        return datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%dT%H%M%SZ")
-    except (ValueError, OverflowError, OSError):
-        raise _bad_date() from None
 
 
 def check_payload_sha256(expected_hex: str, actual_digest: bytes) -> None:
@@ -609,52 +504,3 @@ def check_payload_sha256(expected_hex: str, actual_digest: bytes) -> None:
         )
 
 
-# --------------------------------------------------------------------------- streaming
-
-
-def _same(expected: str, given: str) -> bool:
-    """Constant-time equality; bytes, as compare_digest raises on non-ASCII str."""
-    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
-
-
-class ChunkSigner:
-    """The signature chain of a signed aws-chunked body, seeded by the request's signature.
-
-    Implements ``aisfs.s3.chunked.ChunkVerifier``.
-    """
-
-    def __init__(self, signing_key: bytes, amz_date: str, scope: str, seed_signature: str) -> None:
-        self._key = signing_key
-        self._prefix = f"{amz_date}\n{scope}\n"
-        self.previous = seed_signature
-
-    def sign_chunk(self, payload_sha256: bytes) -> str:
-        """The next chunk's signature (the chain advances)."""
-        sts = (
-            f"AWS4-HMAC-SHA256-PAYLOAD\n{self._prefix}{self.previous}\n"
-            f"{EMPTY_SHA256}\n{payload_sha256.hex()}"
-        )
-        self.previous = sign(self._key, sts)
-        return self.previous
-
-    def sign_trailer(self, trailer_bytes: bytes) -> str:
-        sts = (
-            f"AWS4-HMAC-SHA256-TRAILER\n{self._prefix}{self.previous}\n"
-            f"{hashlib.sha256(trailer_bytes).hexdigest()}"
-        )
-        self.previous = sign(self._key, sts)
-        return self.previous
-
-    def verify_chunk(self, signature: str, payload_sha256: bytes) -> None:
-        if not _same(self.sign_chunk(payload_sha256), signature):
-            raise S3Error(
-                "SignatureDoesNotMatch",
-                "The chunk signature we calculated does not match the one you provided.",
-            )
-
-    def verify_trailer(self, signature: str, trailer_bytes: bytes) -> None:
-        if not _same(self.sign_trailer(trailer_bytes), signature):
-            raise S3Error(
-                "SignatureDoesNotMatch",
-                "The trailer signature we calculated does not match the one you provided.",
-            )

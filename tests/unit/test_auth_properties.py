@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aisfs.errors import S3Error
-from aisfs.s3 import signed_headers, sigv2, sigv4
+from aisfs.s3 import request_time, signed_headers, sigv2, sigv4
 
 NOW = 1_763_942_400.0  # 20251124T000000Z: the sample dates are in the window
 SECRETS = {"AKID": "secret"}
@@ -70,9 +70,9 @@ def _v2(auth: str, query: str, headers: list[tuple[str, str]], path: str) -> Non
 
 
 def _dates(value: str) -> None:
-    only_s3_errors(sigv4.amz_time, value)
-    only_s3_errors(sigv4.http_date_seconds, value)
-    only_s3_errors(sigv4._http_date_to_amz, value)
+    only_s3_errors(request_time.amz_time, value)
+    only_s3_errors(request_time.http_date_seconds, value)
+    only_s3_errors(request_time.http_date_to_amz, value)
     only_s3_errors(sigv4.parse_authorization, value, value)
 
 
@@ -151,7 +151,7 @@ def test_amz_time_agrees_with_strptime(value: str) -> None:
     except ValueError:
         want = None
     try:
-        got: int | None = sigv4.amz_time(value)
+        got: int | None = request_time.amz_time(value)
     except S3Error:
         got = None
     if want is not None and int(value[13:15]) == 61:

@@ -378,7 +378,7 @@ def test_policy_names() -> None:
 def test_amz_time_exact() -> None:
     import calendar
 
-    from aisfs.s3.sigv4 import amz_time
+    from aisfs.s3.request_time import amz_time
 
     for s in ["19700101T000000Z", "20000229T235959Z", "20261205T193108Z", "99991231T235960Z"]:
         assert amz_time(s) == calendar.timegm(time.strptime(s, "%Y%m%dT%H%M%SZ"))
@@ -390,10 +390,10 @@ def test_amz_time_exact() -> None:
 
 
 def test_date_header_with_offset_is_utc() -> None:
-    from aisfs.s3.sigv4 import _http_date_to_amz, http_date_seconds
+    from aisfs.s3.request_time import http_date_seconds, http_date_to_amz
 
-    assert _http_date_to_amz("Sun, 06 Nov 1994 09:49:37 +0100") == "19941106T084937Z"
-    assert _http_date_to_amz("Sun, 06 Nov 1994 08:49:37 GMT") == "19941106T084937Z"
+    assert http_date_to_amz("Sun, 06 Nov 1994 09:49:37 +0100") == "19941106T084937Z"
+    assert http_date_to_amz("Sun, 06 Nov 1994 08:49:37 GMT") == "19941106T084937Z"
     gmt = "Sun, 06 Nov 1994 08:49:37 GMT"
     assert http_date_seconds("19941106T084937Z") == http_date_seconds(gmt)
 
