@@ -29,6 +29,7 @@ from aisfs.cli import node as node_verbs
 from aisfs.cli.args import add_command, connection_options, parse
 from aisfs.cli.errors import run_handler, say
 from aisfs.config import ConfigError, NodeConfig, load_config
+from aisfs.errors import leaves
 from aisfs.store.store import DIRTY_MARKER, LOCK_FILE
 from node.logs import setup_logging
 
@@ -133,18 +134,6 @@ def _busy_message(command: str, index_dir: Path, pid: int) -> str:
             "running one")
 
 
-def _leaves(exc: BaseException) -> list[BaseException]:
-    leaves: list[BaseException] = []
-    stack = [exc]
-    while stack:
-        e = stack.pop()
-        if isinstance(e, BaseExceptionGroup):
-            stack.extend(e.exceptions)
-        else:
-            leaves.append(e)
-    return leaves
-
-
 _BIND_ERRNOS = frozenset((errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES))
 # a directory of the config that cannot be made or used
 _PATH_ERRNOS = frozenset((errno.EACCES, errno.EPERM, errno.ENOENT, errno.ENOTDIR,
@@ -154,10 +143,10 @@ _PATH_ERRNOS = frozenset((errno.EACCES, errno.EPERM, errno.ENOENT, errno.ENOTDIR
 def user_error(exc: BaseException, addresses: str) -> str | None:
     """One line for a failure the user can fix (a busy port, a data directory that
     cannot be made), or None for anything else (a bug keeps its traceback)."""
-    leaves = _leaves(exc)
-    if not leaves or not all(isinstance(e, OSError) for e in leaves):
+    failed = leaves(exc)
+    if not failed or not all(isinstance(e, OSError) for e in failed):
         return None
-    e = leaves[0]
+    e = failed[0]
     assert isinstance(e, OSError)
     if e.filename is None and e.errno in _BIND_ERRNOS:
         reason = os.strerror(e.errno or 0).lower()
