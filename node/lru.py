@@ -102,16 +102,25 @@ class LruService:
 
     async def serve(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """The task (in the node's nursery): ticks until cancelled."""
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            task_status.started()
-            self._next_scheduled = trio.current_time() + self.cfg.lru.capacity_upd_time
-            while True:
-                await trio.sleep(min(TICK_SECONDS, max(0.05, self.cfg.lru.capacity_upd_time)))
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                task_status.started()
+                self._next_scheduled = trio.current_time() + self.cfg.lru.capacity_upd_time
+                while True:
+                    await trio.sleep(min(TICK_SECONDS, max(0.05, self.cfg.lru.capacity_upd_time)))
+                    try:
+                        await self._tick()
+                    except Exception:
+                        log.exception("lru: tick failed")
+        finally:  # the node stops: the last reads' access times are kept (the store is open)
+            with trio.CancelScope(shield=True):
+                times = access_times(self.store.index)
                 try:
-                    await self._tick()
-                except Exception:
-                    log.exception("lru: tick failed")
+                    if len(times):
+                        await trio.to_thread.run_sync(times.flush_sync, self.store.index)
+                except Exception as e:  # e.g. the index is gone: only recency is lost
+                    log.warning("lru: access times not written at stop: %s", e)
 
     async def _tick(self) -> None:
         times = access_times(self.store.index)

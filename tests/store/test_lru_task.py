@@ -10,6 +10,7 @@ import trio.testing
 from aisfs.config import NodeConfig
 from aisfs.jobs import Job, JobState
 from aisfs.store import Store
+from aisfs.store.lru import access_times
 from node.jobs import JobRunner, attach
 from node.lru import KIND, LruService
 from node.metrics import Metrics
@@ -49,3 +50,12 @@ async def test_runs_are_jobs_and_a_stopped_one_is_over(store: Store) -> None:
         prog = lru.status()["progress"]
         assert prog["id"] == run.id and prog["state"] == "finished"
         nursery.cancel_scope.cancel()
+
+
+async def test_reads_not_yet_flushed_are_written_when_the_task_stops(store: Store) -> None:
+    lru = LruService(NodeConfig(), store, Metrics())
+    async with trio.open_nursery() as nursery:
+        await nursery.start(lru.serve)
+        access_times(store.index).touch("@aws:b", "k", 12345)
+        nursery.cancel_scope.cancel()  # before the first tick
+    assert store.index.rows("SELECT bucket, key, atime_ns FROM atimes") == [("@aws:b", "k", 12345)]
