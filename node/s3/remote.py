@@ -63,7 +63,7 @@ from node.s3.context import (
     stored_object_headers,
 )
 from node.s3.remote_multipart import RemoteMultipart, pieces_of
-from node.s3.remote_versions import read_selected, selector_of
+from node.s3.remote_versions import delete_version, read_selected, selector_of
 
 log = logging.getLogger("aisfs.s3")
 
@@ -320,6 +320,9 @@ class RemoteS3:
         return Response(200, headers)
 
     async def op_DeleteObject(self, ctx: Context, rb: Resolved) -> Response:
+        version = ctx.s3.query.get("versionId")
+        if version is not None:  # that version only (node/s3/remote_versions.py)
+            return Response(204, await delete_version(self.remote, rb, ctx.key, version))
         await self._delete(rb, ctx.key)  # a missing key: S3's 204 (an AIS backend: 404)
         return Response(204)
 
@@ -337,7 +340,10 @@ class RemoteS3:
         errors: list[tuple[s3xml.ObjectIdentifier, S3Error]] = []
         for obj in objects:
             try:
-                await self._delete(rb, obj.key)
+                if obj.version_id:
+                    await delete_version(self.remote, rb, obj.key, obj.version_id)
+                else:
+                    await self._delete(rb, obj.key)
             except S3Error as err:
                 if err.status >= 500:
                     raise

@@ -312,3 +312,24 @@ def _parts_in(etag: str) -> int:
     """How many parts an S3 ETag says its object has (``<md5>-N``; 1 otherwise)."""
     _, dash, count = etag.rpartition("-")
     return int(count) if dash and count.isdigit() else 1
+
+
+async def delete_version(
+    remote: RemoteObjects, rb: Resolved, key: str, version: str
+) -> list[tuple[str, str]]:
+    """DeleteObject ``?versionId=V`` (and a DeleteObjects entry with a VersionId): V
+    deleted in the backend; the cached copy dropped only when it *is* V (deleting an
+    older version leaves the current object, and its copy, as they are). The response
+    headers: the version deleted, ``x-amz-delete-marker`` when it was one."""
+    assert rb.remote is not None
+    if version == "":
+        raise S3Error("InvalidArgument", "Version id cannot be the empty string",
+                      extra={"ArgumentName": "versionId", "ArgumentValue": ""})
+    resp = await remote.backend(rb).call("delete_object", key, Bucket=rb.remote.name,
+                                         Key=key, VersionId=version)
+    if await _cached_copy(remote, rb, key, Selector(version, None, None)) is not None:
+        await remote.evict(rb, key)
+    headers = [("x-amz-version-id", version)]
+    if resp.get("DeleteMarker"):
+        headers.append(("x-amz-delete-marker", "true"))
+    return headers

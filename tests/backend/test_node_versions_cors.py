@@ -82,6 +82,40 @@ def test_version_id_get_and_head(front_node: NodeProcess, target: Target) -> Non
     assert s3.get_object(Bucket=bucket, Key="k", VersionId=v1)["Body"].read() == b"one"
 
 
+@pytest.mark.parametrize("target", ["moto", "ceph"], indirect=True)
+def test_delete_of_a_version(front_node: NodeProcess, target: Target) -> None:
+    bucket = target.new_bucket()
+    direct = target.client()
+    direct.put_bucket_versioning(Bucket=bucket,
+                                 VersioningConfiguration={"Status": "Enabled"})
+    v1 = direct.put_object(Bucket=bucket, Key="k", Body=b"one")["VersionId"]
+    v2 = direct.put_object(Bucket=bucket, Key="k", Body=b"two")["VersionId"]
+    v3 = direct.put_object(Bucket=bucket, Key="k", Body=b"three")["VersionId"]
+    s3 = client_of(front_node)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"three"
+    wait_cached(s3, bucket, "k")
+
+    # an older version: gone from the backend, the cached current copy stays
+    done = s3.delete_object(Bucket=bucket, Key="k", VersionId=v1)
+    assert done["VersionId"] == v1
+    left = [v["VersionId"] for v in direct.list_object_versions(Bucket=bucket)["Versions"]]
+    assert sorted(left) == sorted([v2, v3])
+    warm = s3.get_object(Bucket=bucket, Key="k")
+    assert warm["Body"].read() == b"three" and cached(warm) == "true"
+    # the current version: the cached copy goes with it, the next GET is the previous one
+    s3.delete_object(Bucket=bucket, Key="k", VersionId=v3)
+    after = s3.get_object(Bucket=bucket, Key="k")
+    assert after["Body"].read() == b"two" and cached(after) == "false"
+    assert after["VersionId"] == v2
+    # DeleteObjects with a VersionId deletes that version, not the current object
+    v4 = direct.put_object(Bucket=bucket, Key="k", Body=b"four")["VersionId"]
+    out = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "k", "VersionId": v2}]})
+    assert out["Deleted"] == [{"Key": "k", "VersionId": v2}]
+    left = [v["VersionId"] for v in direct.list_object_versions(Bucket=bucket)["Versions"]]
+    assert left == [v4]
+    assert not direct.list_object_versions(Bucket=bucket).get("DeleteMarkers")
+
+
 @pytest.mark.parametrize("target", ["moto"], indirect=True)
 @pytest.mark.parametrize("front_node", [False], indirect=True, ids=["open"])
 def test_version_id_through_backend_bck(front_node: NodeProcess, target: Target) -> None:
