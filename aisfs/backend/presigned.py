@@ -55,6 +55,11 @@ class ClientSignature:
     access_key: str
     signed_headers: frozenset[str]  # SigV4's SignedHeaders, lower-case ("" for SigV2)
 
+    @property
+    def presigned(self) -> bool:
+        """In the query (a presigned URL), not in an Authorization header."""
+        return self.kind.endswith("-query")
+
 
 @dataclass(frozen=True, slots=True)
 class Target:

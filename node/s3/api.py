@@ -32,7 +32,7 @@ from node.s3.context import Context, Services
 from node.s3.multipart import MultipartOps
 from node.s3.objects import ObjectOps
 from node.s3.presigned import FEATURE as PRESIGNED
-from node.s3.presigned import PresignedOffload, offload_signature
+from node.s3.presigned import PresignedOffload, bucket_flag, offload_signature
 from node.s3_auth import Authenticator
 
 if TYPE_CHECKING:
@@ -162,10 +162,15 @@ class S3Api:
         """A request signed for the backend, sent there as signed (S3-Presigned-Request:
         only on a backend bucket, only a key the node's users do not have - docs/backends.md);
         None: the node's own authentication applies."""
-        if self.remote is None or s3.bucket is None or not self.features.enabled(PRESIGNED):
+        if self.remote is None or s3.bucket is None:
             return None
         sig = offload_signature(http, s3.operation, self.authenticator.users)
         if sig is None:
+            return None
+        # the bucket-scope flag: presigned URLs only (no store lookup on the hot path of
+        # every header-signed request of an open node)
+        if not self.features.enabled(PRESIGNED) and not (
+                sig.presigned and await bucket_flag(self.store, s3.bucket)):
             return None
         rb = await self.remote.resolve(s3.bucket)
         if rb is None:

@@ -35,7 +35,7 @@ import httpx
 import trio
 
 from aisfs.auth.users import Directory
-from aisfs.backend import RemoteObjects, Resolved
+from aisfs.backend import BucketRef, Provider, RemoteObjects, Resolved
 from aisfs.backend.cachemeta import meta_for, remote_attrs, remote_of
 from aisfs.backend.presigned import (
     STYLE_HEADER,
@@ -50,9 +50,11 @@ from aisfs.backend.presigned import (
     raw_key_of,
     whole_size,
 )
+from aisfs.backend.provider import local_bucket_name
 from aisfs.backend.types import RemoteAttrs
 from aisfs.errors import S3Error
 from aisfs.s3.sigv4 import STREAMING_PAYLOADS
+from aisfs.store.store import Store
 from aisfs.store.types import ObjectInfo, ObjectMeta
 from node.http import Request, Response
 from node.s3.context import Context, Services, meta_from_headers
@@ -87,6 +89,22 @@ def offload_signature(
     if sig is None or (sig.access_key and users.user_of_key(sig.access_key) is not None):
         return None
     return sig
+
+
+async def bucket_flag(store: Store, name: str) -> bool:
+    """Is the flag on for the bucket ``/s3/name`` names (AIS's bucket-scope ``features``
+    prop: of ``ais://name``, else of a known ``s3://name``)? The store's records only:
+    nothing is discovered at the backend for a request nobody authenticated yet."""
+    for local in (name, local_bucket_name(BucketRef(Provider.AWS, name))):
+        try:
+            info = await store.get_bucket(local)
+        except S3Error as e:
+            if e.code != "NoSuchBucket":
+                raise
+            continue
+        features = info.props.get("features") or []
+        return isinstance(features, list) and FEATURE in features
+    return False
 
 
 class _Refused(Exception):

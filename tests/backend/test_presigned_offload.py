@@ -59,8 +59,9 @@ def backend_endpoint(backend: NodeProcess) -> str:
     return f"http://localhost:{backend.url.rsplit(':', 1)[1]}"
 
 
-def front_config(backend: NodeProcess, mode: str, *, credentials: bool = True) -> str:
-    lines = [f'features = ["{FLAG}"]', "[backend.s3]",
+def front_config(backend: NodeProcess, mode: str, *, credentials: bool = True,
+                 flag: bool = True) -> str:
+    lines = [f'features = ["{FLAG}"]' if flag else "", "[backend.s3]",
              f'endpoint = "{backend_endpoint(backend)}"', "retries = 1",
              "connect_timeout = 2.0", "read_timeout = 10.0"]
     if credentials:
@@ -438,20 +439,27 @@ def test_front_without_backend_credentials(
     backend: NodeProcess, tmp_path: Path
 ) -> None:
     """Nothing but the client's signature reaches the backend: a front with no key of the
-    backend's fronts ``ais://name`` with ``backend_bck=s3://B`` and serves it by URLs."""
-    node = new_node(tmp_path / "bare", config=front_config(backend, "open",
-                                                           credentials=False)).start()
+    backend's fronts ``ais://name`` with ``backend_bck=s3://B`` and serves it by URLs -
+    with the flag on that bucket only (AIS's bucket-scope ``features``), not the node's."""
+    node = new_node(tmp_path / "bare", config=front_config(
+        backend, "open", credentials=False, flag=False)).start()
     try:
         remote = new_object(backend, b"no credentials here")
         name = "fronted-" + remote[-6:]
         assert httpx.put(f"{node.s3_url}/{name}").status_code == 200
+        url = presign(tmp_path, "v1", "sigv4", "path", f"s3://{remote}/dir/obj one.bin",
+                      backend_endpoint(backend))
+        at_front = to_front(url, node, backend).replace(f"/s3/{remote}/", f"/s3/{name}/")
         r = httpx.patch(f"{node.url}/v1/buckets/{name}", json={
             "action": "set-bprops", "value": {"backend_bck": {"name": remote,
                                                               "provider": "aws"}}})
         assert r.status_code == 200, r.text
-        url = presign(tmp_path, "v1", "sigv4", "path", f"s3://{remote}/dir/obj one.bin",
-                      backend_endpoint(backend))
-        at_front = to_front(url, node, backend).replace(f"/s3/{remote}/", f"/s3/{name}/")
+        # the flag off: the node's own way, and it has no credentials for the backend
+        status, _ = curl(at_front, tmp_path / "b", "-H", f"{STYLE}: path")
+        assert status == 403, (tmp_path / "b").read_bytes()
+        r = httpx.patch(f"{node.url}/v1/buckets/{name}", json={
+            "action": "set-bprops", "value": {"features": FLAG}})
+        assert r.status_code == 200, r.text
         status, headers = curl(at_front, tmp_path / "b", "-H", f"{STYLE}: path")
         assert status == 200 and (tmp_path / "b").read_bytes() == b"no credentials here"
         status, headers = curl(at_front, tmp_path / "b", "-H", f"{STYLE}: path")
