@@ -63,6 +63,7 @@ from node.s3.context import (
     stored_object_headers,
 )
 from node.s3.remote_multipart import RemoteMultipart, pieces_of
+from node.s3.remote_version_listing import list_versions_page
 from node.s3.remote_versions import delete_version, read_selected, selector_of
 
 log = logging.getLogger("aisfs.s3")
@@ -243,6 +244,10 @@ class RemoteS3:
 
     async def op_ListObjectsV2(self, ctx: Context, rb: Resolved) -> Response:
         return await self._list(ctx, rb, v2=True)
+
+    async def op_ListObjectVersions(self, ctx: Context, rb: Resolved) -> Response:
+        body = await list_versions_page(self.remote, rb, ctx.bucket, ctx.s3.query)
+        return Response(200, [("content-type", XML)], body)  # the backend's versions
 
     @staticmethod
     def _remote_name(rb: Resolved) -> str:

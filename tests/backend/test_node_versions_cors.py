@@ -115,6 +115,29 @@ def test_delete_of_a_version(front_node: NodeProcess, target: Target) -> None:
     assert left == [v4]
     assert not direct.list_object_versions(Bucket=bucket).get("DeleteMarkers")
 
+    # the versions listed through the node are the backend's, with delete markers
+    direct.put_object(Bucket=bucket, Key="a/x", Body=b"x1")
+    direct.put_object(Bucket=bucket, Key="a/x", Body=b"x2")
+    direct.delete_object(Bucket=bucket, Key="a/x")
+    mine = s3.list_object_versions(Bucket=bucket)
+    theirs = direct.list_object_versions(Bucket=bucket)
+    for field in ("Versions", "DeleteMarkers"):
+        assert [(v["Key"], v["VersionId"], v["IsLatest"]) for v in mine[field]] == \
+            [(v["Key"], v["VersionId"], v["IsLatest"]) for v in theirs[field]]
+    assert [v["ETag"] for v in mine["Versions"]] == [v["ETag"] for v in theirs["Versions"]]
+    assert len(mine["Versions"]) == 3 and len(mine["DeleteMarkers"]) == 1
+    paged = s3.list_object_versions(Bucket=bucket, MaxKeys=1)
+    assert paged["IsTruncated"] and paged["NextKeyMarker"] == "a/x"
+    rest = s3.list_object_versions(Bucket=bucket, MaxKeys=1000,
+                                   KeyMarker=paged["NextKeyMarker"],
+                                   VersionIdMarker=paged["NextVersionIdMarker"])
+    got = len(paged.get("Versions", [])) + len(paged.get("DeleteMarkers", [])) + \
+        len(rest.get("Versions", [])) + len(rest.get("DeleteMarkers", []))
+    assert got == 4
+    under = s3.list_object_versions(Bucket=bucket, Delimiter="/")
+    assert [p["Prefix"] for p in under["CommonPrefixes"]] == ["a/"]
+    assert [v["Key"] for v in under["Versions"]] == ["k"]
+
 
 @pytest.mark.parametrize("target", ["moto"], indirect=True)
 @pytest.mark.parametrize("front_node", [False], indirect=True, ids=["open"])
