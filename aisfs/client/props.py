@@ -168,6 +168,7 @@ BUCKET_PROPS: dict[str, str] = {
     "backend_bck": "the remote bucket this ais:// bucket fronts: s3://NAME ('' clears it)",
     "versioning.validate_warm_get": "check the backend's ETag/version before a warm GET",
     "versioning.synchronize": "validate_warm_get, and drop what the backend deleted",
+    "lru.enabled": "may the LRU evict this remote bucket's cached copies (true|false)",
     "extra.aws.endpoint": "this bucket's S3 endpoint (instead of [backend.s3]'s)",
     "extra.aws.cloud_region": "this bucket's S3 region",
     "extra.aws.profile": "this bucket's profile of the AWS shared files",
@@ -211,7 +212,7 @@ def normalize_patch(
             out[key] = parse_feature_list(value, valid_features, "bucket")
         elif key == "backend_bck":
             out[key] = _backend_bck(value)
-        elif key in ("versioning.validate_warm_get", "versioning.synchronize"):
+        elif key in ("versioning.validate_warm_get", "versioning.synchronize", "lru.enabled"):
             out[key] = _bool(key, value)
         elif key.startswith("extra.aws."):
             out[key] = str(value or "").strip() or None
@@ -265,8 +266,10 @@ def bucket_props_json(
     props: Mapping[str, Any],
     created_ns: int,
     defaults: Mapping[str, Any] | None = None,
+    remote: bool = False,
 ) -> dict[str, Any]:
-    """AIS's ``Bprops`` JSON (``Ais-Bucket-Props``) from the store's flat props."""
+    """AIS's ``Bprops`` JSON (``Ais-Bucket-Props``) from the store's flat props
+    (``remote``: an ``s3://`` bucket's, whose props live on its store bucket)."""
     d = dict(defaults or {})
 
     def get(key: str, fallback: Any) -> Any:
@@ -296,7 +299,8 @@ def bucket_props_json(
         },
         "mirror": {"enabled": copies > 1, "copies": copies, "burst_buffer": 128},
         "ec": {"enabled": False, "data_slices": 1, "parity_slices": 1, "objsize_limit": 0},
-        "lru": {"enabled": False},
+        # the LRU looks at cached remote objects only (aisfs/backend/lru.py)
+        "lru": {"enabled": bool(get("lru.enabled", True)) if backend or remote else False},
         "extra": {"aws": {k: str(props.get(f"extra.aws.{k}") or "")
                           for k in ("cloud_region", "endpoint", "profile")}},
         "access": "0",

@@ -280,7 +280,7 @@ class RemoteNative:
         import json
 
         info = await self.store.get_bucket(rb.local)
-        props = bucket_props_json(rb.bucket.name, info.props, info.created_ns)
+        props = bucket_props_json(rb.bucket.name, info.props, info.created_ns, remote=True)
         props["provider"] = rb.bucket.provider.value
         if head:
             return Response(200, [("ais-bucket-props", json.dumps(props, separators=(",", ":"))),

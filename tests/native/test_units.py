@@ -36,3 +36,18 @@ def test_prop_validation() -> None:
     ]
     with pytest.raises(PropError, match="valid: A, B"):
         parse_feature_list("C", ["A", "B"])
+
+
+def test_lru_enabled_prop() -> None:
+    """``lru.enabled`` is settable; the LRU looks at remote buckets only, so an ais://
+    bucket without a backend always shows false (aisfs/backend/lru.py)."""
+    from aisfs.client.props import bucket_props_json
+
+    assert normalize_patch({"lru.enabled": "false"}) == {"lru.enabled": False}
+    with pytest.raises(PropError):
+        normalize_patch({"lru.enabled": "maybe"})
+    assert bucket_props_json("b", {}, 0)["lru"] == {"enabled": False}
+    assert bucket_props_json("b", {}, 0, remote=True)["lru"] == {"enabled": True}
+    fronted = {"backend_bck": "s3://x", "lru.enabled": False}
+    assert bucket_props_json("b", fronted, 0)["lru"] == {"enabled": False}
+    assert bucket_props_json("b", {"backend_bck": "s3://x"}, 0)["lru"] == {"enabled": True}
