@@ -10,6 +10,7 @@ concurrency), closed when the node stops.
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import AsyncIterable, AsyncIterator
 
 import httpx
@@ -55,7 +56,7 @@ class BackendHttp:
         c = self._clients.get(settings)
         if c is None:
             c = httpx.AsyncClient(
-                verify=settings.ca_file or settings.verify_tls,
+                verify=_tls(settings),
                 timeout=httpx.Timeout(settings.read_timeout,
                                       connect=settings.connect_timeout),
                 limits=httpx.Limits(max_connections=settings.max_concurrency),
@@ -89,6 +90,16 @@ class BackendHttp:
             return await client.send(request, stream=True)
         except httpx.HTTPError as e:
             raise unreachable(settings, e) from e
+
+
+def _tls(settings: S3Settings) -> ssl.SSLContext | bool:
+    if not settings.ca_file:
+        return settings.verify_tls
+    try:
+        return ssl.create_default_context(cafile=settings.ca_file)
+    except (OSError, ssl.SSLError) as e:
+        raise S3Error("ServiceUnavailable", f"The {settings.label}'s ca_file cannot be "
+                      f"used: {e}", status=503) from e
 
 
 def unreachable(settings: S3Settings, exc: BaseException) -> S3Error:
