@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aisfs.store.lru import touch
 from aisfs.store.types import ObjectInfo
 from node.http import Response
 from node.native.wire import Ctx, Node
@@ -39,6 +40,7 @@ def locate_json(info: ObjectInfo, roots: list[str], order: Any) -> dict[str, Any
 async def locate(node: Node, ctx: Ctx, msg: dict[str, Any]) -> Response:
     assert ctx.key is not None
     info = await node.store.head_object(ctx.bucket, ctx.key)
+    touch(node.store, ctx.bucket, ctx.key)  # a local read is a read, for the LRU
     mps = node.store.mps
     roots = [mp.root for mp in mps.live()]
     body = json.dumps(locate_json(info, roots, mps.order)).encode()
