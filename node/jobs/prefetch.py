@@ -44,12 +44,12 @@ async def listed_keys(remote: RemoteObjects, rb: Resolved, prefix: str) -> Async
 
 
 async def prefetch_one(remote: RemoteObjects, rb: Resolved, key: str, *, latest: bool) -> int:
-    """Fetch ``key`` into the cache; the bytes fetched (-1: it was cached already)."""
-    if not latest and await remote.local(rb, key) is not None:
-        return -1
+    """Fetch ``key`` into the cache; the bytes fetched (-1: it was cached already).
+    One lookup of the local copy: ``get`` serves a cached one (checked with the backend
+    when ``latest``), which is closed unread."""
     read = await remote.get(dataclasses.replace(rb, validate_warm_get=True) if latest else rb,
                             key)
-    if read.cached:  # fresh (validated)
+    if read.cached:
         await read.body.aclose()
         return -1
     fetched = 0

@@ -33,9 +33,12 @@ T = TypeVar("T")
 
 class JobRunner:
     def __init__(self, nursery: trio.Nursery, registry: JobRegistry | None = None, *,
-                 remote: RemoteObjects | None = None, max_running: int = MAX_RUNNING) -> None:
+                 remote: RemoteObjects | None = None, store: Store | None = None,
+                 max_running: int = MAX_RUNNING) -> None:
         self.registry = registry if registry is not None else JobRegistry()
         self.remote = remote  # the node's backend buckets, for the jobs that need them
+        self.store = store
+        self.active = 0  # jobs whose work is running
         self._nursery = nursery
         self._slots = trio.Semaphore(max_running)
         self._scopes: dict[str, trio.CancelScope] = {}
@@ -44,6 +47,7 @@ class JobRunner:
     def start(self, job: Job, work: JobWork) -> Job:
         """Register ``job`` and run ``work(job)`` in the background; returns at once."""
         self.registry.add(job)
+        self._contend_while_busy()
         self._scopes[job.id] = trio.CancelScope()
         self._done[job.id] = trio.Event()
         self._nursery.start_soon(self._run, job, work, name=f"job {job.kind} {job.id}")
@@ -70,6 +74,24 @@ class JobRunner:
             self.abort(job.id, reason)
         return jobs
 
+    def _contend_while_busy(self) -> None:
+        """A running job counts as contention for the store's short steps: they go to
+        worker threads then, not on the event loop (``aisfs.store.threads.ShortSteps``:
+        on the loop only when one request is in flight - a job's many concurrent fills
+        would otherwise run their commits, fsyncs included, one at a time on the loop).
+        Wraps the store's ``uncontended`` once, when the first job starts (the server
+        has set it by then)."""
+        store = self.store
+        if store is None or getattr(store.uncontended, "jobs_guard", False):
+            return
+        served_alone = store.uncontended
+
+        def uncontended() -> bool:
+            return self.active == 0 and served_alone()
+
+        uncontended.jobs_guard = True  # type: ignore[attr-defined]
+        store.uncontended = uncontended
+
     async def wait(self, job_id: str) -> Job | None:
         """Until the job ends (tests, the bench)."""
         done = self._done.get(job_id)
@@ -82,7 +104,11 @@ class JobRunner:
         try:
             with scope:
                 async with self._slots:
-                    await work(job)
+                    self.active += 1
+                    try:
+                        await work(job)
+                    finally:
+                        self.active -= 1
             if scope.cancelled_caught:
                 job.finish(JobState.ABORTED, job.error or "aborted")
             else:
@@ -179,7 +205,7 @@ def start_jobs(node: object, store: Store, remote: RemoteObjects | None,
     and scrub too; jobs run in ``nursery`` (cancelled when the node stops)."""
     from .store import store_jobs_source
 
-    runner = JobRunner(nursery, remote=remote)
+    runner = JobRunner(nursery, remote=remote, store=store)
     runner.registry.add_source(store_jobs_source(store.admin.status))
     attach(node, runner)
     return runner
