@@ -3,8 +3,9 @@
 The mount's concerns live beside this module, each in its own object: where a path is in
 the store (`mount/paths.py`), the inode table and the metadata convention
 (`mount/inodes.py`), directory listings (`mount/dirs.py`), resolving a path to an inode
-(`mount/resolver.py`), staged files and their uploads (`mount/staging.py`), reads with
-read-ahead (`mount/readahead.py`). Remote failures become errnos here, through
+(`mount/resolver.py`), staged files and their uploads (`mount/staging.py`), directory
+markers (`mount/markers.py`), renames (`mount/renames.py`), reads with read-ahead
+(`mount/readahead.py`). Remote failures become errnos here, through
 `fuse_errors` (`mount/errnos.py`).
 
 Unlink of an open file deletes the object at once; the open descriptors keep reading and
@@ -49,9 +50,11 @@ from mount.inodes import (
     negative_entry,
     now_ns,
 )
+from mount.markers import Markers
 from mount.options import MountOptions
 from mount.paths import NAME_MAX, Layout, join, name_of, split
 from mount.readahead import Reader
+from mount.renames import Renamer
 from mount.resolver import Resolver
 from mount.staging import Stager
 from mount.stats import Stats
@@ -59,10 +62,8 @@ from mount.writecache import WriteCache
 
 log = logging.getLogger(__name__)
 
-RENAME_NOREPLACE = 1
 EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"  # the ETag of a marker (an empty object)
 RENAME_EXCHANGE = 2
-MARKERS_IN_FLIGHT = 8  # directory markers sent at once in the background
 
 
 @dataclass(slots=True)
@@ -88,6 +89,8 @@ class Fs(pyfuse3.Operations):
     dirs: DirCache
     resolver: Resolver
     stager: Stager
+    markers: Markers
+    renamer: Renamer
 
     def __init__(self, opts: MountOptions, cache: WriteCache) -> None:
         super().__init__()
@@ -104,11 +107,6 @@ class Fs(pyfuse3.Operations):
         self.dir_handles: dict[int, DirHandle] = {}
         self.next_fh = 1
         self.stats = Stats()
-        # mkdir's marker PUTs still in flight (path -> set when done), and those that
-        # failed (path -> the error, reported by fsyncdir of the directory or its parent)
-        self.marker_puts: dict[str, trio.Event] = {}
-        self.marker_failed: dict[str, str] = {}
-        self.marker_limiter = trio.CapacityLimiter(MARKERS_IN_FLIGHT)
         # run (in a thread) once the kernel has our INIT answer: main sets the read-ahead
         self.after_init: Callable[[], None] | None = None
 
@@ -121,14 +119,15 @@ class Fs(pyfuse3.Operations):
                                  self.stats, self.ttl)
         self.stager = Stager(self.cache, backend, self.layout, self.dirs, self.stats, nursery,
                              write_behind=self.opts.write_behind, timeout=self.opts.timeout)
+        self.markers = Markers(backend, self.layout, self.dirs, self.stats, nursery)
+        self.renamer = Renamer(backend, self.layout, self.table, self.dirs, self.resolver,
+                               self.stager)
 
     async def flush_all(self) -> None:
         """At exit: upload what is still dirty, else keep it in lost+found; wait for the
         directory markers still on their way."""
         await self.stager.flush_all(self.table)
-        with trio.move_on_after(self.opts.timeout * 2):
-            for ev in list(self.marker_puts.values()):
-                await ev.wait()
+        await self.markers.wait_all(self.opts.timeout * 2)
 
     def init(self) -> None:
         """FUSE INIT (synchronous; the answer goes out when this returns)."""
@@ -246,7 +245,7 @@ class Fs(pyfuse3.Operations):
         if inode.kind == DIR:
             if path == "" and not self.opts.prefix or self.layout.is_bucket(path):
                 raise pyfuse3.FUSEError(errno.EPERM)  # a bucket has no marker to hold them
-            await self._markers_sent(path)
+            await self.markers.sent(path)
             bucket, prefix = self.layout.prefix_of(path)
             if path == "":
                 prefix = self.opts.prefix
@@ -345,49 +344,11 @@ class Fs(pyfuse3.Operations):
         path = self.dir_handles[fh].inode.path
         if path is None:
             return
-        await self._markers_sent(path, children=True)
-        pre = path + "/" if path else ""
-        for p, err in list(self.marker_failed.items()):
-            if p == path or p.startswith(pre) and "/" not in p[len(pre):]:
-                log.error("fsyncdir %r: the marker of %r was not stored: %s", path, p, err)
-                raise pyfuse3.FUSEError(errno.EIO)
-
-    async def _markers_sent(self, path: str, children: bool = False,
-                            below: bool = False) -> None:
-        """Wait for the marker PUT of the directory at `path` (and of the directories made
-        directly in it, or anywhere below it) still in flight."""
-        pre = path + "/" if path else ""
-        for p, ev in list(self.marker_puts.items()):
-            tail = p[len(pre):] if p.startswith(pre) else None
-            if p == path or tail is not None and (below or children and "/" not in tail):
-                await ev.wait()
-
-    async def _put_marker(self, inode: Inode, path: str, done: trio.Event) -> None:
-        """mkdir's marker, sent in the background: the directory is known here at once
-        (listed, looked up) and the marker follows; fsyncdir waits for it, as do rmdir,
-        rename and a metadata change of the directory."""
-        try:
-            bucket, prefix = self.layout.prefix_of(path)
-            async with self.marker_limiter:
-                for attempt in (1, 2):
-                    try:
-                        info = await self.backend.put_bytes(bucket, prefix, b"",
-                                                            meta_of(inode), DIR_CONTENT_TYPE)
-                        break
-                    except Exception as e:
-                        if attempt == 2:
-                            raise
-                        log.warning("mkdir %r: marker PUT failed (%s), retrying", path, e)
-            inode.attrs.etag = info.etag
-            self.marker_failed.pop(path, None)
-        except Exception as e:
-            self.stats.upload_failures += 1
-            self.marker_failed[path] = str(e)
-            log.error("mkdir %r: the directory's marker was not stored: %s", path, e)
-        finally:
-            self.dirs.pending.discard(path)
-            del self.marker_puts[path]
-            done.set()
+        await self.markers.sent(path, children=True)
+        failed = self.markers.failure_in(path)
+        if failed is not None:
+            log.error("fsyncdir %r: the marker of %r was not stored: %s", path, *failed)
+            raise pyfuse3.FUSEError(errno.EIO)
 
     async def mkdir(
         self, parent_inode: int, name: bytes, mode: int, ctx: pyfuse3.RequestContext
@@ -404,11 +365,8 @@ class Fs(pyfuse3.Operations):
                     path, DIR, attrs_from(None, DIR, self.defaults, trio.current_time()))
             else:
                 inode = self.table.add(path, DIR, attrs)
-                await self._markers_sent(path)  # an rmdir'ed namesake's marker
-                done = trio.Event()
-                self.marker_puts[path] = done
-                self.dirs.pending.add(path)
-                self.nursery.start_soon(self._put_marker, inode, path, done)
+                await self.markers.sent(path)  # an rmdir'ed namesake's marker
+                self.markers.send(inode, path)
         self.dirs.note_add(path, DIR)
         self.dirs.note_empty(path)
         inode.lookups += 1
@@ -425,13 +383,13 @@ class Fs(pyfuse3.Operations):
             if self.layout.is_bucket(path):
                 await self.backend.delete_bucket(n)
             else:
-                await self._markers_sent(path, below=True)
+                await self.markers.sent(path, below=True)
                 if not await self.resolver.is_empty(inode):
                     raise pyfuse3.FUSEError(errno.ENOTEMPTY)
                 bucket, prefix = self.layout.prefix_of(path)
                 await self.backend.delete(bucket, prefix)
         inode.unlinked = True
-        self.marker_failed.pop(path, None)
+        self.markers.forget(path)
         self.dirs.note_remove(path)
         self.table.detach(inode)
 
@@ -604,70 +562,10 @@ class Fs(pyfuse3.Operations):
         old, new = join(po.path, no), join(pn.path, nn)
         if self.layout.crosses_buckets(old, new):
             raise pyfuse3.FUSEError(errno.EXDEV)  # buckets can't be renamed; mv copies
-        await self._markers_sent(old, below=True)
-        await self._markers_sent(new, below=True)
+        await self.markers.sent(old, below=True)
+        await self.markers.sent(new, below=True)
         with fuse_errors(f"rename {old!r} -> {new!r}"):
-            await self._rename(old, new, flags)
-
-    async def _rename(self, old: str, new: str, flags: int) -> None:
-        src = await self.resolver.resolve(old)
-        if src is None:
-            raise pyfuse3.FUSEError(errno.ENOENT)
-        dst = await self.resolver.resolve(new)
-        if dst is src:
-            return
-        if dst is not None:
-            await self._may_replace(src, dst, flags)
-        if src.kind == DIR:
-            bucket, src_prefix = self.layout.prefix_of(old)
-            _, dst_prefix = self.layout.prefix_of(new)
-            if dst is not None:
-                await self.backend.delete(bucket, dst_prefix)
-            await self.backend.rename_prefix(bucket, src_prefix, dst_prefix)
-        else:
-            await self._rename_file(src, old, new)
-        if dst is not None:
-            dst.unlinked = True
-            dst.remote = False
-            self.table.detach(dst)
-        self.dirs.note_remove(old)
-        self.table.move(src, new)
-        src.attrs.ctime_ns = now_ns()
-        self.dirs.note_add(new, src.kind)
-        if src.kind == DIR:
-            self.dirs.forget(new)
-
-    async def _may_replace(self, src: Inode, dst: Inode, flags: int) -> None:
-        """POSIX's checks of a rename of `src` onto the existing `dst`; an open `dst` is
-        staged first, so its open descriptors keep its data."""
-        if flags & RENAME_NOREPLACE:
-            raise pyfuse3.FUSEError(errno.EEXIST)
-        if src.kind == DIR and dst.kind != DIR:
-            raise pyfuse3.FUSEError(errno.ENOTDIR)
-        if src.kind != DIR and dst.kind == DIR:
-            raise pyfuse3.FUSEError(errno.EISDIR)
-        if dst.kind == DIR and not await self.resolver.is_empty(dst):
-            raise pyfuse3.FUSEError(errno.ENOTEMPTY)
-        if dst.kind != DIR and dst.opens > 0 and dst.stage is None and dst.remote:
-            async with dst.lock:
-                await self.stager.stage(dst, upto=None)
-
-    async def _rename_file(self, src: Inode, old: str, new: str) -> None:
-        """Move a file's object: its stage goes up under the new name if it holds news,
-        else the store renames it."""
-        bucket, src_key = self.layout.key(old)
-        _, dst_key = self.layout.key(new)
-        async with src.lock:
-            if src.stage is not None and (src.dirty or not src.remote):
-                size = os.fstat(src.stage.fd).st_size
-                await self.backend.put_fd(bucket, dst_key, src.stage.fd, size,
-                                          meta_of(src), src.attrs.content_type)
-                if src.remote:
-                    await self.backend.delete(bucket, src_key)
-                src.dirty = False
-                src.remote = True
-            else:
-                await self.backend.rename_object(bucket, src_key, dst_key)
+            await self.renamer.rename(old, new, flags)
 
 
 def _apply_setattr(new: Attrs, attr: pyfuse3.EntryAttributes,
