@@ -5,6 +5,7 @@
     ./run bench --only aisfs     # skip moto
     ./run bench --big            # also: node RSS while a 2 GiB object is PUT and read back
     ./run bench mount [--quick]  # the FUSE mount beside direct S3 and the local disk
+    ./run bench mount-peers      # the mount beside s3fs and rclone mount on one node
     ./run bench listing          # one delimiter level of 1,000 subdirectories (S3, native)
     ./run bench scale            # 100,000 objects in one bucket: rates, RSS, restarts (--full: 1 M)
     ./run bench tree [--base DIR] # a real tree (botocore) copied into the mount, du, ls -lR
@@ -302,6 +303,11 @@ def main() -> None:
         from bench.mount_io import main as mount_main
 
         mount_main(sys.argv[2:])
+        return
+    if sys.argv[1:2] == ["mount-peers"]:
+        from bench.mount_peers import main as peers_main
+
+        peers_main(sys.argv[2:])
         return
     if sys.argv[1:2] == ["scale"]:
         from bench.scale import main as scale_main
