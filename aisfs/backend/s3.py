@@ -32,6 +32,7 @@ from ..errors import S3Error
 from ..numbers import NumberError, parse_uint
 from ..store.types import STORED_HEADERS
 from .errors import backend_error
+from .lean import LeanHead
 from .retry import with_retries
 from .settings import S3Settings
 from .types import RemoteAttrs, RemoteBucketInfo, RemoteEntry, RemotePage
@@ -178,6 +179,8 @@ class S3Backend:
         self.threads = trio.CapacityLimiter(settings.max_concurrency)
         self._client: Any = None
         self._client_lock = threading.Lock()
+        # HEAD on the event loop where it can be signed without botocore (lean.py)
+        self._lean = LeanHead(settings) if LeanHead.usable(settings) else None
 
     def __repr__(self) -> str:
         return f"S3Backend({self.settings.label})"
@@ -247,6 +250,8 @@ class S3Backend:
             client, self._client = self._client, None
         if client is not None:
             client.close()
+        if self._lean is not None:
+            await self._lean.aclose()
 
     # == buckets =========================================================================
 
@@ -274,6 +279,10 @@ class S3Backend:
         self, bucket: str, key: str, *, if_match: str | None = None,
         if_none_match: str | None = None,
     ) -> RemoteAttrs:
+        if self._lean is not None:
+            async with self.slots:
+                return await self._lean.head(bucket, key, if_match=if_match,
+                                             if_none_match=if_none_match)
         params: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if if_match:
             params["IfMatch"] = if_match

@@ -24,6 +24,9 @@ from .types import BucketInfo
 log = logging.getLogger(__name__)
 
 
+MISSING = 1024  # names remembered as missing (a bound: any name may be asked for)
+
+
 class Buckets:
     """Bucket records and the cache that answers ``get`` without a thread hop.
 
@@ -36,6 +39,9 @@ class Buckets:
         self.index = index
         self.mps = mps
         self._cache: dict[str, BucketInfo] = {}
+        # names found missing (an S3 request names an s3:// bucket by its name: the
+        # ais:// one of that name is looked up first on every request), at most MISSING
+        self._missing: set[str] = set()
         self._epoch = 0
         self._lock = threading.Lock()
 
@@ -87,6 +93,7 @@ class Buckets:
         with self._lock:
             self._epoch += 1
             self._cache.clear()
+            self._missing.clear()
 
     def create_sync(self, name: str, props: dict[str, Any] | None) -> BucketInfo:
         with self.index.wlock:
@@ -149,8 +156,19 @@ class Buckets:
     async def get(self, name: str) -> BucketInfo:
         info = self._cache.get(name)
         if info is None:
+            if name in self._missing:
+                raise S3Error("NoSuchBucket", "The specified bucket does not exist", name)
             epoch = self._epoch
-            info = await run_sync(self.get_sync, name)
+            try:
+                info = await run_sync(self.get_sync, name)
+            except S3Error as e:
+                if e.code == "NoSuchBucket":
+                    with self._lock:
+                        if epoch == self._epoch:
+                            if len(self._missing) >= MISSING:
+                                self._missing.clear()
+                            self._missing.add(name)
+                raise
             with self._lock:
                 if epoch == self._epoch:
                     self._cache[name] = info
