@@ -340,3 +340,40 @@ def test_store_jobs_show_through(front_node: NodeProcess, http: httpx.Client) ->
     assert rec["kind"] == "scrub"
     r = http.put("/v1/cluster", json={"action": "stop", "value": {"ID": scrub_id}})
     assert r.status_code in (200, 501), r.text  # 501 while it runs: the store's to stop
+
+
+@moto_only
+@pytest.mark.parametrize("front_node", [False], indirect=True, ids=["open"])
+def test_sdk_object_range_and_prefix_then_curl(front_node: NodeProcess, target: Target,
+                                                http: httpx.Client) -> None:
+    import json
+    import subprocess
+
+    from aistore.sdk.multiobj import ObjectRange  # type: ignore[import-untyped]
+
+    bucket = target.new_bucket()
+    fill(target, bucket, [f"shard-{i:03d}.tar" for i in range(5)] + ["logs/a", "logs/b"])
+    client = sdk(front_node)
+    b = client.bucket(bucket, provider="aws")
+    rng = ObjectRange(prefix="shard-", min_index=1, max_index=3, pad_width=3,
+                      suffix=".tar")
+    assert client.job(b.objects(obj_range=rng).prefetch()).wait(timeout=60,
+                                                                 verbose=False).success
+    prefix = ObjectRange(prefix="logs/")  # no indices: a prefix
+    assert client.job(b.objects(obj_range=prefix).prefetch()).wait(timeout=60,
+                                                                    verbose=False).success
+    assert cached(http, bucket) == ["logs/a", "logs/b", "shard-001.tar", "shard-002.tar",
+                                    "shard-003.tar"]
+    # curl: the job id as text, its status as AIS's JobStatus
+    out = subprocess.run(
+        ["curl", "-sS", "-X", "DELETE", "-H", "content-type: application/json",
+         "-d", json.dumps({"action": "evict-listrange", "value": {"template": "logs/"}}),
+         f"{front_node.url}/v1/buckets/{bucket}?provider=aws"],
+        capture_output=True, text=True, timeout=30, check=True).stdout
+    rec = wait_job(http, out.strip())
+    assert rec["kind"] == "evict-listrange" and rec["objects_done"] == 2
+    status = subprocess.run(
+        ["curl", "-sS", "-X", "GET", "-d", json.dumps({"ID": out.strip()}),
+         f"{front_node.url}/v1/cluster?what=status"],
+        capture_output=True, text=True, timeout=30, check=True).stdout
+    assert json.loads(status)["uuid"] == out.strip()
