@@ -165,7 +165,7 @@ def start_copy(c: NativeClient, ns: argparse.Namespace) -> str:
     dp, dst = _bucket_ref(ns.dst)
     value: dict[str, Any] = {"prefix": ns.prefix or "", "prepend": ns.prepend or "",
                              "dry_run": bool(ns.dry_run), "force": bool(ns.force),
-                             "latest-ver": bool(ns.latest), "synchronize": False}
+                             "latest-ver": bool(ns.latest), "synchronize": bool(ns.sync)}
     if ns.num_workers:
         value["num-workers"] = ns.num_workers
     action = "copy-bck"
@@ -222,6 +222,9 @@ def _register_cp(bsub: Subparsers, conn: argparse.ArgumentParser) -> None:
                    "and ETag)")
     p.add_argument("--latest", action="store_true",
                    help="check a remote source's cached copies with the backend first")
+    p.add_argument("--sync", action="store_true",
+                   help="also delete what the destination has under the copied names that "
+                   "the source has not (after a copy with no failed object)")
     p.add_argument("--cont-on-err", action="store_true",
                    help="go on past an object that fails (counted)")
     p.add_argument("--num-workers", type=int, default=0,

@@ -4,7 +4,8 @@ AIS's messages, as the ``aistore`` SDK sends them (``POST /v1/buckets/SRC``):
 
 - ``copy-bck``: the destination in the query (``bck_to=PROVIDER/@#/NAME/``), the value
   ``{"prefix", "prepend", "dry_run", "force", "latest-ver", "synchronize",
-  "num-workers", "coer"}``;
+  "num-workers", "coer"}`` (``synchronize``, AIS's ``--sync``: what the destination has
+  under the copy's names that the source has not is deleted);
 - ``copy-listrange``: the same value plus a selection (``objnames`` or ``template``) and
   the destination as ``"tobck": {"name", "provider", ...}``.
 
@@ -52,6 +53,7 @@ class CopyRequest:
     dry_run: bool = False  # count what would be copied, write nothing
     force: bool = False  # copy even where the destination has the same object already
     latest: bool = False  # a cached source copy is checked with its backend first
+    sync: bool = False  # also delete what the destination has that the source has not
     continue_on_error: bool = False
     workers: int = DEFAULT_WORKERS
 
@@ -66,7 +68,8 @@ class CopyRequest:
         elif self.prefix:
             out["prefix"] = self.prefix
         for name, value in (("prepend", self.prepend), ("dry_run", self.dry_run),
-                            ("force", self.force), ("latest", self.latest)):
+                            ("force", self.force), ("latest", self.latest),
+                            ("sync", self.sync)):
             if value:
                 out[name] = value
         return out
@@ -146,9 +149,6 @@ def parse_copy(action: str, value: Any, bck_to: str | None) -> CopyRequest:
         value = {}
     if not isinstance(value, Mapping):
         raise CopyError("expected a JSON object as the value")
-    if _flag(value, "synchronize", "sync"):
-        raise CopyError("synchronize (--sync) is not supported: copy without it, then "
-                        "remove what the source no longer has")
     if value.get("ext"):
         raise CopyError("ext (renaming extensions) is not supported")
     if value.get("transform") or value.get("id"):
@@ -172,8 +172,11 @@ def parse_copy(action: str, value: Any, bck_to: str | None) -> CopyRequest:
             raise CopyError(str(e)) from None
     else:
         raise CopyError(f"not a copy action: {action!r}")
+    sync = _flag(value, "synchronize", "sync")
+    if sync and selection is not None and selection.prefix is None:
+        raise CopyError("synchronize (--sync) is for a prefix, not a list or a range")
     return CopyRequest(
-        kind=action, dst=dst, prefix=_text(value, "prefix"), selection=selection,
+        kind=action, dst=dst, prefix=_text(value, "prefix"), selection=selection, sync=sync,
         prepend=_text(value, "prepend"), dry_run=_flag(value, "dry_run", "dry-run"),
         force=_flag(value, "force"), latest=_flag(value, "latest-ver", "latest"),
         continue_on_error=_flag(value, "coer", "continue-on-err"), workers=_workers(value),

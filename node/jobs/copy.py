@@ -16,7 +16,9 @@ the node - ``ais://`` → ``s3://``, ``s3://`` → ``ais://``, ``s3://`` → ``s
   object in memory; ``workers`` objects in flight at once.
 - **Overwrite and skip**: an object the destination has already, with the same size and
   ETag, is skipped (counted as such) unless ``force``; any other is overwritten.
-  ``dry_run`` counts what would be copied and writes nothing.
+  ``dry_run`` counts what would be copied and writes nothing. ``sync`` (AIS's
+  ``--sync``), after a copy with no failed object: what the destination has under the
+  copied names that the source has not is deleted (a merge of the two listings).
 - **Abort** (``JobRunner.abort``) cancels the objects in flight: the store publishes
   only whole objects and a write-through PUT cut short aborts its multipart upload, so
   no destination object is ever half-written.
@@ -77,12 +79,14 @@ class BucketCopy:
 
     # == which objects ===================================================================
 
-    async def listed(self, prefix: str) -> AsyncIterator[str]:
-        """The source's keys under ``prefix``, a page at a time."""
-        if self.src.is_remote:
+    async def listed(self, prefix: str, rb: Resolved | None = None) -> AsyncIterator[str]:
+        """The keys of ``rb`` (the source by default) under ``prefix``, in order, a page
+        at a time."""
+        rb = rb or self.src
+        if rb.is_remote:
             token = ""
             while True:
-                page = await self.remote.list_page(self.src, prefix=prefix, token=token,
+                page = await self.remote.list_page(rb, prefix=prefix, token=token,
                                                    page_size=LIST_PAGE)
                 for entry in page.entries:
                     yield entry.key
@@ -91,21 +95,50 @@ class BucketCopy:
                 token = page.next_token
         after = ""
         while True:
-            lp = await self.store.list_objects(self.src.local, prefix=prefix,
-                                               start_after=after, max_keys=LIST_PAGE)
-            for e in lp.entries:
-                yield e.key
+            try:
+                lp = await self.store.list_objects(rb.local, prefix=prefix,
+                                                   start_after=after, max_keys=LIST_PAGE)
+            except S3Error as err:
+                if err.code == "NoSuchBucket":  # an s3:// bucket's cache not made yet
+                    return
+                raise
+            for listed in lp.entries:
+                yield listed.key
             if not lp.is_truncated or not lp.entries:
                 return
             after = lp.entries[-1].key
 
+    @property
+    def prefix(self) -> str:
+        sel = self.req.selection
+        return sel.prefix or "" if sel is not None else self.req.prefix
+
     def names(self) -> AsyncIterator[str] | Iterator[str]:
         sel = self.req.selection
-        if sel is None:
-            return self.listed(self.req.prefix)
-        if sel.prefix is not None:
-            return self.listed(sel.prefix)
+        if sel is None or sel.prefix is not None:
+            return self.listed(self.prefix)
         return sel.named()
+
+    async def sync_deletions(self, job: Job) -> None:
+        """``sync``: what the destination has under the copy's names (prepend + prefix)
+        that the source has not is deleted - a merge of the two listings, both in key
+        order, a page of each in memory. Counted in ``detail["deleted"]``."""
+        src_keys = aiter(self.listed(self.prefix))
+        current = await anext(src_keys, None)
+        cut = len(self.req.prepend)
+        job.detail["deleted"] = 0
+        async for dst_key in self.listed(self.req.prepend + self.prefix, self.dst):
+            key = dst_key[cut:]
+            while current is not None and current < key:
+                current = await anext(src_keys, None)
+            if current == key:
+                continue
+            if not self.req.dry_run:
+                if self.dst.is_remote:
+                    await self.remote.delete(self.dst, dst_key)
+                else:
+                    await self.store.delete_object(self.dst.local, dst_key)
+            job.detail["deleted"] += 1
 
     # == one object ======================================================================
 
@@ -229,6 +262,8 @@ class BucketCopy:
                     job.object_failed(key, error_text(e))
 
             await for_each(self.names(), one, self.req.workers)
+            if self.req.sync and not job.errors:
+                await self.sync_deletions(job)
 
         return run
 

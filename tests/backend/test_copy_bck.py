@@ -119,6 +119,14 @@ def test_copy_s3_to_s3_ais_to_ais_dry_run(front_node: NodeProcess, target: Targe
     wait_job(client, job_id)
     assert backend_objects(target, two) == objs
     assert direct.head_object(Bucket=two, Key="k7")["Metadata"] == {"n": "k7"}
+    # sync to a remote destination: what the source lost is deleted there too
+    direct.delete_object(Bucket=one, Key="k0")
+    job_id = client.bucket(one, provider="aws").copy(client.bucket(two, provider="aws"),
+                                                     sync=True)
+    wait_job(client, job_id)
+    assert sorted(backend_objects(target, two)) == sorted(k for k in objs if k != "k0")
+    rec = job_of(front_node, job_id)
+    assert rec["detail"]["deleted"] == 1 and rec["objects_skipped"] == 24
 
     tag = one[-8:]
     # a template of names (copy-listrange, ObjectGroup.copy): an idle-kind job to the SDK
@@ -166,6 +174,14 @@ def test_copy_template_via_cli(front_node: NodeProcess, target: Target) -> None:
                  "--prefix", "shard-1", "--prepend", "back/", "--wait")
     assert done.returncode == 0, done.stderr
     assert direct.get_object(Bucket=src, Key="back/shard-1.tar")["Body"].read() == b"shard 1"
+    # --sync: what the destination has under the names that the source has not goes
+    direct.delete_object(Bucket=src, Key="shard-2.tar")
+    direct.put_object(Bucket=src, Key="shard-7.tar", Body=b"shard 7")
+    done = aisfs(front_node, "bucket", "cp", f"s3://{src}", f"ais://{dst}",
+                 "--prefix", "shard-", "--sync", "--wait", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["detail"]["deleted"] == 1
+    assert sorted(ais_objects(client, dst)) == [f"shard-{i}.tar" for i in (0, 1, 3, 4, 5, 7)]
     done = aisfs(front_node, "bucket", "cp", f"ais://{dst}", f"s3://{src}")
     assert done.returncode == 0 and "job " in done.stdout
     bad = aisfs(front_node, "bucket", "cp", f"ais://{dst}", "s3://no-such-bucket-xyz-1",

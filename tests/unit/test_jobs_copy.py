@@ -58,12 +58,22 @@ def test_copy_listrange_as_the_sdk_sends_it() -> None:
 
 
 @pytest.mark.parametrize("value", [
-    {"synchronize": True}, {"ext": {"jpg": "txt"}}, {"dry_run": "yes"}, {"prefix": 3},
+    {"ext": {"jpg": "txt"}}, {"dry_run": "yes"}, {"prefix": 3},
     {"num-workers": "8"}, {"num-workers": -5}, [1, 2],
 ])
 def test_refused(value: object) -> None:
     with pytest.raises(CopyError):
         parse_copy(COPY_BUCKET, value, "ais/@#/d/")
+
+
+def test_sync_is_for_a_prefix() -> None:
+    assert parse_copy(COPY_BUCKET, {"synchronize": True, "prefix": "a/"}, "d").sync
+    with pytest.raises(CopyError):
+        parse_copy(COPY_OBJECTS, {"synchronize": True, "template": "a-{0..3}",
+                                  "tobck": {"name": "d"}}, None)
+    req = parse_copy(COPY_OBJECTS, {"synchronize": True, "template": "logs/",
+                                    "tobck": {"name": "d"}}, None)
+    assert req.sync and req.selection is not None and req.selection.prefix == "logs/"
 
 
 def test_destination_required() -> None:
