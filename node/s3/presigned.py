@@ -76,6 +76,7 @@ OFFLOADED = frozenset(("GetObject", "HeadObject", "PutObject"))
 RELAY_PIECES = 16  # pieces a fill may run ahead of its client
 CALLER_STALL = 120.0  # seconds a fill waits for a client that takes nothing, then drops it
 TEE_PIECES = 4
+STORE_PIECES = 32  # pieces (MiB) a fill's store side may lag behind its reader
 
 
 def offload_signature(
@@ -205,42 +206,50 @@ class PresignedOffload:
         self, rb: Resolved, key: str, resp: httpx.Response, attrs: RemoteAttrs,
         send: trio.MemorySendChannel[bytes | BaseException], stale: ObjectInfo | None,
     ) -> None:
-        """The backend's body into the store, each piece passed to the client first."""
+        """The backend's body into the store and to the client: one reader hands each
+        piece to both, the store side up to ``STORE_PIECES`` behind (neither waits for
+        the other piece by piece)."""
         assert rb.remote is not None and rb.settings is not None
-        settings = rb.settings
-        out: trio.MemorySendChannel[bytes | BaseException] | None = send
+        settings, source = rb.settings, rb.remote.uri
+        relay = _ClientSide(send, rb, key)
+        to_store, store_in = trio.open_memory_channel[bytes](STORE_PIECES)
+
+        async def read() -> None:
+            async with to_store:
+                try:
+                    async for piece in resp.aiter_raw(PIECE):
+                        await to_store.send(piece)
+                        await relay.pass_on(piece)
+                except httpx.HTTPError as e:
+                    raise unreachable(settings, e) from e
 
         async def pieces() -> AsyncIterator[bytes]:
-            nonlocal out
-            try:
-                async for piece in resp.aiter_raw(PIECE):
-                    if out is not None:
-                        out = await _pass_on(out, piece, rb, key)
+            async with store_in:
+                async for piece in store_in:
                     yield piece
-            except httpx.HTTPError as e:
-                raise unreachable(settings, e) from e
 
-        error: Exception | None = None
-        try:
+        async def write() -> None:
             await self.services.store.put_object(
-                rb.local, key, pieces(), meta_for(attrs, rb.remote.uri),
+                rb.local, key, pieces(), meta_for(attrs, source),
                 expected_size=attrs.size, if_match=stale.etag if stale else None,
                 if_none_match=None if stale else "*",
             )
-        except S3Error as e:
-            if e.code != "PreconditionFailed":  # else: another copy landed meanwhile
-                error = e
-        except Exception as e:
-            error = e
+
+        error: Exception | None = None
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(read)
+                nursery.start_soon(write)
+        except Exception as e:  # a group of the two sides' errors
+            first = _main_error(e)
+            if not isinstance(first, Exception):
+                raise
+            if not (isinstance(first, S3Error) and first.code == "PreconditionFailed"):
+                error = first  # PreconditionFailed: another copy landed meanwhile
         finally:
             with trio.CancelScope(shield=True):
                 await resp.aclose()
-            if out is not None:
-                if error is not None:
-                    with contextlib.suppress(trio.BrokenResourceError,
-                                             trio.ClosedResourceError, trio.WouldBlock):
-                        out.send_nowait(error)
-                out.close()
+            relay.end(error)
         if error is not None:
             log.info("presigned fill of %s/%s failed: %s", rb.bucket, key, error)
 
@@ -285,19 +294,26 @@ class PresignedOffload:
             if tee.client_error is not None:
                 raise tee.client_error from None
             if isinstance(e, BaseExceptionGroup):
-                s3 = e.subgroup(S3Error)
-                if s3 is not None:
-                    raise _leaf(s3) from None
+                raise _main_error(e) from None
             raise
         assert tee.answer is not None
         return Response(200, relayed_headers(tee.answer.headers))
 
 
-def _leaf(eg: BaseExceptionGroup[BaseException]) -> BaseException:
-    e: BaseException = eg
-    while isinstance(e, BaseExceptionGroup):
-        e = e.exceptions[0]
-    return e
+def _main_error(exc: BaseException) -> BaseException:
+    """The error that matters in a nursery's group: an S3Error first, else the first that
+    is not a cancellation."""
+    leaves: list[BaseException] = []
+    todo = [exc]
+    while todo:
+        e = todo.pop(0)
+        if isinstance(e, BaseExceptionGroup):
+            todo.extend(e.exceptions)
+        else:
+            leaves.append(e)
+    s3 = [x for x in leaves if isinstance(x, S3Error)]
+    real = [x for x in leaves if not isinstance(x, trio.Cancelled)]
+    return (s3 or real or leaves)[0]
 
 
 class _PutTee:
@@ -359,21 +375,37 @@ class _PutTee:
         meta_for(attrs_from_headers(self.answer.headers), self.rb.remote.uri, meta)
 
 
-async def _pass_on(
-    out: trio.MemorySendChannel[bytes | BaseException], piece: bytes, rb: Resolved, key: str
-) -> trio.MemorySendChannel[bytes | BaseException] | None:
-    """``piece`` to the client; None once the client is gone (the fill goes on)."""
-    with trio.move_on_after(CALLER_STALL) as stalled:
-        try:
-            await out.send(piece)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            return None
-    if stalled.cancelled_caught:
-        log.warning("%s/%s: the client took nothing for %.0f s: dropped", rb.bucket, key,
-                    CALLER_STALL)
-        out.close()
-        return None
-    return out
+class _ClientSide:
+    """The client's end of a fill: pieces passed on until it goes away (the fill goes on)
+    or takes nothing for ``CALLER_STALL`` seconds; then the fill's error, if any."""
+
+    def __init__(self, out: trio.MemorySendChannel[bytes | BaseException], rb: Resolved,
+                 key: str) -> None:
+        self.out: trio.MemorySendChannel[bytes | BaseException] | None = out
+        self.where = f"{rb.bucket}/{key}"
+
+    async def pass_on(self, piece: bytes) -> None:
+        if self.out is None:
+            return
+        with trio.move_on_after(CALLER_STALL) as stalled:
+            try:
+                await self.out.send(piece)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self.out = None
+        if stalled.cancelled_caught and self.out is not None:
+            log.warning("%s: the client took nothing for %.0f s: dropped", self.where,
+                        CALLER_STALL)
+            self.out.close()
+            self.out = None
+
+    def end(self, error: BaseException | None) -> None:
+        if self.out is None:
+            return
+        if error is not None:
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError,
+                                     trio.WouldBlock):
+                self.out.send_nowait(error)
+        self.out.close()
 
 
 def _same_copy(rb: Resolved, info: ObjectInfo, headers: httpx.Headers) -> bool:
