@@ -467,3 +467,28 @@ def test_front_without_backend_credentials(
     finally:
         assert node.stop() == 0, node.log()
         assert AIS_SECRET not in node.log()
+
+
+def test_backend_down_is_a_clean_503(tmp_path: Path) -> None:
+    """The backend cannot be reached: 503 ServiceUnavailable naming it, nothing else."""
+    closed = "http://localhost:9"  # discard: nothing listens on it here
+    config = f'features = ["{FLAG}"]\n[backend.s3]\nendpoint = "{closed}"\n' \
+             "connect_timeout = 1.0\nread_timeout = 2.0\nretries = 0\n"
+    node = new_node(tmp_path / "down", config=config).start()
+    try:
+        assert httpx.put(f"{node.s3_url}/downb").status_code == 200
+        r = httpx.patch(f"{node.url}/v1/buckets/downb", json={
+            "action": "set-bprops", "value": {"backend_bck": {"name": "gone",
+                                                              "provider": "aws"}}})
+        assert r.status_code == 200, r.text
+        query = ("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=K%2F20261205%2Fus-east-1"
+                 "%2Fs3%2Faws4_request&X-Amz-Signature=00")
+        for method in ("GET", "HEAD", "PUT"):
+            r = httpx.request(method, f"{node.s3_url}/downb/k?{query}", content=b"x"
+                              if method == "PUT" else None, headers={STYLE: "path"})
+            assert r.status_code == 503, (method, r.text)
+            if method != "HEAD":
+                assert error_code(r.content) == "ServiceUnavailable"
+                assert "localhost:9" in r.text
+    finally:
+        assert node.stop() == 0, node.log()
