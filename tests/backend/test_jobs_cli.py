@@ -28,6 +28,7 @@ def cached(node: NodeProcess, bucket: str) -> list[str]:
     return sorted(e["name"] for e in json.loads(out))
 
 
+@pytest.mark.slow  # ~30 s: the aisfs CLI as a process per call
 def test_prefetch_evict_and_jobs(front_node: NodeProcess, target: Target) -> None:
     bucket = target.new_bucket()
     s3 = target.client()
