@@ -147,3 +147,18 @@ def test_store_settings_reach_the_store_by_name() -> None:
     settings = StoreSettings(chunk_size=1 << 20, inline_max=0, fsync=False)
     store = StoreConfig.from_settings(settings, mountpaths=[Path("/m")], index_dir=Path("/i"))
     assert (store.chunk_size, store.inline_max, store.fsync) == (1 << 20, 0, False)
+
+
+def test_store_settings_and_store_config_agree_on_defaults() -> None:
+    """[store] (the file's table) and StoreConfig (the store's own) share fields by name:
+    a shared field has one default, whichever side a reader looks at (review row D15)."""
+    import dataclasses
+
+    import msgspec
+
+    store_defaults = {f.name: f.default for f in dataclasses.fields(StoreConfig)
+                      if f.default is not dataclasses.MISSING}
+    shared = [f for f in msgspec.structs.fields(StoreSettings) if f.name in store_defaults]
+    assert len(shared) >= 7
+    for f in shared:
+        assert f.default == store_defaults[f.name], f.name
