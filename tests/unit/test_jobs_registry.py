@@ -94,3 +94,21 @@ async def test_for_each_bounds_concurrency() -> None:
     await for_each(items(), work, 4)
     assert peak == 4
     await for_each(range(10), work, 100)
+
+
+def test_cli_progress_line() -> None:
+    from aisfs.cli.jobs import job_line
+
+    job = Job(kind="prefetch-listrange", id="abc")
+    job.objects_total = 10
+    job.add(objects=4, nbytes=4096)
+    job.skip()
+    line = job_line(job.to_json(), bar=True)
+    assert line.startswith("prefetch-listrange abc running: [############............]  50%")
+    assert "5/10 objects, 4.00KiB, 1 skipped" in line
+    job.objects_total = None
+    job.object_failed("x", "NoSuchKey")
+    job.finish(JobState.FAILED, "NoSuchKey: x")
+    line = job_line(job.to_json(), bar=True)  # no total: no bar
+    assert line == ("prefetch-listrange abc failed: 5 objects, 4.00KiB, 1 skipped, 1 errors "
+                    "[NoSuchKey: x]")
