@@ -64,19 +64,26 @@ def cpu_s(pid: int) -> float:
 
 
 class Cpu:
-    """CPU seconds per GiB moved, per process, over the ops measured with ``timed``."""
+    """CPU seconds per GiB moved (``timed``) or per 1,000 requests (``timed_requests``),
+    per process, over the ops measured."""
 
     def __init__(self, pids: dict[str, int]) -> None:
         self.pids = pids
         self.rows: dict[str, list[dict[str, float]]] = {}
 
     def timed(self, name: str, nbytes: int, fn: Callable[[], float]) -> float:
+        return self._timed(name, 1024 * MiB / nbytes, fn)
+
+    def timed_requests(self, name: str, requests: int, fn: Callable[[], float]) -> float:
+        return self._timed(name, 1000 / requests, fn)
+
+    def _timed(self, name: str, scale: float, fn: Callable[[], float]) -> float:
         c0 = {k: cpu_s(p) for k, p in self.pids.items()}
         dt = fn()
         time.sleep(0.3)  # what the op left behind (a fill's commit)
         c1 = {k: cpu_s(p) for k, p in self.pids.items()}
         self.rows.setdefault(name, []).append(
-            {k: (c1[k] - c0[k]) * 1024 * MiB / nbytes for k in self.pids})
+            {k: (c1[k] - c0[k]) * scale for k in self.pids})
         return dt
 
     def line(self, name: str) -> str:
@@ -347,13 +354,16 @@ def main(argv: list[str] | None = None) -> None:
                 pair = [("direct", lambda: many(backend.s3_url, "small", keys, "GET", CLIENTS)),
                         ("val", lambda: many(front.s3_url, "small", keys, "GET", CLIENTS))]
                 for name, fn in (pair if r % 2 == 0 else pair[::-1]):
-                    (val if name == "val" else direct).append(n / fn())
+                    (val if name == "val" else direct).append(
+                        n / cpu.timed_requests(f"{name} small GET", n, fn))
                 print(f"round {r}: validated warm {val[-1]:.0f}, direct {direct[-1]:.0f} "
                       "GET/s", flush=True)
             rows.append(("4 KiB warm GET, validate_warm_get vs backend", "/s", med(val),
                          med(direct), ">= 0.50", lambda x: x >= 0.5,
                          [f"validated {' '.join(f'{x:.0f}' for x in val)} / direct "
-                          f"{' '.join(f'{x:.0f}' for x in direct)}"]))
+                          f"{' '.join(f'{x:.0f}' for x in direct)}",
+                          "CPU s/1,000 GETs, " + cpu.line("val small GET"),
+                          "CPU s/1,000 GETs, " + cpu.line("direct small GET")]))
         if "prefetch" in only:
             mkbucket(backend.s3_url, "prefetch")
             seq_n = min(small, 1000)
