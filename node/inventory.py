@@ -116,7 +116,7 @@ async def create_inventory(job: Job, remote: RemoteObjects, catalog: Catalog, rb
             rows: list[Row] = [(e.key, e.size, e.etag, e.last_modified_ns, e.version)
                                for e in page.entries]
             await trio.to_thread.run_sync(writer.add, rows)
-            job.add(objects=len(rows), nbytes=sum(e.size for e in page.entries))
+            job.add(objects=len(rows))  # names listed (AIS shows no bytes for it)
         meta = {"bucket": rb.bucket.uri, "name": name, "prefix": prefix,
                 "started": started, "finished": time.time_ns(), "job": job.id}
         ntotal = await trio.to_thread.run_sync(writer.publish, meta)
