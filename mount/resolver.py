@@ -3,10 +3,12 @@
 What is known fresh (younger than `attr_timeout`) answers at once: an inode's attributes,
 or its directory's listing (`mount/dirs.py`). Else a directory of up to `SMALL_DIR`
 entries is listed to answer the lookup (and the next ones there). In a bigger one, or for
-a path the listing cannot settle, our node answers with one delimited listing from the
-name on (the object with its metadata, and whether `name/` is a directory: `_probe`); a
-plain S3 endpoint with a HEAD of the key, a HEAD of its directory marker and a one-key
-listing below it, at once.
+a path the listing cannot settle, one delimited listing from the name on answers (the
+object, and whether `name/` is a directory: `_probe`): against our node it carries the
+metadata too, so a lookup is one request; a plain S3 endpoint's carries none, so a file
+found also takes a HEAD (a missing name stays one request). Only when the name's siblings
+fill that page do a HEAD of the key, a HEAD of its directory marker and a one-key
+listing below it go at once.
 
 An inode keeps its kind for life (`mount/inodes.py`): a path that changed kind in the
 store gets a new inode and the old one is detached.
@@ -159,22 +161,43 @@ class Resolver:
         return None, False
 
     async def _resolve_remote(self, path: str) -> Inode | None:
+        """One delimited listing from the name on (`_probe`) says whether `name/` is a
+        directory (it wins over an object `name`) and whether the object exists: against
+        our node with its metadata, so that is the only request; a plain S3 listing
+        carries none, so a file then needs a HEAD, and a directory a HEAD of its marker.
+        A page the name's siblings fill falls back to the three requests at once."""
         bucket, key = self.layout.key(path)
-        if self.backend.rich_listing:  # our node: one listing answers
-            got = await self._probe(bucket, key)
-            if got is not None:
-                info, is_dir = got
-                if is_dir:
-                    return self.install(path, DIR, await self.dir_attrs(path))
-                if info is None:
-                    gone = self.table.find(path)
-                    if gone is not None and gone.stage is None:
-                        self.table.detach(gone)
-                    return None
-                k = kind_of(info)
-                attrs = attrs_from(info, k, self.defaults, trio.current_time())
-                attrs.exact = False
-                return self.install(path, k, attrs)
+        got = await self._probe(bucket, key)
+        if got is None:
+            return await self._resolve_by_heads(path, bucket, key)
+        info, is_dir = got
+        if is_dir:
+            if self.backend.rich_listing:
+                return self.install(path, DIR, await self.dir_attrs(path))
+            self.stats.heads += 1
+            marker = await self.backend.head(bucket, key + "/")
+            now = trio.current_time()
+            return self.install(path, DIR, attrs_from(marker, DIR, self.defaults, now))
+        exact = info is not None and info.meta is None
+        if exact:  # a plain S3 listing: the metadata (mode, owner, times) needs a HEAD
+            self.stats.heads += 1
+            info = await self.backend.head(bucket, key)
+        if info is None:
+            self._forget(path)
+            return None
+        k = kind_of(info)
+        attrs = attrs_from(info, k, self.defaults, trio.current_time())
+        attrs.exact = exact
+        return self.install(path, k, attrs)
+
+    def _forget(self, path: str) -> None:
+        """`path` is gone from the store: its inode (unless staged here) is detached."""
+        gone = self.table.find(path)
+        if gone is not None and gone.stage is None:
+            self.table.detach(gone)
+
+    async def _resolve_by_heads(self, path: str, bucket: str, key: str) -> Inode | None:
+        """HEAD key, HEAD key/ and a one-key listing below key/, at once."""
         file: ObjectInfo | None = None
         marker: ObjectInfo | None = None
         below = False
@@ -202,9 +225,7 @@ class Resolver:
         if marker is not None or below:
             return self.install(path, DIR, attrs_from(marker, DIR, self.defaults, now))
         if file is None:
-            inode = self.table.find(path)
-            if inode is not None and inode.stage is None:
-                self.table.detach(inode)
+            self._forget(path)
             return None
         kind = kind_of(file)
         return self.install(path, kind, attrs_from(file, kind, self.defaults, now))

@@ -1,0 +1,93 @@
+"""Lookups in a directory of more than SMALL_DIR entries (not listed whole to answer them).
+
+Each lookup there asks the store: one delimited listing from the name on says whether the
+name is a directory (which wins over an object of that name) and whether the object is
+there - with its metadata against our node (one request), without against plain S3 (a
+file found then takes a HEAD; a missing name stays one request). A name whose siblings
+fill that listing's page falls back to HEAD key, HEAD key/ and a one-key listing.
+Checked over our node's extras (`backend=node`) and as plain S3 (`backend=s3`).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from mountkit import Endpoint, MountFactory
+from test_tree import _requests
+
+from mount.dirs import SMALL_DIR
+from mount.resolver import PROBE_KEYS
+
+pytestmark = [pytest.mark.fuse, pytest.mark.timeout(300)]
+
+FILES = SMALL_DIR + 5
+
+
+def _fill(endpoint: Endpoint, bucket: str) -> None:
+    s3 = endpoint.s3
+
+    def put(i: int) -> None:
+        s3.put_object(Bucket=bucket, Key=f"big/f{i:05d}", Body=f"file {i}".encode())
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(put, range(FILES)))
+    s3.put_object(Bucket=bucket, Key="big/private", Body=b"secret",
+                  Metadata={"mode": str(stat.S_IFREG | 0o600), "uid": "123"})
+    s3.put_object(Bucket=bucket, Key="big/sub/inner", Body=b"in")
+    s3.put_object(Bucket=bucket, Key="big/marked/", Body=b"",
+                  Metadata={"mode": str(stat.S_IFDIR | 0o750)})
+    s3.put_object(Bucket=bucket, Key="big/both", Body=b"hidden")
+    s3.put_object(Bucket=bucket, Key="big/both/x", Body=b"x")
+    s3.put_object(Bucket=bucket, Key="big/crowd", Body=b"crowded")
+    for i in range(PROBE_KEYS + 2):  # siblings sorting between "crowd" and "crowd/"
+        s3.put_object(Bucket=bucket, Key=f"big/crowd-{i:03d}", Body=b"c")
+    s3.put_object(Bucket=bucket, Key="big/crowd2/y", Body=b"y")
+
+
+@pytest.fixture
+def big(endpoint: Endpoint, bucket: str) -> str:
+    _fill(endpoint, bucket)
+    return bucket
+
+
+@pytest.mark.parametrize("backend", ["node", "s3"])
+def test_lookups_in_a_big_directory(big: str, mount_factory: MountFactory,
+                                    endpoint: Endpoint, backend: str) -> None:
+    if backend == "node" and endpoint.kind != "node":
+        pytest.skip("our node's extras need our node")
+    m = mount_factory(big, f"backend={backend}")
+    d = m.path / "big"
+    assert (d / "f00007").read_bytes() == b"file 7"  # (the first lookup lists: too big)
+    st = os.stat(d / "private")
+    assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
+    assert st.st_uid == 123 and st.st_size == 6
+    assert stat.S_ISDIR(os.stat(d / "sub").st_mode)
+    assert (d / "sub" / "inner").read_bytes() == b"in"
+    st = os.stat(d / "marked")
+    assert stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o750, oct(st.st_mode)
+    assert stat.S_ISDIR(os.stat(d / "both").st_mode)  # the directory wins
+    assert (d / "both" / "x").read_bytes() == b"x"
+    assert (d / "crowd").read_bytes() == b"crowded"  # its siblings fill the probe's page
+    assert stat.S_ISDIR(os.stat(d / "crowd2").st_mode)
+    with pytest.raises(FileNotFoundError):
+        os.stat(d / "missing")
+    with pytest.raises(FileNotFoundError):
+        os.stat(d / "f0000")  # a prefix of existing names, not one itself
+    # what a lookup costs, counted by the node
+    if endpoint.kind != "node":
+        return
+    before = _requests(endpoint)
+    for i in range(100, 120):
+        assert os.stat(d / f"f{i:05d}").st_size == len(f"file {i}")
+    files = _requests(endpoint) - before
+    before = _requests(endpoint)
+    for i in range(20):
+        assert not os.path.exists(d / f"new{i:03d}")
+    missing = _requests(endpoint) - before
+    per_file = 1 if backend == "node" else 2
+    assert sum(files.values()) == 20 * per_file, files
+    assert sum(missing.values()) == 20, missing
+    assert missing["HeadObject"] == 0, missing
