@@ -13,7 +13,9 @@ the node - ``ais://`` → ``s3://``, ``s3://`` → ``ais://``, ``s3://`` → ``s
   the write-through PUT (``RemoteObjects.put``: the backend, multipart past its
   threshold, and the local copy), a local one through the store's PUT. Between two plain
   ``ais://`` buckets the store's copy shares the chunks (no bytes move). Never a whole
-  object in memory; ``workers`` objects in flight at once.
+  object in memory; ``workers`` objects in flight at once, at most ``LARGE_IN_FLIGHT``
+  of them larger than ``LARGE_OBJECT`` (their write-through buffers are what a copy's
+  memory is).
 - **Overwrite and skip**: an object the destination has already, with the same size and
   ETag, is skipped (counted as such) unless ``force``; any other is overwritten.
   ``dry_run`` counts what would be copied and writes nothing. ``sync`` (AIS's
@@ -32,6 +34,8 @@ import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
+import trio
+
 from aisfs.backend import RemoteObjects, Resolved
 from aisfs.backend.s3 import RemoteStream
 from aisfs.errors import S3Error
@@ -42,6 +46,10 @@ from aisfs.store.types import ObjectInfo, ObjectMeta
 from .runner import JobRunner, JobWork, error_text, for_each
 
 LIST_PAGE = 1000
+# a large object's copy holds the write-through path's buffers (the tee, the multipart
+# parts in flight: ~100-180 MiB measured, bench/copy_bck.py): at most this many at once
+LARGE_OBJECT = 16 * 1024 * 1024
+LARGE_IN_FLIGHT = 2
 
 
 @dataclass(slots=True)
@@ -76,6 +84,7 @@ class BucketCopy:
         self.src = src
         self.dst = dst
         self.req = req
+        self.large = trio.Semaphore(LARGE_IN_FLIGHT)
 
     # == which objects ===================================================================
 
@@ -214,6 +223,10 @@ class BucketCopy:
             if not self.req.force and await self.dst_has(dst_key, s.size, s.etag):
                 job.skip()
             elif self.req.dry_run:
+                job.add(objects=1, nbytes=s.size)
+            elif s.size > LARGE_OBJECT:
+                async with self.large:
+                    await self.write(s, dst_key)
                 job.add(objects=1, nbytes=s.size)
             else:
                 await self.write(s, dst_key)
