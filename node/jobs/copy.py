@@ -54,7 +54,8 @@ LARGE_IN_FLIGHT = 2
 
 @dataclass(slots=True)
 class Source:
-    """One source object, open for reading: its attributes, then ``pieces()`` once."""
+    """One source object, open for reading: its attributes; its bytes are
+    ``BucketCopy.body(source)``, read once; ``aclose`` it in any case."""
 
     key: str
     size: int
@@ -120,7 +121,8 @@ class BucketCopy:
     @property
     def prefix(self) -> str:
         sel = self.req.selection
-        return sel.prefix or "" if sel is not None else self.req.prefix
+        """The prefix listed: copy-bck's, or a copy-listrange template's without range."""
+        return (sel.prefix or "") if sel is not None else self.req.prefix
 
     def names(self) -> AsyncIterator[str] | Iterator[str]:
         sel = self.req.selection
