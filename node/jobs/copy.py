@@ -120,8 +120,8 @@ class BucketCopy:
 
     @property
     def prefix(self) -> str:
-        sel = self.req.selection
         """The prefix listed: copy-bck's, or a copy-listrange template's without range."""
+        sel = self.req.selection
         return (sel.prefix or "") if sel is not None else self.req.prefix
 
     def names(self) -> AsyncIterator[str] | Iterator[str]:
