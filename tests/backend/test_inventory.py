@@ -199,7 +199,9 @@ def test_sdk_listing_and_backend_bck(front_node: NodeProcess, target: Target) ->
     b.make_request("PATCH", "set-bprops", value={"backend_bck": {"name": remote,
                                                                  "provider": "aws"}})
     job = b.create_inventory(name="v1")
-    assert job and wait_for(lambda: "v1" in [i.name for i in b.show_inventory().values()])
+    client.job(job_id=job).wait(timeout=120)  # an AIS job (xaction) of kind create-inventory
+    assert client.job(job_id=job).get_details().list_snapshots()[0].kind == "create-inventory"
+    assert "v1" in [i.name for i in b.show_inventory().values()]
     inv = "v1"
     assert [e.name for e in b.list_objects(inventory_name=inv, prefix="dir/").entries] == [
         "dir/x", "dir/y"]
