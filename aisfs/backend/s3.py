@@ -472,8 +472,9 @@ class S3Backend:
     async def iter_pages(
         self, bucket: str, *, prefix: str = "", delimiter: str = "", page_size: int = 1000,
         start_after: str = "",
-    ) -> AsyncIterator[RemotePage]:
-        """Every page of a listing, one at a time (memory: one page)."""
+    ) -> AsyncGenerator[RemotePage, None]:
+        """Every page of a listing, one at a time (memory: one page); ``aclose`` it when
+        not read to the end."""
         token = ""
         while True:
             page = await self.list_page(
