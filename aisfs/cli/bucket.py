@@ -234,7 +234,8 @@ def _register_cp(bsub: Subparsers, conn: argparse.ArgumentParser) -> None:
 
 
 def register(sub: Subparsers, conn: argparse.ArgumentParser) -> None:
-    bucket = add_command(sub, "bucket", None, "create, list, destroy buckets; bucket props")
+    bucket = add_command(sub, "bucket", None,
+                         "create, list, destroy, copy buckets; bucket props")
     bsub = add_subcommands(bucket)
     p = add_command(bsub, "create", cmd_create, "create buckets", [conn])
     p.add_argument("buckets", nargs="+", metavar="ais://BUCKET")
