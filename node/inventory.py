@@ -16,6 +16,7 @@ max-keys, continuation token / marker / start-after. No inventory: AIS's 400 ``b
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import time
@@ -112,11 +113,12 @@ async def create_inventory(job: Job, remote: RemoteObjects, catalog: Catalog, rb
     writer = await trio.to_thread.run_sync(catalog.writer, rb.bucket, name)
     try:
         pages = remote.backend(rb).iter_pages(rb.remote.name, prefix=prefix, page_size=PAGE)
-        async for page in pages:
-            rows: list[Row] = [(e.key, e.size, e.etag, e.last_modified_ns, e.version)
-                               for e in page.entries]
-            await trio.to_thread.run_sync(writer.add, rows)
-            job.add(objects=len(rows))  # names listed (AIS shows no bytes for it)
+        async with contextlib.aclosing(pages):  # closed when stopped mid-way too
+            async for page in pages:
+                rows: list[Row] = [(e.key, e.size, e.etag, e.last_modified_ns, e.version)
+                                   for e in page.entries]
+                await trio.to_thread.run_sync(writer.add, rows)
+                job.add(objects=len(rows))  # names listed (AIS shows no bytes for it)
         meta = {"bucket": rb.bucket.uri, "name": name, "prefix": prefix,
                 "started": started, "finished": time.time_ns(), "job": job.id}
         ntotal = await trio.to_thread.run_sync(writer.publish, meta)
