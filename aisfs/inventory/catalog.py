@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -142,9 +141,6 @@ class Catalog:
             tmp.unlink(missing_ok=True)
             n += 1
         return n
-
-    def drop_bucket(self, bucket: BucketRef) -> None:
-        shutil.rmtree(self.bucket_dir(bucket), ignore_errors=True)
 
 
 def _not_found(bucket: BucketRef, name: str) -> S3Error:

@@ -16,7 +16,15 @@ from hypothesis import strategies as st
 
 from aisfs.backend.provider import BucketRef, Provider
 from aisfs.errors import S3Error
-from aisfs.inventory import Catalog, InventoryWriter, check_name, list_page, new_name, open_reader
+from aisfs.inventory import (
+    Catalog,
+    InventoryWriter,
+    check_name,
+    list_page,
+    new_name,
+    open_reader,
+    wants_inventory,
+)
 from aisfs.inventory.reader import read_meta
 
 KEYS = [
@@ -218,3 +226,10 @@ def test_bad_names(bad: str) -> None:
 def test_default_names() -> None:
     name = new_name()
     assert check_name(name) == name and name.startswith("inv-") and len(name) == 13
+
+
+@pytest.mark.parametrize(("value", "wanted"), [
+    ("true", True), ("TRUE", True), ("yes", True), ("y", True), ("on", True), ("1", True),
+    ("false", False), ("", False), (None, False), ("no", False), ("maybe", False)])
+def test_the_inventory_header(value: str | None, wanted: bool) -> None:
+    assert wants_inventory(value) is wanted  # AIS's cos.IsParseBool
