@@ -11,6 +11,8 @@
     ./run bench tree [--base DIR] # a real tree (botocore) copied into the mount, du, ls -lR
     ./run bench backend [--quick] # backend buckets: cold/warm/validated GET, write-through,
                                  # prefetch, RSS listing a remote bucket (issue 13's targets)
+    ./run bench small --against REV # 4 KiB GET (--head) of this tree beside REV: req/s,
+                                 # CPU/request, --syscalls, --instructions (callgrind)
     ./run bench --hypercorn      # also: the node on Hypercorn (net.http_server) beside it
     ./run bench --s3-extras      # also: multipart 1 GiB (8 MiB parts, 8 in flight) and the
                                  # cost of SigV4 verification on 4 KiB GETs
@@ -323,6 +325,11 @@ def main() -> None:
         from bench.backend import main as backend_main
 
         backend_main(sys.argv[2:])
+        return
+    if sys.argv[1:2] == ["small"]:
+        from bench.small_requests import main as small_main
+
+        small_main(sys.argv[2:])
         return
     if sys.argv[1:2] == ["tree"]:
         from bench.tree import main as tree_main

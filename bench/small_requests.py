@@ -1,0 +1,223 @@
+"""A 4 KiB GET (or HEAD) of this tree beside another revision's: what one small request
+costs the node, measured three ways, the steadiest last.
+
+    .venv/bin/python -m bench.small_requests --against REV      # wrk, alternating rounds
+    ./run bench small --against REV --head --syscalls --instructions
+
+- wrk, 16 connections on one object (open auth, the node's own HTTP server): req/s and
+  the node's CPU seconds per 10,000 requests (/proc/PID/stat, threads included), the
+  trees alternating round by round; medians and the paired ratios (each round's this /
+  other). On a shared machine the wall rate moves +-30 % from run to run; CPU per
+  request less, and the paired ratios less again.
+- ``--syscalls``: strace -c of every node thread under wrk: system calls per request
+  (futex counts the GIL handed between the event loop and the store's worker threads).
+- ``--instructions``: the node under valgrind's callgrind, 300 sequential GETs on one
+  connection (no wrk): user-space instructions per request - load-independent to ~1 %.
+
+The other revision is checked out in a temporary git worktree (removed at the end) and
+run with the same venv (PYTHONPATH).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent.parent
+TICK = os.sysconf("SC_CLK_TCK")
+SEQUENTIAL = 300  # requests of the --instructions run
+
+
+@dataclass
+class Node:
+    proc: subprocess.Popen[bytes]
+    url: str  # the object's
+    work: Path
+    rates: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # CPU s per 10,000 requests
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait()
+        log = (self.work / "node.log").read_text(errors="replace")
+        if "Traceback" in log:
+            print(log[-2000:], file=sys.stderr)
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def start(tree: Path, wrapper: list[str] | None = None) -> Node:
+    """A node from ``tree`` holding bucket ``bench`` with one 4 KiB object ``obj``."""
+    work = Path(tempfile.mkdtemp(prefix="aisfs-small-"))
+    ready = work / "ready.json"
+    cmd = [*(wrapper or []), sys.executable, "-m", "aisfs", "node", "run",
+           "--listen", "127.0.0.1:0", "--index-dir", str(work / "index"),
+           "--ready-file", str(ready), "--log-level", "warning",
+           "--mountpath", str(work / "mp1"), "--mountpath", str(work / "mp2")]
+    log = open(work / "node.log", "wb")  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen(cmd, cwd=tree, env=dict(os.environ, PYTHONPATH=str(tree)),
+                            stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 300
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError((work / "node.log").read_text())
+        time.sleep(0.1)
+    s3 = json.loads(ready.read_text())["urls"][0] + "/s3"
+    for path, body in (("/bench", b""), ("/bench/obj", os.urandom(4096))):
+        req = urllib.request.Request(s3 + path, data=body, method="PUT")
+        urllib.request.urlopen(req, timeout=120).read()
+    return Node(proc, s3 + "/bench/obj", work)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def wrk(url: str, seconds: int, head: bool) -> int:
+    """Requests served in ``seconds`` by 16 connections (a non-2xx answer fails)."""
+    cmd = ["wrk", "-t2", "-c16", f"-d{seconds}s", url]
+    script = None
+    if head:
+        script = Path(tempfile.mkdtemp()) / "head.lua"
+        script.write_text('wrk.method = "HEAD"\n')
+        cmd[1:1] = ["-s", str(script)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    if script is not None:
+        shutil.rmtree(script.parent)
+    if "Non-2xx" in out:
+        raise RuntimeError(out)
+    found = re.search(r"(\d+) requests in", out)
+    assert found, out
+    return int(found.group(1))
+
+
+def measure(node: Node, seconds: int, head: bool) -> None:
+    before, t = cpu_seconds(node.proc.pid), time.perf_counter()
+    n = wrk(node.url, seconds, head)
+    node.rates.append(n / (time.perf_counter() - t))
+    node.cpu.append((cpu_seconds(node.proc.pid) - before) / n * 10_000)
+
+
+def rounds(trees: dict[str, Path], args: argparse.Namespace) -> None:
+    nodes: dict[str, Node] = {}
+    try:
+        for name, tree in trees.items():
+            nodes[name] = start(tree)
+            wrk(nodes[name].url, 1, args.head)  # warm
+        for r in range(args.rounds):
+            order = list(nodes.values()) if r % 2 == 0 else list(nodes.values())[::-1]
+            for node in order:
+                measure(node, args.seconds, args.head)
+    finally:
+        for node in nodes.values():
+            node.stop()
+    what = "HEAD" if args.head else "GET"
+    for name, node in nodes.items():
+        print(f"{name:>12}: 4 KiB {what} {statistics.median(node.rates):6.0f} req/s, "
+              f"{statistics.median(node.cpu):.2f} CPU s per 10,000 requests "
+              f"(median of {args.rounds})")
+    this, other = nodes["this tree"], nodes[args.against]
+    rate = statistics.median(a / b for a, b in zip(this.rates, other.rates, strict=True))
+    cpu = statistics.median(a / b for a, b in zip(this.cpu, other.cpu, strict=True))
+    print(f"this tree / {args.against}, paired by round: rate x{rate:.3f}, CPU per request "
+          f"x{cpu:.3f}")
+
+
+def syscalls(name: str, tree: Path, head: bool) -> None:
+    node = start(tree)
+    out = node.work / "strace.txt"
+    try:
+        wrk(node.url, 1, head)
+        tids = os.listdir(f"/proc/{node.proc.pid}/task")
+        tracer = subprocess.Popen(["strace", "-f", "-c", "-o", str(out),
+                                   *[a for t in tids for a in ("-p", t)]],
+                                  stderr=subprocess.DEVNULL)
+        time.sleep(1)
+        n = wrk(node.url, 5, head)
+        tracer.send_signal(2)
+        tracer.wait()
+        counts = {f[-1]: int(f[3]) for f in (ln.split() for ln in out.read_text().splitlines())
+                  if len(f) >= 5 and f[3].isdigit()}
+    finally:
+        node.stop()
+    top = sorted(((c / n, s) for s, c in counts.items() if s != "total"), reverse=True)[:6]
+    print(f"{name:>12}: {counts.get('total', 0) / n:.1f} system calls per request ("
+          + ", ".join(f"{s} {per:.1f}" for per, s in top) + ")")
+
+
+def instructions(name: str, tree: Path, head: bool) -> None:
+    """User-space instructions per request under callgrind (instrumented only while
+    the requests run)."""
+    out = Path(tempfile.mkdtemp()) / "callgrind.out"
+    node = start(tree, ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                        f"--callgrind-out-file={out}"])
+    host, port = node.url.split("/")[2].rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=120)
+    method = "HEAD" if head else "GET"
+    try:
+        subprocess.run(["callgrind_control", "-i", "on", str(node.proc.pid)],
+                       check=True, capture_output=True)
+        for _ in range(SEQUENTIAL):
+            conn.request(method, "/s3/bench/obj")
+            response = conn.getresponse()
+            response.read()
+            assert response.status == 200, response.status
+        subprocess.run(["callgrind_control", "-i", "off", str(node.proc.pid)],
+                       check=True, capture_output=True)
+    finally:
+        conn.close()
+        node.stop()
+    total = 0  # one file per dump, callgrind.out and callgrind.out.N
+    for dump in out.parent.iterdir():
+        found = re.search(r"^totals: (\d+)", dump.read_text(errors="replace"), re.M)
+        total += int(found.group(1)) if found else 0
+    shutil.rmtree(out.parent, ignore_errors=True)
+    print(f"{name:>12}: {total / SEQUENTIAL / 1e6:.3f} M instructions per "
+          f"request ({SEQUENTIAL} sequential {method}s)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="bench small", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--against", default="HEAD~1", help="git revision (default HEAD~1)")
+    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--seconds", type=int, default=3)
+    ap.add_argument("--head", action="store_true", help="HEAD instead of GET")
+    ap.add_argument("--syscalls", action="store_true", help="also strace -c (strace)")
+    ap.add_argument("--instructions", action="store_true", help="also callgrind (valgrind)")
+    args = ap.parse_args(argv)
+    for tool in ("wrk", *(["strace"] if args.syscalls else []),
+                 *(["valgrind"] if args.instructions else [])):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"bench small needs {tool}")
+    other = Path(tempfile.mkdtemp(prefix="aisfs-against-")) / "tree"
+    subprocess.run(["git", "-C", str(HERE), "worktree", "add", "--detach", str(other),
+                    args.against], check=True, capture_output=True)
+    trees = {"this tree": HERE, args.against: other}
+    try:
+        rounds(trees, args)
+        for name, tree in trees.items():
+            if args.syscalls:
+                syscalls(name, tree, args.head)
+            if args.instructions:
+                instructions(name, tree, args.head)
+    finally:
+        subprocess.run(["git", "-C", str(HERE), "worktree", "remove", "--force", str(other)],
+                       check=False, capture_output=True)
+        shutil.rmtree(other.parent, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
