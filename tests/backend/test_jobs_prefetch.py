@@ -196,6 +196,11 @@ def test_refusals(
     r = http.request("DELETE", f"/v1/buckets/{plain}", params={"provider": "ais"},
                      json={"action": "destroy-bck"})
     assert r.status_code == 200, r.text
+    fill(target, bucket, ["gone"])
+    r = http.request("DELETE", f"/v1/buckets/{bucket}", params={"provider": "aws"},
+                     json={"action": "delete-listrange", "value": {"objnames": ["gone"]}})
+    assert r.status_code == 200, r.text
+    assert "Contents" not in target.client().list_objects_v2(Bucket=bucket)
 
 
 @moto_only
