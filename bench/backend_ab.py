@@ -1,0 +1,162 @@
+"""Backend buckets A/B: this tree's front node beside another revision's, over one backend.
+
+    .venv/bin/python -m bench.backend_ab --against REV [--only cold,put,small] [--rounds 5]
+
+Both fronts front the same backend (an aisfs node of this tree) and are measured in the
+same alternating rounds with the direct figure beside them: a 256 MiB cold GET, a 256 MiB
+write-through PUT, 4 KiB validated warm GETs by 16 clients. Prints medians and, per
+process, CPU seconds per GiB (per 1,000 GETs for the small ones) - on a shared machine
+the CPU figures are the steadier ones. REV is exported with ``git archive`` into a
+temporary directory (nothing in the checkout changes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.backend import (
+    CLIENTS,
+    MiB,
+    backend_config,
+    cpu_s,
+    get_timed,
+    many,
+    mkbucket,
+    put_unique,
+    set_props,
+)
+from bench.servers import Server, start_node
+
+HERE = Path(__file__).resolve().parent.parent
+
+
+def start_tree(tree: Path, config: str | None) -> Server:
+    """A node running ``tree``'s code (``python -m`` puts the cwd first on sys.path)."""
+    old_cwd, old_path = os.getcwd(), os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = str(tree)
+    os.chdir(tree)
+    try:
+        return start_node(config=config)
+    finally:
+        os.chdir(old_cwd)
+        if old_path is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = old_path
+
+
+class Runs:
+    """Rates and per-process CPU per unit of each named op."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.rows: dict[str, list[tuple[float, dict[str, float]]]] = {}
+
+    def measure(self, name: str, units: float, fn: Callable[[], float]) -> None:
+        c0 = {k: cpu_s(p) for k, p in self.pids.items()}
+        dt = fn()
+        time.sleep(0.5)  # what the op left behind (a fill's commit)
+        c1 = {k: cpu_s(p) for k, p in self.pids.items()}
+        self.rows.setdefault(name, []).append(
+            (units / dt, {k: (c1[k] - c0[k]) / units for k in self.pids}))
+
+    def show(self) -> None:
+        for name, rows in self.rows.items():
+            small = "small" in name
+            scale = 1.0 if small else 1024.0  # per 1,000 GETs, or per GiB
+            rates = [r for r, _ in rows]
+            cpu = {k: statistics.median([c[k] for _, c in rows]) * scale for k in self.pids}
+            print(f"{name:22} {statistics.median(rates):8.2f} "
+                  f"{'k GET/s' if small else 'MiB/s':7} rounds "
+                  f"{' '.join(f'{r:.1f}' for r in rates):32} CPU "
+                  f"{'s/1,000' if small else 's/GiB'}: "
+                  + " ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
+
+
+def round_ops(r: int, fronts: dict[str, Server], backend: Server, only: set[str],
+              size: int, keys: list[str]) -> list[tuple[str, float, Callable[[], float]]]:
+    """Round ``r``'s ops: (name, units, fn), the direct one first."""
+    mib = size / MiB
+    ops: list[tuple[str, float, Callable[[], float]]] = []
+    if "cold" in only:
+        for i in range(len(fronts)):
+            put_unique(backend.s3_url, "big", f"c{r}-{i}", size, 100 * r + i)
+            get_timed(backend.s3_url, "big", f"c{r}-{i}", size)  # its page cache warm
+        ops.append(("direct GET", mib, lambda: get_timed(
+            backend.s3_url, "big", f"c{r}-0", size)))
+        ops += [(f"cold GET {n}", mib, lambda i=i, f=f: get_timed(
+            f.s3_url, "big", f"c{r}-{i}", size)) for i, (n, f) in enumerate(fronts.items())]
+    if "put" in only:
+        ops.append(("direct PUT", mib, lambda: put_unique(
+            backend.s3_url, "big", f"d{r}", size, 7000 + r)))
+        ops += [(f"through PUT {n}", mib, lambda i=i, f=f: put_unique(
+            f.s3_url, "big", f"p{r}-{i}", size, 8000 + 10 * r + i))
+            for i, (n, f) in enumerate(fronts.items())]
+    if "small" in only:
+        ops.append(("direct small GET", len(keys) / 1000, lambda: many(
+            backend.s3_url, "small", keys, "GET", CLIENTS)))
+        ops += [(f"validated small {n}", len(keys) / 1000, lambda f=f: many(
+            f.s3_url, "small", keys, "GET", CLIENTS)) for n, f in fronts.items()]
+    return ops
+
+
+def run(fronts: dict[str, Server], backend: Server, only: set[str], rounds: int,
+        size: int) -> Runs:
+    pids = {"backend": backend.proc.pid, **{n: f.proc.pid for n, f in fronts.items()}}
+    runs = Runs(pids)
+    mkbucket(backend.s3_url, "big")
+    keys = [f"s{i:06d}" for i in range(1000)]
+    if "small" in only:
+        mkbucket(backend.s3_url, "small")
+        many(backend.s3_url, "small", keys, "PUT", CLIENTS, b"x" * 4096)
+        for f in fronts.values():
+            set_props(f.s3_url, "small", "aws", {"versioning": {"validate_warm_get": True}})
+            many(f.s3_url, "small", keys, "GET", CLIENTS)  # cold: now cached
+    for r in range(rounds):
+        ops = round_ops(r, fronts, backend, only, size, keys)
+        for name, units, fn in (ops if r % 2 == 0 else ops[::-1]):
+            runs.measure(name, units, fn)
+        print(f"round {r}: " + ", ".join(
+            f"{n} {v[-1][0]:.1f}" for n, v in runs.rows.items()), flush=True)
+    return runs
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="bench.backend_ab", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--against", default="HEAD~1", help="git revision (default HEAD~1)")
+    ap.add_argument("--only", default="cold,put,small")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--mib", type=int, default=256)
+    args = ap.parse_args(argv)
+    other = Path(tempfile.mkdtemp(prefix="aisfs-ab-"))
+    archive = subprocess.run(["git", "-C", str(HERE), "archive", args.against],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(other)], input=archive, check=True)
+    servers: list[Server] = []
+    try:
+        backend = start_tree(HERE, None)
+        servers.append(backend)
+        cfg = backend_config(backend, "FAKEKEY", "FAKESECRET")
+        fronts = {"this": start_tree(HERE, cfg), args.against: start_tree(other, cfg)}
+        servers += fronts.values()
+        runs = run(fronts, backend, set(args.only.split(",")), args.rounds,
+                   args.mib * MiB)
+    finally:
+        for s in servers:
+            s.stop()
+        shutil.rmtree(other, ignore_errors=True)
+    print()
+    runs.show()
+
+
+if __name__ == "__main__":
+    main()
