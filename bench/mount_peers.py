@@ -4,6 +4,7 @@
     ./run bench mount-peers --full       # the issue's sizes: 2,000 / 5,000 / 256 MiB
     ./run bench mount-peers --rounds 3   # medians of 3 interleaved rounds
     ./run bench mount-peers --only aisfs,s3fs
+    ./run bench mount-peers --big-dir 2000   # instead: lookups in a directory of 2,000
 
 One node (open auth: the peers sign with a dummy key, which an open node ignores) with a
 bucket per mount. The peers are Debian's `s3fs` and `rclone` (`./run bench` installs them
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,11 +39,12 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
 
-from bench.client import Conn
+from bench.client import Conn, thread_conn
 from bench.mount_io import drop_caches, read_file, timed, write_file
 from bench.servers import Server, free_port, start_node
 
@@ -346,6 +349,60 @@ def peers_to_run(args: argparse.Namespace, server: Server, work: Path) -> list[P
     return peers
 
 
+def node_requests(server: Server) -> int:
+    """Requests the node has served so far (its /metrics), all operations together."""
+    base = server.s3_url[: -len("/s3")]
+    text = urllib.request.urlopen(base + "/metrics", timeout=30).read().decode()
+    return sum(int(float(m.group(1))) for m in re.finditer(
+        r'^aisfs_requests_total\{(?![^}]*operation="Metrics")[^}]*\} (\S+)', text, re.M))
+
+
+def stat_pass(server: Server, d: Path, names: list[str]) -> tuple[float, float, float]:
+    """stat/s of `names` in `d`, requests per stat, and lookups/s of 200 missing names."""
+    before = node_requests(server)
+    t = timed(lambda: [os.stat(d / n) for n in names])
+    spent = node_requests(server) - before
+    missing = timed(lambda: [os.path.exists(d / f"new{i}") for i in range(200)])
+    return len(names) / t, spent / len(names), 200 / missing
+
+
+def big_dir(server: Server, work: Path, files: int, backends: list[str]) -> None:
+    """stat/s and requests per stat in a directory of `files` entries (over SMALL_DIR, so
+    not listed whole to answer lookups): each name once after a fresh mount, then again
+    once its attributes expired; the mount's `backend=node` and `backend=s3`."""
+    c = Conn(server.s3_url)
+    c.request("PUT", c.path("bigdir"))
+    c.close()
+    url = server.s3_url
+
+    def put(i: int) -> None:
+        cc = thread_conn(url)
+        status, _ = cc.request("PUT", cc.path("bigdir", f"big/f{i:05d}"), body=b"x" * 100)
+        assert status == 200, status
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(put, range(files)))
+    names = [f"f{i:05d}" for i in range(files)]
+    for backend in backends:
+        where = work / f"bigdir-{backend}"
+        where.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "aisfs", "mount", "--endpoint", url,
+                        "-o", f"backend={backend}", "bigdir", str(where)], check=True,
+                       timeout=60)
+        try:
+            d = where / "big"
+            os.stat(d / names[0])  # the first lookup lists the directory: too big
+            for label in ("first lookup", "attributes expired"):
+                if label != "first lookup":
+                    time.sleep(1.2)  # the default attr_timeout (1 s)
+                rate, each, missing = stat_pass(server, d, names[1:])
+                print(f"big directory of {files}, backend={backend}, {label}: "
+                      f"stat {rate:.0f}/s ({each:.2f} requests each), missing names "
+                      f"{missing:.0f}/s", flush=True)
+        finally:
+            subprocess.run([sys.executable, "-m", "aisfs", "umount", str(where)], timeout=60)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench mount-peers", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -356,6 +413,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--small", type=int)
     parser.add_argument("--tree", type=int)
     parser.add_argument("--mib", type=int)
+    parser.add_argument("--big-dir", type=int, metavar="N",
+                        help="instead: stat/s of aisfs mount in a directory of N files "
+                             "(backend=node and backend=s3)")
     args = parser.parse_args(argv)
     args.only = [n for n in args.only.split(",") if n]
     if bad := set(args.only) - set(PEERS):
@@ -367,6 +427,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("bench mount-peers: needs /dev/fuse and fusermount3")
     work = Path(tempfile.mkdtemp(prefix="aisfs-bench-peers-"))
     server = start_node()
+    if args.big_dir:
+        try:
+            big_dir(server, work, args.big_dir, ["node", "s3"])
+        finally:
+            server.stop()
+            shutil.rmtree(work, ignore_errors=True)
+        return
     load = os.getloadavg()
     figs: dict[str, Figures] = {}
     try:
