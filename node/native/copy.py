@@ -20,33 +20,14 @@ from aisfs.backend import Resolved
 from aisfs.errors import S3Error
 from aisfs.jobs import COPY_BUCKET
 from aisfs.jobs.copy import COPY_OBJECTS, BucketName, CopyError, parse_copy
-from node.http import Message, Request, Response
+from node.http import Response
 from node.jobs import resolve_bucket, runner_of
 from node.jobs.copy import start_copy
-from node.native.wire import MAX_CONTROL_BODY, Ctx, Node, action_msg
+from node.native.jobs import peek_action
+from node.native.wire import Ctx, Node
 
 COPY_ACTIONS = frozenset((COPY_BUCKET, COPY_OBJECTS))
 TEXT = "text/plain; charset=utf-8"
-
-
-async def _peek(ctx: Ctx) -> dict[str, Any]:
-    """The action message, the body left readable again for the route that answers."""
-    body = await ctx.http.read_body(MAX_CONTROL_BODY)
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    replayed = Request(ctx.http.scope, receive)
-    ctx.http = replayed
-    msg = await action_msg(ctx)
-    replayed.body_consumed = False
-    sent = False
-    return msg
 
 
 async def copy_job(node: Node, ctx: Ctx, parts: list[str], remote: Any) -> Response | None:
@@ -56,7 +37,7 @@ async def copy_job(node: Node, ctx: Ctx, parts: list[str], remote: Any) -> Respo
         return None
     if len(parts) > 2 and parts[2]:
         return None
-    msg = await _peek(ctx)
+    msg = await peek_action(ctx)
     action = str(msg.get("action") or "")
     if action not in COPY_ACTIONS:
         return None
