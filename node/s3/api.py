@@ -29,8 +29,10 @@ from node.metrics import Metrics
 from node.s3.bucket_config import BucketConfigOps
 from node.s3.buckets import BucketOps
 from node.s3.context import Context, Services
+from node.s3.lifecycle import LifecycleOps
 from node.s3.multipart import MultipartOps
 from node.s3.objects import ObjectOps
+from node.s3.post_object import PostObject, form_route
 from node.s3.presigned import FEATURE as PRESIGNED
 from node.s3.presigned import PresignedOffload, bucket_flag, offload_signature
 from node.s3_auth import Authenticator
@@ -55,7 +57,7 @@ class S3Api:
         self.services = Services(cfg, store, self.authenticator)
         self.config = BucketConfigOps(self.services)
         parts = (BucketOps(self.services), ObjectOps(self.services),
-                 MultipartOps(self.services), self.config)
+                 MultipartOps(self.services), self.config, LifecycleOps(self.services))
         # AWS operation name -> its method (op_ListBuckets -> "ListBuckets")
         self.operations: dict[str, Operation] = {
             name[3:]: getattr(part, name)
@@ -63,6 +65,7 @@ class S3Api:
         }
         self.remote: RemoteS3 | None = None  # backend buckets (node.backends)
         self.presigned: PresignedOffload | None = None  # made on first use (node.s3.presigned)
+        self.post_object = PostObject(self.services, self._is_remote)  # browser forms
         domain = cfg.net.virtual_host_domain.strip(".").lower()
         self.vhost_domain = domain or None
 
@@ -80,6 +83,10 @@ class S3Api:
 
         async def call() -> Response:
             nonlocal s3
+            # a browser form (POST Object) carries its own credentials: before the others
+            s3 = form_route(http, base_path, self.vhost_domain)
+            if s3 is not None:
+                return await self.post_object.handle(http, s3, base_path)
             s3 = route(
                 http.method,
                 http.raw_path,
@@ -155,6 +162,9 @@ class S3Api:
         if self.remote is not None:
             return await self.remote.handle(ctx, handler)
         return await handler(ctx)
+
+    async def _is_remote(self, bucket: str) -> bool:
+        return self.remote is not None and await self.remote.resolve(bucket) is not None
 
     async def _offloaded(
         self, http: Request, s3: S3Request, request_id: str, base_path: str
