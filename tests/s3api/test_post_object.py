@@ -364,3 +364,25 @@ def test_chromium_submits_a_real_form(post_node: NodeProcess, tmp_path: Path) ->
     got = client(post_node, ALICE).get_object(Bucket="alpha", Key="browser/page.txt")
     assert got["Body"].read() == b"made in a browser\n", res.stderr[-2000:]
     assert got["ContentType"] == "binary/octet-stream"
+
+
+def test_virtual_hosted_form(tmp_path: Path) -> None:
+    """``POST /`` to ``BUCKET.<virtual_host_domain>`` (SigV4: the form's signature covers
+    the policy, not the host)."""
+    domain = "post.aisfs-test.internal"
+    node = new_node(tmp_path, config=SIGV4 + f'[net]\nvirtual_host_domain = "{domain}"\n')
+    node.start()
+    try:
+        client(node, ALICE).create_bucket(Bucket="vhost")
+        post = presign(node, "v/${filename}", bucket="vhost",
+                       fields={"success_action_status": "201"},
+                       conditions=[{"success_action_status": "201"}])
+        host = f"vhost.{domain}:{node.url.rsplit(':', 1)[1]}"
+        status, headers, body = curl_form(f"{node.url}/", post["fields"], b"vh",
+                                          extra=["-H", f"Host: {host}"])
+        assert status == 201, body
+        assert ET.fromstring(body).findtext("Location") == f"http://{host}/v/hello.txt"
+        got = client(node, ALICE).get_object(Bucket="vhost", Key="v/hello.txt")
+        assert got["Body"].read() == b"vh"
+    finally:
+        node.stop()
