@@ -220,7 +220,8 @@ def object_url(http: Request, s3: S3Request, base_path: str, key: str) -> str:
 def answer(fields: dict[str, str], bucket: str, key: str, etag: str, location: str) -> Response:
     headers = [("etag", etag), ("location", location)]
     redirect = fields.get("success_action_redirect") or fields.get("redirect")
-    if redirect and redirect.startswith(("http://", "https://")) and redirect.isprintable():
+    if redirect and redirect.startswith(("http://", "https://")) and redirect.isascii() \
+            and redirect.isprintable():
         sep = "&" if "?" in redirect else "?"
         target = redirect + sep + urlencode({"bucket": bucket, "key": key, "etag": etag})
         return Response(303, [("etag", etag), ("location", target)])

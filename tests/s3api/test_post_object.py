@@ -173,6 +173,10 @@ def test_answers_204_200_and_redirect(post_node: NodeProcess) -> None:
     assert status == 303
     assert headers["location"] == (f"{target}&bucket=alpha&key=redir&etag="
                                    + etag.replace('"', "%22"))
+    for bad in ("http://example.invalid/\u20ac", "javascript:alert(1)"):  # not followed
+        post = presign(post_node, "redir", fields={"success_action_redirect": bad},
+                       conditions=[{"success_action_redirect": bad}])
+        assert curl_form(post["url"], post["fields"], b"z")[0] == 204
 
 
 def test_sigv2_form_built_by_hand(post_node: NodeProcess) -> None:
