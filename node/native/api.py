@@ -199,7 +199,7 @@ class NativeApi:
         if head == "daemon" and sub in admin.SUBS:  # mountpaths, resilver, scrub, jobs
             return await admin.handle(self.node, ctx, sub, parts[2] if len(parts) > 2 else "")
         if head == "cluster" and not sub and (  # job status/stop (node/native/jobs.py)
-                answered := await native_jobs.cluster_job(self.node, ctx)):
+                answered := await native_jobs.cluster_job(self.node, ctx, self.lru)):
             return answered
         if method == "GET" and not sub:
             ctx.operation = "GetClusterInfo" if head == "cluster" else "GetNodeInfo"

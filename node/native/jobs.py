@@ -17,6 +17,8 @@ GET      ``?what=running_all``                 ``["kind[id]", ...]`` of the runn
 GET      ``?what=qryxstats``                   ``{node_id: [JobSnap, ...]}``
 GET      ``?what=jobs``                        our records (``aisfs job show``)
 PUT      ``/v1/cluster`` stop / stop-xaction   ``value``: ``{"ID"|"Kind"}``: abort
+PUT      ``/v1/cluster`` start                 ``value``: ``{"Kind": "lru"|"scrub"}``: the id
+                                               (``node.native.job_start``)
 =======  ====================================  =================================================
 
 The bucket actions are for remote buckets (``provider=aws``, or an ``ais://`` bucket with
@@ -42,9 +44,11 @@ from node.http import Message, Request, Response
 from node.jobs import JobRunner, remote_only, resolve_bucket, runner_of
 from node.jobs.evict import start_evict, start_evict_bucket
 from node.jobs.prefetch import start_prefetch
+from node.native.job_start import START_ACTION, start_job
 from node.native.wire import MAX_CONTROL_BODY, Ctx, Node, action_msg, json_response
 
 if TYPE_CHECKING:
+    from node.lru import LruService
     from node.native.remote import RemoteNative
 
 JOB_WHATS = frozenset(("status", "status_all", "running_all", "qryxstats", "jobs"))
@@ -139,8 +143,9 @@ def _arg(args: dict[str, Any], *names: str) -> Any:
     return None
 
 
-async def cluster_job(node: Node, ctx: Ctx) -> Response | None:
-    """``/v1/cluster`` job queries and stop; None for the rest."""
+async def cluster_job(node: Node, ctx: Ctx, lru: LruService | None = None) -> Response | None:
+    """``/v1/cluster`` job queries, start (``node.native.job_start``) and stop; None for
+    the rest."""
     method = ctx.http.method
     q = ctx.http.query_dict()
     if method == "GET" and q.get("what", "") in JOB_WHATS:
@@ -148,11 +153,14 @@ async def cluster_job(node: Node, ctx: Ctx) -> Response | None:
     if method != "PUT":
         return None
     msg = await peek_action(ctx)
-    if str(msg.get("action") or "") not in STOP_ACTIONS:
+    action = str(msg.get("action") or "")
+    if action not in STOP_ACTIONS and action != START_ACTION:
         return None
-    ctx.operation = "StopJob"
     args = msg.get("value") if isinstance(msg.get("value"), dict) else {}
     assert isinstance(args, dict)
+    if action == START_ACTION:
+        return await start_job(node, ctx, args, lru)
+    ctx.operation = "StopJob"
     _stop(runner_of(node), args)
     return Response(200)
 

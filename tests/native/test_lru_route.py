@@ -72,9 +72,49 @@ def test_lru_route_is_an_admins(tmp_path: Path) -> None:
         assert httpx.post(f"{node.url}/v1/daemon/lru", headers=alice).status_code == 403
         assert httpx.get(f"{node.url}/v1/daemon/lru", headers=alice).status_code == 403
         assert httpx.post(f"{node.url}/v1/daemon/lru").status_code in (401, 403)
+        start = {"action": "start", "value": {"Kind": "lru"}}
+        assert httpx.put(f"{node.url}/v1/cluster", json=start,
+                         headers=alice).status_code == 403
         r = run_cli(node.url, "start", "lru", env={"AIS_AUTHN_TOKEN": tok("alice")})
         assert r.code == 1 and "admin" in r.err
         r = run_cli(node.url, "start", "lru", "--wait", env={"AIS_AUTHN_TOKEN": tok("ops")})
         assert r.code == 0 and "finished" in r.out, r.err
+    finally:
+        stop_and_check(node)
+
+
+def test_sdk_starts_lru_and_scrub_as_ais_jobs(tmp_path: Path) -> None:
+    """``client.job(job_kind=KIND).start()`` (``PUT /v1/cluster {"action": "start"}``)
+    answers the job's id, which ``client.job(id)`` then waits for; a kind aisfs does not
+    start from there is a clean 501 naming it."""
+    from aistore.sdk import Client
+    from aistore.sdk.errors import AISError
+
+    node = new_node(tmp_path, config=FAST_CONFIG).start()
+    try:
+        client = Client(node.url)
+        lru_id = client.job(job_kind="lru").start()
+        assert lru_id and " " not in lru_id
+        client.job(job_id=lru_id).wait(timeout=60)
+        assert client.job(job_id=lru_id).get_details().list_snapshots()[0].kind == "lru"
+        prog = httpx.get(f"{node.url}/v1/daemon/lru").json()["progress"]
+        assert prog["id"] == lru_id and prog["state"] == "finished"
+
+        scrub_id = client.job(job_kind="scrub").start()
+        client.job(job_id=scrub_id).wait(timeout=60)
+        snaps = client.job(job_id=scrub_id).get_details().list_snapshots()
+        assert [s.kind for s in snaps] == ["scrub"]
+
+        for kind, named in (("resilver", "/v1/daemon/resilver"), ("dsort", "job kind")):
+            try:
+                client.job(job_kind=kind).start()
+                raise AssertionError(f"{kind} started")
+            except AISError as e:
+                assert e.status_code == 501 and named in e.message and kind in e.message, e
+        r = httpx.put(f"{node.url}/v1/cluster", json={"action": "start", "value": {
+            "Kind": "lru", "Bck": {"name": "b", "provider": "ais"}}})
+        assert r.status_code == 501 and "chosen buckets" in r.text
+        r = httpx.put(f"{node.url}/v1/cluster", json={"action": "start", "value": {}})
+        assert r.status_code == 400 and "Kind" in r.text
     finally:
         stop_and_check(node)
