@@ -21,6 +21,7 @@ from aisfs.backend import RemoteObjects
 from aisfs.config import NodeConfig
 from aisfs.errors import S3Error
 from aisfs.store.store import Store
+from node import lifecycle
 from node.backends import start_backends
 from node.dashboard import PREFIX as UI_PREFIX
 from node.dashboard import Dashboard
@@ -64,7 +65,8 @@ class NodeApp:
         self.remote, discover = await start_backends(self.cfg, self.store, nursery)
         self.s3.remote = RemoteS3(self.s3.services, self.remote, discover=discover)
         self.native.remote = RemoteNative(self.remote, discover=discover)
-        start_jobs(self.native_node, self.store, self.remote, nursery)  # node/jobs
+        runner = start_jobs(self.native_node, self.store, self.remote, nursery)  # node/jobs
+        nursery.start_soon(lifecycle.serve, self.store, runner)  # node/lifecycle.py
         nursery.start_soon(self._gc_loop)
         await nursery.start(self.lru.serve)
         nursery.start_soon(self.dashboard.sample_loop)

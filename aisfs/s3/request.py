@@ -94,6 +94,8 @@ _OPS: dict[tuple[str, str, str], str] = {
     ("bucket", "GET", "acl"): "GetBucketAcl",
     ("bucket", "GET", "policy"): "GetBucketPolicy",  # answered NoSuchBucketPolicy
     ("bucket", "GET", "lifecycle"): "GetBucketLifecycleConfiguration",
+    ("bucket", "PUT", "lifecycle"): "PutBucketLifecycleConfiguration",
+    ("bucket", "DELETE", "lifecycle"): "DeleteBucketLifecycle",
     ("bucket", "GET", "object-lock"): "GetObjectLockConfiguration",  # never configured
     # object
     ("object", "GET", ""): "GetObject",

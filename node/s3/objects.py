@@ -24,6 +24,7 @@ from aisfs.store.types import ObjectInfo
 from node.http import Response, first_piece_read
 from node.s3.body import UploadBody, checksum_headers
 from node.s3.context import Context, Services, meta_from_headers, stored_object_headers
+from node.s3.lifecycle import expiration_headers
 
 log = logging.getLogger("aisfs.s3")
 
@@ -67,6 +68,7 @@ class ObjectOps:
             raise
         headers = [("etag", s3xml.quote_etag(info.etag))]
         headers += checksum_headers(body.stored)
+        headers += await expiration_headers(self.store, ctx.bucket, info)  # node.s3.lifecycle
         return Response(200, headers)
 
     def _object_headers(self, info: ObjectInfo) -> list[tuple[str, str]]:
@@ -92,6 +94,7 @@ class ObjectOps:
             )
         info = await self.store.head_object(ctx.bucket, ctx.key, with_data=not head)
         headers = self._object_headers(info)
+        headers += await expiration_headers(self.store, ctx.bucket, info)  # node.s3.lifecycle
         try:
             # the Headers themselves: one look-up per condition, no list of every header
             check_preconditions(ctx.http.headers, info.etag, info.mtime_ns)  # type: ignore[arg-type]

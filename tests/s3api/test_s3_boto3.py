@@ -247,7 +247,7 @@ def test_unimplemented_subresource_never_falls_through(s3, node) -> None:
     s3.create_bucket(Bucket="bkt")
     s3.put_object(Bucket="bkt", Key="k", Body=b"keep")
     for method, path in [
-        ("DELETE", "/bkt?lifecycle"),
+        ("DELETE", "/bkt?replication"),
         ("PUT", "/bkt?policy"),
         ("GET", "/bkt?website"),
         ("PUT", "/bkt/k?retention"),

@@ -13,6 +13,7 @@ as s3xml``; ``s3xml.list_objects_v2_result(...)``):
 - ``objects``        copy results, DeleteResult, GetObjectAttributes
 - ``multipart``      Initiate, Complete, ListParts, ListMultipartUploads
 - ``bucket_config``  location, versioning, tagging, CORS, ACL
+- ``lifecycle``      LifecycleConfiguration: parsed into ``aisfs.s3.lifecycle`` rules, built
 - ``parse``          every request document (defusedxml; anything malformed or hostile is
                      ``MalformedXML``, never another exception type)
 
@@ -30,6 +31,7 @@ from .bucket_config import (
 )
 from .build import S3_NS, XSI_NS
 from .errors import error_document
+from .lifecycle import lifecycle_configuration, parse_lifecycle_configuration
 from .listing import (
     decode_continuation_token,
     encode_continuation_token,
@@ -102,6 +104,7 @@ __all__ = [
     "error_document",
     "format_timestamp",
     "initiate_multipart_upload_result",
+    "lifecycle_configuration",
     "list_buckets_result",
     "list_multipart_uploads_result",
     "list_objects_v1_result",
@@ -115,6 +118,7 @@ __all__ = [
     "parse_cors_configuration",
     "parse_create_bucket_configuration",
     "parse_delete",
+    "parse_lifecycle_configuration",
     "parse_tagging",
     "parse_versioning_configuration",
     "quote_etag",
