@@ -180,10 +180,18 @@ def object_key(fields: dict[str, str], file: pf.FileStart) -> str:
     return key
 
 
+def _as_header(value: str) -> str:
+    """A form value as a header value: its UTF-8 bytes, as a header's bytes are kept (a
+    non-Latin-1 character would not go back out on a GET)."""
+    return value.encode("utf-8").decode("latin-1")
+
+
 def meta_from_fields(fields: dict[str, str]) -> ObjectMeta:
+    """The object metadata a form carries (the fields PutObject takes as headers)."""
     meta = ObjectMeta()
     total = 0
-    for name, value in fields.items():
+    for name, raw in fields.items():
+        value = _as_header(raw)
         if name.startswith("x-amz-meta-"):
             meta.user[name[len("x-amz-meta-"):]] = value
             total += len(name) - len("x-amz-meta-") + len(value)
@@ -192,7 +200,7 @@ def meta_from_fields(fields: dict[str, str]) -> ObjectMeta:
     if total > 2048:
         raise S3Error("MetadataTooLarge",
                       "Your metadata headers exceed the maximum allowed metadata size.")
-    meta.content_type = fields.get("content-type") or "binary/octet-stream"
+    meta.content_type = _as_header(fields.get("content-type") or "binary/octet-stream")
     return meta
 
 

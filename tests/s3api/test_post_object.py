@@ -197,6 +197,19 @@ def test_sigv2_form_built_by_hand(post_node: NodeProcess) -> None:
         assert_error(curl_form(url, bad, b"x"), 403, "SignatureDoesNotMatch")
 
 
+def test_non_ascii_metadata_goes_back_out(post_node: NodeProcess) -> None:
+    """A UTF-8 form value is kept as its bytes, as a PutObject header's are: a GET
+    answers it (no 500 on a character outside Latin-1)."""
+    post = presign(post_node, "utf8", fields={"x-amz-meta-name": "caf\u00e9 \u20ac"},
+                   conditions=[{"x-amz-meta-name": "caf\u00e9 \u20ac"}])
+    assert curl_form(post["url"], post["fields"], b"u")[0] == 204
+    res = subprocess.run(["curl", "-sS", "-D", "-", "-o", "/dev/null", "-r", "0-0",
+                          client(post_node, ALICE).generate_presigned_url(
+                              "get_object", Params={"Bucket": "alpha", "Key": "utf8"})],
+                         capture_output=True, timeout=60, check=True)
+    assert "x-amz-meta-name: caf\u00e9 \u20ac".encode() in res.stdout
+
+
 def test_a_content_md5_field_is_checked(post_node: NodeProcess) -> None:
     good = base64.b64encode(hashlib.md5(b"md5 body").digest()).decode()
     bad = base64.b64encode(hashlib.md5(b"other").digest()).decode()
