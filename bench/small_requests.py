@@ -11,8 +11,10 @@ costs the node, measured three ways, the steadiest last.
   request less, and the paired ratios less again.
 - ``--syscalls``: strace -c of every node thread under wrk: system calls per request
   (futex counts the GIL handed between the event loop and the store's worker threads).
-- ``--instructions``: the node under valgrind's callgrind, 300 sequential GETs on one
-  connection (no wrk): user-space instructions per request - load-independent to ~1 %.
+- ``--instructions``: the node under valgrind's callgrind, 300 sequential GETs (HEADs
+  with ``--head``) on one connection (no wrk): user-space instructions per request -
+  load-independent to ~1 %. wrk takes only GETs (a HEAD answer's Content-Length leaves
+  it waiting for a body), so ``--head`` asks for ``--instructions`` alone.
 
 The other revision is checked out in a temporary git worktree (removed at the end) and
 run with the same venv (PYTHONPATH).
@@ -86,17 +88,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def wrk(url: str, seconds: int, head: bool) -> int:
-    """Requests served in ``seconds`` by 16 connections (a non-2xx answer fails)."""
+def wrk(url: str, seconds: int) -> int:
+    """GETs served in ``seconds`` by 16 connections (a non-2xx answer fails)."""
     cmd = ["wrk", "-t2", "-c16", f"-d{seconds}s", url]
-    script = None
-    if head:
-        script = Path(tempfile.mkdtemp()) / "head.lua"
-        script.write_text('wrk.method = "HEAD"\n')
-        cmd[1:1] = ["-s", str(script)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    if script is not None:
-        shutil.rmtree(script.parent)
     if "Non-2xx" in out:
         raise RuntimeError(out)
     found = re.search(r"(\d+) requests in", out)
@@ -104,9 +99,9 @@ def wrk(url: str, seconds: int, head: bool) -> int:
     return int(found.group(1))
 
 
-def measure(node: Node, seconds: int, head: bool) -> None:
+def measure(node: Node, seconds: int) -> None:
     before, t = cpu_seconds(node.proc.pid), time.perf_counter()
-    n = wrk(node.url, seconds, head)
+    n = wrk(node.url, seconds)
     node.rates.append(n / (time.perf_counter() - t))
     node.cpu.append((cpu_seconds(node.proc.pid) - before) / n * 10_000)
 
@@ -116,17 +111,16 @@ def rounds(trees: dict[str, Path], args: argparse.Namespace) -> None:
     try:
         for name, tree in trees.items():
             nodes[name] = start(tree)
-            wrk(nodes[name].url, 1, args.head)  # warm
+            wrk(nodes[name].url, 1)  # warm
         for r in range(args.rounds):
             order = list(nodes.values()) if r % 2 == 0 else list(nodes.values())[::-1]
             for node in order:
-                measure(node, args.seconds, args.head)
+                measure(node, args.seconds)
     finally:
         for node in nodes.values():
             node.stop()
-    what = "HEAD" if args.head else "GET"
     for name, node in nodes.items():
-        print(f"{name:>12}: 4 KiB {what} {statistics.median(node.rates):6.0f} req/s, "
+        print(f"{name:>12}: 4 KiB GET {statistics.median(node.rates):6.0f} req/s, "
               f"{statistics.median(node.cpu):.2f} CPU s per 10,000 requests "
               f"(median of {args.rounds})")
     this, other = nodes["this tree"], nodes[args.against]
@@ -136,17 +130,17 @@ def rounds(trees: dict[str, Path], args: argparse.Namespace) -> None:
           f"x{cpu:.3f}")
 
 
-def syscalls(name: str, tree: Path, head: bool) -> None:
+def syscalls(name: str, tree: Path) -> None:
     node = start(tree)
     out = node.work / "strace.txt"
     try:
-        wrk(node.url, 1, head)
+        wrk(node.url, 1)
         tids = os.listdir(f"/proc/{node.proc.pid}/task")
         tracer = subprocess.Popen(["strace", "-f", "-c", "-o", str(out),
                                    *[a for t in tids for a in ("-p", t)]],
                                   stderr=subprocess.DEVNULL)
         time.sleep(1)
-        n = wrk(node.url, 5, head)
+        n = wrk(node.url, 5)
         tracer.send_signal(2)
         tracer.wait()
         counts = {f[-1]: int(f[3]) for f in (ln.split() for ln in out.read_text().splitlines())
@@ -194,10 +188,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--against", default="HEAD~1", help="git revision (default HEAD~1)")
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--seconds", type=int, default=3)
-    ap.add_argument("--head", action="store_true", help="HEAD instead of GET")
+    ap.add_argument("--head", action="store_true",
+                    help="HEAD instead of GET (--instructions only: wrk cannot)")
     ap.add_argument("--syscalls", action="store_true", help="also strace -c (strace)")
     ap.add_argument("--instructions", action="store_true", help="also callgrind (valgrind)")
     args = ap.parse_args(argv)
+    if args.head and (args.syscalls or not args.instructions):
+        ap.error("--head goes with --instructions alone (wrk answers HEADs badly)")
     for tool in ("wrk", *(["strace"] if args.syscalls else []),
                  *(["valgrind"] if args.instructions else [])):
         if shutil.which(tool) is None:
@@ -207,10 +204,11 @@ def main(argv: list[str] | None = None) -> None:
                     args.against], check=True, capture_output=True)
     trees = {"this tree": HERE, args.against: other}
     try:
-        rounds(trees, args)
+        if not args.head:
+            rounds(trees, args)
         for name, tree in trees.items():
             if args.syscalls:
-                syscalls(name, tree, args.head)
+                syscalls(name, tree)
             if args.instructions:
                 instructions(name, tree, args.head)
     finally:
