@@ -145,6 +145,15 @@ async def remove(store: Store, bucket: BucketRef, name: str = "") -> list[str]:
     return await trio.to_thread.run_sync(catalog_of(store).remove, bucket, name)
 
 
+async def drop_bucket(store: Store, bucket: BucketRef) -> None:
+    """Every inventory of ``bucket`` removed: the bucket was destroyed, or its metadata
+    dropped (``evict-remote-bck`` without ``keep_bck_md``)."""
+    names = await trio.to_thread.run_sync(catalog_of(store).drop_bucket, bucket)
+    if names:
+        log.info("inventory: %s: %d removed with the bucket (%s)", bucket, len(names),
+                 ", ".join(names))
+
+
 # == listing ===========================================================================
 
 

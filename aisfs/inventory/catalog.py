@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -129,6 +130,14 @@ class Catalog:
             raise _not_found(bucket, name)
         for n in names:
             self.path(bucket, n).unlink(missing_ok=True)
+        return names
+
+    def drop_bucket(self, bucket: BucketRef) -> list[str]:
+        """Remove every inventory of ``bucket`` (its bucket destroyed, or its metadata
+        dropped), temporary files of a creation included (that creation then fails to
+        publish); the names removed."""
+        names = self.names(bucket)
+        shutil.rmtree(self.bucket_dir(bucket), ignore_errors=True)  # the bucket's alone
         return names
 
     def sweep(self) -> int:

@@ -4,7 +4,8 @@ A list or a template range names the objects; a prefix (or the whole bucket) is 
 from the *store* (what is cached), a page at a time. ``evict-remote-bck`` evicts every
 cached object; unless asked to keep the bucket's metadata (AIS's ``keep_bck_md``), an
 ``s3://`` bucket's props are dropped too (its store bucket made anew: the next use finds
-it as discovered). An ``ais://`` bucket with ``backend_bck`` keeps its props always.
+it as discovered), and its inventories (``node.inventory``) with them. An ``ais://``
+bucket with ``backend_bck`` keeps its props always.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import AsyncIterator
 from aisfs.backend import Provider, RemoteObjects, Resolved
 from aisfs.errors import S3Error
 from aisfs.jobs import EVICT_BUCKET, EVICT_OBJECTS, Job, Selection, Template
+from node.inventory import drop_bucket as drop_inventories
 
 from .runner import JobRunner, JobWork, for_each
 
@@ -73,6 +75,7 @@ async def _drop_props(remote: RemoteObjects, rb: Resolved) -> None:
     except S3Error as e:
         log.info("%s: props kept (%s)", rb.bucket, e.message)
         return
+    await drop_inventories(store, rb.bucket)  # the bucket's metadata, as AIS drops them
     await store.create_bucket(rb.local, {"provider": rb.bucket.provider.value})
 
 

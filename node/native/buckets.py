@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 
 from aisfs.auth.caller import OWNER_PROP
+from aisfs.backend.provider import BucketRef, Provider
 from aisfs.client.props import (
     BUCKET_PROPS,
     PropError,
@@ -18,6 +19,7 @@ from aisfs.client.props import (
 from aisfs.errors import S3Error
 from aisfs.s3.names import validate_bucket_name, validate_key
 from node.http import Response
+from node.inventory import drop_bucket as drop_inventories
 from node.native.wire import JSON, MAX_CONTROL_BODY, Ctx, Node, cname, json_response
 
 
@@ -115,12 +117,13 @@ async def make_n_copies(node: Node, ctx: Ctx, msg: dict[str, Any]) -> Response:
 
 
 async def destroy_bucket(node: Node, ctx: Ctx, msg: dict[str, Any]) -> Response:
-    """AIS ``destroy-bck``: the bucket goes with everything in it."""
+    """AIS ``destroy-bck``: the bucket goes with everything in it, its inventories too."""
     await node.store.get_bucket(ctx.bucket)
     for _attempt in range(5):
         await _empty_bucket(node, ctx.bucket)
         try:
             await node.store.delete_bucket(ctx.bucket)
+            await drop_inventories(node.store, BucketRef(Provider.AIS, ctx.bucket))
             return Response(200)
         except S3Error as err:
             if err.code != "BucketNotEmpty":

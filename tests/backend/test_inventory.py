@@ -62,11 +62,13 @@ class Native:
     def __init__(self, node: NodeProcess, bucket: str, provider: str = "aws") -> None:
         self.node, self.bucket, self.provider = node, bucket, provider
 
-    def call(self, method: str, action: str, name: str = "", value: Any = None) -> Any:
+    def call(self, method: str, action: str, name: str = "", value: Any = None,
+             query: str = "", path: str = "", msg: dict[str, Any] | None = None) -> Any:
         import httpx
 
-        url = f"{self.node.url}/v1/buckets/{self.bucket}?provider={self.provider}"
-        body = json.dumps({"action": action, "name": name, "value": value}).encode()
+        path = path or f"/v1/buckets/{self.bucket}?provider={self.provider}"
+        url = f"{self.node.url}{path}{query}"
+        body = json.dumps(msg or {"action": action, "name": name, "value": value}).encode()
         headers = {"content-type": "application/json"}
         if getattr(self.node, "signed", False):
             from botocore.auth import S3SigV4Auth  # type: ignore[import-untyped]
@@ -252,3 +254,42 @@ def test_cli(front_node: NodeProcess, target: Target) -> None:
     assert "does not exist" in aisfs("ls", f"s3://{bucket}", "--inv-name", "cli1", ok=False)
     aisfs("nbi", "rm", f"s3://{bucket}")
     assert "has no inventories" in aisfs("ls", f"s3://{bucket}", "--inventory", ok=False)
+
+
+def job_finished(nbi: Native, job_id: str) -> bool:
+    r = nbi.call("GET", "", path="/v1/cluster?what=qryxstats", msg={"ID": job_id})
+    assert r.status_code == 200, r.text
+    return all(s["end-time"] and not s["abort-err"] for snaps in r.json().values()
+               for s in snaps)
+
+
+@pytest.mark.parametrize("target", ["moto"], indirect=True)
+def test_inventories_go_with_their_bucket(front_node: NodeProcess, target: Target) -> None:
+    """An s3:// bucket's inventories go when evict-remote-bck drops its metadata (not when
+    it keeps them); an ais:// bucket's when the bucket is destroyed (a new bucket of the
+    same name has none)."""
+    remote = target.new_bucket()
+    fill(target, remote, ["a", "b/c"])
+    nbi = Native(front_node, remote)
+    nbi.create("keep")
+    for keep, left in (("true", ["keep"]), ("false", [])):
+        r = nbi.call("DELETE", "evict-remote-bck", query=f"&keep_bck_md={keep}")
+        assert r.status_code == 200, r.text
+        assert wait_for(lambda: job_finished(nbi, r.text)), r.text  # noqa: B023
+        assert [i["name"] for i in nbi.show().values()] == left, keep
+    nbi.create("again")  # the bucket is found again as discovered, inventories anew
+    assert [i["name"] for i in nbi.show().values()] == ["again"]
+    nbi.destroy()
+
+    name = "inv-gone-" + remote[-8:]
+    front = Native(front_node, name, provider="ais")
+    for _round in range(2):
+        assert front.call("POST", "create-bck").status_code == 200
+        r = front.call("PATCH", "set-bprops", value={"backend_bck": {"name": remote,
+                                                                     "provider": "aws"}})
+        assert r.status_code == 200, r.text
+        assert front.show() == {}  # the first round's went with its bucket
+        front.create("snap")
+        r = front.call("DELETE", "destroy-bck")
+        assert r.status_code == 200, r.text
+    assert not (front_node.index_dir / "inventory" / "ais" / name).exists()
