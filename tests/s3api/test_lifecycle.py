@@ -12,6 +12,7 @@ import hashlib
 import http.client
 import json
 import subprocess
+import sys
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -218,7 +219,7 @@ OBJECTS = {
 
 
 def test_worker_expires_by_prefix_tag_and_size(served: Any) -> None:
-    _node, s3 = served
+    node, s3 = served
     s3.create_bucket(Bucket="lcb")
     for key, (size, tags, _) in OBJECTS.items():
         tagging = urllib.parse.urlencode(tags)
@@ -237,6 +238,14 @@ def test_worker_expires_by_prefix_tag_and_size(served: Any) -> None:
     staying = {k for k, (_, _, expires) in OBJECTS.items() if not expires}
     eventually(lambda: keys(s3, "lcb") <= staying, "the covered objects expired")
     assert keys(s3, "lcb") == staying
+    if node.config_file is None:  # open auth: the CLI needs no keys
+        shown = subprocess.run(
+            [sys.executable, "-m", "aisfs", "job", "show", "lifecycle", "--json",
+             "--endpoint", node.url], capture_output=True, text=True, timeout=120, check=True)
+        jobs = json.loads(shown.stdout)
+        assert {j["kind"] for j in jobs} == {"lifecycle"}
+        assert all(j["buckets"] == ["ais://lcb"] for j in jobs)
+        assert sum(j["objects_done"] for j in jobs) == len(OBJECTS) - len(staying)
 
 
 def test_worker_aborts_old_incomplete_uploads(served: Any) -> None:
