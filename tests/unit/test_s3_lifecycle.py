@@ -4,6 +4,7 @@ matching, and expiry dates rounded up to the next midnight UTC as AWS does."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from xml.sax.saxutils import escape
 
 import pytest
 from hypothesis import given
@@ -225,3 +226,61 @@ def test_hostile_documents_are_malformed() -> None:
     with pytest.raises(S3Error) as e:
         s3xml.parse_lifecycle_configuration(bomb)
     assert e.value.code == "MalformedXML"
+
+
+# --------------------------------------------------------------------------- generated
+
+
+_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12)
+
+
+def _tag_xml(k: str, v: str) -> str:
+    return f"<Tag><Key>{escape(k)}</Key><Value>{escape(v)}</Value></Tag>"
+
+
+@st.composite
+def _filters(draw: st.DrawFn) -> str:
+    form = draw(st.sampled_from(["legacy", "empty", "prefix", "tag", "and", "gt", "lt"]))
+    prefix = escape(draw(_TEXT))
+    key = draw(_TEXT.filter(lambda s: len(s) >= 1))
+    if form == "legacy":
+        return f"<Prefix>{prefix}</Prefix>"
+    if form == "empty":
+        return "<Filter></Filter>"
+    if form == "prefix":
+        return f"<Filter><Prefix>{prefix}</Prefix></Filter>"
+    if form == "tag":
+        return f"<Filter>{_tag_xml(key, draw(_TEXT))}</Filter>"
+    if form == "gt":
+        return f"<Filter><ObjectSizeGreaterThan>{draw(st.integers(0, 2**40))}" \
+               "</ObjectSizeGreaterThan></Filter>"
+    if form == "lt":
+        return f"<Filter><ObjectSizeLessThan>{draw(st.integers(0, 2**40))}" \
+               "</ObjectSizeLessThan></Filter>"
+    lo = draw(st.integers(0, 100))
+    return (f"<Filter><And><Prefix>{prefix}</Prefix>{_tag_xml(key, draw(_TEXT))}"
+            f"<ObjectSizeGreaterThan>{lo}</ObjectSizeGreaterThan>"
+            f"<ObjectSizeLessThan>{lo + draw(st.integers(1, 100))}</ObjectSizeLessThan>"
+            "</And></Filter>")
+
+
+@st.composite
+def _rules(draw: st.DrawFn) -> list[str]:
+    out = []
+    for i in range(draw(st.integers(1, 4))):
+        status = draw(st.sampled_from(["Enabled", "Disabled"]))
+        if draw(st.booleans()):
+            action = f"<Expiration><Days>{draw(st.integers(1, 10**6))}</Days></Expiration>"
+        else:
+            day = draw(st.dates(min_value=datetime(1971, 1, 1).date()))
+            action = f"<Expiration><Date>{day.isoformat()}T00:00:00Z</Date></Expiration>"
+        out.append(f"<Rule><ID>r{i}{escape(draw(_TEXT))}</ID><Status>{status}</Status>"
+                   f"{draw(_filters())}{action}</Rule>")
+    return out
+
+
+@given(_rules())
+def test_generated_documents_round_trip(rules: list[str]) -> None:
+    got = parsed(*rules)
+    assert s3xml.parse_lifecycle_configuration(s3xml.lifecycle_configuration(got)) == got
+    assert lc.rules_from_json(lc.rules_to_json(got)) == got
