@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol, cast
@@ -39,12 +38,14 @@ from ..s3.ranges import parse_range
 from ..store import ObjectInfo, ObjectMeta, Store
 from ..store.lru import touch
 from ..store.writer import RemoteCopy
-from .cachemeta import meta_for, remote_attrs, remote_of
+from .cachemeta import remote_attrs, remote_of
+from .fill import Fill, FillMemory
 from .flights import Flights
 from .provider import Provider, Resolved
 from .registry import Backends
 from .s3 import RemoteStream, S3Backend
 from .types import RemoteAttrs, RemoteBucketInfo, RemotePage
+from .writethrough import WriteThrough
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +54,7 @@ MiB = 1024 * 1024
 # per chunk, not per MiB; the store takes a whole chunk as it comes), at most FILL_PIECE
 FILL_PIECE = 8 * MiB
 RELAY_BYTES = 16 * MiB  # how far a cold GET's fill runs ahead of its caller
-FILL_LAG = 64 * MiB  # how far a cold GET's store side may lag behind its backend read
 FILL_MEMORY = 256 * MiB  # how far all fills' store sides may lag at once, node-wide
-TEE_PIECES = 4  # pieces a write-through PUT's store side may run ahead of the backend's
-CALLER_STALL = 120.0  # seconds a fill waits for a caller that takes no piece, then drops it
 
 
 class Body(Protocol):
@@ -108,10 +106,15 @@ class RemoteObjects:
         self._nursery = nursery
         self._flights = Flights()
         self._local_buckets: set[str] = set()
-        self._fill_memory = trio.Semaphore(FILL_MEMORY // MiB)  # in MiB
-        self._fill_memory_lock = trio.Lock()
+        self._fill_memory = FillMemory(FILL_MEMORY)
         self.fill_piece = min(FILL_PIECE, max(MiB, int(getattr(
             getattr(store, "config", None), "chunk_size", FILL_PIECE))))
+
+    @property
+    def background(self) -> trio.Nursery:
+        """The nursery fills run in (cancelled, publishing nothing, at close): other
+        work that must outlive its request starts here too (``background.start_soon``)."""
+        return self._nursery
 
     def backend(self, rb: Resolved) -> S3Backend:
         if rb.remote is None:
@@ -265,100 +268,13 @@ class RemoteObjects:
         self, rb: Resolved, key: str, flight: object, stream: RemoteStream,
         send: trio.MemorySendChannel[bytes | BaseException], stale: ObjectInfo | None,
     ) -> None:
-        """The backend's body into the store, each piece passed to the caller on the way.
-
-        Two consumers of one read, neither waiting on the other piece by piece: the
-        reader hands each piece to the store's queue (which may lag ``FILL_LAG`` bytes
-        behind, all fills at most ``FILL_MEMORY``) and to the caller's (``RELAY_BYTES``);
-        it waits only when one of them is a whole window behind.
-        """
-        out: trio.MemorySendChannel[bytes | BaseException] | None = send
+        """The backend's body into the store, each piece passed to the caller on the way
+        (fill.py); the flight lands with the fill's error, if any."""
         error: Exception | None = None
-        assert rb.remote is not None
-        units = self.fill_piece // MiB  # of the windows, per piece (the last may be short)
-        window = trio.Semaphore(max(units, FILL_LAG // MiB))
-        to_store, store_in = trio.open_memory_channel[bytes](math.inf)
-        held = 0  # MiB of the node's fill memory this fill holds
-
-        async def read() -> None:
-            nonlocal out, held
-            async with to_store:
-                async for piece in stream.pieces(self.fill_piece):
-                    for _ in range(units):
-                        await window.acquire()
-                    # one fill at a time takes its units: none holds a part of what it
-                    # needs while the others wait for the rest
-                    async with self._fill_memory_lock:
-                        for _ in range(units):
-                            await self._fill_memory.acquire()
-                            held += 1
-                    to_store.send_nowait(piece)
-                    if out is None:
-                        continue
-                    with trio.move_on_after(CALLER_STALL) as stalled:
-                        try:
-                            await out.send(piece)
-                        except (trio.BrokenResourceError, trio.ClosedResourceError):
-                            out = None  # the caller went away: fill on
-                    if stalled.cancelled_caught and out is not None:
-                        log.warning("%s/%s: the caller took nothing for %.0f s: dropped",
-                                    rb.bucket, key, CALLER_STALL)
-                        out.close()
-                        out = None
-
-        async def pieces() -> AsyncIterator[bytes]:
-            nonlocal held
-            async with store_in:
-                async for piece in store_in:
-                    for _ in range(units):
-                        window.release()
-                        held -= 1
-                        self._fill_memory.release()
-                    yield piece
-            # the reader ended: short (its error ends the nursery) or the whole body
-
-        etag = stream.attrs.etag
-
-        async def write() -> None:
-            # replace only what this fetch was made to replace: a PUT that committed
-            # meanwhile wins (PreconditionFailed here: its copy is newer than ours). The
-            # backend's ETag is the copy's: no MD5 of the body (docs/backends.md)
-            await self.store.writer.put_object(
-                rb.local, key, pieces(), meta, expected_size=stream.attrs.size,
-                if_match=stale.etag if stale else None,
-                if_none_match=None if stale else "*",
-                remote=RemoteCopy(etag=(lambda: etag) if etag else None),
-            )
-
-        meta = meta_for(stream.attrs, rb.remote.uri)
         try:
-            try:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(read)
-                    nursery.start_soon(write)
-            except BaseExceptionGroup as eg:
-                raise _first(eg) from None
-        except S3Error as e:
-            if e.code == "PreconditionFailed":
-                log.debug("%s/%s changed locally during a fill: not cached", rb.bucket, key)
-            else:
-                error = e
-        except Exception as e:
-            error = e
+            error = await Fill(self.store, self._fill_memory, self.fill_piece, rb, key,
+                               stream, send, stale).run()
         finally:
-            # what the store did not take goes back to the node's fill memory
-            store_in.close()
-            for _ in range(held):
-                self._fill_memory.release()
-            held = 0
-            with trio.CancelScope(shield=True):
-                await stream.aclose()
-            if out is not None:
-                if error is not None:
-                    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError,
-                                             trio.WouldBlock):
-                        out.send_nowait(error)
-                out.close()
             self._flights.land((rb.local, key), flight, error)  # type: ignore[arg-type]
         if error is not None:
             log.info("fill of %s/%s failed: %s", rb.bucket, key, error)
@@ -378,80 +294,23 @@ class RemoteObjects:
         """
         backend = self.backend(rb)
         assert rb.remote is not None
-        remote = rb.remote
         await self.ensure_local_bucket(rb)
-        send, recv = trio.open_memory_channel[bytes | None](TEE_PIECES)
-        acked: list[RemoteAttrs] = []
-        uploaded = trio.Event()
+        put = WriteThrough(backend, rb.remote, key, body, meta, size=size,
+                           content_md5=content_md5)
 
-        async def backend_side() -> None:
-            async def pieces() -> AsyncIterator[bytes]:
-                async with recv:
-                    async for p in recv:
-                        if p is None:
-                            return
-                        yield p
-                # closed without the end mark: the client's body failed, send nothing
-                raise S3Error("IncompleteBody", "The request body ended early", key)
+        async def write_local(teed: AsyncIterable[bytes], copy: RemoteCopy) -> ObjectInfo:
+            return await self.store.put_object(
+                rb.local, key, teed, meta, expected_size=size, content_md5=content_md5,
+                remote=copy)
 
-            acked.append(await backend.put_object(
-                remote.name, key, pieces(), content_type=meta.content_type, user=meta.user,
-                headers=meta.headers, content_md5=content_md5,
-            ))
-            uploaded.set()
-
-        body_error: list[BaseException] = []
-
-        async def tee() -> AsyncIterator[bytes]:
-            total = 0
-            async with send:
-                try:
-                    async for p in body:
-                        total += len(p)
-                        await send.send(p)
-                        yield p
-                except Exception as e:  # the client's body failed: that is the error
-                    body_error.append(e)
-                    raise
-                if size is not None and total != size:
-                    raise S3Error("IncompleteBody", "You did not provide the number of bytes "
-                                  "specified by the Content-Length", key)
-                await send.send(None)
-
-        async def backend_acked() -> None:
-            # the store made the body durable meanwhile; once the backend has it too, the
-            # local copy is published with its attributes (the store builds the manifest
-            # from ``meta`` only now)
-            await uploaded.wait()
-            meta_for(acked[0], remote.uri, meta)
-
-        local_error: BaseException | None = None
         try:
-            try:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(backend_side)
-                    try:
-                        info = await self.store.writer.put_object(
-                            rb.local, key, tee(), meta, expected_size=size,
-                            content_md5=content_md5, remote=RemoteCopy(
-                                etag=lambda: acked[0].etag, ready=backend_acked),
-                        )
-                    except BaseException as e:
-                        local_error = e
-                        raise
-            except BaseExceptionGroup as eg:
-                if body_error:  # the backend side then only saw the body end early
-                    raise body_error[0] from None
-                # the store's own failure first (the backend side then only saw its end)
-                if local_error is not None and not isinstance(local_error, trio.Cancelled):
-                    raise local_error from None
-                raise _first(eg) from None
+            return await put.run(write_local)
         except BaseException:
-            if acked:  # the backend has the new object: an older local copy must go
+            if put.acked is not None:  # the backend has the new object: an older local
+                # copy must go
                 with trio.CancelScope(shield=True), contextlib.suppress(S3Error):
                     await self.evict(rb, key)
             raise
-        return info
 
     async def delete(self, rb: Resolved, key: str) -> None:
         """Forwarded to the backend (S3 answers a missing key with success), then the
@@ -502,24 +361,6 @@ async def open_remote_objects(
             yield ro
         finally:
             nursery.cancel_scope.cancel()
-
-
-def _first(eg: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The error that matters in a nursery's group: an S3Error first, else the first
-    that is not a cancellation."""
-    leaves: list[BaseException] = []
-
-    def walk(e: BaseException) -> None:
-        if isinstance(e, BaseExceptionGroup):
-            for sub in e.exceptions:
-                walk(sub)
-        else:
-            leaves.append(e)
-
-    walk(eg)
-    s3 = [x for x in leaves if isinstance(x, S3Error)]
-    real = [x for x in leaves if not isinstance(x, trio.Cancelled)]
-    return (s3 or real or leaves)[0]
 
 
 class _Relay:

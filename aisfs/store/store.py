@@ -68,7 +68,7 @@ from .types import (
     UploadInfo,
     WriteResult,
 )
-from .writer import Writer
+from .writer import RemoteCopy, Writer
 
 log = logging.getLogger(__name__)
 
@@ -292,12 +292,14 @@ class Store:
         before_commit: Callable[[WriteResult], None] | None = None,
         if_match: str | None = None,
         if_none_match: str | None = None,
+        remote: RemoteCopy | None = None,
     ) -> ObjectInfo:
-        """Stream ``body`` into the store and publish it as ``bucket/key`` (writer.py)."""
+        """Stream ``body`` into the store and publish it as ``bucket/key`` (writer.py);
+        ``remote``: the copy of a backend's object (``writer.RemoteCopy``)."""
         return await self.writer.put_object(
             bucket, key, body, meta, content_md5=content_md5, expected_size=expected_size,
             hashers=hashers, before_commit=before_commit, if_match=if_match,
-            if_none_match=if_none_match,
+            if_none_match=if_none_match, remote=remote,
         )
 
     async def head_object(self, bucket: str, key: str, *, with_data: bool = False) -> ObjectInfo:

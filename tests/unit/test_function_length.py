@@ -21,8 +21,6 @@ _COMMENT = re.compile(r"^\s*# long: \S")
 # Long functions in files other work had open when this test came (issue 18, 2026-12):
 # split them or give them their reason when those files are next edited.
 PENDING = {
-    "aisfs/backend/remote.py::_fill",
-    "aisfs/backend/remote.py::put",
     "aisfs/backend/s3.py::_put_multipart",
     "aisfs/store/chunks.py::_place",
     "aisfs/store/writer.py::_commit_put_sync",

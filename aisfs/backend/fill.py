@@ -1,0 +1,185 @@
+"""A cold GET's fill: the backend's body into the store, each piece passed to the caller
+on the way (remote.py starts one per cold GET, in its nursery).
+
+Two consumers of one read, neither waiting on the other piece by piece: the reader hands
+each piece to the store's queue (which may lag ``FILL_LAG`` bytes behind, all fills at
+most ``FillMemory``'s total) and to the caller's (``RELAY_BYTES``, remote.py); it waits
+only when one of them is a whole window behind. A caller that goes away, or takes nothing
+for ``CALLER_STALL`` seconds, is dropped and the fill goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import AsyncGenerator
+
+import trio
+
+from ..errors import S3Error, leaves, unwrap
+from ..store import ObjectInfo, Store
+from ..store.writer import RemoteCopy
+from .cachemeta import meta_for
+from .provider import Resolved
+from .s3 import RemoteStream
+
+log = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+FILL_LAG = 64 * MiB  # how far a cold GET's store side may lag behind its backend read
+CALLER_STALL = 120.0  # seconds a fill waits for a caller that takes no piece, then drops it
+
+Relayed = trio.MemorySendChannel[bytes | BaseException]
+
+
+def nursery_error(eg: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The error that matters in a nursery's group: an S3Error first, else the first that
+    is not a cancellation (all cancellations: the first of them)."""
+    picked = unwrap(eg, alike=lambda leaf: isinstance(leaf, trio.Cancelled))
+    if picked is eg:  # several tasks failed together, not all cancelled: the first real one
+        picked = next(x for x in leaves(eg) if not isinstance(x, trio.Cancelled))
+    return picked
+
+
+class FillMemory:
+    """How far all fills' store sides may lag at once, node-wide, in MiB units. One fill
+    at a time takes its units: none holds a part of what it needs while the others wait
+    for the rest."""
+
+    def __init__(self, total: int) -> None:
+        self.units = trio.Semaphore(max(1, total // MiB))
+        self.lock = trio.Lock()
+
+    @property
+    def value(self) -> int:
+        """The MiB units free now (all of them when no fill runs)."""
+        return self.units.value
+
+
+class Fill:
+    """One cold GET's fill of ``rb/key`` from ``stream``; ``run`` it once."""
+
+    def __init__(
+        self, store: Store, memory: FillMemory, piece: int, rb: Resolved, key: str,
+        stream: RemoteStream, caller: Relayed, stale: ObjectInfo | None,
+    ) -> None:
+        assert rb.remote is not None
+        self.store = store
+        self.rb = rb
+        self.key = key
+        self.stream = stream
+        self.stale = stale
+        self._memory = memory
+        self._piece = piece
+        self._units = piece // MiB  # of the windows, per piece (the last may be short)
+        self._window = trio.Semaphore(max(self._units, FILL_LAG // MiB))
+        self._to_store, self._store_in = trio.open_memory_channel[bytes](math.inf)
+        self._caller: Relayed | None = caller
+        self._held = 0  # MiB of the node's fill memory this fill holds
+        self._meta = meta_for(stream.attrs, rb.remote.uri)
+
+    async def run(self) -> Exception | None:
+        """Fill; the error that stopped it (None: cached, or left to a newer local copy).
+        The backend stream and the caller's channel are closed on return."""
+        error: Exception | None = None
+        try:
+            error = await self._transfer()
+        finally:
+            await self._settle(error)
+        return error
+
+    async def _transfer(self) -> Exception | None:
+        try:
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._read)
+                    nursery.start_soon(self._write)
+            except BaseExceptionGroup as eg:
+                raise nursery_error(eg) from None
+        except S3Error as e:
+            if e.code != "PreconditionFailed":
+                return e
+            log.debug("%s/%s changed locally during a fill: not cached", self.rb.bucket,
+                      self.key)
+        except Exception as e:
+            return e
+        return None
+
+    # -- the reader: the backend's body, to the store's queue and the caller's ----------
+
+    async def _read(self) -> None:
+        async with self._to_store, contextlib.aclosing(self.stream.pieces(self._piece)) as body:
+            async for piece in body:
+                await self._take_memory()
+                self._to_store.send_nowait(piece)
+                await self._relay(piece)
+
+    async def _take_memory(self) -> None:
+        for _ in range(self._units):
+            await self._window.acquire()
+        async with self._memory.lock:
+            for _ in range(self._units):
+                await self._memory.units.acquire()
+                self._held += 1
+
+    async def _relay(self, piece: bytes) -> None:
+        out = self._caller
+        if out is None:
+            return
+        with trio.move_on_after(CALLER_STALL) as stalled:
+            try:
+                await out.send(piece)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._caller = None  # the caller went away: fill on
+                return
+        if stalled.cancelled_caught:
+            log.warning("%s/%s: the caller took nothing for %.0f s: dropped",
+                        self.rb.bucket, self.key, CALLER_STALL)
+            out.close()
+            self._caller = None
+
+    # -- the store side --------------------------------------------------------------------
+
+    async def _store_pieces(self) -> AsyncGenerator[bytes, None]:
+        async with self._store_in:
+            async for piece in self._store_in:
+                for _ in range(self._units):
+                    self._window.release()
+                    self._held -= 1
+                    self._memory.units.release()
+                yield piece
+        # the reader ended: short (its error ends the nursery) or the whole body
+
+    async def _write(self) -> None:
+        # replace only what this fetch was made to replace: a PUT that committed meanwhile
+        # wins (PreconditionFailed here: its copy is newer than ours). The backend's ETag
+        # is the copy's: no MD5 of the body (docs/backends.md)
+        etag = self.stream.attrs.etag
+        async with contextlib.aclosing(self._store_pieces()) as pieces:
+            await self.store.put_object(
+                self.rb.local, self.key, pieces, self._meta,
+                expected_size=self.stream.attrs.size,
+                if_match=self.stale.etag if self.stale else None,
+                if_none_match=None if self.stale else "*",
+                remote=RemoteCopy(etag=(lambda: etag) if etag else None),
+            )
+
+    # -- the end -----------------------------------------------------------------------
+
+    async def _settle(self, error: Exception | None) -> None:
+        """What the store did not take goes back to the node's fill memory; the backend
+        stream is closed; the caller gets ``error`` (if it has room) and its end."""
+        self._store_in.close()
+        for _ in range(self._held):
+            self._memory.units.release()
+        self._held = 0
+        with trio.CancelScope(shield=True):
+            await self.stream.aclose()
+        out = self._caller
+        if out is not None:
+            if error is not None:
+                with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError,
+                                         trio.WouldBlock):
+                    out.send_nowait(error)
+            out.close()

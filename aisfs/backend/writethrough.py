@@ -1,0 +1,122 @@
+"""A write-through PUT: the client's body teed to the backend's upload and the store's
+write at once (remote.py's ``RemoteObjects.put`` runs one per PUT).
+
+The store makes the body durable meanwhile and commits only once the backend has
+acknowledged the object (``RemoteCopy.ready``), so the local copy is published with the
+backend's ETag and version, and a backend failure leaves nothing cached.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable
+
+import trio
+
+from ..errors import S3Error, only
+from ..store import ObjectInfo, ObjectMeta
+from ..store.writer import RemoteCopy
+from .cachemeta import meta_for
+from .fill import nursery_error
+from .provider import BucketRef
+from .s3 import S3Backend
+from .types import RemoteAttrs
+
+TEE_PIECES = 4  # pieces a write-through PUT's store side may run ahead of the backend's
+
+WriteLocal = Callable[[AsyncIterable[bytes], RemoteCopy], Awaitable[ObjectInfo]]
+
+
+class WriteThrough:
+    """One PUT of ``key`` to ``backend``'s bucket ``remote``; ``run`` it once."""
+
+    def __init__(
+        self, backend: S3Backend, remote: BucketRef, key: str, body: AsyncIterable[bytes],
+        meta: ObjectMeta, *, size: int | None, content_md5: bytes | None,
+    ) -> None:
+        self.backend = backend
+        self.remote = remote
+        self.key = key
+        self.body = body
+        self.meta = meta
+        self.size = size
+        self.content_md5 = content_md5
+        self.acked: RemoteAttrs | None = None  # the backend's answer: it has the object
+        self._send, self._recv = trio.open_memory_channel[bytes | None](TEE_PIECES)
+        self._uploaded = trio.Event()
+        self._body_error: Exception | None = None
+        self._local_error: BaseException | None = None
+
+    async def run(self, write_local: WriteLocal) -> ObjectInfo:
+        """The upload beside ``write_local(teed body, how to commit)``; the local copy's
+        info once both are durable. The error that matters: the client's body's, else the
+        store's own, else the backend's."""
+        copy = RemoteCopy(etag=self._etag, ready=self._backend_acked)
+        async with contextlib.aclosing(self._tee()) as teed:
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._backend_side)
+                    try:
+                        return await write_local(teed, copy)
+                    except BaseException as e:
+                        self._local_error = e
+                        raise
+            except BaseExceptionGroup as eg:
+                raise self._cause(eg) from None
+
+    def _cause(self, eg: BaseExceptionGroup[BaseException]) -> BaseException:
+        if self._body_error is not None:  # the backend side then only saw the body end early
+            return self._body_error
+        # the store's own failure first (the backend side then only saw its end)
+        if self._local_error is not None and not only(self._local_error, trio.Cancelled):
+            return self._local_error
+        return nursery_error(eg)
+
+    # -- the client's body, to the store (yielded) and the backend (sent) ---------------
+
+    async def _tee(self) -> AsyncGenerator[bytes, None]:
+        total = 0
+        async with self._send:
+            try:
+                async for p in self.body:
+                    total += len(p)
+                    await self._send.send(p)
+                    yield p
+            except Exception as e:  # the client's body failed: that is the error
+                self._body_error = e
+                raise
+            if self.size is not None and total != self.size:
+                raise S3Error("IncompleteBody", "You did not provide the number of bytes "
+                              "specified by the Content-Length", self.key)
+            await self._send.send(None)  # the end mark
+
+    # -- the backend's side --------------------------------------------------------------
+
+    async def _backend_side(self) -> None:
+        async with contextlib.aclosing(self._backend_pieces()) as pieces:
+            self.acked = await self.backend.put_object(
+                self.remote.name, self.key, pieces, content_type=self.meta.content_type,
+                user=self.meta.user, headers=self.meta.headers, content_md5=self.content_md5,
+            )
+        self._uploaded.set()
+
+    async def _backend_pieces(self) -> AsyncGenerator[bytes, None]:
+        async with self._recv:
+            async for p in self._recv:
+                if p is None:
+                    return
+                yield p
+        # closed without the end mark: the client's body failed, send nothing
+        raise S3Error("IncompleteBody", "The request body ended early", self.key)
+
+    def _etag(self) -> str:
+        assert self.acked is not None
+        return self.acked.etag
+
+    async def _backend_acked(self) -> None:
+        # the store made the body durable meanwhile; once the backend has it too, the local
+        # copy is published with its attributes (the store builds the manifest from
+        # ``meta`` only now)
+        await self._uploaded.wait()
+        assert self.acked is not None
+        meta_for(self.acked, self.remote.uri, self.meta)
