@@ -244,14 +244,18 @@ def answer(fields: dict[str, str], bucket: str, key: str, etag: str, location: s
 
 
 def form_route(http: Request, base_path: str, vhost_domain: str | None) -> S3Request | None:
-    """The PostObject request of a ``POST /BUCKET`` with a multipart/form-data body and
-    no sub-resource; None: any other request (routed as usual)."""
-    if http.method != "POST" or not pf.is_form(http.headers.get("content-type")):
-        return None
-    if any(name in SUBRESOURCES for name, _ in http.query):
+    """The PostObject request of a ``POST /BUCKET`` with no sub-resource; None: any other
+    request (routed as usual). Such a POST whose body is not multipart/form-data is 412
+    PreconditionFailed, as AWS answers it."""
+    if http.method != "POST" or any(name in SUBRESOURCES for name, _ in http.query):
         return None
     probe = route("HEAD", http.raw_path, http.query, http.host, base_path=base_path,
                   virtual_host_domain=vhost_domain)
     if probe.operation != "HeadBucket":
         return None
+    if not pf.is_form(http.headers.get("content-type")):
+        raise S3Error("PreconditionFailed",
+                      "At least one of the pre-conditions you specified did not hold",
+                      status=412, extra={"Condition": "Bucket POST must be of the "
+                                         "enclosure-type multipart/form-data"})
     return replace(probe, operation="PostObject")

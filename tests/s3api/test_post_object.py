@@ -275,6 +275,10 @@ def test_malformed_forms(post_node: NodeProcess) -> None:
     assert_error(answer, 400, "MalformedPOSTRequest")
     answer = curl_raw(url, b"x", "multipart/form-data")
     assert_error(answer, 400, "MalformedPOSTRequest")
+    answer = curl_raw(url, b"key=m", "application/x-www-form-urlencoded")
+    assert_error(answer, 412, "PreconditionFailed")
+    assert b"<Condition>Bucket POST must be of the enclosure-type multipart/form-data" \
+        in answer[2]
     assert absent(post_node, "m")
 
 
