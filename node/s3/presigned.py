@@ -128,7 +128,7 @@ class PresignedOffload:
         """The offload of the node's backend buckets: its fills run where the cold GETs'
         do (the node's backend nursery, cancelled - publishing nothing - at stop)."""
         objects = remote.remote
-        return cls(services, objects, objects._nursery)
+        return cls(services, objects, objects.background)
 
     async def handle(
         self, ctx: Context, rb: Resolved, sig: ClientSignature, base_path: str
