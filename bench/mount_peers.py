@@ -4,6 +4,7 @@
     ./run bench mount-peers --full       # the sizes: 2,000 / 5,000 / 256 MiB
     ./run bench mount-peers --rounds 3   # medians of 3 interleaved rounds
     ./run bench mount-peers --only aisfs,s3fs
+    ./run bench mount-peers --only aisfs -o local_read=off   # aisfs mount -o ...
     ./run bench mount-peers --big-dir 2000   # instead: lookups in a directory of 2,000
 
 One node (open auth: the peers sign with a dummy key, which an open node ignores) with a
@@ -112,10 +113,12 @@ class Figures:
         return median(got) if got else None
 
 
-def start_aisfs(server: Server) -> Callable[[Peer], None]:
+def start_aisfs(server: Server, options: list[str]) -> Callable[[Peer], None]:
+    opts = [a for o in options for a in ("-o", o)]
+
     def start(p: Peer) -> None:
         subprocess.run([sys.executable, "-m", "aisfs", "mount", "--endpoint", server.s3_url,
-                        p.bucket, str(p.where)], check=True, timeout=60)
+                        *opts, p.bucket, str(p.where)], check=True, timeout=60)
     return start
 
 
@@ -327,7 +330,7 @@ def table(order: list[str], figs: dict[str, Figures], args: argparse.Namespace) 
 def peers_to_run(args: argparse.Namespace, server: Server, work: Path) -> list[Peer]:
     rc_port = free_port()
     starters = {
-        "aisfs": start_aisfs(server),
+        "aisfs": start_aisfs(server, args.options),
         "s3fs": start_s3fs(server, work),
         "rclone-off": start_rclone(server, work, "off"),
         "rclone-writes": start_rclone(server, work, "writes", rc_port),
@@ -413,6 +416,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--small", type=int)
     parser.add_argument("--tree", type=int)
     parser.add_argument("--mib", type=int)
+    parser.add_argument("-o", dest="options", action="append", default=[],
+                        help="options of the aisfs mount, as for aisfs mount -o")
     parser.add_argument("--big-dir", type=int, metavar="N",
                         help="instead: stat/s of aisfs mount in a directory of N files "
                              "(backend=node and backend=s3)")
