@@ -214,11 +214,13 @@ OBJECTS = {
     "big/large": (5000, {}, True),  # size rule: And{prefix big/, > 1000}
     "big/small": (20, {}, False),
     "keep/x": (3, {}, False),  # only a Disabled rule covers it
+    "dated/z": (3, {}, True),  # a Date in the past
     "other/y": (3, {}, False),
 }
 
 
 def test_worker_expires_by_prefix_tag_and_size(served: Any) -> None:
+    """Prefix, tag, size (And) and Date rules expire their objects; the rest stay."""
     node, s3 = served
     s3.create_bucket(Bucket="lcb")
     for key, (size, tags, _) in OBJECTS.items():
@@ -234,6 +236,8 @@ def test_worker_expires_by_prefix_tag_and_size(served: Any) -> None:
          "Expiration": {"Days": 1}},
         {"ID": "disabled", "Status": "Disabled", "Filter": {"Prefix": "keep/"},
          "Expiration": {"Days": 1}},
+        {"ID": "date", "Status": "Enabled", "Filter": {"Prefix": "dated/"},
+         "Expiration": {"Date": datetime(2001, 1, 1, tzinfo=UTC)}},
     ]})
     staying = {k for k, (_, _, expires) in OBJECTS.items() if not expires}
     eventually(lambda: keys(s3, "lcb") <= staying, "the covered objects expired")
