@@ -20,7 +20,7 @@ from typing import TypeVar
 import trio
 
 from aisfs.backend import RemoteObjects
-from aisfs.errors import S3Error
+from aisfs.errors import S3Error, leaves, only, unwrap
 from aisfs.jobs import Job, JobRegistry, JobState
 from aisfs.store.store import Store
 
@@ -141,21 +141,13 @@ def error_text(e: BaseException) -> str:
 
 
 def first_error(e: BaseException) -> BaseException:
-    """The error that matters in a nursery's group: the first that is not a
-    cancellation (an S3Error first)."""
-    leaves: list[BaseException] = []
-
-    def walk(x: BaseException) -> None:
-        if isinstance(x, BaseExceptionGroup):
-            for sub in x.exceptions:
-                walk(sub)
-        else:
-            leaves.append(x)
-
-    walk(e)
-    s3 = [x for x in leaves if isinstance(x, S3Error)]
-    real = [x for x in leaves if not isinstance(x, trio.Cancelled)]
-    return (s3 or real or leaves)[0]
+    """The error that matters in a nursery's group (``aisfs.errors.unwrap``: its only leaf,
+    or its first S3Error), else its first leaf that is not a cancellation."""
+    picked = unwrap(e)
+    if not isinstance(picked, BaseExceptionGroup):
+        return picked
+    found = leaves(e)
+    return next((x for x in found if not only(x, trio.Cancelled)), found[0])
 
 
 async def for_each(items: AsyncIterable[T] | Iterable[T],

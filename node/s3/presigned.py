@@ -57,6 +57,7 @@ from aisfs.s3.sigv4 import STREAMING_PAYLOADS
 from aisfs.store.store import Store
 from aisfs.store.types import ObjectInfo, ObjectMeta
 from node.http import Request, Response
+from node.jobs import first_error
 from node.s3.context import Context, Services, meta_from_headers
 from node.s3.presigned_http import (
     PIECE,
@@ -241,7 +242,7 @@ class PresignedOffload:
                 nursery.start_soon(read)
                 nursery.start_soon(write)
         except Exception as e:  # a group of the two sides' errors
-            first = _main_error(e)
+            first = first_error(e)
             if not isinstance(first, Exception):
                 raise
             if not (isinstance(first, S3Error) and first.code == "PreconditionFailed"):
@@ -294,26 +295,10 @@ class PresignedOffload:
             if tee.client_error is not None:
                 raise tee.client_error from None
             if isinstance(e, BaseExceptionGroup):
-                raise _main_error(e) from None
+                raise first_error(e) from None
             raise
         assert tee.answer is not None
         return Response(200, relayed_headers(tee.answer.headers))
-
-
-def _main_error(exc: BaseException) -> BaseException:
-    """The error that matters in a nursery's group: an S3Error first, else the first that
-    is not a cancellation."""
-    leaves: list[BaseException] = []
-    todo = [exc]
-    while todo:
-        e = todo.pop(0)
-        if isinstance(e, BaseExceptionGroup):
-            todo.extend(e.exceptions)
-        else:
-            leaves.append(e)
-    s3 = [x for x in leaves if isinstance(x, S3Error)]
-    real = [x for x in leaves if not isinstance(x, trio.Cancelled)]
-    return (s3 or real or leaves)[0]
 
 
 class _PutTee:
