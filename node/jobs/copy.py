@@ -16,6 +16,12 @@ the node - ``ais://`` → ``s3://``, ``s3://`` → ``ais://``, ``s3://`` → ``s
   object in memory; ``workers`` objects in flight at once, at most ``LARGE_IN_FLIGHT``
   of them larger than ``LARGE_OBJECT`` (their write-through buffers are what a copy's
   memory is).
+- **Within one backend** (``s3://`` → ``s3://``, or ``ais://`` buckets with
+  ``backend_bck``, the same endpoint and credentials): the backend's server-side copy
+  (``RemoteObjects.copy``: one CopyObject, no bytes through the node), the source's
+  metadata kept; the destination's cached copy is dropped and the copy does not cache it
+  (the simple safe choice: the next GET fetches it). An object past one CopyObject's
+  limit (5 GiB) is streamed as above. ``detail["server_side"]`` says which.
 - **Overwrite and skip**: an object the destination has already, with the same size and
   ETag, is skipped (counted as such) unless ``force``; any other is overwritten.
   ``dry_run`` counts what would be copied and writes nothing. ``sync`` (AIS's
@@ -50,6 +56,7 @@ LIST_PAGE = 1000
 # parts in flight: ~100-180 MiB measured, bench/copy_bck.py): at most this many at once
 LARGE_OBJECT = 16 * 1024 * 1024
 LARGE_IN_FLIGHT = 2
+SERVER_COPY_MAX = 5 * 1024**3  # S3's limit of one CopyObject
 
 
 @dataclass(slots=True)
@@ -86,6 +93,9 @@ class BucketCopy:
         self.dst = dst
         self.req = req
         self.large = trio.Semaphore(LARGE_IN_FLIGHT)
+        # both buckets in one backend: its server-side copy (no bytes through the node)
+        self.server_side = (src.is_remote and dst.is_remote and src.settings == dst.settings
+                            and not req.dry_run)
 
     # == which objects ===================================================================
 
@@ -217,6 +227,8 @@ class BucketCopy:
         if not self.src.is_remote and not self.dst.is_remote and not self.req.dry_run:
             await self._store_copy(job, key, dst_key)
             return
+        if self.server_side and await self._server_copy(job, key, dst_key):
+            return
         s = await self.open_source(key)
         if s is None:
             self._missing(job, key)
@@ -252,6 +264,26 @@ class BucketCopy:
                                      _plain_meta(info.meta))
         job.add(objects=1, nbytes=info.size)
 
+    async def _server_copy(self, job: Job, key: str, dst_key: str) -> bool:
+        """Within one backend: its server-side copy, the destination not cached (its
+        cached copy, if any, dropped). False: too large for one CopyObject (streamed)."""
+        assert self.src.remote is not None
+        try:
+            a = await self.remote.backend(self.src).head_object(self.src.remote.name, key)
+        except S3Error as e:
+            if e.code != "NoSuchKey":
+                raise
+            self._missing(job, key)
+            return True
+        if a.size > SERVER_COPY_MAX:
+            return False
+        if not self.req.force and await self.dst_has(dst_key, a.size, a.etag):
+            job.skip()
+            return True
+        await self.remote.copy(self.src, key, self.dst, dst_key)
+        job.add(objects=1, nbytes=a.size)
+        return True
+
     def _missing(self, job: Job, key: str) -> None:
         """Gone since it was listed, or a range's name the source never had: skipped;
         a name asked for by name: an error."""
@@ -266,6 +298,7 @@ class BucketCopy:
         async def run(job: Job) -> None:
             sel = self.req.selection
             job.objects_total = sel.count() if sel is not None else None
+            job.detail["server_side"] = self.server_side
 
             async def one(key: str) -> None:
                 try:

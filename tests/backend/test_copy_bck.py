@@ -221,3 +221,51 @@ def test_abort_mid_copy_leaves_no_half_object(front_node: NodeProcess,
     if rec["state"] == "aborted":
         assert len(got) < len(blobs)
     assert not direct.list_multipart_uploads(Bucket=remote).get("Uploads")
+
+
+def io_bytes(node: NodeProcess) -> int:
+    """What the node's process has read and written, sockets and files (``rchar`` +
+    ``wchar`` of /proc/PID/io)."""
+    assert node.proc is not None
+    with open(f"/proc/{node.proc.pid}/io") as f:
+        fields = dict(line.split(": ") for line in f.read().splitlines())
+    return int(fields["rchar"]) + int(fields["wchar"])
+
+
+@pytest.mark.parametrize("target", ["moto"], indirect=True)
+def test_copy_within_one_backend_is_server_side(front_node: NodeProcess,
+                                                target: Target) -> None:
+    """s3:// -> s3:// on one backend: the backend's CopyObject - the node moves a fraction
+    of the objects' bytes - the metadata kept, the destination not cached by the copy and
+    a stale cached copy of it dropped."""
+    from aistore.sdk.list_object_flag import ListObjectFlag  # type: ignore[import-untyped]
+
+    client = sdk(front_node)
+    direct = target.client()
+    one, two = target.new_bucket(), target.new_bucket()
+    objs = {"big": os.urandom(16 * MiB), "small": os.urandom(1000)}
+    for k, v in objs.items():
+        direct.put_object(Bucket=one, Key=k, Body=v, Metadata={"n": k},
+                          ContentType="application/x-test")
+    direct.put_object(Bucket=two, Key="small", Body=b"old")
+    dst = client.bucket(two, provider="aws")
+    assert dst.object("small").get_reader().read_all() == b"old"  # cached at the front
+
+    before = io_bytes(front_node)
+    job_id = client.bucket(one, provider="aws").copy(dst)
+    wait_job(client, job_id)
+    moved = io_bytes(front_node) - before
+    assert moved < 2 * MiB, moved  # streamed, it would be twice the 16 MiB at least
+    rec = job_of(front_node, job_id)
+    assert rec["detail"]["server_side"] is True
+    assert (rec["objects_done"], rec["bytes_done"]) == (2, 16 * MiB + 1000)
+
+    assert backend_objects(target, two) == objs
+    head = direct.head_object(Bucket=two, Key="big")
+    assert (head["Metadata"], head["ContentType"]) == ({"n": "big"}, "application/x-test")
+    assert [e.name for e in dst.list_all_objects(flags=[ListObjectFlag.CACHED])] == []
+    assert dst.object("small").get_reader().read_all() == objs["small"]
+    # again: the destination has them (same size and ETag): skipped
+    job_id = client.bucket(one, provider="aws").copy(dst)
+    wait_job(client, job_id)
+    assert job_of(front_node, job_id)["objects_skipped"] == 2
