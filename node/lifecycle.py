@@ -21,6 +21,7 @@ An object rewritten between the listing and the delete is judged by the listing'
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -53,8 +54,9 @@ def _env_seconds(name: str, default: float) -> float:
     return value if value > 0 else default
 
 
+@functools.cache
 def day_ns() -> int:
-    """The length of a lifecycle day in ns (``AISFS_LC_DAY_SECONDS``)."""
+    """The length of a lifecycle day in ns (``AISFS_LC_DAY_SECONDS``, read once)."""
     return max(1, int(_env_seconds("AISFS_LC_DAY_SECONDS", DEFAULT_DAY_SECONDS) * 1e9))
 
 

@@ -23,6 +23,8 @@ Rules are kept in bucket props as JSON-able dicts (``rules_to_json``/``rules_fro
 
 from __future__ import annotations
 
+import email.utils
+import functools
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -222,10 +224,10 @@ def upload_abort_due(
     return now_ns >= expiry_ns(initiated_ns, rule.abort_days, day_ns)
 
 
+@functools.lru_cache(maxsize=1024)
 def expiration_header(when_ns: int, rule_id: str) -> str:
-    """The ``x-amz-expiration`` value: ``expiry-date="<RFC 1123>", rule-id="<id>"``."""
-    import email.utils
-
+    """The ``x-amz-expiration`` value: ``expiry-date="<RFC 1123>", rule-id="<id>"``
+    (cached: expiry times are day boundaries, the same for many objects)."""
     date = email.utils.formatdate(when_ns // 1_000_000_000, usegmt=True)
     return f'expiry-date="{date}", rule-id="{rule_id}"'
 
