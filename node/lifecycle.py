@@ -66,11 +66,13 @@ def interval() -> float:
 
 
 async def bucket_rules(store: Store) -> dict[str, list[lc.LifecycleRule]]:
-    """The buckets with at least one enabled rule, and their rules."""
+    """The buckets with at least one enabled rule that acts here (an Expiration with
+    Days or Date, or an abort; the noncurrent-version actions are inert), and their
+    rules."""
     out: dict[str, list[lc.LifecycleRule]] = {}
     for info in await store.list_buckets():
         rules = lc.rules_from_json(info.props.get(PROP))
-        if any(r.enabled for r in rules):
+        if any(r.enabled and (r.expires or r.abort_days is not None) for r in rules):
             out[info.name] = rules
     return out
 
