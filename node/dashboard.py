@@ -2,7 +2,9 @@
 
 What ``ais show cluster`` or MinIO's console give at a glance, for one node: the node,
 its mountpaths (capacity, used, state, I/O errors), buckets with object counts and sizes,
-jobs in progress (resilver, scrub, mountpaths being detached), the last WARNING/ERROR log
+jobs (the node's job registry, ``node.jobs``: prefetch, evict, copy-bck, inventories, LRU
+runs, the store's resilver and scrub - the running ones and the last ``LAST_FINISHED``
+finished; mountpaths being detached), the last WARNING/ERROR log
 records (``node.recent_log``) and request rates (``node.metrics`` counters, sampled here
 every ``SAMPLE_SECONDS`` into a ring that spans ``RATE_WINDOW`` seconds).
 
@@ -29,7 +31,9 @@ import trio
 
 from aisfs import __version__
 from aisfs.errors import S3Error
+from aisfs.jobs import Job
 from node.http import Request, Response, Send, send_response
+from node.jobs import runner_of
 from node.native_auth import check_native_auth
 from node.recent_log import RECENT
 
@@ -43,6 +47,9 @@ RATE_WINDOW = 60.0
 STORE_TTL = 5.0  # seconds: the store figures are at most this old
 MAX_BUCKETS = 1000  # listed; the total is always given
 MAX_OPERATIONS = 20
+LAST_FINISHED = 5  # finished jobs listed (the newest)
+# a store job's notes (``node.jobs.store``: its record's ``detail``), shown by the page
+_NOTES = ("copies_added", "copies_removed", "copies_repaired", "lost_chunks")
 
 _BUCKET_SQL = "SELECT bucket, count(*), coalesce(sum(size), 0) FROM objects GROUP BY bucket"
 
@@ -175,6 +182,9 @@ class Dashboard:
         """Every fact the page shows, as JSON-able data."""
         app = self.app
         facts = dict(await self.store_facts())
+        registry = self._registry_jobs()
+        if registry is not None:  # fresh each time (in memory): not the store's TTL
+            facts["jobs"] = _registry_view(registry, facts["jobs"])
         mps = facts["mountpaths"]
         live = [m for m in mps if m["state"] in ("enabled", "detaching")]
         total = sum(m["total"] for m in live)
@@ -199,6 +209,17 @@ class Dashboard:
             "requests": self.rates(),
             "recent_errors": {"total": RECENT.total, "entries": RECENT.entries()},
         }
+
+    def _registry_jobs(self) -> list[Job] | None:
+        """Every job of the node's registry, newest first (the store's resilver and scrub
+        among them); None before the node's job runner is started."""
+        node = getattr(self.app, "native_node", None)
+        if node is None:
+            return None
+        try:
+            return runner_of(node).registry.jobs()
+        except S3Error:
+            return None
 
     # ---- HTTP ---------------------------------------------------------------------
 
@@ -283,8 +304,27 @@ def _mountpath(m: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _job_view(job: Job) -> dict[str, Any]:
+    """A job as the page shows it: its record without the failed names, its buckets as
+    one ``bucket`` (``src → dst`` for a copy), a store job's notes."""
+    view = job.to_json()
+    view.pop("failed_objects", None)
+    view["bucket"] = " → ".join(job.buckets)
+    view.update({k: v for k, v in job.detail.items() if k in _NOTES})
+    return view
+
+
+def _registry_view(jobs: list[Job], store_view: dict[str, Any]) -> dict[str, Any]:
+    """The running jobs and the last ``LAST_FINISHED`` finished (newest first); the
+    store's pending resilver and detaching mountpaths as ``_jobs`` had them."""
+    finished = [_job_view(j) for j in jobs if not j.running][:LAST_FINISHED]
+    return {**store_view, "running": [_job_view(j) for j in jobs if j.running],
+            "finished": finished, "last": {}}
+
+
 def _jobs(status: dict[str, Any]) -> dict[str, Any]:
-    """Running jobs first (what the page lists), then the last run of each kind."""
+    """The store's jobs alone (no job runner): running first (what the page lists), then
+    the last run of each kind."""
     running: list[dict[str, Any]] = []
     last: dict[str, Any] = {}
     for kind in ("resilver", "scrub"):

@@ -140,12 +140,13 @@ def _progress(p: dict[str, Any]) -> list[str]:
     notes = [f"{p[k]} {label}" for k, label in (
         ("copies_added", "copies added"), ("copies_removed", "removed"),
         ("copies_repaired", "repaired"), ("lost_chunks", "lost chunks"),
-        ("unrepairable_count", "unrepairable objects")) if p.get(k)]
+        ("unrepairable_count", "unrepairable objects"), ("objects_skipped", "skipped"),
+        ("errors", "errors")) if p.get(k)]
     if p.get("error"):
         notes.append(str(p["error"]))
     return [
         _e(p.get("kind", "")), f"<code>{_e(p.get('id', ''))}</code>",
-        _e(p.get("state", "")),
+        _e(p.get("bucket", "")), _e(p.get("state", "")),
         f'<meter min="0" max="100" value="{pct:.0f}">{pct:.0f}%</meter> {pct:.0f}%',
         _e(f"{done:,}/{total:,}"), _e(f"{size(bdone)}/{size(btotal)}"),
         _e(duration(float(p.get("elapsed_seconds") or 0))), _e("; ".join(notes)),
@@ -153,9 +154,11 @@ def _progress(p: dict[str, Any]) -> list[str]:
 
 
 def _jobs(jobs: dict[str, Any]) -> str:
-    header = ["Job", "ID", "State", "Progress", "Objects", "Bytes", "Elapsed", "Notes"]
+    header = ["Job", "ID", "Bucket", "State", "Progress", "Objects", "Bytes", "Elapsed",
+              "Notes"]
+    numeric = {5, 6, 7}
     out = [_table("jobs", header, [_progress(p) for p in jobs.get("running") or []],
-                  {4, 5, 6}, "no job in progress")]
+                  numeric, "no job in progress")]
     extra = []
     if jobs.get("resilver_pending"):
         extra.append("a resilver is pending")
@@ -163,10 +166,11 @@ def _jobs(jobs: dict[str, Any]) -> str:
         extra.append(f"detaching {path}")
     if extra:
         out.append(f'<p class="meta">{_e("; ".join(extra))}</p>')
-    last = [p for p in (jobs.get("last") or {}).values() if not p.get("running")]
+    last = list(jobs.get("finished") or []) + [
+        p for p in (jobs.get("last") or {}).values() if not p.get("running")]
     if last:
         out.append("<h3>Last finished</h3>")
-        out.append(_table("jobs-last", header, [_progress(p) for p in last], {4, 5, 6}, ""))
+        out.append(_table("jobs-last", header, [_progress(p) for p in last], numeric, ""))
     return "".join(out)
 
 
@@ -227,7 +231,7 @@ def render(data: dict[str, Any]) -> str:
 <section class="cards" id="summary">{cards}</section>
 <h2>Mountpaths</h2>{_mountpaths(data['mountpaths'])}
 <h2>Buckets</h2>{_buckets(data)}
-<h2>Jobs in progress</h2>{_jobs(data.get('jobs') or {})}
+<h2>Jobs</h2>{_jobs(data.get('jobs') or {})}
 <h2>Requests</h2>{_requests(req)}
 <h2>Recent warnings and errors</h2>{_errors(data.get('recent_errors') or {})}
 </body></html>

@@ -382,3 +382,38 @@ def test_sdk_object_range_and_prefix_then_curl(front_node: NodeProcess, target: 
          f"{front_node.url}/v1/cluster?what=status"],
         capture_output=True, text=True, timeout=30, check=True).stdout
     assert json.loads(status)["uuid"] == out.strip()
+
+
+@moto_only
+@pytest.mark.parametrize("front_node", [False], indirect=True, ids=["open"])  # page: open
+def test_status_page_lists_the_job_registry(front_node: NodeProcess, target: Target,
+                                            http: httpx.Client) -> None:
+    """The status page (/v1/ui, /v1/ui/status) lists the node's jobs: a running prefetch
+    with its bucket and counters, then, stopped, among the last finished."""
+    from native.test_dashboard import tables
+
+    bucket = target.new_bucket()
+    r = http.request("POST", f"/v1/buckets/{bucket}", params={"provider": "aws"},
+                     json={"action": "prefetch-listrange",
+                           "value": {"template": "p-{0000000..0999999}", "coer": True}})
+    assert r.status_code == 200, r.text
+    job_id = r.text
+    try:
+        running = http.get("/v1/ui/status").json()["jobs"]["running"]
+        [shown] = [j for j in running if j["id"] == job_id]
+        assert (shown["kind"], shown["bucket"], shown["state"]) == (
+            "prefetch-listrange", f"s3://{bucket}", "running")
+        assert shown["objects_total"] == 1_000_000
+        rows = tables(http.get("/v1/ui").text)["jobs"]
+        assert rows[0][:4] == ["Job", "ID", "Bucket", "State"]
+        assert ["prefetch-listrange", job_id, f"s3://{bucket}", "running"] in [
+            row[:4] for row in rows[1:]]
+    finally:
+        http.put("/v1/cluster", json={"action": "stop", "value": {"ID": job_id}})
+    assert wait_job(http, job_id)["state"] == "aborted"
+    jobs = http.get("/v1/ui/status").json()["jobs"]
+    assert job_id not in [j["id"] for j in jobs["running"]]
+    assert job_id in [j["id"] for j in jobs["finished"]]
+    last = tables(http.get("/v1/ui").text)["jobs-last"]
+    assert ["prefetch-listrange", job_id, f"s3://{bucket}", "aborted"] in [
+        row[:4] for row in last[1:]]
