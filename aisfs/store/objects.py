@@ -15,6 +15,7 @@ from . import layout
 from .buckets import Buckets
 from .generations import Generations
 from .index import Index
+from .inline_cache import cache_for
 from .manifest import info_from_json
 from .manifests import load_inline
 from .publish import Publisher
@@ -38,6 +39,7 @@ class Objects:
         self.publisher = publisher
         self.generations = generations
         self.short = short
+        self.cache = cache_for(index)  # inline objects' verified bytes (inline_cache.py)
 
     def delete_sync(self, bucket: str, key: str) -> list[str]:
         with self.index.wlock:
@@ -47,9 +49,11 @@ class Objects:
             ).fetchone()
             if row is None:
                 raise S3Error("NoSuchKey", "The specified key does not exist.", key)
-            return self.publisher.publish(
+            dropped = self.publisher.publish(
                 [], [(bucket, key)], self.buckets.copies(binfo.props), known={(bucket, key): row[0]}
             )
+            self.cache.forget(bucket, key)  # memory only: no entry could match a row again
+            return dropped
 
     async def delete_object(self, bucket: str, key: str) -> None:
         dropped = await self.short.run(self.delete_sync, bucket, key)
@@ -66,8 +70,17 @@ class Objects:
             raise S3Error("NoSuchKey", "The specified key does not exist.", key)
         info = info_from_json(json.loads(row[0]))
         if info.inline_xxh3:  # its bytes go into the new manifests
-            load_inline(self.publisher.mps, info)
+            self._load_inline(info)
         return info
+
+    def _load_inline(self, info: ObjectInfo) -> None:
+        """``info.inline``: this generation's verified bytes from the cache, else from a
+        manifest copy that verifies (``load_inline``)."""
+        data = self.cache.get(info.bucket, info.key, info.generation, info.inline_xxh3)
+        if data is None:
+            load_inline(self.publisher.mps, info)
+        else:
+            info.inline = data
 
     def _copy_sync(
         self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str,

@@ -6,11 +6,14 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 
+import trio
+
 from ..errors import S3Error
 from .buckets import Buckets
 from .chunks import ChunkStore, StoreCorruption
 from .config import MiB
 from .index import Index
+from .inline_cache import cache_for
 from .manifest import info_from_json, inline_ok
 from .manifests import load_inline
 from .mountpaths import MountpathSet
@@ -31,19 +34,36 @@ class Reader:
         self.mps = mps
         self.chunks = chunks
         self.buckets = buckets
+        self.cache = cache_for(index)  # inline objects' verified bytes (inline_cache.py)
 
-    def head_sync(self, bucket: str, key: str, with_data: bool = False) -> ObjectInfo:
+    def _record(self, bucket: str, key: str) -> ObjectInfo:
+        """The object's record from its index row (NoSuchKey / NoSuchBucket if none)."""
         row = self.index.row(
             "SELECT manifest FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
         )
         if row is None:
             self.buckets.get_sync(bucket)
             raise S3Error("NoSuchKey", "The specified key does not exist.", key)
-        info = info_from_json(json.loads(row[0]))
+        return info_from_json(json.loads(row[0]))
+
+    def _from_memory(self, info: ObjectInfo, with_data: bool) -> bool:
+        """True when ``info`` needs nothing from the disks: not inline and no bytes
+        wanted, or inline with its bytes (this generation's) in the cache."""
         if info.inline_xxh3:
-            # an inline object: its bytes are in its manifest files, read (and verified)
-            # here for a HEAD too, since callers tell an inline object by ``inline`` (a
-            # file read of ~4.5 KB; ``ObjectInfo.is_inline`` would let a HEAD skip it)
+            data = self.cache.get(info.bucket, info.key, info.generation, info.inline_xxh3)
+            if data is None:
+                return False
+            info.inline = data
+            if with_data:
+                info.data = data
+            return True
+        return not (with_data and 0 < info.size <= INLINE_READ)
+
+    def _from_disks(self, info: ObjectInfo, with_data: bool) -> ObjectInfo:
+        """The bytes ``_from_memory`` lacked, read and verified (in a worker thread)."""
+        if info.inline_xxh3:
+            # an inline object: its bytes are in its manifest files; read for a HEAD too,
+            # since callers (node's locate) tell an inline object by ``inline``
             with contextlib.suppress(StoreCorruption):  # none good: read_object raises
                 self.load_inline(info)
                 if with_data:
@@ -55,13 +75,29 @@ class Reader:
                 info.data = b"".join(self.chunks.read(c.id, c.size) for c in info.chunks)
         return info
 
+    def head_sync(self, bucket: str, key: str, with_data: bool = False) -> ObjectInfo:
+        info = self._record(bucket, key)
+        if self._from_memory(info, with_data):
+            return info
+        return self._from_disks(info, with_data)
+
     def load_inline(self, info: ObjectInfo) -> None:
+        """``info.inline`` from a manifest copy that verifies (then kept in the cache)."""
         load_inline(self.mps, info)
+        self.cache.remember(info)
 
     async def head_object(self, bucket: str, key: str, *, with_data: bool = False) -> ObjectInfo:
         """The object's record. ``with_data``: for a small object (<= 1 MiB) its bytes
-        too, read and verified in the same worker call (``read_object`` serves them)."""
-        return await run_sync(self.head_sync, bucket, key, with_data)
+        too, read and verified in one worker call (``read_object`` serves them).
+
+        The index row is read on the event loop (one point read of the SQLite index,
+        as ``get_bucket``'s): a HEAD, and a GET of an inline object whose bytes are in
+        the cache, take no worker-thread hand-off; the rest take one for the disks."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        info = self._record(bucket, key)
+        if self._from_memory(info, with_data):
+            return info
+        return await run_sync(self._from_disks, info, with_data)
 
     def _read_chunk_sync(self, info: ObjectInfo, ref: ChunkRef) -> bytes:
         try:
@@ -85,8 +121,12 @@ class Reader:
         """
         if end is None or end >= info.size:
             end = info.size - 1
-        if info.inline_xxh3 and info.inline is None:  # a HEAD's record: read the bytes
-            await run_sync(self.load_inline, info)
+        if info.inline_xxh3 and info.inline is None:  # a record without its bytes
+            data = self.cache.get(info.bucket, info.key, info.generation, info.inline_xxh3)
+            if data is not None:
+                info.inline = data
+            else:
+                await run_sync(self.load_inline, info)
         if info.inline is not None:
             if not inline_ok(info):
                 raise StoreCorruption(

@@ -39,6 +39,7 @@ from .config import StoreConfig
 from .digest import Digest
 from .generations import Generations
 from .index import Index
+from .inline_cache import remember_inline
 from .manifest import inline_hash
 from .preconditions import check_preconditions
 from .publish import Publisher, discard
@@ -374,6 +375,7 @@ class Writer:
         finally:
             discard(staged)
         self.publisher.sync_dirs(dirs)
+        remember_inline(self.index, info)  # GET/HEAD then serve it from memory
         return info, dropped
 
     async def put_object(
