@@ -160,6 +160,17 @@ class ChunkStore:
         live = self.mps.live()
         if not live:
             raise OSError(errno.ENOSPC, "no usable mountpath")
+        have, differs = self._copies_of(cid, data, live, dirs)
+        if differs and not have:
+            return False
+        self._add_copies(cid, data, copies, have, dirs, replace=differs, sync=sync)
+        return True
+
+    def _copies_of(
+        self, cid: str, data: bytes | bytearray, live: list[Mountpath], dirs: set[str]
+    ) -> tuple[set[Mountpath], bool]:
+        """The mountpaths that hold ``cid`` with these bytes already (each made durable:
+        its directory into ``dirs``), and whether one holds other (or unreadable) bytes."""
         have: set[Mountpath] = set()
         differs = False
         for mp in live:
@@ -180,8 +191,14 @@ class ChunkStore:
                 dirs.add(os.path.dirname(path))
             else:
                 differs = True
-        if differs and not have:
-            return False
+        return have, differs
+
+    def _add_copies(
+        self, cid: str, data: bytes | bytearray, copies: int, have: set[Mountpath],
+        dirs: set[str], *, replace: bool, sync: bool,
+    ) -> None:
+        """Copies of ``cid`` written along its HRW order, past the full and failing
+        mountpaths, until ``copies`` (counting ``have``) are placed."""
         order = self.mps.order(cid)
         want = min(max(copies, 1), len(order))
         placed = 0
@@ -196,7 +213,7 @@ class ChunkStore:
                 full += 1
                 continue
             try:
-                self.write_copy(mp, cid, data, dirs, replace=differs, sync=sync)
+                self.write_copy(mp, cid, data, dirs, replace=replace, sync=sync)
             except OSError as e:
                 if is_full_error(e):
                     self.full.mark(mp, e)
@@ -217,7 +234,6 @@ class ChunkStore:
             # mountpaths failed under us (disabled now): as many copies as are left
             log.warning("chunk %s: %d of %d copies (%d mountpaths failed)", cid, placed,
                         want, failed)
-        return True
 
     def write_copy(
         self, mp: Mountpath, cid: str, data: bytes | bytearray, dirs: set[str], replace: bool,

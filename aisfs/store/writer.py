@@ -203,6 +203,9 @@ class Writer:
         chunks: list[ChunkRef],
         sync: bool = True,
     ) -> None:
+        """``first`` and the chunks of ``rest`` through the stages: hashed in order into
+        ``dg`` (one thread), then written (``_write_stage``); their refs, in order, onto
+        ``chunks``."""
         refs: list[ChunkRef | None] = []
 
         def store(buf: bytes) -> ChunkRef:
@@ -217,28 +220,10 @@ class Writer:
                     await run_sync(dg.update, item[1])
                     await to_write.send(item)
 
-        async def write_one(i: int, buf: bytes, slot: trio.Semaphore) -> None:
-            try:
-                refs[i] = await run_sync(store, buf)
-            finally:
-                slot.release()
-
-        async def write_stage() -> None:
-            # a slot is taken before a chunk is taken: at most WRITERS buffers here
-            slots = trio.Semaphore(WRITERS)
-            async with write_in, trio.open_nursery() as writers:
-                while True:
-                    await slots.acquire()
-                    try:
-                        i, buf = await write_in.receive()
-                    except trio.EndOfChannel:
-                        break
-                    writers.start_soon(write_one, i, buf, slots)
-
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(hash_stage)
-                nursery.start_soon(write_stage)
+                nursery.start_soon(self._write_stage, write_in, refs, store)
                 async with to_hash:
                     refs.append(None)
                     await to_hash.send((0, first))
@@ -253,6 +238,32 @@ class Writer:
         for ref in refs:
             assert ref is not None
             chunks.append(ref)
+
+    @staticmethod
+    async def _write_stage(
+        write_in: trio.MemoryReceiveChannel[tuple[int, bytes]],
+        refs: list[ChunkRef | None],
+        store: Callable[[bytes], ChunkRef],
+    ) -> None:
+        """Each ``(i, chunk)`` of ``write_in`` stored (``store``, in a worker thread) into
+        ``refs[i]``, up to WRITERS at once: a slot is taken before a chunk is taken, so at
+        most WRITERS buffers are held here."""
+
+        async def write_one(i: int, buf: bytes, slot: trio.Semaphore) -> None:
+            try:
+                refs[i] = await run_sync(store, buf)
+            finally:
+                slot.release()
+
+        slots = trio.Semaphore(WRITERS)
+        async with write_in, trio.open_nursery() as writers:
+            while True:
+                await slots.acquire()
+                try:
+                    i, buf = await write_in.receive()
+                except trio.EndOfChannel:
+                    break
+                writers.start_soon(write_one, i, buf, slots)
 
     def _land_sync(
         self,
@@ -327,20 +338,7 @@ class Writer:
 
         The ETag: ``etag()`` (a backend's), else the body's MD5 - or, when neither is
         there (a backend that gave none), the bucket's checksum of the body."""
-        info = ObjectInfo(
-            bucket=bucket,
-            key=key,
-            size=result.size,
-            etag=(etag() if etag is not None else "") or result.md5.hex() or value,
-            mtime_ns=time.time_ns(),
-            generation=self.generations.next(),
-            meta=meta,
-            chunks=list(result.chunks),
-            checksum_type=checksum_type,
-            checksum_value=value,
-            inline=inline,
-            inline_xxh3=inline_hash(inline) if inline is not None else "",
-        )
+        info = self._new_info(result, value, inline, bucket, key, meta, checksum_type, etag)
         staged = self.publisher.stage_manifest(info, copies, lazy=True)
         dirs: set[str] = set()
         try:
@@ -377,6 +375,26 @@ class Writer:
         self.publisher.sync_dirs(dirs)
         remember_inline(self.index, info)  # GET/HEAD then serve it from memory
         return info, dropped
+
+    def _new_info(
+        self, result: WriteResult, value: str, inline: bytes | None, bucket: str, key: str,
+        meta: ObjectMeta, checksum_type: str, etag: Callable[[], str] | None,
+    ) -> ObjectInfo:
+        """The record of a write about to be published, with the next generation."""
+        return ObjectInfo(
+            bucket=bucket,
+            key=key,
+            size=result.size,
+            etag=(etag() if etag is not None else "") or result.md5.hex() or value,
+            mtime_ns=time.time_ns(),
+            generation=self.generations.next(),
+            meta=meta,
+            chunks=list(result.chunks),
+            checksum_type=checksum_type,
+            checksum_value=value,
+            inline=inline,
+            inline_xxh3=inline_hash(inline) if inline is not None else "",
+        )
 
     async def put_object(
         self,

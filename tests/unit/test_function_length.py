@@ -22,9 +22,6 @@ _COMMENT = re.compile(r"^\s*# long: \S")
 # split them or give them their reason when those files are next edited.
 PENDING = {
     "aisfs/backend/s3.py::_put_multipart",
-    "aisfs/store/chunks.py::_place",
-    "aisfs/store/writer.py::_commit_put_sync",
-    "aisfs/store/writer.py::_pipeline",
 }
 
 
