@@ -67,6 +67,7 @@ def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     cluster.register(sub, conn)
     lru.register(sub, conn)  # aisfs start lru
     nbi.register(sub, conn)  # aisfs nbi create|show|rm
+    nbi.register_show(sub, conn)  # aisfs show nbi (after cluster's "show")
     prefetch.register(sub, conn)  # aisfs prefetch|evict
     jobs.register(sub, conn)  # aisfs job show|wait|stop
     auth.register(sub)

@@ -3,8 +3,8 @@ of a remote bucket's listing kept on the node (docs/backends.md, "Inventory").
 
 - ``aisfs nbi create s3://B [--inv-name N] [--prefix P] [--force] [--wait]``: starts the
   ``create-inventory`` job (its id printed; ``--wait``: until it ends, then the result);
-- ``aisfs nbi show [s3://B] [--inv-name N]`` (``ls`` too): the inventories (all when no
-  bucket is given);
+- ``aisfs nbi show [s3://B] [--inv-name N]`` (``ls``, and ``aisfs show nbi`` as AIS's
+  ``ais show nbi``): the inventories (all when no bucket is given);
 - ``aisfs nbi rm s3://B [--inv-name N]``: one, or all of the bucket's;
 - ``aisfs ls s3://B --inventory [--inv-name N]`` lists from one (aisfs/cli/listing.py).
 """
@@ -17,7 +17,15 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from aisfs.cli.args import Subparsers, UsageError, add_command, add_subcommands, client, json_flag
+from aisfs.cli.args import (
+    Subparsers,
+    UsageError,
+    add_command,
+    add_subcommands,
+    client,
+    json_flag,
+    subparsers_of,
+)
 from aisfs.cli.output import StatusLine, human_size, print_json, print_table
 from aisfs.cli.remote import provider_of
 from aisfs.client.native import NativeClient
@@ -131,13 +139,26 @@ def register(sub: Subparsers, conn: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="replace an inventory of that name")
     p.add_argument("--wait", action="store_true", help="wait until it is created")
     for verb in ("show", "ls"):
-        p = json_flag(add_command(nbi, verb, cmd_show, "show inventories (all buckets' when "
-                                  "none is given)", [conn]))
-        p.add_argument("bucket", nargs="?", metavar="s3://BUCKET")
-        _name_option(p)
+        _show_parser(nbi, verb, conn)
     p = add_command(nbi, "rm", cmd_rm, "remove an inventory (all of the bucket's when no "
                     "name is given)", [conn])
     p.add_argument("bucket", metavar="s3://BUCKET")
+    _name_option(p)
+
+
+def register_show(sub: Subparsers, conn: argparse.ArgumentParser) -> None:
+    """``aisfs show nbi`` (AIS's ``ais show nbi``): ``aisfs nbi show`` under the ``show``
+    command (``aisfs.cli.cluster`` makes it; nothing is added without it)."""
+    show = sub.choices.get("show")
+    what = subparsers_of(show) if show is not None else None
+    if what is not None and "nbi" not in what.choices:
+        _show_parser(what, "nbi", conn)
+
+
+def _show_parser(sub: Subparsers, verb: str, conn: argparse.ArgumentParser) -> None:
+    p = json_flag(add_command(sub, verb, cmd_show, "show inventories (all buckets' when "
+                              "none is given)", [conn]))
+    p.add_argument("bucket", nargs="?", metavar="s3://BUCKET")
     _name_option(p)
 
 

@@ -225,7 +225,8 @@ def test_sdk_listing_and_backend_bck(front_node: NodeProcess, target: Target) ->
 @pytest.mark.parametrize("target", ["moto"], indirect=True)
 @pytest.mark.parametrize("front_node", [False], indirect=True, ids=["open"])
 def test_cli(front_node: NodeProcess, target: Target) -> None:
-    """`aisfs nbi create --wait`, `nbi show`, `ls --inventory [--inv-name]`, `nbi rm`."""
+    """`aisfs nbi create --wait`, `nbi show` (`show nbi`), `ls --inventory [--inv-name]`,
+    `nbi rm`."""
     import subprocess
     import sys
 
@@ -242,6 +243,7 @@ def test_cli(front_node: NodeProcess, target: Target) -> None:
     shown = json.loads(aisfs("nbi", "show", f"s3://{bucket}", "--json"))
     assert [(i["name"], i["ntotal"]) for i in shown] == [("cli1", 3)]
     assert f"s3://{bucket}" in aisfs("nbi", "ls")  # every bucket's
+    assert json.loads(aisfs("show", "nbi", f"s3://{bucket}", "--json")) == shown  # AIS's
     target.client().put_object(Bucket=bucket, Key="z-later", Body=b"z")
     listed = json.loads(aisfs("ls", f"s3://{bucket}", "--inventory", "--json"))
     assert [e["name"] for e in listed] == ["x/1", "x/2", "y"]
