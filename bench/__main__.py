@@ -11,6 +11,9 @@
     ./run bench tree [--base DIR] # a real tree (botocore) copied into the mount, du, ls -lR
     ./run bench backend [--quick] # backend buckets: cold/warm/validated GET, write-through,
                                  # prefetch, RSS listing a remote bucket (issue 13's targets)
+    ./run bench inventory        # a listing from an inventory beside the backend's
+    ./run bench prefetch         # prefetch of many small objects beside a client loop
+    ./run bench copy-bck         # copy-bck ais -> s3, s3 -> ais beside a client loop
     ./run bench small --against REV # 4 KiB GET (--head) of this tree beside REV: req/s,
                                  # CPU/request, --syscalls, --instructions (callgrind)
     ./run bench --hypercorn      # also: the node on Hypercorn (net.http_server) beside it
@@ -300,6 +303,11 @@ def big_rss(args: argparse.Namespace) -> float:
         node.stop()
 
 
+# ./run bench NAME [args]: the backend jobs' benches (each module's main(argv))
+JOB_BENCHES = {"inventory": "bench.inventory", "prefetch": "bench.prefetch",
+               "copy-bck": "bench.copy_bck", "copy_bck": "bench.copy_bck"}
+
+
 def main() -> None:
     if sys.argv[1:2] == ["mount"]:
         from bench.mount_io import main as mount_main
@@ -335,6 +343,11 @@ def main() -> None:
         from bench.tree import main as tree_main
 
         tree_main(sys.argv[2:])
+        return
+    if sys.argv[1:2] and sys.argv[1] in JOB_BENCHES:  # inventory, prefetch, copy-bck
+        import importlib
+
+        importlib.import_module(JOB_BENCHES[sys.argv[1]]).main(sys.argv[2:])
         return
     parser = argparse.ArgumentParser(prog="bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
