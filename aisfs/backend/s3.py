@@ -381,15 +381,39 @@ class S3Backend:
         self, common: dict[str, Any], buf: _Pieces, rest: AsyncIterator[bytes],
         content_md5: bytes | None,
     ) -> RemoteAttrs:
-        s = self.settings
+        """A multipart upload of ``buf`` then ``rest``: created, its parts sent, completed
+        - or aborted on any failure (a cancellation too)."""
         bucket, key = common["Bucket"], common["Key"]
         resp = await self.call("create_multipart_upload", key, **common)
-        upload_id = resp["UploadId"]
-        ids = {"Bucket": bucket, "Key": key, "UploadId": upload_id}
+        ids = {"Bucket": bucket, "Key": key, "UploadId": resp["UploadId"]}
+        try:
+            etags, total = await self._upload_parts(ids, buf, rest, content_md5)
+            done = await self.call(
+                "complete_multipart_upload", key, MultipartUpload={
+                    "Parts": [{"PartNumber": n, "ETag": etags[n]} for n in sorted(etags)]
+                }, **ids,
+            )
+        except BaseException:
+            await self._abort_upload(ids)
+            raise
+        etag, version = _etag(done.get("ETag")), _version(done.get("VersionId"))
+        if not etag:  # Ceph Pacific answers CompleteMultipartUpload with an empty ETag
+            head = await self.head_object(bucket, key)
+            etag, version = head.etag, version or head.version
+        return RemoteAttrs(size=total, etag=etag, version=version)
+
+    async def _upload_parts(
+        self, ids: dict[str, Any], buf: _Pieces, rest: AsyncIterator[bytes],
+        content_md5: bytes | None,
+    ) -> tuple[dict[int, str], int]:
+        """The body cut into ``part_size`` parts, up to PARTS_IN_FLIGHT sent at once: each
+        part's ETag by its number, and the body's size. BadDigest when ``content_md5``
+        is not the body's."""
+        part_size, key = self.settings.part_size, ids["Key"]
         etags: dict[int, str] = {}
         md5 = hashlib.md5() if content_md5 is not None else None
         room = trio.Semaphore(PARTS_IN_FLIGHT)
-        total = 0
+        total = number = 0
 
         async def send(number: int, data: bytes) -> None:
             try:
@@ -398,48 +422,37 @@ class S3Backend:
             finally:
                 room.release()
 
-        async def part(nursery: trio.Nursery, number: int, data: bytes) -> None:
-            nonlocal total
-            total += len(data)
-            if md5 is not None:
-                await trio.to_thread.run_sync(md5.update, data)
-            await room.acquire()
-            nursery.start_soon(send, number, data)
+        async with trio.open_nursery() as nursery:
+            ended = False
+            while not ended:
+                while buf.size < part_size:
+                    piece = await anext(rest, None)
+                    if piece is None:
+                        ended = True
+                        break
+                    buf.add(piece)
+                while buf.size >= part_size or (ended and buf.size):
+                    number += 1
+                    data = buf.take(part_size)
+                    total += len(data)
+                    if md5 is not None:
+                        await trio.to_thread.run_sync(md5.update, data)
+                    await room.acquire()
+                    nursery.start_soon(send, number, data)
+        if md5 is not None and md5.digest() != content_md5:
+            raise S3Error("BadDigest", "The Content-MD5 you specified did not match what "
+                          "was received.", key)
+        return etags, total
 
-        try:
-            async with trio.open_nursery() as nursery:
-                number = 0
-                ended = False
-                while not ended:
-                    while buf.size < s.part_size:
-                        piece = await anext(rest, None)
-                        if piece is None:
-                            ended = True
-                            break
-                        buf.add(piece)
-                    while buf.size >= s.part_size or (ended and buf.size):
-                        number += 1
-                        await part(nursery, number, buf.take(s.part_size))
-            if md5 is not None and md5.digest() != content_md5:
-                raise S3Error("BadDigest", "The Content-MD5 you specified did not match what "
-                              "was received.", key)
-            done = await self.call(
-                "complete_multipart_upload", key, MultipartUpload={
-                    "Parts": [{"PartNumber": n, "ETag": etags[n]} for n in sorted(etags)]
-                }, **ids,
-            )
-        except BaseException:
-            with trio.CancelScope(shield=True), trio.move_on_after(30):
-                try:
-                    await self.call("abort_multipart_upload", key, **ids)
-                except S3Error as e:
-                    log.warning("%s: abort of upload %s failed: %s", s.label, upload_id, e)
-            raise
-        etag, version = _etag(done.get("ETag")), _version(done.get("VersionId"))
-        if not etag:  # Ceph Pacific answers CompleteMultipartUpload with an empty ETag
-            head = await self.head_object(bucket, key)
-            etag, version = head.etag, version or head.version
-        return RemoteAttrs(size=total, etag=etag, version=version)
+    async def _abort_upload(self, ids: dict[str, Any]) -> None:
+        """Abort a multipart upload that will not be completed (shielded, 30 s at most;
+        a failure is logged)."""
+        with trio.CancelScope(shield=True), trio.move_on_after(30):
+            try:
+                await self.call("abort_multipart_upload", ids["Key"], **ids)
+            except S3Error as e:
+                log.warning("%s: abort of upload %s failed: %s", self.settings.label,
+                            ids["UploadId"], e)
 
     # == listing =========================================================================
 
