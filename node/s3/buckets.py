@@ -3,6 +3,7 @@ GetBucketVersioning, and the object listings (ListObjects, ListObjectsV2)."""
 
 from __future__ import annotations
 
+from aisfs.backend.provider import BucketRef, Provider
 from aisfs.errors import S3Error
 from aisfs.s3 import xml as s3xml
 from aisfs.s3.names import validate_bucket_name
@@ -10,6 +11,7 @@ from aisfs.s3.request import listing_encoding, parse_max
 from aisfs.store.store import Store
 from aisfs.store.types import ListPage
 from node.http import Response
+from node.inventory import drop_bucket as drop_inventories
 from node.s3.context import Context, Services, read_small_body, xml_response
 
 
@@ -65,6 +67,8 @@ class BucketOps:
             ):
                 raise
             await self.store.delete_bucket(ctx.bucket)
+        # its inventories go with it (a bucket made again under the name starts with none)
+        await drop_inventories(self.store, BucketRef(Provider.AIS, ctx.bucket))
         return Response(204)
 
     async def op_HeadBucket(self, ctx: Context) -> Response:
