@@ -43,7 +43,7 @@ from .fill import Fill, FillMemory
 from .flights import Flights
 from .provider import Provider, Resolved
 from .registry import Backends
-from .s3 import RemoteStream, S3Backend
+from .s3 import RemoteDeleted, RemoteStream, S3Backend
 from .types import RemoteAttrs, RemoteBucketInfo, RemotePage
 from .writethrough import WriteThrough
 
@@ -312,11 +312,12 @@ class RemoteObjects:
                     await self.evict(rb, key)
             raise
 
-    async def delete(self, rb: Resolved, key: str) -> None:
+    async def delete(self, rb: Resolved, key: str) -> RemoteDeleted:
         """Forwarded to the backend (S3 answers a missing key with success), then the
-        local copy dropped."""
-        await self.backend(rb).delete_object(self._remote_name(rb), key)
+        local copy dropped; the backend's answer (a versioned bucket's delete marker)."""
+        deleted = await self.backend(rb).delete_object(self._remote_name(rb), key)
         await self.evict(rb, key)
+        return deleted
 
     async def copy(
         self, src: Resolved, src_key: str, dst: Resolved, dst_key: str

@@ -21,6 +21,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -115,6 +116,15 @@ def attrs_from_response(resp: Mapping[str, Any]) -> RemoteAttrs:
         user={str(k).lower(): str(v) for k, v in (resp.get("Metadata") or {}).items()},
         headers={h: str(raw[h]) for h in STORED_HEADERS if h in raw},
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteDeleted:
+    """A backend's answer to a DELETE: on a versioned bucket the delete marker it made
+    (its version id; ``delete_marker``), else nothing."""
+
+    version: str = ""
+    delete_marker: bool = False
 
 
 class RemoteStream:
@@ -317,8 +327,11 @@ class S3Backend:
             raise
         return RemoteStream(self, resp, token, key)
 
-    async def delete_object(self, bucket: str, key: str) -> None:
-        await self.call("delete_object", key, Bucket=bucket, Key=key)
+    async def delete_object(self, bucket: str, key: str) -> RemoteDeleted:
+        """DeleteObject; on a versioned bucket the answer names the delete marker made."""
+        resp = await self.call("delete_object", key, Bucket=bucket, Key=key)
+        return RemoteDeleted(version=str(resp.get("VersionId") or ""),  # "null" as said
+                             delete_marker=bool(resp.get("DeleteMarker")))
 
     async def copy_object(
         self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str,

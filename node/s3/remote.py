@@ -39,6 +39,7 @@ from aisfs.backend import (
     client_etag,
 )
 from aisfs.backend.provider import LOCAL_PREFIX, bucket_of_local, local_bucket_name
+from aisfs.backend.s3 import RemoteDeleted
 from aisfs.backend.types import RemoteAttrs
 from aisfs.errors import S3Error
 from aisfs.s3 import xml as s3xml
@@ -328,12 +329,18 @@ class RemoteS3:
         version = ctx.s3.query.get("versionId")
         if version is not None:  # that version only (node/s3/remote_versions.py)
             return Response(204, await delete_version(self.remote, rb, ctx.key, version))
-        await self._delete(rb, ctx.key)  # a missing key: S3's 204 (an AIS backend: 404)
-        return Response(204)
+        # a missing key: S3's 204 (an AIS backend: 404)
+        deleted = await self._delete(rb, ctx.key)
+        headers: list[tuple[str, str]] = []  # a versioned backend's delete marker, passed on
+        if deleted.version:
+            headers.append(("x-amz-version-id", deleted.version))
+        if deleted.delete_marker:
+            headers.append(("x-amz-delete-marker", "true"))
+        return Response(204, headers)
 
-    async def _delete(self, rb: Resolved, key: str) -> None:
+    async def _delete(self, rb: Resolved, key: str) -> RemoteDeleted:
         try:
-            await self.remote.delete(rb, key)
+            return await self.remote.delete(rb, key)
         except S3Error as e:
             if e.code == "NoSuchKey":  # gone from the backend: no cached copy either
                 await self.remote.evict(rb, key)

@@ -1,0 +1,54 @@
+"""A DELETE of an ``s3://`` bucket's object passes on the backend's answer: on a
+versioned bucket the delete marker it made (``x-amz-delete-marker``, its
+``x-amz-version-id``), on an unversioned one neither header."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from support.node import NodeProcess
+
+from .conftest import Target, client_of
+
+
+@pytest.mark.parametrize("target", ["moto"], indirect=True)
+def test_delete_on_a_versioned_backend_names_its_marker(
+    front_node: NodeProcess, target: Target
+) -> None:
+    bucket = target.new_bucket()
+    direct = target.client()
+    direct.put_bucket_versioning(Bucket=bucket,
+                                 VersioningConfiguration={"Status": "Enabled"})
+    v1 = direct.put_object(Bucket=bucket, Key="k", Body=b"one")["VersionId"]
+    s3 = client_of(front_node)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"one"
+
+    done = s3.delete_object(Bucket=bucket, Key="k")
+    headers = done["ResponseMetadata"]["HTTPHeaders"]
+    assert done["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert done["DeleteMarker"] is True and headers["x-amz-delete-marker"] == "true"
+    markers = direct.list_object_versions(Bucket=bucket, Prefix="k")["DeleteMarkers"]
+    assert [m["VersionId"] for m in markers] == [done["VersionId"]]
+    assert done["VersionId"] != v1
+    # the current object is the marker: a 404 through the node, the old version stays
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="k")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert direct.get_object(Bucket=bucket, Key="k", VersionId=v1)["Body"].read() == b"one"
+
+
+@pytest.mark.parametrize("target", ["moto"], indirect=True)
+def test_delete_on_an_unversioned_backend_has_no_marker(
+    front_node: NodeProcess, target: Target
+) -> None:
+    bucket = target.new_bucket()
+    target.client().put_object(Bucket=bucket, Key="k", Body=b"x")
+    s3 = client_of(front_node)
+    done = s3.delete_object(Bucket=bucket, Key="k")
+    headers = done["ResponseMetadata"]["HTTPHeaders"]
+    assert done["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert "x-amz-delete-marker" not in headers and "x-amz-version-id" not in headers
+    # a missing key is S3's 204 too, without a marker
+    again = s3.delete_object(Bucket=bucket, Key="k")
+    assert "x-amz-delete-marker" not in again["ResponseMetadata"]["HTTPHeaders"]
