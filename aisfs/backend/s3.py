@@ -473,7 +473,8 @@ class S3Backend:
         self, bucket: str, *, prefix: str = "", delimiter: str = "", token: str = "",
         start_after: str = "", page_size: int = 1000,
     ) -> RemotePage:
-        """One ListObjectsV2 page."""
+        """One ListObjectsV2 page (whose entries name no version: ``version`` stays
+        empty - only ListObjectVersions has it, node/s3/remote_version_listing.py)."""
         params: dict[str, Any] = {"Bucket": bucket, "MaxKeys": page_size}
         if prefix:
             params["Prefix"] = prefix
