@@ -64,15 +64,33 @@ class Reader:
         if info.inline_xxh3:
             # an inline object: its bytes are in its manifest files; read for a HEAD too,
             # since callers (node's locate) tell an inline object by ``inline``
-            with contextlib.suppress(StoreCorruption):  # none good: read_object raises
-                self.load_inline(info)
-                if with_data:
-                    info.data = info.inline
+            info = self._inline_of_row(info)
+            if with_data:
+                info.data = info.inline
         elif with_data and 0 < info.size <= INLINE_READ:
             # no pin: a chunk removed meanwhile (the object was replaced) is just not
             # prefetched, and read_object takes the usual path (and its error)
             with contextlib.suppress(StoreCorruption):
                 info.data = b"".join(self.chunks.read(c.id, c.size) for c in info.chunks)
+        return info
+
+    def _inline_of_row(self, info: ObjectInfo) -> ObjectInfo:
+        """``info`` with its bytes from a manifest copy that verifies; if none does
+        because the object was replaced since its row was read (its copies are of a newer
+        generation now), the record of the row now, with its bytes: a read that overlaps
+        a PUT gets either version, never an error. None good and the row unchanged:
+        ``inline`` stays None (``read_object`` raises StoreCorruption)."""
+        for _ in range(3):
+            try:
+                self.load_inline(info)
+                return info
+            except StoreCorruption:
+                fresh = self._record(info.bucket, info.key)  # NoSuchKey: deleted meanwhile
+                if fresh.generation == info.generation:
+                    return info
+                info = fresh
+                if not info.inline_xxh3 or self._from_memory(info, False):
+                    return info  # now chunked (read_object reads it), or in the cache
         return info
 
     def head_sync(self, bucket: str, key: str, with_data: bool = False) -> ObjectInfo:
@@ -96,6 +114,9 @@ class Reader:
         await trio.lowlevel.checkpoint_if_cancelled()
         info = self._record(bucket, key)
         if self._from_memory(info, with_data):
+            # a checkpoint all the same: a loop of HEADs (a lifecycle pass, a copy job)
+            # lets the requests in between run
+            await trio.lowlevel.cancel_shielded_checkpoint()
             return info
         return await run_sync(self._from_disks, info, with_data)
 

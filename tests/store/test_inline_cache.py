@@ -13,6 +13,7 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aisfs.errors import S3Error
 from aisfs.store import ObjectMeta, Store, StoreConfig, open_store
 from aisfs.store.inline_cache import ENTRY_OVERHEAD, InlineCache, cache_for
 from aisfs.store.manifest import inline_hash
@@ -212,3 +213,20 @@ async def test_concurrent_puts_and_gets_of_one_key(store: Store) -> None:
         n.start_soon(reader)
         n.start_soon(reader)
     assert await get(store, "k") == versions[-1]
+
+
+async def test_a_read_overlapping_a_put_gets_either_version(store: Store) -> None:
+    """The row read, then the object replaced before its manifest is read (the cache
+    empty): the read gets the new version, not an error; deleted meanwhile: NoSuchKey."""
+    await store.create_bucket("b")
+    old, new = rand(700), rand(900)
+    await store.put_object("b", "k", body_of(old), ObjectMeta())
+    seen = store.reader._record("b", "k")
+    await store.put_object("b", "k", body_of(new), ObjectMeta())
+    cache_for(store.index).forget("b", "k")
+    got = await trio.to_thread.run_sync(store.reader._from_disks, seen, True)
+    assert got.inline == new and got.data == new and got.generation > seen.generation
+    assert await read_all(store, got) == new
+    await store.delete_object("b", "k")
+    with pytest.raises(S3Error, match="NoSuchKey"):
+        await trio.to_thread.run_sync(store.reader._from_disks, seen, True)
