@@ -83,7 +83,7 @@ def test_bad_props_are_refused_with_the_valid_values(shared_node: NodeProcess) -
     assert "none, xxhash, xxhash2, md5, crc32c, sha256, sha512" in r.json()["message"]
     r = set_props(url, "badprops", {"mirror": {"copies": 0}})
     assert r.status_code == 400
-    r = set_props(url, "badprops", {"lru": {"enabled": True}})
+    r = set_props(url, "badprops", {"ec": {"enabled": True}})
     assert r.status_code == 400 and "settable" in r.json()["message"]
     r = set_props(url, "badprops", {"features": "Disable-Cold-GET,Streaming-Cold-GET"})
     assert r.status_code == 400 and "mutually exclusive" in r.json()["message"]
