@@ -7,6 +7,7 @@ across processes). Tests use a fresh bucket each, so they never see each other's
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -226,3 +227,16 @@ def client_of(node: NodeProcess) -> Any:
         aws_secret_access_key=FRONT_SECRET if signed else "anything",
         config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
     )
+
+
+def cached(resp: dict[str, Any]) -> str:
+    return str(resp["ResponseMetadata"]["HTTPHeaders"]["ais-cached"])
+
+
+def wait_cached(s3: Any, bucket: str, key: str) -> None:
+    """Until the cold GET's fill of ``key`` landed (it commits after the body is sent)."""
+    for _ in range(500):
+        if cached(s3.head_object(Bucket=bucket, Key=key)) == "true":
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{key} was not cached")

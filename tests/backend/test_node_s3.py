@@ -19,7 +19,7 @@ import pytest
 from support.clients import have
 from support.node import NodeProcess, new_node
 
-from .conftest import FRONT_KEY, FRONT_SECRET, Target, client_of, front_config
+from .conftest import FRONT_KEY, FRONT_SECRET, Target, client_of, front_config, wait_cached
 
 
 def test_cold_warm_ranged_get_of_a_backend_bucket(front_node: NodeProcess, target: Target) -> None:
@@ -224,6 +224,7 @@ def test_backend_down_is_503_naming_it(tmp_path: Path, moto_server: Any) -> None
     try:
         s3 = client_of(node)
         assert s3.get_object(Bucket=bucket, Key="warm")["Body"].read() == b"cached"
+        wait_cached(s3, bucket, "warm")  # the fill commits just after the body is sent
     finally:
         node.stop()
     # the same node and store, its backend now a closed port
@@ -244,6 +245,7 @@ def test_backend_down_is_503_naming_it(tmp_path: Path, moto_server: Any) -> None
         assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
         # the warm copy is served: the cache rides out the backend
         assert s3.get_object(Bucket=bucket, Key="warm")["Body"].read() == b"cached"
+        wait_cached(s3, bucket, "warm")  # the fill commits just after the body is sent
     finally:
         node.stop()
 

@@ -5,7 +5,6 @@ rules of an ``s3://`` bucket (kept on the node, applied to preflights and respon
 from __future__ import annotations
 
 import os
-import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -15,22 +14,9 @@ from botocore.exceptions import ClientError
 
 from support.node import NodeProcess
 
-from .conftest import Target, client_of
+from .conftest import Target, cached, client_of, wait_cached
 
 MiB = 1024 * 1024
-
-
-def cached(resp: dict[str, Any]) -> str:
-    return str(resp["ResponseMetadata"]["HTTPHeaders"]["ais-cached"])
-
-
-def wait_cached(s3: Any, bucket: str, key: str) -> None:
-    """Until the cold GET's fill of ``key`` landed (it commits after the body is sent)."""
-    for _ in range(500):
-        if cached(s3.head_object(Bucket=bucket, Key=key)) == "true":
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"{key} was not cached")
 
 
 def error_of(call: Any, **kw: Any) -> tuple[str, int]:
