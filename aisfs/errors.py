@@ -137,6 +137,19 @@ def unwrap(
     return exc
 
 
+def first_error(
+    exc: BaseException, *, ignore: type[BaseException] | tuple[type[BaseException], ...] = ()
+) -> BaseException:
+    """The error that matters in ``exc`` (a nursery's group): what :func:`unwrap` picks;
+    else - several tasks failed together - the first leaf not of ``ignore``
+    (``trio.Cancelled``: the siblings the failure cancelled), else the first leaf."""
+    picked = unwrap(exc)
+    if not isinstance(picked, BaseExceptionGroup):
+        return picked
+    found = leaves(exc)
+    return next((x for x in found if not isinstance(x, ignore)), found[0])
+
+
 def only(exc: BaseException, kinds: type[BaseException] | tuple[type[BaseException], ...]) -> bool:
     """True when ``exc`` and every leaf of it are ``kinds`` (``only(exc, trio.Cancelled)``:
     a cancellation, to be raised on, not an error to report)."""

@@ -17,7 +17,7 @@ from collections.abc import AsyncGenerator
 
 import trio
 
-from ..errors import S3Error, leaves, unwrap
+from ..errors import S3Error, first_error
 from ..store import ObjectInfo, Store
 from ..store.writer import RemoteCopy
 from .cachemeta import meta_for
@@ -34,12 +34,9 @@ Relayed = trio.MemorySendChannel[bytes | BaseException]
 
 
 def nursery_error(eg: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The error that matters in a nursery's group: an S3Error first, else the first that
-    is not a cancellation (all cancellations: the first of them)."""
-    picked = unwrap(eg, alike=lambda leaf: isinstance(leaf, trio.Cancelled))
-    if picked is eg:  # several tasks failed together, not all cancelled: the first real one
-        picked = next(x for x in leaves(eg) if not isinstance(x, trio.Cancelled))
-    return picked
+    """The error that matters in a nursery's group (:func:`aisfs.errors.first_error`,
+    cancelled siblings passed over)."""
+    return first_error(eg, ignore=trio.Cancelled)
 
 
 class FillMemory:

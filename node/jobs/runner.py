@@ -19,8 +19,9 @@ from typing import TypeVar
 
 import trio
 
+from aisfs import errors
 from aisfs.backend import RemoteObjects
-from aisfs.errors import S3Error, leaves, only, unwrap
+from aisfs.errors import S3Error
 from aisfs.jobs import Job, JobRegistry, JobState
 from aisfs.store.store import Store
 
@@ -141,13 +142,9 @@ def error_text(e: BaseException) -> str:
 
 
 def first_error(e: BaseException) -> BaseException:
-    """The error that matters in a nursery's group (``aisfs.errors.unwrap``: its only leaf,
-    or its first S3Error), else its first leaf that is not a cancellation."""
-    picked = unwrap(e)
-    if not isinstance(picked, BaseExceptionGroup):
-        return picked
-    found = leaves(e)
-    return next((x for x in found if not only(x, trio.Cancelled)), found[0])
+    """The error a job reports out of its nursery's group (:func:`aisfs.errors.first_error`,
+    cancelled siblings passed over)."""
+    return errors.first_error(e, ignore=trio.Cancelled)
 
 
 async def for_each(items: AsyncIterable[T] | Iterable[T],

@@ -52,3 +52,33 @@ def test_only() -> None:
     assert only(BaseExceptionGroup("g", [c, BaseExceptionGroup("h", [c])]), trio.Cancelled)
     assert not only(BaseExceptionGroup("g", [c, ValueError()]), trio.Cancelled)
     assert not only(ValueError(), trio.Cancelled)
+
+
+def test_first_error_passes_over_cancelled_siblings() -> None:
+    from aisfs.errors import first_error
+
+    boom, other = ValueError("boom"), OSError("other")
+    s3 = S3Error("NoSuchKey", "x")
+    assert first_error(boom) is boom
+    assert first_error(ExceptionGroup("g", [boom, other])) is boom
+    assert first_error(ExceptionGroup("g", [boom, s3])) is s3  # the answer a client gets
+    cancelled = _cancelled()
+    assert isinstance(cancelled, trio.Cancelled)
+    group = BaseExceptionGroup("g", [cancelled, other])
+    assert first_error(group, ignore=trio.Cancelled) is other
+    assert first_error(group) is cancelled
+    only_cancelled = BaseExceptionGroup("g", [cancelled, _cancelled()])
+    assert first_error(only_cancelled, ignore=trio.Cancelled) is cancelled
+
+
+def _cancelled() -> BaseException:
+    async def cancelled() -> BaseException:
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            try:
+                await trio.sleep(1)
+            except trio.Cancelled as exc:
+                return exc
+        raise AssertionError("not cancelled")
+
+    return trio.run(cancelled)
