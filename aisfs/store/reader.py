@@ -131,6 +131,21 @@ class Reader:
                 ) from None
             raise
 
+    async def _inline_bytes(self, info: ObjectInfo) -> bytes:
+        """An inline object's bytes: those of ``info``, else of the cache, else of a
+        manifest copy that verifies; checked against ``inline_xxh3`` (StoreCorruption)."""
+        if info.inline is None:  # a record without its bytes
+            data = self.cache.get(info.bucket, info.key, info.generation, info.inline_xxh3)
+            if data is not None:
+                info.inline = data
+            else:
+                await run_sync(self.load_inline, info)
+        if info.inline is None or not inline_ok(info):
+            raise StoreCorruption(
+                f"inline:{info.bucket}/{info.key}", "inline data does not match its checksum"
+            )
+        return info.inline
+
     async def read_object(
         self, info: ObjectInfo, start: int = 0, end: int | None = None
     ) -> AsyncIterator[bytes]:
@@ -142,18 +157,8 @@ class Reader:
         """
         if end is None or end >= info.size:
             end = info.size - 1
-        if info.inline_xxh3 and info.inline is None:  # a record without its bytes
-            data = self.cache.get(info.bucket, info.key, info.generation, info.inline_xxh3)
-            if data is not None:
-                info.inline = data
-            else:
-                await run_sync(self.load_inline, info)
-        if info.inline is not None:
-            if not inline_ok(info):
-                raise StoreCorruption(
-                    f"inline:{info.bucket}/{info.key}", "inline data does not match its checksum"
-                )
-            data = info.inline
+        if info.inline_xxh3 or info.inline is not None:
+            data = await self._inline_bytes(info)
             if info.size == 0 or start > end:
                 return
             view = memoryview(data)[start : end + 1]
