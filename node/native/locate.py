@@ -32,8 +32,8 @@ def locate_json(info: ObjectInfo, roots: list[str], order: Any) -> dict[str, Any
               for c in info.chunks]
     return {
         "size": info.size, "etag": info.etag, "generation": info.generation,
-        "inline": info.inline is not None, "mountpaths": roots,
-        "chunks": [] if info.inline is not None else chunks,
+        "inline": info.is_inline, "mountpaths": roots,
+        "chunks": [] if info.is_inline else chunks,
     }
 
 
