@@ -34,6 +34,7 @@ TREE_KEYS = 4000  # a subtree of up to this many keys is read in one listing
 KEEP_LISTINGS = 8192  # past this many listings kept, the stale ones are dropped
 WALK_GAP = 5.0  # a subdirectory read this soon after a sibling: a walk (read ahead)
 WINDOW_KEYS = 500  # keys a walk reads ahead at once
+SEEN_KEYS = 500  # a lookup in a big directory revalidates this many following siblings
 
 
 @dataclass(slots=True)
@@ -64,6 +65,8 @@ class DirCache:
         self.walking: dict[str, float] = {}  # directory -> when a child was last read
         # directories made here whose marker PUT is still in flight: listed meanwhile
         self.pending: set[str] = set()
+        # files of big directories as a window listing showed them, and when (`window`)
+        self.seen: dict[str, tuple[ObjectInfo, float]] = {}
 
     def fresh(self, path: str) -> Listing | None:
         """The listing of `path` if it is younger than the timeout."""
@@ -227,6 +230,49 @@ class DirCache:
         for p in [p for p, lst in self.listings.items() if now - lst.fetched >= self.ttl]:
             del self.listings[p]
 
+    def covered(self, path: str) -> bool:
+        """A fresh window listing of the big directory holding `path` read past it."""
+        got = self.seen.get(path)
+        return got is not None and trio.current_time() - got[1] < self.ttl
+
+    def seen_unchanged(self, inode: Inode) -> bool:
+        """A fresh window listing shows the object the file's attributes were read from."""
+        path = inode.path
+        if path is None or inode.kind != FILE or not self.covered(path):
+            return False
+        return unchanged(self.seen[path][0], inode.attrs)
+
+    async def window(self, path: str) -> None:
+        """Keep the files listed after `path` in its (big) directory, up to SEEN_KEYS keys
+        in one listing without a delimiter (with metadata against our node): a stat of
+        each file there in turn then costs a listing per SEEN_KEYS files, not a request
+        each. A name with keys below it in the window is a directory (it wins) and is not
+        kept, nor one whose `name/` would sort past the window's end."""
+        parent, name = split(path)
+        bucket, prefix = self.layout.prefix_of(parent)
+        now = trio.current_time()
+        if len(self.seen) > SEEN_KEYS * 64:
+            self.seen = {p: v for p, v in self.seen.items() if now - v[1] < self.ttl}
+        objs: list[ObjectInfo] = []
+        truncated = False
+        async for page in self.backend.list_all(bucket, prefix, SEEN_KEYS + 1,
+                                                prefix + name):
+            self.stats.lists += 1
+            objs += page
+            if len(objs) > SEEN_KEYS:
+                truncated = True
+                break
+        last = objs[-1].key if objs else ""
+        dirs = {o.key[len(prefix):].split("/", 1)[0] for o in objs
+                if "/" in o.key[len(prefix):]}
+        pre = parent + "/" if parent else ""
+        for obj in objs:
+            rest = obj.key[len(prefix):]
+            if (not rest or "/" in rest or rest in dirs or rest in (".", "..")
+                    or truncated and last <= obj.key + "/"):
+                continue
+            self.seen[pre + rest] = (obj, now)
+
     def note_add(self, path: str, kind: str) -> None:
         parent, name = split(path)
         lst = self.listings.get(parent)
@@ -234,6 +280,7 @@ class DirCache:
             lst.children[name] = Child(kind)
 
     def note_remove(self, path: str) -> None:
+        self.seen.pop(path, None)
         parent, name = split(path)
         lst = self.listings.get(parent)
         if lst is not None:

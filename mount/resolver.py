@@ -67,7 +67,15 @@ class Resolver:
         if lst is None and self.dirs.small(parent):
             lst = await self.dirs.list(parent, SMALL_DIR)
         if lst is None:
-            return await self._resolve_remote(path)
+            if inode is not None and self.dirs.seen_unchanged(inode):
+                inode.attrs.fetched = trio.current_time()
+                return inode
+            covered = self.dirs.covered(path)
+            got = await self._resolve_remote(path)
+            if (self.backend.rich_listing and self.ttl and not covered and got is not None
+                    and got.kind == FILE):
+                await self.dirs.window(path)  # the next siblings come with it
+            return got
         child = lst.children.get(name)
         if child is None:
             if inode is not None and inode.stage is None:
@@ -235,7 +243,7 @@ class Resolver:
         path = inode.path
         if path is None or inode.stage is not None or not inode.remote or path == "":
             return
-        if self.dirs.shows_unchanged(inode):
+        if self.dirs.shows_unchanged(inode) or self.dirs.seen_unchanged(inode):
             inode.attrs.fetched = trio.current_time()
             return
         if inode.kind == DIR:
