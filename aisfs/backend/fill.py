@@ -180,3 +180,35 @@ class Fill:
                                          trio.WouldBlock):
                     out.send_nowait(error)
             out.close()
+
+
+class Relay:
+    """A fill's body as the caller sees it (a cold GET, a presigned GET): the pieces the
+    fill passes on; short is an error, never a silently truncated object."""
+
+    def __init__(self, recv: trio.MemoryReceiveChannel[bytes | BaseException], length: int,
+                 resource: str) -> None:
+        self._recv = recv
+        self._left = length
+        self._resource = resource
+
+    def __aiter__(self) -> Relay:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._left <= 0:
+            self._recv.close()
+            raise StopAsyncIteration
+        try:
+            item = await self._recv.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            raise S3Error("ServiceUnavailable", "The backend's body ended early",
+                          self._resource, status=503) from None
+        if isinstance(item, BaseException):
+            self._recv.close()
+            raise item
+        self._left -= len(item)
+        return item
+
+    async def aclose(self) -> None:
+        self._recv.close()

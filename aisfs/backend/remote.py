@@ -39,7 +39,7 @@ from ..store import ObjectInfo, ObjectMeta, Store
 from ..store.lru import touch
 from ..store.writer import RemoteCopy
 from .cachemeta import remote_attrs, remote_of
-from .fill import Fill, FillMemory
+from .fill import Fill, FillMemory, Relay
 from .flights import Flights
 from .provider import Provider, Resolved
 from .registry import Backends
@@ -262,7 +262,7 @@ class RemoteObjects:
             max(1, RELAY_BYTES // self.fill_piece))
         self._nursery.start_soon(self._fill, rb, key, flight, stream, send, stale)
         size = stream.attrs.size
-        return RemoteRead(stream.attrs, 0, size - 1, False, False, _Relay(recv, size, key))
+        return RemoteRead(stream.attrs, 0, size - 1, False, False, Relay(recv, size, key))
 
     async def _fill(
         self, rb: Resolved, key: str, flight: object, stream: RemoteStream,
@@ -362,38 +362,6 @@ async def open_remote_objects(
             yield ro
         finally:
             nursery.cancel_scope.cancel()
-
-
-class _Relay:
-    """A cold GET's body as the caller sees it: pieces the fill passes on; short is an
-    error, never a silently truncated object."""
-
-    def __init__(self, recv: trio.MemoryReceiveChannel[bytes | BaseException], length: int,
-                 resource: str) -> None:
-        self._recv = recv
-        self._left = length
-        self._resource = resource
-
-    def __aiter__(self) -> _Relay:
-        return self
-
-    async def __anext__(self) -> bytes:
-        if self._left <= 0:
-            self._recv.close()
-            raise StopAsyncIteration
-        try:
-            item = await self._recv.receive()
-        except (trio.EndOfChannel, trio.ClosedResourceError):
-            raise S3Error("ServiceUnavailable", "The backend's body ended early",
-                          self._resource, status=503) from None
-        if isinstance(item, BaseException):
-            self._recv.close()
-            raise item
-        self._left -= len(item)
-        return item
-
-    async def aclose(self) -> None:
-        self._recv.close()
 
 
 class _StreamBody:

@@ -37,6 +37,7 @@ import trio
 from aisfs.auth.users import Directory
 from aisfs.backend import BucketRef, Provider, RemoteObjects, Resolved
 from aisfs.backend.cachemeta import meta_for, remote_attrs, remote_of
+from aisfs.backend.fill import Relay
 from aisfs.backend.presigned import (
     STYLE_HEADER,
     ClientSignature,
@@ -201,7 +202,7 @@ class PresignedOffload:
         self.nursery.start_soon(self._fill, rb, ctx.key, resp, attrs, send, stale)
         headers = object_headers(attrs) + [("ais-cached", "false"),
                                            ("content-length", str(attrs.size))]
-        return Response(200, headers, _Relay(recv, attrs.size, ctx.key))
+        return Response(200, headers, Relay(recv, attrs.size, ctx.key))
 
     async def _fill(
         self, rb: Resolved, key: str, resp: httpx.Response, attrs: RemoteAttrs,
@@ -404,33 +405,3 @@ def _same_copy(rb: Resolved, info: ObjectInfo, headers: httpx.Headers) -> bool:
     return bool(attrs.etag) and attrs.same_version(etag, str((rec or {}).get("version") or ""))
 
 
-class _Relay:
-    """A fill's pieces as the client reads them; short is an error, never a silently
-    truncated object."""
-
-    def __init__(self, recv: trio.MemoryReceiveChannel[bytes | BaseException], length: int,
-                 resource: str) -> None:
-        self._recv = recv
-        self._left = length
-        self._resource = resource
-
-    def __aiter__(self) -> _Relay:
-        return self
-
-    async def __anext__(self) -> bytes:
-        if self._left <= 0:
-            self._recv.close()
-            raise StopAsyncIteration
-        try:
-            item = await self._recv.receive()
-        except (trio.EndOfChannel, trio.ClosedResourceError):
-            raise S3Error("ServiceUnavailable", "The backend's body ended early",
-                          self._resource, status=503) from None
-        if isinstance(item, BaseException):
-            self._recv.close()
-            raise item
-        self._left -= len(item)
-        return item
-
-    async def aclose(self) -> None:
-        self._recv.close()
