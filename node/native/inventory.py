@@ -50,7 +50,7 @@ def runner_for(node: Node, remote: RemoteObjects) -> JobRunner:
     try:
         return runner_of(node)
     except S3Error:
-        runner = JobRunner(remote._nursery, remote=remote)  # noqa: SLF001
+        runner = JobRunner(remote.background, remote=remote)
         attach(node, runner)
         return runner
 

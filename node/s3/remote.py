@@ -195,6 +195,7 @@ class RemoteS3:
     async def op_DeleteBucket(self, ctx: Context, rb: Resolved) -> Response:
         if rb.bucket.provider is Provider.AIS:
             await self.services.store.delete_bucket(ctx.bucket)
+            await inventory.drop_bucket(self.services.store, rb.bucket)  # they go with it
             return Response(204)
         raise S3Error("NotImplemented", f"{rb.bucket} is a backend bucket: the node does not "
                       "delete backend buckets", ctx.bucket, status=501)

@@ -295,3 +295,21 @@ def test_inventories_go_with_their_bucket(front_node: NodeProcess, target: Targe
         r = front.call("DELETE", "destroy-bck")
         assert r.status_code == 200, r.text
     assert not (front_node.index_dir / "inventory" / "ais" / name).exists()
+
+
+def test_s3_delete_bucket_drops_its_inventories(front_node: NodeProcess,
+                                               target: Target) -> None:
+    """An ais:// bucket fronting a remote one, deleted through S3: its inventories go too
+    (as with /v1 destroy-bck)."""
+    remote = target.new_bucket()
+    fill(target, remote, ["a"])
+    name = "inv-s3del-" + remote[-8:]
+    front = Native(front_node, name, provider="ais")
+    assert front.call("POST", "create-bck").status_code == 200
+    r = front.call("PATCH", "set-bprops", value={"backend_bck": {"name": remote,
+                                                                 "provider": "aws"}})
+    assert r.status_code == 200, r.text
+    front.create("snap")
+    assert (front_node.index_dir / "inventory" / "ais" / name).exists()
+    client_of(front_node).delete_bucket(Bucket=name)
+    assert not (front_node.index_dir / "inventory" / "ais" / name).exists()
