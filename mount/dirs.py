@@ -15,7 +15,9 @@ that still gives the listings of the subdirectories the keys read cover whole; t
 directory itself is then listed with the delimiter, and its subtree is not tried whole
 again. A subdirectory read within `WALK_GAP` of a sibling (a walk going on; its listing
 expired meanwhile, or was never read whole) reads its parent's keys from there on, up to
-`WINDOW_KEYS`: the next siblings come with it.
+`WINDOW_KEYS`: the next siblings come with it. In a directory too big to be listed for a
+lookup, a file a lookup found brings its next `SEEN_KEYS` siblings (`window`): files
+known here whose ETag, size and Last-Modified they show unchanged need no request.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ object, and whether `name/` is a directory: `_probe`): against our node it carri
 metadata too, so a lookup is one request; a plain S3 endpoint's carries none, so a file
 found also takes a HEAD (a missing name stays one request). Only when the name's siblings
 fill that page do a HEAD of the key, a HEAD of its directory marker and a one-key
-listing below it go at once.
+listing below it go at once. Against our node a file found so brings the next siblings
+in one listing (`DirCache.window`), which revalidates them when their attributes expire.
 
 An inode keeps its kind for life (`mount/inodes.py`): a path that changed kind in the
 store gets a new inode and the old one is detached.
