@@ -15,6 +15,10 @@ costs the node, measured three ways, the steadiest last.
   with ``--head``) on one connection (no wrk): user-space instructions per request -
   load-independent to ~1 %. wrk takes only GETs (a HEAD answer's Content-Length leaves
   it waiting for a body), so ``--head`` asks for ``--instructions`` alone.
+- ``--delete``: DELETEs of 4 KiB objects instead, each key once (bench/small_deletes.py:
+  16 client threads; a round fills ``--keys`` objects, unmeasured, then deletes them,
+  then runs PUT-then-DELETE pairs); ``--syscalls`` and ``--instructions`` count the
+  DELETEs alone.
 
 The other revision is checked out in a temporary git worktree (removed at the end) and
 run with the same venv (PYTHONPATH).
@@ -190,12 +194,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seconds", type=int, default=3)
     ap.add_argument("--head", action="store_true",
                     help="HEAD instead of GET (--instructions only: wrk cannot)")
+    ap.add_argument("--delete", action="store_true",
+                    help="DELETEs of 4 KiB objects (each key once) instead of GETs")
+    ap.add_argument("--keys", type=int, default=4000, help="objects per --delete round")
     ap.add_argument("--syscalls", action="store_true", help="also strace -c (strace)")
     ap.add_argument("--instructions", action="store_true", help="also callgrind (valgrind)")
     args = ap.parse_args(argv)
     if args.head and (args.syscalls or not args.instructions):
         ap.error("--head goes with --instructions alone (wrk answers HEADs badly)")
-    for tool in ("wrk", *(["strace"] if args.syscalls else []),
+    for tool in (*([] if args.delete else ["wrk"]), *(["strace"] if args.syscalls else []),
                  *(["valgrind"] if args.instructions else [])):
         if shutil.which(tool) is None:
             raise SystemExit(f"bench small needs {tool}")
@@ -204,6 +211,11 @@ def main(argv: list[str] | None = None) -> None:
                     args.against], check=True, capture_output=True)
     trees = {"this tree": HERE, args.against: other}
     try:
+        if args.delete:
+            from .small_deletes import run_deletes
+
+            run_deletes(trees, args, start)
+            return
         if not args.head:
             rounds(trees, args)
         for name, tree in trees.items():
