@@ -118,3 +118,24 @@ def test_sdk_starts_lru_and_scrub_as_ais_jobs(tmp_path: Path) -> None:
         assert r.status_code == 400 and "Kind" in r.text
     finally:
         stop_and_check(node)
+
+
+def test_a_users_sdk_waits_for_a_job_by_its_id(tmp_path: Path) -> None:
+    """The cluster routes are an admin's, but one job's progress is anyone's who holds its
+    id: the SDK's ``job.wait()`` (``what=qryxstats`` naming the id) works for a user; the
+    list of all jobs does not."""
+    from aistore.sdk import Client
+
+    node = new_node(tmp_path, config=JWT_CONFIG).start()
+    try:
+        admin = Client(node.url, token=tok("ops"))
+        job_id = admin.job(job_kind="lru").start()
+        user = Client(node.url, token=tok("alice"))
+        user.job(job_id=job_id).wait(timeout=60)
+        assert user.job(job_id=job_id).get_details().list_snapshots()[0].kind == "lru"
+        h = {"Authorization": f"Bearer {tok('alice')}"}
+        r = httpx.request("GET", f"{node.url}/v1/cluster?what=qryxstats", headers=h,
+                          json={"kind": "lru"})
+        assert r.status_code == 403, r.text
+    finally:
+        stop_and_check(node)
