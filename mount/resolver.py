@@ -71,11 +71,14 @@ class Resolver:
             if inode is not None and self.dirs.seen_unchanged(inode):
                 inode.attrs.fetched = trio.current_time()
                 return inode
+            if inode is not None and inode.kind != DIR and self.dirs.covered(path):
+                info, when = self.dirs.seen[path]  # listed after what we knew of it
+                if info.meta is not None and when >= inode.attrs.fetched:
+                    return await self._file_inode(path, info)
             covered = self.dirs.covered(path)
             got = await self._resolve_remote(path)
-            if (self.backend.rich_listing and self.ttl and not covered and got is not None
-                    and got.kind == FILE):
-                await self.dirs.window(path)  # the next siblings come with it
+            if not covered and got is not None and got.kind == FILE:
+                await self._window_after(path)
             return got
         child = lst.children.get(name)
         if child is None:
@@ -93,6 +96,14 @@ class Resolver:
         if child.info is not None:
             return await self._file_inode(path, child.info)
         return await self._resolve_remote(path)
+
+    async def _window_after(self, path: str) -> None:
+        """Against our node, in a directory too big to list for a lookup: the file at
+        `path` was just asked for, so its next siblings come with one listing."""
+        parent = split(path)[0]
+        if (self.backend.rich_listing and self.ttl and not self.dirs.covered(path)
+                and self.dirs.fresh(parent) is None and not self.dirs.small(parent)):
+            await self.dirs.window(path)
 
     async def dir_attrs(self, path: str) -> Attrs:
         """A directory's attributes: from its marker as its own listing shows it (listed
@@ -258,6 +269,7 @@ class Resolver:
         bucket, key = self.layout.key(path)
         self.stats.heads += 1
         info = await self.backend.head(bucket, key)
+        await self._window_after(path)
         if info is None:
             if inode.opens == 0:
                 self.table.detach(inode)
