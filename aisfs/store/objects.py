@@ -42,6 +42,15 @@ class Objects:
         self.cache = cache_for(index)  # inline objects' verified bytes (inline_cache.py)
 
     def delete_sync(self, bucket: str, key: str) -> list[str]:
+        """Remove the object; durable when this returns (the 204 follows).
+
+        Under the lock: the manifests renamed away and the index commit. After it: the
+        fsync of their directories, so concurrent deletes overlap their fsyncs (the file
+        system commits them together) instead of queueing on the lock, as PUTs do with
+        their manifest directories. A process crash before the fsync loses nothing (the
+        page cache keeps the rename; the journal names the key); a power loss before it
+        may bring back the object, whose delete was not acknowledged yet."""
+        dirs: set[str] = set()
         with self.index.wlock:
             binfo = self.buckets.get_locked(bucket)
             row = self.index.w.execute(
@@ -50,10 +59,12 @@ class Objects:
             if row is None:
                 raise S3Error("NoSuchKey", "The specified key does not exist.", key)
             dropped = self.publisher.publish(
-                [], [(bucket, key)], self.buckets.copies(binfo.props), known={(bucket, key): row[0]}
+                [], [(bucket, key)], self.buckets.copies(binfo.props),
+                known={(bucket, key): row[0]}, removed_dirs=dirs,
             )
             self.cache.forget(bucket, key)  # memory only: no entry could match a row again
-            return dropped
+        self.publisher.sync_dirs(dirs)
+        return dropped
 
     async def delete_object(self, bucket: str, key: str) -> None:
         dropped = await self.short.run(self.delete_sync, bucket, key)

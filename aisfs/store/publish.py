@@ -242,6 +242,7 @@ class Publisher:
         staged_dirs: set[str] | None = None,
         began: bool = False,
         known: dict[tuple[str, str], str | None] | None = None,
+        removed_dirs: set[str] | None = None,
     ) -> list[str]:
         """Write manifests, remove others, commit the index; ids whose refcount hit 0.
 
@@ -251,6 +252,9 @@ class Publisher:
         the caller to fsync (after the lock, before it acknowledges). ``began``: the
         caller has opened the index transaction already. ``known``: the manifest column
         (None: no row) of keys the caller read under the same lock, not read again.
+        ``removed_dirs`` (a delete, ``new`` empty): the directories of the removed
+        manifests are left there for the caller to fsync after the lock, before it
+        acknowledges, as a PUT's ``staged_dirs`` (concurrent deletes overlap their fsyncs).
         """
         # a batch (a prefix rename of thousands) fsyncs each manifest directory once, not
         # once per object: every new manifest is durable before any old one is removed,
@@ -261,7 +265,7 @@ class Publisher:
             crash_point("journaled")
             return self._publish(
                 new, removed, copies, touched, before_tx, in_tx, staged, staged_dirs, began,
-                known,
+                known, removed_dirs,
             )
 
     # long: the publish path in crash order - install manifests, fsync their directories,
@@ -279,6 +283,7 @@ class Publisher:
         staged_dirs: set[str] | None,
         began: bool,
         known: dict[tuple[str, str], str | None] | None,
+        removed_dirs: set[str] | None = None,
     ) -> list[str]:
         dirs: set[str] = set()
         if staged is not None and staged_dirs is not None:
@@ -293,7 +298,7 @@ class Publisher:
         new_names = {(i.bucket, i.key) for i in new}
         for bucket, key in removed:
             if (bucket, key) not in new_names:
-                self.remove_manifest(bucket, key, dirs)
+                self.remove_manifest(bucket, key, dirs if removed_dirs is None else removed_dirs)
         self.sync_dirs(dirs)
         crash_point("installed")
         if before_tx is not None:
