@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .record import COPY_BUCKET
-from .selection import Selection, SelectionError, parse_selection
+from .selection import Selection, SelectionError, flag_of, parse_selection
 
 COPY_OBJECTS = "copy-listrange"  # AIS's kind of a multi-object copy
 DEFAULT_WORKERS = 8  # objects in flight at once when the request does not say
@@ -115,14 +115,7 @@ def _model(value: Any) -> BucketName:
 
 
 def _flag(value: Mapping[str, Any], *names: str) -> bool:
-    for name in names:
-        v = value.get(name)
-        if v is None:
-            continue
-        if not isinstance(v, bool):
-            raise CopyError(f"{name}: expected true or false")
-        return v
-    return False
+    return flag_of(value, *names, error=CopyError)
 
 
 def _text(value: Mapping[str, Any], name: str) -> str:

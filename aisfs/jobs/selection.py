@@ -68,13 +68,16 @@ def _text(t: Template) -> str:
                               f"{r.gap}" for r in t.ranges)
 
 
-def _flag(value: Mapping[str, Any], *names: str) -> bool:
+def flag_of(value: Mapping[str, Any], *names: str,
+            error: type[ValueError] = SelectionError) -> bool:
+    """The first of ``names`` present in an AIS message's value, a JSON bool (``error``
+    when it is anything else); False when none is there."""
     for name in names:
         v = value.get(name)
         if v is None:
             continue
         if not isinstance(v, bool):
-            raise SelectionError(f"{name}: expected true or false")
+            raise error(f"{name}: expected true or false")
         return v
     return False
 
@@ -85,8 +88,8 @@ def parse_selection(value: Any) -> Selection:
         raise SelectionError('expected {"objnames": [...]} or {"template": "..."}')
     names = value.get("objnames")
     template = value.get("template")
-    coer = _flag(value, "coer", "continue-on-err")
-    latest = _flag(value, "latest-ver", "latest")
+    coer = flag_of(value, "coer", "continue-on-err")
+    latest = flag_of(value, "latest-ver", "latest")
     workers = value.get("num-workers") or 0
     if not isinstance(workers, int) or isinstance(workers, bool) or not -1 <= workers <= 1024:
         raise SelectionError("num-workers: expected a number from -1 to 1024")

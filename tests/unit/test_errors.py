@@ -38,16 +38,7 @@ def test_unwrap_several_leaves() -> None:
 
 
 def test_only() -> None:
-    async def cancelled() -> BaseException:
-        with trio.CancelScope() as scope:
-            scope.cancel()
-            try:
-                await trio.sleep(1)
-            except trio.Cancelled as exc:
-                return exc
-        raise AssertionError("not cancelled")
-
-    c = trio.run(cancelled)
+    c = _cancelled()
     assert only(c, trio.Cancelled)
     assert only(BaseExceptionGroup("g", [c, BaseExceptionGroup("h", [c])]), trio.Cancelled)
     assert not only(BaseExceptionGroup("g", [c, ValueError()]), trio.Cancelled)
