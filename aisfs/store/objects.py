@@ -8,12 +8,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import outcome
 import trio
 
 from ..errors import S3Error
 from . import layout
 from .buckets import Buckets
+from .files import fsync_dir
 from .generations import Generations
+from .groups import Group
 from .index import Index
 from .inline_cache import cache_for
 from .manifest import info_from_json
@@ -40,37 +43,61 @@ class Objects:
         self.generations = generations
         self.short = short
         self.cache = cache_for(index)  # inline objects' verified bytes (inline_cache.py)
+        self.deletes: Group[tuple[str, str], None] = Group(self._delete_batch)
 
-    def delete_sync(self, bucket: str, key: str) -> list[str]:
-        """Remove the object; durable when this returns (the 204 follows).
+    def _delete_many_sync(
+        self, names: list[tuple[str, str]]
+    ) -> tuple[list[outcome.Outcome[None]], list[str]]:
+        """Remove the objects (a batch of concurrent deletes, see ``delete_object``);
+        each one's outcome and the chunk ids whose refcount hit 0. Durable on return.
 
-        Under the lock: the manifests renamed away and the index commit. After it: the
-        fsync of their directories, so concurrent deletes overlap their fsyncs (the file
-        system commits them together) instead of queueing on the lock, as PUTs do with
-        their manifest directories. A process crash before the fsync loses nothing (the
-        page cache keeps the rename; the journal names the key); a power loss before it
-        may bring back the object, whose delete was not acknowledged yet."""
+        Under the lock, in one journal record and one index transaction: the manifests
+        renamed away and the rows deleted. After it: the fsync of their directories (the
+        first commits the file system journal holding every rename; the rest find their
+        changes committed), as a PUT fsyncs its manifest directory after the lock. A
+        process crash before the fsync loses nothing (the page cache keeps the renames;
+        the journal names the keys); a power loss before it may bring objects back whose
+        deletes were not acknowledged yet."""
+        results: list[outcome.Outcome[None]] = []
+        known: dict[tuple[str, str], str | None] = {}
         dirs: set[str] = set()
+        dropped: list[str] = []
         with self.index.wlock:
-            binfo = self.buckets.get_locked(bucket)
-            row = self.index.w.execute(
-                "SELECT manifest FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
-            ).fetchone()
-            if row is None:
-                raise S3Error("NoSuchKey", "The specified key does not exist.", key)
-            dropped = self.publisher.publish(
-                [], [(bucket, key)], self.buckets.copies(binfo.props),
-                known={(bucket, key): row[0]}, removed_dirs=dirs,
-            )
-            self.cache.forget(bucket, key)  # memory only: no entry could match a row again
-        self.publisher.sync_dirs(dirs)
-        return dropped
+            for bucket, key in names:
+                try:
+                    self.buckets.get_locked(bucket)
+                    row = self.index.w.execute(
+                        "SELECT manifest FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
+                    ).fetchone()
+                    if row is None or (bucket, key) in known:  # twice in one batch: as in turn
+                        raise S3Error("NoSuchKey", "The specified key does not exist.", key)
+                    known[(bucket, key)] = row[0]
+                    results.append(outcome.Value(None))
+                except S3Error as e:
+                    results.append(outcome.Error(e))
+            if known:  # copies: only new manifests need it
+                dropped = self.publisher.publish(
+                    [], list(known), 1, known=known, removed_dirs=dirs
+                )
+                for bucket, key in known:  # memory only: no entry could match a row again
+                    self.cache.forget(bucket, key)
+        if self.publisher.config.fsync:
+            for d in sorted(dirs):
+                fsync_dir(d)
+        return results, dropped
 
-    async def delete_object(self, bucket: str, key: str) -> None:
-        dropped = await self.short.run(self.delete_sync, bucket, key)
+    async def _delete_batch(self, names: list[tuple[str, str]]) -> list[outcome.Outcome[None]]:
+        results, dropped = await self.short.run(self._delete_many_sync, names)
         if dropped:  # an inline object has no chunks: no second thread hop
             with trio.CancelScope(shield=True):
                 await run_sync(self.publisher.drop_chunks, dropped)
+        return results
+
+    async def delete_object(self, bucket: str, key: str) -> None:
+        """Deletes that arrive while others commit are committed together (``groups.py``):
+        one hand-off, one index transaction, one round of fsyncs; each acknowledged once
+        its batch is durable."""
+        await self.deletes.submit((bucket, key))
 
     def _get_row_sync(self, bucket: str, key: str) -> ObjectInfo:
         row = self.index.w.execute(

@@ -1,0 +1,75 @@
+"""Group commit on the event loop: requests that arrive while a batch is being committed
+go together in the next batch (one hand-off, one lock, one index transaction, one round
+of fsyncs for all of them), and each caller gets its own item's outcome only once its
+batch has returned - that is, once the batch is durable.
+
+The first caller with nothing running leads: it commits the batch holding its own item.
+When it is done, the oldest waiting caller (if any) leads the next batch, so no caller
+waits for more than the batch in flight and its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+import outcome
+import trio
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+Batch = Callable[[list[T]], Awaitable[list[outcome.Outcome[R]]]]
+
+
+class _Entry(Generic[T, R]):
+    __slots__ = ("item", "lead", "result", "woken")
+
+    def __init__(self, item: T) -> None:
+        self.item = item
+        self.lead = False
+        self.result: outcome.Outcome[R] | None = None
+        self.woken = trio.Event()
+
+
+class Group(Generic[T, R]):
+    """``await submit(item)``: ``item`` committed with those that arrived meanwhile."""
+
+    def __init__(self, run_batch: Batch[T, R]) -> None:
+        self._run_batch = run_batch  # one outcome per item, in order
+        self._queue: list[_Entry[T, R]] = []
+        self._busy = False
+
+    async def submit(self, item: T) -> R:
+        entry: _Entry[T, R] = _Entry(item)
+        self._queue.append(entry)
+        with trio.CancelScope(shield=True):  # a store step is never left half done
+            if self._busy:
+                await entry.woken.wait()
+            else:
+                self._busy = True
+                entry.lead = True
+            if entry.lead:
+                await self._lead()
+        assert entry.result is not None
+        return entry.result.unwrap()
+
+    async def _lead(self) -> None:
+        batch, self._queue = self._queue, []
+        try:
+            results = await self._run_batch([e.item for e in batch])
+        except Exception as exc:  # the whole batch failed: each caller gets the error
+            results = [outcome.Error(exc) for _ in batch]
+        except BaseException:  # not a store error: the callers are not left waiting
+            results = [outcome.Error(RuntimeError("group commit interrupted")) for _ in batch]
+            raise
+        finally:
+            if self._queue:  # the next batch: its oldest caller leads it
+                nxt = self._queue[0]
+                nxt.lead = True
+                nxt.woken.set()
+            else:
+                self._busy = False
+            for e, r in zip(batch, results, strict=True):
+                e.result = r
+                e.woken.set()
