@@ -43,24 +43,29 @@ class Group(Generic[T, R]):
     async def submit(self, item: T) -> R:
         entry: _Entry[T, R] = _Entry(item)
         self._queue.append(entry)
-        with trio.CancelScope(shield=True):  # a store step is never left half done
-            if self._busy:
+        if self._busy:
+            with trio.CancelScope(shield=True):  # its item may be in the batch running
                 await entry.woken.wait()
-            else:
-                self._busy = True
-                entry.lead = True
-            if entry.lead:
-                await self._lead()
+        else:
+            self._busy = True
+            entry.lead = True
+        if entry.lead:
+            await self._lead()
         assert entry.result is not None
         return entry.result.unwrap()
 
     async def _lead(self) -> None:
         batch, self._queue = self._queue, []
+        items = [e.item for e in batch]
         try:
-            results = await self._run_batch([e.item for e in batch])
+            if len(batch) == 1:  # the leader's own item alone: a cancellation is its own
+                results = await self._run_batch(items)
+            else:  # others' items: never left half done
+                with trio.CancelScope(shield=True):
+                    results = await self._run_batch(items)
         except Exception as exc:  # the whole batch failed: each caller gets the error
             results = [outcome.Error(exc) for _ in batch]
-        except BaseException:  # not a store error: the callers are not left waiting
+        except BaseException:  # a lone leader cancelled: the next leader is woken
             results = [outcome.Error(RuntimeError("group commit interrupted")) for _ in batch]
             raise
         finally:

@@ -124,3 +124,19 @@ async def test_a_batch_that_raises_fails_each_caller_and_the_next_batch_runs() -
     with pytest.raises(OSError, match="disk gone"):
         await group.submit(1)
     assert await group.submit(2) == 2
+
+
+async def test_a_lone_caller_cancelled_before_its_step_raises_cancelled() -> None:
+    done: list[list[int]] = []
+
+    async def run_batch(items: list[int]) -> list[outcome.Outcome[int]]:
+        await trio.lowlevel.checkpoint_if_cancelled()  # as the store's step does first
+        done.append(items)
+        return [outcome.Value(i) for i in items]
+
+    group: Group[int, int] = Group(run_batch)
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await group.submit(1)
+    assert scope.cancelled_caught and done == []
+    assert await group.submit(2) == 2 and done == [[2]]
