@@ -45,7 +45,7 @@ class Objects:
         self.cache = cache_for(index)  # inline objects' verified bytes (inline_cache.py)
         self.deletes: Group[tuple[str, str], None] = Group(self._delete_batch)
 
-    def _delete_many_sync(
+    def delete_many_sync(
         self, names: list[tuple[str, str]]
     ) -> tuple[list[outcome.Outcome[None]], list[str]]:
         """Remove the objects (a batch of concurrent deletes, see ``delete_object``);
@@ -87,7 +87,7 @@ class Objects:
         return results, dropped
 
     async def _delete_batch(self, names: list[tuple[str, str]]) -> list[outcome.Outcome[None]]:
-        results, dropped = await self.short.run(self._delete_many_sync, names)
+        results, dropped = await self.short.run(self.delete_many_sync, names)
         if dropped:  # an inline object has no chunks: no second thread hop
             with trio.CancelScope(shield=True):
                 await run_sync(self.publisher.drop_chunks, dropped)

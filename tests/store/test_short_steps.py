@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -16,13 +17,13 @@ from .conftest import body_of, make_config
 def _spy(store: Store) -> list[str]:
     """Record the thread each delete step runs in."""
     seen: list[str] = []
-    real = store.objects.delete_sync
+    real = store.objects.delete_many_sync  # a batch of deletes (one here: sequential)
 
-    def delete_sync(bucket: str, key: str) -> list[str]:
+    def delete_many_sync(names: list[tuple[str, str]]) -> Any:
         seen.append(threading.current_thread().name)
-        return real(bucket, key)
+        return real(names)
 
-    store.objects.delete_sync = delete_sync  # type: ignore[method-assign]
+    store.objects.delete_many_sync = delete_many_sync  # type: ignore[method-assign]
     return seen
 
 
