@@ -19,30 +19,13 @@ import json
 import time
 import urllib.request
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
+from bench.backend import many
 from bench.client import thread_conn
 from bench.servers import Server, start_moto, start_node
 
 CLIENTS = 16
 Row = tuple[str, str, float, float, str, Callable[[float], bool], list[str]]
-
-
-def _each(url: str, bucket: str, keys: list[str], op: str, clients: int,
-          body: bytes = b"") -> float:
-    def one(key: str) -> None:
-        c = thread_conn(url)
-        status, data = c.request(op, c.path(bucket, key), body if op == "PUT" else None)
-        assert status == 200, (op, key, status, data[:200])
-
-    t = time.perf_counter()
-    if clients == 1:
-        for k in keys:
-            one(k)
-    else:
-        with ThreadPoolExecutor(clients) as pool:
-            list(pool.map(one, keys))
-    return time.perf_counter() - t
 
 
 def _native(front_s3_url: str, method: str, path: str, body: dict[str, object]) -> bytes:
@@ -77,8 +60,8 @@ def prefetch_row(backend_s3_url: str, front_s3_url: str, small: int,
     seq_n = min(small, 1000)
     job_keys = [f"p{i:06d}" for i in range(small)]
     seq_keys = [f"s{i:06d}" for i in range(seq_n)]
-    _each(backend_s3_url, bucket, job_keys + seq_keys, "PUT", CLIENTS, b"z" * 4096)
-    t_seq = _each(front_s3_url, bucket, seq_keys, "GET", 1)
+    many(backend_s3_url, bucket, job_keys + seq_keys, "PUT", CLIENTS, b"z" * 4096)
+    t_seq = many(front_s3_url, bucket, seq_keys, "GET", 1)
     t_job, rec = run_job(front_s3_url, bucket, f"p{{000000..{small - 1:06d}}}")
     assert rec["state"] == "finished" and rec["objects_done"] == small, rec
     return (f"prefetch job: {small} 4 KiB objects", "/s", small / t_job, seq_n / t_seq,
