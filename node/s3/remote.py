@@ -354,9 +354,15 @@ class RemoteS3:
         for obj in objects:
             try:
                 if obj.version_id:
-                    await delete_version(self.remote, rb, obj.key, obj.version_id)
+                    answer = await delete_version(self.remote, rb, obj.key, obj.version_id)
+                    if ("x-amz-delete-marker", "true") in answer:  # a marker removed
+                        obj = replace(obj, delete_marker=True,
+                                      delete_marker_version_id=obj.version_id)
                 else:
-                    await self._delete(rb, obj.key)
+                    made = await self._delete(rb, obj.key)
+                    if made.delete_marker:
+                        obj = replace(obj, delete_marker=True,
+                                      delete_marker_version_id=made.version)
             except S3Error as err:
                 if err.status >= 500:
                     raise

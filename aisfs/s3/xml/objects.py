@@ -44,6 +44,10 @@ def delete_result(
             sub(de, "Key", d.key)
             if d.version_id:
                 sub(de, "VersionId", d.version_id)
+            if d.delete_marker:
+                sub(de, "DeleteMarker", "true")
+                if d.delete_marker_version_id:
+                    sub(de, "DeleteMarkerVersionId", d.delete_marker_version_id)
     for obj, err in errors:
         ee = sub(root, "Error")
         sub(ee, "Key", obj.key)

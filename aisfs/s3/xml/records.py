@@ -65,10 +65,13 @@ class UploadRecord(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ObjectIdentifier:
-    """One ``<Object>`` of a DeleteObjects request."""
+    """One ``<Object>`` of a DeleteObjects request, and its ``<Deleted>`` answer: on a
+    versioned bucket whether the delete made (or removed) a delete marker, and its id."""
 
     key: str
     version_id: str | None = None
+    delete_marker: bool = False
+    delete_marker_version_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
