@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from collections.abc import Mapping
 
 from aisfs.errors import S3Error
 from aisfs.s3._headers import Headers, get_header
@@ -203,3 +204,28 @@ def override_value(param: str, value: str) -> str:
             "InvalidArgument", f"Header value of {param} is not valid UTF-8",
             extra={"ArgumentName": param},
         ) from None
+
+
+# the ``response-*`` query parameters of a GET and the response header each one sets
+RESPONSE_OVERRIDES = {
+    "response-content-type": "content-type",
+    "response-content-language": "content-language",
+    "response-expires": "expires",
+    "response-cache-control": "cache-control",
+    "response-content-disposition": "content-disposition",
+    "response-content-encoding": "content-encoding",
+}
+
+
+def with_overrides(
+    query: Mapping[str, str], headers: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """``headers`` with each ``response-*`` override in ``query`` in place of the header
+    it names (each value checked by :func:`override_value`)."""
+    for param, header in RESPONSE_OVERRIDES.items():
+        value = query.get(param)
+        if value is not None:
+            value = override_value(param, value)  # no CR/LF/NUL into a header
+            headers = [h for h in headers if h[0] != header]
+            headers.append((header, value))
+    return headers

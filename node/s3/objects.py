@@ -16,26 +16,24 @@ from aisfs.errors import S3Error, no_good_copy
 from aisfs.s3 import xml as s3xml
 from aisfs.s3.conditions import check_preconditions, format_http_date
 from aisfs.s3.ranges import content_range, parse_range
-from aisfs.s3.refusals import override_value
+from aisfs.s3.refusals import with_overrides
 from aisfs.s3.request import parse_part_number
 from aisfs.store.chunks import StoreCorruption
 from aisfs.store.store import Store
 from aisfs.store.types import ObjectInfo
 from node.http import Response, first_piece_read
 from node.s3.body import UploadBody, checksum_headers
-from node.s3.context import Context, Services, meta_from_headers, stored_object_headers
+from node.s3.context import (
+    Context,
+    Services,
+    check_null_version,
+    meta_from_headers,
+    stored_object_headers,
+)
 from node.s3.lifecycle import expiration_headers
 
 log = logging.getLogger("aisfs.s3")
 
-RESPONSE_OVERRIDES = {
-    "response-content-type": "content-type",
-    "response-content-language": "content-language",
-    "response-expires": "expires",
-    "response-cache-control": "cache-control",
-    "response-content-disposition": "content-disposition",
-    "response-content-encoding": "content-encoding",
-}
 
 
 # Last-Modified of a record (email.utils.formatdate: ~3 us a call; a hot object's is
@@ -85,13 +83,7 @@ class ObjectOps:
         return headers
 
     async def _get_or_head(self, ctx: Context, head: bool) -> Response:
-        version = ctx.s3.query.get("versionId")
-        if version is not None and version != "null":
-            raise S3Error(
-                "InvalidArgument",
-                "Invalid version id specified",
-                extra={"ArgumentName": "versionId", "ArgumentValue": version},
-            )
+        check_null_version(ctx)
         info = await self.store.head_object(ctx.bucket, ctx.key, with_data=not head)
         headers = self._object_headers(info)
         headers += await expiration_headers(self.store, ctx.bucket, info)  # node.s3.lifecycle
@@ -104,12 +96,7 @@ class ObjectOps:
                 return Response(304, [h for h in headers if h[0] in keep], head=True)
             raise
         if not head and ctx.s3.query:
-            for param, header in RESPONSE_OVERRIDES.items():
-                value = ctx.s3.query.get(param)
-                if value is not None:
-                    value = override_value(param, value)  # no CR/LF/NUL into a header
-                    headers = [h for h in headers if h[0] != header]
-                    headers.append((header, value))
+            headers = with_overrides(ctx.s3.query, headers)
         size = info.size
         start, end = 0, size - 1
         status = 200

@@ -49,7 +49,7 @@ from aisfs.s3.conditions import (
     format_http_date,
 )
 from aisfs.s3.ranges import content_range
-from aisfs.s3.refusals import override_value
+from aisfs.s3.refusals import with_overrides
 from aisfs.s3.request import listing_encoding, parse_copy_source, parse_max
 from aisfs.store.chunks import StoreCorruption
 from aisfs.store.types import BucketInfo, ObjectMeta
@@ -286,12 +286,7 @@ class RemoteS3:
                 return Response(304, [h for h in headers if h[0] in keep], head=True)
             raise
         if not head:
-            for param, header in _OVERRIDES.items():
-                value = ctx.s3.query.get(param)
-                if value is not None:
-                    value = override_value(param, value)
-                    headers = [h for h in headers if h[0] != header]
-                    headers.append((header, value))
+            headers = with_overrides(ctx.s3.query, headers)
         status = 206 if ranged else 200
         if ranged:
             headers.append(("content-range", content_range(start, end, attrs.size)))
@@ -434,14 +429,6 @@ class RemoteS3:
             attrs.etag, attrs.last_modified_ns or time.time_ns()))
 
 
-_OVERRIDES = {
-    "response-content-type": "content-type",
-    "response-content-language": "content-language",
-    "response-expires": "expires",
-    "response-cache-control": "cache-control",
-    "response-content-disposition": "content-disposition",
-    "response-content-encoding": "content-encoding",
-}
 
 
 def _copy_meta(meta: ObjectMeta) -> ObjectMeta:
