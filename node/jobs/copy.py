@@ -49,6 +49,7 @@ from aisfs.jobs import Job
 from aisfs.jobs.copy import CopyRequest
 from aisfs.store.types import ObjectInfo, ObjectMeta
 
+from .evict import cached_keys
 from .runner import JobRunner, JobWork, error_text, for_each
 
 LIST_PAGE = 1000
@@ -113,20 +114,8 @@ class BucketCopy:
                 if not page.next_token:
                     return
                 token = page.next_token
-        after = ""
-        while True:
-            try:
-                lp = await self.store.list_objects(rb.local, prefix=prefix,
-                                                   start_after=after, max_keys=LIST_PAGE)
-            except S3Error as err:
-                if err.code == "NoSuchBucket":  # an s3:// bucket's cache not made yet
-                    return
-                raise
-            for listed in lp.entries:
-                yield listed.key
-            if not lp.is_truncated or not lp.entries:
-                return
-            after = lp.entries[-1].key
+        async for key in cached_keys(self.remote, rb, prefix):  # the store bucket's keys
+            yield key
 
     @property
     def prefix(self) -> str:
