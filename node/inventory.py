@@ -44,12 +44,11 @@ from aisfs.inventory import (
 from aisfs.inventory.writer import Row
 from aisfs.jobs import Job
 from aisfs.jobs.record import new_job_id
-from aisfs.s3 import xml as s3xml
-from aisfs.s3.request import listing_encoding, parse_max
 from aisfs.store.store import Store
 from node.http import Response
 from node.jobs import JobRunner
 from node.s3.context import Context
+from node.s3.listing import list_query, list_result
 
 log = logging.getLogger("aisfs.inventory")
 
@@ -187,32 +186,11 @@ def s3_wants_inventory(ctx: Context) -> bool:
 
 async def s3_list(ctx: Context, store: Store, rb: Resolved, v2: bool) -> Response:
     """ListObjects(V2) of a remote bucket from its inventory: the XML of any listing."""
-    q = ctx.s3.query
-    max_keys = parse_max(q.get("max-keys"), "max-keys")
-    prefix = q.get("prefix", "")
-    delimiter = q.get("delimiter", "")
-    encoding = listing_encoding(q)
-    token = q.get("continuation-token") if v2 else None
-    if v2:
-        start_after = q.get("start-after", "")
-        marker = s3xml.decode_continuation_token(token) if token is not None else start_after
-    else:
-        marker = q.get("marker", "")
+    q = list_query(ctx.s3.query, v2)
     inv_name = (ctx.header(HDR_INV_NAME) or "").strip()
-    page = await inventory_page(store, rb.bucket, inv_name, prefix=prefix,
-                                delimiter=delimiter, start_after=marker, max_keys=max_keys)
-    params = s3xml.ListParams(
-        prefix=prefix, delimiter=delimiter or None, max_keys=max_keys, encoding_type=encoding,
-        marker="" if v2 else marker, start_after=q.get("start-after") if v2 else None,
-        continuation_token=token, fetch_owner=q.get("fetch-owner", "").lower() == "true",
-    )
-    if v2:
-        next_token = None
-        if page.is_truncated and page.next_marker is not None:
-            next_token = s3xml.encode_continuation_token(page.next_marker)
-        body = s3xml.list_objects_v2_result(ctx.bucket, page.entries, page.common_prefixes,
-                                            params, page.is_truncated, next_token)
-    else:
-        body = s3xml.list_objects_v1_result(ctx.bucket, page.entries, page.common_prefixes,
-                                            params, page.is_truncated, page.next_marker)
+    page = await inventory_page(store, rb.bucket, inv_name, prefix=q.prefix,
+                                delimiter=q.delimiter, start_after=q.marker,
+                                max_keys=q.max_keys)
+    body = list_result(ctx.bucket, q, page.entries, page.common_prefixes, page.is_truncated,
+                       page.next_marker)
     return Response(200, [("content-type", "application/xml")], body)

@@ -7,12 +7,12 @@ from aisfs.backend.provider import BucketRef, Provider
 from aisfs.errors import S3Error
 from aisfs.s3 import xml as s3xml
 from aisfs.s3.names import validate_bucket_name
-from aisfs.s3.request import listing_encoding, parse_max
 from aisfs.store.store import Store
 from aisfs.store.types import ListPage
 from node.http import Response
 from node.inventory import drop_bucket as drop_inventories
 from node.s3.context import Context, Services, read_small_body, xml_response
+from node.s3.listing import list_query, list_result
 
 
 async def list_page(
@@ -93,42 +93,9 @@ class BucketOps:
         return await self._list_objects(ctx, v2=True)
 
     async def _list_objects(self, ctx: Context, v2: bool) -> Response:
-        q = ctx.s3.query
-        max_keys = parse_max(q.get("max-keys"), "max-keys")
-        prefix = q.get("prefix", "")
-        delimiter = q.get("delimiter", "")
-        encoding = listing_encoding(q)
-        if v2:
-            token = q.get("continuation-token")
-            start_after = q.get("start-after", "")
-            marker = s3xml.decode_continuation_token(token) if token is not None else start_after
-        else:
-            token = None
-            start_after = ""
-            marker = q.get("marker", "")
-        page = await list_page(self.store, ctx.bucket, prefix, delimiter, marker, max_keys)
-        params = s3xml.ListParams(
-            prefix=prefix,
-            delimiter=delimiter or None,
-            max_keys=max_keys,
-            encoding_type=encoding,
-            marker=marker if not v2 else "",
-            start_after=q.get("start-after") if v2 else None,
-            continuation_token=token,
-            fetch_owner=q.get("fetch-owner", "").lower() == "true",
-        )
+        q = list_query(ctx.s3.query, v2)
+        page = await list_page(self.store, ctx.bucket, q.prefix, q.delimiter, q.marker,
+                               q.max_keys)
         owner = await self.authenticator.listing_owner(self.store, ctx.caller, ctx.bucket)
-        if v2:
-            next_token = None
-            if page.is_truncated and page.next_marker is not None:
-                next_token = s3xml.encode_continuation_token(page.next_marker)
-            body = s3xml.list_objects_v2_result(
-                ctx.bucket, page.entries, page.common_prefixes, params, page.is_truncated,
-                next_token, owner,
-            )
-        else:
-            body = s3xml.list_objects_v1_result(
-                ctx.bucket, page.entries, page.common_prefixes, params, page.is_truncated,
-                page.next_marker, owner,
-            )
-        return xml_response(body)
+        return xml_response(list_result(ctx.bucket, q, page.entries, page.common_prefixes,
+                                        page.is_truncated, page.next_marker, owner))
