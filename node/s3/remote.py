@@ -63,7 +63,7 @@ from node.s3.context import (
     read_small_body,
     stored_object_headers,
 )
-from node.s3.remote_multipart import RemoteMultipart, pieces_of
+from node.s3.remote_multipart import RemoteMultipart, pieces_of, read_copy_source
 from node.s3.remote_version_listing import list_versions_page
 from node.s3.remote_versions import delete_version, read_selected, selector_of
 
@@ -393,13 +393,7 @@ class RemoteS3:
             size = info.size
             new_meta = meta or _copy_meta(info.meta)
         else:
-            read = await self.remote.get(src, src_key)
-            try:
-                check_copy_source_preconditions(ctx.http.headers.items(), read.attrs.etag,
-                                                read.attrs.last_modified_ns)
-            except S3Error:
-                await read.body.aclose()
-                raise
+            read = await read_copy_source(self.remote, ctx, src, src_key)
             pieces, size = pieces_of(read.body), read.attrs.size
             new_meta = meta or ObjectMeta(content_type=read.attrs.content_type,
                                           user=dict(read.attrs.user),

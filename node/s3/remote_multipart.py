@@ -26,7 +26,7 @@ from typing import IO, Any
 
 import trio
 
-from aisfs.backend import RemoteObjects, Resolved
+from aisfs.backend import RemoteObjects, RemoteRead, Resolved
 from aisfs.backend.errors import backend_error
 from aisfs.backend.retry import with_retries
 from aisfs.backend.s3 import S3Backend
@@ -221,13 +221,7 @@ class RemoteMultipart:
             start, end = _copy_range(rng, info.size)
             pieces: AsyncIterator[bytes] = self.services.store.read_object(info, start, end)
         else:
-            read = await self.remote.get(src, src_key, range_header=rng)
-            try:
-                check_copy_source_preconditions(ctx.http.headers.items(), read.attrs.etag,
-                                                read.attrs.last_modified_ns)
-            except S3Error:
-                await read.body.aclose()
-                raise
+            read = await read_copy_source(self.remote, ctx, src, src_key, rng)
 
             pieces = pieces_of(read.body)
         md5 = hashlib.md5()
@@ -349,6 +343,20 @@ class _Pieces:
 
     async def aclose(self) -> None:
         await self._body.aclose()  # type: ignore[attr-defined]
+
+
+async def read_copy_source(remote: RemoteObjects, ctx: Context, src: Resolved, key: str,
+                           range_header: str | None = None) -> RemoteRead:
+    """A GET of a copy's remote source, its ``x-amz-copy-source-if-*`` checked against
+    what came (the body closed when they refuse it)."""
+    read = await remote.get(src, key, range_header=range_header)
+    try:
+        check_copy_source_preconditions(ctx.http.headers.items(), read.attrs.etag,
+                                        read.attrs.last_modified_ns)
+    except S3Error:
+        await read.body.aclose()
+        raise
+    return read
 
 
 def pieces_of(body: object) -> AsyncIterator[bytes]:
