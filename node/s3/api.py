@@ -26,12 +26,16 @@ from node.errors import answer, s3_error
 from node.features import FeatureFlags
 from node.http import Request, Response, Send, send_or_cut
 from node.metrics import Metrics
+from node.s3.access_ops import AccessOps
 from node.s3.bucket_config import BucketConfigOps
 from node.s3.buckets import BucketOps
 from node.s3.context import Context, Services
+from node.s3.encryption_ops import EncryptionOps
 from node.s3.lifecycle import LifecycleOps
 from node.s3.multipart import MultipartOps
+from node.s3.object_lock_ops import ObjectLockOps
 from node.s3.objects import ObjectOps
+from node.s3.policy_ops import PolicyOps
 from node.s3.post_object import PostObject, form_route
 from node.s3.presigned import FEATURE as PRESIGNED
 from node.s3.presigned import PresignedOffload, bucket_flag, offload_signature
@@ -57,7 +61,9 @@ class S3Api:
         self.services = Services(cfg, store, self.authenticator)
         self.config = BucketConfigOps(self.services)
         parts = (BucketOps(self.services), ObjectOps(self.services),
-                 MultipartOps(self.services), self.config, LifecycleOps(self.services))
+                 MultipartOps(self.services), self.config, LifecycleOps(self.services),
+                 AccessOps(self.services), PolicyOps(self.services),
+                 ObjectLockOps(self.services), EncryptionOps(self.services))
         # AWS operation name -> its method (op_ListBuckets -> "ListBuckets")
         self.operations: dict[str, Operation] = {
             name[3:]: getattr(part, name)
