@@ -14,6 +14,9 @@ as s3xml``; ``s3xml.list_objects_v2_result(...)``):
 - ``multipart``      Initiate, Complete, ListParts, ListMultipartUploads
 - ``bucket_config``  location, versioning, tagging, CORS, ACL
 - ``lifecycle``      LifecycleConfiguration: parsed into ``aisfs.s3.lifecycle`` rules, built
+- ``object_lock``    ObjectLockConfiguration, Retention, LegalHold (``aisfs.s3.object_lock``)
+- ``acl``            AccessControlPolicy (parsed into ``aisfs.auth.acl``, built),
+                     PublicAccessBlockConfiguration, OwnershipControls
 - ``parse``          every request document (defusedxml; anything malformed or hostile is
                      ``MalformedXML``, never another exception type)
 
@@ -22,6 +25,16 @@ The submodules import ``records``, ``values`` and ``build``, never each other.
 
 from __future__ import annotations
 
+from .acl import (
+    OWNERSHIPS,
+    PUBLIC_ACCESS_FLAGS,
+    access_control_policy_document,
+    ownership_controls,
+    parse_access_control_policy,
+    parse_ownership_controls,
+    parse_public_access_block,
+    public_access_block_configuration,
+)
 from .bucket_config import (
     access_control_policy,
     cors_configuration,
@@ -45,6 +58,14 @@ from .multipart import (
     initiate_multipart_upload_result,
     list_multipart_uploads_result,
     list_parts_result,
+)
+from .object_lock import (
+    object_legal_hold,
+    object_lock_configuration,
+    object_retention,
+    parse_object_legal_hold,
+    parse_object_lock_configuration,
+    parse_object_retention,
 )
 from .objects import copy_object_result, copy_part_result, delete_result, object_attributes
 from .parse import (
@@ -80,6 +101,8 @@ __all__ = [
     "DEFAULT_OWNER",
     "MAX_CORS_RULES",
     "MAX_DELETE_OBJECTS",
+    "OWNERSHIPS",
+    "PUBLIC_ACCESS_FLAGS",
     "S3_NS",
     "XSI_NS",
     "BucketRecord",
@@ -94,6 +117,7 @@ __all__ = [
     "PartsPage",
     "UploadRecord",
     "access_control_policy",
+    "access_control_policy_document",
     "complete_multipart_upload_result",
     "copy_object_result",
     "copy_part_result",
@@ -113,14 +137,25 @@ __all__ = [
     "list_versions_result",
     "location_constraint",
     "object_attributes",
+    "ownership_controls",
+    "parse_access_control_policy",
+    "object_legal_hold",
+    "object_lock_configuration",
+    "object_retention",
     "parse_complete_multipart_upload",
     "parse_completed_parts",
     "parse_cors_configuration",
     "parse_create_bucket_configuration",
     "parse_delete",
     "parse_lifecycle_configuration",
+    "parse_ownership_controls",
+    "parse_public_access_block",
+    "parse_object_legal_hold",
+    "parse_object_lock_configuration",
+    "parse_object_retention",
     "parse_tagging",
     "parse_versioning_configuration",
+    "public_access_block_configuration",
     "quote_etag",
     "tagging",
     "unquote_etag",
