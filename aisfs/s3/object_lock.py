@@ -138,28 +138,43 @@ class VersionLock:
     def with_legal_hold(self, on: bool) -> VersionLock:
         return VersionLock(self.mode, self.until_ns, on)
 
-    def to_json(self) -> str | None:
-        """The store's JSON of this lock; None when there is nothing to keep."""
+    def to_dict(self) -> dict[str, Any] | None:
+        """The store's record of this lock (a manifest's ``lock``); None: nothing to keep."""
         if self.empty:
             return None
-        return json.dumps({"mode": self.mode, "until_ns": self.until_ns,
-                           "legal_hold": self.legal_hold}, separators=(",", ":"))
+        return {"mode": self.mode, "until_ns": self.until_ns, "legal_hold": self.legal_hold}
+
+    def to_json(self) -> str | None:
+        d = self.to_dict()
+        return None if d is None else json.dumps(d, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str | bytes | None) -> VersionLock | None:
-        """A lock from the store's JSON (None for none). A record we cannot read protects
-        the version: it is read as a legal hold (never as no lock)."""
+        """A lock from the store's JSON (None for none); see ``from_dict``."""
         if raw is None or raw == "":
             return None
         try:
             d = json.loads(raw)
+        except ValueError:
+            return cls(None, None, True)
+        return cls.from_dict(d)
+
+    @classmethod
+    def from_dict(cls, d: object) -> VersionLock | None:
+        """A lock from the store's record (None for none). A record we cannot read protects
+        the version: it is read as a legal hold (never as no lock)."""
+        if d is None:
+            return None
+        try:
+            if not isinstance(d, dict):
+                raise TypeError(d)
             mode = d.get("mode")
             until = d.get("until_ns")
             hold = d.get("legal_hold")
             if mode not in (*MODES, None) or not isinstance(hold, bool | None) or (
                     mode is not None and not isinstance(until, int)):
-                raise ValueError(raw)
-        except (ValueError, TypeError, AttributeError):
+                raise ValueError(d)
+        except (ValueError, TypeError):
             return cls(None, None, True)
         lock = cls(mode, until if mode is not None else None, hold)
         return None if lock.empty else lock
