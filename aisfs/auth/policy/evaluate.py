@@ -1,0 +1,119 @@
+"""A policy's decision on one request, and whether a policy is public.
+
+AWS's evaluation of a resource policy: a statement applies when its principal, action,
+resource and condition all match the request; an applying ``Deny`` decides (explicit
+deny wins over every allow); else an applying ``Allow`` allows; else the policy says
+nothing (``NoMatch``: the owner's rights and ACLs decide).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from aisfs.auth.policy.actions import ALL_ACTIONS
+from aisfs.auth.policy.conditions import holds
+from aisfs.auth.policy.document import ARN_PREFIX, Policy, Statement
+
+Decision = Literal["Allow", "Deny", "NoMatch"]
+_CANONICAL_ACTION = {a.lower(): a for a in ALL_ACTIONS}
+
+
+@dataclass(frozen=True)
+class PolicyRequest:
+    action: str  # "s3:GetObject"
+    resource: str  # "arn:aws:s3:::bucket" or "arn:aws:s3:::bucket/key"
+    principals: frozenset[str]  # every name the caller is known by; empty = anonymous
+    context: Mapping[str, str | Sequence[str]]  # condition keys, lower-cased names
+
+
+def resource_for(bucket: str, key: str | None) -> str:
+    """The ARN a request on ``bucket`` (and ``key``) is checked against."""
+    return ARN_PREFIX + bucket if key is None else f"{ARN_PREFIX}{bucket}/{key}"
+
+
+def _applies(st: Statement, request: PolicyRequest, action: str) -> bool:
+    if st.principals.matches(request.principals) == st.not_principal:
+        return False
+    if (action in st.actions) == st.not_action:
+        return False
+    context = request.context
+    resource = request.resource
+    hit = any(p.matches(resource, context) for p in st.resources)
+    if hit == st.not_resource:
+        return False
+    return not st.conditions or holds(st.conditions, context)
+
+
+def evaluate(policy: Policy, request: PolicyRequest) -> Decision:
+    """``Deny`` if an applying statement denies, else ``Allow`` if one allows, else
+    ``NoMatch``."""
+    action = request.action
+    if action not in _CANONICAL_ACTION.values():
+        action = _CANONICAL_ACTION.get(action.lower(), action)
+    allowed = False
+    for st in policy.statements:
+        if st.allow and allowed:
+            continue  # an allow is known: only a deny can still change the answer
+        if _applies(st, request, action):
+            if not st.allow:
+                return "Deny"
+            allowed = True
+    return "Allow" if allowed else "NoMatch"
+
+
+# ---- "public" (GetBucketPolicyStatus, BlockPublicPolicy) ---------------------------------
+# AWS: a policy is public unless each of its Allow statements grants only to fixed
+# principals, or is limited by a condition to fixed values (no wildcard, no variable) of
+# these keys, or to a set of CIDRs with aws:SourceIp.
+
+_FIXING_KEYS = frozenset({
+    "aws:sourcearn", "aws:sourcevpc", "aws:sourcevpce", "aws:sourceowner",
+    "aws:sourceaccount", "aws:userid", "aws:principalorgid", "aws:principalaccount",
+    "aws:principalarn", "s3:x-amz-server-side-encryption-aws-kms-key-id",
+    "s3:dataaccesspointarn", "s3:dataaccesspointaccount",
+})
+_FIXING_OPERATORS = frozenset({
+    "StringEquals", "StringEqualsIgnoreCase", "StringLike", "ArnEquals", "ArnLike",
+})
+
+
+def _fixed(values: object) -> bool:
+    items = values if isinstance(values, list) else [values]
+    return bool(items) and all(
+        isinstance(v, str) and not any(c in v for c in "*?") and "${" not in v for v in items
+    )
+
+
+def _limited_by_condition(block: object) -> bool:
+    if not isinstance(block, Mapping):
+        return False
+    for operator, keys in block.items():
+        if not isinstance(keys, Mapping):
+            continue
+        for key, values in keys.items():
+            low = str(key).lower()
+            if operator == "IpAddress" and low == "aws:sourceip":
+                items = values if isinstance(values, list) else [values]
+                if all(isinstance(v, str) and not v.strip().endswith("/0") for v in items):
+                    return True
+            elif operator in _FIXING_OPERATORS and low in _FIXING_KEYS and _fixed(values):
+                return True
+    return False
+
+
+def _statement_public(st: Statement) -> bool:
+    if not st.allow:
+        return False
+    if st.not_principal:
+        return True
+    if not st.principals.everyone:
+        return False
+    return not _limited_by_condition(st.raw.get("Condition"))
+
+
+def is_public(policy: Policy) -> bool:
+    """Whether ``policy`` is public in AWS's sense (GetBucketPolicyStatus' IsPublic,
+    refused by BlockPublicPolicy)."""
+    return any(_statement_public(st) for st in policy.statements)
