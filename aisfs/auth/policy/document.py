@@ -16,6 +16,7 @@ from aisfs.auth.policy import actions as action_names
 from aisfs.auth.policy.conditions import ConditionError, KeyTest, compile_block
 from aisfs.auth.policy.patterns import Pattern, wildcard_match
 from aisfs.auth.policy.principals import PrincipalError, Principals, compile_principal
+from aisfs.auth.policy.public import any_public
 from aisfs.errors import S3Error
 
 MAX_POLICY_BYTES = 20 * 1024
@@ -51,6 +52,7 @@ class Policy:
     text: str
     version: str
     statements: tuple[Statement, ...]
+    public: bool = False  # AWS's "public" (public.py), decided at parse time
 
 
 def _load(text: bytes) -> dict[str, Any]:
@@ -203,4 +205,4 @@ def parse_policy(text: bytes, bucket: str) -> Policy:
     sids = [s.sid for s in statements if s.sid]
     if len(sids) != len(set(sids)):
         raise malformed("Statement IDs (SID) in a single policy must be unique.")
-    return Policy(text.decode("utf-8"), version, statements)
+    return Policy(text.decode("utf-8"), version, statements, any_public(statements))

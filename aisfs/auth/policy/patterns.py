@@ -33,13 +33,18 @@ def _compiled(regex: str, ignore_case: bool) -> re.Pattern[str]:
     return re.compile(regex, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
+def _regex_test(regex: re.Pattern[str]) -> Callable[[str], bool]:
+    fullmatch = regex.fullmatch
+    return lambda s: fullmatch(s) is not None
+
+
 def _tester(text: str, wildcards: bool, ignore_case: bool) -> Callable[[str], bool]:
     """The cheapest test of ``text`` (a pattern without variables)."""
     if ignore_case:
         folded = text.casefold()
         if not wildcards or ("*" not in text and "?" not in text):
             return lambda s: s.casefold() == folded
-        return _compiled(_wildcard_regex(text), True).fullmatch  # type: ignore[return-value]
+        return _regex_test(_compiled(_wildcard_regex(text), True))
     if not wildcards or ("*" not in text and "?" not in text):
         return text.__eq__
     if text == "*":
@@ -47,7 +52,7 @@ def _tester(text: str, wildcards: bool, ignore_case: bool) -> Callable[[str], bo
     head = text[:-1]
     if text.endswith("*") and "*" not in head and "?" not in head:
         return lambda s: s.startswith(head)
-    return _compiled(_wildcard_regex(text), False).fullmatch  # type: ignore[return-value]
+    return _regex_test(_compiled(_wildcard_regex(text), False))
 
 
 def wildcard_match(pattern: str, value: str, ignore_case: bool = False) -> bool:
