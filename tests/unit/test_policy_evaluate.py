@@ -42,8 +42,8 @@ def stmt(effect: str = "Allow", principal: Any = "*", action: Any = "s3:GetObjec
 
 
 def decide(p: Any, action: str = "s3:GetObject", key: str | None = "k",
-           who: frozenset[str] = ALICE, **context: Any) -> str:
-    return evaluate(p, PolicyRequest(action, resource_for("b", key), who, context))
+           who: frozenset[str] = ALICE, ctx: dict[str, Any] | None = None) -> str:
+    return evaluate(p, PolicyRequest(action, resource_for("b", key), who, ctx or {}))
 
 
 def test_principal_names() -> None:
@@ -113,14 +113,14 @@ def test_bucket_actions_need_the_bucket_arn() -> None:
 
 def test_policy_variables_in_resource() -> None:
     p = policy(stmt(resource="arn:aws:s3:::b/home/${aws:username}/*"))
-    assert decide(p, key="home/alice/x", **{"aws:username": "alice"}) == "Allow"
-    assert decide(p, key="home/bob/x", **{"aws:username": "alice"}) == "NoMatch"
+    assert decide(p, key="home/alice/x", ctx={"aws:username": "alice"}) == "Allow"
+    assert decide(p, key="home/bob/x", ctx={"aws:username": "alice"}) == "NoMatch"
     assert decide(p, key="home/alice/x") == "NoMatch"  # no value: no match
     # a value is literal, never a wildcard
-    assert decide(p, key="home/alice/x", **{"aws:username": "*"}) == "NoMatch"
+    assert decide(p, key="home/alice/x", ctx={"aws:username": "*"}) == "NoMatch"
     # 2008-10-17 has no variables: the text is literal
     p = policy(stmt(resource="arn:aws:s3:::b/${aws:username}"), version="2008-10-17")
-    assert decide(p, key="${aws:username}", **{"aws:username": "alice"}) == "Allow"
+    assert decide(p, key="${aws:username}", ctx={"aws:username": "alice"}) == "Allow"
 
 
 def test_variable_escapes_and_default() -> None:
@@ -135,86 +135,86 @@ def cond(block: dict[str, Any]) -> Any:
 
 def test_string_conditions() -> None:
     p = cond({"StringEquals": {"s3:x-amz-acl": ["public-read", "private"]}})
-    assert decide(p, **{"s3:x-amz-acl": "private"}) == "Allow"
-    assert decide(p, **{"s3:x-amz-acl": "Private"}) == "NoMatch"
+    assert decide(p, ctx={"s3:x-amz-acl": "private"}) == "Allow"
+    assert decide(p, ctx={"s3:x-amz-acl": "Private"}) == "NoMatch"
     assert decide(p) == "NoMatch"
     p = cond({"StringEqualsIgnoreCase": {"aws:username": "ALICE"}})
-    assert decide(p, **{"aws:username": "alice"}) == "Allow"
+    assert decide(p, ctx={"aws:username": "alice"}) == "Allow"
     p = cond({"StringNotEquals": {"aws:username": "alice"}})
-    assert decide(p, **{"aws:username": "bob"}) == "Allow"
-    assert decide(p, **{"aws:username": "alice"}) == "NoMatch"
+    assert decide(p, ctx={"aws:username": "bob"}) == "Allow"
+    assert decide(p, ctx={"aws:username": "alice"}) == "NoMatch"
     assert decide(p) == "Allow"  # a negated operator, key absent: true
     p = cond({"StringLike": {"s3:prefix": "home/*"}})
-    assert decide(p, **{"s3:prefix": "home/a"}) == "Allow"
-    assert decide(p, **{"s3:prefix": "other"}) == "NoMatch"
+    assert decide(p, ctx={"s3:prefix": "home/a"}) == "Allow"
+    assert decide(p, ctx={"s3:prefix": "other"}) == "NoMatch"
     p = cond({"StringNotLike": {"s3:prefix": "home/*"}})
-    assert decide(p, **{"s3:prefix": "home/a"}) == "NoMatch"
+    assert decide(p, ctx={"s3:prefix": "home/a"}) == "NoMatch"
     p = cond({"StringEquals": {"s3:prefix": "home/${aws:username}/"}})
-    assert decide(p, **{"s3:prefix": "home/alice/", "aws:username": "alice"}) == "Allow"
+    assert decide(p, ctx={"s3:prefix": "home/alice/", "aws:username": "alice"}) == "Allow"
 
 
 def test_if_exists_and_null() -> None:
     p = cond({"StringEqualsIfExists": {"s3:x-amz-acl": "private"}})
     assert decide(p) == "Allow"
-    assert decide(p, **{"s3:x-amz-acl": "private"}) == "Allow"
-    assert decide(p, **{"s3:x-amz-acl": "public-read"}) == "NoMatch"
+    assert decide(p, ctx={"s3:x-amz-acl": "private"}) == "Allow"
+    assert decide(p, ctx={"s3:x-amz-acl": "public-read"}) == "NoMatch"
     p = cond({"Null": {"s3:x-amz-acl": "true"}})
     assert decide(p) == "Allow"
-    assert decide(p, **{"s3:x-amz-acl": "private"}) == "NoMatch"
+    assert decide(p, ctx={"s3:x-amz-acl": "private"}) == "NoMatch"
     p = cond({"Null": {"s3:x-amz-acl": False}})
-    assert decide(p, **{"s3:x-amz-acl": "private"}) == "Allow"
+    assert decide(p, ctx={"s3:x-amz-acl": "private"}) == "Allow"
 
 
 def test_numeric_date_bool() -> None:
     p = cond({"NumericLessThanEquals": {"s3:max-keys": "10"}})
-    assert decide(p, **{"s3:max-keys": "10"}) == "Allow"
-    assert decide(p, **{"s3:max-keys": "11"}) == "NoMatch"
-    assert decide(p, **{"s3:max-keys": "many"}) == "NoMatch"
+    assert decide(p, ctx={"s3:max-keys": "10"}) == "Allow"
+    assert decide(p, ctx={"s3:max-keys": "11"}) == "NoMatch"
+    assert decide(p, ctx={"s3:max-keys": "many"}) == "NoMatch"
     p = cond({"DateLessThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}})
-    assert decide(p, **{"aws:currenttime": "2026-12-06T01:00:00Z"}) == "Allow"
-    assert decide(p, **{"aws:currenttime": "2031-01-01T00:00:00Z"}) == "NoMatch"
+    assert decide(p, ctx={"aws:currenttime": "2026-12-06T01:00:00Z"}) == "Allow"
+    assert decide(p, ctx={"aws:currenttime": "2031-01-01T00:00:00Z"}) == "NoMatch"
     p = cond({"DateGreaterThan": {"aws:EpochTime": "1700000000"}})
-    assert decide(p, **{"aws:epochtime": "1800000000"}) == "Allow"
+    assert decide(p, ctx={"aws:epochtime": "1800000000"}) == "Allow"
     p = cond({"Bool": {"aws:SecureTransport": "false"}})
-    assert decide(p, **{"aws:securetransport": "false"}) == "Allow"
-    assert decide(p, **{"aws:securetransport": "true"}) == "NoMatch"
+    assert decide(p, ctx={"aws:securetransport": "false"}) == "Allow"
+    assert decide(p, ctx={"aws:securetransport": "true"}) == "NoMatch"
 
 
 def test_ip_conditions() -> None:
     p = cond({"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "2001:db8::/32"]}})
-    assert decide(p, **{"aws:sourceip": "10.1.2.3"}) == "Allow"
-    assert decide(p, **{"aws:sourceip": "::ffff:10.1.2.3"}) == "Allow"
-    assert decide(p, **{"aws:sourceip": "2001:db8::1"}) == "Allow"
-    assert decide(p, **{"aws:sourceip": "192.0.2.1"}) == "NoMatch"
-    assert decide(p, **{"aws:sourceip": "junk"}) == "NoMatch"
+    assert decide(p, ctx={"aws:sourceip": "10.1.2.3"}) == "Allow"
+    assert decide(p, ctx={"aws:sourceip": "::ffff:10.1.2.3"}) == "Allow"
+    assert decide(p, ctx={"aws:sourceip": "2001:db8::1"}) == "Allow"
+    assert decide(p, ctx={"aws:sourceip": "192.0.2.1"}) == "NoMatch"
+    assert decide(p, ctx={"aws:sourceip": "junk"}) == "NoMatch"
     p = cond({"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}})
-    assert decide(p, **{"aws:sourceip": "192.0.2.1"}) == "Allow"
-    assert decide(p, **{"aws:sourceip": "10.0.0.1"}) == "NoMatch"
+    assert decide(p, ctx={"aws:sourceip": "192.0.2.1"}) == "Allow"
+    assert decide(p, ctx={"aws:sourceip": "10.0.0.1"}) == "NoMatch"
 
 
 def test_arn_conditions() -> None:
     p = cond({"ArnLike": {"aws:SourceArn": "arn:aws:s3:::b*"}})
-    assert decide(p, **{"aws:sourcearn": "arn:aws:s3:::bx"}) == "Allow"
-    assert decide(p, **{"aws:sourcearn": "arn:aws:iam:::bx"}) == "NoMatch"
+    assert decide(p, ctx={"aws:sourcearn": "arn:aws:s3:::bx"}) == "Allow"
+    assert decide(p, ctx={"aws:sourcearn": "arn:aws:iam:::bx"}) == "NoMatch"
 
 
 def test_set_qualifiers() -> None:
     p = cond({"ForAnyValue:StringEquals": {"s3:requestobjecttagkeys": ["a", "b"]}})
-    assert decide(p, **{"s3:requestobjecttagkeys": ["x", "a"]}) == "Allow"
-    assert decide(p, **{"s3:requestobjecttagkeys": ["x"]}) == "NoMatch"
+    assert decide(p, ctx={"s3:requestobjecttagkeys": ["x", "a"]}) == "Allow"
+    assert decide(p, ctx={"s3:requestobjecttagkeys": ["x"]}) == "NoMatch"
     assert decide(p) == "NoMatch"
     p = cond({"ForAllValues:StringEquals": {"s3:requestobjecttagkeys": ["a", "b"]}})
-    assert decide(p, **{"s3:requestobjecttagkeys": ["a", "b"]}) == "Allow"
-    assert decide(p, **{"s3:requestobjecttagkeys": ["a", "x"]}) == "NoMatch"
+    assert decide(p, ctx={"s3:requestobjecttagkeys": ["a", "b"]}) == "Allow"
+    assert decide(p, ctx={"s3:requestobjecttagkeys": ["a", "x"]}) == "NoMatch"
     assert decide(p) == "Allow"  # absent: true, as AWS documents
     p = cond({"ForAllValues:StringNotEquals": {"s3:requestobjecttagkeys": ["secret"]}})
-    assert decide(p, **{"s3:requestobjecttagkeys": ["a", "b"]}) == "Allow"
-    assert decide(p, **{"s3:requestobjecttagkeys": ["a", "secret"]}) == "NoMatch"
+    assert decide(p, ctx={"s3:requestobjecttagkeys": ["a", "b"]}) == "Allow"
+    assert decide(p, ctx={"s3:requestobjecttagkeys": ["a", "secret"]}) == "NoMatch"
 
 
 def test_condition_keys_are_case_insensitive() -> None:
     p = cond({"StringEquals": {"AWS:UserName": "alice"}})
-    assert decide(p, **{"aws:username": "alice"}) == "Allow"
+    assert decide(p, ctx={"aws:username": "alice"}) == "Allow"
 
 
 @pytest.mark.parametrize(("statement", "public"), [
