@@ -199,6 +199,12 @@ class BackendConfig(Section):
     s3: BackendS3Config = field(default_factory=BackendS3Config)
 
 
+class S3Config(Section):
+    # SSE-C keys over plain HTTP (AWS refuses them: the key would cross the network in
+    # clear); for a node behind a TLS-terminating proxy, or tests (docs/encryption.md)
+    sse_c_over_http: bool = False
+
+
 class NodeConfig(Section):
     net: NetConfig = field(default_factory=NetConfig)
     store: StoreSettings = field(default_factory=StoreSettings)
@@ -207,6 +213,7 @@ class NodeConfig(Section):
     backend: BackendConfig = field(default_factory=BackendConfig)
     space: SpaceConfig = field(default_factory=SpaceConfig)
     lru: LruConfig = field(default_factory=LruConfig)
+    s3: S3Config = field(default_factory=S3Config)
     features: list[str] = field(default_factory=list)
     # bucket property defaults for new buckets (AIS cluster config), e.g. {"checksum.type": "md5"}
     bucket_defaults: dict[str, Any] = field(default_factory=dict)

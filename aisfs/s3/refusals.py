@@ -1,14 +1,14 @@
 """Headers of features aisfs does not have, and request values it must not echo.
 
 Sans-IO. ``check_unsupported(operation, headers)`` runs on every authenticated S3 request
-before its operation: a request that asks for server-side encryption (SSE-S3, SSE-KMS,
-SSE-C) or object lock is refused, never served as if nothing had been asked. A value AWS
-itself would refuse gets AWS's 400 (``x-amz-server-side-encryption: bogus`` is
+before its operation: a request that asks for what aisfs does not have - SSE-KMS, S3
+Bucket Keys, object lock - is refused, never served as if nothing had been asked. A
+value AWS itself would refuse gets AWS's 400 (``x-amz-server-side-encryption: bogus`` is
 InvalidArgument, an SSE-C algorithm other than AES256 is
 InvalidEncryptionAlgorithmError); a well-formed request for the feature gets 501
-NotImplemented. SSE-C headers that name the key of an object to *read* (GetObject,
-HeadObject, the copy-source variants) get AWS's answer for an object that is not
-SSE-C encrypted - and none here is: 400 InvalidRequest.
+NotImplemented. SSE-S3 and SSE-C headers are only checked here (``aisfs.crypto.headers``)
+and served by ``node.s3.sse``; ``refuse_sse`` answers them 501 where nothing would be
+encrypted (a backend's bucket).
 
 ``override_value(param, value)`` checks a ``response-*`` query override before it becomes
 a response header: a control character (CR, LF, NUL...) is 400 InvalidArgument.
@@ -16,32 +16,18 @@ a response header: a control character (CR, LF, NUL...) is 400 InvalidArgument.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 from collections.abc import Mapping
 
+from aisfs.crypto import headers as sse_headers
 from aisfs.errors import S3Error
 from aisfs.s3._headers import Headers, get_header
 
-SSE = "x-amz-server-side-encryption"
-SSE_KMS_KEY = "x-amz-server-side-encryption-aws-kms-key-id"
-SSE_CONTEXT = "x-amz-server-side-encryption-context"
-SSE_BUCKET_KEY = "x-amz-server-side-encryption-bucket-key-enabled"
-SSEC_ALG = "x-amz-server-side-encryption-customer-algorithm"
-SSEC_KEY = "x-amz-server-side-encryption-customer-key"
-SSEC_MD5 = "x-amz-server-side-encryption-customer-key-md5"
-COPY_SSEC = (
-    "x-amz-copy-source-server-side-encryption-customer-algorithm",
-    "x-amz-copy-source-server-side-encryption-customer-key",
-    "x-amz-copy-source-server-side-encryption-customer-key-md5",
-)
+SSE = sse_headers.SSE
+COPY_SSEC = sse_headers.COPY_SSEC
 LOCK_MODE = "x-amz-object-lock-mode"
 LOCK_UNTIL = "x-amz-object-lock-retain-until-date"
 LOCK_HOLD = "x-amz-object-lock-legal-hold"
 BUCKET_LOCK = "x-amz-bucket-object-lock-enabled"
-
-SSE_VALUES = frozenset({"AES256", "aws:kms", "aws:kms:dsse"})
 
 # operations that write an object (or a part of one) with the encryption and lock of
 # the request's headers
@@ -59,6 +45,20 @@ WRITES = frozenset(
 CREATES = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
 READS = frozenset({"GetObject", "HeadObject"})
 COPIES = frozenset({"CopyObject", "UploadPartCopy"})
+# operations whose headers choose an object's encryption (the others follow their upload)
+SSE_CHOSEN = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
+
+
+def refuse_sse(operation: str, headers: Headers) -> None:
+    """501 for SSE headers on a request nothing here would encrypt (a backend's bucket:
+    the backend is the truth and no key of ours goes there)."""
+    if operation == "PutBucketEncryption":
+        raise _not_implemented("Default encryption of a backend's bucket")
+    if operation not in WRITES and operation not in READS:
+        return
+    names = (SSE, sse_headers.SSE_BUCKET_KEY, *sse_headers.SSEC, *COPY_SSEC)
+    if any(get_header(headers, h) is not None for h in names):
+        raise _not_implemented("Server-side encryption of a backend's bucket")
 
 
 def _not_implemented(what: str) -> S3Error:
@@ -80,10 +80,6 @@ def _invalid(message: str, name: str, value: str | None = None) -> S3Error:
     return S3Error("InvalidArgument", message, extra=extra)
 
 
-def _not_applicable() -> S3Error:
-    return S3Error("InvalidRequest", "The encryption parameters are not applicable to this object.")
-
-
 def check_unsupported(operation: str, headers: Headers) -> None:
     """Refuse a request asking for SSE or object lock (see the module docstring)."""
     if operation == "CreateBucket":
@@ -96,68 +92,22 @@ def check_unsupported(operation: str, headers: Headers) -> None:
                                lock)
         return
     if operation in READS:
-        if any(get_header(headers, h) is not None for h in (SSEC_ALG, SSEC_KEY, SSEC_MD5)):
-            _check_ssec(headers, (SSEC_ALG, SSEC_KEY, SSEC_MD5))
-            raise _not_applicable()
+        sse_headers.customer_key(headers)  # AWS's 400s for a malformed SSE-C triple
         if get_header(headers, SSE) is not None:
-            raise _invalid(f"{SSE} header is not supported for this operation.", SSE)
+            raise sse_headers.not_for_this_operation()
         return
     if operation not in WRITES:
         return
-    if operation in COPIES and any(get_header(headers, h) is not None for h in COPY_SSEC):
-        _check_ssec(headers, COPY_SSEC)
-        raise _not_applicable()
-    sse = get_header(headers, SSE)
-    ssec = any(get_header(headers, h) is not None for h in (SSEC_ALG, SSEC_KEY, SSEC_MD5))
-    if sse is not None and sse.strip() not in SSE_VALUES:
-        raise _invalid("The encryption method specified is not supported", SSE, sse)
-    if sse is not None and ssec:
-        raise _invalid("Server Side Encryption with Customer provided key is incompatible "
-                       "with the encryption method specified", SSE, sse)
-    kms = [h for h in (SSE_KMS_KEY, SSE_CONTEXT) if get_header(headers, h) is not None]
-    if kms and (sse is None or not sse.strip().startswith("aws:kms")):
-        raise _invalid("Server Side Encryption with AWS KMS managed key requires HTTP header "
-                       f"{SSE} : aws:kms", kms[0])
-    if ssec:
-        _check_ssec(headers, (SSEC_ALG, SSEC_KEY, SSEC_MD5))
-        raise _not_implemented("Server-side encryption with customer-provided keys (SSE-C)")
-    if sse is not None:
-        raise _not_implemented(f"Server-side encryption ({sse.strip()})")
-    if get_header(headers, SSE_BUCKET_KEY) is not None:
-        raise _not_implemented("Server-side encryption with an S3 Bucket Key")
+    if operation in COPIES:
+        sse_headers.customer_key(headers, COPY_SSEC)
+    if operation in SSE_CHOSEN:
+        sse_headers.requested(headers)  # 400s; SSE-KMS and bucket keys: 501
+    else:  # a part or a completion: the upload chose its encryption
+        sse_headers.customer_key(headers)
+        if get_header(headers, SSE) is not None:
+            raise sse_headers.not_for_this_operation()
     if operation in CREATES:
         _check_lock(headers)
-
-
-def _check_ssec(headers: Headers, names: tuple[str, str, str]) -> None:
-    """AWS's 400s for a malformed SSE-C triple (algorithm, key, key MD5)."""
-    alg_name, key_name, md5_name = names
-    alg = get_header(headers, alg_name)
-    key = get_header(headers, key_name)
-    md5 = get_header(headers, md5_name)
-    if alg is None:
-        raise _invalid("Requests specifying Server Side Encryption with Customer provided "
-                       "keys must provide a valid encryption algorithm.", alg_name)
-    if alg.strip() != "AES256":
-        raise S3Error("InvalidEncryptionAlgorithmError",
-                      "The Encryption request you specified is not valid. Supported value: "
-                      "AES256.", extra={"ArgumentName": alg_name, "ArgumentValue": alg})
-    if key is None:
-        raise _invalid("Requests specifying Server Side Encryption with Customer provided "
-                       "keys must provide an appropriate secret key.", key_name)
-    try:
-        raw = base64.b64decode(key.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != 32:
-        raise _invalid("The secret key was invalid for the specified algorithm.", key_name)
-    if md5 is None:
-        raise _invalid("Requests specifying Server Side Encryption with Customer provided "
-                       "keys must provide the client calculated MD5 of the secret key.",
-                       md5_name)
-    if base64.b64encode(hashlib.md5(raw).digest()).decode() != md5.strip():
-        raise _invalid("The calculated MD5 hash of the key did not match the hash that was "
-                       "provided.", md5_name)
 
 
 def _check_lock(headers: Headers) -> None:

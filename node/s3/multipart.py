@@ -21,6 +21,7 @@ from node.http import Response
 from node.s3.body import UploadBody, checksum_headers
 from node.s3.context import Context, Services, meta_from_headers, read_small_body
 from node.s3.objects import no_such_key_for_if_match
+from node.s3.sse import Sse
 
 
 def _xml(body: bytes, status: int = 200) -> Response:
@@ -49,6 +50,7 @@ def _invalid_part(upload_id: str, number: int, etag: str) -> S3Error:
 class MultipartOps:
     def __init__(self, services: Services) -> None:
         self.store = services.store
+        self.sse = Sse(services)  # server-side encryption (node.s3.sse)
 
     async def op_CreateMultipartUpload(self, ctx: Context) -> Response:
         meta = meta_from_headers(ctx)
@@ -57,8 +59,9 @@ class MultipartOps:
         )
         if chosen is not None:
             meta.extra["checksum_algorithm"], meta.extra["checksum_type"] = chosen
+        sse_headers = await self.sse.begin_upload(ctx, meta)  # the upload's encryption
         upload = await self.store.create_upload(ctx.bucket, ctx.key, meta)
-        headers = [("content-type", "application/xml")]
+        headers = [("content-type", "application/xml"), *sse_headers]
         if chosen is not None:
             headers.append(("x-amz-checksum-algorithm", chosen[0].upper()))
             headers.append(("x-amz-checksum-type", chosen[1]))
@@ -78,7 +81,7 @@ class MultipartOps:
                 if declared != alg:
                     raise checksums.type_mismatch(alg, declared)
             body.hashers.setdefault(alg, checksums.new_hasher(alg))
-        part = await self.store.put_part(
+        part = await self.sse.put_part(ctx, upload, number)(  # encrypting, if the upload is
             upload_id,
             ctx.bucket,
             ctx.key,
@@ -93,6 +96,7 @@ class MultipartOps:
         if chosen is not None:
             sums = {chosen[0]: body.hashers[chosen[0]].digest_b64()}
         headers = [("etag", s3xml.quote_etag(part.etag)), *checksum_headers(sums)]
+        headers += self.sse.part_headers(ctx, upload)
         return Response(200, headers)
 
     async def op_UploadPartCopy(self, ctx: Context) -> Response:
@@ -104,17 +108,19 @@ class MultipartOps:
         span = ctx.header("x-amz-copy-source-range")
         if span:
             start, end = _parse_copy_range(span, source.size)
-        stream = _slice(self.store, source, start, end)
+        stream = self.sse.source_slice(ctx, source, start, end)  # plaintext
         chosen = upload_checksum(upload.meta)
         hashers: dict[str, Any] = {}
         if chosen is not None:
             hashers[chosen[0]] = checksums.new_hasher(chosen[0])
-        part = await self.store.put_part(
+        part = await self.sse.put_part(ctx, upload, number)(
             upload_id, ctx.bucket, ctx.key, number, stream, expected_size=end - start + 1,
             hashers=hashers or None,
         )
         sums = {a: h.digest_b64() for a, h in hashers.items()}
-        return _xml(s3xml.copy_part_result(part.etag, part.mtime_ns, sums))
+        response = _xml(s3xml.copy_part_result(part.etag, part.mtime_ns, sums))
+        response.headers += self.sse.part_headers(ctx, upload)
+        return response
 
     async def op_CompleteMultipartUpload(self, ctx: Context) -> Response:
         upload_id = ctx.s3.query["uploadId"]
@@ -138,6 +144,7 @@ class MultipartOps:
             ))
         chosen = upload_checksum(upload.meta)
         object_sums, extra = await self._completed_checksums(ctx, upload_id, completed, chosen)
+        extra = self.sse.completed_extra(upload, parts, extra)  # the envelope names its parts
         try:
             info = await self.store.multipart.complete_upload(
                 upload_id,
@@ -152,10 +159,12 @@ class MultipartOps:
         except S3Error as err:
             await no_such_key_for_if_match(self.store, ctx, err)
             raise
-        return _xml(s3xml.complete_multipart_upload_result(
+        response = _xml(s3xml.complete_multipart_upload_result(
             location, ctx.bucket, ctx.key, info.etag, object_sums,
             chosen[1] if chosen is not None else None,
         ))
+        response.headers += self.sse.part_headers(ctx, upload)
+        return response
 
     async def _completed_checksums(
         self,
@@ -332,7 +341,8 @@ class MultipartOps:
         elif tag_directive == "REPLACE":
             meta = source.meta
             meta.tags = meta_from_headers(ctx).tags
-        elif source.bucket == ctx.bucket and source.key == ctx.key:
+        elif (source.bucket == ctx.bucket and source.key == ctx.key
+              and not self.sse.changes_encryption(ctx)):
             raise S3Error(
                 "InvalidRequest",
                 "This copy request is illegal because it is trying to copy an object to itself "
@@ -341,10 +351,11 @@ class MultipartOps:
             )
         if meta is not None:
             meta.checksums = dict(source.meta.checksums)
-        info = await self.store.copy_object(
-            source.bucket, source.key, ctx.bucket, ctx.key, meta
-        )
-        return _xml(s3xml.copy_object_result(info.etag, info.mtime_ns))
+        # the store's chunk-sharing copy, or a re-encrypting one (node.s3.sse)
+        info, sse_headers = await self.sse.copy_object(ctx, source, meta)
+        response = _xml(s3xml.copy_object_result(info.etag, info.mtime_ns))
+        response.headers += sse_headers
+        return response
 
     # ---- multi-object delete --------------------------------------------------------
 

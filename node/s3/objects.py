@@ -31,6 +31,7 @@ from node.s3.context import (
     stored_object_headers,
 )
 from node.s3.lifecycle import expiration_headers
+from node.s3.sse import Sse
 
 log = logging.getLogger("aisfs.s3")
 
@@ -44,12 +45,13 @@ _last_modified = functools.lru_cache(maxsize=4096)(format_http_date)
 class ObjectOps:
     def __init__(self, services: Services) -> None:
         self.store = services.store
+        self.sse = Sse(services)  # server-side encryption (node.s3.sse)
 
     async def op_PutObject(self, ctx: Context) -> Response:
         meta = meta_from_headers(ctx)
         body = UploadBody(ctx.http, ctx.auth)
         try:
-            info = await self.store.put_object(
+            info = await (await self.sse.put_object(ctx, meta))(  # encrypting, if asked
                 ctx.bucket,
                 ctx.key,
                 body.stream(),
@@ -65,6 +67,7 @@ class ObjectOps:
             await no_such_key_for_if_match(self.store, ctx, err)
             raise
         headers = [("etag", s3xml.quote_etag(info.etag))]
+        headers += self.sse.put_headers(meta, ctx)
         headers += checksum_headers(body.stored)
         headers += await expiration_headers(self.store, ctx.bucket, info)  # node.s3.lifecycle
         return Response(200, headers)
@@ -86,6 +89,7 @@ class ObjectOps:
         check_null_version(ctx)
         info = await self.store.head_object(ctx.bucket, ctx.key, with_data=not head)
         headers = self._object_headers(info)
+        headers += self.sse.object_headers(ctx, info)  # 400/403 without the right SSE-C key
         headers += await expiration_headers(self.store, ctx.bucket, info)  # node.s3.lifecycle
         try:
             # the Headers themselves: one look-up per condition, no list of every header
@@ -120,7 +124,7 @@ class ObjectOps:
             headers += object_checksum_headers(info, part_number, status)
         if head or length == 0:
             return Response(status, headers, b"", head=True)
-        data = info.data  # a small object's bytes, read and verified with its record
+        data = self.sse.inline_data(ctx, info)  # a small object's bytes, read with its record
         if data is not None and len(data) == size:
             return Response(status, headers, data if length == size else data[start : end + 1])
         return Response(status, headers, await self._body_checked_first(ctx, info, start, end))
@@ -131,7 +135,7 @@ class ObjectOps:
         """The object's bytes, with the first piece read (and verified) before the headers
         go out: a corrupt object with no good copy is then a clean 500, not a cut body."""
         try:
-            return await first_piece_read(self.store.read_object(info, start, end))
+            return await first_piece_read(self.sse.read_object(ctx, info, start, end))
         except StoreCorruption as exc:
             log.error("request %s: %s/%s has no good copy of %s", ctx.request_id,
                       info.bucket, info.key, exc, extra={"request_id": ctx.request_id})

@@ -54,6 +54,7 @@ from aisfs.backend.presigned import (
 from aisfs.backend.provider import local_bucket_name
 from aisfs.backend.types import RemoteAttrs
 from aisfs.errors import S3Error
+from aisfs.s3.refusals import refuse_sse
 from aisfs.s3.sigv4 import STREAMING_PAYLOADS
 from aisfs.store.store import Store
 from aisfs.store.types import ObjectInfo, ObjectMeta
@@ -136,6 +137,7 @@ class PresignedOffload:
         self, ctx: Context, rb: Resolved, sig: ClientSignature, base_path: str
     ) -> Response:
         assert rb.remote is not None and rb.settings is not None
+        refuse_sse(ctx.s3.operation, ctx.http.headers)  # type: ignore[arg-type]  # as remote.py
         raw_key = raw_key_of(ctx.http.raw_path, base_path, ctx.bucket, ctx.key,
                              virtual_host=ctx.s3.virtual_host)
         target = backend_target(rb.settings.endpoint, rb.settings.region,
