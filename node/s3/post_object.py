@@ -40,6 +40,7 @@ from aisfs.s3.xml.values import quote_etag
 from aisfs.store.types import STORED_HEADERS, ObjectMeta
 from node.http import Request, Response
 from node.s3.context import Services
+from node.s3.sse import Sse
 
 IsRemote = Callable[[str], Awaitable[bool]]
 MAX_DRAIN = 1024 * 1024  # what may follow the file (ignored) before the node stops reading
@@ -114,7 +115,9 @@ class PostObject:
         check_unsupported("PutObject", fields)
         meta = meta_from_fields(fields)
         counter = _Counter(policy)
-        info = await self.services.store.put_object(
+        put = await Sse(self.services).put_object_for(  # the form's SSE fields, or the
+            bucket, fields, http.scheme == "https", meta)  # bucket's default (node.s3.sse)
+        info = await put(
             bucket, key, counter.stream(reader), meta,
             content_md5=content_md5(fields),
             before_commit=lambda _result: pp.check_length(policy, counter.size),
