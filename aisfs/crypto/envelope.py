@@ -19,6 +19,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from aisfs.errors import S3Error
+
 from .ctr import NONCE_BYTES
 
 EXTRA_KEY = "sse"
@@ -103,3 +105,13 @@ def of_extra(extra: dict[str, Any]) -> Envelope | None:
     """The envelope in an object's (or upload's) ``meta.extra``; None: not encrypted."""
     data = extra.get(EXTRA_KEY)
     return None if data is None else Envelope.from_json(data)
+
+
+def refuse_encrypted(extra: dict[str, Any]) -> None:
+    """For an API that has no SSE (the native ``/v1`` one): an encrypted object's bytes
+    are never served as if they were its data, nor an object written unencrypted into
+    a bucket whose default is to encrypt (``extra``: an object's ``meta.extra`` or a
+    bucket's props)."""
+    if extra.get(EXTRA_KEY):
+        raise S3Error("NotImplemented", "This object or bucket uses server-side encryption, "
+                      "which the native API does not speak: use the S3 API", status=501)

@@ -12,6 +12,7 @@ from typing import Any
 import trio
 
 from aisfs.client.props import CHECKSUM_TYPES, DEFAULT_CHECKSUM
+from aisfs.crypto.envelope import refuse_encrypted
 from aisfs.errors import S3Error, no_good_copy
 from aisfs.native import decode_custom_md, encode_custom_md
 from aisfs.s3.conditions import format_http_date
@@ -82,6 +83,7 @@ async def head_object(node: Node, ctx: Ctx) -> Response:
 async def get_object(node: Node, ctx: Ctx) -> Response:
     assert ctx.key is not None
     info = await node.store.head_object(ctx.bucket, ctx.key, with_data=True)
+    refuse_encrypted(info.meta.extra)  # SSE objects: the S3 API's (node.s3.sse)
     binfo = await node.store.get_bucket(ctx.bucket)
     copies = int(binfo.props.get("mirror.copies", 1) or 1)
     headers = object_headers(info, copies, node.node_id)
@@ -204,6 +206,7 @@ async def put_object(node: Node, ctx: Ctx) -> Response:
     validate_key(ctx.key)
     h = ctx.http.headers
     binfo = await node.store.get_bucket(ctx.bucket)
+    refuse_encrypted(binfo.props)  # a bucket with default encryption: the S3 API's
     kind = str(
         binfo.props.get(
             "checksum.type", node.cfg.bucket_defaults.get("checksum.type", DEFAULT_CHECKSUM)
