@@ -73,18 +73,22 @@ SSEC = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": SSEC_KEY}
 UNTIL = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)
 
 
-def test_sse_headers_on_writes_are_501(node_and_client: tuple[NodeProcess, Any]) -> None:
+def test_sse_headers_on_writes(node_and_client: tuple[NodeProcess, Any]) -> None:
+    """SSE-KMS and bucket keys are 501; malformed SSE headers AWS's 400s; SSE-C over plain
+    HTTP AWS's 400 (this node does not set ``[s3] sse_c_over_http``). SSE-S3 and SSE-C
+    themselves: tests/s3api/test_sse.py."""
     _node, s3 = node_and_client
     put = s3.put_object
     for extra in (
-        {"ServerSideEncryption": "AES256"},
         {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/x"},
         {"ServerSideEncryption": "aws:kms", "SSEKMSEncryptionContext": "e30="},
         {"ServerSideEncryption": "aws:kms", "BucketKeyEnabled": True},
-        SSEC,
+        {"ServerSideEncryption": "aws:kms:dsse"},
+        {"ServerSideEncryption": "AES256", "BucketKeyEnabled": True},
     ):
         refused(put, "NotImplemented", 501, Bucket="bkt", Key="sse", Body=b"x", **extra)
         absent(s3, "sse")
+    refused(put, "InvalidRequest", 400, Bucket="bkt", Key="sse", Body=b"x", **SSEC)
     refused(put, "InvalidArgument", 400, Bucket="bkt", Key="sse", Body=b"x",
             ServerSideEncryption="bogus")
     refused(put, "InvalidArgument", 400, Bucket="bkt", Key="sse", Body=b"x",
@@ -97,23 +101,24 @@ def test_sse_headers_on_writes_are_501(node_and_client: tuple[NodeProcess, Any])
 
     s3.put_object(Bucket="bkt", Key="src", Body=b"source")
     refused(s3.copy_object, "NotImplemented", 501, Bucket="bkt", Key="dst",
-            CopySource="bkt/src", ServerSideEncryption="AES256")
-    refused(s3.copy_object, "NotImplemented", 501, Bucket="bkt", Key="dst",
+            CopySource="bkt/src", ServerSideEncryption="aws:kms")
+    refused(s3.copy_object, "InvalidRequest", 400, Bucket="bkt", Key="dst",
             CopySource="bkt/src", **SSEC)
+    # a customer key for a source that is not SSE-C encrypted (AWS's 400)
     refused(s3.copy_object, "InvalidRequest", 400, Bucket="bkt", Key="dst",
             CopySource="bkt/src", CopySourceSSECustomerAlgorithm="AES256",
             CopySourceSSECustomerKey=SSEC_KEY)
     absent(s3, "dst")
     refused(s3.create_multipart_upload, "NotImplemented", 501, Bucket="bkt", Key="mp",
             ServerSideEncryption="aws:kms")
-    refused(s3.create_multipart_upload, "NotImplemented", 501, Bucket="bkt", Key="mp", **SSEC)
+    refused(s3.create_multipart_upload, "InvalidRequest", 400, Bucket="bkt", Key="mp", **SSEC)
     up = s3.create_multipart_upload(Bucket="bkt", Key="mp")["UploadId"]
-    refused(s3.upload_part, "NotImplemented", 501, Bucket="bkt", Key="mp", UploadId=up,
+    refused(s3.upload_part, "InvalidRequest", 400, Bucket="bkt", Key="mp", UploadId=up,
             PartNumber=1, Body=b"p", **SSEC)
     assert s3.list_parts(Bucket="bkt", Key="mp", UploadId=up).get("Parts", []) == []
     s3.abort_multipart_upload(Bucket="bkt", Key="mp", UploadId=up)
 
-    # reading with a customer key: no object here is SSE-C encrypted (AWS's 400)
+    # reading with a customer key an object that is not SSE-C encrypted (AWS's 400)
     refused(s3.get_object, "InvalidRequest", 400, Bucket="bkt", Key="src", **SSEC)
     with pytest.raises(ClientError) as e:
         s3.head_object(Bucket="bkt", Key="src", **SSEC)
@@ -144,11 +149,11 @@ def test_object_lock_headers_are_refused(node_and_client: tuple[NodeProcess, Any
 def test_sub_resources_of_missing_features(node_and_client: tuple[NodeProcess, Any]) -> None:
     _node, s3 = node_and_client
     s3.put_object(Bucket="bkt", Key="obj", Body=b"x")
-    rule = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+    rule = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]}
     refused(s3.put_bucket_encryption, "NotImplemented", 501, Bucket="bkt",
             ServerSideEncryptionConfiguration=rule)
-    refused(s3.get_bucket_encryption, "NotImplemented", 501, Bucket="bkt")
-    refused(s3.delete_bucket_encryption, "NotImplemented", 501, Bucket="bkt")
+    refused(s3.get_bucket_encryption, "ServerSideEncryptionConfigurationNotFoundError", 404,
+            Bucket="bkt")
     refused(s3.put_object_lock_configuration, "NotImplemented", 501, Bucket="bkt",
             ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
     refused(s3.get_object_lock_configuration, "ObjectLockConfigurationNotFoundError", 404,
