@@ -116,6 +116,8 @@ def test_policy_variables_in_resource() -> None:
     assert decide(p, key="home/alice/x", ctx={"aws:username": "alice"}) == "Allow"
     assert decide(p, key="home/bob/x", ctx={"aws:username": "alice"}) == "NoMatch"
     assert decide(p, key="home/alice/x") == "NoMatch"  # no value: no match
+    assert decide(p, key="home/alice/x", ctx={"aws:username": ["alice"]}) == "Allow"
+    assert decide(p, key="home/alice/x", ctx={"aws:username": ["alice", "b"]}) == "NoMatch"
     # a value is literal, never a wildcard
     assert decide(p, key="home/alice/x", ctx={"aws:username": "*"}) == "NoMatch"
     # 2008-10-17 has no variables: the text is literal

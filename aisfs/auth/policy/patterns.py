@@ -100,6 +100,8 @@ class Pattern:
                 out.append(_wildcard_regex(text) if self._wildcards else re.escape(text))
                 continue
             found = context.get(text)
+            if not isinstance(found, str) and found is not None and len(found) == 1:
+                found = found[0]  # a key given as a list of one value
             if isinstance(found, str):
                 out.append(re.escape(found))
             elif default is not None:
