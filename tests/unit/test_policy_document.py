@@ -168,3 +168,50 @@ def test_numeric_and_date_values_must_parse() -> None:
         doc(dict(GET, Condition={"NumericLessThan": {"s3:max-keys": "ten"}})))
     assert "DateLessThan" in refused(
         doc(dict(GET, Condition={"DateLessThan": {"aws:CurrentTime": "someday"}})))
+
+
+# ---- any document: parsed, or MalformedPolicy - never another exception ---------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+    st.sampled_from(["*", "Allow", "Deny", "s3:GetObject", "s3:Get*", "arn:aws:s3:::b/*",
+                     "arn:aws:s3:::b", "arn:aws:iam:::user/alice", "10.0.0.0/8", "true",
+                     "${aws:username}", "2012-10-17", "aws:SourceIp", "s3:prefix", "x"]),
+    st.text(max_size=6),
+)
+JSON = st.recursive(SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=3),
+    st.dictionaries(st.sampled_from(["AWS", "CanonicalUser", "Service", "StringEquals",
+                                     "IpAddress", "ForAnyValue:StringLike", "Null",
+                                     "aws:SourceIp", "s3:prefix", "x"]), inner, max_size=3)),
+    max_leaves=8)
+FIELDS = ["Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource",
+          "NotResource", "Condition"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=7), max_size=3),
+       st.one_of(st.none(), JSON))
+def test_any_structure_parses_or_is_malformed(statements: list[Any], version: Any) -> None:
+    body: dict[str, Any] = {"Statement": statements}
+    if version is not None:
+        body["Version"] = version
+    try:
+        parse_policy(json.dumps(body).encode(), "b")
+    except S3Error as e:
+        assert e.code == "MalformedPolicy" and e.status == 400
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(FIELDS), JSON, st.sampled_from(FIELDS), JSON)
+def test_a_valid_statement_with_fields_replaced(f1: str, v1: Any, f2: str, v2: Any) -> None:
+    statement = dict(GET, Condition={"StringEquals": {"aws:username": "a"}})
+    statement[f1] = v1
+    statement[f2] = v2
+    try:
+        parse_policy(doc(statement), "b")
+    except S3Error as e:
+        assert e.code == "MalformedPolicy" and e.status == 400
