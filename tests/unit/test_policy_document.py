@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aisfs.auth.policy import MAX_POLICY_BYTES, parse_policy
 from aisfs.errors import S3Error
@@ -172,8 +174,6 @@ def test_numeric_and_date_values_must_parse() -> None:
 
 # ---- any document: parsed, or MalformedPolicy - never another exception ---------------
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
