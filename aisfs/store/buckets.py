@@ -120,6 +120,8 @@ class Buckets:
                 raise S3Error("NoSuchBucket", "The specified bucket does not exist", name)
             if w.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone() or (
                 w.execute("SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1", (name,)).fetchone()
+            ) or (  # versions or delete markers left: not empty either (as S3)
+                w.execute("SELECT 1 FROM versions WHERE bucket = ? LIMIT 1", (name,)).fetchone()
             ):
                 raise S3Error("BucketNotEmpty", "The bucket you tried to delete is not empty", name)
             with self.index.journal.intent(buckets=[name]):

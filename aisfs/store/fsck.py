@@ -20,10 +20,11 @@ from typing import Any
 from . import layout
 from .core import StoreCore
 from .files import read_json
-from .index import INSERT_OBJECT, object_row
+from .index import INSERT_OBJECT, INSERT_VERSION, object_row, version_row
 from .manifest import dumps, index_text, inline_ok, upload_from_json
 from .manifests import walk_manifests
 from .types import BucketInfo, FsckReport, ObjectInfo, UploadInfo
+from .version_repair import apply_files, scan_versions, settle
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +124,20 @@ def run_fsck(core: StoreCore, rebuild: bool, check_chunks: bool = True) -> FsckR
 def _check(core: StoreCore, rebuild: bool, check_chunks: bool) -> FsckReport:
     progress = ScanProgress()
     buckets, objects, uploads, parts = _scan(core, progress)
+    versions, promotions = _settle_versions(objects, scan_versions(core))
     _adopt_orphans(buckets, objects, uploads)
+    for bucket, _ in versions:
+        if bucket not in buckets:
+            buckets[bucket] = (0, BucketInfo(bucket, time.time_ns(), {}))
     report = FsckReport()
     _compare_with_index(core.index.w, report, buckets, objects, uploads, parts)
+    _compare_versions(core.index.w, report, versions)
     refs, sizes = _chunk_refs(objects, uploads, parts)
+    for per in versions.values():
+        for info in per.values():
+            for c in info.chunks:
+                refs[c.id] += 1
+                sizes[c.id] = c.size
     report.buckets = len(buckets)
     report.objects = len(objects)
     report.uploads = len(uploads)
@@ -138,9 +149,58 @@ def _check(core: StoreCore, rebuild: bool, check_chunks: bool) -> FsckReport:
             if not any(os.path.exists(layout.chunk_path(mp.root, cid)) for mp in live):
                 report.missing_chunks.append(cid)
     if rebuild:
+        for (bucket, key), (drop, promote, drop_current) in promotions.items():
+            apply_files(core, bucket, key, drop, promote, drop_current)
         _rebuild_index(core, buckets, objects, uploads, parts, refs, sizes)
+        _rebuild_versions(core, versions)
         report.rebuilt = True
     return report
+
+
+def _settle_versions(
+    objects: dict[tuple[str, str], ObjectInfo],
+    scanned: dict[tuple[str, str], dict[str, ObjectInfo]],
+) -> tuple[dict[tuple[str, str], dict[str, ObjectInfo]],
+           dict[tuple[str, str], tuple[list[str], str | None, bool]]]:
+    """Each key's versions as version_repair's rules leave them (``objects`` updated: a
+    current superseded goes, a version promoted comes); the file changes a rebuild makes."""
+    out: dict[tuple[str, str], dict[str, ObjectInfo]] = {}
+    changes: dict[tuple[str, str], tuple[list[str], str | None, bool]] = {}
+    for name, found in scanned.items():
+        current, kept, drop, promote, drop_current = settle(objects.get(name), found)
+        if current is None:
+            objects.pop(name, None)
+        else:
+            objects[name] = current
+        if kept:
+            out[name] = kept
+        if drop or promote or drop_current:
+            changes[name] = (drop, promote, drop_current)
+    return out, changes
+
+
+def _compare_versions(w: sqlite3.Connection, report: FsckReport,
+                      versions: dict[tuple[str, str], dict[str, ObjectInfo]]) -> None:
+    disk = {(b, k, vid) for (b, k), per in versions.items() for vid in per}
+    idx = {(r[0], r[1], r[2]) for r in w.execute(
+        "SELECT bucket, key, version_id FROM versions").fetchall()}
+    report.versions = len(disk)
+    report.version_mismatches = sorted(disk ^ idx)
+
+
+def _rebuild_versions(core: StoreCore,
+                      versions: dict[tuple[str, str], dict[str, ObjectInfo]]) -> None:
+    w = core.index.w
+    core.index.begin()
+    try:
+        w.execute("DELETE FROM versions")
+        w.executemany(INSERT_VERSION, (
+            version_row(i, index_text(i)) for per in versions.values() for i in per.values()
+        ))
+        core.index.commit()
+    except BaseException:
+        core.index.rollback()
+        raise
 
 
 def _adopt_orphans(buckets: dict[str, tuple[int, BucketInfo]],

@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS objects (
     bucket TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
     mtime_ns INTEGER NOT NULL, generation INTEGER NOT NULL, extra TEXT,
     manifest TEXT NOT NULL, user_meta TEXT, cksum_type TEXT, cksum_value TEXT,
+    version_id TEXT, lock TEXT,
     PRIMARY KEY (bucket, key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS chunks (
@@ -50,6 +51,17 @@ CREATE TABLE IF NOT EXISTS parts (
 -- when a cached object was last read (aisfs/store/lru.py: written in batches, never by
 -- the read itself); no row: its commit (mtime_ns). An index from before this table gets
 -- it, empty, at its next open (CREATE IF NOT EXISTS is the migration).
+-- the versions of a key that are not its current object (that one is its `objects` row)
+-- and its delete markers, in a versioned bucket (versions.py); `seq` orders a key's
+-- versions (the generation each was written with: newest is highest). An index from before
+-- this table gets it, empty, at its next open.
+CREATE TABLE IF NOT EXISTS versions (
+    bucket TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, version_id TEXT NOT NULL,
+    is_marker INTEGER NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
+    mtime_ns INTEGER NOT NULL, manifest TEXT NOT NULL, lock TEXT,
+    PRIMARY KEY (bucket, key, seq DESC)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS versions_by_id ON versions (bucket, key, version_id);
 CREATE TABLE IF NOT EXISTS atimes (
     bucket TEXT NOT NULL, key TEXT NOT NULL, atime_ns INTEGER NOT NULL,
     PRIMARY KEY (bucket, key)
@@ -63,11 +75,21 @@ LISTED_COLUMNS = (
     ("user_meta", "NULLIF(json_extract(manifest, '$.meta.user'), '{}')"),
     ("cksum_type", "coalesce(json_extract(manifest, '$.checksum_type'), 'xxhash')"),
     ("cksum_value", "NULLIF(json_extract(manifest, '$.checksum_value'), '')"),
+    # versioning (versions.py): the current object's version id (NULL: the null version)
+    # and its object-lock state (JSON, NULL: none)
+    ("version_id", "json_extract(manifest, '$.version_id')"),
+    ("lock", "json_extract(manifest, '$.lock')"),
 )
 
 INSERT_OBJECT = (
     "INSERT INTO objects (bucket, key, size, etag, mtime_ns, generation, extra, user_meta, "
-    "cksum_type, cksum_value, manifest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "cksum_type, cksum_value, version_id, lock, manifest) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+INSERT_VERSION = (
+    "INSERT OR REPLACE INTO versions (bucket, key, seq, version_id, is_marker, size, etag, "
+    "mtime_ns, manifest, lock) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -85,7 +107,17 @@ def object_row(info: ObjectInfo, manifest: str) -> tuple[Any, ...]:
         info.bucket, info.key, info.size, info.etag, info.mtime_ns, info.generation,
         _dumps(meta.extra) if meta.extra else None,
         _dumps(meta.user) if meta.user else None,
-        info.checksum_type, info.checksum_value or None, manifest,
+        info.checksum_type, info.checksum_value or None, info.version_id,
+        _dumps(info.lock) if info.lock else None, manifest,
+    )
+
+
+def version_row(info: ObjectInfo, manifest: str) -> tuple[Any, ...]:
+    """The parameters of ``INSERT_VERSION`` for a non-current version or a delete marker."""
+    return (
+        info.bucket, info.key, info.generation, info.version_id or "null",
+        1 if info.delete_marker else 0, info.size, info.etag, info.mtime_ns, manifest,
+        _dumps(info.lock) if info.lock else None,
     )
 
 

@@ -4,6 +4,7 @@
 MP/.aisfs-mountpath.json            identity: {"uuid": ..., "created_ns": ...}
 MP/chunks/<id[:2]>/<id>             chunk data, named by xxh3-128 hex ("-N" for a variant)
 MP/manifests/<name[:2]>/<name>.json object manifest; name = sha256(bucket NUL key)[:40]
+MP/manifests/<name[:2]>/<name>~<version_id>.json  a non-current version or a delete marker
 MP/buckets/<bucket>.json            bucket record (every mountpath)
 MP/uploads/<upload_id>/upload.json  multipart upload record
 MP/uploads/<upload_id>/part.<NNNNN>.json  one part (its chunk list)
@@ -44,6 +45,16 @@ def manifest_name(bucket: str, key: str) -> str:
 def manifest_path(root: str, bucket: str, key: str) -> str:
     name = manifest_name(bucket, key)
     return f"{root}/{MANIFESTS}/{name[:2]}/{name}.json"
+
+
+VERSION_SEP = "~"  # <name>~<version_id>.json: a version file (never in a current's name)
+
+
+def version_path(root: str, bucket: str, key: str, version_id: str) -> str:
+    """The manifest of a non-current version (or a delete marker) of ``bucket/key``: beside
+    the current one's, so one directory fsync covers both (versions.py)."""
+    name = manifest_name(bucket, key)
+    return f"{root}/{MANIFESTS}/{name[:2]}/{name}{VERSION_SEP}{version_id}.json"
 
 
 def bucket_path(root: str, bucket: str) -> str:

@@ -32,6 +32,12 @@ def info_to_json(info: ObjectInfo) -> dict[str, Any]:
     d = _info_to_json(info)
     if info.inline is not None or info.inline_xxh3:
         d["inline_xxh3"] = info.inline_xxh3 or inline_hash(info.inline or b"")
+    if info.version_id is not None:
+        d["version_id"] = info.version_id
+    if info.delete_marker:
+        d["delete_marker"] = True
+    if info.lock:
+        d["lock"] = info.lock
     return d
 
 
@@ -104,6 +110,9 @@ def info_from_json(d: dict[str, Any]) -> ObjectInfo:
         checksum_value=d.get("checksum_value", ""),
         inline=data,
         inline_xxh3=d.get("inline_xxh3", ""),
+        version_id=d.get("version_id"),
+        delete_marker=bool(d.get("delete_marker")),
+        lock=d.get("lock") or None,
     )
 
 

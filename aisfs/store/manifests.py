@@ -37,8 +37,8 @@ def walk_manifests(
         except OSError:
             continue
         for name in names:
-            if not name.endswith(".json"):
-                continue
+            if not name.endswith(".json") or layout.VERSION_SEP in name:
+                continue  # a version file (versions.py's walk_versions) is no current
             path = f"{base}/{name}"
             try:
                 data = read_file(path)

@@ -36,6 +36,7 @@ from .publish import Publisher, nonzero
 from .space import insufficient_storage, is_full_error
 from .threads import run_sync
 from .types import ChunkRef, ObjectInfo, ObjectMeta, PartInfo, UploadInfo, WriteResult
+from .versions import version_id_for
 from .writer import Writer
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class Multipart:
         self.buckets = buckets
         self.publisher = publisher
         self.writer = writer
+        self.versions = writer.versions  # a versioned bucket's complete keeps the current
         self.generations = generations
         self.completed_keep_seconds: float = COMPLETED_KEEP_SECONDS
         with index.wlock:
@@ -339,9 +341,11 @@ class Multipart:
             binfo = self.buckets.get_sync(bucket)
             md5s, sizes, chunks = self._chosen_parts(w, upload_id, parts)
             row = w.execute(
-                "SELECT etag FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
+                "SELECT etag, manifest, version_id, lock FROM objects "
+                "WHERE bucket = ? AND key = ?", (bucket, key)
             ).fetchone()
             check_preconditions(row[0] if row else None, if_match, if_none_match, key)
+            generation = self.generations.next()
             meta = upload.meta
             if checksums is not None:
                 meta.checksums = dict(checksums)
@@ -353,19 +357,33 @@ class Multipart:
                 size=sum(sizes),
                 etag=f"{hashlib.md5(b''.join(md5s)).hexdigest()}-{len(parts)}",
                 mtime_ns=time.time_ns(),
-                generation=self.generations.next(),
+                generation=generation,
                 meta=meta,
                 chunks=chunks,
                 part_sizes=sizes,
                 checksum_type=str(binfo.props.get("checksum.type", "xxhash")),
                 checksum_value="",
+                version_id=version_id_for(binfo.props, generation),
             )
+            keep = self.versions.plan(
+                binfo.props, bucket, key, info.version_id,
+                self.versions.current_of(row[1:] if row is not None else None), read=False,
+            )
+
+            def in_tx() -> Counter[str]:
+                delta = self._finish_upload_tx(upload_id, info, parts)
+                if keep is not None:
+                    delta.update(keep.in_tx())
+                return delta
+
             dropped = self.publisher.publish(
                 [info],
                 [],
                 self.buckets.copies(binfo.props),
                 before_tx=lambda: self._remove_upload_files(upload_id),
-                in_tx=lambda: self._finish_upload_tx(upload_id, info, parts),
+                in_tx=in_tx,
+                prepare=keep.prepare if keep is not None else None,
+                guarded=True,
             )
             return info, dropped
 

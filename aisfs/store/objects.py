@@ -14,6 +14,7 @@ import trio
 from ..errors import S3Error
 from . import layout
 from .buckets import Buckets
+from .chunks import StoreCorruption
 from .files import fsync_dir
 from .generations import Generations
 from .groups import Group
@@ -24,6 +25,8 @@ from .manifests import load_inline
 from .publish import Publisher
 from .threads import ShortSteps, run_sync
 from .types import ObjectInfo, ObjectMeta
+from .version_files import read_version
+from .versions import Versions, no_such_version, version_id_for
 
 
 class Objects:
@@ -36,12 +39,14 @@ class Objects:
         publisher: Publisher,
         generations: Generations,
         short: ShortSteps,
+        versions: Versions,
     ) -> None:
         self.index = index
         self.buckets = buckets
         self.publisher = publisher
         self.generations = generations
         self.short = short
+        self.versions = versions  # a versioned bucket's copy keeps the current
         self.cache = cache_for(index)  # inline objects' verified bytes (inline_cache.py)
         self.deletes: Group[tuple[str, str], None] = Group(self._delete_batch)
 
@@ -67,17 +72,19 @@ class Objects:
                 try:
                     self.buckets.get_locked(bucket)
                     row = self.index.w.execute(
-                        "SELECT manifest FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
+                        "SELECT manifest, version_id, lock FROM objects "
+                        "WHERE bucket = ? AND key = ?", (bucket, key)
                     ).fetchone()
                     if row is None or (bucket, key) in known:  # twice in one batch: as in turn
                         raise S3Error("NoSuchKey", "The specified key does not exist.", key)
+                    self.publisher.check_removal(bucket, key, row[1], row[2])
                     known[(bucket, key)] = row[0]
                     results.append(outcome.Value(None))
                 except S3Error as e:
                     results.append(outcome.Error(e))
             if known:  # copies: only new manifests need it
                 dropped = self.publisher.publish(
-                    [], list(known), 1, known=known, removed_dirs=dirs
+                    [], list(known), 1, known=known, removed_dirs=dirs, guarded=True
                 )
                 for bucket, key in known:  # memory only: no entry could match a row again
                     self.cache.forget(bucket, key)
@@ -120,20 +127,47 @@ class Objects:
         else:
             info.inline = data
 
+    def _source_sync(self, bucket: str, key: str, version_id: str | None) -> ObjectInfo:
+        """A copy's source: the current object, or the version ``version_id`` (its
+        inline bytes from its own files); NoSuchKey / NoSuchVersion, or a delete marker
+        (InvalidRequest, as S3 answers a copy from one)."""
+        if version_id is None:
+            return self._get_row_sync(bucket, key)
+        cur = self.index.w.execute(
+            "SELECT version_id FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
+        ).fetchone()
+        if cur is not None and (cur[0] or "null") == version_id:
+            return self._get_row_sync(bucket, key)
+        info = self.versions.record_sync(bucket, key, version_id)
+        if info is None:
+            raise no_such_version(key, version_id)
+        if info.delete_marker:
+            raise S3Error("InvalidRequest",
+                          "The source of a copy request may not specifically refer to a "
+                          "delete marker by version id.", key)
+        if info.inline_xxh3:
+            found = read_version(self.publisher.mps, bucket, key, version_id)
+            if found is None or found.inline_xxh3 != info.inline_xxh3:
+                raise StoreCorruption(f"inline:{bucket}/{key}@{version_id}",
+                                      "no version file with good inline data")
+            info.inline = found.inline
+        return info
+
     def _copy_sync(
         self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str,
-        meta: ObjectMeta | None,
+        meta: ObjectMeta | None, src_version: str | None = None,
     ) -> tuple[ObjectInfo, list[str]]:
         with self.index.wlock:
-            src = self._get_row_sync(src_bucket, src_key)
+            src = self._source_sync(src_bucket, src_key, src_version)
             dbinfo = self.buckets.get_sync(dst_bucket)
+            generation = self.generations.next()
             info = ObjectInfo(
                 bucket=dst_bucket,
                 key=dst_key,
                 size=src.size,
                 etag=src.etag,
                 mtime_ns=time.time_ns(),
-                generation=self.generations.next(),
+                generation=generation,
                 meta=src.meta if meta is None else meta,
                 chunks=list(src.chunks),
                 part_sizes=src.part_sizes,
@@ -141,8 +175,14 @@ class Objects:
                 checksum_value=src.checksum_value,
                 inline=src.inline,
                 inline_xxh3=src.inline_xxh3,
+                version_id=version_id_for(dbinfo.props, generation),
             )
-            return info, self.publisher.publish([info], [], self.buckets.copies(dbinfo.props))
+            keep = self.versions.plan(dbinfo.props, dst_bucket, dst_key, info.version_id)
+            return info, self.publisher.publish(
+                [info], [], self.buckets.copies(dbinfo.props),
+                prepare=keep.prepare if keep is not None else None,
+                in_tx=keep.in_tx if keep is not None else None, guarded=True,
+            )
 
     async def copy_object(
         self,
@@ -151,10 +191,12 @@ class Objects:
         dst_bucket: str,
         dst_key: str,
         meta: ObjectMeta | None = None,
+        src_version: str | None = None,
     ) -> ObjectInfo:
-        """A new manifest sharing the source's chunks (no data is copied)."""
+        """A new manifest sharing the source's chunks (no data is copied); the source is
+        the current object, or its version ``src_version``."""
         info, dropped = await run_sync(
-            self._copy_sync, src_bucket, src_key, dst_bucket, dst_key, meta
+            self._copy_sync, src_bucket, src_key, dst_bucket, dst_key, meta, src_version
         )
         with trio.CancelScope(shield=True):
             await run_sync(self.publisher.drop_chunks, dropped)
@@ -168,7 +210,8 @@ class Objects:
             binfo = self.buckets.get_sync(bucket)
             update(cur.meta)
             cur.generation = self.generations.next()
-            self.publisher.publish([cur], [], self.buckets.copies(binfo.props))
+            # the same version, new metadata: nothing removed (no guard)
+            self.publisher.publish([cur], [], self.buckets.copies(binfo.props), guarded=True)
             return cur
 
     async def update_object_meta(

@@ -31,6 +31,9 @@ from .types import ObjectInfo
 
 log = logging.getLogger(__name__)
 
+# (bucket, key, version id, lock JSON or None) -> None, or raises to refuse the removal
+RemovalGuard = Callable[[str, str, str, str | None], None]
+
 
 def _chunks_of(manifest_json: str) -> list[str]:
     return [c[0] for c in json.loads(manifest_json).get("chunks") or []]
@@ -48,6 +51,29 @@ class Publisher:
         self.mps = mps
         self.chunks = chunks
         self.reaper = reaper
+        # object lock's veto (Store.version_removal_guard): called with (bucket, key,
+        # version id, lock JSON or None) before any version is removed or replaced for
+        # good; raises to refuse. None: nothing is refused.
+        self.removal_guard: RemovalGuard | None = None
+
+    def check_removal(
+        self, bucket: str, key: str, version_id: str | None, lock: str | None
+    ) -> None:
+        """The removal guard's say on removing (or replacing) one version for good."""
+        if self.removal_guard is not None:
+            self.removal_guard(bucket, key, version_id or "null", lock)
+
+    def _guard(self, touched: list[tuple[str, str]]) -> None:
+        """Every current object ``touched`` replaces or removes, past the guard."""
+        if self.removal_guard is None:
+            return
+        for bucket, key in touched:
+            row = self.index.w.execute(
+                "SELECT version_id, lock FROM objects WHERE bucket = ? AND key = ?",
+                (bucket, key),
+            ).fetchone()
+            if row is not None:
+                self.check_removal(bucket, key, row[0], row[1])
 
     def stage_manifest(
         self, info: ObjectInfo, copies: int, lazy: bool = False
@@ -243,6 +269,8 @@ class Publisher:
         began: bool = False,
         known: dict[tuple[str, str], str | None] | None = None,
         removed_dirs: set[str] | None = None,
+        prepare: Callable[[set[str]], None] | None = None,
+        guarded: bool = False,
     ) -> list[str]:
         """Write manifests, remove others, commit the index; ids whose refcount hit 0.
 
@@ -255,17 +283,24 @@ class Publisher:
         ``removed_dirs`` (a delete, ``new`` empty): the directories of the removed
         manifests are left there for the caller to fsync after the lock, before it
         acknowledges, as a PUT's ``staged_dirs`` (concurrent deletes overlap their fsyncs).
+        ``prepare(dirs)`` (a versioned overwrite: the current kept as a version, versions.py)
+        runs inside the journal's record, before any manifest is installed; the
+        directories it changed go to ``dirs``, fsynced with the new manifests'.
+        ``guarded``: the caller put every removal past ``removal_guard`` (or removes
+        none); else each current object replaced or removed goes past it here.
         """
         # a batch (a prefix rename of thousands) fsyncs each manifest directory once, not
         # once per object: every new manifest is durable before any old one is removed,
         # and every removal is durable before the index commits
         touched = list(dict.fromkeys([*removed, *((i.bucket, i.key) for i in new)]))
+        if not guarded:
+            self._guard(touched)
         crash_point("staged")
         with self.index.journal.intent(objects=touched):
             crash_point("journaled")
             return self._publish(
                 new, removed, copies, touched, before_tx, in_tx, staged, staged_dirs, began,
-                known, removed_dirs,
+                known, removed_dirs, prepare,
             )
 
     # long: the publish path in crash order - install manifests, fsync their directories,
@@ -284,8 +319,11 @@ class Publisher:
         began: bool,
         known: dict[tuple[str, str], str | None] | None,
         removed_dirs: set[str] | None = None,
+        prepare: Callable[[set[str]], None] | None = None,
     ) -> list[str]:
         dirs: set[str] = set()
+        if prepare is not None:
+            prepare(staged_dirs if staged_dirs is not None else dirs)
         if staged is not None and staged_dirs is not None:
             for info in new:
                 self.install_manifest(info, staged, staged_dirs)

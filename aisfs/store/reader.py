@@ -19,6 +19,7 @@ from .manifests import load_inline
 from .mountpaths import MountpathSet
 from .threads import run_sync, start_soon
 from .types import ChunkRef, ObjectInfo
+from .version_files import read_version
 
 READ_PIECE = MiB
 INLINE_READ = MiB  # head_object(with_data=True) reads objects up to this size
@@ -119,6 +120,43 @@ class Reader:
             await trio.lowlevel.cancel_shielded_checkpoint()
             return info
         return await run_sync(self._from_disks, info, with_data)
+
+    def version_sync(
+        self, bucket: str, key: str, version_id: str, with_data: bool = False
+    ) -> ObjectInfo:
+        """The record of one version (the current, a non-current one or a delete marker:
+        ``delete_marker`` says); with ``with_data``, a small one's bytes. NoSuchVersion
+        if the key has no such version."""
+        row = self.index.row(
+            "SELECT version_id FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
+        if row is not None and (row[0] or "null") == version_id:
+            return self.head_sync(bucket, key, with_data)
+        vrow = self.index.row(
+            "SELECT manifest FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
+            (bucket, key, version_id))
+        if vrow is None:
+            self.buckets.get_sync(bucket)
+            raise S3Error("NoSuchVersion", "The specified version does not exist.", key,
+                          status=404, extra={"Key": key, "VersionId": version_id})
+        info = info_from_json(json.loads(vrow[0]))
+        if info.delete_marker:
+            return info
+        if info.inline_xxh3:
+            found = read_version(self.mps, bucket, key, version_id)
+            if found is not None and found.inline_xxh3 == info.inline_xxh3:
+                info.inline = found.inline  # else read_object raises StoreCorruption
+                if with_data:
+                    info.data = found.inline
+        elif with_data and 0 < info.size <= INLINE_READ:
+            with contextlib.suppress(StoreCorruption):
+                info.data = b"".join(self.chunks.read(c.id, c.size) for c in info.chunks)
+        return info
+
+    async def head_version(
+        self, bucket: str, key: str, version_id: str, *, with_data: bool = False
+    ) -> ObjectInfo:
+        """``version_sync`` in a worker thread."""
+        return await run_sync(self.version_sync, bucket, key, version_id, with_data)
 
     def _read_chunk_sync(self, info: ObjectInfo, ref: ChunkRef) -> bytes:
         try:

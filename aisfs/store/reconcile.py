@@ -28,6 +28,7 @@ from .index import INSERT_OBJECT, object_row
 from .manifest import dumps, index_text, inline_ok
 from .manifests import read_manifest
 from .types import ObjectInfo
+from .version_repair import reconcile_key
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,19 @@ def _newest(core: StoreCore, bucket: str, key: str, report: ReconcileReport) -> 
 
 
 def _object(core: StoreCore, bucket: str, key: str, report: ReconcileReport) -> list[str]:
+    # a versioned key's version files first (version_repair.py): they may change which
+    # manifest is current
     best = _newest(core, bucket, key, report)
+    settled, read, changed = reconcile_key(core, bucket, key, best)
+    report.manifests_read += read
+    if changed:
+        report.objects_fixed += 1
+        best = _newest(core, bucket, key, report)
+    return settled + _current(core, bucket, key, best, report)
+
+
+def _current(core: StoreCore, bucket: str, key: str, best: ObjectInfo | None,
+             report: ReconcileReport) -> list[str]:
     index = core.index
     w = index.w
     row = w.execute(

@@ -35,6 +35,7 @@ from typing import Any
 
 import trio
 
+from ..errors import S3Error
 from .admin import StoreAdmin, effective_mountpaths
 from .buckets import Buckets
 from .chunks import ChunkStore, StoreCorruption
@@ -52,7 +53,7 @@ from .mountpath import Mountpath, open_mountpath
 from .mountpaths import MountpathSet
 from .multipart import Multipart
 from .objects import Objects
-from .publish import Publisher
+from .publish import Publisher, RemovalGuard
 from .reader import Reader
 from .reaper import Reaper
 from .reconcile import ReconcileReport, reconcile
@@ -60,14 +61,18 @@ from .stats import store_stats
 from .threads import ShortSteps, run_sync
 from .types import (
     BucketInfo,
+    DeleteOutcome,
     FsckReport,
     ListPage,
     ObjectInfo,
     ObjectMeta,
     PartInfo,
     UploadInfo,
+    VersionPage,
     WriteResult,
 )
+from .version_listing import VersionLister
+from .versions import Versions, versioning
 from .writer import RemoteCopy, Writer
 
 log = logging.getLogger(__name__)
@@ -105,14 +110,17 @@ class Store:
         self.short_steps = ShortSteps(index.wlock, config)
         self.buckets = Buckets(config, index, mps)
         self.publisher = Publisher(config, index, mps, self.chunks, self.reaper)
+        self.versions = Versions(index, self.buckets, self.publisher, self.generations)
         self.writer = Writer(
             config, index, self.chunks, self.buckets, self.publisher, self.generations,
-            self.short_steps,
+            self.short_steps, self.versions,
         )
         self.reader = Reader(index, mps, self.chunks, self.buckets)
         self.lister = Lister(index, self.buckets)
+        self.version_lister = VersionLister(index, self.buckets)
         self.objects = Objects(
-            index, self.buckets, self.publisher, self.generations, self.short_steps
+            index, self.buckets, self.publisher, self.generations, self.short_steps,
+            self.versions,
         )
         self.multipart = Multipart(
             config, index, mps, self.chunks, self.buckets, self.publisher, self.writer,
@@ -120,6 +128,20 @@ class Store:
         )
         self.core = StoreCore(config, index, mps, self.chunks, self.buckets)
         self.admin = StoreAdmin(self.core)  # mountpath lifecycle, resilver, scrub
+
+    @property
+    def version_removal_guard(self) -> RemovalGuard | None:
+        """Object lock's veto on removing a version for good: called with (bucket, key,
+        version id, lock JSON or None) by every path that removes or replaces a version
+        (a DELETE of a version, a delete in an unversioned bucket, an overwrite of the null
+        version, DeleteObjects, lifecycle, the native API, the mount, a rename's
+        replaced destination); it raises (an S3Error) to refuse. GC removes chunks that
+        no version references only, never a version."""
+        return self.publisher.removal_guard
+
+    @version_removal_guard.setter
+    def version_removal_guard(self, guard: RemovalGuard | None) -> None:
+        self.publisher.removal_guard = guard
 
     @property
     def uncontended(self) -> Callable[[], bool]:
@@ -331,8 +353,65 @@ class Store:
             max_keys=max_keys, with_extra=with_extra,
         )
 
-    async def delete_object(self, bucket: str, key: str) -> None:
-        await self.objects.delete_object(bucket, key)
+    async def delete_object(
+        self, bucket: str, key: str, version_id: str | None = None
+    ) -> DeleteOutcome | None:
+        """Delete ``bucket/key``: in an unversioned bucket the object (NoSuchKey if none;
+        None returned); in a versioned one a delete marker is made (versions.py). With
+        ``version_id``, that version is removed for good (nothing if there is none)."""
+        if version_id is None:
+            binfo = await self.buckets.get(bucket)
+            if versioning(binfo.props) is None:
+                await self.objects.delete_object(bucket, key)
+                return None
+        elif version_id == "null":
+            binfo = await self.buckets.get(bucket)
+            if versioning(binfo.props) is None:
+                try:
+                    await self.objects.delete_object(bucket, key)
+                except S3Error as e:
+                    if e.code != "NoSuchKey":
+                        raise
+                return DeleteOutcome("null", False)
+        out, dropped = await run_sync(self.versions.delete_sync, bucket, key, version_id)
+        if dropped:
+            with trio.CancelScope(shield=True):
+                await run_sync(self.publisher.drop_chunks, dropped)
+        return out
+
+    async def head_version(
+        self, bucket: str, key: str, version_id: str, *, with_data: bool = False
+    ) -> ObjectInfo:
+        """One version's record (``delete_marker`` for a delete marker); NoSuchVersion."""
+        return await self.reader.head_version(bucket, key, version_id, with_data=with_data)
+
+    async def latest_delete_marker(self, bucket: str, key: str) -> str | None:
+        """The id of the delete marker that is ``key``'s newest version, if it is one."""
+        return await run_sync(self.versions.latest_marker_sync, bucket, key)
+
+    async def list_versions(
+        self, bucket: str, *, prefix: str = "", delimiter: str = "", key_marker: str = "",
+        version_id_marker: str = "", max_keys: int = 1000,
+    ) -> VersionPage:
+        """A page of versions and delete markers, by key, newest first (version_listing)."""
+        return await self.version_lister.list_versions(
+            bucket, prefix=prefix, delimiter=delimiter, key_marker=key_marker,
+            version_id_marker=version_id_marker, max_keys=max_keys,
+        )
+
+    async def get_version_lock(
+        self, bucket: str, key: str, version_id: str | None
+    ) -> str | None:
+        """A version's object-lock JSON (``version_id`` None: the current's); None if it
+        has none. NoSuchKey / NoSuchVersion."""
+        return await run_sync(self.versions.get_lock_sync, bucket, key, version_id)
+
+    async def set_version_lock(
+        self, bucket: str, key: str, version_id: str | None, lock_json: str | None
+    ) -> None:
+        """Record a version's object-lock JSON (None: clear it), in its manifest and its
+        index row; the semantics (who may change what) are the caller's."""
+        await run_sync(self.versions.set_lock_sync, bucket, key, version_id, lock_json)
 
     async def copy_object(
         self,
@@ -341,9 +420,13 @@ class Store:
         dst_bucket: str,
         dst_key: str,
         meta: ObjectMeta | None = None,
+        src_version: str | None = None,
     ) -> ObjectInfo:
-        """A new manifest sharing the source's chunks (no data is copied)."""
-        return await self.objects.copy_object(src_bucket, src_key, dst_bucket, dst_key, meta)
+        """A new manifest sharing the source's chunks (no data is copied); the source is
+        the current object or its version ``src_version``."""
+        return await self.objects.copy_object(
+            src_bucket, src_key, dst_bucket, dst_key, meta, src_version
+        )
 
     async def update_object_meta(
         self, bucket: str, key: str, update: Callable[[ObjectMeta], None]

@@ -78,6 +78,11 @@ class ObjectInfo:
     # head_object(with_data=True) of a small object: its verified bytes, read in the same
     # worker call, which read_object then serves without touching the disks again
     data: bytes | None = field(default=None, repr=False, compare=False)
+    # versioning (versions.py): the version id (None: the null version), a delete marker
+    # (no data, in a versioned bucket only), the object-lock state (JSON object, None: none)
+    version_id: str | None = None
+    delete_marker: bool = False
+    lock: dict[str, Any] | None = None
 
     @property
     def is_inline(self) -> bool:
@@ -111,6 +116,37 @@ class ListPage:
     common_prefixes: list[str]
     is_truncated: bool
     next_marker: str | None  # the last key or common prefix returned, when truncated
+
+
+@dataclass(frozen=True, slots=True)
+class VersionEntry:
+    """One version (or delete marker) of a key, as ListObjectVersions shows it."""
+
+    key: str
+    version_id: str  # "null" for the null version
+    is_latest: bool
+    is_marker: bool
+    size: int
+    etag: str
+    mtime_ns: int
+
+
+@dataclass(slots=True)
+class VersionPage:
+    entries: list[VersionEntry]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_key_marker: str | None  # the last key (or common prefix) returned, when truncated
+    next_version_id_marker: str | None  # the last version returned, when truncated
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteOutcome:
+    """What a delete in a versioned bucket did: the version it made (a delete marker) or
+    removed (``version_id``), and whether that version is a delete marker."""
+
+    version_id: str | None
+    delete_marker: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +188,9 @@ class FsckReport:
     stale_objects: list[tuple[str, str]] = field(default_factory=list)  # other generation
     bucket_mismatches: list[str] = field(default_factory=list)
     upload_mismatches: list[str] = field(default_factory=list)
+    versions: int = 0  # non-current versions and delete markers on disk
+    # (bucket, key, version id) on disk and not in the index, or the reverse
+    version_mismatches: list[tuple[str, str, str]] = field(default_factory=list)
     rebuilt: bool = False
 
     @property
@@ -163,4 +202,5 @@ class FsckReport:
             or self.stale_objects
             or self.bucket_mismatches
             or self.upload_mismatches
+            or self.version_mismatches
         )

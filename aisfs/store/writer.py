@@ -46,6 +46,7 @@ from .publish import Publisher, discard
 from .space import insufficient_storage, is_full_error
 from .threads import R, ShortSteps, run_sync
 from .types import ChunkRef, ObjectInfo, ObjectMeta, WriteResult
+from .versions import Versions, new_version_id, versioning
 
 WRITERS = 2  # chunks of one PUT written (and fsynced) at once
 
@@ -92,6 +93,7 @@ class Writer:
         publisher: Publisher,
         generations: Generations,
         short: ShortSteps,
+        versions: Versions,
     ) -> None:
         self.config = config
         self.index = index
@@ -100,6 +102,7 @@ class Writer:
         self.publisher = publisher
         self.generations = generations
         self.short = short
+        self.versions = versions  # a versioned bucket's overwrite keeps the current
 
     async def _cut(
         self, body: AsyncIterable[bytes], expected_size: int | None, resource: str
@@ -331,6 +334,7 @@ class Writer:
         if_match: str | None,
         if_none_match: str | None,
         etag: Callable[[], str] | None = None,
+        versioned: bool = False,
     ) -> tuple[ObjectInfo, list[str]]:
         """Publish: manifest staged (temp, fsync - or unnamed, see ``_stage_manifest``)
         before the lock; under it, preconditions, rename (or link), index commit; after it,
@@ -339,6 +343,8 @@ class Writer:
         The ETag: ``etag()`` (a backend's), else the body's MD5 - or, when neither is
         there (a backend that gave none), the bucket's checksum of the body."""
         info = self._new_info(result, value, inline, bucket, key, meta, checksum_type, etag)
+        if versioned:
+            info.version_id = new_version_id(info.generation)
         staged = self.publisher.stage_manifest(info, copies, lazy=True)
         dirs: set[str] = set()
         try:
@@ -349,7 +355,7 @@ class Writer:
                 try:
                     binfo = self.buckets.get_locked(bucket)
                     row = self.index.w.execute(
-                        "SELECT etag, generation, manifest FROM objects "
+                        "SELECT etag, generation, manifest, version_id, lock FROM objects "
                         "WHERE bucket = ? AND key = ?",
                         (bucket, key),
                     ).fetchone()
@@ -362,9 +368,16 @@ class Writer:
                         discard(staged)
                         info.generation = self.generations.next()
                         staged = self.publisher.stage_manifest(info, want, lazy=True)
+                    keep = self.versions.plan(
+                        binfo.props, bucket, key, info.version_id,
+                        self.versions.current_of(row[2:] if row is not None else None),
+                        read=False,
+                    )
                     dropped = self.publisher.publish(
                         [info], [], want, staged=staged, staged_dirs=dirs, began=True,
                         known={(bucket, key): row[2] if row is not None else None},
+                        prepare=keep.prepare if keep is not None else None,
+                        in_tx=keep.in_tx if keep is not None else None, guarded=True,
                     )
                 except BaseException:
                     self.index.rollback()
@@ -429,6 +442,7 @@ class Writer:
             self._commit_put_sync, bucket=bucket, key=key, meta=meta, checksum_type=cktype,
             copies=copies, if_match=if_match, if_none_match=if_none_match,
             etag=remote.etag if remote is not None else None,
+            versioned=versioning(binfo.props) == "Enabled",
         )
         return await self.write_and_commit(
             body, copies, dg, expected_size, key, content_md5, before_commit, commit,

@@ -1,0 +1,145 @@
+"""The versions of a key made whole again from their files: after a crash for the keys the
+journal names (reconcile.py), and for every key by fsck.
+
+A change of a versioned key (versions.py) links, writes, renames and removes files in an
+order that leaves, at any point it can be cut, a state these rules settle, each the
+finished change (nothing acknowledged is lost, nothing half made stays):
+
+a. a version file newer than the current manifest: the current was being superseded (a
+   delete marker in flight): the current name goes (its version file, linked first,
+   keeps it when it is to be kept);
+b. a version file of the current's own id (no newer one): the link of an overwrite that
+   did not happen, or the null version a null current replaced: the version file goes;
+c. no current and the newest version is data: a removal of the current cut before its
+   successor was promoted: it is promoted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from collections import Counter
+
+from . import layout
+from . import version_files as vf
+from .core import StoreCore
+from .files import fsync_dir
+from .index import INSERT_VERSION, version_row
+from .manifest import index_text
+from .types import ObjectInfo
+
+log = logging.getLogger(__name__)
+
+
+def settle(
+    current: ObjectInfo | None, found: dict[str, ObjectInfo]
+) -> tuple[ObjectInfo | None, dict[str, ObjectInfo], list[str], str | None, bool]:
+    """The rules a-c on a key's newest current copy and its version files (by id): the
+    current and versions they leave, the version files to remove, the version to promote
+    (its file renamed to the current name) and whether the current name goes."""
+    found = dict(found)
+    drop: list[str] = []
+    promote: str | None = None
+    drop_current = False
+    newest = max(found.values(), key=lambda i: i.generation, default=None)
+    if current is not None and newest is not None and newest.generation > current.generation:
+        current, drop_current = None, True
+    if current is not None:
+        vid = current.version_id or "null"
+        if vid in found:
+            del found[vid]
+            drop.append(vid)
+    if current is None and found:
+        newest = max(found.values(), key=lambda i: i.generation)
+        if not newest.delete_marker:
+            promote = newest.version_id or "null"
+            current = found.pop(promote)
+    return current, found, drop, promote, drop_current
+
+
+def apply_files(core: StoreCore, bucket: str, key: str, drop: list[str],
+                promote: str | None, drop_current: bool) -> None:
+    """The file changes ``settle`` asks for, made durable."""
+    dirs: set[str] = set()
+    for mp in core.mps.live():
+        cur = layout.manifest_path(mp.root, bucket, key)
+        if drop_current and promote is None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(cur)
+                dirs.add(os.path.dirname(cur))
+        for vid in drop:
+            path = layout.version_path(mp.root, bucket, key, vid)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+                dirs.add(os.path.dirname(path))
+        if promote is not None:
+            path = layout.version_path(mp.root, bucket, key, promote)
+            try:
+                os.replace(path, cur)
+            except FileNotFoundError:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(cur)
+            dirs.add(os.path.dirname(cur))
+    if core.config.fsync:
+        for d in sorted(dirs):
+            fsync_dir(d)
+
+
+def reconcile_key(core: StoreCore, bucket: str, key: str,
+                  current: ObjectInfo | None) -> tuple[list[str], int, bool]:
+    """A journaled key's version files settled and its ``versions`` rows made theirs
+    (caller holds the writer lock; ``current``: its newest current manifest copy); the
+    chunk ids whose refcount hit 0, the files read, whether anything changed."""
+    found, read = vf.key_versions(core.mps, bucket, key)
+    w = core.index.w
+    rows = {
+        (r[0], int(r[1])): r[2] for r in w.execute(
+            "SELECT version_id, seq, manifest FROM versions WHERE bucket = ? AND key = ?",
+            (bucket, key)).fetchall()
+    }
+    if not found and not rows:
+        return [], read, False
+    _, kept, drop, promote, drop_current = settle(current, found)
+    changed = bool(drop or promote or drop_current)
+    if changed:
+        apply_files(core, bucket, key, drop, promote, drop_current)
+        log.warning("reconcile: %s/%s versions settled (dropped %s, promoted %s%s)", bucket,
+                    key, drop, promote, ", current removed" if drop_current else "")
+    want = {(i.version_id or "null", i.generation) for i in kept.values()}
+    if want == set(rows):
+        return [], read, changed
+    delta: Counter[str] = Counter()
+    core.index.begin()
+    try:
+        for manifest in rows.values():
+            delta.subtract(c[0] for c in json.loads(manifest).get("chunks") or [])
+        w.execute("DELETE FROM versions WHERE bucket = ? AND key = ?", (bucket, key))
+        sizes: dict[str, int] = {}
+        for info in kept.values():
+            for c in info.chunks:
+                delta[c.id] += 1
+                sizes[c.id] = c.size
+            w.execute(INSERT_VERSION, version_row(info, index_text(info)))
+        dropped = core.index.apply_refs(Counter({k: v for k, v in delta.items() if v}), sizes)
+        core.index.commit()
+    except BaseException:
+        core.index.rollback()
+        raise
+    return dropped, read, True
+
+
+def scan_versions(core: StoreCore) -> dict[tuple[str, str], dict[str, ObjectInfo]]:
+    """Every version file on the live mountpaths: per key, per version id, the newest
+    copy (fsck)."""
+    out: dict[tuple[str, str], dict[str, ObjectInfo]] = {}
+    for mp in core.mps.live():
+        for _path, info in vf.walk_versions(mp.root):
+            info.inline = None  # the index keeps no inline bytes
+            per = out.setdefault((info.bucket, info.key), {})
+            vid = info.version_id or "null"
+            have = per.get(vid)
+            if have is None or info.generation > have.generation:
+                per[vid] = info
+    return out
