@@ -4,7 +4,7 @@
   127.0.0.1). Signed streaming bodies are still de-framed. The caller is ``OPEN``.
 - sigv4: the Authorization header or a presigned query must verify against a user's
   access key (SigV4, or SigV2, which boto3 and the aws CLI still use to presign URLs for
-  us-east-1); the caller is that user. An anonymous request is AccessDenied. With an
+  us-east-1); the caller is that user. An anonymous request is ``ANONYMOUS``. With an
   ``auth.jwt_secret`` an ``Authorization: Bearer`` token is accepted too.
 - jwt: a HS256 token signed with ``auth.jwt_secret`` in ``Authorization: Bearer`` or, as
   AIStore accepts from AWS SDKs, in ``X-Amz-Security-Token``; its subject maps to a user
@@ -13,8 +13,10 @@
 The users are those of ``[auth]`` (``[auth.users.NAME]``, ``[auth.access_keys]`` as the
 admin ``aisfs``) and those added at run time (:mod:`aisfs.auth.userstore`, under
 ``<state_dir>/auth``), one :class:`aisfs.auth.Directory` swapped whole on each change and
-on SIGHUP. The interim access rule (docs/auth.md): a user acts on the buckets they own;
-an admin on all; ListBuckets shows the caller's own.
+on SIGHUP. Who may do what is decided in :mod:`node.s3_access` (the bucket owner, its
+policy, ACLs, public access block, ownership controls: docs/auth.md); an admin may do
+anything; ListBuckets shows the caller's own. An anonymous S3 request is let in where an
+ACL or a policy allows it (the native API still refuses it).
 
 Every verified signature, V4 or V2, header or presigned, must also cover every
 ``x-amz-*`` header, Content-MD5 and Host the request carries
@@ -38,14 +40,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aisfs.auth import tokens
-from aisfs.auth.caller import OPEN, OWNER_PROP, Caller, bucket_owner, may_use_bucket
+from aisfs.auth.caller import ANONYMOUS, OPEN, OWNER_PROP, Caller, bucket_owner, may_use_bucket
 from aisfs.auth.users import Directory, User, UserError, users_from_config
 from aisfs.auth.userstore import UserStore
 from aisfs.config import NodeConfig
 from aisfs.errors import S3Error
 from aisfs.s3 import sigv2, sigv4
 from aisfs.s3 import xml as s3xml
+from aisfs.s3.request import S3Request
 from node.http import Request
+from node.s3_access import AccessControl, Plan
 
 if TYPE_CHECKING:
     from aisfs.store.store import Store
@@ -53,7 +57,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("aisfs.auth")
 
 AUTH_DIR = "auth"
-_BUCKETLESS = frozenset(("ListBuckets", "CreateBucket", "PreflightRequest"))
 
 
 def access_denied(message: str = "Access Denied") -> S3Error:
@@ -66,6 +69,7 @@ class Authenticator:
         self.cache = sigv4.SigningKeyCache()
         self.store: UserStore | None = None
         self.users = Directory(())
+        self.access = AccessControl(self)
         self.reload(cfg)
 
     # ---- users --------------------------------------------------------------------
@@ -106,9 +110,11 @@ class Authenticator:
         return self.identify(http, bucket_path)[1]
 
     def identify(
-        self, http: Request, bucket_path: str | None = None
+        self, http: Request, bucket_path: str | None = None, anonymous: bool = False
     ) -> tuple[Caller, sigv4.AuthResult | None]:
         """The request's caller and its verified signature (None: no signature, or open).
+        ``anonymous``: a request with no credentials is ``ANONYMOUS`` (S3, where ACLs and
+        policies decide), else refused (the native API).
 
         Raises S3Error (AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch...).
         """
@@ -116,6 +122,8 @@ class Authenticator:
         if mode == "open":
             return OPEN, None
         get = http.headers.get
+        if anonymous and mode == "jwt" and tokens.token_of(get) is None:
+            return ANONYMOUS, None
         if mode == "jwt" or (self.cfg.auth.jwt_secret and tokens.has_bearer(get)):
             return self.token_caller(get), None
         users = self.users
@@ -141,6 +149,8 @@ class Authenticator:
             base_path=self._base_of(http.raw_path, bucket_path),
         )
         if result is None:
+            if anonymous:
+                return ANONYMOUS, None
             raise access_denied("Access Denied: this node requires signed requests")
         via = "presigned" if result.presigned else "sigv4"
         return self._caller_of_key(users, result.access_key, via), result
@@ -213,12 +223,12 @@ class Authenticator:
         if not may_use_bucket(caller, self.owner_of(info.props)):
             raise access_denied()
 
-    async def authorize_s3(self, store: Store, caller: Caller, operation: str,
-                           bucket: str | None) -> None:
-        """The interim rule for one S3 operation (before its handler runs)."""
-        if bucket is None or operation in _BUCKETLESS:
-            return
-        await self.check_bucket(store, caller, bucket)
+    async def authorize_s3(self, store: Store, caller: Caller, s3: S3Request,
+                           http: Request) -> Plan:
+        """May ``caller`` do ``s3`` (the bucket owner, its policy, ACLs, public access
+        block, ownership: node/s3_access.py); AccessDenied if not. What to record once
+        the operation succeeded (``access.apply``: the ACL a write request gave)."""
+        return await self.access.authorize(store, caller, s3, http)
 
     def new_bucket_props(self, caller: Caller) -> dict[str, Any]:
         """What CreateBucket records about its caller: the owner (none when open)."""

@@ -39,6 +39,7 @@ from node.s3.policy_ops import PolicyOps
 from node.s3.post_object import PostObject, form_route
 from node.s3.presigned import FEATURE as PRESIGNED
 from node.s3.presigned import PresignedOffload, bucket_flag, offload_signature
+from node.s3_access import NOTHING
 from node.s3_auth import Authenticator
 
 if TYPE_CHECKING:
@@ -154,20 +155,25 @@ class S3Api:
             return offloaded
         auth = None
         caller = OPEN
+        plan = NOTHING
         if s3.operation != "PreflightRequest":
             bucket_path = http.raw_path[len(base_path):] if base_path else http.raw_path
             if s3.virtual_host:
                 bucket_path = f"/{s3.bucket}{http.raw_path}"
-            caller, auth = self.authenticator.identify(http, bucket_path)
-            await self.authenticator.authorize_s3(self.store, caller, s3.operation, s3.bucket)
+            caller, auth = self.authenticator.identify(http, bucket_path, anonymous=True)
+            plan = await self.authenticator.authorize_s3(self.store, caller, s3, http)
             # SSE / object-lock headers: refused (501, or AWS's 400), never ignored
             check_unsupported(s3.operation, http.headers)  # type: ignore[arg-type]
         ctx = Context(http, s3, request_id, auth, caller)
         if s3.operation == "ListBuckets" and not caller.open:
             return await handler(ctx)  # the caller's own (node/s3_auth.py)
         if self.remote is not None:
-            return await self.remote.handle(ctx, handler)
-        return await handler(ctx)
+            response = await self.remote.handle(ctx, handler)
+        else:
+            response = await handler(ctx)
+        if plan.operation:  # the ACL a write gave (node/s3_access.py)
+            await self.authenticator.access.apply(self.store, plan, response)
+        return response
 
     async def _is_remote(self, bucket: str) -> bool:
         return self.remote is not None and await self.remote.resolve(bucket) is not None

@@ -1,0 +1,130 @@
+"""Object ACLs in the index: one row per object that has an ACL of its own (another
+owner than its bucket's, or grants beyond the owner's), and one per multipart upload that
+was created with one (applied when it completes).
+
+The tables are kept beside the index's own (created here, IF NOT EXISTS, so an older
+index gets them). An object's row names the generation of the object it was set on: a
+row whose object is gone or was replaced (a DELETE, an overwrite, an eviction, a native
+PUT, a lifecycle expiry) no longer matches its ``objects`` row and is ignored - what AWS
+does, an overwritten object getting the ACL of its new request - so no deleting path of
+the store needs to know about ACLs; ``prune_sync`` collects such rows. The ACL itself is
+JSON (``aisfs.auth.acl.to_json``): this module stores it, it does not read it.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from typing import Any
+
+from .index import Index
+from .threads import run_sync
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS object_acls (
+    bucket TEXT NOT NULL, key TEXT NOT NULL, generation INTEGER NOT NULL, acl TEXT NOT NULL,
+    PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS upload_acls (
+    upload_id TEXT PRIMARY KEY, acl TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+class ObjectAcls:
+    """The object ACL rows of one index (``of(index)``: the one instance per index)."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        with index.wlock:
+            index.w.executescript(SCHEMA)
+
+    # ---- blocking (worker threads) -----------------------------------------------------
+
+    def get_sync(self, bucket: str, key: str) -> dict[str, Any] | None:
+        """The ACL of the current object at ``bucket/key`` (None: none of its own)."""
+        row = self.index.row(
+            "SELECT a.acl FROM object_acls a JOIN objects o ON o.bucket = a.bucket "
+            "AND o.key = a.key AND o.generation = a.generation "
+            "WHERE a.bucket = ? AND a.key = ?", (bucket, key))
+        return _loads(row[0]) if row is not None else None
+
+    def set_sync(self, bucket: str, key: str, generation: int,
+                 acl: dict[str, Any] | None) -> None:
+        """Give the object of ``generation`` its ACL (None: drop it, the default applies)."""
+        with self.index.wlock:
+            if acl is None:
+                self.index.w.execute(
+                    "DELETE FROM object_acls WHERE bucket = ? AND key = ?", (bucket, key))
+            else:
+                self.index.w.execute(
+                    "INSERT OR REPLACE INTO object_acls (bucket, key, generation, acl) "
+                    "VALUES (?, ?, ?, ?)", (bucket, key, generation, _dumps(acl)))
+
+    def set_upload_sync(self, upload_id: str, acl: dict[str, Any] | None) -> None:
+        with self.index.wlock:
+            if acl is None:
+                self.index.w.execute("DELETE FROM upload_acls WHERE upload_id = ?",
+                                     (upload_id,))
+            else:
+                self.index.w.execute(
+                    "INSERT OR REPLACE INTO upload_acls (upload_id, acl) VALUES (?, ?)",
+                    (upload_id, _dumps(acl)))
+
+    def upload_sync(self, upload_id: str) -> dict[str, Any] | None:
+        row = self.index.row("SELECT acl FROM upload_acls WHERE upload_id = ?", (upload_id,))
+        return _loads(row[0]) if row is not None else None
+
+    def prune_sync(self) -> int:
+        """Drop the rows of objects that are gone or were replaced, and of uploads that
+        are no more; how many."""
+        with self.index.wlock:
+            n = self.index.w.execute(
+                "DELETE FROM object_acls WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE "
+                "o.bucket = object_acls.bucket AND o.key = object_acls.key "
+                "AND o.generation = object_acls.generation)").rowcount
+            n += self.index.w.execute(
+                "DELETE FROM upload_acls WHERE upload_id NOT IN "
+                "(SELECT upload_id FROM uploads)").rowcount
+        return int(n)
+
+    # ---- async -------------------------------------------------------------------------
+
+    async def get(self, bucket: str, key: str) -> dict[str, Any] | None:
+        return await run_sync(self.get_sync, bucket, key)
+
+    async def set(self, bucket: str, key: str, generation: int,
+                  acl: dict[str, Any] | None) -> None:
+        await run_sync(self.set_sync, bucket, key, generation, acl)
+
+    async def set_upload(self, upload_id: str, acl: dict[str, Any] | None) -> None:
+        await run_sync(self.set_upload_sync, upload_id, acl)
+
+    async def upload(self, upload_id: str) -> dict[str, Any] | None:
+        return await run_sync(self.upload_sync, upload_id)
+
+    async def prune(self) -> int:
+        return await run_sync(self.prune_sync)
+
+
+_BY_INDEX: weakref.WeakKeyDictionary[Index, ObjectAcls] = weakref.WeakKeyDictionary()
+
+
+def of(index: Index) -> ObjectAcls:
+    """The ``ObjectAcls`` of ``index`` (made, and its tables created, on first use)."""
+    acls = _BY_INDEX.get(index)
+    if acls is None:
+        acls = _BY_INDEX[index] = ObjectAcls(index)
+    return acls
+
+
+def _dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+
+def _loads(text: str) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None

@@ -1,0 +1,320 @@
+"""Who may do what on one S3 request, gathered and decided (``aisfs.auth.access``), and
+the ACL a write request sets, applied once its operation has succeeded.
+
+Before the handler (``authorize``): the bucket's props (cached by the store: no index
+read), and only when they say there is something to read, the object's ACL
+(``aisfs.store.acls``; only in a bucket where an object was given one) and the bucket
+policy's verdict (``aisfs.auth.policy``, parsed once per policy text). A bucket owner's
+request on a bucket with no policy and no object ACLs costs nothing more than before.
+Anything refused is 403 AccessDenied; the ACL headers of a write are checked here too
+(InvalidArgument, UnresolvableGrantByEmailAddress, AccessControlListNotSupported under
+BucketOwnerEnforced, AccessDenied under BlockPublicAcls), before a byte is stored.
+
+After the handler (``apply``): CreateBucket's ACL and ``x-amz-object-ownership`` go
+into the bucket's props; PutObject's, CopyObject's and CompleteMultipartUpload's (given
+at CreateMultipartUpload) ACL and owner to the object's row.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from aisfs.auth import access
+from aisfs.auth import acl as acls
+from aisfs.auth.caller import Caller
+from aisfs.errors import S3Error
+from aisfs.s3.request import S3Request, parse_copy_source
+from aisfs.store import acls as stored_acls
+from node.http import Request, Response
+from node.s3_policy import PolicyGate
+
+if TYPE_CHECKING:
+    from aisfs.store.store import Store
+    from node.s3_auth import Authenticator
+
+# the canonical id AWS gives anonymous writers (the owner of what they write)
+ANONYMOUS_ID = "65a011a29cdf8ec533ec3d1ccaae921c"
+BUCKETLESS = frozenset(("ListBuckets", "CreateBucket", "PreflightRequest"))
+OBJECT_WRITES = frozenset(("PutObject", "CopyObject", "CreateMultipartUpload"))
+_UPLOAD_ID = re.compile(rb"<UploadId>([^<]+)</UploadId>")
+
+
+def access_denied() -> S3Error:
+    return S3Error("AccessDenied", "Access Denied")
+
+
+def acl_not_supported() -> S3Error:
+    return S3Error("AccessControlListNotSupported", "The bucket does not allow ACLs")
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """What a decision needs of a bucket's props."""
+
+    owner: str
+    props: dict[str, Any]
+
+    @property
+    def ownership(self) -> str:
+        value = self.props.get(access.OWNERSHIP_PROP)
+        return value if isinstance(value, str) else access.DEFAULT_OWNERSHIP
+
+    @property
+    def enforced(self) -> bool:
+        return self.ownership == access.ENFORCED
+
+    @property
+    def block(self) -> access.PublicAccessBlock:
+        return access.PublicAccessBlock.from_json(self.props.get(access.PUBLIC_ACCESS_BLOCK_PROP))
+
+    @property
+    def acl(self) -> acls.AccessControlPolicy:
+        return acls.from_json(self.props.get(access.ACL_PROP)) or acls.private(self.owner)
+
+
+@dataclass(slots=True)
+class Plan:
+    """What to do once the operation succeeded (nothing: ``acl`` None and no ownership)."""
+
+    operation: str
+    bucket: str = ""
+    key: str = ""
+    acl: acls.AccessControlPolicy | None = None  # the new resource's ACL (None: default)
+    bucket_owner: str = ""
+    ownership: str | None = None  # CreateBucket's x-amz-object-ownership
+
+
+NOTHING = Plan("")
+
+
+class AccessControl:
+    def __init__(self, authenticator: Authenticator) -> None:
+        self.auth = authenticator
+        self.policies = PolicyGate()
+
+    def name_of(self, uid: str) -> str | None:
+        if uid == ANONYMOUS_ID:
+            return "anonymous"
+        user = self.auth.users.by_id(uid)
+        return None if user is None else user.display_name
+
+    def writer_id(self, caller: Caller, bucket_owner: str) -> str:
+        """Who owns what ``caller`` writes: the user, AWS's anonymous id, or (open) the
+        bucket's owner."""
+        if caller.user is not None:
+            return caller.user.id
+        return bucket_owner if caller.open else ANONYMOUS_ID
+
+    async def bucket(self, store: Store, name: str) -> Bucket:
+        info = await store.get_bucket(name)
+        return Bucket(self.auth.owner_of(info.props), info.props)
+
+    # ---- before ------------------------------------------------------------------------
+
+    async def authorize(self, store: Store, caller: Caller, s3: S3Request,
+                        http: Request) -> Plan:
+        """AccessDenied unless ``caller`` may do ``s3``; what to apply after it."""
+        if s3.bucket is None or s3.operation in BUCKETLESS:
+            return self._bucketless(caller, s3, http)
+        try:
+            b = await self.bucket(store, s3.bucket)
+        except S3Error as err:
+            if err.code != "NoSuchBucket":
+                raise
+            from node.backends import backend_configured
+
+            if not caller.admin and backend_configured(self.auth.cfg.backend.s3):
+                raise access_denied() from None
+            return NOTHING  # the handler answers NoSuchBucket
+        if not caller.open:
+            await self.check(store, caller, s3.operation, s3.bucket, s3.key, b, s3, http)
+            if s3.operation in ("CopyObject", "UploadPartCopy"):
+                await self._check_copy_source(store, caller, http)
+        return await self._write_plan(store, caller, s3, http, b)
+
+    async def check(self, store: Store, caller: Caller, operation: str, bucket: str,
+                    key: str | None, b: Bucket, s3: S3Request | None = None,
+                    http: Request | None = None) -> None:
+        if caller.admin:
+            return
+        uid = caller.id
+        policy_text = b.props.get(access.POLICY_PROP)
+        scope = access.scope_of(operation)
+        object_acls = scope == "object" and key is not None and not b.enforced and bool(
+            b.props.get(access.OBJECT_ACLS_PROP))
+        if uid == b.owner and not policy_text and not object_acls:
+            return  # the bucket owner's own: the common case, nothing to read
+        object_acl = None
+        if object_acls:
+            assert key is not None
+            object_acl = acls.from_json(await stored_acls.of(store.index).get(bucket, key))
+        verdict, public = None, False
+        if isinstance(policy_text, str) and policy_text:
+            verdict, public = self.policies.verdict(
+                policy_text, bucket, operation, key, caller, context_of(caller, s3, http))
+        decision = access.decide(access.AccessRequest(
+            operation, uid, b.owner, False, acls.from_json(b.props.get(access.ACL_PROP)),
+            object_acl, verdict, public, b.block, b.ownership))
+        if not decision:
+            raise access_denied()
+
+    async def _check_copy_source(self, store: Store, caller: Caller, http: Request) -> None:
+        header = http.headers.get("x-amz-copy-source")
+        if not header:
+            return
+        try:
+            src_bucket, src_key, _ = parse_copy_source(header)
+        except S3Error:
+            return  # the handler answers it
+        try:
+            b = await self.bucket(store, src_bucket)
+        except S3Error:
+            return  # NoSuchBucket: the handler's
+        await self.check(store, caller, "GetObject", src_bucket, src_key, b, None, http)
+
+    def _bucketless(self, caller: Caller, s3: S3Request, http: Request) -> Plan:
+        if s3.operation == "PreflightRequest":
+            return NOTHING
+        if caller.anonymous:
+            raise access_denied()
+        if s3.operation != "CreateBucket" or s3.bucket is None:
+            return NOTHING
+        owner = caller.id or self.auth.owner_of({})
+        ownership = http.headers.get("x-amz-object-ownership")
+        if ownership is not None and ownership not in access.OWNERSHIPS:
+            raise acls.invalid_argument("Invalid x-amz-object-ownership header",
+                                        "x-amz-object-ownership", ownership)
+        acl = acls.from_headers(http.headers, owner, self.name_of)  # type: ignore[arg-type]
+        if ownership == access.ENFORCED and acl is not None and not \
+                acls.only_owner_full_control(acl, owner):
+            raise S3Error("InvalidBucketAclWithObjectOwnership",
+                          "Bucket cannot have ACLs set with ObjectOwnership's "
+                          "BucketOwnerEnforced setting")
+        return Plan("CreateBucket", s3.bucket, "", acl, owner, ownership)
+
+    async def _write_plan(self, store: Store, caller: Caller, s3: S3Request, http: Request,
+                          b: Bucket) -> Plan:
+        op = s3.operation
+        if op == "CompleteMultipartUpload":
+            uid = s3.query.get("uploadId", "")
+            doc = await stored_acls.of(store.index).upload(uid) if uid else None
+            return Plan(op, s3.bucket or "", s3.key or "", acls.from_json(doc), b.owner)
+        if op not in OBJECT_WRITES:
+            return NOTHING
+        writer = self.writer_id(caller, b.owner)
+        acl = self.object_acl_of(http.headers, writer, b)
+        return Plan(op, s3.bucket or "", s3.key or "", acl, b.owner)
+
+    def object_acl_of(self, headers: Any, writer: str,
+                      b: Bucket) -> acls.AccessControlPolicy | None:
+        """The ACL an object written by ``writer`` gets from ``headers`` (None: the
+        default, the bucket owner's and private); refused as AWS refuses it."""
+        given = acls.from_headers(headers, writer, self.name_of, b.owner)
+        if given is not None:
+            if b.enforced:
+                if not acls.only_owner_full_control(given, b.owner):
+                    raise acl_not_supported()
+                return None
+            if b.block.block_public_acls and given.public:
+                raise access_denied()
+        if b.enforced:
+            return None
+        if given is not None and b.ownership == "BucketOwnerPreferred" and \
+                headers.get("x-amz-acl") == "bucket-owner-full-control":
+            given = acls.private(b.owner)
+        acl = given or acls.private(writer)
+        if acl.owner == b.owner and acl.grants == acls.private(b.owner).grants:
+            return None
+        return acl
+
+    # ---- after -------------------------------------------------------------------------
+
+    async def apply(self, store: Store, plan: Plan, response: Response) -> None:
+        """Record the ACL of what the operation made (it succeeded: ``response``)."""
+        if not plan.operation or response.status >= 300:
+            return
+        if plan.operation == "CreateBucket":
+            patch: dict[str, Any] = {}
+            if plan.acl is not None and plan.acl.grants != acls.private(plan.bucket_owner).grants:
+                patch[access.ACL_PROP] = acls.to_json(plan.acl)
+            if plan.ownership:
+                patch[access.OWNERSHIP_PROP] = plan.ownership
+            if patch:
+                await store.update_bucket_props(plan.bucket, patch)
+            return
+        rows = stored_acls.of(store.index)
+        if plan.operation == "CreateMultipartUpload":
+            m = _UPLOAD_ID.search(response.body) if isinstance(response.body, bytes) else None
+            if m is not None and plan.acl is not None:
+                upload_id = unquote(m.group(1).decode("utf-8", "replace"))
+                await rows.set_upload(upload_id, acls.to_json(plan.acl))
+            return
+        await self.set_object_acl(store, plan.bucket, plan.key, plan.acl)
+
+    async def set_object_acl(self, store: Store, bucket: str, key: str,
+                             acl: acls.AccessControlPolicy | None) -> None:
+        """Give the current object at ``bucket/key`` its ACL (None: the default)."""
+        rows = stored_acls.of(store.index)
+        info = await store.get_bucket(bucket)
+        has_rows = bool(info.props.get(access.OBJECT_ACLS_PROP))
+        if acl is None and not has_rows:
+            return  # no row can exist: nothing to drop
+        try:
+            obj = await store.head_object(bucket, key)
+        except S3Error as err:  # gone already (a concurrent DELETE): nothing to give
+            if err.code in ("NoSuchKey", "NoSuchBucket"):
+                return
+            raise
+        await rows.set(bucket, key, obj.generation, None if acl is None else acls.to_json(acl))
+        if acl is not None and not has_rows:
+            await store.update_bucket_props(bucket, {access.OBJECT_ACLS_PROP: True})
+
+    async def object_acl(self, store: Store, bucket: str, key: str,
+                         b: Bucket) -> acls.AccessControlPolicy:
+        """The ACL of the current object (its default when it has none of its own)."""
+        doc = None
+        if not b.enforced and b.props.get(access.OBJECT_ACLS_PROP):
+            doc = await stored_acls.of(store.index).get(bucket, key)
+        return acls.from_json(doc) or acls.private(b.owner)
+
+
+def context_of(caller: Caller, s3: S3Request | None,
+               http: Request | None) -> dict[str, list[str]]:
+    """The condition keys of a policy statement, from the request (``aws:*``, ``s3:*``)."""
+    ctx: dict[str, list[str]] = {
+        "aws:CurrentTime": [time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())],
+        "aws:EpochTime": [str(int(time.time()))],
+        "aws:PrincipalType": ["Anonymous" if caller.user is None else "User"],
+    }
+    if caller.user is not None:
+        ctx["aws:username"] = [caller.user.name]
+        ctx["aws:userid"] = [caller.user.id]
+    if http is not None:
+        ctx["aws:SecureTransport"] = ["true" if http.scheme == "https" else "false"]
+        if http.client:
+            ctx["aws:SourceIp"] = [str(http.client[0])]
+        for header in ("x-amz-acl", "x-amz-copy-source", "x-amz-server-side-encryption",
+                       "x-amz-metadata-directive", "x-amz-storage-class",
+                       "x-amz-content-sha256"):
+            value = http.headers.get(header)
+            if value is not None:
+                ctx[f"s3:{header}"] = [value]
+        for header, _ in acls.GRANT_HEADERS.items():
+            value = http.headers.get(header)
+            if value is not None:
+                ctx[f"s3:{header}"] = [value]
+        referer = http.headers.get("referer")
+        if referer:
+            ctx["aws:Referer"] = [referer]
+        agent = http.headers.get("user-agent")
+        if agent:
+            ctx["aws:UserAgent"] = [agent]
+    if s3 is not None:
+        for name, value in s3.query.items():
+            if name.lower() in ("prefix", "delimiter", "max-keys", "versionid"):
+                ctx[f"s3:{name.lower()}"] = [value]
+    return ctx
