@@ -19,9 +19,10 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from aisfs.auth.policy.patterns import Context, Pattern, wildcard_match
@@ -73,6 +74,7 @@ def _parse_number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+@lru_cache(maxsize=1024)
 def _parse_date(text: str) -> float | None:
     """Seconds since the epoch of an ISO 8601 date or an epoch number."""
     number = _parse_number(text)
@@ -207,32 +209,41 @@ class KeyTest:
 
     def holds(self, context: Context) -> bool:
         found = context.get(self.key)
-        if self.op is None:  # Null: "true" asks for absence
+        op = self.op
+        if op is None:  # Null: "true" asks for absence
             absent = found is None or (not isinstance(found, str) and not found)
             return any((v == "true") == absent for v in self.values)
         if found is None:
-            if self.qualifier == "ForAllValues:":
+            if self.qualifier == "ForAllValues:" or self.if_exists:
                 return True
-            if self.if_exists:
-                return True
-            return self.op.negated and self.qualifier == ""
-        many = (found,) if isinstance(found, str) else tuple(found)
+            return op.negated and not self.qualifier
+        if isinstance(found, str):
+            many: Sequence[str] = (found,)
+        else:
+            many = found
         if self.qualifier == "ForAllValues:":
-            return all(self._one(v, context) for v in many)
+            for v in many:  # noqa: SIM110 - loops, not any()/all(): the hot path
+                if self._hits(v, context) == op.negated:
+                    return False
+            return True
         if self.qualifier == "ForAnyValue:":
-            return any(self._one(v, context) for v in many)
-        hit = any(self._hits(v, context) for v in many)
-        return not hit if self.op.negated else hit
+            for v in many:  # noqa: SIM110
+                if self._hits(v, context) != op.negated:
+                    return True
+            return False
+        for v in many:
+            if self._hits(v, context):
+                return not op.negated
+        return op.negated
 
     def _hits(self, value: str, context: Context) -> bool:
+        """``value`` matches one of the policy's values."""
         assert self.op is not None
         test = self.op.test
-        return any(test(value, compiled, context) for compiled in self.values)
-
-    def _one(self, value: str, context: Context) -> bool:
-        assert self.op is not None
-        hit = self._hits(value, context)
-        return not hit if self.op.negated else hit
+        for compiled in self.values:  # noqa: SIM110
+            if test(value, compiled, context):
+                return True
+        return False
 
 
 def _values(raw: object) -> tuple[str, ...]:
@@ -281,4 +292,7 @@ def compile_block(block: object) -> tuple[KeyTest, ...]:
 
 
 def holds(tests: tuple[KeyTest, ...], context: Context) -> bool:
-    return all(t.holds(context) for t in tests)
+    for t in tests:  # noqa: SIM110 - a generator per call costs more than the tests
+        if not t.holds(context):
+            return False
+    return True

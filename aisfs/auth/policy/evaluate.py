@@ -53,7 +53,13 @@ def evaluate(policy: Policy, request: PolicyRequest) -> Decision:
             continue
         if (action in st.actions) == st.not_action:
             continue
-        if any(p.matches(resource, context) for p in st.resources) == st.not_resource:
+        for pattern in st.resources:
+            if pattern.matches(resource, context):
+                hit = True
+                break
+        else:
+            hit = False
+        if hit == st.not_resource:
             continue
         if st.conditions and not holds(st.conditions, context):
             continue
