@@ -35,6 +35,7 @@ from node.native.remote import RemoteNative
 from node.native.wire import Node, node_id_of
 from node.native_auth import probe_allowed
 from node.s3.api import S3Api
+from node.s3.object_lock_ops import removal_guard
 from node.s3.remote import RemoteS3
 
 log = logging.getLogger("aisfs.node")
@@ -44,6 +45,8 @@ class NodeApp:
     def __init__(self, cfg: NodeConfig, store: Store) -> None:
         self.cfg = cfg
         self.store = store
+        # object lock: no path removes a protected version for good (object_lock_ops)
+        store.version_removal_guard = removal_guard
         self.features = FeatureFlags(cfg)
         self.metrics = Metrics(node_id_of(cfg), __version__)  # both APIs report here
         self.s3 = S3Api(cfg, store, self.features, self.metrics)

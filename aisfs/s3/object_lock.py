@@ -52,7 +52,7 @@ PROP_DEFAULT = "object_lock.default"  # {"mode", "days"|"years"}, absent: no def
 
 def access_denied(why: str = "") -> S3Error:
     """AWS's answer to removing or weakening a protected version: 403 AccessDenied."""
-    return S3Error("AccessDenied", "Access Denied" + (f" because {why}" if why else ""))
+    return S3Error("AccessDenied", "Access Denied" + (f" because {why}." if why else ""))
 
 
 def invalid_argument(message: str, name: str, value: str | None = None) -> S3Error:
