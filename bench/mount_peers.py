@@ -6,6 +6,7 @@
     ./run bench mount-peers --only aisfs,s3fs
     ./run bench mount-peers --only aisfs -o local_read=off   # aisfs mount -o ...
     ./run bench mount-peers --big-dir 2000   # instead: lookups in a directory of 2,000
+    ./run bench mount-peers --before DIR  # also the aisfs tree at DIR (A/B in one run)
 
 One node (open auth: the peers sign with a dummy key, which an open node ignores) with a
 bucket per mount. The peers are Debian's `s3fs` and `rclone` (`./run bench` installs them
@@ -50,9 +51,9 @@ from bench.mount_io import drop_caches, read_file, timed, write_file
 from bench.servers import Server, free_port, start_node
 
 MiB = 1024 * 1024
-PEERS = ("aisfs", "s3fs", "rclone-off", "rclone-writes")
+PEERS = ("aisfs", "s3fs", "rclone-off", "rclone-writes", "aisfs-before")
 TITLES = {"aisfs": "aisfs mount", "s3fs": "s3fs", "rclone-off": "rclone (cache off)",
-          "rclone-writes": "rclone (writes cached)"}
+          "rclone-writes": "rclone (writes cached)", "aisfs-before": "aisfs mount (before)"}
 CHECKS = ("rename", "append", "ls -la . ..", "truncate", "kept after remount")
 
 
@@ -81,7 +82,7 @@ class Peer:
     def umount(self) -> None:
         if self.settle is not None:
             self.settle()
-        if self.name == "aisfs":
+        if self.name.startswith("aisfs"):
             subprocess.run([sys.executable, "-m", "aisfs", "umount", str(self.where)],
                            timeout=120)
         else:
@@ -113,12 +114,17 @@ class Figures:
         return median(got) if got else None
 
 
-def start_aisfs(server: Server, options: list[str]) -> Callable[[Peer], None]:
+def start_aisfs(server: Server, options: list[str],
+                source: str | None = None) -> Callable[[Peer], None]:
+    """`aisfs mount` of this checkout, or of the tree at `source` (--before: an older
+    commit's files, e.g. `git archive HEAD | tar x -C DIR`, for an A/B in one run)."""
     opts = [a for o in options for a in ("-o", o)]
+    env = dict(os.environ, PYTHONPATH=source) if source else None
 
     def start(p: Peer) -> None:
         subprocess.run([sys.executable, "-m", "aisfs", "mount", "--endpoint", server.s3_url,
-                        *opts, p.bucket, str(p.where)], check=True, timeout=60)
+                        *opts, p.bucket, str(p.where)], check=True, timeout=60, env=env,
+                       cwd=source)
     return start
 
 
@@ -334,11 +340,14 @@ def peers_to_run(args: argparse.Namespace, server: Server, work: Path) -> list[P
         "s3fs": start_s3fs(server, work),
         "rclone-off": start_rclone(server, work, "off"),
         "rclone-writes": start_rclone(server, work, "writes", rc_port),
+        "aisfs-before": start_aisfs(server, args.options, args.before),
     }
     tools = {"s3fs": "s3fs", "rclone-off": "rclone", "rclone-writes": "rclone"}
     peers = []
     c = Conn(server.s3_url)
     for name in args.only:
+        if name == "aisfs-before" and not args.before:
+            continue
         tool = tools.get(name)
         if tool and shutil.which(tool) is None:
             print(f"{TITLES[name]}: skipped - `{tool}` is not installed "
@@ -418,6 +427,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mib", type=int)
     parser.add_argument("-o", dest="options", action="append", default=[],
                         help="options of the aisfs mount, as for aisfs mount -o")
+    parser.add_argument("--before", metavar="DIR",
+                        help="also mount with the aisfs tree at DIR (an older commit's "
+                             "files: `git archive REV | tar x -C DIR`), interleaved")
     parser.add_argument("--big-dir", type=int, metavar="N",
                         help="instead: stat/s of aisfs mount in a directory of N files "
                              "(backend=node and backend=s3)")

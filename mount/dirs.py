@@ -22,7 +22,7 @@ known here whose ETag, size and Last-Modified they show unchanged need no reques
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import trio
 
@@ -43,6 +43,22 @@ SEEN_KEYS = 500  # a lookup in a big directory revalidates this many following s
 class Child:
     kind: str
     info: ObjectInfo | None = None  # files: from the listing; dirs: None
+
+
+_DIR = Child(DIR)
+
+
+@dataclass(slots=True)
+class Tail:
+    """What a window listing (`DirCache.window`) read of a big directory: every key after
+    the name `start`, up to the key `last` (relative to the directory; None: to its end)."""
+
+    start: str
+    last: str | None
+    fetched: float
+    dirs: set[str]  # names with keys below them in the window: directories
+    missing: bool  # read after a lookup of the missing name `start`
+    added: set[str] = field(default_factory=set)  # names made here since: not in it
 
 
 @dataclass(slots=True)
@@ -67,8 +83,13 @@ class DirCache:
         self.walking: dict[str, float] = {}  # directory -> when a child was last read
         # directories made here whose marker PUT is still in flight: listed meanwhile
         self.pending: set[str] = set()
+        # names unlinked here whose DELETE is still in flight (mount/deletes.py): the store
+        # may list them meanwhile, this mount does not
+        self.deleting: set[str] = set()
         # files of big directories as a window listing showed them, and when (`window`)
         self.seen: dict[str, tuple[ObjectInfo, float]] = {}
+        # big directory -> what its last window read (names after a lookup's: `absent_since`)
+        self.tails: dict[str, Tail] = {}
 
     def fresh(self, path: str) -> Listing | None:
         """The listing of `path` if it is younger than the timeout."""
@@ -211,8 +232,13 @@ class DirCache:
         """Put in the listings just read what this mount has that the store does not show
         yet: directories whose marker is on its way (with `whole`, the subtree at `path`
         was read whole, so one the store has nothing under is empty), files staged and
-        not uploaded."""
+        not uploaded; and take out the names unlinked here whose DELETE is on its way."""
         pre = path + "/" if path else ""
+        for d in [d for d in self.deleting if d.startswith(pre)]:
+            parent, name = split(d)
+            lst = built.get(parent)
+            if lst is not None and lst.children.get(name, _DIR).kind != DIR:
+                del lst.children[name]
         for d in sorted(self.pending):
             if d.startswith(pre):
                 parent, name = split(d)
@@ -244,7 +270,7 @@ class DirCache:
             return False
         return unchanged(self.seen[path][0], inode.attrs)
 
-    async def window(self, path: str) -> None:
+    async def window(self, path: str, missing: bool = False) -> None:
         """Keep the files listed after `path` in its (big) directory, up to SEEN_KEYS keys
         in one listing without a delimiter (with metadata against our node): a stat of
         each file there in turn then costs a listing per SEEN_KEYS files, not a request
@@ -255,6 +281,8 @@ class DirCache:
         now = trio.current_time()
         if len(self.seen) > SEEN_KEYS * 64:
             self.seen = {p: v for p, v in self.seen.items() if now - v[1] < self.ttl}
+        if len(self.tails) > KEEP_LISTINGS:
+            self.tails = {p: t for p, t in self.tails.items() if now - t.fetched < self.ttl}
         objs: list[ObjectInfo] = []
         truncated = False
         async for page in self.backend.list_all(bucket, prefix, SEEN_KEYS + 1,
@@ -271,12 +299,44 @@ class DirCache:
         for obj in objs:
             rest = obj.key[len(prefix):]
             if (not rest or "/" in rest or rest in dirs or rest in (".", "..")
-                    or truncated and last <= obj.key + "/"):
+                    or truncated and last <= obj.key + "/" or pre + rest in self.deleting):
                 continue
             self.seen[pre + rest] = (obj, now)
+        self.tails[parent] = Tail(name, last[len(prefix):] if truncated else None, now, dirs,
+                                  missing)
+
+    def window_for_missing(self, path: str) -> bool:
+        """A window from the missing name at `path` is worth reading: none read within the
+        timeout was for a missing name, or this one is past where that one ended (names
+        made in order); names asked in no order get no window each."""
+        parent, name = split(path)
+        t = self.tails.get(parent)
+        if t is None or trio.current_time() - t.fetched >= self.ttl or not t.missing:
+            return True
+        return t.last is not None and name > t.last
+
+    def absent_since(self, path: str) -> float | None:
+        """When a fresh window listing of the big directory holding `path` read where its
+        keys would be and found none (a name after the window's start, not a directory
+        in it, not made here since): the time of that listing, else None."""
+        parent, name = split(path)
+        t = self.tails.get(parent)
+        if t is None or trio.current_time() - t.fetched >= self.ttl:
+            return None
+        if name <= t.start or name in t.added or name in t.dirs:
+            return None
+        if t.last is not None and not name + "0" <= t.last:  # ("0" sorts right after "/")
+            return None  # the window ended before the name's keys (or its dir's) would be
+        got = self.seen.get(path)
+        if got is not None and got[1] >= t.fetched:
+            return None  # the window listed it
+        return t.fetched
 
     def note_add(self, path: str, kind: str) -> None:
         parent, name = split(path)
+        tail = self.tails.get(parent)
+        if tail is not None:
+            tail.added.add(name)
         lst = self.listings.get(parent)
         if lst is not None:
             lst.children[name] = Child(kind)

@@ -32,6 +32,7 @@ import pyfuse3
 import trio
 
 from mount.backend import Backend, Buffer, ObjectInfo
+from mount.deletes import Deletes
 from mount.dirs import DirCache
 from mount.errnos import fuse_errors
 from mount.inodes import (
@@ -90,6 +91,7 @@ class Fs(pyfuse3.Operations):
     resolver: Resolver
     stager: Stager
     markers: Markers
+    deletes: Deletes
     renamer: Renamer
 
     def __init__(self, opts: MountOptions, cache: WriteCache) -> None:
@@ -117,17 +119,20 @@ class Fs(pyfuse3.Operations):
         self.dirs = DirCache(backend, self.layout, self.table, self.stats, self.ttl)
         self.resolver = Resolver(backend, self.layout, self.table, self.dirs, self.defaults,
                                  self.stats, self.ttl)
+        self.deletes = Deletes(backend, self.layout, self.dirs, self.stats, nursery)
         self.stager = Stager(self.cache, backend, self.layout, self.dirs, self.stats, nursery,
-                             write_behind=self.opts.write_behind, timeout=self.opts.timeout)
+                             self.deletes, write_behind=self.opts.write_behind,
+                             timeout=self.opts.timeout)
         self.markers = Markers(backend, self.layout, self.dirs, self.stats, nursery)
         self.renamer = Renamer(backend, self.layout, self.table, self.dirs, self.resolver,
                                self.stager)
 
     async def flush_all(self) -> None:
         """At exit: upload what is still dirty, else keep it in lost+found; wait for the
-        directory markers still on their way."""
+        directory markers and the DELETEs still on their way."""
         await self.stager.flush_all(self.table)
         await self.markers.wait_all(self.opts.timeout * 2)
+        await self.deletes.wait_all(self.opts.timeout * 2)
 
     def init(self) -> None:
         """FUSE INIT (synchronous; the answer goes out when this returns)."""
@@ -340,14 +345,19 @@ class Fs(pyfuse3.Operations):
 
     async def fsyncdir(self, fh: int, datasync: bool) -> None:
         """The directory's marker and those of the directories made in it are on the
-        server when this returns (EIO if one could not be sent)."""
+        server when this returns, and the unlinks in it done (EIO if one failed)."""
         path = self.dir_handles[fh].inode.path
         if path is None:
             return
         await self.markers.sent(path, children=True)
+        await self.deletes.done(path, children=True)
         failed = self.markers.failure_in(path)
         if failed is not None:
             log.error("fsyncdir %r: the marker of %r was not stored: %s", path, *failed)
+            raise pyfuse3.FUSEError(errno.EIO)
+        gone = self.deletes.failure_in(path)
+        if gone is not None:
+            log.error("fsyncdir %r: %r was not deleted: %s", path, *gone)
             raise pyfuse3.FUSEError(errno.EIO)
 
     async def mkdir(
@@ -384,6 +394,7 @@ class Fs(pyfuse3.Operations):
                 await self.backend.delete_bucket(n)
             else:
                 await self.markers.sent(path, below=True)
+                await self.deletes.done(path, below=True)
                 if not await self.resolver.is_empty(inode):
                     raise pyfuse3.FUSEError(errno.ENOTEMPTY)
                 bucket, prefix = self.layout.prefix_of(path)
@@ -516,9 +527,11 @@ class Fs(pyfuse3.Operations):
             async with inode.lock:
                 if inode.opens > 0 and inode.stage is None and inode.remote:
                     await self.stager.stage(inode, upto=None)  # open fds keep their data
-                if inode.remote:
+                if inode.remote and inode.opens > 0:
                     bucket, key = self.layout.key(path)
                     await self.backend.delete(bucket, key)
+                elif inode.remote:
+                    await self.deletes.delete(path)  # in the background (mount/deletes.py)
                 inode.unlinked = True
                 inode.remote = False
                 self.stager.stop_behind(inode)
@@ -537,6 +550,7 @@ class Fs(pyfuse3.Operations):
                       ctime_ns=t, target=tgt, full=True, fetched=trio.current_time())
         with fuse_errors(f"symlink {path!r}"):
             bucket, key = self.layout.key(path)
+            await self.deletes.done(path)
             inode = Inode(0, LINK, path, attrs)
             await self.backend.put_bytes(bucket, key, target, meta_of(inode))
         inode = self.table.add(path, LINK, attrs)
@@ -564,6 +578,8 @@ class Fs(pyfuse3.Operations):
             raise pyfuse3.FUSEError(errno.EXDEV)  # buckets can't be renamed; mv copies
         await self.markers.sent(old, below=True)
         await self.markers.sent(new, below=True)
+        await self.deletes.done(old, below=True)
+        await self.deletes.done(new, below=True)
         with fuse_errors(f"rename {old!r} -> {new!r}"):
             await self.renamer.rename(old, new, flags)
 

@@ -9,7 +9,10 @@ metadata too, so a lookup is one request; a plain S3 endpoint's carries none, so
 found also takes a HEAD (a missing name stays one request). Only when the name's siblings
 fill that page do a HEAD of the key, a HEAD of its directory marker and a one-key
 listing below it go at once. Against our node a file found so brings the next siblings
-in one listing (`DirCache.window`), which revalidates them when their attributes expire.
+in one listing (`DirCache.window`), which revalidates them when their attributes expire;
+a name found missing does too (any store), and the names after it the window does not
+show are then known missing without a request until it expires (a loop creating files
+in a big directory: a listing per `attr_timeout`, not one per file).
 
 An inode keeps its kind for life (`mount/inodes.py`): a path that changed kind in the
 store gets a new inode and the old one is detached.
@@ -63,6 +66,8 @@ class Resolver:
             return inode
         if self.layout.is_bucket(path):
             return await self._resolve_bucket(path)
+        if path in self.dirs.deleting:
+            return None  # unlinked here, its DELETE on its way (mount/deletes.py)
         parent, name = split(path)
         lst = self.dirs.fresh(parent)
         if lst is None and self.dirs.small(parent):
@@ -75,10 +80,15 @@ class Resolver:
                 info, when = self.dirs.seen[path]  # listed after what we knew of it
                 if info.meta is not None and when >= inode.attrs.fetched:
                     return await self._file_inode(path, info)
+            since = self.dirs.absent_since(path)
+            if since is not None and (inode is None or inode.kind != DIR
+                                      and inode.attrs.fetched <= since):
+                self._forget(path)  # a window listing read past where its keys would be
+                return None
             covered = self.dirs.covered(path)
             got = await self._resolve_remote(path)
-            if not covered and got is not None and got.kind == FILE:
-                await self._window_after(path)
+            if not covered and (got is None or got.kind == FILE):
+                await self._window_after(path, found=got is not None)
             return got
         child = lst.children.get(name)
         if child is None:
@@ -97,13 +107,19 @@ class Resolver:
             return await self._file_inode(path, child.info)
         return await self._resolve_remote(path)
 
-    async def _window_after(self, path: str) -> None:
-        """Against our node, in a directory too big to list for a lookup: the file at
-        `path` was just asked for, so its next siblings come with one listing."""
+    async def _window_after(self, path: str, found: bool = True) -> None:
+        """In a directory too big to list for a lookup: the file at `path` was just asked
+        for (against our node: the listing brings its siblings' metadata) or found missing
+        (any store: a file being made, as `cp` or `tar x` do one after another), so the
+        next siblings come with one listing, and the names after it that it does not show
+        are known missing for the timeout (`DirCache.absent_since`)."""
         parent = split(path)[0]
-        if (self.backend.rich_listing and self.ttl and not self.dirs.covered(path)
+        if not found and not self.dirs.window_for_missing(path):
+            return
+        if ((self.backend.rich_listing or not found) and self.ttl
+                and not self.dirs.covered(path)
                 and self.dirs.fresh(parent) is None and not self.dirs.small(parent)):
-            await self.dirs.window(path)
+            await self.dirs.window(path, missing=not found)
 
     async def dir_attrs(self, path: str) -> Attrs:
         """A directory's attributes: from its marker as its own listing shows it (listed
@@ -287,6 +303,9 @@ class Resolver:
         assert inode.path is not None
         if any(not i.unlinked for i in self.table.staged_below(inode.path)):
             return False
+        lst = self.dirs.fresh(inode.path)
+        if lst is not None and not self.layout.is_bucket(inode.path):
+            return not lst.children  # (`rm -rf`: emptied here, no listing to ask)
         bucket, prefix = self.layout.prefix_of(inode.path)
         keys = await self.backend.first_key(bucket, prefix, 2)
         return all(k == prefix for k in keys)

@@ -18,6 +18,7 @@ import os
 import trio
 
 from mount.backend import Backend, ObjectInfo
+from mount.deletes import Deletes
 from mount.dirs import DirCache
 from mount.inodes import Inode, InodeTable, meta_of, now_ns
 from mount.paths import Layout
@@ -30,14 +31,15 @@ log = logging.getLogger(__name__)
 
 class Stager:
     def __init__(self, cache: WriteCache, backend: Backend, layout: Layout, dirs: DirCache,
-                 stats: Stats, nursery: trio.Nursery, *, write_behind: bool,
-                 timeout: float) -> None:
+                 stats: Stats, nursery: trio.Nursery, deletes: Deletes, *,
+                 write_behind: bool, timeout: float) -> None:
         self.cache = cache
         self.backend = backend
         self.layout = layout
         self.dirs = dirs
         self.stats = stats
         self.nursery = nursery
+        self.deletes = deletes  # an unlinked namesake's DELETE goes before the upload
         self.write_behind = write_behind and backend.write_behind
         self.timeout = timeout
         # where each file written only at its end so far ends, and the uploads running for
@@ -138,6 +140,9 @@ class Stager:
     async def upload_locked(self, inode: Inode) -> None:
         stage = inode.stage
         if stage is None or not inode.dirty or inode.unlinked or inode.path is None:
+            return
+        await self.deletes.done(inode.path)
+        if inode.unlinked or inode.path is None:
             return
         bucket, key = self.layout.key(inode.path)
         size = os.fstat(stage.fd).st_size

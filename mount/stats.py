@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 class Stats:
     uploads: int = 0
     upload_failures: int = 0
+    delete_failures: int = 0  # background DELETEs (mount/deletes.py) that failed
     write_behind: int = 0  # uploads completed by write-behind
     heads: int = 0
     lists: int = 0
