@@ -17,6 +17,7 @@
     ./run bench small --against REV # 4 KiB GET (--head) of this tree beside REV: req/s,
                                  # CPU/request, --syscalls, --instructions (callgrind)
     ./run bench policy [--quick] # 4 KiB GET with and without a 20-statement bucket policy
+    ./run bench sse [--mib 256]  # 256 MiB PUT/GET plaintext, SSE-S3 and SSE-C side by side
     ./run bench --hypercorn      # also: the node on Hypercorn (net.http_server) beside it
     ./run bench --s3-extras      # also: multipart 1 GiB (8 MiB parts, 8 in flight) and the
                                  # cost of SigV4 verification on 4 KiB GETs
@@ -344,6 +345,11 @@ def main() -> None:
         from bench.policy import main as policy_main
 
         policy_main(sys.argv[2:])
+        return
+    if sys.argv[1:2] == ["sse"]:
+        from bench.sse import main as sse_main
+
+        sse_main(sys.argv[2:])
         return
     if sys.argv[1:2] == ["tree"]:
         from bench.tree import main as tree_main

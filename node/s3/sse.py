@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,7 @@ from aisfs.errors import S3Error
 from aisfs.s3._headers import Headers
 from aisfs.store.types import ObjectInfo, ObjectMeta, UploadInfo
 from aisfs.store.writer import RemoteCopy
-from node.s3.context import Context, Services
+from node.s3.context import Context, Services, copy_source_version
 
 log = logging.getLogger("aisfs.s3")
 
@@ -245,11 +246,14 @@ class Sse:
 
         async def put(bucket: str, key: str, body: AsyncIterable[bytes], meta: ObjectMeta,
                       **kw: Any) -> ObjectInfo:
-            md5 = hashlib.md5()
+            sse_s3 = keyed.customer is None
+            md5 = hashlib.md5() if sse_s3 or kw.get("content_md5") is not None else None
             stream = single(keyed.data_key, keyed.envelope.nonce)
             body, kw = _encrypting(body, kw, stream, md5)
-            if keyed.customer is None:  # SSE-S3: the ETag is the plaintext's MD5, as AWS's
-                kw["remote"] = RemoteCopy(etag=md5.hexdigest)
+            # the ETag, known to the writer (no MD5 of the ciphertext): SSE-S3's is the
+            # plaintext's MD5, as AWS's; SSE-C's is opaque, as AWS's (not the data's MD5)
+            etag = md5.hexdigest if md5 is not None and sse_s3 else _opaque_etag()
+            kw["remote"] = RemoteCopy(etag=etag)
             return await store_put(bucket, key, body, meta, **kw)
 
         return put
@@ -281,7 +285,7 @@ class Sse:
                 if src is not None:
                     meta.extra[EXTRA_KEY] = source.meta.extra[EXTRA_KEY]
             info = await self.store.copy_object(source.bucket, source.key, ctx.bucket,
-                                                ctx.key, meta)
+                                                ctx.key, meta, copy_source_version(ctx))
             return info, [] if kind is None else [(SSE, SSE_S3)]
         target = meta if meta is not None else ObjectMeta.from_json(source.meta.to_json())
         target.extra = {k: v for k, v in target.extra.items() if k != EXTRA_KEY}
@@ -346,7 +350,8 @@ class Sse:
         async def put(upload_id: str, bucket: str, key: str, part_number: int,
                       body: AsyncIterable[bytes], **kw: Any) -> Any:
             stream = CtrStream(keyed.data_key, keyed.envelope.nonce, [(part_number, 1 << 62)])
-            body, kw = _encrypting(body, kw, stream, hashlib.md5())
+            md5 = hashlib.md5() if kw.get("content_md5") is not None else None
+            body, kw = _encrypting(body, kw, stream, md5)
             return await store_put(upload_id, bucket, key, part_number, body, **kw)
 
         return put
@@ -384,7 +389,7 @@ def _headers_of(extra: dict[str, Any], headers: Headers) -> list[tuple[str, str]
 
 
 def _encrypting(
-    body: AsyncIterable[bytes], kw: dict[str, Any], stream: CtrStream, md5: Any
+    body: AsyncIterable[bytes], kw: dict[str, Any], stream: CtrStream, md5: Any | None
 ) -> tuple[AsyncIterator[bytes], dict[str, Any]]:
     """A store call's body and keywords made for the ciphertext: the caller's hashers fed
     with the plaintext (the store's feeding of them ignored), Content-MD5 compared with
@@ -395,7 +400,7 @@ def _encrypting(
     before = kw.pop("before_commit", None)
 
     def before_commit(result: Any) -> None:
-        if content_md5 is not None and md5.digest() != content_md5:
+        if content_md5 is not None and md5 is not None and md5.digest() != content_md5:
             raise S3Error("BadDigest",
                           "The Content-MD5 you specified did not match what was received.")
         if before is not None:
@@ -403,7 +408,13 @@ def _encrypting(
 
     kw["hashers"] = {a: _Fed(h) for a, h in hashers.items()} or None
     kw["before_commit"] = before_commit
-    return _encrypt(body, stream, [*hashers.values(), md5]), kw
+    feed = [*hashers.values(), *([md5] if md5 is not None else [])]
+    return _encrypt(body, stream, feed), kw
+
+
+def _opaque_etag() -> Callable[[], str]:
+    value = secrets.token_hex(16)
+    return lambda: value
 
 
 async def _encrypt(
@@ -431,13 +442,12 @@ async def _encrypt(
 
 
 async def transformed(body: AsyncIterator[bytes], stream: CtrStream) -> AsyncIterator[bytes]:
-    """``body`` through ``stream`` (a GET's decryption), large pieces in a worker thread."""
+    """``body`` through ``stream`` (a GET's decryption) on the event loop: the store's
+    pieces are at most 1 MiB, ~0.2 ms of AES-CTR each - less than a worker thread's
+    hand-off costs here (docs/encryption.md, "Cost")."""
     try:
         async for piece in body:
-            if len(piece) >= THREAD_MIN:
-                yield await trio.to_thread.run_sync(stream.update, piece)
-            else:
-                yield stream.update(piece)
+            yield stream.update(piece)
     finally:
         aclose = getattr(body, "aclose", None)
         if aclose is not None:
