@@ -103,8 +103,10 @@ class AccessControl:
         return None if user is None else user.display_name
 
     def writer_id(self, caller: Caller, bucket_owner: str) -> str:
-        """Who owns what ``caller`` writes: the user, AWS's anonymous id, or (open) the
-        bucket's owner."""
+        """Who owns what ``caller`` writes: the user, AWS's anonymous id, or the bucket's
+        owner for an admin (acting for the owner) or on an open node."""
+        if caller.admin:
+            return bucket_owner
         if caller.user is not None:
             return caller.user.id
         return bucket_owner if caller.open else ANONYMOUS_ID
