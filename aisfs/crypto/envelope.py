@@ -108,10 +108,11 @@ def of_extra(extra: dict[str, Any]) -> Envelope | None:
 
 
 def refuse_encrypted(extra: dict[str, Any]) -> None:
-    """For an API that has no SSE (the native ``/v1`` one): an encrypted object's bytes
-    are never served as if they were its data, nor an object written unencrypted into
-    a bucket whose default is to encrypt (``extra``: an object's ``meta.extra`` or a
-    bucket's props)."""
+    """501 for an operation that would carry an encrypted object's bytes as if they were
+    its data (the native ``/v1`` API, a copy to a backend, a copy-bck job), or write
+    unencrypted into a bucket whose default is to encrypt (``extra``: an object's
+    ``meta.extra`` or a bucket's props)."""
     if extra.get(EXTRA_KEY):
-        raise S3Error("NotImplemented", "This object or bucket uses server-side encryption, "
-                      "which the native API does not speak: use the S3 API", status=501)
+        raise S3Error("NotImplemented", "The object or bucket uses server-side encryption, "
+                      "which this operation does not carry: use the S3 API's GetObject, "
+                      "PutObject or CopyObject within this node", status=501)

@@ -44,6 +44,7 @@ import trio
 
 from aisfs.backend import RemoteObjects, Resolved
 from aisfs.backend.s3 import RemoteStream
+from aisfs.crypto.envelope import refuse_encrypted
 from aisfs.errors import S3Error
 from aisfs.jobs import Job
 from aisfs.jobs.copy import CopyRequest
@@ -157,6 +158,7 @@ class BucketCopy:
         try:
             if not self.src.is_remote:
                 info = await self.store.head_object(self.src.local, key, with_data=True)
+                refuse_encrypted(info.meta.extra)  # its bytes are ciphertext (node.s3.sse)
                 return Source(key, info.size, info.etag, _plain_meta(info.meta), local=info)
             cached = await self.remote.local(self.src, key)
             if cached is not None:

@@ -41,6 +41,7 @@ from aisfs.backend import (
 from aisfs.backend.provider import LOCAL_PREFIX, bucket_of_local, local_bucket_name
 from aisfs.backend.s3 import RemoteDeleted
 from aisfs.backend.types import RemoteAttrs
+from aisfs.crypto.envelope import refuse_encrypted
 from aisfs.errors import S3Error
 from aisfs.s3 import xml as s3xml
 from aisfs.s3.conditions import (
@@ -389,6 +390,7 @@ class RemoteS3:
         # across backends, or from an ais:// bucket: streamed through the node
         if src is None:
             info = await self.services.store.head_object(src_bucket, src_key, with_data=True)
+            refuse_encrypted(info.meta.extra)  # SSE: ciphertext never goes out as data
             check_copy_source_preconditions(ctx.http.headers.items(), info.etag, info.mtime_ns)
             pieces = self.services.store.read_object(info, 0, info.size - 1)
             size = info.size

@@ -30,6 +30,7 @@ from aisfs.backend import RemoteObjects, RemoteRead, Resolved
 from aisfs.backend.errors import backend_error
 from aisfs.backend.retry import with_retries
 from aisfs.backend.s3 import S3Backend
+from aisfs.crypto.envelope import refuse_encrypted
 from aisfs.errors import S3Error
 from aisfs.numbers import INT32_MAX, argument
 from aisfs.s3 import xml as s3xml
@@ -217,6 +218,7 @@ class RemoteMultipart:
             return Response(200, [("content-type", XML)], s3xml.copy_part_result(etag, mtime))
         if src is None:  # an ais:// bucket of the node
             info = await self.services.store.head_object(src_bucket, src_key, with_data=True)
+            refuse_encrypted(info.meta.extra)  # SSE: ciphertext never goes out as data
             check_copy_source_preconditions(ctx.http.headers.items(), info.etag, info.mtime_ns)
             start, end = _copy_range(rng, info.size)
             pieces: AsyncIterator[bytes] = self.services.store.read_object(info, start, end)
