@@ -208,3 +208,19 @@ def test_policy_variables(world: Any) -> None:
     assert ok(carol, "home/carol/c") and not ok(carol, "home/bob/b")
     assert can(carol.put_object, Bucket=B, Key="home/carol/new", Body=b"c")
     assert not can(carol.put_object, Bucket=B, Key="home/bob/new", Body=b"c")
+
+
+def test_a_policy_cannot_hand_the_policy_to_another_user(world: Any) -> None:
+    _, alice, bob, carol, anon = world
+    put(alice, allow({"AWS": "arn:aws:iam:::user/bob"},
+                     ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"],
+                     BUCKET))
+    # let through by the policy, refused by the operation: AWS's 405 for a caller outside
+    # the owner's account; carol, whom nothing lets through, is AccessDenied
+    for call in (bob.get_bucket_policy, bob.delete_bucket_policy):
+        with pytest.raises(ClientError) as e:
+            call(Bucket=B)
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 405
+        assert e.value.response["Error"]["Code"] == "MethodNotAllowed"
+    assert not can(carol.get_bucket_policy, Bucket=B)
+    assert "s3:PutBucketPolicy" in alice.get_bucket_policy(Bucket=B)["Policy"]
