@@ -365,27 +365,34 @@ class Multipart:
                 checksum_value="",
                 version_id=version_id_for(binfo.props, generation),
             )
-            keep = self.versions.plan(
-                binfo.props, bucket, key, info.version_id,
-                self.versions.current_of(row[1:] if row is not None else None), read=False,
-            )
+            return info, self._publish_complete(upload_id, info, parts, binfo.props, row)
 
-            def in_tx() -> Counter[str]:
-                delta = self._finish_upload_tx(upload_id, info, parts)
-                if keep is not None:
-                    delta.update(keep.in_tx())
-                return delta
+    def _publish_complete(
+        self, upload_id: str, info: ObjectInfo, parts: list[tuple[int, str]],
+        props: dict[str, Any], row: Any,
+    ) -> list[str]:
+        """Publish a completed upload over the current row ``row`` (etag, manifest,
+        version_id, lock; None: none), kept as a version in a versioned bucket."""
+        keep = self.versions.plan(
+            props, info.bucket, info.key, info.version_id,
+            self.versions.current_of(row[1:] if row is not None else None), read=False,
+        )
 
-            dropped = self.publisher.publish(
-                [info],
-                [],
-                self.buckets.copies(binfo.props),
-                before_tx=lambda: self._remove_upload_files(upload_id),
-                in_tx=in_tx,
-                prepare=keep.prepare if keep is not None else None,
-                guarded=True,
-            )
-            return info, dropped
+        def in_tx() -> Counter[str]:
+            delta = self._finish_upload_tx(upload_id, info, parts)
+            if keep is not None:
+                delta.update(keep.in_tx())
+            return delta
+
+        return self.publisher.publish(
+            [info],
+            [],
+            self.buckets.copies(props),
+            before_tx=lambda: self._remove_upload_files(upload_id),
+            in_tx=in_tx,
+            prepare=keep.prepare if keep is not None else None,
+            guarded=True,
+        )
 
     def _chosen_parts(
         self, w: sqlite3.Connection, upload_id: str, parts: list[tuple[int, str]]

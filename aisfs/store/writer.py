@@ -42,7 +42,7 @@ from .index import Index
 from .inline_cache import remember_inline
 from .manifest import inline_hash
 from .preconditions import check_preconditions
-from .publish import Publisher, discard
+from .publish import Publisher, Staged, discard
 from .space import insufficient_storage, is_full_error
 from .threads import R, ShortSteps, run_sync
 from .types import ChunkRef, ObjectInfo, ObjectMeta, WriteResult
@@ -368,17 +368,8 @@ class Writer:
                         discard(staged)
                         info.generation = self.generations.next()
                         staged = self.publisher.stage_manifest(info, want, lazy=True)
-                    keep = self.versions.plan(
-                        binfo.props, bucket, key, info.version_id,
-                        self.versions.current_of(row[2:] if row is not None else None),
-                        read=False,
-                    )
-                    dropped = self.publisher.publish(
-                        [info], [], want, staged=staged, staged_dirs=dirs, began=True,
-                        known={(bucket, key): row[2] if row is not None else None},
-                        prepare=keep.prepare if keep is not None else None,
-                        in_tx=keep.in_tx if keep is not None else None, guarded=True,
-                    )
+                    dropped = self._publish_locked(info, binfo.props, row, want, staged,
+                                                   dirs)
                 except BaseException:
                     self.index.rollback()
                     raise
@@ -388,6 +379,24 @@ class Writer:
         self.publisher.sync_dirs(dirs)
         remember_inline(self.index, info)  # GET/HEAD then serve it from memory
         return info, dropped
+
+    def _publish_locked(
+        self, info: ObjectInfo, props: dict[str, Any], row: Any, copies: int,
+        staged: list[Staged], dirs: set[str],
+    ) -> list[str]:
+        """Under the lock, in the open transaction: publish ``info`` over the current row
+        ``row`` (etag, generation, manifest, version_id, lock; None: none), which a
+        versioned bucket keeps as a version (versions.py)."""
+        keep = self.versions.plan(
+            props, info.bucket, info.key, info.version_id,
+            self.versions.current_of(row[2:] if row is not None else None), read=False,
+        )
+        return self.publisher.publish(
+            [info], [], copies, staged=staged, staged_dirs=dirs, began=True,
+            known={(info.bucket, info.key): row[2] if row is not None else None},
+            prepare=keep.prepare if keep is not None else None,
+            in_tx=keep.in_tx if keep is not None else None, guarded=True,
+        )
 
     def _new_info(
         self, result: WriteResult, value: str, inline: bytes | None, bucket: str, key: str,

@@ -23,9 +23,17 @@ from aisfs.s3 import xml as s3xml
 from aisfs.s3.request import listing_encoding, parse_max
 from aisfs.s3.xml import CORSRule
 from aisfs.store.types import ObjectInfo, ObjectMeta
+from aisfs.store.versions import VERSIONING, valid_version_id
 from node.http import Request, Response
-from node.s3.buckets import list_page
-from node.s3.context import Context, Services, check_null_version, read_small_body
+from node.s3.context import (
+    Context,
+    Services,
+    check_null_version,
+    invalid_version,
+    read_small_body,
+    version_headers,
+    version_query,
+)
 
 MAX_BUCKET_TAGS = 50
 MAX_OBJECT_TAGS = 10
@@ -171,25 +179,49 @@ class BucketConfigOps:
 
         return await self.store.update_object_meta(ctx.bucket, ctx.key, set_tags)
 
+    async def _tagged(self, ctx: Context, change: bool) -> ObjectInfo:
+        """The version a tagging request names (``versionId``; none: the current). Tags
+        of a non-current version are read, not changed (501: its manifest is not
+        rewritten for tags); a delete marker has none (405, as S3)."""
+        version = version_query(ctx)
+        if version is None:
+            return await self.store.head_object(ctx.bucket, ctx.key)
+        info = await self.store.head_version(ctx.bucket, ctx.key, version)
+        if info.delete_marker:
+            raise S3Error("MethodNotAllowed",
+                          "The specified method is not allowed against this resource.",
+                          status=405, extra={"Method": ctx.http.method,
+                                             "ResourceType": "DeleteMarker"})
+        if change:
+            try:
+                current = await self.store.head_object(ctx.bucket, ctx.key)
+            except S3Error as err:
+                if err.code != "NoSuchKey":
+                    raise
+                current = None
+            if current is None or (current.version_id or "null") != version:
+                raise S3Error("NotImplemented", "aisfs changes the tags of a key's current "
+                              "version only", status=501)
+        return info
+
     async def op_GetObjectTagging(self, ctx: Context) -> Response:
-        check_null_version(ctx)
-        info = await self.store.head_object(ctx.bucket, ctx.key)
-        return _xml(s3xml.tagging(info.meta.tags))
+        info = await self._tagged(ctx, change=False)
+        response = _xml(s3xml.tagging(info.meta.tags))
+        response.headers += await version_headers(self.store, ctx.bucket, info.version_id)
+        return response
 
     async def op_PutObjectTagging(self, ctx: Context) -> Response:
-        check_null_version(ctx)
-        await self.store.head_object(ctx.bucket, ctx.key)  # NoSuchKey before a body error
+        info = await self._tagged(ctx, change=True)  # NoSuchKey before a body error
         body = await read_small_body(ctx)
         tags = s3xml.parse_tagging(body, max_tags=MAX_OBJECT_TAGS)
         await self._set_object_tags(ctx, tags)
-        return Response(200)
+        return Response(200, await version_headers(self.store, ctx.bucket, info.version_id))
 
     async def op_DeleteObjectTagging(self, ctx: Context) -> Response:
-        check_null_version(ctx)
-        info = await self.store.head_object(ctx.bucket, ctx.key)
+        info = await self._tagged(ctx, change=True)
         if info.meta.tags:
             await self._set_object_tags(ctx, {})
-        return Response(204)
+        return Response(204, await version_headers(self.store, ctx.bucket, info.version_id))
 
     # ---- ACLs (the owner has FULL_CONTROL; nothing else exists) -----------------------
 
@@ -240,7 +272,7 @@ class BucketConfigOps:
         response.headers.append(("last-modified", format_http_date(info.mtime_ns)))
         return response
 
-    # ---- versions of an unversioned bucket ------------------------------------------
+    # ---- versions (aisfs/store/versions.py) ----------------------------------------
 
     async def op_ListObjectVersions(self, ctx: Context) -> Response:
         q = ctx.s3.query
@@ -256,22 +288,20 @@ class BucketConfigOps:
                 "A version-id marker cannot be specified without a key marker.",
                 extra={"ArgumentName": "version-id-marker", "ArgumentValue": vid_marker},
             )
-        if vid_marker not in ("", "null"):
-            raise S3Error(
-                "InvalidArgument",
-                "Invalid version id specified",
-                extra={"ArgumentName": "version-id-marker", "ArgumentValue": vid_marker},
-            )
-        # Every key has exactly one (null) version, so the key marker alone says where
-        # to resume: past it, whatever the version-id marker.
-        page = await list_page(self.store, ctx.bucket, prefix, delimiter, key_marker, max_keys)
+        if vid_marker and not valid_version_id(vid_marker):
+            raise invalid_version(vid_marker, "version-id-marker")
+        # one page from the index (store/version_listing.py): never the whole bucket
+        page = await self.store.list_versions(
+            ctx.bucket, prefix=prefix, delimiter=delimiter, key_marker=key_marker,
+            version_id_marker=vid_marker, max_keys=max_keys,
+        )
         params = s3xml.ListParams(
             prefix=prefix,
             delimiter=delimiter or None,
             max_keys=max_keys,
             encoding_type=encoding,
         )
-        body = s3xml.list_versions_result(
+        body = s3xml.object_versions_result(
             ctx.bucket,
             page.entries,
             page.common_prefixes,
@@ -279,7 +309,8 @@ class BucketConfigOps:
             page.is_truncated,
             key_marker=key_marker,
             version_id_marker=vid_marker,
-            next_key_marker=page.next_marker,
+            next_key_marker=page.next_key_marker,
+            next_version_id_marker=page.next_version_id_marker,
         )
         return _xml(body)
 
@@ -298,18 +329,16 @@ class BucketConfigOps:
     # ---- versioning -----------------------------------------------------------------
 
     async def op_PutBucketVersioning(self, ctx: Context) -> Response:
+        """Enabled or Suspended (docs/versioning.md); MFA delete is not implemented (501),
+        so neither an ``MfaDelete`` of Enabled nor an ``x-amz-mfa`` header is accepted."""
         await self.store.get_bucket(ctx.bucket)
         body = await read_small_body(ctx)
         status = s3xml.parse_versioning_configuration(body)
-        if status == "Enabled":
-            raise S3Error(
-                "NotImplemented",
-                "aisfs keeps no version history: bucket versioning cannot be enabled "
-                "(only Suspended is accepted)",
-                status=501,
-            )
-        if status == "Suspended":
-            await self.store.update_bucket_props(ctx.bucket, {"versioning.status": "Suspended"})
+        if s3xml.parse_versioning_mfa_delete(body) == "Enabled" or ctx.header("x-amz-mfa"):
+            raise S3Error("NotImplemented", "MFA delete is not implemented by aisfs",
+                          status=501)
+        if status is not None:
+            await self.store.update_bucket_props(ctx.bucket, {VERSIONING: status})
         return Response(200)
 
 

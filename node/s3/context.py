@@ -15,10 +15,11 @@ from aisfs.auth.caller import OPEN, Caller
 from aisfs.config import NodeConfig
 from aisfs.errors import S3Error
 from aisfs.s3._headers import stored_content_encoding
-from aisfs.s3.request import S3Request
+from aisfs.s3.request import S3Request, parse_copy_source
 from aisfs.s3.sigv4 import AuthResult, check_payload_sha256
 from aisfs.store.store import Store
 from aisfs.store.types import STORED_HEADERS, ObjectMeta
+from aisfs.store.versions import valid_version_id, versioning
 from node.http import Request, Response
 from node.s3_auth import Authenticator
 
@@ -86,6 +87,46 @@ def check_null_version(ctx: Context) -> None:
             "Invalid version id specified",
             extra={"ArgumentName": "versionId", "ArgumentValue": version},
         )
+
+
+def version_query(ctx: Context) -> str | None:
+    """The request's ``versionId`` (None: none), as S3 checks it: an id this node could
+    have made, or ``null`` - anything else is InvalidArgument."""
+    version = ctx.s3.query.get("versionId")
+    if version is None:
+        return None
+    if not valid_version_id(version):
+        raise invalid_version(version)
+    return version
+
+
+def invalid_version(version: str, name: str = "versionId") -> S3Error:
+    return S3Error(
+        "InvalidArgument",
+        "Invalid version id specified",
+        extra={"ArgumentName": name, "ArgumentValue": version},
+    )
+
+
+def copy_source_version(ctx: Context) -> str | None:
+    """The ``?versionId=`` of ``x-amz-copy-source`` (None: the current object)."""
+    _, _, version = parse_copy_source(ctx.header("x-amz-copy-source") or "")
+    if version is not None and not valid_version_id(version):
+        raise invalid_version(version, "x-amz-copy-source")
+    return version
+
+
+async def version_headers(
+    store: Store, bucket: str, version_id: str | None
+) -> list[tuple[str, str]]:
+    """``x-amz-version-id`` of an object's answer: its id, or ``null`` in a bucket whose
+    versioning was ever set (none in a bucket that never had it, as S3)."""
+    if version_id is not None:
+        return [("x-amz-version-id", version_id)]
+    binfo = await store.get_bucket(bucket)
+    if versioning(binfo.props) is not None:
+        return [("x-amz-version-id", "null")]
+    return []
 
 
 def stored_object_headers(

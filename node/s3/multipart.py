@@ -17,9 +17,17 @@ from aisfs.s3.conditions import check_copy_source_preconditions
 from aisfs.s3.request import parse_copy_source, parse_max, parse_part_number
 from aisfs.store.store import Store
 from aisfs.store.types import ObjectInfo, ObjectMeta, UploadInfo
+from aisfs.store.versions import valid_version_id
 from node.http import Response
 from node.s3.body import UploadBody, checksum_headers
-from node.s3.context import Context, Services, meta_from_headers, read_small_body
+from node.s3.context import (
+    Context,
+    Services,
+    copy_source_version,
+    meta_from_headers,
+    read_small_body,
+    version_headers,
+)
 from node.s3.objects import no_such_key_for_if_match
 from node.s3.sse import Sse
 
@@ -120,6 +128,7 @@ class MultipartOps:
         sums = {a: h.digest_b64() for a, h in hashers.items()}
         response = _xml(s3xml.copy_part_result(part.etag, part.mtime_ns, sums))
         response.headers += self.sse.part_headers(ctx, upload)
+        response.headers += await self._source_version_headers(ctx, source)
         return response
 
     async def op_CompleteMultipartUpload(self, ctx: Context) -> Response:
@@ -164,6 +173,7 @@ class MultipartOps:
             chosen[1] if chosen is not None else None,
         ))
         response.headers += self.sse.part_headers(ctx, upload)
+        response.headers += await version_headers(self.store, ctx.bucket, info.version_id)
         return response
 
     async def _completed_checksums(
@@ -318,13 +328,26 @@ class MultipartOps:
     # ---- copy -----------------------------------------------------------------------
 
     async def _copy_source(self, ctx: Context) -> ObjectInfo:
+        """The copy's source: the current object, or the version ``?versionId=`` names
+        (a delete marker: NoSuchKey when current, InvalidRequest when named, as S3)."""
         value = ctx.header("x-amz-copy-source") or ""
-        bucket, key, version = parse_copy_source(value)
-        if version not in (None, "null"):
-            raise S3Error("InvalidArgument", "Invalid version id specified")
-        source = await self.store.head_object(bucket, key)
+        bucket, key, _ = parse_copy_source(value)
+        version = copy_source_version(ctx)
+        if version is None:
+            source = await self.store.head_object(bucket, key)
+        else:
+            source = await self.store.head_version(bucket, key, version)
+            if source.delete_marker:
+                raise S3Error("InvalidRequest", "The source of a copy request may not "
+                              "specifically refer to a delete marker by version id.")
         check_copy_source_preconditions(ctx.http.headers.items(), source.etag, source.mtime_ns)
         return source
+
+    async def _source_version_headers(
+        self, ctx: Context, source: ObjectInfo
+    ) -> list[tuple[str, str]]:
+        return [("x-amz-copy-source-version-id", v) for _, v in
+                await version_headers(self.store, source.bucket, source.version_id)]
 
     async def op_CopyObject(self, ctx: Context) -> Response:
         source = await self._copy_source(ctx)
@@ -355,6 +378,8 @@ class MultipartOps:
         info, sse_headers = await self.sse.copy_object(ctx, source, meta)
         response = _xml(s3xml.copy_object_result(info.etag, info.mtime_ns))
         response.headers += sse_headers
+        response.headers += await version_headers(self.store, ctx.bucket, info.version_id)
+        response.headers += await self._source_version_headers(ctx, source)
         return response
 
     # ---- multi-object delete --------------------------------------------------------
@@ -367,13 +392,27 @@ class MultipartOps:
         errors: list[tuple[s3xml.ObjectIdentifier, S3Error]] = []
         for obj in objects:
             try:
-                await self.store.delete_object(ctx.bucket, obj.key)
+                deleted.append(await self._delete_one(ctx.bucket, obj))
             except S3Error as err:
                 if err.code != "NoSuchKey":  # S3: deleting a missing key counts as deleted
                     errors.append((obj, err))
                     continue
-            deleted.append(obj)
+                deleted.append(obj)
         return _xml(s3xml.delete_result(deleted, errors, quiet))
+
+    async def _delete_one(
+        self, bucket: str, obj: s3xml.ObjectIdentifier
+    ) -> s3xml.ObjectIdentifier:
+        """One object of a DeleteObjects, answered as S3's ``<Deleted>``: a delete marker
+        made (``DeleteMarker``, ``DeleteMarkerVersionId``), or the version removed (its
+        ``VersionId``; a marker's also ``DeleteMarker``)."""
+        vid = obj.version_id
+        if vid is not None and not valid_version_id(vid):
+            raise S3Error("NoSuchVersion", "The specified version does not exist.")
+        out = await self.store.delete_object(bucket, obj.key, vid)
+        if out is None or not out.delete_marker:
+            return obj
+        return s3xml.ObjectIdentifier(obj.key, vid, True, out.version_id or "")
 
 
 def _parse_copy_range(value: str, size: int) -> tuple[int, int]:

@@ -21,14 +21,16 @@ from aisfs.s3.request import parse_part_number
 from aisfs.store.chunks import StoreCorruption
 from aisfs.store.store import Store
 from aisfs.store.types import ObjectInfo
+from node.errors import s3_error
 from node.http import Response, first_piece_read
 from node.s3.body import UploadBody, checksum_headers
 from node.s3.context import (
     Context,
     Services,
-    check_null_version,
     meta_from_headers,
     stored_object_headers,
+    version_headers,
+    version_query,
 )
 from node.s3.lifecycle import expiration_headers
 from node.s3.sse import Sse
@@ -67,6 +69,7 @@ class ObjectOps:
             await no_such_key_for_if_match(self.store, ctx, err)
             raise
         headers = [("etag", s3xml.quote_etag(info.etag))]
+        headers += await version_headers(self.store, ctx.bucket, info.version_id)
         headers += self.sse.put_headers(meta, ctx)
         headers += checksum_headers(body.stored)
         headers += await expiration_headers(self.store, ctx.bucket, info)  # node.s3.lifecycle
@@ -85,10 +88,45 @@ class ObjectOps:
             headers.append(("x-amz-tagging-count", str(len(meta.tags))))
         return headers
 
+    async def _record(self, ctx: Context, head: bool) -> ObjectInfo | Response:
+        """The object (or the version ``versionId`` names) a GET or HEAD reads; or, for a
+        delete marker, S3's answer: 404 NoSuchKey when it is the key's newest version,
+        405 MethodNotAllowed when a versionId names it, both with
+        ``x-amz-delete-marker: true`` and its id."""
+        version = version_query(ctx)
+        if version is not None:
+            info = await self.store.head_version(ctx.bucket, ctx.key, version,
+                                                 with_data=not head)
+            if not info.delete_marker:
+                return info
+            err = S3Error("MethodNotAllowed",
+                          "The specified method is not allowed against this resource.",
+                          status=405, extra={"Method": ctx.http.method,
+                                             "ResourceType": "DeleteMarker"})
+            marker = version
+        else:
+            try:
+                return await self.store.head_object(ctx.bucket, ctx.key, with_data=not head)
+            except S3Error as missing:
+                if missing.code != "NoSuchKey":
+                    raise
+                latest = await self.store.latest_delete_marker(ctx.bucket, ctx.key)
+                if latest is None:
+                    raise
+                marker, err = latest, missing
+        response = s3_error(err, ctx.s3.resource, ctx.request_id, head)
+        response.headers += [("x-amz-delete-marker", "true"), ("x-amz-version-id", marker)]
+        if err.status == 405:
+            response.headers.append(("allow", "DELETE"))
+        return response
+
     async def _get_or_head(self, ctx: Context, head: bool) -> Response:
-        check_null_version(ctx)
-        info = await self.store.head_object(ctx.bucket, ctx.key, with_data=not head)
+        found = await self._record(ctx, head)
+        if isinstance(found, Response):
+            return found
+        info = found
         headers = self._object_headers(info)
+        headers += await version_headers(self.store, ctx.bucket, info.version_id)
         headers += self.sse.object_headers(ctx, info)  # 400/403 without the right SSE-C key
         headers += await expiration_headers(self.store, ctx.bucket, info)  # node.s3.lifecycle
         try:
@@ -157,10 +195,19 @@ class ObjectOps:
         return await self._get_or_head(ctx, head=True)
 
     async def op_DeleteObject(self, ctx: Context) -> Response:
-        # As the seed says (AIStore): deleting a missing object is reported as not found.
+        # As the seed says (AIStore): deleting a missing object of an unversioned bucket is
+        # reported as not found. In a versioned bucket a delete marker is made (S3); with
+        # versionId that version goes for good (none there: nothing to do, 204, as S3).
+        version = version_query(ctx)
         await self.store.get_bucket(ctx.bucket)
-        await self.store.delete_object(ctx.bucket, ctx.key)
-        return Response(204)
+        out = await self.store.delete_object(ctx.bucket, ctx.key, version)
+        headers: list[tuple[str, str]] = []
+        if out is not None:
+            if out.delete_marker:
+                headers.append(("x-amz-delete-marker", "true"))
+            if out.version_id is not None:
+                headers.append(("x-amz-version-id", out.version_id))
+        return Response(204, headers)
 
 
 async def no_such_key_for_if_match(store: Store, ctx: Context, err: S3Error) -> None:

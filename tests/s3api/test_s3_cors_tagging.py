@@ -331,10 +331,12 @@ def test_list_object_versions(s3) -> None:
 def test_put_bucket_versioning(s3) -> None:
     s3.create_bucket(Bucket="vconf")
     s3.put_bucket_versioning(Bucket="vconf", VersioningConfiguration={"Status": "Suspended"})
-    with pytest.raises(ClientError) as e:
-        s3.put_bucket_versioning(Bucket="vconf", VersioningConfiguration={"Status": "Enabled"})
-    assert error_code(e) == ("NotImplemented", 501)
-    assert "version history" in e.value.response["Error"]["Message"]
-    # objects still behave as the null version
+    # objects written while Suspended are the null version
     s3.put_object(Bucket="vconf", Key="k", Body=b"1")
     assert s3.head_object(Bucket="vconf", Key="k", VersionId="null")["ContentLength"] == 1
+    # Enabled keeps versions (tests/s3api/test_versioning.py has the rest)
+    s3.put_bucket_versioning(Bucket="vconf", VersioningConfiguration={"Status": "Enabled"})
+    assert s3.get_bucket_versioning(Bucket="vconf")["Status"] == "Enabled"
+    vid = s3.put_object(Bucket="vconf", Key="k", Body=b"22")["VersionId"]
+    assert s3.head_object(Bucket="vconf", Key="k", VersionId="null")["ContentLength"] == 1
+    assert s3.head_object(Bucket="vconf", Key="k", VersionId=vid)["ContentLength"] == 2

@@ -10,6 +10,7 @@ as s3xml``; ``s3xml.list_objects_v2_result(...)``):
 - ``build``          the element plumbing every builder uses (namespace, declaration)
 - ``errors``         ``<Error>``
 - ``listing``        ListBuckets, ListObjects v1/v2, ListObjectVersions, continuation tokens
+- ``versions``       ListObjectVersions of a local bucket (versions and delete markers)
 - ``objects``        copy results, DeleteResult, GetObjectAttributes
 - ``multipart``      Initiate, Complete, ListParts, ListMultipartUploads
 - ``bucket_config``  location, versioning, tagging, CORS, ACL
@@ -78,6 +79,7 @@ from .parse import (
     parse_delete,
     parse_tagging,
     parse_versioning_configuration,
+    parse_versioning_mfa_delete,
 )
 from .records import (
     CORS_METHODS,
@@ -95,8 +97,11 @@ from .records import (
     UploadRecord,
 )
 from .values import format_timestamp, quote_etag, unquote_etag, url_encode
+from .versions import VersionRecord, object_versions_result
 
 __all__ = [
+    "VersionRecord",
+    "object_versions_result",
     "CORS_METHODS",
     "DEFAULT_OWNER",
     "MAX_CORS_RULES",
@@ -155,6 +160,7 @@ __all__ = [
     "parse_object_retention",
     "parse_tagging",
     "parse_versioning_configuration",
+    "parse_versioning_mfa_delete",
     "public_access_block_configuration",
     "quote_etag",
     "tagging",

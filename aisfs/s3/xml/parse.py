@@ -219,3 +219,15 @@ def parse_versioning_configuration(body: bytes) -> str | None:
     if status not in ("Enabled", "Suspended"):
         raise _malformed("<Status> must be Enabled or Suspended")
     return status
+
+
+def parse_versioning_mfa_delete(body: bytes) -> str | None:
+    """A ``VersioningConfiguration``'s ``MfaDelete`` (Enabled, Disabled; None: absent)."""
+    root = _parse(body, "VersioningConfiguration")
+    value = _text(root, "MfaDelete")
+    if value is None:
+        return None
+    value = value.strip()
+    if value not in ("Enabled", "Disabled"):
+        raise _malformed("<MfaDelete> must be Enabled or Disabled")
+    return value
