@@ -6,6 +6,9 @@ BlockPublicPolicy; an open node too."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +16,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from support.clients import have
 from support.node import NodeProcess, new_node
 
 ALICE = ("AKALICE", "alice-secret-policy")
@@ -195,3 +199,31 @@ def test_block_public_policy(users_node: NodeProcess) -> None:
                  Policy=public_read("blocked"))[:2] == ("AccessDenied", 403)
     alice.put_bucket_policy(Bucket="blocked", Policy=for_bob("blocked"))  # not public
     assert alice.get_bucket_policy(Bucket="blocked")["Policy"] == for_bob("blocked")
+
+
+@pytest.mark.skipif(not have("aws"), reason="aws CLI needed")
+def test_aws_cli(users_node: NodeProcess, tmp_path: Path) -> None:
+    def aws(key: tuple[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=key[0], AWS_SECRET_ACCESS_KEY=key[1],
+                   AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE="/dev/null",
+                   AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+        return subprocess.run(["aws", "--endpoint-url", users_node.s3_url, "s3api", *args],
+                              capture_output=True, text=True, env=env, timeout=120)
+
+    assert aws(ALICE, "create-bucket", "--bucket", "cli-pol").returncode == 0
+    path = tmp_path / "policy.json"
+    path.write_text(public_read("cli-pol"))
+    r = aws(ALICE, "put-bucket-policy", "--bucket", "cli-pol", "--policy", f"file://{path}")
+    assert r.returncode == 0, r.stderr
+    r = aws(ALICE, "get-bucket-policy", "--bucket", "cli-pol")
+    assert json.loads(r.stdout)["Policy"] == public_read("cli-pol")
+    r = aws(ALICE, "get-bucket-policy-status", "--bucket", "cli-pol")
+    assert json.loads(r.stdout) == {"PolicyStatus": {"IsPublic": True}}
+    r = aws(BOB, "get-bucket-policy", "--bucket", "cli-pol")
+    assert r.returncode != 0 and "AccessDenied" in r.stderr
+    r = aws(ALICE, "put-bucket-policy", "--bucket", "cli-pol", "--policy", "{}")
+    assert r.returncode != 0 and "MalformedPolicy" in r.stderr
+    assert "Missing required field Statement" in r.stderr
+    assert aws(ALICE, "delete-bucket-policy", "--bucket", "cli-pol").returncode == 0
+    r = aws(ALICE, "get-bucket-policy", "--bucket", "cli-pol")
+    assert r.returncode != 0 and "NoSuchBucketPolicy" in r.stderr
