@@ -112,7 +112,7 @@ class Stager:
         self.seq_end[inode.ino] = end
         wb = self.behind.get(inode.ino)
         if wb is None:
-            if (end < START_AT or inode.stage is None or inode.path is None
+            if (end <= START_AT or inode.stage is None or inode.path is None
                     or not self.write_behind):
                 return
             bucket, key = self.layout.key(inode.path)

@@ -24,13 +24,14 @@ from typing import TypeVarTuple
 import trio
 
 from mount.backend import Backend
-from mount.remote.s3 import MULTIPART_THRESHOLD, PART_SIZE
+from mount.remote.s3 import PART_SIZE
 
 log = logging.getLogger(__name__)
 
 Ts = TypeVarTuple("Ts")
 
-START_AT = MULTIPART_THRESHOLD
+# a file that grows past this gets write-behind (one that ends here is one PUT at close)
+START_AT = 64 << 20
 IN_FLIGHT = 2
 MAX_PARTS = 10_000
 

@@ -31,7 +31,7 @@ from mount.remote.headers import etag_of, info_from, meta_headers
 from mount.remote.signer import Signer
 from mount.remote.transport import Timeouts, Transport
 
-MULTIPART_THRESHOLD = 64 << 20
+MULTIPART_THRESHOLD = 128 << 20
 PART_SIZE = 16 << 20
 IO_CHUNK = 1 << 20
 
