@@ -125,18 +125,39 @@ class AccessControl:
         try:
             b = await self.bucket(store, s3.bucket)
         except S3Error as err:
-            if err.code != "NoSuchBucket":
-                raise
-            from node.backends import backend_configured
-
-            if not caller.admin and backend_configured(self.auth.cfg.backend.s3):
-                raise access_denied() from None
-            return NOTHING  # the handler answers NoSuchBucket
+            return self._no_bucket(err, caller)
         if not caller.open:
             await self.check(store, caller, s3.operation, s3.bucket, s3.key, b, s3, http)
             if s3.operation in ("CopyObject", "UploadPartCopy"):
                 await self._check_copy_source(store, caller, http)
         return await self._write_plan(store, caller, s3, http, b)
+
+    def _no_bucket(self, err: S3Error, caller: Caller) -> Plan:
+        """A bucket the store has no record of: the handler answers (NoSuchBucket, or a
+        backend's bucket), but a non-admin is refused on a node with a backend (its
+        buckets are admin-only)."""
+        if err.code != "NoSuchBucket":
+            raise err
+        from node.backends import backend_configured
+
+        if not caller.admin and backend_configured(self.auth.cfg.backend.s3):
+            raise access_denied() from None
+        return NOTHING
+
+    async def authorize_post(self, store: Store, caller: Caller, bucket: str, key: str,
+                             fields: dict[str, str]) -> Plan:
+        """A browser form's upload (POST Object): ``PostObject`` on the bucket (WRITE),
+        its ``acl`` field the new object's canned ACL."""
+        s3 = S3Request("PostObject", bucket, key)
+        try:
+            b = await self.bucket(store, bucket)
+        except S3Error as err:
+            return self._no_bucket(err, caller)
+        if not caller.open:
+            await self.check(store, caller, "PostObject", bucket, key, b, s3, None)
+        headers = {"x-amz-acl": fields["acl"]} if "acl" in fields else {}
+        acl = self.object_acl_of(headers, self.writer_id(caller, b.owner), b)
+        return Plan("PutObject", bucket, key, acl, b.owner)
 
     async def check(self, store: Store, caller: Caller, operation: str, bucket: str,
                     key: str | None, b: Bucket, s3: S3Request | None = None,

@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from urllib.parse import quote, urlencode
 
-from aisfs.auth.caller import OPEN, Caller
+from aisfs.auth.caller import ANONYMOUS, OPEN, Caller
 from aisfs.errors import S3Error
 from aisfs.s3 import post_form as pf
 from aisfs.s3 import post_policy as pp
@@ -108,7 +108,8 @@ class PostObject:
         key = object_key(fields, file)
         fields["key"] = key
         caller, policy = self._authorize_form(fields, bucket)
-        await self.services.authenticator.check_bucket(self.services.store, caller, bucket)
+        access = self.services.authenticator.access  # owner, policy, ACLs (node/s3_access.py)
+        plan = await access.authorize_post(self.services.store, caller, bucket, key, fields)
         if self.is_remote is not None and await self.is_remote(bucket):
             raise S3Error("NotImplemented", "POST Object uploads to a backend (s3://) "
                           "bucket are not implemented; use PutObject", status=501)
@@ -123,6 +124,7 @@ class PostObject:
             before_commit=lambda _result: pp.check_length(policy, counter.size),
         )
         await reader.drain()
+        await access.apply(self.services.store, plan, Response(200))  # the form's acl
         location = object_url(http, s3, base_path, key)
         return answer(fields, bucket, key, quote_etag(info.etag), location)
 
@@ -133,7 +135,9 @@ class PostObject:
         auth = self.services.authenticator
         open_node = auth.cfg.auth.mode == "open"
         caller = OPEN
-        if not open_node:
+        if not open_node and pp.signature_version(fields) is None:
+            caller = ANONYMOUS  # an unsigned form: where an ACL or a policy lets anyone write
+        elif not open_node:
             signed = pp.verify_signature(fields, auth.users.secret, auth.cache)
             user = auth.users.user_of_key(signed.access_key)
             if user is None:

@@ -281,3 +281,34 @@ def test_open_node_keeps_acls_it_is_given(tmp_path: Path) -> None:
         assert (ALL_USERS, "READ") in grants(c.get_object_acl(Bucket="open-b", Key="k"))
     finally:
         assert n.stop() == 0
+
+
+def post_form(url: str, fields: dict[str, str], data: bytes) -> tuple[int, bytes]:
+    """A browser form's upload, submitted by curl (the file field last)."""
+    args = ["curl", "-s", "-o", "-", "-w", "\n%{http_code}"]
+    for k, v in fields.items():
+        args += ["-F", f"{k}={v}"]
+    args += ["-F", "file=@-;filename=f.txt", url]
+    out = subprocess.run(args, input=data, capture_output=True, timeout=30, check=True).stdout
+    body, _, code = out.rpartition(b"\n")
+    return int(code), body
+
+
+def test_post_object_forms(node: NodeProcess) -> None:
+    alice, anon = client(node, ALICE), client(node, None)
+    alice.create_bucket(Bucket="forms", ACL="public-read-write")
+    alice.create_bucket(Bucket="forms-private")
+    # an unsigned form: anonymous, let in by the bucket's public-read-write
+    assert post_form(f"{node.s3_url}/forms", {"key": "anon.txt"}, b"from anyone")[0] == 204
+    assert post_form(f"{node.s3_url}/forms", {"key": "anon-pub.txt", "acl": "public-read"},
+                     b"readable")[0] == 204
+    assert curl(f"{node.s3_url}/forms/anon-pub.txt") == (200, b"readable")
+    denied(alice.get_object, Bucket="forms", Key="anon.txt")  # the anonymous writer's
+    code, body = post_form(f"{node.s3_url}/forms-private", {"key": "x"}, b"x")
+    assert code == 403 and b"AccessDenied" in body
+    # a signed form's acl field is the object's canned ACL
+    post = alice.generate_presigned_post(
+        "forms-private", "signed.txt", Fields={"acl": "public-read"},
+        Conditions=[{"acl": "public-read"}])
+    assert post_form(post["url"], post["fields"], b"signed")[0] == 204
+    assert anon.get_object(Bucket="forms-private", Key="signed.txt")["Body"].read() == b"signed"
