@@ -121,6 +121,33 @@ def test_real_tree_copied_compared_archived(mount_factory: MountFactory, endpoin
     assert diff.returncode == 0, diff.stdout[-2000:]
 
 
+def test_tar_x_then_tar_c_right_after(mount_factory: MountFactory, bucket: str,
+                                      tmp_path: Path) -> None:
+    """`tar x` of a real tree into the mount, then at once `tar c` of it exits 0 (no
+    "file changed as we read it": the directories' ctimes stay exact), `diff -r` against
+    the source is clean, `du` agrees, and so after `rm -rf` and `tar x` again."""
+    local = _source(tmp_path)
+    archive = tmp_path / "tree.tar"
+    subprocess.run(["tar", "cf", str(archive), "-C", str(local), "."], check=True)
+    mnt = mount_factory(bucket)
+    for round_ in range(2):
+        out = mnt.path / "x"
+        out.mkdir()
+        subprocess.run(["tar", "xf", str(archive), "-C", str(out)], check=True, timeout=180)
+        tar = subprocess.run(["tar", "cf", "/dev/null", "-C", str(mnt.path), "x"],
+                             capture_output=True, text=True, timeout=120)
+        assert tar.returncode == 0, (round_, tar.stderr[-2000:])
+        diff = subprocess.run(["diff", "-r", str(local), str(out)], capture_output=True,
+                              text=True, timeout=120)
+        assert diff.returncode == 0, diff.stdout[-2000:] + diff.stderr[-2000:]
+        assert _file_sizes(out) == _file_sizes(local)
+        la = subprocess.run(["ls", "-la", str(out)], check=True, capture_output=True,
+                            text=True).stdout.splitlines()
+        assert [line.split()[-1] for line in la[1:3]] == [".", ".."], la[:4]
+        shutil.rmtree(out)
+        assert not out.exists()
+
+
 def test_mkdir_then_rmdir_leaves_no_marker(mnt: Mount, endpoint: Endpoint,
                                            bucket: str) -> None:
     """mkdir's marker goes up in the background: an rmdir right after waits for it, so
