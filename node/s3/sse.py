@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import trio
-
 from aisfs.crypto import keys
 from aisfs.crypto.ctr import CtrStream, single
 from aisfs.crypto.envelope import EXTRA_KEY, SSE_C, SSE_S3, BadEnvelope, Envelope, of_extra
@@ -48,9 +46,6 @@ from node.s3.context import Context, Services, copy_source_version
 
 log = logging.getLogger("aisfs.s3")
 
-# pieces at least this long are encrypted/hashed in a worker thread; a PUT's smaller
-# pieces are gathered up to it first (one hand-off per MiB, not per network read)
-THREAD_MIN = 1 << 20
 _MASTERS: dict[str, keys.MasterKey] = {}  # state dir -> its master key, loaded once
 
 
@@ -248,8 +243,8 @@ class Sse:
                       **kw: Any) -> ObjectInfo:
             sse_s3 = keyed.customer is None
             md5 = hashlib.md5() if sse_s3 or kw.get("content_md5") is not None else None
-            stream = single(keyed.data_key, keyed.envelope.nonce)
-            body, kw = _encrypting(body, kw, stream, md5)
+            body, kw = _encrypting(
+                body, kw, lambda: single(keyed.data_key, keyed.envelope.nonce), md5)
             # the ETag, known to the writer (no MD5 of the ciphertext): SSE-S3's is the
             # plaintext's MD5, as AWS's; SSE-C's is opaque, as AWS's (not the data's MD5)
             etag = md5.hexdigest if md5 is not None and sse_s3 else _opaque_etag()
@@ -349,7 +344,9 @@ class Sse:
 
         async def put(upload_id: str, bucket: str, key: str, part_number: int,
                       body: AsyncIterable[bytes], **kw: Any) -> Any:
-            stream = CtrStream(keyed.data_key, keyed.envelope.nonce, [(part_number, 1 << 62)])
+            def stream() -> CtrStream:
+                return CtrStream(keyed.data_key, keyed.envelope.nonce, [(part_number, 1 << 62)])
+
             md5 = hashlib.md5() if kw.get("content_md5") is not None else None
             body, kw = _encrypting(body, kw, stream, md5)
             return await store_put(upload_id, bucket, key, part_number, body, **kw)
@@ -389,11 +386,16 @@ def _headers_of(extra: dict[str, Any], headers: Headers) -> list[tuple[str, str]
 
 
 def _encrypting(
-    body: AsyncIterable[bytes], kw: dict[str, Any], stream: CtrStream, md5: Any | None
+    body: AsyncIterable[bytes], kw: dict[str, Any], stream: Callable[[], CtrStream],
+    md5: Any | None,
 ) -> tuple[AsyncIterator[bytes], dict[str, Any]]:
-    """A store call's body and keywords made for the ciphertext: the caller's hashers fed
-    with the plaintext (the store's feeding of them ignored), Content-MD5 compared with
-    the plaintext's before the commit."""
+    """A store call's body and keywords made for the ciphertext (``stream()``: a fresh
+    transform of the object's keystream). The body is encrypted on the event loop (AES-CTR
+    runs at GiB/s); the caller's hashers and ``md5`` see the plaintext in the store's own
+    hashing stage, pipelined with the writes: ``_Plain`` decrypts what the store hashes,
+    the hashers themselves are handed over as ``_Fed`` (the store's feeding of them with
+    ciphertext ignored, their digests the plaintext's). Content-MD5 is compared with the
+    plaintext's before the commit."""
     kw = dict(kw)
     hashers: dict[str, Any] = dict(kw.pop("hashers", None) or {})
     content_md5: bytes | None = kw.pop("content_md5", None)
@@ -406,10 +408,35 @@ def _encrypting(
         if before is not None:
             before(result)
 
-    kw["hashers"] = {a: _Fed(h) for a, h in hashers.items()} or None
-    kw["before_commit"] = before_commit
+    store_hashers: dict[str, Any] = {a: _Fed(h) for a, h in hashers.items()}
     feed = [*hashers.values(), *([md5] if md5 is not None else [])]
-    return _encrypt(body, stream, feed), kw
+    if feed:
+        store_hashers[_PLAIN] = _Plain(stream(), feed)
+    kw["hashers"] = store_hashers or None
+    kw["before_commit"] = before_commit
+    return _encrypt(body, stream()), kw
+
+
+_PLAIN = "x-sse-plaintext"  # not a checksum name: the store records no value for it
+
+
+class _Plain:
+    """The store's view of the plaintext hashers: it gets the ciphertext in order (the
+    bytes the store hashes) and feeds their decryption to ``feed``."""
+
+    __slots__ = ("_stream", "_feed")
+
+    def __init__(self, stream: CtrStream, feed: list[Any]) -> None:
+        self._stream = stream
+        self._feed = feed
+
+    def update(self, data: Any) -> None:
+        plain = self._stream.update(data)
+        for h in self._feed:
+            h.update(plain)
+
+    def digest(self) -> bytes:
+        return b""
 
 
 def _opaque_etag() -> Callable[[], str]:
@@ -417,28 +444,9 @@ def _opaque_etag() -> Callable[[], str]:
     return lambda: value
 
 
-async def _encrypt(
-    body: AsyncIterable[bytes], stream: CtrStream, feed: list[Any]
-) -> AsyncIterator[bytes]:
-    """The plaintext hashed into ``feed`` and encrypted; gathered to ``THREAD_MIN`` and
-    worked on in a worker thread (one hand-off per MiB)."""
-
-    def work(data: bytes) -> bytes:
-        for h in feed:
-            h.update(data)
-        return stream.update(data)
-
-    pending: list[bytes] = []
-    size = 0
+async def _encrypt(body: AsyncIterable[bytes], stream: CtrStream) -> AsyncIterator[bytes]:
     async for piece in body:
-        pending.append(piece)
-        size += len(piece)
-        if size >= THREAD_MIN:
-            data = b"".join(pending) if len(pending) > 1 else bytes(pending[0])
-            pending, size = [], 0
-            yield await trio.to_thread.run_sync(work, data)
-    if pending:
-        yield work(b"".join(pending))
+        yield stream.update(piece)
 
 
 async def transformed(body: AsyncIterator[bytes], stream: CtrStream) -> AsyncIterator[bytes]:
