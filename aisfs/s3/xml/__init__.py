@@ -15,6 +15,7 @@ as s3xml``; ``s3xml.list_objects_v2_result(...)``):
 - ``multipart``      Initiate, Complete, ListParts, ListMultipartUploads
 - ``bucket_config``  location, versioning, tagging, CORS, ACL
 - ``lifecycle``      LifecycleConfiguration: parsed into ``aisfs.s3.lifecycle`` rules, built
+- ``encryption``     ServerSideEncryptionConfiguration (bucket default encryption)
 - ``object_lock``    ObjectLockConfiguration, Retention, LegalHold (``aisfs.s3.object_lock``)
 - ``acl``            AccessControlPolicy (parsed into ``aisfs.auth.acl``, built),
                      PublicAccessBlockConfiguration, OwnershipControls
@@ -44,6 +45,11 @@ from .bucket_config import (
     versioning_configuration,
 )
 from .build import S3_NS, XSI_NS
+from .encryption import (
+    EncryptionRule,
+    encryption_configuration,
+    parse_encryption_configuration,
+)
 from .errors import error_document
 from .lifecycle import lifecycle_configuration, parse_lifecycle_configuration
 from .listing import (
@@ -100,6 +106,9 @@ from .values import format_timestamp, quote_etag, unquote_etag, url_encode
 from .versions import VersionRecord, object_versions_result
 
 __all__ = [
+    "EncryptionRule",
+    "encryption_configuration",
+    "parse_encryption_configuration",
     "VersionRecord",
     "object_versions_result",
     "CORS_METHODS",
