@@ -18,6 +18,7 @@
                                  # CPU/request, --syscalls, --instructions (callgrind)
     ./run bench policy [--quick] # 4 KiB GET with and without a 20-statement bucket policy
     ./run bench sse [--mib 256]  # 256 MiB PUT/GET plaintext, SSE-S3 and SSE-C side by side
+    ./run bench versioned        # overwrites in a versioned bucket beside an unversioned one
     ./run bench --hypercorn      # also: the node on Hypercorn (net.http_server) beside it
     ./run bench --s3-extras      # also: multipart 1 GiB (8 MiB parts, 8 in flight) and the
                                  # cost of SigV4 verification on 4 KiB GETs
@@ -350,6 +351,11 @@ def main() -> None:
         from bench.sse import main as sse_main
 
         sse_main(sys.argv[2:])
+        return
+    if sys.argv[1:2] == ["versioned"]:
+        from bench.versioned import main as versioned_main
+
+        versioned_main(sys.argv[2:])
         return
     if sys.argv[1:2] == ["tree"]:
         from bench.tree import main as tree_main
