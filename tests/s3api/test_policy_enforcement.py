@@ -224,3 +224,16 @@ def test_a_policy_cannot_hand_the_policy_to_another_user(world: Any) -> None:
         assert e.value.response["Error"]["Code"] == "MethodNotAllowed"
     assert not can(carol.get_bucket_policy, Bucket=B)
     assert "s3:PutBucketPolicy" in alice.get_bucket_policy(Bucket=B)["Policy"]
+
+
+def test_numeric_condition_on_max_keys(world: Any) -> None:
+    _, alice, bob, carol, anon = world
+    put(alice, allow({"AWS": "arn:aws:iam:::user/bob"}, "s3:ListBucket", BUCKET,
+                     Condition={"NumericLessThanEquals": {"s3:max-keys": "10"}}))
+    assert can(bob.list_objects_v2, Bucket=B, MaxKeys=5)
+    assert not can(bob.list_objects_v2, Bucket=B, MaxKeys=100)
+    assert not can(bob.list_objects_v2, Bucket=B)  # no max-keys: the key is absent
+    put(alice, allow({"AWS": "arn:aws:iam:::user/bob"}, "s3:ListBucket", BUCKET,
+                     Condition={"NumericLessThanEqualsIfExists": {"s3:max-keys": "10"}}))
+    assert can(bob.list_objects_v2, Bucket=B)
+    assert not can(bob.list_objects_v2, Bucket=B, MaxKeys=11)
