@@ -55,11 +55,12 @@ class FillMemory:
 
 
 class Fill:
-    """One cold GET's fill of ``rb/key`` from ``stream``; ``run`` it once."""
+    """One cold GET's fill of ``rb/key`` from ``stream``; ``run`` it once. ``caller``
+    None: nobody takes the pieces (a prefetch, ``RemoteObjects.fetch``)."""
 
     def __init__(
         self, store: Store, memory: FillMemory, piece: int, rb: Resolved, key: str,
-        stream: RemoteStream, caller: Relayed, stale: ObjectInfo | None,
+        stream: RemoteStream, caller: Relayed | None, stale: ObjectInfo | None,
     ) -> None:
         assert rb.remote is not None
         self.store = store

@@ -26,6 +26,7 @@ The cached copy keeps the backend's attributes in ``ObjectMeta.extra["remote"]``
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
@@ -219,6 +220,41 @@ class RemoteObjects:
         if range_header:
             return await self._ranged_cold(rb, key, range_header, info)
         return await self._cold(rb, key, info)
+
+    async def fetch(self, rb: Resolved, key: str, *, latest: bool = False) -> int:
+        """``key`` into the cache with nobody to relay it to (a prefetch): the bytes
+        fetched, or -1 when a copy was there (checked with the backend first when
+        ``latest``) or another flight brought it. Returns once the copy is committed; a
+        fill's error is raised. The fill runs in the caller's task: no relay, no second
+        lookup to learn when it landed."""
+        info = await self.local(rb, key)
+        if info is not None:
+            check = dataclasses.replace(rb, validate_warm_get=True) if latest else rb
+            if await self._validated(check, key, info) is not None:
+                return -1
+        fk = (rb.local, key)
+        while True:
+            flight = self._flights.take_off(fk)
+            if flight is not None:
+                break
+            other = self._flights.in_air(fk)
+            if other is not None:
+                await self._flights.wait(other)  # the leader's error is ours
+            if await self.local(rb, key) is not None:
+                return -1
+        error: Exception | None = None
+        try:
+            await self.ensure_local_bucket(rb)
+            stream = await self.backend(rb).open_object(self._remote_name(rb), key)
+            error = await Fill(self.store, self._fill_memory, self.fill_piece, rb, key,
+                               stream, None, info).run()
+        except Exception as e:
+            error = e
+        finally:
+            self._flights.land(fk, flight, error)
+        if error is not None:
+            raise error
+        return stream.attrs.size
 
     async def _ranged_cold(
         self, rb: Resolved, key: str, range_header: str, stale: ObjectInfo | None

@@ -2,8 +2,9 @@
 
 The objects are a list, a template range, or a prefix listed from the backend a page at a
 time (never the whole listing in memory). Each goes through the cold-GET fill path
-(``RemoteObjects.get``: one backend GET streamed into the store; a concurrent client GET
-of the same object shares the flight), ``PREFETCH_WORKERS`` at once. An object already
+(``RemoteObjects.fetch``: one backend GET streamed into the store, in the worker's own
+task, no relay; a concurrent client GET of the same object shares the flight),
+``prefetch_workers`` at once, each done when its object is committed. An object already
 cached is skipped; with ``latest`` (AIS's ``latest-ver``) it is checked with the backend
 first and fetched again if it changed. A per-object failure fails the job unless the
 request said ``continue-on-error`` (``coer``), then it is counted and the job goes on.
@@ -11,20 +12,15 @@ request said ``continue-on-error`` (``coer``), then it is counted and the job go
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 
-import trio
-
 from aisfs.backend import RemoteObjects, Resolved
-from aisfs.backend.remote import Body
 from aisfs.errors import S3Error
 from aisfs.jobs import PREFETCH, Job, Selection
 
 from .runner import JobRunner, JobWork, error_text, for_each
 
 MIN_WORKERS = 4
-SETTLE_WINDOW = 64  # fetched objects whose commit is awaited at once
 LIST_PAGE = 1000
 
 
@@ -48,36 +44,10 @@ async def listed_keys(remote: RemoteObjects, rb: Resolved, prefix: str) -> Async
 
 
 async def prefetch_one(remote: RemoteObjects, rb: Resolved, key: str, *, latest: bool) -> int:
-    """Fetch ``key`` into the cache; the bytes fetched (-1: it was cached already).
-    One lookup of the local copy: ``get`` serves a cached one (checked with the backend
-    when ``latest``), which is closed unread. The relay ends with the last piece; the
-    fill's commit comes just after (``settle`` waits for it)."""
-    read = await remote.get(dataclasses.replace(rb, validate_warm_get=True) if latest else rb,
-                            key)
-    if read.cached:
-        await read.body.aclose()
-        return -1
-    return await _drain(read.body)
-
-
-async def settle(remote: RemoteObjects, rb: Resolved, key: str) -> None:
-    """Until ``key``'s copy is committed (a GET of an object in flight waits for its
-    flight to land); one dropped meanwhile (an evict, a DELETE) is fetched again."""
-    read = await remote.get(rb, key)
-    if read.cached:
-        await read.body.aclose()
-    else:
-        await _drain(read.body)
-
-
-async def _drain(body: Body) -> int:
-    n = 0
-    try:
-        async for piece in body:
-            n += len(piece)
-    finally:
-        await body.aclose()
-    return n
+    """Fetch ``key`` into the cache; the bytes fetched (-1: it was cached already, or a
+    concurrent GET brought it). Returns once the copy is committed
+    (``RemoteObjects.fetch``: the fill runs in this task, nothing relayed)."""
+    return await remote.fetch(rb, key, latest=latest)
 
 
 def prefetch_work(remote: RemoteObjects, rb: Resolved, sel: Selection,
@@ -86,26 +56,11 @@ def prefetch_work(remote: RemoteObjects, rb: Resolved, sel: Selection,
         job.objects_total = sel.count()
         prefix = sel.prefix
 
-        # a fetched object's commit is waited for beside the next fetches (at most
-        # SETTLE_WINDOW at once): the job ends with every object in the cache
-        window = trio.Semaphore(SETTLE_WINDOW)
-
-        async def settled(key: str) -> None:
-            try:
-                await settle(remote, rb, key)
-            except S3Error as e:
-                if not sel.continue_on_error:
-                    raise
-                job.object_failed(key, error_text(e))
-            finally:
-                window.release()
-
         async def one(key: str) -> None:
+            # each object is committed when its worker is done: the job ends with every
+            # object in the cache
             try:
                 fetched = await prefetch_one(remote, rb, key, latest=sel.latest)
-                if fetched >= 0:
-                    await window.acquire()
-                    settlers.start_soon(settled, key)
             except S3Error as e:
                 if not sel.continue_on_error:
                     raise S3Error(e.code, f"{rb.bucket}/{key}: {e.message}", e.resource,
@@ -119,8 +74,7 @@ def prefetch_work(remote: RemoteObjects, rb: Resolved, sel: Selection,
 
         names = listed_keys(remote, rb, prefix) if prefix is not None else sel.named()
         limit = workers or (1 if sel.workers < 0 else sel.workers)
-        async with trio.open_nursery() as settlers:
-            await for_each(names, one, limit or prefetch_workers(remote, rb))
+        await for_each(names, one, limit or prefetch_workers(remote, rb))
 
     return work
 
