@@ -1,28 +1,35 @@
-"""HEAD Object on the event loop: SigV4-signed with aisfs.s3's own signing functions, sent
-over kept-alive HTTP/1.1 connections (h11), no worker thread.
+"""HEAD and GET Object on the event loop: SigV4-signed with aisfs.s3's own signing
+functions, sent over kept-alive HTTP/1.1 connections, no worker thread, no botocore.
 
-A bucket with ``versioning.validate_warm_get`` asks the backend one HEAD per warm GET.
-Through botocore that HEAD cost the front ~1 ms of CPU (its request pipeline: events,
-endpoint rules, the parse of the response into a model) and two thread hand-offs -
-several times the GET it validates. Here it is a signature (three HMACs and a SHA-256 of
-a short text; the signing key cached per day), one request written, one response head
-parsed.
+A bucket with ``versioning.validate_warm_get`` asks the backend one HEAD per warm GET, and
+every cold GET (a client's, a prefetch's) is a backend GET. Through botocore each cost the
+front ~1 ms of CPU (its request pipeline: events, endpoint rules, the parse of the response
+into a model) and two worker-thread hand-offs, and a GET's body one more hand-off per
+piece - several times what a small object's fill costs otherwise. Here a request is a
+signature (three HMACs and a SHA-256 of a short text; the signing key cached per day), one
+request written, one response head parsed; a body is read from the socket as it comes.
 
-Used for backends with static keys and an endpoint (``LeanHead.usable``); others (the AWS
-credential chain, a profile, AWS itself) keep botocore's path. Errors map as
-``errors.backend_error`` maps botocore's, and failures are retried as ``retry.py`` does.
+The HTTP is the small part S3 needs, written here: a response head up to ``HEAD_LIMIT``
+bytes, a body framed by its Content-Length. Anything else - an error status of a GET, a
+body without a Content-Length (chunked) - is ``Fallback``: the caller makes the request
+again through botocore, whose error mapping (errors.py) and retries then apply. A HEAD's
+statuses map here as ``errors.backend_error`` maps botocore's.
+
+Used for backends with static keys and an endpoint (``LeanClient.usable``); others (the
+AWS credential chain, a profile, AWS itself) keep botocore's path. Network failures, a
+timeout or a 5xx are retried as ``retry.py`` does.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import hashlib
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
-import h11
 import trio
 
 from ..errors import S3Error
@@ -34,22 +41,50 @@ from .settings import S3Settings
 from .types import RemoteAttrs
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+HEAD_LIMIT = 64 * 1024  # bytes of a response's head, at most
+RECEIVE = 4 * 1024 * 1024  # bytes asked of the socket per receive of a body
 _STATUS_CODES = {304: "NotModified", 404: "NoSuchKey", 412: "PreconditionFailed"}
 _META = "x-amz-meta-"
+_NETWORK = (OSError, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError)
 
 
 class _Retryable(Exception):
-    """A network failure, a timeout or a 5xx: the HEAD may be made again."""
+    """A network failure, a timeout or a 5xx: the request may be made again."""
+
+
+class _Broken(Exception):
+    """What the backend sent is not HTTP we read (a head too long or malformed)."""
+
+
+class Fallback(Exception):
+    """An answer the lean path leaves to botocore: make the request through it."""
 
 
 @dataclass(slots=True)
 class _Conn:
     stream: trio.abc.Stream
-    http: h11.Connection
+    buf: bytearray = field(default_factory=bytearray)  # received, not yet taken
 
 
-class LeanHead:
-    """HEAD requests to one backend (an ``S3Settings`` with static keys)."""
+@dataclass(frozen=True, slots=True)
+class _Head:
+    status: int
+    fields: dict[str, str]  # lower-case names
+    keep: bool  # the connection may carry another exchange
+
+
+@dataclass(frozen=True, slots=True)
+class LeanOpened:
+    """A GET whose head is in: the object's attributes and its body, to be read."""
+
+    attrs: RemoteAttrs
+    length: int
+    content_range: str
+    body: LeanBody
+
+
+class LeanClient:
+    """HEAD and GET requests to one backend (an ``S3Settings`` with static keys)."""
 
     def __init__(self, settings: S3Settings) -> None:
         self.settings = settings
@@ -80,10 +115,50 @@ class LeanHead:
         if_none_match: str | None = None,
     ) -> RemoteAttrs:
         """The object's attributes; S3Error as ``backend_error`` would give."""
+        request = self._request("HEAD", bucket, key, _conditions(if_match, if_none_match))
+        conn, head = await self._retried(request, key)
+        await self._release(conn, head.keep)
+        return self._answer(head, key)
+
+    async def open(
+        self, bucket: str, key: str, *, range_header: str | None = None,
+        if_match: str | None = None, if_none_match: str | None = None,
+    ) -> LeanOpened:
+        """Start a GET: its head read, its body left to read (``LeanBody``). ``Fallback``
+        for an answer other than a 200/206 framed by a Content-Length."""
+        extra = _conditions(if_match, if_none_match)
+        if range_header:
+            extra.append(("range", range_header))
+        if any("\r" in v or "\n" in v for _, v in extra):
+            raise Fallback("a header value botocore should refuse")
+        conn, head = await self._retried(self._request("GET", bucket, key, extra), key)
+        fields = head.fields
+        length = fields.get("content-length", "")
+        if (head.status not in (200, 206) or not length.isdigit()
+                or "transfer-encoding" in fields):
+            await _close(conn)
+            raise Fallback(f"HTTP {head.status}")
+        crange = fields.get("content-range", "")
+        attrs = _attrs(fields)
+        total = crange.rpartition("/")[2]
+        if total.isdigit():
+            attrs = dataclasses.replace(attrs, size=int(total))
+        size = int(length)
+        body = LeanBody(self, conn, size, head.keep, key)
+        return LeanOpened(attrs, size, crange, body)
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await _close(conn)
+
+    # -- one exchange ---------------------------------------------------------------
+
+    async def _retried(self, request: bytes, key: str) -> tuple[_Conn, _Head]:
         attempt = 0
         while True:
             try:
-                return await self._head_once(bucket, key, if_match, if_none_match)
+                return await self._exchange(request)
             except _Retryable as e:
                 if attempt >= self.settings.retries:
                     raise S3Error(
@@ -93,42 +168,39 @@ class LeanHead:
                 attempt += 1
                 await trio.sleep(backoff(attempt))
 
-    async def aclose(self) -> None:
-        idle, self._idle = self._idle, []
-        for conn in idle:
-            await _close(conn)
+    async def _exchange(self, request: bytes) -> tuple[_Conn, _Head]:
+        """``request`` sent, the response's head read: the connection (now the caller's,
+        to ``_release`` or close) and the head. A 5xx is retryable (its connection closed)."""
+        while True:
+            conn, reused = await self._connection()
+            head: _Head | None = None
+            try:
+                with trio.fail_after(self.settings.read_timeout):
+                    await conn.stream.send_all(request)
+                    head = await _read_head(conn)
+            except (*_NETWORK, _Broken) as e:
+                if reused and not isinstance(e, trio.TooSlowError | _Broken):
+                    continue  # the backend closed a kept-alive connection: a fresh one
+                raise _Retryable(f"unreachable or too slow: {type(e).__name__} {e}") from e
+            finally:
+                if head is None:  # failed or cancelled
+                    await _close(conn)
+            if head.status >= 500:
+                await _close(conn)
+                raise _Retryable(f"HTTP {head.status}")
+            return conn, head
 
-    # -- one exchange ---------------------------------------------------------------
-
-    async def _head_once(
-        self, bucket: str, key: str, if_match: str | None, if_none_match: str | None
-    ) -> RemoteAttrs:
+    def _request(self, method: str, bucket: str, key: str,
+                 extra: list[tuple[str, str]]) -> bytes:
         host, target = self._where(bucket, key)
         headers = [("host", host), ("x-amz-content-sha256", EMPTY_SHA256),
                    ("x-amz-date", time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))]
         if self.settings.session_token:
             headers.append(("x-amz-security-token", self.settings.session_token))
-        if if_match:
-            headers.append(("if-match", if_match))
-        if if_none_match:
-            headers.append(("if-none-match", if_none_match))
-        headers.append(("authorization", self._authorization(target, headers)))
-        request = h11.Request(method="HEAD", target=target, headers=headers)
-        while True:
-            conn, reused = await self._connection()
-            response: h11.Response | None = None
-            try:
-                with trio.fail_after(self.settings.read_timeout):
-                    response = await _exchange(conn, request)
-            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError,
-                    h11.ProtocolError, trio.TooSlowError) as e:
-                if reused and not isinstance(e, trio.TooSlowError):
-                    continue  # the backend closed a kept-alive connection: a fresh one
-                raise _Retryable(f"unreachable or too slow: {type(e).__name__} {e}") from e
-            finally:
-                if response is None or not self._keep(conn):  # failed, cancelled, closing
-                    await _close(conn)
-            return self._answer(response, key)
+        headers += extra
+        headers.append(("authorization", self._authorization(method, target, headers)))
+        lines = [f"{method} {target} HTTP/1.1", *(f"{n}: {v}" for n, v in headers), "", ""]
+        return "\r\n".join(lines).encode()
 
     def _where(self, bucket: str, key: str) -> tuple[str, str]:
         """(Host, request target) as botocore's path or virtual addressing has them."""
@@ -137,26 +209,23 @@ class LeanHead:
             return f"{bucket}.{self._netloc}", f"{self._base}/{path}"
         return self._netloc, f"{self._base}/{quote(bucket, safe='')}/{path}"
 
-    def _authorization(self, target: str, headers: list[tuple[str, str]]) -> str:
+    def _authorization(self, method: str, target: str, headers: list[tuple[str, str]]) -> str:
         s = self.settings
         amz_date = next(v for n, v in headers if n == "x-amz-date")
         day = amz_date[:8]
         scope = f"{day}/{s.region}/s3/aws4_request"
         signed = sorted(n for n, _ in headers)
-        creq = canonical_request("HEAD", target, "", headers, signed, EMPTY_SHA256)
+        creq = canonical_request(method, target, "", headers, signed, EMPTY_SHA256)
         signature = sign(self._keys.get(s.secret_key, day, s.region, "s3", s.access_key),
                          string_to_sign(amz_date, scope, creq))
         return (f"{ALGORITHM} Credential={s.access_key}/{scope}, "
                 f"SignedHeaders={';'.join(signed)}, Signature={signature}")
 
-    def _answer(self, response: h11.Response, key: str) -> RemoteAttrs:
-        status = response.status_code
-        fields = {n.decode("latin-1").lower(): v.decode("latin-1") for n, v in response.headers}
+    def _answer(self, head: _Head, key: str) -> RemoteAttrs:
+        status = head.status
         if status == 200:
-            return _attrs(fields)
+            return _attrs(head.fields)
         label = self.settings.label
-        if status >= 500:
-            raise _Retryable(f"HTTP {status}")
         if status == 404:
             raise S3Error("NoSuchKey", "The specified key does not exist.", key)
         if status in _STATUS_CODES:
@@ -180,35 +249,119 @@ class LeanHead:
                     stream = await trio.open_tcp_stream(self._host, self._port)
         except (OSError, trio.TooSlowError) as e:
             raise _Retryable(f"unreachable: {type(e).__name__} {e}") from e
-        return _Conn(stream, h11.Connection(our_role=h11.CLIENT)), False
+        return _Conn(stream), False
 
-    def _keep(self, conn: _Conn) -> bool:
-        """Back to the idle ones, if the backend keeps it open (False: close it)."""
-        http = conn.http
-        if http.our_state is h11.DONE and http.their_state is h11.DONE:
-            http.start_next_cycle()
+    async def _release(self, conn: _Conn, keep: bool) -> None:
+        """An exchange done: its connection back to the idle ones (``keep``, nothing
+        left unread) or closed."""
+        if keep and not conn.buf:
             self._idle.append(conn)
-            return True
-        return False
+        else:
+            await _close(conn)
 
 
-async def _exchange(conn: _Conn, request: h11.Request) -> h11.Response:
-    http = conn.http
-    await conn.stream.send_all(http.send(request) + (http.send(h11.EndOfMessage()) or b""))
-    response: h11.Response | None = None
+class LeanBody:
+    """A lean GET's body: ``read(n)`` gives ``n`` bytes (fewer only at the end, b"" past
+    it; a body that stops short is a 503, as botocore's read raises). Its connection goes
+    back to the client once the body is read to its end, and is closed by an ``aclose``
+    before that."""
+
+    def __init__(self, client: LeanClient, conn: _Conn, length: int, keep: bool,
+                 resource: str) -> None:
+        self._client = client
+        self._conn: _Conn | None = conn
+        self._left = length
+        self._keep = keep
+        self._resource = resource
+
+    async def read(self, n: int) -> bytes:
+        conn = self._conn
+        if conn is None or self._left <= 0:
+            return b""
+        n = min(n, self._left)
+        parts: list[bytes] = []
+        got = 0
+        if conn.buf:
+            take = min(n, len(conn.buf))
+            parts.append(bytes(conn.buf[:take]))
+            del conn.buf[:take]
+            got = take
+        timeout = self._client.settings.read_timeout
+        try:
+            while got < n:
+                with trio.fail_after(timeout):
+                    data = await conn.stream.receive_some(min(n - got, RECEIVE))
+                if not data:
+                    raise trio.BrokenResourceError(
+                        f"the backend closed the connection {self._left - got} bytes short")
+                parts.append(data if isinstance(data, bytes) else bytes(data))
+                got += len(data)
+        except _NETWORK as e:
+            await self.aclose()
+            raise S3Error("ServiceUnavailable", f"The {self._client.settings.label} is "
+                          f"unreachable or too slow: {type(e).__name__} {e}",
+                          self._resource, status=503) from e
+        self._left -= got
+        if self._left <= 0:
+            await self.aclose()
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def aclose(self) -> None:
+        """The connection back for reuse when the body was read to its end, else closed
+        (an unread rest is never drained)."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if self._left <= 0:
+            await self._client._release(conn, self._keep)
+        else:
+            await _close(conn)
+
+
+async def _read_head(conn: _Conn) -> _Head:
+    """The next response head on ``conn`` (1xx heads passed over); what follows it stays
+    in ``conn.buf``."""
     while True:
-        event = http.next_event()
-        if event is h11.NEED_DATA:
+        end = conn.buf.find(b"\r\n\r\n")
+        while end < 0:
+            if len(conn.buf) > HEAD_LIMIT:
+                raise _Broken("a response head over 64 KiB")
             data = await conn.stream.receive_some(65536)
-            http.receive_data(data if isinstance(data, bytes) else bytes(data))
-            continue
-        if isinstance(event, h11.Response):
-            response = event
-        elif isinstance(event, h11.EndOfMessage):
-            assert response is not None
-            return response
-        elif isinstance(event, h11.ConnectionClosed):
-            raise h11.RemoteProtocolError("the backend closed the connection")
+            if not data:
+                raise trio.BrokenResourceError("the backend closed the connection")
+            conn.buf += data
+            end = conn.buf.find(b"\r\n\r\n", max(0, len(conn.buf) - len(data) - 3))
+        text = conn.buf[:end].decode("latin-1")
+        del conn.buf[:end + 4]
+        head = _parse_head(text)
+        if not 100 <= head.status < 200:
+            return head
+
+
+def _parse_head(text: str) -> _Head:
+    lines = text.split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+        raise _Broken(f"not an HTTP/1 status line: {lines[0][:80]!r}")
+    fields: dict[str, str] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise _Broken(f"a header line without a colon: {line[:80]!r}")
+        name = name.strip().lower()
+        value = value.strip()
+        fields[name] = f"{fields[name]}, {value}" if name in fields else value
+    keep = parts[0] == "HTTP/1.1" and "close" not in fields.get("connection", "").lower()
+    return _Head(int(parts[1]), fields, keep)
+
+
+def _conditions(if_match: str | None, if_none_match: str | None) -> list[tuple[str, str]]:
+    out = []
+    if if_match:
+        out.append(("if-match", if_match))
+    if if_none_match:
+        out.append(("if-none-match", if_none_match))
+    return out
 
 
 async def _close(conn: _Conn) -> None:

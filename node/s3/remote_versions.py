@@ -237,7 +237,7 @@ async def _stream_of(backend: S3Backend, resp: dict[str, Any], key: str) -> Remo
     except BaseException:
         resp["Body"].close()
         raise
-    return RemoteStream(backend, resp, token, key)
+    return RemoteStream.of_response(backend, resp, token, key)
 
 
 async def _pieces(stream: RemoteStream) -> AsyncIterator[bytes]:

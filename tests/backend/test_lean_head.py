@@ -1,14 +1,17 @@
-"""The lean HEAD (aisfs/backend/lean.py: SigV4 signed by aisfs.s3, h11 on the event
-loop) against real backends: what it answers is what botocore's HeadObject answers, for
-keys that test the signature's encoding, and its errors map as botocore's do."""
+"""The lean HEAD and GET (aisfs/backend/lean.py: SigV4 signed by aisfs.s3, HTTP/1.1 on
+the event loop) against real backends: what they answer is what botocore's HeadObject and
+GetObject answer, for keys that test the signature's encoding, and errors map as
+botocore's do."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 import trio
 
-from aisfs.backend.lean import LeanHead
-from aisfs.backend.s3 import S3Backend
+from aisfs.backend.lean import LeanClient
+from aisfs.backend.s3 import RemoteStream, S3Backend
 from aisfs.backend.settings import settings_for
 from aisfs.errors import S3Error
 from support.ceph import free_port
@@ -99,7 +102,7 @@ async def test_lean_head_of_a_backend_that_is_down_is_503() -> None:
 
     cfg = BackendS3Config(endpoint=f"http://127.0.0.1:{free_port()}", access_key="a",
                           secret_key="b", retries=1, connect_timeout=1.0)
-    lean = LeanHead(settings_for(cfg))
+    lean = LeanClient(settings_for(cfg))
     with pytest.raises(S3Error) as e:
         await lean.head("b", "k")
     assert e.value.code == "ServiceUnavailable" and e.value.status == 503
@@ -110,10 +113,68 @@ def test_lean_head_only_with_static_keys_and_an_endpoint() -> None:
     from aisfs.config import BackendS3Config
 
     def usable(**kw: object) -> bool:
-        return LeanHead.usable(settings_for(BackendS3Config(**kw)))  # type: ignore[arg-type]
+        return LeanClient.usable(settings_for(BackendS3Config(**kw)))  # type: ignore[arg-type]
 
     assert usable(endpoint="http://h:1", access_key="a", secret_key="b")
     assert usable(endpoint="https://h", access_key="a", secret_key="b")
     assert not usable(endpoint="http://h:1")  # the credential chain: botocore
     assert not usable(access_key="a", secret_key="b")  # AWS itself: botocore
     assert not usable(endpoint="http://h:1", access_key="a", secret_key="b", profile="p")
+
+
+async def _read(stream: RemoteStream, piece: int = 1 << 20) -> bytes:
+    try:
+        return b"".join([p async for p in stream.pieces(piece)])
+    finally:
+        await stream.aclose()
+
+
+async def test_lean_get_answers_as_botocore(target: Target) -> None:
+    """S3Backend.open_object takes the lean GET (no botocore GetObject is made): the
+    bytes, the attributes, a range's span and whole size are botocore's; an error status
+    falls back to botocore, whose errors map as before; connections are kept."""
+    bucket = target.new_bucket()
+    client = target.client()
+    data = os.urandom(3 * 1024 * 1024 + 7)
+    for key in KEYS:
+        client.put_object(Bucket=bucket, Key=key, Body=data, ContentType="text/plain",
+                          Metadata={"color": "blue"})
+    client.put_object(Bucket=bucket, Key="empty", Body=b"")
+    backend = _backend(target)
+    botocore_gets: list[str] = []
+    backend.client().meta.events.register(
+        "before-call.s3.GetObject", lambda params, **_: botocore_gets.append(params["url_path"]))
+    try:
+        for key in KEYS:
+            head = await backend.head_object(bucket, key)
+            stream = await backend.open_object(bucket, key)
+            assert stream.attrs == head and stream.length == len(data)
+            assert await _read(stream, 1 << 20) == data
+        part = await backend.open_object(bucket, KEYS[1], range_header="bytes=10-1048585")
+        assert (part.start, part.end, part.length) == (10, 1048585, 1048576)
+        assert part.attrs.size == len(data) and part.attrs.etag == head.etag
+        assert await _read(part, 4096) == data[10:1048586]
+        empty = await backend.open_object(bucket, "empty")
+        assert empty.length == 0 and await _read(empty) == b""
+        assert botocore_gets == []
+        with pytest.raises(S3Error) as e:
+            await backend.open_object(bucket, "missing")
+        assert e.value.code == "NoSuchKey"
+        with pytest.raises(S3Error) as e:
+            await backend.open_object(bucket, KEYS[0], if_match='"0000"')
+        assert e.value.code == "PreconditionFailed"
+        assert len(botocore_gets) == 2  # the errors were botocore's answers
+        # a body left unread closes its connection; one read to its end is kept
+        unread = await backend.open_object(bucket, KEYS[0])
+        await unread.aclose()
+        lean = backend._lean
+        assert lean is not None
+        if target.name != "moto":  # moto's server closes every connection (HTTP/1.0)
+            assert await _read(await backend.open_object(bucket, "empty")) == b""
+            idle = len(lean._idle)
+            for _ in range(5):
+                assert await _read(await backend.open_object(bucket, "empty")) == b""
+            assert len(lean._idle) == idle >= 1
+        assert backend.slots.borrowed_tokens == 0
+    finally:
+        await backend.aclose()

@@ -15,6 +15,7 @@ import trio.lowlevel
 from botocore.exceptions import ClientError
 
 from aisfs.backend import Backends, BucketRef, Provider, client_etag, remote_of
+from aisfs.backend.lean import LeanOpened
 from aisfs.backend.remote import RemoteRead
 from aisfs.errors import S3Error
 from aisfs.store import ObjectMeta
@@ -39,12 +40,22 @@ async def pieces(data: bytes, n: int = 256 * 1024) -> AsyncIterator[bytes]:
 
 
 def count_gets(front: Front) -> list[str]:
-    """Keys of the GetObject requests the backend client sends (a botocore event hook)."""
+    """Keys of the GetObject requests the backend client sends: botocore's (an event
+    hook) and the lean client's (lean.py, its ``open`` wrapped)."""
     seen: list[str] = []
-    client = front.backends.for_bucket(front.rb).client()
-    client.meta.events.register(
+    backend = front.backends.for_bucket(front.rb)
+    backend.client().meta.events.register(
         "before-call.s3.GetObject", lambda params, **_: seen.append(params["url_path"])
     )
+    lean = backend._lean
+    if lean is not None:
+        real = lean.open
+
+        async def counted(bucket: str, key: str, **kw: Any) -> LeanOpened:
+            seen.append(f"/{bucket}/{key}")
+            return await real(bucket, key, **kw)
+
+        lean.open = counted  # type: ignore[method-assign]
     return seen
 
 
