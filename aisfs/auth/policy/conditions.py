@@ -194,7 +194,6 @@ def _operators() -> dict[str, Operator]:
 
 
 OPERATORS = _operators()
-_QUALIFIERS = ("ForAnyValue:", "ForAllValues:")
 
 
 @dataclass(frozen=True, slots=True)
