@@ -28,6 +28,9 @@ LS_NAME_ONLY = 1 << 4
 LS_NOT_CACHED = 1 << 9  # a remote bucket: only what is not
 LS_NO_RECURSION = 1 << 11
 LS_NO_DIRS = 1 << 13
+# aisfs's own (AIS has none): every version and delete marker of a versioned ais:// bucket
+# (docs/versioning.md); the continuation token is "key NUL version-id"
+LS_VERSIONS = 1 << 40
 
 # flags of a listed entry
 ENTRY_IS_CACHED = 1 << 6

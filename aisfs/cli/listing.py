@@ -15,6 +15,7 @@ from aisfs.native import (
     LS_NO_DIRS,
     LS_NO_RECURSION,
     LS_NOT_CACHED,
+    LS_VERSIONS,
     decode_custom_md,
 )
 
@@ -33,6 +34,8 @@ def add_ls_options(p: argparse.ArgumentParser, metavar: str) -> None:
                    help="don't descend: show virtual directories")
     p.add_argument("--no-dirs", action="store_true", help="with --nr: omit directories")
     p.add_argument("--summary", action="store_true", help="print a count and total size")
+    p.add_argument("--versions", action="store_true",
+                   help="ais://: every version and delete marker, newest first per name")
     cached = p.add_mutually_exclusive_group()  # s3:// buckets (docs/backends.md)
     cached.add_argument("--cached", action="store_true", help="s3://: only what the node has")
     cached.add_argument("--not-cached", action="store_true", help="s3://: only what it has not")
@@ -63,10 +66,13 @@ def _list_buckets(ns: argparse.Namespace) -> int:
 def _list_objects(ns: argparse.Namespace, bucket: str, prefix: str) -> int:
     remote = provider_of(ns) != "ais"
     props = ALL_PROPS if ns.props == "all" else (ns.props or "name,size")
+    if getattr(ns, "versions", False):
+        props = ns.props or "name,size,version,atime,custom"
     if remote and "cached" not in props.split(","):
         props += ",cached"
     flags = (LS_NO_RECURSION if ns.no_recursion else 0) | (LS_NO_DIRS if ns.no_dirs else 0)
     flags |= (LS_CACHED if ns.cached else 0) | (LS_NOT_CACHED if ns.not_cached else 0)
+    flags |= LS_VERSIONS if getattr(ns, "versions", False) else 0
     headers = {}
     if ns.inventory or ns.inv_name:  # native bucket inventory (aisfs/cli/nbi.py)
         flags |= LS_NBI

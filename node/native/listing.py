@@ -16,6 +16,7 @@ from aisfs.native import (
     LS_NAME_ONLY,
     LS_NO_DIRS,
     LS_NO_RECURSION,
+    LS_VERSIONS,
     encode_custom_md,
 )
 from aisfs.numbers import INT64_MAX, NumberError, from_json
@@ -48,6 +49,8 @@ async def list_objects(node: Node, ctx: Ctx, msg: dict[str, Any]) -> Response:
     token = str(value.get("continuation_token") or "")
     start_after = str(value.get("start_after") or "")
     props = _props(value, flags)
+    if flags & LS_VERSIONS:
+        return await _list_versions(node, ctx, value, prefix, page_size, flags, token)
     binfo = await node.store.get_bucket(ctx.bucket)
     page = await node.store.list_objects(
         ctx.bucket,
@@ -66,6 +69,37 @@ async def list_objects(node: Node, ctx: Ctx, msg: dict[str, Any]) -> Response:
             entries.append((cp, {"n": cp, "f": ENTRY_IS_DIR}))
     entries.sort(key=lambda pair: pair[0])
     next_token = (page.next_marker or "") if page.is_truncated else ""
+    return page_response(ctx, value, next_token, [ent for _, ent in entries])
+
+
+async def _list_versions(node: Node, ctx: Ctx, value: dict[str, Any], prefix: str,
+                         page_size: int, flags: int, token: str) -> Response:
+    """``LS_VERSIONS``: a page of every version and delete marker (store.list_versions),
+    newest first per name; each entry's ``version`` is its version id and its custom
+    metadata says ``latest`` and ``delete-marker``."""
+    key_marker, _, vid_marker = token.partition("\0")
+    page = await node.store.list_versions(
+        ctx.bucket, prefix=prefix, delimiter="/" if flags & LS_NO_RECURSION else "",
+        key_marker=key_marker, version_id_marker=vid_marker, max_keys=page_size,
+    )
+    entries: list[tuple[str, dict[str, Any]]] = []
+    for e in page.entries:
+        custom = [("delete-marker", "true")] if e.is_marker else []
+        if e.is_latest:
+            custom.append(("latest", "true"))
+        ent: dict[str, Any] = {"n": e.key, "f": ENTRY_IS_CACHED, "s": e.size,
+                               "v": e.version_id, "a": rfc822(e.mtime_ns)}
+        if custom:
+            ent["m"] = encode_custom_md(custom)
+        entries.append((e.key, ent))
+    if not flags & LS_NO_DIRS:
+        entries += [(cp, {"n": cp, "f": ENTRY_IS_DIR}) for cp in page.common_prefixes]
+        entries.sort(key=lambda pair: pair[0])  # stable: a name's versions keep their order
+    next_token = ""
+    if page.is_truncated and page.next_key_marker is not None:
+        next_token = page.next_key_marker
+        if page.next_version_id_marker:
+            next_token += "\0" + page.next_version_id_marker
     return page_response(ctx, value, next_token, [ent for _, ent in entries])
 
 
