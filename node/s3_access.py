@@ -126,7 +126,10 @@ class AccessControl:
             b = await self.bucket(store, s3.bucket)
         except S3Error as err:
             return self._no_bucket(err, caller)
-        if not caller.open:
+        if not caller.open and s3.operation == "DeleteObjects" and not caller.admin and \
+                b.props.get(access.POLICY_PROP):
+            await self._check_each_delete(store, caller, s3, http, b)
+        elif not caller.open:
             await self.check(store, caller, s3.operation, s3.bucket, s3.key, b, s3, http)
             if s3.operation in ("CopyObject", "UploadPartCopy"):
                 await self._check_copy_source(store, caller, http)
@@ -185,6 +188,21 @@ class AccessControl:
         if not decision:
             raise access_denied()
 
+    async def _check_each_delete(self, store: Store, caller: Caller, s3: S3Request,
+                                 http: Request, b: Bucket) -> None:
+        """DeleteObjects on a bucket with a policy: DeleteObject decided for each key it
+        names (a policy may allow or deny some keys only); one refused key refuses the
+        request. The body is read here and handed to the operation again."""
+        from aisfs.s3 import xml as s3xml
+        from node.s3.context import MAX_XML_BODY
+
+        assert s3.bucket is not None
+        body = await http.read_body(MAX_XML_BODY)
+        replay_body(http, body)
+        objects, _ = s3xml.parse_delete(body)
+        for obj in objects:
+            await self.check(store, caller, "DeleteObject", s3.bucket, obj.key, b, s3, http)
+
     async def _check_copy_source(self, store: Store, caller: Caller, http: Request) -> None:
         header = http.headers.get("x-amz-copy-source")
         if not header:
@@ -226,6 +244,8 @@ class AccessControl:
             uid = s3.query.get("uploadId", "")
             doc = await stored_acls.of(store.index).upload(uid) if uid else None
             return Plan(op, s3.bucket or "", s3.key or "", acls.from_json(doc), b.owner)
+        if op == "DeleteBucket":
+            return Plan(op, s3.bucket or "")
         if op not in OBJECT_WRITES:
             return NOTHING
         writer = self.writer_id(caller, b.owner)
@@ -270,6 +290,9 @@ class AccessControl:
                 await store.update_bucket_props(plan.bucket, patch)
             return
         rows = stored_acls.of(store.index)
+        if plan.operation == "DeleteBucket":  # its objects are gone: so are their ACLs
+            await rows.prune()
+            return
         if plan.operation == "CreateMultipartUpload":
             m = _UPLOAD_ID.search(response.body) if isinstance(response.body, bytes) else None
             if m is not None and plan.acl is not None:
@@ -303,6 +326,22 @@ class AccessControl:
         if not b.enforced and b.props.get(access.OBJECT_ACLS_PROP):
             doc = await stored_acls.of(store.index).get(bucket, key)
         return acls.from_json(doc) or acls.private(b.owner)
+
+
+def replay_body(http: Request, body: bytes) -> None:
+    """Give ``http`` its body again (read whole by the access check) for the operation."""
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    http._receive = receive
+    http.body_consumed = False
+    http.bytes_received -= len(body)  # counted again as the operation reads it
 
 
 def context_of(caller: Caller, s3: S3Request | None,

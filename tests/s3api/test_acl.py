@@ -312,3 +312,31 @@ def test_post_object_forms(node: NodeProcess) -> None:
         Conditions=[{"acl": "public-read"}])
     assert post_form(post["url"], post["fields"], b"signed")[0] == 204
     assert anon.get_object(Bucket="forms-private", Key="signed.txt")["Body"].read() == b"signed"
+
+
+def test_delete_objects_decided_per_key_under_a_policy(node: NodeProcess) -> None:
+    alice, bob = client(node, ALICE), client(node, BOB)
+    alice.create_bucket(Bucket="dels")
+    for k in ("tmp/a", "tmp/b", "keep/x"):
+        alice.put_object(Bucket="dels", Key=k, Body=b"v")
+    alice.put_bucket_policy(Bucket="dels", Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam:::user/bob"},
+             "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::dels/tmp/*"},
+            {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject",
+             "Resource": "arn:aws:s3:::dels/keep/*"}]}))
+
+    def delete(c: Any, *keys: str) -> Any:
+        return c.delete_objects(Bucket="dels", Delete={"Objects": [{"Key": k} for k in keys]})
+
+    def refused(c: Any, *keys: str) -> None:
+        assert error_of(lambda: delete(c, *keys)) == ("AccessDenied", 403)
+
+    refused(bob, "tmp/a", "keep/x")  # one refused key refuses the request
+    refused(alice, "keep/x")  # the explicit Deny binds the owner too
+    assert [d["Key"] for d in delete(bob, "tmp/a")["Deleted"]] == ["tmp/a"]
+    assert [d["Key"] for d in delete(alice, "tmp/b")["Deleted"]] == ["tmp/b"]
+    denied(bob.delete_object, Bucket="dels", Key="keep/x")
+    alice.delete_bucket_policy(Bucket="dels")
+    delete(alice, "keep/x")
+    alice.delete_bucket(Bucket="dels")
