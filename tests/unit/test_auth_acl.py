@@ -173,3 +173,24 @@ def test_public_access_block_and_ownership_documents() -> None:
             (s3xml.parse_ownership_controls if b"Owner" in body
              else s3xml.parse_public_access_block)(body)
         assert e.value.code == "MalformedXML"
+
+
+@given(st.text(max_size=120), st.sampled_from(sorted(acl.GRANT_HEADERS)))
+def test_any_grant_header_parses_or_refuses_as_aws(value: str, header: str) -> None:
+    try:
+        got = acl.from_headers({header: value}, OWNER, name_of)
+    except S3Error as e:
+        assert e.code in ("InvalidArgument", "UnresolvableGrantByEmailAddress",
+                          "MalformedACLError")
+        return
+    assert got is not None and got.grants
+    assert all(g.grantee.id in USERS or g.grantee.uri in acl.KNOWN_GROUPS for g in got.grants)
+
+
+@given(st.lists(st.sampled_from([f'id="{OTHER}"', f'uri="{acl.ALL_USERS}"',
+                                 f'uri="{acl.AUTHENTICATED_USERS}"', f'ID = "{OWNER}"']),
+                min_size=1, max_size=6))
+def test_grant_header_lists(items: list[str]) -> None:
+    got = acl.from_headers({"x-amz-grant-write": ", ".join(items)}, OWNER, name_of)
+    assert got is not None and len(got.grants) == len(items)
+    assert {g.permission for g in got.grants} == {"WRITE"}
