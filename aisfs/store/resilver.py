@@ -48,6 +48,7 @@ from .jobs import Progress
 from .manifest import manifest_bytes
 from .manifests import inline_copy, walk_manifests
 from .mountpath import Mountpath
+from .version_repair import drain_versions
 
 log = logging.getLogger(__name__)
 
@@ -522,6 +523,9 @@ def drain(core: StoreCore, mp: Mountpath, prog: Progress, should_stop: Callable[
             ) else None
             fix_manifest(core, info.bucket, info.key,
                          copies_of.get(info.bucket, default), row[0], prog, inline)
+    # non-current versions and delete markers (version_repair.py): copied where wanted
+    drain_versions(core, mp.root, lambda bucket, name: wanted(
+        core, name, copies_of.get(bucket, default)))
     try:
         uids = os.listdir(f"{mp.root}/{layout.UPLOADS}")
     except OSError:

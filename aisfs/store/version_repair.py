@@ -21,13 +21,15 @@ import json
 import logging
 import os
 from collections import Counter
+from collections.abc import Callable
 
 from . import layout
 from . import version_files as vf
 from .core import StoreCore
-from .files import fsync_dir
+from .files import fsync_dir, read_file, replace_durably
 from .index import INSERT_VERSION, version_row
 from .manifest import index_text
+from .mountpath import Mountpath
 from .types import ObjectInfo
 
 log = logging.getLogger(__name__)
@@ -128,6 +130,40 @@ def reconcile_key(core: StoreCore, bucket: str, key: str,
         core.index.rollback()
         raise
     return dropped, read, True
+
+
+def drain_versions(
+    core: StoreCore, root: str, wanted: Callable[[str, str], list[Mountpath]]
+) -> int:
+    """Before the mountpath ``root`` leaves the set (resilver's drain): each version file
+    on it that the index still knows (same generation) is copied, as it is, to the
+    mountpaths ``wanted(bucket, manifest name)`` that lack it; how many copies were
+    written."""
+    written = 0
+    for path, info in vf.walk_versions(root):
+        vid = info.version_id or "null"
+        with core.index.wlock:
+            row = core.index.w.execute(
+                "SELECT seq FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
+                (info.bucket, info.key, vid)).fetchone()
+            if row is None or int(row[0]) != info.generation:
+                continue
+            try:
+                data = read_file(path)
+            except OSError:
+                continue
+            for mp in wanted(info.bucket, layout.manifest_name(info.bucket, info.key)):
+                target = layout.version_path(mp.root, info.bucket, info.key, vid)
+                if mp.root == root or os.path.exists(target):
+                    continue
+                try:
+                    replace_durably(layout.tmp_path(mp.root, "manifest"), target, data,
+                                    core.config.fsync)
+                    written += 1
+                except OSError as e:
+                    log.error("drain: version file %s not written to %s: %s", path, mp.root,
+                              e)
+    return written
 
 
 def scan_versions(core: StoreCore) -> dict[tuple[str, str], dict[str, ObjectInfo]]:

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+import trio
 
 from aisfs.errors import S3Error
 from aisfs.store import Store, open_store
@@ -209,3 +210,30 @@ async def test_removal_guard_and_locks(store: Store) -> None:
     # the lock survives a rebuild (it is in the version's manifest)
     await store.fsck(rebuild=True)
     assert json.loads(await store.get_version_lock("b", "k", v1) or "") == json.loads(lock)
+
+
+async def test_detach_keeps_versions(tmp_path: Path) -> None:
+    """A mountpath leaving the set takes no version with it: its version files are copied
+    where placement wants them (resilver's drain), as its manifests and chunks are."""
+    from .test_resilver import wait_idle
+
+    config = make_config(tmp_path, inline_max=4096)
+    async with open_store(config) as store:
+        await enabled(store)
+        want: dict[tuple[str, str], bytes] = {}
+        for k in range(12):
+            for i in range(3):
+                data = os.urandom(100 if i % 2 else CHUNK + 10)
+                vid = await put(store, "b", f"k{k}", data)
+                assert vid is not None
+                want[(f"k{k}", vid)] = data
+        await store.delete_object("b", "k0")  # a marker
+        mp0 = store.mps.all[0].root
+        await trio.to_thread.run_sync(store.admin.detach, mp0)
+        await wait_idle(store)
+        for (key, vid), data in want.items():
+            assert await read(store, "b", key, vid) == data
+        assert (await store.fsck()).clean
+        report = await store.fsck(rebuild=True)
+        assert report.versions == len(want) - 11 + 1  # k0 has no current: a marker
+        assert await store.latest_delete_marker("b", "k0") is not None
