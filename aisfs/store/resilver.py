@@ -377,12 +377,58 @@ def iter_objects(
         first = False
 
 
+def iter_versions(
+    core: StoreCore, buckets: list[str] | None
+) -> Iterator[list[tuple[str, str]]]:
+    """Pages of ``(bucket, manifest)`` of the non-current versions (versions.py), in
+    primary key order; delete markers have no chunks and are left out."""
+    last: tuple[str, str, int] | None = None
+    while True:
+        sql = "SELECT bucket, key, seq, manifest FROM versions WHERE is_marker = 0"
+        params: list[Any] = []
+        if last is not None:
+            sql += " AND (bucket, key, -seq) > (?, ?, ?)"
+            params += [last[0], last[1], -last[2]]
+        if buckets is not None:
+            sql += f" AND bucket IN ({','.join('?' * len(buckets))})"
+            params += buckets
+        sql += " ORDER BY bucket, key, seq DESC LIMIT ?"
+        params.append(PAGE)
+        rows = core.index.rows(sql, params)
+        if not rows:
+            return
+        yield [(r[0], r[3]) for r in rows]
+        last = (rows[-1][0], rows[-1][1], int(rows[-1][2]))
+
+
+def version_chunks(
+    core: StoreCore, buckets: list[str] | None, copies_of: dict[str, int], default: int,
+    done: set[str],
+) -> Iterator[list[tuple[str, int, int]]]:
+    """Per page of non-current versions, their chunks not in ``done`` (added to it), each
+    with the copies its bucket wants: a version's chunks are kept as a current's are."""
+    for page in iter_versions(core, buckets):
+        items: list[tuple[str, int, int]] = []
+        for bucket, manifest in page:
+            for cid, size in json.loads(manifest).get("chunks") or []:
+                if cid not in done:
+                    done.add(cid)
+                    items.append((cid, int(size), copies_of.get(bucket, default)))
+        yield items
+
+
 def chunk_copies(core: StoreCore, copies_of: dict[str, int]) -> dict[str, int]:
     """Chunk id -> the most copies any referencing object (or part) wants."""
     out: dict[str, int] = {}
     default = max(core.config.default_copies, 1)
     for page in iter_objects(core, None):
         for bucket, _key, _size, manifest in page:
+            n = copies_of.get(bucket, default)
+            for c in json.loads(manifest).get("chunks") or []:
+                if out.get(c[0], 0) < n:
+                    out[c[0]] = n
+    for vpage in iter_versions(core, None):
+        for bucket, manifest in vpage:
             n = copies_of.get(bucket, default)
             for c in json.loads(manifest).get("chunks") or []:
                 if out.get(c[0], 0) < n:
@@ -454,6 +500,11 @@ def walk(
                 except OSError as e:
                     log.error("%s: manifest of %s/%s: %s", mode, bucket, key, e)
                 prog.add(objects_done=1, bytes_done=size)
+        # non-current versions: their chunks (their manifests stay where they were made)
+        for items in version_chunks(core, buckets, copies_of, default, done):
+            should_stop()
+            items = [(c, z, max(want_copies.get(c, n), n)) for c, z, n in items]
+            fix_chunks(core, items, mode, prog, pool, should_stop=should_stop)
         # multipart uploads in progress: their parts' chunks and records
         rows = core.index.rows("SELECT upload_id, bucket FROM uploads")
         for upload_id, bucket in rows:

@@ -237,3 +237,18 @@ async def test_detach_keeps_versions(tmp_path: Path) -> None:
         report = await store.fsck(rebuild=True)
         assert report.versions == len(want) - 11 + 1  # k0 has no current: a marker
         assert await store.latest_delete_marker("b", "k0") is not None
+
+
+async def test_mirror_copies_reach_old_versions(store: Store) -> None:
+    """Raising ``mirror.copies`` gives the chunks of non-current versions their copies
+    too (resilver walks the versions' chunks as it walks the current objects')."""
+    from .test_resilver import wait_idle, where
+
+    await enabled(store)
+    for _ in range(3):
+        await put(store, "b", "k", os.urandom(2 * CHUNK))
+    ids = [r[0] for r in store.index.rows("SELECT id FROM chunks")]
+    assert len(ids) == 6 and all(len(where(store, c)) == 1 for c in ids)
+    await store.update_bucket_props("b", {"mirror.copies": 2})
+    await wait_idle(store)
+    assert all(len(where(store, c)) == 2 for c in ids)
