@@ -26,7 +26,7 @@ from .publish import Publisher
 from .threads import ShortSteps, run_sync
 from .types import ObjectInfo, ObjectMeta
 from .version_files import read_version
-from .versions import Versions, no_such_version, version_id_for
+from .versions import Versions, no_such_version, version_id_for, versioning
 
 
 class Objects:
@@ -247,7 +247,13 @@ class Objects:
             return new[0], dropped
 
     async def rename_object(self, bucket: str, src_key: str, dst_key: str) -> ObjectInfo:
-        """Move ``src_key`` to ``dst_key`` (replacing it), metadata only, one transaction."""
+        """Move ``src_key`` to ``dst_key`` (replacing it), metadata only, one transaction.
+        In a versioned bucket no version is lost: a copy (``dst_key``'s current kept as a
+        version) then a delete marker on ``src_key`` - two commits, each durable."""
+        if src_key != dst_key and versioning((await self.buckets.get(bucket)).props):
+            info = await self.copy_object(bucket, src_key, bucket, dst_key)
+            await self._mark(bucket, src_key)
+            return info
         info, dropped = await run_sync(self._rename_object_sync, bucket, src_key, dst_key)
         with trio.CancelScope(shield=True):
             await run_sync(self.publisher.drop_chunks, dropped)
@@ -278,9 +284,35 @@ class Objects:
             _, dropped = self._rename_sync(bucket, pairs)
             return len(pairs), dropped
 
+    async def _mark(self, bucket: str, key: str) -> None:
+        _, dropped = await run_sync(self.versions.delete_sync, bucket, key, None)
+        if dropped:
+            with trio.CancelScope(shield=True):
+                await run_sync(self.publisher.drop_chunks, dropped)
+
     async def rename_prefix(self, bucket: str, src_prefix: str, dst_prefix: str) -> int:
-        """Rename every key under ``src_prefix``; existing destinations are replaced."""
+        """Rename every key under ``src_prefix``; existing destinations are replaced (in a
+        versioned bucket key by key, as ``rename_object``: kept as versions)."""
+        if src_prefix != dst_prefix and versioning((await self.buckets.get(bucket)).props):
+            return await self._rename_versioned_prefix(bucket, src_prefix, dst_prefix)
         n, dropped = await run_sync(self._rename_prefix_sync, bucket, src_prefix, dst_prefix)
         with trio.CancelScope(shield=True):
             await run_sync(self.publisher.drop_chunks, dropped)
         return n
+
+    def _keys_under(self, bucket: str, prefix: str) -> list[str]:
+        self.buckets.get_sync(bucket)
+        sql = "SELECT key FROM objects WHERE bucket = ? AND key >= ?"
+        params: list[Any] = [bucket, prefix]
+        upper = layout.prefix_successor(prefix)
+        if upper is not None:
+            sql += " AND key < ?"
+            params.append(upper)
+        return [r[0] for r in self.index.rows(sql + " ORDER BY key", params)]
+
+    async def _rename_versioned_prefix(self, bucket: str, src_prefix: str,
+                                       dst_prefix: str) -> int:
+        keys = await run_sync(self._keys_under, bucket, src_prefix)
+        for key in keys:
+            await self.rename_object(bucket, key, dst_prefix + key[len(src_prefix):])
+        return len(keys)

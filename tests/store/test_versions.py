@@ -252,3 +252,21 @@ async def test_mirror_copies_reach_old_versions(store: Store) -> None:
     await store.update_bucket_props("b", {"mirror.copies": 2})
     await wait_idle(store)
     assert all(len(where(store, c)) == 2 for c in ids)
+
+
+async def test_rename_in_a_versioned_bucket_loses_no_version(store: Store) -> None:
+    await enabled(store)
+    old_dst = await put(store, "b", "dst", b"old destination")
+    src = await put(store, "b", "src", b"source")
+    await store.rename_object("b", "src", "dst")
+    assert await read(store, "b", "dst") == b"source"
+    assert old_dst is not None and src is not None
+    assert await read(store, "b", "dst", old_dst) == b"old destination"
+    assert await read(store, "b", "src", src) == b"source"
+    assert await store.latest_delete_marker("b", "src") is not None
+    for i in range(3):
+        await put(store, "b", f"d/{i}", bytes([i]))
+    assert await store.rename_prefix("b", "d/", "e/") == 3
+    assert [e.key for e in (await store.list_objects("b")).entries] == [
+        "dst", "e/0", "e/1", "e/2"]
+    assert len((await store.list_versions("b", prefix="d/")).entries) == 6
