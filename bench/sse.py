@@ -75,6 +75,13 @@ def get(conn: http.client.HTTPConnection, path: str, size: int, headers: dict[st
     return size / MiB / elapsed
 
 
+def cpu_seconds(pid: int) -> float:
+    """The node's user + system CPU time (its threads included), from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(prog="bench sse")
     ap.add_argument("--mib", type=int, default=256)
@@ -89,12 +96,21 @@ def main(argv: list[str]) -> None:
         conn.getresponse().read()
         puts: dict[str, list[float]] = {m: [] for m in MODES}
         gets: dict[str, list[float]] = {m: [] for m in MODES}
+        # node CPU ms per MiB: steadier than MiB/s on a machine shared with other work
+        put_cpu: dict[str, list[float]] = {m: [] for m in MODES}
+        get_cpu: dict[str, list[float]] = {m: [] for m in MODES}
+        pid = server.proc.pid
         order = list(MODES)
         for r in range(args.rounds):
             for mode in order:
                 path = f"{u.path}/ssebench/{mode}-{r}"
+                c0 = cpu_seconds(pid)
                 puts[mode].append(put(conn, path, size, MODES[mode]))
+                c1 = cpu_seconds(pid)
                 gets[mode].append(get(conn, path, size, READ_HEADERS[mode]))
+                c2 = cpu_seconds(pid)
+                put_cpu[mode].append((c1 - c0) * 1000 / args.mib)
+                get_cpu[mode].append((c2 - c1) * 1000 / args.mib)
             print(f"round {r + 1}: " + "  ".join(
                 f"{m} PUT {puts[m][-1]:.0f} GET {gets[m][-1]:.0f} MiB/s" for m in order),
                 flush=True)
@@ -102,10 +118,11 @@ def main(argv: list[str]) -> None:
         conn.close()
     finally:
         server.stop()
-    print(f"\n{args.mib} MiB objects, {args.rounds} rounds, medians (MiB/s):")
-    base_put = statistics.median(puts["plain"])
-    base_get = statistics.median(gets["plain"])
+    print(f"\n{args.mib} MiB objects, {args.rounds} rounds, medians: MiB/s (of plaintext's),"
+          " node CPU ms/MiB")
+    med = statistics.median
+    base_put, base_get = med(puts["plain"]), med(gets["plain"])
     for mode in MODES:
-        p, g = statistics.median(puts[mode]), statistics.median(gets[mode])
-        print(f"  {mode:7s} PUT {p:7.0f} ({p / base_put:5.0%})   GET {g:7.0f} "
-              f"({g / base_get:5.0%})")
+        p, g = med(puts[mode]), med(gets[mode])
+        print(f"  {mode:7s} PUT {p:6.0f} ({p / base_put:4.0%}) {med(put_cpu[mode]):5.2f} ms"
+              f"   GET {g:6.0f} ({g / base_get:4.0%}) {med(get_cpu[mode]):5.2f} ms")

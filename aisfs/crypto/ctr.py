@@ -92,6 +92,19 @@ class CtrStream:
         return b"".join(out)
 
 
+    def update_into(self, data: bytes | bytearray | memoryview, buf: bytearray) -> memoryview:
+        """``update(data)`` written into ``buf`` (grown as needed, reused by the caller
+        once it is done with the result): no new buffer per piece."""
+        n = len(data)
+        if n > self._left:
+            return memoryview(self.update(data))
+        if len(buf) < n + BLOCK:
+            buf.extend(bytes(n + BLOCK - len(buf)))
+        self._left -= n
+        written = self._cipher.update_into(data, buf)
+        return memoryview(buf)[:written]
+
+
 def single(key: bytes, nonce: bytes, offset: int = 0) -> CtrStream:
     """The transform of a single PUT's object (one segment, part 0)."""
     return CtrStream(key, nonce, [(0, 1 << 62)], offset)

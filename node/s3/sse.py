@@ -424,14 +424,15 @@ class _Plain:
     """The store's view of the plaintext hashers: it gets the ciphertext in order (the
     bytes the store hashes) and feeds their decryption to ``feed``."""
 
-    __slots__ = ("_stream", "_feed")
+    __slots__ = ("_stream", "_feed", "_buf")
 
     def __init__(self, stream: CtrStream, feed: list[Any]) -> None:
         self._stream = stream
         self._feed = feed
+        self._buf = bytearray()  # reused: the hashers are done with a piece on return
 
     def update(self, data: Any) -> None:
-        plain = self._stream.update(data)
+        plain = self._stream.update_into(data, self._buf)
         for h in self._feed:
             h.update(plain)
 

@@ -198,3 +198,15 @@ def test_headers() -> None:
     assert code({f"{sse}-aws-kms-key-id": "k"}, write=True) == ("InvalidArgument", 400)
     assert code({sse: "AES256", f"{sse}-bucket-key-enabled": "true"}, write=True) == (
         "NotImplemented", 501)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.binary(max_size=5000), cuts=st.lists(st.integers(0, 5000), max_size=8))
+def test_update_into_matches_update(data: bytes, cuts: list[int]) -> None:
+    a, b = single(KEY, NONCE), single(KEY, NONCE)
+    buf = bytearray()
+    for piece in split(data, cuts):
+        assert bytes(b.update_into(piece, buf)) == a.update(piece)
+    short = CtrStream(KEY, NONCE, [(1, 10), (2, 10)])  # across segments: a fresh buffer
+    assert bytes(short.update_into(bytes(20), bytearray())) == CtrStream(
+        KEY, NONCE, [(1, 10), (2, 10)]).update(bytes(20))
