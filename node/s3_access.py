@@ -126,6 +126,7 @@ class AccessControl:
             b = await self.bucket(store, s3.bucket)
         except S3Error as err:
             return self._no_bucket(err, caller)
+        check_expected_owner(http.headers.get("x-amz-expected-bucket-owner"), b, caller)
         if not caller.open and s3.operation == "DeleteObjects" and not caller.admin and \
                 b.props.get(access.POLICY_PROP):
             await self._check_each_delete(store, caller, s3, http, b)
@@ -215,6 +216,7 @@ class AccessControl:
             b = await self.bucket(store, src_bucket)
         except S3Error:
             return  # NoSuchBucket: the handler's
+        check_expected_owner(http.headers.get("x-amz-source-expected-bucket-owner"), b, caller)
         await self.check(store, caller, "GetObject", src_bucket, src_key, b, None, http)
 
     def _bucketless(self, caller: Caller, s3: S3Request, http: Request) -> Plan:
@@ -326,6 +328,13 @@ class AccessControl:
         if not b.enforced and b.props.get(access.OBJECT_ACLS_PROP):
             doc = await stored_acls.of(store.index).get(bucket, key)
         return acls.from_json(doc) or acls.private(b.owner)
+
+
+def check_expected_owner(expected: str | None, b: Bucket, caller: Caller) -> None:
+    """``x-amz-expected-bucket-owner`` (``x-amz-source-expected-bucket-owner``): a
+    bucket another user owns is 403 AccessDenied, as AWS (not checked on an open node)."""
+    if expected is not None and not caller.open and expected.strip() != b.owner:
+        raise access_denied()
 
 
 def replay_body(http: Request, body: bytes) -> None:

@@ -340,3 +340,19 @@ def test_delete_objects_decided_per_key_under_a_policy(node: NodeProcess) -> Non
     alice.delete_bucket_policy(Bucket="dels")
     delete(alice, "keep/x")
     alice.delete_bucket(Bucket="dels")
+
+
+def test_expected_bucket_owner(node: NodeProcess) -> None:
+    alice, bob = client(node, ALICE), client(node, BOB)
+    alice_id, bob_id = user_id(node, ALICE), user_id(node, BOB)
+    alice.create_bucket(Bucket="expect", ACL="public-read-write")
+    alice.put_object(Bucket="expect", Key="k", Body=b"v", ExpectedBucketOwner=alice_id)
+    denied(alice.put_object, Bucket="expect", Key="k", Body=b"v", ExpectedBucketOwner=bob_id)
+    denied(bob.list_objects_v2, Bucket="expect", ExpectedBucketOwner=bob_id)
+    bob.list_objects_v2(Bucket="expect", ExpectedBucketOwner=alice_id)
+    bob.create_bucket(Bucket="expect-dst")
+    alice.put_object_acl(Bucket="expect", Key="k", ACL="public-read")
+    denied(bob.copy_object, Bucket="expect-dst", Key="c", CopySource="expect/k",
+           ExpectedSourceBucketOwner=bob_id)
+    bob.copy_object(Bucket="expect-dst", Key="c", CopySource="expect/k",
+                    ExpectedSourceBucketOwner=alice_id, ExpectedBucketOwner=bob_id)
