@@ -11,7 +11,9 @@ What a caller may do (the interim rule of docs/auth.md):
   set; the bucket map; mountpaths, resilver, scrub, jobs) and ``/v1/users`` - are an
   admin's; any caller may read the cluster map (``what=smap``/``snode``, the SDK's
   first call) and the node's status (``what=stats|node_status|status``);
-- a bucket and its objects are its owner's (and every admin's); a bucket of the backend
+- a bucket and its objects are its owner's (and every admin's) - but reading an object
+  (GET/HEAD ``/v1/objects/B/K``) is decided as S3 decides GetObject/HeadObject (its
+  ACL, the bucket policy: node/s3_access.py); a bucket of the backend
   (``provider=aws``, or one the store has no record of on a node with a backend) is an
   admin's; ``GET /v1/buckets`` shows a non-admin their own buckets, an admin all;
 - ``/metrics``, ``/health`` and ``/v1/health``: anyone, or with ``auth.metrics = "auth"``
@@ -166,6 +168,12 @@ async def gate(api: Node, ctx: Ctx, head: str, parts: list[str]) -> Response | N
         doc = [{"name": b.name, "provider": "ais", "namespace": {"uuid": "", "name": ""}}
                for b in mine]
         return Response(200, [("content-type", "application/json")], json.dumps(doc).encode())
+    if name and head == "objects" and method in ("GET", "HEAD") and len(parts) > 2:
+        # reading an object: the S3 decision (owner, policy, ACLs: node/s3_access.py)
+        key = unquote("/".join(parts[2:]))
+        operation = "GetObject" if method == "GET" else "HeadObject"
+        await authn.access.authorize_read(api.store, caller, name, key, operation, ctx.http)
+        return None
     if name:
         await authn.check_bucket(api.store, caller, name)
     return None

@@ -163,6 +163,17 @@ class AccessControl:
         acl = self.object_acl_of(headers, self.writer_id(caller, b.owner), b)
         return Plan("PutObject", bucket, key, acl, b.owner)
 
+    async def authorize_read(self, store: Store, caller: Caller, bucket: str, key: str,
+                             operation: str, http: Request) -> None:
+        """The native API's object read (``GetObject``/``HeadObject``), decided as S3's."""
+        try:
+            b = await self.bucket(store, bucket)
+        except S3Error as err:
+            self._no_bucket(err, caller)
+            return
+        if not caller.open:
+            await self.check(store, caller, operation, bucket, key, b, None, http)
+
     async def check(self, store: Store, caller: Caller, operation: str, bucket: str,
                     key: str | None, b: Bucket, s3: S3Request | None = None,
                     http: Request | None = None) -> None:

@@ -356,3 +356,31 @@ def test_expected_bucket_owner(node: NodeProcess) -> None:
            ExpectedSourceBucketOwner=bob_id)
     bob.copy_object(Bucket="expect-dst", Key="c", CopySource="expect/k",
                     ExpectedSourceBucketOwner=alice_id, ExpectedBucketOwner=bob_id)
+
+
+def test_native_object_reads_follow_the_acl(node: NodeProcess) -> None:
+    import requests
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    alice = client(node, ALICE)
+    alice.create_bucket(Bucket="native-acl")
+    alice.put_object(Bucket="native-acl", Key="dir/pub", Body=b"pub", ACL="authenticated-read")
+    alice.put_object(Bucket="native-acl", Key="priv", Body=b"priv")
+
+    def native(method: str, path: str, key: tuple[str, str] | None) -> int:
+        url = f"{node.url}/v1/objects/native-acl/{path}?provider=ais"
+        headers = {"x-amz-content-sha256": hashlib.sha256(b"").hexdigest()}
+        if key is not None:
+            req = AWSRequest(method, url, headers=headers)
+            SigV4Auth(Credentials(*key), "s3", "us-east-1").add_auth(req)
+            headers = dict(req.headers)
+        return requests.request(method, url, headers=headers, timeout=30).status_code
+
+    assert native("GET", "dir/pub", BOB) == 200
+    assert native("HEAD", "dir/pub", BOB) == 200
+    assert native("GET", "priv", BOB) == 403
+    assert native("GET", "priv", ALICE) == 200
+    assert native("DELETE", "dir/pub", BOB) == 403  # writes stay the owner's
+    assert native("GET", "dir/pub", None) in (401, 403)  # the native API: no anonymous
