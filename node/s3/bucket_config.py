@@ -34,6 +34,7 @@ from node.s3.context import (
     version_headers,
     version_query,
 )
+from node.s3.object_lock_ops import check_versioning_change
 
 MAX_BUCKET_TAGS = 50
 MAX_OBJECT_TAGS = 10
@@ -239,7 +240,7 @@ class BucketConfigOps:
     async def op_GetObjectAttributes(self, ctx: Context) -> Response:
         from aisfs.s3.conditions import format_http_date
 
-        check_null_version(ctx)
+        version_query(ctx)  # a malformed versionId: InvalidArgument before the rest
         raw = ctx.header("x-amz-object-attributes") or ""
         wanted = [a.strip() for a in raw.split(",") if a.strip()]
         if not wanted:
@@ -256,7 +257,7 @@ class BucketConfigOps:
                     "Invalid attribute name specified.",
                     extra={"ArgumentName": "x-amz-object-attributes", "ArgumentValue": a},
                 )
-        info = await self.store.head_object(ctx.bucket, ctx.key)
+        info = await self._tagged(ctx, change=False)  # the current, or ?versionId=
         kind = info.meta.extra.get("checksum_type")
         if info.meta.checksums and not info.part_sizes:
             kind = "FULL_OBJECT"
@@ -270,6 +271,7 @@ class BucketConfigOps:
         )
         response = _xml(body)
         response.headers.append(("last-modified", format_http_date(info.mtime_ns)))
+        response.headers += await version_headers(self.store, ctx.bucket, info.version_id)
         return response
 
     # ---- versions (aisfs/store/versions.py) ----------------------------------------
@@ -331,9 +333,11 @@ class BucketConfigOps:
     async def op_PutBucketVersioning(self, ctx: Context) -> Response:
         """Enabled or Suspended (docs/versioning.md); MFA delete is not implemented (501),
         so neither an ``MfaDelete`` of Enabled nor an ``x-amz-mfa`` header is accepted."""
-        await self.store.get_bucket(ctx.bucket)
+        info = await self.store.get_bucket(ctx.bucket)
         body = await read_small_body(ctx)
         status = s3xml.parse_versioning_configuration(body)
+        if status is not None:
+            check_versioning_change(info.props, status)  # a lock bucket stays Enabled
         if s3xml.parse_versioning_mfa_delete(body) == "Enabled" or ctx.header("x-amz-mfa"):
             raise S3Error("NotImplemented", "MFA delete is not implemented by aisfs",
                           status=501)

@@ -110,6 +110,16 @@ def test_versions_of_a_key(s3: Any) -> None:
     assert code_of(e)[1] == 404
     tags = s3.get_object_tagging(Bucket=b, Key="k", VersionId=v1)
     assert tags["VersionId"] == v1 and tags["TagSet"] == []
+    attrs = s3.get_object_attributes(Bucket=b, Key="k", VersionId=v1,
+                                     ObjectAttributes=["ObjectSize", "ETag"])
+    assert attrs["ObjectSize"] == 3 and attrs["VersionId"] == v1
+    s3.put_object_tagging(Bucket=b, Key="k", VersionId=v2,
+                          Tagging={"TagSet": [{"Key": "t", "Value": "1"}]})
+    assert s3.get_object_tagging(Bucket=b, Key="k")["TagSet"] == [{"Key": "t", "Value": "1"}]
+    with pytest.raises(ClientError) as e:  # a non-current version's tags: not changed
+        s3.put_object_tagging(Bucket=b, Key="k", VersionId=v1,
+                              Tagging={"TagSet": [{"Key": "t", "Value": "1"}]})
+    assert code_of(e) == ("NotImplemented", 501)
 
 
 def test_delete_markers(s3: Any) -> None:
