@@ -270,3 +270,27 @@ async def test_rename_in_a_versioned_bucket_loses_no_version(store: Store) -> No
     assert [e.key for e in (await store.list_objects("b")).entries] == [
         "dst", "e/0", "e/1", "e/2"]
     assert len((await store.list_versions("b", prefix="d/")).entries) == 6
+
+
+async def test_an_older_index_is_migrated(tmp_path: Path) -> None:
+    """An index made before versioning (no version_id / lock columns, no versions table)
+    gets them at open; its objects are the null version."""
+    import sqlite3
+
+    config = make_config(tmp_path)
+    async with open_store(config) as store:
+        await store.create_bucket("b")
+        await put(store, "b", "old", b"from before")
+    db = sqlite3.connect(config.index_dir / "index.db")
+    db.execute("DROP TABLE versions")
+    db.execute("ALTER TABLE objects DROP COLUMN version_id")
+    db.execute("ALTER TABLE objects DROP COLUMN lock")
+    db.commit()
+    db.close()
+    async with open_store(config) as store:
+        await store.update_bucket_props("b", {"versioning.status": "Enabled"})
+        vid = await put(store, "b", "old", b"after")
+        assert await versions(store, "b") == [("old", vid, True, False),
+                                              ("old", "null", False, False)]
+        assert await read(store, "b", "old", "null") == b"from before"
+        assert (await store.fsck()).clean
