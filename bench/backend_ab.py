@@ -1,13 +1,17 @@
 """Backend buckets A/B: this tree's front node beside another revision's, over one backend.
 
-    .venv/bin/python -m bench.backend_ab --against REV [--only cold,put,small] [--rounds 5]
+    .venv/bin/python -m bench.backend_ab --against REV [--only cold,put,small,prefetch]
+                                         [--rounds 5] [--tree DIR]
 
 Both fronts front the same backend (an aisfs node of this tree) and are measured in the
 same alternating rounds with the direct figure beside them: a 256 MiB cold GET, a 256 MiB
-write-through PUT, 4 KiB validated warm GETs by 16 clients. Prints medians and, per
+write-through PUT, 4 KiB validated warm GETs by 16 clients, a prefetch job of 2,000 4 KiB
+objects beside a sequential loop of 300 cold GETs (``prefetch``; each front fetches the
+same keys, each into its own cache). Prints medians and, per
 process, CPU seconds per GiB (per 1,000 GETs for the small ones) - on a shared machine
 the CPU figures are the steadier ones. REV is exported with ``git archive`` into a
-temporary directory (nothing in the checkout changes).
+temporary directory (nothing in the checkout changes); ``--tree DIR`` takes the other
+front's code from DIR instead (a copy with only some files reverted, say).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from bench.backend import (
 from bench.servers import Server, start_node
 
 HERE = Path(__file__).resolve().parent.parent
+PREFETCHED = 2000  # objects of one round's prefetch job
+SEQUENTIAL = 300  # cold GETs of one round's sequential loop
 
 
 def start_tree(tree: Path, config: str | None) -> Server:
@@ -70,11 +76,11 @@ class Runs:
 
     def show(self) -> None:
         for name, rows in self.rows.items():
-            small = "small" in name
+            small = "small" in name or "prefetch" in name or "sequential" in name
             scale = 1.0 if small else 1024.0  # per 1,000 GETs, or per GiB
             rates = [r for r, _ in rows]
             cpu = {k: statistics.median([c[k] for _, c in rows]) * scale for k in self.pids}
-            print(f"{name:22} {statistics.median(rates):8.2f} "
+            print(f"{name:26} {statistics.median(rates):8.2f} "
                   f"{'k GET/s' if small else 'MiB/s':7} rounds "
                   f"{' '.join(f'{r:.1f}' for r in rates):32} CPU "
                   f"{'s/1,000' if small else 's/GiB'}: "
@@ -100,6 +106,19 @@ def round_ops(r: int, fronts: dict[str, Server], backend: Server, only: set[str]
         ops += [(f"through PUT {n}", mib, lambda i=i, f=f: put_unique(
             f.s3_url, "big", f"p{r}-{i}", size, 8000 + 10 * r + i))
             for i, (n, f) in enumerate(fronts.items())]
+    if "prefetch" in only:
+        from bench.prefetch import run_job
+
+        def job(f: Server) -> float:
+            dt, rec = run_job(f.s3_url, "prefetch-ab", f"r{r}-{{00000..{PREFETCHED - 1:05d}}}")
+            assert rec["state"] == "finished" and rec["objects_done"] == PREFETCHED, rec
+            return dt
+
+        ops += [(f"prefetch job {n}", PREFETCHED / 1000, lambda f=f: job(f))
+                for n, f in fronts.items()]
+        seq = [f"q{r}-{i:05d}" for i in range(SEQUENTIAL)]
+        ops += [(f"sequential cold {n}", SEQUENTIAL / 1000, lambda f=f: many(
+            f.s3_url, "prefetch-ab", seq, "GET", 1)) for n, f in fronts.items()]
     if "small" in only:
         ops.append(("direct small GET", len(keys) / 1000, lambda: many(
             backend.s3_url, "small", keys, "GET", CLIENTS)))
@@ -120,6 +139,11 @@ def run(fronts: dict[str, Server], backend: Server, only: set[str], rounds: int,
         for f in fronts.values():
             set_props(f.s3_url, "small", "aws", {"versioning": {"validate_warm_get": True}})
             many(f.s3_url, "small", keys, "GET", CLIENTS)  # cold: now cached
+    if "prefetch" in only:
+        mkbucket(backend.s3_url, "prefetch-ab")
+        names = [f"r{r}-{i:05d}" for r in range(rounds) for i in range(PREFETCHED)]
+        names += [f"q{r}-{i:05d}" for r in range(rounds) for i in range(SEQUENTIAL)]
+        many(backend.s3_url, "prefetch-ab", names, "PUT", CLIENTS, b"z" * 4096)
     for r in range(rounds):
         ops = round_ops(r, fronts, backend, only, size, keys)
         for name, units, fn in (ops if r % 2 == 0 else ops[::-1]):
@@ -136,11 +160,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--only", default="cold,put,small")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--mib", type=int, default=256)
+    ap.add_argument("--tree", default="", help="the other front's code from this directory")
     args = ap.parse_args(argv)
     other = Path(tempfile.mkdtemp(prefix="aisfs-ab-"))
-    archive = subprocess.run(["git", "-C", str(HERE), "archive", args.against],
-                             check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(other)], input=archive, check=True)
+    if args.tree:
+        shutil.rmtree(other)
+        shutil.copytree(args.tree, other, ignore=shutil.ignore_patterns(".git", ".venv"))
+    else:
+        archive = subprocess.run(["git", "-C", str(HERE), "archive", args.against],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(other)], input=archive, check=True)
     servers: list[Server] = []
     try:
         backend = start_tree(HERE, None)

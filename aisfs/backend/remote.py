@@ -41,7 +41,7 @@ from ..store.lru import touch
 from ..store.writer import RemoteCopy
 from .cachemeta import remote_attrs, remote_of
 from .fill import Fill, FillMemory, Relay
-from .flights import Flights
+from .flights import Flight, Flights
 from .provider import Provider, Resolved
 from .registry import Backends
 from .s3 import RemoteDeleted, RemoteStream, S3Backend
@@ -294,14 +294,22 @@ class RemoteObjects:
         except BaseException as e:
             self._flights.land(fk, flight, e if isinstance(e, Exception) else None)
             raise
+        size = stream.attrs.size
+        return RemoteRead(stream.attrs, 0, size - 1, False, False,
+                          self.start_fill(rb, key, stream, stale, flight))
+
+    def start_fill(self, rb: Resolved, key: str, stream: RemoteStream,
+                   stale: ObjectInfo | None, flight: Flight | None = None) -> Relay:
+        """``stream`` (a whole object's GET) filled into the store in the background
+        (fill.py), its pieces relayed on the way: the caller's body. ``flight`` lands
+        when the fill ends. A presigned GET's fill starts here too."""
         send, recv = trio.open_memory_channel[bytes | BaseException](
             max(1, RELAY_BYTES // self.fill_piece))
         self._nursery.start_soon(self._fill, rb, key, flight, stream, send, stale)
-        size = stream.attrs.size
-        return RemoteRead(stream.attrs, 0, size - 1, False, False, Relay(recv, size, key))
+        return Relay(recv, stream.attrs.size, key)
 
     async def _fill(
-        self, rb: Resolved, key: str, flight: object, stream: RemoteStream,
+        self, rb: Resolved, key: str, flight: Flight | None, stream: RemoteStream,
         send: trio.MemorySendChannel[bytes | BaseException], stale: ObjectInfo | None,
     ) -> None:
         """The backend's body into the store, each piece passed to the caller on the way
@@ -311,7 +319,8 @@ class RemoteObjects:
             error = await Fill(self.store, self._fill_memory, self.fill_piece, rb, key,
                                stream, send, stale).run()
         finally:
-            self._flights.land((rb.local, key), flight, error)  # type: ignore[arg-type]
+            if flight is not None:
+                self._flights.land((rb.local, key), flight, error)
         if error is not None:
             log.info("fill of %s/%s failed: %s", rb.bucket, key, error)
 

@@ -27,7 +27,6 @@ goes through the node's own authentication as before.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -37,7 +36,6 @@ import trio
 from aisfs.auth.users import Directory
 from aisfs.backend import BucketRef, Provider, RemoteObjects, Resolved
 from aisfs.backend.cachemeta import meta_for, remote_attrs, remote_of
-from aisfs.backend.fill import Relay
 from aisfs.backend.presigned import (
     STYLE_HEADER,
     ClientSignature,
@@ -52,7 +50,7 @@ from aisfs.backend.presigned import (
     whole_size,
 )
 from aisfs.backend.provider import local_bucket_name
-from aisfs.backend.types import RemoteAttrs
+from aisfs.backend.s3 import RemoteStream
 from aisfs.errors import S3Error
 from aisfs.s3.refusals import refuse_sse
 from aisfs.s3.sigv4 import STREAMING_PAYLOADS
@@ -62,13 +60,12 @@ from node.http import Request, Response
 from node.jobs import first_error
 from node.s3.context import Context, Services, meta_from_headers
 from node.s3.presigned_http import (
-    PIECE,
     BackendHttp,
+    HttpxBody,
     read_bounded,
     relay,
     relay_error,
     relayed_headers,
-    unreachable,
 )
 from node.s3.remote import RemoteS3, object_headers
 
@@ -76,10 +73,7 @@ log = logging.getLogger("aisfs.s3")
 
 FEATURE = "S3-Presigned-Request"
 OFFLOADED = frozenset(("GetObject", "HeadObject", "PutObject"))
-RELAY_PIECES = 16  # pieces a fill may run ahead of its client
-CALLER_STALL = 120.0  # seconds a fill waits for a client that takes nothing, then drops it
 TEE_PIECES = 4
-STORE_PIECES = 32  # pieces (MiB) a fill's store side may lag behind its reader
 
 
 def offload_signature(
@@ -194,68 +188,25 @@ class PresignedOffload:
     async def _cold(
         self, ctx: Context, rb: Resolved, resp: httpx.Response, stale: ObjectInfo | None
     ) -> Response:
+        """The backend's answer streamed to the client and into the store in one pass:
+        the normal cold GET's fill (aisfs/backend/fill.py), reading the response httpx
+        holds, under one of the backend's slots."""
+        assert rb.settings is not None
         attrs = attrs_from_headers(resp.headers)
+        backend = self.remote.backend(rb)
+        token = object()
         try:
             await self.remote.ensure_local_bucket(rb)
+            await backend.slots.acquire_on_behalf_of(token)
         except BaseException:
             await resp.aclose()
             raise
-        send, recv = trio.open_memory_channel[bytes | BaseException](RELAY_PIECES)
-        self.nursery.start_soon(self._fill, rb, ctx.key, resp, attrs, send, stale)
+        stream = RemoteStream(backend, attrs, attrs.size, "", HttpxBody(resp, rb.settings),
+                              token, ctx.key)
+        body = self.remote.start_fill(rb, ctx.key, stream, stale)
         headers = object_headers(attrs) + [("ais-cached", "false"),
                                            ("content-length", str(attrs.size))]
-        return Response(200, headers, Relay(recv, attrs.size, ctx.key))
-
-    async def _fill(
-        self, rb: Resolved, key: str, resp: httpx.Response, attrs: RemoteAttrs,
-        send: trio.MemorySendChannel[bytes | BaseException], stale: ObjectInfo | None,
-    ) -> None:
-        """The backend's body into the store and to the client: one reader hands each
-        piece to both, the store side up to ``STORE_PIECES`` behind (neither waits for
-        the other piece by piece)."""
-        assert rb.remote is not None and rb.settings is not None
-        settings, source = rb.settings, rb.remote.uri
-        relay = _ClientSide(send, rb, key)
-        to_store, store_in = trio.open_memory_channel[bytes](STORE_PIECES)
-
-        async def read() -> None:
-            async with to_store:
-                try:
-                    async for piece in resp.aiter_raw(PIECE):
-                        await to_store.send(piece)
-                        await relay.pass_on(piece)
-                except httpx.HTTPError as e:
-                    raise unreachable(settings, e) from e
-
-        async def pieces() -> AsyncIterator[bytes]:
-            async with store_in:
-                async for piece in store_in:
-                    yield piece
-
-        async def write() -> None:
-            await self.services.store.put_object(
-                rb.local, key, pieces(), meta_for(attrs, source),
-                expected_size=attrs.size, if_match=stale.etag if stale else None,
-                if_none_match=None if stale else "*",
-            )
-
-        error: Exception | None = None
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(read)
-                nursery.start_soon(write)
-        except Exception as e:  # a group of the two sides' errors
-            first = first_error(e)
-            if not isinstance(first, Exception):
-                raise
-            if not (isinstance(first, S3Error) and first.code == "PreconditionFailed"):
-                error = first  # PreconditionFailed: another copy landed meanwhile
-        finally:
-            with trio.CancelScope(shield=True):
-                await resp.aclose()
-            relay.end(error)
-        if error is not None:
-            log.info("presigned fill of %s/%s failed: %s", rb.bucket, key, error)
+        return Response(200, headers, body)
 
     # == HEAD ============================================================================
 
@@ -361,39 +312,6 @@ class _PutTee:
         # the backend has it: the local copy is published with its attributes (the store
         # builds the manifest from ``meta`` once the body ended)
         meta_for(attrs_from_headers(self.answer.headers), self.rb.remote.uri, meta)
-
-
-class _ClientSide:
-    """The client's end of a fill: pieces passed on until it goes away (the fill goes on)
-    or takes nothing for ``CALLER_STALL`` seconds; then the fill's error, if any."""
-
-    def __init__(self, out: trio.MemorySendChannel[bytes | BaseException], rb: Resolved,
-                 key: str) -> None:
-        self.out: trio.MemorySendChannel[bytes | BaseException] | None = out
-        self.where = f"{rb.bucket}/{key}"
-
-    async def pass_on(self, piece: bytes) -> None:
-        if self.out is None:
-            return
-        with trio.move_on_after(CALLER_STALL) as stalled:
-            try:
-                await self.out.send(piece)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                self.out = None
-        if stalled.cancelled_caught and self.out is not None:
-            log.warning("%s: the client took nothing for %.0f s: dropped", self.where,
-                        CALLER_STALL)
-            self.out.close()
-            self.out = None
-
-    def end(self, error: BaseException | None) -> None:
-        if self.out is None:
-            return
-        if error is not None:
-            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError,
-                                     trio.WouldBlock):
-                self.out.send_nowait(error)
-        self.out.close()
 
 
 def _same_copy(rb: Resolved, info: ObjectInfo, headers: httpx.Headers) -> bool:

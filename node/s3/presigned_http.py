@@ -36,6 +36,43 @@ RELAYED = frozenset((
 ))
 
 
+class HttpxBody:
+    """An httpx response's body as a backend stream's source (``aisfs.backend.s3``'s
+    ``BodySource``): ``read(n)`` gives ``n`` bytes (fewer only at the end), from the
+    pieces httpx reads as they come; a network failure is the 503 ``unreachable`` says."""
+
+    def __init__(self, resp: httpx.Response, settings: S3Settings) -> None:
+        self._resp = resp
+        self._settings = settings
+        self._it = resp.aiter_raw()
+        self._rest = b""
+
+    async def read(self, n: int) -> bytes:
+        parts: list[bytes] = []
+        got = 0
+        if self._rest:
+            parts.append(self._rest[:n])
+            self._rest = self._rest[n:]
+            got = len(parts[0])
+        while got < n:
+            try:
+                chunk = await anext(self._it)
+            except StopAsyncIteration:
+                break
+            except httpx.HTTPError as e:
+                raise unreachable(self._settings, e) from e
+            if got + len(chunk) > n:
+                self._rest = chunk[n - got:]
+                chunk = chunk[:n - got]
+            parts.append(chunk)
+            got += len(chunk)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def aclose(self) -> None:
+        with trio.CancelScope(shield=True):
+            await self._resp.aclose()
+
+
 def relayed_headers(headers: httpx.Headers) -> list[tuple[str, str]]:
     out = []
     for name, value in headers.multi_items():
