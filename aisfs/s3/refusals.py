@@ -2,13 +2,15 @@
 
 Sans-IO. ``check_unsupported(operation, headers)`` runs on every authenticated S3 request
 before its operation: a request that asks for what aisfs does not have - SSE-KMS, S3
-Bucket Keys, object lock - is refused, never served as if nothing had been asked. A
+Bucket Keys - is refused, never served as if nothing had been asked. A
 value AWS itself would refuse gets AWS's 400 (``x-amz-server-side-encryption: bogus`` is
 InvalidArgument, an SSE-C algorithm other than AES256 is
 InvalidEncryptionAlgorithmError); a well-formed request for the feature gets 501
 NotImplemented. SSE-S3 and SSE-C headers are only checked here (``aisfs.crypto.headers``)
 and served by ``node.s3.sse``; ``refuse_sse`` answers them 501 where nothing would be
-encrypted (a backend's bucket).
+encrypted (a backend's bucket). Object lock headers are checked here (AWS's 400s,
+``aisfs.s3.object_lock``) and served by ``node.s3.object_lock_ops``; ``refuse_lock``
+answers them 501 where nothing would be locked (a backend's bucket, a POST form).
 
 ``override_value(param, value)`` checks a ``response-*`` query override before it becomes
 a response header: a control character (CR, LF, NUL...) is 400 InvalidArgument.
@@ -16,10 +18,12 @@ a response header: a control character (CR, LF, NUL...) is 400 InvalidArgument.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 from aisfs.crypto import headers as sse_headers
 from aisfs.errors import S3Error
+from aisfs.s3 import object_lock
 from aisfs.s3._headers import Headers, get_header
 
 SSE = sse_headers.SSE
@@ -83,13 +87,7 @@ def _invalid(message: str, name: str, value: str | None = None) -> S3Error:
 def check_unsupported(operation: str, headers: Headers) -> None:
     """Refuse a request asking for SSE or object lock (see the module docstring)."""
     if operation == "CreateBucket":
-        lock = get_header(headers, BUCKET_LOCK)
-        if lock is not None:
-            if lock.strip().lower() == "true":
-                raise _not_implemented("Object lock")
-            if lock.strip().lower() != "false":
-                raise _invalid("Invalid value for x-amz-bucket-object-lock-enabled", BUCKET_LOCK,
-                               lock)
+        object_lock.bucket_lock_asked(headers)  # true/false, else 400 InvalidArgument
         return
     if operation in READS:
         sse_headers.customer_key(headers)  # AWS's 400s for a malformed SSE-C triple
@@ -107,22 +105,16 @@ def check_unsupported(operation: str, headers: Headers) -> None:
         if get_header(headers, SSE) is not None:
             raise sse_headers.not_for_this_operation()
     if operation in CREATES:
-        _check_lock(headers)
+        object_lock.lock_from_headers(headers, time.time_ns())  # AWS's 400s
 
 
-def _check_lock(headers: Headers) -> None:
-    mode = get_header(headers, LOCK_MODE)
-    until = get_header(headers, LOCK_UNTIL)
-    hold = get_header(headers, LOCK_HOLD)
-    if mode is not None and mode.strip() not in ("GOVERNANCE", "COMPLIANCE"):
-        raise _invalid("Unknown wormMode directive.", LOCK_MODE, mode)
-    if (mode is None) != (until is None):
-        raise _invalid(f"{LOCK_UNTIL} and {LOCK_MODE} must both be supplied",
-                       LOCK_MODE if mode is None else LOCK_UNTIL)
-    if hold is not None and hold.strip() not in ("ON", "OFF"):
-        raise _invalid("Legal Hold must be either of 'ON' or 'OFF'", LOCK_HOLD, hold)
-    if mode is not None or hold is not None:
-        raise _not_implemented("Object lock")
+def refuse_lock(operation: str, headers: Headers) -> None:
+    """501 for object lock headers on a request nothing here would lock (a backend's
+    bucket: its versions are the backend's; a POST form)."""
+    if operation not in CREATES:
+        return
+    if object_lock.lock_from_headers(headers, time.time_ns()) is not None:
+        raise _not_implemented("Object lock of a backend's bucket or a POST form")
 
 
 def override_value(param: str, value: str) -> str:

@@ -13,6 +13,7 @@ from node.http import Response
 from node.inventory import drop_bucket as drop_inventories
 from node.s3.context import Context, Services, read_small_body, xml_response
 from node.s3.listing import list_query, list_result
+from node.s3.object_lock_ops import bucket_lock_props
 
 
 async def list_page(
@@ -46,6 +47,7 @@ class BucketOps:
         if body.strip():
             s3xml.parse_create_bucket_configuration(body)
         props = {**self.cfg.bucket_defaults, **self.authenticator.new_bucket_props(ctx.caller)}
+        props.update(bucket_lock_props(ctx.http.headers))  # type: ignore[arg-type]  # lock
         try:
             await self.store.create_bucket(ctx.bucket, props or None)
         except S3Error as err:

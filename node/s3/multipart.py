@@ -28,6 +28,13 @@ from node.s3.context import (
     read_small_body,
     version_headers,
 )
+from node.s3.object_lock_ops import (
+    lift_bypassed_retention,
+    lock_for_new_version,
+    lock_for_upload,
+    lock_new_version,
+    record_lock,
+)
 from node.s3.objects import no_such_key_for_if_match
 from node.s3.sse import Sse
 
@@ -68,6 +75,7 @@ class MultipartOps:
         if chosen is not None:
             meta.extra["checksum_algorithm"], meta.extra["checksum_type"] = chosen
         sse_headers = await self.sse.begin_upload(ctx, meta)  # the upload's encryption
+        await lock_for_upload(self.store, ctx, meta)  # the lock it asks (object_lock_ops)
         upload = await self.store.create_upload(ctx.bucket, ctx.key, meta)
         headers = [("content-type", "application/xml"), *sse_headers]
         if chosen is not None:
@@ -168,6 +176,7 @@ class MultipartOps:
         except S3Error as err:
             await no_such_key_for_if_match(self.store, ctx, err)
             raise
+        await lock_new_version(self.store, info)  # the upload's lock, or the bucket's default
         response = _xml(s3xml.complete_multipart_upload_result(
             location, ctx.bucket, ctx.key, info.etag, object_sums,
             chosen[1] if chosen is not None else None,
@@ -350,6 +359,7 @@ class MultipartOps:
                 await version_headers(self.store, source.bucket, source.version_id)]
 
     async def op_CopyObject(self, ctx: Context) -> Response:
+        lock = await lock_for_new_version(self.store, ctx, body=False)  # object_lock_ops
         source = await self._copy_source(ctx)
         directive = (ctx.header("x-amz-metadata-directive") or "COPY").upper()
         if directive not in ("COPY", "REPLACE"):
@@ -376,6 +386,7 @@ class MultipartOps:
             meta.checksums = dict(source.meta.checksums)
         # the store's chunk-sharing copy, or a re-encrypting one (node.s3.sse)
         info, sse_headers = await self.sse.copy_object(ctx, source, meta)
+        await record_lock(self.store, ctx.bucket, ctx.key, info.version_id, lock)
         response = _xml(s3xml.copy_object_result(info.etag, info.mtime_ns))
         response.headers += sse_headers
         response.headers += await version_headers(self.store, ctx.bucket, info.version_id)
@@ -392,6 +403,7 @@ class MultipartOps:
         errors: list[tuple[s3xml.ObjectIdentifier, S3Error]] = []
         for obj in objects:
             try:
+                await lift_bypassed_retention(self.store, ctx, obj.key, obj.version_id)
                 deleted.append(await self._delete_one(ctx.bucket, obj))
             except S3Error as err:
                 if err.code != "NoSuchKey":  # S3: deleting a missing key counts as deleted

@@ -17,7 +17,7 @@ the documents ``aisfs.s3.xml.object_lock``'s.
   lock the new version gets: its headers, else the bucket's default retention, validated
   as AWS does) and ``record_lock`` it once the version exists; CreateMultipartUpload
   keeps what its headers ask (``lock_for_upload``), CompleteMultipartUpload applies it
-  (``lock_completed``). GET and HEAD send ``object_lock_headers``.
+  (``lock_new_version``). GET and HEAD send ``object_lock_headers``.
 - Removals: ``removal_guard`` is installed on the store at node start
   (``Store.version_removal_guard``): every path that would remove a version for good
   (DELETE with versionId, DeleteObjects, an overwrite of a null version, lifecycle, the
@@ -122,7 +122,7 @@ async def record_lock(store: Store, bucket: str, key: str, version_id: str | Non
 
 async def lock_for_upload(store: Store, ctx: Context, meta: ObjectMeta) -> None:
     """CreateMultipartUpload: the lock its headers ask for, validated now and kept in the
-    upload's ``meta.extra`` until CompleteMultipartUpload (``lock_completed``)."""
+    upload's ``meta.extra`` until CompleteMultipartUpload (``lock_new_version``)."""
     asked = ol.lock_from_headers(ctx.http.headers, now_ns())  # type: ignore[arg-type]
     if asked is None:
         return
@@ -131,9 +131,10 @@ async def lock_for_upload(store: Store, ctx: Context, meta: ObjectMeta) -> None:
     meta.extra[UPLOAD_LOCK] = asked.to_json()
 
 
-async def lock_completed(store: Store, info: ObjectInfo) -> None:
-    """After CompleteMultipartUpload: the version it made gets the lock its upload asked
-    for, else the bucket's default retention (from the completion's time)."""
+async def lock_new_version(store: Store, info: ObjectInfo) -> None:
+    """After a write whose request named no lock itself - CompleteMultipartUpload, a POST
+    form: the version it made gets the lock its upload asked for (kept in ``meta.extra``),
+    else the bucket's default retention (from now)."""
     config = await bucket_lock_config(store, info.bucket)
     raw = info.meta.extra.get(UPLOAD_LOCK)
     asked = ol.VersionLock.from_json(raw) if isinstance(raw, str) else None

@@ -33,6 +33,12 @@ from node.s3.context import (
     version_query,
 )
 from node.s3.lifecycle import expiration_headers
+from node.s3.object_lock_ops import (
+    lift_bypassed_retention,
+    lock_for_new_version,
+    object_lock_headers,
+    record_lock,
+)
 from node.s3.sse import Sse
 
 log = logging.getLogger("aisfs.s3")
@@ -51,6 +57,7 @@ class ObjectOps:
 
     async def op_PutObject(self, ctx: Context) -> Response:
         meta = meta_from_headers(ctx)
+        lock = await lock_for_new_version(self.store, ctx, body=True)  # object_lock_ops
         body = UploadBody(ctx.http, ctx.auth)
         try:
             info = await (await self.sse.put_object(ctx, meta))(  # encrypting, if asked
@@ -68,6 +75,7 @@ class ObjectOps:
         except S3Error as err:
             await no_such_key_for_if_match(self.store, ctx, err)
             raise
+        await record_lock(self.store, ctx.bucket, ctx.key, info.version_id, lock)
         headers = [("etag", s3xml.quote_etag(info.etag))]
         headers += await version_headers(self.store, ctx.bucket, info.version_id)
         headers += self.sse.put_headers(meta, ctx)
@@ -127,6 +135,7 @@ class ObjectOps:
         info = found
         headers = self._object_headers(info)
         headers += await version_headers(self.store, ctx.bucket, info.version_id)
+        headers += object_lock_headers(info.lock)  # object_lock_ops
         headers += self.sse.object_headers(ctx, info)  # 400/403 without the right SSE-C key
         headers += await expiration_headers(self.store, ctx.bucket, info)  # node.s3.lifecycle
         try:
@@ -200,6 +209,7 @@ class ObjectOps:
         # versionId that version goes for good (none there: nothing to do, 204, as S3).
         version = version_query(ctx)
         await self.store.get_bucket(ctx.bucket)
+        await lift_bypassed_retention(self.store, ctx, ctx.key, version)  # object_lock_ops
         out = await self.store.delete_object(ctx.bucket, ctx.key, version)
         headers: list[tuple[str, str]] = []
         if out is not None:

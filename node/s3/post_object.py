@@ -33,13 +33,14 @@ from aisfs.errors import S3Error
 from aisfs.s3 import post_form as pf
 from aisfs.s3 import post_policy as pp
 from aisfs.s3.names import validate_key
-from aisfs.s3.refusals import check_unsupported
+from aisfs.s3.refusals import check_unsupported, refuse_lock
 from aisfs.s3.request import SUBRESOURCES, S3Request, route
 from aisfs.s3.xml.build import element, serialize, sub
 from aisfs.s3.xml.values import quote_etag
 from aisfs.store.types import STORED_HEADERS, ObjectMeta
 from node.http import Request, Response
 from node.s3.context import Services
+from node.s3.object_lock_ops import lock_new_version
 from node.s3.sse import Sse
 
 IsRemote = Callable[[str], Awaitable[bool]]
@@ -114,6 +115,7 @@ class PostObject:
             raise S3Error("NotImplemented", "POST Object uploads to a backend (s3://) "
                           "bucket are not implemented; use PutObject", status=501)
         check_unsupported("PutObject", fields)
+        refuse_lock("PutObject", fields)  # a form's lock fields: 501 (object_lock_ops)
         meta = meta_from_fields(fields)
         counter = _Counter(policy)
         put = await Sse(self.services).put_object_for(  # the form's SSE fields, or the
@@ -124,6 +126,7 @@ class PostObject:
             before_commit=lambda _result: pp.check_length(policy, counter.size),
         )
         await reader.drain()
+        await lock_new_version(self.services.store, info)  # the bucket's default retention
         await access.apply(self.services.store, plan, Response(200))  # the form's acl
         location = object_url(http, s3, base_path, key)
         return answer(fields, bucket, key, quote_etag(info.etag), location)

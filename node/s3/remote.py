@@ -50,7 +50,7 @@ from aisfs.s3.conditions import (
     format_http_date,
 )
 from aisfs.s3.ranges import content_range
-from aisfs.s3.refusals import refuse_sse, with_overrides
+from aisfs.s3.refusals import refuse_lock, refuse_sse, with_overrides
 from aisfs.s3.request import listing_encoding, parse_copy_source, parse_max
 from aisfs.store.chunks import StoreCorruption
 from aisfs.store.types import BucketInfo, ObjectMeta
@@ -159,6 +159,7 @@ class RemoteS3:
         if rb is None:
             return await handler(ctx)
         refuse_sse(op, ctx.http.headers)  # type: ignore[arg-type]  # nothing encrypted here: 501
+        refuse_lock(op, ctx.http.headers)  # type: ignore[arg-type]  # nothing locked here: 501
         own: Callable[[Context, Resolved], Awaitable[Response]] | None = getattr(
             self, f"op_{op}", None
         ) or getattr(self.multipart, f"op_{op}", None)

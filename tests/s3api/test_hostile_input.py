@@ -61,7 +61,7 @@ CASES = [
                                                           "x-amz-copy-source-range": "bytes=9-1"},
      None),
     ("PATCH", "/hostile/keep", b"", {}, None),
-    ("PUT", "/hostile/keep?retention", b"<Retention/>", {}, "NotImplemented"),
+    ("PUT", "/hostile/keep?retention", b"<Retention/>", {}, "InvalidRequest"),  # no lock
     ("DELETE", "/hostile?cors&tagging", b"", {}, None),
     ("PUT", "/Bad..Bucket", b"", {}, "InvalidBucketName"),
     ("PUT", "/hostile/chunked", b"zz\r\nnope\r\n", {"x-amz-content-sha256":

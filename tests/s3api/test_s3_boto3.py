@@ -250,7 +250,6 @@ def test_unimplemented_subresource_never_falls_through(s3, node) -> None:
         ("DELETE", "/bkt?replication"),
         ("PUT", "/bkt?policy"),
         ("GET", "/bkt?website"),
-        ("PUT", "/bkt/k?retention"),
     ]:
         req = urllib.request.Request(node.s3_url + path, method=method, data=b"<x/>")
         with pytest.raises(urllib.error.HTTPError) as e:
