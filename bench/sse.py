@@ -21,6 +21,7 @@ import statistics
 import time
 from urllib.parse import urlparse
 
+from bench.client import stamp_piece
 from bench.servers import start_node
 
 MiB = 1024 * 1024
@@ -40,7 +41,8 @@ READ_HEADERS = {"plain": {}, "sse-s3": {}, "sse-c": MODES["sse-c"]}
 
 def put(conn: http.client.HTTPConnection, path: str, size: int, headers: dict[str, str]
         ) -> float:
-    piece = memoryview(os.urandom(MiB))
+    buf = bytearray(os.urandom(MiB))
+    piece = memoryview(buf)
     t = time.perf_counter()
     conn.putrequest("PUT", path, skip_accept_encoding=True)
     for name, value in {"Content-Length": str(size), **headers}.items():
@@ -49,6 +51,7 @@ def put(conn: http.client.HTTPConnection, path: str, size: int, headers: dict[st
     left = size
     while left > 0:
         n = min(left, MiB)
+        stamp_piece(buf, size - left)  # every MiB its own: plaintext chunks do not dedup
         conn.send(piece[:n])
         left -= n
     resp = conn.getresponse()
