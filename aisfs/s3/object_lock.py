@@ -269,9 +269,17 @@ def new_version_lock(
 
 
 def needs_integrity(asked: VersionLock | None, config: BucketLockConfig) -> bool:
-    """Whether a PutObject must carry Content-MD5 or a checksum (AWS: a request with lock
-    parameters, or into a bucket whose default retention applies)."""
-    return asked is not None or (config.enabled and config.default is not None)
+    """Whether a PutObject must carry Content-MD5 or a checksum: one with lock parameters
+    (AWS). AWS asks it of a PUT into a bucket with a default retention too; aisfs does
+    not, so that the mount (which sends neither) can write there (docs/object-lock.md)."""
+    return asked is not None
+
+
+def default_lock_json(props: Mapping[str, Any], now_ns: int) -> str | None:
+    """The lock JSON the bucket's default retention gives a version written now by a
+    request that named none (the native API's PUT); None: no default."""
+    lock = new_version_lock(None, BucketLockConfig.from_props(props), now_ns)
+    return None if lock is None else lock.to_json()
 
 
 def check_integrity(headers: Headers, asked: VersionLock | None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from aisfs.errors import S3Error, no_good_copy
 from aisfs.native import decode_custom_md, encode_custom_md
 from aisfs.s3.conditions import format_http_date
 from aisfs.s3.names import validate_key
+from aisfs.s3.object_lock import default_lock_json
 from aisfs.s3.ranges import content_range, parse_range
 from aisfs.s3.sigv4 import check_payload_sha256
 from aisfs.store.chunks import StoreCorruption
@@ -228,6 +230,9 @@ async def put_object(node: Node, ctx: Ctx) -> Response:
         hashers=checks.hashers or None,
         before_commit=before_commit,
     )
+    lock = default_lock_json(binfo.props, time.time_ns())  # object lock: the default retention
+    if lock is not None:
+        await node.store.set_version_lock(ctx.bucket, ctx.key, info.version_id or "null", lock)
     copies = int(binfo.props.get("mirror.copies", 1) or 1)
     return Response(200, object_headers(info, copies, node.node_id))
 

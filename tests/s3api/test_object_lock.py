@@ -294,9 +294,18 @@ def test_default_retention_applies_to_new_versions(served: tuple[NodeProcess, An
     own = put(s3, b, "k2", ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=FAR)
     assert s3.head_object(Bucket=b, Key="k2", VersionId=own)["ObjectLockMode"] == "COMPLIANCE"
     assert refused(s3.delete_object, Bucket=b, Key="k", VersionId=vid) == ("AccessDenied", 403)
-    # a PUT into a default-retention bucket needs Content-MD5 or a checksum (AWS)
+    # lock headers need Content-MD5 or a checksum (AWS); a PUT without either into a
+    # default-retention bucket is taken (AWS refuses it; the mount sends neither)
     plain = s3_client(node.s3_url, request_checksum_calculation="when_required")
-    assert refused(plain.put_object, Bucket=b, Key="k3", Body=b"x") == ("InvalidRequest", 400)
+    assert refused(plain.put_object, Bucket=b, Key="k3", Body=b"x",
+                   ObjectLockLegalHoldStatus="ON") == ("InvalidRequest", 400)
+    vid3 = plain.put_object(Bucket=b, Key="k3", Body=b"x")["VersionId"]
+    assert s3.head_object(Bucket=b, Key="k3", VersionId=vid3)["ObjectLockMode"] == "GOVERNANCE"
+    # the native API's PUT gets the default retention too
+    r = httpx.put(f"{node.url}/v1/objects/{b}/native", content=b"n")
+    if r.status_code == 200:  # open auth
+        head = s3.head_object(Bucket=b, Key="native")
+        assert head["ObjectLockMode"] == "GOVERNANCE"
 
 
 # --------------------------------------------------------------------------- removals

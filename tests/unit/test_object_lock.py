@@ -86,9 +86,12 @@ def test_default_retention_applies_when_the_headers_name_no_mode() -> None:
     assert ol.new_version_lock(None, BucketLockConfig(True), NOW) is None
 
 
-def test_integrity_header_needed_with_lock_parameters_or_a_default_retention() -> None:
+def test_integrity_header_needed_with_lock_parameters() -> None:
     cfg = BucketLockConfig(True, ol.DefaultRetention(GOVERNANCE, days=1))
-    assert code_of(ol.check_integrity, {}, None, cfg) == ("InvalidRequest", 400)
+    ol.check_integrity({}, None, cfg)  # AWS asks it here too; aisfs not (the mount)
+    assert ol.default_lock_json({}, NOW) is None
+    assert VersionLock.from_json(ol.default_lock_json(cfg.to_props(), NOW)) == VersionLock(
+        GOVERNANCE, NOW + ol.DAY_NS)
     asked = VersionLock(None, None, True)
     assert code_of(ol.check_integrity, {}, asked, BucketLockConfig(True)) == (
         "InvalidRequest", 400)
