@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 ANONYMOUS_ID = "65a011a29cdf8ec533ec3d1ccaae921c"
 BUCKETLESS = frozenset(("ListBuckets", "CreateBucket", "PreflightRequest"))
 OBJECT_WRITES = frozenset(("PutObject", "CopyObject", "CreateMultipartUpload"))
+MAX_DELETE_BODY = 2 * 1024 * 1024  # a DeleteObjects document (node.s3.context's limit)
 _UPLOAD_ID = re.compile(rb"<UploadId>([^<]+)</UploadId>")
 
 
@@ -206,10 +207,9 @@ class AccessControl:
         names (a policy may allow or deny some keys only); one refused key refuses the
         request. The body is read here and handed to the operation again."""
         from aisfs.s3 import xml as s3xml
-        from node.s3.context import MAX_XML_BODY
 
         assert s3.bucket is not None
-        body = await http.read_body(MAX_XML_BODY)
+        body = await http.read_body(MAX_DELETE_BODY)
         replay_body(http, body)
         objects, _ = s3xml.parse_delete(body)
         for obj in objects:
