@@ -29,9 +29,9 @@ the documents ``aisfs.s3.xml.object_lock``'s.
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any
 
-from aisfs.auth.caller import Caller
 from aisfs.backend.provider import backend_bck
 from aisfs.errors import S3Error
 from aisfs.s3 import checksums
@@ -43,6 +43,7 @@ from aisfs.store.types import ObjectInfo, ObjectMeta
 from aisfs.store.versions import VERSIONING, versioning
 from node.http import Response
 from node.s3.context import Context, Services, read_small_body, xml_response
+from node.s3_auth import Authenticator
 
 UPLOAD_LOCK = "object_lock"  # an upload's meta.extra: the lock CreateMultipartUpload asked
 
@@ -69,11 +70,27 @@ def _check_integrity(ctx: Context, body: bytes) -> None:
     checksums.verify(declared, hashers)
 
 
-def may_bypass_governance(caller: Caller) -> bool:
-    """Whether ``caller`` holds AWS's s3:BypassGovernanceRetention: the bucket's owner and
-    admins do (an AWS account's owner has it); the interim access rule (aisfs.auth) lets no
-    one else act on the bucket at all."""
-    return caller.open or caller.user is not None
+# each node's authenticator, by its store (the hooks in other modules are given the store)
+_ACCESS: weakref.WeakKeyDictionary[Store, Authenticator] = weakref.WeakKeyDictionary()
+
+
+async def may_bypass_governance(store: Store, ctx: Context, key: str | None) -> bool:
+    """Whether this request's caller holds s3:BypassGovernanceRetention on ``key``: admins
+    and the bucket's owner do (as an AWS account's owner), unless the bucket policy denies
+    it; another user where the policy allows it (node.s3_access, aisfs.auth.access)."""
+    if ctx.caller.admin:
+        return True
+    authenticator = _ACCESS.get(store)
+    if authenticator is None:
+        return False
+    access = authenticator.access
+    try:
+        b = await access.bucket(store, ctx.bucket)
+        await access.check(store, ctx.caller, "BypassGovernanceRetention", ctx.bucket, key, b,
+                           ctx.s3, ctx.http)
+    except S3Error:
+        return False
+    return True
 
 
 def now_ns() -> int:
@@ -166,7 +183,7 @@ async def lift_bypassed_retention(store: Store, ctx: Context, key: str,
     by a caller who may: its GOVERNANCE retention in force is lifted (as PutObjectRetention
     with the bypass may do), so that the store's guard judges only what no bypass lifts - a
     legal hold, COMPLIANCE. A version under legal hold keeps everything."""
-    if version_id is None or not bypass_of(ctx):
+    if version_id is None or not await bypass_of(store, ctx, key):
         return
     try:
         lock = ol.VersionLock.from_json(
@@ -179,9 +196,10 @@ async def lift_bypassed_retention(store: Store, ctx: Context, key: str,
                                  lock.with_retention(None, None).to_json())
 
 
-def bypass_of(ctx: Context) -> bool:
+async def bypass_of(store: Store, ctx: Context, key: str | None) -> bool:
     """Whether this request bypasses GOVERNANCE retention: it asks, and its caller may."""
-    return ol.bypass_asked(ctx.http.headers) and may_bypass_governance(ctx.caller)  # type: ignore[arg-type]
+    return ol.bypass_asked(ctx.http.headers) and await may_bypass_governance(  # type: ignore[arg-type]
+        store, ctx, key)
 
 
 def object_lock_headers(lock: dict[str, Any] | str | None) -> list[tuple[str, str]]:
@@ -200,6 +218,7 @@ class ObjectLockOps:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.store = services.store
+        _ACCESS[services.store] = services.authenticator
 
     async def _enabled(self, bucket: str) -> None:
         """400 InvalidRequest unless the bucket's object lock is on (retention, legal hold)."""
@@ -248,8 +267,8 @@ class ObjectLockOps:
         old = await self._lock_of(ctx)
         now = now_ns()
         ol.check_new_retention(mode, until, now)
-        ol.may_change_retention(old, mode, until, now, ol.bypass_asked(ctx.http.headers),  # type: ignore[arg-type]
-                                may_bypass_governance(ctx.caller))
+        bypass = await bypass_of(self.store, ctx, ctx.key)
+        ol.may_change_retention(old, mode, until, now, bypass, bypass)
         await self._set_lock(ctx, (old or ol.VersionLock()).with_retention(mode, until))
         return Response(200)
 

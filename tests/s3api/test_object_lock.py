@@ -418,3 +418,65 @@ def test_the_lock_state_survives_a_restart_and_an_index_rebuild(
     assert res.returncode == 0, res.stderr
     node.start()
     check(s3_client(node.s3_url))
+
+
+# --------------------------------------------------------------------------- who may bypass
+
+ALICE = ("AKALICELOCK", "alice-lock-secret")
+BOB = ("AKBOBLOCK", "bob-lock-secret")
+USERS = f"""
+[auth]
+mode = "sigv4"
+[auth.users.alice]
+access_keys = {{ {ALICE[0]} = "{ALICE[1]}" }}
+[auth.users.bob]
+access_keys = {{ {BOB[0]} = "{BOB[1]}" }}
+"""
+
+
+def test_the_bypass_is_the_owners_and_whom_the_policy_allows(tmp_path: Path) -> None:
+    import json
+
+    import boto3
+    from botocore.config import Config
+
+    node = new_node(tmp_path, config=USERS).start()
+    try:
+        alice, bob = (boto3.client(
+            "s3", endpoint_url=node.s3_url, region_name="us-east-1", aws_access_key_id=k[0],
+            aws_secret_access_key=k[1], config=Config(retries={"max_attempts": 1}))
+            for k in (ALICE, BOB))
+        b = lock_bucket(alice, "lk-users")
+        gov = {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": FARTHER}
+        v1, v2, v3 = (put(alice, b, k, **gov) for k in ("k1", "k2", "k3"))
+        bob_arn = {"AWS": "arn:aws:iam:::user/bob"}
+        objects = f"arn:aws:s3:::{b}/*"
+        may_delete = {"Effect": "Allow", "Principal": bob_arn, "Resource": objects, "Action": [
+            "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectRetention",
+            "s3:GetObjectRetention"]}
+
+        def policy(*more: dict[str, Any]) -> None:
+            alice.put_bucket_policy(Bucket=b, Policy=json.dumps(
+                {"Version": "2012-10-17", "Statement": [may_delete, *more]}))
+
+        policy()
+        # bob may delete versions, not bypass a GOVERNANCE retention
+        assert refused(bob.delete_object, Bucket=b, Key="k1", VersionId=v1,
+                       BypassGovernanceRetention=True) == ("AccessDenied", 403)
+        assert refused(retain, s3=bob, bucket=b, key="k1", vid=v1, mode="GOVERNANCE",
+                       until=FAR, BypassGovernanceRetention=True) == ("AccessDenied", 403)
+        assert alice.get_object_retention(Bucket=b, Key="k1", VersionId=v1)["Retention"] == {
+            "Mode": "GOVERNANCE", "RetainUntilDate": FARTHER}  # nothing was lifted
+        # granted s3:BypassGovernanceRetention, he may
+        policy({"Effect": "Allow", "Principal": bob_arn, "Resource": objects,
+                "Action": "s3:BypassGovernanceRetention"})
+        bob.delete_object(Bucket=b, Key="k1", VersionId=v1, BypassGovernanceRetention=True)
+        # the owner may, unless the policy denies it to her
+        alice.delete_object(Bucket=b, Key="k2", VersionId=v2, BypassGovernanceRetention=True)
+        policy({"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam:::user/alice"},
+                "Resource": objects, "Action": "s3:BypassGovernanceRetention"})
+        assert refused(alice.delete_object, Bucket=b, Key="k3", VersionId=v3,
+                       BypassGovernanceRetention=True) == ("AccessDenied", 403)
+        assert versions(alice, b) == {v3}
+    finally:
+        assert node.stop() == 0

@@ -139,6 +139,8 @@ _BY_OPERATION: dict[str, tuple[str, ...]] = {
     "PutObjectRetention": ("s3:PutObjectRetention",),
     "GetObjectLegalHold": ("s3:GetObjectLegalHold",),
     "PutObjectLegalHold": ("s3:PutObjectLegalHold",),
+    # not an S3 operation: a request's x-amz-bypass-governance-retention (object lock)
+    "BypassGovernanceRetention": ("s3:BypassGovernanceRetention",),
     "GetObjectAttributes": ("s3:GetObject", "s3:GetObjectAttributes"),
 }
 
