@@ -20,12 +20,14 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
 
 from aisfs.auth import access
 from aisfs.auth import acl as acls
 from aisfs.auth.caller import Caller
+from aisfs.auth.users import Directory
+from aisfs.config import NodeConfig
 from aisfs.errors import S3Error
 from aisfs.s3.request import S3Request, parse_copy_source
 from aisfs.store import acls as stored_acls
@@ -34,7 +36,15 @@ from node.s3_policy import PolicyGate
 
 if TYPE_CHECKING:
     from aisfs.store.store import Store
-    from node.s3_auth import Authenticator
+
+
+class Identities(Protocol):
+    """What the decision needs of the authenticator (node/s3_auth.py, which holds it)."""
+
+    cfg: NodeConfig
+    users: Directory
+
+    def owner_of(self, props: dict[str, Any]) -> str: ...
 
 # the canonical id AWS gives anonymous writers (the owner of what they write)
 ANONYMOUS_ID = "65a011a29cdf8ec533ec3d1ccaae921c"
@@ -93,7 +103,7 @@ NOTHING = Plan("")
 
 
 class AccessControl:
-    def __init__(self, authenticator: Authenticator) -> None:
+    def __init__(self, authenticator: Identities) -> None:
         self.auth = authenticator
         self.policies = PolicyGate()
 
