@@ -384,3 +384,27 @@ def test_native_object_reads_follow_the_acl(node: NodeProcess) -> None:
     assert native("GET", "priv", ALICE) == 200
     assert native("DELETE", "dir/pub", BOB) == 403  # writes stay the owner's
     assert native("GET", "dir/pub", None) in (401, 403)  # the native API: no anonymous
+
+
+def test_policy_conditions_on_acl_headers_and_transport(node: NodeProcess) -> None:
+    alice, bob, anon = client(node, ALICE), client(node, BOB), client(node, None)
+    alice.create_bucket(Bucket="cond")
+    alice.put_bucket_policy(Bucket="cond", Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam:::user/bob"},
+             "Action": "s3:PutObject", "Resource": "arn:aws:s3:::cond/*",
+             "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}},
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:ListBucket",
+             "Resource": "arn:aws:s3:::cond",
+             "Condition": {"StringLike": {"s3:prefix": "pub/*"}}},
+            {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+             "Resource": "arn:aws:s3:::cond/*",
+             "Condition": {"Bool": {"aws:SecureTransport": "false"},
+                           "StringEquals": {"aws:username": "bob"}}}]}))
+    denied(bob.put_object, Bucket="cond", Key="b", Body=b"b")
+    bob.put_object(Bucket="cond", Key="b", Body=b"b", ACL="bucket-owner-full-control")
+    assert alice.get_object(Bucket="cond", Key="b")["Body"].read() == b"b"
+    denied(bob.get_object, Bucket="cond", Key="b")  # plain HTTP: the Deny applies to bob
+    anon.list_objects_v2(Bucket="cond", Prefix="pub/")
+    denied(anon.list_objects_v2, Bucket="cond", Prefix="other/")
+    denied(anon.list_objects_v2, Bucket="cond")
