@@ -8,7 +8,8 @@
   ``auth.jwt_secret`` an ``Authorization: Bearer`` token is accepted too.
 - jwt: a HS256 token signed with ``auth.jwt_secret`` in ``Authorization: Bearer`` or, as
   AIStore accepts from AWS SDKs, in ``X-Amz-Security-Token``; its subject maps to a user
-  (:mod:`aisfs.auth.tokens`, the one JWT check of both APIs).
+  (:mod:`aisfs.auth.tokens`, the one JWT check of both APIs). An S3 request with no
+  token is ``ANONYMOUS``.
 
 The users are those of ``[auth]`` (``[auth.users.NAME]``, ``[auth.access_keys]`` as the
 admin ``aisfs``) and those added at run time (:mod:`aisfs.auth.userstore`, under
