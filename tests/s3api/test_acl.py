@@ -408,3 +408,29 @@ def test_policy_conditions_on_acl_headers_and_transport(node: NodeProcess) -> No
     anon.list_objects_v2(Bucket="cond", Prefix="pub/")
     denied(anon.list_objects_v2, Bucket="cond", Prefix="other/")
     denied(anon.list_objects_v2, Bucket="cond")
+
+
+def test_jwt_mode_anonymous_where_an_acl_allows(tmp_path: Path) -> None:
+    import datetime
+
+    import jwt
+
+    secret = "jwt-secret-for-acl-tests-32-bytes-long"
+    n = new_node(tmp_path, config=f'[auth]\nmode = "jwt"\njwt_secret = "{secret}"\n').start()
+    try:
+        now = datetime.datetime.now(datetime.UTC)
+        tok = jwt.encode({"sub": "carol", "exp": now + datetime.timedelta(hours=1)}, secret,
+                         algorithm="HS256")
+        import boto3
+
+        carol = boto3.client("s3", endpoint_url=n.s3_url, region_name="us-east-1",
+                             aws_access_key_id="x", aws_secret_access_key="y",
+                             aws_session_token=tok)
+        carol.create_bucket(Bucket="jwt-pub")
+        carol.put_object(Bucket="jwt-pub", Key="p", Body=b"p", ACL="public-read")
+        carol.put_object(Bucket="jwt-pub", Key="q", Body=b"q")
+        assert curl(f"{n.s3_url}/jwt-pub/p") == (200, b"p")
+        assert curl(f"{n.s3_url}/jwt-pub/q")[0] == 403
+        assert curl(f"{n.s3_url}/jwt-pub")[0] == 403
+    finally:
+        assert n.stop() == 0
