@@ -171,6 +171,8 @@ def from_headers(
     """The ACL a request's headers set (None: they set none): ``x-amz-acl`` or the
     ``x-amz-grant-*`` headers, never both (InvalidRequest, as AWS)."""
     canned_name = headers.get("x-amz-acl")
+    if canned_name is not None and not canned_name.strip():
+        canned_name = None  # an empty x-amz-acl is no ACL (AWS: the default)
     grants: list[Grant] = []
     for header, perm in GRANT_HEADERS.items():
         value = headers.get(header)
@@ -189,7 +191,7 @@ def from_headers(
 
 
 def has_acl_headers(headers: Mapping[str, str]) -> bool:
-    return headers.get("x-amz-acl") is not None or any(
+    return bool((headers.get("x-amz-acl") or "").strip()) or any(
         headers.get(h) is not None for h in GRANT_HEADERS)
 
 

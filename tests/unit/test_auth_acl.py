@@ -56,6 +56,8 @@ def test_grant_headers() -> None:
     assert {(g.grantee.id or g.grantee.uri, g.permission) for g in a.grants} == {
         (OTHER, "READ"), (acl.ALL_USERS, "READ"), (OWNER, "FULL_CONTROL")}
     assert acl.from_headers({}, OWNER, name_of) is None
+    assert acl.from_headers({"x-amz-acl": ""}, OWNER, name_of) is None  # AWS: the default
+    assert not acl.has_acl_headers({"x-amz-acl": " "})
     cases = [
         ({"x-amz-grant-read": 'emailAddress="x@y.z"'}, "UnresolvableGrantByEmailAddress"),
         ({"x-amz-grant-read": f'id="{"c" * 64}"'}, "InvalidArgument"),
@@ -135,6 +137,8 @@ def test_malformed_documents() -> None:
     bad = [
         b"<AccessControlPolicy/>",  # no owner
         b"<Other><Owner><ID>x</ID></Owner></Other>",
+        b"<AccessControlPolicy><Owner><ID>x</ID></Owner><AccessControlList/>"
+        b"<AccessControlList/></AccessControlPolicy>",
         f"<AccessControlPolicy {ns}><Owner><ID>x</ID></Owner><AccessControlList><Grant>"
         f"<Grantee xsi:type='Martian'><ID>{OWNER}</ID></Grantee><Permission>READ</Permission>"
         "</Grant></AccessControlList></AccessControlPolicy>".encode(),

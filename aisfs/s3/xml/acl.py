@@ -99,7 +99,10 @@ def parse_access_control_policy(
         raise _malformed_acl()
     if not _text(_child(root, "Owner"), "ID"):
         raise _malformed_acl("no Owner/ID")
-    listed = _child(root, "AccessControlList")
+    lists = [c for c in root if _local(c.tag) == "AccessControlList"]
+    if len(lists) > 1:
+        raise _malformed_acl("more than one AccessControlList")
+    listed = lists[0] if lists else None
     grants: list[acls.Grant] = []
     for el in ([] if listed is None else list(listed)):
         if not _local(el.tag):
