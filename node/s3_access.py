@@ -17,11 +17,11 @@ at CreateMultipartUpload) ACL and owner to the object's row.
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import unquote
 
 from aisfs.auth import access
 from aisfs.auth import acl as acls
@@ -97,6 +97,7 @@ class Plan:
     acl: acls.AccessControlPolicy | None = None  # the new resource's ACL (None: default)
     bucket_owner: str = ""
     ownership: str | None = None  # CreateBucket's x-amz-object-ownership
+    upload_id: str = ""  # CompleteMultipartUpload's, when it was created with an ACL
 
 
 NOTHING = Plan("")
@@ -264,9 +265,13 @@ class AccessControl:
                           b: Bucket) -> Plan:
         op = s3.operation
         if op == "CompleteMultipartUpload":
+            # an upload created with an ACL marked its bucket: elsewhere nothing to read
             uid = s3.query.get("uploadId", "")
-            doc = await stored_acls.of(store.index).upload(uid) if uid else None
-            return Plan(op, s3.bucket or "", s3.key or "", acls.from_json(doc), b.owner)
+            doc = None
+            if uid and b.props.get(access.OBJECT_ACLS_PROP):
+                doc = await stored_acls.of(store.index).upload(uid)
+            return Plan(op, s3.bucket or "", s3.key or "", acls.from_json(doc), b.owner,
+                        upload_id=uid if doc is not None else "")
         if op == "DeleteBucket":
             return Plan(op, s3.bucket or "")
         if op not in OBJECT_WRITES:
@@ -319,10 +324,20 @@ class AccessControl:
         if plan.operation == "CreateMultipartUpload":
             m = _UPLOAD_ID.search(response.body) if isinstance(response.body, bytes) else None
             if m is not None and plan.acl is not None:
-                upload_id = unquote(m.group(1).decode("utf-8", "replace"))
+                upload_id = html.unescape(m.group(1).decode("utf-8", "replace"))
                 await rows.set_upload(upload_id, acls.to_json(plan.acl))
+                await self.mark(store, plan.bucket)
             return
         await self.set_object_acl(store, plan.bucket, plan.key, plan.acl)
+        if plan.upload_id:  # completed: its ACL is the object's now
+            await rows.set_upload(plan.upload_id, None)
+
+    @staticmethod
+    async def mark(store: Store, bucket: str) -> None:
+        """Mark ``bucket`` as holding object (or upload) ACLs: only there are they read."""
+        info = await store.get_bucket(bucket)
+        if not info.props.get(access.OBJECT_ACLS_PROP):
+            await store.update_bucket_props(bucket, {access.OBJECT_ACLS_PROP: True})
 
     async def set_object_acl(self, store: Store, bucket: str, key: str,
                              acl: acls.AccessControlPolicy | None) -> None:
@@ -340,7 +355,7 @@ class AccessControl:
             raise
         await rows.set(bucket, key, obj.generation, None if acl is None else acls.to_json(acl))
         if acl is not None and not has_rows:
-            await store.update_bucket_props(bucket, {access.OBJECT_ACLS_PROP: True})
+            await self.mark(store, bucket)
 
     async def object_acl(self, store: Store, bucket: str, key: str,
                          b: Bucket) -> acls.AccessControlPolicy:
