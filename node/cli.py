@@ -193,7 +193,7 @@ def _offline(command: str, cfg: NodeConfig, rebuild: bool) -> int:
     if command == "fsck":
         problems = ("missing_chunks",) if rebuild else (
             "missing_chunks", "index_only_objects", "disk_only_objects", "stale_objects",
-            "bucket_mismatches", "upload_mismatches")
+            "bucket_mismatches", "upload_mismatches", "version_mismatches")
         return 1 if any(report.get(k) for k in problems) else 0
     return 0
 
