@@ -7,6 +7,7 @@ import json
 import secrets
 from typing import Any
 
+from aisfs.auth.access import OBJECT_ACLS_PROP
 from aisfs.auth.caller import OWNER_PROP
 from aisfs.backend.provider import BucketRef, Provider
 from aisfs.client.props import (
@@ -97,7 +98,9 @@ async def set_bucket_props(node: Node, ctx: Ctx, msg: dict[str, Any]) -> Respons
 
 async def reset_bucket_props(node: Node, ctx: Ctx, msg: dict[str, Any]) -> Response:
     info = await node.store.get_bucket(ctx.bucket)
-    patch: dict[str, Any] = {k: None for k in info.props if k != OWNER_PROP}
+    # kept: the owner, and the mark that object ACLs are stored (state, not a setting)
+    patch: dict[str, Any] = {k: None for k in info.props
+                             if k not in (OWNER_PROP, OBJECT_ACLS_PROP)}
     patch.update(node.cfg.bucket_defaults)
     info = await node.store.update_bucket_props(ctx.bucket, patch)
     props = bucket_props_json(info.name, info.props, info.created_ns, node.cfg.bucket_defaults)
