@@ -1,13 +1,15 @@
 """The caller of one request, as every request context carries it, and the access rule.
 
 A request is made by a ``User`` (a verified signature, or a JWT mapped to a user),
-anonymously (no credentials: refused while auth is on, until ACLs and policies allow
-some), or to a node running open (``auth.mode = "open"``: everything allowed, nothing
+anonymously (no credentials: an S3 request is let in where an ACL or a policy allows
+it), or to a node running open (``auth.mode = "open"``: everything allowed, nothing
 checked - the embedded default, bound to 127.0.0.1).
 
-The interim rule (docs/auth.md), until ACLs and bucket policies widen it: a user may act
-on a bucket they own; an admin on every bucket and on the ``/v1`` cluster routes.
-ACLs, policies and public access will be evaluated here, from the same ``Caller``.
+The owner-or-admin rule (``may_use_bucket``): a user may act on a bucket they own; an
+admin on every bucket and on the ``/v1`` cluster routes. It is what the native API's
+writes and bucket routes apply; an S3 request is decided by :mod:`aisfs.auth.access`
+(owner, bucket policy, ACLs, public access block, ownership controls), from the same
+``Caller``.
 """
 
 from __future__ import annotations
