@@ -50,6 +50,7 @@ class Identities(Protocol):
 ANONYMOUS_ID = "65a011a29cdf8ec533ec3d1ccaae921c"
 BUCKETLESS = frozenset(("ListBuckets", "CreateBucket", "PreflightRequest"))
 OBJECT_WRITES = frozenset(("PutObject", "CopyObject", "CreateMultipartUpload"))
+PLANNED = OBJECT_WRITES | {"CompleteMultipartUpload", "DeleteBucket"}  # something to record
 MAX_DELETE_BODY = 2 * 1024 * 1024  # a DeleteObjects document (node.s3.context's limit)
 _UPLOAD_ID = re.compile(rb"<UploadId>([^<]+)</UploadId>")
 
@@ -134,6 +135,8 @@ class AccessControl:
         """AccessDenied unless ``caller`` may do ``s3``; what to apply after it."""
         if s3.bucket is None or s3.operation in BUCKETLESS:
             return self._bucketless(caller, s3, http)
+        if caller.open and s3.operation not in PLANNED:
+            return NOTHING  # open: nothing to decide, nothing to record
         try:
             b = await self.bucket(store, s3.bucket)
         except S3Error as err:
