@@ -21,6 +21,10 @@ def bad_date() -> S3Error:
     return S3Error("AccessDenied", "AWS authentication requires a valid Date or x-amz-date")
 
 
+# the last date parsed (valid): the requests of one second share it
+_last_amz: tuple[str, int] = ("19700101T000000Z", 0)
+
+
 def amz_time(amz_date: str) -> int:
     """Seconds since the epoch of an ISO 8601 basic date, ``20130524T000000Z`` (UTC).
 
@@ -30,6 +34,10 @@ def amz_time(amz_date: str) -> int:
     Raises:
         S3Error: AccessDenied, for anything else.
     """
+    global _last_amz
+    last = _last_amz
+    if amz_date == last[0]:
+        return last[1]
     if not AMZ_DATE.fullmatch(amz_date):
         raise bad_date()
     try:
@@ -39,7 +47,9 @@ def amz_time(amz_date: str) -> int:
     hour, minute, second = int(amz_date[9:11]), int(amz_date[11:13]), int(amz_date[13:15])
     if hour > 23 or minute > 59 or second > 60:
         raise bad_date()
-    return (day - _EPOCH_DAY) * 86400 + hour * 3600 + minute * 60 + second
+    seconds = (day - _EPOCH_DAY) * 86400 + hour * 3600 + minute * 60 + second
+    _last_amz = (amz_date, seconds)
+    return seconds
 
 
 def http_date_seconds(value: str) -> int:

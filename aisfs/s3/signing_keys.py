@@ -4,7 +4,6 @@ streaming chunks) and SigV2 (the secret lookup)."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -54,7 +53,7 @@ DEFAULT_KEY_CACHE = SigningKeyCache()  # the process-wide one, when a caller bri
 
 
 def _hmac(key: bytes, msg: str) -> bytes:
-    return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
+    return hmac.digest(key, msg.encode("utf-8"), "sha256")
 
 
 def derive_signing_key(secret: str, date: str, region: str, service: str = "s3") -> bytes:
@@ -65,4 +64,5 @@ def derive_signing_key(secret: str, date: str, region: str, service: str = "s3")
 
 
 def sign(signing_key: bytes, string_to_sign: str) -> str:
-    return hmac.new(signing_key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    # hmac.digest: one call into OpenSSL (hmac.new builds a Python HMAC object)
+    return hmac.digest(signing_key, string_to_sign.encode("utf-8"), "sha256").hex()

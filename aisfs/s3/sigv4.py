@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
@@ -71,7 +71,6 @@ SIGNED_STREAMING = frozenset(
 MAX_PRESIGN_EXPIRES = 7 * 24 * 3600
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _DATE8 = re.compile(r"[0-9]{8}")
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +100,7 @@ class _Parsed:
     date: str
     region: str
     service: str
-    signed_headers: list[str]
+    signed_headers: tuple[str, ...]
     signature: str
     amz_date: str
 
@@ -133,19 +132,35 @@ def canonical_query(raw_query: str, exclude_signature: bool = False) -> str:
     return "&".join(f"{n}={v}" for n, v in pairs)
 
 
-def canonical_headers(headers: Headers, signed: list[str]) -> str:
+def canonical_headers(headers: Headers, signed: Sequence[str]) -> str:
+    """The canonical header lines of the ``signed`` names: each value trimmed, inner
+    runs of whitespace made one space (``" ".join(v.split())`` is exactly
+    ``re.sub(r"\\s+", " ", v.strip())``: both use Python's whitespace), repeats joined
+    with ``,``."""
+    if getattr(headers, "case_insensitive", False):  # one value per name: look them up
+        get = headers.get  # type: ignore[union-attr]
+        lines = []
+        for name in signed:
+            value = get(name)
+            if value is None:
+                raise _signed_missing(name)
+            lines.append(f"{name}:{' '.join(value.split())}\n")
+        return "".join(lines)
     values: dict[str, list[str]] = {}
     for name, value in header_items(headers):
-        values.setdefault(name, []).append(_SPACES.sub(" ", value.strip()))
-    lines = []
+        values.setdefault(name, []).append(" ".join(value.split()))
+    out = []
     for name in signed:
         if name not in values:
-            raise S3Error(
-                "SignatureDoesNotMatch",
-                f"The header {name} is signed but missing from the request",
-            )
-        lines.append(f"{name}:{','.join(values[name])}\n")
-    return "".join(lines)
+            raise _signed_missing(name)
+        out.append(f"{name}:{','.join(values[name])}\n")
+    return "".join(out)
+
+
+def _signed_missing(name: str) -> S3Error:
+    return S3Error(
+        "SignatureDoesNotMatch", f"The header {name} is signed but missing from the request"
+    )
 
 
 def canonical_request(
@@ -153,18 +168,13 @@ def canonical_request(
     canonical_uri: str,
     canonical_query_string: str,
     headers: Headers,
-    signed_headers: list[str],
+    signed_headers: Sequence[str],
     payload_hash: str,
 ) -> str:
-    return "\n".join(
-        [
-            method.upper(),
-            canonical_uri,
-            canonical_query_string,
-            canonical_headers(headers, signed_headers),
-            ";".join(signed_headers),
-            payload_hash,
-        ]
+    return (
+        f"{method.upper()}\n{canonical_uri}\n{canonical_query_string}\n"
+        f"{canonical_headers(headers, signed_headers)}\n{';'.join(signed_headers)}\n"
+        f"{payload_hash}"
     )
 
 
@@ -173,10 +183,19 @@ def string_to_sign(amz_date: str, scope: str, canonical_request_text: str) -> st
     return f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
 
 
-def _candidate_uris(raw_path: str) -> list[str]:
+def _candidate_uris(raw_path: str) -> Iterator[str]:
+    """The path as sent, then (only if asked for: it did not verify) its re-encoding."""
     raw = raw_path.split("?", 1)[0] or "/"
+    yield raw
     reencoded = _uri_encode(unquote(raw), safe="-_.~/")
-    return [raw] if reencoded == raw else [raw, reencoded]
+    if reencoded != raw:
+        yield reencoded
+
+
+def _forms(raw_path: str, headers: Headers, base_path: str) -> Iterator[tuple[str, Headers]]:
+    """The request as received, then (only if that did not verify) the base-path form."""
+    yield raw_path, headers
+    yield from base_path_forms(raw_path, headers, base_path)
 
 
 def base_path_forms(
@@ -199,6 +218,10 @@ def base_path_forms(
 
 
 # --------------------------------------------------------------------------- parsing
+
+# SignedHeaders as sent -> its names, checked (host signed, sorted): a client sends the
+# same few lists again and again
+_signed_lists: dict[str, tuple[str, ...]] = {}
 
 
 def _malformed(msg: str) -> S3Error:
@@ -249,11 +272,16 @@ def _make_parsed(
     amz_date: str,
     malformed: Callable[[str], S3Error],
 ) -> _Parsed:
-    signed_headers = [h.strip().lower() for h in signed.split(";") if h.strip()]
-    if "host" not in signed_headers:
-        raise malformed("The host header must be signed")
-    if signed_headers != sorted(signed_headers):
-        raise malformed("SignedHeaders must be sorted")
+    signed_headers = _signed_lists.get(signed)
+    if signed_headers is None:
+        names = [h.strip().lower() for h in signed.split(";") if h.strip()]
+        if "host" not in names:
+            raise malformed("The host header must be signed")
+        if names != sorted(names):
+            raise malformed("SignedHeaders must be sorted")
+        signed_headers = tuple(names)
+        if len(signed) <= 1024 and len(_signed_lists) < 256:  # clients send a few forms
+            _signed_lists[signed] = signed_headers
     if not _HEX64.fullmatch(signature):
         raise S3Error("SignatureDoesNotMatch", "The signature is not 64 hex characters")
     if not AMZ_DATE.fullmatch(amz_date):
@@ -264,19 +292,6 @@ def _make_parsed(
             f"Date is not the same as X-Amz-Date: {parts[1]}."
         )
     return _Parsed(parts[0], parts[1], parts[2], parts[3], signed_headers, signature, amz_date)
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def _check_scope(p: _Parsed, region: str | None, malformed: Callable[[str], S3Error]) -> None:
@@ -301,9 +316,7 @@ def _verify(
     base_path: str = "",
 ) -> bytes:
     key = cache.get(secret, p.date, p.region, p.service, p.access_key)
-    forms: list[tuple[str, Headers]] = [(raw_path, headers)]
-    forms += base_path_forms(raw_path, headers, base_path)
-    for path, hdrs in forms:
+    for path, hdrs in _forms(raw_path, headers, base_path):
         for uri in _candidate_uris(path):
             creq = canonical_request(method, uri, cquery, hdrs, p.signed_headers, payload_hash)
             expected = sign(key, string_to_sign(p.amz_date, p.scope, creq))
@@ -482,8 +495,6 @@ def _verify_presigned(
     key = _verify(method, raw_path, cquery, headers, p, payload_hash, secret, cache, base_path)
     check_signed(headers, p.signed_headers, presigned=True)
     return AuthResult(p.access_key, p.signature, amz_date, p.scope, key, payload_hash, True)
-
-
 
 
 def check_payload_sha256(expected_hex: str, actual_digest: bytes) -> None:
