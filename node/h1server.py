@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
@@ -44,6 +45,7 @@ log = logging.getLogger("aisfs.http")
 
 HEAD_RECV = 64 * 1024
 BODY_RECV = 1024 * 1024
+DIRECT_SEND = 64 * 1024  # a plain-TCP answer up to this size is written straight
 DRAIN_LIMIT = 16 * 1024 * 1024
 DRAIN_SECONDS = 2.0
 
@@ -156,6 +158,9 @@ class _Connection:
                 sock_stream, server.ssl_context, server_side=True, https_compatible=True
             )
         self.scheme = "https" if tls else "http"
+        # plain TCP: the socket's descriptor, read and written directly (``_read_some``,
+        # ``send_small``); -1 with TLS, where trio's SSLStream does both
+        self.fd = -1 if tls else self.sock.fileno()
         self.parser = RequestParser()
         self.idle_scope: trio.CancelScope | None = None
         try:
@@ -196,6 +201,13 @@ class _Connection:
             idle = parser.idle
             if idle and self.server.stopping:
                 return None
+            waiting = self._read_now()
+            if waiting is not None:  # bytes were waiting: one checkpoint, no timeout scope
+                await trio.lowlevel.checkpoint()
+                if not waiting:
+                    return None
+                parser.feed(waiting)
+                continue
             if not idle and head_deadline == math.inf:
                 head_deadline = trio.current_time() + self.server.header_timeout
             if trio.current_time() >= head_deadline:
@@ -205,7 +217,7 @@ class _Connection:
                 if idle:
                     self.idle_scope = scope
                 try:
-                    data = await self.stream.receive_some(HEAD_RECV)
+                    data = await self._read_some()
                 finally:
                     self.idle_scope = None
             if scope.cancelled_caught and not idle and trio.current_time() >= head_deadline:
@@ -213,6 +225,41 @@ class _Connection:
             if scope.cancelled_caught or not data:
                 return None
             parser.feed(data)
+
+    def _read_now(self) -> bytes | None:
+        """What the socket holds now (b"" at its end), None when it holds nothing yet
+        or the stream is TLS. A plain socket is read directly: trio's ``receive_some``
+        would schedule the task twice (the wait, then a checkpoint after the read)."""
+        if self.fd < 0:
+            return None
+        try:
+            return os.read(self.fd, HEAD_RECV)
+        except BlockingIOError:
+            return None
+
+    async def _read_some(self) -> bytes | bytearray:
+        """The next bytes of a request head, waiting for them (the caller bounds the
+        wait): one scheduling of the task on plain TCP."""
+        if self.fd < 0:
+            return await self.stream.receive_some(HEAD_RECV)
+        while True:
+            await trio.lowlevel.wait_readable(self.sock)
+            data = self._read_now()
+            if data is not None:
+                return data
+
+    async def send_small(self, data: bytes) -> None:
+        """``stream.send_all(data)``; on plain TCP a small answer the socket takes whole is
+        written at once, without scheduling the task (the request's read checkpointed)."""
+        if self.fd >= 0 and len(data) <= DIRECT_SEND:
+            try:
+                sent = os.write(self.fd, data)
+            except BlockingIOError:
+                sent = 0
+            if sent == len(data):
+                return
+            data = data[sent:]
+        await self.stream.send_all(data)
 
     async def _refuse(self, err: ProtocolError) -> None:
         body = f"{err}\n".encode()
@@ -365,7 +412,7 @@ class _Exchange:
                 out += b"0\r\n\r\n"
         if out:
             try:
-                await self.conn.stream.send_all(out)
+                await self.conn.send_small(out)
             except _NET_ERRORS as e:
                 self.close = True
                 raise ClientGone(str(e) or type(e).__name__) from None

@@ -49,7 +49,9 @@ class Headers:
         self._items = items
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        return self._items.get(name.lower(), default)
+        # the names callers ask for are lower case already: one look-up, then the fold
+        value = self._items.get(name)
+        return value if value is not None else self._items.get(name.lower(), default)
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._items
@@ -74,7 +76,9 @@ class Request:
         raw_path = scope.get("raw_path") or scope["path"].encode()
         self.raw_path: str = raw_path.decode("latin-1")
         self.query_string: str = scope.get("query_string", b"").decode("latin-1")
-        self.query: list[tuple[str, str]] = parse_qsl(self.query_string, keep_blank_values=True)
+        self.query: list[tuple[str, str]] = (
+            parse_qsl(self.query_string, keep_blank_values=True) if self.query_string else []
+        )
         self.headers = Headers(scope.get("headers", []))
         self.scheme: str = scope.get("scheme", "http")
         self.client = scope.get("client")
