@@ -15,6 +15,10 @@ costs the node, measured three ways, the steadiest last.
   with ``--head``) on one connection (no wrk): user-space instructions per request -
   load-independent to ~1 %. wrk takes only GETs (a HEAD answer's Content-Length leaves
   it waiting for a body), so ``--head`` asks for ``--instructions`` alone.
+- ``--sigv4``: the node in sigv4 mode and every request signed (header SigV4,
+  UNSIGNED-PAYLOAD, one user): wrk repeats one signature made at the start of each
+  round (valid for the 15 minutes of allowed skew; the node caches nothing per
+  signature, only the derived signing key per day), so each GET is verified in full.
 - ``--delete``: DELETEs of 4 KiB objects instead, each key once (bench/small_deletes.py:
   16 client threads; a round fills ``--keys`` objects, unmeasured, then deletes them,
   then runs PUT-then-DELETE pairs); ``--syscalls`` and ``--instructions`` count the
@@ -44,6 +48,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 TICK = os.sysconf("SC_CLK_TCK")
 SEQUENTIAL = 300  # requests of the --instructions run
+SIGV4_CONFIG = """
+[auth]
+mode = "sigv4"
+[auth.users.bench]
+access_keys = { FAKEKEY = "FAKESECRET" }
+"""
 
 
 @dataclass
@@ -51,8 +61,17 @@ class Node:
     proc: subprocess.Popen[bytes]
     url: str  # the object's
     work: Path
+    sigv4: bool = False
     rates: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)  # CPU s per 10,000 requests
+
+    def headers(self, method: str = "GET") -> dict[str, str]:
+        """The headers that sign ``method`` of the object now (none in open mode)."""
+        if not self.sigv4:
+            return {}
+        from bench.client import sign
+
+        return sign(method, self.url, {})
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -63,7 +82,7 @@ class Node:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
-def start(tree: Path, wrapper: list[str] | None = None) -> Node:
+def start(tree: Path, wrapper: list[str] | None = None, sigv4: bool = False) -> Node:
     """A node from ``tree`` holding bucket ``bench`` with one 4 KiB object ``obj``."""
     work = Path(tempfile.mkdtemp(prefix="aisfs-small-"))
     ready = work / "ready.json"
@@ -71,6 +90,9 @@ def start(tree: Path, wrapper: list[str] | None = None) -> Node:
            "--listen", "127.0.0.1:0", "--index-dir", str(work / "index"),
            "--ready-file", str(ready), "--log-level", "warning",
            "--mountpath", str(work / "mp1"), "--mountpath", str(work / "mp2")]
+    if sigv4:
+        (work / "node.toml").write_text(SIGV4_CONFIG)
+        cmd += ["--config", str(work / "node.toml")]
     log = open(work / "node.log", "wb")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(cmd, cwd=tree, env=dict(os.environ, PYTHONPATH=str(tree)),
                             stdout=log, stderr=subprocess.STDOUT)
@@ -81,10 +103,12 @@ def start(tree: Path, wrapper: list[str] | None = None) -> Node:
             raise RuntimeError((work / "node.log").read_text())
         time.sleep(0.1)
     s3 = json.loads(ready.read_text())["urls"][0] + "/s3"
+    node = Node(proc, s3 + "/bench/obj", work, sigv4)
     for path, body in (("/bench", b""), ("/bench/obj", os.urandom(4096))):
-        req = urllib.request.Request(s3 + path, data=body, method="PUT")
+        headers = Node(proc, s3 + path, work, sigv4).headers("PUT")
+        req = urllib.request.Request(s3 + path, data=body, method="PUT", headers=headers)
         urllib.request.urlopen(req, timeout=120).read()
-    return Node(proc, s3 + "/bench/obj", work)
+    return node
 
 
 def cpu_seconds(pid: int) -> float:
@@ -92,9 +116,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def wrk(url: str, seconds: int) -> int:
+def wrk(url: str, seconds: int, headers: dict[str, str] | None = None) -> int:
     """GETs served in ``seconds`` by 16 connections (a non-2xx answer fails)."""
-    cmd = ["wrk", "-t2", "-c16", f"-d{seconds}s", url]
+    cmd = ["wrk", "-t2", "-c16", f"-d{seconds}s",
+           *[a for k, v in (headers or {}).items() for a in ("-H", f"{k}: {v}")], url]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in out:
         raise RuntimeError(out)
@@ -104,8 +129,9 @@ def wrk(url: str, seconds: int) -> int:
 
 
 def measure(node: Node, seconds: int) -> None:
+    headers = node.headers()
     before, t = cpu_seconds(node.proc.pid), time.perf_counter()
-    n = wrk(node.url, seconds)
+    n = wrk(node.url, seconds, headers)
     node.rates.append(n / (time.perf_counter() - t))
     node.cpu.append((cpu_seconds(node.proc.pid) - before) / n * 10_000)
 
@@ -114,8 +140,8 @@ def rounds(trees: dict[str, Path], args: argparse.Namespace) -> None:
     nodes: dict[str, Node] = {}
     try:
         for name, tree in trees.items():
-            nodes[name] = start(tree)
-            wrk(nodes[name].url, 1)  # warm
+            nodes[name] = start(tree, sigv4=args.sigv4)
+            wrk(nodes[name].url, 1, nodes[name].headers())  # warm
         for r in range(args.rounds):
             order = list(nodes.values()) if r % 2 == 0 else list(nodes.values())[::-1]
             for node in order:
@@ -125,8 +151,8 @@ def rounds(trees: dict[str, Path], args: argparse.Namespace) -> None:
             node.stop()
     for name, node in nodes.items():
         print(f"{name:>12}: 4 KiB GET {statistics.median(node.rates):6.0f} req/s, "
-              f"{statistics.median(node.cpu):.2f} CPU s per 10,000 requests "
-              f"(median of {args.rounds})")
+              f"{statistics.median(node.cpu) * 100:.1f} us node CPU per request "
+              f"(median of {args.rounds}{', SigV4' if args.sigv4 else ''})")
     this, other = nodes["this tree"], nodes[args.against]
     rate = statistics.median(a / b for a, b in zip(this.rates, other.rates, strict=True))
     cpu = statistics.median(a / b for a, b in zip(this.cpu, other.cpu, strict=True))
@@ -134,17 +160,17 @@ def rounds(trees: dict[str, Path], args: argparse.Namespace) -> None:
           f"x{cpu:.3f}")
 
 
-def syscalls(name: str, tree: Path) -> None:
-    node = start(tree)
+def syscalls(name: str, tree: Path, sigv4: bool) -> None:
+    node = start(tree, sigv4=sigv4)
     out = node.work / "strace.txt"
     try:
-        wrk(node.url, 1)
+        wrk(node.url, 1, node.headers())
         tids = os.listdir(f"/proc/{node.proc.pid}/task")
         tracer = subprocess.Popen(["strace", "-f", "-c", "-o", str(out),
                                    *[a for t in tids for a in ("-p", t)]],
                                   stderr=subprocess.DEVNULL)
         time.sleep(1)
-        n = wrk(node.url, 5)
+        n = wrk(node.url, 5, node.headers())
         tracer.send_signal(2)
         tracer.wait()
         counts = {f[-1]: int(f[3]) for f in (ln.split() for ln in out.read_text().splitlines())
@@ -156,20 +182,21 @@ def syscalls(name: str, tree: Path) -> None:
           + ", ".join(f"{s} {per:.1f}" for per, s in top) + ")")
 
 
-def instructions(name: str, tree: Path, head: bool) -> None:
+def instructions(name: str, tree: Path, head: bool, sigv4: bool) -> None:
     """User-space instructions per request under callgrind (instrumented only while
     the requests run)."""
     out = Path(tempfile.mkdtemp()) / "callgrind.out"
     node = start(tree, ["valgrind", "--tool=callgrind", "--instr-atstart=no",
-                        f"--callgrind-out-file={out}"])
+                        f"--callgrind-out-file={out}"], sigv4)
     host, port = node.url.split("/")[2].rsplit(":", 1)
     conn = http.client.HTTPConnection(host, int(port), timeout=120)
     method = "HEAD" if head else "GET"
+    headers = node.headers(method)
     try:
         subprocess.run(["callgrind_control", "-i", "on", str(node.proc.pid)],
                        check=True, capture_output=True)
         for _ in range(SEQUENTIAL):
-            conn.request(method, "/s3/bench/obj")
+            conn.request(method, "/s3/bench/obj", headers=headers)
             response = conn.getresponse()
             response.read()
             assert response.status == 200, response.status
@@ -197,6 +224,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--delete", action="store_true",
                     help="DELETEs of 4 KiB objects (each key once) instead of GETs")
     ap.add_argument("--keys", type=int, default=4000, help="objects per --delete round")
+    ap.add_argument("--sigv4", action="store_true",
+                    help="the node in sigv4 mode, every request signed")
     ap.add_argument("--syscalls", action="store_true", help="also strace -c (strace)")
     ap.add_argument("--instructions", action="store_true", help="also callgrind (valgrind)")
     args = ap.parse_args(argv)
@@ -220,9 +249,9 @@ def main(argv: list[str] | None = None) -> None:
             rounds(trees, args)
         for name, tree in trees.items():
             if args.syscalls:
-                syscalls(name, tree)
+                syscalls(name, tree, args.sigv4)
             if args.instructions:
-                instructions(name, tree, args.head)
+                instructions(name, tree, args.head, args.sigv4)
     finally:
         subprocess.run(["git", "-C", str(HERE), "worktree", "remove", "--force", str(other)],
                        check=False, capture_output=True)
