@@ -48,7 +48,7 @@ from .jobs import Progress
 from .manifest import manifest_bytes
 from .manifests import inline_copy, walk_manifests
 from .mountpath import Mountpath
-from .version_repair import drain_versions
+from .version_repair import drain_versions, fix_version
 
 log = logging.getLogger(__name__)
 
@@ -379,12 +379,12 @@ def iter_objects(
 
 def iter_versions(
     core: StoreCore, buckets: list[str] | None
-) -> Iterator[list[tuple[str, str]]]:
-    """Pages of ``(bucket, manifest)`` of the non-current versions (versions.py), in
-    primary key order; delete markers have no chunks and are left out."""
+) -> Iterator[list[tuple[str, str, int, str, str]]]:
+    """Pages of ``(bucket, key, seq, version id, manifest)`` of the non-current versions
+    and delete markers (versions.py), in primary key order."""
     last: tuple[str, str, int] | None = None
     while True:
-        sql = "SELECT bucket, key, seq, manifest FROM versions WHERE is_marker = 0"
+        sql = "SELECT bucket, key, seq, version_id, manifest FROM versions WHERE 1"
         params: list[Any] = []
         if last is not None:
             sql += " AND (bucket, key, -seq) > (?, ?, ?)"
@@ -397,24 +397,34 @@ def iter_versions(
         rows = core.index.rows(sql, params)
         if not rows:
             return
-        yield [(r[0], r[3]) for r in rows]
+        yield [(r[0], r[1], int(r[2]), r[3], r[4]) for r in rows]
         last = (rows[-1][0], rows[-1][1], int(rows[-1][2]))
 
 
-def version_chunks(
+def walk_versions(
     core: StoreCore, buckets: list[str] | None, copies_of: dict[str, int], default: int,
-    done: set[str],
-) -> Iterator[list[tuple[str, int, int]]]:
-    """Per page of non-current versions, their chunks not in ``done`` (added to it), each
-    with the copies its bucket wants: a version's chunks are kept as a current's are."""
+    want_copies: dict[str, int], done: set[str], mode: str, prog: Progress,
+    pool: ThreadPoolExecutor, should_stop: Callable[[], None],
+) -> None:
+    """The non-current versions' chunks (each with the copies its bucket wants, as a
+    current's), then their version files where placement wants them (``fix_version``: a
+    bad or missing copy rewritten from a good one)."""
     for page in iter_versions(core, buckets):
+        should_stop()
         items: list[tuple[str, int, int]] = []
-        for bucket, manifest in page:
+        for bucket, _key, _seq, _vid, manifest in page:
+            n = copies_of.get(bucket, default)
             for cid, size in json.loads(manifest).get("chunks") or []:
                 if cid not in done:
                     done.add(cid)
-                    items.append((cid, int(size), copies_of.get(bucket, default)))
-        yield items
+                    items.append((cid, int(size), max(want_copies.get(cid, n), n)))
+        fix_chunks(core, items, mode, prog, pool, should_stop=should_stop)
+        for bucket, key, seq, vid, _manifest in page:
+            n = copies_of.get(bucket, default)
+            name = layout.manifest_name(bucket, key)
+            if fix_version(core, bucket, key, vid, seq, wanted(core, name, n),
+                           remove=mode != "scrub"):
+                prog.add(manifests_fixed=1)
 
 
 def chunk_copies(core: StoreCore, copies_of: dict[str, int]) -> dict[str, int]:
@@ -428,7 +438,7 @@ def chunk_copies(core: StoreCore, copies_of: dict[str, int]) -> dict[str, int]:
                 if out.get(c[0], 0) < n:
                     out[c[0]] = n
     for vpage in iter_versions(core, None):
-        for bucket, manifest in vpage:
+        for bucket, _key, _seq, _vid, manifest in vpage:
             n = copies_of.get(bucket, default)
             for c in json.loads(manifest).get("chunks") or []:
                 if out.get(c[0], 0) < n:
@@ -500,11 +510,9 @@ def walk(
                 except OSError as e:
                     log.error("%s: manifest of %s/%s: %s", mode, bucket, key, e)
                 prog.add(objects_done=1, bytes_done=size)
-        # non-current versions: their chunks (their manifests stay where they were made)
-        for items in version_chunks(core, buckets, copies_of, default, done):
-            should_stop()
-            items = [(c, z, max(want_copies.get(c, n), n)) for c, z, n in items]
-            fix_chunks(core, items, mode, prog, pool, should_stop=should_stop)
+        # non-current versions and delete markers: chunks and version files
+        walk_versions(core, buckets, copies_of, default, want_copies, done, mode, prog, pool,
+                      should_stop)
         # multipart uploads in progress: their parts' chunks and records
         rows = core.index.rows("SELECT upload_id, bucket FROM uploads")
         for upload_id, bucket in rows:

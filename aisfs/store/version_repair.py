@@ -28,7 +28,7 @@ from . import version_files as vf
 from .core import StoreCore
 from .files import fsync_dir, read_file, replace_durably
 from .index import INSERT_VERSION, version_row
-from .manifest import index_text
+from .manifest import decode_manifest, index_text, inline_ok
 from .mountpath import Mountpath
 from .types import ObjectInfo
 
@@ -164,6 +164,70 @@ def drain_versions(
                     log.error("drain: version file %s not written to %s: %s", path, mp.root,
                               e)
     return written
+
+
+def fix_version(core: StoreCore, bucket: str, key: str, version_id: str, seq: int,
+                want: list[Mountpath], remove: bool = True) -> bool:
+    """A version file on exactly the mountpaths ``want`` (resilver, scrub): every copy read
+    and checked (parses, this generation, inline bytes verify); a wanted mountpath lacking
+    a good copy gets one, and only then are copies elsewhere removed. True if anything
+    was written or removed; nothing when no copy is good (logged: never spread bad bytes).
+    ``remove`` False (scrub): copies elsewhere stay."""
+    live = core.mps.live()
+    have: dict[str, bytes | None] = {}
+    good: bytes | None = None
+    for mp in live:
+        path = layout.version_path(mp.root, bucket, key, version_id)
+        try:
+            data = read_file(path)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            have[mp.root] = None
+            continue
+        try:
+            info = decode_manifest(data)
+            ok = info.generation == seq and inline_ok(info) and (
+                info.bucket, info.key) == (bucket, key)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            ok = False
+        have[mp.root] = data if ok else None
+        if ok and good is None:
+            good = data
+    want_roots = {mp.root for mp in want}
+    if good is None:
+        if have:
+            log.error("version %s of %s/%s: no good copy of its version file", version_id,
+                      bucket, key)
+        return False
+    if all(have.get(r) == good for r in want_roots) and (
+            not remove or set(have) <= want_roots):
+        return False
+    with core.index.wlock:  # a delete of this version racing the repair: it wins
+        row = core.index.w.execute(
+            "SELECT seq FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
+            (bucket, key, version_id)).fetchone()
+        if row is None or int(row[0]) != seq:
+            return False
+        fsync = core.config.fsync
+        for mp in want:
+            if have.get(mp.root) != good:
+                target = layout.version_path(mp.root, bucket, key, version_id)
+                try:
+                    replace_durably(layout.tmp_path(mp.root, "manifest"), target, good, fsync)
+                except OSError as e:
+                    log.error("version file of %s/%s not written to %s: %s", bucket, key,
+                              mp.root, e)
+                    core.mps.check(mp)
+                    return True
+        for mp in live if remove else []:
+            if mp.root not in want_roots and mp.root in have:
+                path = layout.version_path(mp.root, bucket, key, version_id)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+                    if fsync:
+                        fsync_dir(os.path.dirname(path))
+    return True
 
 
 def scan_versions(core: StoreCore) -> dict[tuple[str, str], dict[str, ObjectInfo]]:

@@ -253,6 +253,30 @@ async def test_mirror_copies_reach_old_versions(store: Store) -> None:
     await store.update_bucket_props("b", {"mirror.copies": 2})
     await wait_idle(store)
     assert all(len(where(store, c)) == 2 for c in ids)
+    # the version files too: two copies each, where placement wants them
+    files = [p for mp in store.mps.all for p in Path(mp.root, "manifests").glob("*/*~*.json")]
+    assert len(files) == 4
+
+
+async def test_scrub_repairs_a_version_file(tmp_path: Path) -> None:
+    from .test_resilver import wait_idle
+
+    config = make_config(tmp_path, inline_max=4096)
+    async with open_store(config) as store:
+        await store.create_bucket("b", {"mirror.copies": 2})
+        await store.update_bucket_props("b", {"versioning.status": "Enabled"})
+        v1 = await put(store, "b", "k", b"small and inline")
+        await put(store, "b", "k", b"newer")
+        assert v1 is not None
+        copies = [p for mp in store.mps.all
+                  for p in Path(mp.root, "manifests").glob(f"*/*~{v1}.json")]
+        assert len(copies) == 2
+        data = copies[0].read_bytes()
+        copies[0].write_bytes(data[:-4] + b"XXXX")  # its inline bytes damaged
+        await trio.to_thread.run_sync(store.admin.scrub)
+        await wait_idle(store)
+        assert copies[0].read_bytes() == data
+        assert await read(store, "b", "k", v1) == b"small and inline"
 
 
 async def test_rename_in_a_versioned_bucket_loses_no_version(store: Store) -> None:
