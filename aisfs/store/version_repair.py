@@ -166,17 +166,13 @@ def drain_versions(
     return written
 
 
-def fix_version(core: StoreCore, bucket: str, key: str, version_id: str, seq: int,
-                want: list[Mountpath], remove: bool = True) -> bool:
-    """A version file on exactly the mountpaths ``want`` (resilver, scrub): every copy read
-    and checked (parses, this generation, inline bytes verify); a wanted mountpath lacking
-    a good copy gets one, and only then are copies elsewhere removed. True if anything
-    was written or removed; nothing when no copy is good (logged: never spread bad bytes).
-    ``remove`` False (scrub): copies elsewhere stay."""
-    live = core.mps.live()
+def _copies(core: StoreCore, bucket: str, key: str, version_id: str,
+            seq: int) -> tuple[dict[str, bytes | None], bytes | None]:
+    """Each live mountpath's copy of a version file (None: unreadable or not good), and
+    one good copy's bytes (None: none)."""
     have: dict[str, bytes | None] = {}
     good: bytes | None = None
-    for mp in live:
+    for mp in core.mps.live():
         path = layout.version_path(mp.root, bucket, key, version_id)
         try:
             data = read_file(path)
@@ -194,6 +190,18 @@ def fix_version(core: StoreCore, bucket: str, key: str, version_id: str, seq: in
         have[mp.root] = data if ok else None
         if ok and good is None:
             good = data
+    return have, good
+
+
+def fix_version(core: StoreCore, bucket: str, key: str, version_id: str, seq: int,
+                want: list[Mountpath], remove: bool = True) -> bool:
+    """A version file on exactly the mountpaths ``want`` (resilver, scrub): every copy read
+    and checked (parses, this generation, inline bytes verify); a wanted mountpath lacking
+    a good copy gets one, and only then are copies elsewhere removed. True if anything
+    was written or removed; nothing when no copy is good (logged: never spread bad bytes).
+    ``remove`` False (scrub): copies elsewhere stay."""
+    live = core.mps.live()
+    have, good = _copies(core, bucket, key, version_id, seq)
     want_roots = {mp.root for mp in want}
     if good is None:
         if have:
