@@ -414,3 +414,26 @@ def test_aws_cli_sse(sse_node: tuple[NodeProcess, Any], tmp_path: Path) -> None:
                              f"s3://{b}/c.bin", str(tmp_path / "nokey")], env=env,
                             capture_output=True, text=True, timeout=120)
     assert failed.returncode != 0 and not (tmp_path / "nokey").exists()
+
+
+def test_post_object_follows_encryption(sse_node: tuple[NodeProcess, Any]) -> None:
+    """A browser form upload: its x-amz-server-side-encryption field, else the bucket's
+    default encryption."""
+    import requests
+
+    _node, s3 = sse_node
+    b = bucket(s3, "sse-post")
+    post = s3.generate_presigned_post(b, "asked", Fields={"x-amz-server-side-encryption": "AES256"},
+                                      Conditions=[{"x-amz-server-side-encryption": "AES256"}])
+    r = requests.post(post["url"], data=post["fields"], files={"file": ("f", b"form body")},
+                      timeout=60)
+    assert r.status_code == 204, r.text
+    assert s3.head_object(Bucket=b, Key="asked")["ServerSideEncryption"] == "AES256"
+    s3.put_bucket_encryption(Bucket=b, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    post = s3.generate_presigned_post(b, "default")
+    r = requests.post(post["url"], data=post["fields"], files={"file": ("f", b"by default")},
+                      timeout=60)
+    assert r.status_code == 204, r.text
+    got = s3.get_object(Bucket=b, Key="default")
+    assert got["ServerSideEncryption"] == "AES256" and got["Body"].read() == b"by default"
