@@ -454,6 +454,7 @@ class Multipart:
             "parts": [[n, e.strip().strip('"').lower()] for n, e in parts],
             "checksums": info.meta.checksums,
             "checksum_type": info.meta.extra.get("checksum_type"),
+            "version_id": info.version_id,  # a versioned bucket's (versions.py)
         }
         self.index.w.execute(
             "INSERT OR REPLACE INTO mp_completed (upload_id, bucket, key, completed_ns, record)"

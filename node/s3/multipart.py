@@ -155,10 +155,13 @@ class MultipartOps:
             asked = [[n, e.strip().strip('"').lower()] for n, e in parts]
             if done is None or done["parts"] != asked:
                 raise
-            return _xml(s3xml.complete_multipart_upload_result(
+            response = _xml(s3xml.complete_multipart_upload_result(
                 location, ctx.bucket, ctx.key, done["etag"], done.get("checksums"),
                 done.get("checksum_type"),
             ))
+            response.headers += await version_headers(self.store, ctx.bucket,
+                                                       done.get("version_id"))
+            return response
         chosen = upload_checksum(upload.meta)
         object_sums, extra = await self._completed_checksums(ctx, upload_id, completed, chosen)
         extra = self.sse.completed_extra(upload, parts, extra)  # the envelope names its parts

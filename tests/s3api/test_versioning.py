@@ -242,6 +242,11 @@ def test_multipart_on_a_versioned_bucket(s3: Any) -> None:
             {"PartNumber": 2, "ETag": p2["ETag"]}]})
     first = done["VersionId"]
     assert len(first) == 32
+    again = s3.complete_multipart_upload(  # a retry (the client timed out): the same answer
+        Bucket=b, Key="mp", UploadId=up, MultipartUpload={"Parts": [
+            {"PartNumber": 1, "ETag": p1["CopyPartResult"]["ETag"]},
+            {"PartNumber": 2, "ETag": p2["ETag"]}]})
+    assert again["VersionId"] == first and again["ETag"] == done["ETag"]
     up = s3.create_multipart_upload(Bucket=b, Key="mp")["UploadId"]
     p = s3.upload_part(Bucket=b, Key="mp", UploadId=up, PartNumber=1, Body=b"second")
     second = s3.complete_multipart_upload(
