@@ -385,7 +385,9 @@ class _Exchange:
             if self.started:
                 raise RuntimeError("response already started")
             self.status = int(message["status"])
-            self.headers = [(bytes(k).lower(), bytes(v)) for k, v in message.get("headers", [])]
+            self.headers = [(k.lower() if type(k) is bytes else bytes(k).lower(),
+                             v if type(v) is bytes else bytes(v))
+                            for k, v in message.get("headers", ())]
             return
         if kind != "http.response.body" or self.finished:
             return

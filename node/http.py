@@ -34,10 +34,32 @@ class ClientGone(Exception):
     that stopped early, a mount that cancelled a read-ahead): nothing to log loudly."""
 
 
+class HeaderPairs(list[tuple[str, str]]):
+    """What ``Headers.items()`` gives: the (lower-case name, value) pairs, a list, which
+    also answers ``get(name)`` with one look-up. The S3 helpers that take pairs
+    (``aisfs.s3._headers.get_header``, SigV4's canonical headers) ask ``get`` of what says
+    ``case_insensitive`` instead of scanning every pair for every header they want.
+    Read-only by contract: an edited copy is a plain list (``list(pairs)``, ``pairs + x``)."""
+
+    __slots__ = ("_map",)
+    case_insensitive = True
+
+    def __init__(self, items: dict[str, str]) -> None:
+        super().__init__(items.items())
+        self._map = items
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        value = self._map.get(name)
+        return value if value is not None else self._map.get(name.lower(), default)
+
+    def items(self) -> list[tuple[str, str]]:
+        return self
+
+
 class Headers:
     """Case-insensitive request headers; repeated names are joined with ', '."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_items", "_pairs")
     case_insensitive = True  # aisfs.s3._headers.get_header asks .get() directly
 
     def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
@@ -47,6 +69,7 @@ class Headers:
             text = value.decode("latin-1")
             items[key] = f"{items[key]}, {text}" if key in items else text
         self._items = items
+        self._pairs: HeaderPairs | None = None
 
     def get(self, name: str, default: str | None = None) -> str | None:
         # the names callers ask for are lower case already: one look-up, then the fold
@@ -60,7 +83,9 @@ class Headers:
         return self._items[name.lower()]
 
     def items(self) -> list[tuple[str, str]]:
-        return list(self._items.items())
+        if self._pairs is None:
+            self._pairs = HeaderPairs(self._items)
+        return self._pairs
 
     def as_dict(self) -> dict[str, str]:
         return dict(self._items)
@@ -137,9 +162,13 @@ class Response:
 
 async def send_response(send: Send, response: Response) -> int:
     """Send ``response``; returns the number of body bytes sent."""
-    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    headers = []
+    has_length = False
+    for k, v in response.headers:  # one pass: encode, and look for a Content-Length
+        if not has_length and len(k) == 14 and k.lower() == "content-length":
+            has_length = True
+        headers.append((k.encode("latin-1"), v.encode("latin-1")))
     body = response.body
-    has_length = any(k.lower() == "content-length" for k, _ in response.headers)
     if isinstance(body, bytes | bytearray) and not response.head and not has_length:
         headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
