@@ -21,6 +21,7 @@ from aisfs.s3.request import parse_part_number
 from aisfs.store.chunks import StoreCorruption
 from aisfs.store.store import Store
 from aisfs.store.types import ObjectInfo
+from aisfs.store.versions import versioning
 from node.errors import s3_error
 from node.http import Response, first_piece_read
 from node.s3.body import UploadBody, checksum_headers
@@ -116,8 +117,9 @@ class ObjectOps:
             try:
                 return await self.store.head_object(ctx.bucket, ctx.key, with_data=not head)
             except S3Error as missing:
-                if missing.code != "NoSuchKey":
-                    raise
+                if missing.code != "NoSuchKey" or versioning(
+                        (await self.store.get_bucket(ctx.bucket)).props) is None:
+                    raise  # never versioned: no marker to look for (no thread hop)
                 latest = await self.store.latest_delete_marker(ctx.bucket, ctx.key)
                 if latest is None:
                     raise
