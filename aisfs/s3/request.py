@@ -13,6 +13,7 @@ operation except where S3 says so (``list-type=2``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote
@@ -21,6 +22,8 @@ from aisfs.errors import S3Error
 from aisfs.numbers import INT32_MAX, NumberError, invalid, parse_uint
 from aisfs.s3._headers import Headers, get_header
 from aisfs.s3.names import validate_bucket_name, validate_key
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # what a routed bucket name may not hold
 
 METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"})
 
@@ -174,6 +177,8 @@ class S3Request:
 
 def parse_query(query: QueryInput) -> dict[str, str]:
     """Decode a query (raw string, pairs or mapping) into a dict, first value winning."""
+    if not query:  # "", b"", no pairs: most GETs and HEADs
+        return {}
     if isinstance(query, bytes):
         query = query.decode("latin-1")
     pairs: Iterable[tuple[str, str]]
@@ -279,7 +284,7 @@ def route(
     if bucket is not None:
         if op == "CreateBucket":
             validate_bucket_name(bucket)
-        elif "/" in bucket or any(ord(c) < 0x20 or c == "\x7f" for c in bucket):
+        elif "/" in bucket or _CONTROL.search(bucket):
             raise S3Error(
                 "InvalidBucketName",
                 "The specified bucket is not valid.",
@@ -298,7 +303,7 @@ def _operation(
     headers: Headers | None,
 ) -> str:
     level = "service" if bucket is None else ("bucket" if key is None else "object")
-    subs = sorted(name for name in q if name in SUBRESOURCES)
+    subs = sorted(name for name in q if name in SUBRESOURCES) if q else []
     if len(subs) > 1:
         raise S3Error(
             "InvalidRequest",
