@@ -13,7 +13,12 @@ graceful-stop policy, and the ASGI ``receive``/``send`` pair:
 - a response whose request body was not read to its end closes the connection
   (after a bounded drain, so the client sees the answer rather than a reset);
 - on stop the listeners close, idle connections close at once, requests in flight get
-  ``graceful_timeout`` seconds, then they are cancelled.
+  ``graceful_timeout`` seconds, then they are cancelled;
+- on plain TCP a request head is read from the socket's descriptor directly (one
+  checkpoint when bytes are waiting, one scheduling when they must be waited for, where
+  trio's ``receive_some`` costs two and a timeout scope) and an answer of up to 64 KiB
+  that the socket takes whole is written without scheduling the task: each request still
+  passes one checkpoint, so a pipelining client cannot hold the loop.
 """
 
 from __future__ import annotations
