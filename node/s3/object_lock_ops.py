@@ -42,7 +42,7 @@ from aisfs.store.store import Store
 from aisfs.store.types import ObjectInfo, ObjectMeta
 from aisfs.store.versions import VERSIONING, versioning
 from node.http import Response
-from node.s3.context import Context, Services, read_small_body, xml_response
+from node.s3.context import Context, Services, read_small_body, version_query, xml_response
 from node.s3_auth import Authenticator
 
 UPLOAD_LOCK = "object_lock"  # an upload's meta.extra: the lock CreateMultipartUpload asked
@@ -251,13 +251,21 @@ class ObjectLockOps:
     # ---- one version ------------------------------------------------------------------
 
     async def _lock_of(self, ctx: Context) -> ol.VersionLock | None:
-        record = await self.store.get_version_lock(
-            ctx.bucket, ctx.key, ctx.s3.query.get("versionId"))
-        return ol.VersionLock.from_json(record)
+        """The lock of the version ``versionId`` names (else the current); a delete marker
+        has none to read or set: 405 MethodNotAllowed, as S3 answers."""
+        version = version_query(ctx)  # InvalidArgument for an id we could not have made
+        if version is not None and (await self.store.head_version(
+                ctx.bucket, ctx.key, version)).delete_marker:
+            raise S3Error("MethodNotAllowed",
+                          "The specified method is not allowed against this resource.",
+                          status=405, extra={"Method": ctx.http.method,
+                                             "ResourceType": "DeleteMarker"})
+        return ol.VersionLock.from_json(
+            await self.store.get_version_lock(ctx.bucket, ctx.key, version))
 
     async def _set_lock(self, ctx: Context, lock: ol.VersionLock) -> None:
         await self.store.set_version_lock(
-            ctx.bucket, ctx.key, ctx.s3.query.get("versionId"), lock.to_json())
+            ctx.bucket, ctx.key, version_query(ctx), lock.to_json())
 
     async def op_PutObjectRetention(self, ctx: Context) -> Response:
         await self._enabled(ctx.bucket)

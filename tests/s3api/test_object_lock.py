@@ -319,6 +319,15 @@ def test_a_delete_without_version_id_adds_a_marker_and_keeps_the_locked_version(
     assert out["DeleteMarker"] is True
     assert vid in versions(s3, b, "k")
     assert s3.get_object(Bucket=b, Key="k", VersionId=vid)["Body"].read() == b"data"
+    # a delete marker has no lock to read or set; the current is a marker: no such key
+    marker = out["VersionId"]
+    assert refused(s3.get_object_retention, Bucket=b, Key="k", VersionId=marker) == (
+        "MethodNotAllowed", 405)
+    assert refused(s3.put_object_legal_hold, Bucket=b, Key="k", VersionId=marker,
+                   LegalHold={"Status": "ON"}) == ("MethodNotAllowed", 405)
+    assert refused(s3.get_object_legal_hold, Bucket=b, Key="k") == ("NoSuchKey", 404)
+    assert refused(s3.get_object_retention, Bucket=b, Key="k", VersionId="bogus") == (
+        "InvalidArgument", 400)
 
 
 def test_delete_objects_refuses_the_locked_versions_alone(s3: Any) -> None:
