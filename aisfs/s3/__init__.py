@@ -17,6 +17,8 @@ Modules (import them directly; nothing is re-exported here):
 - ``refusals``   what the node does not implement (501) and bad override values (400)
 - ``cors``       bucket CORS rules and their match against a request
 - ``lifecycle``  bucket lifecycle rules: parsed, matched, expiry dates
+- ``object_lock`` object lock: bucket config, a version's lock, the write headers, and
+                 the removal and retention-change decisions
 - ``post_form``  multipart/form-data of a browser POST upload, streamed
 - ``post_policy`` a POST upload's policy document, conditions and signature
 - ``xml``        the package of response documents; request bodies parsed with defusedxml
