@@ -8,8 +8,19 @@ prefix, tags that must all be on the object, and strict size bounds) and actions
 
 - Expiration: ``Days`` after the object's last write, or on a ``Date`` (midnight UTC);
 - AbortIncompleteMultipartUpload: ``DaysAfterInitiation`` after an upload started;
-- NoncurrentVersionExpiration and ExpiredObjectDeleteMarker: kept and returned, inert
-  (no bucket keeps versions or delete markers yet).
+- NoncurrentVersionExpiration: ``NoncurrentDays`` after a version became noncurrent (its
+  successor's creation), keeping the ``NewerNoncurrentVersions`` newest noncurrent ones;
+- ExpiredObjectDeleteMarker: a delete marker that is a key's only version is removed.
+
+Versioned buckets (``version_action``). The worker walks a bucket's version listing (by
+key, newest first) and ``VersionTracker`` tells each entry's place in its key (current or
+not, since when noncurrent, how many noncurrent versions are newer, whether a current
+delete marker is the key's only version). As AWS documents: an Expiration applies to the
+current version only (the worker then adds a delete marker: ``EXPIRE``), does nothing to a
+current delete marker with older versions, and removes an expired object delete marker
+that is old enough by its Days/Date (``REMOVE``); NoncurrentVersionExpiration removes
+noncurrent versions and noncurrent delete markers (``REMOVE``). Filters apply to every
+version (a delete marker has size 0 and no tags).
 
 When. AWS adds the days to the object's time and rounds the result *up to the next
 midnight UTC* (an object written 2014-01-15 10:30 with ``Days=3`` expires 2014-01-19
@@ -222,6 +233,103 @@ def upload_abort_due(
     if not key.startswith(rule.filter.prefix):
         return False
     return now_ns >= expiry_ns(initiated_ns, rule.abort_days, day_ns)
+
+
+# --------------------------------------------------------------------------- versions
+
+EXPIRE = "expire"  # the current version: a delete marker added (removed when unversioned)
+REMOVE = "remove"  # this version or delete marker removed for good
+
+
+@dataclass(frozen=True, slots=True)
+class VersionView:
+    """One entry of a version listing and its place among its key's versions."""
+
+    key: str
+    size: int
+    mtime_ns: int  # the version's creation
+    is_marker: bool
+    is_latest: bool
+    noncurrent_since_ns: int | None = None  # the successor's creation (noncurrent only)
+    newer_noncurrent: int = 0  # noncurrent versions of the key newer than this one
+    only_version: bool = False  # a current delete marker with no other version
+
+
+class VersionTracker:
+    """Follows a version listing (by key, each key's newest first, across pages) and gives
+    each entry its ``VersionView``; ``next_key`` is the key of the entry after it (None at
+    the end), which tells whether a current delete marker is alone."""
+
+    def __init__(self) -> None:
+        self._key: str | None = None
+        self._successor_ns = 0
+        self._noncurrent = 0
+
+    def view(self, key: str, size: int, mtime_ns: int, is_marker: bool,
+             next_key: str | None) -> VersionView:
+        if key != self._key:
+            self._key, self._successor_ns, self._noncurrent = key, mtime_ns, 0
+            return VersionView(key, size, mtime_ns, is_marker, True,
+                               only_version=is_marker and next_key != key)
+        out = VersionView(key, size, mtime_ns, is_marker, False,
+                          noncurrent_since_ns=self._successor_ns,
+                          newer_noncurrent=self._noncurrent)
+        self._successor_ns = mtime_ns
+        self._noncurrent += 1
+        return out
+
+
+def rule_acts_on_versions(rule: LifecycleRule) -> bool:
+    """An enabled rule with an action on a versioned bucket's versions."""
+    return rule.enabled and (rule.expires or bool(rule.expired_object_delete_marker)
+                             or rule.noncurrent_days is not None)
+
+
+def _noncurrent_due(rule: LifecycleRule, v: VersionView, now_ns: int, day_ns: int) -> bool:
+    if rule.noncurrent_days is None or v.noncurrent_since_ns is None:
+        return False
+    if rule.newer_noncurrent_versions is not None and \
+            v.newer_noncurrent < rule.newer_noncurrent_versions:
+        return False
+    return now_ns >= expiry_ns(v.noncurrent_since_ns, rule.noncurrent_days, day_ns)
+
+
+def _current_due(rule: LifecycleRule, v: VersionView, now_ns: int, day_ns: int) -> str | None:
+    if v.is_marker:
+        if not v.only_version:
+            return None  # a delete marker with older versions: nothing, as AWS
+        if rule.expired_object_delete_marker:
+            return REMOVE
+    when = rule_expiry_ns(rule, v.mtime_ns, day_ns)
+    if when is None or now_ns < when:
+        return None
+    return REMOVE if v.is_marker else EXPIRE
+
+
+def version_action(rules: Iterable[LifecycleRule], v: VersionView,
+                   tags: Mapping[str, str] | None, now_ns: int,
+                   day_ns: int = DAY_NS) -> str | None:
+    """What the enabled ``rules`` do to one version now: ``EXPIRE`` (a current data
+    version), ``REMOVE`` (a noncurrent version, or an expired object delete marker) or
+    None. ``tags`` may be None only when no rule covering the key has tags."""
+    for rule in rules:
+        if not rule_acts_on_versions(rule):
+            continue
+        if not filter_matches(rule.filter, v.key, v.size, None if v.is_marker else tags):
+            continue
+        if v.is_latest:
+            action = _current_due(rule, v, now_ns, day_ns)
+        else:
+            action = REMOVE if _noncurrent_due(rule, v, now_ns, day_ns) else None
+        if action is not None:
+            return action
+    return None
+
+
+def needs_tags(rules: Iterable[LifecycleRule], key: str) -> bool:
+    """Whether judging a version of ``key`` needs its tags (a tag rule covers the key)."""
+    return any(rule_acts_on_versions(r) and r.filter.needs_tags and key.startswith(r.filter.prefix)
+               for r in rules)
 
 
 @functools.lru_cache(maxsize=1024)

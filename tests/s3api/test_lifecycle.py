@@ -129,7 +129,6 @@ def test_refusals_as_aws(served: Any) -> None:
     assert _put(s3, rule(ID="x" * 256)) == bad
     assert _put(s3, rule(), rule()) == bad
     assert _put(s3, rule(NoncurrentVersionExpiration={"NoncurrentDays": 0})) == bad
-    assert _put(s3, rule(Expiration={"Days": 1, "ExpiredObjectDeleteMarker": True})) == bad
     assert _put(s3, rule(AbortIncompleteMultipartUpload={"DaysAfterInitiation": 0})) == bad
     malformed = ("MalformedXML", 400)
     assert _put(s3, rule(Status="Sometimes")) == malformed
@@ -137,6 +136,8 @@ def test_refusals_as_aws(served: Any) -> None:
         == malformed
     assert _put(s3, rule(Filter={"Prefix": "a", "ObjectSizeLessThan": 4})) == malformed
     assert _put(s3, rule(Prefix="a")) == malformed  # Prefix and Filter
+    assert _put(s3, rule(Expiration={"Days": 1, "ExpiredObjectDeleteMarker": True})) \
+        == malformed
     assert _put(s3, *[rule(ID=f"r{i}") for i in range(1001)]) == malformed
     request = ("InvalidRequest", 400)
     no_action = {"ID": "r", "Status": "Enabled", "Filter": {}}

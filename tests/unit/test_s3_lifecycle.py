@@ -194,7 +194,7 @@ def test_a_rule_without_id_gets_one() -> None:
                "<ObjectSizeLessThan>9</ObjectSizeLessThan></And></Filter>" + EXPIRE),),
          "InvalidRequest", "ObjectSizeGreaterThan must be less than ObjectSizeLessThan"),
         ((rule("<Filter/><Expiration><Days>1</Days><ExpiredObjectDeleteMarker>true"
-               "</ExpiredObjectDeleteMarker></Expiration>"),), "InvalidArgument",
+               "</ExpiredObjectDeleteMarker></Expiration>"),), "MalformedXML",
          "ExpiredObjectDeleteMarker cannot be specified with Days or Date"),
         ((rule("<Filter/><Transition><Days>1</Days><StorageClass>GLACIER</StorageClass>"
                "</Transition>"),), "NotImplemented", "Transition"),

@@ -199,10 +199,10 @@ def _expiration(rule: ET.Element) -> tuple[int | None, int | None, bool | None]:
     if days is None and date_text is None and marker is None:
         raise _malformed("<Expiration> needs <Days>, <Date> or <ExpiredObjectDeleteMarker>")
     if marker is not None and (days is not None or date_text is not None):
-        raise S3Error(
-            "InvalidArgument",
+        # AWS answers MalformedXML (aws-cli#8239): the schema's choice, not a value check
+        raise _malformed(
             "ExpiredObjectDeleteMarker cannot be specified with Days or Date in a Lifecycle "
-            "Expiration Policy.",
+            "Expiration Policy."
         )
     return days, None if date_text is None else _date(date_text), marker
 
