@@ -35,6 +35,7 @@ from node.s3.context import (
     version_query,
 )
 from node.s3.object_lock_ops import check_versioning_change
+from node.s3.sse import Sse
 
 MAX_BUCKET_TAGS = 50
 MAX_OBJECT_TAGS = 10
@@ -50,6 +51,7 @@ def _xml(body: bytes, status: int = 200) -> Response:
 class BucketConfigOps:
     def __init__(self, services: Services) -> None:
         self.store = services.store
+        self.sse = Sse(services)  # an SSE-C object's attributes need its key (node.s3.sse)
         # bucket -> (until when, its CORS rules): a few seconds, dropped on a change here
         self._cors_rules: dict[str, tuple[float, list[CORSRule]]] = {}
 
@@ -258,6 +260,7 @@ class BucketConfigOps:
                     extra={"ArgumentName": "x-amz-object-attributes", "ArgumentValue": a},
                 )
         info = await self._tagged(ctx, change=False)  # the current, or ?versionId=
+        self.sse.object_headers(ctx, info)  # SSE-C: 400 without its key, 403 with another
         kind = info.meta.extra.get("checksum_type")
         if info.meta.checksums and not info.part_sizes:
             kind = "FULL_OBJECT"

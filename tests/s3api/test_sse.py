@@ -180,6 +180,16 @@ def test_sse_c_round_trip_and_refusals(sse_node: tuple[NodeProcess, Any]) -> Non
         with pytest.raises(ClientError) as e:
             s3.head_object(Bucket=b, Key="c", **kw)
         assert code_of(e)[1] == (403 if kw else 400)
+    # GetObjectAttributes of an SSE-C object asks for its key too (AWS)
+    attrs = {"ObjectAttributes": ["ObjectSize", "ETag"]}
+    refused(s3.get_object_attributes, "InvalidRequest", 400, Bucket=b, Key="c", **attrs)
+    # (botocore does not encode the key for this operation: base64 and MD5 given)
+    other = {"SSECustomerAlgorithm": "AES256", "SSECustomerKeyMD5": md5_b64(OTHER),
+             "SSECustomerKey": base64.b64encode(OTHER).decode()}
+    mine = {"SSECustomerAlgorithm": "AES256", "SSECustomerKeyMD5": md5_b64(KEY),
+            "SSECustomerKey": KEY_B64}
+    refused(s3.get_object_attributes, "AccessDenied", 403, Bucket=b, Key="c", **attrs, **other)
+    assert s3.get_object_attributes(Bucket=b, Key="c", **attrs, **mine)["ObjectSize"] == len(body)
     # the key's MD5 must match the key (boto3 sends the one given)
     refused(s3.get_object, "InvalidArgument", 400, Bucket=b, Key="c",
             SSECustomerAlgorithm="AES256", SSECustomerKey=KEY_B64, SSECustomerKeyMD5=md5_b64(OTHER))
