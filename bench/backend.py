@@ -160,9 +160,12 @@ def many(url: str, bucket: str, keys: list[str], op: str, clients: int,
         assert status == 200, (op, key, status, data[:200])
 
     t = time.perf_counter()
-    if clients == 1:
+    if clients == 1:  # a new connection: the thread's kept one may have idled out
+        c = Conn(url)
         for k in keys:
-            one(k)
+            status, data = c.request(op, c.path(bucket, k), body if op == "PUT" else None)
+            assert status == 200, (op, k, status, data[:200])
+        c.close()
     else:
         with ThreadPoolExecutor(clients) as pool:
             list(pool.map(one, keys))

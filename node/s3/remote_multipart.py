@@ -9,8 +9,8 @@ drops an older cached copy and the next GET fetches the new object (cold).
 
 A part's body is decoded (aws-chunked), checked against what the client declared
 (Content-MD5, flexible checksums, the signed payload hash) and spooled before it is sent:
-botocore signs the payload of a request to an ``http://`` backend (SHA-256 over the
-body, read twice) and a retry sends it again. The spool is memory up to
+a retry sends it again (botocore sends it as ``UNSIGNED-PAYLOAD``, aisfs/backend/s3.py:
+no SHA-256 pass over it). The spool is memory up to
 ``SPOOL_IN_MEMORY``, then a temporary file (the system's temp directory).
 """
 
