@@ -248,8 +248,9 @@ def test_unimplemented_subresource_never_falls_through(s3, node) -> None:
     s3.put_object(Bucket="bkt", Key="k", Body=b"keep")
     for method, path in [
         ("DELETE", "/bkt?replication"),
-        ("PUT", "/bkt?policy"),
+        ("PUT", "/bkt?replication"),
         ("GET", "/bkt?website"),
+        ("PUT", "/bkt?notification"),
     ]:
         req = urllib.request.Request(node.s3_url + path, method=method, data=b"<x/>")
         with pytest.raises(urllib.error.HTTPError) as e:
