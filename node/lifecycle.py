@@ -1,19 +1,32 @@
 """The lifecycle worker: applies the buckets' enabled lifecycle rules at an interval.
 
-Every ``AISFS_LC_INTERVAL`` seconds (default 3600) the worker looks at the store's
-buckets; those whose props hold lifecycle rules (``aisfs.s3.lifecycle``; put by
-PutBucketLifecycleConfiguration) are worked through in one job of kind ``lifecycle``
-(``aisfs job show`` lists it, with the objects it deleted and the uploads it aborted):
+Every ``interval()`` seconds (``[lifecycle] interval`` in node.toml, default 3600) the
+worker looks at the store's buckets; those whose props hold lifecycle rules
+(``aisfs.s3.lifecycle``; put by PutBucketLifecycleConfiguration) are worked through in one
+job of kind ``lifecycle`` (``aisfs job show`` lists it, with the objects it deleted, the
+uploads it aborted and, for versioned buckets, the delete markers it added and the locked
+versions it left):
 
-- each enabled Expiration rule lists its prefix from the store a page at a time (never a
-  bucket in memory), checks sizes from the listing and tags from the object's record
-  (only when the rule has tags), and deletes the objects past their expiry;
+- a bucket never versioned: each enabled Expiration rule lists its prefix from the store a
+  page at a time (never a bucket in memory), checks sizes from the listing and tags from
+  the object's record (only when the rule has tags), and deletes the objects past expiry;
+- a versioned bucket (Enabled or Suspended): one walk over its version listing, a page at
+  a time (the next page is listed before the removals of the one before, so a removal
+  never moves the listing's marker), each entry judged by ``lc.version_action``: an
+  expired current version gets a delete marker (the store's delete: on a Suspended bucket
+  the null version goes and a null marker replaces it), a noncurrent version past
+  NoncurrentDays (beyond NewerNoncurrentVersions) and an expired object delete marker are
+  removed for good. A version object lock protects is refused by the store's removal
+  guard (AccessDenied): the worker counts it (``detail.locked_skipped``), logs the first
+  of a run, and goes on;
 - each enabled AbortIncompleteMultipartUpload rule aborts the bucket's uploads under its
   prefix older than DaysAfterInitiation.
 
-``AISFS_LC_DAY_SECONDS`` (default 86400) is the length of a lifecycle "day", as RGW's
-``rgw_lc_debug_interval``: tests set 1 to see a ``Days=1`` rule act within seconds. The
-same day length decides the ``x-amz-expiration`` header (``node.s3.lifecycle``).
+``day_ns()`` is the length of a lifecycle "day" (``[lifecycle] day_seconds``, default
+86400), as RGW's ``rgw_lc_debug_interval``: tests set 1 to see a ``Days=1`` rule act within
+seconds. The same day length decides the ``x-amz-expiration`` header
+(``node.s3.lifecycle``). The environment variables ``AISFS_LC_DAY_SECONDS`` and
+``AISFS_LC_INTERVAL`` override the config (tests use them).
 
 An object rewritten between the listing and the delete is judged by the listing's time
 (the store has no conditional delete); the next run would not have deleted it.
@@ -33,6 +46,8 @@ from aisfs.jobs import Job
 from aisfs.s3 import lifecycle as lc
 from aisfs.store.store import Store
 from aisfs.store.types import ListEntry
+from aisfs.store.versions import versioning
+from node import lifecycle_versions
 from node.jobs import JobRunner
 
 log = logging.getLogger("aisfs.lifecycle")
@@ -42,6 +57,19 @@ PROP = "lifecycle"  # the bucket prop holding the rules (rules_to_json)
 LIST_PAGE = 1000
 DEFAULT_DAY_SECONDS = 86_400.0
 DEFAULT_INTERVAL = 3_600.0
+
+
+_configured = {"day_seconds": DEFAULT_DAY_SECONDS, "interval": DEFAULT_INTERVAL}
+
+
+def configure(day_seconds: float, interval_seconds: float) -> None:
+    """The node's ``[lifecycle]`` settings (before the worker starts); the environment
+    variables still win."""
+    if day_seconds > 0:
+        _configured["day_seconds"] = day_seconds
+    if interval_seconds > 0:
+        _configured["interval"] = interval_seconds
+    day_ns.cache_clear()
 
 
 def _env_seconds(name: str, default: float) -> float:
@@ -56,23 +84,23 @@ def _env_seconds(name: str, default: float) -> float:
 
 @functools.cache
 def day_ns() -> int:
-    """The length of a lifecycle day in ns (``AISFS_LC_DAY_SECONDS``, read once)."""
-    return max(1, int(_env_seconds("AISFS_LC_DAY_SECONDS", DEFAULT_DAY_SECONDS) * 1e9))
+    """The length of a lifecycle day in ns (``AISFS_LC_DAY_SECONDS``, else the config)."""
+    seconds = _env_seconds("AISFS_LC_DAY_SECONDS", _configured["day_seconds"])
+    return max(1, int(seconds * 1e9))
 
 
 def interval() -> float:
-    """Seconds between two runs (``AISFS_LC_INTERVAL``)."""
-    return _env_seconds("AISFS_LC_INTERVAL", DEFAULT_INTERVAL)
+    """Seconds between two runs (``AISFS_LC_INTERVAL``, else the config)."""
+    return _env_seconds("AISFS_LC_INTERVAL", _configured["interval"])
 
 
 async def bucket_rules(store: Store) -> dict[str, list[lc.LifecycleRule]]:
-    """The buckets with at least one enabled rule that acts here (an Expiration with
-    Days or Date, or an abort; the noncurrent-version actions are inert), and their
-    rules."""
+    """The buckets with at least one enabled rule, and their rules."""
     out: dict[str, list[lc.LifecycleRule]] = {}
     for info in await store.list_buckets():
         rules = lc.rules_from_json(info.props.get(PROP))
-        if any(r.enabled and (r.expires or r.abort_days is not None) for r in rules):
+        if any(lc.rule_acts_on_versions(r) or (r.enabled and r.abort_days is not None)
+               for r in rules):
             out[info.name] = rules
     return out
 
@@ -133,12 +161,16 @@ async def abort_uploads(store: Store, bucket: str, rules: list[lc.LifecycleRule]
 
 async def apply_rules(store: Store, buckets: dict[str, list[lc.LifecycleRule]], job: Job,
                       day: int) -> None:
-    """One run over ``buckets``: expirations, then aborts."""
+    """One run over ``buckets``: expirations (of objects, or of versions in a versioned
+    bucket), then aborts."""
     for bucket, rules in buckets.items():
         try:
-            for rule in rules:
-                if rule.enabled and rule.expires:
-                    await expire_objects(store, bucket, rule, job, day)
+            if versioning((await store.get_bucket(bucket)).props) is not None:
+                await lifecycle_versions.expire_versions(store, bucket, rules, job, day)
+            else:
+                for rule in rules:
+                    if rule.enabled and rule.expires:
+                        await expire_objects(store, bucket, rule, job, day)
             await abort_uploads(store, bucket, rules, job, day)
         except S3Error as e:
             if e.code != "NoSuchBucket":  # deleted meanwhile
@@ -154,6 +186,8 @@ async def run_once(store: Store, runner: JobRunner) -> Job | None:
 
     async def work(job: Job) -> None:
         job.detail["uploads_aborted"] = 0
+        for name in lifecycle_versions.COUNTERS:
+            job.detail[name] = 0
         await apply_rules(store, buckets, job, day)
 
     job = runner.start(Job(kind=LIFECYCLE, buckets=tuple(f"ais://{b}" for b in buckets)),
