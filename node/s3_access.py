@@ -52,6 +52,7 @@ BUCKETLESS = frozenset(("ListBuckets", "CreateBucket", "PreflightRequest"))
 OBJECT_WRITES = frozenset(("PutObject", "CopyObject", "CreateMultipartUpload"))
 PLANNED = OBJECT_WRITES | {"CompleteMultipartUpload", "DeleteBucket"}  # something to record
 MAX_DELETE_BODY = 2 * 1024 * 1024  # a DeleteObjects document (node.s3.context's limit)
+DENIED_DELETES = "aisfs.denied_deletes"  # the request scope's: the keys refused
 _UPLOAD_ID = re.compile(rb"<UploadId>([^<]+)</UploadId>")
 
 
@@ -142,8 +143,7 @@ class AccessControl:
         except S3Error as err:
             return self._no_bucket(err, caller)
         check_expected_owner(http.headers.get("x-amz-expected-bucket-owner"), b, caller)
-        if not caller.open and s3.operation == "DeleteObjects" and not caller.admin and \
-                b.props.get(access.POLICY_PROP):
+        if not caller.open and s3.operation == "DeleteObjects" and not caller.admin:
             await self._check_each_delete(store, caller, s3, http, b)
         elif not caller.open:
             await self.check(store, caller, s3.operation, s3.bucket, s3.key, b, s3, http)
@@ -217,17 +217,40 @@ class AccessControl:
 
     async def _check_each_delete(self, store: Store, caller: Caller, s3: S3Request,
                                  http: Request, b: Bucket) -> None:
-        """DeleteObjects on a bucket with a policy: DeleteObject decided for each key it
-        names (a policy may allow or deny some keys only); one refused key refuses the
-        request. The body is read here and handed to the operation again."""
+        """DeleteObjects, decided as AWS: a DeleteObject of each key it names. The keys
+        refused are handed to the operation (``denied_deletes``), which answers each with
+        its ``<Error>`` AccessDenied and deletes the others (200). With no policy the
+        verdict is the bucket's, one for every key: the body is read only when it refuses
+        (each key then refused); with a policy (which may allow or deny some keys only)
+        the body is read, each key decided, and handed to the operation again."""
         from aisfs.s3 import xml as s3xml
 
         assert s3.bucket is not None
+        policy = bool(b.props.get(access.POLICY_PROP))
+        if not policy:
+            try:
+                await self.check(store, caller, "DeleteObjects", s3.bucket, None, b, s3, http)
+                return
+            except S3Error as err:
+                if err.code != "AccessDenied":
+                    raise
         body = await http.read_body(MAX_DELETE_BODY)
         replay_body(http, body)
         objects, _ = s3xml.parse_delete(body)
+        refused: set[str] = set()
         for obj in objects:
-            await self.check(store, caller, "DeleteObject", s3.bucket, obj.key, b, s3, http)
+            if obj.key in refused:
+                continue
+            if policy:
+                try:
+                    await self.check(store, caller, "DeleteObject", s3.bucket, obj.key, b,
+                                     s3, http)
+                    continue
+                except S3Error as err:
+                    if err.code != "AccessDenied":
+                        raise
+            refused.add(obj.key)
+        http.scope[DENIED_DELETES] = frozenset(refused)
 
     async def _check_copy_source(self, store: Store, caller: Caller, http: Request) -> None:
         header = http.headers.get("x-amz-copy-source")
@@ -374,6 +397,13 @@ def check_expected_owner(expected: str | None, b: Bucket, caller: Caller) -> Non
     bucket another user owns is 403 AccessDenied, as AWS (not checked on an open node)."""
     if expected is not None and not caller.open and expected.strip() != b.owner:
         raise access_denied()
+
+
+def denied_deletes(http: Request) -> frozenset[str]:
+    """The keys of a DeleteObjects the access check refused (each answered AccessDenied
+    in its result, the others deleted)."""
+    keys = http.scope.get(DENIED_DELETES)
+    return keys if isinstance(keys, frozenset) else frozenset()
 
 
 def replay_body(http: Request, body: bytes) -> None:

@@ -37,6 +37,7 @@ from node.s3.object_lock_ops import (
 )
 from node.s3.objects import no_such_key_for_if_match
 from node.s3.sse import Sse
+from node.s3_access import access_denied, denied_deletes
 
 
 def _xml(body: bytes, status: int = 200) -> Response:
@@ -404,7 +405,11 @@ class MultipartOps:
         objects, quiet = s3xml.parse_delete(body)
         deleted = []
         errors: list[tuple[s3xml.ObjectIdentifier, S3Error]] = []
+        refused = denied_deletes(ctx.http)  # by the access check (node/s3_access.py)
         for obj in objects:
+            if obj.key in refused:
+                errors.append((obj, access_denied()))
+                continue
             try:
                 await lift_bypassed_retention(self.store, ctx, obj.key, obj.version_id)
                 deleted.append(await self._delete_one(ctx.bucket, obj))
