@@ -195,6 +195,16 @@ class LruConfig(Section):
     capacity_upd_time: float = 600.0
 
 
+class LifecycleConfig(Section):
+    """``[lifecycle]``: the bucket lifecycle worker (docs/lifecycle.md); the environment
+    variables AISFS_LC_DAY_SECONDS / AISFS_LC_INTERVAL override it (tests)."""
+
+    # the length of a lifecycle "day" in seconds (RGW's rgw_lc_debug_interval)
+    day_seconds: float = 86_400.0
+    # seconds between two runs of the worker
+    interval: float = 3_600.0
+
+
 class BackendConfig(Section):
     s3: BackendS3Config = field(default_factory=BackendS3Config)
 
@@ -213,6 +223,7 @@ class NodeConfig(Section):
     backend: BackendConfig = field(default_factory=BackendConfig)
     space: SpaceConfig = field(default_factory=SpaceConfig)
     lru: LruConfig = field(default_factory=LruConfig)
+    lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
     s3: S3Config = field(default_factory=S3Config)
     features: list[str] = field(default_factory=list)
     # bucket property defaults for new buckets (AIS cluster config), e.g. {"checksum.type": "md5"}
@@ -275,6 +286,7 @@ class NodeConfig(Section):
             raise ConfigError("store.scrub_interval: must not be negative (0: off)")
         _check_backend_s3(self.backend.s3)
         _check_space(self.space, self.lru)
+        _check_lifecycle(self.lifecycle)
         if self.log.level.lower() not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"log.level: unknown level {self.log.level!r}")
         return self
@@ -300,6 +312,12 @@ def _check_space(space: SpaceConfig, lru: LruConfig) -> None:
         raise ConfigError("lru.dont_evict_time: must not be negative")
     if lru.capacity_upd_time <= 0:
         raise ConfigError("lru.capacity_upd_time: must be positive")
+
+
+def _check_lifecycle(lc: LifecycleConfig) -> None:
+    for name in ("day_seconds", "interval"):
+        if getattr(lc, name) <= 0:
+            raise ConfigError(f"lifecycle.{name}: must be positive")
 
 
 def _check_backend_s3(b: BackendS3Config) -> None:

@@ -47,6 +47,7 @@ class NodeApp:
         self.store = store
         # object lock: no path removes a protected version for good (object_lock_ops)
         store.version_removal_guard = removal_guard
+        lifecycle.configure(cfg.lifecycle.day_seconds, cfg.lifecycle.interval)  # [lifecycle]
         self.features = FeatureFlags(cfg)
         self.metrics = Metrics(node_id_of(cfg), __version__)  # both APIs report here
         self.s3 = S3Api(cfg, store, self.features, self.metrics)

@@ -227,3 +227,24 @@ def test_a_locked_version_survives(served: Any) -> None:
     if node.config_file is None:
         assert job_detail(node).get("locked_skipped", 0) >= 1
     assert node.log().count("is locked (object lock)") >= 1
+
+
+def test_lifecycle_settings_from_node_toml(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """``[lifecycle] day_seconds`` and ``interval`` in node.toml, no environment."""
+    monkeypatch.delenv("AISFS_LC_DAY_SECONDS", raising=False)
+    monkeypatch.delenv("AISFS_LC_INTERVAL", raising=False)
+    node = new_node(tmp_path, config="[lifecycle]\nday_seconds = 1\ninterval = 0.5\n").start()
+    try:
+        s3 = s3_client(node.s3_url)
+        versioned(s3, "lct")
+        v1 = put(s3, "lct", "k")
+        v2 = put(s3, "lct", "k")
+        rules(s3, "lct", {"ID": "nc", "Status": "Enabled", "Filter": {},
+                          "NoncurrentVersionExpiration": {"NoncurrentDays": 1}})
+        eventually_equal(lambda: [v[1] for v in versions(s3, "lct")], [v2],
+                         "the noncurrent version removed with a one-second day")
+        assert v1 != v2
+    finally:
+        assert node.stop() == 0
+        assert "Traceback" not in node.log()
