@@ -97,6 +97,7 @@ class Deletes:
                     if attempt == 2:
                         raise
                     log.warning("unlink %r: DELETE failed (%s), retrying", path, e)
+            self.dirs.note_deleted(path)  # (a listing started before may still show it)
         except Exception as e:
             self.stats.delete_failures += 1
             self.failed[path] = str(e)

@@ -22,6 +22,8 @@ known here whose ETag, size and Last-Modified they show unchanged need no reques
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import trio
@@ -86,6 +88,10 @@ class DirCache:
         # names unlinked here whose DELETE is still in flight (mount/deletes.py): the store
         # may list them meanwhile, this mount does not
         self.deleting: set[str] = set()
+        # listings in flight, and the names removed (unlinked, deleted, moved away) while
+        # one was, with when: a listing may still show those it started before
+        self.reading = 0
+        self.gone: list[tuple[float, str]] = []
         # files of big directories as a window listing showed them, and when (`window`)
         self.seen: dict[str, tuple[ObjectInfo, float]] = {}
         # big directory -> what its last window read (names after a lookup's: `absent_since`)
@@ -122,16 +128,39 @@ class DirCache:
         """List the directory at `path`; None if it has more than `limit` entries. With
         `tree` (readdir: a walk may follow), its whole subtree is tried first."""
         now = trio.current_time()
-        children: dict[str, Child] = {}
-        marker: ObjectInfo | None = None
         if path == "" and self.layout.all_buckets:
-            for name, _ in await self.backend.list_buckets():
-                children[name] = Child(DIR)
+            children = {name: Child(DIR) for name, _ in await self.backend.list_buckets()}
             lst = Listing(children, now, tree=True)  # (a bucket is listed when read)
             self.listings[path] = lst
             return lst
         if len(self.listings) > KEEP_LISTINGS:
             self._prune(now)
+        with self._reading():
+            return await self._list(path, limit, tree, now)
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        self.reading += 1
+        try:
+            yield
+        finally:
+            self.reading -= 1
+            if not self.reading:
+                self.gone.clear()
+
+    def _note_gone(self, path: str) -> None:
+        if self.reading:
+            self.gone.append((trio.current_time(), path))
+
+    def note_deleted(self, path: str) -> None:
+        """The DELETE of `path` unlinked here is done (mount/deletes.py)."""
+        self.deleting.discard(path)
+        self._note_gone(path)
+
+    async def _list(self, path: str, limit: int | None, tree: bool,
+                    now: float) -> Listing | None:
+        children: dict[str, Child] = {}
+        marker: ObjectInfo | None = None
         bucket, prefix = self.layout.prefix_of(path)
         parent = split(path)[0] if path else None
         if tree and path not in self.big and parent is not None and (
@@ -232,13 +261,19 @@ class DirCache:
         """Put in the listings just read what this mount has that the store does not show
         yet: directories whose marker is on its way (with `whole`, the subtree at `path`
         was read whole, so one the store has nothing under is empty), files staged and
-        not uploaded; and take out the names unlinked here whose DELETE is on its way."""
+        not uploaded; and take out the names unlinked here whose DELETE is on its way or
+        was done since the listing started (at `now`: it may show them)."""
         pre = path + "/" if path else ""
         for d in [d for d in self.deleting if d.startswith(pre)]:
             parent, name = split(d)
             lst = built.get(parent)
             if lst is not None and lst.children.get(name, _DIR).kind != DIR:
                 del lst.children[name]
+        for d in [p for t, p in self.gone if t >= now and p.startswith(pre)]:
+            parent, name = split(d)
+            lst = built.get(parent)
+            if lst is not None:
+                lst.children.pop(name, None)
         for d in sorted(self.pending):
             if d.startswith(pre):
                 parent, name = split(d)
@@ -285,13 +320,15 @@ class DirCache:
             self.tails = {p: t for p, t in self.tails.items() if now - t.fetched < self.ttl}
         objs: list[ObjectInfo] = []
         truncated = False
-        async for page in self.backend.list_all(bucket, prefix, SEEN_KEYS + 1,
-                                                prefix + name):
-            self.stats.lists += 1
-            objs += page
-            if len(objs) > SEEN_KEYS:
-                truncated = True
-                break
+        with self._reading():
+            async for page in self.backend.list_all(bucket, prefix, SEEN_KEYS + 1,
+                                                    prefix + name):
+                self.stats.lists += 1
+                objs += page
+                if len(objs) > SEEN_KEYS:
+                    truncated = True
+                    break
+            gone = {p for t, p in self.gone if t >= now}
         last = objs[-1].key if objs else ""
         dirs = {o.key[len(prefix):].split("/", 1)[0] for o in objs
                 if "/" in o.key[len(prefix):]}
@@ -299,7 +336,8 @@ class DirCache:
         for obj in objs:
             rest = obj.key[len(prefix):]
             if (not rest or "/" in rest or rest in dirs or rest in (".", "..")
-                    or truncated and last <= obj.key + "/" or pre + rest in self.deleting):
+                    or truncated and last <= obj.key + "/" or pre + rest in self.deleting
+                    or pre + rest in gone):
                 continue
             self.seen[pre + rest] = (obj, now)
         self.tails[parent] = Tail(name, last[len(prefix):] if truncated else None, now, dirs,
@@ -342,6 +380,7 @@ class DirCache:
             lst.children[name] = Child(kind)
 
     def note_remove(self, path: str) -> None:
+        self._note_gone(path)
         self.seen.pop(path, None)
         parent, name = split(path)
         lst = self.listings.get(parent)
