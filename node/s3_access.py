@@ -35,6 +35,7 @@ from node.http import Request, Response
 from node.s3_policy import PolicyGate
 
 if TYPE_CHECKING:
+    from aisfs.s3.xml import Owner
     from aisfs.store.store import Store
 
 
@@ -45,6 +46,8 @@ class Identities(Protocol):
     users: Directory
 
     def owner_of(self, props: dict[str, Any]) -> str: ...
+
+    def owner_xml(self, owner_id: str) -> Owner: ...
 
 # the canonical id AWS gives anonymous writers (the owner of what they write)
 ANONYMOUS_ID = "65a011a29cdf8ec533ec3d1ccaae921c"
@@ -327,6 +330,33 @@ class AccessControl:
         if acl.owner == b.owner and acl.grants == acls.private(b.owner).grants:
             return None
         return acl
+
+    # ---- listings ----------------------------------------------------------------------
+
+    def owner_xml(self, uid: str) -> Owner:
+        """The ``Owner`` element of ``uid`` (AWS's anonymous id: "anonymous")."""
+        from aisfs.s3 import xml as s3xml
+
+        if uid == ANONYMOUS_ID:
+            return s3xml.Owner(uid, "anonymous")
+        return self.auth.owner_xml(uid)
+
+    async def entry_owners(self, store: Store, caller: Caller, bucket: str,
+                           keys: list[str]) -> dict[str, Owner]:
+        """The ``Owner`` of each current object among ``keys`` that is not the bucket
+        owner's (another user or anonymous wrote it: its ACL row names its owner); the
+        others, and every object under BucketOwnerEnforced, are the bucket owner's. Only
+        a bucket marked as holding object ACLs is read: a listing elsewhere costs nothing."""
+        if caller.open or not keys:
+            return {}
+        try:
+            b = await self.bucket(store, bucket)
+        except S3Error:
+            return {}
+        if b.enforced or not b.props.get(access.OBJECT_ACLS_PROP):
+            return {}
+        owners = await stored_acls.of(store.index).owners(bucket, keys)
+        return {key: self.owner_xml(uid) for key, uid in owners.items() if uid != b.owner}
 
     # ---- after -------------------------------------------------------------------------
 

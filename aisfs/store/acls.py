@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 from .index import Index
@@ -29,6 +30,7 @@ CREATE TABLE IF NOT EXISTS upload_acls (
     upload_id TEXT PRIMARY KEY, acl TEXT NOT NULL
 ) WITHOUT ROWID;
 """
+OWNERS_BATCH = 500  # keys per query of ``owners`` (a listing page has up to 1000)
 
 
 class ObjectAcls:
@@ -48,6 +50,24 @@ class ObjectAcls:
             "AND o.key = a.key AND o.generation = a.generation "
             "WHERE a.bucket = ? AND a.key = ?", (bucket, key))
         return _loads(row[0]) if row is not None else None
+
+    def owners_sync(self, bucket: str, keys: Sequence[str]) -> dict[str, str]:
+        """The owner of each current object among ``keys`` that has an ACL of its own
+        (the others: the bucket owner's), read in one query per ``OWNERS_BATCH`` keys."""
+        out: dict[str, str] = {}
+        wanted = sorted(set(keys))
+        for i in range(0, len(wanted), OWNERS_BATCH):
+            batch = wanted[i:i + OWNERS_BATCH]
+            marks = ",".join("?" * len(batch))
+            for key, text in self.index.rows(
+                    "SELECT a.key, a.acl FROM object_acls a JOIN objects o ON "
+                    "o.bucket = a.bucket AND o.key = a.key AND o.generation = a.generation "
+                    f"WHERE a.bucket = ? AND a.key IN ({marks})", (bucket, *batch)):
+                doc = _loads(text)
+                owner = doc.get("owner") if doc is not None else None
+                if isinstance(owner, str) and owner:
+                    out[key] = owner
+        return out
 
     def set_sync(self, bucket: str, key: str, generation: int,
                  acl: dict[str, Any] | None) -> None:
@@ -92,6 +112,9 @@ class ObjectAcls:
 
     async def get(self, bucket: str, key: str) -> dict[str, Any] | None:
         return await run_sync(self.get_sync, bucket, key)
+
+    async def owners(self, bucket: str, keys: Sequence[str]) -> dict[str, str]:
+        return await run_sync(self.owners_sync, bucket, keys)
 
     async def set(self, bucket: str, key: str, generation: int,
                   acl: dict[str, Any] | None) -> None:

@@ -51,6 +51,7 @@ def _xml(body: bytes, status: int = 200) -> Response:
 class BucketConfigOps:
     def __init__(self, services: Services) -> None:
         self.store = services.store
+        self.authenticator = services.authenticator  # a version listing's owners
         self.sse = Sse(services)  # an SSE-C object's attributes need its key (node.s3.sse)
         # bucket -> (until when, its CORS rules): a few seconds, dropped on a change here
         self._cors_rules: dict[str, tuple[float, list[CORSRule]]] = {}
@@ -316,6 +317,10 @@ class BucketConfigOps:
             version_id_marker=vid_marker,
             next_key_marker=page.next_key_marker,
             next_version_id_marker=page.next_version_id_marker,
+            owner=await self.authenticator.listing_owner(self.store, ctx.caller, ctx.bucket),
+            owners=await self.authenticator.access.entry_owners(
+                self.store, ctx.caller, ctx.bucket,
+                [e.key for e in page.entries if e.is_latest and not e.is_marker]),
         )
         return _xml(body)
 

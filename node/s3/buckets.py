@@ -12,7 +12,7 @@ from aisfs.store.types import ListPage
 from node.http import Response
 from node.inventory import drop_bucket as drop_inventories
 from node.s3.context import Context, Services, read_small_body, xml_response
-from node.s3.listing import list_query, list_result
+from node.s3.listing import list_query, list_result, shows_owner
 from node.s3.object_lock_ops import bucket_lock_props
 
 
@@ -99,5 +99,10 @@ class BucketOps:
         page = await list_page(self.store, ctx.bucket, q.prefix, q.delimiter, q.marker,
                                q.max_keys)
         owner = await self.authenticator.listing_owner(self.store, ctx.caller, ctx.bucket)
+        # the objects another user wrote: their own Owner (node/s3_access.py)
+        owners: dict[str, s3xml.Owner] = {}
+        if shows_owner(q):
+            owners = await self.authenticator.access.entry_owners(
+                self.store, ctx.caller, ctx.bucket, [e.key for e in page.entries])
         return xml_response(list_result(ctx.bucket, q, page.entries, page.common_prefixes,
-                                        page.is_truncated, page.next_marker, owner))
+                                        page.is_truncated, page.next_marker, owner, owners))

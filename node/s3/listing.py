@@ -3,7 +3,7 @@ marker: a local bucket's (node/s3/buckets.py) and an inventory's (node/inventory
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aisfs.s3 import xml as s3xml
@@ -48,13 +48,21 @@ def list_query(query: dict[str, str], v2: bool) -> ListQuery:
 
 def list_result(bucket: str, q: ListQuery, entries: Sequence[s3xml.ObjectRecord],
                 common_prefixes: Sequence[str], is_truncated: bool,
-                next_marker: str | None, owner: s3xml.Owner = s3xml.DEFAULT_OWNER) -> bytes:
-    """The ListBucketResult of one page (V2: the next marker as a continuation token)."""
+                next_marker: str | None, owner: s3xml.Owner = s3xml.DEFAULT_OWNER,
+                owners: Mapping[str, s3xml.Owner] | None = None) -> bytes:
+    """The ListBucketResult of one page (V2: the next marker as a continuation token);
+    an object's ``Owner`` is ``owners``' for its key (another's than the bucket owner),
+    else ``owner``."""
     if q.v2:
         next_token = None
         if is_truncated and next_marker is not None:
             next_token = s3xml.encode_continuation_token(next_marker)
         return s3xml.list_objects_v2_result(bucket, entries, common_prefixes, q.params,
-                                            is_truncated, next_token, owner)
+                                            is_truncated, next_token, owner, owners)
     return s3xml.list_objects_v1_result(bucket, entries, common_prefixes, q.params,
-                                        is_truncated, next_marker, owner)
+                                        is_truncated, next_marker, owner, owners)
+
+
+def shows_owner(q: ListQuery) -> bool:
+    """Whether the page names each object's owner (V1 always, V2 with fetch-owner)."""
+    return not q.v2 or q.params.fetch_owner

@@ -30,6 +30,8 @@ from support.access import (
 )
 from support.node import NodeProcess, new_node
 
+ANONYMOUS_ID = "65a011a29cdf8ec533ec3d1ccaae921c"  # AWS's canonical id of anonymous writers
+
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Any:
@@ -370,3 +372,72 @@ def test_delete_objects_refused_by_the_bucket_answers_each_key(node: NodeProcess
     out = bob.delete_objects(Bucket="dels-acl", Delete={"Objects": [{"Key": "a"}]})
     assert [d["Key"] for d in out["Deleted"]] == ["a"] and "Errors" not in out
     alice.delete_bucket(Bucket="dels-acl")
+
+
+def test_listings_name_each_objects_owner(node: NodeProcess) -> None:
+    """ListObjects, ListObjectsV2 (fetch-owner), ListObjectVersions and GetObjectAcl name
+    the writer as an object's Owner (another user, anonymous), the bucket owner for her
+    own, for a bucket-owner-full-control write under BucketOwnerPreferred and for every
+    object under BucketOwnerEnforced."""
+    alice, bob, anon = client(node, ALICE), client(node, BOB), client(node, None)
+    alice_id, bob_id = user_id(node, ALICE), user_id(node, BOB)
+    alice.create_bucket(Bucket="owners", ACL="public-read-write")
+    alice.put_object(Bucket="owners", Key="a", Body=b"a")
+    bob.put_object(Bucket="owners", Key="b", Body=b"b")
+    bob.put_object(Bucket="owners", Key="b-full", Body=b"b", ACL="bucket-owner-full-control")
+    anon.put_object(Bucket="owners", Key="anon", Body=b"x")
+    want = {"a": alice_id, "anon": ANONYMOUS_ID, "b": bob_id, "b-full": bob_id}
+
+    def listed(answer: Any) -> dict[str, str]:
+        return {o["Key"]: o["Owner"]["ID"] for o in answer["Contents"]}
+
+    assert listed(alice.list_objects(Bucket="owners")) == want
+    assert listed(alice.list_objects_v2(Bucket="owners", FetchOwner=True)) == want
+    assert all("Owner" not in o for o in alice.list_objects_v2(Bucket="owners")["Contents"])
+    page = alice.list_objects_v2(Bucket="owners", FetchOwner=True, MaxKeys=2,
+                                 StartAfter="a")
+    assert listed(page) == {"anon": ANONYMOUS_ID, "b": bob_id}
+    names = {o["Key"]: o["Owner"].get("DisplayName") for o in
+             alice.list_objects(Bucket="owners")["Contents"]}
+    assert names["anon"] == "anonymous" and names["b"] == "bob"
+    assert {v["Key"]: v["Owner"]["ID"] for v in
+            alice.list_object_versions(Bucket="owners")["Versions"]} == want
+    assert bob.get_object_acl(Bucket="owners", Key="b")["Owner"]["ID"] == bob_id
+    # an overwrite by the bucket owner makes the object hers
+    alice.put_object(Bucket="owners", Key="b", Body=b"mine")
+    assert listed(alice.list_objects(Bucket="owners"))["b"] == alice_id
+    # BucketOwnerPreferred: bucket-owner-full-control gives the object to the bucket owner
+    alice.put_bucket_ownership_controls(Bucket="owners", OwnershipControls={
+        "Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]})
+    bob.put_object(Bucket="owners", Key="pref", Body=b"p", ACL="bucket-owner-full-control")
+    bob.put_object(Bucket="owners", Key="pref-own", Body=b"p")
+    got = listed(alice.list_objects(Bucket="owners"))
+    assert got["pref"] == alice_id and got["pref-own"] == bob_id
+    # BucketOwnerEnforced: every object is the bucket owner's
+    alice.put_bucket_acl(Bucket="owners", ACL="private")
+    alice.put_bucket_ownership_controls(Bucket="owners", OwnershipControls={
+        "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    assert set(listed(alice.list_objects_v2(Bucket="owners", FetchOwner=True)).values()) \
+        == {alice_id}
+    assert alice.get_object_acl(Bucket="owners", Key="anon")["Owner"]["ID"] == alice_id
+    for k in ("a", "b", "b-full", "anon", "pref", "pref-own"):
+        alice.delete_object(Bucket="owners", Key=k)
+    alice.delete_bucket(Bucket="owners")
+
+
+def test_version_listing_names_the_current_versions_owner(node: NodeProcess) -> None:
+    """A versioned bucket: the current version another user wrote is shown as hers; an
+    older version shows the bucket owner (docs/auth.md: only the current one is known)."""
+    alice, bob = client(node, ALICE), client(node, BOB)
+    alice_id, bob_id = user_id(node, ALICE), user_id(node, BOB)
+    alice.create_bucket(Bucket="owners-v", GrantWrite=f'id="{bob_id}"')
+    alice.put_bucket_versioning(Bucket="owners-v", VersioningConfiguration={
+        "Status": "Enabled"})
+    alice.put_object(Bucket="owners-v", Key="k", Body=b"1")
+    bob.put_object(Bucket="owners-v", Key="k", Body=b"2")
+    versions = alice.list_object_versions(Bucket="owners-v")["Versions"]
+    assert [(v["IsLatest"], v["Owner"]["ID"]) for v in versions] == [
+        (True, bob_id), (False, alice_id)]
+    for v in versions:
+        alice.delete_object(Bucket="owners-v", Key="k", VersionId=v["VersionId"])
+    alice.delete_bucket(Bucket="owners-v")

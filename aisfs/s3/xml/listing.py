@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from aisfs.errors import S3Error
 
@@ -68,7 +68,10 @@ def _contents(
     encoding_type: str | None,
     owner: Owner | None,
     tag: str = "Contents",
+    owners: Mapping[str, Owner] | None = None,
 ) -> None:
+    """Each entry's ``Contents``; its ``Owner`` (when shown) is ``owners``' for its key,
+    else ``owner``."""
     for e in entries:
         c = sub(parent, tag)
         sub(c, "Key", encoded(e.key, encoding_type))
@@ -76,7 +79,7 @@ def _contents(
         sub(c, "ETag", quote_etag(e.etag))
         sub(c, "Size", e.size)
         if owner is not None:
-            add_owner(c, owner)
+            add_owner(c, owners.get(e.key, owner) if owners else owner)
         sub(c, "StorageClass", "STANDARD")
 
 
@@ -88,8 +91,10 @@ def list_objects_v1_result(
     is_truncated: bool,
     next_marker: str | None = None,
     owner: Owner | None = DEFAULT_OWNER,
+    owners: Mapping[str, Owner] | None = None,
 ) -> bytes:
-    """``ListBucketResult`` of ListObjects (v1); NextMarker only with a delimiter."""
+    """``ListBucketResult`` of ListObjects (v1); NextMarker only with a delimiter; the
+    ``Owner`` of an object in ``owners`` is its own, of the others ``owner``."""
     et = params.encoding_type
     root = element("ListBucketResult")
     sub(root, "Name", bucket)
@@ -103,7 +108,7 @@ def list_objects_v1_result(
         sub(root, "NextMarker", encoded(next_marker, et))
     if et:
         sub(root, "EncodingType", et)
-    _contents(root, entries, et, owner)
+    _contents(root, entries, et, owner, owners=owners)
     add_common_prefixes(root, common_prefixes, et)
     return serialize(root)
 
@@ -116,8 +121,10 @@ def list_objects_v2_result(
     is_truncated: bool,
     next_continuation_token: str | None = None,
     owner: Owner = DEFAULT_OWNER,
+    owners: Mapping[str, Owner] | None = None,
 ) -> bytes:
-    """``ListBucketResult`` of ListObjectsV2; Owner only with ``fetch-owner=true``."""
+    """``ListBucketResult`` of ListObjectsV2; Owner only with ``fetch-owner=true`` (as
+    V1's: ``owners``' for its key, else ``owner``)."""
     et = params.encoding_type
     root = element("ListBucketResult")
     sub(root, "Name", bucket)
@@ -135,7 +142,7 @@ def list_objects_v2_result(
         sub(root, "StartAfter", encoded(params.start_after, et))
     if et:
         sub(root, "EncodingType", et)
-    _contents(root, entries, et, owner if params.fetch_owner else None)
+    _contents(root, entries, et, owner if params.fetch_owner else None, owners=owners)
     add_common_prefixes(root, common_prefixes, et)
     return serialize(root)
 

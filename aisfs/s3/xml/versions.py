@@ -3,7 +3,7 @@ and delete markers, by key, each key's newest first, as S3 renders them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from .build import add_common_prefixes, add_owner, element, encoded, serialize, sub
@@ -41,6 +41,7 @@ def object_versions_result(
     next_key_marker: str | None = None,
     next_version_id_marker: str | None = None,
     owner: Owner = DEFAULT_OWNER,
+    owners: Mapping[str, Owner] | None = None,
 ) -> bytes:
     """The document of one page: ``Version`` and ``DeleteMarker`` entries in order."""
     et = params.encoding_type
@@ -68,7 +69,9 @@ def object_versions_result(
         if not e.is_marker:
             sub(v, "ETag", quote_etag(e.etag))
             sub(v, "Size", e.size)
-        add_owner(v, owner)
+        # a current version another user wrote: its own (``owners``, by key)
+        add_owner(v, owners.get(e.key, owner) if owners and e.is_latest and not e.is_marker
+                  else owner)
         if not e.is_marker:
             sub(v, "StorageClass", "STANDARD")
     add_common_prefixes(root, common_prefixes, et)
