@@ -99,7 +99,7 @@ _local = threading.local()
 
 
 def thread_conn(s3_url: str) -> Conn:
-    conns = getattr(_local, "conns", None)
+    conns: dict[str, Conn] | None = getattr(_local, "conns", None)
     if conns is None:
         conns = _local.conns = {}
     if s3_url not in conns:
