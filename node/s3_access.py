@@ -358,6 +358,26 @@ class AccessControl:
         owners = await stored_acls.of(store.index).owners(bucket, keys)
         return {key: self.owner_xml(uid) for key, uid in owners.items() if uid != b.owner}
 
+    async def version_owners(self, store: Store, caller: Caller, bucket: str,
+                             versions: list[tuple[str, str, bool]]
+                             ) -> dict[tuple[str, str], Owner]:
+        """The ``Owner`` of each (key, version id, is latest) of a version listing that is
+        not the bucket owner's: a current one's from its ACL row (``entry_owners``), an
+        older one's as recorded when it was written (``version_owners``)."""
+        current = await self.entry_owners(store, caller, bucket,
+                                          [k for k, _, latest in versions if latest])
+        out = {(k, v): current[k] for k, v, latest in versions if latest and k in current}
+        older = [(k, v) for k, v, latest in versions if not latest]
+        if caller.open or not older:
+            return out
+        b = await self.bucket(store, bucket)  # cached props: entry_owners read them
+        if b.enforced or not b.props.get(access.OBJECT_ACLS_PROP):
+            return out
+        for kv, uid in (await stored_acls.of(store.index).version_owners(bucket, older)).items():
+            if uid != b.owner:
+                out[kv] = self.owner_xml(uid)
+        return out
+
     # ---- after -------------------------------------------------------------------------
 
     async def apply(self, store: Store, plan: Plan, response: Response) -> None:
@@ -412,6 +432,10 @@ class AccessControl:
         await rows.set(bucket, key, obj.generation, None if acl is None else acls.to_json(acl))
         if acl is not None and not has_rows:
             await self.mark(store, bucket)
+        if acl is not None and obj.version_id and obj.version_id != "null" and \
+                acl.owner != self.auth.owner_of(info.props):
+            # a version another wrote keeps its owner once no longer current
+            await rows.set_version_owner(bucket, key, obj.version_id, acl.owner)
 
     async def object_acl(self, store: Store, bucket: str, key: str,
                          b: Bucket) -> acls.AccessControlPolicy:

@@ -1,6 +1,8 @@
 """Object ACLs in the index: one row per object that has an ACL of its own (another
-owner than its bucket's, or grants beyond the owner's), and one per multipart upload that
-was created with one (applied when it completes).
+owner than its bucket's, or grants beyond the owner's), one per multipart upload that
+was created with one (applied when it completes), and one per version (of a versioned
+bucket) owned by another than the bucket owner (``version_owners``: a version keeps its
+owner once it is no longer current, for ListObjectVersions).
 
 The tables are kept beside the index's own (created here, IF NOT EXISTS, so an older
 index gets them). An object's row names the generation of the object it was set on: a
@@ -25,6 +27,10 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS object_acls (
     bucket TEXT NOT NULL, key TEXT NOT NULL, generation INTEGER NOT NULL, acl TEXT NOT NULL,
     PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS version_owners (
+    bucket TEXT NOT NULL, key TEXT NOT NULL, version_id TEXT NOT NULL, owner TEXT NOT NULL,
+    PRIMARY KEY (bucket, key, version_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS upload_acls (
     upload_id TEXT PRIMARY KEY, acl TEXT NOT NULL
@@ -69,6 +75,31 @@ class ObjectAcls:
                     out[key] = owner
         return out
 
+    def set_version_owner_sync(self, bucket: str, key: str, version_id: str,
+                               owner: str) -> None:
+        """Record the owner of a version (of a versioned bucket) that is not the bucket
+        owner's: once it is no longer current, its ACL row is gone, this stays."""
+        with self.index.wlock:
+            self.index.w.execute(
+                "INSERT OR REPLACE INTO version_owners (bucket, key, version_id, owner) "
+                "VALUES (?, ?, ?, ?)", (bucket, key, version_id, owner))
+
+    def version_owners_sync(self, bucket: str,
+                            versions: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """The recorded owner of each (key, version id) among ``versions`` that has one."""
+        wanted = set(versions)
+        keys = sorted({k for k, _ in wanted})
+        out: dict[tuple[str, str], str] = {}
+        for i in range(0, len(keys), OWNERS_BATCH):
+            batch = keys[i:i + OWNERS_BATCH]
+            marks = ",".join("?" * len(batch))
+            for key, vid, owner in self.index.rows(
+                    "SELECT key, version_id, owner FROM version_owners "
+                    f"WHERE bucket = ? AND key IN ({marks})", (bucket, *batch)):
+                if (key, vid) in wanted:
+                    out[(key, vid)] = owner
+        return out
+
     def set_sync(self, bucket: str, key: str, generation: int,
                  acl: dict[str, Any] | None) -> None:
         """Give the object of ``generation`` its ACL (None: drop it, the default applies)."""
@@ -106,6 +137,12 @@ class ObjectAcls:
             n += self.index.w.execute(
                 "DELETE FROM upload_acls WHERE upload_id NOT IN "
                 "(SELECT upload_id FROM uploads)").rowcount
+            n += self.index.w.execute(
+                "DELETE FROM version_owners WHERE NOT EXISTS (SELECT 1 FROM versions v "
+                "WHERE v.bucket = version_owners.bucket AND v.key = version_owners.key "
+                "AND v.version_id = version_owners.version_id) AND NOT EXISTS (SELECT 1 "
+                "FROM objects o WHERE o.bucket = version_owners.bucket AND o.key = "
+                "version_owners.key AND o.version_id = version_owners.version_id)").rowcount
         return int(n)
 
     # ---- async -------------------------------------------------------------------------
@@ -115,6 +152,14 @@ class ObjectAcls:
 
     async def owners(self, bucket: str, keys: Sequence[str]) -> dict[str, str]:
         return await run_sync(self.owners_sync, bucket, keys)
+
+    async def set_version_owner(self, bucket: str, key: str, version_id: str,
+                                owner: str) -> None:
+        await run_sync(self.set_version_owner_sync, bucket, key, version_id, owner)
+
+    async def version_owners(self, bucket: str, versions: Sequence[tuple[str, str]]
+                             ) -> dict[tuple[str, str], str]:
+        return await run_sync(self.version_owners_sync, bucket, versions)
 
     async def set(self, bucket: str, key: str, generation: int,
                   acl: dict[str, Any] | None) -> None:

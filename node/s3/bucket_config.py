@@ -318,9 +318,9 @@ class BucketConfigOps:
             next_key_marker=page.next_key_marker,
             next_version_id_marker=page.next_version_id_marker,
             owner=await self.authenticator.listing_owner(self.store, ctx.caller, ctx.bucket),
-            owners=await self.authenticator.access.entry_owners(
+            owners=await self.authenticator.access.version_owners(
                 self.store, ctx.caller, ctx.bucket,
-                [e.key for e in page.entries if e.is_latest and not e.is_marker]),
+                [(e.key, e.version_id, e.is_latest) for e in page.entries if not e.is_marker]),
         )
         return _xml(body)
 

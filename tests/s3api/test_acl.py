@@ -425,19 +425,32 @@ def test_listings_name_each_objects_owner(node: NodeProcess) -> None:
     alice.delete_bucket(Bucket="owners")
 
 
-def test_version_listing_names_the_current_versions_owner(node: NodeProcess) -> None:
-    """A versioned bucket: the current version another user wrote is shown as hers; an
-    older version shows the bucket owner (docs/auth.md: only the current one is known)."""
-    alice, bob = client(node, ALICE), client(node, BOB)
+def test_version_listing_names_each_versions_owner(node: NodeProcess) -> None:
+    """A versioned bucket: each version another user wrote is shown as theirs, current or
+    not; the bucket owner's own as hers; under BucketOwnerEnforced all are hers."""
+    alice, bob, anon = client(node, ALICE), client(node, BOB), client(node, None)
     alice_id, bob_id = user_id(node, ALICE), user_id(node, BOB)
-    alice.create_bucket(Bucket="owners-v", GrantWrite=f'id="{bob_id}"')
+    alice.create_bucket(Bucket="owners-v", ACL="public-read-write")
     alice.put_bucket_versioning(Bucket="owners-v", VersioningConfiguration={
         "Status": "Enabled"})
     alice.put_object(Bucket="owners-v", Key="k", Body=b"1")
     bob.put_object(Bucket="owners-v", Key="k", Body=b"2")
-    versions = alice.list_object_versions(Bucket="owners-v")["Versions"]
-    assert [(v["IsLatest"], v["Owner"]["ID"]) for v in versions] == [
-        (True, bob_id), (False, alice_id)]
-    for v in versions:
+    anon.put_object(Bucket="owners-v", Key="k", Body=b"3")
+    bob.put_object(Bucket="owners-v", Key="k", Body=b"4")
+
+    def owners() -> list[tuple[bool, str]]:
+        return [(v["IsLatest"], v["Owner"]["ID"]) for v in
+                alice.list_object_versions(Bucket="owners-v")["Versions"]]
+
+    assert owners() == [(True, bob_id), (False, ANONYMOUS_ID), (False, bob_id),
+                        (False, alice_id)]
+    alice.put_object(Bucket="owners-v", Key="k", Body=b"5")
+    assert owners() == [(True, alice_id), (False, bob_id), (False, ANONYMOUS_ID),
+                        (False, bob_id), (False, alice_id)]
+    alice.put_bucket_acl(Bucket="owners-v", ACL="private")
+    alice.put_bucket_ownership_controls(Bucket="owners-v", OwnershipControls={
+        "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    assert {o for _, o in owners()} == {alice_id}
+    for v in alice.list_object_versions(Bucket="owners-v")["Versions"]:
         alice.delete_object(Bucket="owners-v", Key="k", VersionId=v["VersionId"])
     alice.delete_bucket(Bucket="owners-v")

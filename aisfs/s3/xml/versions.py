@@ -41,7 +41,7 @@ def object_versions_result(
     next_key_marker: str | None = None,
     next_version_id_marker: str | None = None,
     owner: Owner = DEFAULT_OWNER,
-    owners: Mapping[str, Owner] | None = None,
+    owners: Mapping[tuple[str, str], Owner] | None = None,
 ) -> bytes:
     """The document of one page: ``Version`` and ``DeleteMarker`` entries in order."""
     et = params.encoding_type
@@ -69,9 +69,8 @@ def object_versions_result(
         if not e.is_marker:
             sub(v, "ETag", quote_etag(e.etag))
             sub(v, "Size", e.size)
-        # a current version another user wrote: its own (``owners``, by key)
-        add_owner(v, owners.get(e.key, owner) if owners and e.is_latest and not e.is_marker
-                  else owner)
+        # a version another user wrote: its own (``owners``, by key and version id)
+        add_owner(v, owners.get((e.key, e.version_id), owner) if owners else owner)
         if not e.is_marker:
             sub(v, "StorageClass", "STANDARD")
     add_common_prefixes(root, common_prefixes, et)
