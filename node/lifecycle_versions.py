@@ -120,11 +120,11 @@ class _Run:
 
 
 async def expire_versions(store: Store, bucket: str, rules: list[lc.LifecycleRule], job: Job,
-                          day: int) -> None:
+                          day: int, page_size: int = LIST_PAGE) -> None:
     """Apply the enabled Expiration, NoncurrentVersionExpiration and
     ExpiredObjectDeleteMarker rules to the versions of ``bucket`` (a versioned bucket)."""
     run = _Run(store, bucket, rules, job, day)
     if not run.rules:
         return
     prefix = os.path.commonprefix([r.filter.prefix for r in run.rules])
-    await walk_versions(store, bucket, prefix, run.visit)
+    await walk_versions(store, bucket, prefix, run.visit, page_size)
