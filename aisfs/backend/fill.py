@@ -107,11 +107,15 @@ class Fill:
     # -- the reader: the backend's body, to the store's queue and the caller's ----------
 
     async def _read(self) -> None:
-        async with self._to_store, contextlib.aclosing(self.stream.pieces(self._piece)) as body:
+        async with contextlib.aclosing(self.stream.pieces(self._piece)) as body:
             async for piece in body:
                 await self._take_memory()
                 self._to_store.send_nowait(piece)
                 await self._relay(piece)
+        # the whole body: the store side ends. Not on an error - the store side then only
+        # sees its cancellation, so the fill's error is the read's (a short body is the
+        # backend's 503, never the store's IncompleteBody)
+        self._to_store.close()
 
     async def _take_memory(self) -> None:
         for _ in range(self._units):

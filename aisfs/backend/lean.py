@@ -10,10 +10,11 @@ signature (three HMACs and a SHA-256 of a short text; the signing key cached per
 request written, one response head parsed; a body is read from the socket as it comes.
 
 The HTTP is the small part S3 needs, written here: a response head up to ``HEAD_LIMIT``
-bytes, a body framed by its Content-Length. Anything else - an error status of a GET, a
-body without a Content-Length (chunked) - is ``Fallback``: the caller makes the request
-again through botocore, whose error mapping (errors.py) and retries then apply. A HEAD's
-statuses map here as ``errors.backend_error`` maps botocore's.
+bytes, a body framed by its Content-Length. A GET's error answer is read (its S3 error
+document, up to ``ERROR_LIMIT``) and mapped by ``errors.backend_error`` as botocore's
+ClientError would be; a HEAD's statuses map here the same way. Anything else - a body
+without a Content-Length (chunked), an error answer with neither a code nor a status we
+know - is ``Fallback``: the caller makes the request again through botocore.
 
 Used for backends with static keys and an endpoint (``LeanClient.usable``); others (the
 AWS credential chain, a profile, AWS itself) keep botocore's path. Network failures, a
@@ -25,23 +26,29 @@ from __future__ import annotations
 import dataclasses
 import email.utils
 import hashlib
+import html
+import re
 import ssl
 import time
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import trio
+from botocore.exceptions import ClientError
 
 from ..errors import S3Error
 from ..s3.signing_keys import SigningKeyCache, sign
 from ..s3.sigv4 import ALGORITHM, canonical_request, string_to_sign
 from ..store.types import STORED_HEADERS
+from .errors import backend_error
 from .retry import backoff
 from .settings import S3Settings
 from .types import RemoteAttrs
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 HEAD_LIMIT = 64 * 1024  # bytes of a response's head, at most
+ERROR_LIMIT = 64 * 1024  # bytes of a GET's error document read here (more: botocore)
 RECEIVE = 4 * 1024 * 1024  # bytes asked of the socket per receive of a body
 _STATUS_CODES = {304: "NotModified", 404: "NoSuchKey", 412: "PreconditionFailed"}
 _META = "x-amz-meta-"
@@ -134,8 +141,15 @@ class LeanClient:
         conn, head = await self._retried(self._request("GET", bucket, key, extra), key)
         fields = head.fields
         length = fields.get("content-length", "")
-        if (head.status not in (200, 206) or not length.isdigit()
-                or "transfer-encoding" in fields):
+        framed = length.isdigit() and "transfer-encoding" not in fields
+        if head.status >= 300 and framed and int(length) <= ERROR_LIMIT:
+            body = LeanBody(self, conn, int(length), head.keep, key)
+            try:
+                document = await body.read(int(length)) if int(length) else b""
+            finally:
+                await body.aclose()
+            raise self._refusal(head.status, document, key)
+        if head.status not in (200, 206) or not framed:
             await _close(conn)
             raise Fallback(f"HTTP {head.status}")
         crange = fields.get("content-range", "")
@@ -151,6 +165,19 @@ class LeanClient:
         idle, self._idle = self._idle, []
         for conn in idle:
             await _close(conn)
+
+    def _refusal(self, status: int, document: bytes, key: str) -> Exception:
+        """A GET's error answer as botocore's would be mapped (``backend_error`` of its
+        ClientError): the S3 error document's Code, else the status; ``Fallback`` (ask
+        botocore) when there is neither a code nor a status it maps by itself."""
+        text = document.decode("utf-8", "replace")
+        code = _element(text, "Code")
+        if not code and status not in (304, 403, 404, 412, 416):
+            return Fallback(f"HTTP {status} without an error code")
+        answer: Any = {"Error": {"Code": code or str(status),
+                                 "Message": _element(text, "Message")},
+                       "ResponseMetadata": {"HTTPStatusCode": status}}
+        return backend_error(ClientError(answer, "GetObject"), self.settings.label, key)
 
     # -- one exchange ---------------------------------------------------------------
 
@@ -353,6 +380,12 @@ def _parse_head(text: str) -> _Head:
         fields[name] = f"{fields[name]}, {value}" if name in fields else value
     keep = parts[0] == "HTTP/1.1" and "close" not in fields.get("connection", "").lower()
     return _Head(int(parts[1]), fields, keep)
+
+
+def _element(text: str, name: str) -> str:
+    """The text of the first ``<name>`` of an S3 error document ("" when none)."""
+    m = re.search(f"<{name}>([^<]*)</{name}>", text)
+    return html.unescape(m.group(1)).strip() if m else ""
 
 
 def _conditions(if_match: str | None, if_none_match: str | None) -> list[tuple[str, str]]:

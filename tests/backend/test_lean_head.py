@@ -156,14 +156,25 @@ async def test_lean_get_answers_as_botocore(target: Target) -> None:
         assert await _read(part, 4096) == data[10:1048586]
         empty = await backend.open_object(bucket, "empty")
         assert empty.length == 0 and await _read(empty) == b""
-        assert botocore_gets == []
+        # errors map as botocore's do, read from the backend's error document here
         with pytest.raises(S3Error) as e:
             await backend.open_object(bucket, "missing")
-        assert e.value.code == "NoSuchKey"
+        assert e.value.code == "NoSuchKey" and e.value.status == 404
+        with pytest.raises(S3Error) as e:
+            await backend.open_object("no-such-bucket-lean", "k")
+        assert e.value.code == "NoSuchBucket" and e.value.status == 404
         with pytest.raises(S3Error) as e:
             await backend.open_object(bucket, KEYS[0], if_match='"0000"')
-        assert e.value.code == "PreconditionFailed"
-        assert len(botocore_gets) == 2  # the errors were botocore's answers
+        assert e.value.code == "PreconditionFailed" and e.value.status == 412
+        assert botocore_gets == []
+        if target.name != "moto":  # moto does not check signatures
+            wrong = _backend(target, secret_key="not-the-secret")
+            try:
+                with pytest.raises(S3Error) as e:
+                    await wrong.open_object(bucket, KEYS[0])
+                assert e.value.code == "AccessDenied" and e.value.status == 403
+            finally:
+                await wrong.aclose()
         # a body left unread closes its connection; one read to its end is kept
         unread = await backend.open_object(bucket, KEYS[0])
         await unread.aclose()
