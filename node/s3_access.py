@@ -303,11 +303,25 @@ class AccessControl:
                         upload_id=uid if doc is not None else "")
         if op == "DeleteBucket":
             return Plan(op, s3.bucket or "")
+        if op == "DeleteObject":
+            return self._marker_plan(caller, s3, b)
         if op not in OBJECT_WRITES:
             return NOTHING
         writer = self.writer_id(caller, b.owner)
         acl = self.object_acl_of(http.headers, writer, b)
         return Plan(op, s3.bucket or "", s3.key or "", acl, b.owner)
+
+    def _marker_plan(self, caller: Caller, s3: S3Request, b: Bucket) -> Plan:
+        """A DeleteObject (no versionId) by another than the bucket owner in a versioned
+        bucket: the delete marker it makes is theirs (recorded after, ``version_owners``)."""
+        from aisfs.store.versions import VERSIONING
+
+        writer = self.writer_id(caller, b.owner)
+        if writer == b.owner or b.enforced or "versionId" in s3.query or \
+                b.props.get(VERSIONING) != "Enabled":
+            return NOTHING
+        return Plan("DeleteObject", s3.bucket or "", s3.key or "", acls.private(writer),
+                    b.owner)
 
     def object_acl_of(self, headers: Any, writer: str,
                       b: Bucket) -> acls.AccessControlPolicy | None:
@@ -361,9 +375,10 @@ class AccessControl:
     async def version_owners(self, store: Store, caller: Caller, bucket: str,
                              versions: list[tuple[str, str, bool]]
                              ) -> dict[tuple[str, str], Owner]:
-        """The ``Owner`` of each (key, version id, is latest) of a version listing that is
-        not the bucket owner's: a current one's from its ACL row (``entry_owners``), an
-        older one's as recorded when it was written (``version_owners``)."""
+        """The ``Owner`` of each (key, version id, is the current object) of a version
+        listing that is not the bucket owner's: the current object's from its ACL row
+        (``entry_owners``), an older version's or a delete marker's as recorded when it
+        was written (``version_owners``)."""
         current = await self.entry_owners(store, caller, bucket,
                                           [k for k, _, latest in versions if latest])
         out = {(k, v): current[k] for k, v, latest in versions if latest and k in current}
@@ -396,6 +411,13 @@ class AccessControl:
         rows = stored_acls.of(store.index)
         if plan.operation == "DeleteBucket":  # its objects are gone: so are their ACLs
             await rows.prune()
+            return
+        if plan.operation == "DeleteObject":  # the delete marker it made is the deleter's
+            answer = dict(response.headers)
+            vid = answer.get("x-amz-version-id")
+            if plan.acl is not None and answer.get("x-amz-delete-marker") == "true" and vid:
+                await rows.set_version_owner(plan.bucket, plan.key, vid, plan.acl.owner)
+                await self.mark(store, plan.bucket)
             return
         if plan.operation == "CreateMultipartUpload":
             m = _UPLOAD_ID.search(response.body) if isinstance(response.body, bytes) else None

@@ -320,7 +320,8 @@ class BucketConfigOps:
             owner=await self.authenticator.listing_owner(self.store, ctx.caller, ctx.bucket),
             owners=await self.authenticator.access.version_owners(
                 self.store, ctx.caller, ctx.bucket,
-                [(e.key, e.version_id, e.is_latest) for e in page.entries if not e.is_marker]),
+                [(e.key, e.version_id, e.is_latest and not e.is_marker)
+                 for e in page.entries]),
         )
         return _xml(body)
 

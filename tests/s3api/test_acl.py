@@ -427,7 +427,8 @@ def test_listings_name_each_objects_owner(node: NodeProcess) -> None:
 
 def test_version_listing_names_each_versions_owner(node: NodeProcess) -> None:
     """A versioned bucket: each version another user wrote is shown as theirs, current or
-    not; the bucket owner's own as hers; under BucketOwnerEnforced all are hers."""
+    not, and each delete marker as its deleter's; the bucket owner's own as hers; under
+    BucketOwnerEnforced all are hers."""
     alice, bob, anon = client(node, ALICE), client(node, BOB), client(node, None)
     alice_id, bob_id = user_id(node, ALICE), user_id(node, BOB)
     alice.create_bucket(Bucket="owners-v", ACL="public-read-write")
@@ -447,10 +448,20 @@ def test_version_listing_names_each_versions_owner(node: NodeProcess) -> None:
     alice.put_object(Bucket="owners-v", Key="k", Body=b"5")
     assert owners() == [(True, alice_id), (False, bob_id), (False, ANONYMOUS_ID),
                         (False, bob_id), (False, alice_id)]
+    # a delete marker is its deleter's; one with a versionId removes, makes nothing
+    bob.delete_object(Bucket="owners-v", Key="k")
+    anon.delete_object(Bucket="owners-v", Key="k")
+    alice.delete_object(Bucket="owners-v", Key="k")
+    markers = alice.list_object_versions(Bucket="owners-v")["DeleteMarkers"]
+    assert [(m["IsLatest"], m["Owner"]["ID"]) for m in markers] == [
+        (True, alice_id), (False, ANONYMOUS_ID), (False, bob_id)]
+    assert owners()[0] == (False, alice_id)
     alice.put_bucket_acl(Bucket="owners-v", ACL="private")
     alice.put_bucket_ownership_controls(Bucket="owners-v", OwnershipControls={
         "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    listing = alice.list_object_versions(Bucket="owners-v")
     assert {o for _, o in owners()} == {alice_id}
-    for v in alice.list_object_versions(Bucket="owners-v")["Versions"]:
+    assert {m["Owner"]["ID"] for m in listing["DeleteMarkers"]} == {alice_id}
+    for v in listing["Versions"] + listing["DeleteMarkers"]:
         alice.delete_object(Bucket="owners-v", Key="k", VersionId=v["VersionId"])
     alice.delete_bucket(Bucket="owners-v")
