@@ -14,13 +14,14 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-import defusedxml.ElementTree as DET
-
 from aisfs.errors import S3Error
 
 from .build import element, serialize, sub
-
-_XML_SPACE = " \t\r\n"
+from .reading import XML_SPACE as _XML_SPACE
+from .reading import children as _children
+from .reading import malformed as _malformed
+from .reading import one as _one
+from .reading import parse_root
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,26 +30,8 @@ class EncryptionRule:
     bucket_key: bool = False
 
 
-def _malformed(detail: str = "") -> S3Error:
-    msg = (
-        "The XML you provided was not well-formed or did not validate against our published schema"
-    )
-    return S3Error("MalformedXML", f"{msg}: {detail}" if detail else msg)
 
 
-def _local(tag: object) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
-def _children(el: ET.Element, tag: str) -> list[ET.Element]:
-    return [c for c in el if _local(c.tag) == tag]
-
-
-def _one(el: ET.Element, tag: str) -> ET.Element | None:
-    found = _children(el, tag)
-    if len(found) > 1:
-        raise _malformed(f"more than one <{tag}>")
-    return found[0] if found else None
 
 
 def _text(el: ET.Element, tag: str) -> str | None:
@@ -58,14 +41,7 @@ def _text(el: ET.Element, tag: str) -> str | None:
 
 def parse_encryption_configuration(body: bytes) -> EncryptionRule:
     """PutBucketEncryption's document as its one rule (see the module docstring)."""
-    if not body or not body.strip():
-        raise _malformed("empty document")
-    try:
-        root = DET.fromstring(body, forbid_dtd=True)
-    except Exception as e:  # ParseError, DefusedXmlException, ValueError, ...
-        raise _malformed(type(e).__name__) from None
-    if _local(root.tag) != "ServerSideEncryptionConfiguration":
-        raise _malformed(f"expected <ServerSideEncryptionConfiguration>, got <{_local(root.tag)}>")
+    root = parse_root(body, "ServerSideEncryptionConfiguration")
     rules = _children(root, "Rule")
     if len(rules) != 1:
         raise _malformed("exactly one <Rule>")

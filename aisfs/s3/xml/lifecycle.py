@@ -15,43 +15,26 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-import defusedxml.ElementTree as DET
-
 from aisfs.errors import S3Error
 from aisfs.numbers import INT32_MAX, INT64_MAX, NumberError, parse_int
 from aisfs.s3.lifecycle import MAX_RULES, LifecycleFilter, LifecycleRule
 
 from .build import element, serialize, sub
+from .reading import XML_SPACE as _XML_SPACE
+from .reading import children as _children
+from .reading import elements as _elements
+from .reading import local as _local
+from .reading import malformed as _malformed
+from .reading import one as _one
+from .reading import parse_root
 from .values import format_timestamp
 
-_XML_SPACE = " \t\r\n"
 _FILTER_TAGS = {"Prefix", "Tag", "And", "ObjectSizeGreaterThan", "ObjectSizeLessThan"}
 
 
-def _malformed(detail: str = "") -> S3Error:
-    msg = (
-        "The XML you provided was not well-formed or did not validate against our published schema"
-    )
-    return S3Error("MalformedXML", f"{msg}: {detail}" if detail else msg)
 
 
-def _local(tag: object) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
-
-def _elements(el: ET.Element) -> list[ET.Element]:
-    return [c for c in el if _local(c.tag)]
-
-
-def _children(el: ET.Element, tag: str) -> list[ET.Element]:
-    return [c for c in el if _local(c.tag) == tag]
-
-
-def _one(el: ET.Element, tag: str) -> ET.Element | None:
-    found = _children(el, tag)
-    if len(found) > 1:
-        raise _malformed(f"more than one <{tag}>")
-    return found[0] if found else None
 
 
 def _text(el: ET.Element, tag: str) -> str | None:
@@ -79,17 +62,6 @@ def _positive(el: ET.Element, tag: str, action: str) -> int | None:
         )
     return n
 
-
-def _parse_root(body: bytes) -> ET.Element:
-    if not body or not body.strip():
-        raise _malformed("empty document")
-    try:
-        root = DET.fromstring(body, forbid_dtd=True)
-    except Exception as e:  # ParseError, DefusedXmlException, ValueError, ...
-        raise _malformed(type(e).__name__) from None
-    if _local(root.tag) != "LifecycleConfiguration":
-        raise _malformed(f"expected <LifecycleConfiguration>, got <{_local(root.tag)}>")
-    return root
 
 
 # --------------------------------------------------------------------------- filter
@@ -261,7 +233,7 @@ def _rule(el: ET.Element) -> LifecycleRule:
 
 def parse_lifecycle_configuration(body: bytes) -> list[LifecycleRule]:
     """The rules of a PutBucketLifecycleConfiguration body (1 to 1,000), in order."""
-    root = _parse_root(body)
+    root = parse_root(body, "LifecycleConfiguration")
     rules = _children(root, "Rule")
     if not rules:
         raise _malformed("no <Rule> in <LifecycleConfiguration>")

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-import defusedxml.ElementTree as DET
-
 from aisfs.errors import S3Error
 from aisfs.numbers import INT32_MAX, NumberError, parse_int
 from aisfs.s3.object_lock import (
@@ -28,43 +26,16 @@ from aisfs.s3.object_lock import (
 )
 
 from .build import element, serialize, sub
-
-_XML_SPACE = " \t\r\n"
-
-
-def _malformed(detail: str = "") -> S3Error:
-    msg = (
-        "The XML you provided was not well-formed or did not validate against our published schema"
-    )
-    return S3Error("MalformedXML", f"{msg}: {detail}" if detail else msg)
-
-
-def _local(tag: object) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
-def _one(el: ET.Element, tag: str) -> ET.Element | None:
-    found = [c for c in el if _local(c.tag) == tag]
-    if len(found) > 1:
-        raise _malformed(f"more than one <{tag}>")
-    return found[0] if found else None
+from .reading import XML_SPACE as _XML_SPACE
+from .reading import malformed as _malformed
+from .reading import one as _one
+from .reading import parse_root as _root
 
 
 def _text(el: ET.Element, tag: str) -> str | None:
     c = _one(el, tag)
     return None if c is None else (c.text or "").strip(_XML_SPACE)
 
-
-def _root(body: bytes, tag: str) -> ET.Element:
-    if not body or not body.strip():
-        raise _malformed("empty document")
-    try:
-        root = DET.fromstring(body, forbid_dtd=True)
-    except Exception as e:  # ParseError, DefusedXmlException, ValueError, ...
-        raise _malformed(type(e).__name__) from None
-    if _local(root.tag) != tag:
-        raise _malformed(f"expected <{tag}>, got <{_local(root.tag)}>")
-    return root
 
 
 def _mode(el: ET.Element) -> str | None:

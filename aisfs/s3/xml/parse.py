@@ -9,51 +9,24 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-import defusedxml.ElementTree as DET
-
 from aisfs.errors import S3Error
 from aisfs.numbers import INT32_MAX, NumberError, invalid, parse_int
 
+from .reading import XML_SPACE as _XML_SPACE
+from .reading import children as _children
+from .reading import first as _child
+from .reading import malformed as _malformed
+from .reading import parse_root as _parse
 from .records import CORS_METHODS, CompletedPart, CORSRule, ObjectIdentifier
 from .values import CHECKSUM_TAGS, unquote_etag
 
 MAX_DELETE_OBJECTS = 1000
 MAX_CORS_RULES = 100
-_XML_SPACE = " \t\r\n"  # XML's whitespace (str.strip() would also take U+3000 etc.)
 
 
-def _malformed(detail: str = "") -> S3Error:
-    msg = (
-        "The XML you provided was not well-formed or did not validate against our published schema"
-    )
-    return S3Error("MalformedXML", f"{msg}: {detail}" if detail else msg)
 
 
-def _local(tag: object) -> str:
-    if not isinstance(tag, str):  # comments, processing instructions
-        return ""
-    return tag.rsplit("}", 1)[-1]
 
-
-def _parse(body: bytes, root_tag: str) -> ET.Element:
-    if not body or not body.strip():
-        raise _malformed("empty document")
-    try:
-        root = DET.fromstring(body, forbid_dtd=True)
-    except Exception as e:  # ParseError, DefusedXmlException, ValueError, ...
-        raise _malformed(type(e).__name__) from None
-    if _local(root.tag) != root_tag:
-        raise _malformed(f"expected <{root_tag}>, got <{_local(root.tag)}>")
-    return root
-
-
-def _children(el: ET.Element, tag: str) -> list[ET.Element]:
-    return [c for c in el if _local(c.tag) == tag]
-
-
-def _child(el: ET.Element, tag: str) -> ET.Element | None:
-    found = _children(el, tag)
-    return found[0] if found else None
 
 
 def _text(el: ET.Element, tag: str) -> str | None:
