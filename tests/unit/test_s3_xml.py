@@ -127,12 +127,19 @@ def test_list_objects_v1_result() -> None:
     assert "NextMarker" not in boto_parse("ListObjects", body)
 
 
-def test_list_versions_result() -> None:
-    body = s3xml.list_versions_result("b", ENTRIES, [], ListParams(), True, next_key_marker="d/é")
+def test_object_versions_result() -> None:
+    from aisfs.store.types import VersionEntry
+
+    entries = [VersionEntry(key="a", version_id="null", is_latest=True, is_marker=False,
+                            size=3, etag="abc", mtime_ns=1_700_000_000_000_000_000),
+               VersionEntry(key="d/é", version_id="v1", is_latest=True, is_marker=True,
+                            size=0, etag="", mtime_ns=1_700_000_000_000_000_000)]
+    body = s3xml.object_versions_result("b", entries, [], ListParams(), True,
+                                        next_key_marker="d/é", next_version_id_marker="v1")
     p = boto_parse("ListObjectVersions", body)
-    assert [v["VersionId"] for v in p["Versions"]] == ["null", "null"]
-    assert all(v["IsLatest"] for v in p["Versions"])
-    assert p["NextKeyMarker"] == "d/é"
+    assert [v["VersionId"] for v in p["Versions"]] == ["null"]
+    assert [m["Key"] for m in p["DeleteMarkers"]] == ["d/é"]
+    assert p["NextKeyMarker"] == "d/é" and p["NextVersionIdMarker"] == "v1"
 
 
 def test_location_and_versioning() -> None:

@@ -58,7 +58,6 @@ from .listing import (
     list_buckets_result,
     list_objects_v1_result,
     list_objects_v2_result,
-    list_versions_result,
 )
 from .multipart import (
     complete_multipart_upload_result,
@@ -148,7 +147,6 @@ __all__ = [
     "list_objects_v1_result",
     "list_objects_v2_result",
     "list_parts_result",
-    "list_versions_result",
     "location_constraint",
     "object_attributes",
     "ownership_controls",
