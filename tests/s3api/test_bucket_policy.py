@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore import UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from support.access import client
 from support.clients import have
 from support.node import NodeProcess, new_node
 
@@ -35,16 +34,6 @@ access_keys = {{ {BOB[0]} = "{BOB[1]}" }}
 admin = true
 access_keys = {{ {ROOT[0]} = "{ROOT[1]}" }}
 """
-
-
-def client(node: NodeProcess, key: tuple[str, str] | None) -> Any:
-    import boto3
-
-    extra: dict[str, Any] = {"signature_version": UNSIGNED} if key is None else {}
-    return boto3.client(
-        "s3", endpoint_url=node.s3_url, region_name="us-east-1",
-        aws_access_key_id=key[0] if key else "x", aws_secret_access_key=key[1] if key else "x",
-        config=Config(retries={"max_attempts": 1}, **extra))
 
 
 @pytest.fixture

@@ -11,11 +11,10 @@ import urllib.request
 from typing import Any
 
 import pytest
-from botocore import UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from support.node import NodeProcess, new_node
+from support.access import client
+from support.node import new_node
 
 ALICE = ("AKALICE", "alice-secret-enforce")
 BOB = ("AKBOB", "bob-secret-enforce")
@@ -35,16 +34,6 @@ access_keys = {{ {CAROL[0]} = "{CAROL[1]}" }}
 B = "enforced"
 OBJ = f"arn:aws:s3:::{B}/*"
 BUCKET = f"arn:aws:s3:::{B}"
-
-
-def client(node: NodeProcess, key: tuple[str, str] | None) -> Any:
-    import boto3
-
-    extra: dict[str, Any] = {"signature_version": UNSIGNED} if key is None else {}
-    return boto3.client(
-        "s3", endpoint_url=node.s3_url, region_name="us-east-1",
-        aws_access_key_id=key[0] if key else "x", aws_secret_access_key=key[1] if key else "x",
-        config=Config(retries={"max_attempts": 1}, **extra))
 
 
 @pytest.fixture
