@@ -380,6 +380,40 @@ class Publisher:
         crash_point("committed")
         return dropped
 
+    def publish_puts(self, entries: list[PutEntry], dirs: set[str]) -> list[str]:
+        """Small PUTs of distinct keys (put_group.py) published together: one journal
+        record naming every key, each one's ``prepare`` and manifest installed, one index
+        transaction (opened by the caller, who holds ``index.wlock`` and checked each);
+        the directories to fsync go to ``dirs``. The ids whose refcount hit 0."""
+        touched = [(e.info.bucket, e.info.key) for e in entries]
+        crash_point("staged")
+        with self.index.journal.intent(objects=touched):
+            crash_point("journaled")
+            for e in entries:
+                if e.prepare is not None:
+                    e.prepare(dirs)
+                self.install_manifest(e.info, e.staged, dirs)
+            crash_point("installed")
+            w = self.index.w
+            try:
+                delta: Counter[str] = Counter()
+                for e in entries:
+                    if e.old is not None:
+                        delta.subtract(_chunks_of(e.old))
+                        w.execute("DELETE FROM objects WHERE bucket = ? AND key = ?",
+                                  (e.info.bucket, e.info.key))
+                    w.execute(INSERT_OBJECT, object_row(e.info, e.staged[0].text))
+                    if e.in_tx is not None:
+                        delta.update(e.in_tx())
+                self.index.note_generation(max(e.info.generation for e in entries))
+                dropped = self.index.apply_refs(nonzero(delta), {})
+                self.index.commit()
+            except BaseException:
+                self.index.rollback()
+                raise
+        crash_point("committed")
+        return dropped
+
     def drop_chunks(self, ids: Iterable[str]) -> int:
         ids = list(ids)
         if not ids:
@@ -412,6 +446,19 @@ class Staged:
     text: str  # the manifest's JSON (the index row keeps the same text; no inline bytes)
     fd: int = -1  # an unnamed (O_TMPFILE) manifest, not yet fsynced
     linked: bool = False  # fd now has the final name (fsync it before acknowledging)
+
+
+@dataclass(slots=True)
+class PutEntry:
+    """One small PUT of a batch (``publish_puts``): its object (no chunks), its staged
+    manifest, the manifest column of the row it replaces (None: none) and, in a versioned
+    bucket, its ``Keep``'s ``prepare`` and ``in_tx``."""
+
+    info: ObjectInfo
+    staged: list[Staged]
+    old: str | None
+    prepare: Callable[[set[str]], None] | None = None
+    in_tx: Callable[[], Counter[str]] | None = None
 
 
 def discard(staged: list[Staged], keep_linked: bool = False) -> None:

@@ -30,6 +30,7 @@ from collections.abc import (
 from dataclasses import dataclass
 from typing import Any
 
+import outcome
 import trio
 
 from ..errors import S3Error, unwrap
@@ -38,11 +39,13 @@ from .chunks import ChunkStore
 from .config import StoreConfig
 from .digest import Digest
 from .generations import Generations
+from .groups import Group
 from .index import Index
 from .inline_cache import remember_inline
 from .manifest import inline_hash
 from .preconditions import check_preconditions
 from .publish import Publisher, Staged, discard
+from .put_group import Done, PutGroup, PutJob, PutSpec
 from .space import insufficient_storage, is_full_error
 from .threads import R, ShortSteps, run_sync
 from .types import ChunkRef, ObjectInfo, ObjectMeta, WriteResult
@@ -103,6 +106,13 @@ class Writer:
         self.generations = generations
         self.short = short
         self.versions = versions  # a versioned bucket's overwrite keeps the current
+        # small (inline) PUTs committed together: put_group.py
+        self.group = PutGroup(index, buckets, publisher, generations, versions,
+                              self._new_info)
+        self.puts: Group[PutJob, Done] = Group(self._put_batch)
+
+    async def _put_batch(self, jobs: list[PutJob]) -> list[outcome.Outcome[Done]]:
+        return await self.short.run(self.group.commit_sync, jobs)
 
     async def _cut(
         self, body: AsyncIterable[bytes], expected_size: int | None, resource: str
@@ -163,6 +173,7 @@ class Writer:
         publish: Callable[[_Landed], R],
         short_max: int = -1,
         remote: RemoteCopy | None = None,
+        grouped: PutSpec | None = None,
     ) -> R:
         """Receive ``body`` into chunks; ``land(tail, chunks, dirs)`` then ``publish`` in
         one worker-thread call (on the event loop, as a short step, for a body of at most
@@ -192,6 +203,10 @@ class Writer:
             return publish(land(tail, chunks, dirs))
 
         if tail is not None and len(tail) <= short_max:  # an inline object: a short step
+            if grouped is not None:  # committed with the small PUTs beside it
+                done = await self.puts.submit(PutJob(grouped, functools.partial(
+                    self._land_inline, land, tail, chunks, dirs)))
+                return done  # type: ignore[return-value]  # R is Done here
             return await self.short.run(finish)
         return await run_sync(finish)
 
@@ -305,6 +320,15 @@ class Writer:
             self.chunks.sync_copies(c.id for c in chunks)
         self.chunks.sync_dirs(dirs)
         return _Landed(WriteResult(size=dg.size, md5=dg.md5_digest(), chunks=chunks), dg.value())
+
+    @staticmethod
+    def _land_inline(
+        land: Callable[[bytes | None, list[ChunkRef], set[str]], _Landed],
+        tail: bytes, chunks: list[ChunkRef], dirs: set[str],
+    ) -> tuple[WriteResult, str, bytes]:
+        landed = land(tail, chunks, dirs)
+        assert landed.inline is not None  # a body of at most inline_max bytes
+        return landed.result, landed.value, landed.inline
 
     @staticmethod
     def _publish_sync(
@@ -453,9 +477,13 @@ class Writer:
             etag=remote.etag if remote is not None else None,
             versioned=versioning(binfo.props) == "Enabled",
         )
+        grouped = None if remote is not None or self.config.inline_max <= 0 else PutSpec(
+            bucket, key, meta, cktype, copies, if_match, if_none_match,
+            versioning(binfo.props) == "Enabled", before_commit,
+        )
         return await self.write_and_commit(
             body, copies, dg, expected_size, key, content_md5, before_commit, commit,
-            inline_max=self.config.inline_max, remote=remote,
+            inline_max=self.config.inline_max, remote=remote, grouped=grouped,
         )
 
     async def write_and_commit(
@@ -470,6 +498,7 @@ class Writer:
         commit: Callable[..., tuple[R, list[str]]],
         inline_max: int = 0,
         remote: RemoteCopy | None = None,
+        grouped: PutSpec | None = None,
     ) -> R:
         """Receive ``body``, make it durable, ``commit`` it; then release every pin (and
         drop the chunks of a write that failed or was cancelled). Shared by PUT and parts."""
@@ -486,7 +515,7 @@ class Writer:
             try:
                 result, dropped = await self._write(
                     body, copies, dg, expected_size, key, pinned, land, publish,
-                    short_max=inline_max, remote=remote,
+                    short_max=inline_max, remote=remote, grouped=grouped,
                 )
             except OSError as e:
                 if is_full_error(e):  # ENOSPC past the placement's fallback (a temp name)

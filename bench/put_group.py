@@ -1,0 +1,142 @@
+"""4 KiB PUTs (new keys, fsync on) from 16 client threads, this tree beside another
+revision's, with the disk's durable write+fsync+rename limit measured in the same rounds.
+
+    .venv/bin/python -m bench.put_group --against REV [--rounds 4] [--keys 3000] [--sigv4]
+
+A round, the trees alternating round by round: ``--keys`` new 4 KiB objects PUT by 16
+threads on keep-alive connections (PUT/s and the node's CPU per PUT), then, on the file
+system of the node's mountpaths, ``--keys`` / 4 files written one at a time by one thread
+(4 KiB, fsync, rename into a directory: the "durable write+fsync+rename limit" of issue
+14) and the same plus the directory's fsync. Medians, and the paired per-round ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .small_deletes import BODY, _parallel
+from .small_requests import HERE, Node, cpu_seconds, start
+
+
+def _put(sigv4: bool) -> Any:
+    def put(conn: http.client.HTTPConnection, node: Node, key: str) -> None:
+        path = f"/s3/bench/{key}"
+        headers: dict[str, str] = {}
+        if sigv4:
+            from bench.client import sign
+
+            url = node.url.rsplit("/s3/", 1)[0] + path
+            headers = sign("PUT", url, {})
+        conn.request("PUT", path, body=BODY, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"PUT {path}: {response.status}")
+
+    return put
+
+
+def disk_limit(where: Path, n: int, dir_fsync: bool) -> float:
+    """Files/s written one at a time: 4 KiB, fsync, rename (and the directory's fsync)."""
+    d = where / "limit"
+    d.mkdir(exist_ok=True)
+    dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    t = time.perf_counter()
+    try:
+        for i in range(n):
+            tmp = d / f".t{i}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, BODY)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.rename(tmp, d / f"f{i}")
+            if dir_fsync:
+                os.fsync(dfd)
+    finally:
+        os.close(dfd)
+    secs = time.perf_counter() - t
+    shutil.rmtree(d, ignore_errors=True)
+    return n / secs
+
+
+class Rates:
+    def __init__(self) -> None:
+        self.put: list[float] = []
+        self.cpu: list[float] = []  # node CPU us per PUT
+        self.limit: list[float] = []
+        self.limit_dir: list[float] = []
+
+
+def one_round(node: Node, rates: Rates, n: int, tag: str, sigv4: bool) -> None:
+    put = _put(sigv4)
+    keys = [f"{tag}-{i}" for i in range(n)]
+    before = cpu_seconds(node.proc.pid)
+    secs = _parallel(node, keys, lambda conn, key: put(conn, node, key))
+    rates.put.append(n / secs)
+    rates.cpu.append((cpu_seconds(node.proc.pid) - before) / n * 1e6)
+    rates.limit.append(disk_limit(node.work, n // 4, dir_fsync=False))
+    rates.limit_dir.append(disk_limit(node.work, n // 4, dir_fsync=True))
+
+
+def rounds(trees: dict[str, Path], args: argparse.Namespace) -> None:
+    nodes: dict[str, Node] = {}
+    rates = {name: Rates() for name in trees}
+    try:
+        for name, tree in trees.items():
+            nodes[name] = start(tree, sigv4=args.sigv4)
+            one_round(nodes[name], Rates(), 200, "warm", args.sigv4)
+        for r in range(args.rounds):
+            names = list(trees) if r % 2 == 0 else list(trees)[::-1]
+            for name in names:
+                one_round(nodes[name], rates[name], args.keys, f"r{r}", args.sigv4)
+    finally:
+        for node in nodes.values():
+            node.stop()
+    med = statistics.median
+    auth = "SigV4" if args.sigv4 else "open auth"
+    for name, rt in rates.items():
+        ratios = [p / lim for p, lim in zip(rt.put, rt.limit, strict=True)]
+        print(f"{name:>12}: 4 KiB PUT {med(rt.put):6.0f}/s ({auth}, 16 clients), "
+              f"{med(rt.cpu):5.0f} us node CPU per PUT; disk limit (one thread) "
+              f"write+fsync+rename {med(rt.limit):5.0f}/s, +dir fsync "
+              f"{med(rt.limit_dir):5.0f}/s; PUT / limit x{med(ratios):.2f} "
+              f"(median of {args.rounds}; rounds: "
+              + " ".join(f"{p:.0f}" for p in rt.put) + ")")
+    this, other = rates["this tree"], rates[args.against]
+    ratio = med(a / b for a, b in zip(this.put, other.put, strict=True))
+    cpu = med(a / b for a, b in zip(this.cpu, other.cpu, strict=True))
+    print(f"this tree / {args.against}, paired by round: PUT/s x{ratio:.3f}, CPU per PUT "
+          f"x{cpu:.3f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="bench put_group", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--against", default="HEAD~1", help="git revision (default HEAD~1)")
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--keys", type=int, default=3000, help="PUTs per round")
+    ap.add_argument("--sigv4", action="store_true", help="the node in sigv4 mode, signed")
+    args = ap.parse_args(argv)
+    other = Path(tempfile.mkdtemp(prefix="aisfs-against-")) / "tree"
+    subprocess.run(["git", "-C", str(HERE), "worktree", "add", "--detach", str(other),
+                    args.against], check=True, capture_output=True)
+    try:
+        rounds({"this tree": HERE, args.against: other}, args)
+    finally:
+        subprocess.run(["git", "-C", str(HERE), "worktree", "remove", "--force", str(other)],
+                       check=False, capture_output=True)
+        shutil.rmtree(other.parent, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
