@@ -233,15 +233,9 @@ class RemoteObjects:
             if await self._validated(check, key, info) is not None:
                 return -1
         fk = (rb.local, key)
-        while True:
-            flight = self._flights.take_off(fk)
-            if flight is not None:
-                break
-            other = self._flights.in_air(fk)
-            if other is not None:
-                await self._flights.wait(other)  # the leader's error is ours
-            if await self.local(rb, key) is not None:
-                return -1
+        flight, _landed = await self._take_off(rb, key)
+        if flight is None:
+            return -1
         error: Exception | None = None
         try:
             await self.ensure_local_bucket(rb)
@@ -275,19 +269,30 @@ class RemoteObjects:
             return
         await read.body.aclose()  # the fill goes on without a caller
 
-    async def _cold(self, rb: Resolved, key: str, stale: ObjectInfo | None) -> RemoteRead:
+    async def _take_off(
+        self, rb: Resolved, key: str
+    ) -> tuple[Flight, None] | tuple[None, ObjectInfo]:
+        """Lead the fill of ``key`` (its flight), or - when another flight brought the
+        copy meanwhile - the local copy. A leader that was cancelled, or a copy that went
+        again: we lead a flight of our own."""
         fk = (rb.local, key)
         while True:
             flight = self._flights.take_off(fk)
             if flight is not None:
-                break
+                return flight, None
             other = self._flights.in_air(fk)
             if other is not None:
                 await self._flights.wait(other)  # the leader's error is ours
             info = await self.local(rb, key)
             if info is not None:
-                return self._serve_local(info, None)
-            # the leader was cancelled, or the copy went meanwhile: lead a flight of our own
+                return None, info
+
+    async def _cold(self, rb: Resolved, key: str, stale: ObjectInfo | None) -> RemoteRead:
+        fk = (rb.local, key)
+        flight, landed = await self._take_off(rb, key)
+        if flight is None:
+            assert landed is not None
+            return self._serve_local(landed, None)
         try:
             await self.ensure_local_bucket(rb)
             stream = await self.backend(rb).open_object(self._remote_name(rb), key)
