@@ -3,11 +3,12 @@ revision's, with the disk's durable write+fsync+rename limit measured in the sam
 
     .venv/bin/python -m bench.put_group --against REV [--rounds 4] [--keys 3000] [--sigv4]
 
-A round, the trees alternating round by round: ``--keys`` new 4 KiB objects PUT by 16
-threads on keep-alive connections (PUT/s and the node's CPU per PUT), then, on the file
-system of the node's mountpaths, ``--keys`` / 4 files written one at a time by one thread
-(4 KiB, fsync, rename into a directory: the "durable write+fsync+rename limit" of issue
-14) and the same plus the directory's fsync. Medians, and the paired per-round ratios.
+A round, the trees alternating round by round: first the disk alone, on the file
+system of the nodes' mountpaths: ``--keys`` / 2 files written one at a time by one
+thread (4 KiB, fsync, rename into a directory: the "durable write+fsync+rename limit"
+of issue 14) and the same plus the directory's fsync; then, per tree, ``--keys`` new
+4 KiB objects PUT by 16 threads on keep-alive connections (PUT/s and the node's CPU
+per PUT). Medians, and the paired per-round ratios.
 """
 
 from __future__ import annotations
@@ -74,8 +75,6 @@ class Rates:
     def __init__(self) -> None:
         self.put: list[float] = []
         self.cpu: list[float] = []  # node CPU us per PUT
-        self.limit: list[float] = []
-        self.limit_dir: list[float] = []
 
 
 def one_round(node: Node, rates: Rates, n: int, tag: str, sigv4: bool) -> None:
@@ -85,18 +84,22 @@ def one_round(node: Node, rates: Rates, n: int, tag: str, sigv4: bool) -> None:
     secs = _parallel(node, keys, lambda conn, key: put(conn, node, key))
     rates.put.append(n / secs)
     rates.cpu.append((cpu_seconds(node.proc.pid) - before) / n * 1e6)
-    rates.limit.append(disk_limit(node.work, n // 4, dir_fsync=False))
-    rates.limit_dir.append(disk_limit(node.work, n // 4, dir_fsync=True))
 
 
 def rounds(trees: dict[str, Path], args: argparse.Namespace) -> None:
     nodes: dict[str, Node] = {}
     rates = {name: Rates() for name in trees}
+    limit: list[float] = []
+    limit_dir: list[float] = []
     try:
         for name, tree in trees.items():
             nodes[name] = start(tree, sigv4=args.sigv4)
             one_round(nodes[name], Rates(), 200, "warm", args.sigv4)
+        work = Path(tempfile.mkdtemp(prefix="aisfs-limit-"))
         for r in range(args.rounds):
+            time.sleep(2)  # the last round's writeback settles: the disk measured alone
+            limit.append(disk_limit(work, args.keys // 2, dir_fsync=False))
+            limit_dir.append(disk_limit(work, args.keys // 2, dir_fsync=True))
             names = list(trees) if r % 2 == 0 else list(trees)[::-1]
             for name in names:
                 one_round(nodes[name], rates[name], args.keys, f"r{r}", args.sigv4)
@@ -106,13 +109,13 @@ def rounds(trees: dict[str, Path], args: argparse.Namespace) -> None:
     med = statistics.median
     auth = "SigV4" if args.sigv4 else "open auth"
     for name, rt in rates.items():
-        ratios = [p / lim for p, lim in zip(rt.put, rt.limit, strict=True)]
+        ratios = [p / lim for p, lim in zip(rt.put, limit, strict=True)]
         print(f"{name:>12}: 4 KiB PUT {med(rt.put):6.0f}/s ({auth}, 16 clients), "
-              f"{med(rt.cpu):5.0f} us node CPU per PUT; disk limit (one thread) "
-              f"write+fsync+rename {med(rt.limit):5.0f}/s, +dir fsync "
-              f"{med(rt.limit_dir):5.0f}/s; PUT / limit x{med(ratios):.2f} "
+              f"{med(rt.cpu):5.0f} us node CPU per PUT; PUT / limit x{med(ratios):.2f} "
               f"(median of {args.rounds}; rounds: "
               + " ".join(f"{p:.0f}" for p in rt.put) + ")")
+    print(f"disk limit (one thread, measured alone at the start of each round): "
+          f"write+fsync+rename {med(limit):5.0f}/s, +dir fsync {med(limit_dir):5.0f}/s")
     this, other = rates["this tree"], rates[args.against]
     ratio = med(a / b for a, b in zip(this.put, other.put, strict=True))
     cpu = med(a / b for a, b in zip(this.cpu, other.cpu, strict=True))
