@@ -19,6 +19,7 @@
     ./run bench policy [--quick] # 4 KiB GET with and without a 20-statement bucket policy
     ./run bench sse [--mib 256]  # 256 MiB PUT/GET plaintext, SSE-S3 and SSE-C side by side
     ./run bench versioned        # overwrites in a versioned bucket beside an unversioned one
+    ./run bench version-listing [N]  # N versions listed: rates and the node's RSS
     ./run bench --hypercorn      # also: the node on Hypercorn (net.http_server) beside it
     ./run bench --s3-extras      # also: multipart 1 GiB (8 MiB parts, 8 in flight) and the
                                  # cost of SigV4 verification on 4 KiB GETs
@@ -356,6 +357,11 @@ def main() -> None:
         from bench.versioned import main as versioned_main
 
         versioned_main(sys.argv[2:])
+        return
+    if sys.argv[1:2] == ["version-listing"]:
+        from bench.version_listing import main as version_listing_main
+
+        version_listing_main(sys.argv[2:])
         return
     if sys.argv[1:2] == ["tree"]:
         from bench.tree import main as tree_main
