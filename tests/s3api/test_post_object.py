@@ -366,9 +366,9 @@ def test_a_large_file_is_streamed(signed_node: NodeProcess, tmp_path: Path) -> N
     over what a PutObject of the same file reached before it (alone it grows by 0-3 MiB;
     on a loaded machine the pieces in flight between the socket and a lagging writer
     reached 16 MiB once, so a quarter was too tight; a file held whole adds 64 MiB).
-    (The store's write path itself raises the peak by about the object's size at its first large upload -
-    ~60 MiB for a 64 MiB PutObject here - so the PutObject is the yardstick; a form
-    upload held whole would add the file on top.)"""
+    (The store's write path itself raises the peak by about the object's size at its
+    first large upload - ~60 MiB for a 64 MiB PutObject here - so the PutObject is the
+    yardstick; a form upload held whole would add the file on top.)"""
     size = 64 * 1024 * 1024
     path = tmp_path / "big.bin"
     block = hashlib.sha256(b"seed").digest() * 32768  # 1 MiB, not all zeros
