@@ -28,7 +28,6 @@ from node.http import Request, Response
 from node.s3.context import (
     Context,
     Services,
-    check_null_version,
     invalid_version,
     read_small_body,
     version_headers,
@@ -227,17 +226,6 @@ class BucketConfigOps:
             await self._set_object_tags(ctx, {})
         return Response(204, await version_headers(self.store, ctx.bucket, info.version_id))
 
-    # ---- ACLs (the owner has FULL_CONTROL; nothing else exists) -----------------------
-
-    async def op_GetBucketAcl(self, ctx: Context) -> Response:
-        await self.store.get_bucket(ctx.bucket)
-        return _xml(s3xml.access_control_policy())
-
-    async def op_GetObjectAcl(self, ctx: Context) -> Response:
-        check_null_version(ctx)
-        await self.store.head_object(ctx.bucket, ctx.key)
-        return _xml(s3xml.access_control_policy())
-
     # ---- object attributes ----------------------------------------------------------
 
     async def op_GetObjectAttributes(self, ctx: Context) -> Response:
@@ -324,18 +312,6 @@ class BucketConfigOps:
                  for e in page.entries]),
         )
         return _xml(body)
-
-    # ---- object lock (not implemented: no bucket has a configuration) ----------------
-
-    async def op_GetObjectLockConfiguration(self, ctx: Context) -> Response:
-        """AWS's answer for a bucket created without object lock - every bucket here
-        (CreateBucket with ``x-amz-bucket-object-lock-enabled: true`` is refused 501)."""
-        await self.store.get_bucket(ctx.bucket)
-        raise S3Error(
-            "ObjectLockConfigurationNotFoundError",
-            "Object Lock configuration does not exist for this bucket",
-            ctx.bucket, status=404, extra={"BucketName": ctx.bucket},
-        )
 
     # ---- versioning -----------------------------------------------------------------
 

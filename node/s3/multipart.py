@@ -6,7 +6,6 @@ Completion and copies reuse chunks: the store builds the new manifest from the p
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from aisfs.errors import S3Error
@@ -15,7 +14,6 @@ from aisfs.s3 import checksums
 from aisfs.s3 import xml as s3xml
 from aisfs.s3.conditions import check_copy_source_preconditions
 from aisfs.s3.request import parse_copy_source, parse_max, parse_part_number
-from aisfs.store.store import Store
 from aisfs.store.types import ObjectInfo, ObjectMeta, UploadInfo
 from aisfs.store.versions import valid_version_id
 from node.http import Response
@@ -460,9 +458,3 @@ def _parse_copy_range(value: str, size: int) -> tuple[int, int]:
         "The x-amz-copy-source-range value must be of the form bytes=first-last where first "
         "and last are the zero-based offsets of the first and last bytes to copy",
     )
-
-
-async def _slice(store: Store, source: ObjectInfo, start: int, end: int
-                 ) -> AsyncIterator[bytes]:
-    async for piece in store.read_object(source, start, end):
-        yield piece
