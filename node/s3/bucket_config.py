@@ -1,5 +1,6 @@
-"""Bucket and object configuration: CORS (and preflight), tagging, ACLs, object
-attributes, versions of an unversioned bucket, PutBucketVersioning.
+"""Bucket and object configuration: CORS (and preflight), tagging, object attributes,
+ListObjectVersions, PutBucketVersioning. (ACLs: ``node.s3.access_ops``; object lock:
+``node.s3.object_lock_ops``.)
 
 Configuration lives in bucket props: ``cors`` (list of rule dicts, see
 ``aisfs.s3.cors``), ``tagging`` (dict), ``versioning.status``. Object tags live in

@@ -79,7 +79,8 @@ async def read_small_body(ctx: Context, limit: int = MAX_XML_BODY) -> bytes:
 
 
 def check_null_version(ctx: Context) -> None:
-    """Only the ``null`` version exists (no bucket keeps versions)."""
+    """Only ``versionId=null`` (or none) is addressable: for an operation that keeps no
+    state per version (an object's ACL belongs to its current version)."""
     version = ctx.s3.query.get("versionId")
     if version is not None and version != "null":
         raise S3Error(
