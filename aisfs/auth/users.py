@@ -52,7 +52,8 @@ def new_id() -> str:
 def new_access_key() -> tuple[str, str]:
     """A fresh (access key id, secret key): ``AK`` + 18 characters, 40-character secret."""
     akid = "AK" + "".join(secrets.choice(_AKID_ALPHABET) for _ in range(18))
-    return akid, secrets.token_urlsafe(30)
+    secret = secrets.token_urlsafe(30)  # never a leading '-': a CLI would read it as an option
+    return akid, secret if secret[0] != "-" else "_" + secret[1:]
 
 
 def check_name(name: str) -> str:

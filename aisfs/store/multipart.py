@@ -62,6 +62,16 @@ COMPLETED_KEEP_SECONDS = 24 * 3600
 PART_CHECKSUMS = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")
 
 
+def new_upload_id() -> str:
+    """A fresh upload id: 32 url-safe characters that never start with ``-``.
+
+    A leading ``-`` makes the aws CLI read ``--upload-id -abc`` as an option, so the
+    client could not name its own upload (one id in 64 did).
+    """
+    token = secrets.token_urlsafe(24)
+    return token if token[0] != "-" else "_" + token[1:]
+
+
 class Multipart:
     """Multipart uploads: upload and part records, parts written through ``Writer``, the
     completed object published through ``Publisher``."""
@@ -149,7 +159,7 @@ class Multipart:
     def _create_upload_sync(self, bucket: str, key: str, meta: ObjectMeta) -> UploadInfo:
         with self.index.wlock:
             binfo = self.buckets.get_sync(bucket)
-            info = UploadInfo(secrets.token_urlsafe(24), bucket, key, time.time_ns(), meta)
+            info = UploadInfo(new_upload_id(), bucket, key, time.time_ns(), meta)
             self._write_upload_file(
                 info.upload_id, self.buckets.copies(binfo.props), "upload.json",
                 encode(upload_to_json(info)),
