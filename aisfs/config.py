@@ -62,11 +62,11 @@ class NetConfig(Section):
     keyfile: str = ""
     s3_path: str = "/s3"
     virtual_host_domain: str = ""
-    # the HTTP/1.1 server: "aisfs" (node/h1server.py, the default) or "hypercorn"
+    # the HTTP/1.1 server: "aisfs" (aisfs_node/h1server.py, the default) or "hypercorn"
     http_server: str = "aisfs"
     # generous, so a multi-GiB transfer over a slow link never trips them
     keep_alive_timeout: float = 75.0
-    # seconds from a request head's first byte to its end (node.h1server): a client that
+    # seconds from a request head's first byte to its end (aisfs_node.h1server): a client that
     # trickles its head holds a connection no longer (slowloris); 408 and close after
     header_timeout: float = 30.0
     read_timeout: float | None = None
@@ -107,7 +107,7 @@ class AuthConfig(Section):
     users: dict[str, Any] = field(default_factory=dict)
     jwt_secret: str = ""
     region: str = "us-east-1"
-    # the read-only status page /v1/ui (node/dashboard.py): "open" as /metrics and
+    # the read-only status page /v1/ui (aisfs_node/dashboard.py): "open" as /metrics and
     # /v1/health, "auth" checked as /v1 is (when auth.mode is not open), or "off" (404)
     status_page: str = "auto"  # auto: open on an open node, else as /v1 (auth)
     # /metrics, /health and /v1/health: "open" (probes and scrapers need no credentials)

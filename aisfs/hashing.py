@@ -1,7 +1,7 @@
 """Incremental hashes: one protocol and one factory for every body aisfs hashes.
 
 S3's flexible checksums and ``Content-MD5`` (aisfs/s3/checksums.py), AIS's checksum
-types (node/native/cksum.py maps ``xxhash`` -> ``xxh3_64``, ``xxhash2`` -> ``xxh64``), the
+types (aisfs_node/native/cksum.py maps ``xxhash`` -> ``xxh3_64``, ``xxhash2`` -> ``xxh64``), the
 store's whole-body digests (aisfs/store/digest.py) and SigV4's payload SHA-256 all take
 a ``Hasher`` from ``new_hasher(algorithm)``:
 

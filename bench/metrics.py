@@ -1,4 +1,4 @@
-"""The cost of node/metrics.py: one request's counting and one /metrics scrape, this
+"""The cost of aisfs_node/metrics.py: one request's counting and one /metrics scrape, this
 tree's module beside another revision's (the hand-written renderer before
 prometheus_client, by default) and beside prometheus_client's own instruments.
 
@@ -36,7 +36,7 @@ STATS: dict[str, Any] = {
 
 
 def load(rev: str) -> ModuleType:
-    src = subprocess.run(["git", "-C", str(HERE), "show", f"{rev}:node/metrics.py"],
+    src = subprocess.run(["git", "-C", str(HERE), "show", f"{rev}:aisfs_node/metrics.py"],
                          check=True, capture_output=True, text=True).stdout
     path = Path(tempfile.mkdtemp()) / "metrics_then.py"
     path.write_text(src)
@@ -60,7 +60,7 @@ def instruments() -> Any:
     """What the counting would cost on prometheus_client's Counter/Histogram."""
     from prometheus_client import CollectorRegistry, Counter, Histogram
 
-    from node.metrics import LATENCY_BUCKETS
+    from aisfs_node.metrics import LATENCY_BUCKETS
     r = CollectorRegistry(auto_describe=False)
     req = Counter("r", "", ["api", "operation", "status"], registry=r)
     hist = Histogram("d", "", ["api", "operation"], buckets=LATENCY_BUCKETS, registry=r)
@@ -84,7 +84,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     sys.path.insert(0, str(HERE))
-    import node.metrics as now
+    import aisfs_node.metrics as now
     then = load(args.against)
     mods = {"this tree": now, args.against: then}
     filled_ = {k: filled(m) for k, m in mods.items()}

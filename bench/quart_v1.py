@@ -1,5 +1,5 @@
 """Throwaway: one /v1 control route, GET /v1/buckets, as the node serves it (raw ASGI,
-node/native/api.py's NativeApi over a stub store) beside a minimal Quart-Trio app doing
+aisfs_node/native/api.py's NativeApi over a stub store) beside a minimal Quart-Trio app doing
 the same work (the store's list_buckets, the same JSON, S3Error -> AIS error JSON, the
 request counted in Metrics). Both on Hypercorn's trio worker, each in its own process,
 measured in interleaved rounds by the same keep-alive clients; the server's CPU time
@@ -49,9 +49,9 @@ class StubStore:
 
 def raw_app() -> Any:
     from aisfs.config import NodeConfig
-    from node.metrics import Metrics
-    from node.native.api import NativeApi
-    from node.native.wire import Node
+    from aisfs_node.metrics import Metrics
+    from aisfs_node.native.api import NativeApi
+    from aisfs_node.native.wire import Node
 
     node = Node(NodeConfig(), StubStore(), None, Metrics(), None,  # type: ignore[arg-type]
                 lambda: True, time.time_ns())
@@ -75,7 +75,7 @@ def quart_app() -> Any:
     from quart_trio import QuartTrio
 
     from aisfs.errors import S3Error
-    from node.metrics import Metrics
+    from aisfs_node.metrics import Metrics
 
     app = QuartTrio("v1")
     store = StubStore()

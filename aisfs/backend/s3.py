@@ -518,7 +518,7 @@ class S3Backend:
         start_after: str = "", page_size: int = 1000,
     ) -> RemotePage:
         """One ListObjectsV2 page (whose entries name no version: ``version`` stays
-        empty - only ListObjectVersions has it, node/s3/remote_version_listing.py)."""
+        empty - only ListObjectVersions has it, aisfs_node/s3/remote_version_listing.py)."""
         params: dict[str, Any] = {"Bucket": bucket, "MaxKeys": page_size}
         if prefix:
             params["Prefix"] = prefix

@@ -1,6 +1,6 @@
 """The client verbs of `aisfs node`: show, status, mountpath, scrub, resilver.
 
-`aisfs node` belongs to node/cli.py, which runs the daemon and its offline maintenance
+`aisfs node` belongs to aisfs_node/cli.py, which runs the daemon and its offline maintenance
 (run, fsck, gc) and adds these verbs to the same parser with `register`: they only speak
 to a running node's native API, so they live here with the other client verbs.
 
@@ -26,7 +26,7 @@ from aisfs.client.native import NativeClient, NativeError
 
 MP_HEADER = ["MOUNTPATH", "STATE", "USED", "TOTAL", "USED%", "IO ERRORS", "REASON"]
 BUCKET_HEADER = ["BUCKET", "OBJECTS", "SIZE"]
-STATUS_PATH = "/v1/ui/status"  # node/dashboard.py
+STATUS_PATH = "/v1/ui/status"  # aisfs_node/dashboard.py
 # what `node status --json` adds from the status page (the rest is /v1/daemon's, whose
 # "requests" is a count): its key -> the page's
 PAGE_KEYS = {"buckets": "buckets", "buckets_total": "buckets_total", "jobs": "jobs",

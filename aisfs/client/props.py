@@ -1,4 +1,4 @@
-"""The native API's vocabulary, shared by the node (``node/native/``) and the CLI.
+"""The native API's vocabulary, shared by the node (``aisfs_node/native/``) and the CLI.
 
 - bucket properties by AIStore's dotted names (``checksum.type``, ``mirror.copies``, ...):
   which are settable, how values are checked, and how the flat form the store keeps

@@ -8,7 +8,7 @@ on the node, so that listing a very large bucket does not walk the backend again
   cost following the page returned, not the inventory's size;
 - :mod:`.catalog`: the inventories of each bucket under ``<index_dir>/inventory/``.
 
-Sans-IO apart from the files themselves: the node (``node.inventory``) runs these in
+Sans-IO apart from the files themselves: the node (``aisfs_node.inventory``) runs these in
 worker threads. docs/backends.md, "Inventory".
 """
 

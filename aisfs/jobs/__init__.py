@@ -1,9 +1,9 @@
 """Jobs (AIS "xactions"), the sans-IO part: records, the registry, object selections.
 
-The node runs them (``node.jobs``: ``JobRunner``); ``/v1`` reports them as AIS does
-(``node.native.jobs``); the CLI shows them (``aisfs job show|wait|stop``).
+The node runs them (``aisfs_node.jobs``: ``JobRunner``); ``/v1`` reports them as AIS does
+(``aisfs_node.native.jobs``); the CLI shows them (``aisfs job show|wait|stop``).
 
-API (small on purpose; ``node.jobs`` documents how a job is started and aborted)::
+API (small on purpose; ``aisfs_node.jobs`` documents how a job is started and aborted)::
 
     from aisfs.jobs import Job, JobState, JobRegistry
 

@@ -10,7 +10,7 @@ AIS's messages, as the ``aistore`` SDK sends them (``POST /v1/buckets/SRC``):
   the destination as ``"tobck": {"name", "provider", ...}``.
 
 ``parse_copy`` turns either into a ``CopyRequest`` (``CopyError`` says what is wrong:
-the node answers it 400). The node does the copy (``node.jobs.copy``).
+the node answers it 400). The node does the copy (``aisfs_node.jobs.copy``).
 """
 
 from __future__ import annotations

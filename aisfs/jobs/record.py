@@ -1,6 +1,6 @@
 """One job's record (an AIS "xaction"): what it is, how far it got, how it ended.
 
-Sans-IO: a plain object the runner (``node.jobs``) updates from the trio loop; the
+Sans-IO: a plain object the runner (``aisfs_node.jobs``) updates from the trio loop; the
 ``/v1`` handlers and the CLI read it as JSON (``to_json``) or in AIS's shapes
 (``snap_json``: ``JobSnap``; ``status_json``: ``JobStatus``).
 """

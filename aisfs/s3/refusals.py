@@ -7,9 +7,9 @@ value AWS itself would refuse gets AWS's 400 (``x-amz-server-side-encryption: bo
 InvalidArgument, an SSE-C algorithm other than AES256 is
 InvalidEncryptionAlgorithmError); a well-formed request for the feature gets 501
 NotImplemented. SSE-S3 and SSE-C headers are only checked here (``aisfs.crypto.headers``)
-and served by ``node.s3.sse``; ``refuse_sse`` answers them 501 where nothing would be
+and served by ``aisfs_node.s3.sse``; ``refuse_sse`` answers them 501 where nothing would be
 encrypted (a backend's bucket). Object lock headers are checked here (AWS's 400s,
-``aisfs.s3.object_lock``) and served by ``node.s3.object_lock_ops``; ``refuse_lock``
+``aisfs.s3.object_lock``) and served by ``aisfs_node.s3.object_lock_ops``; ``refuse_lock``
 answers them 501 where nothing would be locked (a backend's bucket, a POST form).
 
 ``override_value(param, value)`` checks a ``response-*`` query override before it becomes

@@ -10,8 +10,8 @@ from aisfs.backend.provider import BucketRef, Provider
 from aisfs.errors import S3Error
 from aisfs.inventory import list_page, open_reader
 from aisfs.jobs import JobState
-from node.inventory import catalog_of, inventory_page, start_create
-from node.jobs import JobRunner
+from aisfs_node.inventory import catalog_of, inventory_page, start_create
+from aisfs_node.jobs import JobRunner
 
 from .conftest import Front
 from .test_inventory import fill

@@ -13,7 +13,7 @@ import pytest
 import trio
 from daemon_support import NotifySocket
 
-from node.daemon import Notifier, watchdog_interval, watchdog_loop
+from aisfs_node.daemon import Notifier, watchdog_interval, watchdog_loop
 from support.node import new_node
 
 

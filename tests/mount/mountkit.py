@@ -122,7 +122,7 @@ class Mount:
 
 
 def mount_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "mount.cli", *args]
+    return [sys.executable, "-m", "aisfs_mount.cli", *args]
 
 
 MountFactory = Callable[..., Mount]

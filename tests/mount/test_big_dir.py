@@ -26,8 +26,8 @@ import pytest
 from mountkit import Endpoint, MountFactory
 from test_tree import _requests
 
-from mount.dirs import SMALL_DIR
-from mount.resolver import PROBE_KEYS
+from aisfs_mount.dirs import SMALL_DIR
+from aisfs_mount.resolver import PROBE_KEYS
 
 pytestmark = [pytest.mark.fuse, pytest.mark.timeout(300)]
 

@@ -193,7 +193,7 @@ def test_non_root_without_dev_fuse_access_says_what_to_do() -> None:
 
 def _non_root_without_dev_fuse(tmp_path: Path) -> None:
     tmp_path.chmod(0o755)
-    probe = subprocess.run(_as_nobody([sys.executable, "-c", "import mount.cli"]), cwd=ROOT,
+    probe = subprocess.run(_as_nobody([sys.executable, "-c", "import aisfs_mount.cli"]), cwd=ROOT,
                            capture_output=True, text=True, timeout=60)
     if probe.returncode != 0:
         pytest.skip(f"nobody cannot run this interpreter or read the tree: {probe.stderr}")
@@ -228,7 +228,7 @@ def test_fstab_helper(endpoint: Endpoint, bucket: str, tmp_path: Path) -> None:
     mp = tmp_path / "fstab"
     mp.mkdir()
     endpoint.s3.put_object(Bucket=bucket, Key="h", Body=b"helper")
-    helper = ROOT / "mount" / "mount.fuse.aisfs"
+    helper = ROOT / "aisfs_mount" / "mount.fuse.aisfs"
     env = dict(os.environ, AISFS=str(_aisfs_bin()))
     try:
         # what mount(8) runs for: BUCKET DIR fuse.aisfs _netdev,allow_other,endpoint=... 0 0

@@ -1,4 +1,4 @@
-"""unlink's DELETE in the background (mount/deletes.py): gone at once for the mount, on
+"""unlink's DELETE in the background (aisfs_mount/deletes.py): gone at once for the mount, on
 the server once the directory is fsync'ed, never overtaking what follows it.
 """
 

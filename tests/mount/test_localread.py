@@ -1,4 +1,4 @@
-"""Short-circuit local reads (mount/localread.py, node/native/locate.py)."""
+"""Short-circuit local reads (aisfs_mount/localread.py, aisfs_node/native/locate.py)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from mountkit import Endpoint, Mount, MountFactory
 
 from aisfs.errors import S3Error
 from aisfs.store import layout
-from mount.backend import Unreachable
-from mount.localread import (
+from aisfs_mount.backend import Unreachable
+from aisfs_mount.localread import (
     Chunk,
     LocalMiss,
     LocalObject,

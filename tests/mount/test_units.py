@@ -12,9 +12,9 @@ import trio
 
 from aisfs.errors import S3Error
 from aisfs.native import decode_custom_md as parse_custom
-from mount.backend import ObjectInfo, Unreachable
-from mount.errnos import errno_of, fuse_errors
-from mount.inodes import (
+from aisfs_mount.backend import ObjectInfo, Unreachable
+from aisfs_mount.errnos import errno_of, fuse_errors
+from aisfs_mount.inodes import (
     FILE,
     LINK,
     Attrs,
@@ -25,9 +25,9 @@ from mount.inodes import (
     may_access,
     meta_of,
 )
-from mount.options import MountOptions, OptionError, parse_size
-from mount.readahead import Reader
-from mount.remote.node import native_base
+from aisfs_mount.options import MountOptions, OptionError, parse_size
+from aisfs_mount.readahead import Reader
+from aisfs_mount.remote.node import native_base
 
 
 def test_options() -> None:
@@ -208,7 +208,7 @@ async def test_readahead_reused_buffers_never_change_bytes_in_use() -> None:
 def test_write_cache_reuses_small_stages(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import os
 
-    from mount.writecache import POOL_MAX, WriteCache
+    from aisfs_mount.writecache import POOL_MAX, WriteCache
 
     cache = WriteCache(tmp_path / "c")
     a = cache.create()

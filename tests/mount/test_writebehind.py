@@ -1,4 +1,4 @@
-"""Write-behind (mount/writebehind.py): parts of a big file written in order go up while
+"""Write-behind (aisfs_mount/writebehind.py): parts of a big file written in order go up while
 it is still open; close completes them; anything not sequential falls back to the
 whole-file upload at close. Real mounts against our node, checked through S3."""
 

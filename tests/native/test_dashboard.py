@@ -1,4 +1,4 @@
-"""The status page (/v1/ui, /v1/ui/status; node/dashboard.py) and `aisfs node status`,
+"""The status page (/v1/ui, /v1/ui/status; aisfs_node/dashboard.py) and `aisfs node status`,
 against real nodes; the page rendered by a real headless Chromium when it is installed."""
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import trio
 
 from aisfs.store import open_store
 from aisfs.store.config import StoreConfig
+from aisfs_node.dashboard_html import render
 from native.conftest import FAST_CONFIG, run_cli, stop_and_check
-from node.dashboard_html import render
 from support.node import NodeProcess, new_node
 
 # not a valid bucket name: the API refuses it, so it is put in the store directly (as a

@@ -7,7 +7,7 @@ import os
 import httpx
 import pytest
 
-from node.metrics import Metrics
+from aisfs_node.metrics import Metrics
 from support.node import NodeProcess
 
 parser = pytest.importorskip("prometheus_client.parser")

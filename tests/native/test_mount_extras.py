@@ -110,8 +110,8 @@ async def test_store_listing_carries_user_metadata(tmp_path: Path,
         page = await store.list_objects("b", prefix="d/")
         assert page.entries[0].user is None
 
-        from node.native.listing import list_objects
-        from node.native.wire import Ctx
+        from aisfs_node.native.listing import list_objects
+        from aisfs_node.native.wire import Ctx
 
         async def no_head(*a: Any, **kw: Any) -> Any:
             raise AssertionError("a HEAD per listed entry")

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.timeout(120)
 DATA = os.urandom(2_500_000)  # three 1 MiB chunks on the test nodes
 EXPECTED = {
     "none": "",
-    "xxhash": xxhash.xxh3_64(DATA).hexdigest(),  # the store's "xxhash" (see node/native/cksum.py)
+    "xxhash": xxhash.xxh3_64(DATA).hexdigest(),  # the store's "xxhash" (native/cksum.py)
     "xxhash2": xxhash.xxh64(DATA).hexdigest(),
     "md5": hashlib.md5(DATA).hexdigest(),
     "crc32c": f"{crt.crc32c(DATA):08x}",

@@ -6,7 +6,7 @@ import msgspec
 import pytest
 
 from aisfs.client.props import PropError, normalize_patch, parse_feature_list
-from node.native_msgpack import packb
+from aisfs_node.native_msgpack import packb
 
 
 def test_msgpack_roundtrip_through_msgspec() -> None:

@@ -1,4 +1,4 @@
-"""The node's HTTP/1.1 server on the wire (node/h1server.py): raw sockets against a real
+"""The node's HTTP/1.1 server on the wire (aisfs_node/h1server.py): raw sockets against a real
 node - keep-alive, pipelining, chunked bodies, Expect: 100-continue, HTTP/1.0, and
 malformed requests answered with a 4xx and a closed connection, never a traceback (the
 `node` fixture fails on one in the log)."""

@@ -1,4 +1,4 @@
-"""Bucket policies enforced on requests (node/s3_auth.py with aisfs.auth.policy): the
+"""Bucket policies enforced on requests (aisfs_node/s3_auth.py with aisfs.auth.policy): the
 owner, another user and anonymous callers, with boto3 and plain HTTP; explicit Deny over
 Allow (the owner's requests included), conditions, policy variables, and the owner who
 can always manage the policy."""

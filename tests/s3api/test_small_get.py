@@ -1,4 +1,4 @@
-"""A small object's GET answers with the bytes its record came with (node/s3/objects.py:
+"""A small object's GET answers with the bytes its record came with (aisfs_node/s3/objects.py:
 ``head_object(with_data=True)``): whole, ranged across chunk boundaries, by partNumber,
 with response-* overrides and conditions - for an inline object and for one of several
 chunks, open and as a (non-admin) SigV4 user on their own bucket."""

@@ -1,4 +1,4 @@
-"""The node's LRU task (node/lru.py) in this process over a real store: its runs are jobs
+"""The node's LRU task (aisfs_node/lru.py) in this process over a real store: its runs are jobs
 of the node's runner, and a run stopped before it began (waiting for a runner's slot)
 is over all the same - the next request starts a new one."""
 
@@ -11,9 +11,9 @@ from aisfs.config import NodeConfig
 from aisfs.jobs import Job, JobState
 from aisfs.store import Store
 from aisfs.store.lru import access_times
-from node.jobs import JobRunner, attach
-from node.lru import KIND, LruService
-from node.metrics import Metrics
+from aisfs_node.jobs import JobRunner, attach
+from aisfs_node.lru import KIND, LruService
+from aisfs_node.metrics import Metrics
 
 
 async def forever(job: Job) -> None:

@@ -1,7 +1,7 @@
 """Property tests of the SigV4/SigV2 parsers: any input raises S3Error or nothing else.
 
 The node hands these functions headers, paths and query strings decoded as latin-1
-(node/http.py), so the strategies draw from that alphabet - with the characters that
+(aisfs_node/http.py), so the strategies draw from that alphabet - with the characters that
 matter to the grammar (``,=;/: `` digits, hex, the field names) made frequent.
 The suite runs a fixed small budget; ``-m fuzz`` runs the same properties much longer.
 """

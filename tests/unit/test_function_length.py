@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("aisfs", "node", "mount")
+PACKAGES = ("aisfs", "aisfs_node", "aisfs_mount")
 LIMIT = 60
 _COMMENT = re.compile(r"^\s*# long: \S")
 

@@ -1,4 +1,4 @@
-"""node.h1server's timeouts on trio's virtual clock (autojump_clock): a head trickled past
+"""aisfs_node.h1server's timeouts on trio's virtual clock (autojump_clock): a head trickled past
 header_timeout, an idle keep-alive connection, a stalled body (read_timeout) and the
 graceful stop - each asserted to the virtual second, none of them waited for in real time.
 
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import trio
 
-from node.h1server import H1Server
+from aisfs_node.h1server import H1Server
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""node.h1proto: request framing by llhttp (with our limits and policy) and response
+"""aisfs_node.h1proto: request framing by llhttp (with our limits and policy) and response
 heads, byte by byte; hypothesis feeds it arbitrary bytes."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.h1proto import (
+from aisfs_node.h1proto import (
     END,
     MAX_HEAD,
     MAX_HEADERS,

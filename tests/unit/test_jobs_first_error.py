@@ -1,4 +1,4 @@
-"""``node.jobs.first_error``: the error a job (and a presigned PUT's tee) reports out of a
+"""``aisfs_node.jobs.first_error``: the error a job (and a presigned PUT's tee) reports out of a
 nursery's exception group, picked with ``aisfs.errors``' helpers."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import trio
 
 from aisfs.errors import S3Error
-from node.jobs import first_error
+from aisfs_node.jobs import first_error
 
 
 def cancelled() -> trio.Cancelled:

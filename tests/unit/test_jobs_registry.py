@@ -9,7 +9,7 @@ import trio
 
 from aisfs.errors import S3Error
 from aisfs.jobs import Job, JobRegistry, JobState
-from node.jobs import JobRunner, for_each
+from aisfs_node.jobs import JobRunner, for_each
 
 
 def test_registry_bounds_finished_and_finds() -> None:

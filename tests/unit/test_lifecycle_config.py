@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from aisfs.config import ConfigError, config_from_mapping, load_config
-from node import lifecycle
+from aisfs_node import lifecycle
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The lifecycle worker's walk over a versioned bucket (node.lifecycle_versions) on a real
+"""The lifecycle worker's walk over a versioned bucket (aisfs_node.lifecycle_versions) on a real
 store, at page sizes down to one entry: the outcome is the same as in one page (the next
 page listed before a page's removals; a lone delete marker told by the next page's first
 key), and a locked version is left and counted."""
@@ -14,7 +14,7 @@ from aisfs.jobs import Job
 from aisfs.s3 import lifecycle as lc
 from aisfs.store import Store, StoreConfig, open_store
 from aisfs.store.types import ObjectMeta
-from node import lifecycle_versions as lv
+from aisfs_node import lifecycle_versions as lv
 
 
 class _Body:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-MAPS = [("docs/store.md", "aisfs/store"), ("docs/mount.md", "mount")]
+MAPS = [("docs/store.md", "aisfs/store"), ("docs/mount.md", "aisfs_mount")]
 
 
 def named_in_tables(doc: Path) -> set[str]:

@@ -19,7 +19,7 @@ from aisfs.errors import S3Error
 from aisfs.s3.request_time import amz_time
 from aisfs.s3.signed_headers import must_be_signed, unsigned_headers
 from aisfs.s3.sigv4 import canonical_headers, verify_request
-from node.http import Headers
+from aisfs_node.http import Headers
 
 AK, SK = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 

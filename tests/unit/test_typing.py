@@ -1,4 +1,4 @@
-"""`mypy --strict` is clean on aisfs/, node/ and mount/ (CI runs it through ./run test).
+"""`mypy --strict` is clean on aisfs/, aisfs_node/ and aisfs_mount/ (CI runs it through ./run test).
 Skipped where mypy is not installed."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CHECKED = ["aisfs/", "node/", "mount/"]
+CHECKED = ["aisfs/", "aisfs_node/", "aisfs_mount/"]
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("mypy") is None, reason="mypy is not installed"

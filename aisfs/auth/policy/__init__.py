@@ -12,7 +12,7 @@
 - :mod:`~aisfs.auth.policy.evaluate`: ``evaluate`` (explicit Deny wins), ``is_public``;
 - :mod:`~aisfs.auth.policy.cache`: ``PolicyCache``, parsed policies per bucket.
 
-Enforcement (the one place a request meets its bucket's policy) is ``node/s3_auth.py``.
+Enforcement (the one place a request meets its bucket's policy) is ``aisfs_node/s3_auth.py``.
 """
 
 from aisfs.auth.policy.actions import COPY_SOURCE_ACTION, actions_for

@@ -1,0 +1,427 @@
+"""Directory listings, kept for `attr_timeout` seconds.
+
+A fresh listing answers lookups in its directory - negative ones too - without a request,
+and revalidates the files in it: a file whose ETag, size and Last-Modified are unchanged
+needs no HEAD. Operations of this mount note what they add and remove, so a listing stays
+true to them until it expires. Files staged here but not uploaded yet are listed too, and
+so are directories made here whose marker is still on its way (`aisfs_mount/fs.py`, mkdir).
+
+A directory read (readdir) is listed whole subtree first: one listing without a delimiter, up to
+`TREE_KEYS` keys (one request against our node), gives the listing of the directory and
+of every directory below it - their markers (mode, owner, times) included - so walking a
+tree (`du`, `ls -lR`, `find`, `tar c`, `cp -r` out of the mount) costs a request per few
+thousand keys instead of a listing and a marker HEAD per directory. A subtree bigger than
+that still gives the listings of the subdirectories the keys read cover whole; the
+directory itself is then listed with the delimiter, and its subtree is not tried whole
+again. A subdirectory read within `WALK_GAP` of a sibling (a walk going on; its listing
+expired meanwhile, or was never read whole) reads its parent's keys from there on, up to
+`WINDOW_KEYS`: the next siblings come with it. In a directory too big to be listed for a
+lookup, a file a lookup found brings its next `SEEN_KEYS` siblings (`window`): files
+known here whose ETag, size and Last-Modified they show unchanged need no request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import trio
+
+from aisfs_mount.backend import Backend, ObjectInfo
+from aisfs_mount.inodes import DIR, FILE, Inode, InodeTable, unchanged
+from aisfs_mount.paths import NAME_MAX, Layout, split
+from aisfs_mount.stats import Stats
+
+SMALL_DIR = 1000  # directories up to this many entries are listed to answer lookups
+TREE_KEYS = 4000  # a subtree of up to this many keys is read in one listing
+KEEP_LISTINGS = 8192  # past this many listings kept, the stale ones are dropped
+WALK_GAP = 5.0  # a subdirectory read this soon after a sibling: a walk (read ahead)
+WINDOW_KEYS = 500  # keys a walk reads ahead at once
+SEEN_KEYS = 500  # a lookup in a big directory revalidates this many following siblings
+
+
+@dataclass(slots=True)
+class Child:
+    kind: str
+    info: ObjectInfo | None = None  # files: from the listing; dirs: None
+
+
+_DIR = Child(DIR)
+
+
+@dataclass(slots=True)
+class Tail:
+    """What a window listing (`DirCache.window`) read of a big directory: every key after
+    the name `start`, up to the key `last` (relative to the directory; None: to its end)."""
+
+    start: str
+    last: str | None
+    fetched: float
+    dirs: set[str]  # names with keys below them in the window: directories
+    missing: bool  # read after a lookup of the missing name `start`
+    added: set[str] = field(default_factory=set)  # names made here since: not in it
+
+
+@dataclass(slots=True)
+class Listing:
+    children: dict[str, Child]
+    fetched: float
+    marker: ObjectInfo | None = None  # the directory's own marker object, if listed
+    tree: bool = False  # read with its whole subtree (so are the listings below it)
+
+
+class DirCache:
+    def __init__(self, backend: Backend, layout: Layout, table: InodeTable, stats: Stats,
+                 ttl: float) -> None:
+        self.backend = backend
+        self.layout = layout
+        self.table = table
+        self.stats = stats
+        self.ttl = ttl
+        self.listings: dict[str, Listing] = {}
+        self.sizes: dict[str, int] = {}  # entries each directory had when last listed
+        self.big: set[str] = set()  # directories whose subtree is over TREE_KEYS keys
+        self.walking: dict[str, float] = {}  # directory -> when a child was last read
+        # directories made here whose marker PUT is still in flight: listed meanwhile
+        self.pending: set[str] = set()
+        # names unlinked here whose DELETE is still in flight (aisfs_mount/deletes.py): the store
+        # may list them meanwhile, this mount does not
+        self.deleting: set[str] = set()
+        # listings in flight, and the names removed (unlinked, deleted, moved away) while
+        # one was, with when: a listing may still show those it started before
+        self.reading = 0
+        self.gone: list[tuple[float, str]] = []
+        # files of big directories as a window listing showed them, and when (`window`)
+        self.seen: dict[str, tuple[ObjectInfo, float]] = {}
+        # big directory -> what its last window read (names after a lookup's: `absent_since`)
+        self.tails: dict[str, Tail] = {}
+
+    def fresh(self, path: str) -> Listing | None:
+        """The listing of `path` if it is younger than the timeout."""
+        lst = self.listings.get(path)
+        if lst is not None and trio.current_time() - lst.fetched < self.ttl:
+            return lst
+        return None
+
+    def walked(self, path: str) -> Listing | None:
+        """The fresh listing of `path` if it came with its subtree (or the subtree is too
+        big to read whole): what readdir serves, as a walk of the tree may follow."""
+        lst = self.fresh(path)
+        if lst is not None and (lst.tree or path in self.big or not self.ttl):
+            return lst
+        return None
+
+    def note_read(self, path: str) -> None:
+        """readdir read the directory at `path`: a sibling read soon after is a walk."""
+        if path:
+            if len(self.walking) > KEEP_LISTINGS:
+                self.walking.clear()
+            self.walking[split(path)[0]] = trio.current_time()
+
+    def small(self, path: str) -> bool:
+        """Listing `path` to answer one lookup is worth it (not known to be big)."""
+        return self.sizes.get(path, 0) <= SMALL_DIR
+
+    async def list(self, path: str, limit: int | None = None,
+                   tree: bool = False) -> Listing | None:
+        """List the directory at `path`; None if it has more than `limit` entries. With
+        `tree` (readdir: a walk may follow), its whole subtree is tried first."""
+        now = trio.current_time()
+        if path == "" and self.layout.all_buckets:
+            children = {name: Child(DIR) for name, _ in await self.backend.list_buckets()}
+            lst = Listing(children, now, tree=True)  # (a bucket is listed when read)
+            self.listings[path] = lst
+            return lst
+        if len(self.listings) > KEEP_LISTINGS:
+            self._prune(now)
+        with self._reading():
+            return await self._list(path, limit, tree, now)
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        self.reading += 1
+        try:
+            yield
+        finally:
+            self.reading -= 1
+            if not self.reading:
+                self.gone.clear()
+
+    def _note_gone(self, path: str) -> None:
+        if self.reading:
+            self.gone.append((trio.current_time(), path))
+
+    def note_deleted(self, path: str) -> None:
+        """The DELETE of `path` unlinked here is done (aisfs_mount/deletes.py)."""
+        self.deleting.discard(path)
+        self._note_gone(path)
+
+    async def _list(self, path: str, limit: int | None, tree: bool,
+                    now: float) -> Listing | None:
+        children: dict[str, Child] = {}
+        marker: ObjectInfo | None = None
+        bucket, prefix = self.layout.prefix_of(path)
+        parent = split(path)[0] if path else None
+        if tree and path not in self.big and parent is not None and (
+                now - self.walking.get(parent, -1e18) < WALK_GAP) and not (
+                parent == "" and self.layout.all_buckets):
+            # a walk through the subdirectories of `parent`: read them from this one on
+            _, pprefix = self.layout.prefix_of(parent)
+            got = await self._list_tree(parent, bucket, pprefix, now, start_after=prefix[:-1])
+            if path in got:
+                return got[path]
+        elif tree and path not in self.big:
+            got = await self._list_tree(path, bucket, prefix, now)
+            if path in got:
+                return got[path]
+        self.stats.lists += 1
+        async for page in self.backend.list_dir(bucket, prefix, 1000):
+            for obj in page.objects:
+                name = obj.key[len(prefix):]
+                if not name:
+                    marker = obj
+                    continue
+                if name in (".", "..") or len(name.encode()) > NAME_MAX:
+                    continue
+                if name not in children:
+                    children[name] = Child(FILE, obj)
+            for p in page.prefixes:
+                name = p[len(prefix):-1]
+                if name and name not in (".", "..") and len(name.encode()) <= NAME_MAX:
+                    children[name] = Child(DIR)  # a directory shadows a file of its name
+            if limit is not None and len(children) > limit:
+                self.sizes[path] = len(children)
+                return None
+        lst = Listing(children, now, marker)
+        self._add_local({path: lst}, path, now, whole=False)
+        self.listings[path] = lst
+        self.sizes[path] = len(children)
+        return lst
+
+    async def _list_tree(self, path: str, bucket: str, prefix: str, now: float,
+                         start_after: str = "") -> dict[str, Listing]:
+        """List the subtree at `path` whole if it has at most TREE_KEYS keys and keep the
+        listing of every directory in it; else keep those of the subdirectories the keys
+        read cover whole and note the directories it is too big for. With `start_after`
+        (a walk of a big directory), its keys from there on: the listings of the whole
+        subdirectories they cover are kept, not its own. Returns the listings kept."""
+        objs: list[ObjectInfo] = []
+        truncated = False
+        most = WINDOW_KEYS if start_after else TREE_KEYS
+        async for page in self.backend.list_all(bucket, prefix, most + 1, start_after):
+            self.stats.lists += 1
+            objs += page
+            if len(objs) > most:
+                truncated = True
+                break
+        built: dict[str, Listing] = {path: Listing({}, now, tree=True)}
+        for obj in objs:
+            parts = obj.key[len(prefix):].split("/")
+            if any(not p or p in (".", "..") or len(p.encode()) > NAME_MAX
+                   for p in parts[:-1]):
+                continue  # a name the mount cannot show (as the delimited listing skips it)
+            d = path
+            for p in parts[:-1]:
+                lst = built.get(d)
+                if lst is None:
+                    lst = built[d] = Listing({}, now, tree=True)
+                lst.children[p] = Child(DIR)  # a directory shadows a file of its name
+                d = f"{d}/{p}" if d else p
+            last = parts[-1]
+            lst = built.get(d)
+            if lst is None:
+                lst = built[d] = Listing({}, now, tree=True)
+            if not last:
+                lst.marker = obj
+            elif (last not in (".", "..") and len(last.encode()) <= NAME_MAX
+                  and last not in lst.children):
+                lst.children[last] = Child(FILE, obj)
+        cut = {path} if start_after else set()  # a window: `path` itself is partial
+        if truncated:
+            # the directories holding the last key read are cut short: the rest are whole
+            rel = objs[-1].key[len(prefix):].split("/")[:-1]
+            d = path
+            cut.add(d)
+            for p in rel:
+                d = f"{d}/{p}" if d else p
+                cut.add(d)
+            if not start_after:  # (a window's end cuts what it cuts, big or not)
+                self.big.update(cut)
+        for d in cut:
+            built.pop(d, None)
+        self._add_local(built, path, now, whole=not truncated and not start_after)
+        for d, lst in built.items():
+            self.listings[d] = lst
+            self.sizes[d] = len(lst.children)
+        return built
+
+    def _add_local(self, built: dict[str, Listing], path: str, now: float,
+                   whole: bool) -> None:
+        """Put in the listings just read what this mount has that the store does not show
+        yet: directories whose marker is on its way (with `whole`, the subtree at `path`
+        was read whole, so one the store has nothing under is empty), files staged and
+        not uploaded; and take out the names unlinked here whose DELETE is on its way or
+        was done since the listing started (at `now`: it may show them)."""
+        pre = path + "/" if path else ""
+        for d in [d for d in self.deleting if d.startswith(pre)]:
+            parent, name = split(d)
+            lst = built.get(parent)
+            if lst is not None and lst.children.get(name, _DIR).kind != DIR:
+                del lst.children[name]
+        for d in [p for t, p in self.gone if t >= now and p.startswith(pre)]:
+            parent, name = split(d)
+            lst = built.get(parent)
+            if lst is not None:
+                lst.children.pop(name, None)
+        for d in sorted(self.pending):
+            if d.startswith(pre):
+                parent, name = split(d)
+                lst = built.get(parent)
+                if lst is not None:
+                    lst.children[name] = Child(DIR)
+                    if whole and d not in built:
+                        built[d] = Listing({}, now, tree=True)
+        for inode in self.table.staged_below(path):
+            assert inode.path is not None
+            parent, name = split(inode.path)
+            lst = built.get(parent)
+            if lst is not None and not inode.unlinked and name not in lst.children:
+                lst.children[name] = Child(inode.kind)
+
+    def _prune(self, now: float) -> None:
+        for p in [p for p, lst in self.listings.items() if now - lst.fetched >= self.ttl]:
+            del self.listings[p]
+
+    def covered(self, path: str) -> bool:
+        """A fresh window listing of the big directory holding `path` read past it."""
+        got = self.seen.get(path)
+        return got is not None and trio.current_time() - got[1] < self.ttl
+
+    def seen_unchanged(self, inode: Inode) -> bool:
+        """A fresh window listing shows the object the file's attributes were read from."""
+        path = inode.path
+        if path is None or inode.kind != FILE or not self.covered(path):
+            return False
+        return unchanged(self.seen[path][0], inode.attrs)
+
+    async def window(self, path: str, missing: bool = False) -> None:
+        """Keep the files listed after `path` in its (big) directory, up to SEEN_KEYS keys
+        in one listing without a delimiter (with metadata against our node): a stat of
+        each file there in turn then costs a listing per SEEN_KEYS files, not a request
+        each. A name with keys below it in the window is a directory (it wins) and is not
+        kept, nor one whose `name/` would sort past the window's end."""
+        parent, name = split(path)
+        bucket, prefix = self.layout.prefix_of(parent)
+        now = trio.current_time()
+        if len(self.seen) > SEEN_KEYS * 64:
+            self.seen = {p: v for p, v in self.seen.items() if now - v[1] < self.ttl}
+        if len(self.tails) > KEEP_LISTINGS:
+            self.tails = {p: t for p, t in self.tails.items() if now - t.fetched < self.ttl}
+        objs: list[ObjectInfo] = []
+        truncated = False
+        with self._reading():
+            async for page in self.backend.list_all(bucket, prefix, SEEN_KEYS + 1,
+                                                    prefix + name):
+                self.stats.lists += 1
+                objs += page
+                if len(objs) > SEEN_KEYS:
+                    truncated = True
+                    break
+            gone = {p for t, p in self.gone if t >= now}
+        last = objs[-1].key if objs else ""
+        dirs = {o.key[len(prefix):].split("/", 1)[0] for o in objs
+                if "/" in o.key[len(prefix):]}
+        pre = parent + "/" if parent else ""
+        for obj in objs:
+            rest = obj.key[len(prefix):]
+            if (not rest or "/" in rest or rest in dirs or rest in (".", "..")
+                    or truncated and last <= obj.key + "/" or pre + rest in self.deleting
+                    or pre + rest in gone):
+                continue
+            self.seen[pre + rest] = (obj, now)
+        self.tails[parent] = Tail(name, last[len(prefix):] if truncated else None, now, dirs,
+                                  missing)
+
+    def window_for_missing(self, path: str) -> bool:
+        """A window from the missing name at `path` is worth reading: none read within the
+        timeout was for a missing name, or this one is past where that one ended (names
+        made in order); names asked in no order get no window each."""
+        parent, name = split(path)
+        t = self.tails.get(parent)
+        if t is None or trio.current_time() - t.fetched >= self.ttl or not t.missing:
+            return True
+        return t.last is not None and name > t.last
+
+    def absent_since(self, path: str) -> float | None:
+        """When a fresh window listing of the big directory holding `path` read where its
+        keys would be and found none (a name after the window's start, not a directory
+        in it, not made here since): the time of that listing, else None."""
+        parent, name = split(path)
+        t = self.tails.get(parent)
+        if t is None or trio.current_time() - t.fetched >= self.ttl:
+            return None
+        if name <= t.start or name in t.added or name in t.dirs:
+            return None
+        if t.last is not None and not name + "0" <= t.last:  # ("0" sorts right after "/")
+            return None  # the window ended before the name's keys (or its dir's) would be
+        got = self.seen.get(path)
+        if got is not None and got[1] >= t.fetched:
+            return None  # the window listed it
+        return t.fetched
+
+    def note_add(self, path: str, kind: str) -> None:
+        parent, name = split(path)
+        tail = self.tails.get(parent)
+        if tail is not None:
+            tail.added.add(name)
+        lst = self.listings.get(parent)
+        if lst is not None:
+            lst.children[name] = Child(kind)
+
+    def note_remove(self, path: str) -> None:
+        self._note_gone(path)
+        self.seen.pop(path, None)
+        parent, name = split(path)
+        lst = self.listings.get(parent)
+        if lst is not None:
+            lst.children.pop(name, None)
+        if path in self.listings:
+            pre = path + "/"
+            for p in [p for p in self.listings if p == path or p.startswith(pre)]:
+                del self.listings[p]
+
+    def note_empty(self, path: str) -> None:
+        """The directory at `path` was just made: it is known empty."""
+        self.listings[path] = Listing({}, trio.current_time())
+        self.sizes[path] = 0
+
+    def forget(self, path: str) -> None:
+        self.listings.pop(path, None)
+
+    def shows_unchanged(self, inode: Inode) -> bool:
+        """Fresh listings show the object (or marker) `inode`'s attributes were read from.
+
+        Then the attributes still hold and no HEAD is needed: a listing per directory per
+        attr_timeout revalidates every file in it (a change of metadata alone by another
+        client within the same second as the last one goes unseen until the next write).
+        """
+        path = inode.path
+        if path is None or not inode.attrs.full:
+            return False
+        parent, name = split(path)
+        lst = self.fresh(parent)
+        if lst is None:
+            return False
+        child = lst.children.get(name)
+        if child is None:
+            return False
+        if inode.kind == DIR:
+            own = self.fresh(path)
+            if child.kind != DIR or own is None:
+                return False
+            if own.marker is None:
+                return not inode.attrs.marker
+            return inode.attrs.marker and unchanged(own.marker, inode.attrs)
+        return child.kind == FILE and child.info is not None and unchanged(child.info,
+                                                                           inode.attrs)

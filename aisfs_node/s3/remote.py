@@ -1,0 +1,475 @@
+"""The S3 facade over backend buckets: ``/s3/B/...`` where B is remote.
+
+A bucket named in an S3 request is, as AIS resolves a name (``meta.InitByNameOnly``):
+
+1. an ``ais://B`` of the store: local, unless its props have ``backend_bck=s3://X``
+   (then its objects are X's, cached in B);
+2. else ``s3://B`` already known to the node (the store bucket ``@aws:B`` holds its
+   cached copies);
+3. else, when ``[backend.s3]`` is configured, the backend's bucket B if the backend has it
+   (discovered on first use: ``@aws:B`` is made, as AIS adds a remote bucket to its BMD);
+4. else the local handlers answer (NoSuchBucket).
+
+An ``ais://B`` and an ``s3://B`` of one name: the ``ais://`` bucket wins (AIS answers
+such a name with 422 AmbiguousBucketName).
+
+On a remote bucket, GET/HEAD are ``RemoteObjects``' cold/warm/validated reads (ranges
+too), PUT writes through, DELETE (and DeleteObjects) is forwarded (a missing key is
+204, as the backend answers), CopyObject within one backend is the backend's
+server-side copy (across backends or to/from an ``ais://`` bucket it is streamed through
+the node), ListObjects(V2) is one backend page per request, and multipart uploads are
+forwarded to the backend (``aisfs_node.s3.remote_multipart``). Bucket configuration
+(tagging, CORS, policy...) stays the node's own, as AIS keeps props in its BMD.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+
+from aisfs.backend import (
+    BucketRef,
+    Provider,
+    RemoteObjects,
+    RemoteRead,
+    Resolved,
+    client_etag,
+)
+from aisfs.backend.provider import LOCAL_PREFIX, bucket_of_local, local_bucket_name
+from aisfs.backend.s3 import RemoteDeleted
+from aisfs.backend.types import RemoteAttrs
+from aisfs.crypto.envelope import refuse_encrypted
+from aisfs.errors import S3Error
+from aisfs.s3 import xml as s3xml
+from aisfs.s3.conditions import (
+    check_copy_source_preconditions,
+    check_preconditions,
+    format_http_date,
+)
+from aisfs.s3.ranges import content_range
+from aisfs.s3.refusals import refuse_lock, refuse_sse, with_overrides
+from aisfs.s3.request import listing_encoding, parse_copy_source, parse_max
+from aisfs.store.chunks import StoreCorruption
+from aisfs.store.types import BucketInfo, ObjectMeta
+from aisfs_node import inventory
+from aisfs_node.http import Response, first_piece_read
+from aisfs_node.s3.body import UploadBody, checksum_headers
+from aisfs_node.s3.context import (
+    Context,
+    Services,
+    meta_from_headers,
+    read_small_body,
+    stored_object_headers,
+)
+from aisfs_node.s3.remote_multipart import RemoteMultipart, pieces_of, read_copy_source
+from aisfs_node.s3.remote_version_listing import list_versions_page
+from aisfs_node.s3.remote_versions import delete_version, read_selected, selector_of
+
+log = logging.getLogger("aisfs.s3")
+
+XML = "application/xml"
+AWS_PREFIX = LOCAL_PREFIX[Provider.AWS]
+# operations that never address a remote bucket's objects
+_LOCAL_ONLY = {"CreateBucket", "ListBuckets", "PreflightRequest"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Listed:
+    """A backend listing entry as s3xml's ObjectRecord."""
+
+    key: str
+    size: int
+    etag: str
+    mtime_ns: int
+
+
+def object_headers(attrs: RemoteAttrs) -> list[tuple[str, str]]:
+    """What a GET/HEAD of a remote object answers with (the backend's attributes)."""
+    headers = [
+        ("last-modified", format_http_date(attrs.last_modified_ns or time.time_ns())),
+        ("etag", s3xml.quote_etag(attrs.etag)),
+        ("accept-ranges", "bytes"),
+        ("content-type", attrs.content_type or "binary/octet-stream"),
+    ]
+    headers += stored_object_headers(attrs.headers, attrs.user)
+    if attrs.version:
+        headers.append(("x-amz-version-id", attrs.version))
+    return headers
+
+
+class RemoteS3:
+    """Hooked into the router (``aisfs_node.s3.api``): answers the operations on remote buckets,
+    hands everything else to the local handler."""
+
+    def __init__(self, services: Services, remote: RemoteObjects, *, discover: bool) -> None:
+        self.services = services
+        self.remote = remote
+        self.discover = discover
+        self.multipart = RemoteMultipart(services, remote, self.resolve)
+
+    # == which bucket ====================================================================
+
+    async def resolve(self, name: str) -> Resolved | None:
+        """The remote bucket ``name`` stands for, or None (a local one, or none at all)."""
+        store = self.services.store
+        backends = self.remote.backends
+        try:
+            info = await store.get_bucket(name)
+        except S3Error as e:
+            if e.code != "NoSuchBucket":
+                raise
+        else:
+            rb = backends.resolve(BucketRef(Provider.AIS, name), info.props)
+            return rb if rb.is_remote else None
+        ref = BucketRef(Provider.AWS, name)
+        try:
+            info = await store.get_bucket(local_bucket_name(ref))
+        except S3Error as e:
+            if e.code != "NoSuchBucket":
+                raise
+        else:
+            return backends.resolve(ref, info.props)
+        if not self.discover:
+            return None
+        rb = backends.resolve(ref, {})
+        try:
+            await self.remote.backend(rb).head_bucket(name)
+        except S3Error as e:
+            if e.code in ("NoSuchBucket", "AccessDenied"):
+                return None
+            raise
+        await self.remote.ensure_local_bucket(rb)
+        return rb
+
+    async def handle(
+        self, ctx: Context, handler: Callable[[Context], Awaitable[Response]]
+    ) -> Response:
+        op = ctx.s3.operation
+        if op == "ListBuckets":
+            return await self.list_buckets()
+        bucket = ctx.s3.bucket
+        if bucket is None or op in _LOCAL_ONLY:
+            return await handler(ctx)
+        if bucket.startswith(AWS_PREFIX):  # the cache's own name is not an S3 name
+            raise S3Error("NoSuchBucket", "The specified bucket does not exist", bucket)
+        rb = await self.resolve(bucket)
+        if rb is None:
+            return await handler(ctx)
+        refuse_sse(op, ctx.http.headers)  # type: ignore[arg-type]  # nothing encrypted here: 501
+        refuse_lock(op, ctx.http.headers)  # type: ignore[arg-type]  # nothing locked here: 501
+        own: Callable[[Context, Resolved], Awaitable[Response]] | None = getattr(
+            self, f"op_{op}", None
+        ) or getattr(self.multipart, f"op_{op}", None)
+        if own is not None:
+            return await own(ctx, rb)
+        if rb.bucket.provider is not Provider.AIS:
+            # bucket configuration of an s3:// bucket: kept on its store bucket
+            ctx = type(ctx)(ctx.http, replace(ctx.s3, bucket=rb.local), ctx.request_id,
+                            ctx.auth)
+        return await handler(ctx)
+
+    # == buckets =========================================================================
+
+    async def list_buckets(self) -> Response:
+        """The store's buckets; a known ``s3://B`` by its own name (unless an ``ais://B``
+        exists: that one is what ``/s3/B`` addresses)."""
+        buckets = await self.services.store.list_buckets()
+        names = {b.name for b in buckets}
+        shown: list[BucketInfo] = []
+        for b in buckets:
+            ref = bucket_of_local(b.name)
+            if ref.provider is Provider.AIS:
+                shown.append(b)
+            elif ref.name not in names:
+                shown.append(BucketInfo(ref.name, b.created_ns, b.props))
+        shown.sort(key=lambda b: b.name)
+        return Response(200, [("content-type", XML)], s3xml.list_buckets_result(shown))
+
+    async def op_HeadBucket(self, ctx: Context, rb: Resolved) -> Response:
+        assert rb.remote is not None
+        if rb.bucket.provider is not Provider.AIS:
+            await self.remote.backend(rb).head_bucket(rb.remote.name)
+        region = rb.settings.region if rb.settings else self.services.cfg.auth.region
+        return Response(200, [("x-amz-bucket-region", region)], head=True)
+
+    async def op_DeleteBucket(self, ctx: Context, rb: Resolved) -> Response:
+        if rb.bucket.provider is Provider.AIS:
+            await self.services.store.delete_bucket(ctx.bucket)
+            await inventory.drop_bucket(self.services.store, rb.bucket)  # they go with it
+            return Response(204)
+        raise S3Error("NotImplemented", f"{rb.bucket} is a backend bucket: the node does not "
+                      "delete backend buckets", ctx.bucket, status=501)
+
+    async def _list(self, ctx: Context, rb: Resolved, v2: bool) -> Response:
+        if inventory.s3_wants_inventory(ctx):  # Ais-Bucket-Inventory: from an NBI
+            return await inventory.s3_list(ctx, self.services.store, rb, v2)
+        q = ctx.s3.query
+        max_keys = parse_max(q.get("max-keys"), "max-keys")
+        prefix = q.get("prefix", "")
+        delimiter = q.get("delimiter", "")
+        encoding = listing_encoding(q)
+        token = q.get("continuation-token") if v2 else None
+        start_after = q.get("start-after", "") if v2 else q.get("marker", "")
+        entries: list[_Listed] = []
+        prefixes: list[str] = []
+        next_token = ""
+        if max_keys > 0:
+            page = await self.remote.list_page(
+                rb, prefix=prefix, delimiter=delimiter, token=token or "",
+                start_after="" if token else start_after, page_size=max_keys,
+            )
+            entries = [_Listed(e.key, e.size, e.etag, e.last_modified_ns)
+                       for e in page.entries]
+            prefixes = page.common_prefixes
+            next_token = page.next_token
+        else:
+            await self.remote.backend(rb).head_bucket(self._remote_name(rb))
+        truncated = bool(next_token)
+        params = s3xml.ListParams(
+            prefix=prefix, delimiter=delimiter or None, max_keys=max_keys,
+            encoding_type=encoding, marker="" if v2 else start_after,
+            start_after=q.get("start-after") if v2 else None, continuation_token=token,
+            fetch_owner=q.get("fetch-owner", "").lower() == "true",
+        )
+        if v2:
+            body = s3xml.list_objects_v2_result(
+                ctx.bucket, entries, prefixes, params, truncated, next_token or None)
+        else:
+            last = max([e.key for e in entries[-1:]] + prefixes[-1:], default="")
+            body = s3xml.list_objects_v1_result(
+                ctx.bucket, entries, prefixes, params, truncated,
+                last if truncated and last else None)
+        return Response(200, [("content-type", XML)], body)
+
+    async def op_ListObjects(self, ctx: Context, rb: Resolved) -> Response:
+        return await self._list(ctx, rb, v2=False)
+
+    async def op_ListObjectsV2(self, ctx: Context, rb: Resolved) -> Response:
+        return await self._list(ctx, rb, v2=True)
+
+    async def op_ListObjectVersions(self, ctx: Context, rb: Resolved) -> Response:
+        body = await list_versions_page(self.remote, rb, ctx.bucket, ctx.s3.query)
+        return Response(200, [("content-type", XML)], body)  # the backend's versions
+
+    @staticmethod
+    def _remote_name(rb: Resolved) -> str:
+        assert rb.remote is not None
+        return rb.remote.name
+
+    # == objects =========================================================================
+
+    async def _get_or_head(self, ctx: Context, rb: Resolved, head: bool) -> Response:
+        range_header = ctx.header("range")
+        selector = selector_of(ctx.s3.query, range_header)  # versionId, partNumber
+        selected_headers: list[tuple[str, str]] = []
+        if selector is not None:
+            sel = await read_selected(self.remote, rb, ctx.key, selector, head=head)
+            attrs, start, end, ranged, body = sel.attrs, sel.start, sel.end, sel.ranged, sel.body
+            cached, selected_headers = sel.cached, sel.headers
+        elif head:
+            h = await self.remote.head(rb, ctx.key)
+            attrs, start, end, ranged, body = h.attrs, 0, h.attrs.size - 1, False, None
+            cached = h.cached
+        else:
+            read, pieces = await read_started(self.remote, rb, ctx.key, range_header)
+            attrs, start, end, ranged = read.attrs, read.start, read.end, read.ranged
+            body, cached = pieces, read.cached
+        headers = object_headers(attrs) + selected_headers
+        headers.append(("ais-cached", "true" if cached else "false"))
+        try:
+            check_preconditions(ctx.http.headers.items(), attrs.etag, attrs.last_modified_ns)
+        except S3Error as err:
+            if body is not None:
+                await body.aclose()  # type: ignore[attr-defined]
+            if err.status == 304:
+                keep = {"etag", "last-modified"}
+                return Response(304, [h for h in headers if h[0] in keep], head=True)
+            raise
+        if not head:
+            headers = with_overrides(ctx.s3.query, headers)
+        status = 206 if ranged else 200
+        if ranged:
+            headers.append(("content-range", content_range(start, end, attrs.size)))
+        length = max(0, end - start + 1)
+        headers.append(("content-length", str(length)))
+        if body is None or length == 0:
+            if body is not None:
+                await body.aclose()  # type: ignore[attr-defined]
+            return Response(status, headers, b"", head=True)
+        return Response(status, headers, body)
+
+    async def op_GetObject(self, ctx: Context, rb: Resolved) -> Response:
+        return await self._get_or_head(ctx, rb, head=False)
+
+    async def op_HeadObject(self, ctx: Context, rb: Resolved) -> Response:
+        return await self._get_or_head(ctx, rb, head=True)
+
+    async def op_PutObject(self, ctx: Context, rb: Resolved) -> Response:
+        if ctx.header("if-match") or ctx.header("if-none-match"):
+            raise S3Error("NotImplemented", "A conditional PUT to a backend bucket is not "
+                          "supported", status=501)
+        meta = meta_from_headers(ctx)
+        body = UploadBody(ctx.http, ctx.auth)
+        info = await self.remote.put(
+            rb, ctx.key, checked_body(body, meta), meta, size=body.expected_size,
+            content_md5=body.content_md5_bytes(),
+        )
+        headers = [("etag", s3xml.quote_etag(client_etag(info)))]
+        version = str((info.meta.extra.get("remote") or {}).get("version") or "")
+        if version:
+            headers.append(("x-amz-version-id", version))
+        headers += checksum_headers(body.stored)
+        return Response(200, headers)
+
+    async def op_DeleteObject(self, ctx: Context, rb: Resolved) -> Response:
+        version = ctx.s3.query.get("versionId")
+        if version is not None:  # that version only (aisfs_node/s3/remote_versions.py)
+            return Response(204, await delete_version(self.remote, rb, ctx.key, version))
+        # a missing key: S3's 204 (an AIS backend: 404)
+        deleted = await self._delete(rb, ctx.key)
+        headers: list[tuple[str, str]] = []  # a versioned backend's delete marker, passed on
+        if deleted.version:
+            headers.append(("x-amz-version-id", deleted.version))
+        if deleted.delete_marker:
+            headers.append(("x-amz-delete-marker", "true"))
+        return Response(204, headers)
+
+    async def _delete(self, rb: Resolved, key: str) -> RemoteDeleted:
+        try:
+            return await self.remote.delete(rb, key)
+        except S3Error as e:
+            if e.code == "NoSuchKey":  # gone from the backend: no cached copy either
+                await self.remote.evict(rb, key)
+            raise
+
+    async def op_DeleteObjects(self, ctx: Context, rb: Resolved) -> Response:
+        objects, quiet = s3xml.parse_delete(await read_small_body(ctx))
+        deleted = []
+        errors: list[tuple[s3xml.ObjectIdentifier, S3Error]] = []
+        for obj in objects:
+            try:
+                if obj.version_id:
+                    answer = await delete_version(self.remote, rb, obj.key, obj.version_id)
+                    if ("x-amz-delete-marker", "true") in answer:  # a marker removed
+                        obj = replace(obj, delete_marker=True,
+                                      delete_marker_version_id=obj.version_id)
+                else:
+                    made = await self._delete(rb, obj.key)
+                    if made.delete_marker:
+                        obj = replace(obj, delete_marker=True,
+                                      delete_marker_version_id=made.version)
+            except S3Error as err:
+                if err.status >= 500:
+                    raise
+                if err.code != "NoSuchKey":  # S3: a missing key counts as deleted
+                    errors.append((obj, err))
+                    continue
+            deleted.append(obj)
+        return Response(200, [("content-type", XML)], s3xml.delete_result(deleted, errors, quiet))
+
+    async def op_CopyObject(self, ctx: Context, rb: Resolved) -> Response:
+        src_bucket, src_key, version = parse_copy_source(ctx.header("x-amz-copy-source") or "")
+        if version not in (None, "null"):
+            raise S3Error("InvalidArgument", "Invalid version id specified")
+        directive = (ctx.header("x-amz-metadata-directive") or "COPY").upper()
+        if directive not in ("COPY", "REPLACE"):
+            raise S3Error("InvalidArgument", "Unknown metadata directive.")
+        if directive == "COPY" and src_bucket == ctx.bucket and src_key == ctx.key:
+            raise S3Error(
+                "InvalidRequest",
+                "This copy request is illegal because it is trying to copy an object to itself "
+                "without changing the object's metadata, storage class, website redirect "
+                "location or encryption attributes.",
+            )
+        meta = meta_from_headers(ctx) if directive == "REPLACE" else None
+        src = await self.resolve(src_bucket)
+        if src is not None and src.settings == rb.settings:
+            return await self._server_side_copy(ctx, src, src_key, rb, meta)
+        # across backends, or from an ais:// bucket: streamed through the node
+        if src is None:
+            info = await self.services.store.head_object(src_bucket, src_key, with_data=True)
+            refuse_encrypted(info.meta.extra)  # SSE: ciphertext never goes out as data
+            check_copy_source_preconditions(ctx.http.headers.items(), info.etag, info.mtime_ns)
+            pieces = self.services.store.read_object(info, 0, info.size - 1)
+            size = info.size
+            new_meta = meta or _copy_meta(info.meta)
+        else:
+            read = await read_copy_source(self.remote, ctx, src, src_key)
+            pieces, size = pieces_of(read.body), read.attrs.size
+            new_meta = meta or ObjectMeta(content_type=read.attrs.content_type,
+                                          user=dict(read.attrs.user),
+                                          headers=dict(read.attrs.headers))
+        out = await self.remote.put(rb, ctx.key, pieces, new_meta, size=size)
+        return Response(200, [("content-type", XML)],
+                        s3xml.copy_object_result(client_etag(out), out.mtime_ns))
+
+    async def _server_side_copy(
+        self, ctx: Context, src: Resolved, src_key: str, dst: Resolved, meta: ObjectMeta | None
+    ) -> Response:
+        backend = self.remote.backend(dst)
+        if any(h.startswith("x-amz-copy-source-if-") for h, _ in ctx.http.headers.items()):
+            head = await self.remote.head(src, src_key)
+            check_copy_source_preconditions(ctx.http.headers.items(), head.attrs.etag,
+                                            head.attrs.last_modified_ns)
+        attrs = await backend.copy_object(
+            self._remote_name(src), src_key, self._remote_name(dst), ctx.key,
+            content_type=meta.content_type if meta else None,
+            user=meta.user if meta else None,
+        )
+        await self.remote.evict(dst, ctx.key)
+        headers = [("content-type", XML)]
+        if attrs.version:
+            headers.append(("x-amz-version-id", attrs.version))
+        return Response(200, headers, s3xml.copy_object_result(
+            attrs.etag, attrs.last_modified_ns or time.time_ns()))
+
+
+
+
+def _copy_meta(meta: ObjectMeta) -> ObjectMeta:
+    return ObjectMeta(content_type=meta.content_type, user=dict(meta.user),
+                      headers=dict(meta.headers))
+
+
+async def read_started(
+    remote: RemoteObjects, rb: Resolved, key: str, range_header: str | None
+) -> tuple[RemoteRead, AsyncIterator[bytes]]:
+    """GET ``key`` with its first piece read (an error then is a clean answer, not a cut
+    body). A cached copy that went between its record and its bytes (evicted or replaced
+    meanwhile: NoSuchKey, or no good inline copy) is looked up again; one still unreadable
+    after that is dropped and fetched from the backend - the backend has the object."""
+    for attempt in range(3):
+        read = await remote.get(rb, key, range_header=range_header)
+        try:
+            return read, await first_piece_read(pieces_of(read.body))
+        except (StoreCorruption, S3Error) as e:
+            gone = isinstance(e, StoreCorruption) or e.code == "NoSuchKey"
+            if not read.cached or not gone or attempt == 2:
+                raise
+            if attempt == 1:
+                log.warning("%s/%s: the cached copy cannot be read (%s): fetched again",
+                            rb.bucket, key, e)
+                await remote.evict(rb, key)
+    raise AssertionError("unreachable")
+
+
+async def checked_body(body: UploadBody, meta: ObjectMeta) -> AsyncIterator[bytes]:
+    """The client's decoded body, hashed on the way; the declared checksums (headers,
+    trailer, the signed payload hash) are checked before its end is passed on, so a
+    mismatch never reaches the backend as a complete object."""
+    hashers = list(body.hashers.values())
+    declared_md5 = body.content_md5_bytes()
+    md5 = hashlib.md5() if declared_md5 is not None else None
+    if md5 is not None:  # not every backend checks Content-MD5 (moto does not)
+        hashers.append(md5)
+    async for piece in body.stream():
+        for h in hashers:
+            h.update(piece)
+        yield piece
+    if md5 is not None and md5.digest() != declared_md5:
+        raise S3Error("BadDigest", "The Content-MD5 you specified did not match what was "
+                      "received.")
+    body.before_commit(meta)
