@@ -307,71 +307,29 @@ def big_rss(args: argparse.Namespace) -> float:
         node.stop()
 
 
-# ./run bench NAME [args]: the backend jobs' benches (each module's main(argv))
-JOB_BENCHES = {"inventory": "bench.inventory", "prefetch": "bench.prefetch",
-               "copy-bck": "bench.copy_bck", "copy_bck": "bench.copy_bck"}
+# ./run bench NAME [args]: the module that measures NAME (its main(argv)); any other NAME
+# runs bench/<NAME with - as _>.py when it exists, so a new bench needs no line here
+NAMED = {"mount": "bench.mount_io", "mount-peers": "bench.mount_peers",
+         "small": "bench.small_requests"}
+
+
+def named_bench(name: str) -> str | None:
+    """The module of ``./run bench NAME``, or None (the side-by-side run below)."""
+    if name in NAMED:
+        return NAMED[name]
+    module = name.replace("-", "_")
+    if not name.startswith("-") and os.path.exists(os.path.join(os.path.dirname(__file__),
+                                                                f"{module}.py")):
+        return f"bench.{module}"
+    return None
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["mount"]:
-        from bench.mount_io import main as mount_main
-
-        mount_main(sys.argv[2:])
-        return
-    if sys.argv[1:2] == ["mount-peers"]:
-        from bench.mount_peers import main as peers_main
-
-        peers_main(sys.argv[2:])
-        return
-    if sys.argv[1:2] == ["scale"]:
-        from bench.scale import main as scale_main
-
-        scale_main(sys.argv[2:])
-        return
-    if sys.argv[1:2] == ["listing"]:
-        from bench.listing import main as listing_main
-
-        listing_main(sys.argv[2:])
-        return
-    if sys.argv[1:2] == ["backend"]:
-        from bench.backend import main as backend_main
-
-        backend_main(sys.argv[2:])
-        return
-    if sys.argv[1:2] == ["small"]:
-        from bench.small_requests import main as small_main
-
-        small_main(sys.argv[2:])
-        return
-    if sys.argv[1:2] == ["policy"]:
-        from bench.policy import main as policy_main
-
-        policy_main(sys.argv[2:])
-        return
-    if sys.argv[1:2] == ["sse"]:
-        from bench.sse import main as sse_main
-
-        sse_main(sys.argv[2:])
-        return
-    if sys.argv[1:2] == ["versioned"]:
-        from bench.versioned import main as versioned_main
-
-        versioned_main(sys.argv[2:])
-        return
-    if sys.argv[1:2] == ["version-listing"]:
-        from bench.version_listing import main as version_listing_main
-
-        version_listing_main(sys.argv[2:])
-        return
-    if sys.argv[1:2] == ["tree"]:
-        from bench.tree import main as tree_main
-
-        tree_main(sys.argv[2:])
-        return
-    if sys.argv[1:2] and sys.argv[1] in JOB_BENCHES:  # inventory, prefetch, copy-bck
+    module = named_bench(sys.argv[1]) if sys.argv[1:2] else None
+    if module is not None:
         import importlib
 
-        importlib.import_module(JOB_BENCHES[sys.argv[1]]).main(sys.argv[2:])
+        importlib.import_module(module).main(sys.argv[2:])
         return
     parser = argparse.ArgumentParser(prog="bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
