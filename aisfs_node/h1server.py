@@ -18,7 +18,12 @@ graceful-stop policy, and the ASGI ``receive``/``send`` pair:
   checkpoint when bytes are waiting, one scheduling when they must be waited for, where
   trio's ``receive_some`` costs two and a timeout scope) and an answer of up to 64 KiB
   that the socket takes whole is written without scheduling the task: each request still
-  passes one checkpoint, so a pipelining client cannot hold the loop.
+  passes one checkpoint, so a pipelining client cannot hold the loop;
+- on plain TCP the scope offers the ASGI extension ``http.response.zerocopysend``
+  (uvicorn's name): the app hands a file descriptor, an offset and a count, and the
+  bytes go from the page cache to the socket with ``os.sendfile``, never through Python
+  (a large GET: aisfs/store/reader.py ``read_segments``). Not over TLS, where the bytes
+  must be encrypted in user space: there the extension is not offered.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from aisfs_node.h1proto import (
     response_head,
     split_target,
 )
-from aisfs_node.http import ClientGone
+from aisfs_node.http import ZEROCOPY, ClientGone
 
 log = logging.getLogger("aisfs.http")
 
@@ -150,6 +155,11 @@ class H1Server:
                 await trio.aclose_forcefully(conn.stream)
             if self.stopping and not self.connections:
                 self._all_closed.set()
+
+
+class ShortFile(Exception):
+    """A file handed to ``http.response.zerocopysend`` ended before its segment did
+    (changed under the app): the response is cut."""
 
 
 class _Connection:
@@ -266,6 +276,27 @@ class _Connection:
             data = data[sent:]
         await self.stream.send_all(data)
 
+    async def send_file(self, fd: int, offset: int, count: int) -> None:
+        """``count`` bytes of ``fd`` from ``offset`` to the socket with ``os.sendfile``
+        (plain TCP only); after a partial send the task waits until the socket drains,
+        which is also its checkpoint. A file shorter than asked: ShortFile."""
+        waited = False
+        while count > 0:
+            try:
+                n = os.sendfile(self.fd, fd, offset, count)
+            except BlockingIOError:
+                n = -1
+            if n == 0:
+                raise ShortFile(f"file ended {count} bytes before its segment")
+            if n > 0:
+                offset += n
+                count -= n
+            if count > 0:
+                await trio.lowlevel.wait_writable(self.sock)
+                waited = True
+        if not waited:
+            await trio.lowlevel.checkpoint()
+
     async def _refuse(self, err: ProtocolError) -> None:
         body = f"{err}\n".encode()
         head = response_head(
@@ -311,7 +342,7 @@ class _Exchange:
             "headers": head.headers,
             "client": self.conn.client,
             "server": self.conn.local,
-            "extensions": {},
+            "extensions": {ZEROCOPY: {}} if self.conn.fd >= 0 else {},
         }
 
     async def run(self) -> bool:
@@ -394,23 +425,19 @@ class _Exchange:
                              v if type(v) is bytes else bytes(v))
                             for k, v in message.get("headers", ())]
             return
+        if kind == ZEROCOPY and not self.finished:
+            await self._send_file(message)
+            return
         if kind != "http.response.body" or self.finished:
             return
         body: bytes = message.get("body", b"")
         more = bool(message.get("more_body", False))
         out = b""
         if not self.started:
-            if not self.status:
-                raise RuntimeError("body before http.response.start")
-            self.started = True
-            try:
-                out = self._head(body, more)
-            except BadResponseHead as e:
-                # a programming error above us: the header must not reach the wire
-                log.error("response to %s %r refused: %s", self.head.method,
-                          self.head.target[:200], e)
-                await self._send_plain_500()
+            started = await self._start(body, more)
+            if started is None:
                 return
+            out = started
         if body and body_allowed(self.head.method, self.status):
             out += b"%x\r\n%b\r\n" % (len(body), body) if self.out_chunked else body
         if not more:
@@ -418,11 +445,64 @@ class _Exchange:
             if self.out_chunked:
                 out += b"0\r\n\r\n"
         if out:
+            await self._write(out)
+
+    async def _start(self, first: bytes, more: bool) -> bytes | None:
+        """The response head (the first body message's ``first`` and ``more`` frame it);
+        None when the app's head may not go on the wire (a plain 500 went instead)."""
+        if not self.status:
+            raise RuntimeError("body before http.response.start")
+        self.started = True
+        try:
+            return self._head(first, more)
+        except BadResponseHead as e:
+            # a programming error above us: the header must not reach the wire
+            log.error("response to %s %r refused: %s", self.head.method,
+                      self.head.target[:200], e)
+            await self._send_plain_500()
+            return None
+
+    async def _write(self, out: bytes) -> None:
+        try:
+            await self.conn.send_small(out)
+        except _NET_ERRORS as e:
+            self.close = True
+            raise ClientGone(str(e) or type(e).__name__) from None
+
+    async def _send_file(self, message: dict[str, Any]) -> None:
+        """``http.response.zerocopysend``: ``count`` bytes of ``file`` (a descriptor, or
+        an object with ``fileno()``) from ``offset``, sent with ``os.sendfile``."""
+        file = message["file"]
+        fd = file if isinstance(file, int) else file.fileno()
+        offset, count = int(message.get("offset") or 0), int(message["count"])
+        more = bool(message.get("more_body", False))
+        if self.conn.fd < 0:  # not offered over TLS; an app that sends it all the same
+            data = await trio.to_thread.run_sync(os.pread, fd, count, offset)
+            await self.send({"type": "http.response.body", "body": data, "more_body": more})
+            return
+        out = b""
+        if not self.started:
+            started = await self._start(b"", True)
+            if started is None:
+                return
+            out = started
+        if count and body_allowed(self.head.method, self.status):
+            if self.out_chunked:
+                out += b"%x\r\n" % count
+            if out:
+                await self._write(out)
             try:
-                await self.conn.send_small(out)
+                await self.conn.send_file(fd, offset, count)
             except _NET_ERRORS as e:
                 self.close = True
                 raise ClientGone(str(e) or type(e).__name__) from None
+            out = b"\r\n" if self.out_chunked else b""
+        if not more:
+            self.finished = True
+            if self.out_chunked:
+                out += b"0\r\n\r\n"
+        if out:
+            await self._write(out)
 
     def _head(self, first: bytes, more: bool) -> bytes:
         headers = self.headers

@@ -12,19 +12,24 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import trio
 
 from aisfs.errors import S3Error, only, unwrap
+from aisfs.store.reader import FileSegment
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+Piece = TypeVar("Piece", bytes, bytes | FileSegment)
 
 SEND_PIECE = 1024 * 1024
+# the ASGI extension (uvicorn's and hypercorn's name) by which a server sends a file's
+# bytes itself: the node's own server offers it on plain TCP (aisfs_node/h1server.py)
+ZEROCOPY = "http.response.zerocopysend"
 
 log = logging.getLogger("aisfs.http")
 
@@ -151,7 +156,9 @@ class Request:
 class Response:
     status: int = 200
     headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes | AsyncIterable[bytes] = b""
+    # pieces of a stream: bytes, or a FileSegment (aisfs/store/reader.py) where the
+    # server takes ZEROCOPY - the response's maker asks (``zero_copy``)
+    body: bytes | AsyncIterable[bytes] | AsyncIterable[bytes | FileSegment] = b""
     # HEAD answers carry Content-Length of the entity without sending it
     head: bool = False
 
@@ -185,7 +192,11 @@ async def send_response(send: Send, response: Response) -> int:
     sent = 0
     try:
         async for piece in body:
-            if piece:
+            if type(piece) is FileSegment:
+                sent += piece.count
+                await send({"type": ZEROCOPY, "file": piece.fd, "offset": piece.offset,
+                            "count": piece.count, "more_body": True})
+            elif piece:
                 sent += len(piece)
                 await send({"type": "http.response.body", "body": piece, "more_body": True})
     finally:
@@ -196,21 +207,28 @@ async def send_response(send: Send, response: Response) -> int:
     return sent
 
 
-async def first_piece_read(pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+def zero_copy(scope: Scope) -> bool:
+    """Whether the server of ``scope`` sends a file's bytes itself (``ZEROCOPY``)."""
+    extensions = scope.get("extensions")
+    return extensions is not None and ZEROCOPY in extensions
+
+
+async def first_piece_read(pieces: AsyncIterator[Piece]) -> AsyncIterator[Piece]:
     """``pieces`` with its first piece already read: an error reading it (a corrupt
     object with no good copy) raises here, before any header is sent, instead of cutting
     a response that has started."""
+    first: Piece | None
     try:
         first = await pieces.__anext__()
     except StopAsyncIteration:
-        first = b""
+        first = None
     except BaseException:
         await pieces.aclose()  # type: ignore[attr-defined]
         raise
 
-    async def stream() -> AsyncIterator[bytes]:
+    async def stream() -> AsyncIterator[Piece]:
         try:
-            if first:
+            if first is not None and len(first):
                 yield first
             async for piece in pieces:
                 yield piece

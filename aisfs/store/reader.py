@@ -1,28 +1,49 @@
-"""Reads: ``head_object`` (with the bytes of a small object) and ``read_object``."""
+"""Reads: ``head_object`` (with the bytes of a small object), ``read_object``, and
+``read_segments`` for a server that sends a chunk file's bytes itself (sendfile)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
+import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import trio
 
 from ..errors import S3Error
+from . import layout
 from .buckets import Buckets
-from .chunks import ChunkStore, StoreCorruption
+from .chunks import ChunkStore, StoreCorruption, chunk_hash
 from .config import MiB
 from .index import Index
 from .inline_cache import cache_for
 from .manifest import info_from_json, inline_ok
 from .manifests import load_inline
 from .mountpaths import MountpathSet
-from .threads import run_sync, start_soon
+from .threads import Pending, run_sync, start_soon
 from .types import ChunkRef, ObjectInfo
+from .verified import VerifiedCopies
 from .version_files import read_version
 
 READ_PIECE = MiB
 INLINE_READ = MiB  # head_object(with_data=True) reads objects up to this size
+
+
+@dataclass(frozen=True, slots=True)
+class FileSegment:
+    """``count`` bytes at ``offset`` of the open file ``fd`` (a chunk copy verified
+    lately and unchanged since: ``verified.py``), for the server to send as they are
+    (``os.sendfile``). The descriptor is the reader's: valid until the reader is
+    resumed or closed, and closed by it."""
+
+    fd: int
+    offset: int
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
 
 
 class Reader:
@@ -36,6 +57,7 @@ class Reader:
         self.chunks = chunks
         self.buckets = buckets
         self.cache = cache_for(index)  # inline objects' verified bytes (inline_cache.py)
+        self.verified = VerifiedCopies()  # chunk copies read and verified lately
 
     def _record(self, bucket: str, key: str) -> ObjectInfo:
         """The object's record from its index row (NoSuchKey / NoSuchBucket if none)."""
@@ -210,12 +232,7 @@ class Reader:
             for i in range(0, len(view), READ_PIECE):
                 yield bytes(view[i : i + READ_PIECE])
             return
-        wanted: list[tuple[ChunkRef, int]] = []
-        off = 0
-        for ref in info.chunks:
-            if off + ref.size > start and off <= end:
-                wanted.append((ref, off))
-            off += ref.size
+        wanted = _wanted(info, start, end)
         if not wanted:
             return
         ids = [c.id for c in info.chunks]
@@ -235,3 +252,120 @@ class Reader:
                 del data, view
         finally:
             self.chunks.unpin(ids)
+
+    # -- zero-copy reads --------------------------------------------------------------
+
+    async def read_segments(
+        self, info: ObjectInfo, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes | FileSegment]:
+        """``read_object`` for a server that can send a file's bytes itself: a chunk
+        copy verified lately and unchanged since (``verified.py``) comes as a
+        ``FileSegment`` of its open file, its bytes never read by Python; any other chunk
+        is read and verified as ``read_object`` does (then remembered as verified) and
+        comes as its bytes, whole. Inline and small objects: ``read_object``'s pieces."""
+        if end is None or end >= info.size:
+            end = info.size - 1
+        wanted = _wanted(info, start, end)
+        if info.inline_xxh3 or info.inline is not None or not wanted or (
+                info.data is not None and len(info.data) == info.size):
+            async for piece in self.read_object(info, start, end):
+                yield piece
+            return
+        ids = [c.id for c in info.chunks]
+        for cid in ids:
+            self.chunks.pin(cid)
+        ahead: Pending[bytes | int] | None = None
+        try:
+            ahead = await start_soon(self._open_verified, info, wanted[0][0])
+            for n, (ref, c_start) in enumerate(wanted):
+                assert ahead is not None
+                got = await ahead.result()
+                ahead = None
+                if n + 1 < len(wanted):
+                    ahead = await start_soon(self._open_verified, info, wanted[n + 1][0])
+                lo = max(start, c_start) - c_start
+                hi = min(end, c_start + ref.size - 1) - c_start + 1
+                if isinstance(got, int):
+                    try:
+                        yield FileSegment(got, lo, hi - lo)
+                    finally:
+                        os.close(got)
+                else:
+                    yield got if lo == 0 and hi == len(got) else got[lo:hi]
+                del got
+        finally:
+            if ahead is not None:
+                await _close_pending(ahead)
+            self.chunks.unpin(ids)
+
+    def _open_verified(self, info: ObjectInfo, ref: ChunkRef) -> bytes | int:
+        """(A worker thread.) An open descriptor of a copy of ``ref`` verified lately
+        and unchanged since, its read-ahead started; else the chunk's bytes, read and
+        verified now (the copy remembered as verified). A copy that is not good sends
+        the read the usual way (``_read_chunk_sync``: every copy, repairs, errors)."""
+        for mp in self.mps.order(ref.id):
+            path = layout.chunk_path(mp.root, ref.id)
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue  # a copy off its first place: the next mountpath
+            except OSError:
+                break
+            try:
+                found = self._trusted_or_read(fd, path, ref)
+            except OSError:
+                found = None
+            if not isinstance(found, int):
+                os.close(fd)
+            if found is not None:
+                return found
+            break
+        return self._read_chunk_sync(info, ref)
+
+    def _trusted_or_read(self, fd: int, path: str, ref: ChunkRef) -> bytes | int | None:
+        """``fd`` when its copy is trusted (verified lately, same stamp); else its bytes
+        if they verify (remembered then); None if they do not."""
+        st = os.fstat(fd)
+        if st.st_size == ref.size and self.verified.trusted(path, st):
+            os.posix_fadvise(fd, 0, ref.size, os.POSIX_FADV_WILLNEED)
+            return fd
+        started = time.time_ns()
+        data = _read_fd(fd, ref.size)
+        if len(data) != ref.size or chunk_hash(data) != layout.chunk_base(ref.id):
+            self.verified.forget(path)
+            return None
+        self.verified.remember(path, st, os.fstat(fd), started)
+        return data
+
+
+def _wanted(info: ObjectInfo, start: int, end: int) -> list[tuple[ChunkRef, int]]:
+    """The chunks that hold bytes ``start..end``, each with its offset in the object."""
+    wanted: list[tuple[ChunkRef, int]] = []
+    off = 0
+    for ref in info.chunks:
+        if off + ref.size > start and off <= end:
+            wanted.append((ref, off))
+        off += ref.size
+    return wanted
+
+
+def _read_fd(fd: int, size: int) -> bytes:
+    """Up to ``size`` + 1 bytes of ``fd`` from its start (one more tells a longer file)."""
+    parts: list[bytes] = []
+    got = 0
+    while got <= size:
+        piece = os.pread(fd, size + 1 - got, got)
+        if not piece:
+            break
+        parts.append(piece)
+        got += len(piece)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+async def _close_pending(pending: Pending[bytes | int]) -> None:
+    """Wait (shielded: a few file operations at most) for a read-ahead nobody will
+    take, and close the descriptor it may have opened."""
+    with trio.CancelScope(shield=True), contextlib.suppress(Exception):
+        got = await pending.result()
+        if isinstance(got, int):
+            os.close(got)

@@ -12,6 +12,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator
 
+from aisfs.crypto.envelope import EXTRA_KEY
 from aisfs.errors import S3Error, no_good_copy
 from aisfs.s3 import xml as s3xml
 from aisfs.s3.conditions import check_preconditions, format_http_date
@@ -19,11 +20,12 @@ from aisfs.s3.ranges import content_range, parse_range
 from aisfs.s3.refusals import with_overrides
 from aisfs.s3.request import parse_part_number
 from aisfs.store.chunks import StoreCorruption
+from aisfs.store.reader import FileSegment
 from aisfs.store.store import Store
 from aisfs.store.types import ObjectInfo
 from aisfs.store.versions import versioning
 from aisfs_node.errors import s3_error
-from aisfs_node.http import Response, first_piece_read
+from aisfs_node.http import Response, first_piece_read, zero_copy
 from aisfs_node.s3.body import UploadBody, checksum_headers
 from aisfs_node.s3.context import (
     Context,
@@ -180,10 +182,16 @@ class ObjectOps:
 
     async def _body_checked_first(
         self, ctx: Context, info: ObjectInfo, start: int, end: int
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncIterator[bytes] | AsyncIterator[bytes | FileSegment]:
         """The object's bytes, with the first piece read (and verified) before the headers
-        go out: a corrupt object with no good copy is then a clean 500, not a cut body."""
+        go out: a corrupt object with no good copy is then a clean 500, not a cut body.
+        Where the server sends files itself (plain HTTP on the node's own server) and the
+        object is stored as sent (no SSE), chunk copies verified lately go as file
+        segments (sendfile: ``Reader.read_segments``)."""
         try:
+            if zero_copy(ctx.http.scope) and EXTRA_KEY not in info.meta.extra:
+                return await first_piece_read(
+                    self.store.reader.read_segments(info, start, end))
             return await first_piece_read(self.sse.read_object(ctx, info, start, end))
         except StoreCorruption as exc:
             log.error("request %s: %s/%s has no good copy of %s", ctx.request_id,
