@@ -94,7 +94,7 @@ class AuthResult:
         return self.payload_hash in SIGNED_STREAMING
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs ~1 us more
 class _Parsed:
     access_key: str
     date: str
