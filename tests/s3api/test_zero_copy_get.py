@@ -135,3 +135,36 @@ def test_changed_copy_is_repaired_from_its_mirror(tmp_path: Path) -> None:
         assert repaired == 1
     finally:
         assert node.stop() == 0, node.log()
+
+
+def test_tls_takes_the_copying_path_beside_plain_http(tmp_path: Path) -> None:
+    """Over TLS the server offers no zero-copy send: the same object, verified and
+    trusted, comes whole over https and over plain http from one node."""
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    ca = cert
+    node = start_node(tmp_path, config=(
+        f"[store]\nchunk_size = {CHUNK}\n"
+        f'[net]\nhttps_listen = ["127.0.0.1:0"]\ncertfile = "{cert}"\nkeyfile = "{key}"\n'))
+    try:
+        data = os.urandom(4 * CHUNK + 1)
+        put_and_settle(node, "both", data)
+        url = urlparse(node.https_url)
+        for _ in range(2):
+            assert request(node, "GET", "/zcopy/both")[2] == data
+            conn = http.client.HTTPSConnection(
+                url.hostname, url.port, timeout=60,
+                context=ssl.create_default_context(cafile=str(ca)))
+            try:
+                conn.request("GET", "/s3/zcopy/both", headers={"Range": "bytes=5-"})
+                resp = conn.getresponse()
+                assert resp.status == 206 and resp.read() == data[5:]
+            finally:
+                conn.close()
+    finally:
+        assert node.stop() == 0, node.log()
