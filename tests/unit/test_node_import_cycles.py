@@ -1,5 +1,5 @@
-"""No import circle inside aisfs_node/: each wing (aisfs_node/s3, aisfs_node/native) has a context module
-its router and its handlers import, and nothing imports a router back.
+"""No import circle inside aisfs_node/: each wing (aisfs_node/s3, aisfs_node/native) has a
+context module its router and its handlers import, and nothing imports a router back.
 
 Every import counts - relative or absolute, inside functions and under TYPE_CHECKING -
 walked with ast (support/import_cycles.py).
