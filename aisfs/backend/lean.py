@@ -55,8 +55,6 @@ RECEIVE = 4 * 1024 * 1024  # bytes asked of the socket per receive of a body
 WHERE_KEPT = 4096  # request targets kept (``LeanClient._where``)
 _STATUS_CODES = {304: "NotModified", 404: "NoSuchKey", 412: "PreconditionFailed"}
 _META = "x-amz-meta-"
-_FREE_REFS = 3  # a kept buffer's references when only the pool has it: the list, the
-# loop's variable, getrefcount's argument
 _NETWORK = (OSError, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError)
 
 
@@ -334,12 +332,24 @@ class Buffers:
         if n != self.POOLED:
             return bytearray(n)
         for buf in self._kept:
-            if sys.getrefcount(buf) <= _FREE_REFS:
+            if sys.getrefcount(buf) == _FREE_REFS:
                 return buf
         buf = bytearray(n)
         if len(self._kept) < self.KEPT:
             self._kept.append(buf)
         return buf
+
+
+def _free_refs() -> int:
+    """The reference count ``Buffers.take`` sees of a buffer only its list holds, measured
+    with the same code (not assumed: the interpreter decides what its loop holds)."""
+    kept = [bytearray(1)]
+    for buf in kept:
+        return sys.getrefcount(buf)
+    raise AssertionError("unreachable")
+
+
+_FREE_REFS = _free_refs()
 
 
 class LeanBody:
