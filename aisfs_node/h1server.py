@@ -439,7 +439,9 @@ class _Exchange:
                 return
             out = started
         if body and body_allowed(self.head.method, self.status):
-            out += b"%x\r\n%b\r\n" % (len(body), body) if self.out_chunked else body
+            # a lone piece as it is (a fill's bytearray: b"" + it would copy it)
+            out = (out + b"%x\r\n%b\r\n" % (len(body), body) if self.out_chunked
+                   else out + body if out else body)
         if not more:
             self.finished = True
             if self.out_chunked:

@@ -39,6 +39,7 @@ from ..s3.ranges import parse_range
 from ..store import ObjectInfo, ObjectMeta, Store
 from ..store.lru import touch
 from ..store.writer import RemoteCopy
+from . import direct_io
 from .cachemeta import remote_attrs, remote_of
 from .fill import Fill, FillMemory, Relay
 from .flights import Flight, Flights
@@ -110,6 +111,7 @@ class RemoteObjects:
         self._fill_memory = FillMemory(FILL_MEMORY)
         self.fill_piece = min(FILL_PIECE, max(MiB, int(getattr(
             getattr(store, "config", None), "chunk_size", FILL_PIECE))))
+        direct_io.install(store.chunks)  # remote copies' chunks written with O_DIRECT
 
     @property
     def background(self) -> trio.Nursery:

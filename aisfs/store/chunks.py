@@ -78,6 +78,8 @@ class ChunkStore:
         # ids stored with sync=False whose writer has not fdatasynced them yet: a writer
         # that dedups onto one must make it durable itself (``_place``)
         self._unsynced: set[str] = set()
+        # how a sync=False copy (a remote object's) is written: aisfs/backend/direct_io.py
+        self.direct_writer: Callable[[str, bytes | bytearray, bool], None] = write_tmp
 
     # -- pins -------------------------------------------------------------------------
 
@@ -241,7 +243,7 @@ class ChunkStore:
     ) -> None:
         final = layout.chunk_path(mp.root, cid)
         tmp = layout.tmp_path(mp.root, "chunk")
-        write_tmp(tmp, data, self.fsync and sync)
+        (write_tmp if sync else self.direct_writer)(tmp, data, self.fsync and sync)
         try:
             if replace:
                 # another copy holds exactly these bytes; this one is damaged: repair it

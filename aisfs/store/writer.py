@@ -78,8 +78,8 @@ class RemoteCopy:
 
 
 def _joined(parts: list[bytes | memoryview]) -> bytes:
-    """The parts as one buffer: a lone ``bytes`` as it is (no copy)."""
-    if len(parts) == 1 and isinstance(parts[0], bytes):
+    """The parts as one buffer: a lone ``bytes`` (or a fill's ``bytearray``) as it is."""
+    if len(parts) == 1 and isinstance(parts[0], bytes | bytearray):
         return parts[0]
     return b"".join(parts)
 

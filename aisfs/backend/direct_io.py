@@ -1,0 +1,113 @@
+"""Chunk files of a remote object's copy written with O_DIRECT (the store's hook
+``ChunkStore.direct_writer``, installed by ``install``).
+
+A cold GET's fill writes every byte it relays into the store. Through the page cache that
+write was most of the front's CPU (``copy_folio_from_iter_atomic``: 51 % of a 256 MiB cold
+GET's profile, ~1.5 CPU s/GiB on this VM, and the writeback after it); with O_DIRECT the
+device reads the bytes from our buffer and the kernel copies nothing (~0.25 CPU s/GiB,
+2-5x the throughput here). The copy is fdatasynced once before it is published
+(writer.py's ``sync_once``), as before: O_DIRECT only changes how the bytes get there.
+
+O_DIRECT wants the buffer, the length and the file offset aligned to the device's block:
+the bytes are copied into a page-aligned anonymous mmap (a user-space copy, ~0.05 s/GiB),
+the whole blocks written, and a short last block written padded with zeros, then cut
+back with ``ftruncate``. Small chunks (< ``DIRECT_MIN``) gain nothing and would wait for
+the device on every write: they go through the page cache as before, as does everything
+on a file system that refuses O_DIRECT (tmpfs: EINVAL at open).
+
+The trade: a chunk written so is not in the page cache, the first warm GET reads it from
+the device (a cache node's data is larger than its RAM anyway; the page cache keeps what
+is read, not what is filled).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import mmap
+import os
+import threading
+
+from ..store.chunks import ChunkStore
+from ..store.files import FILE_MODE, write_all, write_tmp
+
+DIRECT_MIN = 1024 * 1024  # bytes: smaller chunks are written through the page cache
+BLOCK = 4096  # the alignment O_DIRECT is given (a multiple of every device's block here)
+KEPT = 4  # aligned buffers kept for reuse (more are made when more writers run at once)
+_O_DIRECT = getattr(os, "O_DIRECT", 0)
+
+
+class _Buffers:
+    """Page-aligned buffers, reused: at most ``KEPT`` kept between writes."""
+
+    def __init__(self) -> None:
+        self._free: list[mmap.mmap] = []
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> mmap.mmap:
+        with self._lock:
+            for i, buf in enumerate(self._free):
+                if len(buf) >= size:
+                    return self._free.pop(i)
+        return mmap.mmap(-1, size)
+
+    def give(self, buf: mmap.mmap) -> None:
+        with self._lock:
+            if len(self._free) < KEPT:
+                self._free.append(buf)
+                return
+        buf.close()
+
+
+_buffers = _Buffers()
+_refused: set[str] = set()  # directories whose file system refused O_DIRECT
+
+
+def write_tmp_direct(tmp: str, data: bytes | bytearray | memoryview, fsync: bool) -> None:
+    """``files.write_tmp`` with O_DIRECT for a chunk of at least ``DIRECT_MIN`` bytes."""
+    where = os.path.dirname(tmp)
+    if len(data) < DIRECT_MIN or not _O_DIRECT or where in _refused:
+        write_tmp(tmp, data, fsync)
+        return
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_DIRECT, FILE_MODE)
+    except OSError as e:
+        if e.errno != errno.EINVAL:
+            raise
+        _refused.add(where)
+        write_tmp(tmp, data, fsync)
+        return
+    try:
+        _write_aligned(fd, data)
+        if fsync:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    os.close(fd)
+
+
+def _write_aligned(fd: int, data: bytes | bytearray | memoryview) -> None:
+    n = len(data)
+    padded = -(-n // BLOCK) * BLOCK
+    buf = _buffers.take(padded)
+    try:
+        view = memoryview(buf)
+        try:
+            view[:n] = data
+            if padded > n:
+                view[n:padded] = bytes(padded - n)
+            write_all(fd, view[:padded])
+        finally:
+            view.release()
+    finally:
+        _buffers.give(buf)
+    if padded > n:
+        os.ftruncate(fd, n)
+
+
+def install(chunks: ChunkStore) -> None:
+    """Remote copies' chunks (``store(..., sync=False)``) written with O_DIRECT."""
+    chunks.direct_writer = write_tmp_direct
