@@ -32,6 +32,7 @@ from aisfs.config import NodeConfig
 from aisfs.errors import S3Error
 from aisfs.s3.request import S3Request, parse_copy_source
 from aisfs.store import acls as stored_acls
+from aisfs.store.versions import no_such_version, valid_version_id
 from aisfs_node.http import Request, Response
 from aisfs_node.s3_policy import PolicyGate
 
@@ -216,7 +217,7 @@ class AccessControl:
         object_acl = None
         if object_acls:
             assert key is not None
-            object_acl = acls.from_json(await stored_acls.of(store.index).get(bucket, key))
+            object_acl = await self._requested_object_acl(store, bucket, key, s3, b)
         verdict, public = self.policies.verdict(
             policy_text, bucket, operation, key, caller, context_of(caller, s3, http))
         decision = access.decide(access.AccessRequest(
@@ -458,7 +459,8 @@ class AccessControl:
             if err.code in ("NoSuchKey", "NoSuchBucket"):
                 return
             raise
-        await rows.set(bucket, key, obj.generation, None if acl is None else acls.to_json(acl))
+        await rows.set(bucket, key, obj.generation, None if acl is None else acls.to_json(acl),
+                       obj.version_id or "null")  # the version keeps it once not current
         if acl is not None and not has_rows:
             await self.mark(store, bucket)
         if acl is not None and obj.version_id and obj.version_id != "null" and \
@@ -473,6 +475,80 @@ class AccessControl:
         if not b.enforced and b.props.get(access.OBJECT_ACLS_PROP):
             doc = await stored_acls.of(store.index).get(bucket, key)
         return acls.from_json(doc) or acls.private(b.owner)
+
+    async def version_acl(self, store: Store, bucket: str, key: str, version_id: str,
+                          b: Bucket) -> acls.AccessControlPolicy:
+        """The ACL of one version (the current's when it is the current; its default,
+        private to its owner, when it has none of its own); NoSuchVersion, and 405
+        MethodNotAllowed for a delete marker (it has no ACL), as AWS."""
+        info = await store.head_version(bucket, key, version_id)
+        if info.delete_marker:
+            raise delete_marker_refused("GET")
+        if b.enforced:
+            return acls.private(b.owner)
+        found = await self._stored_version_acl(store, bucket, key, version_id,
+                                               info.generation, b)
+        return found or acls.private(b.owner)
+
+    async def _stored_version_acl(self, store: Store, bucket: str, key: str,
+                                  version_id: str, generation: int,
+                                  b: Bucket) -> acls.AccessControlPolicy | None:
+        """A version's own ACL, else (a version another wrote, before versions kept
+        their ACLs) private to its recorded owner; None: the bucket owner's default."""
+        if not b.props.get(access.OBJECT_ACLS_PROP):
+            return None
+        rows = stored_acls.of(store.index)
+        found = acls.from_json(await rows.version(bucket, key, version_id, generation))
+        if found is None:
+            owner = (await rows.version_owners(bucket, [(key, version_id)])).get(
+                (key, version_id))
+            found = acls.private(owner) if owner else None
+        return found
+
+    async def set_version_acl(self, store: Store, bucket: str, key: str, version_id: str,
+                              acl: acls.AccessControlPolicy | None) -> None:
+        """Give one version its ACL (None: the default); the current's as
+        ``set_object_acl``. NoSuchVersion; 405 for a delete marker."""
+        info = await store.head_version(bucket, key, version_id)
+        if info.delete_marker:
+            raise delete_marker_refused("PUT")
+        if (info.version_id or "null") != version_id:
+            raise no_such_version(key, version_id)  # gone meanwhile
+        try:
+            current = await store.head_object(bucket, key)
+        except S3Error as err:
+            if err.code != "NoSuchKey":
+                raise
+            current = None
+        if current is not None and (current.version_id or "null") == version_id:
+            await self.set_object_acl(store, bucket, key, acl)
+            return
+        doc = None if acl is None else acls.to_json(acl)
+        await stored_acls.of(store.index).set_version(bucket, key, version_id,
+                                                      info.generation, doc)
+        if acl is not None:
+            await self.mark(store, bucket)
+
+    async def _requested_object_acl(self, store: Store, bucket: str, key: str,
+                                    s3: S3Request | None,
+                                    b: Bucket) -> acls.AccessControlPolicy | None:
+        """The stored ACL an object request is decided on: the version's it names
+        (``versionId``), else the current object's; None: the default."""
+        vid = None if s3 is None else s3.query.get("versionId")
+        if vid is None or not valid_version_id(vid):
+            return acls.from_json(await stored_acls.of(store.index).get(bucket, key))
+        try:
+            info = await store.head_version(bucket, key, vid)
+        except S3Error:
+            return None  # no such version: the handler answers, if the caller may ask
+        return await self._stored_version_acl(store, bucket, key, vid, info.generation, b)
+
+
+def delete_marker_refused(method: str) -> S3Error:
+    """A delete marker named by a versionId has no ACL: 405, as AWS answers."""
+    return S3Error("MethodNotAllowed",
+                   "The specified method is not allowed against this resource.",
+                   status=405, extra={"Method": method, "ResourceType": "DeleteMarker"})
 
 
 def check_expected_owner(expected: str | None, b: Bucket, caller: Caller) -> None:
