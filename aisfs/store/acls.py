@@ -10,7 +10,10 @@ A version's ACL row is written beside the current object's (the object row answe
 current; the version row is what stays when an overwrite makes it non-current). A
 version id other than ``null`` is never reused, so its row is that version's until the
 version is deleted; the ``null`` version's row also names its generation, since a write
-of the null version replaces it (a row naming another generation is ignored).
+of the null version replaces it (a row naming another generation is ignored). The
+current object's ACL is its row of its generation, else its version's row: a legal hold
+or a retention change republishes the object as a new generation of the same version,
+and its ACL stays.
 
 The tables are kept beside the index's own (created here, IF NOT EXISTS, so an older
 index gets them). An object's row names the generation of the object it was set on: a
@@ -50,6 +53,15 @@ CREATE TABLE IF NOT EXISTS upload_acls (
 ) WITHOUT ROWID;
 """
 OWNERS_BATCH = 500  # keys per query of ``owners`` (a listing page has up to 1000)
+# the current object's ACL: its row of this generation, else its version's row (a
+# version id is never reused: a lock change, which makes a new generation of the same
+# version, keeps the version's ACL; the null version is the generation's alone)
+_CURRENT_ACL = (
+    "coalesce(a.acl, v.acl) FROM objects o "
+    "LEFT JOIN object_acls a ON a.bucket = o.bucket AND a.key = o.key "
+    "AND a.generation = o.generation "
+    "LEFT JOIN version_acls v ON v.bucket = o.bucket AND v.key = o.key "
+    "AND v.version_id = o.version_id")
 
 
 class ObjectAcls:
@@ -64,11 +76,9 @@ class ObjectAcls:
 
     def get_sync(self, bucket: str, key: str) -> dict[str, Any] | None:
         """The ACL of the current object at ``bucket/key`` (None: none of its own)."""
-        row = self.index.row(
-            "SELECT a.acl FROM object_acls a JOIN objects o ON o.bucket = a.bucket "
-            "AND o.key = a.key AND o.generation = a.generation "
-            "WHERE a.bucket = ? AND a.key = ?", (bucket, key))
-        return _loads(row[0]) if row is not None else None
+        row = self.index.row(f"SELECT {_CURRENT_ACL} WHERE o.bucket = ? AND o.key = ?",
+                             (bucket, key))
+        return _loads(row[0]) if row is not None and row[0] is not None else None
 
     def owners_sync(self, bucket: str, keys: Sequence[str]) -> dict[str, str]:
         """The owner of each current object among ``keys`` that has an ACL of its own
@@ -79,10 +89,10 @@ class ObjectAcls:
             batch = wanted[i:i + OWNERS_BATCH]
             marks = ",".join("?" * len(batch))
             for key, text in self.index.rows(
-                    "SELECT a.key, a.acl FROM object_acls a JOIN objects o ON "
-                    "o.bucket = a.bucket AND o.key = a.key AND o.generation = a.generation "
-                    f"WHERE a.bucket = ? AND a.key IN ({marks})", (bucket, *batch)):
-                doc = _loads(text)
+                    f"SELECT o.key, {_CURRENT_ACL} WHERE o.bucket = ? AND o.key IN ({marks}) "
+                    "AND (a.acl IS NOT NULL OR v.acl IS NOT NULL)",
+                    (bucket, *batch)):
+                doc = _loads(text) if text is not None else None
                 owner = doc.get("owner") if doc is not None else None
                 if isinstance(owner, str) and owner:
                     out[key] = owner

@@ -161,3 +161,19 @@ def test_open_node_version_acls(tmp_path: Path) -> None:
                         VersionId="0" * 32) == ("NoSuchVersion", 404)
     finally:
         assert n.stop() == 0
+
+
+def test_a_lock_change_keeps_the_objects_acl(node: NodeProcess) -> None:
+    """A legal hold or retention republishes the object's record (a new generation):
+    its ACL is its version's, so it stays."""
+    alice, anon = client(node, ALICE), client(node, None)
+    alice.create_bucket(Bucket="vlock", ObjectLockEnabledForBucket=True)
+    v1 = alice.put_object(Bucket="vlock", Key="k", Body=b"held",
+                          ACL="public-read")["VersionId"]
+    alice.put_object_legal_hold(Bucket="vlock", Key="k", LegalHold={"Status": "ON"})
+    assert anon.get_object(Bucket="vlock", Key="k")["Body"].read() == b"held"
+    assert (ALL_USERS, "READ") in grants(alice.get_object_acl(Bucket="vlock", Key="k"))
+    alice.put_object_legal_hold(Bucket="vlock", Key="k", VersionId=v1,
+                                LegalHold={"Status": "OFF"})
+    assert (ALL_USERS, "READ") in grants(alice.get_object_acl(Bucket="vlock", Key="k",
+                                                              VersionId=v1))
