@@ -2,10 +2,14 @@
 read and set that version's ACL, a version keeps its ACL once an overwrite makes it
 non-current, reads of a version are decided on its own ACL; a delete marker has no ACL
 (405), an unknown version is NoSuchVersion. boto3 against a real sigv4 node (alice, bob,
-anonymous) and an open one."""
+anonymous), the aws CLI and curl against it, and boto3 against an open node."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +181,29 @@ def test_a_lock_change_keeps_the_objects_acl(node: NodeProcess) -> None:
                                 LegalHold={"Status": "OFF"})
     assert (ALL_USERS, "READ") in grants(alice.get_object_acl(Bucket="vlock", Key="k",
                                                               VersionId=v1))
+
+
+@pytest.mark.skipif(shutil.which("aws") is None, reason="aws CLI not installed")
+def test_aws_cli_version_acls(node: NodeProcess, tmp_path: Path) -> None:
+    alice = client(node, ALICE)
+    versioned(alice, "vcli")
+    v1 = alice.put_object(Bucket="vcli", Key="f", Body=b"one")["VersionId"]
+    alice.put_object(Bucket="vcli", Key="f", Body=b"two")
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=ALICE[0], AWS_SECRET_ACCESS_KEY=ALICE[1],
+               AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE=str(tmp_path / "none"),
+               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
+
+    def aws(*args: str) -> str:
+        return subprocess.run(["aws", "--endpoint-url", node.s3_url, "s3api", *args],
+                              capture_output=True, text=True, env=env, check=True,
+                              timeout=60).stdout
+
+    aws("put-object-acl", "--bucket", "vcli", "--key", "f", "--version-id", v1,
+        "--acl", "public-read")
+    got = json.loads(aws("get-object-acl", "--bucket", "vcli", "--key", "f",
+                         "--version-id", v1))
+    assert (ALL_USERS, "READ") in grants(got)
+    assert (ALL_USERS, "READ") not in grants(json.loads(aws(
+        "get-object-acl", "--bucket", "vcli", "--key", "f")))
+    assert curl(f"{node.s3_url}/vcli/f?versionId={v1}") == (200, b"one")
+    assert curl(f"{node.s3_url}/vcli/f")[0] == 403
