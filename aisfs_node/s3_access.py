@@ -20,8 +20,9 @@ from __future__ import annotations
 import html
 import re
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from aisfs.auth import access
 from aisfs.auth import acl as acls
@@ -31,6 +32,7 @@ from aisfs.config import NodeConfig
 from aisfs.errors import S3Error
 from aisfs.s3.request import S3Request, parse_copy_source
 from aisfs.store import acls as stored_acls
+from aisfs.store.versions import no_such_version, valid_version_id
 from aisfs_node.http import Request, Response
 from aisfs_node.s3_policy import PolicyGate
 
@@ -56,6 +58,7 @@ OBJECT_WRITES = frozenset(("PutObject", "CopyObject", "CreateMultipartUpload"))
 PLANNED = OBJECT_WRITES | {"CompleteMultipartUpload", "DeleteBucket"}  # something to record
 MAX_DELETE_BODY = 2 * 1024 * 1024  # a DeleteObjects document (aisfs_node.s3.context's limit)
 DENIED_DELETES = "aisfs.denied_deletes"  # the request scope's: the keys refused
+_T = TypeVar("_T")
 _UPLOAD_ID = re.compile(rb"<UploadId>([^<]+)</UploadId>")
 
 
@@ -199,19 +202,24 @@ class AccessControl:
             return
         uid = caller.id
         policy_text = b.props.get(access.POLICY_PROP)
-        scope = access.scope_of(operation)
-        object_acls = scope == "object" and key is not None and not b.enforced and bool(
-            b.props.get(access.OBJECT_ACLS_PROP))
-        if uid == b.owner and not policy_text and not object_acls:
-            return  # the bucket owner's own: the common case, nothing to read
+        if not isinstance(policy_text, str):
+            policy_text = ""
+        object_acls = key is not None and bool(b.props.get(access.OBJECT_ACLS_PROP)) and \
+            access.scope_of(operation) == "object" and not b.enforced
+        if uid == b.owner and not object_acls:
+            # the bucket owner's own (the common case): only the policy's explicit Deny
+            # can refuse it, and only a policy's statements about it are tested
+            if policy_text and access.denies_owner(self.policies.verdict(
+                    policy_text, bucket, operation, key, caller,
+                    context_of(caller, s3, http))[0], operation):
+                raise access_denied()
+            return
         object_acl = None
         if object_acls:
             assert key is not None
-            object_acl = acls.from_json(await stored_acls.of(store.index).get(bucket, key))
-        verdict, public = None, False
-        if isinstance(policy_text, str) and policy_text:
-            verdict, public = self.policies.verdict(
-                policy_text, bucket, operation, key, caller, context_of(caller, s3, http))
+            object_acl = await self._requested_object_acl(store, bucket, key, s3, b)
+        verdict, public = self.policies.verdict(
+            policy_text, bucket, operation, key, caller, context_of(caller, s3, http))
         decision = access.decide(access.AccessRequest(
             operation, uid, b.owner, False, acls.from_json(b.props.get(access.ACL_PROP)),
             object_acl, verdict, public, b.block, b.ownership))
@@ -451,7 +459,8 @@ class AccessControl:
             if err.code in ("NoSuchKey", "NoSuchBucket"):
                 return
             raise
-        await rows.set(bucket, key, obj.generation, None if acl is None else acls.to_json(acl))
+        await rows.set(bucket, key, obj.generation, None if acl is None else acls.to_json(acl),
+                       obj.version_id or "null")  # the version keeps it once not current
         if acl is not None and not has_rows:
             await self.mark(store, bucket)
         if acl is not None and obj.version_id and obj.version_id != "null" and \
@@ -466,6 +475,80 @@ class AccessControl:
         if not b.enforced and b.props.get(access.OBJECT_ACLS_PROP):
             doc = await stored_acls.of(store.index).get(bucket, key)
         return acls.from_json(doc) or acls.private(b.owner)
+
+    async def version_acl(self, store: Store, bucket: str, key: str, version_id: str,
+                          b: Bucket) -> acls.AccessControlPolicy:
+        """The ACL of one version (the current's when it is the current; its default,
+        private to its owner, when it has none of its own); NoSuchVersion, and 405
+        MethodNotAllowed for a delete marker (it has no ACL), as AWS."""
+        info = await store.head_version(bucket, key, version_id)
+        if info.delete_marker:
+            raise delete_marker_refused("GET")
+        if b.enforced:
+            return acls.private(b.owner)
+        found = await self._stored_version_acl(store, bucket, key, version_id,
+                                               info.generation, b)
+        return found or acls.private(b.owner)
+
+    async def _stored_version_acl(self, store: Store, bucket: str, key: str,
+                                  version_id: str, generation: int,
+                                  b: Bucket) -> acls.AccessControlPolicy | None:
+        """A version's own ACL, else (a version another wrote, before versions kept
+        their ACLs) private to its recorded owner; None: the bucket owner's default."""
+        if not b.props.get(access.OBJECT_ACLS_PROP):
+            return None
+        rows = stored_acls.of(store.index)
+        found = acls.from_json(await rows.version(bucket, key, version_id, generation))
+        if found is None:
+            owner = (await rows.version_owners(bucket, [(key, version_id)])).get(
+                (key, version_id))
+            found = acls.private(owner) if owner else None
+        return found
+
+    async def set_version_acl(self, store: Store, bucket: str, key: str, version_id: str,
+                              acl: acls.AccessControlPolicy | None) -> None:
+        """Give one version its ACL (None: the default); the current's as
+        ``set_object_acl``. NoSuchVersion; 405 for a delete marker."""
+        info = await store.head_version(bucket, key, version_id)
+        if info.delete_marker:
+            raise delete_marker_refused("PUT")
+        if (info.version_id or "null") != version_id:
+            raise no_such_version(key, version_id)  # gone meanwhile
+        try:
+            current = await store.head_object(bucket, key)
+        except S3Error as err:
+            if err.code != "NoSuchKey":
+                raise
+            current = None
+        if current is not None and (current.version_id or "null") == version_id:
+            await self.set_object_acl(store, bucket, key, acl)
+            return
+        doc = None if acl is None else acls.to_json(acl)
+        await stored_acls.of(store.index).set_version(bucket, key, version_id,
+                                                      info.generation, doc)
+        if acl is not None:
+            await self.mark(store, bucket)
+
+    async def _requested_object_acl(self, store: Store, bucket: str, key: str,
+                                    s3: S3Request | None,
+                                    b: Bucket) -> acls.AccessControlPolicy | None:
+        """The stored ACL an object request is decided on: the version's it names
+        (``versionId``), else the current object's; None: the default."""
+        vid = None if s3 is None else s3.query.get("versionId")
+        if vid is None or not valid_version_id(vid):
+            return acls.from_json(await stored_acls.of(store.index).get(bucket, key))
+        try:
+            info = await store.head_version(bucket, key, vid)
+        except S3Error:
+            return None  # no such version: the handler answers, if the caller may ask
+        return await self._stored_version_acl(store, bucket, key, vid, info.generation, b)
+
+
+def delete_marker_refused(method: str) -> S3Error:
+    """A delete marker named by a versionId has no ACL: 405, as AWS answers."""
+    return S3Error("MethodNotAllowed",
+                   "The specified method is not allowed against this resource.",
+                   status=405, extra={"Method": method, "ResourceType": "DeleteMarker"})
 
 
 def check_expected_owner(expected: str | None, b: Bucket, caller: Caller) -> None:
@@ -499,38 +582,105 @@ def replay_body(http: Request, body: bytes) -> None:
 
 
 def context_of(caller: Caller, s3: S3Request | None,
-               http: Request | None) -> dict[str, list[str]]:
-    """The condition keys of a policy statement, from the request (``aws:*``, ``s3:*``)."""
-    ctx: dict[str, list[str]] = {
-        "aws:CurrentTime": [time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())],
-        "aws:EpochTime": [str(int(time.time()))],
-        "aws:PrincipalType": ["Anonymous" if caller.user is None else "User"],
-    }
-    if caller.user is not None:
-        ctx["aws:username"] = [caller.user.name]
-        ctx["aws:userid"] = [caller.user.id]
-    if http is not None:
-        ctx["aws:SecureTransport"] = ["true" if http.scheme == "https" else "false"]
-        if http.client:
-            ctx["aws:SourceIp"] = [str(http.client[0])]
-        for header in ("x-amz-acl", "x-amz-copy-source", "x-amz-server-side-encryption",
-                       "x-amz-metadata-directive", "x-amz-storage-class",
-                       "x-amz-content-sha256"):
-            value = http.headers.get(header)
-            if value is not None:
-                ctx[f"s3:{header}"] = [value]
-        for header, _ in acls.GRANT_HEADERS.items():
-            value = http.headers.get(header)
-            if value is not None:
-                ctx[f"s3:{header}"] = [value]
-        referer = http.headers.get("referer")
-        if referer:
-            ctx["aws:Referer"] = [referer]
-        agent = http.headers.get("user-agent")
-        if agent:
-            ctx["aws:UserAgent"] = [agent]
-    if s3 is not None:
-        for name, value in s3.query.items():
-            if name.lower() in ("prefix", "delimiter", "max-keys", "versionid"):
-                ctx[f"s3:{name.lower()}"] = [value]
-    return ctx
+               http: Request | None) -> RequestContext:
+    """The condition keys of a policy statement, from the request (``aws:*``, ``s3:*``,
+    lower-cased), each worked out when a statement asks for it."""
+    return RequestContext(caller, s3, http)
+
+
+_S3_HEADERS = ("x-amz-acl", "x-amz-copy-source", "x-amz-server-side-encryption",
+               "x-amz-metadata-directive", "x-amz-storage-class", "x-amz-content-sha256",
+               *acls.GRANT_HEADERS)
+_S3_QUERY = ("prefix", "delimiter", "max-keys", "versionid")
+_KEYS = ("aws:currenttime", "aws:epochtime", "aws:principaltype", "aws:username",
+         "aws:userid", "aws:securetransport", "aws:sourceip", "aws:referer", "aws:useragent",
+         *(f"s3:{h}" for h in _S3_HEADERS), *(f"s3:{q}" for q in _S3_QUERY))
+_now: tuple[int, list[str], list[str]] = (0, [""], [""])  # second, its ISO 8601, its epoch
+
+
+def _clock() -> tuple[int, list[str], list[str]]:
+    """aws:CurrentTime and aws:EpochTime, formatted once a second."""
+    global _now
+    second = int(time.time())
+    if _now[0] != second:
+        _now = (second, [time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))],
+                [str(second)])
+    return _now
+
+
+class RequestContext(Mapping[str, list[str]]):
+    """A request's policy condition keys (lower-cased names): each worked out the first
+    time a statement asks for it, so a policy pays only for the keys it names (and of
+    those, only the ones of the statements that concern the caller and the action)."""
+
+    __slots__ = ("caller", "s3", "http", "_known")
+
+    def __init__(self, caller: Caller, s3: S3Request | None, http: Request | None) -> None:
+        self.caller = caller
+        self.s3 = s3
+        self.http = http
+        self._known: dict[str, list[str] | None] = {}
+
+    @overload
+    def get(self, key: str, /) -> list[str] | None: ...
+
+    @overload
+    def get(self, key: str, default: list[str] | _T, /) -> list[str] | _T: ...
+
+    def get(self, key: str, default: object = None) -> object:
+        known = self._known
+        if key in known:
+            value = known[key]
+        else:
+            value = known[key] = self._work_out(key)
+        return default if value is None else value
+
+    def __getitem__(self, key: str) -> list[str]:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([k for k in _KEYS if self.get(k) is not None])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def _work_out(self, key: str) -> list[str] | None:
+        if key.startswith("aws:"):
+            return self._aws(key[4:])
+        if not key.startswith("s3:"):
+            return None
+        name = key[3:]
+        if name in _S3_QUERY:
+            if self.s3 is not None:
+                for param, value in self.s3.query.items():
+                    if param.lower() == name:
+                        return [value]
+            return None
+        if self.http is not None and name in _S3_HEADERS:
+            header = self.http.headers.get(name)
+            return None if header is None else [header]
+        return None
+
+    def _aws(self, name: str) -> list[str] | None:
+        user, http = self.caller.user, self.http
+        if name == "currenttime":
+            return _clock()[1]
+        if name == "epochtime":
+            return _clock()[2]
+        if name == "principaltype":
+            return ["Anonymous" if user is None else "User"]
+        if name in ("username", "userid"):
+            return None if user is None else [user.name if name == "username" else user.id]
+        if http is None:
+            return None
+        if name == "securetransport":
+            return ["true" if http.scheme == "https" else "false"]
+        if name == "sourceip":
+            return [str(http.client[0])] if http.client else None
+        if name in ("referer", "useragent"):
+            value = http.headers.get("referer" if name == "referer" else "user-agent")
+            return [value] if value else None
+        return None

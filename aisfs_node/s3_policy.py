@@ -1,8 +1,12 @@
 """A bucket policy's verdict on one request, for the access decision (``aisfs_node.s3_access``).
 
-The policy is parsed once per text (``aisfs.auth.policy.PolicyCache``); a request's
-verdict is over every action its operation needs (``actions_for``): a Deny of any one
-is Deny, an Allow of every one is Allow, anything else NoMatch.
+The policy is parsed and compiled once per text (``aisfs.auth.policy.PolicyCache``); the
+statements that can apply to an action and a caller are found once per pair and kept
+with it (``aisfs.auth.policy.evaluate.applicable``); a caller's principal names are one
+frozenset per user, kept here. A request's verdict is over every action its operation
+needs (``actions_for``): a Deny of any one is Deny, an Allow of every one is Allow,
+anything else NoMatch. The request's condition keys come from ``context``, a mapping
+that works a key out only when a statement asks for it (``s3_access.RequestContext``).
 """
 
 from __future__ import annotations
@@ -13,44 +17,59 @@ from aisfs.auth.access import PolicyVerdict
 from aisfs.auth.caller import Caller
 from aisfs.auth.policy import (
     PolicyCache,
-    PolicyRequest,
     actions_for,
-    evaluate,
     is_public,
     principal_names,
     resource_for,
 )
 from aisfs.auth.policy.actions import kind
+from aisfs.auth.policy.evaluate import decide
+
+ANONYMOUS: frozenset[str] = frozenset()
+NAMES_LIMIT = 4096  # users whose principal names are kept
 
 
 class PolicyGate:
     def __init__(self) -> None:
         self.cache = PolicyCache()
+        self._names: dict[str, tuple[str, frozenset[str]]] = {}  # user id -> (name, names)
+
+    def principals(self, caller: Caller) -> frozenset[str]:
+        """The names ``caller`` is known by in a policy, one frozenset per user (the key
+        of the policy's per-caller memo, found by identity)."""
+        user = caller.user
+        if user is None:
+            return ANONYMOUS
+        kept = self._names.get(user.id)
+        if kept is not None and kept[0] == user.name:
+            return kept[1]
+        names = principal_names(user.id, user.name)
+        if len(self._names) >= NAMES_LIMIT:
+            self._names.clear()
+        self._names[user.id] = (user.name, names)
+        return names
 
     def verdict(
         self, text: str, bucket: str, operation: str, key: str | None, caller: Caller,
         context: Mapping[str, Sequence[str]],
     ) -> tuple[PolicyVerdict | None, bool]:
-        """(the policy's verdict, whether the policy is public); (None, False): no policy."""
-        policy = self.cache.get(bucket, {"policy": text})
-        if policy is None:
+        """(the policy's verdict, whether the policy ``text`` is public). ``context``:
+        the request's condition keys, lower-cased."""
+        if not text:
             return None, False
-        version = any(k == "s3:versionid" for k in context)
-        actions = actions_for(operation, version)
+        policy = self.cache.of_text(bucket, text)
+        actions = actions_for(operation, context.get("s3:versionid") is not None)
         if not actions:
-            return "NoMatch", is_public(policy)
-        principals = (frozenset() if caller.user is None
-                      else principal_names(caller.user.id, caller.user.name))
-        lowered = {k.lower(): v for k, v in context.items()}
-        verdicts = [
-            evaluate(policy, PolicyRequest(a, _resource(a, bucket, key), principals, lowered))
-            for a in actions]
-        if "Deny" in verdicts:
-            return "Deny", is_public(policy)
-        if all(v == "Allow" for v in verdicts):
-            return "Allow", is_public(policy)
-        return "NoMatch", is_public(policy)
-
+            return "NoMatch", policy.public
+        principals = self.principals(caller)
+        verdict: PolicyVerdict = "Allow"
+        for action in actions:
+            one = decide(policy, action, _resource(action, bucket, key), principals, context)
+            if one == "Deny":
+                return "Deny", is_public(policy)
+            if one == "NoMatch":
+                verdict = "NoMatch"
+        return verdict, is_public(policy)
 
 
 def _resource(action: str, bucket: str, key: str | None) -> str:

@@ -122,12 +122,21 @@ def object_owner(req: AccessRequest) -> str:
     return req.object_acl.owner
 
 
+def denies_owner(policy: PolicyVerdict | None, operation: str) -> bool:
+    """Rule 2 for the bucket owner: the policy's explicit Deny refuses it, but for
+    reading, replacing and deleting the policy. (The owner's request on what it owns
+    is otherwise allowed - rule 3 - whatever else: ``aisfs_node.s3_access`` decides
+    that common case with this alone.)"""
+    return policy == "Deny" and operation not in POLICY_OPS
+
+
 def decide(req: AccessRequest) -> Decision:
     if req.admin:
         return Decision(True, "admin")
     caller = req.caller_id
     is_bucket_owner = caller is not None and caller == req.bucket_owner
-    if req.policy == "Deny" and not (is_bucket_owner and req.operation in POLICY_OPS):
+    if req.policy == "Deny" and (not is_bucket_owner or denies_owner(req.policy,
+                                                                    req.operation)):
         return Decision(False, "explicit-deny")
     if caller is not None and _owns(req, caller):
         return Decision(True, "owner")

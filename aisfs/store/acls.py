@@ -1,8 +1,19 @@
 """Object ACLs in the index: one row per object that has an ACL of its own (another
 owner than its bucket's, or grants beyond the owner's), one per multipart upload that
-was created with one (applied when it completes), and one per version (of a versioned
+was created with one (applied when it completes), one per version (of a versioned
 bucket) owned by another than the bucket owner (``version_owners``: a version keeps its
-owner once it is no longer current, for ListObjectVersions).
+owner once it is no longer current, for ListObjectVersions), and one per version with
+an ACL of its own (``version_acls``: a version keeps its ACL once it is no longer
+current, and Get/PutObjectAcl with a ``versionId`` read and set it, as AWS).
+
+A version's ACL row is written beside the current object's (the object row answers the
+current; the version row is what stays when an overwrite makes it non-current). A
+version id other than ``null`` is never reused, so its row is that version's until the
+version is deleted; the ``null`` version's row also names its generation, since a write
+of the null version replaces it (a row naming another generation is ignored). The
+current object's ACL is its row of its generation, else its version's row: a legal hold
+or a retention change republishes the object as a new generation of the same version,
+and its ACL stays.
 
 The tables are kept beside the index's own (created here, IF NOT EXISTS, so an older
 index gets them). An object's row names the generation of the object it was set on: a
@@ -32,11 +43,25 @@ CREATE TABLE IF NOT EXISTS version_owners (
     bucket TEXT NOT NULL, key TEXT NOT NULL, version_id TEXT NOT NULL, owner TEXT NOT NULL,
     PRIMARY KEY (bucket, key, version_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS version_acls (
+    bucket TEXT NOT NULL, key TEXT NOT NULL, version_id TEXT NOT NULL,
+    generation INTEGER NOT NULL, acl TEXT NOT NULL,
+    PRIMARY KEY (bucket, key, version_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS upload_acls (
     upload_id TEXT PRIMARY KEY, acl TEXT NOT NULL
 ) WITHOUT ROWID;
 """
 OWNERS_BATCH = 500  # keys per query of ``owners`` (a listing page has up to 1000)
+# the current object's ACL: its row of this generation, else its version's row (a
+# version id is never reused: a lock change, which makes a new generation of the same
+# version, keeps the version's ACL; the null version is the generation's alone)
+_CURRENT_ACL = (
+    "coalesce(a.acl, v.acl) FROM objects o "
+    "LEFT JOIN object_acls a ON a.bucket = o.bucket AND a.key = o.key "
+    "AND a.generation = o.generation "
+    "LEFT JOIN version_acls v ON v.bucket = o.bucket AND v.key = o.key "
+    "AND v.version_id = o.version_id")
 
 
 class ObjectAcls:
@@ -51,11 +76,9 @@ class ObjectAcls:
 
     def get_sync(self, bucket: str, key: str) -> dict[str, Any] | None:
         """The ACL of the current object at ``bucket/key`` (None: none of its own)."""
-        row = self.index.row(
-            "SELECT a.acl FROM object_acls a JOIN objects o ON o.bucket = a.bucket "
-            "AND o.key = a.key AND o.generation = a.generation "
-            "WHERE a.bucket = ? AND a.key = ?", (bucket, key))
-        return _loads(row[0]) if row is not None else None
+        row = self.index.row(f"SELECT {_CURRENT_ACL} WHERE o.bucket = ? AND o.key = ?",
+                             (bucket, key))
+        return _loads(row[0]) if row is not None and row[0] is not None else None
 
     def owners_sync(self, bucket: str, keys: Sequence[str]) -> dict[str, str]:
         """The owner of each current object among ``keys`` that has an ACL of its own
@@ -66,10 +89,10 @@ class ObjectAcls:
             batch = wanted[i:i + OWNERS_BATCH]
             marks = ",".join("?" * len(batch))
             for key, text in self.index.rows(
-                    "SELECT a.key, a.acl FROM object_acls a JOIN objects o ON "
-                    "o.bucket = a.bucket AND o.key = a.key AND o.generation = a.generation "
-                    f"WHERE a.bucket = ? AND a.key IN ({marks})", (bucket, *batch)):
-                doc = _loads(text)
+                    f"SELECT o.key, {_CURRENT_ACL} WHERE o.bucket = ? AND o.key IN ({marks}) "
+                    "AND (a.acl IS NOT NULL OR v.acl IS NOT NULL)",
+                    (bucket, *batch)):
+                doc = _loads(text) if text is not None else None
                 owner = doc.get("owner") if doc is not None else None
                 if isinstance(owner, str) and owner:
                     out[key] = owner
@@ -101,8 +124,10 @@ class ObjectAcls:
         return out
 
     def set_sync(self, bucket: str, key: str, generation: int,
-                 acl: dict[str, Any] | None) -> None:
-        """Give the object of ``generation`` its ACL (None: drop it, the default applies)."""
+                 acl: dict[str, Any] | None, version_id: str | None = None) -> None:
+        """Give the object of ``generation`` its ACL (None: drop it, the default applies);
+        with ``version_id`` (the object's, ``null`` for the null version) its version's
+        too, in the same transaction."""
         with self.index.wlock:
             if acl is None:
                 self.index.w.execute(
@@ -111,6 +136,38 @@ class ObjectAcls:
                 self.index.w.execute(
                     "INSERT OR REPLACE INTO object_acls (bucket, key, generation, acl) "
                     "VALUES (?, ?, ?, ?)", (bucket, key, generation, _dumps(acl)))
+            if version_id is not None:
+                self.set_version_sync(bucket, key, version_id, generation, acl)
+
+    def set_version_sync(self, bucket: str, key: str, version_id: str, generation: int,
+                         acl: dict[str, Any] | None) -> None:
+        """Give one version (``null`` included) its ACL (None: drop it)."""
+        with self.index.wlock:
+            if acl is None:
+                self.index.w.execute(
+                    "DELETE FROM version_acls WHERE bucket = ? AND key = ? AND version_id = ?",
+                    (bucket, key, version_id))
+            else:
+                self.index.w.execute(
+                    "INSERT OR REPLACE INTO version_acls (bucket, key, version_id, generation, "
+                    "acl) VALUES (?, ?, ?, ?, ?)",
+                    (bucket, key, version_id, generation, _dumps(acl)))
+
+    def version_sync(self, bucket: str, key: str, version_id: str,
+                     generation: int) -> dict[str, Any] | None:
+        """The ACL of one version, ``generation`` the version's (head_version's): the
+        current object's row when it is the current, else its version row (None: none
+        of its own)."""
+        row = self.index.row(
+            "SELECT version_id FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
+        if row is not None and (row[0] or "null") == version_id:
+            return self.get_sync(bucket, key)
+        row = self.index.row(
+            "SELECT generation, acl FROM version_acls WHERE bucket = ? AND key = ? "
+            "AND version_id = ?", (bucket, key, version_id))
+        if row is None or (version_id == "null" and int(row[0]) != generation):
+            return None
+        return _loads(row[1])
 
     def set_upload_sync(self, upload_id: str, acl: dict[str, Any] | None) -> None:
         with self.index.wlock:
@@ -143,6 +200,13 @@ class ObjectAcls:
                 "AND v.version_id = version_owners.version_id) AND NOT EXISTS (SELECT 1 "
                 "FROM objects o WHERE o.bucket = version_owners.bucket AND o.key = "
                 "version_owners.key AND o.version_id = version_owners.version_id)").rowcount
+            n += self.index.w.execute(
+                "DELETE FROM version_acls WHERE NOT EXISTS (SELECT 1 FROM versions v "
+                "WHERE v.bucket = version_acls.bucket AND v.key = version_acls.key "
+                "AND v.version_id = version_acls.version_id) AND NOT EXISTS (SELECT 1 "
+                "FROM objects o WHERE o.bucket = version_acls.bucket AND o.key = "
+                "version_acls.key AND coalesce(o.version_id, 'null') = "
+                "version_acls.version_id)").rowcount
         return int(n)
 
     # ---- async -------------------------------------------------------------------------
@@ -162,8 +226,16 @@ class ObjectAcls:
         return await run_sync(self.version_owners_sync, bucket, versions)
 
     async def set(self, bucket: str, key: str, generation: int,
-                  acl: dict[str, Any] | None) -> None:
-        await run_sync(self.set_sync, bucket, key, generation, acl)
+                  acl: dict[str, Any] | None, version_id: str | None = None) -> None:
+        await run_sync(self.set_sync, bucket, key, generation, acl, version_id)
+
+    async def set_version(self, bucket: str, key: str, version_id: str, generation: int,
+                          acl: dict[str, Any] | None) -> None:
+        await run_sync(self.set_version_sync, bucket, key, version_id, generation, acl)
+
+    async def version(self, bucket: str, key: str, version_id: str,
+                      generation: int) -> dict[str, Any] | None:
+        return await run_sync(self.version_sync, bucket, key, version_id, generation)
 
     async def set_upload(self, upload_id: str, acl: dict[str, Any] | None) -> None:
         await run_sync(self.set_upload_sync, upload_id, acl)

@@ -5,7 +5,8 @@ here answers that operation. An operation with no method anywhere answers 501.
 
 Where each lives: the bucket's ACL, public access block and ownership in its props
 (``acl``, ``public_access_block``, ``ownership``: ``aisfs.auth.access``), an object's ACL
-in the index (``aisfs.store.acls``). Who may call these is decided before (the owner;
+in the index (``aisfs.store.acls``), per version in a versioned bucket (``versionId``
+on Get/PutObjectAcl names one). Who may call these is decided before (the owner;
 READ_ACP/WRITE_ACP grants for the ACL operations: ``aisfs_node.s3_access``).
 """
 
@@ -21,11 +22,16 @@ from aisfs_node.http import Response
 from aisfs_node.s3.context import (
     Context,
     Services,
-    check_null_version,
     read_small_body,
+    version_query,
     xml_response,
 )
-from aisfs_node.s3_access import Bucket, access_denied, acl_not_supported
+from aisfs_node.s3_access import (
+    Bucket,
+    access_denied,
+    acl_not_supported,
+    delete_marker_refused,
+)
 
 
 class AccessOps:
@@ -84,24 +90,39 @@ class AccessOps:
 
     # ---- object ACL --------------------------------------------------------------------
 
-    async def op_GetObjectAcl(self, ctx: Context) -> Response:
-        check_null_version(ctx)
-        b = await self._bucket(ctx)
+    async def _object_acl(self, ctx: Context, version: str | None,
+                          b: Bucket) -> acls.AccessControlPolicy:
+        """The ACL of the object, or of the version ``versionId`` names (NoSuchKey,
+        NoSuchVersion; 405 for a delete marker)."""
+        if version is not None:
+            return await self.control.version_acl(self.store, ctx.bucket, ctx.key, version, b)
         await self.store.head_object(ctx.bucket, ctx.key)
-        return self._document(await self.control.object_acl(self.store, ctx.bucket, ctx.key, b))
+        return await self.control.object_acl(self.store, ctx.bucket, ctx.key, b)
+
+    async def op_GetObjectAcl(self, ctx: Context) -> Response:
+        version = version_query(ctx)  # InvalidArgument for an id we could not have made
+        b = await self._bucket(ctx)
+        return self._document(await self._object_acl(ctx, version, b))
 
     async def op_PutObjectAcl(self, ctx: Context) -> Response:
-        check_null_version(ctx)
+        version = version_query(ctx)
         b = await self._bucket(ctx)
-        await self.store.head_object(ctx.bucket, ctx.key)  # NoSuchKey before the body
-        current = await self.control.object_acl(self.store, ctx.bucket, ctx.key, b)
+        if version is not None:  # its state before the body (405 for a marker: a PUT)
+            info = await self.store.head_version(ctx.bucket, ctx.key, version)
+            if info.delete_marker:
+                raise delete_marker_refused("PUT")
+        current = await self._object_acl(ctx, version, b)  # NoSuchKey before the body
         acl = await self._requested_acl(ctx, current.owner, b.owner)
         self._check_settable(acl, b)
         if b.enforced:
             return Response(200)  # the bucket owner's, full control: nothing to keep
         default = acl.owner == b.owner and acl.grants == acls.private(b.owner).grants
-        await self.control.set_object_acl(self.store, ctx.bucket, ctx.key,
-                                          None if default else acl)
+        if version is None:
+            await self.control.set_object_acl(self.store, ctx.bucket, ctx.key,
+                                              None if default else acl)
+        else:
+            await self.control.set_version_acl(self.store, ctx.bucket, ctx.key, version,
+                                               None if default else acl)
         return Response(200)
 
     # ---- public access block -----------------------------------------------------------

@@ -10,9 +10,12 @@
   the actions AWS checks);
 - :mod:`~aisfs.auth.policy.conditions`: the ``Condition`` operators and qualifiers;
 - :mod:`~aisfs.auth.policy.evaluate`: ``evaluate`` (explicit Deny wins), ``is_public``;
+  ``applicable``, the statements that can apply to an (action, caller), kept with the
+  policy (``Policy.memo``);
 - :mod:`~aisfs.auth.policy.cache`: ``PolicyCache``, parsed policies per bucket.
 
-Enforcement (the one place a request meets its bucket's policy) is ``aisfs_node/s3_auth.py``.
+Enforcement (the one place a request meets its bucket's policy) is
+``aisfs_node/s3_access.py`` (``AccessControl.check``), through ``aisfs_node/s3_policy.py``.
 """
 
 from aisfs.auth.policy.actions import COPY_SOURCE_ACTION, actions_for

@@ -17,7 +17,7 @@ POLICY_PROP = "policy"  # the bucket prop holding the policy's JSON text
 
 class PolicyCache:
     def __init__(self, limit: int = 4096) -> None:
-        self._by_bucket: dict[str, tuple[str, Policy | None]] = {}
+        self._by_bucket: dict[str, tuple[str, Policy]] = {}
         self._limit = limit
 
     def get(self, bucket: str, props: Mapping[str, object]) -> Policy | None:
@@ -27,11 +27,16 @@ class PolicyCache:
         text = props.get(POLICY_PROP)
         if not isinstance(text, str) or not text:
             return None
+        return self.of_text(bucket, text)
+
+    def of_text(self, bucket: str, text: str) -> Policy:
+        """The policy ``text`` of ``bucket``, parsed once per text (the props' string is
+        the same object from request to request: compared by identity first)."""
         cached = self._by_bucket.get(bucket)
-        if cached is not None and cached[0] == text:
+        if cached is not None and (cached[0] is text or cached[0] == text):
             return cached[1]
         try:
-            policy: Policy | None = parse_policy(text.encode("utf-8"), bucket)
+            policy = parse_policy(text.encode("utf-8"), bucket)
         except S3Error:
             # Stored by PutBucketPolicy after it parsed, so only a change of this
             # parser's rules gets here: fail closed with a policy that allows nothing.

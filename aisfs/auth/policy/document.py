@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aisfs.auth.policy import actions as action_names
@@ -47,12 +47,20 @@ class Statement:
     raw: Mapping[str, Any]  # the statement as written (for is_public)
 
 
+# the statements of a policy that apply to one action and caller: (denies, allows)
+Applicable = tuple[tuple[Statement, ...], tuple[Statement, ...]]
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     text: str
     version: str
     statements: tuple[Statement, ...]
     public: bool = False  # AWS's "public" (public.py), decided at parse time
+    # (action, caller's names) -> the statements whose Action and Principal match it,
+    # (denies, allows): filled by ``evaluate.applicable`` as requests come
+    memo: dict[tuple[str, frozenset[str]], Applicable] = field(
+        default_factory=dict, compare=False, repr=False)
 
 
 def _load(text: bytes) -> dict[str, Any]:
