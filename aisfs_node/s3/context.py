@@ -78,18 +78,6 @@ async def read_small_body(ctx: Context, limit: int = MAX_XML_BODY) -> bytes:
     return body
 
 
-def check_null_version(ctx: Context) -> None:
-    """Only ``versionId=null`` (or none) is addressable: for an operation that keeps no
-    state per version (an object's ACL belongs to its current version)."""
-    version = ctx.s3.query.get("versionId")
-    if version is not None and version != "null":
-        raise S3Error(
-            "InvalidArgument",
-            "Invalid version id specified",
-            extra={"ArgumentName": "versionId", "ArgumentValue": version},
-        )
-
-
 def version_query(ctx: Context) -> str | None:
     """The request's ``versionId`` (None: none), as S3 checks it: an id this node could
     have made, or ``null`` - anything else is InvalidArgument."""
