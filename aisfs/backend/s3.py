@@ -87,9 +87,19 @@ def _update_all(md5: Any, pieces: list[bytes | memoryview]) -> None:
         md5.update(p)
 
 
+def _bad_digest(key: str) -> S3Error:
+    return S3Error("BadDigest", "The Content-MD5 you specified did not match what was "
+                   "received.", key)
+
+
 def _lean_headers(common: Mapping[str, Any]) -> dict[str, str]:
-    """The request headers of botocore's PutObject ``common`` parameters (lean_put.py)."""
+    """The request headers of botocore's PutObject ``common`` parameters (lean_put.py).
+    User metadata must be ASCII (botocore refuses it otherwise: S3's REST rule)."""
     out = {f"x-amz-meta-{k}": str(v) for k, v in common["Metadata"].items()}
+    for name, value in out.items():
+        if not (name + value).isascii():
+            raise S3Error("InvalidArgument", "S3 metadata can only contain ASCII "
+                          f"characters: {name}", common["Key"])
     if "ContentType" in common:
         out["content-type"] = common["ContentType"]
     for h, param in _HEADER_PARAMS.items():
@@ -444,6 +454,7 @@ class S3Backend:
         for h, param in _HEADER_PARAMS.items():
             if headers and h in headers:
                 common[param] = headers[h]
+        lean = _lean_headers(common)  # checked before any byte is sent
         pieces = _Pieces()
         it = aiter(body)
         async for piece in it:
@@ -452,8 +463,16 @@ class S3Backend:
                 return await self._put_multipart(common, pieces, it, content_md5)
         size = pieces.size
         data = pieces.take_pieces(size)
-        lean = _lean_headers(common)
         if content_md5 is not None:
+            # checked here too: a backend that does not (moto) would keep a body the
+            # client's Content-MD5 refuses, while the store refuses to cache it
+            md5 = hashlib.md5()
+            if size > 64 * 1024:
+                await trio.to_thread.run_sync(_update_all, md5, data)
+            else:
+                _update_all(md5, data)
+            if md5.digest() != content_md5:
+                raise _bad_digest(key)
             common["ContentMD5"] = lean["content-md5"] = base64.b64encode(content_md5).decode()
         etag, version = await self._send_body("put_object", common, data, {}, lean)
         return RemoteAttrs(size=size, etag=etag, version=version)
@@ -552,8 +571,7 @@ class S3Backend:
                     await room.acquire()
                     nursery.start_soon(send, number, data)
         if md5 is not None and md5.digest() != content_md5:
-            raise S3Error("BadDigest", "The Content-MD5 you specified did not match what "
-                          "was received.", key)
+            raise _bad_digest(key)
         return etags, total
 
     async def _abort_upload(self, ids: dict[str, Any]) -> None:
