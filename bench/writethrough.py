@@ -86,11 +86,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--small", type=int, default=0, help="4 KiB objects per round")
     p.add_argument("--clients", type=int, default=CLIENTS, help="threads for 4 KiB PUTs")
     p.add_argument("--only", default="", help="large or small")
+    p.add_argument("--part-mib", type=int, default=0,
+                   help="the front's part_size and multipart_threshold (default: config's)")
     args = p.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 5)
     args.small = args.small or (500 if args.quick else 2000)
     backend = start_moto() if args.moto else start_node()
-    front = start_node(config=backend_config(backend, "FAKEKEY", "FAKESECRET"))
+    config = backend_config(backend, "FAKEKEY", "FAKESECRET")
+    if args.part_mib:
+        config += (f"part_size = {args.part_mib * MiB}\n"
+                   f"multipart_threshold = {args.part_mib * MiB}\n")
+    front = start_node(config=config)
     pids = {"front": front.proc.pid}
     if backend.proc is not None:
         pids["backend"] = backend.proc.pid
