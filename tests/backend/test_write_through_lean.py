@@ -6,6 +6,7 @@ send (not ASCII), and many small PUTs at once."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import AsyncIterator
@@ -14,10 +15,11 @@ import pytest
 import trio
 from botocore.exceptions import ClientError
 
-from aisfs.backend import client_etag
+from aisfs.backend import Backends, BucketRef, Provider, client_etag
 from aisfs.backend.lean_put import LeanPutClient
+from aisfs.backend.remote import open_remote_objects
 from aisfs.errors import S3Error
-from aisfs.store import ObjectMeta
+from aisfs.store import ObjectMeta, Store
 
 from .conftest import Front
 
@@ -103,9 +105,29 @@ async def test_not_ascii_metadata_is_refused(front: Front) -> None:
     # S3's REST rule (botocore refuses it too): a 400, nothing sent, nothing cached
     for size in (10, 7 * MiB):  # a single PUT, a multipart upload
         meta = ObjectMeta(user={"word": "caf\u00e9"})
+        body = pieces(b"x" * size)
         with pytest.raises(S3Error) as e:
-            await front.ro.put(front.rb, "ascii/obj", pieces(b"x" * size), meta, size=size)
+            async with contextlib.aclosing(body):
+                await front.ro.put(front.rb, "ascii/obj", body, meta, size=size)
         assert e.value.code == "InvalidArgument" and e.value.status == 400
         assert await front.ro.local(front.rb, "ascii/obj") is None
         with pytest.raises(ClientError):
             front.target.client().head_object(Bucket=front.bucket, Key="ascii/obj")
+
+
+async def test_refused_signature_is_a_403_not_a_retry(front: Front, store: Store) -> None:
+    # a backend that checks signatures answers a 5 MiB single PUT signed with a wrong
+    # secret early (before reading its body): the client gets the 403, nothing cached
+    if front.target.name == "moto":
+        pytest.skip("moto does not check signatures")
+    backends = Backends(front.target.config(secret_key="wrong-secret", retries=1,
+                                            multipart_threshold=6 * MiB))
+    async with open_remote_objects(store, backends) as ro:
+        rb = backends.resolve(BucketRef(Provider.AWS, front.bucket), {})
+        body = pieces(os.urandom(5 * MiB))
+        with pytest.raises(S3Error) as e:
+            async with contextlib.aclosing(body):
+                await ro.put(rb, "denied", body, ObjectMeta(), size=5 * MiB)
+        assert e.value.status == 403, e.value
+        assert await ro.local(rb, "denied") is None
+    await backends.aclose()
