@@ -34,6 +34,7 @@ from ..numbers import NumberError, parse_uint
 from ..store.types import STORED_HEADERS
 from .errors import backend_error
 from .lean import Fallback, LeanClient
+from .lean_put import LeanPutClient
 from .retry import with_retries
 from .settings import S3Settings
 from .types import RemoteAttrs, RemoteBucketInfo, RemoteEntry, RemotePage
@@ -58,7 +59,15 @@ class _Pieces:
             self.size += len(piece)
 
     def take(self, n: int) -> bytes:
-        """The next ``n`` bytes (all there are, if fewer)."""
+        """The next ``n`` bytes (all there are, if fewer), in one buffer."""
+        out = self.take_pieces(n)
+        if len(out) == 1 and isinstance(out[0], bytes):
+            return out[0]
+        return b"".join(out)
+
+    def take_pieces(self, n: int) -> list[bytes | memoryview]:
+        """The next ``n`` bytes (all there are, if fewer), as the pieces they came in
+        (the last one a view of its first part when it was longer)."""
         out: list[bytes | memoryview] = []
         want = min(n, self.size)
         got = 0
@@ -71,9 +80,33 @@ class _Pieces:
             out.append(p)
             got += len(p)
         self.size -= got
-        if len(out) == 1 and isinstance(out[0], bytes):
-            return out[0]
-        return b"".join(out)
+        return out
+
+def _update_all(md5: Any, pieces: list[bytes | memoryview]) -> None:
+    for p in pieces:
+        md5.update(p)
+
+
+def _bad_digest(key: str) -> S3Error:
+    return S3Error("BadDigest", "The Content-MD5 you specified did not match what was "
+                   "received.", key)
+
+
+def _lean_headers(common: Mapping[str, Any]) -> dict[str, str]:
+    """The request headers of botocore's PutObject ``common`` parameters (lean_put.py).
+    User metadata must be ASCII (botocore refuses it otherwise: S3's REST rule)."""
+    out = {f"x-amz-meta-{k}": str(v) for k, v in common["Metadata"].items()}
+    for name, value in out.items():
+        if not (name + value).isascii():
+            raise S3Error("InvalidArgument", "S3 metadata can only contain ASCII "
+                          f"characters: {name}", common["Key"])
+    if "ContentType" in common:
+        out["content-type"] = common["ContentType"]
+    for h, param in _HEADER_PARAMS.items():
+        if param in common:
+            out[h] = common[param]
+    return out
+
 
 # PUT headers the backend keeps, by their botocore parameter
 _HEADER_PARAMS = {
@@ -220,7 +253,8 @@ class S3Backend:
         self._client: Any = None
         self._client_lock = threading.Lock()
         # HEAD and GET on the event loop where they can be signed without botocore
-        self._lean = LeanClient(settings) if LeanClient.usable(settings) else None
+        # HEAD, GET and the PUTs of a write-through (lean_put.py) likewise
+        self._lean = LeanPutClient(settings) if LeanClient.usable(settings) else None
 
     def __repr__(self) -> str:
         return f"S3Backend({self.settings.label})"
@@ -420,19 +454,57 @@ class S3Backend:
         for h, param in _HEADER_PARAMS.items():
             if headers and h in headers:
                 common[param] = headers[h]
+        lean = _lean_headers(common)  # checked before any byte is sent
         pieces = _Pieces()
         it = aiter(body)
         async for piece in it:
             pieces.add(piece)
             if pieces.size > s.multipart_threshold:
                 return await self._put_multipart(common, pieces, it, content_md5)
-        data = pieces.take(pieces.size)
-        params = dict(common, Body=data)
+        size = pieces.size
+        data = pieces.take_pieces(size)
         if content_md5 is not None:
-            params["ContentMD5"] = base64.b64encode(content_md5).decode()
-        resp = await self.call("put_object", key, **params)
-        return RemoteAttrs(size=len(data), etag=_etag(resp.get("ETag")),
-                           version=_version(resp.get("VersionId")))
+            # checked here too: a backend that does not (moto) would keep a body the
+            # client's Content-MD5 refuses, while the store refuses to cache it
+            md5 = hashlib.md5()
+            if size > 64 * 1024:
+                await trio.to_thread.run_sync(_update_all, md5, data)
+            else:
+                _update_all(md5, data)
+            if md5.digest() != content_md5:
+                raise _bad_digest(key)
+            common["ContentMD5"] = lean["content-md5"] = base64.b64encode(content_md5).decode()
+        etag, version = await self._send_body("put_object", common, data, {}, lean)
+        return RemoteAttrs(size=size, etag=etag, version=version)
+
+    async def _send_body(
+        self, op: str, params: dict[str, Any], body: list[bytes | memoryview],
+        query: dict[str, str], headers: dict[str, str],
+    ) -> tuple[str, str]:
+        """One PutObject or UploadPart (``op``) of ``body``, retried: on the event loop
+        (lean_put.py: ``query`` and ``headers`` are its request's) where it can go, else
+        through botocore (``params``). The ETag and version id answered."""
+        key = params["Key"]
+        if self._lean is not None:
+            lean = self._lean
+
+            async def once() -> dict[str, str]:
+                async with self.slots:
+                    return await lean.put(params["Bucket"], key, body, query=query,
+                                          headers=headers)
+
+            try:
+                fields = await with_retries(once, self.settings.retries,
+                                            f"{self.settings.label} {op}")
+            except Fallback:
+                pass  # a header botocore sends
+            except Exception as e:
+                raise backend_error(e, self.settings.label, key) from e
+            else:
+                return _etag(fields.get("etag")), _version(fields.get("x-amz-version-id"))
+        whole = body[0] if len(body) == 1 and isinstance(body[0], bytes) else b"".join(body)
+        resp = await self.call(op, key, Body=whole, **params)
+        return _etag(resp.get("ETag")), _version(resp.get("VersionId"))
 
     async def _put_multipart(
         self, common: dict[str, Any], buf: _Pieces, rest: AsyncIterator[bytes],
@@ -472,10 +544,12 @@ class S3Backend:
         room = trio.Semaphore(PARTS_IN_FLIGHT)
         total = number = 0
 
-        async def send(number: int, data: bytes) -> None:
+        async def send(number: int, data: list[bytes | memoryview]) -> None:
             try:
-                r = await self.call("upload_part", key, PartNumber=number, Body=data, **ids)
-                etags[number] = str(r["ETag"])
+                query = {"partNumber": str(number), "uploadId": ids["UploadId"]}
+                etag, _ = await self._send_body("upload_part", dict(ids, PartNumber=number),
+                                                data, query, {})
+                etags[number] = f'"{etag}"'
             finally:
                 room.release()
 
@@ -490,15 +564,14 @@ class S3Backend:
                     buf.add(piece)
                 while buf.size >= part_size or (ended and buf.size):
                     number += 1
-                    data = buf.take(part_size)
-                    total += len(data)
+                    data = buf.take_pieces(part_size)
+                    total += sum(len(p) for p in data)
                     if md5 is not None:
-                        await trio.to_thread.run_sync(md5.update, data)
+                        await trio.to_thread.run_sync(_update_all, md5, data)
                     await room.acquire()
                     nursery.start_soon(send, number, data)
         if md5 is not None and md5.digest() != content_md5:
-            raise S3Error("BadDigest", "The Content-MD5 you specified did not match what "
-                          "was received.", key)
+            raise _bad_digest(key)
         return etags, total
 
     async def _abort_upload(self, ids: dict[str, Any]) -> None:

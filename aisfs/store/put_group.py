@@ -49,6 +49,7 @@ class PutSpec:
     if_none_match: str | None
     versioned: bool
     before_commit: Callable[[WriteResult], None] | None
+    etag: Callable[[], str] | None = None  # a write-through's: the backend's ETag
 
 
 @dataclass(slots=True)
@@ -142,7 +143,7 @@ class PutGroup:
         if spec.before_commit is not None:
             spec.before_commit(result)
         info = self.new_info(result, value, inline, spec.bucket, spec.key, spec.meta,
-                             spec.checksum_type, None)
+                             spec.checksum_type, spec.etag)
         if spec.versioned:
             info.version_id = new_version_id(info.generation)
         staged = self.publisher.stage_manifest(info, spec.copies, lazy=True)

@@ -194,15 +194,18 @@ class Writer:
             else:
                 await self._pipeline(first, cuts, copies, dg, pinned, dirs, chunks,
                                      sync=remote is None)
+        inline = tail is not None and len(tail) <= short_max
         if remote is not None and remote.ready is not None:
-            landed = await run_sync(land, tail, chunks, dirs)
-            await remote.ready()
-            return await run_sync(publish, landed)
+            if not (inline and grouped is not None):
+                landed = await run_sync(land, tail, chunks, dirs)
+                await remote.ready()
+                return await run_sync(publish, landed)
+            await remote.ready()  # a small write-through: grouped below, once acknowledged
 
         def finish() -> R:
             return publish(land(tail, chunks, dirs))
 
-        if tail is not None and len(tail) <= short_max:  # an inline object: a short step
+        if tail is not None and inline:  # an inline object: a short step
             if grouped is not None:  # committed with the small PUTs beside it
                 done = await self.puts.submit(PutJob(grouped, functools.partial(
                     self._land_inline, land, tail, chunks, dirs)))
@@ -477,9 +480,11 @@ class Writer:
             etag=remote.etag if remote is not None else None,
             versioned=versioning(binfo.props) == "Enabled",
         )
-        grouped = None if remote is not None or self.config.inline_max <= 0 else PutSpec(
+        fill = remote is not None and remote.ready is None  # a cold GET's: not grouped
+        grouped = None if fill or self.config.inline_max <= 0 else PutSpec(
             bucket, key, meta, cktype, copies, if_match, if_none_match,
             versioning(binfo.props) == "Enabled", before_commit,
+            remote.etag if remote is not None else None,
         )
         return await self.write_and_commit(
             body, copies, dg, expected_size, key, content_md5, before_commit, commit,

@@ -1,0 +1,168 @@
+"""PutObject and UploadPart on the event loop: the write-through PUT's hot path without
+botocore, over the kept-alive connections lean.py's HEAD and GET use.
+
+Through botocore every PUT to the backend cost the front two worker-thread hand-offs and
+~1-2 ms of CPU (its request pipeline), as much as the rest of a small write-through PUT,
+and a part of a multipart upload was first joined into one buffer (a copy of every byte).
+Here a request is one signature (UNSIGNED-PAYLOAD, as botocore is told to send: the body
+is guarded by TCP and, when the client sent one, Content-MD5), its head and its body's
+pieces written as they are (a small body in one write with the head), one response head
+read.
+
+Only bodies held in memory are sent this way (a whole PUT up to ``multipart_threshold``,
+one part), so a request is repeated as it was: an error answer is raised as the
+``ClientError`` botocore would have raised (``retry.py`` repeats a 5xx or a throttle,
+``errors.backend_error`` maps it), a network failure or a timeout as an ``OSError``.
+CreateMultipartUpload, CompleteMultipartUpload and AbortMultipartUpload - once per large
+object - stay with botocore (s3.py), as does a header value that is not printable ASCII
+(``Fallback``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import trio
+from botocore.exceptions import ClientError
+
+from ..s3.signing_keys import sign
+from ..s3.sigv4 import ALGORITHM, UNSIGNED_PAYLOAD, canonical_request, string_to_sign
+from .lean import (
+    _NETWORK,
+    ERROR_LIMIT,
+    Fallback,
+    LeanBody,
+    LeanClient,
+    _Broken,
+    _close,
+    _Conn,
+    _element,
+    _Head,
+    _read_head,
+)
+
+Body = Sequence[bytes | memoryview]
+ONE_WRITE = 64 * 1024  # a body up to this size is sent in one write with the head
+
+
+def _printable(value: str) -> bool:
+    return value.isascii() and value.isprintable()
+
+
+class LeanPutClient(LeanClient):
+    """``LeanClient`` (HEAD, GET) with PutObject and UploadPart."""
+
+    async def put(
+        self, bucket: str, key: str, body: Body, *, query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, str]:
+        """PUT ``body`` (its pieces, in order) to ``key``: the response's header fields
+        (lower-case names: ``etag``, ``x-amz-version-id``). ``ClientError`` for an error
+        answer, ``OSError`` for a network failure or a timeout, ``Fallback`` for a header
+        botocore should send."""
+        size = sum(len(p) for p in body)
+        extra = [("content-length", str(size))]
+        for name, value in (headers or {}).items():
+            if not _printable(value):
+                raise Fallback(f"header {name} is not printable ASCII")
+            extra.append((name.lower(), value))
+        head = self._put_head(bucket, key, query or {}, extra)
+        conn, answer = await self._send(head, body, size)
+        if answer.status >= 300:
+            raise await self._failed(conn, answer, key)
+        await self._finish(conn, answer, key)
+        return answer.fields
+
+    def _put_head(self, bucket: str, key: str, query: Mapping[str, str],
+                  extra: list[tuple[str, str]]) -> bytes:
+        host, target = self._where(bucket, key)
+        qs = "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}"
+                      for k, v in sorted(query.items()))
+        s = self.settings
+        amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        headers = [("host", host), ("x-amz-content-sha256", UNSIGNED_PAYLOAD),
+                   ("x-amz-date", amz_date), *extra]
+        if s.session_token:
+            headers.append(("x-amz-security-token", s.session_token))
+        day = amz_date[:8]
+        scope = f"{day}/{s.region}/s3/aws4_request"
+        signed = sorted(n for n, _ in headers)
+        creq = canonical_request("PUT", target, qs, headers, signed, UNSIGNED_PAYLOAD)
+        signature = sign(self._keys.get(s.secret_key, day, s.region, "s3", s.access_key),
+                         string_to_sign(amz_date, scope, creq))
+        headers.append(("authorization", f"{ALGORITHM} Credential={s.access_key}/{scope}, "
+                        f"SignedHeaders={';'.join(signed)}, Signature={signature}"))
+        line = f"PUT {target}?{qs} HTTP/1.1" if qs else f"PUT {target} HTTP/1.1"
+        return "\r\n".join([line, *(f"{n}: {v}" for n, v in headers), "", ""]).encode()
+
+    async def _send(self, head: bytes, body: Body, size: int) -> tuple[_Conn, _Head]:
+        """The request written, the response's head read; a kept-alive connection the
+        backend closed meanwhile is replaced once by a fresh one."""
+        timeout = self.settings.read_timeout
+        while True:
+            conn, reused = await self._connection_or_oserror()
+            answer: _Head | None = None
+            try:
+                if size <= ONE_WRITE:
+                    with trio.fail_after(timeout):
+                        await conn.stream.send_all(b"".join([head, *body]))
+                else:
+                    with trio.fail_after(timeout):
+                        await conn.stream.send_all(head)
+                    for piece in body:
+                        with trio.fail_after(timeout):
+                            await conn.stream.send_all(piece)
+                with trio.fail_after(timeout):
+                    answer = await _read_head(conn)
+            except (*_NETWORK, _Broken) as e:
+                if reused and not isinstance(e, trio.TooSlowError | _Broken):
+                    continue  # the backend closed a kept-alive connection: a fresh one
+                if isinstance(e, trio.TooSlowError):
+                    raise TimeoutError(f"the backend took over {timeout} s") from e
+                raise ConnectionError(f"{type(e).__name__} {e}") from e
+            finally:
+                if answer is None:  # failed or cancelled
+                    await _close(conn)
+            return conn, answer
+
+    async def _connection_or_oserror(self) -> tuple[_Conn, bool]:
+        try:
+            return await self._connection()
+        except Exception as e:  # lean's _Retryable: unreachable
+            raise ConnectionError(str(e)) from e
+
+    async def _finish(self, conn: _Conn, answer: _Head, key: str) -> None:
+        """A success's body (usually empty) read past; the connection kept or closed."""
+        length = answer.fields.get("content-length", "")
+        if not length.isdigit() or "transfer-encoding" in answer.fields:
+            await _close(conn)  # unframed: nothing needed from it
+            return
+        body = LeanBody(self, conn, int(length), answer.keep, key)
+        try:
+            while await body.read(ERROR_LIMIT):
+                pass
+        finally:
+            await body.aclose()
+
+    async def _failed(self, conn: _Conn, answer: _Head, key: str) -> ClientError:
+        """An error answer as botocore raises it: the S3 error document's Code and
+        Message (when framed and short), the status."""
+        length = answer.fields.get("content-length", "")
+        document = b""
+        if length.isdigit() and "transfer-encoding" not in answer.fields \
+                and int(length) <= ERROR_LIMIT:
+            body = LeanBody(self, conn, int(length), answer.keep, key)
+            try:
+                document = await body.read(int(length)) if int(length) else b""
+            finally:
+                await body.aclose()
+        else:
+            await _close(conn)
+        text = document.decode("utf-8", "replace")
+        error: dict[str, Any] = {"Error": {"Code": _element(text, "Code") or str(answer.status),
+                                           "Message": _element(text, "Message")},
+                                 "ResponseMetadata": {"HTTPStatusCode": answer.status}}
+        return ClientError(error, "PutObject")  # type: ignore[arg-type]
