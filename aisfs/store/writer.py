@@ -52,7 +52,7 @@ from .types import ChunkRef, ObjectInfo, ObjectMeta, WriteResult
 from .versions import Versions, new_version_id, versioning
 
 WRITERS = 2  # chunks of one PUT written (and fsynced) at once
-HASH_AHEAD = 1024 * 1024  # a body declared longer is hashed while it arrives
+HASH_AHEAD = 1024 * 1024  # a one-chunk body declared longer is hashed while it arrives
 AHEAD_PIECES = 16  # pieces received, not yet hashed (then receiving waits for hashing)
 
 
@@ -233,8 +233,12 @@ class Writer:
         """
         chunks: list[ChunkRef] = []
         dirs: set[str] = set()
-        ahead = expected_size is not None and expected_size > max(short_max, HASH_AHEAD)
-        if ahead:  # hashed while it arrives: at its end, only the last chunk's write is left
+        # a body of one chunk (a part, a mid-size PUT) is hashed while it arrives: at its
+        # end only its write is left (a longer one's chunks are hashed in the pipeline,
+        # each while the next arrives)
+        ahead = (expected_size is not None
+                 and max(short_max, HASH_AHEAD) < expected_size <= self.config.chunk_size)
+        if ahead:
             tail = await self._receive_hashing(body, copies, dg, expected_size, resource,
                                                pinned, dirs, chunks, remote is None)
         else:

@@ -1,6 +1,7 @@
-"""A body declared longer than HASH_AHEAD is hashed while it arrives (writer.py): the
-same ETag, checksum and refusals as one hashed after it, for PUTs (one chunk and many)
-and parts; nothing published or left referenced when it is refused."""
+"""A one-chunk body declared longer than HASH_AHEAD is hashed while it arrives
+(writer.py): the same ETag, checksum and refusals as one hashed after it (and as a
+longer body's, hashed chunk by chunk), for PUTs and parts; nothing published when it is
+refused."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from aisfs.store.writer import HASH_AHEAD
 from .conftest import body_of, make_config, rand, read_all
 
 
-@pytest.mark.parametrize("chunk", [64 * 1024, 8 * 1024 * 1024])  # many chunks; one (a tail)
+@pytest.mark.parametrize("chunk", [64 * 1024, 8 * 1024 * 1024])  # many chunks; one: ahead
 @pytest.mark.parametrize("size", [HASH_AHEAD + 1, 3 * HASH_AHEAD + 12_345])
 async def test_put_hashed_ahead_has_its_md5_and_bytes(
     tmp_path: Path, size: int, chunk: int
@@ -35,7 +36,12 @@ async def test_put_hashed_ahead_has_its_md5_and_bytes(
         assert (await store.fsck(rebuild=False)).clean
 
 
-async def test_put_hashed_ahead_refused_publishes_nothing(store: Store) -> None:
+async def test_put_hashed_ahead_refused_publishes_nothing(tmp_path: Path) -> None:
+    async with open_store(make_config(tmp_path, chunk_size=4 * HASH_AHEAD)) as store:
+        await _refused(store)
+
+
+async def _refused(store: Store) -> None:
     await store.create_bucket("b")
     data = rand(2 * HASH_AHEAD)
     with pytest.raises(S3Error, match="BadDigest"):
@@ -51,7 +57,12 @@ async def test_put_hashed_ahead_refused_publishes_nothing(store: Store) -> None:
         await store.head_object("b", "k")
 
 
-async def test_part_hashed_ahead_etag_and_complete(store: Store) -> None:
+async def test_part_hashed_ahead_etag_and_complete(tmp_path: Path) -> None:
+    async with open_store(make_config(tmp_path, chunk_size=4 * HASH_AHEAD)) as store:
+        await _parts(store)
+
+
+async def _parts(store: Store) -> None:
     await store.create_bucket("b")
     up = await store.create_upload("b", "mp", ObjectMeta())
     one, two = rand(HASH_AHEAD + 7), rand(HASH_AHEAD // 2)
