@@ -10,11 +10,15 @@ waits for more than the batch in flight and its own.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 import outcome
 import trio
+
+from .files import fsync_dir
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -78,3 +82,31 @@ class Group(Generic[T, R]):
             for e, r in zip(batch, results, strict=True):
                 e.result = r
                 e.woken.set()
+
+
+SYNC_THREADS = 8
+_POOL: list[ThreadPoolExecutor] = []
+
+
+def fsync_together(fds: Iterable[int] = (), dirs: Iterable[str] = ()) -> None:
+    """fsync the files, then the directories, a batch's from several threads at once.
+
+    One after the other, each fsync waits for its own journal commit and device flush
+    (~4 ms each on a busy disk: 16 directories took 68 ms); issued together the file
+    system folds them into one or two commits (4 ms for the same 16). Every one has
+    returned - each durable - when this does. The pool's threads live as long as the
+    process (one pool for every store in it)."""
+    files, todo = list(fds), list(dirs)
+    if len(files) + len(todo) < 2:
+        for fd in files:
+            os.fsync(fd)
+        for d in todo:
+            fsync_dir(d)
+        return
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="aisfs-fsync"))
+    pool = _POOL[0]
+    for fut in [pool.submit(os.fsync, fd) for fd in files]:
+        fut.result()
+    for fut in [pool.submit(fsync_dir, d) for d in todo]:
+        fut.result()

@@ -25,7 +25,7 @@ from .buckets import Buckets
 from .chunks import ChunkStore
 from .config import StoreConfig
 from .digest import Digest
-from .files import fsync_dir, replace_durably
+from .files import fsync_dir, write_tmp
 from .generations import Generations
 from .index import Index
 from .manifest import dumps, encode, part_to_json, upload_to_json
@@ -60,6 +60,13 @@ CREATE INDEX IF NOT EXISTS mp_completed_by_time ON mp_completed (completed_ns);
 COMPLETED_KEEP_SECONDS = 24 * 3600
 # the hashers a part's checksums are kept from (not md5: the ETag; not a payload hash)
 PART_CHECKSUMS = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")
+
+
+def _discard(staged: list[tuple[Mountpath, str]]) -> None:
+    """Remove the temp files of ``staged`` still there (renamed ones are not)."""
+    for _, tmp in staged:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def new_upload_id() -> str:
@@ -122,28 +129,68 @@ class Multipart:
     def _write_upload_file(
         self, upload_id: str, copies: int, name: str, data: bytes
     ) -> None:
-        written = 0
+        self._install_upload_file(
+            upload_id, name, self._stage_upload_file(upload_id, copies, name, data))
+
+    def _stage_upload_file(
+        self, upload_id: str, copies: int, name: str, data: bytes
+    ) -> list[tuple[Mountpath, str]]:
+        """An upload record written to temp files (fsynced) on the upload's mountpaths, no
+        lock needed: ``_install_upload_file`` renames them into place (under the lock).
+        A full mountpath: 507 (a record on fewer copies is refused), a failed one skipped."""
+        staged: list[tuple[Mountpath, str]] = []
         full = False
-        for mp in self._upload_targets(upload_id, copies):
-            d = layout.upload_dir(mp.root, upload_id)
-            try:
-                if not os.path.isdir(d):
-                    os.makedirs(d, 0o700, exist_ok=True)
-                    if self.config.fsync:
-                        fsync_dir(os.path.dirname(d))
-                replace_durably(layout.tmp_path(mp.root, "upload"), f"{d}/{name}", data,
-                                self.config.fsync)
-                written += 1
-            except OSError as e:
-                if is_full_error(e):  # not a fault; a record on fewer copies is refused
-                    self.chunks.full.mark(mp, e)
-                    full = True
+        try:
+            for mp in self._upload_targets(upload_id, copies):
+                tmp = layout.tmp_path(mp.root, "upload")
+                try:
+                    write_tmp(tmp, data, self.config.fsync)
+                except OSError as e:
+                    if is_full_error(e):  # not a fault
+                        self.chunks.full.mark(mp, e)
+                        full = True
+                        continue
+                    if self.mps.check(mp):
+                        raise
+                    log.warning("upload record not written to failed %s: %s", mp.root, e)
                     continue
-                if self.mps.check(mp):
-                    raise
-                log.warning("upload record not written to failed %s: %s", mp.root, e)
-        if full:
-            raise insufficient_storage(upload_id)
+                staged.append((mp, tmp))
+            if full:
+                raise insufficient_storage(upload_id)
+            if not staged:
+                raise OSError("no mountpath took the upload record")
+        except BaseException:
+            _discard(staged)
+            raise
+        return staged
+
+    def _install_upload_file(
+        self, upload_id: str, name: str, staged: list[tuple[Mountpath, str]]
+    ) -> None:
+        """The staged record renamed to ``name`` in the upload's directory on each
+        mountpath, the directory fsynced (the caller holds the lock)."""
+        written = 0
+        try:
+            for mp, tmp in staged:
+                d = layout.upload_dir(mp.root, upload_id)
+                try:
+                    if not os.path.isdir(d):
+                        os.makedirs(d, 0o700, exist_ok=True)
+                        if self.config.fsync:
+                            fsync_dir(os.path.dirname(d))
+                    os.replace(tmp, f"{d}/{name}")
+                    if self.config.fsync:
+                        fsync_dir(d)
+                    written += 1
+                except OSError as e:
+                    if is_full_error(e):
+                        self.chunks.full.mark(mp, e)
+                        raise insufficient_storage(upload_id) from None
+                    if self.mps.check(mp):
+                        raise
+                    log.warning("upload record not written to failed %s: %s", mp.root, e)
+        finally:
+            _discard(staged)
         if not written:
             raise OSError("no mountpath took the upload record")
 
@@ -181,17 +228,25 @@ class Multipart:
         self, upload_id: str, bucket: str, key: str, part_number: int, result: WriteResult,
         checksums: dict[str, str] | None = None,
     ) -> tuple[PartInfo, list[str]]:
+        # the record is written and fsynced before the lock; under it, renamed into place
+        part = PartInfo(part_number, result.md5.hex(), result.size, time.time_ns())
+        record = part_to_json(upload_id, part, result.chunks)
+        if checksums:
+            record["checksums"] = checksums
+        name, data = layout.part_file(part_number), encode(record)
+        copies = self.buckets.copies(self.buckets.get_sync(bucket).props)
+        staged = self._stage_upload_file(upload_id, copies, name, data)
         with self.index.wlock:
-            self._upload_row(upload_id, bucket, key, self.index.w)
-            binfo = self.buckets.get_sync(bucket)
-            part = PartInfo(part_number, result.md5.hex(), result.size, time.time_ns())
-            record = part_to_json(upload_id, part, result.chunks)
-            if checksums:
-                record["checksums"] = checksums
-            self._write_upload_file(
-                upload_id, self.buckets.copies(binfo.props), layout.part_file(part_number),
-                encode(record),
-            )
+            try:
+                self._upload_row(upload_id, bucket, key, self.index.w)
+                want = self.buckets.copies(self.buckets.get_sync(bucket).props)
+                if want != copies:  # rare: the bucket's copies changed meanwhile
+                    _discard(staged)
+                    staged = self._stage_upload_file(upload_id, want, name, data)
+            except BaseException:
+                _discard(staged)
+                raise
+            self._install_upload_file(upload_id, name, staged)
             w = self.index.w
             self.index.begin()
             try:

@@ -15,7 +15,6 @@ from ..errors import S3Error
 from . import layout
 from .buckets import Buckets
 from .chunks import StoreCorruption
-from .files import fsync_dir
 from .generations import Generations
 from .groups import Group
 from .index import Index
@@ -88,9 +87,7 @@ class Objects:
                 )
                 for bucket, key in known:  # memory only: no entry could match a row again
                     self.cache.forget(bucket, key)
-        if self.publisher.config.fsync:
-            for d in sorted(dirs):
-                fsync_dir(d)
+        self.publisher.sync_dirs(dirs)  # together: one journal commit for the batch
         return results, dropped
 
     async def _delete_batch(self, names: list[tuple[str, str]]) -> list[outcome.Outcome[None]]:

@@ -19,6 +19,7 @@ from . import layout
 from .chunks import ChunkStore
 from .config import StoreConfig
 from .files import fsync_dir, unlink_durably, write_all, write_tmp
+from .groups import fsync_together
 from .index import INSERT_OBJECT, Index, object_row
 from .journal import crash_point
 from .manifest import index_text, manifest_bytes
@@ -219,18 +220,10 @@ class Publisher:
             raise
 
     def sync_dirs(self, dirs: Iterable[str]) -> None:
-        if not self.config.fsync:
-            return
-        todo = sorted(dirs)
-        if len(todo) < 8:
-            for d in todo:
-                fsync_dir(d)
-            return
-        # a batch touches up to 256 manifest directories per mountpath: fsynced from
-        # several threads, the file system commits them together
-        with ThreadPoolExecutor(STAGE_THREADS, thread_name_prefix="aisfs-fsync") as pool:
-            for fut in [pool.submit(fsync_dir, d) for d in todo]:
-                fut.result()
+        """fsync the directories together (``groups.fsync_together``): a batch touches up
+        to 256 manifest directories per mountpath, the file system commits them at once."""
+        if self.config.fsync:
+            fsync_together(dirs=sorted(dirs))
 
     def remove_manifest(self, bucket: str, key: str, dirs: set[str] | None = None) -> None:
         """Remove the object's manifests; with ``dirs`` their directories are left there

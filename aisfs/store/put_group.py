@@ -15,17 +15,15 @@ the second sees the first's row, as it would have one after the other.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import outcome
 
 from .buckets import Buckets
-from .files import fsync_dir
 from .generations import Generations
+from .groups import fsync_together
 from .index import Index
 from .inline_cache import remember_inline
 from .preconditions import check_preconditions
@@ -69,26 +67,6 @@ class _Member:
     staged: list[Staged]
     entry: PutEntry | None = None
     done: bool = field(default=False)
-
-
-_POOL: list[ThreadPoolExecutor] = []
-
-
-def _fsync_all(fds: list[int], dirs: list[str]) -> None:
-    """fsync the files, then the directories, from several threads when there are many:
-    the file system commits their journal transactions together."""
-    if len(fds) + len(dirs) < 4:
-        for fd in fds:
-            os.fsync(fd)
-        for d in dirs:
-            fsync_dir(d)
-        return
-    if not _POOL:
-        _POOL.append(ThreadPoolExecutor(8, thread_name_prefix="aisfs-putsync"))
-    for fut in [_POOL[0].submit(os.fsync, fd) for fd in fds]:
-        fut.result()
-    for fut in [_POOL[0].submit(fsync_dir, d) for d in dirs]:
-        fut.result()
 
 
 class PutGroup:
@@ -207,7 +185,7 @@ class PutGroup:
                     if st.fd >= 0 and st.linked:
                         fds.append(st.fd)
             if self.publisher.config.fsync:
-                _fsync_all(fds, sorted(dirs))
+                fsync_together(fds, sorted(dirs))
         except BaseException:
             for m in round_:
                 discard(m.staged)
