@@ -238,6 +238,9 @@ def _round(node: NodeProcess, seconds: float, known: dict[str, str]) -> None:
     for t in threads:
         t.start()
     time.sleep(seconds)  # real time: PUTs in flight in the node when it is killed
+    deadline = time.monotonic() + 120  # and more than a batch acknowledged, however loaded
+    while len(acked) <= CLIENTS and time.monotonic() < deadline:
+        time.sleep(0.05)
     node.kill()  # SIGKILL
     stop.set()
     for t in threads:
