@@ -22,14 +22,13 @@ is read, not what is filled).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import mmap
 import os
 import threading
 
 from ..store.chunks import ChunkStore
-from ..store.files import FILE_MODE, write_all, write_tmp
+from ..store.files import write_all, write_tmp
 
 DIRECT_MIN = 1024 * 1024  # bytes: smaller chunks are written through the page cache
 BLOCK = 4096  # the alignment O_DIRECT is given (a multiple of every device's block here)
@@ -70,23 +69,12 @@ def write_tmp_direct(tmp: str, data: bytes | bytearray | memoryview, fsync: bool
         write_tmp(tmp, data, fsync)
         return
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_DIRECT, FILE_MODE)
+        write_tmp(tmp, data, fsync, flags=_O_DIRECT, write=_write_aligned)
     except OSError as e:
         if e.errno != errno.EINVAL:
             raise
-        _refused.add(where)
+        _refused.add(where)  # O_DIRECT refused (EINVAL; write_tmp left no file): buffered
         write_tmp(tmp, data, fsync)
-        return
-    try:
-        _write_aligned(fd, data)
-        if fsync:
-            os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    os.close(fd)
 
 
 def _write_aligned(fd: int, data: bytes | bytearray | memoryview) -> None:

@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,15 @@ def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
         view = view[n:]
 
 
-def write_tmp(tmp: str, data: bytes | bytearray | memoryview, fsync: bool) -> None:
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+def write_tmp(
+    tmp: str, data: bytes | bytearray | memoryview, fsync: bool, *, flags: int = 0,
+    write: Callable[[int, bytes | bytearray | memoryview], None] = write_all,
+) -> None:
+    """A new file ``tmp`` holding ``data`` (fsync'd if asked), or no file: opened with
+    ``flags`` besides create-exclusive, written by ``write`` (O_DIRECT's aligned writer)."""
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | flags, FILE_MODE)
     try:
-        write_all(fd, data)
+        write(fd, data)
         if fsync:
             os.fsync(fd)
     except BaseException:
