@@ -98,9 +98,13 @@ class Markers:
         self.failed.pop(path, None)
 
     async def wait_all(self, timeout: float) -> None:
-        """At exit: the markers still on their way, for at most `timeout` seconds."""
-        self.flush()
+        """At exit (the mount's nursery is closed): send the markers still held, or whose
+        PUT the exit cancelled, and wait for them, for at most `timeout` seconds."""
         with trio.move_on_after(timeout):
+            async with trio.open_nursery() as nursery:
+                held, self.held = self.held, []
+                for inode, path, done in held:
+                    nursery.start_soon(self._put, inode, path, done)
             for ev in list(self.in_flight.values()):
                 await ev.wait()
 
@@ -119,11 +123,13 @@ class Markers:
                         log.warning("mkdir %r: marker PUT failed (%s), retrying", path, e)
             inode.attrs.etag = info.etag
             self.failed.pop(path, None)
+        except trio.Cancelled:
+            self.held.append((inode, path, done))  # the exit cancelled it: sent by wait_all
+            raise
         except Exception as e:
             self.stats.upload_failures += 1
             self.failed[path] = str(e)
             log.error("mkdir %r: the directory's marker was not stored: %s", path, e)
-        finally:
-            self.dirs.pending.discard(path)
-            del self.in_flight[path]
-            done.set()
+        self.dirs.pending.discard(path)
+        del self.in_flight[path]
+        done.set()
