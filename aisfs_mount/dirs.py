@@ -39,7 +39,7 @@ KEEP_LISTINGS = 8192  # past this many listings kept, the stale ones are dropped
 WALK_GAP = 5.0  # a subdirectory read this soon after a sibling: a walk (read ahead)
 WINDOW_KEYS = 500  # keys a walk reads ahead at once
 SEEN_KEYS = 500  # a lookup in a big directory revalidates this many following siblings
-PROBE_NAMES = 64  # a directory with more subdirectories is not listed again for a new name
+PROBE_NAMES = 64  # a directory listed with more entries is not listed again for a new name
 
 
 @dataclass(slots=True)
@@ -122,15 +122,11 @@ class DirCache:
 
     def new_name(self, path: str) -> bool:
         """The expired listing of the directory holding `path` does not show it and has
-        more than PROBE_NAMES subdirectories: a name being made (`cp -r`, `tar x`), asked
-        with one short listing from the name on rather than by listing the directory
-        again (a delimited listing costs the store a seek per subdirectory; a directory
-        of files is listed again, once per timeout, as any other)."""
+        more than PROBE_NAMES entries: a name being made (`cp -r`, `tar x`), asked with
+        one short listing from the name on rather than by listing the directory again."""
         parent, name = split(path)
         lst = self.listings.get(parent)
-        if lst is None or name in lst.children or len(lst.children) <= PROBE_NAMES:
-            return False
-        return sum(c.kind == DIR for c in lst.children.values()) > PROBE_NAMES
+        return lst is not None and len(lst.children) > PROBE_NAMES and name not in lst.children
 
     def small(self, path: str) -> bool:
         """Listing `path` to answer one lookup is worth it (not known to be big)."""
