@@ -39,7 +39,6 @@ KEEP_LISTINGS = 8192  # past this many listings kept, the stale ones are dropped
 WALK_GAP = 5.0  # a subdirectory read this soon after a sibling: a walk (read ahead)
 WINDOW_KEYS = 500  # keys a walk reads ahead at once
 SEEN_KEYS = 500  # a lookup in a big directory revalidates this many following siblings
-PROBE_NAMES = 64  # a directory listed with more entries is not listed again for a new name
 
 
 @dataclass(slots=True)
@@ -119,14 +118,6 @@ class DirCache:
             if len(self.walking) > KEEP_LISTINGS:
                 self.walking.clear()
             self.walking[split(path)[0]] = trio.current_time()
-
-    def new_name(self, path: str) -> bool:
-        """The expired listing of the directory holding `path` does not show it and has
-        more than PROBE_NAMES entries: a name being made (`cp -r`, `tar x`), asked with
-        one short listing from the name on rather than by listing the directory again."""
-        parent, name = split(path)
-        lst = self.listings.get(parent)
-        return lst is not None and len(lst.children) > PROBE_NAMES and name not in lst.children
 
     def small(self, path: str) -> bool:
         """Listing `path` to answer one lookup is worth it (not known to be big)."""

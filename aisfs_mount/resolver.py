@@ -2,13 +2,11 @@
 
 What is known fresh (younger than `attr_timeout`) answers at once: an inode's attributes,
 or its directory's listing (`aisfs_mount/dirs.py`). Else a directory of up to `SMALL_DIR`
-entries is listed to answer the lookup (and the next ones there) - unless its expired
-listing has many entries and not this name: a name being made (`DirCache.new_name`). In
-a bigger one, for such a new name, or for a path the listing cannot settle, one
-delimited listing from the name on answers (the object, and whether `name/` is a
-directory: `_probe`): against our node it carries the metadata too, so a lookup is one
-request; a plain S3 endpoint's carries none, so a file found also takes a HEAD (a
-missing name stays one request). Only when the name's siblings
+entries is listed to answer the lookup (and the next ones there). In a bigger one, or for
+a path the listing cannot settle, one delimited listing from the name on answers (the
+object, and whether `name/` is a directory: `_probe`): against our node it carries the
+metadata too, so a lookup is one request; a plain S3 endpoint's carries none, so a file
+found also takes a HEAD (a missing name stays one request). Only when the name's siblings
 fill that page do a HEAD of the key, a HEAD of its directory marker and a one-key
 listing below it go at once. Against our node a file found so brings the next siblings
 in one listing (`DirCache.window`), which revalidates them when their attributes expire;
@@ -82,7 +80,7 @@ class Resolver:
             return None  # unlinked here, its DELETE on its way (aisfs_mount/deletes.py)
         parent, name = split(path)
         lst = self.dirs.fresh(parent)
-        if lst is None and self.dirs.small(parent) and not self.dirs.new_name(path):
+        if lst is None and self.dirs.small(parent):
             lst = await self.dirs.list(parent, SMALL_DIR)
         if lst is None:
             if inode is not None and self.dirs.seen_unchanged(inode):
