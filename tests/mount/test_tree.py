@@ -168,15 +168,15 @@ def test_mkdir_then_rmdir_leaves_no_marker(mnt: Mount, endpoint: Endpoint,
     assert os.listdir(mnt.path / "moved") == ["sub"]
 
 
-def test_held_back_markers_reach_the_server(mount_factory: MountFactory, endpoint: Endpoint,
-                                            bucket: str) -> None:
-    """Markers are held back and sent in batches (aisfs_mount/markers.py): fsync of a
-    directory waits for those made anywhere below it, and the unmount sends and waits
-    for those still held."""
+def test_markers_reach_the_server_by_fsync_and_unmount(mount_factory: MountFactory,
+                                                       endpoint: Endpoint,
+                                                       bucket: str) -> None:
+    """Markers go in the background (aisfs_mount/markers.py): fsync of a directory waits
+    for those made anywhere below it, and the unmount for those still on their way."""
     mnt = mount_factory(bucket)
     deep = mnt.path / "top" / "a" / "b" / "c"
     deep.mkdir(parents=True)
-    for i in range(40):  # more than a batch, and some left held
+    for i in range(40):
         (mnt.path / "top" / "a" / f"s{i:02d}").mkdir()
     fd = os.open(mnt.path / "top", os.O_RDONLY | os.O_DIRECTORY)
     try:
