@@ -44,6 +44,8 @@ class Deletes:
         self.failed: dict[str, str] = {}
         self.trusted: set[str] = set()  # buckets where a DELETE went through, none failed
         self.slots = trio.Semaphore(DELETES_IN_FLIGHT)
+        # DELETEs the mount's exit cancelled on their way (sent again by wait_all)
+        self.cancelled: list[tuple[str, str, str, trio.Event]] = []
 
     async def delete(self, path: str) -> None:
         """Delete the object at `path`: in the background once its bucket took one."""
@@ -82,8 +84,14 @@ class Deletes:
         return None
 
     async def wait_all(self, timeout: float) -> None:
-        """At exit: the DELETEs still on their way, for at most `timeout` seconds."""
+        """At exit (the mount's nursery is closed): send again the DELETEs the exit
+        cancelled, and wait for those still on their way, for at most `timeout` seconds."""
         with trio.move_on_after(timeout):
+            async with trio.open_nursery() as nursery:
+                again, self.cancelled = self.cancelled, []
+                for path, bucket, key, done in again:
+                    await self.slots.acquire()
+                    nursery.start_soon(self._delete, path, bucket, key, done)
             for ev in list(self.in_flight.values()):
                 await ev.wait()
 
@@ -98,6 +106,9 @@ class Deletes:
                         raise
                     log.warning("unlink %r: DELETE failed (%s), retrying", path, e)
             self.dirs.note_deleted(path)  # (a listing started before may still show it)
+        except trio.Cancelled:
+            self.cancelled.append((path, bucket, key, done))  # sent again by wait_all
+            raise
         except Exception as e:
             self.stats.delete_failures += 1
             self.failed[path] = str(e)
@@ -105,6 +116,6 @@ class Deletes:
             log.error("unlink %r: the object was not deleted: %s", path, e)
         finally:
             self.slots.release()
-            self.dirs.deleting.discard(path)
-            del self.in_flight[path]
-            done.set()
+        self.dirs.deleting.discard(path)
+        del self.in_flight[path]
+        done.set()

@@ -344,12 +344,13 @@ class Fs(pyfuse3.Operations):
         self.dir_handles.pop(fh, None)
 
     async def fsyncdir(self, fh: int, datasync: bool) -> None:
-        """The directory's marker and those of the directories made in it are on the
-        server when this returns, and the unlinks in it done (EIO if one failed)."""
+        """The directory's marker and those of the directories made in it (and below it)
+        are on the server when this returns, and the unlinks in it done (EIO if one
+        failed)."""
         path = self.dir_handles[fh].inode.path
         if path is None:
             return
-        await self.markers.sent(path, children=True)
+        await self.markers.sent(path, below=True)
         await self.deletes.done(path, children=True)
         failed = self.markers.failure_in(path)
         if failed is not None:

@@ -75,6 +75,19 @@ def test_rm_rf_then_the_store_is_empty(mount_factory: MountFactory, endpoint: En
     assert os.listdir(again.path) == []
 
 
+def test_unlinks_then_unmount_at_once_leave_nothing(mount_factory: MountFactory,
+                                                     endpoint: Endpoint, bucket: str) -> None:
+    """The unmount waits for the DELETEs on their way, and sends again those its exit
+    cut short: no file comes back."""
+    for i in range(80):
+        endpoint.s3.put_object(Bucket=bucket, Key=f"u/f{i:03d}", Body=b"x")
+    m = mount_factory(bucket)
+    for i in range(80):
+        os.unlink(m.path / "u" / f"f{i:03d}")
+    m.unmount()
+    assert s3_keys(endpoint, bucket) == []
+
+
 def test_a_failed_delete_is_reported_by_fsyncdir(mount_factory: MountFactory) -> None:
     moto = Moto(free_port()).start()
     try:

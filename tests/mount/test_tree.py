@@ -166,3 +166,26 @@ def test_mkdir_then_rmdir_leaves_no_marker(mnt: Mount, endpoint: Endpoint,
     assert sorted(s3_keys(endpoint, bucket)) == ["moved/", "moved/sub/"]
     assert sorted(os.listdir(mnt.path)) == ["moved"]
     assert os.listdir(mnt.path / "moved") == ["sub"]
+
+
+def test_markers_reach_the_server_by_fsync_and_unmount(mount_factory: MountFactory,
+                                                       endpoint: Endpoint,
+                                                       bucket: str) -> None:
+    """Markers go in the background (aisfs_mount/markers.py): fsync of a directory waits
+    for those made anywhere below it, and the unmount for those still on their way."""
+    mnt = mount_factory(bucket)
+    deep = mnt.path / "top" / "a" / "b" / "c"
+    deep.mkdir(parents=True)
+    for i in range(40):
+        (mnt.path / "top" / "a" / f"s{i:02d}").mkdir()
+    fd = os.open(mnt.path / "top", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    want = {"top/", "top/a/", "top/a/b/", "top/a/b/c/",
+            *(f"top/a/s{i:02d}/" for i in range(40))}
+    assert set(s3_keys(endpoint, bucket)) == want
+    (mnt.path / "late" / "x").mkdir(parents=True)
+    mnt.unmount()
+    assert set(s3_keys(endpoint, bucket)) == want | {"late/", "late/x/"}
