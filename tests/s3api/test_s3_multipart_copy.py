@@ -175,6 +175,24 @@ def test_delete_objects(s3) -> None:
     assert "Deleted" not in r
 
 
+def test_delete_objects_many_keys_side_by_side(s3) -> None:
+    """A DeleteObjects of 1,000 keys (S3's most) deletes them side by side: every one
+    answered once, in the request's order, all gone; a key named twice is answered twice."""
+    s3.create_bucket(Bucket="delmany")
+    for i in range(0, 999, 3):
+        s3.put_object(Bucket="delmany", Key=f"k{i:04}", Body=b"x")
+    keys = [{"Key": f"k{i:04}"} for i in range(999)] + [{"Key": "k0003"}]
+    r = s3.delete_objects(Bucket="delmany", Delete={"Objects": keys})
+    assert [d["Key"] for d in r["Deleted"]] == [k["Key"] for k in keys] and not r.get("Errors")
+    assert s3.list_objects_v2(Bucket="delmany")["KeyCount"] == 0
+    for i in range(0, 500, 5):
+        s3.put_object(Bucket="delmany", Key=f"k{i:04}", Body=b"x")
+    keys = keys[:500]  # distinct keys: deleted side by side
+    r = s3.delete_objects(Bucket="delmany", Delete={"Objects": keys})
+    assert [d["Key"] for d in r["Deleted"]] == [k["Key"] for k in keys] and not r.get("Errors")
+    assert s3.list_objects_v2(Bucket="delmany")["KeyCount"] == 0
+
+
 @pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"])
 def test_flexible_checksums_roundtrip(s3, algorithm: str) -> None:
     bucket = "cks-" + algorithm.lower()
