@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import random
 import re
 import subprocess
@@ -31,7 +32,7 @@ import trio
 
 from aisfs.store import ObjectMeta, StoreConfig, open_store
 from aisfs.store.index import INSERT_OBJECT, object_row
-from aisfs.store.layout import manifest_path
+from aisfs.store.layout import FANOUT, MANIFESTS, manifest_path
 from aisfs.store.manifest import encode_manifest, index_text, info_from_json
 from aisfs.store.store import Store
 from tests.support.node import ROOT, NodeProcess, new_node
@@ -56,13 +57,15 @@ def _clone_all(store: Store, template_key: str, n: int) -> None:
     base = info_from_json(json.loads(text))
     base.inline = BODY
     root = str(store.config.mountpaths[0])
+    for fan in FANOUT:
+        os.makedirs(f"{root}/{MANIFESTS}/{fan}", mode=0o700, exist_ok=True)
     rows = []
     for i in range(n):
         info = dataclasses.replace(base, key=fill_key(i), generation=base.generation + 1 + i)
-        path = Path(manifest_path(root, "crashb", info.key))
-        path.parent.mkdir(mode=0o700, exist_ok=True)
-        path.write_bytes(encode_manifest(info))
-        path.chmod(0o600)
+        fd = os.open(manifest_path(root, "crashb", info.key),
+                     os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, encode_manifest(info))
+        os.close(fd)
         rows.append(object_row(info, index_text(info)))
     with store.index.wlock, store.index.w:
         store.index.w.executemany(INSERT_OBJECT, rows)
