@@ -3,7 +3,7 @@ clients), and at 10 %, 50 % and 100 % of N: the PUT rate of the last stretch, a 
 listing's rate (ListObjectsV2, 1,000 a page), the node's RSS, the index size, the disk
 per object, the node's start after a clean stop, and the store's open (in a process of its
 own) after a clean stop and after a SIGKILL during writes, with that process's peak RSS.
-Each should be flat in N. First, on a node of its own: its RSS idle and its peak under
+Each should be flat in N. Then, on a node of its own: its RSS idle and its peak under
 64 MiB PUTs and GETs (2 in flight) and multipart uploads (4 parts of 8 MiB, 4 in flight).
 
     ./run bench scale                         # 100,000 objects (minutes here)
@@ -342,13 +342,14 @@ def main(argv: list[str] | None = None) -> None:
     total = 1_000_000 if args.full else args.objects
     results = []
     for tree in [HERE, *args.against]:
+        if not args.rss_only:
+            print(f"{tree}: {total:,} objects of {args.size:,} B", flush=True)
+            results.append((str(tree), run(tree, total, args.size, args.clients)))
+        # after the fill: its ~500 MiB written and removed, still being flushed, slowed the
+        # fsync'd small PUTs that followed it (x0.7 in 4 runs here)
         big = big_rss(tree)
         print(f"{tree}: node RSS MiB under big loads (peak is the process's VmHWM so far): "
               + ", ".join(f"{k} {v:.0f}" for k, v in big.items()), flush=True)
-        if args.rss_only:
-            continue
-        print(f"{tree}: {total:,} objects of {args.size:,} B", flush=True)
-        results.append((str(tree), run(tree, total, args.size, args.clients)))
     for name, rows in results:
         table(name, rows)
 
