@@ -3,12 +3,14 @@ clients), and at 10 %, 50 % and 100 % of N: the PUT rate of the last stretch, a 
 listing's rate (ListObjectsV2, 1,000 a page), the node's RSS, the index size, the disk
 per object, the node's start after a clean stop, and the store's open (in a process of its
 own) after a clean stop and after a SIGKILL during writes, with that process's peak RSS.
-Each should be flat in N.
+Each should be flat in N. Then, on a node of its own: its RSS idle and its peak under
+64 MiB PUTs and GETs (2 in flight) and multipart uploads (4 parts of 8 MiB, 4 in flight).
 
     ./run bench scale                         # 100,000 objects (minutes here)
     ./run bench scale --full                  # 1,000,000
     ./run bench scale --objects 10000000      # 10 M, a long run
     ./run bench scale --against /work/base    # and another checkout's node, after it
+    ./run bench scale --rss-only              # the RSS under big loads alone
 
 The node's start is from exec to its ready file: the Python start (on an empty store,
 printed first) and the store's open; the store's open is timed alone too.
@@ -31,7 +33,7 @@ from pathlib import Path
 from urllib.parse import quote
 from xml.etree import ElementTree
 
-from bench.client import Conn, thread_conn
+from bench.client import PIECE, Conn, sign, thread_conn
 
 HERE = Path(__file__).resolve().parent.parent
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -121,16 +123,19 @@ def store_open(tree: Path, work: Path, crash: bool) -> dict[str, float]:
     return result
 
 
-def du(path: Path) -> int:
-    """Bytes allocated under ``path`` (blocks, as du)."""
-    total = 0
+def du(path: Path) -> tuple[int, int]:
+    """Bytes under ``path``: (allocated in blocks, as ``du``; apparent, as
+    ``du --apparent-size``), files and directories."""
+    blocks = apparent = 0
     for root, _dirs, files in os.walk(path):
         for name in [*files, *_dirs]:
             try:
-                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+                st = os.lstat(os.path.join(root, name))
             except OSError:
-                pass
-    return total
+                continue
+            blocks += st.st_blocks * 512
+            apparent += st.st_size
+    return blocks, apparent
 
 
 def put_range(node: Node, start: int, end: int, size: int, clients: int) -> float:
@@ -200,6 +205,68 @@ def crash_restart(node: Node, next_key: int, size: int) -> tuple[float, float, i
     return opened["open_s"], opened["peak_mib"], counter[0] - next_key
 
 
+def multipart(c: Conn, key: str, parts: int, part_size: int) -> None:
+    status, body = c.request("POST", c.path("big", key, "uploads"))
+    assert status == 200, body
+    uid = ElementTree.fromstring(body).findtext(f"{NS}UploadId") or ""
+    q = quote(uid, safe="")
+    etags = []
+    for n in range(1, parts + 1):
+        path = c.path("big", key, f"partNumber={n}&uploadId={q}")
+        url = f"http://{c.host}:{c.port}{path}"
+        c.conn.request("PUT", path, body=os.urandom(1024) * (part_size // 1024),
+                       headers=sign("PUT", url, {}))
+        resp = c.conn.getresponse()
+        resp.read()
+        assert resp.status == 200
+        etags.append(resp.getheader("ETag"))
+    xml = "".join(f"<Part><PartNumber>{n}</PartNumber><ETag>{e}</ETag></Part>"
+                  for n, e in enumerate(etags, 1))
+    status, body = c.request("POST", c.path("big", key, f"uploadId={q}"),
+                             f"<CompleteMultipartUpload>{xml}</CompleteMultipartUpload>".encode())
+    assert status == 200, body
+
+
+def big_rss(tree: Path) -> dict[str, float]:
+    """A fresh node's RSS (MiB) idle, then its peak (VmHWM) and what it keeps after each
+    load, in turn: 64 MiB PUTs 2 in flight (x3), their GETs, multipart uploads of 4 parts
+    of 8 MiB, 4 in flight."""
+    work = Path(tempfile.mkdtemp(prefix="aisfs-bench-scale-big-"))
+    node = Node(tree, work)
+    out: dict[str, float] = {}
+    try:
+        node.start()
+        c = Conn(node.s3_url)
+        assert c.request("PUT", c.path("big"))[0] == 200
+        c.close()
+        out["idle"] = node.rss()[0]
+
+        def put(i: int) -> None:
+            cc = Conn(node.s3_url)
+            assert cc.put_stream("big", f"o{i % 2}", 64 * PIECE, bytes(PIECE)) == 200
+            cc.close()
+
+        def get(i: int) -> None:
+            cc = Conn(node.s3_url)
+            cc.get_stream("big", f"o{i % 2}")
+            cc.close()
+
+        def mpu(i: int) -> None:
+            cc = Conn(node.s3_url)
+            multipart(cc, f"m{i}", 4, 8 * PIECE)
+            cc.close()
+
+        for name, fn, conc in (("put64", put, 2), ("get64", get, 2), ("multipart", mpu, 4)):
+            with ThreadPoolExecutor(conc) as pool:
+                list(pool.map(fn, range(3 * conc)))
+            out[f"{name}_after"], out[f"{name}_peak"] = node.rss()
+    finally:
+        if node.proc is not None and node.proc.poll() is None:
+            node.stop(signal.SIGKILL)
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
 def run(tree: Path, total: int, size: int, clients: int) -> list[dict[str, float]]:
     work = Path(tempfile.mkdtemp(prefix="aisfs-bench-scale-"))
     rows: list[dict[str, float]] = []
@@ -219,7 +286,8 @@ def run(tree: Path, total: int, size: int, clients: int) -> list[dict[str, float
             assert count >= done, (count, done)
             rss, peak = node.rss()
             index = sum(p.stat().st_size for p in (work / "index").glob("index.db*"))
-            disk = du(work / "index") + du(work / "mp1") + du(work / "mp2")
+            sizes = [du(work / d) for d in ("index", "mp1", "mp2")]
+            disk, apparent = sum(b for b, _ in sizes), sum(a for _, a in sizes)
             node.stop()
             clean = store_open(tree, work, crash=False)["open_s"]
             node_start = node.start()
@@ -228,6 +296,7 @@ def run(tree: Path, total: int, size: int, clients: int) -> list[dict[str, float
                    "rss_mib": rss, "peak_rss_mib": peak,
                    "index_b_per_obj": index / max(done, 1),
                    "disk_b_per_obj": disk / max(count, 1),
+                   "apparent_b_per_obj": apparent / max(count, 1),
                    "node_start_s": node_start,
                    "clean_restart_s": clean, "crash_restart_s": crash,
                    "crash_peak_rss_mib": crash_peak}
@@ -245,7 +314,8 @@ def table(name: str, rows: list[dict[str, float]]) -> None:
     cols = [("objects", "objects", "{:,.0f}"), ("put_per_s", "PUT/s", "{:,.0f}"),
             ("list_per_s", "list/s", "{:,.0f}"), ("rss_mib", "RSS MiB", "{:.0f}"),
             ("index_b_per_obj", "index B/obj", "{:,.0f}"),
-            ("disk_b_per_obj", "disk B/obj", "{:,.0f}"),
+            ("disk_b_per_obj", "disk B/obj (blocks)", "{:,.0f}"),
+            ("apparent_b_per_obj", "disk B/obj (apparent)", "{:,.0f}"),
             ("node_start_s", "node start (clean) s", "{:.2f}"),
             ("clean_restart_s", "store open, clean s", "{:.3f}"),
             ("crash_restart_s", "store open after kill -9 s", "{:.3f}"),
@@ -266,12 +336,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--against", type=Path, action="append", default=[],
                         help="another checkout, measured after this one")
+    parser.add_argument("--rss-only", action="store_true",
+                        help="only the node's RSS under big PUTs, GETs, multipart uploads")
     args = parser.parse_args(argv)
     total = 1_000_000 if args.full else args.objects
     results = []
     for tree in [HERE, *args.against]:
-        print(f"{tree}: {total:,} objects of {args.size:,} B", flush=True)
-        results.append((str(tree), run(tree, total, args.size, args.clients)))
+        if not args.rss_only:
+            print(f"{tree}: {total:,} objects of {args.size:,} B", flush=True)
+            results.append((str(tree), run(tree, total, args.size, args.clients)))
+        # after the fill: its ~500 MiB written and removed, still being flushed, slowed the
+        # fsync'd small PUTs that followed it (x0.7 in 4 runs here)
+        big = big_rss(tree)
+        print(f"{tree}: node RSS MiB under big loads (peak is the process's VmHWM so far): "
+              + ", ".join(f"{k} {v:.0f}" for k, v in big.items()), flush=True)
     for name, rows in results:
         table(name, rows)
 

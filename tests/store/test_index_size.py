@@ -8,7 +8,10 @@ import json
 import os
 from pathlib import Path
 
+import trio
+
 from aisfs.store import ObjectMeta, open_store
+from aisfs.store.index import READER_CACHE_KIB
 from aisfs.store.layout import manifest_path
 
 from .conftest import body_of, make_config, read_all
@@ -76,3 +79,16 @@ async def test_fsck_prints_progress(tmp_path: Path, monkeypatch, capfd) -> None:
         assert (await store.fsck(rebuild=False)).clean
     err = capfd.readouterr().err
     assert "fsck: 5 manifests read (5 objects)" in err, err
+
+
+async def test_worker_readers_page_cache_bounded(tmp_path: Path) -> None:
+    """A worker thread's reader connection keeps READER_CACHE_KIB of pages (40 of them at
+    SQLite's default 2 MiB each held ~82 MiB after a scan); the loop's keeps the default."""
+    config = make_config(tmp_path)
+    async with open_store(config) as store:
+        on_loop = store.index.r.execute("PRAGMA cache_size").fetchone()[0]
+        in_worker = await trio.to_thread.run_sync(
+            lambda: store.index.r.execute("PRAGMA cache_size").fetchone()[0]
+        )
+    assert in_worker == -READER_CACHE_KIB
+    assert on_loop == -2000  # SQLite's default
