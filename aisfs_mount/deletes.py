@@ -21,6 +21,7 @@ import logging
 import trio
 
 from aisfs_mount.backend import Backend
+from aisfs_mount.background import retried_once, wait_in_flight
 from aisfs_mount.dirs import DirCache
 from aisfs_mount.paths import Layout
 from aisfs_mount.stats import Stats
@@ -65,13 +66,7 @@ class Deletes:
     async def done(self, path: str, children: bool = False, below: bool = False) -> None:
         """Wait for the DELETE of `path` (and of the names directly in it, or anywhere
         below it) still in flight."""
-        if not self.in_flight:
-            return
-        pre = path + "/" if path else ""
-        for p, ev in list(self.in_flight.items()):
-            tail = p[len(pre):] if p.startswith(pre) else None
-            if p == path or tail is not None and (below or children and "/" not in tail):
-                await ev.wait()
+        await wait_in_flight(self.in_flight, path, children, below)
 
     def failure_in(self, path: str) -> tuple[str, str] | None:
         """(path, error) of a DELETE of a name directly in the directory `path` that
@@ -97,14 +92,8 @@ class Deletes:
 
     async def _delete(self, path: str, bucket: str, key: str, done: trio.Event) -> None:
         try:
-            for attempt in (1, 2):
-                try:
-                    await self.backend.delete(bucket, key)
-                    break
-                except Exception as e:
-                    if attempt == 2:
-                        raise
-                    log.warning("unlink %r: DELETE failed (%s), retrying", path, e)
+            await retried_once(lambda: self.backend.delete(bucket, key), log,
+                               "unlink %r: DELETE", path)
             self.dirs.note_deleted(path)  # (a listing started before may still show it)
         except trio.Cancelled:
             self.cancelled.append((path, bucket, key, done))  # sent again by wait_all

@@ -20,6 +20,7 @@ import logging
 import trio
 
 from aisfs_mount.backend import Backend
+from aisfs_mount.background import retried_once, wait_in_flight
 from aisfs_mount.dirs import DirCache
 from aisfs_mount.inodes import DIR_CONTENT_TYPE, Inode, meta_of
 from aisfs_mount.paths import Layout
@@ -56,11 +57,7 @@ class Markers:
     async def sent(self, path: str, children: bool = False, below: bool = False) -> None:
         """Wait for the marker PUT of the directory at `path` (and of the directories made
         directly in it, or anywhere below it) still in flight."""
-        pre = path + "/" if path else ""
-        for p, ev in list(self.in_flight.items()):
-            tail = p[len(pre):] if p.startswith(pre) else None
-            if p == path or tail is not None and (below or children and "/" not in tail):
-                await ev.wait()
+        await wait_in_flight(self.in_flight, path, children, below)
 
     def failure_in(self, path: str) -> tuple[str, str] | None:
         """(path, error) of a marker not stored: the directory's own or one made below it."""
@@ -89,15 +86,10 @@ class Markers:
         try:
             bucket, prefix = self.layout.prefix_of(path)
             async with self.limiter:
-                for attempt in (1, 2):
-                    try:
-                        info = await self.backend.put_bytes(bucket, prefix, b"",
-                                                            meta_of(inode), DIR_CONTENT_TYPE)
-                        break
-                    except Exception as e:
-                        if attempt == 2:
-                            raise
-                        log.warning("mkdir %r: marker PUT failed (%s), retrying", path, e)
+                info = await retried_once(
+                    lambda: self.backend.put_bytes(bucket, prefix, b"", meta_of(inode),
+                                                   DIR_CONTENT_TYPE),
+                    log, "mkdir %r: marker PUT", path)
             inode.attrs.etag = info.etag
             self.failed.pop(path, None)
         except trio.Cancelled:
