@@ -24,13 +24,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from support.clients import have, s3_client
+from support.lifecycle import fast_lifecycle_node
 from support.node import NodeProcess, new_node
 
-SIGV4 = """
-[auth]
-mode = "sigv4"
-access_keys = { FAKEKEY = "FAKESECRET" }
-"""
 WAIT = 60.0  # the most a poll waits for the worker (it acts within a few seconds)
 
 
@@ -38,14 +34,8 @@ WAIT = 60.0  # the most a poll waits for the worker (it acts within a few second
 def served(request: pytest.FixtureRequest, tmp_path: Path,
            monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[NodeProcess, Any]]:
     """A node whose lifecycle day lasts a second, run every half second; a boto3 client."""
-    monkeypatch.setenv("AISFS_LC_DAY_SECONDS", "1")
-    monkeypatch.setenv("AISFS_LC_INTERVAL", "0.5")
-    node = new_node(tmp_path, config=SIGV4 if request.param == "sigv4" else None).start()
-    try:
-        yield node, s3_client(node.s3_url)
-    finally:
-        assert node.stop() == 0
-        assert "Traceback" not in node.log()
+    with fast_lifecycle_node(tmp_path, monkeypatch, request.param) as node_and_client:
+        yield node_and_client
 
 
 def code_of(e: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:

@@ -19,13 +19,9 @@ from typing import Any
 import pytest
 
 from support.clients import have, s3_client
+from support.lifecycle import fast_lifecycle_node
 from support.node import NodeProcess, new_node
 
-SIGV4 = """
-[auth]
-mode = "sigv4"
-access_keys = { FAKEKEY = "FAKESECRET" }
-"""
 WAIT = 60.0
 SETTLE = 3.0  # a few worker runs (0.5 s apart): what must stay has had its chances
 
@@ -33,14 +29,8 @@ SETTLE = 3.0  # a few worker runs (0.5 s apart): what must stay has had its chan
 @pytest.fixture(params=["open", "sigv4"])
 def served(request: pytest.FixtureRequest, tmp_path: Path,
            monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[NodeProcess, Any]]:
-    monkeypatch.setenv("AISFS_LC_DAY_SECONDS", "1")
-    monkeypatch.setenv("AISFS_LC_INTERVAL", "0.5")
-    node = new_node(tmp_path, config=SIGV4 if request.param == "sigv4" else None).start()
-    try:
-        yield node, s3_client(node.s3_url)
-    finally:
-        assert node.stop() == 0
-        assert "Traceback" not in node.log()
+    with fast_lifecycle_node(tmp_path, monkeypatch, request.param) as node_and_client:
+        yield node_and_client
 
 
 def versions(s3: Any, bucket: str, prefix: str = "") -> list[tuple[str, str, bool, bool]]:

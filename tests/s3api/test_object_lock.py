@@ -27,13 +27,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from support.clients import s3_client
+from support.lifecycle import fast_lifecycle_node
 from support.node import NodeProcess, new_node
 
-SIGV4 = """
-[auth]
-mode = "sigv4"
-access_keys = { FAKEKEY = "FAKESECRET" }
-"""
 FAR = datetime(2031, 2, 1, tzinfo=UTC)
 FARTHER = datetime(2031, 4, 1, tzinfo=UTC)
 WAIT = 60.0
@@ -43,14 +39,8 @@ WAIT = 60.0
 def served(request: pytest.FixtureRequest, tmp_path: Path,
            monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[NodeProcess, Any]]:
     """A node (lifecycle day of a second, run every half second) and a boto3 client."""
-    monkeypatch.setenv("AISFS_LC_DAY_SECONDS", "1")
-    monkeypatch.setenv("AISFS_LC_INTERVAL", "0.5")
-    node = new_node(tmp_path, config=SIGV4 if request.param == "sigv4" else None).start()
-    try:
-        yield node, s3_client(node.s3_url)
-    finally:
-        assert node.stop() == 0
-        assert "Traceback" not in node.log()
+    with fast_lifecycle_node(tmp_path, monkeypatch, request.param) as node_and_client:
+        yield node_and_client
 
 
 @pytest.fixture
