@@ -12,10 +12,6 @@ has ``mallopt``; elsewhere this does nothing.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import logging
-
-log = logging.getLogger(__name__)
 
 M_ARENA_MAX = -8  # glibc's malloc.h
 ARENAS = 2
@@ -24,11 +20,8 @@ ARENAS = 2
 def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
     """At most ``arenas`` malloc arenas from now on (call before the worker threads
     start); False where the C library has no ``mallopt``."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
+    try:  # the process's own symbols (libc's among them): no library search at start
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
