@@ -11,12 +11,16 @@ current; the version row is what stays when an overwrite makes it non-current). 
 version id other than ``null`` is never reused, so its row is that version's until the
 version is deleted; the ``null`` version's row also names its generation, since a write
 of the null version replaces it (a row naming another generation is ignored). The
-current object's ACL is its row of its generation, else its version's row: a legal hold
-or a retention change republishes the object as a new generation of the same version,
-and its ACL stays.
+current object's ACL is its row of its generation, else its version's row: a legal hold,
+a retention or a tag change republishes the object as a new generation of the same
+version, and its ACL stays (``carry_in_tx`` moves its rows to the new generation in the
+republishing transaction, so the null version's row still names it).
 
 The tables are kept beside the index's own (created here, IF NOT EXISTS, so an older
-index gets them). An object's row names the generation of the object it was set on: a
+index gets them); an index from before ``version_acls`` gets each live object ACL row
+copied to its version's row once (``_backfill_version_acls``).
+
+An object's row names the generation of the object it was set on: a
 row whose object is gone or was replaced (a DELETE, an overwrite, an eviction, a native
 PUT, a lifecycle expiry) no longer matches its ``objects`` row and is ignored - what AWS
 does, an overwritten object getting the ACL of its new request - so no deleting path of
@@ -27,12 +31,15 @@ JSON (``aisfs.auth.acl.to_json``): this module stores it, it does not read it.
 from __future__ import annotations
 
 import json
+import logging
 import weakref
 from collections.abc import Sequence
 from typing import Any
 
 from .index import Index
 from .threads import run_sync
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS object_acls (
@@ -71,6 +78,19 @@ class ObjectAcls:
         self.index = index
         with index.wlock:
             index.w.executescript(SCHEMA)
+            _backfill_version_acls(index)
+
+    def carry_in_tx(self, bucket: str, key: str, version_id: str, old: int,
+                    new: int) -> None:
+        """In the caller's transaction (it holds the writer lock): the rows of the object
+        of generation ``old`` now name ``new``, a new generation of the same version (a
+        tag or lock change republishes the current object) - the null version's row is
+        checked against its generation once it is no longer current."""
+        w = self.index.w
+        w.execute("UPDATE object_acls SET generation = ? WHERE bucket = ? AND key = ? "
+                  "AND generation = ?", (new, bucket, key, old))
+        w.execute("UPDATE version_acls SET generation = ? WHERE bucket = ? AND key = ? "
+                  "AND version_id = ? AND generation = ?", (new, bucket, key, version_id, old))
 
     # ---- blocking (worker threads) -----------------------------------------------------
 
@@ -245,6 +265,48 @@ class ObjectAcls:
 
     async def prune(self) -> int:
         return await run_sync(self.prune_sync)
+
+
+BACKFILLED = "version_acls_backfilled"  # meta: the backfill below ran on this index
+# an object ACL row of the generation of a current object or of a kept version (a
+# version's ``seq`` is the generation it was written with) that its version lacks
+_BACKFILL = """
+INSERT OR REPLACE INTO version_acls (bucket, key, version_id, generation, acl)
+SELECT a.bucket, a.key, coalesce(o.version_id, 'null'), a.generation, a.acl
+FROM object_acls a JOIN objects o
+    ON o.bucket = a.bucket AND o.key = a.key AND o.generation = a.generation
+WHERE NOT EXISTS (SELECT 1 FROM version_acls v WHERE v.bucket = a.bucket AND v.key = a.key
+    AND v.version_id = coalesce(o.version_id, 'null')
+    AND (v.version_id != 'null' OR v.generation = a.generation))
+UNION ALL
+SELECT a.bucket, a.key, k.version_id, a.generation, a.acl
+FROM object_acls a JOIN versions k
+    ON k.bucket = a.bucket AND k.key = a.key AND k.seq = a.generation AND k.is_marker = 0
+WHERE NOT EXISTS (SELECT 1 FROM version_acls v WHERE v.bucket = a.bucket AND v.key = a.key
+    AND v.version_id = k.version_id
+    AND (v.version_id != 'null' OR v.generation = a.generation))
+"""
+
+
+def _backfill_version_acls(index: Index) -> None:
+    """An index made before ``version_acls`` has object ACL rows but no version rows: an
+    overwrite that makes such an object non-current would drop its ACL (the object row
+    no longer matches). Each row still naming its object - the current one, or a version
+    an overwrite kept since (the open is lazy: a version is found by its generation) -
+    gets its version's row, in one transaction; once per index (meta ``BACKFILLED``)."""
+    w = index.w
+    if w.execute("SELECT 1 FROM meta WHERE name = ?", (BACKFILLED,)).fetchone():
+        return
+    index.begin()
+    try:
+        n = w.execute(_BACKFILL).rowcount
+        w.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, '1')", (BACKFILLED,))
+        index.commit()
+    except BaseException:
+        index.rollback()
+        raise
+    if n > 0:
+        log.warning("index: %d object ACLs given to their versions (version_acls)", n)
 
 
 _BY_INDEX: weakref.WeakKeyDictionary[Index, ObjectAcls] = weakref.WeakKeyDictionary()

@@ -434,6 +434,15 @@ class Store:
         """Change the current object's metadata in place, under the index write lock."""
         return await self.objects.update_object_meta(bucket, key, update)
 
+    async def update_version_meta(
+        self, bucket: str, key: str, version_id: str | None,
+        update: Callable[[ObjectMeta], None],
+    ) -> ObjectInfo:
+        """Change one version's metadata (its tags) under the index write lock
+        (``version_id`` None: the current); its lock and ACL are kept (versions.py).
+        NoSuchKey / NoSuchVersion; a delete marker: 405 MethodNotAllowed."""
+        return await run_sync(self.versions.update_meta_sync, bucket, key, version_id, update)
+
     async def rename_object(self, bucket: str, src_key: str, dst_key: str) -> ObjectInfo:
         """Move ``src_key`` to ``dst_key`` (replacing it), metadata only, one transaction."""
         return await self.objects.rename_object(bucket, src_key, dst_key)

@@ -24,10 +24,12 @@ import os
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import S3Error
+from . import acls
 from . import version_files as vf
 from .buckets import Buckets
 from .files import fsync_dir
@@ -377,40 +379,83 @@ class Versions:
                       lock: str | None) -> None:
         """Record a version's lock JSON (None: none) in its manifest and its row."""
         value = json.loads(lock) if lock else None
+
+        def relock(info: ObjectInfo) -> None:
+            info.lock = value
+
+        self._change_sync(bucket, key, version_id, relock)
+
+    def update_meta_sync(self, bucket: str, key: str, version_id: str | None,
+                         update: Callable[[ObjectMeta], None]) -> ObjectInfo:
+        """Change one version's metadata (S3's tags of a version) under the writer lock
+        (``version_id`` None: the current); its lock and its ACL are kept. NoSuchKey /
+        NoSuchVersion; a delete marker is 405 MethodNotAllowed. The changed record."""
+        return self._change_sync(bucket, key, version_id, lambda info: update(info.meta))
+
+    def _change_sync(self, bucket: str, key: str, version_id: str | None,
+                     change: Callable[[ObjectInfo], None]) -> ObjectInfo:
+        """A version's record changed by ``change``: the current (``version_id`` None or
+        its id) republished as a new generation of the same version; a non-current one
+        rewritten in place (``_rewrite_version``)."""
         with self.index.wlock:
             binfo = self.buckets.get_locked(bucket)
             current = self._current(bucket, key)
             if current is not None and (version_id is None
                                         or (current.version_id or "null") == version_id):
-                info = info_from_json(json.loads(current.manifest))
-                if info.inline_xxh3:
-                    self._load_inline(info)
-                info.lock = value
-                info.generation = self.generations.next()
-                self.publisher.publish([info], [], self.buckets.copies(binfo.props),
-                                       guarded=True)
-                return
+                return self._republish(bucket, key, binfo.props, current, change)
             if version_id is None:
                 raise S3Error("NoSuchKey", "The specified key does not exist.", key)
             row = self._version(bucket, key, version_id)
             if row is None:
                 raise no_such_version(key, version_id)
-            self._relock_version(bucket, key, row, value)
+            if row.is_marker:
+                raise S3Error("MethodNotAllowed",
+                              "The specified method is not allowed against this resource.",
+                              status=405, extra={"ResourceType": "DeleteMarker"})
+            return self._rewrite_version(bucket, key, row, change)
+
+    def _republish(self, bucket: str, key: str, props: dict[str, Any], current: _Current,
+                   change: Callable[[ObjectInfo], None]) -> ObjectInfo:
+        """The current object's record changed, published as a new generation of the same
+        version; its ACL rows move to that generation in the same transaction
+        (``acls.carry_in_tx``: the null version's row names its generation)."""
+        info = info_from_json(json.loads(current.manifest))
+        if info.inline_xxh3:
+            self._load_inline(info)
+        change(info)
+        old, info.generation = info.generation, self.generations.next()
+        rows = acls.of(self.index)  # its tables exist before the transaction
+
+        def carry() -> Counter[str]:
+            rows.carry_in_tx(bucket, key, info.version_id or "null", old, info.generation)
+            return Counter()
+
+        self.publisher.publish([info], [], self.buckets.copies(props), in_tx=carry,
+                               guarded=True)
+        return info
 
     def _load_inline(self, info: ObjectInfo) -> None:
         load_inline(self.publisher.mps, info)
 
-    def _relock_version(self, bucket: str, key: str, row: _Row,
-                        value: dict[str, Any] | None) -> None:
-        """A non-current version's files and row with the new lock (same generation)."""
+    def _rewrite_version(self, bucket: str, key: str, row: _Row,
+                         change: Callable[[ObjectInfo], None]) -> ObjectInfo:
+        """A non-current version's record changed: its version file replaced whole (temp,
+        fsync, rename) and its row, inside one journal record (a crash leaves the old or
+        the new file, and reconcile rewrites the row from it); same generation and
+        version id, so its ACL and owner rows stay its own."""
         info = vf.read_version(self.publisher.mps, bucket, key, row.version_id)
         if info is None:
             info = info_from_json(json.loads(row.manifest))
-        info.lock = value
+            if info.inline_xxh3:  # its bytes were in the file alone: nothing to rewrite
+                raise OSError(f"no readable version file of {bucket}/{key} "
+                              f"version {row.version_id}")
+        change(info)
         dirs: set[str] = set()
         copies = self.buckets.copies(self.buckets.get_locked(bucket).props)
         with self.index.journal.intent(objects=[(bucket, key)]):
+            crash_point("journaled")
             vf.write_version(self.publisher.config, self.publisher.mps, info, copies, dirs)
+            crash_point("installed")
             text = index_text(info)
             self.index.begin()
             try:
@@ -419,9 +464,11 @@ class Versions:
             except BaseException:
                 self.index.rollback()
                 raise
+            crash_point("committed")
         if self.publisher.config.fsync:
             for d in sorted(dirs):
                 fsync_dir(d)
+        return info
 
 
 __all__ = [

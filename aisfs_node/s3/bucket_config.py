@@ -48,6 +48,14 @@ def _xml(body: bytes, status: int = 200) -> Response:
     return Response(status, [("content-type", "application/xml")], body)
 
 
+def marker_refused(ctx: Context) -> S3Error:
+    """A tagging request naming a delete marker: 405, as S3."""
+    return S3Error("MethodNotAllowed",
+                   "The specified method is not allowed against this resource.",
+                   status=405, extra={"Method": ctx.http.method,
+                                      "ResourceType": "DeleteMarker"})
+
+
 class BucketConfigOps:
     def __init__(self, services: Services) -> None:
         self.store = services.store
@@ -177,54 +185,48 @@ class BucketConfigOps:
     # ---- object tagging -------------------------------------------------------------
 
     async def _set_object_tags(self, ctx: Context, tags: dict[str, str]) -> ObjectInfo:
-        # only the tags change, in the store's read-modify-write under its lock
+        """The tags of the version the request names (``versionId``; none: the current),
+        changed in the store's read-modify-write under its lock (the version's lock and
+        ACL kept)."""
         def set_tags(meta: ObjectMeta) -> None:
             meta.tags = tags
 
-        return await self.store.update_object_meta(ctx.bucket, ctx.key, set_tags)
+        try:
+            return await self.store.update_version_meta(ctx.bucket, ctx.key,
+                                                        version_query(ctx), set_tags)
+        except S3Error as err:
+            if err.code == "MethodNotAllowed":  # a null marker made meanwhile
+                raise marker_refused(ctx) from None
+            raise
 
-    async def _tagged(self, ctx: Context, change: bool) -> ObjectInfo:
-        """The version a tagging request names (``versionId``; none: the current). Tags
-        of a non-current version are read, not changed (501: its manifest is not
-        rewritten for tags); a delete marker has none (405, as S3)."""
+    async def _tagged(self, ctx: Context) -> ObjectInfo:
+        """The version a tagging request names (``versionId``; none: the current); a
+        delete marker has no tags (405, as S3)."""
         version = version_query(ctx)
         if version is None:
             return await self.store.head_object(ctx.bucket, ctx.key)
         info = await self.store.head_version(ctx.bucket, ctx.key, version)
         if info.delete_marker:
-            raise S3Error("MethodNotAllowed",
-                          "The specified method is not allowed against this resource.",
-                          status=405, extra={"Method": ctx.http.method,
-                                             "ResourceType": "DeleteMarker"})
-        if change:
-            try:
-                current = await self.store.head_object(ctx.bucket, ctx.key)
-            except S3Error as err:
-                if err.code != "NoSuchKey":
-                    raise
-                current = None
-            if current is None or (current.version_id or "null") != version:
-                raise S3Error("NotImplemented", "aisfs changes the tags of a key's current "
-                              "version only", status=501)
+            raise marker_refused(ctx)
         return info
 
     async def op_GetObjectTagging(self, ctx: Context) -> Response:
-        info = await self._tagged(ctx, change=False)
+        info = await self._tagged(ctx)
         response = _xml(s3xml.tagging(info.meta.tags))
         response.headers += await version_headers(self.store, ctx.bucket, info.version_id)
         return response
 
     async def op_PutObjectTagging(self, ctx: Context) -> Response:
-        info = await self._tagged(ctx, change=True)  # NoSuchKey before a body error
+        await self._tagged(ctx)  # NoSuchKey / NoSuchVersion / 405 before a body error
         body = await read_small_body(ctx)
         tags = s3xml.parse_tagging(body, max_tags=MAX_OBJECT_TAGS)
-        await self._set_object_tags(ctx, tags)
+        info = await self._set_object_tags(ctx, tags)
         return Response(200, await version_headers(self.store, ctx.bucket, info.version_id))
 
     async def op_DeleteObjectTagging(self, ctx: Context) -> Response:
-        info = await self._tagged(ctx, change=True)
+        info = await self._tagged(ctx)
         if info.meta.tags:
-            await self._set_object_tags(ctx, {})
+            info = await self._set_object_tags(ctx, {})
         return Response(204, await version_headers(self.store, ctx.bucket, info.version_id))
 
     # ---- object attributes ----------------------------------------------------------
@@ -249,7 +251,7 @@ class BucketConfigOps:
                     "Invalid attribute name specified.",
                     extra={"ArgumentName": "x-amz-object-attributes", "ArgumentValue": a},
                 )
-        info = await self._tagged(ctx, change=False)  # the current, or ?versionId=
+        info = await self._tagged(ctx)  # the current, or ?versionId=
         self.sse.object_headers(ctx, info)  # SSE-C: 400 without its key, 403 with another
         kind = info.meta.extra.get("checksum_type")
         if info.meta.checksums and not info.part_sizes:

@@ -116,10 +116,67 @@ def test_versions_of_a_key(s3: Any) -> None:
     s3.put_object_tagging(Bucket=b, Key="k", VersionId=v2,
                           Tagging={"TagSet": [{"Key": "t", "Value": "1"}]})
     assert s3.get_object_tagging(Bucket=b, Key="k")["TagSet"] == [{"Key": "t", "Value": "1"}]
-    with pytest.raises(ClientError) as e:  # a non-current version's tags: not changed
-        s3.put_object_tagging(Bucket=b, Key="k", VersionId=v1,
-                              Tagging={"TagSet": [{"Key": "t", "Value": "1"}]})
-    assert code_of(e) == ("NotImplemented", 501)
+    s3.put_object_tagging(Bucket=b, Key="k", VersionId=v1,  # a non-current version's
+                          Tagging={"TagSet": [{"Key": "o", "Value": "2"}]})
+    assert s3.get_object_tagging(Bucket=b, Key="k", VersionId=v1)["TagSet"] == [
+        {"Key": "o", "Value": "2"}]
+    assert s3.get_object_tagging(Bucket=b, Key="k")["TagSet"] == [{"Key": "t", "Value": "1"}]
+
+
+def tag_set(s3: Any, b: str, key: str, **kw: Any) -> list[tuple[str, str]]:
+    return [(t["Key"], t["Value"]) for t in s3.get_object_tagging(
+        Bucket=b, Key=key, **kw)["TagSet"]]
+
+
+def test_tags_of_a_noncurrent_version(s3: Any) -> None:
+    """Put/DeleteObjectTagging with a versionId change that version's tags alone (AWS):
+    the answer names it, its bytes and the listing stay, the current's tags are its own;
+    NoSuchVersion, InvalidArgument, 405 for a delete marker."""
+    b = versioned(s3)
+    v1 = s3.put_object(Bucket=b, Key="k", Body=b"one", Tagging="a=1")["VersionId"]
+    v2 = s3.put_object(Bucket=b, Key="k", Body=b"two", Tagging="c=3")["VersionId"]
+    before = listed(s3, b)
+    out = s3.put_object_tagging(Bucket=b, Key="k", VersionId=v1, Tagging={"TagSet": [
+        {"Key": "z", "Value": "26"}, {"Key": "b", "Value": "2"}]})
+    assert out["VersionId"] == v1
+    assert tag_set(s3, b, "k", VersionId=v1) == [("b", "2"), ("z", "26")]  # by key
+    assert tag_set(s3, b, "k") == tag_set(s3, b, "k", VersionId=v2) == [("c", "3")]
+    got = s3.get_object(Bucket=b, Key="k", VersionId=v1)
+    assert got["Body"].read() == b"one" and got["TagCount"] == 2
+    assert listed(s3, b) == before
+    out = s3.delete_object_tagging(Bucket=b, Key="k", VersionId=v1)
+    assert out["VersionId"] == v1 and out["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert tag_set(s3, b, "k", VersionId=v1) == [] and tag_set(s3, b, "k") == [("c", "3")]
+    assert s3.get_object(Bucket=b, Key="k", VersionId=v1)["Body"].read() == b"one"
+    marker = s3.delete_object(Bucket=b, Key="k")["VersionId"]
+    tags = {"TagSet": [{"Key": "x", "Value": "y"}]}
+    for vid, want in ((marker, ("MethodNotAllowed", 405)), ("0" * 32, ("NoSuchVersion", 404)),
+                      ("not-a-version", ("InvalidArgument", 400))):
+        for call, kw in ((s3.put_object_tagging, {"Tagging": tags}),
+                         (s3.delete_object_tagging, {}), (s3.get_object_tagging, {})):
+            with pytest.raises(ClientError) as e:
+                call(Bucket=b, Key="k", VersionId=vid, **kw)
+            assert code_of(e) == want, (call, vid)
+    s3.put_object_tagging(Bucket=b, Key="k", VersionId=v2, Tagging=tags)  # under a marker
+    assert tag_set(s3, b, "k", VersionId=v2) == [("x", "y")]
+
+
+def test_tags_of_the_null_version(s3: Any) -> None:
+    """The null version, kept by an overwrite once versioning is on, tagged by id."""
+    b = f"v-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=b)
+    s3.put_object(Bucket=b, Key="k", Body=b"null")
+    s3.put_object_tagging(Bucket=b, Key="k", VersionId="null",
+                          Tagging={"TagSet": [{"Key": "n", "Value": "1"}]})
+    s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=b, Key="k", Body=b"new")
+    assert tag_set(s3, b, "k", VersionId="null") == [("n", "1")]
+    out = s3.put_object_tagging(Bucket=b, Key="k", VersionId="null",
+                                Tagging={"TagSet": [{"Key": "n", "Value": "2"}]})
+    assert out["VersionId"] == "null"
+    assert tag_set(s3, b, "k", VersionId="null") == [("n", "2")]
+    assert tag_set(s3, b, "k") == []
+    assert s3.get_object(Bucket=b, Key="k", VersionId="null")["Body"].read() == b"null"
 
 
 def test_delete_markers(s3: Any) -> None:
@@ -336,3 +393,11 @@ def test_aws_cli(served: tuple[NodeProcess, Any], tmp_path: Path) -> None:
     assert (tmp_path / "o").read_bytes() == b"cli-one"
     out = json.loads(aws("get-bucket-versioning", "--bucket", b))
     assert out["Status"] == "Enabled"
+    out = json.loads(aws("put-object-tagging", "--bucket", b, "--key", "k", "--version-id", v1,
+                         "--tagging", "TagSet=[{Key=cli,Value=v1}]"))
+    assert out["VersionId"] == v1
+    out = json.loads(aws("get-object-tagging", "--bucket", b, "--key", "k", "--version-id", v1))
+    assert out["TagSet"] == [{"Key": "cli", "Value": "v1"}] and out["VersionId"] == v1
+    assert s3.get_object_tagging(Bucket=b, Key="k")["TagSet"] == []
+    aws("delete-object-tagging", "--bucket", b, "--key", "k", "--version-id", v1)
+    assert s3.get_object_tagging(Bucket=b, Key="k", VersionId=v1)["TagSet"] == []
