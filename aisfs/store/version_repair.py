@@ -109,8 +109,11 @@ def reconcile_key(core: StoreCore, bucket: str, key: str,
         apply_files(core, bucket, key, drop, promote, drop_current)
         log.warning("reconcile: %s/%s versions settled (dropped %s, promoted %s%s)", bucket,
                     key, drop, promote, ", current removed" if drop_current else "")
-    want = {(i.version_id or "null", i.generation) for i in kept.values()}
-    if want == set(rows):
+    # by content too: a non-current version's record rewritten in place (a tag or lock
+    # change, same generation) cut after its file and before its row
+    want = {(i.version_id or "null", i.generation): json.loads(index_text(i))
+            for i in kept.values()}
+    if want == {k: json.loads(m) for k, m in rows.items()}:
         return [], read, changed
     delta: Counter[str] = Counter()
     core.index.begin()
