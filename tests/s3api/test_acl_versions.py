@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -207,3 +208,74 @@ def test_aws_cli_version_acls(node: NodeProcess, tmp_path: Path) -> None:
         "get-object-acl", "--bucket", "vcli", "--key", "f")))
     assert curl(f"{node.s3_url}/vcli/f?versionId={v1}") == (200, b"one")
     assert curl(f"{node.s3_url}/vcli/f")[0] == 403
+
+
+def test_tags_of_a_version_keep_its_acl_and_lock(node: NodeProcess) -> None:
+    """PutObjectTagging of a non-current version rewrites its record: its ACL, legal hold
+    and retention stay; the current null version's tag change keeps its ACL once an
+    overwrite makes it non-current."""
+    alice, anon = client(node, ALICE), client(node, None)
+    alice.create_bucket(Bucket="vtags", ObjectLockEnabledForBucket=True)
+    v1 = alice.put_object(Bucket="vtags", Key="k", Body=b"one", ACL="public-read",
+                          ObjectLockLegalHoldStatus="ON")["VersionId"]
+    alice.put_object(Bucket="vtags", Key="k", Body=b"two")
+    alice.put_object_tagging(Bucket="vtags", Key="k", VersionId=v1,
+                             Tagging={"TagSet": [{"Key": "t", "Value": "1"}]})
+    assert anon.get_object(Bucket="vtags", Key="k", VersionId=v1)["Body"].read() == b"one"
+    assert (ALL_USERS, "READ") in grants(alice.get_object_acl(Bucket="vtags", Key="k",
+                                                              VersionId=v1))
+    assert alice.get_object_legal_hold(Bucket="vtags", Key="k",
+                                       VersionId=v1)["LegalHold"]["Status"] == "ON"
+    assert error_of(alice.delete_object, Bucket="vtags", Key="k",
+                    VersionId=v1) == ("AccessDenied", 403)
+    alice.delete_object_tagging(Bucket="vtags", Key="k", VersionId=v1)
+    assert anon.get_object(Bucket="vtags", Key="k", VersionId=v1)["Body"].read() == b"one"
+    alice.put_object_legal_hold(Bucket="vtags", Key="k", VersionId=v1,
+                                LegalHold={"Status": "OFF"})
+    # the null version: tagged while current, then kept by an overwrite
+    alice.create_bucket(Bucket="vtagnull")
+    alice.put_object(Bucket="vtagnull", Key="k", Body=b"null", ACL="public-read")
+    alice.put_object_tagging(Bucket="vtagnull", Key="k",
+                             Tagging={"TagSet": [{"Key": "t", "Value": "1"}]})
+    alice.put_bucket_versioning(Bucket="vtagnull",
+                                VersioningConfiguration={"Status": "Enabled"})
+    alice.put_object(Bucket="vtagnull", Key="k", Body=b"new")
+    assert anon.get_object(Bucket="vtagnull", Key="k",
+                           VersionId="null")["Body"].read() == b"null"
+    denied(anon.get_object, Bucket="vtagnull", Key="k")
+    denied(anon.put_object_tagging, Bucket="vtagnull", Key="k", VersionId="null",
+           Tagging={"TagSet": []})
+
+
+def test_acls_of_an_index_from_before_version_acls(tmp_path: Path) -> None:
+    """An index an older aisfs made has object ACL rows and no version_acls: the node
+    gives each object's ACL to its version, so an overwrite keeps it on the version."""
+    n = start(tmp_path)
+    try:
+        alice, anon = client(n, ALICE), client(n, None)
+        versioned(alice, "vold")
+        v1 = alice.put_object(Bucket="vold", Key="k", Body=b"one",
+                              ACL="public-read")["VersionId"]
+        alice.create_bucket(Bucket="nold")
+        alice.put_object(Bucket="nold", Key="k", Body=b"null", ACL="public-read")
+        assert n.stop() == 0
+        db = sqlite3.connect(n.index_dir / "index.db")  # as the older aisfs left it
+        db.execute("DROP TABLE version_acls")
+        db.execute("DELETE FROM meta WHERE name = 'version_acls_backfilled'")
+        db.commit()
+        db.close()
+        n.start()
+        alice, anon = client(n, ALICE), client(n, None)  # a new port
+        alice.put_object(Bucket="vold", Key="k", Body=b"two")
+        alice.put_bucket_versioning(Bucket="nold",
+                                    VersioningConfiguration={"Status": "Enabled"})
+        alice.put_object(Bucket="nold", Key="k", Body=b"new")
+        assert anon.get_object(Bucket="vold", Key="k", VersionId=v1)["Body"].read() == b"one"
+        assert anon.get_object(Bucket="nold", Key="k",
+                               VersionId="null")["Body"].read() == b"null"
+        assert (ALL_USERS, "READ") in grants(alice.get_object_acl(Bucket="vold", Key="k",
+                                                                  VersionId=v1))
+        denied(anon.get_object, Bucket="vold", Key="k")
+        denied(anon.get_object, Bucket="nold", Key="k")
+    finally:
+        assert n.stop() == 0
