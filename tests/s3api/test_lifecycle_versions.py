@@ -1,9 +1,9 @@
 """Lifecycle rules on versioned buckets against a real node, boto3, open and SigV4, with a
 one-second "day" (``AISFS_LC_DAY_SECONDS=1``, ``AISFS_LC_INTERVAL=0.5``): Expiration adds
 a delete marker (Enabled) or replaces the null version by a null marker (Suspended),
-NoncurrentVersionExpiration with NewerNoncurrentVersions and size/tag filters,
-ExpiredObjectDeleteMarker, a COMPLIANCE-locked version the worker leaves (counted), and
-``aws s3api list-object-versions`` after an expiry."""
+NoncurrentVersionExpiration with NewerNoncurrentVersions and size/tag filters (tags set
+on a version once noncurrent too), ExpiredObjectDeleteMarker, a COMPLIANCE-locked version
+the worker leaves (counted), and ``aws s3api list-object-versions`` after an expiry."""
 
 from __future__ import annotations
 
@@ -172,6 +172,29 @@ def test_filters_on_noncurrent_versions(served: Any) -> None:
     eventually_equal(ids, want, "the big and the tagged noncurrent versions removed")
     assert big not in ids() and tagged not in ids()
     stays(ids, want)
+
+
+def test_tags_set_on_a_noncurrent_version_are_what_a_rule_sees(served: Any) -> None:
+    """PutObjectTagging with a versionId after the version became noncurrent: a
+    NoncurrentVersionExpiration filtered by that tag removes it; a version whose tag was
+    deleted, and the tagged current, stay."""
+    _node, s3 = served
+    versioned(s3, "lct")
+    later = put(s3, "lct", "k", b"1")
+    untagged = put(s3, "lct", "k", b"2", Tagging="class=tmp")
+    cur = put(s3, "lct", "k", b"3", Tagging="class=tmp")
+    s3.put_object_tagging(Bucket="lct", Key="k", VersionId=later,
+                          Tagging={"TagSet": [{"Key": "class", "Value": "tmp"}]})
+    s3.delete_object_tagging(Bucket="lct", Key="k", VersionId=untagged)
+    rules(s3, "lct", {"ID": "tag", "Status": "Enabled",
+                      "Filter": {"Tag": {"Key": "class", "Value": "tmp"}},
+                      "NoncurrentVersionExpiration": {"NoncurrentDays": 1}})
+
+    def ids() -> list[str]:
+        return [v[1] for v in versions(s3, "lct")]
+
+    eventually_equal(ids, [cur, untagged], "the version tagged once noncurrent removed")
+    stays(ids, [cur, untagged])
 
 
 def test_expired_object_delete_marker(served: Any) -> None:
