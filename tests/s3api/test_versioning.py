@@ -2,7 +2,8 @@
 Put/GetBucketVersioning, version ids on PUT, copy and complete, GET/HEAD/DELETE of a
 version, delete markers (404 and 405 with ``x-amz-delete-marker``), the null version
 (before Enabled, while Suspended), ListObjectVersions pages, prefixes and markers,
-DeleteObjects with version ids, copies from a version, and AWS's error codes."""
+DeleteObjects with version ids, copies from a version, the tags of any version
+(Put/Get/DeleteObjectTagging with a versionId, the aws CLI too), and AWS's error codes."""
 
 from __future__ import annotations
 

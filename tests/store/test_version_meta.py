@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ from .test_versions import enabled, put, read
 ACL = {"owner": "alice", "grants": [["group:AllUsers", "READ"]]}
 
 
-def tagger(tags: dict[str, str]):  # type: ignore[no-untyped-def]
+def tagger(tags: dict[str, str]) -> Callable[[ObjectMeta], None]:
     def update(meta: ObjectMeta) -> None:
         meta.tags = tags
     return update
