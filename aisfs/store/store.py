@@ -431,8 +431,9 @@ class Store:
     async def update_object_meta(
         self, bucket: str, key: str, update: Callable[[ObjectMeta], None]
     ) -> ObjectInfo:
-        """Change the current object's metadata in place, under the index write lock."""
-        return await self.objects.update_object_meta(bucket, key, update)
+        """Change the current object's metadata in place, under the index write lock (as
+        ``update_version_meta``: its lock and ACL rows kept)."""
+        return await self.update_version_meta(bucket, key, None, update)
 
     async def update_version_meta(
         self, bucket: str, key: str, version_id: str | None,
