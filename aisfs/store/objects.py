@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 import outcome
@@ -198,26 +197,6 @@ class Objects:
         with trio.CancelScope(shield=True):
             await run_sync(self.publisher.drop_chunks, dropped)
         return info
-
-    def _update_meta_sync(
-        self, bucket: str, key: str, update: Callable[[ObjectMeta], None]
-    ) -> ObjectInfo:
-        with self.index.wlock:
-            cur = self._get_row_sync(bucket, key)
-            binfo = self.buckets.get_sync(bucket)
-            update(cur.meta)
-            cur.generation = self.generations.next()
-            # the same version, new metadata: nothing removed (no guard)
-            self.publisher.publish([cur], [], self.buckets.copies(binfo.props), guarded=True)
-            return cur
-
-    async def update_object_meta(
-        self, bucket: str, key: str, update: Callable[[ObjectMeta], None]
-    ) -> ObjectInfo:
-        """Change the current object's metadata in place: ``update`` gets it under the
-        index write lock (read-modify-write in one step: a PUT or another update racing
-        this one is either wholly before or wholly after it)."""
-        return await run_sync(self._update_meta_sync, bucket, key, update)
 
     def _rename_sync(
         self, bucket: str, pairs: list[tuple[ObjectInfo, str]]
