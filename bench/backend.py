@@ -314,6 +314,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--small", type=int, default=0, help="4 KiB objects prefetched")
     p.add_argument("--keys", type=int, default=0, help="keys in the listed bucket")
     p.add_argument("--only", default="", help="comma list: cold,warm,small,prefetch,put,list")
+    p.add_argument("--multipart-mib", type=int, default=0,
+                   help="the front's multipart_threshold (default: config's, 16 MiB)")
     args = p.parse_args(argv)
     rounds = args.rounds or (2 if args.quick else 3)
     small = args.small or (2000 if args.quick else 10_000)
@@ -339,7 +341,10 @@ def main(argv: list[str] | None = None) -> None:
         backend = start_moto()
     else:
         backend = start_node()
-    front = start_node(config=backend_config(backend, access, secret))
+    config = backend_config(backend, access, secret)
+    if args.multipart_mib:  # a write-through up to this size: one PutObject, streamed
+        config += f"multipart_threshold = {args.multipart_mib * MiB}\n"
+    front = start_node(config=config)
     if backend.name in ("moto", "ceph"):
         # the bench's own client signs with FAKEKEY: give the backend's keys to it
         from botocore.auth import SigV4Auth

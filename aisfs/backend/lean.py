@@ -291,8 +291,9 @@ class LeanClient:
 
     # -- connections ----------------------------------------------------------------
 
-    async def _connection(self) -> tuple[_Conn, bool]:
-        if self._idle:
+    async def _connection(self, fresh: bool = False) -> tuple[_Conn, bool]:
+        """A kept-alive connection (True) or a new one; ``fresh``: always a new one."""
+        if self._idle and not fresh:
             return self._idle.pop(), True
         try:
             with trio.fail_after(self.settings.connect_timeout):
