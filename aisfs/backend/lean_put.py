@@ -9,8 +9,10 @@ is guarded by TCP and, when the client sent one, Content-MD5), its head and its 
 pieces written as they are (a small body in one write with the head), one response head
 read.
 
-Only bodies held in memory are sent this way (a whole PUT up to ``multipart_threshold``,
-one part), so a request is repeated as it was: an error answer is raised as the
+``put`` sends bodies held in memory (a whole PUT under ``STREAM_MIN`` or of unknown
+size, one part), so a request is repeated as it was; ``put_stream`` sends a single PUT
+of known size as its pieces come (s3.py, from ``STREAM_MIN`` up to
+``multipart_threshold``), once, never holding the body. An error answer is raised as the
 ``ClientError`` botocore would have raised (``retry.py`` repeats a 5xx or a throttle,
 ``errors.backend_error`` maps it), a network failure or a timeout as an ``OSError``.
 CreateMultipartUpload, CompleteMultipartUpload and AbortMultipartUpload - once per large
