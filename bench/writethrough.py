@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--only", default="", help="large or small")
     p.add_argument("--part-mib", type=int, default=0,
                    help="the front's part_size and multipart_threshold (default: config's)")
+    p.add_argument("--multipart-mib", type=int, default=0,
+                   help="the front's multipart_threshold alone: a larger object is one "
+                   "PutObject, streamed (default: config's, 16 MiB)")
     args = p.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 5)
     args.small = args.small or (500 if args.quick else 2000)
@@ -96,6 +99,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.part_mib:
         config += (f"part_size = {args.part_mib * MiB}\n"
                    f"multipart_threshold = {args.part_mib * MiB}\n")
+    if args.multipart_mib:
+        config += f"multipart_threshold = {args.multipart_mib * MiB}\n"
     front = start_node(config=config)
     pids = {"front": front.proc.pid}
     if backend.proc is not None:

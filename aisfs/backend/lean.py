@@ -291,8 +291,9 @@ class LeanClient:
 
     # -- connections ----------------------------------------------------------------
 
-    async def _connection(self) -> tuple[_Conn, bool]:
-        if self._idle:
+    async def _connection(self, fresh: bool = False) -> tuple[_Conn, bool]:
+        """A kept-alive connection (True) or a new one; ``fresh``: always a new one."""
+        if self._idle and not fresh:
             return self._idle.pop(), True
         try:
             with trio.fail_after(self.settings.connect_timeout):
@@ -320,10 +321,17 @@ class Buffers:
     channel, the store's chunker, a write in a worker thread, a memoryview of it - holds
     a reference), else into a new one (kept while fewer than ``KEPT`` are). A new 8 MiB
     buffer cost the kernel a page fault and a clear per page, and a memset: ~0.2 CPU
-    s/GiB of a cold GET."""
+    s/GiB of a cold GET.
+
+    ``KEPT`` covers one cold GET's pieces in flight: the store side may lag 64 MiB
+    (fill.py's ``FILL_LAG``: 8 pieces), the caller's relay 16 MiB (2), one being sent
+    and one being received. With 4 kept, a 256 MiB cold GET still made a new buffer for
+    most pieces (py-spy: ``take`` 12 % of the event loop's samples; front CPU 1.08 ->
+    0.92 s/GiB with 12). Up to 96 MiB stay held once cold GETs ran - within what the
+    node lets fills hold in flight anyway (remote.py's ``FILL_MEMORY``, 256 MiB)."""
 
     POOLED = 8 * 1024 * 1024
-    KEPT = 4
+    KEPT = 12
 
     def __init__(self) -> None:
         self._kept: list[bytearray] = []

@@ -9,8 +9,10 @@ is guarded by TCP and, when the client sent one, Content-MD5), its head and its 
 pieces written as they are (a small body in one write with the head), one response head
 read.
 
-Only bodies held in memory are sent this way (a whole PUT up to ``multipart_threshold``,
-one part), so a request is repeated as it was: an error answer is raised as the
+``put`` sends bodies held in memory (a whole PUT under ``STREAM_MIN`` or of unknown
+size, one part), so a request is repeated as it was; ``put_stream`` sends a single PUT
+of known size as its pieces come (s3.py, from ``STREAM_MIN`` up to
+``multipart_threshold``), once, never holding the body. An error answer is raised as the
 ``ClientError`` botocore would have raised (``retry.py`` repeats a 5xx or a throttle,
 ``errors.backend_error`` maps it), a network failure or a timeout as an ``OSError``.
 CreateMultipartUpload, CompleteMultipartUpload and AbortMultipartUpload - once per large
@@ -21,13 +23,14 @@ object - stay with botocore (s3.py), as does a header value that is not printabl
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 import trio
 from botocore.exceptions import ClientError
 
+from ..errors import S3Error
 from ..s3.signing_keys import sign
 from ..s3.sigv4 import ALGORITHM, UNSIGNED_PAYLOAD, canonical_request, string_to_sign
 from .lean import (
@@ -75,6 +78,73 @@ class LeanPutClient(LeanClient):
             raise await self._failed(conn, answer, key)
         await self._finish(conn, answer, key)
         return answer.fields
+
+    async def put_stream(
+        self, bucket: str, key: str, size: int, pieces: AsyncIterator[bytes],
+        *, headers: Mapping[str, str] | None = None,
+        at_end: Callable[[], Awaitable[None]] | None = None,
+    ) -> dict[str, str]:
+        """PUT the ``size`` bytes of ``pieces`` as they come (a write-through PUT's whole
+        body, never held in memory): ``put``'s answer and errors, once - a body read once
+        cannot be sent again. Over a new connection (a kept-alive one the backend closed
+        meanwhile would fail after pieces were taken). Each piece goes once the next one
+        came, the last once ``pieces`` ended with exactly ``size`` bytes and ``at_end``
+        passed (the client's checksums): a body that fails, runs short or long, or does
+        not match leaves the backend a request cut short, which it discards - never an
+        object."""
+        extra = [("content-length", str(size))]
+        for name, value in (headers or {}).items():
+            if not _printable(value):
+                raise Fallback(f"header {name} is not printable ASCII")
+            extra.append((name.lower(), value))
+        head = self._put_head(bucket, key, {}, extra)
+        conn, _ = await self._connection_or_oserror(fresh=True)
+        answer: _Head | None = None
+        try:
+            await self._send_all(conn, head)
+            held: bytes | None = None
+            total = 0
+            async for piece in pieces:
+                total += len(piece)
+                if total > size:
+                    raise _too_long(key)
+                if held is not None:
+                    await self._send_all(conn, held)
+                held = piece
+            if total != size:
+                raise _too_long(key) if total > size else _short(key)
+            if at_end is not None:
+                await at_end()
+            if held is not None:
+                await self._send_all(conn, held)
+            answer = await self._stream_answer(conn)
+        finally:
+            if answer is None:  # failed or cancelled: the backend sees a cut request
+                await _close(conn)
+        if answer.status >= 300:
+            raise await self._failed(conn, answer, key)
+        await self._finish(conn, answer, key)
+        return answer.fields
+
+    async def _send_all(self, conn: _Conn, data: bytes | bytearray | memoryview) -> None:
+        timeout = self.settings.read_timeout
+        try:
+            with trio.fail_after(timeout):
+                await conn.stream.send_all(data)
+        except trio.TooSlowError as e:
+            raise TimeoutError(f"the backend took over {timeout} s") from e
+        except _NETWORK as e:
+            raise ConnectionError(f"{type(e).__name__} {e}") from e
+
+    async def _stream_answer(self, conn: _Conn) -> _Head:
+        timeout = self.settings.read_timeout
+        try:
+            with trio.fail_after(timeout):
+                return await _read_head(conn)
+        except trio.TooSlowError as e:
+            raise TimeoutError(f"the backend took over {timeout} s") from e
+        except (*_NETWORK, _Broken) as e:
+            raise ConnectionError(f"{type(e).__name__} {e}") from e
 
     def _put_head(self, bucket: str, key: str, query: Mapping[str, str],
                   extra: list[tuple[str, str]]) -> bytes:
@@ -128,9 +198,9 @@ class LeanPutClient(LeanClient):
                     await _close(conn)
             return conn, answer
 
-    async def _connection_or_oserror(self) -> tuple[_Conn, bool]:
+    async def _connection_or_oserror(self, fresh: bool = False) -> tuple[_Conn, bool]:
         try:
-            return await self._connection()
+            return await self._connection(fresh)
         except Exception as e:  # lean's _Retryable: unreachable
             raise ConnectionError(str(e)) from e
 
@@ -166,3 +236,12 @@ class LeanPutClient(LeanClient):
                                            "Message": _element(text, "Message")},
                                  "ResponseMetadata": {"HTTPStatusCode": answer.status}}
         return ClientError(error, "PutObject")  # type: ignore[arg-type]
+
+
+def _short(key: str) -> S3Error:
+    return S3Error("IncompleteBody", "You did not provide the number of bytes specified "
+                   "by the Content-Length", key)
+
+
+def _too_long(key: str) -> S3Error:
+    return S3Error("InvalidRequest", "The body is longer than its Content-Length", key)

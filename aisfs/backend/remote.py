@@ -34,6 +34,7 @@ from typing import Protocol, cast
 
 import trio
 
+from ..crypto.envelope import EXTRA_KEY
 from ..errors import S3Error
 from ..s3.ranges import parse_range
 from ..store import ObjectInfo, ObjectMeta, Store
@@ -192,11 +193,16 @@ class RemoteObjects:
             return info
         return None
 
-    def _serve_local(self, info: ObjectInfo, range_header: str | None) -> RemoteRead:
+    def _serve_local(
+        self, info: ObjectInfo, range_header: str | None, segments: bool = False
+    ) -> RemoteRead:
         touch(self.store, info.bucket, info.key)  # its access time, for the LRU (memory)
         span = parse_range(range_header, info.size) if range_header else None
         start, end = span if span is not None else (0, info.size - 1)
-        body = cast(Body, self.store.read_object(info, start, end))
+        if segments and EXTRA_KEY not in info.meta.extra:  # stored as sent: no SSE
+            body = cast(Body, self.store.reader.read_segments(info, start, end))
+        else:
+            body = cast(Body, self.store.read_object(info, start, end))
         return RemoteRead(remote_attrs(info), start, end, span is not None, True, body, info)
 
     # == GET / HEAD ======================================================================
@@ -212,13 +218,19 @@ class RemoteObjects:
         attrs = await self.backend(rb).head_object(self._remote_name(rb), key)
         return RemoteHead(attrs, False)
 
-    async def get(self, rb: Resolved, key: str, *, range_header: str | None = None) -> RemoteRead:
-        """GET ``key`` of the remote bucket ``rb``: warm, validated, or cold."""
+    async def get(
+        self, rb: Resolved, key: str, *, range_header: str | None = None,
+        segments: bool = False,
+    ) -> RemoteRead:
+        """GET ``key`` of the remote bucket ``rb``: warm, validated, or cold. ``segments``:
+        the caller's server sends files itself (``http.response.zerocopysend``), so a warm
+        copy's chunks verified lately come as ``FileSegment``s (``Reader.read_segments``)
+        as an ``ais://`` GET's do."""
         info = await self.local(rb, key)
         if info is not None:
             fresh = await self._validated(rb, key, info)
             if fresh is not None:
-                return self._serve_local(fresh, range_header)
+                return self._serve_local(fresh, range_header, segments)
         if range_header:
             return await self._ranged_cold(rb, key, range_header, info)
         return await self._cold(rb, key, info)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import contextlib
 import functools
 import hashlib
 import logging
@@ -28,6 +29,7 @@ from typing import Any, Protocol
 import botocore.session
 import trio
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from ..errors import S3Error
 from ..numbers import NumberError, parse_uint
@@ -43,6 +45,9 @@ log = logging.getLogger(__name__)
 
 PIECE = 1024 * 1024  # bytes per read of a GET body (one thread hand-off each)
 PARTS_IN_FLIGHT = 2  # multipart parts being sent at once (memory: this many part_size)
+# a single PUT of a body whose size is known is streamed from this size on (up to
+# multipart_threshold): never held whole in memory, but not repeated on a failure
+STREAM_MIN = 8 * 1024 * 1024
 
 
 class _Pieces:
@@ -443,10 +448,13 @@ class S3Backend:
         user: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         content_md5: bytes | None = None,
+        size: int | None = None,
     ) -> RemoteAttrs:
         """Send ``body``: one PutObject up to ``multipart_threshold`` bytes, else a
         multipart upload of ``part_size`` parts (aborted on any failure). The object's
-        size, ETag and version as the backend acknowledged them."""
+        size, ETag and version as the backend acknowledged them. ``size``: the body's,
+        when known - a single PUT of at least ``STREAM_MIN`` bytes is then streamed
+        (``LeanPutClient.put_stream``) instead of gathered first."""
         s = self.settings
         common: dict[str, Any] = {"Bucket": bucket, "Key": key, "Metadata": dict(user or {})}
         if content_type:
@@ -455,6 +463,10 @@ class S3Backend:
             if headers and h in headers:
                 common[param] = headers[h]
         lean = _lean_headers(common)  # checked before any byte is sent
+        if size is not None and STREAM_MIN <= size <= s.multipart_threshold \
+                and self._lean is not None:
+            with contextlib.suppress(Fallback):  # raised before any piece is taken
+                return await self._put_streamed(common, lean, body, size, content_md5)
         pieces = _Pieces()
         it = aiter(body)
         async for piece in it:
@@ -476,6 +488,41 @@ class S3Backend:
             common["ContentMD5"] = lean["content-md5"] = base64.b64encode(content_md5).decode()
         etag, version = await self._send_body("put_object", common, data, {}, lean)
         return RemoteAttrs(size=size, etag=etag, version=version)
+
+    async def _put_streamed(
+        self, common: dict[str, Any], lean: dict[str, str], body: AsyncIterable[bytes],
+        size: int, content_md5: bytes | None,
+    ) -> RemoteAttrs:
+        """One PutObject of ``body`` sent as it comes; its Content-MD5 (passed on, and
+        checked here before the last piece goes: not every backend checks it)."""
+        assert self._lean is not None
+        bucket, key = common["Bucket"], common["Key"]
+        headers = dict(lean)
+        md5 = hashlib.md5() if content_md5 is not None else None
+        if content_md5 is not None:
+            headers["content-md5"] = base64.b64encode(content_md5).decode()
+
+        async def hashed() -> AsyncGenerator[bytes, None]:
+            async for piece in body:
+                if md5 is not None:
+                    if len(piece) > 64 * 1024:
+                        await trio.to_thread.run_sync(md5.update, piece)
+                    else:
+                        md5.update(piece)
+                yield piece
+
+        async def at_end() -> None:
+            if md5 is not None and md5.digest() != content_md5:
+                raise _bad_digest(key)
+
+        try:
+            async with contextlib.aclosing(hashed()) as pieces, self.slots:
+                fields = await self._lean.put_stream(bucket, key, size, pieces,
+                                                     headers=headers, at_end=at_end)
+        except (ClientError, OSError) as e:
+            raise backend_error(e, self.settings.label, key) from e
+        return RemoteAttrs(size=size, etag=_etag(fields.get("etag")),
+                           version=_version(fields.get("x-amz-version-id")))
 
     async def _send_body(
         self, op: str, params: dict[str, Any], body: list[bytes | memoryview],

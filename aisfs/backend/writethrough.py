@@ -97,6 +97,7 @@ class WriteThrough:
             self.acked = await self.backend.put_object(
                 self.remote.name, self.key, pieces, content_type=self.meta.content_type,
                 user=self.meta.user, headers=self.meta.headers, content_md5=self.content_md5,
+                size=self.size,
             )
         self._uploaded.set()
 

@@ -55,7 +55,7 @@ from aisfs.s3.request import listing_encoding, parse_copy_source, parse_max
 from aisfs.store.chunks import StoreCorruption
 from aisfs.store.types import BucketInfo, ObjectMeta
 from aisfs_node import inventory
-from aisfs_node.http import Response, first_piece_read
+from aisfs_node.http import Response, first_piece_read, zero_copy
 from aisfs_node.s3.body import UploadBody, checksum_headers
 from aisfs_node.s3.context import (
     Context,
@@ -274,7 +274,8 @@ class RemoteS3:
             attrs, start, end, ranged, body = h.attrs, 0, h.attrs.size - 1, False, None
             cached = h.cached
         else:
-            read, pieces = await read_started(self.remote, rb, ctx.key, range_header)
+            read, pieces = await read_started(self.remote, rb, ctx.key, range_header,
+                                              segments=zero_copy(ctx.http.scope))
             attrs, start, end, ranged = read.attrs, read.start, read.end, read.ranged
             body, cached = pieces, read.cached
         headers = object_headers(attrs) + selected_headers
@@ -435,14 +436,17 @@ def _copy_meta(meta: ObjectMeta) -> ObjectMeta:
 
 
 async def read_started(
-    remote: RemoteObjects, rb: Resolved, key: str, range_header: str | None
+    remote: RemoteObjects, rb: Resolved, key: str, range_header: str | None, *,
+    segments: bool = False,
 ) -> tuple[RemoteRead, AsyncIterator[bytes]]:
     """GET ``key`` with its first piece read (an error then is a clean answer, not a cut
-    body). A cached copy that went between its record and its bytes (evicted or replaced
-    meanwhile: NoSuchKey, or no good inline copy) is looked up again; one still unreadable
-    after that is dropped and fetched from the backend - the backend has the object."""
+    body); ``segments``: a warm copy may come as file segments (``RemoteObjects.get``).
+    A cached copy that went between its record and its bytes (evicted or replaced
+    meanwhile: NoSuchKey, or no good inline copy; or a chunk copy changed since it was
+    verified, hashed again and found bad) is looked up again; one still unreadable after
+    that is dropped and fetched from the backend - the backend has the object."""
     for attempt in range(3):
-        read = await remote.get(rb, key, range_header=range_header)
+        read = await remote.get(rb, key, range_header=range_header, segments=segments)
         try:
             return read, await first_piece_read(pieces_of(read.body))
         except (StoreCorruption, S3Error) as e:
