@@ -1,37 +1,44 @@
 """An encrypted object's GET where the server writes each body piece before it returns
 (the node's own server on plain TCP: ``http.response.zerocopysend`` offered).
 
-The chunk copies come from ``Reader.read_segments``, with its rules: a copy verified
-lately and unchanged since (``aisfs/store/verified.py``) is an open descriptor, any
-other is read and hashed (xxh3) by the reader in a worker thread and comes as its
-bytes. Each piece of ``PIECE`` bytes is read from the descriptor (``preadv``) into one
-buffer and decrypted into a second, both made once per GET, and handed to the server
-as a view of the second: no fresh bytes per piece, no copy on the way but the read and
-the socket's own. A piece is small enough for the read, the decryption and the send
-to find it in the CPU's cache (docs/encryption.md, "Cost": measured against 1-8 MiB
-pieces and against decrypting one 8 MiB piece ahead in a worker thread, which cost more
-CPU per MiB: the bytes then cross between cores and the threads hand off).
+The event loop only sends. A worker thread reads each piece of ciphertext and decrypts
+it into one of two buffers made once per GET - piece *n+1* is read and decrypted while
+piece *n* goes out - so the loop spends about what it spends on a plaintext GET's
+sendfile, and the decryption runs on another core (docs/encryption.md, "Cost"):
 
-The read runs on the event loop, as the plaintext GET's ``os.sendfile`` does: the
-copy was opened with ``posix_fadvise(WILLNEED)`` read-ahead, and is in the page cache
-as a rule. A chunk with no good copy raises before any of its bytes is decrypted: the
-body is cut (or, for the first piece, a 500 goes out before the headers), never wrong.
+- the chunk copies come from ``Reader.read_segments``, with its rules: a copy verified
+  lately and unchanged since (``aisfs/store/verified.py``) is an open descriptor, read
+  here with ``preadv`` in steps of ``STEP`` into a third, small buffer and decrypted
+  from there (the step stays in the CPU's cache); any other copy is read and verified
+  (xxh3) by the reader, its bytes decrypted as they are. A chunk with no good copy
+  raises before a byte of it is decrypted: the body is cut, never wrong;
+- pieces are at most ``PIECE`` bytes (a chunk is 8 MiB by default): a few hand-offs per
+  GET, and at most two pieces (plus the step) per GET in memory.
 
-The buffer is written again once the next piece is asked for, i.e. once the server has
-written the one before into the socket: this is why the pieces go only to a server that
-writes a piece before its ``send`` returns (``zero_copy``); others get the copying path
-(``Sse.read_object``).
+Measured against doing the same on the loop in 512 KiB pieces (commit c94ffa7): this
+costs ~10 % more CPU in all (the socket's copy reads a buffer written on the other
+core; a hand-off per piece) and takes half as much of the loop's.
+
+A buffer is written again once the loop has taken the next piece, i.e. once the server
+has sent the one before: this is why the pieces go only to a server that writes a piece
+before its ``send`` returns (``zero_copy``); others get ``Sse.read_object``'s bytes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
 
+import trio
+
 from aisfs.crypto.ctr import BLOCK, CtrStream
 from aisfs.store.reader import FileSegment
+from aisfs.store.threads import Pending, start_soon
 
-PIECE = 512 * 1024
+MiB = 1024 * 1024
+PIECE = 8 * MiB
+STEP = MiB
 
 
 class ShortRead(OSError):
@@ -43,51 +50,81 @@ def slices(length: int, piece: int = PIECE) -> list[tuple[int, int]]:
     return [(off, min(piece, length - off)) for off in range(0, length, piece)]
 
 
-class Buffers:
-    """One GET's two buffers: the ciphertext read from a file, the plaintext (``BLOCK``
-    bytes over: OpenSSL's slack)."""
+class _Buffers:
+    """The two piece buffers of one GET (each ``BLOCK`` bytes over: OpenSSL's slack)
+    and the step buffer a file's bytes are read into."""
 
-    __slots__ = ("cipher", "plain")
+    __slots__ = ("pieces", "step", "turn")
 
-    def __init__(self, length: int, piece: int = PIECE) -> None:
-        size = max(1, min(piece, length))
-        self.cipher = memoryview(bytearray(size))
-        self.plain = memoryview(bytearray(size + BLOCK))
+    def __init__(self, length: int) -> None:
+        size = min(PIECE, length) + BLOCK
+        self.pieces = (memoryview(bytearray(size)), memoryview(bytearray(size)))
+        self.step = memoryview(bytearray(min(STEP, length)))
+        self.turn = 0
 
-    def fill(self, source: bytes | FileSegment, offset: int, count: int,
-             stream: CtrStream) -> memoryview:
-        """``count`` (at most the buffers' size) bytes of ``source`` from ``offset``,
-        decrypted by ``stream``; a view of them in ``plain``."""
-        if isinstance(source, FileSegment):
-            cipher = self.cipher[:count]
-            _pread_full(source.fd, cipher, source.offset + offset)
-        else:
-            cipher = memoryview(source)[offset : offset + count]
-        stream.write_into(cipher, self.plain)
-        return self.plain[:count]
+    def next(self) -> memoryview:
+        self.turn ^= 1
+        return self.pieces[self.turn]
 
 
-def _pread_full(fd: int, into: memoryview, offset: int) -> None:
+def fill(
+    source: bytes | FileSegment, offset: int, count: int, stream: CtrStream,
+    out: memoryview, step: memoryview,
+) -> memoryview:
+    """(A worker thread.) ``count`` bytes of ``source`` from ``offset``, decrypted by
+    ``stream`` into ``out``; the view of them."""
+    if not isinstance(source, FileSegment):
+        stream.write_into(memoryview(source)[offset : offset + count], out)
+        return out[:count]
+    pos = 0
+    while pos < count:
+        want = min(len(step), count - pos)
+        got = _pread_full(source.fd, step[:want], source.offset + offset + pos)
+        stream.write_into(step[:got], out[pos:])
+        pos += got
+    return out[:count]
+
+
+def _pread_full(fd: int, into: memoryview, offset: int) -> int:
     got = 0
     while got < len(into):
         n = os.preadv(fd, [into[got:]], offset + got)
         if n == 0:
             raise ShortRead(f"chunk file ended {len(into) - got} bytes early")
         got += n
+    return got
 
 
 async def decrypted(
-    segments: AsyncIterator[bytes | FileSegment], stream: CtrStream, length: int,
-    piece: int = PIECE,
+    segments: AsyncIterator[bytes | FileSegment], stream: CtrStream, length: int
 ) -> AsyncIterator[memoryview]:
     """The plaintext of ``segments`` (``Reader.read_segments`` of ``length`` bytes,
-    starting where ``stream`` does) in pieces of at most ``piece`` bytes, each a view of
-    one buffer written again when the next piece is asked for."""
-    bufs = Buffers(length, piece)
+    starting where ``stream`` does): piece *n+1* read and decrypted in a worker thread
+    while piece *n* is sent. Each piece is a view of a buffer written again once the
+    next piece has been taken."""
+    bufs = _Buffers(max(1, length))
+    ready: memoryview | None = None
+    running: Pending[memoryview] | None = None
     try:
         async for segment in segments:
-            for offset, count in slices(len(segment), piece):
-                yield bufs.fill(segment, offset, count, stream)
-            # the reader may close this segment's descriptor once the next is asked for
+            for offset, count in slices(len(segment)):
+                running = await start_soon(fill, segment, offset, count, stream,
+                                           bufs.next(), bufs.step)
+                if ready is not None:
+                    yield ready
+                ready = await running.result()
+                running = None
+            # the job on this segment is done: the reader may close its descriptor now
+        if ready is not None:
+            yield ready
     finally:
+        if running is not None:
+            await _settle(running)
         await segments.aclose()  # type: ignore[attr-defined]
+
+
+async def _settle(pending: Pending[memoryview]) -> None:
+    """Wait (shielded: one piece's read and decryption) for a job nobody will take, so
+    the reader does not close a descriptor it still reads."""
+    with trio.CancelScope(shield=True), contextlib.suppress(Exception):
+        await pending.result()

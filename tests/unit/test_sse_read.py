@@ -1,6 +1,6 @@
-"""The encrypted read path (aisfs_node/s3/sse_read.py, ``CtrStream.write_into``) on real
-files: the plaintext of a range whatever its segments - bytes or file segments, across
-CTR segments (parts), split into pieces, starting and ending mid-block."""
+"""The encrypted read path's sans-IO pieces and its pipeline (aisfs_node/s3/sse_read.py,
+``CtrStream.write_into``), on real files: the plaintext of a range whatever its pieces
+- bytes or file segments, across CTR segments (parts), split into pieces, mid-block."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 from aisfs.crypto.ctr import BLOCK, CtrStream
 from aisfs.store.reader import FileSegment
+from aisfs_node.s3 import sse_read
 from aisfs_node.s3.sse_read import PIECE, ShortRead, decrypted, slices
 
 KEY = os.urandom(32)
@@ -50,7 +51,6 @@ def test_slices() -> None:
     assert slices(5, 2) == [(0, 2), (2, 2), (4, 1)]
     assert slices(PIECE) == [(0, PIECE)]
     assert slices(PIECE + 1) == [(0, PIECE), (PIECE, 1)]
-    assert slices(3 * PIECE + 5) == slices(3 * PIECE + 5, PIECE)
 
 
 async def pieces_of(cipher_file: Path, cipher: bytes, cuts: list[tuple[int, int, bool]],
@@ -79,7 +79,7 @@ async def collect(pieces: AsyncIterator[memoryview]) -> bytes:
 
 
 async def test_decrypted_range_across_parts_files_and_bytes(tmp_path: Path) -> None:
-    segments = [(1, 5 * MiB + 5), (2, 9 * MiB + 3), (3, 777)]  # parts
+    segments = [(1, 5 * MiB + 5), (2, 9 * MiB + 3), (3, 777)]  # parts; one over PIECE
     plain = os.urandom(sum(n for _, n in segments))
     cipher = encrypt(plain, segments)
     path = tmp_path / "cipher"
@@ -95,7 +95,9 @@ async def test_decrypted_range_across_parts_files_and_bytes(tmp_path: Path) -> N
     assert closed == [True]
 
 
-async def test_small_ranges_and_small_pieces(tmp_path: Path) -> None:
+async def test_small_range_and_small_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                          ) -> None:
+    monkeypatch.setattr(sse_read, "STEP", 1000)  # many steps per piece
     plain = os.urandom(100_000)
     cipher = encrypt(plain, [(0, len(plain))])
     path = tmp_path / "cipher"
@@ -103,7 +105,7 @@ async def test_small_ranges_and_small_pieces(tmp_path: Path) -> None:
     for start, count in ((0, 1), (15, 2), (31, 50_000), (99_999, 1)):
         stream = CtrStream(KEY, NONCE, [(0, len(plain))], start)
         got = await collect(decrypted(pieces_of(path, cipher, [(start, count, True)], []),
-                                      stream, count, piece=1000))
+                                      stream, count))
         assert got == plain[start : start + count]
 
 
@@ -129,7 +131,7 @@ async def test_a_reader_that_stops_early_closes_the_segments(tmp_path: Path) -> 
     cuts = [(0, MiB, True), (MiB, MiB, True), (2 * MiB, MiB, True)]
     pieces = decrypted(pieces_of(path, cipher, cuts, closed),
                        CtrStream(KEY, NONCE, [(0, len(plain))]), 3 * MiB)
-    first = await pieces.__anext__()
-    assert bytes(first) == plain[: len(first)]
+    first = await pieces.__anext__()  # the second piece's job is running now
+    assert bytes(first) == plain[:MiB]
     await pieces.aclose()  # type: ignore[attr-defined]
     assert closed == [True]
