@@ -8,9 +8,11 @@ rotates round by round, then GETs each ``--gets`` times: the first GET a little 
 second after its PUT (so every chunk copy is old enough to be remembered as verified,
 ``aisfs/store/verified.py``: that GET reads and hashes them), the later ones served
 from copies verified lately (sendfile for plaintext). One keep-alive connection, the
-body streamed in 1 MiB pieces and read into a reused buffer. Prints medians of MiB/s and
-of the node's CPU ms per MiB (its threads included, from /proc), and the ratios to
-plaintext (issue 16's target: an SSE-S3 GET of 256 MiB at >= 70 % of a plaintext one).
+body streamed in 1 MiB pieces and read into a reused buffer. Prints medians of MiB/s,
+of the node's CPU ms per MiB (its threads included, from /proc; in parentheses its
+event loop's thread alone, the bound where spare cores take the rest) and of this
+client's, and the ratios to plaintext (issue 16's target: an SSE-S3 GET of 256 MiB at
+>= 70 % of a plaintext one).
 
 ``--against REV``: a node of another revision (a temporary git worktree) beside this
 tree's, the same rounds on both, alternating.
@@ -114,11 +116,14 @@ class Node:
     cpu: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     # the event loop's thread alone: the bound of a GET on an otherwise idle machine
     loop_cpu: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    client_cpu: dict[tuple[str, str], list[float]] = field(default_factory=dict)
 
     def timed(self, kind: str, mode: str, mib: int, call: object) -> None:
         pid = self.proc.pid
-        c0, l0 = cpu_seconds(pid), cpu_seconds(pid, pid)
+        c0, l0, b0 = cpu_seconds(pid), cpu_seconds(pid, pid), time.process_time()
         rate = call()  # type: ignore[operator]
+        self.client_cpu.setdefault((kind, mode), []).append(
+            (time.process_time() - b0) * 1000 / mib)
         self.rates.setdefault((kind, mode), []).append(rate)
         self.cpu.setdefault((kind, mode), []).append((cpu_seconds(pid) - c0) * 1000 / mib)
         self.loop_cpu.setdefault((kind, mode), []).append(
@@ -183,7 +188,7 @@ def one_round(nodes: list[Node], order: list[str], r: int, args: argparse.Namesp
 def report(nodes: list[Node], args: argparse.Namespace) -> None:
     med = statistics.median
     print(f"\n{args.mib} MiB objects, {args.rounds} rounds, medians: MiB/s (of plaintext's),"
-          " node CPU ms/MiB (of which its event loop's thread)")
+          " node CPU ms/MiB (of which its event loop's thread); the client's CPU ms/MiB")
     for node in nodes:
         print(f"{node.name}:")
         for kind in KINDS:
@@ -193,8 +198,8 @@ def report(nodes: list[Node], args: argparse.Namespace) -> None:
             print(f"  {kind:9s}" + "  ".join(
                 f"{mode} {med(node.rates[(kind, mode)]):5.0f} "
                 f"({med(node.rates[(kind, mode)]) / base:4.0%}) "
-                f"{med(node.cpu[(kind, mode)]):4.2f} ({med(node.loop_cpu[(kind, mode)]):4.2f}) ms"
-                for mode in MODES))
+                f"{med(node.cpu[(kind, mode)]):4.2f} ({med(node.loop_cpu[(kind, mode)]):4.2f}) "
+                f"{med(node.client_cpu[(kind, mode)]):4.2f} ms" for mode in MODES))
 
 
 def run(trees: dict[str, Path], args: argparse.Namespace) -> None:
