@@ -24,7 +24,7 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-Piece = TypeVar("Piece", bytes, bytes | FileSegment)
+Piece = TypeVar("Piece", bytes, bytes | memoryview, bytes | FileSegment)
 
 SEND_PIECE = 1024 * 1024
 # the ASGI extension (uvicorn's and hypercorn's name) by which a server sends a file's
@@ -156,9 +156,11 @@ class Request:
 class Response:
     status: int = 200
     headers: list[tuple[str, str]] = field(default_factory=list)
-    # pieces of a stream: bytes, or a FileSegment (aisfs/store/reader.py) where the
-    # server takes ZEROCOPY - the response's maker asks (``zero_copy``)
-    body: bytes | AsyncIterable[bytes] | AsyncIterable[bytes | FileSegment] = b""
+    # pieces of a stream: bytes, or where the server takes ZEROCOPY - the response's maker
+    # asks (``zero_copy``) - a FileSegment (aisfs/store/reader.py) or a memoryview of a
+    # buffer written again once the next piece is taken (aisfs_node/s3/sse_read.py)
+    body: (bytes | AsyncIterable[bytes] | AsyncIterable[bytes | FileSegment]
+           | AsyncIterable[bytes | memoryview]) = b""
     # HEAD answers carry Content-Length of the entity without sending it
     head: bool = False
 

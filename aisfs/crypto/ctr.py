@@ -91,6 +91,20 @@ class CtrStream:
             view = view[take:]
         return b"".join(out)
 
+    def write_into(self, data: bytes | bytearray | memoryview, out: memoryview) -> None:
+        """``update(data)`` written to the start of ``out``, which must hold ``BLOCK``
+        bytes more than ``data`` (OpenSSL's rule): no new buffer, segments crossed."""
+        if len(out) < len(data) + BLOCK:
+            raise ValueError("out must be BLOCK bytes longer than data")
+        view = memoryview(data)
+        pos = 0
+        while pos < len(view):
+            if self._left == 0:
+                self._next_segment()
+            take = min(self._left, len(view) - pos)
+            self._cipher.update_into(view[pos : pos + take], out[pos:])
+            self._left -= take
+            pos += take
 
     def update_into(self, data: bytes | bytearray | memoryview, buf: bytearray) -> memoryview:
         """``update(data)`` written into ``buf`` (grown as needed, reused by the caller

@@ -182,7 +182,7 @@ class ObjectOps:
 
     async def _body_checked_first(
         self, ctx: Context, info: ObjectInfo, start: int, end: int
-    ) -> AsyncIterator[bytes] | AsyncIterator[bytes | FileSegment]:
+    ) -> AsyncIterator[bytes | memoryview] | AsyncIterator[bytes | FileSegment]:
         """The object's bytes, with the first piece read (and verified) before the headers
         go out: a corrupt object with no good copy is then a clean 500, not a cut body.
         Where the server sends files itself (plain HTTP on the node's own server) and the

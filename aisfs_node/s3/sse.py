@@ -42,7 +42,9 @@ from aisfs.errors import S3Error
 from aisfs.s3._headers import Headers
 from aisfs.store.types import ObjectInfo, ObjectMeta, UploadInfo
 from aisfs.store.writer import RemoteCopy
+from aisfs_node.http import zero_copy
 from aisfs_node.s3.context import Context, Services, copy_source_version
+from aisfs_node.s3.sse_read import decrypted
 
 log = logging.getLogger("aisfs.s3")
 
@@ -211,14 +213,18 @@ class Sse:
 
     def read_object(
         self, ctx: Context, info: ObjectInfo, start: int, end: int
-    ) -> AsyncIterator[bytes]:
-        """Bytes ``start..end`` of the object, as plaintext."""
-        body = self.store.read_object(info, start, end)
+    ) -> AsyncIterator[bytes | memoryview]:
+        """Bytes ``start..end`` of the object, as plaintext: on the node's own server on
+        plain TCP read and decrypted one piece ahead in a worker thread (``sse_read.py``),
+        elsewhere (TLS, Hypercorn) decrypted on the loop as the store's pieces come."""
         if EXTRA_KEY not in info.meta.extra:
-            return body
+            return self.store.read_object(info, start, end)
         keyed = self.open(info, ctx.http.headers, _secure(ctx))  # type: ignore[arg-type]
         assert keyed is not None
-        return transformed(body, keyed.stream(info, start))
+        if zero_copy(ctx.http.scope):  # a server that writes each piece before it returns
+            segments = self.store.reader.read_segments(info, start, end)
+            return decrypted(segments, keyed.stream(info, start), end - start + 1)
+        return transformed(self.store.read_object(info, start, end), keyed.stream(info, start))
 
     # ---- PUT ------------------------------------------------------------------------
 
