@@ -63,9 +63,10 @@ class Answer:
 
 async def call(app: NodeApp, method: str, path: str, body: bytes = b"",
                headers: dict[str, str] | None = None, zero_copy: bool = True) -> Answer:
+    path, _, query = path.partition("?")
     scope: dict[str, Any] = {
         "type": "http", "method": method, "path": path, "raw_path": path.encode(),
-        "query_string": b"", "scheme": "http", "client": ("127.0.0.1", 1),
+        "query_string": query.encode(), "scheme": "http", "client": ("127.0.0.1", 1),
         "headers": [(k.lower().encode(), v.encode()) for k, v in {
             "host": "node", "content-length": str(len(body)), **(headers or {})}.items()],
     }
