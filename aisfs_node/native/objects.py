@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,8 +23,9 @@ from aisfs.s3.object_lock import default_lock_json
 from aisfs.s3.ranges import content_range, parse_range
 from aisfs.s3.sigv4 import check_payload_sha256
 from aisfs.store.chunks import StoreCorruption
+from aisfs.store.reader import FileSegment
 from aisfs.store.types import ObjectInfo, ObjectMeta, WriteResult
-from aisfs_node.http import Response, first_piece_read
+from aisfs_node.http import Response, first_piece_read, zero_copy
 from aisfs_node.native.cksum import (
     EXTRA_KEY,
     FAST,
@@ -32,6 +34,7 @@ from aisfs_node.native.cksum import (
     new_cksum,
     object_checksum,
 )
+from aisfs_node.native.whole_checked import content_key
 from aisfs_node.native.wire import Ctx, Node, cname, signed_payload_hash, uint_or_none
 
 log = logging.getLogger("aisfs.native")
@@ -120,33 +123,54 @@ async def get_object(node: Node, ctx: Ctx) -> Response:
             node.cfg.bucket_defaults.get("checksum.validate_warm_get", True),
         )
     )
-    kind, expected = object_checksum(info)
-    hasher = new_cksum(kind) if validate and expected else None
-    body: AsyncIterator[bytes]
-    if hasher is None:
-        body = node.store.read_object(info, start, end)
-    else:
-        body = _validated(node, ctx, info, hasher, kind, expected)
     try:
         # a corrupt object with no good copy: a clean 500 rather than a cut body
-        body = await first_piece_read(body)
+        body = await first_piece_read(_body(node, ctx, info, start, end, validate))
     except StoreCorruption as exc:
         log.error("GET %s: no good copy of %s", cname(ctx.bucket, ctx.key), exc)
         raise no_good_copy() from None
     return Response(status, headers, body)
 
 
+def _body(
+    node: Node, ctx: Ctx, info: ObjectInfo, start: int, end: int, validate: bool
+) -> AsyncIterator[bytes] | AsyncIterator[bytes | FileSegment]:
+    """The object's bytes from ``start`` to ``end``. Where the server sends files itself
+    (``zero_copy``: plain HTTP on the node's own server) a chunked object's copies
+    verified lately go as file segments (sendfile: ``Reader.read_segments``), as the S3
+    GET's do - unless its whole checksum is to be validated and was not yet for this
+    content (``whole_checked.py``): then it streams through the hash, and is remembered
+    when it matches."""
+    kind, expected = object_checksum(info)
+    hasher = new_cksum(kind) if validate and expected else None
+    whole = hasher is not None
+    chunked = bool(info.chunks) and not info.is_inline and info.data is None
+    content = content_key(info, kind, expected) if whole and chunked else None
+    if zero_copy(ctx.http.scope) and chunked and (
+            not whole or (content is not None and content in node.whole_checked)):
+        return node.store.reader.read_segments(info, start, end)
+    if hasher is None:
+        return node.store.read_object(info, start, end)
+    return _validated(node, ctx, info, hasher, (kind, expected), content)
+
+
 async def _validated(
-    node: Node, ctx: Ctx, info: ObjectInfo, hasher: Cksum, kind: str, expected: str
+    node: Node, ctx: Ctx, info: ObjectInfo, hasher: Cksum, stored: tuple[str, str],
+    content: bytes | None,
 ) -> AsyncIterator[bytes]:
-    """Stream the whole object, hashing as it goes; a mismatch cuts the response."""
+    """Stream the whole object, hashing as it goes; a mismatch cuts the response, a
+    match is remembered by ``content`` (``whole_checked.py``) when there is one."""
+    kind, expected = stored
     fast = kind in FAST
-    pieces = node.store.read_object(info, 0, info.size - 1)
+    # read_segments: a chunk read here is remembered as verified (the next GET can send
+    # it from its file); one trusted already is read from its file to be hashed
+    pieces = node.store.reader.read_segments(info, 0, info.size - 1)
     # the last piece is held back until the checksum is known: on a mismatch the
     # client gets less than Content-Length and sees a failed transfer
     held: bytes | None = None
     try:
-        async for piece in pieces:
+        async for segment in pieces:
+            piece = segment if type(segment) is bytes else await _bytes_of(segment)
             if fast:
                 hasher.update(piece)
             else:
@@ -166,8 +190,16 @@ async def _validated(
             cname(ctx.bucket, ctx.key), kind, expected, actual,
         )
         raise ChecksumMismatch(f"{cname(ctx.bucket, ctx.key)}: {kind} mismatch")
+    if content is not None:
+        node.whole_checked.remember(content)
     if held is not None:
         yield held
+
+
+async def _bytes_of(piece: bytes | FileSegment) -> bytes:
+    if isinstance(piece, FileSegment):
+        return await trio.to_thread.run_sync(os.pread, piece.fd, piece.count, piece.offset)
+    return piece
 
 
 class _PutChecks:

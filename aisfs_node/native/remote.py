@@ -61,7 +61,7 @@ from aisfs.s3.names import validate_key
 from aisfs.s3.ranges import content_range
 from aisfs.s3.sigv4 import check_payload_sha256
 from aisfs.store.types import ObjectMeta
-from aisfs_node.http import Response
+from aisfs_node.http import Response, zero_copy
 from aisfs_node.native import inventory as nbi
 from aisfs_node.native.buckets import props_patch
 from aisfs_node.native.cksum import new_cksum
@@ -455,7 +455,9 @@ class RemoteNative:
             raise S3Error("InvalidRange", "multi-range requests are not supported")
         from aisfs_node.s3.remote import read_started
 
-        read, body = await read_started(self.remote, rb, key, range_header)
+        # a warm copy's verified chunks as file segments where the server sends files
+        read, body = await read_started(self.remote, rb, key, range_header,
+                                        segments=zero_copy(ctx.http.scope))
         headers = self._headers(read.attrs, read.cached, node_id)
         headers.append(("content-type", "application/octet-stream"))
         status = 206 if read.ranged else 200

@@ -25,6 +25,7 @@ from aisfs.store.store import Store
 from aisfs_node.features import FeatureFlags
 from aisfs_node.http import Request, Response
 from aisfs_node.metrics import Metrics
+from aisfs_node.native.whole_checked import WholeChecked
 
 if TYPE_CHECKING:
     from aisfs_node.s3_auth import Authenticator
@@ -73,6 +74,8 @@ class Node:
         self.node_id = node_id_of(cfg)
         self.cluster_uuid = short_id("cluster:" + str(cfg.store.index_dir), 9)
         self.created = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(started_ns / 1e9))
+        # whole-object checksums GETs validated, by content (sendfile after: objects.py)
+        self.whole_checked = WholeChecked()
 
 
 def node_id_of(cfg: NodeConfig) -> str:
