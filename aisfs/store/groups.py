@@ -11,9 +11,10 @@ waits for more than the batch in flight and its own.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections.abc import Awaitable, Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import outcome
 import trio
@@ -85,7 +86,70 @@ class Group(Generic[T, R]):
 
 
 SYNC_THREADS = 8
-_POOL: list[ThreadPoolExecutor] = []
+
+
+class _Calls:
+    """The calls of one ``_together``: how many are left, the first error, and a lock
+    held until the last one is done (so the caller is woken once, not once per call)."""
+
+    __slots__ = ("done", "error", "left", "lock")
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+        self.error: BaseException | None = None
+        self.lock = threading.Lock()
+        self.done = threading.Lock()
+        self.done.acquire()
+
+    def finished(self, error: BaseException | None) -> None:
+        with self.lock:
+            if error is not None and self.error is None:
+                self.error = error
+            self.left -= 1
+            last = self.left == 0
+        if last:
+            self.done.release()
+
+
+_JOBS: queue.SimpleQueue[tuple[Callable[[Any], object], Any, _Calls]] = queue.SimpleQueue()
+_STARTED: list[threading.Thread] = []
+_START_LOCK = threading.Lock()
+
+
+def _sync_worker() -> None:
+    get = _JOBS.get
+    while True:
+        fn, arg, calls = get()
+        try:
+            fn(arg)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller, which raises it
+            calls.finished(e)
+        else:
+            calls.finished(None)
+
+
+def _together(fn: Callable[[Any], object], items: list[Any]) -> None:
+    """``fn(item)`` for every item at once: all but the first in the pool's threads, the
+    first in this one; returns once every call has, raising the first error."""
+    if len(_STARTED) < SYNC_THREADS:
+        with _START_LOCK:
+            while len(_STARTED) < SYNC_THREADS:
+                t = threading.Thread(target=_sync_worker, name="aisfs-fsync", daemon=True)
+                t.start()
+                _STARTED.append(t)
+    calls = _Calls(len(items))
+    put = _JOBS.put
+    for item in items[1:]:
+        put((fn, item, calls))
+    try:
+        fn(items[0])
+    except BaseException as e:  # noqa: BLE001 - raised once the others have returned
+        calls.finished(e)
+    else:
+        calls.finished(None)
+    calls.done.acquire()  # the last call's release
+    if calls.error is not None:
+        raise calls.error
 
 
 def fsync_together(fds: Iterable[int] = (), dirs: Iterable[str] = ()) -> None:
@@ -94,8 +158,10 @@ def fsync_together(fds: Iterable[int] = (), dirs: Iterable[str] = ()) -> None:
     One after the other, each fsync waits for its own journal commit and device flush
     (~4 ms each on a busy disk: 16 directories took 68 ms); issued together the file
     system folds them into one or two commits (4 ms for the same 16). Every one has
-    returned - each durable - when this does. The pool's threads live as long as the
-    process (one pool for every store in it)."""
+    returned - each durable - when this does. The calling thread takes one of them; the
+    pool's threads (plain threads on one job queue: a ThreadPoolExecutor's future per
+    fsync cost more of the GIL than the fsyncs' own Python) live as long as the process
+    (one pool for every store in it)."""
     files, todo = list(fds), list(dirs)
     if len(files) + len(todo) < 2:
         for fd in files:
@@ -103,10 +169,7 @@ def fsync_together(fds: Iterable[int] = (), dirs: Iterable[str] = ()) -> None:
         for d in todo:
             fsync_dir(d)
         return
-    if not _POOL:
-        _POOL.append(ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="aisfs-fsync"))
-    pool = _POOL[0]
-    for fut in [pool.submit(os.fsync, fd) for fd in files]:
-        fut.result()
-    for fut in [pool.submit(fsync_dir, d) for d in todo]:
-        fut.result()
+    if files:
+        _together(os.fsync, files)
+    if todo:
+        _together(fsync_dir, todo)
