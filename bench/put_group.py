@@ -2,13 +2,17 @@
 revision's, with the disk's durable write+fsync+rename limit measured in the same rounds.
 
     .venv/bin/python -m bench.put_group --against REV [--rounds 4] [--keys 3000] [--sigv4]
+        [--instructions N]
 
 A round, the trees alternating round by round: first the disk alone, on the file
 system of the nodes' mountpaths: ``--keys`` / 2 files written one at a time by one
 thread (4 KiB, fsync, rename into a directory: the "durable write+fsync+rename limit"
 of issue 14) and the same plus the directory's fsync; then, per tree, ``--keys`` new
 4 KiB objects PUT by 16 threads on keep-alive connections (PUT/s and the node's CPU
-per PUT). Medians, and the paired per-round ratios.
+per PUT; with ``--sigv4`` every PUT signed before the timed phase, UNSIGNED-PAYLOAD).
+Medians, and the paired per-round ratios. ``--instructions N`` (``--rounds 0`` for it
+alone): each tree's node under callgrind, N PUTs from 16 clients, user-space
+instructions per PUT (all node threads; the steadiest figure on a shared machine).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -28,22 +33,28 @@ from .small_deletes import BODY, _parallel
 from .small_requests import HERE, Node, cpu_seconds, start
 
 
-def _put(sigv4: bool) -> Any:
-    def put(conn: http.client.HTTPConnection, node: Node, key: str) -> None:
+def _put(signed: dict[str, dict[str, str]]) -> Any:
+    def put(conn: http.client.HTTPConnection, key: str) -> None:
         path = f"/s3/bench/{key}"
-        headers: dict[str, str] = {}
-        if sigv4:
-            from bench.client import sign
-
-            url = node.url.rsplit("/s3/", 1)[0] + path
-            headers = sign("PUT", url, {})
-        conn.request("PUT", path, body=BODY, headers=headers)
+        conn.request("PUT", path, body=BODY, headers=signed.get(key, {}))
         response = conn.getresponse()
         response.read()
         if response.status != 200:
             raise RuntimeError(f"PUT {path}: {response.status}")
 
     return put
+
+
+def _signed(node: Node, keys: list[str], sigv4: bool) -> dict[str, dict[str, str]]:
+    """Each key's PUT signed before the timed phase (a signature is good for 15 minutes):
+    the client's botocore signing (~0.2 ms of CPU a request, on the cores the node
+    shares) is not measured beside the node."""
+    if not sigv4:
+        return {}
+    from bench.client import sign
+
+    base = node.url.rsplit("/s3/", 1)[0]
+    return {key: sign("PUT", f"{base}/s3/bench/{key}", {}) for key in keys}
 
 
 def disk_limit(where: Path, n: int, dir_fsync: bool) -> float:
@@ -78,10 +89,10 @@ class Rates:
 
 
 def one_round(node: Node, rates: Rates, n: int, tag: str, sigv4: bool) -> None:
-    put = _put(sigv4)
     keys = [f"{tag}-{i}" for i in range(n)]
+    put = _put(_signed(node, keys, sigv4))
     before = cpu_seconds(node.proc.pid)
-    secs = _parallel(node, keys, lambda conn, key: put(conn, node, key))
+    secs = _parallel(node, keys, put)
     rates.put.append(n / secs)
     rates.cpu.append((cpu_seconds(node.proc.pid) - before) / n * 1e6)
 
@@ -123,18 +134,51 @@ def rounds(trees: dict[str, Path], args: argparse.Namespace) -> None:
           f"x{cpu:.3f}")
 
 
+def instructions(name: str, tree: Path, n: int, sigv4: bool) -> None:
+    """User-space instructions per PUT, every node thread's, under callgrind
+    (instrumented only while ``n`` PUTs from 16 clients run): load-independent to a few
+    per cent (the batches' sizes follow valgrind's thread scheduling)."""
+    out = Path(tempfile.mkdtemp()) / "callgrind.out"
+    node = start(tree, ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                        f"--callgrind-out-file={out}"], sigv4)
+    try:
+        one_round(node, Rates(), 100, "warm", sigv4)
+        keys = [f"i-{i}" for i in range(n)]
+        put = _put(_signed(node, keys, sigv4))
+        subprocess.run(["callgrind_control", "-i", "on", str(node.proc.pid)],
+                       check=True, capture_output=True)
+        _parallel(node, keys, put)
+        subprocess.run(["callgrind_control", "-i", "off", str(node.proc.pid)],
+                       check=True, capture_output=True)
+    finally:
+        node.stop()
+    total = 0  # one file per dump, callgrind.out and callgrind.out.N
+    for dump in out.parent.iterdir():
+        found = re.search(r"^totals: (\d+)", dump.read_text(errors="replace"), re.M)
+        total += int(found.group(1)) if found else 0
+    shutil.rmtree(out.parent, ignore_errors=True)
+    print(f"{name:>12}: {total / n / 1e6:.3f} M instructions per PUT ({n} PUTs, 16 clients"
+          f"{', SigV4' if sigv4 else ''})")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="bench put_group", description=__doc__.split("\n\n")[0])
     ap.add_argument("--against", default="HEAD~1", help="git revision (default HEAD~1)")
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--keys", type=int, default=3000, help="PUTs per round")
     ap.add_argument("--sigv4", action="store_true", help="the node in sigv4 mode, signed")
+    ap.add_argument("--instructions", type=int, default=0, metavar="N",
+                    help="also N PUTs per tree under callgrind: instructions per PUT")
     args = ap.parse_args(argv)
     other = Path(tempfile.mkdtemp(prefix="aisfs-against-")) / "tree"
     subprocess.run(["git", "-C", str(HERE), "worktree", "add", "--detach", str(other),
                     args.against], check=True, capture_output=True)
+    trees = {"this tree": HERE, args.against: other}
     try:
-        rounds({"this tree": HERE, args.against: other}, args)
+        if args.rounds > 0:
+            rounds(trees, args)
+        for name, tree in trees.items() if args.instructions else ():
+            instructions(name, tree, args.instructions, args.sigv4)
     finally:
         subprocess.run(["git", "-C", str(HERE), "worktree", "remove", "--force", str(other)],
                        check=False, capture_output=True)
