@@ -5,7 +5,9 @@ batch has returned - that is, once the batch is durable.
 
 The first caller with nothing running leads: it commits the batch holding its own item.
 When it is done, the oldest waiting caller (if any) leads the next batch, so no caller
-waits for more than the batch in flight and its own.
+waits for more than the batch in flight and its own. A ``gather`` hook, given the last
+batch's size, is awaited by each leader before it takes the queue: a few passes of the
+scheduler there let requests already received reach the queue (small PUTs).
 """
 
 from __future__ import annotations
@@ -40,10 +42,13 @@ class _Entry(Generic[T, R]):
 class Group(Generic[T, R]):
     """``await submit(item)``: ``item`` committed with those that arrived meanwhile."""
 
-    def __init__(self, run_batch: Batch[T, R]) -> None:
+    def __init__(self, run_batch: Batch[T, R],
+                 gather: Callable[[int], Awaitable[None]] | None = None) -> None:
         self._run_batch = run_batch  # one outcome per item, in order
+        self._gather = gather  # awaited (uncancellable) by a leader before it takes the queue
         self._queue: list[_Entry[T, R]] = []
         self._busy = False
+        self._last = 0  # the size of the last batch
 
     async def submit(self, item: T) -> R:
         entry: _Entry[T, R] = _Entry(item)
@@ -60,7 +65,10 @@ class Group(Generic[T, R]):
         return entry.result.unwrap()
 
     async def _lead(self) -> None:
+        if self._gather is not None:
+            await self._gather(self._last)
         batch, self._queue = self._queue, []
+        self._last = len(batch)
         items = [e.item for e in batch]
         try:
             if len(batch) == 1:  # the leader's own item alone: a cancellation is its own
