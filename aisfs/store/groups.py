@@ -45,7 +45,9 @@ class Group(Generic[T, R]):
     def __init__(self, run_batch: Batch[T, R],
                  gather: Callable[[int], Awaitable[None]] | None = None) -> None:
         self._run_batch = run_batch  # one outcome per item, in order
-        self._gather = gather  # awaited (uncancellable) by a leader before it takes the queue
+        # awaited by a leader before it takes the queue: a scheduling hint that neither
+        # raises nor is cancelled (its passes cancel-shielded), or the group would stay busy
+        self._gather = gather
         self._queue: list[_Entry[T, R]] = []
         self._busy = False
         self._last = 0  # the size of the last batch
