@@ -9,7 +9,8 @@ system of the nodes' mountpaths: ``--keys`` / 2 files written one at a time by o
 thread (4 KiB, fsync, rename into a directory: the "durable write+fsync+rename limit"
 of issue 14) and the same plus the directory's fsync; then, per tree, ``--keys`` new
 4 KiB objects PUT by 16 threads on keep-alive connections (PUT/s and the node's CPU
-per PUT; with ``--sigv4`` every PUT signed before the timed phase, UNSIGNED-PAYLOAD).
+per PUT; with ``--sigv4`` every PUT signed before the timed phase, UNSIGNED-PAYLOAD, or
+with ``--payload-sha256`` the body's SHA-256, as an SDK over plain HTTP).
 Medians, and the paired per-round ratios. ``--instructions N`` (``--rounds 0`` for it
 alone): each tree's node under callgrind, N PUTs from 16 clients, user-space
 instructions per PUT (all node threads; the steadiest figure on a shared machine).
@@ -18,6 +19,7 @@ instructions per PUT (all node threads; the steadiest figure on a shared machine
 from __future__ import annotations
 
 import argparse
+import hashlib
 import http.client
 import os
 import re
@@ -45,16 +47,32 @@ def _put(signed: dict[str, dict[str, str]]) -> Any:
     return put
 
 
-def _signed(node: Node, keys: list[str], sigv4: bool) -> dict[str, dict[str, str]]:
+def _signed(node: Node, keys: list[str], sigv4: bool,
+            payload: bool = False) -> dict[str, dict[str, str]]:
     """Each key's PUT signed before the timed phase (a signature is good for 15 minutes):
     the client's botocore signing (~0.2 ms of CPU a request, on the cores the node
-    shares) is not measured beside the node."""
+    shares) is not measured beside the node. ``payload``: the body's SHA-256 signed
+    (x-amz-content-sha256, as an SDK sends over plain HTTP), which the node must check."""
     if not sigv4:
         return {}
-    from bench.client import sign
-
     base = node.url.rsplit("/s3/", 1)[0]
-    return {key: sign("PUT", f"{base}/s3/bench/{key}", {}) for key in keys}
+    if not payload:
+        from bench.client import sign
+
+        return {key: sign("PUT", f"{base}/s3/bench/{key}", {}) for key in keys}
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    signer = SigV4Auth(Credentials("FAKEKEY", "FAKESECRET"), "s3", "us-east-1")
+    digest = hashlib.sha256(BODY).hexdigest()
+    out = {}
+    for key in keys:
+        request = AWSRequest(method="PUT", url=f"{base}/s3/bench/{key}", data=BODY,
+                             headers={"x-amz-content-sha256": digest})
+        signer.add_auth(request)
+        out[key] = dict(request.headers.items())
+    return out
 
 
 def disk_limit(where: Path, n: int, dir_fsync: bool) -> float:
@@ -88,9 +106,10 @@ class Rates:
         self.cpu: list[float] = []  # node CPU us per PUT
 
 
-def one_round(node: Node, rates: Rates, n: int, tag: str, sigv4: bool) -> None:
+def one_round(node: Node, rates: Rates, n: int, tag: str, sigv4: bool,
+              payload: bool = False) -> None:
     keys = [f"{tag}-{i}" for i in range(n)]
-    put = _put(_signed(node, keys, sigv4))
+    put = _put(_signed(node, keys, sigv4, payload))
     before = cpu_seconds(node.proc.pid)
     secs = _parallel(node, keys, put)
     rates.put.append(n / secs)
@@ -113,12 +132,14 @@ def rounds(trees: dict[str, Path], args: argparse.Namespace) -> None:
             limit_dir.append(disk_limit(work, args.keys // 2, dir_fsync=True))
             names = list(trees) if r % 2 == 0 else list(trees)[::-1]
             for name in names:
-                one_round(nodes[name], rates[name], args.keys, f"r{r}", args.sigv4)
+                one_round(nodes[name], rates[name], args.keys, f"r{r}", args.sigv4,
+                          args.payload_sha256)
     finally:
         for node in nodes.values():
             node.stop()
     med = statistics.median
-    auth = "SigV4" if args.sigv4 else "open auth"
+    auth = ("SigV4, payload SHA-256" if args.payload_sha256 else "SigV4") if args.sigv4 \
+        else "open auth"
     for name, rt in rates.items():
         ratios = [p / lim for p, lim in zip(rt.put, limit, strict=True)]
         print(f"{name:>12}: 4 KiB PUT {med(rt.put):6.0f}/s ({auth}, 16 clients), "
@@ -134,7 +155,7 @@ def rounds(trees: dict[str, Path], args: argparse.Namespace) -> None:
           f"x{cpu:.3f}")
 
 
-def instructions(name: str, tree: Path, n: int, sigv4: bool) -> None:
+def instructions(name: str, tree: Path, n: int, sigv4: bool, payload: bool) -> None:
     """User-space instructions per PUT, every node thread's, under callgrind
     (instrumented only while ``n`` PUTs from 16 clients run): load-independent to a few
     per cent (the batches' sizes follow valgrind's thread scheduling)."""
@@ -144,7 +165,7 @@ def instructions(name: str, tree: Path, n: int, sigv4: bool) -> None:
     try:
         one_round(node, Rates(), 100, "warm", sigv4)
         keys = [f"i-{i}" for i in range(n)]
-        put = _put(_signed(node, keys, sigv4))
+        put = _put(_signed(node, keys, sigv4, payload))
         subprocess.run(["callgrind_control", "-i", "on", str(node.proc.pid)],
                        check=True, capture_output=True)
         _parallel(node, keys, put)
@@ -167,6 +188,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--keys", type=int, default=3000, help="PUTs per round")
     ap.add_argument("--sigv4", action="store_true", help="the node in sigv4 mode, signed")
+    ap.add_argument("--payload-sha256", action="store_true",
+                    help="with --sigv4: each body's SHA-256 signed (else UNSIGNED-PAYLOAD)")
     ap.add_argument("--instructions", type=int, default=0, metavar="N",
                     help="also N PUTs per tree under callgrind: instructions per PUT")
     args = ap.parse_args(argv)
@@ -178,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.rounds > 0:
             rounds(trees, args)
         for name, tree in trees.items() if args.instructions else ():
-            instructions(name, tree, args.instructions, args.sigv4)
+            instructions(name, tree, args.instructions, args.sigv4, args.payload_sha256)
     finally:
         subprocess.run(["git", "-C", str(HERE), "worktree", "remove", "--force", str(other)],
                        check=False, capture_output=True)
