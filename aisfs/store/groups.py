@@ -185,33 +185,31 @@ def fsync_together(fds: Iterable[int] = (), dirs: Iterable[str] = ()) -> None:
         _together(fsync_dir, todo)
 
 
-def _file_then_dir(job: tuple[int, str]) -> None:
-    fd, d = job
-    if fd >= 0:
+def _files_then_dir(job: tuple[list[int], str]) -> None:
+    fds, d = job
+    for fd in fds:
         os.fsync(fd)
-    if d:
-        fsync_dir(d)
+    fsync_dir(d)
 
 
 def fsync_linked(files: Iterable[tuple[int, str]], dirs: Iterable[str] = ()) -> None:
     """``fsync_together`` for new files just linked into their directories: ``files``
-    are (fd, its directory) pairs; each job fsyncs a file, then its directory when no
-    job before took that one; the directories of ``dirs`` no file named go alone.
+    are (fd, its directory) pairs; each job fsyncs the files of one directory, then that
+    directory; the directories of ``dirs`` no file named go alone.
 
     Half the jobs (hand-offs to the pool) of files first, then directories: a batch of
-    small PUTs puts each manifest in its own directory (256 per mountpath). Every file
-    and every directory has been fsynced when this returns, as there; only their order
-    is looser: a file's directory may be made durable before another file of that
-    directory is, which a crash can show as that file's entry with its bytes missing -
-    never an acknowledged file (none is acknowledged before this returns), and a
-    journaling file system's commit does the same for any entry of the transaction."""
-    jobs: list[tuple[int, str]] = []
-    seen: set[str] = set()
+    small PUTs puts each manifest in its own directory (256 per mountpath), so a job is
+    mostly one file and its directory. A directory is fsynced only after every new file
+    of the batch in it: a name renamed over an acknowledged file (an overwrite's
+    manifest) is never made durable before the bytes it now points to - the old file's
+    content, once durable, is replaced only by durable content. Every file and every
+    directory has been fsynced when this returns."""
+    by_dir: dict[str, list[int]] = {}
     for fd, d in files:
-        jobs.append((fd, "" if d in seen else d))
-        seen.add(d)
-    jobs += [(-1, d) for d in dirs if d not in seen]
+        by_dir.setdefault(d, []).append(fd)
+    jobs: list[tuple[list[int], str]] = [(fds, d) for d, fds in by_dir.items()]
+    jobs += [([], d) for d in dict.fromkeys(dirs) if d not in by_dir]
     if len(jobs) == 1:
-        _file_then_dir(jobs[0])
+        _files_then_dir(jobs[0])
     elif jobs:
-        _together(_file_then_dir, jobs)
+        _together(_files_then_dir, jobs)

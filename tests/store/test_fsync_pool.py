@@ -72,3 +72,44 @@ async def test_the_gather_hook_sees_the_last_batch_size() -> None:
     assert got == {i: i * 2 for i in range(5)}
     assert seen[0] == 0  # the first leader: no batch before it
     assert all(last >= 1 for last in seen[1:])
+
+
+def test_a_directory_is_fsynced_after_every_new_file_in_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name renamed over an acknowledged file must not be made durable before the
+    bytes it now points to: each directory's fsync comes after all its files' fsyncs
+    (the record of the calls is taken from os.fsync and the directory fsync as they run
+    in the pool's threads)."""
+    import threading
+
+    import aisfs.store.groups as groups
+
+    lock = threading.Lock()
+    order: list[tuple[str, object]] = []
+    real_fsync, real_dir = os.fsync, groups.__dict__["fsync_dir"]
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        with lock:
+            order.append(("file", fd))
+
+    def fsync_dir(d: str) -> None:
+        with lock:
+            order.append(("dir", d))
+        real_dir(d)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr("aisfs.store.groups.fsync_dir", fsync_dir)
+    files = _files(tmp_path, 12)  # four files in each of three directories
+    try:
+        for _ in range(20):
+            order.clear()
+            fsync_linked(files, [str(tmp_path)])
+            done = {fd: order.index(("file", fd)) for fd, _ in files}
+            for fd, d in files:
+                assert done[fd] < order.index(("dir", d))
+            assert ("dir", str(tmp_path)) in order
+    finally:
+        for fd, _ in files:
+            os.close(fd)
