@@ -2,20 +2,27 @@
 revision's, with the disk's durable write+fsync+rename limit measured in the same rounds.
 
     .venv/bin/python -m bench.put_group --against REV [--rounds 4] [--keys 3000] [--sigv4]
+        [--instructions N]
 
 A round, the trees alternating round by round: first the disk alone, on the file
 system of the nodes' mountpaths: ``--keys`` / 2 files written one at a time by one
 thread (4 KiB, fsync, rename into a directory: the "durable write+fsync+rename limit"
 of issue 14) and the same plus the directory's fsync; then, per tree, ``--keys`` new
 4 KiB objects PUT by 16 threads on keep-alive connections (PUT/s and the node's CPU
-per PUT). Medians, and the paired per-round ratios.
+per PUT; with ``--sigv4`` every PUT signed before the timed phase, UNSIGNED-PAYLOAD, or
+with ``--payload-sha256`` the body's SHA-256, as an SDK over plain HTTP).
+Medians, and the paired per-round ratios. ``--instructions N`` (``--rounds 0`` for it
+alone): each tree's node under callgrind, N PUTs from 16 clients, user-space
+instructions per PUT (all node threads; the steadiest figure on a shared machine).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import http.client
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -28,22 +35,44 @@ from .small_deletes import BODY, _parallel
 from .small_requests import HERE, Node, cpu_seconds, start
 
 
-def _put(sigv4: bool) -> Any:
-    def put(conn: http.client.HTTPConnection, node: Node, key: str) -> None:
+def _put(signed: dict[str, dict[str, str]]) -> Any:
+    def put(conn: http.client.HTTPConnection, key: str) -> None:
         path = f"/s3/bench/{key}"
-        headers: dict[str, str] = {}
-        if sigv4:
-            from bench.client import sign
-
-            url = node.url.rsplit("/s3/", 1)[0] + path
-            headers = sign("PUT", url, {})
-        conn.request("PUT", path, body=BODY, headers=headers)
+        conn.request("PUT", path, body=BODY, headers=signed.get(key, {}))
         response = conn.getresponse()
         response.read()
         if response.status != 200:
             raise RuntimeError(f"PUT {path}: {response.status}")
 
     return put
+
+
+def _signed(node: Node, keys: list[str], sigv4: bool,
+            payload: bool = False) -> dict[str, dict[str, str]]:
+    """Each key's PUT signed before the timed phase (a signature is good for 15 minutes):
+    the client's botocore signing (~0.2 ms of CPU a request, on the cores the node
+    shares) is not measured beside the node. ``payload``: the body's SHA-256 signed
+    (x-amz-content-sha256, as an SDK sends over plain HTTP), which the node must check."""
+    if not sigv4:
+        return {}
+    base = node.url.rsplit("/s3/", 1)[0]
+    if not payload:
+        from bench.client import sign
+
+        return {key: sign("PUT", f"{base}/s3/bench/{key}", {}) for key in keys}
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    signer = SigV4Auth(Credentials("FAKEKEY", "FAKESECRET"), "s3", "us-east-1")
+    digest = hashlib.sha256(BODY).hexdigest()
+    out = {}
+    for key in keys:
+        request = AWSRequest(method="PUT", url=f"{base}/s3/bench/{key}", data=BODY,
+                             headers={"x-amz-content-sha256": digest})
+        signer.add_auth(request)
+        out[key] = dict(request.headers.items())
+    return out
 
 
 def disk_limit(where: Path, n: int, dir_fsync: bool) -> float:
@@ -77,11 +106,12 @@ class Rates:
         self.cpu: list[float] = []  # node CPU us per PUT
 
 
-def one_round(node: Node, rates: Rates, n: int, tag: str, sigv4: bool) -> None:
-    put = _put(sigv4)
+def one_round(node: Node, rates: Rates, n: int, tag: str, sigv4: bool,
+              payload: bool = False) -> None:
     keys = [f"{tag}-{i}" for i in range(n)]
+    put = _put(_signed(node, keys, sigv4, payload))
     before = cpu_seconds(node.proc.pid)
-    secs = _parallel(node, keys, lambda conn, key: put(conn, node, key))
+    secs = _parallel(node, keys, put)
     rates.put.append(n / secs)
     rates.cpu.append((cpu_seconds(node.proc.pid) - before) / n * 1e6)
 
@@ -102,12 +132,14 @@ def rounds(trees: dict[str, Path], args: argparse.Namespace) -> None:
             limit_dir.append(disk_limit(work, args.keys // 2, dir_fsync=True))
             names = list(trees) if r % 2 == 0 else list(trees)[::-1]
             for name in names:
-                one_round(nodes[name], rates[name], args.keys, f"r{r}", args.sigv4)
+                one_round(nodes[name], rates[name], args.keys, f"r{r}", args.sigv4,
+                          args.payload_sha256)
     finally:
         for node in nodes.values():
             node.stop()
     med = statistics.median
-    auth = "SigV4" if args.sigv4 else "open auth"
+    auth = ("SigV4, payload SHA-256" if args.payload_sha256 else "SigV4") if args.sigv4 \
+        else "open auth"
     for name, rt in rates.items():
         ratios = [p / lim for p, lim in zip(rt.put, limit, strict=True)]
         print(f"{name:>12}: 4 KiB PUT {med(rt.put):6.0f}/s ({auth}, 16 clients), "
@@ -123,18 +155,53 @@ def rounds(trees: dict[str, Path], args: argparse.Namespace) -> None:
           f"x{cpu:.3f}")
 
 
+def instructions(name: str, tree: Path, n: int, sigv4: bool, payload: bool) -> None:
+    """User-space instructions per PUT, every node thread's, under callgrind
+    (instrumented only while ``n`` PUTs from 16 clients run): load-independent to a few
+    per cent (the batches' sizes follow valgrind's thread scheduling)."""
+    out = Path(tempfile.mkdtemp()) / "callgrind.out"
+    node = start(tree, ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                        f"--callgrind-out-file={out}"], sigv4)
+    try:
+        one_round(node, Rates(), 100, "warm", sigv4)
+        keys = [f"i-{i}" for i in range(n)]
+        put = _put(_signed(node, keys, sigv4, payload))
+        subprocess.run(["callgrind_control", "-i", "on", str(node.proc.pid)],
+                       check=True, capture_output=True)
+        _parallel(node, keys, put)
+        subprocess.run(["callgrind_control", "-i", "off", str(node.proc.pid)],
+                       check=True, capture_output=True)
+    finally:
+        node.stop()
+    total = 0  # one file per dump, callgrind.out and callgrind.out.N
+    for dump in out.parent.iterdir():
+        found = re.search(r"^totals: (\d+)", dump.read_text(errors="replace"), re.M)
+        total += int(found.group(1)) if found else 0
+    shutil.rmtree(out.parent, ignore_errors=True)
+    print(f"{name:>12}: {total / n / 1e6:.3f} M instructions per PUT ({n} PUTs, 16 clients"
+          f"{', SigV4' if sigv4 else ''})")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="bench put_group", description=__doc__.split("\n\n")[0])
     ap.add_argument("--against", default="HEAD~1", help="git revision (default HEAD~1)")
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--keys", type=int, default=3000, help="PUTs per round")
     ap.add_argument("--sigv4", action="store_true", help="the node in sigv4 mode, signed")
+    ap.add_argument("--payload-sha256", action="store_true",
+                    help="with --sigv4: each body's SHA-256 signed (else UNSIGNED-PAYLOAD)")
+    ap.add_argument("--instructions", type=int, default=0, metavar="N",
+                    help="also N PUTs per tree under callgrind: instructions per PUT")
     args = ap.parse_args(argv)
     other = Path(tempfile.mkdtemp(prefix="aisfs-against-")) / "tree"
     subprocess.run(["git", "-C", str(HERE), "worktree", "add", "--detach", str(other),
                     args.against], check=True, capture_output=True)
+    trees = {"this tree": HERE, args.against: other}
     try:
-        rounds({"this tree": HERE, args.against: other}, args)
+        if args.rounds > 0:
+            rounds(trees, args)
+        for name, tree in trees.items() if args.instructions else ():
+            instructions(name, tree, args.instructions, args.sigv4, args.payload_sha256)
     finally:
         subprocess.run(["git", "-C", str(HERE), "worktree", "remove", "--force", str(other)],
                        check=False, capture_output=True)

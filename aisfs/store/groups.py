@@ -5,15 +5,18 @@ batch has returned - that is, once the batch is durable.
 
 The first caller with nothing running leads: it commits the batch holding its own item.
 When it is done, the oldest waiting caller (if any) leads the next batch, so no caller
-waits for more than the batch in flight and its own.
+waits for more than the batch in flight and its own. A ``gather`` hook, given the last
+batch's size, is awaited by each leader before it takes the queue: a few passes of the
+scheduler there let requests already received reach the queue (small PUTs).
 """
 
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections.abc import Awaitable, Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import outcome
 import trio
@@ -39,10 +42,15 @@ class _Entry(Generic[T, R]):
 class Group(Generic[T, R]):
     """``await submit(item)``: ``item`` committed with those that arrived meanwhile."""
 
-    def __init__(self, run_batch: Batch[T, R]) -> None:
+    def __init__(self, run_batch: Batch[T, R],
+                 gather: Callable[[int], Awaitable[None]] | None = None) -> None:
         self._run_batch = run_batch  # one outcome per item, in order
+        # awaited by a leader before it takes the queue: a scheduling hint that neither
+        # raises nor is cancelled (its passes cancel-shielded), or the group would stay busy
+        self._gather = gather
         self._queue: list[_Entry[T, R]] = []
         self._busy = False
+        self._last = 0  # the size of the last batch
 
     async def submit(self, item: T) -> R:
         entry: _Entry[T, R] = _Entry(item)
@@ -59,7 +67,10 @@ class Group(Generic[T, R]):
         return entry.result.unwrap()
 
     async def _lead(self) -> None:
+        if self._gather is not None:
+            await self._gather(self._last)
         batch, self._queue = self._queue, []
+        self._last = len(batch)
         items = [e.item for e in batch]
         try:
             if len(batch) == 1:  # the leader's own item alone: a cancellation is its own
@@ -85,7 +96,70 @@ class Group(Generic[T, R]):
 
 
 SYNC_THREADS = 8
-_POOL: list[ThreadPoolExecutor] = []
+
+
+class _Calls:
+    """The calls of one ``_together``: how many are left, the first error, and a lock
+    held until the last one is done (so the caller is woken once, not once per call)."""
+
+    __slots__ = ("done", "error", "left", "lock")
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+        self.error: BaseException | None = None
+        self.lock = threading.Lock()
+        self.done = threading.Lock()
+        self.done.acquire()
+
+    def finished(self, error: BaseException | None) -> None:
+        with self.lock:
+            if error is not None and self.error is None:
+                self.error = error
+            self.left -= 1
+            last = self.left == 0
+        if last:
+            self.done.release()
+
+
+_JOBS: queue.SimpleQueue[tuple[Callable[[Any], object], Any, _Calls]] = queue.SimpleQueue()
+_STARTED: list[threading.Thread] = []
+_START_LOCK = threading.Lock()
+
+
+def _sync_worker() -> None:
+    get = _JOBS.get
+    while True:
+        fn, arg, calls = get()
+        try:
+            fn(arg)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller, which raises it
+            calls.finished(e)
+        else:
+            calls.finished(None)
+
+
+def _together(fn: Callable[[Any], object], items: list[Any]) -> None:
+    """``fn(item)`` for every item at once: all but the first in the pool's threads, the
+    first in this one; returns once every call has, raising the first error."""
+    if len(_STARTED) < SYNC_THREADS:
+        with _START_LOCK:
+            while len(_STARTED) < SYNC_THREADS:
+                t = threading.Thread(target=_sync_worker, name="aisfs-fsync", daemon=True)
+                t.start()
+                _STARTED.append(t)
+    calls = _Calls(len(items))
+    put = _JOBS.put
+    for item in items[1:]:
+        put((fn, item, calls))
+    try:
+        fn(items[0])
+    except BaseException as e:  # noqa: BLE001 - raised once the others have returned
+        calls.finished(e)
+    else:
+        calls.finished(None)
+    calls.done.acquire()  # the last call's release
+    if calls.error is not None:
+        raise calls.error
 
 
 def fsync_together(fds: Iterable[int] = (), dirs: Iterable[str] = ()) -> None:
@@ -94,8 +168,10 @@ def fsync_together(fds: Iterable[int] = (), dirs: Iterable[str] = ()) -> None:
     One after the other, each fsync waits for its own journal commit and device flush
     (~4 ms each on a busy disk: 16 directories took 68 ms); issued together the file
     system folds them into one or two commits (4 ms for the same 16). Every one has
-    returned - each durable - when this does. The pool's threads live as long as the
-    process (one pool for every store in it)."""
+    returned - each durable - when this does. The calling thread takes one of them; the
+    pool's threads (plain threads on one job queue: a ThreadPoolExecutor's future per
+    fsync cost more of the GIL than the fsyncs' own Python) live as long as the process
+    (one pool for every store in it)."""
     files, todo = list(fds), list(dirs)
     if len(files) + len(todo) < 2:
         for fd in files:
@@ -103,10 +179,37 @@ def fsync_together(fds: Iterable[int] = (), dirs: Iterable[str] = ()) -> None:
         for d in todo:
             fsync_dir(d)
         return
-    if not _POOL:
-        _POOL.append(ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="aisfs-fsync"))
-    pool = _POOL[0]
-    for fut in [pool.submit(os.fsync, fd) for fd in files]:
-        fut.result()
-    for fut in [pool.submit(fsync_dir, d) for d in todo]:
-        fut.result()
+    if files:
+        _together(os.fsync, files)
+    if todo:
+        _together(fsync_dir, todo)
+
+
+def _files_then_dir(job: tuple[list[int], str]) -> None:
+    fds, d = job
+    for fd in fds:
+        os.fsync(fd)
+    fsync_dir(d)
+
+
+def fsync_linked(files: Iterable[tuple[int, str]], dirs: Iterable[str] = ()) -> None:
+    """``fsync_together`` for new files just linked into their directories: ``files``
+    are (fd, its directory) pairs; each job fsyncs the files of one directory, then that
+    directory; the directories of ``dirs`` no file named go alone.
+
+    Half the jobs (hand-offs to the pool) of files first, then directories: a batch of
+    small PUTs puts each manifest in its own directory (256 per mountpath), so a job is
+    mostly one file and its directory. A directory is fsynced only after every new file
+    of the batch in it: a name renamed over an acknowledged file (an overwrite's
+    manifest) is never made durable before the bytes it now points to - the old file's
+    content, once durable, is replaced only by durable content. Every file and every
+    directory has been fsynced when this returns."""
+    by_dir: dict[str, list[int]] = {}
+    for fd, d in files:
+        by_dir.setdefault(d, []).append(fd)
+    jobs: list[tuple[list[int], str]] = [(fds, d) for d, fds in by_dir.items()]
+    jobs += [([], d) for d in dict.fromkeys(dirs) if d not in by_dir]
+    if len(jobs) == 1:
+        _files_then_dir(jobs[0])
+    elif jobs:
+        _together(_files_then_dir, jobs)

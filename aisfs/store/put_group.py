@@ -15,6 +15,7 @@ the second sees the first's row, as it would have one after the other.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ import outcome
 
 from .buckets import Buckets
 from .generations import Generations
-from .groups import fsync_together
+from .groups import fsync_linked
 from .index import Index
 from .inline_cache import remember_inline
 from .preconditions import check_preconditions
@@ -179,13 +180,13 @@ class PutGroup:
                 except BaseException:
                     self.index.rollback()
                     raise
-            fds: list[int] = []
+            files: list[tuple[int, str]] = []
             for m in ok:
                 for st in m.staged:
                     if st.fd >= 0 and st.linked:
-                        fds.append(st.fd)
+                        files.append((st.fd, os.path.dirname(st.final)))
             if self.publisher.config.fsync:
-                fsync_together(fds, sorted(dirs))
+                fsync_linked(files, sorted(dirs))
         except BaseException:
             for m in round_:
                 discard(m.staged)

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aisfs.auth.caller import OPEN
-from aisfs.backend.provider import LOCAL_PREFIX, Provider, backend_bck
 from aisfs.config import NodeConfig
 from aisfs.errors import S3Error
 from aisfs.s3.refusals import check_unsupported
@@ -47,8 +46,6 @@ if TYPE_CHECKING:
     from aisfs_node.s3.remote import RemoteS3
 
 log = logging.getLogger("aisfs.s3")
-
-AWS_PREFIX = LOCAL_PREFIX[Provider.AWS]  # an s3:// bucket's cache (aisfs_node/s3/remote.py)
 
 Operation = Callable[[Context], Awaitable[Response]]
 
@@ -170,27 +167,13 @@ class S3Api:
         ctx = Context(http, s3, request_id, auth, caller)
         if s3.operation == "ListBuckets" and not caller.open:
             return await handler(ctx)  # the caller's own (aisfs_node/s3_auth.py)
-        if self.remote is not None and not await self._own_bucket(s3):
+        if self.remote is not None:  # a backend bucket's own path (``resolve``: None else)
             response = await self.remote.handle(ctx, handler)
         else:
             response = await handler(ctx)
         if plan.operation:  # the ACL a write gave (aisfs_node/s3_access.py)
             await self.authenticator.access.apply(self.store, plan, response)
         return response
-
-    async def _own_bucket(self, s3: S3Request) -> bool:
-        """True for a request on a bucket of the store's own with no backend: one that
-        ``RemoteS3.handle`` would give straight to its operation (``resolve``: None),
-        told here from the cached bucket record alone (building the backend's view of
-        the bucket to find that was ~4 % of a 4 KiB GET's CPU). False: let it decide."""
-        bucket = s3.bucket
-        if bucket is None or s3.operation == "ListBuckets" or bucket.startswith(AWS_PREFIX):
-            return False
-        try:
-            info = await self.store.get_bucket(bucket)
-        except S3Error:
-            return False
-        return backend_bck(info.props) is None
 
     async def _is_remote(self, bucket: str) -> bool:
         return self.remote is not None and await self.remote.resolve(bucket) is not None

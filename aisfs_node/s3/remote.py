@@ -38,7 +38,12 @@ from aisfs.backend import (
     Resolved,
     client_etag,
 )
-from aisfs.backend.provider import LOCAL_PREFIX, bucket_of_local, local_bucket_name
+from aisfs.backend.provider import (
+    LOCAL_PREFIX,
+    backend_bck,
+    bucket_of_local,
+    local_bucket_name,
+)
 from aisfs.backend.s3 import RemoteDeleted
 from aisfs.backend.types import RemoteAttrs
 from aisfs.crypto.envelope import refuse_encrypted
@@ -122,6 +127,8 @@ class RemoteS3:
             if e.code != "NoSuchBucket":
                 raise
         else:
+            if backend_bck(info.props) is None:  # the store's own, no backend: no view built
+                return None
             rb = backends.resolve(BucketRef(Provider.AIS, name), info.props)
             return rb if rb.is_remote else None
         ref = BucketRef(Provider.AWS, name)
