@@ -13,9 +13,11 @@ manifest, and the manifest is staged only after every chunk is durable and its d
 fsynced (``_land_sync``): the store's crash order is unchanged.
 
 What a write holds in memory: the pieces between the receive and the slower of the two
-tasks, at most ``AHEAD`` in each channel plus one batch each (~16 MiB at most, a few
-MiB in practice) - was up to five 8 MiB chunk buffers (the join, the hash stage, two
-writers, the next chunk's pieces).
+tasks, at most ``AHEAD`` runs of pieces (``RUN``: 256 KiB or one piece, whichever is more)
+waiting in its channel and ``AHEAD`` + 1 in the batch it works on (~9 MiB at most with the
+server's 1 MiB pieces; 8-10 MiB of Python heap per 64 MiB PUT under tracemalloc, was ~49:
+up to five 8 MiB chunk buffers - the join, the hash stage, two writers, the next chunk's
+pieces).
 
 A temp file is the spool's until it is handed on, then the store call's: whichever holds
 it removes it (a failure, a cancellation), and ``gc`` collects what a crash left.
@@ -42,7 +44,8 @@ from .space import is_full_error
 from .threads import run_sync
 from .types import ChunkRef
 
-AHEAD = 8  # pieces received, not yet taken by the hashing (or the spooling) task
+AHEAD = 4  # runs of pieces received, not yet taken by the hashing (or the spooling) task
+RUN = 256 * 1024  # pieces are passed on in runs of at least this many bytes (the last less)
 WRITERS = 2  # chunks of one write stored (linked, fsynced) at once
 COMPARE = 1024 * 1024  # the block a dedup comparison reads of each file
 
@@ -261,8 +264,8 @@ async def spool_body(
     spooled into chunks, each stored by ``store`` (a worker thread; it owns the file
     from then on); their refs in order, once every one is stored."""
     refs: list[ChunkRef | None] = []
-    to_hash, hash_in = trio.open_memory_channel[bytes](AHEAD)
-    to_spool, spool_in = trio.open_memory_channel[bytes](AHEAD)
+    to_hash, hash_in = trio.open_memory_channel[list[bytes]](AHEAD)
+    to_spool, spool_in = trio.open_memory_channel[list[bytes]](AHEAD)
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_hash_stage, hash_in, dg)
@@ -281,10 +284,14 @@ async def spool_body(
 
 async def _fan_out(
     body: AsyncIterable[bytes], expected_size: int, resource: str,
-    to_hash: trio.MemorySendChannel[bytes], to_spool: trio.MemorySendChannel[bytes],
+    to_hash: trio.MemorySendChannel[list[bytes]], to_spool: trio.MemorySendChannel[list[bytes]],
 ) -> None:
-    """Each piece of ``body`` to both stages; the length checked as it comes."""
+    """The pieces of ``body`` to both stages, in runs of at least RUN bytes (small
+    pieces from a slow network cost one hand-off per run, not each); the length checked
+    as it comes."""
     total = 0
+    run: list[bytes] = []
+    have = 0
     async with to_hash, to_spool:
         async for piece in body:
             if not piece:
@@ -292,8 +299,12 @@ async def _fan_out(
             total += len(piece)
             if total > expected_size:
                 raise _too_long(resource)
-            await to_hash.send(piece)
-            await to_spool.send(piece)
+            run.append(piece)
+            have += len(piece)
+            if have >= RUN or total == expected_size:
+                await to_hash.send(run)
+                await to_spool.send(run)
+                run, have = [], 0
     if total != expected_size:
         raise S3Error(
             "IncompleteBody",
@@ -302,16 +313,17 @@ async def _fan_out(
         )
 
 
-def _batch(first: bytes, pieces: trio.MemoryReceiveChannel[bytes]) -> list[bytes]:
-    """``first`` and the pieces waiting behind it: one worker-thread call for them all."""
-    batch = [first]
+def _batch(first: list[bytes], runs: trio.MemoryReceiveChannel[list[bytes]]) -> list[bytes]:
+    """The pieces of ``first`` and of the runs waiting behind it: one worker-thread call
+    for them all."""
+    batch = list(first)
     with contextlib.suppress(trio.WouldBlock, trio.EndOfChannel):
-        while len(batch) < AHEAD:
-            batch.append(pieces.receive_nowait())
+        for _ in range(AHEAD):
+            batch += runs.receive_nowait()
     return batch
 
 
-async def _hash_stage(pieces: trio.MemoryReceiveChannel[bytes], dg: Digest) -> None:
+async def _hash_stage(pieces: trio.MemoryReceiveChannel[list[bytes]], dg: Digest) -> None:
     def update(batch: list[bytes]) -> None:
         for piece in batch:
             dg.update(piece)
@@ -322,7 +334,7 @@ async def _hash_stage(pieces: trio.MemoryReceiveChannel[bytes], dg: Digest) -> N
 
 
 async def _spool_stage(
-    pieces: trio.MemoryReceiveChannel[bytes], spool: Spool, refs: list[ChunkRef | None],
+    pieces: trio.MemoryReceiveChannel[list[bytes]], spool: Spool, refs: list[ChunkRef | None],
     store: Callable[[Spooled], str],
 ) -> None:
     """The pieces written by ``spool``; each chunk it completes stored, up to WRITERS at
