@@ -23,7 +23,8 @@ SIZE = 2 * HASH_AHEAD + 12_345  # 33 chunks of 64 KiB, the last short
 
 
 def temp_files(roots: list[Path]) -> list[str]:
-    return [n for r in roots for n in os.listdir(r / "tmp")]
+    """The temp files left (not ``deleted.*``: removals the reaper finishes)."""
+    return [n for r in roots for n in os.listdir(r / "tmp") if not n.startswith("deleted.")]
 
 
 def chunk_files(roots: list[Path], cid: str) -> list[os.stat_result]:
