@@ -120,9 +120,14 @@ class Spooled:
                 if e.errno != errno.EXDEV:
                     raise
             else:
+                try:
+                    if fsync:
+                        _fsync_path(tmp)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+                    raise
                 self.linked = True
-                if fsync:
-                    _fsync_path(tmp)
                 return
         copy_file(self.path, tmp, self.size, fsync)
 
