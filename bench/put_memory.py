@@ -4,8 +4,10 @@ flight) - with the throughput of each, this tree's node beside another checkout'
 (``--tree DIR``, e.g. a ``git worktree`` of main) in the same rounds.
 
 While a load runs, a thread samples the node's ``VmRSS`` (/proc/PID/status) every
-5 ms: the peak of the samples is the load's peak RSS; ``VmHWM`` (the process's
-high-water mark since it started) is printed at the end. Each round runs every load on
+5 ms: the peak of the samples is the load's peak RSS, and its rise over the RSS just
+before the load (what the load itself took: the peak also holds what glibc kept of the
+loads before); ``VmHWM`` (the process's high-water mark since it started) is printed at
+the end. Each round runs every load on
 every node, the order alternating round by round (SigV4 on, 2 mountpaths). Printed:
 per node and load the median peak RSS and MiB/s, and the ratios this / ``--tree``
 paired by round. Every PUT body is fresh random bytes: nothing deduplicates.
@@ -44,6 +46,7 @@ class Sampler:
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
+        self.before = status_kib(pid, "VmRSS")
         self.peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -97,15 +100,17 @@ LOADS: dict[str, Callable[[Server], float]] = {
 
 
 def _report(servers: dict[str, Server], peaks: dict[tuple[str, str], list[int]],
+            rises: dict[tuple[str, str], list[int]],
             rates: dict[tuple[str, str], list[float]]) -> None:
     med = statistics.median
     for name, srv in servers.items():
         print(f"{name}: idle-after VmRSS {status_kib(srv.proc.pid, 'VmRSS') / 1024:.0f} MiB,"
               f" VmHWM {status_kib(srv.proc.pid, 'VmHWM') / 1024:.0f} MiB")
         for load in LOADS:
-            p, r = peaks[name, load], rates[name, load]
+            p, r, u = peaks[name, load], rates[name, load], rises[name, load]
             print(f"  {load:>30}: peak RSS {med(p) / 1024:5.0f} MiB "
-                  f"({', '.join(f'{v / 1024:.0f}' for v in p)}), "
+                  f"({', '.join(f'{v / 1024:.0f}' for v in p)}), rise "
+                  f"{med(u) / 1024:4.0f} MiB ({', '.join(f'{v / 1024:.0f}' for v in u)}), "
                   f"{med(r):5.0f} MiB/s ({', '.join(f'{v:.0f}' for v in r)})")
     if "tree" in servers:
         for load in LOADS:
@@ -127,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.tree:
         servers["tree"] = _start(args.tree)
     peaks: dict[tuple[str, str], list[int]] = {}
+    rises: dict[tuple[str, str], list[int]] = {}
     rates: dict[tuple[str, str], list[float]] = {}
     try:
         for srv in servers.values():
@@ -145,8 +151,9 @@ def main(argv: list[str] | None = None) -> None:
                 with Sampler(srv.proc.pid) as s:
                     rate = LOADS[load](srv)
                 peaks.setdefault((name, load), []).append(s.peak)
+                rises.setdefault((name, load), []).append(s.peak - s.before)
                 rates.setdefault((name, load), []).append(rate)
-        _report(servers, peaks, rates)
+        _report(servers, peaks, rises, rates)
     finally:
         for srv in servers.values():
             srv.stop()

@@ -14,13 +14,15 @@ fsynced (``_land_sync``): the store's crash order is unchanged.
 
 What a write holds in memory: the pieces between the receive and the slower of the two
 tasks - the run being gathered, at most ``AHEAD`` runs (``RUN``: 2 MiB of pieces, one more
-piece at most) waiting in a channel and ``BATCH`` in the call a task works on: ~16 MiB at
-most with the server's 1 MiB pieces (35 MiB of Python heap for two 64 MiB PUTs under
-tracemalloc, was 98: up to five 8 MiB chunk buffers per PUT - the join, the hash stage,
-two writers, the next chunk's pieces). Runs of 2 MiB rather than 256 KiB: a worker-thread
-hand-off per 1 MiB piece in each task cost the node ~8 % more CPU per GiB than the
-in-memory pipeline's three per 8 MiB chunk (paired runs, this box loaded); 4 runs waiting
-rather than 2: +7-11 % MiB/s for a 64 MiB PUT and a multipart upload (paired, same tree).
+piece at most) waiting in a channel and ``BATCH`` in the call a task works on: ~24 MiB at
+most with the server's 1 MiB pieces, a part's own size at most (51 MiB of Python heap for
+two 64 MiB PUTs under tracemalloc, was 98; 30 for 4 parts of 8 MiB in flight, was 68: up
+to five 8 MiB chunk buffers per PUT - the join, the hash stage, two writers, the next
+chunk's pieces). Runs of 2 MiB rather than 256 KiB: a worker-thread hand-off per 1 MiB
+piece in each task cost the node ~8 % more CPU per GiB than the in-memory pipeline's three
+per 8 MiB chunk. The slack is for a loaded machine, where the tasks' threads get the CPU
+late: 8 runs waiting rather than 4 gave +12 % MiB/s to a 64 MiB PUT and +22 % to a
+multipart upload (paired, same tree), on par with the in-memory pipeline then.
 
 A temp file is the spool's until it is handed on, then the store call's: whichever holds
 it removes it (a failure, a cancellation), and ``gc`` collects what a crash left.
@@ -47,7 +49,7 @@ from .space import is_full_error
 from .threads import run_sync
 from .types import ChunkRef
 
-AHEAD = 4  # runs of pieces received, not yet taken by the hashing (or the spooling) task
+AHEAD = 8  # runs of pieces received, not yet taken by the hashing (or the spooling) task
 BATCH = 3  # runs at most in one worker-thread call
 RUN = 2 * 1024 * 1024  # pieces go on in runs of at least this many bytes (the last less)
 WRITERS = 2  # chunks of one write stored (linked, fsynced) at once
