@@ -172,20 +172,27 @@ class Spool:
         self.hasher = xxhash.xxh3_128()
 
     def feed(self, pieces: list[bytes]) -> list[Spooled]:
-        """Write ``pieces``; the chunks they completed."""
+        """Write ``pieces``; the chunks they completed (on a failure, none: removed)."""
         done: list[Spooled] = []
-        for piece in pieces:
-            view = memoryview(piece)
-            while view:
-                if self.fd < 0:
-                    self._open(set())
-                part = view[: self.chunk_size - self.have]
-                self._write(part)
-                self.hasher.update(part)
-                view = view[len(part):]
-                if self.have == self.chunk_size:
-                    done.append(self._close())
+        try:
+            for piece in pieces:
+                self._feed_one(memoryview(piece), done)
+        except BaseException:
+            for spooled in done:
+                spooled.discard()
+            raise
         return done
+
+    def _feed_one(self, view: memoryview, done: list[Spooled]) -> None:
+        while view:
+            if self.fd < 0:
+                self._open(set())
+            part = view[: self.chunk_size - self.have]
+            self._write(part)
+            self.hasher.update(part)
+            view = view[len(part):]
+            if self.have == self.chunk_size:
+                done.append(self._close())
 
     def finish(self) -> Spooled | None:
         """The last (short) chunk; None when the body ended on a chunk boundary."""
@@ -235,6 +242,7 @@ class Spool:
                 self._open(avoid)
                 try:
                     _copy_range_from(old, self.fd, self.have)
+                    os.lseek(self.fd, self.have, os.SEEK_SET)  # the copy moved no offset
                     return
                 except OSError as e:
                     assert self.mp is not None

@@ -117,3 +117,58 @@ async def test_spooled_copy_to_another_file_system(tmp_path: Path) -> None:
             assert await read_all(store, info) == data
             assert not temp_files(config.mountpaths)
             assert (await store.fsck(rebuild=False)).clean
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a size-limited tmpfs needs root")
+async def test_spool_moves_on_from_a_full_mountpath(tmp_path: Path) -> None:
+    """A spool whose temp file's mountpath fills up (ENOSPC mid-chunk) moves the chunk's
+    bytes so far to another and goes on: every PUT stored whole, none refused until
+    both are full, then 507 and no temp file left."""
+    from .test_full_mountpath import tmpfs
+
+    config = make_config(tmp_path, n=2, fsync=True, chunk_size=256 * 1024)
+    with tmpfs(config.mountpaths[0], "2m"), tmpfs(config.mountpaths[1], "24m"):
+        async with open_store(config) as store:
+            await store.create_bucket("b")
+            stored = {}
+            for i in range(8):  # 12 MiB: the 2 MiB one fills up early (mid-chunk too)
+                data = rand(HASH_AHEAD + 500_000)
+                await store.put_object("b", f"k{i}", body_of(data, 100_000), ObjectMeta(),
+                                       expected_size=len(data))
+                stored[f"k{i}"] = data
+            assert store.chunks.full.full()  # the small one was marked full
+            with pytest.raises(S3Error) as e:
+                for i in range(8, 40):
+                    data = rand(HASH_AHEAD + 500_000)
+                    await store.put_object("b", f"k{i}", body_of(data, 100_000),
+                                           ObjectMeta(), expected_size=len(data))
+                    stored[f"k{i}"] = data
+            assert e.value.code == "InsufficientStorage"
+            assert not temp_files(config.mountpaths)
+            for key, data in stored.items():  # a chunk moved mid-way holds its bytes
+                assert await read_all(store, await store.head_object("b", key)) == data
+            assert (await store.fsck(rebuild=False)).clean
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a size-limited tmpfs needs root")
+async def test_spool_moves_a_chunk_begun_on_a_full_mountpath(tmp_path: Path) -> None:
+    """ENOSPC in the middle of a chunk's temp file: the bytes so far are copied to a
+    file on the next mountpath and the writing goes on there, at the right offset."""
+    from aisfs.store.spool import Spool
+
+    from .test_full_mountpath import tmpfs
+
+    config = make_config(tmp_path, n=2, fsync=True)
+    # two file systems of one type: the kernel's copy_file_range (which moves no offset)
+    with tmpfs(config.mountpaths[0], "256k"), tmpfs(config.mountpaths[1], "16m"):
+        async with open_store(config) as store:
+            for _ in range(2):  # the spool's files rotate: one of them starts on the small one
+                data = rand(1 << 20)
+                spool = Spool(1 << 20, store.chunks)
+                [spooled] = spool.feed([data[i:i + 100_000]
+                                        for i in range(0, len(data), 100_000)])
+                with open(spooled.path, "rb") as f:
+                    assert f.read() == data
+                assert (spooled.h, spooled.size) == (chunk_hash(data), len(data))
+                spooled.discard()
+            assert store.chunks.full.full()  # the small one answered ENOSPC mid-chunk
