@@ -82,8 +82,10 @@ def _put_part(url: str, upload_id: str, n: int, piece: bytes) -> str:
     return str(resp.getheader("ETag"))
 
 
-def multipart_rate(server: Server, total: int, part: int, inflight: int) -> float:
-    """MiB/s from CreateMultipartUpload to the answer of CompleteMultipartUpload."""
+def multipart_rate(server: Server, total: int, part: int, inflight: int,
+                   completes: list[float] | None = None) -> float:
+    """MiB/s from CreateMultipartUpload to the answer of CompleteMultipartUpload (the
+    seconds of that CompleteMultipartUpload appended to ``completes``)."""
     c = Conn(server.s3_url)
     piece = bytes(part)
     try:
@@ -100,9 +102,12 @@ def multipart_rate(server: Server, total: int, part: int, inflight: int) -> floa
             f"<Part><PartNumber>{n}</PartNumber><ETag>{e}</ETag></Part>"
             for n, e in zip(numbers, etags, strict=True)
         ) + "</CompleteMultipartUpload>"
+        tc = time.perf_counter()
         status, data = c.request("POST", c.path("mpu", "big", f"uploadId={upload_id}"),
                                  body=body.encode())
         secs = time.perf_counter() - t
+        if completes is not None:
+            completes.append(time.perf_counter() - tc)
         assert status == 200 and b"<ETag>" in data, data[:300]
         c.request("DELETE", c.path("mpu", "big"))
     finally:
@@ -166,11 +171,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.tree:
         servers["tree "] = _start(args.tree)
     runs: list[tuple[str, Server, Callable[[], float], int]] = []
+    completes: dict[str, list[float]] = {}
     for prefix, srv in servers.items():
         runs += [
             (prefix + "put", srv, functools.partial(put_rate, srv, total), total),
             (prefix + "multipart", srv,
-             functools.partial(multipart_rate, srv, total, part, args.inflight), total),
+             functools.partial(multipart_rate, srv, total, part, args.inflight,
+                               completes.setdefault(prefix, [])), total),
         ]
     here = servers[""]
     runs += [("disk", here, functools.partial(disk_rate, here, total), total),
@@ -198,4 +205,6 @@ def main(argv: list[str] | None = None) -> None:
         "tree put": f"--tree: PUT {args.mib} MiB",
         "tree multipart": f"--tree: multipart {args.mib} MiB, {parts}",
     })
+    print("CompleteMultipartUpload, median ms: " + ", ".join(
+        f"{p or 'this '}{statistics.median(v) * 1000:.1f}" for p, v in completes.items()))
     print(subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())

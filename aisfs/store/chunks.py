@@ -30,6 +30,7 @@ from .files import fsync_dir, read_file, write_tmp
 from .mountpath import Mountpath
 from .mountpaths import MountpathSet
 from .space import FullMarks, insufficient_storage, is_full_error
+from .spool import Spooled
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,16 @@ class StoreCorruption(Exception):
 
 def chunk_hash(data: bytes | bytearray | memoryview) -> str:
     return xxhash.xxh3_128_hexdigest(data)
+
+
+Data = bytes | bytearray | Spooled  # a chunk's bytes, or a temp file holding them
+
+
+def _holds(path: str, data: Data) -> bool:
+    """Whether the file ``path`` holds exactly ``data`` (OSError: it cannot be read)."""
+    if isinstance(data, Spooled):
+        return data.same_as(path)
+    return read_file(path) == data
 
 
 def _fdatasync(path: str) -> None:
@@ -80,6 +91,7 @@ class ChunkStore:
         self._unsynced: set[str] = set()
         # how a sync=False copy (a remote object's) is written: aisfs/backend/direct_io.py
         self.direct_writer: Callable[[str, bytes | bytearray, bool], None] = write_tmp
+        self._spool_turn = 0  # the mountpath a spool's next temp file goes to (rotating)
 
     # -- pins -------------------------------------------------------------------------
 
@@ -121,7 +133,7 @@ class ChunkStore:
 
     def store(
         self,
-        data: bytes | bytearray,
+        data: Data,
         copies: int,
         pinned: list[str],
         dirs: set[str],
@@ -135,7 +147,11 @@ class ChunkStore:
         before it publishes anything that refers to it (writer.py, a remote object's
         write).
         """
-        h = h or chunk_hash(data)
+        if isinstance(data, Spooled):
+            assert sync, "a spooled chunk is fsynced as it is placed"
+            h = data.h
+        elif not h:
+            h = chunk_hash(data)
         stripe = self.stripe(h)
         for variant in range(MAX_VARIANTS):
             cid = h if variant == 0 else f"{h}-{variant}"
@@ -150,7 +166,7 @@ class ChunkStore:
         raise OSError(errno.EEXIST, f"too many colliding variants of chunk {h}")
 
     def _place(
-        self, cid: str, data: bytes | bytearray, copies: int, dirs: set[str], sync: bool = True
+        self, cid: str, data: Data, copies: int, dirs: set[str], sync: bool = True
     ) -> bool:
         """Put ``cid`` on ``copies`` mountpaths; False if the id means other bytes.
 
@@ -169,7 +185,7 @@ class ChunkStore:
         return True
 
     def _copies_of(
-        self, cid: str, data: bytes | bytearray, live: list[Mountpath], dirs: set[str]
+        self, cid: str, data: Data, live: list[Mountpath], dirs: set[str]
     ) -> tuple[set[Mountpath], bool]:
         """The mountpaths that hold ``cid`` with these bytes already (each made durable:
         its directory into ``dirs``), and whether one holds other (or unreadable) bytes."""
@@ -178,13 +194,13 @@ class ChunkStore:
         for mp in live:
             path = layout.chunk_path(mp.root, cid)
             try:
-                existing = read_file(path)
+                same = _holds(path, data)
             except FileNotFoundError:
                 continue
             except OSError:
                 differs = True  # unreadable: we cannot tell what it held
                 continue
-            if existing == data:
+            if same:
                 have.add(mp)
                 if cid in self._unsynced:  # a sync=False writer's, not yet durable
                     _fdatasync(path)
@@ -196,7 +212,7 @@ class ChunkStore:
         return have, differs
 
     def _add_copies(
-        self, cid: str, data: bytes | bytearray, copies: int, have: set[Mountpath],
+        self, cid: str, data: Data, copies: int, have: set[Mountpath],
         dirs: set[str], *, replace: bool, sync: bool,
     ) -> None:
         """Copies of ``cid`` written along its HRW order, past the full and failing
@@ -238,12 +254,15 @@ class ChunkStore:
                         want, failed)
 
     def write_copy(
-        self, mp: Mountpath, cid: str, data: bytes | bytearray, dirs: set[str], replace: bool,
+        self, mp: Mountpath, cid: str, data: Data, dirs: set[str], replace: bool,
         sync: bool = True,
     ) -> None:
         final = layout.chunk_path(mp.root, cid)
         tmp = layout.tmp_path(mp.root, "chunk")
-        (write_tmp if sync else self.direct_writer)(tmp, data, self.fsync and sync)
+        if isinstance(data, Spooled):
+            data.copy_to(tmp, self.fsync)
+        else:
+            (write_tmp if sync else self.direct_writer)(tmp, data, self.fsync and sync)
         try:
             if replace:
                 # another copy holds exactly these bytes; this one is damaged: repair it
@@ -252,12 +271,32 @@ class ChunkStore:
                 try:
                     os.link(tmp, final)
                 except FileExistsError:
-                    if read_file(final) != data:
+                    if not _holds(final, data):
                         os.replace(tmp, final)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
         dirs.add(os.path.dirname(final))
+
+    def spool_mountpath(self, avoid: set[str]) -> Mountpath:
+        """Where a spool's next temp file goes (spool.py): the live mountpaths with room
+        in turn, but those in ``avoid`` (uuids); none left: 507."""
+        live = [mp for mp in self.mps.live()
+                if mp.uuid not in avoid and not self.full.is_full(mp)]
+        if not live:
+            raise insufficient_storage()
+        self._spool_turn += 1
+        return live[self._spool_turn % len(live)]
+
+    def spool_failed(self, mp: Mountpath, exc: OSError) -> None:
+        """A spool's temp file on ``mp`` could not be written: full (marked) or failed
+        (disabled by the health check) - the spool moves on; else ``exc`` is raised."""
+        if is_full_error(exc):
+            self.full.mark(mp, exc)
+            return
+        if self.mps.check(mp):
+            raise exc
+        log.warning("chunk spool: mountpath %s failed (%s), moving on", mp.root, exc)
 
     def sync_dirs(self, dirs: set[str]) -> None:
         if self.fsync:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 
 from . import layout
@@ -35,7 +36,10 @@ def collect_garbage(
                 # a manifest renamed away by a delete is garbage at once (reaper.py);
                 # other temp files may still be written to until they are old
                 if entry.name.startswith("deleted.") or entry.stat().st_mtime < cutoff:
-                    os.unlink(entry.path)
+                    if entry.is_dir(follow_symlinks=False):  # an upload's records
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                    else:
+                        os.unlink(entry.path)
             except OSError:
                 pass
     return removed

@@ -195,13 +195,25 @@ class Multipart:
             raise OSError("no mountpath took the upload record")
 
     def _remove_upload_files(self, upload_id: str) -> None:
+        """The upload's directory renamed into MP/tmp (``deleted.upload.*``) on every
+        mountpath, ``uploads/`` fsynced: its records are durably gone; the reaper removes
+        them off the request path (an rmtree of a 32-part upload's fsynced records took
+        16-80 ms here, under the index lock, in every CompleteMultipartUpload)."""
         for mp in self.mps.live():
             d = layout.upload_dir(mp.root, upload_id)
-            if os.path.isdir(d):
+            gone: str | None = layout.tmp_path(mp.root, "deleted.upload")
+            try:
+                os.rename(d, str(gone))
+            except FileNotFoundError:
+                continue
+            except OSError:  # as before the rename: removed in place, at best
                 shutil.rmtree(d, ignore_errors=True)
-                if self.config.fsync:
-                    with contextlib.suppress(OSError):
-                        fsync_dir(os.path.dirname(d))
+                gone = None
+            if self.config.fsync:
+                with contextlib.suppress(OSError):
+                    fsync_dir(os.path.dirname(d))
+            if gone is not None:
+                self.publisher.reaper.reap(gone)
 
     def _create_upload_sync(self, bucket: str, key: str, meta: ObjectMeta) -> UploadInfo:
         with self.index.wlock:

@@ -9,9 +9,9 @@ by a crash is removed by the next ``gc()``.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import queue
+import shutil
 import threading
 
 _STOP = ""
@@ -36,8 +36,12 @@ class Reaper:
 
     def _run(self) -> None:
         while (path := self._paths.get()) != _STOP:
-            with contextlib.suppress(OSError):
+            try:
                 os.unlink(path)
+            except IsADirectoryError:  # an upload's records (multipart.py)
+                shutil.rmtree(path, ignore_errors=True)
+            except OSError:
+                pass
 
     def close(self) -> None:
         """Unlink what is queued, then stop the thread."""

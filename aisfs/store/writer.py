@@ -47,6 +47,7 @@ from .preconditions import check_preconditions
 from .publish import Publisher, Staged, discard
 from .put_group import Done, PutGroup, PutJob, PutSpec
 from .space import insufficient_storage, is_full_error
+from .spool import Spool, Spooled, spool_body
 from .threads import R, ShortSteps, run_sync
 from .types import ChunkRef, ObjectInfo, ObjectMeta, WriteResult
 from .versions import Versions, new_version_id, versioning
@@ -243,18 +244,9 @@ class Writer:
         """
         chunks: list[ChunkRef] = []
         dirs: set[str] = set()
-        # a body of one chunk (a part, a mid-size PUT) is hashed while it arrives: at its
-        # end only its write is left (a longer one's chunks are hashed in the pipeline,
-        # each while the next arrives)
-        ahead = (expected_size is not None
-                 and max(short_max, HASH_AHEAD) < expected_size <= self.config.chunk_size)
-        if ahead:
-            tail = await self._receive_hashing(body, copies, dg, expected_size, resource,
-                                               pinned, dirs, chunks, remote is None)
-        else:
-            tail = await self._receive(body, copies, dg, expected_size, resource, pinned,
-                                       dirs, chunks, remote is None)
-        if ahead:
+        tail, hashed = await self._receive_body(body, copies, dg, expected_size, resource,
+                                                pinned, dirs, chunks, short_max, remote)
+        if hashed:
             land = functools.partial(land, hashed=True)
         inline = tail is not None and len(tail) <= short_max
         if remote is not None and remote.ready is not None:
@@ -274,6 +266,33 @@ class Writer:
                 return done  # type: ignore[return-value]  # R is Done here
             return await self.short.run(finish)
         return await run_sync(finish)
+
+    async def _receive_body(
+        self, body: AsyncIterable[bytes], copies: int, dg: Digest, expected_size: int | None,
+        resource: str, pinned: list[str], dirs: set[str], chunks: list[ChunkRef],
+        short_max: int, remote: RemoteCopy | None,
+    ) -> tuple[bytes | None, bool]:
+        """``body`` received: ``(tail, hashed)`` - the whole body when it fits in one chunk
+        (else None, its chunks on ``chunks``), and whether ``dg`` has it all already.
+
+        A body of known length past ``max(short_max, HASH_AHEAD)`` is spooled (spool.py:
+        written to its chunk files as it arrives, hashed beside); a remote object's copy
+        (whole chunks from the backend, written without an fsync each) is cut into chunks
+        in memory: one of one chunk hashed while it arrives, a longer one pipelined."""
+        if remote is None and expected_size is not None and expected_size > max(
+                short_max, HASH_AHEAD):
+            def store(spooled: Spooled) -> str:
+                return self.chunks.store(spooled, copies, pinned, dirs)
+
+            chunks += await spool_body(body, expected_size, resource, dg,
+                                       Spool(self.config.chunk_size, self.chunks), store)
+            return None, True
+        if (expected_size is not None
+                and max(short_max, HASH_AHEAD) < expected_size <= self.config.chunk_size):
+            return await self._receive_hashing(body, copies, dg, expected_size, resource,
+                                               pinned, dirs, chunks, remote is None), True
+        return await self._receive(body, copies, dg, expected_size, resource, pinned,
+                                   dirs, chunks, remote is None), False
 
     async def _receive(
         self, body: AsyncIterable[bytes], copies: int, dg: Digest | None,

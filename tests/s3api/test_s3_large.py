@@ -59,4 +59,6 @@ def test_five_gib_aws_cp_memory_bounded(node, tmp_path: Path) -> None:
             want.update(chunk)
     assert digest.hexdigest() == want.hexdigest()
     print(f"node peak RSS during a 5 GiB aws s3 cp up and down: {peak / 2**20:.0f} MiB")
-    assert peak < 400 * 2**20
+    # 153 MiB with the PUT path spooled (aisfs/store/spool.py), 240-291 when it held up to
+    # five 8 MiB chunk buffers per write; the margin is for CI under load
+    assert peak < 256 * 2**20

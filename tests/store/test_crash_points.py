@@ -26,6 +26,7 @@ CHILD = textwrap.dedent(
     from aisfs.store import ObjectMeta, StoreConfig, open_store
 
     root, op, fill = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    SPOOLED = 1_300_000
     config = StoreConfig(
         mountpaths=[root / f"mp{i}" for i in range(3)], index_dir=root / "index",
         chunk_size=64 * 1024, fsync=True, min_part_size=64 * 1024, inline_max=8192,
@@ -49,6 +50,9 @@ CHILD = textwrap.dedent(
                 await store.put_object("b", "new", one(b"n" * 5000), ObjectMeta())
             elif op == "overwrite":
                 await store.put_object("b", "k0", one(b"o" * 70_000), ObjectMeta())
+            elif op == "put_spooled":  # declared length: written to chunk files as it comes
+                await store.put_object("b", "new", one(b"s" * SPOOLED), ObjectMeta(),
+                                       expected_size=SPOOLED)
             elif op == "delete":
                 await store.delete_object("b", "k1")
             elif op == "rename":
@@ -132,7 +136,7 @@ async def test_crash_point_multipart_complete(tmp_path: Path, point: str) -> Non
 
 
 @pytest.mark.parametrize("point", ["staged", "journaled", "installed", "committed"])
-@pytest.mark.parametrize("op", ["put", "overwrite", "delete", "rename"])
+@pytest.mark.parametrize("op", ["put", "put_spooled", "overwrite", "delete", "rename"])
 async def test_crash_point(tmp_path: Path, op: str, point: str) -> None:
     acked, done = await trio.to_thread.run_sync(run_child, tmp_path, op, 6, point)
     assert len(acked) == 6 and not done
@@ -140,14 +144,16 @@ async def test_crash_point(tmp_path: Path, op: str, point: str) -> None:
         assert store.recovered
         # the open read the manifests of the journaled names only (copies = 2)
         assert store.reconciled.manifests_read <= 2 * store.reconciled.entries
-        untouched = {"put": [], "overwrite": ["k0"], "delete": ["k1"], "rename": ["k2"]}[op]
+        untouched = {"put": [], "put_spooled": [], "overwrite": ["k0"], "delete": ["k1"],
+                     "rename": ["k2"]}[op]
         for key, md5 in acked.items():
             if key not in untouched:
                 assert await md5_of(store, key) == md5, key
         committed = point == "committed"  # the commit was done: the change is visible
-        if op == "put":
+        if op in ("put", "put_spooled"):
+            body = b"n" * 5000 if op == "put" else b"s" * 1_300_000
             got = await md5_of(store, "new")
-            assert got == (hashlib.md5(b"n" * 5000).hexdigest() if committed else None) or (
+            assert got == (hashlib.md5(body).hexdigest() if committed else None) or (
                 point == "installed" and got is not None  # complete, unacknowledged
             )
         elif op == "overwrite":
