@@ -124,6 +124,9 @@ def set_read_ahead(where: str, nbytes: int) -> None:
         log.debug("read-ahead left as the kernel has it: %s", e)
 
 
+EXIT_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
 async def _serve(fs: Fs, opts: MountOptions, ready: ReadyFn) -> None:
     backend = await open_backend(opts)
     log.info("backend: %s", type(backend).__name__)
@@ -136,7 +139,9 @@ async def _serve(fs: Fs, opts: MountOptions, ready: ReadyFn) -> None:
             log.info("mounted %s at %s", opts.endpoint, opts.mountpoint)
             await pyfuse3.main()
             nursery.cancel_scope.cancel()
-        with trio.CancelScope(shield=True):
+        # what is still on its way goes up first: a SIGTERM now (the unmount done, e.g.
+        # `fusermount -u` and then a kill) waits for it rather than ending the process
+        with trio.CancelScope(shield=True), trio.open_signal_receiver(*EXIT_SIGNALS):
             await fs.flush_all()
     finally:
         with trio.CancelScope(shield=True):
@@ -144,7 +149,7 @@ async def _serve(fs: Fs, opts: MountOptions, ready: ReadyFn) -> None:
 
 
 async def _signals(scope: trio.CancelScope) -> None:
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
+    with trio.open_signal_receiver(*EXIT_SIGNALS) as sigs:
         async for sig in sigs:
             log.info("signal %s: unmounting", signal.Signals(sig).name)
             sd_notify("STOPPING=1")
