@@ -78,6 +78,7 @@ class Handle:
 class DirHandle:
     inode: Inode
     entries: list[tuple[str, str, ObjectInfo | None]] | None = None
+    as_of: float = 0.0  # when the listing the entries came from was read
 
 
 class Fs(pyfuse3.Operations):
@@ -145,7 +146,19 @@ class Fs(pyfuse3.Operations):
         return fh
 
     def _entry(self, inode: Inode) -> pyfuse3.EntryAttributes:
-        return entry_of(inode, self.ttl, self.ttl)
+        """The kernel keeps what it is told no longer than it holds: for what was read from
+        the store, the rest of `attr_timeout` since (so another client's change shows
+        within it); what this mount made or holds staged, the whole timeout."""
+        t = self.ttl
+        if inode.remote and inode.stage is None:
+            t = max(0.0, min(t, t - (trio.current_time() - inode.attrs.fetched)))
+        return entry_of(inode, t, t)
+
+    def _negative(self, path: str) -> pyfuse3.EntryAttributes:
+        """A missing name, as long as what said so holds (the parent's listing or window,
+        or the request made just now)."""
+        age = trio.current_time() - self.dirs.as_of(split(path)[0])
+        return negative_entry(max(0.0, self.ttl - age))
 
     def _child(self, parent_inode: int, name: bytes) -> tuple[Inode, str, str]:
         """The parent directory, the child's name and its path (ENOENT if the parent is gone)."""
@@ -166,10 +179,11 @@ class Fs(pyfuse3.Operations):
         n = name_of(name)
         if parent.path is None:
             raise pyfuse3.FUSEError(errno.ENOENT)
-        with fuse_errors(f"lookup {join(parent.path, n)!r}"):
-            inode = await self.resolver.resolve(join(parent.path, n))
+        path = join(parent.path, n)
+        with fuse_errors(f"lookup {path!r}"):
+            inode = await self.resolver.resolve(path)
         if inode is None:
-            return negative_entry(self.ttl)
+            return self._negative(path)
         inode.lookups += 1
         return self._entry(inode)
 
@@ -326,14 +340,14 @@ class Fs(pyfuse3.Operations):
                     lst = await self.dirs.list(path, tree=True)
             assert lst is not None
             self.dirs.note_read(path)
+            h.as_of = lst.fetched
             h.entries = sorted(
                 (name, c.kind, c.info) for name, c in lst.children.items()
             )
         entries = h.entries
-        now = trio.current_time()
         for i in range(start_id - 2, len(entries)):
             name, kind, info = entries[i]
-            inode, sure = self.resolver.listed(join(path, name), kind, info, now)
+            inode, sure = self.resolver.listed(join(path, name), kind, info, h.as_of)
             e = self._entry(inode) if sure else entry_of(
                 inode, 0.0 if inode.kind != DIR else self.ttl, 0.0)
             if not pyfuse3.readdir_reply(token, pyfuse3.FileNameT(name.encode()), e, i + 3):
