@@ -12,10 +12,12 @@ Unlink of an open file deletes the object at once; the open descriptors keep rea
 writing the staged copy (downloaded first if needed) until the last close, which then
 discards it: the object does not come back, as on a local disk.
 
-Caches. Attributes are trusted for `attr_timeout` seconds (kernel and here). Against
-plain S3 a listing carries no mode/owner/symlink metadata, so readdir entries of files
-not yet known are handed out with zero timeouts and the kernel asks again (lookup =
-HEAD) before it uses them.
+Caches. Attributes are trusted for `attr_timeout` seconds counted from when they were
+read from the store, here and in the kernel (which gets what is left of it: `_entry`,
+`_negative`); this mount's own changes are applied at once (docs/mount.md,
+Consistency). Against plain S3 a listing carries no mode/owner/symlink metadata, so
+readdir entries of files not yet known are handed out with zero timeouts and the kernel
+asks again (lookup = HEAD) before it uses them.
 """
 
 from __future__ import annotations
