@@ -31,7 +31,7 @@ from aisfs.errors import S3Error
 from aisfs_mount.backend import Backend
 from aisfs_mount.background import wait_in_flight
 from aisfs_mount.dirs import DirCache
-from aisfs_mount.paths import Layout
+from aisfs_mount.paths import Layout, split
 from aisfs_mount.stats import Stats
 
 log = logging.getLogger("aisfs_mount.fs")  # the messages are the operations' (unlink, fsyncdir)
@@ -71,6 +71,27 @@ class Deletes:
             await self.backend.delete(bucket, key)
             self.trusted.add(bucket)
             return
+        await self._queue(path, bucket, key)
+
+    async def remove_dir(self, path: str) -> None:
+        """rmdir: the marker's DELETE, queued as an unlink's (any store takes a DELETE of
+        a marker that is not there). rmdir does not wait for the DELETEs of what was in
+        the directory: until they and the marker's are done, listings read meanwhile do
+        not show it (`DirCache.removed`), whatever keys the store still has under it."""
+        bucket, prefix = self.layout.prefix_of(path)
+        await self.done(path)
+        pre = path + "/"
+        below = sum(1 for p in self.in_flight if p.startswith(pre))
+        queued = bucket in self.trusted
+        if below + queued:  # (counted down by `_finish`: set before any wait)
+            self.dirs.removed[path] = below + queued
+        if queued:
+            await self._queue(path, bucket, prefix)
+        else:
+            await self.backend.delete(bucket, prefix)  # (sent now: a refusal reaches rmdir)
+            self.trusted.add(bucket)
+
+    async def _queue(self, path: str, bucket: str, key: str) -> None:
         await self.room.acquire()
         self.in_flight[path] = trio.Event()
         self.dirs.deleting.add(path)
@@ -143,6 +164,15 @@ class Deletes:
         self.dirs.deleting.discard(path)
         self.in_flight.pop(path).set()
         self.room.release()
+        d = path
+        while d:  # the directories removed around it: shown again once all theirs are done
+            left = self.dirs.removed.get(d)
+            if left is not None:
+                if left > 1:
+                    self.dirs.removed[d] = left - 1
+                else:
+                    del self.dirs.removed[d]
+            d = split(d)[0]
 
     async def _delete_keys(self, bucket: str, keys: list[str]) -> dict[str, str]:
         """Delete `keys`, each failure retried once: those not deleted, with why."""

@@ -88,6 +88,9 @@ class DirCache:
         # names unlinked here whose DELETE is still in flight (aisfs_mount/deletes.py): the store
         # may list them meanwhile, this mount does not
         self.deleting: set[str] = set()
+        # directories rmdir'ed here -> DELETEs still to be done at or below them (their
+        # marker's, and those of the names unlinked in them): not listed meanwhile
+        self.removed: dict[str, int] = {}
         # listings in flight, and the names removed (unlinked, deleted, moved away) while
         # one was, with when: a listing may still show those it started before
         self.reading = 0
@@ -262,13 +265,21 @@ class DirCache:
         yet: directories whose marker is on its way (with `whole`, the subtree at `path`
         was read whole, so one the store has nothing under is empty), files staged and
         not uploaded; and take out the names unlinked here whose DELETE is on its way or
-        was done since the listing started (at `now`: it may show them)."""
+        was done since the listing started (at `now`: it may show them), and the
+        directories removed here whose DELETEs are not all done."""
         pre = path + "/" if path else ""
         for d in [d for d in self.deleting if d.startswith(pre)]:
             parent, name = split(d)
             lst = built.get(parent)
             if lst is not None and lst.children.get(name, _DIR).kind != DIR:
                 del lst.children[name]
+        for d in [d for d in self.removed if d.startswith(pre)]:
+            parent, name = split(d)
+            lst = built.get(parent)
+            if lst is not None:
+                lst.children.pop(name, None)
+            for b in [b for b in built if b == d or b.startswith(d + "/")]:
+                del built[b]
         for d in [p for t, p in self.gone if t >= now and p.startswith(pre)]:
             parent, name = split(d)
             lst = built.get(parent)

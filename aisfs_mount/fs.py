@@ -361,13 +361,13 @@ class Fs(pyfuse3.Operations):
 
     async def fsyncdir(self, fh: int, datasync: bool) -> None:
         """The directory's marker and those of the directories made in it (and below it)
-        are on the server when this returns, and the unlinks in it done (EIO if one
-        failed)."""
+        are on the server when this returns, and the unlinks and rmdirs in it and below
+        it done (EIO if one directly in it failed)."""
         path = self.dir_handles[fh].inode.path
         if path is None:
             return
         await self.markers.sent(path, below=True)
-        await self.deletes.done(path, children=True)
+        await self.deletes.done(path, below=True)  # (rm -rf: those of removed dirs too)
         failed = self.markers.failure_in(path)
         if failed is not None:
             log.error("fsyncdir %r: the marker of %r was not stored: %s", path, *failed)
@@ -393,6 +393,7 @@ class Fs(pyfuse3.Operations):
             else:
                 inode = self.table.add(path, DIR, attrs)
                 await self.markers.sent(path)  # an rmdir'ed namesake's marker
+                await self.deletes.done(path)  # (or its DELETE, still queued)
                 self.markers.send(inode, path)
         self.dirs.note_add(path, DIR)
         self.dirs.note_empty(path)
@@ -411,11 +412,11 @@ class Fs(pyfuse3.Operations):
                 await self.backend.delete_bucket(n)
             else:
                 await self.markers.sent(path, below=True)
-                await self.deletes.done(path, below=True)
+                if self.dirs.fresh(path) is None:  # the store is asked: it must not show
+                    await self.deletes.done(path, below=True)  # the names unlinked here
                 if not await self.resolver.is_empty(inode):
                     raise pyfuse3.FUSEError(errno.ENOTEMPTY)
-                bucket, prefix = self.layout.prefix_of(path)
-                await self.backend.delete(bucket, prefix)
+                await self.deletes.remove_dir(path)  # the marker's DELETE, queued
         inode.unlinked = True
         self.markers.forget(path)
         self.dirs.note_remove(path)
