@@ -13,9 +13,11 @@ carry, a control character).
 
 Until its DELETE is done the name is missing for this mount whatever the store still
 lists (`DirCache.deleting`), and whatever could be overtaken by it waits: an upload, a
-symlink or a rename to the same name, an rmdir, a rename or an fsyncdir of a directory
-above it, and the mount's exit. As on a local disk, fsync of the directory makes the
-unlinks in it durable: fsyncdir returns when they are done, EIO if one failed (logged).
+symlink, a mkdir or a rename to the same name, a rename or an fsyncdir of a directory
+above it, and the mount's exit. rmdir queues its marker's DELETE the same way
+(`remove_dir`) without waiting for those below it. As on a local disk, fsync of the
+directory makes the unlinks and rmdirs in it durable: fsyncdir returns when they (and
+those below them) are done, EIO if one failed (logged).
 
 The first unlink in a bucket, and every one after a DELETE there failed, is sent before
 unlink returns, so an answer that refuses it (EACCES, a read-only bucket) reaches `rm`.
