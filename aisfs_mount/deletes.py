@@ -105,7 +105,9 @@ class Deletes:
 
     async def done(self, path: str, children: bool = False, below: bool = False) -> None:
         """Wait for the DELETE of `path` (and of the names directly in it, or anywhere
-        below it) still queued or in flight."""
+        below it) still queued or in flight. A directory removed here under that name:
+        all of its (a name made again waits for them, so no listing hides it after)."""
+        below = below or path in self.dirs.removed
         await wait_in_flight(self.in_flight, path, children, below)
 
     def failure_in(self, path: str) -> tuple[str, str] | None:
