@@ -108,6 +108,9 @@ class Backend(Protocol):
         content_type: str = "",
     ) -> None: ...
     async def delete(self, bucket: str, key: str) -> None: ...
+    async def delete_many(self, bucket: str, keys: list[str]) -> dict[str, str]:
+        """DeleteObjects of up to 1,000 `keys`: those not deleted, each with why."""
+        ...
 
     # multipart steps (a big file's upload; write-behind)
     async def initiate_upload(

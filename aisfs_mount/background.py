@@ -16,6 +16,11 @@ async def wait_in_flight(in_flight: dict[str, trio.Event], path: str, children: 
                          below: bool = False) -> None:
     """Wait for the request of `path` in `in_flight` (and of the names directly in it, or
     anywhere below it)."""
+    if not (children or below):  # (one name: no walk of every request in flight)
+        ev = in_flight.get(path)
+        if ev is not None:
+            await ev.wait()
+        return
     pre = path + "/" if path else ""
     for p, ev in list(in_flight.items()):
         tail = p[len(pre):] if p.startswith(pre) else None

@@ -88,6 +88,9 @@ class DirCache:
         # names unlinked here whose DELETE is still in flight (aisfs_mount/deletes.py): the store
         # may list them meanwhile, this mount does not
         self.deleting: set[str] = set()
+        # directories rmdir'ed here -> DELETEs still to be done at or below them (their
+        # marker's, and those of the names unlinked in them): not listed meanwhile
+        self.removed: dict[str, int] = {}
         # listings in flight, and the names removed (unlinked, deleted, moved away) while
         # one was, with when: a listing may still show those it started before
         self.reading = 0
@@ -262,13 +265,21 @@ class DirCache:
         yet: directories whose marker is on its way (with `whole`, the subtree at `path`
         was read whole, so one the store has nothing under is empty), files staged and
         not uploaded; and take out the names unlinked here whose DELETE is on its way or
-        was done since the listing started (at `now`: it may show them)."""
+        was done since the listing started (at `now`: it may show them), and the
+        directories removed here whose DELETEs are not all done."""
         pre = path + "/" if path else ""
         for d in [d for d in self.deleting if d.startswith(pre)]:
             parent, name = split(d)
             lst = built.get(parent)
             if lst is not None and lst.children.get(name, _DIR).kind != DIR:
                 del lst.children[name]
+        for d in [d for d in self.removed if d.startswith(pre)]:
+            parent, name = split(d)
+            lst = built.get(parent)
+            if lst is not None:
+                lst.children.pop(name, None)
+            for b in [b for b in built if b == d or b.startswith(d + "/")]:
+                del built[b]
         for d in [p for t, p in self.gone if t >= now and p.startswith(pre)]:
             parent, name = split(d)
             lst = built.get(parent)
@@ -298,12 +309,24 @@ class DirCache:
         got = self.seen.get(path)
         return got is not None and trio.current_time() - got[1] < self.ttl
 
-    def seen_unchanged(self, inode: Inode) -> bool:
-        """A fresh window listing shows the object the file's attributes were read from."""
+    def seen_unchanged(self, inode: Inode) -> float | None:
+        """When a fresh window listing that shows the object the file's attributes were
+        read from was read (None: there is none)."""
         path = inode.path
         if path is None or inode.kind != FILE or not self.covered(path):
-            return False
-        return unchanged(self.seen[path][0], inode.attrs)
+            return None
+        info, when = self.seen[path]
+        return when if unchanged(info, inode.attrs) else None
+
+    def as_of(self, path: str) -> float:
+        """When what this mount knows of the names in the directory `path` was read from
+        the store: its fresh listing's or window's time, else now (asked just now)."""
+        lst = self.fresh(path)
+        if lst is not None:
+            return lst.fetched
+        t = self.tails.get(path)
+        now = trio.current_time()
+        return t.fetched if t is not None and now - t.fetched < self.ttl else now
 
     async def window(self, path: str, missing: bool = False) -> None:
         """Keep the files listed after `path` in its (big) directory, up to SEEN_KEYS keys
@@ -399,8 +422,9 @@ class DirCache:
     def forget(self, path: str) -> None:
         self.listings.pop(path, None)
 
-    def shows_unchanged(self, inode: Inode) -> bool:
-        """Fresh listings show the object (or marker) `inode`'s attributes were read from.
+    def shows_unchanged(self, inode: Inode) -> float | None:
+        """When the fresh listings that show the object (or marker) `inode`'s attributes
+        were read from were read (the older one, for a directory); None if they don't.
 
         Then the attributes still hold and no HEAD is needed: a listing per directory per
         attr_timeout revalidates every file in it (a change of metadata alone by another
@@ -408,20 +432,19 @@ class DirCache:
         """
         path = inode.path
         if path is None or not inode.attrs.full:
-            return False
+            return None
         parent, name = split(path)
         lst = self.fresh(parent)
-        if lst is None:
-            return False
-        child = lst.children.get(name)
-        if child is None:
-            return False
+        child = None if lst is None else lst.children.get(name)
+        if lst is None or child is None:
+            return None
         if inode.kind == DIR:
             own = self.fresh(path)
             if child.kind != DIR or own is None:
-                return False
-            if own.marker is None:
-                return not inode.attrs.marker
-            return inode.attrs.marker and unchanged(own.marker, inode.attrs)
-        return child.kind == FILE and child.info is not None and unchanged(child.info,
+                return None
+            same = (not inode.attrs.marker if own.marker is None
+                    else inode.attrs.marker and unchanged(own.marker, inode.attrs))
+            return min(lst.fetched, own.fetched) if same else None
+        same = child.kind == FILE and child.info is not None and unchanged(child.info,
                                                                            inode.attrs)
+        return lst.fetched if same else None

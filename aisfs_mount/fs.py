@@ -12,10 +12,12 @@ Unlink of an open file deletes the object at once; the open descriptors keep rea
 writing the staged copy (downloaded first if needed) until the last close, which then
 discards it: the object does not come back, as on a local disk.
 
-Caches. Attributes are trusted for `attr_timeout` seconds (kernel and here). Against
-plain S3 a listing carries no mode/owner/symlink metadata, so readdir entries of files
-not yet known are handed out with zero timeouts and the kernel asks again (lookup =
-HEAD) before it uses them.
+Caches. Attributes are trusted for `attr_timeout` seconds counted from when they were
+read from the store, here and in the kernel (which gets what is left of it: `_entry`,
+`_negative`); this mount's own changes are applied at once (docs/mount.md,
+Consistency). Against plain S3 a listing carries no mode/owner/symlink metadata, so
+readdir entries of files not yet known are handed out with zero timeouts and the kernel
+asks again (lookup = HEAD) before it uses them.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class Handle:
 class DirHandle:
     inode: Inode
     entries: list[tuple[str, str, ObjectInfo | None]] | None = None
+    as_of: float = 0.0  # when the listing the entries came from was read
 
 
 class Fs(pyfuse3.Operations):
@@ -145,7 +148,19 @@ class Fs(pyfuse3.Operations):
         return fh
 
     def _entry(self, inode: Inode) -> pyfuse3.EntryAttributes:
-        return entry_of(inode, self.ttl, self.ttl)
+        """The kernel keeps what it is told no longer than it holds: for what was read from
+        the store, the rest of `attr_timeout` since (so another client's change shows
+        within it); what this mount made or holds staged, the whole timeout."""
+        t = self.ttl
+        if inode.remote and inode.stage is None:
+            t = max(0.0, min(t, t - (trio.current_time() - inode.attrs.fetched)))
+        return entry_of(inode, t, t)
+
+    def _negative(self, path: str) -> pyfuse3.EntryAttributes:
+        """A missing name, as long as what said so holds (the parent's listing or window,
+        or the request made just now)."""
+        age = trio.current_time() - self.dirs.as_of(split(path)[0])
+        return negative_entry(max(0.0, self.ttl - age))
 
     def _child(self, parent_inode: int, name: bytes) -> tuple[Inode, str, str]:
         """The parent directory, the child's name and its path (ENOENT if the parent is gone)."""
@@ -166,10 +181,11 @@ class Fs(pyfuse3.Operations):
         n = name_of(name)
         if parent.path is None:
             raise pyfuse3.FUSEError(errno.ENOENT)
-        with fuse_errors(f"lookup {join(parent.path, n)!r}"):
-            inode = await self.resolver.resolve(join(parent.path, n))
+        path = join(parent.path, n)
+        with fuse_errors(f"lookup {path!r}"):
+            inode = await self.resolver.resolve(path)
         if inode is None:
-            return negative_entry(self.ttl)
+            return self._negative(path)
         inode.lookups += 1
         return self._entry(inode)
 
@@ -326,14 +342,14 @@ class Fs(pyfuse3.Operations):
                     lst = await self.dirs.list(path, tree=True)
             assert lst is not None
             self.dirs.note_read(path)
+            h.as_of = lst.fetched
             h.entries = sorted(
                 (name, c.kind, c.info) for name, c in lst.children.items()
             )
         entries = h.entries
-        now = trio.current_time()
         for i in range(start_id - 2, len(entries)):
             name, kind, info = entries[i]
-            inode, sure = self.resolver.listed(join(path, name), kind, info, now)
+            inode, sure = self.resolver.listed(join(path, name), kind, info, h.as_of)
             e = self._entry(inode) if sure else entry_of(
                 inode, 0.0 if inode.kind != DIR else self.ttl, 0.0)
             if not pyfuse3.readdir_reply(token, pyfuse3.FileNameT(name.encode()), e, i + 3):
@@ -345,13 +361,13 @@ class Fs(pyfuse3.Operations):
 
     async def fsyncdir(self, fh: int, datasync: bool) -> None:
         """The directory's marker and those of the directories made in it (and below it)
-        are on the server when this returns, and the unlinks in it done (EIO if one
-        failed)."""
+        are on the server when this returns, and the unlinks and rmdirs in it and below
+        it done (EIO if one directly in it failed)."""
         path = self.dir_handles[fh].inode.path
         if path is None:
             return
         await self.markers.sent(path, below=True)
-        await self.deletes.done(path, children=True)
+        await self.deletes.done(path, below=True)  # (rm -rf: those of removed dirs too)
         failed = self.markers.failure_in(path)
         if failed is not None:
             log.error("fsyncdir %r: the marker of %r was not stored: %s", path, *failed)
@@ -377,6 +393,7 @@ class Fs(pyfuse3.Operations):
             else:
                 inode = self.table.add(path, DIR, attrs)
                 await self.markers.sent(path)  # an rmdir'ed namesake's marker
+                await self.deletes.done(path)  # (or its DELETE, still queued)
                 self.markers.send(inode, path)
         self.dirs.note_add(path, DIR)
         self.dirs.note_empty(path)
@@ -395,11 +412,11 @@ class Fs(pyfuse3.Operations):
                 await self.backend.delete_bucket(n)
             else:
                 await self.markers.sent(path, below=True)
-                await self.deletes.done(path, below=True)
+                if self.dirs.fresh(path) is None:  # the store is asked: it must not show
+                    await self.deletes.done(path, below=True)  # the names unlinked here
                 if not await self.resolver.is_empty(inode):
                     raise pyfuse3.FUSEError(errno.ENOTEMPTY)
-                bucket, prefix = self.layout.prefix_of(path)
-                await self.backend.delete(bucket, prefix)
+                await self.deletes.remove_dir(path)  # the marker's DELETE, queued
         inode.unlinked = True
         self.markers.forget(path)
         self.dirs.note_remove(path)

@@ -12,7 +12,7 @@ import errno
 import logging
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pyfuse3
@@ -124,32 +124,38 @@ def set_read_ahead(where: str, nbytes: int) -> None:
         log.debug("read-ahead left as the kernel has it: %s", e)
 
 
+EXIT_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
 async def _serve(fs: Fs, opts: MountOptions, ready: ReadyFn) -> None:
     backend = await open_backend(opts)
     log.info("backend: %s", type(backend).__name__)
+    # the exit signals are ours until the process ends: the first unmounts, and one that
+    # comes after the unmount (`fusermount -u` and then a kill) waits for what is still on
+    # its way (uploads, markers, DELETEs) rather than ending the process
     try:
-        async with trio.open_nursery() as nursery:
-            fs.start(backend, nursery)
-            nursery.start_soon(_signals, nursery.cancel_scope)
-            ready(None)
-            sd_notify("READY=1")
-            log.info("mounted %s at %s", opts.endpoint, opts.mountpoint)
-            await pyfuse3.main()
-            nursery.cancel_scope.cancel()
-        with trio.CancelScope(shield=True):
-            await fs.flush_all()
+        with trio.open_signal_receiver(*EXIT_SIGNALS) as sigs:
+            async with trio.open_nursery() as nursery:
+                fs.start(backend, nursery)
+                nursery.start_soon(_signals, sigs)
+                ready(None)
+                sd_notify("READY=1")
+                log.info("mounted %s at %s", opts.endpoint, opts.mountpoint)
+                await pyfuse3.main()
+                nursery.cancel_scope.cancel()
+            with trio.CancelScope(shield=True):
+                await fs.flush_all()
     finally:
         with trio.CancelScope(shield=True):
             await backend.aclose()
 
 
-async def _signals(scope: trio.CancelScope) -> None:
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
-        async for sig in sigs:
-            log.info("signal %s: unmounting", signal.Signals(sig).name)
-            sd_notify("STOPPING=1")
-            pyfuse3.terminate()
-            return
+async def _signals(sigs: AsyncIterator[int]) -> None:
+    async for sig in sigs:
+        log.info("signal %s: unmounting", signal.Signals(sig).name)
+        sd_notify("STOPPING=1")
+        pyfuse3.terminate()
+        return
 
 
 __all__ = ["run", "MountError", "errno"]

@@ -83,13 +83,14 @@ class Resolver:
         if lst is None and self.dirs.small(parent):
             lst = await self.dirs.list(parent, SMALL_DIR)
         if lst is None:
-            if inode is not None and self.dirs.seen_unchanged(inode):
-                inode.attrs.fetched = trio.current_time()
+            seen = None if inode is None else self.dirs.seen_unchanged(inode)
+            if inode is not None and seen is not None:
+                inode.attrs.fetched = seen  # (as of that listing: the kernel gets what is left)
                 return inode
             if inode is not None and inode.kind != DIR and self.dirs.covered(path):
                 info, when = self.dirs.seen[path]  # listed after what we knew of it
                 if info.meta is not None and when >= inode.attrs.fetched:
-                    return await self._file_inode(path, info)
+                    return await self._file_inode(path, info, when)
             since = self.dirs.absent_since(path)
             if since is not None and (inode is None or inode.kind != DIR
                                       and inode.attrs.fetched <= since):
@@ -105,8 +106,9 @@ class Resolver:
             if inode is not None and inode.stage is None:
                 self.table.detach(inode)
             return None
-        if inode is not None and self.dirs.shows_unchanged(inode):
-            inode.attrs.fetched = trio.current_time()
+        shown = None if inode is None else self.dirs.shows_unchanged(inode)
+        if inode is not None and shown is not None:
+            inode.attrs.fetched = shown
             return inode
         if child.kind == DIR:
             if inode is not None and inode.kind == DIR and (
@@ -114,7 +116,7 @@ class Resolver:
                 return inode
             return self.install(path, DIR, await self.dir_attrs(path))
         if child.info is not None:
-            return await self._file_inode(path, child.info)
+            return await self._file_inode(path, child.info, lst.fetched)
         return await self._resolve_remote(path)
 
     async def _window_after(self, path: str, found: bool = True) -> None:
@@ -155,7 +157,10 @@ class Resolver:
             return None  # a plain S3 listing: the marker's metadata needs a HEAD
         return attrs_from(lst.marker, DIR, self.defaults, lst.fetched)
 
-    async def _file_inode(self, path: str, info: ObjectInfo) -> Inode | None:
+    async def _file_inode(self, path: str, info: ObjectInfo,
+                          as_of: float | None = None) -> Inode | None:
+        """The inode of the file `info` (a listing read at `as_of` shows it; a HEAD is
+        made for its metadata if the listing has none)."""
         listed = info.meta is not None
         if info.meta is None:
             bucket, key = self.layout.key(path)
@@ -165,7 +170,8 @@ class Resolver:
                 return await self._dir_or_none(path)
             info = head
         kind = kind_of(info)
-        attrs = attrs_from(info, kind, self.defaults, trio.current_time())
+        now = trio.current_time()
+        attrs = attrs_from(info, kind, self.defaults, as_of if listed and as_of else now)
         attrs.exact = not listed
         return self.install(path, kind, attrs)
 
@@ -281,8 +287,11 @@ class Resolver:
         path = inode.path
         if path is None or inode.stage is not None or not inode.remote or path == "":
             return
-        if self.dirs.shows_unchanged(inode) or self.dirs.seen_unchanged(inode):
-            inode.attrs.fetched = trio.current_time()
+        shown = self.dirs.shows_unchanged(inode)
+        if shown is None:
+            shown = self.dirs.seen_unchanged(inode)
+        if shown is not None:
+            inode.attrs.fetched = shown
             return
         if inode.kind == DIR:
             if path in self.dirs.pending:  # made here, its marker on its way
@@ -329,8 +338,9 @@ class Resolver:
             if inode.stage is not None or not inode.remote or (
                     inode.attrs.full and inode.fresh(self.ttl)):
                 return inode, True
-            if self.dirs.shows_unchanged(inode):
-                inode.attrs.fetched = now
+            shown = self.dirs.shows_unchanged(inode)
+            if shown is not None:
+                inode.attrs.fetched = shown
                 return inode, True
             if not (kind == DIR or info is not None and info.meta is not None):
                 return inode, False

@@ -24,8 +24,10 @@ unlinked (per s, each phase on its own); a tree of files in directories of 500 c
 (files/s), then after a remount with the page cache dropped `ls -lR` and `rm -rf` of it
 (s); a big file written sequentially (fsync'd) and read back cold after a remount
 (MiB/s); and semantic checks (rename of a file, append, `ls -la` shows . and .., truncate
-down and up, all of it still so after a remount), counted pass/fail. With --rounds N the
-mounts take turns in each round (the order rotating) and the medians are printed.
+down and up, all of it still so after a remount), counted pass/fail. Each phase also
+counts the node's requests per file (its /metrics): where a mount's time goes. With
+--rounds N the mounts take turns in each round (the order rotating) and the medians are
+printed.
 """
 
 from __future__ import annotations
@@ -181,7 +183,16 @@ def start_rclone(server: Server, work: Path, cache_mode: str,
     return start
 
 
-def small_files(root: Path, count: int, fig: Figures) -> None:
+def phase(fig: Figures, key: str, n: int, fn: Callable[[], object],
+          requests: Callable[[], int], rate: bool = True) -> None:
+    """Time `fn` (a rate of `n` per s, or seconds) and count the node's requests per item."""
+    before = requests()
+    t = timed(fn)
+    fig.add("req:" + key, (requests() - before) / n)
+    fig.add(key, n / t if rate else t)
+
+
+def small_files(root: Path, count: int, fig: Figures, requests: Callable[[], int]) -> None:
     root.mkdir(parents=True, exist_ok=True)
     names = [root / f"f{i:05d}" for i in range(count)]
 
@@ -190,9 +201,9 @@ def small_files(root: Path, count: int, fig: Figures) -> None:
             with open(p, "wb") as f:
                 f.write(b"x" * 100)
 
-    fig.add("create", count / timed(create))
-    fig.add("stat", count / timed(lambda: [os.stat(p) for p in names]))
-    fig.add("unlink", count / timed(lambda: [os.unlink(p) for p in names]))
+    phase(fig, "create", count, create, requests)
+    phase(fig, "stat", count, lambda: [os.stat(p) for p in names], requests)
+    phase(fig, "unlink", count, lambda: list(map(os.unlink, names)), requests)
 
 
 def make_tree(root: Path, count: int, per_dir: int = 500) -> None:
@@ -276,14 +287,17 @@ def run_peer(p: Peer, r: int, args: argparse.Namespace, fig: Figures) -> None:
     m = p.where
     size = args.mib * MiB
     print(f"[round {r + 1}] {TITLES[p.name]}: {args.small} small files ...", flush=True)
+    reqs = args.requests
     p.mount()
     try:
-        small_files(m / f"small{r}", args.small, fig)
+        small_files(m / f"small{r}", args.small, fig, reqs)
         print(f"[round {r + 1}] {TITLES[p.name]}: tree of {args.tree} ...", flush=True)
-        fig.add("tree_create", args.tree / timed(lambda: make_tree(m / f"tree{r}", args.tree)))
+        phase(fig, "tree_create", args.tree, lambda: make_tree(m / f"tree{r}", args.tree), reqs)
         p.remount_cold()
-        fig.add("ls_lr", run_cmd(["ls", "-lR", str(m / f"tree{r}")]))
-        fig.add("rm_rf", run_cmd(["rm", "-rf", str(m / f"tree{r}")]))
+        phase(fig, "ls_lr", args.tree, lambda: run_cmd(["ls", "-lR", str(m / f"tree{r}")]),
+              reqs, rate=False)
+        phase(fig, "rm_rf", args.tree, lambda: run_cmd(["rm", "-rf", str(m / f"tree{r}")]),
+              reqs, rate=False)
         checks = semantics_now(m / f"sem{r}")
         print(f"[round {r + 1}] {TITLES[p.name]}: {args.mib} MiB sequential ...", flush=True)
         fig.add("seq_write", args.mib / timed(lambda: write_file(m / f"big{r}", size)))
@@ -320,6 +334,11 @@ def table(order: list[str], figs: dict[str, Figures], args: argparse.Namespace) 
     row(f"tree of {args.tree}: create/s · cold `ls -lR` · `rm -rf`",
         lambda f: f"{fmt(f.med('tree_create'))} · {fmt(f.med('ls_lr'), '.2f')} s · "
                   f"{fmt(f.med('rm_rf'), '.2f')} s")
+    row("node requests per file: create / stat / unlink",
+        lambda f: " / ".join(fmt(f.med("req:" + k), ".2f") for k in ("create", "stat", "unlink")))
+    row("node requests per tree file: create · `ls -lR` · `rm -rf`",
+        lambda f: " · ".join(fmt(f.med("req:" + k), ".3f")
+                             for k in ("tree_create", "ls_lr", "rm_rf")))
     row(f"seq write / cold read MiB/s ({args.mib} MiB)",
         lambda f: f"{fmt(f.med('seq_write'))} / {fmt(f.med('seq_read'))}")
 
@@ -444,6 +463,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("bench mount-peers: needs /dev/fuse and fusermount3")
     work = Path(tempfile.mkdtemp(prefix="aisfs-bench-peers-"))
     server = start_node()
+    args.requests = lambda: node_requests(server)  # (a phase's requests per item, each peer)
     if args.big_dir:
         try:
             big_dir(server, work, args.big_dir, ["node", "s3"])

@@ -16,6 +16,7 @@ is an `S3Backend` that overrides those few methods.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -61,11 +62,14 @@ def _custom_md(text: str) -> dict[str, str]:
         if not sep or "%" in key:
             return decode_custom_md(text)
         if "%" in value:
-            value = unquote(value)
+            value = _unquote(value)
         out[key.strip()] = value.strip()
     out.pop("", None)
     return out
 
+
+# the escaped values of a listing are its LastModified dates, which few seconds share
+_unquote = functools.lru_cache(maxsize=4096)(unquote)
 
 _DATES: dict[str, int] = {}
 

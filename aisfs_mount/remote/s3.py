@@ -7,7 +7,9 @@ retries); ranged GETs, PUTs and DELETEs over plain HTTP take `FastPath` first. A
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from urllib.parse import quote
@@ -327,6 +329,15 @@ class S3Backend:
         except S3Error as e:
             if e.code != "NoSuchKey":
                 raise
+
+    async def delete_many(self, bucket: str, keys: list[str]) -> dict[str, str]:
+        """One DeleteObjects (Quiet) of up to 1,000 `keys`: those not deleted, with why."""
+        body = s3xml.delete_body(keys)
+        md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+        root = await self.http.xml("POST", self.url(bucket, "", "delete"), bucket,
+                                   headers={"Content-MD5": md5,
+                                            "Content-Type": "application/xml"}, body=body)
+        return {} if root is None else s3xml.delete_errors(root)
 
     async def rename_object(self, bucket: str, src: str, dst: str) -> None:
         await self.copy(bucket, src, dst)

@@ -1,4 +1,5 @@
-"""S3's XML answers read, and the one request body the mount writes (CompleteMultipartUpload).
+"""S3's XML answers read, and the request bodies the mount writes (CompleteMultipartUpload,
+DeleteObjects).
 
 Untrusted XML is parsed with defusedxml. Namespaces are ignored: endpoints differ in
 whether they send S3's.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from xml.etree.ElementTree import Element
+from xml.sax.saxutils import escape
 
 import defusedxml.ElementTree as ET
 
@@ -107,3 +109,19 @@ def complete_body(etags: dict[int, str]) -> bytes:
         f"<Part><PartNumber>{n}</PartNumber><ETag>{etags[n]}</ETag></Part>"
         for n in range(1, len(etags) + 1)
     ) + "</CompleteMultipartUpload>").encode()
+
+
+def delete_body(keys: list[str]) -> bytes:
+    """DeleteObjects of `keys` (Quiet: the answer names only the keys not deleted)."""
+    return ("<Delete><Quiet>true</Quiet>" + "".join(
+        f"<Object><Key>{escape(k)}</Key></Object>" for k in keys) + "</Delete>").encode()
+
+
+def delete_errors(root: Element) -> dict[str, str]:
+    """The keys a DeleteObjects answer says were not deleted, each with its code and
+    message (a missing key counts as deleted, as S3 says)."""
+    out: dict[str, str] = {}
+    for el in root:
+        if strip_ns(el.tag) == "Error" and child_text(el, "Code") != "NoSuchKey":
+            out[child_text(el, "Key")] = f"{child_text(el, 'Code')}: {child_text(el, 'Message')}"
+    return out

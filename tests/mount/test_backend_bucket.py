@@ -69,6 +69,11 @@ def test_tree_through_the_mount_lands_in_the_backend(
     listed = backend.s3.list_objects_v2(Bucket=remote_bucket, Prefix="tree/")
     assert "tree/top.txt" not in [c["Key"] for c in listed.get("Contents", [])]
     shutil.rmtree(m.path / "tree")
+    fd = os.open(m.path, os.O_RDONLY | os.O_DIRECTORY)  # rm -rf is durable at the
+    try:  # parent's fsync, as on a local disk (docs/mount.md, Unlink)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     listed = backend.s3.list_objects_v2(Bucket=remote_bucket, Prefix="tree/")
     assert not [c["Key"] for c in listed.get("Contents", []) if not c["Key"].endswith("/")]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -67,7 +68,9 @@ def test_rm_rf_then_the_store_is_empty(mount_factory: MountFactory, endpoint: En
     assert len([k for k in s3_keys(endpoint, bucket) if k.startswith("tree/moved2/f")]) == 15
     import shutil
 
-    shutil.rmtree(m.path / "tree")  # rmdir waits for the DELETEs below it
+    shutil.rmtree(m.path / "tree")  # rmdir does not wait for the DELETEs below it
+    assert os.listdir(m.path) == []  # (whatever the store still lists)
+    _fsync_dir(m.path)  # ... fsync of the parent does
     assert s3_keys(endpoint, bucket) == []
     assert os.listdir(m.path) == []
     m.unmount()
@@ -117,3 +120,29 @@ def test_a_failed_delete_is_reported_by_fsyncdir(mount_factory: MountFactory) ->
         assert "'second' was not deleted" in m.log_text()
     finally:
         moto.stop()
+
+
+def test_rm_rf_then_the_same_tree_again(mount_factory: MountFactory, endpoint: Endpoint,
+                                        bucket: str) -> None:
+    """rm -rf answers before its DELETEs are done: the removed directories stay hidden
+    from listings read meanwhile (past attr_timeout too), and a directory or file made
+    again under a removed name is not undone by a DELETE still queued."""
+    m = mount_factory(bucket)
+    for i in range(300):
+        sub = m.path / "t" / f"d{i // 100}"
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"f{i:03d}").write_bytes(b"y")
+    time.sleep(1.2)  # the listings expire: rm -rf lists the store again
+    subprocess.run(["rm", "-rf", str(m.path / "t")], check=True, timeout=120)
+    assert os.listdir(m.path) == []
+    time.sleep(1.2)  # a listing read now may come while DELETEs are still queued
+    assert os.listdir(m.path) == []
+    (m.path / "t" / "d0").mkdir(parents=True)
+    (m.path / "t" / "d0" / "f000").write_bytes(b"again")
+    (m.path / "t" / "d1").write_bytes(b"a file where a directory was")
+    _fsync_dir(m.path / "t")
+    assert s3_keys(endpoint, bucket) == ["t/", "t/d0/", "t/d0/f000", "t/d1"]
+    m.unmount()
+    again = mount_factory(bucket)
+    assert (again.path / "t" / "d0" / "f000").read_bytes() == b"again"
+    assert sorted(os.listdir(again.path / "t")) == ["d0", "d1"]
