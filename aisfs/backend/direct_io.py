@@ -22,6 +22,7 @@ is read, not what is filled).
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import mmap
 import os
@@ -77,23 +78,45 @@ def write_tmp_direct(tmp: str, data: bytes | bytearray | memoryview, fsync: bool
         write_tmp(tmp, data, fsync)
 
 
+def address(buf: bytearray) -> int:
+    """Where ``buf``'s data starts in memory (a non-empty ``bytearray``)."""
+    probe = ctypes.c_char.from_buffer(buf)
+    try:
+        return ctypes.addressof(probe)
+    finally:
+        del probe  # its export of ``buf`` ends: ``buf`` may be resized again
+
+
 def _write_aligned(fd: int, data: bytes | bytearray | memoryview) -> None:
+    """``data`` written at the file's start: its whole blocks straight from it when it
+    starts on a block (a fill's piece, lean.py's ``aligned``: no copy), else from a
+    copy in an aligned buffer; a short last block from a padded copy."""
+    n = len(data)
+    done = 0
+    if isinstance(data, bytearray) and address(data) % BLOCK == 0:
+        done = n - n % BLOCK
+        with memoryview(data) as view:
+            write_all(fd, view[:done])
+    if done < n:
+        _write_copied(fd, memoryview(data)[done:])
+    if n % BLOCK:
+        os.ftruncate(fd, n)
+
+
+def _write_copied(fd: int, data: memoryview) -> None:
+    """``data`` copied into an aligned buffer, padded to whole blocks, written."""
     n = len(data)
     padded = -(-n // BLOCK) * BLOCK
     buf = _buffers.take(padded)
     try:
-        view = memoryview(buf)
-        try:
+        with memoryview(buf) as view:
             view[:n] = data
             if padded > n:
                 view[n:padded] = bytes(padded - n)
             write_all(fd, view[:padded])
-        finally:
-            view.release()
     finally:
         _buffers.give(buf)
-    if padded > n:
-        os.ftruncate(fd, n)
+        data.release()
 
 
 def install(chunks: ChunkStore) -> None:
