@@ -23,7 +23,6 @@ timeout or a 5xx are retried as ``retry.py`` does.
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import email.utils
 import functools
@@ -45,6 +44,7 @@ from ..errors import S3Error
 from ..s3.signing_keys import SigningKeyCache, sign
 from ..s3.sigv4 import ALGORITHM, string_to_sign
 from ..store.types import STORED_HEADERS
+from .direct_io import BLOCK as ALIGN
 from .direct_io import address
 from .errors import backend_error
 from .retry import backoff
@@ -55,9 +55,6 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 HEAD_LIMIT = 64 * 1024  # bytes of a response's head, at most
 ERROR_LIMIT = 64 * 1024  # bytes of a GET's error document read here (more: botocore)
 RECEIVE = 4 * 1024 * 1024  # bytes asked of the socket per receive of a body
-HUGE = 2 * 1024 * 1024  # a huge page: where a pooled piece buffer starts (``aligned``)
-MADV_HUGEPAGE, MADV_DONTNEED = 14, 4  # Linux's madvise advice values
-_libc = ctypes.CDLL(None, use_errno=True)
 LOWAT = 1024 * 1024  # a body's socket wakes the loop once this much came (SO_RCVLOWAT)
 WHERE_KEPT = 4096  # request targets kept (``LeanClient._where``)
 _STATUS_CODES = {304: "NotModified", 404: "NoSuchKey", 412: "PreconditionFailed"}
@@ -357,22 +354,15 @@ class Buffers:
 
 
 def aligned(n: int) -> bytearray:
-    """A ``bytearray`` of ``n`` bytes whose data starts on a huge page (a multiple of
-    ``direct_io.BLOCK``): a fill's piece is a chunk the store writes with O_DIRECT
-    straight from it (no copy into an aligned buffer first). ``HUGE`` more is allocated
-    and the start cut off: CPython's ``del buf[:k]`` moves the buffer's logical start (no
-    copy), and a cut of less than half at the end only sets its length. Its pages are
-    then asked to be huge ones (``MADV_HUGEPAGE``, dropped to be faulted in again so):
-    O_DIRECT pins 4 pages per 8 MiB instead of 2,048, and the receive copy misses the TLB
-    less (front CPU per cold GiB ~5 % lower here; a kernel without THP ignores it)."""
-    buf = bytearray(n + HUGE)
-    del buf[:-address(buf) % HUGE]
+    """A ``bytearray`` of ``n`` bytes whose data starts on a ``direct_io.BLOCK`` boundary:
+    a fill's piece is a chunk the store writes with O_DIRECT straight from it (no copy
+    into an aligned buffer first). One ``ALIGN`` more is allocated and the start cut off:
+    CPython's ``del buf[:k]`` moves the buffer's logical start (no copy), and a cut of
+    less than half at the end only sets its length."""
+    buf = bytearray(n + ALIGN)
+    del buf[:-address(buf) % ALIGN]
     del buf[n:]
-    at = ctypes.c_void_p(address(buf))
-    if _libc.madvise(at, ctypes.c_size_t(n), MADV_HUGEPAGE) == 0:
-        _libc.madvise(at, ctypes.c_size_t(n), MADV_DONTNEED)  # faulted again as huge pages
     return buf
-
 
 
 def _free_refs() -> int:
