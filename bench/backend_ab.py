@@ -1,9 +1,10 @@
 """Backend buckets A/B: this tree's front node beside another revision's, over one backend.
 
     .venv/bin/python -m bench.backend_ab --against REV [--only cold,put,small,prefetch]
-                                         [--rounds 5] [--tree DIR]
+                                         [--rounds 5] [--tree DIR] [--ceph]
 
-Both fronts front the same backend (an aisfs node of this tree) and are measured in the
+Both fronts front the same backend (an aisfs node of this tree; ``--ceph``: a Ceph RGW,
+its gateway's and OSD's CPU shown as the backend's) and are measured in the
 same alternating rounds with the direct figure beside them: a 256 MiB cold GET, a 256 MiB
 write-through PUT, 4 KiB validated warm GETs by 16 clients, a prefetch job of 2,000 4 KiB
 objects beside a sequential loop of 300 cold GETs (``prefetch``; each front fetches the
@@ -21,10 +22,12 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench.backend import (
     CLIENTS,
@@ -141,9 +144,18 @@ def round_ops(r: int, fronts: dict[str, Server], backend: Server, only: set[str]
     return ops
 
 
+def drop(url: str, bucket: str, keys: list[str]) -> None:
+    """DELETE ``keys`` from the backend once measured."""
+    c = Conn(url)
+    for k in keys:
+        status, body = c.request("DELETE", c.path(bucket, k))
+        assert status == 204, (k, status, body[:200])
+    c.close()
+
+
 def run(fronts: dict[str, Server], backend: Server, only: set[str], rounds: int,
-        size: int) -> Runs:
-    pids = {"backend": backend.proc.pid, **{n: f.proc.pid for n, f in fronts.items()}}
+        size: int, backend_pids: dict[str, int]) -> Runs:
+    pids = {**backend_pids, **{n: f.proc.pid for n, f in fronts.items()}}
     runs = Runs(pids)
     mkbucket(backend.s3_url, "big")
     keys = [f"s{i:06d}" for i in range(1000)]
@@ -158,13 +170,44 @@ def run(fronts: dict[str, Server], backend: Server, only: set[str], rounds: int,
         names = [f"r{r}-{i:05d}" for r in range(rounds) for i in range(PREFETCHED)]
         names += [f"q{r}-{i:05d}" for r in range(rounds) for i in range(SEQUENTIAL)]
         many(backend.s3_url, "prefetch-ab", names, "PUT", CLIENTS, b"z" * 4096)
+    if backend.name == "ceph" and rounds > 3:  # a memstore OSD holds ~2 GiB, and RGW
+        rounds = 3  # frees a deleted object's data hours later (its GC)
+        print("Ceph: 3 rounds at most")
     for r in range(rounds):
         ops = round_ops(r, fronts, backend, only, size, keys)
         for name, units, fn in (ops if r % 2 == 0 else ops[::-1]):
             runs.measure(name, units, fn)
         print(f"round {r}: " + ", ".join(
             f"{n} {v[-1][0]:.1f}" for n, v in runs.rows.items()), flush=True)
+        if "cold" in only:  # a memstore OSD (Ceph) holds every object in RAM
+            drop(backend.s3_url, "big", [f"c{r}-{i}" for i in range(len(fronts))])
     return runs
+
+
+def start_ceph() -> tuple[Any, Server, str, dict[str, int]]:
+    """A Ceph RGW (tests/support/ceph.py) as the backend: the cluster, the backend as a
+    ``Server``, the fronts' config, and its gateway's and OSD's pids. The bench's own
+    client signs with the cluster's keys."""
+    sys.path.insert(0, str(HERE / "tests"))
+    from botocore.auth import SigV4Auth
+    from botocore.credentials import Credentials
+
+    import bench.client as bc
+    from support.ceph import CephCluster  # type: ignore[import-not-found]
+
+    why = CephCluster.unavailable()
+    if why:
+        sys.exit(f"no Ceph here: {why}")
+    cluster = CephCluster.start_new()
+    backend = Server("ceph", None, cluster.endpoint,  # type: ignore[arg-type]
+                     Path("/nonexistent"))
+    bc._SIGNER = SigV4Auth(Credentials(cluster.access_key, cluster.secret_key), "s3",
+                           "us-east-1")
+    pids = {name.split(".")[0].replace("client", "rgw"): proc.pid
+            for name, proc in cluster.procs.items()
+            if name.startswith(("client.rgw", "osd"))}
+    return cluster, backend, backend_config(backend, cluster.access_key,
+                                            cluster.secret_key), pids
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -175,6 +218,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--mib", type=int, default=256)
     ap.add_argument("--tree", default="", help="the other front's code from this directory")
+    ap.add_argument("--ceph", action="store_true", help="a Ceph RGW as the backend")
     args = ap.parse_args(argv)
     other = Path(tempfile.mkdtemp(prefix="aisfs-ab-"))
     if args.tree:
@@ -185,17 +229,24 @@ def main(argv: list[str] | None = None) -> None:
                                  check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(other)], input=archive, check=True)
     servers: list[Server] = []
+    cluster: Any = None
     try:
-        backend = start_tree(HERE, None)
-        servers.append(backend)
-        cfg = backend_config(backend, "FAKEKEY", "FAKESECRET")
+        if args.ceph:
+            cluster, backend, cfg, backend_pids = start_ceph()
+        else:
+            backend = start_tree(HERE, None)
+            servers.append(backend)
+            cfg = backend_config(backend, "FAKEKEY", "FAKESECRET")
+            backend_pids = {"backend": backend.proc.pid}
         fronts = {"this": start_tree(HERE, cfg), args.against: start_tree(other, cfg)}
         servers += fronts.values()
         runs = run(fronts, backend, set(args.only.split(",")), args.rounds,
-                   args.mib * MiB)
+                   args.mib * MiB, backend_pids)
     finally:
         for s in servers:
             s.stop()
+        if cluster is not None:
+            cluster.stop()
         shutil.rmtree(other, ignore_errors=True)
     print()
     runs.show()

@@ -29,6 +29,7 @@ import functools
 import hashlib
 import html
 import re
+import socket
 import ssl
 import sys
 import time
@@ -43,6 +44,8 @@ from ..errors import S3Error
 from ..s3.signing_keys import SigningKeyCache, sign
 from ..s3.sigv4 import ALGORITHM, string_to_sign
 from ..store.types import STORED_HEADERS
+from .direct_io import BLOCK as ALIGN
+from .direct_io import address
 from .errors import backend_error
 from .retry import backoff
 from .settings import S3Settings
@@ -52,6 +55,7 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 HEAD_LIMIT = 64 * 1024  # bytes of a response's head, at most
 ERROR_LIMIT = 64 * 1024  # bytes of a GET's error document read here (more: botocore)
 RECEIVE = 4 * 1024 * 1024  # bytes asked of the socket per receive of a body
+LOWAT = 1024 * 1024  # a body's socket wakes the loop once this much came (SO_RCVLOWAT)
 WHERE_KEPT = 4096  # request targets kept (``LeanClient._where``)
 _STATUS_CODES = {304: "NotModified", 404: "NoSuchKey", 412: "PreconditionFailed"}
 _META = "x-amz-meta-"
@@ -74,6 +78,7 @@ class Fallback(Exception):
 class _Conn:
     stream: trio.abc.Stream
     buf: bytearray = field(default_factory=bytearray)  # received, not yet taken
+    lowat: int = 1  # the socket's SO_RCVLOWAT (``LeanBody._receive``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,10 +347,22 @@ class Buffers:
         for buf in self._kept:
             if sys.getrefcount(buf) == _FREE_REFS:
                 return buf
-        buf = bytearray(n)
+        buf = aligned(n)
         if len(self._kept) < self.KEPT:
             self._kept.append(buf)
         return buf
+
+
+def aligned(n: int) -> bytearray:
+    """A ``bytearray`` of ``n`` bytes whose data starts on a ``direct_io.BLOCK`` boundary:
+    a fill's piece is a chunk the store writes with O_DIRECT straight from it (no copy
+    into an aligned buffer first). One ``ALIGN`` more is allocated and the start cut off:
+    CPython's ``del buf[:k]`` moves the buffer's logical start (no copy), and a cut of
+    less than half at the end only sets its length."""
+    buf = bytearray(n + ALIGN)
+    del buf[:-address(buf) % ALIGN]
+    del buf[n:]
+    return buf
 
 
 def _free_refs() -> int:
@@ -411,6 +428,7 @@ class LeanBody:
         while got < n:
             with trio.fail_after(timeout):
                 if sock is not None:
+                    _wake_at(conn, sock, self._left - got)
                     k = await sock.recv_into(view[got:n])
                 else:
                     data = await conn.stream.receive_some(min(n - got, RECEIVE))
@@ -432,6 +450,18 @@ class LeanBody:
             await self._client._release(conn, self._keep)
         else:
             await _close(conn)
+
+
+def _wake_at(conn: _Conn, sock: trio.socket.SocketType, left: int) -> None:
+    """The socket wakes the loop once ``LOWAT`` bytes came while that much of the body is
+    left, then at every byte (as for a response head). A receive wakes the loop every
+    ~0.1-0.6 MiB on loopback otherwise: each wake-up is a trip through trio's scheduler
+    (the front's Python share of a cold GET). The kernel raises the receive buffer to
+    hold ``LOWAT``; it also wakes the loop when its window closes, so no wait stalls."""
+    want = LOWAT if left >= LOWAT else 1
+    if want != conn.lowat:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, want)
+        conn.lowat = want
 
 
 async def _read_head(conn: _Conn) -> _Head:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from aisfs.backend import direct_io
+from aisfs.backend.lean import aligned
 from aisfs.store.files import FILE_MODE
 
 MiB = 1024 * 1024
@@ -54,3 +55,16 @@ def test_a_file_system_without_o_direct(tmp_path: Path) -> None:
         for p in where.iterdir():
             p.unlink()
         where.rmdir()
+
+
+@pytest.mark.parametrize("size", [8 * MiB, 8 * MiB - 7, 2 * MiB + 4096])
+def test_an_aligned_piece_written_from_itself(tmp_path: Path, size: int) -> None:
+    """A fill's piece (lean.py's ``aligned`` buffer) starts on a block: its whole blocks
+    go to the file straight from it, a short last block from a padded copy."""
+    piece = aligned(size)
+    assert len(piece) == size and direct_io.address(piece) % direct_io.BLOCK == 0
+    piece[:] = os.urandom(size)
+    tmp = str(tmp_path / "chunk.tmp")
+    direct_io.write_tmp_direct(tmp, piece, True)
+    assert Path(tmp).read_bytes() == piece
+    piece += b"x"  # no export of it is left behind
