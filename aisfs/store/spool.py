@@ -43,7 +43,7 @@ import xxhash
 from ..errors import S3Error, unwrap
 from . import layout
 from .digest import Digest
-from .files import FILE_MODE, write_all
+from .files import FILE_MODE, write_all, write_tmp
 from .mountpath import Mountpath
 from .space import is_full_error
 from .threads import run_sync
@@ -61,17 +61,7 @@ def copy_file(src: str, dst: str, size: int, fsync: bool) -> None:
     kernel (copy_file_range, else sendfile), fsynced if asked; no file on failure."""
     fd_in = os.open(src, os.O_RDONLY)
     try:
-        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-        try:
-            _copy_range(fd_in, fd, size)
-            if fsync:
-                os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                os.unlink(dst)
-            raise
-        os.close(fd)
+        write_tmp(dst, b"", fsync, write=lambda fd, _: _copy_range(fd_in, fd, size))
     finally:
         os.close(fd_in)
 
