@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.client import Conn, sign
+from bench.revisions import checkout
 from bench.servers import free_port
 from bench.small_requests import HERE, cpu_seconds, start
 
@@ -202,34 +203,29 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--gets", type=int, default=6, help="GETs per client thread per round")
     ap.add_argument("--no-sigv4", action="store_true", help="open nodes, unsigned GETs")
     args = ap.parse_args(argv)
-    other = Path(tempfile.mkdtemp(prefix="aisfs-against-")) / "tree"
-    subprocess.run(["git", "-C", str(HERE), "worktree", "add", "--detach", str(other),
-                    args.against], check=True, capture_output=True)
-    files = Path(tempfile.mkdtemp(prefix="big-get-"))
-    (files / "big").write_bytes(os.urandom(SIZE))
-    files.chmod(0o755)  # nginx's worker runs as another user
-    (files / "big").chmod(0o644)
-    targets: list[Target] = []
-    try:
-        for name, tree in (("this tree", HERE), (args.against, other)):
-            targets.append(node_target(name, tree, not args.no_sigv4))
-        found = nginx_target(files)
-        targets += [found] if found is not None else []
-        targets.append(sendfile_target(files))
-        time.sleep(1.1)  # past the racy second of the chunks just written (verified.py)
-        for t in targets:
-            measure(t, 1)  # warm: the page cache, the nodes' verified copies
-        for r in range(args.rounds):
-            for t in targets if r % 2 == 0 else targets[::-1]:
-                measure(t, args.gets)
-        report(targets, args)
-    finally:
-        for t in targets:
-            t.stop()
-        subprocess.run(["git", "-C", str(HERE), "worktree", "remove", "--force", str(other)],
-                       check=False, capture_output=True)
-        shutil.rmtree(other.parent, ignore_errors=True)
-        shutil.rmtree(files, ignore_errors=True)
+    with checkout(args.against) as other:
+        files = Path(tempfile.mkdtemp(prefix="big-get-"))
+        (files / "big").write_bytes(os.urandom(SIZE))
+        files.chmod(0o755)  # nginx's worker runs as another user
+        (files / "big").chmod(0o644)
+        targets: list[Target] = []
+        try:
+            for name, tree in (("this tree", HERE), (args.against, other)):
+                targets.append(node_target(name, tree, not args.no_sigv4))
+            found = nginx_target(files)
+            targets += [found] if found is not None else []
+            targets.append(sendfile_target(files))
+            time.sleep(1.1)  # past the racy second of the chunks just written (verified.py)
+            for t in targets:
+                measure(t, 1)  # warm: the page cache, the nodes' verified copies
+            for r in range(args.rounds):
+                for t in targets if r % 2 == 0 else targets[::-1]:
+                    measure(t, args.gets)
+            report(targets, args)
+        finally:
+            for t in targets:
+                t.stop()
+            shutil.rmtree(files, ignore_errors=True)
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (1, 5 min)")
 
 

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .revisions import checkout
 from .small_deletes import BODY, _parallel
 from .small_requests import HERE, Node, cpu_seconds, start
 
@@ -193,19 +194,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--instructions", type=int, default=0, metavar="N",
                     help="also N PUTs per tree under callgrind: instructions per PUT")
     args = ap.parse_args(argv)
-    other = Path(tempfile.mkdtemp(prefix="aisfs-against-")) / "tree"
-    subprocess.run(["git", "-C", str(HERE), "worktree", "add", "--detach", str(other),
-                    args.against], check=True, capture_output=True)
-    trees = {"this tree": HERE, args.against: other}
-    try:
+    with checkout(args.against) as other:
+        trees = {"this tree": HERE, args.against: other}
         if args.rounds > 0:
             rounds(trees, args)
         for name, tree in trees.items() if args.instructions else ():
             instructions(name, tree, args.instructions, args.sigv4, args.payload_sha256)
-    finally:
-        subprocess.run(["git", "-C", str(HERE), "worktree", "remove", "--force", str(other)],
-                       check=False, capture_output=True)
-        shutil.rmtree(other.parent, ignore_errors=True)
 
 
 if __name__ == "__main__":

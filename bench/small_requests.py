@@ -48,7 +48,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent.parent
+from bench.revisions import HERE, checkout
+
 TICK = os.sysconf("SC_CLK_TCK")
 SEQUENTIAL = 300  # requests of the --instructions run
 SIGV4_CONFIG = """
@@ -266,11 +267,8 @@ def main(argv: list[str] | None = None) -> None:
                  *(["valgrind"] if args.instructions else [])):
         if shutil.which(tool) is None:
             raise SystemExit(f"bench small needs {tool}")
-    other = Path(tempfile.mkdtemp(prefix="aisfs-against-")) / "tree"
-    subprocess.run(["git", "-C", str(HERE), "worktree", "add", "--detach", str(other),
-                    args.against], check=True, capture_output=True)
-    trees = {"this tree": HERE, args.against: other}
-    try:
+    with checkout(args.against) as other:
+        trees = {"this tree": HERE, args.against: other}
         if args.delete:
             from .small_deletes import run_deletes
 
@@ -282,10 +280,6 @@ def main(argv: list[str] | None = None) -> None:
                 syscalls(name, tree, args.sigv4)
             if args.instructions:
                 instructions(name, tree, args.head, args.sigv4)
-    finally:
-        subprocess.run(["git", "-C", str(HERE), "worktree", "remove", "--force", str(other)],
-                       check=False, capture_output=True)
-        shutil.rmtree(other.parent, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from bench.client import stamp_piece
+from bench.revisions import HERE, checkout
 
 MiB = 1024 * 1024
 KEY = os.urandom(32)
@@ -100,7 +101,6 @@ def cpu_seconds(pid: int, thread: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-HERE = Path(__file__).resolve().parents[1]
 CONFIG = "[store]\nfsync = false\n[s3]\nsse_c_over_http = true\n"
 KINDS = ("PUT", "GET first", "GET again")
 
@@ -232,13 +232,6 @@ def main(argv: list[str]) -> None:
     if not args.against:
         run({"this tree": HERE}, args)
     else:
-        other = Path(tempfile.mkdtemp(prefix="aisfs-against-")) / "tree"
-        subprocess.run(["git", "-C", str(HERE), "worktree", "add", "--detach", str(other),
-                        args.against], check=True, capture_output=True)
-        try:
+        with checkout(args.against) as other:
             run({"this tree": HERE, args.against: other}, args)
-        finally:
-            subprocess.run(["git", "-C", str(HERE), "worktree", "remove", "--force",
-                            str(other)], check=False, capture_output=True)
-            shutil.rmtree(other.parent, ignore_errors=True)
     print(f"load after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")

@@ -16,14 +16,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import shutil
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 from bench.big_get import Target, measure, node_target, report
-from bench.small_requests import HERE
+from bench.revisions import HERE, checkout
 
 
 def v1_of(s3: Target, name: str) -> Target:
@@ -39,33 +35,28 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--gets", type=int, default=4, help="GETs per client thread per round")
     ap.add_argument("--no-sigv4", action="store_true", help="open nodes, unsigned GETs")
     args = ap.parse_args(argv)
-    other = Path(tempfile.mkdtemp(prefix="aisfs-against-")) / "tree"
-    subprocess.run(["git", "-C", str(HERE), "worktree", "add", "--detach", str(other),
-                    args.against], check=True, capture_output=True)
-    nodes: list[Target] = []
-    try:
-        this = node_target("this tree", HERE, not args.no_sigv4)
-        nodes.append(this)
-        base = node_target(args.against, other, not args.no_sigv4)
-        nodes.append(base)
-        targets = [v1_of(this, "/v1 this"), v1_of(base, f"/v1 {args.against}"),
-                   dataclasses.replace(this, name="S3 this", rates=[], cpu=[])]
-        time.sleep(1.1)  # past the racy second of the chunks just written (verified.py)
-        for t in targets:
-            measure(t, 1)  # warm: the page cache, verified copies, whole checksums
-            measure(t, 1)
-        for r in range(args.rounds):
-            for t in targets if r % 2 == 0 else targets[::-1]:
-                measure(t, args.gets)
-        for t in targets:
-            del t.rates[:2], t.cpu[:2]
-        report(targets, args)
-    finally:
-        for t in nodes:
-            t.stop()
-        subprocess.run(["git", "-C", str(HERE), "worktree", "remove", "--force", str(other)],
-                       check=False, capture_output=True)
-        shutil.rmtree(other.parent, ignore_errors=True)
+    with checkout(args.against) as other:
+        nodes: list[Target] = []
+        try:
+            this = node_target("this tree", HERE, not args.no_sigv4)
+            nodes.append(this)
+            base = node_target(args.against, other, not args.no_sigv4)
+            nodes.append(base)
+            targets = [v1_of(this, "/v1 this"), v1_of(base, f"/v1 {args.against}"),
+                       dataclasses.replace(this, name="S3 this", rates=[], cpu=[])]
+            time.sleep(1.1)  # past the racy second of the chunks just written (verified.py)
+            for t in targets:
+                measure(t, 1)  # warm: the page cache, verified copies, whole checksums
+                measure(t, 1)
+            for r in range(args.rounds):
+                for t in targets if r % 2 == 0 else targets[::-1]:
+                    measure(t, args.gets)
+            for t in targets:
+                del t.rates[:2], t.cpu[:2]
+            report(targets, args)
+        finally:
+            for t in nodes:
+                t.stop()
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (1, 5 min)")
 
 
