@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.client import Conn, sign
-from bench.revisions import checkout
+from bench.revisions import HERE, checkout
 from bench.servers import free_port
-from bench.small_requests import HERE, cpu_seconds, start
+from bench.small_requests import cpu_seconds, start
 
 MiB = 1024 * 1024
 SIZE = 64 * MiB

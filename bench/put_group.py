@@ -31,9 +31,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .revisions import checkout
+from .revisions import HERE, checkout
 from .small_deletes import BODY, _parallel
-from .small_requests import HERE, Node, cpu_seconds, start
+from .small_requests import Node, cpu_seconds, start
 
 
 def _put(signed: dict[str, dict[str, str]]) -> Any:
