@@ -228,7 +228,8 @@ def run_deletes(trees: dict[str, Path], args: argparse.Namespace,
 def main(argv: list[str] | None = None) -> None:
     """``python -m bench small_deletes [--tree DIR]``: this tree alone, or beside the
     checkout in DIR (no git worktree made); SigV4 on unless ``--open``."""
-    from .small_requests import HERE, start
+    from .revisions import HERE
+    from .small_requests import start
 
     ap = argparse.ArgumentParser(prog="bench small_deletes", description=__doc__.split("\n\n")[0])
     ap.add_argument("--tree", type=Path, help="another checkout to run beside this tree")
