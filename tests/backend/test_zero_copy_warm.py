@@ -23,6 +23,7 @@ from aisfs.backend.remote import RemoteRead
 from aisfs.store import Store
 from aisfs.store.chunks import StoreCorruption
 from aisfs.store.reader import FileSegment
+from support.damage import flip_in_place
 from support.moto import MotoServer
 from support.node import NodeProcess, new_node
 
@@ -65,17 +66,6 @@ async def read_pieces(read: RemoteRead) -> tuple[bytes, int]:
 def chunk_files(roots: list[Path]) -> list[Path]:
     return sorted(p for root in roots for p in root.rglob("*")
                   if p.is_file() and "chunks" in p.parts)
-
-
-def flip_in_place(path: Path, at: int) -> None:
-    """Flip one byte and put the mtime back (the ctime still moves)."""
-    st = path.stat()
-    with open(path, "r+b") as f:
-        f.seek(at)
-        byte = f.read(1)
-        f.seek(at)
-        f.write(bytes([byte[0] ^ 0x10]))
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 def first_chunk(roots: list[Path], data: bytes) -> Path:

@@ -23,6 +23,7 @@ from aisfs.config import NodeConfig
 from aisfs.store import Store, StoreConfig, open_store
 from aisfs_node.app import NodeApp
 from aisfs_node.http import ZEROCOPY
+from support.damage import flip_in_place
 from support.node import NodeProcess
 
 from .conftest import start, stop_and_check
@@ -91,17 +92,6 @@ def chunk_files(roots: list[Path]) -> dict[bytes, Path]:
             if p.is_file() and "chunks" in p.parts}
 
 
-def flip(path: Path, at: int) -> None:
-    """Flip one byte in place and put the mtime back (the ctime still moves)."""
-    st = path.stat()
-    with open(path, "r+b") as f:
-        f.seek(at)
-        byte = f.read(1)
-        f.seek(at)
-        f.write(bytes([byte[0] ^ 0x10]))
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-
-
 async def put_settled(app: NodeApp, bucket: str, key: str, data: bytes) -> None:
     create = json.dumps({"action": "create-bck"}).encode()
     assert (await call(app, "POST", f"/v1/buckets/{bucket}", create)).status in (200, 409)
@@ -138,14 +128,14 @@ async def test_v1_get_flipped_byte_is_not_sent(store: Store) -> None:
     for _ in range(2):
         assert (await call(app, "GET", "/v1/objects/zflip/k")).body == data
     path = chunk_files(store.config.mountpaths)[data[CHUNK : 2 * CHUNK]]
-    flip(path, CHUNK // 2)
+    flip_in_place(path, CHUNK // 2)
     # found mid-response: cut after the good first chunk, not one wrong byte sent
     cut = await call(app, "GET", "/v1/objects/zflip/k")
     assert cut.status == 200 and cut.body == data[:CHUNK]
     # found first (a range from the bad chunk): a clean 500
     ranged = await call(app, "GET", "/v1/objects/zflip/k", headers={"Range": f"bytes={CHUNK}-"})
     assert ranged.status == 500
-    flip(path, CHUNK // 2)  # put back: read and verified again, then sent from the file
+    flip_in_place(path, CHUNK // 2)  # put back: read and verified again, then sent from the file
     await trio.sleep(1.1)
     assert (await call(app, "GET", "/v1/objects/zflip/k")).body == data
     again = await call(app, "GET", "/v1/objects/zflip/k")
@@ -201,7 +191,7 @@ def test_v1_get_over_a_node(tmp_path: Path, auth: str) -> None:
         assert r.status_code == 206 and r.content == data[lo : hi + 1]
         files = chunk_files(proc.mountpaths)
         path = files[data[2 * CHUNK : 3 * CHUNK]]
-        flip(path, 7)
+        flip_in_place(path, 7)
         url = f"{proc.url}/v1/objects/znode/k"
         got = bytearray()  # the third chunk is bad: cut before it, no wrong byte sent
         with pytest.raises(httpx.RemoteProtocolError), httpx.stream("GET", url, timeout=60,
@@ -210,7 +200,7 @@ def test_v1_get_over_a_node(tmp_path: Path, auth: str) -> None:
             for part in r.iter_bytes():
                 got += part
         assert len(got) < SIZE and got == data[: len(got)]
-        flip(path, 7)
+        flip_in_place(path, 7)
         assert v1(proc, auth, "GET", "/v1/objects/znode/k").content == data
     finally:
         stop_and_check(proc)

@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from support.damage import flip_in_place
 from support.node import NodeProcess, start_node
 
 MiB = 1024 * 1024
@@ -42,18 +43,6 @@ def request(node: NodeProcess, method: str, path: str, body: bytes | None = None
 def chunk_files(node: NodeProcess) -> list[Path]:
     return sorted(p for mp in node.mountpaths for p in mp.rglob("*")
                   if p.is_file() and "chunks" in p.parts)
-
-
-def flip_in_place(path: Path, at: int) -> None:
-    """Flip one byte in place and put the mtime back, as a careless tool would: the
-    ctime still moves (it cannot be set from user space)."""
-    st = path.stat()
-    with open(path, "r+b") as f:
-        f.seek(at)
-        byte = f.read(1)
-        f.seek(at)
-        f.write(bytes([byte[0] ^ 0x10]))
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 def put_and_settle(node: NodeProcess, key: str, data: bytes) -> None:
