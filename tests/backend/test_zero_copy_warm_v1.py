@@ -10,11 +10,12 @@ import os
 from pathlib import Path
 
 import trio
-from native.test_zero_copy_get import call, chunk_files, flip
+from native.test_zero_copy_get import call, chunk_files
 
 from aisfs.config import NodeConfig
 from aisfs_node.app import NodeApp
 from aisfs_node.native.remote import RemoteNative
+from support.damage import flip_in_place
 
 from .conftest import Front
 from .test_zero_copy_warm import SIZE
@@ -48,6 +49,6 @@ async def test_v1_warm_get_sends_file_segments(moto_front: Front) -> None:  # no
     plain = await call(app, "GET", url, zero_copy=False)  # TLS, Hypercorn: bytes
     assert plain.body == data and plain.segments == 0
     first_chunk: Path = chunk_files(list(f.store.config.mountpaths))[data[:CHUNK]]
-    flip(first_chunk, CHUNK // 2)
+    flip_in_place(first_chunk, CHUNK // 2)
     again = await call(app, "GET", url)  # found bad: fetched from the backend again
     assert again.status == 200 and again.body == data and again.segments == 0
