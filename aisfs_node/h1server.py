@@ -34,7 +34,7 @@ import math
 import os
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import unquote
 
@@ -442,6 +442,10 @@ class _Exchange:
             # a lone piece as it is (a fill's bytearray: b"" + it would copy it)
             out = (out + b"%x\r\n%b\r\n" % (len(body), body) if self.out_chunked
                    else out + body if out else body)
+        await self._end(out, more)
+
+    async def _end(self, out: bytes, more: bool) -> None:
+        """Write ``out``, with the chunked terminator when this was the last message."""
         if not more:
             self.finished = True
             if self.out_chunked:
@@ -465,8 +469,14 @@ class _Exchange:
             return None
 
     async def _write(self, out: bytes) -> None:
-        try:
+        with self._client_gone():
             await self.conn.send_small(out)
+
+    @contextlib.contextmanager
+    def _client_gone(self) -> Iterator[None]:
+        """A network error while answering: the connection closes, ClientGone raised."""
+        try:
+            yield
         except _NET_ERRORS as e:
             self.close = True
             raise ClientGone(str(e) or type(e).__name__) from None
@@ -493,18 +503,10 @@ class _Exchange:
                 out += b"%x\r\n" % count
             if out:
                 await self._write(out)
-            try:
+            with self._client_gone():
                 await self.conn.send_file(fd, offset, count)
-            except _NET_ERRORS as e:
-                self.close = True
-                raise ClientGone(str(e) or type(e).__name__) from None
             out = b"\r\n" if self.out_chunked else b""
-        if not more:
-            self.finished = True
-            if self.out_chunked:
-                out += b"0\r\n\r\n"
-        if out:
-            await self._write(out)
+        await self._end(out, more)
 
     def _head(self, first: bytes, more: bool) -> bytes:
         headers = self.headers
@@ -534,10 +536,8 @@ class _Exchange:
                             chunked=False, close=True)
         if body_allowed(self.head.method, 500):
             out += body
-        try:
+        with self._client_gone():
             await self.conn.stream.send_all(out)
-        except _NET_ERRORS as e:
-            raise ClientGone(str(e) or type(e).__name__) from None
 
     async def _drain(self) -> None:
         """Read and drop the rest of an unread body for a while, so closing doesn't
