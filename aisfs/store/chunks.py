@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import xxhash
 
 from . import layout
-from .files import fsync_dir, read_file, write_tmp
+from .files import fdatasync_file, fsync_dir, read_file, write_tmp
 from .mountpath import Mountpath
 from .mountpaths import MountpathSet
 from .space import FullMarks, insufficient_storage, is_full_error
@@ -57,14 +57,6 @@ def _holds(path: str, data: Data) -> bool:
     if isinstance(data, Spooled):
         return data.same_as(path)
     return read_file(path) == data
-
-
-def _fdatasync(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fdatasync(fd)
-    finally:
-        os.close(fd)
 
 
 GOOD, MISSING, UNREADABLE, CORRUPT = "good", "missing", "unreadable", "corrupt"
@@ -203,7 +195,7 @@ class ChunkStore:
             if same:
                 have.add(mp)
                 if cid in self._unsynced:  # a sync=False writer's, not yet durable
-                    _fdatasync(path)
+                    fdatasync_file(path)
                 # its first writer may not have fsynced the directory entry yet: our
                 # commit must not depend on that, so we fsync it too (cheap if clean)
                 dirs.add(os.path.dirname(path))
@@ -313,7 +305,7 @@ class ChunkStore:
             for mp in self.mps.live():
                 path = layout.chunk_path(mp.root, cid)
                 try:
-                    _fdatasync(path)
+                    fdatasync_file(path)
                 except FileNotFoundError:
                     continue
                 except OSError:

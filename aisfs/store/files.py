@@ -20,12 +20,24 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 
 
-def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+def _sync_path(path: str, flags: int, sync: Callable[[int], None]) -> None:
+    fd = os.open(path, os.O_RDONLY | flags)
     try:
-        os.fsync(fd)
+        sync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_dir(path: str) -> None:
+    _sync_path(path, os.O_DIRECTORY, os.fsync)
+
+
+def fsync_file(path: str) -> None:
+    _sync_path(path, 0, os.fsync)
+
+
+def fdatasync_file(path: str) -> None:
+    _sync_path(path, 0, os.fdatasync)
 
 
 def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:

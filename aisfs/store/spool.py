@@ -43,7 +43,7 @@ import xxhash
 from ..errors import S3Error, unwrap
 from . import layout
 from .digest import Digest
-from .files import FILE_MODE, write_all, write_tmp
+from .files import FILE_MODE, fsync_file, write_all, write_tmp
 from .mountpath import Mountpath
 from .space import is_full_error
 from .threads import run_sync
@@ -118,7 +118,7 @@ class Spooled:
             else:
                 try:
                     if fsync:
-                        _fsync_path(tmp)
+                        fsync_file(tmp)
                 except BaseException:
                     with contextlib.suppress(OSError):
                         os.unlink(tmp)
@@ -130,14 +130,6 @@ class Spooled:
     def discard(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
-
-
-def _fsync_path(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Places(Protocol):
