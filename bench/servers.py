@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -39,23 +40,29 @@ class Server:
 
 
 def start_node(
-    extra: list[str] | None = None, mountpaths: int = 2, config: str | None = None
+    extra: list[str] | None = None, mountpaths: int = 2, config: str | None = None,
+    tree: Path | None = None, wrapper: list[str] | None = None,
 ) -> Server:
+    """A node (of ``tree``, another checkout, when given: run from it, on its
+    PYTHONPATH), its command after ``wrapper`` (valgrind...), waited for until ready."""
     work = Path(tempfile.mkdtemp(prefix="aisfs-bench-"))
     ready = work / "ready.json"
     if config is not None:
         (work / "node.toml").write_text(config)
         extra = [*(extra or []), "--config", str(work / "node.toml")]
-    cmd = [sys.executable, "-m", "aisfs", "node", "run", "--listen", "127.0.0.1:0",
-           "--index-dir", str(work / "index"), "--ready-file", str(ready),
-           "--log-level", "warning"]
+    cmd = [*(wrapper or []), sys.executable, "-m", "aisfs", "node", "run",
+           "--listen", "127.0.0.1:0", "--index-dir", str(work / "index"),
+           "--ready-file", str(ready), "--log-level", "warning"]
     for i in range(mountpaths):
         cmd += ["--mountpath", str(work / f"mp{i + 1}")]
+    env = None if tree is None else dict(os.environ, PYTHONPATH=str(tree))
     log = open(work / "node.log", "wb")  # noqa: SIM115 - handed to the child
-    proc = subprocess.Popen(cmd + (extra or []), stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
+    proc = subprocess.Popen(cmd + (extra or []), cwd=tree, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 300  # a node under valgrind, on a loaded machine
     while not ready.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
             raise RuntimeError((work / "node.log").read_text())
         time.sleep(0.05)
     url = json.loads(ready.read_text())["urls"][0]

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import re
 import shutil
@@ -49,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.revisions import HERE, checkout
+from bench.servers import start_node
 
 TICK = os.sysconf("SC_CLK_TCK")
 SEQUENTIAL = 300  # requests of the --instructions run
@@ -88,25 +88,8 @@ class Node:
 
 def start(tree: Path, wrapper: list[str] | None = None, sigv4: bool = False) -> Node:
     """A node from ``tree`` holding bucket ``bench`` with one 4 KiB object ``obj``."""
-    work = Path(tempfile.mkdtemp(prefix="aisfs-small-"))
-    ready = work / "ready.json"
-    cmd = [*(wrapper or []), sys.executable, "-m", "aisfs", "node", "run",
-           "--listen", "127.0.0.1:0", "--index-dir", str(work / "index"),
-           "--ready-file", str(ready), "--log-level", "warning",
-           "--mountpath", str(work / "mp1"), "--mountpath", str(work / "mp2")]
-    if sigv4:
-        (work / "node.toml").write_text(SIGV4_CONFIG)
-        cmd += ["--config", str(work / "node.toml")]
-    log = open(work / "node.log", "wb")  # noqa: SIM115 - handed to the child
-    proc = subprocess.Popen(cmd, cwd=tree, env=dict(os.environ, PYTHONPATH=str(tree)),
-                            stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 300
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError((work / "node.log").read_text())
-        time.sleep(0.1)
-    s3 = json.loads(ready.read_text())["urls"][0] + "/s3"
+    server = start_node(config=SIGV4_CONFIG if sigv4 else None, tree=tree, wrapper=wrapper)
+    proc, s3, work = server.proc, server.s3_url, server.workdir
     node = Node(proc, s3 + "/bench/obj", work, sigv4)
     for path, body in (("/bench", b""), ("/bench/obj", os.urandom(4096))):
         headers = Node(proc, s3 + path, work, sigv4).headers("PUT")

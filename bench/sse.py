@@ -24,13 +24,11 @@ import argparse
 import base64
 import hashlib
 import http.client
-import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +36,7 @@ from urllib.parse import urlparse
 
 from bench.client import stamp_piece
 from bench.revisions import HERE, checkout
+from bench.servers import start_node
 
 MiB = 1024 * 1024
 KEY = os.urandom(32)
@@ -141,27 +140,12 @@ class Node:
 
 def start(name: str, tree: Path) -> Node:
     """A node of ``tree`` (fsync off, SSE-C allowed over HTTP) with bucket ``ssebench``."""
-    work = Path(tempfile.mkdtemp(prefix="aisfs-sse-"))
-    ready = work / "ready.json"
-    (work / "node.toml").write_text(CONFIG)
-    cmd = [sys.executable, "-m", "aisfs", "node", "run", "--listen", "127.0.0.1:0",
-           "--index-dir", str(work / "index"), "--ready-file", str(ready),
-           "--log-level", "warning", "--config", str(work / "node.toml"),
-           "--mountpath", str(work / "mp1"), "--mountpath", str(work / "mp2")]
-    log = open(work / "node.log", "wb")  # noqa: SIM115 - handed to the child
-    proc = subprocess.Popen(cmd, cwd=tree, env=dict(os.environ, PYTHONPATH=str(tree)),
-                            stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 300
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError((work / "node.log").read_text())
-        time.sleep(0.1)
-    u = urlparse(json.loads(ready.read_text())["urls"][0] + "/s3")
+    server = start_node(config=CONFIG, tree=tree)
+    u = urlparse(server.s3_url)
     conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port or 80, timeout=600)
     conn.request("PUT", f"{u.path}/ssebench")
     conn.getresponse().read()
-    return Node(name, proc, work, conn, f"{u.path}/ssebench")
+    return Node(name, server.proc, server.workdir, conn, f"{u.path}/ssebench")
 
 
 def one_round(nodes: list[Node], order: list[str], r: int, args: argparse.Namespace) -> None:
