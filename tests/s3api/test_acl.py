@@ -25,6 +25,7 @@ from support.access import (
     curl,
     denied,
     error_of,
+    grants,
     start,
     user_id,
 )
@@ -38,11 +39,6 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Any:
     n = start(tmp_path_factory.mktemp("acl"))
     yield n
     assert n.stop() == 0
-
-
-def grants(acl: dict[str, Any]) -> set[tuple[str, str]]:
-    return {(g["Grantee"].get("URI") or g["Grantee"].get("ID"), g["Permission"])
-            for g in acl["Grants"]}
 
 
 def test_public_read_bucket_and_object_with_plain_curl(node: NodeProcess) -> None:

@@ -16,7 +16,18 @@ from typing import Any
 
 import pytest
 
-from support.access import ALICE, ALL_USERS, BOB, client, curl, denied, error_of, start, user_id
+from support.access import (
+    ALICE,
+    ALL_USERS,
+    BOB,
+    client,
+    curl,
+    denied,
+    error_of,
+    grants,
+    start,
+    user_id,
+)
 from support.node import NodeProcess, new_node
 
 
@@ -25,11 +36,6 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Any:
     n = start(tmp_path_factory.mktemp("aclv"))
     yield n
     assert n.stop() == 0
-
-
-def grants(acl: dict[str, Any]) -> set[tuple[str, str]]:
-    return {(g["Grantee"].get("URI") or g["Grantee"].get("ID"), g["Permission"])
-            for g in acl["Grants"]}
 
 
 def versioned(c: Any, bucket: str, **create: Any) -> None:

@@ -54,6 +54,12 @@ def client(node: NodeProcess, key: tuple[str, str] | None) -> Any:
         aws_secret_access_key=key[1], config=Config(retries={"max_attempts": 1}))
 
 
+def grants(acl: dict[str, Any]) -> set[tuple[str, str]]:
+    """(grantee's URI or id, permission) of each grant of a Get*Acl answer."""
+    return {(g["Grantee"].get("URI") or g["Grantee"].get("ID"), g["Permission"])
+            for g in acl["Grants"]}
+
+
 def error_of(call: Any, **kw: Any) -> tuple[str, int]:
     with pytest.raises(ClientError) as e:
         call(**kw)
