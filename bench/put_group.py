@@ -22,7 +22,6 @@ import argparse
 import hashlib
 import http.client
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -33,7 +32,7 @@ from typing import Any
 
 from .revisions import HERE, checkout
 from .small_deletes import BODY, _parallel
-from .small_requests import Node, cpu_seconds, start
+from .small_requests import Node, callgrind_total, cpu_seconds, start
 
 
 def _put(signed: dict[str, dict[str, str]]) -> Any:
@@ -174,11 +173,7 @@ def instructions(name: str, tree: Path, n: int, sigv4: bool, payload: bool) -> N
                        check=True, capture_output=True)
     finally:
         node.stop()
-    total = 0  # one file per dump, callgrind.out and callgrind.out.N
-    for dump in out.parent.iterdir():
-        found = re.search(r"^totals: (\d+)", dump.read_text(errors="replace"), re.M)
-        total += int(found.group(1)) if found else 0
-    shutil.rmtree(out.parent, ignore_errors=True)
+    total = callgrind_total(out.parent)
     print(f"{name:>12}: {total / n / 1e6:.3f} M instructions per PUT ({n} PUTs, 16 clients"
           f"{', SigV4' if sigv4 else ''})")
 

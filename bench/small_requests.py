@@ -98,6 +98,17 @@ def start(tree: Path, wrapper: list[str] | None = None, sigv4: bool = False) -> 
     return node
 
 
+def callgrind_total(folder: Path) -> int:
+    """The instructions counted in every callgrind dump in ``folder`` (callgrind.out and
+    callgrind.out.N, one per dump), the folder then removed."""
+    total = 0
+    for dump in folder.iterdir():
+        found = re.search(r"^totals: (\d+)", dump.read_text(errors="replace"), re.M)
+        total += int(found.group(1)) if found else 0
+    shutil.rmtree(folder, ignore_errors=True)
+    return total
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
@@ -220,11 +231,7 @@ def instructions(name: str, tree: Path, head: bool, sigv4: bool) -> None:
     finally:
         conn.close()
         node.stop()
-    total = 0  # one file per dump, callgrind.out and callgrind.out.N
-    for dump in out.parent.iterdir():
-        found = re.search(r"^totals: (\d+)", dump.read_text(errors="replace"), re.M)
-        total += int(found.group(1)) if found else 0
-    shutil.rmtree(out.parent, ignore_errors=True)
+    total = callgrind_total(out.parent)
     print(f"{name:>12}: {total / SEQUENTIAL / 1e6:.3f} M instructions per "
           f"request ({SEQUENTIAL} sequential {method}s)")
 
