@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree
 
 from bench.client import PIECE, Conn, sign, thread_conn
@@ -302,6 +303,20 @@ def cold_and_warm(backend: Server, front: Server, cpu: Cpu, rounds: int, mib_siz
     ]
 
 
+def start_ceph_backend() -> tuple[Any, Server]:
+    """A Ceph RGW (tests/support/ceph.py) started as the backend: the cluster, and the
+    backend as a ``Server`` (exits when Ceph cannot run here)."""
+    sys.path.insert(0, str(HERE / "tests"))
+    from support.ceph import CephCluster  # type: ignore[import-not-found]
+
+    why = CephCluster.unavailable()
+    if why:
+        sys.exit(f"no Ceph here: {why}")
+    cluster = CephCluster.start_new()
+    return cluster, Server("ceph", None, cluster.endpoint,  # type: ignore[arg-type]
+                           Path("/nonexistent"))
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="bench backend", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -327,15 +342,7 @@ def main(argv: list[str] | None = None) -> None:
     cluster = None
     access, secret = "FAKEKEY", "FAKESECRET"
     if args.ceph:
-        sys.path.insert(0, str(HERE / "tests"))
-        from support.ceph import CephCluster  # type: ignore[import-not-found]
-
-        why = CephCluster.unavailable()
-        if why:
-            sys.exit(f"no Ceph here: {why}")
-        cluster = CephCluster.start_new()
-        backend = Server("ceph", None, cluster.endpoint,  # type: ignore[arg-type]
-                         Path("/nonexistent"))
+        cluster, backend = start_ceph_backend()
         access, secret = cluster.access_key, cluster.secret_key
     elif args.moto:
         backend = start_moto()

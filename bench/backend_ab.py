@@ -22,7 +22,6 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from bench.backend import (
     mkbucket,
     put_unique,
     set_props,
+    start_ceph_backend,
 )
 from bench.client import Conn
 from bench.servers import Server, start_node
@@ -188,19 +188,12 @@ def start_ceph() -> tuple[Any, Server, str, dict[str, int]]:
     """A Ceph RGW (tests/support/ceph.py) as the backend: the cluster, the backend as a
     ``Server``, the fronts' config, and its gateway's and OSD's pids. The bench's own
     client signs with the cluster's keys."""
-    sys.path.insert(0, str(HERE / "tests"))
     from botocore.auth import SigV4Auth
     from botocore.credentials import Credentials
 
     import bench.client as bc
-    from support.ceph import CephCluster  # type: ignore[import-not-found]
 
-    why = CephCluster.unavailable()
-    if why:
-        sys.exit(f"no Ceph here: {why}")
-    cluster = CephCluster.start_new()
-    backend = Server("ceph", None, cluster.endpoint,  # type: ignore[arg-type]
-                     Path("/nonexistent"))
+    cluster, backend = start_ceph_backend()
     bc._SIGNER = SigV4Auth(Credentials(cluster.access_key, cluster.secret_key), "s3",
                            "us-east-1")
     pids = {name.split(".")[0].replace("client", "rgw"): proc.pid
