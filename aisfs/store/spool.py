@@ -59,11 +59,7 @@ COMPARE = 1024 * 1024  # the block a dedup comparison reads of each file
 def copy_file(src: str, dst: str, size: int, fsync: bool) -> None:
     """A new file ``dst`` holding the first ``size`` bytes of ``src``, copied in the
     kernel (copy_file_range, else sendfile), fsynced if asked; no file on failure."""
-    fd_in = os.open(src, os.O_RDONLY)
-    try:
-        write_tmp(dst, b"", fsync, write=lambda fd, _: _copy_range(fd_in, fd, size))
-    finally:
-        os.close(fd_in)
+    write_tmp(dst, b"", fsync, write=lambda fd, _: _copy_range_from(src, fd, size))
 
 
 def _copy_range(fd_in: int, fd_out: int, size: int) -> None:
