@@ -27,6 +27,7 @@ before its ``send`` returns (``zero_copy``); others get ``Sse.read_object``'s by
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import AsyncIterator
 
@@ -35,6 +36,7 @@ import trio
 from aisfs.crypto.ctr import BLOCK, CtrStream
 from aisfs.store.reader import FileSegment
 from aisfs.store.threads import Pending, start_soon
+from aisfs_node.threadsend import ThreadSend, Writer
 
 MiB = 1024 * 1024
 PIECE = 8 * MiB
@@ -128,3 +130,65 @@ async def _settle(pending: Pending[memoryview]) -> None:
     the reader does not close a descriptor it still reads."""
     with trio.CancelScope(shield=True), contextlib.suppress(Exception):
         await pending.result()
+
+
+# ---- one worker thread reads, decrypts and sends (``threadsend``) ----------------------
+
+SEND_STEP = 256 * 1024  # a step read, decrypted and sent while in the core's cache
+ON_LOOP = 64 * 1024  # bytes already in memory up to this size: decrypted on the loop
+
+
+class _Steps:
+    """The two step buffers of one GET: the ciphertext read, its plaintext (``BLOCK``
+    bytes over: OpenSSL's slack)."""
+
+    __slots__ = ("raw", "out")
+
+    def __init__(self, length: int) -> None:
+        step = min(SEND_STEP, length)
+        self.raw = memoryview(bytearray(step))
+        self.out = memoryview(bytearray(step + BLOCK))
+
+
+def send_segment(source: bytes | FileSegment, stream: CtrStream, steps: _Steps,
+                 writer: Writer) -> None:
+    """(A worker thread.) ``source`` decrypted by ``stream`` and written to ``writer``
+    step by step, each step read (a file's), decrypted and sent while in the cache."""
+    out = steps.out
+    if not isinstance(source, FileSegment):
+        view = memoryview(source)
+        step = len(steps.raw)
+        for pos in range(0, len(view), step):
+            piece = view[pos : pos + step]
+            stream.write_into(piece, out)
+            writer.send(out[: len(piece)])
+        return
+    raw = steps.raw
+    pos, count = source.offset, source.count
+    end = pos + count
+    while pos < end:
+        got = _pread_full(source.fd, raw[: min(len(raw), end - pos)], pos)
+        stream.write_into(raw[:got], out)
+        writer.send(out[:got])
+        pos += got
+
+
+async def thread_sent(
+    segments: AsyncIterator[bytes | FileSegment], stream: CtrStream, length: int
+) -> AsyncIterator[bytes | ThreadSend]:
+    """The plaintext of ``segments`` (``Reader.read_segments`` of ``length`` bytes,
+    starting where ``stream`` does), for a server that offers ``threadsend``: each
+    segment (a chunk) one job of a worker thread that reads, decrypts and writes it to
+    the socket step by step; bytes of a small object decrypted on the loop."""
+    steps = _Steps(max(1, length))
+    try:
+        async for segment in segments:
+            if not isinstance(segment, FileSegment) and len(segment) <= ON_LOOP:
+                yield stream.update(segment)
+            elif len(segment):
+                yield ThreadSend(len(segment), functools.partial(
+                    send_segment, segment, stream, steps))
+            # the server ran the job before asking for the next piece: the reader may
+            # close the segment's descriptor now
+    finally:
+        await segments.aclose()  # type: ignore[attr-defined]
