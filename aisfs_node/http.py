@@ -159,9 +159,8 @@ class Response:
     status: int = 200
     headers: list[tuple[str, str]] = field(default_factory=list)
     # pieces of a stream: bytes, or where the server takes ZEROCOPY - the response's maker
-    # asks (``zero_copy``) - a FileSegment (aisfs/store/reader.py) or a memoryview of a
-    # buffer written again once the next piece is taken (aisfs_node/s3/sse_read.py), or
-    # where it takes THREADSEND a ThreadSend (aisfs_node/threadsend.py)
+    # asks (``zero_copy``) - a FileSegment (aisfs/store/reader.py), or where it takes
+    # THREADSEND a ThreadSend (aisfs_node/threadsend.py: an encrypted GET's chunk)
     body: (bytes | AsyncIterable[bytes] | AsyncIterable[bytes | FileSegment]
            | AsyncIterable[bytes | memoryview]
            | AsyncIterable[bytes | memoryview | ThreadSend]) = b""

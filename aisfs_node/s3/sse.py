@@ -42,9 +42,8 @@ from aisfs.errors import S3Error
 from aisfs.s3._headers import Headers
 from aisfs.store.types import ObjectInfo, ObjectMeta, UploadInfo
 from aisfs.store.writer import RemoteCopy
-from aisfs_node.http import zero_copy
 from aisfs_node.s3.context import Context, Services, copy_source_version
-from aisfs_node.s3.sse_read import decrypted, thread_sent
+from aisfs_node.s3.sse_read import thread_sent
 from aisfs_node.threadsend import THREADSEND, ThreadSend
 
 log = logging.getLogger("aisfs.s3")
@@ -227,9 +226,6 @@ class Sse:
         if THREADSEND in extensions:
             segments = self.store.reader.read_segments(info, start, end)
             return thread_sent(segments, keyed.stream(info, start), end - start + 1)
-        if zero_copy(ctx.http.scope):  # a server that writes each piece before it returns
-            segments = self.store.reader.read_segments(info, start, end)
-            return decrypted(segments, keyed.stream(info, start), end - start + 1)
         return transformed(self.store.read_object(info, start, end), keyed.stream(info, start))
 
     # ---- PUT ------------------------------------------------------------------------
