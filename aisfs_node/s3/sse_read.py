@@ -3,10 +3,11 @@
 ``aisfs_node/threadsend.py``).
 
 Each chunk of the object is one job of a worker thread, which goes through it in steps
-of ``STEP`` bytes: ``preadv`` of the step into a small buffer, AES-CTR into a second
-one, and the plaintext written to the client's socket - the step stays in that core's
-cache from the read to the socket's copy, and the event loop only hands out one job per
-chunk and waits for it (docs/encryption.md, "Cost"):
+of ``STEP`` bytes: ``preadv`` of the step into a small buffer and AES-CTR from there
+(the step stays in that core's cache) into a buffer of ``SEND`` bytes, written to the
+client's socket by the same thread when full - on one core from the read to the
+socket's copy, and the event loop only hands out one job per chunk and waits for it
+(docs/encryption.md, "Cost"):
 
 - the chunk copies come from ``Reader.read_segments``, with its rules: a copy verified
   lately and unchanged since (``aisfs/store/verified.py``) is an open descriptor, read
@@ -18,9 +19,10 @@ chunk and waits for it (docs/encryption.md, "Cost"):
   for the next piece, and waits for the thread even when the request is cancelled.
 
 Measured against the pieces read and decrypted one ahead by a worker thread into two
-8 MiB buffers, sent by the loop (the previous way): ~30 % less node CPU per MiB (the
-socket's copy reads a buffer in the cache instead of one written on the other core;
-two hand-offs per piece gone) and almost nothing on the loop.
+8 MiB buffers, sent by the loop (the previous way): ~30-40 % less node CPU per MiB (the
+socket's copy reads memory this core wrote, not the other's; two hand-offs per piece
+gone) and almost nothing on the loop. Writes of 4 MiB rather than of each 256 KiB step
+cost the node no more and the client (on loopback) ~20 % less.
 """
 
 from __future__ import annotations
@@ -33,7 +35,10 @@ from aisfs.crypto.ctr import BLOCK, CtrStream
 from aisfs.store.reader import FileSegment
 from aisfs_node.threadsend import ThreadSend, Writer
 
-STEP = 256 * 1024  # read, decrypted and sent while in the core's cache (64 KiB-1 MiB: alike)
+MiB = 1024 * 1024
+
+STEP = 256 * 1024  # read and decrypted while in the core's cache (64 KiB-1 MiB: alike)
+SEND = 4 * MiB  # decrypted steps written to the socket at once: the client's CPU falls
 ON_LOOP = 64 * 1024  # bytes already in memory up to this size: decrypted on the loop
 
 
@@ -52,38 +57,41 @@ def _pread_full(fd: int, into: memoryview, offset: int) -> int:
 
 
 class _Steps:
-    """The two step buffers of one GET: the ciphertext read, its plaintext (``BLOCK``
-    bytes over: OpenSSL's slack)."""
+    """The buffers of one GET: a step of ciphertext read, and the plaintext of up to
+    ``SEND`` bytes of steps (``BLOCK`` bytes over: OpenSSL's slack)."""
 
     __slots__ = ("raw", "out")
 
     def __init__(self, length: int) -> None:
-        step = min(STEP, length)
-        self.raw = memoryview(bytearray(step))
-        self.out = memoryview(bytearray(step + BLOCK))
+        self.raw = memoryview(bytearray(min(STEP, length)))
+        self.out = memoryview(bytearray(min(SEND, length) + BLOCK))
 
 
 def send_segment(source: bytes | FileSegment, stream: CtrStream, steps: _Steps,
                  writer: Writer) -> None:
-    """(A worker thread.) ``source`` decrypted by ``stream`` and written to ``writer``
-    step by step, each step read (a file's), decrypted and sent while in the cache."""
+    """(A worker thread.) ``source`` decrypted by ``stream`` and written to ``writer``:
+    a file's bytes read and decrypted step by step (each step in the cache), the
+    plaintext written ``SEND`` bytes at a time."""
     out = steps.out
+    room = len(out) - BLOCK
     if not isinstance(source, FileSegment):
         view = memoryview(source)
-        step = len(steps.raw)
-        for pos in range(0, len(view), step):
-            piece = view[pos : pos + step]
+        for pos in range(0, len(view), room):
+            piece = view[pos : pos + room]
             stream.write_into(piece, out)
             writer.send(out[: len(piece)])
         return
     raw = steps.raw
-    pos, count = source.offset, source.count
-    end = pos + count
+    pos, end = source.offset, source.offset + source.count
+    fill = 0
     while pos < end:
-        got = _pread_full(source.fd, raw[: min(len(raw), end - pos)], pos)
-        stream.write_into(raw[:got], out)
-        writer.send(out[:got])
+        got = _pread_full(source.fd, raw[: min(len(raw), end - pos, room - fill)], pos)
+        stream.write_into(raw[:got], out[fill:])
+        fill += got
         pos += got
+        if fill == room or pos == end:
+            writer.send(out[:fill])
+            fill = 0
 
 
 async def thread_sent(

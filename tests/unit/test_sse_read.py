@@ -104,7 +104,8 @@ async def test_decrypted_range_across_parts_files_and_bytes(tmp_path: Path) -> N
 
 async def test_small_range_and_small_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                           ) -> None:
-    monkeypatch.setattr(sse_read, "STEP", 1000)  # many steps per job
+    monkeypatch.setattr(sse_read, "STEP", 1000)  # many steps per job, and sends of
+    monkeypatch.setattr(sse_read, "SEND", 2500)  # two and a half steps
     plain = os.urandom(100_000)
     cipher = encrypt(plain, [(0, len(plain))])
     path = tmp_path / "cipher"
