@@ -55,7 +55,14 @@ from aisfs_node.h1proto import (
     split_target,
 )
 from aisfs_node.http import ZEROCOPY, ClientGone
-from aisfs_node.threadsend import THREADSEND, Collector, SocketWriter, Stopped, Writer
+from aisfs_node.threadsend import (
+    THREADSEND,
+    Collector,
+    PeerGone,
+    SocketWriter,
+    Stopped,
+    Writer,
+)
 
 log = logging.getLogger("aisfs.http")
 
@@ -584,8 +591,11 @@ class _Exchange:
                 out += b"%x\r\n" % count
             if out:
                 await self._write(out)
-            with self._client_gone():
+            try:
                 await self.conn.send_from_thread(write, count)
+            except PeerGone as e:  # only the socket's: the job's own errors go to the app
+                self.close = True
+                raise ClientGone(str(e)) from None
             out = b"\r\n" if self.out_chunked else b""
         await self._end(out, more)
 

@@ -19,8 +19,9 @@ to the socket (waiting with ``poll`` while the socket is full). The server guara
   ends short of ``count`` (or raises) cuts the response - the connection closes;
 - a cancellation (the node stopping) wakes the thread at its next write or wait
   (``Stopped``), and the task waits for the thread to end before it goes on, so what
-  ``fn`` uses (an open chunk file, its buffers) outlives it; a client gone is an
-  ``OSError`` from ``send``.
+  ``fn`` uses (an open chunk file, its buffers) outlives it; a client gone is
+  ``PeerGone`` from ``send`` (the app then sees ``ClientGone``), and any other error of
+  ``fn`` reaches the app as it is.
 
 ``os.write``, ``os.preadv`` and ``poll`` release the GIL; OpenSSL's ``update_into``
 (cryptography 51) does not, so a worker holds it for the AES of one step at a time.
@@ -38,6 +39,11 @@ THREADSEND = "aisfs.http.response.threadsend"
 
 class Stopped(Exception):
     """The server cancelled the job (the node is stopping): stop writing."""
+
+
+class PeerGone(Exception):
+    """The socket's write failed (the client reset or closed the connection); not an
+    ``OSError``, so that the job's own I/O errors (a chunk file's) are not taken for it."""
 
 
 class TooLong(Exception):
@@ -68,6 +74,8 @@ class SocketWriter:
                 n = os.write(self.fd, view)
             except BlockingIOError:
                 n = 0
+            except OSError as e:
+                raise PeerGone(str(e) or type(e).__name__) from e
             if n:
                 self.left -= n
                 view = view[n:]

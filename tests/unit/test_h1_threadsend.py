@@ -43,7 +43,8 @@ class Served:
     token: trio.lowlevel.TrioToken = field(default_factory=trio.lowlevel.current_trio_token)
 
 
-def job(served: Served, offset: int, count: int, step: int = 65536, extra: int = 0) -> Any:
+def job(served: Served, offset: int, count: int, step: int = 65536, extra: int = 0,
+        fail: bool = False) -> Any:
     def write(writer: Writer) -> None:
         with served.lock:
             served.jobs_running += 1
@@ -51,6 +52,8 @@ def job(served: Served, offset: int, count: int, step: int = 65536, extra: int =
         try:
             for pos in range(0, count, step):
                 writer.send(pattern(offset + pos, min(step, count - pos)))
+                if fail:  # the job's own I/O error (a chunk file's), not the client's
+                    raise OSError(5, "Input/output error")
             if extra:
                 writer.send(b"x" * extra)
         except BaseException as e:
@@ -75,6 +78,8 @@ def make_app(holder: list[Served]) -> Any:
             for n, (off, count) in enumerate(pieces):
                 if path == "/short" and n == 1:
                     write = job(s, off, count // 2)
+                elif path == "/fails" and n == 1:
+                    write = job(s, off, count, fail=True)
                 elif path == "/long" and n == 1:
                     write = job(s, off, count, extra=10)
                 else:
@@ -152,7 +157,7 @@ async def test_chunked_framing_is_exact(served: Served) -> None:
     assert body == expect + b"0\r\n\r\n"
 
 
-@pytest.mark.parametrize("path", ["/short", "/long"])
+@pytest.mark.parametrize("path", ["/short", "/long", "/fails"])
 async def test_a_job_off_its_count_cuts_the_response(served: Served, path: str) -> None:
     total = 3 * PIECE
     answer = await trio.to_thread.run_sync(exchange, served, get(f"{path}?{total}", False))
@@ -161,7 +166,8 @@ async def test_a_job_off_its_count_cuts_the_response(served: Served, path: str) 
     assert PIECE <= len(body) < total and body == pattern(0, len(body))
     if path == "/long":
         assert len(body) == 2 * PIECE and served.outcomes[0] == "job TooLong"
-    assert served.outcomes[-1] in ("app ShortFile", "app TooLong")
+    assert served.outcomes[-1] == {"/short": "app ShortFile", "/long": "app TooLong",
+                                   "/fails": "app OSError"}[path]
     # the server goes on serving
     again = await trio.to_thread.run_sync(exchange, served, get(f"/exact?{PIECE}"))
     assert body_of(again)[1] == pattern(0, PIECE)
