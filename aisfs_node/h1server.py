@@ -23,7 +23,11 @@ graceful-stop policy, and the ASGI ``receive``/``send`` pair:
   (uvicorn's name): the app hands a file descriptor, an offset and a count, and the
   bytes go from the page cache to the socket with ``os.sendfile``, never through Python
   (a large GET: aisfs/store/reader.py ``read_segments``). Not over TLS, where the bytes
-  must be encrypted in user space: there the extension is not offered.
+  must be encrypted in user space: there the extension is not offered;
+- on plain TCP the scope also offers ``aisfs.http.response.threadsend``
+  (``aisfs_node/threadsend.py``): a worker thread writes a body piece to the socket
+  itself, straight from the buffer it made it in (an encrypted GET's decryption), while
+  the connection's task waits (``_Connection.send_from_thread``).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import unquote
 
+import outcome
 import trio
 
 from aisfs_node.h1proto import (
@@ -50,6 +55,14 @@ from aisfs_node.h1proto import (
     split_target,
 )
 from aisfs_node.http import ZEROCOPY, ClientGone
+from aisfs_node.threadsend import (
+    THREADSEND,
+    Collector,
+    PeerGone,
+    SocketWriter,
+    Stopped,
+    Writer,
+)
 
 log = logging.getLogger("aisfs.http")
 
@@ -94,6 +107,8 @@ class H1Server:
         self.graceful_timeout = graceful_timeout
         self.ssl_context = ssl_context
         self.connections: set[_Connection] = set()
+        # worker threads writing sockets at once (``threadsend``), as trio's default
+        self.writers = trio.CapacityLimiter(40)
         self.stopping = False
         self._all_closed = trio.Event()
 
@@ -150,6 +165,7 @@ class H1Server:
         except Exception:
             log.exception("connection failed")
         finally:
+            conn.close_wake()
             self.connections.discard(conn)
             with contextlib.suppress(*_NET_ERRORS):
                 await trio.aclose_forcefully(conn.stream)
@@ -176,6 +192,7 @@ class _Connection:
         # plain TCP: the socket's descriptor, read and written directly (``_read_some``,
         # ``send_small``); -1 with TLS, where trio's SSLStream does both
         self.fd = -1 if tls else self.sock.fileno()
+        self.wake = -1  # the eventfd that stops a thread writing the socket (made on use)
         self.parser = RequestParser()
         self.idle_scope: trio.CancelScope | None = None
         try:
@@ -297,6 +314,46 @@ class _Connection:
         if not waited:
             await trio.lowlevel.checkpoint()
 
+    async def send_from_thread(self, write: Callable[[Writer], None], count: int) -> None:
+        """``write(writer)`` in a worker thread, ``writer`` writing to this socket (plain
+        TCP only) at most ``count`` bytes; fewer: ShortFile. The task waits for the thread
+        even when cancelled: the cancellation stops the thread at its next write or wait
+        (``Stopped``), then is raised here."""
+        if self.wake < 0:
+            self.wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        writer = SocketWriter(self.fd, self.wake, count)
+        token = trio.lowlevel.current_trio_token()
+        task = trio.lowlevel.current_task()
+
+        def deliver(result: outcome.Outcome[None]) -> None:
+            with contextlib.suppress(trio.RunFinishedError):
+                token.run_sync_soon(trio.lowlevel.reschedule, task, result)
+
+        def abort(_: Any) -> trio.lowlevel.Abort:
+            writer.stopped = True
+            os.eventfd_write(self.wake, 1)
+            return trio.lowlevel.Abort.FAILED  # rescheduled when the thread has ended
+
+        async with self.server.writers:
+            trio.lowlevel.start_thread_soon(lambda: write(writer), deliver)
+            try:
+                await trio.lowlevel.wait_task_rescheduled(abort)
+            except Stopped:
+                await trio.lowlevel.checkpoint_if_cancelled()
+                raise
+            finally:
+                if writer.stopped:  # the thread has ended: the eventfd is quiet again
+                    with contextlib.suppress(BlockingIOError):
+                        os.eventfd_read(self.wake)
+        if writer.left:
+            raise ShortFile(f"the piece ended {writer.left} bytes short")
+        await trio.lowlevel.checkpoint_if_cancelled()
+
+    def close_wake(self) -> None:
+        if self.wake >= 0:
+            os.close(self.wake)
+            self.wake = -1
+
     async def _refuse(self, err: ProtocolError) -> None:
         body = f"{err}\n".encode()
         head = response_head(
@@ -342,7 +399,7 @@ class _Exchange:
             "headers": head.headers,
             "client": self.conn.client,
             "server": self.conn.local,
-            "extensions": {ZEROCOPY: {}} if self.conn.fd >= 0 else {},
+            "extensions": {ZEROCOPY: {}, THREADSEND: {}} if self.conn.fd >= 0 else {},
         }
 
     async def run(self) -> bool:
@@ -428,6 +485,9 @@ class _Exchange:
         if kind == ZEROCOPY and not self.finished:
             await self._send_file(message)
             return
+        if kind == THREADSEND and not self.finished:
+            await self._send_from_thread(message)
+            return
         if kind != "http.response.body" or self.finished:
             return
         body: bytes = message.get("body", b"")
@@ -505,6 +565,37 @@ class _Exchange:
                 await self._write(out)
             with self._client_gone():
                 await self.conn.send_file(fd, offset, count)
+            out = b"\r\n" if self.out_chunked else b""
+        await self._end(out, more)
+
+    async def _send_from_thread(self, message: dict[str, Any]) -> None:
+        """``aisfs.http.response.threadsend``: ``count`` bytes that ``write(writer)``
+        writes to the socket from a worker thread (``aisfs_node/threadsend.py``)."""
+        write: Callable[[Writer], None] = message["write"]
+        count = int(message["count"])
+        more = bool(message.get("more_body", False))
+        if self.conn.fd < 0:  # not offered over TLS; an app that sends it all the same
+            collector = Collector(count)
+            await trio.to_thread.run_sync(write, collector)
+            await self.send({"type": "http.response.body", "body": b"".join(collector.pieces),
+                             "more_body": more})
+            return
+        out = b""
+        if not self.started:
+            started = await self._start(b"", True)
+            if started is None:
+                return
+            out = started
+        if count and body_allowed(self.head.method, self.status):
+            if self.out_chunked:
+                out += b"%x\r\n" % count
+            if out:
+                await self._write(out)
+            try:
+                await self.conn.send_from_thread(write, count)
+            except PeerGone as e:  # only the socket's: the job's own errors go to the app
+                self.close = True
+                raise ClientGone(str(e)) from None
             out = b"\r\n" if self.out_chunked else b""
         await self._end(out, more)
 

@@ -19,12 +19,14 @@ import trio
 
 from aisfs.errors import S3Error, only, unwrap
 from aisfs.store.reader import FileSegment
+from aisfs_node.threadsend import ThreadSend
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-Piece = TypeVar("Piece", bytes, bytes | memoryview, bytes | FileSegment)
+Piece = TypeVar("Piece", bytes, bytes | memoryview, bytes | FileSegment,
+                bytes | memoryview | ThreadSend)
 
 SEND_PIECE = 1024 * 1024
 # the ASGI extension (uvicorn's and hypercorn's name) by which a server sends a file's
@@ -157,10 +159,11 @@ class Response:
     status: int = 200
     headers: list[tuple[str, str]] = field(default_factory=list)
     # pieces of a stream: bytes, or where the server takes ZEROCOPY - the response's maker
-    # asks (``zero_copy``) - a FileSegment (aisfs/store/reader.py) or a memoryview of a
-    # buffer written again once the next piece is taken (aisfs_node/s3/sse_read.py)
+    # asks (``zero_copy``) - a FileSegment (aisfs/store/reader.py), or where it takes
+    # THREADSEND a ThreadSend (aisfs_node/threadsend.py: an encrypted GET's chunk)
     body: (bytes | AsyncIterable[bytes] | AsyncIterable[bytes | FileSegment]
-           | AsyncIterable[bytes | memoryview]) = b""
+           | AsyncIterable[bytes | memoryview]
+           | AsyncIterable[bytes | memoryview | ThreadSend]) = b""
     # HEAD answers carry Content-Length of the entity without sending it
     head: bool = False
 
@@ -198,6 +201,9 @@ async def send_response(send: Send, response: Response) -> int:
                 sent += piece.count
                 await send({"type": ZEROCOPY, "file": piece.fd, "offset": piece.offset,
                             "count": piece.count, "more_body": True})
+            elif type(piece) is ThreadSend:  # written by a worker thread (threadsend.py)
+                sent += piece.count
+                await send(piece.message())
             elif piece:
                 sent += len(piece)
                 await send({"type": "http.response.body", "body": piece, "more_body": True})

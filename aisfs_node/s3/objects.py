@@ -43,6 +43,7 @@ from aisfs_node.s3.object_lock_ops import (
     record_lock,
 )
 from aisfs_node.s3.sse import Sse
+from aisfs_node.threadsend import ThreadSend
 
 log = logging.getLogger("aisfs.s3")
 
@@ -182,7 +183,7 @@ class ObjectOps:
 
     async def _body_checked_first(
         self, ctx: Context, info: ObjectInfo, start: int, end: int
-    ) -> AsyncIterator[bytes | memoryview] | AsyncIterator[bytes | FileSegment]:
+    ) -> AsyncIterator[bytes | memoryview | ThreadSend] | AsyncIterator[bytes | FileSegment]:
         """The object's bytes, with the first piece read (and verified) before the headers
         go out: a corrupt object with no good copy is then a clean 500, not a cut body.
         Where the server sends files itself (plain HTTP on the node's own server) and the

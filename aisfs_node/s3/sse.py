@@ -42,9 +42,9 @@ from aisfs.errors import S3Error
 from aisfs.s3._headers import Headers
 from aisfs.store.types import ObjectInfo, ObjectMeta, UploadInfo
 from aisfs.store.writer import RemoteCopy
-from aisfs_node.http import zero_copy
 from aisfs_node.s3.context import Context, Services, copy_source_version
-from aisfs_node.s3.sse_read import decrypted
+from aisfs_node.s3.sse_read import thread_sent
+from aisfs_node.threadsend import THREADSEND, ThreadSend
 
 log = logging.getLogger("aisfs.s3")
 
@@ -213,17 +213,19 @@ class Sse:
 
     def read_object(
         self, ctx: Context, info: ObjectInfo, start: int, end: int
-    ) -> AsyncIterator[bytes | memoryview]:
+    ) -> AsyncIterator[bytes | memoryview | ThreadSend]:
         """Bytes ``start..end`` of the object, as plaintext: on the node's own server on
-        plain TCP read and decrypted one piece ahead in a worker thread (``sse_read.py``),
-        elsewhere (TLS, Hypercorn) decrypted on the loop as the store's pieces come."""
+        plain TCP read, decrypted and sent by a worker thread chunk by chunk
+        (``sse_read.thread_sent``), elsewhere (TLS, Hypercorn) decrypted on the loop as
+        the store's pieces come."""
         if EXTRA_KEY not in info.meta.extra:
             return self.store.read_object(info, start, end)
         keyed = self.open(info, ctx.http.headers, _secure(ctx))  # type: ignore[arg-type]
         assert keyed is not None
-        if zero_copy(ctx.http.scope):  # a server that writes each piece before it returns
+        extensions = ctx.http.scope.get("extensions") or {}
+        if THREADSEND in extensions:
             segments = self.store.reader.read_segments(info, start, end)
-            return decrypted(segments, keyed.stream(info, start), end - start + 1)
+            return thread_sent(segments, keyed.stream(info, start), end - start + 1)
         return transformed(self.store.read_object(info, start, end), keyed.stream(info, start))
 
     # ---- PUT ------------------------------------------------------------------------

@@ -1,88 +1,49 @@
-"""An encrypted object's GET where the server writes each body piece before it returns
-(the node's own server on plain TCP: ``http.response.zerocopysend`` offered).
+"""An encrypted object's GET on a server that lets a worker thread write the socket
+(the node's own server on plain TCP: ``aisfs.http.response.threadsend``,
+``aisfs_node/threadsend.py``).
 
-The event loop only sends. A worker thread reads each piece of ciphertext and decrypts
-it into one of two buffers made once per GET - piece *n+1* is read and decrypted while
-piece *n* goes out - so the loop spends about what it spends on a plaintext GET's
-sendfile, and the decryption runs on another core (docs/encryption.md, "Cost"):
+Each chunk of the object is one job of a worker thread, which goes through it in steps
+of ``STEP`` bytes: ``preadv`` of the step into a small buffer and AES-CTR from there
+(the step stays in that core's cache) into a buffer of ``SEND`` bytes, written to the
+client's socket by the same thread when full - on one core from the read to the
+socket's copy, and the event loop only hands out one job per chunk and waits for it
+(docs/encryption.md, "Cost"):
 
 - the chunk copies come from ``Reader.read_segments``, with its rules: a copy verified
   lately and unchanged since (``aisfs/store/verified.py``) is an open descriptor, read
-  here with ``preadv`` in steps of ``STEP`` into a third, small buffer and decrypted
-  from there (the step stays in the CPU's cache); any other copy is read and verified
-  (xxh3) by the reader, its bytes decrypted as they are. A chunk with no good copy
-  raises before a byte of it is decrypted: the body is cut, never wrong;
-- pieces are at most ``PIECE`` bytes (a chunk is 8 MiB by default): a few hand-offs per
-  GET, and at most two pieces (plus the step) per GET in memory.
+  here; any other copy is read and verified (xxh3) by the reader, and its bytes are
+  decrypted as they are. A chunk with no good copy raises before a byte of it is
+  decrypted, and a chunk file that ends early raises ``ShortRead`` in the job: the
+  body is cut, never wrong;
+- the descriptor stays open while the job runs: the server runs a job before it asks
+  for the next piece, and waits for the thread even when the request is cancelled.
 
-Measured against doing the same on the loop in 512 KiB pieces (commit c94ffa7): this
-costs ~10 % more CPU in all (the socket's copy reads a buffer written on the other
-core; a hand-off per piece) and takes half as much of the loop's.
-
-A buffer is written again once the loop has taken the next piece, i.e. once the server
-has sent the one before: this is why the pieces go only to a server that writes a piece
-before its ``send`` returns (``zero_copy``); others get ``Sse.read_object``'s bytes.
+Measured against the pieces read and decrypted one ahead by a worker thread into two
+8 MiB buffers, sent by the loop (the previous way): ~30-40 % less node CPU per MiB (the
+socket's copy reads memory this core wrote, not the other's; two hand-offs per piece
+gone) and almost nothing on the loop. Writes of 4 MiB rather than of each 256 KiB step
+cost the node no more and the client (on loopback) ~20 % less.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import os
 from collections.abc import AsyncIterator
 
-import trio
-
 from aisfs.crypto.ctr import BLOCK, CtrStream
 from aisfs.store.reader import FileSegment
-from aisfs.store.threads import Pending, start_soon
+from aisfs_node.threadsend import ThreadSend, Writer
 
 MiB = 1024 * 1024
-PIECE = 8 * MiB
-STEP = MiB
+
+STEP = 256 * 1024  # read and decrypted while in the core's cache (64 KiB-1 MiB: alike)
+SEND = 4 * MiB  # decrypted steps written to the socket at once: the client's CPU falls
+ON_LOOP = 64 * 1024  # bytes already in memory up to this size: decrypted on the loop
 
 
 class ShortRead(OSError):
     """A chunk file ended before its segment (changed under the reader)."""
-
-
-def slices(length: int, piece: int = PIECE) -> list[tuple[int, int]]:
-    """``(offset, count)`` of the pieces a segment of ``length`` bytes is sent in."""
-    return [(off, min(piece, length - off)) for off in range(0, length, piece)]
-
-
-class _Buffers:
-    """The two piece buffers of one GET (each ``BLOCK`` bytes over: OpenSSL's slack)
-    and the step buffer a file's bytes are read into."""
-
-    __slots__ = ("pieces", "step", "turn")
-
-    def __init__(self, length: int) -> None:
-        size = min(PIECE, length) + BLOCK
-        self.pieces = (memoryview(bytearray(size)), memoryview(bytearray(size)))
-        self.step = memoryview(bytearray(min(STEP, length)))
-        self.turn = 0
-
-    def next(self) -> memoryview:
-        self.turn ^= 1
-        return self.pieces[self.turn]
-
-
-def fill(
-    source: bytes | FileSegment, offset: int, count: int, stream: CtrStream,
-    out: memoryview, step: memoryview,
-) -> memoryview:
-    """(A worker thread.) ``count`` bytes of ``source`` from ``offset``, decrypted by
-    ``stream`` into ``out``; the view of them."""
-    if not isinstance(source, FileSegment):
-        stream.write_into(memoryview(source)[offset : offset + count], out)
-        return out[:count]
-    pos = 0
-    while pos < count:
-        want = min(len(step), count - pos)
-        got = _pread_full(source.fd, step[:want], source.offset + offset + pos)
-        stream.write_into(step[:got], out[pos:])
-        pos += got
-    return out[:count]
 
 
 def _pread_full(fd: int, into: memoryview, offset: int) -> int:
@@ -95,36 +56,60 @@ def _pread_full(fd: int, into: memoryview, offset: int) -> int:
     return got
 
 
-async def decrypted(
+class _Steps:
+    """The buffers of one GET: a step of ciphertext read, and the plaintext of up to
+    ``SEND`` bytes of steps (``BLOCK`` bytes over: OpenSSL's slack)."""
+
+    __slots__ = ("raw", "out")
+
+    def __init__(self, length: int) -> None:
+        self.raw = memoryview(bytearray(min(STEP, length)))
+        self.out = memoryview(bytearray(min(SEND, length) + BLOCK))
+
+
+def send_segment(source: bytes | FileSegment, stream: CtrStream, steps: _Steps,
+                 writer: Writer) -> None:
+    """(A worker thread.) ``source`` decrypted by ``stream`` and written to ``writer``:
+    a file's bytes read and decrypted step by step (each step in the cache), the
+    plaintext written ``SEND`` bytes at a time."""
+    out = steps.out
+    room = len(out) - BLOCK
+    if not isinstance(source, FileSegment):
+        view = memoryview(source)
+        for pos in range(0, len(view), room):
+            piece = view[pos : pos + room]
+            stream.write_into(piece, out)
+            writer.send(out[: len(piece)])
+        return
+    raw = steps.raw
+    pos, end = source.offset, source.offset + source.count
+    fill = 0
+    while pos < end:
+        got = _pread_full(source.fd, raw[: min(len(raw), end - pos, room - fill)], pos)
+        stream.write_into(raw[:got], out[fill:])
+        fill += got
+        pos += got
+        if fill == room or pos == end:
+            writer.send(out[:fill])
+            fill = 0
+
+
+async def thread_sent(
     segments: AsyncIterator[bytes | FileSegment], stream: CtrStream, length: int
-) -> AsyncIterator[memoryview]:
+) -> AsyncIterator[bytes | ThreadSend]:
     """The plaintext of ``segments`` (``Reader.read_segments`` of ``length`` bytes,
-    starting where ``stream`` does): piece *n+1* read and decrypted in a worker thread
-    while piece *n* is sent. Each piece is a view of a buffer written again once the
-    next piece has been taken."""
-    bufs = _Buffers(max(1, length))
-    ready: memoryview | None = None
-    running: Pending[memoryview] | None = None
+    starting where ``stream`` does), for a server that offers ``threadsend``: each
+    segment (a chunk) one job of a worker thread that reads, decrypts and writes it to
+    the socket step by step; bytes of a small object decrypted on the loop."""
+    steps = _Steps(max(1, length))
     try:
         async for segment in segments:
-            for offset, count in slices(len(segment)):
-                running = await start_soon(fill, segment, offset, count, stream,
-                                           bufs.next(), bufs.step)
-                if ready is not None:
-                    yield ready
-                ready = await running.result()
-                running = None
-            # the job on this segment is done: the reader may close its descriptor now
-        if ready is not None:
-            yield ready
+            if not isinstance(segment, FileSegment) and len(segment) <= ON_LOOP:
+                yield stream.update(segment)
+            elif len(segment):
+                yield ThreadSend(len(segment), functools.partial(
+                    send_segment, segment, stream, steps))
+            # the server ran the job before asking for the next piece: the reader may
+            # close the segment's descriptor now
     finally:
-        if running is not None:
-            await _settle(running)
         await segments.aclose()  # type: ignore[attr-defined]
-
-
-async def _settle(pending: Pending[memoryview]) -> None:
-    """Wait (shielded: one piece's read and decryption) for a job nobody will take, so
-    the reader does not close a descriptor it still reads."""
-    with trio.CancelScope(shield=True), contextlib.suppress(Exception):
-        await pending.result()

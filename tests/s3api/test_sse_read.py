@@ -1,16 +1,21 @@
-"""An encrypted object's GET on the node's own server over plain HTTP: its chunk copies
-read and decrypted one piece ahead in a worker thread (aisfs_node/s3/sse_read.py).
+"""An encrypted object's GET on the node's own server over plain HTTP: each chunk read,
+decrypted and written to the socket by a worker thread (aisfs_node/s3/sse_read.py
+``thread_sent``, the server's ``threadsend`` extension).
 Exact bytes whole, by range (mid-block, across chunks and parts) and by part, for
 SSE-S3 and SSE-C, single and multipart, with boto3 in both auth modes - each read
 three times: chunks read and hashed (written under a second ago), verified and
 remembered, then trusted (aisfs/store/verified.py). A chunk copy that fails its check
-never gives a wrong byte: a clean 500 before the headers, or a body cut short."""
+never gives a wrong byte: a clean 500 before the headers, or a body cut short. A client
+that leaves mid-body, or one that stops reading while the node stops, ends the worker:
+the node serves on, and stops cleanly."""
 
 from __future__ import annotations
 
 import http.client
 import json
 import os
+import socket
+import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -157,5 +162,54 @@ def test_a_bad_chunk_gives_no_wrong_byte(tmp_path: Path) -> None:
         flip_in_place(files[0], 5)
         assert raw_get(node, f"/{b}/k") == (200, data, True)
         assert "is corrupt" in node.log()
+    finally:
+        node.stop()
+
+
+@pytest.mark.parametrize("how", ["sse-s3", "sse-c"])
+def test_empty_object(node_s3: tuple[NodeProcess, Any], how: str) -> None:
+    _node, s3 = node_s3
+    b = bucket(s3, "sse-empty")
+    enc: dict[str, Any] = {"ServerSideEncryption": "AES256"} if how == "sse-s3" else dict(SSEC)
+    read = {} if how == "sse-s3" else dict(SSEC)
+    s3.put_object(Bucket=b, Key="e", Body=b"", **enc)
+    got = s3.get_object(Bucket=b, Key="e", **read)
+    assert got["ContentLength"] == 0 and got["Body"].read() == b""
+    data = multipart(s3, b, "m", [(1, os.urandom(5 * MiB)), (2, b"")], enc)
+    assert s3.get_object(Bucket=b, Key="m", **read)["Body"].read() == data
+
+
+def open_get(node: NodeProcess, path: str) -> socket.socket:
+    """A raw GET of ``path`` sent, its answer not read."""
+    url = urlparse(node.s3_url)
+    sock = socket.create_connection((url.hostname, url.port), timeout=60)
+    sock.sendall(f"GET {url.path}{path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    return sock
+
+
+def test_a_client_leaving_mid_body_and_a_stop_mid_body(tmp_path: Path) -> None:
+    node = start_node(tmp_path, config=CONFIG + "[net]\ngraceful_timeout = 1.0\n")
+    try:
+        s3 = client_for(node, False)
+        b = bucket(s3, "sse-leave")
+        data = os.urandom(40 * CHUNK + 7)  # far more than the sockets' buffers hold
+        s3.put_object(Bucket=b, Key="k", Body=data, ServerSideEncryption="AES256")
+        time.sleep(1.1)  # the next GETs send copies remembered as verified
+        assert raw_get(node, f"/{b}/k") == (200, data, True)
+        for _ in range(3):  # read a little, then reset the connection
+            sock = open_get(node, f"/{b}/k")
+            got = 0
+            while got < 3 * CHUNK:
+                got += len(sock.recv(1 << 20))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+        assert raw_get(node, f"/{b}/k") == (200, data, True)
+        # a client that stops reading while the node stops: the worker blocked on its
+        # full socket is woken when the request is cancelled, and the node exits cleanly
+        stalled = open_get(node, f"/{b}/k")
+        assert stalled.recv(100).startswith(b"HTTP/1.1 200 ")
+        time.sleep(0.3)
+        assert node.stop() == 0
+        stalled.close()
     finally:
         node.stop()

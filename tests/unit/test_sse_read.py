@@ -1,6 +1,7 @@
-"""The encrypted read path's sans-IO pieces and its pipeline (aisfs_node/s3/sse_read.py,
+"""The encrypted read path's sans-IO pieces and its jobs (aisfs_node/s3/sse_read.py,
 ``CtrStream.write_into``), on real files: the plaintext of a range whatever its pieces
-- bytes or file segments, across CTR segments (parts), split into pieces, mid-block."""
+- bytes or file segments, across CTR segments (parts), split into steps, mid-block.
+Each job is run as the server runs it (a worker thread), into a ``Collector``."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import trio
 
 from aisfs.crypto.ctr import BLOCK, CtrStream
 from aisfs.store.reader import FileSegment
 from aisfs_node.s3 import sse_read
-from aisfs_node.s3.sse_read import PIECE, ShortRead, decrypted, slices
+from aisfs_node.s3.sse_read import ShortRead, thread_sent
+from aisfs_node.threadsend import Collector, ThreadSend, TooLong
 
 KEY = os.urandom(32)
 NONCE = os.urandom(8)
@@ -46,13 +49,6 @@ def test_write_into_wants_openssl_slack() -> None:
         stream.write_into(bytes(100), memoryview(bytearray(100)))
 
 
-def test_slices() -> None:
-    assert slices(0) == []
-    assert slices(5, 2) == [(0, 2), (2, 2), (4, 1)]
-    assert slices(PIECE) == [(0, PIECE)]
-    assert slices(PIECE + 1) == [(0, PIECE), (PIECE, 1)]
-
-
 async def pieces_of(cipher_file: Path, cipher: bytes, cuts: list[tuple[int, int, bool]],
                     closed: list[bool]) -> AsyncIterator[bytes | FileSegment]:
     """Segments as ``Reader.read_segments`` gives them: ``(start, count, as_file)``;
@@ -71,15 +67,26 @@ async def pieces_of(cipher_file: Path, cipher: bytes, cuts: list[tuple[int, int,
         closed.append(True)
 
 
-async def collect(pieces: AsyncIterator[memoryview]) -> bytes:
+async def collect(pieces: AsyncIterator[bytes | ThreadSend]) -> bytes:
+    """The body, each job run in a worker thread before the next piece is asked for;
+    the pieces closed at the end, as ``send_response`` does."""
     out = []
-    async for piece in pieces:
-        out.append(bytes(piece))  # copied before the next piece is taken
+    try:
+        async for piece in pieces:
+            if isinstance(piece, ThreadSend):
+                writer = Collector(piece.count)
+                await trio.to_thread.run_sync(piece.write, writer)
+                assert writer.left == 0
+                out += writer.pieces
+            else:
+                out.append(bytes(piece))
+    finally:
+        await pieces.aclose()  # type: ignore[attr-defined]
     return b"".join(out)
 
 
 async def test_decrypted_range_across_parts_files_and_bytes(tmp_path: Path) -> None:
-    segments = [(1, 5 * MiB + 5), (2, 9 * MiB + 3), (3, 777)]  # parts; one over PIECE
+    segments = [(1, 5 * MiB + 5), (2, 9 * MiB + 3), (3, 777)]  # parts
     plain = os.urandom(sum(n for _, n in segments))
     cipher = encrypt(plain, segments)
     path = tmp_path / "cipher"
@@ -89,24 +96,26 @@ async def test_decrypted_range_across_parts_files_and_bytes(tmp_path: Path) -> N
             (5 * MiB, 9 * MiB + 100, True), (14 * MiB + 100, end + 1 - 14 * MiB - 100, False)]
     closed: list[bool] = []
     stream = CtrStream(KEY, NONCE, segments, start)
-    got = await collect(decrypted(pieces_of(path, cipher, cuts, closed), stream,
-                                  end - start + 1))
+    got = await collect(thread_sent(pieces_of(path, cipher, cuts, closed), stream,
+                                    end - start + 1))
     assert got == plain[start : end + 1]
     assert closed == [True]
 
 
 async def test_small_range_and_small_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                           ) -> None:
-    monkeypatch.setattr(sse_read, "STEP", 1000)  # many steps per piece
+    monkeypatch.setattr(sse_read, "STEP", 1000)  # many steps per job, and sends of
+    monkeypatch.setattr(sse_read, "SEND", 2500)  # two and a half steps
     plain = os.urandom(100_000)
     cipher = encrypt(plain, [(0, len(plain))])
     path = tmp_path / "cipher"
     path.write_bytes(cipher)
     for start, count in ((0, 1), (15, 2), (31, 50_000), (99_999, 1)):
-        stream = CtrStream(KEY, NONCE, [(0, len(plain))], start)
-        got = await collect(decrypted(pieces_of(path, cipher, [(start, count, True)], []),
-                                      stream, count))
-        assert got == plain[start : start + count]
+        for as_file in (True, False):  # bytes of up to ON_LOOP: decrypted on the loop
+            stream = CtrStream(KEY, NONCE, [(0, len(plain))], start)
+            got = await collect(thread_sent(
+                pieces_of(path, cipher, [(start, count, as_file)], []), stream, count))
+            assert got == plain[start : start + count]
 
 
 async def test_a_file_shorter_than_its_segment_raises(tmp_path: Path) -> None:
@@ -117,8 +126,8 @@ async def test_a_file_shorter_than_its_segment_raises(tmp_path: Path) -> None:
     closed: list[bool] = []
     stream = CtrStream(KEY, NONCE, [(0, len(plain))])
     with pytest.raises(ShortRead):
-        await collect(decrypted(pieces_of(path, cipher, [(0, 3 * MiB, True)], closed),
-                                stream, 3 * MiB))
+        await collect(thread_sent(pieces_of(path, cipher, [(0, 3 * MiB, True)], closed),
+                                  stream, 3 * MiB))
     assert closed == [True]
 
 
@@ -129,9 +138,23 @@ async def test_a_reader_that_stops_early_closes_the_segments(tmp_path: Path) -> 
     path.write_bytes(cipher)
     closed: list[bool] = []
     cuts = [(0, MiB, True), (MiB, MiB, True), (2 * MiB, MiB, True)]
-    pieces = decrypted(pieces_of(path, cipher, cuts, closed),
-                       CtrStream(KEY, NONCE, [(0, len(plain))]), 3 * MiB)
-    first = await pieces.__anext__()  # the second piece's job is running now
-    assert bytes(first) == plain[:MiB]
+    pieces = thread_sent(pieces_of(path, cipher, cuts, closed),
+                         CtrStream(KEY, NONCE, [(0, len(plain))]), 3 * MiB)
+    first = await pieces.__anext__()
+    assert isinstance(first, ThreadSend) and first.count == MiB
     await pieces.aclose()  # type: ignore[attr-defined]
     assert closed == [True]
+
+
+async def test_a_job_never_writes_past_its_count(tmp_path: Path) -> None:
+    plain = os.urandom(MiB)
+    cipher = encrypt(plain, [(0, len(plain))])
+    path = tmp_path / "cipher"
+    path.write_bytes(cipher)
+    pieces = thread_sent(pieces_of(path, cipher, [(0, MiB, True)], []),
+                         CtrStream(KEY, NONCE, [(0, len(plain))]), MiB)
+    job = await pieces.__anext__()
+    assert isinstance(job, ThreadSend)
+    with pytest.raises(TooLong):
+        await trio.to_thread.run_sync(job.write, Collector(MiB - 1))
+    await pieces.aclose()  # type: ignore[attr-defined]
