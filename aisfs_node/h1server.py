@@ -38,6 +38,7 @@ import math
 import os
 import socket
 import ssl
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import unquote
@@ -108,7 +109,9 @@ class H1Server:
         self.ssl_context = ssl_context
         self.connections: set[_Connection] = set()
         # worker threads writing sockets at once (``threadsend``), as trio's default
-        self.writers = trio.CapacityLimiter(40)
+        # worker threads that write encrypted GETs at once (threadsend.py: one parked on
+        # a full socket gives its slot back)
+        self.writers = threading.Semaphore(40)
         self.stopping = False
         self._all_closed = trio.Event()
 
@@ -321,7 +324,7 @@ class _Connection:
         (``Stopped``), then is raised here."""
         if self.wake < 0:
             self.wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        writer = SocketWriter(self.fd, self.wake, count)
+        writer = SocketWriter(self.fd, self.wake, count, self.server.writers)
         token = trio.lowlevel.current_trio_token()
         task = trio.lowlevel.current_task()
 
@@ -334,17 +337,16 @@ class _Connection:
             os.eventfd_write(self.wake, 1)
             return trio.lowlevel.Abort.FAILED  # rescheduled when the thread has ended
 
-        async with self.server.writers:
-            trio.lowlevel.start_thread_soon(lambda: write(writer), deliver)
-            try:
-                await trio.lowlevel.wait_task_rescheduled(abort)
-            except Stopped:
-                await trio.lowlevel.checkpoint_if_cancelled()
-                raise
-            finally:
-                if writer.stopped:  # the thread has ended: the eventfd is quiet again
-                    with contextlib.suppress(BlockingIOError):
-                        os.eventfd_read(self.wake)
+        trio.lowlevel.start_thread_soon(lambda: writer.run(write), deliver)
+        try:
+            await trio.lowlevel.wait_task_rescheduled(abort)
+        except Stopped:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            raise
+        finally:
+            if writer.stopped:  # the thread has ended: the eventfd is quiet again
+                with contextlib.suppress(BlockingIOError):
+                    os.eventfd_read(self.wake)
         if writer.left:
             raise ShortFile(f"the piece ended {writer.left} bytes short")
         await trio.lowlevel.checkpoint_if_cancelled()

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import select
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -52,16 +53,46 @@ class TooLong(Exception):
 
 class SocketWriter:
     """(A worker thread's.) Writes to a non-blocking socket ``fd``, at most ``count``
-    bytes in all; ``wake`` (an eventfd) readable means stop."""
+    bytes in all; ``wake`` (an eventfd) readable means stop.
 
-    __slots__ = ("fd", "wake", "left", "stopped", "_poll")
+    ``slots`` (the server's, shared by every job) bounds the jobs that work at once: a job
+    takes a slot before it starts and gives it back while its socket is full, so clients
+    that stop reading hold a parked thread each (and the job's buffers, less than the
+    loop's pieces held), never the slots every other encrypted GET needs."""
 
-    def __init__(self, fd: int, wake: int, count: int) -> None:
+    __slots__ = ("fd", "wake", "left", "stopped", "_poll", "_slots", "_holding")
+
+    def __init__(
+        self, fd: int, wake: int, count: int, slots: threading.Semaphore | None = None
+    ) -> None:
         self.fd = fd
         self.wake = wake
         self.left = count
         self.stopped = False  # set by the event loop, then ``wake`` written
         self._poll: Any = None
+        self._slots = slots
+        self._holding = False
+
+    def run(self, job: Callable[[SocketWriter], None]) -> None:
+        """(The worker thread.) ``job(self)`` with a slot held while it works."""
+        self._take_slot()
+        try:
+            job(self)
+        finally:
+            self._give_slot()
+
+    def _take_slot(self) -> None:
+        if self._slots is None or self._holding:
+            return
+        while not self._slots.acquire(timeout=0.05):
+            if self.stopped:
+                raise Stopped
+        self._holding = True
+
+    def _give_slot(self) -> None:
+        if self._slots is not None and self._holding:
+            self._holding = False
+            self._slots.release()
 
     def send(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data)
@@ -84,7 +115,11 @@ class SocketWriter:
                 self._poll = select.poll()
                 self._poll.register(self.fd, select.POLLOUT)
                 self._poll.register(self.wake, select.POLLIN)
+            if self._poll.poll(0):
+                continue  # writable again (or an error / a wake: the loop says which)
+            self._give_slot()  # the client is not reading: let other jobs work meanwhile
             self._poll.poll()  # writable, an error/hangup (the write says which), or woken
+            self._take_slot()
 
 
 class Collector:

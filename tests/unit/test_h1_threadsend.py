@@ -41,6 +41,7 @@ class Served:
     job_started: trio.Event = field(default_factory=trio.Event)
     app_ended: trio.Event = field(default_factory=trio.Event)
     token: trio.lowlevel.TrioToken = field(default_factory=trio.lowlevel.current_trio_token)
+    server: Any = None
 
 
 def job(served: Served, offset: int, count: int, step: int = 65536, extra: int = 0,
@@ -107,7 +108,7 @@ async def served() -> AsyncIterator[Served]:
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(server.serve, [("127.0.0.1", 0, False)], stop.wait)
         host, port = urls[0].removeprefix("http://").rsplit(":", 1)
-        holder.append(s := Served(host, int(port), stop))
+        holder.append(s := Served(host, int(port), stop, server=server))
         yield s
         stop.set()
 
@@ -209,3 +210,26 @@ async def test_stop_wakes_a_job_blocked_on_a_client_that_does_not_read(
         assert served.jobs_running == 0 and "job Stopped" in served.outcomes
     finally:
         sock.close()
+
+
+async def test_clients_that_do_not_read_hold_no_slot(served: Served) -> None:
+    """One slot for every job: three clients that stop reading park their jobs (each gives
+    the slot back while its socket is full) and a fourth GET is served whole."""
+    served.server.writers = threading.Semaphore(1)
+    total = 200 * PIECE
+    socks = []
+    try:
+        for _ in range(3):
+            sock = await trio.to_thread.run_sync(
+                socket.create_connection, (served.host, served.port))
+            socks.append(sock)
+            await trio.to_thread.run_sync(sock.sendall, get(f"/exact?{total}"))
+            await trio.to_thread.run_sync(sock.recv, 1000)
+        with trio.fail_after(120):  # a deadlock guard, not a timing: a held slot hangs here
+            answer = await trio.to_thread.run_sync(
+                exchange, served, get(f"/exact?{PIECE}"), abandon_on_cancel=True)
+        assert body_of(answer)[1] == pattern(0, PIECE)
+        assert served.jobs_running >= 3  # the three parked jobs are still there
+    finally:
+        for sock in socks:
+            sock.close()
