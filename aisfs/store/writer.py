@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -32,10 +33,11 @@ from typing import Any
 
 import outcome
 import trio
+import xxhash
 
 from ..errors import S3Error, unwrap
 from .buckets import Buckets
-from .chunks import ChunkStore
+from .chunks import ChunkStore, chunk_hash
 from .config import StoreConfig
 from .digest import Digest
 from .generations import Generations
@@ -55,6 +57,7 @@ from .versions import Versions, new_version_id, versioning
 WRITERS = 2  # chunks of one PUT written (and fsynced) at once
 HASH_AHEAD = 1024 * 1024  # a one-chunk body declared longer is hashed while it arrives
 AHEAD_PIECES = 16  # pieces received, not yet hashed (then receiving waits for hashing)
+HASH_SLICE = 256 * 1024  # a remote copy's chunk is hashed twice per slice this long
 GATHER_PASSES = 4  # scheduler passes a small-PUT batch waits for company (16 clients:
 # batches of ~8 on average became ~14, the node's CPU per PUT -10..15 %)
 
@@ -132,6 +135,66 @@ async def _hash_in_order(pieces: trio.MemoryReceiveChannel[bytes], dg: Digest) -
                 while len(batch) < AHEAD_PIECES:
                     batch.append(pieces.receive_nowait())
             await run_sync(update, batch)
+
+
+async def _hash_stage(
+    hash_in: trio.MemoryReceiveChannel[tuple[int, bytes]],
+    to_write: trio.MemorySendChannel[tuple[int, bytes]], dg: Digest | None,
+) -> None:
+    """The pipeline's hashing stage: each chunk into ``dg`` in order, then on."""
+    async with hash_in, to_write:
+        async for item in hash_in:
+            if dg is not None:
+                await run_sync(dg.update, item[1])
+            await to_write.send(item)
+
+
+class _InOrder:
+    """A remote copy's chunks hashed into one digest in order from concurrent worker
+    threads: chunk ``i`` waits for ``i - 1``'s turn to end. One pass over the bytes
+    gives both hashes: each ``HASH_SLICE`` slice is fed to the chunk id's xxh3-128 and to
+    ``dg`` while it is in the CPU's cache (two passes over an 8 MiB chunk read it from
+    memory twice). A chunk that left without its turn (an error, a cancellation) fails
+    every later one: ``dg`` would miss its bytes."""
+
+    def __init__(self, dg: Digest | None) -> None:
+        self.dg = dg
+        self._cond = threading.Condition()
+        self._next = 0  # the chunk whose turn it is
+        self._broken = False
+
+    def hash(self, i: int, buf: bytes) -> str:
+        """``buf``'s chunk id, ``buf`` fed to the digest in its turn."""
+        if self.dg is None:
+            return chunk_hash(buf)
+        with self._cond:
+            self._cond.wait_for(lambda: self._next == i or self._broken)
+            if self._broken:
+                raise RuntimeError("an earlier chunk of this write failed")
+        ok = False
+        try:
+            h = xxhash.xxh3_128()
+            with memoryview(buf) as view:
+                for at in range(0, len(view), HASH_SLICE):
+                    piece = view[at:at + HASH_SLICE]
+                    h.update(piece)
+                    self.dg.update(piece)  # type: ignore[arg-type]  # a buffer
+            ok = True
+        finally:
+            with self._cond:
+                self._next = i + 1
+                self._broken = self._broken or not ok
+                self._cond.notify_all()
+        return h.hexdigest()
+
+    def leave(self, i: int) -> None:
+        """Chunk ``i`` is done (on the event loop): if its turn never came, the rest fail."""
+        if self.dg is None:
+            return
+        with self._cond:
+            if self._next <= i:
+                self._broken = True
+                self._cond.notify_all()
 
 
 class Writer:
@@ -340,26 +403,36 @@ class Writer:
     ) -> None:
         """``first`` and the chunks of ``rest`` through the stages: hashed in order into
         ``dg`` (one thread; None: hashed as they arrived), then written (``_write_stage``);
-        their refs, in order, onto ``chunks``."""
+        their refs, in order, onto ``chunks``.
+
+        A remote copy's chunk (``sync`` False) takes one worker-thread call: its turn at
+        ``dg`` (``_InOrder``), the chunk id and ``dg`` hashed over each cache-sized slice
+        in one pass, then written - the next chunk's hashing overlaps this one's write."""
         refs: list[ChunkRef | None] = []
 
         def store(buf: bytes) -> ChunkRef:
             return ChunkRef(self.chunks.store(buf, copies, pinned, dirs, sync=sync), len(buf))
 
-        to_hash, hash_in = trio.open_memory_channel[tuple[int, bytes]](0)
         to_write, write_in = trio.open_memory_channel[tuple[int, bytes]](0)
+        in_order = _InOrder(dg) if not sync else None
 
-        async def hash_stage() -> None:
-            async with hash_in, to_write:
-                async for item in hash_in:
-                    if dg is not None:
-                        await run_sync(dg.update, item[1])
-                    await to_write.send(item)
+        def store_in_order(i: int, buf: bytes) -> ChunkRef:
+            assert in_order is not None
+            h = in_order.hash(i, buf)
+            return ChunkRef(self.chunks.store(buf, copies, pinned, dirs, h=h, sync=sync),
+                            len(buf))
 
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(hash_stage)
-                nursery.start_soon(self._write_stage, write_in, refs, store)
+                if in_order is not None:
+                    to_hash = to_write  # no hashing stage: the writers hash, in order
+                    nursery.start_soon(self._write_stage, write_in, refs, store_in_order,
+                                       in_order)
+                else:
+                    to_hash, hash_in = trio.open_memory_channel[tuple[int, bytes]](0)
+                    nursery.start_soon(_hash_stage, hash_in, to_write, dg)
+                    nursery.start_soon(self._write_stage, write_in, refs,
+                                       lambda i, buf: store(buf))
                 async with to_hash:
                     refs.append(None)
                     await to_hash.send((0, first))
@@ -379,16 +452,20 @@ class Writer:
     async def _write_stage(
         write_in: trio.MemoryReceiveChannel[tuple[int, bytes]],
         refs: list[ChunkRef | None],
-        store: Callable[[bytes], ChunkRef],
+        store: Callable[[int, bytes], ChunkRef],
+        in_order: _InOrder | None = None,
     ) -> None:
-        """Each ``(i, chunk)`` of ``write_in`` stored (``store``, in a worker thread) into
-        ``refs[i]``, up to WRITERS at once: a slot is taken before a chunk is taken, so at
-        most WRITERS buffers are held here."""
+        """Each ``(i, chunk)`` of ``write_in`` stored (``store(i, chunk)``, in a worker
+        thread) into ``refs[i]``, up to WRITERS at once: a slot is taken before a chunk is
+        taken, so at most WRITERS buffers are held here. ``in_order``: the chunks' turns
+        at the digest, each passed (failed) by a chunk whose thread did not take it."""
 
         async def write_one(i: int, buf: bytes, slot: trio.Semaphore) -> None:
             try:
-                refs[i] = await run_sync(store, buf)
+                refs[i] = await run_sync(store, i, buf)
             finally:
+                if in_order is not None:
+                    in_order.leave(i)
                 slot.release()
 
         slots = trio.Semaphore(WRITERS)
