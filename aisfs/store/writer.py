@@ -92,14 +92,30 @@ def _joined(parts: list[bytes | memoryview]) -> bytes:
     return b"".join(parts)
 
 
+def _joined_into(parts: list[bytes | memoryview], size: int,
+                 into: Callable[[int], bytearray]) -> bytes:
+    """The parts copied into ``into(size)`` (a remote copy's aligned buffer, which
+    O_DIRECT writes from as it is: the join is the only copy)."""
+    buf = into(size)
+    at = 0
+    for part in parts:
+        buf[at:at + len(part)] = part
+        at += len(part)
+    return buf  # type: ignore[return-value]  # a bytearray, as a fill's piece is
+
+
 JOIN_ON_LOOP = 256 * 1024  # a longer join runs in a worker thread
 
 
-async def _joined_off_loop(parts: list[bytes | memoryview], size: int) -> bytes:
+async def _joined_off_loop(parts: list[bytes | memoryview], size: int,
+                           into: Callable[[int], bytearray] | None = None) -> bytes:
     """``_joined``, a chunk's worth (~8 MiB, ~1 ms of memcpy and page faults) in a worker
-    thread (the join lets go of the GIL): the loop goes on receiving the other bodies."""
+    thread (the join lets go of the GIL): the loop goes on receiving the other bodies.
+    ``into``: joined into a buffer it gives (``_joined_into``)."""
     if size <= JOIN_ON_LOOP or (len(parts) == 1 and isinstance(parts[0], bytes | bytearray)):
         return _joined(parts)
+    if into is not None:
+        return await run_sync(_joined_into, parts, size, into)
     return await run_sync(_joined, parts)
 
 
@@ -236,14 +252,16 @@ class Writer:
         return await self.short.run(self.group.commit_sync, jobs)
 
     async def _cut(
-        self, body: AsyncIterable[bytes], expected_size: int | None, resource: str
+        self, body: AsyncIterable[bytes], expected_size: int | None, resource: str,
+        into: Callable[[int], bytearray] | None = None,
     ) -> AsyncGenerator[tuple[bytes, bool], None]:
         """``(chunk, is_last)`` pairs of ``body``: full chunks, then the (short) last one.
 
         The last is yielded, possibly empty, only after the body ended with the declared
         length; a longer or shorter body raises ``IncompleteBody``. A piece that is a
         whole chunk (a fill's) is passed on as it is: no copy; a chunk joined from pieces
-        is joined in a worker thread (``_joined_off_loop``): no copy on the event loop.
+        is joined in a worker thread (``_joined_off_loop``): no copy on the event loop;
+        ``into``: a remote copy's chunk is joined into the buffer it gives.
         """
         cs = self.config.chunk_size
         parts: list[bytes | memoryview] = []
@@ -274,14 +292,14 @@ class Writer:
                     have += len(view)
                     view = b""
                 if have == cs:
-                    full, parts, have = await _joined_off_loop(parts, cs), [], 0
+                    full, parts, have = await _joined_off_loop(parts, cs, into), [], 0
         if expected_size is not None and total != expected_size:
             raise S3Error(
                 "IncompleteBody",
                 "You did not provide the number of bytes specified by the Content-Length",
                 resource,
             )
-        yield (full if full is not None else await _joined_off_loop(parts, have)), True
+        yield (full if full is not None else await _joined_off_loop(parts, have, into)), True
 
     async def _write(
         self,
@@ -364,7 +382,8 @@ class Writer:
     ) -> bytes | None:
         """``body`` cut into chunks: a body within one chunk returned (the tail), else
         every chunk through the pipeline (hashed into ``dg`` unless None) onto ``chunks``."""
-        cuts = self._cut(body, expected_size, resource)
+        cuts = self._cut(body, expected_size, resource,
+                         None if sync else self.chunks.direct_buffer)
         async with contextlib.aclosing(cuts):
             first, last = await anext(cuts)
             if last:
