@@ -12,7 +12,11 @@ A remote object's write (a cold GET's fill, a write-through PUT: ``put_object`` 
 ``etag``) differs in three ways: no MD5 (the backend's ETag is the object's), no fsync
 per chunk (every copy of every chunk is fdatasynced once the body is in, before the
 manifest is staged: nothing refers to them before that), and an optional ``ready``
-awaited between the durable body and the commit (the backend's acknowledgement).
+awaited between the durable body and the commit (the backend's acknowledgement). Its
+chunks also take one worker-thread call each (``_InOrder``: the chunk id and the
+whole-body checksum in one pass, in order, then the write), and a chunk joined from
+pieces is joined into the buffer ``ChunkStore.direct_buffer`` gives (O_DIRECT writes
+from it as it is).
 """
 
 from __future__ import annotations
