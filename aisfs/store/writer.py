@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import threading
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -171,26 +170,35 @@ async def _hash_stage(
 
 class _InOrder:
     """A remote copy's chunks hashed into one digest in order from concurrent worker
-    threads: chunk ``i`` waits for ``i - 1``'s turn to end. One pass over the bytes
-    gives both hashes: each ``HASH_SLICE`` slice is fed to the chunk id's xxh3-128 and to
-    ``dg`` while it is in the CPU's cache (two passes over an 8 MiB chunk read it from
-    memory twice). A chunk that left without its turn (an error, a cancellation) fails
-    every later one: ``dg`` would miss its bytes."""
+    threads: chunk ``i``'s thread starts once ``i - 1``'s has hashed it (``wait``, on the
+    event loop: no thread waits holding one of the node's thread slots). One pass over
+    the bytes gives both hashes: each ``HASH_SLICE`` slice is fed to the chunk id's
+    xxh3-128 and to ``dg`` while it is in the CPU's cache (two passes over an 8 MiB chunk
+    read it from memory twice). A chunk that left without its turn (an error, a
+    cancellation) fails every later one: ``dg`` would miss its bytes."""
 
     def __init__(self, dg: Digest | None) -> None:
         self.dg = dg
-        self._cond = threading.Condition()
-        self._next = 0  # the chunk whose turn it is
+        self._token = trio.lowlevel.current_trio_token()
+        self._turns: dict[int, trio.Event] = {}
+        self._next = 0  # the first chunk not yet hashed into dg
         self._broken = False
 
+    def _turn(self, i: int) -> trio.Event:
+        return self._turns.setdefault(i, trio.Event())
+
+    async def wait(self, i: int) -> None:
+        """Until chunk ``i`` may be hashed (on the event loop)."""
+        if self.dg is not None and self._next < i and not self._broken:
+            await self._turn(i).wait()
+        if self._broken:
+            raise RuntimeError("an earlier chunk of this write failed")
+
     def hash(self, i: int, buf: bytes) -> str:
-        """``buf``'s chunk id, ``buf`` fed to the digest in its turn."""
+        """``buf``'s chunk id, ``buf`` fed to the digest (in a worker thread, after
+        ``wait(i)``)."""
         if self.dg is None:
             return chunk_hash(buf)
-        with self._cond:
-            self._cond.wait_for(lambda: self._next == i or self._broken)
-            if self._broken:
-                raise RuntimeError("an earlier chunk of this write failed")
         ok = False
         try:
             h = xxhash.xxh3_128()
@@ -201,20 +209,24 @@ class _InOrder:
                     self.dg.update(piece)  # type: ignore[arg-type]  # a buffer
             ok = True
         finally:
-            with self._cond:
-                self._next = i + 1
-                self._broken = self._broken or not ok
-                self._cond.notify_all()
+            self._token.run_sync_soon(self._hashed, i, ok)
         return h.hexdigest()
 
+    def _hashed(self, i: int, ok: bool) -> None:
+        self._next = i + 1
+        if not ok:
+            self._break()
+        self._turn(i + 1).set()
+
+    def _break(self) -> None:
+        self._broken = True
+        for turn in self._turns.values():
+            turn.set()
+
     def leave(self, i: int) -> None:
-        """Chunk ``i`` is done (on the event loop): if its turn never came, the rest fail."""
-        if self.dg is None:
-            return
-        with self._cond:
-            if self._next <= i:
-                self._broken = True
-                self._cond.notify_all()
+        """Chunk ``i`` is done (on the event loop): if it was never hashed, the rest fail."""
+        if self.dg is not None and self._next <= i:
+            self._break()
 
 
 class Writer:
@@ -480,11 +492,13 @@ class Writer:
     ) -> None:
         """Each ``(i, chunk)`` of ``write_in`` stored (``store(i, chunk)``, in a worker
         thread) into ``refs[i]``, up to WRITERS at once: a slot is taken before a chunk is
-        taken, so at most WRITERS buffers are held here. ``in_order``: the chunks' turns
-        at the digest, each passed (failed) by a chunk whose thread did not take it."""
+        taken, so at most WRITERS buffers are held here. ``in_order``: each chunk's
+        thread started in its turn at the digest (``_InOrder``)."""
 
         async def write_one(i: int, buf: bytes, slot: trio.Semaphore) -> None:
             try:
+                if in_order is not None:
+                    await in_order.wait(i)
                 refs[i] = await run_sync(store, i, buf)
             finally:
                 if in_order is not None:
