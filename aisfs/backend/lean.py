@@ -44,8 +44,8 @@ from ..errors import S3Error
 from ..s3.signing_keys import SigningKeyCache, sign
 from ..s3.sigv4 import ALGORITHM, string_to_sign
 from ..store.types import STORED_HEADERS
-from .direct_io import BLOCK as ALIGN
-from .direct_io import address
+from .direct_io import FREE_REFS as _FREE_REFS
+from .direct_io import aligned
 from .errors import backend_error
 from .retry import backoff
 from .settings import S3Settings
@@ -353,28 +353,6 @@ class Buffers:
         return buf
 
 
-def aligned(n: int) -> bytearray:
-    """A ``bytearray`` of ``n`` bytes whose data starts on a ``direct_io.BLOCK`` boundary:
-    a fill's piece is a chunk the store writes with O_DIRECT straight from it (no copy
-    into an aligned buffer first). One ``ALIGN`` more is allocated and the start cut off:
-    CPython's ``del buf[:k]`` moves the buffer's logical start (no copy), and a cut of
-    less than half at the end only sets its length."""
-    buf = bytearray(n + ALIGN)
-    del buf[:-address(buf) % ALIGN]
-    del buf[n:]
-    return buf
-
-
-def _free_refs() -> int:
-    """The reference count ``Buffers.take`` sees of a buffer only its list holds, measured
-    with the same code (not assumed: the interpreter decides what its loop holds)."""
-    kept = [bytearray(1)]
-    for buf in kept:
-        return sys.getrefcount(buf)
-    raise AssertionError("unreachable")
-
-
-_FREE_REFS = _free_refs()
 
 
 class LeanBody:

@@ -83,6 +83,8 @@ class ChunkStore:
         self._unsynced: set[str] = set()
         # how a sync=False copy (a remote object's) is written: aisfs/backend/direct_io.py
         self.direct_writer: Callable[[str, bytes | bytearray, bool], None] = write_tmp
+        # a sync=False chunk joined from pieces goes into one of these (None: bytes)
+        self.direct_buffer: Callable[[int], bytearray] | None = None
         self._spool_turn = 0  # the mountpath a spool's next temp file goes to (rotating)
 
     # -- pins -------------------------------------------------------------------------

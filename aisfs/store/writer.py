@@ -12,7 +12,11 @@ A remote object's write (a cold GET's fill, a write-through PUT: ``put_object`` 
 ``etag``) differs in three ways: no MD5 (the backend's ETag is the object's), no fsync
 per chunk (every copy of every chunk is fdatasynced once the body is in, before the
 manifest is staged: nothing refers to them before that), and an optional ``ready``
-awaited between the durable body and the commit (the backend's acknowledgement).
+awaited between the durable body and the commit (the backend's acknowledgement). Its
+chunks also take one worker-thread call each (``_InOrder``: the chunk id and the
+whole-body checksum in one pass, in order, then the write), and a chunk joined from
+pieces is joined into the buffer ``ChunkStore.direct_buffer`` gives (O_DIRECT writes
+from it as it is).
 """
 
 from __future__ import annotations
@@ -32,10 +36,11 @@ from typing import Any
 
 import outcome
 import trio
+import xxhash
 
 from ..errors import S3Error, unwrap
 from .buckets import Buckets
-from .chunks import ChunkStore
+from .chunks import ChunkStore, chunk_hash
 from .config import StoreConfig
 from .digest import Digest
 from .generations import Generations
@@ -55,6 +60,7 @@ from .versions import Versions, new_version_id, versioning
 WRITERS = 2  # chunks of one PUT written (and fsynced) at once
 HASH_AHEAD = 1024 * 1024  # a one-chunk body declared longer is hashed while it arrives
 AHEAD_PIECES = 16  # pieces received, not yet hashed (then receiving waits for hashing)
+HASH_SLICE = 256 * 1024  # a remote copy's chunk is hashed twice per slice this long
 GATHER_PASSES = 4  # scheduler passes a small-PUT batch waits for company (16 clients:
 # batches of ~8 on average became ~14, the node's CPU per PUT -10..15 %)
 
@@ -89,14 +95,30 @@ def _joined(parts: list[bytes | memoryview]) -> bytes:
     return b"".join(parts)
 
 
+def _joined_into(parts: list[bytes | memoryview], size: int,
+                 into: Callable[[int], bytearray]) -> bytes:
+    """The parts copied into ``into(size)`` (a remote copy's aligned buffer, which
+    O_DIRECT writes from as it is: the join is the only copy)."""
+    buf = into(size)
+    at = 0
+    for part in parts:
+        buf[at:at + len(part)] = part
+        at += len(part)
+    return buf  # type: ignore[return-value]  # a bytearray, as a fill's piece is
+
+
 JOIN_ON_LOOP = 256 * 1024  # a longer join runs in a worker thread
 
 
-async def _joined_off_loop(parts: list[bytes | memoryview], size: int) -> bytes:
+async def _joined_off_loop(parts: list[bytes | memoryview], size: int,
+                           into: Callable[[int], bytearray] | None = None) -> bytes:
     """``_joined``, a chunk's worth (~8 MiB, ~1 ms of memcpy and page faults) in a worker
-    thread (the join lets go of the GIL): the loop goes on receiving the other bodies."""
+    thread (the join lets go of the GIL): the loop goes on receiving the other bodies.
+    ``into``: joined into a buffer it gives (``_joined_into``)."""
     if size <= JOIN_ON_LOOP or (len(parts) == 1 and isinstance(parts[0], bytes | bytearray)):
         return _joined(parts)
+    if into is not None:
+        return await run_sync(_joined_into, parts, size, into)
     return await run_sync(_joined, parts)
 
 
@@ -132,6 +154,79 @@ async def _hash_in_order(pieces: trio.MemoryReceiveChannel[bytes], dg: Digest) -
                 while len(batch) < AHEAD_PIECES:
                     batch.append(pieces.receive_nowait())
             await run_sync(update, batch)
+
+
+async def _hash_stage(
+    hash_in: trio.MemoryReceiveChannel[tuple[int, bytes]],
+    to_write: trio.MemorySendChannel[tuple[int, bytes]], dg: Digest | None,
+) -> None:
+    """The pipeline's hashing stage: each chunk into ``dg`` in order, then on."""
+    async with hash_in, to_write:
+        async for item in hash_in:
+            if dg is not None:
+                await run_sync(dg.update, item[1])
+            await to_write.send(item)
+
+
+class _InOrder:
+    """A remote copy's chunks hashed into one digest in order from concurrent worker
+    threads: chunk ``i``'s thread starts once ``i - 1``'s has hashed it (``wait``, on the
+    event loop: no thread waits holding one of the node's thread slots). One pass over
+    the bytes gives both hashes: each ``HASH_SLICE`` slice is fed to the chunk id's
+    xxh3-128 and to ``dg`` while it is in the CPU's cache (two passes over an 8 MiB chunk
+    read it from memory twice). A chunk that left without its turn (an error, a
+    cancellation) fails every later one: ``dg`` would miss its bytes."""
+
+    def __init__(self, dg: Digest | None) -> None:
+        self.dg = dg
+        self._token = trio.lowlevel.current_trio_token()
+        self._turns: dict[int, trio.Event] = {}
+        self._next = 0  # the first chunk not yet hashed into dg
+        self._broken = False
+
+    def _turn(self, i: int) -> trio.Event:
+        return self._turns.setdefault(i, trio.Event())
+
+    async def wait(self, i: int) -> None:
+        """Until chunk ``i`` may be hashed (on the event loop)."""
+        if self.dg is not None and self._next < i and not self._broken:
+            await self._turn(i).wait()
+        if self._broken:
+            raise RuntimeError("an earlier chunk of this write failed")
+
+    def hash(self, i: int, buf: bytes) -> str:
+        """``buf``'s chunk id, ``buf`` fed to the digest (in a worker thread, after
+        ``wait(i)``)."""
+        if self.dg is None:
+            return chunk_hash(buf)
+        ok = False
+        try:
+            h = xxhash.xxh3_128()
+            with memoryview(buf) as view:
+                for at in range(0, len(view), HASH_SLICE):
+                    piece = view[at:at + HASH_SLICE]
+                    h.update(piece)
+                    self.dg.update(piece)  # type: ignore[arg-type]  # a buffer
+            ok = True
+        finally:
+            self._token.run_sync_soon(self._hashed, i, ok)
+        return h.hexdigest()
+
+    def _hashed(self, i: int, ok: bool) -> None:
+        self._next = i + 1
+        if not ok:
+            self._break()
+        self._turn(i + 1).set()
+
+    def _break(self) -> None:
+        self._broken = True
+        for turn in self._turns.values():
+            turn.set()
+
+    def leave(self, i: int) -> None:
+        """Chunk ``i`` is done (on the event loop): if it was never hashed, the rest fail."""
+        if self.dg is not None and self._next <= i:
+            self._break()
 
 
 class Writer:
@@ -173,14 +268,16 @@ class Writer:
         return await self.short.run(self.group.commit_sync, jobs)
 
     async def _cut(
-        self, body: AsyncIterable[bytes], expected_size: int | None, resource: str
+        self, body: AsyncIterable[bytes], expected_size: int | None, resource: str,
+        into: Callable[[int], bytearray] | None = None,
     ) -> AsyncGenerator[tuple[bytes, bool], None]:
         """``(chunk, is_last)`` pairs of ``body``: full chunks, then the (short) last one.
 
         The last is yielded, possibly empty, only after the body ended with the declared
         length; a longer or shorter body raises ``IncompleteBody``. A piece that is a
         whole chunk (a fill's) is passed on as it is: no copy; a chunk joined from pieces
-        is joined in a worker thread (``_joined_off_loop``): no copy on the event loop.
+        is joined in a worker thread (``_joined_off_loop``): no copy on the event loop;
+        ``into``: a remote copy's chunk is joined into the buffer it gives.
         """
         cs = self.config.chunk_size
         parts: list[bytes | memoryview] = []
@@ -211,14 +308,14 @@ class Writer:
                     have += len(view)
                     view = b""
                 if have == cs:
-                    full, parts, have = await _joined_off_loop(parts, cs), [], 0
+                    full, parts, have = await _joined_off_loop(parts, cs, into), [], 0
         if expected_size is not None and total != expected_size:
             raise S3Error(
                 "IncompleteBody",
                 "You did not provide the number of bytes specified by the Content-Length",
                 resource,
             )
-        yield (full if full is not None else await _joined_off_loop(parts, have)), True
+        yield (full if full is not None else await _joined_off_loop(parts, have, into)), True
 
     async def _write(
         self,
@@ -301,7 +398,8 @@ class Writer:
     ) -> bytes | None:
         """``body`` cut into chunks: a body within one chunk returned (the tail), else
         every chunk through the pipeline (hashed into ``dg`` unless None) onto ``chunks``."""
-        cuts = self._cut(body, expected_size, resource)
+        cuts = self._cut(body, expected_size, resource,
+                         None if sync else self.chunks.direct_buffer)
         async with contextlib.aclosing(cuts):
             first, last = await anext(cuts)
             if last:
@@ -340,26 +438,36 @@ class Writer:
     ) -> None:
         """``first`` and the chunks of ``rest`` through the stages: hashed in order into
         ``dg`` (one thread; None: hashed as they arrived), then written (``_write_stage``);
-        their refs, in order, onto ``chunks``."""
+        their refs, in order, onto ``chunks``.
+
+        A remote copy's chunk (``sync`` False) takes one worker-thread call: its turn at
+        ``dg`` (``_InOrder``), the chunk id and ``dg`` hashed over each cache-sized slice
+        in one pass, then written - the next chunk's hashing overlaps this one's write."""
         refs: list[ChunkRef | None] = []
 
         def store(buf: bytes) -> ChunkRef:
             return ChunkRef(self.chunks.store(buf, copies, pinned, dirs, sync=sync), len(buf))
 
-        to_hash, hash_in = trio.open_memory_channel[tuple[int, bytes]](0)
         to_write, write_in = trio.open_memory_channel[tuple[int, bytes]](0)
+        in_order = _InOrder(dg) if not sync else None
 
-        async def hash_stage() -> None:
-            async with hash_in, to_write:
-                async for item in hash_in:
-                    if dg is not None:
-                        await run_sync(dg.update, item[1])
-                    await to_write.send(item)
+        def store_in_order(i: int, buf: bytes) -> ChunkRef:
+            assert in_order is not None
+            h = in_order.hash(i, buf)
+            return ChunkRef(self.chunks.store(buf, copies, pinned, dirs, h=h, sync=sync),
+                            len(buf))
 
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(hash_stage)
-                nursery.start_soon(self._write_stage, write_in, refs, store)
+                if in_order is not None:
+                    to_hash = to_write  # no hashing stage: the writers hash, in order
+                    nursery.start_soon(self._write_stage, write_in, refs, store_in_order,
+                                       in_order)
+                else:
+                    to_hash, hash_in = trio.open_memory_channel[tuple[int, bytes]](0)
+                    nursery.start_soon(_hash_stage, hash_in, to_write, dg)
+                    nursery.start_soon(self._write_stage, write_in, refs,
+                                       lambda i, buf: store(buf))
                 async with to_hash:
                     refs.append(None)
                     await to_hash.send((0, first))
@@ -379,16 +487,22 @@ class Writer:
     async def _write_stage(
         write_in: trio.MemoryReceiveChannel[tuple[int, bytes]],
         refs: list[ChunkRef | None],
-        store: Callable[[bytes], ChunkRef],
+        store: Callable[[int, bytes], ChunkRef],
+        in_order: _InOrder | None = None,
     ) -> None:
-        """Each ``(i, chunk)`` of ``write_in`` stored (``store``, in a worker thread) into
-        ``refs[i]``, up to WRITERS at once: a slot is taken before a chunk is taken, so at
-        most WRITERS buffers are held here."""
+        """Each ``(i, chunk)`` of ``write_in`` stored (``store(i, chunk)``, in a worker
+        thread) into ``refs[i]``, up to WRITERS at once: a slot is taken before a chunk is
+        taken, so at most WRITERS buffers are held here. ``in_order``: each chunk's
+        thread started in its turn at the digest (``_InOrder``)."""
 
         async def write_one(i: int, buf: bytes, slot: trio.Semaphore) -> None:
             try:
-                refs[i] = await run_sync(store, buf)
+                if in_order is not None:
+                    await in_order.wait(i)
+                refs[i] = await run_sync(store, i, buf)
             finally:
+                if in_order is not None:
+                    in_order.leave(i)
                 slot.release()
 
         slots = trio.Semaphore(WRITERS)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from aisfs.backend import direct_io
-from aisfs.backend.lean import aligned
+from aisfs.backend.direct_io import aligned
 from aisfs.store.files import FILE_MODE
 
 MiB = 1024 * 1024
@@ -68,3 +68,20 @@ def test_an_aligned_piece_written_from_itself(tmp_path: Path, size: int) -> None
     direct_io.write_tmp_direct(tmp, piece, True)
     assert Path(tmp).read_bytes() == piece
     piece += b"x"  # no export of it is left behind
+
+
+def test_chunk_buffers_aligned_and_reused_only_once_free(tmp_path: Path) -> None:
+    pool = direct_io.ChunkBuffers()
+    a = pool.take(2 * MiB)
+    assert len(a) == 2 * MiB and direct_io.address(a) % direct_io.BLOCK == 0
+    b = pool.take(2 * MiB)
+    assert b is not a  # a is held here
+    a[:] = os.urandom(2 * MiB)
+    data = bytes(a)
+    direct_io.write_tmp_direct(str(tmp_path / "c"), a, False)  # straight from it
+    assert (tmp_path / "c").read_bytes() == data
+    ident = id(a)
+    del a, b
+    c = pool.take(2 * MiB)
+    assert id(c) == ident  # nothing held it any more: taken again
+    assert type(pool.take(100)) is bytearray  # small: a plain one, not kept
