@@ -84,6 +84,9 @@ class ChunkStore:
         # how a sync=False copy (a remote object's) is written: aisfs/backend/direct_io.py
         self.direct_writer: Callable[[str, bytes | bytearray, bool], None] = write_tmp
         self._spool_turn = 0  # the mountpath a spool's next temp file goes to (rotating)
+        # a node's read worker (Store.open_read_only): a bad copy is served around, never
+        # rewritten here - the primary's scrub repairs it
+        self.read_only = False
 
     # -- pins -------------------------------------------------------------------------
 
@@ -347,6 +350,9 @@ class ChunkStore:
         raise StoreCorruption(cid, "no good copy on any mountpath")
 
     def _repair(self, mp: Mountpath, cid: str, data: bytes) -> None:
+        if self.read_only:
+            log.warning("chunk %s is bad on %s: left for the primary's scrub", cid, mp.root)
+            return
         try:
             with self.stripe(cid):
                 self.write_copy(mp, cid, data, set(), replace=True)

@@ -1,0 +1,242 @@
+"""A read worker hands a request to the node's primary process over its Unix socket.
+
+``Forwarder`` is the worker's side (aisfs_node/workers.py): the request goes out as it
+came (method, target, headers: Host, path and query unchanged, so SigV4 verifies at the
+primary), the body streamed from the client as the primary reads it, the answer streamed
+back piece by piece (never a whole body in memory). ``Expect: 100-continue`` is passed
+on: the client's body is read (and its ``100 Continue`` sent) only once the primary asked
+for it, and a primary that answers at once (403, 400) gets no body. The client's address
+goes in ``x-aisfs-worker-client``; the connections to the primary are kept alive and
+reused, one request at a time each.
+
+``TrustedClient`` is the primary's side: on the Unix socket only (0600, in a 0700
+directory: the node's own processes) it takes the client address from that header.
+``StripClient`` removes the header from every TCP request, where it is an attacker's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import select
+from typing import Any
+
+import h11
+import trio
+
+from aisfs_node.http import ClientGone
+
+log = logging.getLogger("aisfs.workers")
+
+CLIENT_HEADER = b"x-aisfs-worker-client"
+RECV = 256 * 1024
+IDLE_MAX = 64  # kept-alive connections to the primary per worker
+# not passed on: the hop's own framing and connection management (h11 frames each hop)
+_HOP = frozenset((b"connection", b"keep-alive", b"transfer-encoding", b"content-length",
+                  b"te", b"upgrade", b"proxy-connection", CLIENT_HEADER))
+
+Scope = dict[str, Any]
+
+
+class _Upstream:
+    """One kept-alive HTTP/1.1 connection to the primary."""
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self.stream = stream
+        self.conn = h11.Connection(h11.CLIENT)
+
+    def closed_by_peer(self) -> bool:
+        """An idle connection the primary closed (keep-alive timeout, a stop)."""
+        try:  # an idle connection has nothing to read but its end
+            return bool(select.select([self.stream.socket.fileno()], [], [], 0)[0])
+        except (OSError, ValueError):
+            return True
+
+    async def next_event(self) -> Any:
+        while True:
+            event = self.conn.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            data = await self.stream.receive_some(RECV)
+            self.conn.receive_data(data)
+
+    async def send(self, event: Any) -> None:
+        data = self.conn.send(event)
+        if data:
+            await self.stream.send_all(data)
+
+
+class Forwarder:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.idle: list[_Upstream] = []
+
+    async def _connect(self) -> _Upstream:
+        while self.idle:
+            up = self.idle.pop()
+            if not up.closed_by_peer():
+                return up
+            await up.stream.aclose()
+        return _Upstream(await trio.open_unix_socket(self.path))
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        try:
+            up = await self._connect()
+        except OSError as e:
+            log.warning("the primary is not answering on %s: %s", self.path, e)
+            body = b"the node is restarting\n"
+            await send({"type": "http.response.start", "status": 503, "headers": [
+                (b"content-type", b"text/plain"), (b"retry-after", b"1"),
+                (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        reusable = False
+        try:
+            reusable = await self._exchange(up, scope, receive, send)
+        finally:
+            if reusable and len(self.idle) < IDLE_MAX:
+                up.conn.start_next_cycle()
+                self.idle.append(up)
+            else:
+                with trio.CancelScope(shield=True):
+                    await trio.aclose_forcefully(up.stream)
+
+    async def _exchange(self, up: _Upstream, scope: Scope, receive: Any, send: Any) -> bool:
+        """One request through ``up``; True when it can carry another."""
+        try:
+            request, has_body, expect = request_of(scope)
+            await up.send(request)
+        except h11.LocalProtocolError as e:  # a header the primary would not take either
+            log.info("request not forwarded: %s", e)
+            await _plain(send, 400, b"bad request\n")
+            return False
+        event: Any = None
+        if has_body:
+            if expect:  # the primary asks for the body (100) or answers without it
+                event = await up.next_event()
+                while type(event) is h11.InformationalResponse and event.status_code != 100:
+                    event = await up.next_event()
+                if type(event) is h11.InformationalResponse:
+                    event = None
+            if event is None and not await self._pump(up, receive):
+                return False
+        else:
+            await up.send(h11.EndOfMessage())
+        if event is None:
+            event = await up.next_event()
+        while type(event) is h11.InformationalResponse:
+            event = await up.next_event()
+        if type(event) is not h11.Response:
+            raise ClientGone(f"the primary answered {type(event).__name__}")
+        out = [(k, v) for k, v in event.headers
+               if k not in (b"connection", b"keep-alive", b"transfer-encoding")]
+        await send({"type": "http.response.start", "status": event.status_code,
+                    "headers": out})
+        while True:
+            event = await up.next_event()
+            if type(event) is h11.Data:
+                await send({"type": "http.response.body", "body": bytes(event.data),
+                            "more_body": True})
+            elif type(event) is h11.EndOfMessage:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                break
+            else:  # the primary closed mid-answer: the client's answer is cut too
+                raise ClientGone("the primary closed the connection mid-answer")
+        return up.conn.our_state is h11.DONE and up.conn.their_state is h11.DONE
+
+    async def _pump(self, up: _Upstream, receive: Any) -> bool:
+        """The client's body to the primary; False when the client went away (the
+        primary sees the body cut: nothing is stored)."""
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return False
+            body = message.get("body", b"")
+            try:
+                if body:
+                    await up.send(h11.Data(data=body))
+                if not message.get("more_body", False):
+                    await up.send(h11.EndOfMessage())
+                    return True
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                # the primary answered early and closed (it may have refused the
+                # request): its answer is read next, when there is one
+                with contextlib.suppress(h11.LocalProtocolError):
+                    up.conn.send_failed()
+                return True
+
+
+def request_of(scope: Scope) -> tuple[h11.Request, bool, bool]:
+    """The request to send the primary; whether it has a body; whether the client
+    expects ``100 Continue``. Raises h11.LocalProtocolError for what h11 will not send."""
+    head: list[tuple[bytes, bytes]] = scope["headers"]
+    headers = [(k, v) for k, v in head if k not in _HOP]
+    has_body = False
+    expect = False
+    for k, v in head:
+        if k == b"content-length":
+            has_body = v.strip() not in (b"0", b"")
+            headers.append((k, v))
+        elif k == b"transfer-encoding":
+            has_body = True
+        elif k == b"expect":
+            expect = v.strip().lower() == b"100-continue"
+    if has_body and not any(k == b"content-length" for k, _ in headers):
+        headers.append((b"transfer-encoding", b"chunked"))
+    client = scope.get("client")
+    if client:
+        headers.append((CLIENT_HEADER, f"{client[0]} {client[1]}".encode()))
+    target = scope["raw_path"] + (b"?" + scope["query_string"]
+                                  if scope.get("query_string") else b"")
+    request = h11.Request(method=scope["method"].encode(), target=target, headers=headers,
+                          http_version="1.1")
+    return request, has_body, expect
+
+
+async def _plain(send: Any, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def client_of(value: bytes) -> tuple[str, int] | None:
+    """``host port`` from ``x-aisfs-worker-client``; None when malformed."""
+    host, _, port = value.decode("latin-1").rpartition(" ")
+    if not host or not port.isdigit():
+        return None
+    return host, int(port)
+
+
+class TrustedClient:
+    """The primary's app behind its Unix socket: the worker's client address is the
+    request's (for aws:SourceIp and the log); the header itself is removed."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            client = None
+            kept = []
+            for k, v in scope["headers"]:
+                if k == CLIENT_HEADER:
+                    client = client_of(v)
+                else:
+                    kept.append((k, v))
+            scope["headers"] = kept
+            scope["client"] = client
+            scope["server"] = None
+        await self.app(scope, receive, send)
+
+
+class StripClient:
+    """The primary's app on TCP when it has workers: ``x-aisfs-worker-client`` from a
+    client is dropped (only a worker, over the Unix socket, may say who the client is)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and any(k == CLIENT_HEADER for k, _ in scope["headers"]):
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k != CLIENT_HEADER]
+        await self.app(scope, receive, send)
