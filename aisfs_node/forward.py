@@ -6,7 +6,7 @@ primary), the body streamed from the client as the primary reads it, the answer 
 back piece by piece (never a whole body in memory). ``Expect: 100-continue`` is passed
 on: the client's body is read (and its ``100 Continue`` sent) only once the primary asked
 for it, and a primary that answers at once (403, 400) gets no body. The client's address
-goes in ``x-aisfs-worker-client``; the connections to the primary are kept alive and
+and scheme go in ``x-aisfs-worker-client``; the connections to the primary are kept alive and
 reused, one request at a time each.
 
 ``TrustedClient`` is the primary's side: on the Unix socket only (0600, in a 0700
@@ -183,9 +183,9 @@ def request_of(scope: Scope) -> tuple[h11.Request, bool, bool]:
             expect = v.strip().lower() == b"100-continue"
     if has_body and not any(k == b"content-length" for k, _ in headers):
         headers.append((b"transfer-encoding", b"chunked"))
-    client = scope.get("client")
-    if client:
-        headers.append((CLIENT_HEADER, f"{client[0]} {client[1]}".encode()))
+    client = scope.get("client") or ("", 0)
+    headers.append((CLIENT_HEADER,
+                    f"{scope.get('scheme', 'http')} {client[0]} {client[1]}".encode()))
     target = scope["raw_path"] + (b"?" + scope["query_string"]
                                   if scope.get("query_string") else b"")
     request = h11.Request(method=scope["method"].encode(), target=target, headers=headers,
@@ -199,12 +199,15 @@ async def _plain(send: Any, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def client_of(value: bytes) -> tuple[str, int] | None:
-    """``host port`` from ``x-aisfs-worker-client``; None when malformed."""
-    host, _, port = value.decode("latin-1").rpartition(" ")
+def client_of(value: bytes) -> tuple[str, tuple[str, int] | None]:
+    """The scheme and the client address of ``x-aisfs-worker-client: SCHEME HOST PORT``
+    (None: unknown)."""
+    scheme, _, rest = value.decode("latin-1").partition(" ")
+    host, _, port = rest.rpartition(" ")
+    scheme = "https" if scheme == "https" else "http"
     if not host or not port.isdigit():
-        return None
-    return host, int(port)
+        return scheme, None
+    return scheme, (host, int(port))
 
 
 class TrustedClient:
@@ -216,15 +219,16 @@ class TrustedClient:
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
-            client = None
+            scheme, client = "http", None
             kept = []
             for k, v in scope["headers"]:
                 if k == CLIENT_HEADER:
-                    client = client_of(v)
+                    scheme, client = client_of(v)
                 else:
                     kept.append((k, v))
             scope["headers"] = kept
             scope["client"] = client
+            scope["scheme"] = scheme
             scope["server"] = None
         await self.app(scope, receive, send)
 

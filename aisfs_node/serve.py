@@ -31,6 +31,7 @@ from hypercorn.trio import serve, tcp_server
 
 from aisfs.config import ConfigError, NodeConfig, parse_listen
 from aisfs.errors import only
+from aisfs.store import acls as stored_acls
 from aisfs.store.store import StoreConfig, open_store
 from aisfs_node.app import NodeApp
 from aisfs_node.daemon import Daemon, Notifier, reload_config
@@ -330,6 +331,8 @@ async def _serve(
 
             try:
                 if cfg.net.workers > 1:  # aisfs_node/workers.py
+                    # the tables made on first use, made now: a worker never writes
+                    await trio.to_thread.run_sync(stored_acls.of, store.index)
                     tcp = await reuse_port_listeners(h1_binds(cfg))
                     sock_dir = socket_dir()
                     path = os.path.join(sock_dir, "primary.sock")

@@ -1,0 +1,170 @@
+"""``[net] workers``: 4 KiB GET, HEAD and PUT with 1 worker and with 2, side by side.
+
+    .venv/bin/python -m bench.workers [--rounds 6] [--seconds 3] [--sigv4]
+                                      [--node-cpus 0 --client-cpus 1]
+
+Two nodes of this tree (``--workers 1`` and ``--workers 2``), each holding bucket
+``bench`` with a 4 KiB object; rounds alternate the nodes. Per round and node: wrk GETs
+(16 connections), HEADs and PUTs from 4 Python threads on keep-alive connections (their
+own connection each, so the kernel spreads them over the processes). Printed: medians
+of req/s and of the node's CPU per request (every process of the node: the primary, its
+threads and its read workers, from /proc), and the ratio 2 workers / 1 paired by round.
+``--node-cpus``/``--client-cpus`` pin the node (its workers inherit it) and the clients
+with taskset. A PUT through a read worker is forwarded to the primary: the PUT figures
+show what that hop costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import statistics
+import subprocess
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bench.servers import start_node
+from bench.small_requests import SIGV4_CONFIG, TICK, Node
+
+BODY = os.urandom(4096)
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of ``pid`` and its living children (a node's read workers)."""
+    total = 0.0
+    pids = [pid]
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            kids = Path(f"/proc/{pid}/task/{task}/children").read_text().split()
+            pids += [int(k) for k in kids]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICK
+    return total
+
+
+def start(workers: int, sigv4: bool, cpus: str | None) -> Node:
+    wrapper = ["taskset", "-c", cpus] if cpus else None
+    server = start_node(["--workers", str(workers)], config=SIGV4_CONFIG if sigv4 else None,
+                        wrapper=wrapper)
+    node = Node(server.proc, server.s3_url + "/bench/obj", server.workdir, sigv4)
+    for path, body in (("/bench", b""), ("/bench/obj", BODY)):
+        headers = Node(server.proc, server.s3_url + path, server.workdir, sigv4).headers("PUT")
+        req = urllib.request.Request(server.s3_url + path, data=body, method="PUT",
+                                     headers=headers)
+        urllib.request.urlopen(req, timeout=120).read()
+    return node
+
+
+def threads(node: Node, method: str, seconds: int, clients: int = 4) -> int:
+    """``method`` requests answered in ``seconds`` to ``clients`` threads, each on its
+    keep-alive connection; a non-2xx answer fails."""
+    host, port = node.url.split("/")[2].rsplit(":", 1)
+    path = "/" + node.url.split("/", 3)[3]
+    deadline = time.monotonic() + seconds
+    counts = [0] * clients
+
+    def client(i: int) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=120)
+        try:
+            n = 0
+            while time.monotonic() < deadline:
+                target = path if method != "PUT" else f"{path}-{i}-{n % 100}"
+                headers = {} if not node.sigv4 else Node(
+                    node.proc, f"http://{host}:{port}{target}", node.work, True,
+                ).headers(method)
+                conn.request(method, target, body=BODY if method == "PUT" else None,
+                             headers=headers)
+                response = conn.getresponse()
+                response.read()
+                if response.status >= 300:
+                    raise RuntimeError(f"{method}: {response.status}")
+                counts[i] += 1
+                n += 1
+        finally:
+            conn.close()
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(client, range(clients)))
+    return sum(counts)
+
+
+def wrk(node: Node, seconds: int, cpus: str | None) -> int:
+    from bench.small_requests import wrk as run_wrk
+
+    if not cpus:
+        return run_wrk(node.url, seconds, node.headers())
+    cmd = ["taskset", "-c", cpus, "wrk", "-t2", "-c16", f"-d{seconds}s",
+           *[a for k, v in node.headers().items() for a in ("-H", f"{k}: {v}")], node.url]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out:
+        raise RuntimeError(out)
+    return int(out.split(" requests in")[0].split()[-1])
+
+
+def measure(node: Node, kind: str, seconds: int, cpus: str | None,
+            out: dict[str, list[tuple[float, float]]]) -> None:
+    before, t = tree_cpu(node.proc.pid), time.perf_counter()
+    if kind == "GET":
+        n = wrk(node, seconds, cpus)
+    else:
+        if cpus:
+            os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
+        try:
+            n = threads(node, kind, seconds)
+        finally:
+            os.sched_setaffinity(0, range(os.cpu_count() or 1))
+    rate = n / (time.perf_counter() - t)
+    out.setdefault(kind, []).append((rate, (tree_cpu(node.proc.pid) - before) / n * 1e6))
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="bench workers", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--seconds", type=int, default=3)
+    ap.add_argument("--sigv4", action="store_true")
+    ap.add_argument("--node-cpus", help="taskset list for the node, e.g. 0")
+    ap.add_argument("--client-cpus", help="taskset list for the clients, e.g. 1")
+    ap.add_argument("--kinds", default="GET,HEAD,PUT")
+    args = ap.parse_args(argv)
+    kinds = args.kinds.split(",")
+    print(subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+    nodes = {w: start(w, args.sigv4, args.node_cpus) for w in (1, 2)}
+    results: dict[int, dict[str, list[tuple[float, float]]]] = {1: {}, 2: {}}
+    try:
+        for node in nodes.values():
+            wrk(node, 1, args.client_cpus)  # warm
+        for r in range(args.rounds):
+            order = [1, 2] if r % 2 == 0 else [2, 1]
+            for kind in kinds:
+                for w in order:
+                    measure(nodes[w], kind, args.seconds, args.client_cpus, results[w])
+    finally:
+        for node in nodes.values():
+            node.stop()
+    print(subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+    pin = (f", node on CPUs {args.node_cpus}, clients on {args.client_cpus}"
+           if args.node_cpus or args.client_cpus else ", unpinned")
+    print(f"4 KiB, {'SigV4' if args.sigv4 else 'open'}, median of {args.rounds} "
+          f"rounds of {args.seconds} s{pin}:")
+    for kind in kinds:
+        one, two = results[1][kind], results[2][kind]
+        for w, rows in ((1, one), (2, two)):
+            print(f"  {kind:4} workers={w}: {statistics.median(r for r, _ in rows):6.0f} "
+                  f"req/s, {statistics.median(c for _, c in rows):5.0f} us node CPU/request")
+        rate = statistics.median(b[0] / a[0] for a, b in zip(one, two, strict=True))
+        cpu = statistics.median(b[1] / a[1] for a, b in zip(one, two, strict=True))
+        print(f"  {kind:4} 2 workers / 1, paired by round: rate x{rate:.2f}, "
+              f"CPU per request x{cpu:.2f}")
+
+
+if __name__ == "__main__":
+    main()
