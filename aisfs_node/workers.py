@@ -38,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,8 +170,11 @@ class Pool:
         ``stop``."""
         try:
             async with trio.open_nursery() as nursery:
-                for number in range(1, self.count):
-                    await nursery.start(self._slot, number)
+                starting = [trio.Event() for _ in range(1, self.count)]
+                for number, started in enumerate(starting, 1):  # started side by side
+                    nursery.start_soon(self._slot, number, started)
+                for started in starting:
+                    await started.wait()
                 task_status.started()
         finally:
             with trio.CancelScope(shield=True):
@@ -181,15 +184,14 @@ class Pool:
                         await proc.wait()
             self.stopped.set()
 
-    async def _slot(self, number: int, task_status: trio.TaskStatus[None]) -> None:
+    async def _slot(self, number: int, ready: trio.Event) -> None:
+        """Worker ``number``, started (``ready`` set once it listens), started again
+        each time it exits until the pool stops; a first start that fails raises."""
         delay = RESTART_DELAY
-        first = True
         while True:
             started = time.monotonic()
             proc = await self._start(number)
-            if first:
-                task_status.started()
-                first = False
+            ready.set()
             code = await proc.wait()
             self.procs.pop(number, None)
             if self.stopping:
@@ -283,10 +285,14 @@ class WorkerApp:
             return
         request = Request(scope, receive)
         if self._serves(request):
-            self.local += 1
             request_id = f"{self._id_prefix}{next(self._ids):010X}"
-            await self.s3.handle(request, send, request_id, base_path=self.base)
-            return
+            unless_failed = _UnlessFailed(send)
+            await self.s3.handle(request, unless_failed.send, request_id, base_path=self.base)
+            if not unless_failed.failed:
+                self.local += 1
+                return
+            # a 5xx here (a chunk gone with an overwrite in between, no good copy, the
+            # index busy): the primary, which pins what it reads and repairs, answers
         self.forwarded += 1
         await self.forward(scope, receive, send)
 
@@ -334,6 +340,24 @@ class WorkerApp:
         if users != self.users_stat:
             self.users_stat = users
             self.s3.authenticator.refresh()
+
+
+class _UnlessFailed:
+    """An ASGI send that drops a 5xx answer (and says so) instead of sending it."""
+
+    __slots__ = ("_send", "failed")
+
+    def __init__(self, send: Any) -> None:
+        self._send = send
+        self.failed = False
+
+    async def send(self, message: MutableMapping[str, Any]) -> None:
+        if self.failed:
+            return
+        if message["type"] == "http.response.start" and message["status"] >= 500:
+            self.failed = True
+            return
+        await self._send(message)
 
 
 def _set_pdeathsig() -> None:

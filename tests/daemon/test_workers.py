@@ -291,3 +291,54 @@ def test_a_bad_workers_value_is_a_config_error(tmp_path: Path) -> None:
     node = new_node(tmp_path, config="[net]\nworkers = 0\n")
     with pytest.raises(RuntimeError, match="net.workers"):
         node.start()
+
+
+def test_sighup_starts_the_workers_again_with_the_new_config(tmp_path: Path) -> None:
+    node = start(tmp_path, "sigv4")
+    assert node.config_file is not None
+    owner = client(node, KEY)
+    owner.create_bucket(Bucket="hup")
+    owner.put_object(Bucket="hup", Key="o", Body=b"h" * 300)
+    carol = ("AKCAROL", "carol-secret-workers")
+    before = workers_of(node)
+    node.config_file.write_text(SIGV4 + f"""[auth.users.carol]
+access_keys = {{ {carol[0]} = "{carol[1]}" }}
+""")
+    assert node.proc is not None
+    node.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (
+            not workers_of(node) or workers_of(node) & before
+            or node.log().count("worker 1 listening") < 2):
+        time.sleep(0.1)
+    assert workers_of(node) and not workers_of(node) & before, node.log()
+    owner.put_bucket_policy(Bucket="hup", Policy=json.dumps({"Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam:::user/carol"},
+        "Action": "s3:GetObject", "Resource": "arn:aws:s3:::hup/*"}]}))
+    for _ in range(CONNECTIONS):  # carol, a user of the new config, on both processes
+        assert client(node, carol).get_object(Bucket="hup", Key="o")["Body"].read() == b"h" * 300
+    assert node.stop() == 0
+    served, _ = worker_counts(node)
+    assert served > 0, node.log()
+
+
+@pytest.mark.allow_node_errors  # the corrupt copy is logged at ERROR
+def test_a_bad_copy_is_served_around_and_left_to_the_primary(tmp_path: Path) -> None:
+    from aisfs.store import layout
+    from support.damage import flip_in_place
+
+    node = new_node(tmp_path, config=OPEN + "default_copies = 2\n").start()
+    s3 = client(node, None)
+    s3.create_bucket(Bucket="bad")
+    body = os.urandom(200_000)  # chunked (not inline), one chunk, a copy per mountpath
+    s3.put_object(Bucket="bad", Key="o", Body=body)
+    chunks = sorted(p for mp in node.mountpaths for p in (mp / layout.CHUNKS).rglob("*")
+                    if p.is_file() and p.stat().st_size == len(body))
+    assert len(chunks) == 2, chunks
+    flip_in_place(chunks[0], 1000)
+    for _ in range(CONNECTIONS):
+        assert client(node, None).get_object(Bucket="bad", Key="o")["Body"].read() == body
+    assert node.stop() == 0
+    assert "left for the primary's scrub" in node.log() or "repaired" in node.log()
+    served, _ = worker_counts(node)
+    assert served > 0, node.log()
