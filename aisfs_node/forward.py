@@ -24,7 +24,9 @@ from typing import Any
 import h11
 import trio
 
-from aisfs_node.http import ClientGone
+from aisfs.errors import S3Error
+from aisfs_node.errors import s3_error
+from aisfs_node.http import ClientGone, send_response
 
 log = logging.getLogger("aisfs.workers")
 
@@ -119,6 +121,12 @@ class Forwarder:
                 if type(event) is h11.InformationalResponse:
                     event = None
             if event is None and not await self._pump(up, receive):
+                # the client's body was cut (it left, or its framing is bad): the
+                # primary's connection is closed, so it stores nothing; the answer is
+                # the one the primary gives a cut body
+                err = S3Error("IncompleteBody", "The client closed the connection mid-body")
+                path = scope["raw_path"].decode("latin-1")
+                await send_response(send, s3_error(err, path, "", False))
                 return False
         else:
             await up.send(h11.EndOfMessage())
