@@ -33,6 +33,7 @@ log = logging.getLogger("aisfs.workers")
 CLIENT_HEADER = b"x-aisfs-worker-client"
 RECV = 256 * 1024
 IDLE_MAX = 64  # kept-alive connections to the primary per worker
+_NET_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 # not passed on: the hop's own framing and connection management (h11 frames each hop)
 _HOP = frozenset((b"connection", b"keep-alive", b"transfer-encoding", b"content-length",
                   b"te", b"upgrade", b"proxy-connection", CLIENT_HEADER))
@@ -46,6 +47,7 @@ class _Upstream:
     def __init__(self, stream: trio.SocketStream) -> None:
         self.stream = stream
         self.conn = h11.Connection(h11.CLIENT)
+        self.reused = False  # taken from the idle ones: the primary may have closed it
 
     def closed_by_peer(self) -> bool:
         """An idle connection the primary closed (keep-alive timeout, a stop)."""
@@ -55,17 +57,38 @@ class _Upstream:
             return True
 
     async def next_event(self) -> Any:
-        while True:
-            event = self.conn.next_event()
-            if event is not h11.NEED_DATA:
-                return event
-            data = await self.stream.receive_some(RECV)
-            self.conn.receive_data(data)
+        try:
+            while True:
+                event = self.conn.next_event()
+                if event is not h11.NEED_DATA:
+                    return event
+                data = await self.stream.receive_some(RECV)
+                self.conn.receive_data(data)
+        except (*_NET_ERRORS, h11.RemoteProtocolError) as e:
+            raise UpstreamGone(str(e) or type(e).__name__) from None
 
     async def send(self, event: Any) -> None:
         data = self.conn.send(event)
         if data:
-            await self.stream.send_all(data)
+            try:
+                await self.stream.send_all(data)
+            except _NET_ERRORS as e:
+                raise UpstreamGone(str(e) or type(e).__name__) from None
+
+
+class UpstreamGone(Exception):
+    """The connection to the primary broke (it closed an idle one, it is stopping)."""
+
+
+class _Progress:
+    """How far a forwarded request got on the client's side: retried on a new
+    connection only while nothing was taken from the client or sent to it."""
+
+    __slots__ = ("body_taken", "started")
+
+    def __init__(self) -> None:
+        self.body_taken = False
+        self.started = False
 
 
 class Forwarder:
@@ -77,33 +100,45 @@ class Forwarder:
         while self.idle:
             up = self.idle.pop()
             if not up.closed_by_peer():
+                up.reused = True
                 return up
             await up.stream.aclose()
         return _Upstream(await trio.open_unix_socket(self.path))
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        try:
-            up = await self._connect()
-        except OSError as e:
-            log.warning("the primary is not answering on %s: %s", self.path, e)
-            body = b"the node is restarting\n"
-            await send({"type": "http.response.start", "status": 503, "headers": [
-                (b"content-type", b"text/plain"), (b"retry-after", b"1"),
-                (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
-            return
-        reusable = False
-        try:
-            reusable = await self._exchange(up, scope, receive, send)
-        finally:
-            if reusable and len(self.idle) < IDLE_MAX:
-                up.conn.start_next_cycle()
-                self.idle.append(up)
-            else:
-                with trio.CancelScope(shield=True):
-                    await trio.aclose_forcefully(up.stream)
+        for attempt in (1, 2):
+            try:
+                up = await self._connect()
+            except OSError as e:
+                log.warning("the primary is not answering on %s: %s", self.path, e)
+                await _unavailable(send, scope)
+                return
+            progress = _Progress()
+            reusable = False
+            try:
+                reusable = await self._exchange(up, scope, receive, send, progress)
+                return
+            except UpstreamGone as e:
+                if progress.started:  # the answer is cut: only closing tells the client
+                    raise ClientGone(f"the primary's connection broke: {e}") from None
+                if attempt == 1 and up.reused and not progress.body_taken:
+                    # an idle connection the primary closed as it was taken: the request
+                    # never reached it
+                    log.info("the primary's connection broke (%s): again on a new one", e)
+                    continue
+                log.warning("the primary's connection broke: %s", e)
+                await _unavailable(send, scope)
+                return
+            finally:
+                if reusable and len(self.idle) < IDLE_MAX:
+                    up.conn.start_next_cycle()
+                    self.idle.append(up)
+                else:
+                    with trio.CancelScope(shield=True):
+                        await trio.aclose_forcefully(up.stream)
 
-    async def _exchange(self, up: _Upstream, scope: Scope, receive: Any, send: Any) -> bool:
+    async def _exchange(self, up: _Upstream, scope: Scope, receive: Any, send: Any,
+                        progress: _Progress) -> bool:
         """One request through ``up``; True when it can carry another."""
         try:
             request, has_body, expect = request_of(scope)
@@ -120,6 +155,7 @@ class Forwarder:
                     event = await up.next_event()
                 if type(event) is h11.InformationalResponse:
                     event = None
+            progress.body_taken = event is None
             if event is None and not await self._pump(up, receive):
                 # the client's body was cut (it left, or its framing is bad): the
                 # primary's connection is closed, so it stores nothing; the answer is
@@ -135,9 +171,10 @@ class Forwarder:
         while type(event) is h11.InformationalResponse:
             event = await up.next_event()
         if type(event) is not h11.Response:
-            raise ClientGone(f"the primary answered {type(event).__name__}")
+            raise UpstreamGone(f"the primary answered {type(event).__name__}")
         out = [(k, v) for k, v in event.headers
                if k not in (b"connection", b"keep-alive", b"transfer-encoding")]
+        progress.started = True
         await send({"type": "http.response.start", "status": event.status_code,
                     "headers": out})
         while True:
@@ -149,7 +186,7 @@ class Forwarder:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 break
             else:  # the primary closed mid-answer: the client's answer is cut too
-                raise ClientGone("the primary closed the connection mid-answer")
+                raise UpstreamGone("the primary closed the connection mid-answer")
         return up.conn.our_state is h11.DONE and up.conn.their_state is h11.DONE
 
     async def _pump(self, up: _Upstream, receive: Any) -> bool:
@@ -166,7 +203,7 @@ class Forwarder:
                 if not message.get("more_body", False):
                     await up.send(h11.EndOfMessage())
                     return True
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            except UpstreamGone:
                 # the primary answered early and closed (it may have refused the
                 # request): its answer is read next, when there is one
                 with contextlib.suppress(h11.LocalProtocolError):
@@ -199,6 +236,13 @@ def request_of(scope: Scope) -> tuple[h11.Request, bool, bool]:
     request = h11.Request(method=scope["method"].encode(), target=target, headers=headers,
                           http_version="1.1")
     return request, has_body, expect
+
+
+async def _unavailable(send: Any, scope: Scope) -> None:
+    err = S3Error("ServiceUnavailable", "Please reduce your request rate.", status=503)
+    response = s3_error(err, scope["raw_path"].decode("latin-1"), "", scope["method"] == "HEAD")
+    response.headers.append(("retry-after", "1"))
+    await send_response(send, response)
 
 
 async def _plain(send: Any, status: int, body: bytes) -> None:

@@ -148,7 +148,10 @@ def main(argv: list[str] | None = None) -> None:
                 for w in order:
                     measure(nodes[w], kind, args.seconds, args.client_cpus, results[w])
     finally:
-        for node in nodes.values():
+        for w, node in nodes.items():
+            log = (node.work / "node.log").read_text(errors="replace").splitlines()
+            for line in [ln for ln in log if " WARNING " in ln or " ERROR " in ln][:20]:
+                print(f"workers={w} node log: {line}")
             node.stop()
     print(subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     pin = (f", node on CPUs {args.node_cpus}, clients on {args.client_cpus}"

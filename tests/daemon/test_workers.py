@@ -342,3 +342,19 @@ def test_a_bad_copy_is_served_around_and_left_to_the_primary(tmp_path: Path) -> 
     assert "left for the primary's scrub" in node.log() or "repaired" in node.log()
     served, _ = worker_counts(node)
     assert served > 0, node.log()
+
+
+def test_connections_to_the_primary_it_closed_are_not_reused(tmp_path: Path) -> None:
+    node = new_node(tmp_path, config=OPEN.replace(
+        "workers = 2", "workers = 2\nkeep_alive_timeout = 1")).start()
+    s3 = client(node, None)
+    s3.create_bucket(Bucket="idle")
+    for round_ in range(3):  # each round after the primary closed the idle hops
+        for i in range(CONNECTIONS // 2):
+            client(node, None).put_object(Bucket="idle", Key=f"k{i}", Body=b"%d" % round_)
+        time.sleep(1.5)
+    for i in range(CONNECTIONS // 2):
+        assert client(node, None).get_object(Bucket="idle", Key=f"k{i}")["Body"].read() == b"2"
+    assert node.stop() == 0
+    _, forwarded = worker_counts(node)
+    assert forwarded > 0, node.log()
