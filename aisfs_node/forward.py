@@ -48,6 +48,7 @@ class _Upstream:
         self.stream = stream
         self.conn = h11.Connection(h11.CLIENT)
         self.reused = False  # taken from the idle ones: the primary may have closed it
+        self.pending = b""
 
     def closed_by_peer(self) -> bool:
         """An idle connection the primary closed (keep-alive timeout, a stop)."""
@@ -67,11 +68,16 @@ class _Upstream:
         except (*_NET_ERRORS, h11.RemoteProtocolError) as e:
             raise UpstreamGone(str(e) or type(e).__name__) from None
 
-    async def send(self, event: Any) -> None:
+    async def send(self, event: Any, flush: bool = True) -> None:
+        """Frame ``event``; written with what is pending when ``flush`` (a request's
+        head goes out with its first body piece: one write, one wake-up of the primary)."""
         data = self.conn.send(event)
         if data:
+            self.pending += data
+        if flush and self.pending:
+            out, self.pending = self.pending, b""
             try:
-                await self.stream.send_all(data)
+                await self.stream.send_all(out)
             except _NET_ERRORS as e:
                 raise UpstreamGone(str(e) or type(e).__name__) from None
 
@@ -142,7 +148,7 @@ class Forwarder:
         """One request through ``up``; True when it can carry another."""
         try:
             request, has_body, expect = request_of(scope)
-            await up.send(request)
+            await up.send(request, flush=expect)
         except h11.LocalProtocolError as e:  # a header the primary would not take either
             log.info("request not forwarded: %s", e)
             await _plain(send, 400, b"bad request\n")
@@ -197,10 +203,11 @@ class Forwarder:
             if message["type"] != "http.request":
                 return False
             body = message.get("body", b"")
+            more = message.get("more_body", False)
             try:
                 if body:
-                    await up.send(h11.Data(data=body))
-                if not message.get("more_body", False):
+                    await up.send(h11.Data(data=body), flush=more)
+                if not more:
                     await up.send(h11.EndOfMessage())
                     return True
             except UpstreamGone:
