@@ -11,7 +11,8 @@ of req/s and of the node's CPU per request (every process of the node: the prima
 threads and its read workers, from /proc), and the ratio 2 workers / 1 paired by round.
 ``--node-cpus``/``--client-cpus`` pin the node (its workers inherit it) and the clients
 with taskset. A PUT through a read worker is forwarded to the primary: the PUT figures
-show what that hop costs.
+show what that hop costs. ``--per-process``: each process's CPU per request on a
+connection the worker serves and on one the primary serves (sequential requests).
 """
 
 from __future__ import annotations
@@ -126,6 +127,56 @@ def measure(node: Node, kind: str, seconds: int, cpus: str | None,
     out.setdefault(kind, []).append((rate, (tree_cpu(node.proc.pid) - before) / n * 1e6))
 
 
+def pid_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def per_process(rounds: int, sigv4: bool) -> None:
+    """``--per-process``: one node with 2 workers; a keep-alive connection the worker
+    serves and one the primary serves (found by whose CPU moves under 300 HEADs), then
+    sequential GETs and PUTs on each, alternating: each process's CPU per request - what
+    a worker's GET costs beside the primary's, and what the hop adds to a PUT."""
+    node = start(2, sigv4, None)
+    try:
+        pid = node.proc.pid
+        worker = next(int(k) for t in os.listdir(f"/proc/{pid}/task")
+                      for k in Path(f"/proc/{pid}/task/{t}/children").read_text().split())
+        host, port = node.url.split("/")[2].rsplit(":", 1)
+        conns: dict[str, http.client.HTTPConnection] = {}
+        while len(conns) < 2:
+            conn = http.client.HTTPConnection(host, int(port), timeout=120)
+            before = pid_cpu(worker)
+            for _ in range(300):
+                conn.request("HEAD", "/s3/bench/obj", headers=node.headers("HEAD"))
+                conn.getresponse().read()
+            conns.setdefault("worker" if pid_cpu(worker) - before > 0.02 else "primary", conn)
+        rows: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        for _ in range(rounds):
+            for method, n in (("GET", 2000), ("PUT", 300)):
+                for name, conn in conns.items():
+                    p0, w0 = pid_cpu(pid), pid_cpu(worker)
+                    for i in range(n):
+                        url = node.url if method == "GET" else f"{node.url}-{i % 50}"
+                        path = "/" + url.split("/", 3)[3]
+                        headers = Node(node.proc, url, node.work, sigv4).headers(method)
+                        conn.request(method, path, body=BODY if method == "PUT" else None,
+                                     headers=headers)
+                        response = conn.getresponse()
+                        response.read()
+                        assert response.status == 200, response.status
+                    rows.setdefault((method, name), []).append(
+                        ((pid_cpu(pid) - p0) / n * 1e6, (pid_cpu(worker) - w0) / n * 1e6))
+    finally:
+        node.stop()
+    print(f"4 KiB, {'SigV4' if sigv4 else 'open'}, one connection at a time, median of "
+          f"{rounds} rounds, CPU per request:")
+    for (method, name), got in rows.items():
+        print(f"  {method} on a connection the {name:7} serves: primary "
+              f"{statistics.median(p for p, _ in got):5.0f} us + worker "
+              f"{statistics.median(w for _, w in got):5.0f} us")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="bench workers", description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=6)
@@ -134,9 +185,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--node-cpus", help="taskset list for the node, e.g. 0")
     ap.add_argument("--client-cpus", help="taskset list for the clients, e.g. 1")
     ap.add_argument("--kinds", default="GET,HEAD,PUT")
+    ap.add_argument("--per-process", action="store_true",
+                    help="each process's CPU per GET and PUT, one connection at a time")
     args = ap.parse_args(argv)
     kinds = args.kinds.split(",")
     print(subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+    if args.per_process:
+        per_process(args.rounds, args.sigv4)
+        print(subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+        return
     nodes = {w: start(w, args.sigv4, args.node_cpus) for w in (1, 2)}
     results: dict[int, dict[str, list[tuple[float, float]]]] = {1: {}, 2: {}}
     try:
