@@ -362,3 +362,39 @@ def test_connections_to_the_primary_it_closed_are_not_reused(tmp_path: Path) -> 
     assert node.stop() == 0
     _, forwarded = worker_counts(node)
     assert forwarded > 0, node.log()
+
+
+def test_tls_and_the_scheme_travel_through_the_hop(tmp_path: Path, make_test_ca) -> None:  # type: ignore[no-untyped-def]
+    import boto3
+    from botocore.config import Config
+
+    ca, cert, key = make_test_ca(tmp_path)
+    config = SIGV4.replace("workers = 2", f'workers = 2\nhttps_listen = ["127.0.0.1:0"]\n'
+                           f'certfile = "{cert}"\nkeyfile = "{key}"')
+    node = new_node(tmp_path, config=config).start()
+
+    def bob(tls: bool) -> Any:
+        return boto3.client(
+            "s3", endpoint_url=(node.https_url if tls else node.url) + "/s3",
+            region_name="us-east-1", aws_access_key_id=BOB[0], aws_secret_access_key=BOB[1],
+            verify=str(ca), config=Config(retries={"max_attempts": 1}))
+
+    owner = client(node, KEY)
+    owner.create_bucket(Bucket="tls")
+    owner.put_bucket_policy(Bucket="tls", Policy=json.dumps({"Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam:::user/bob"},
+        "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::tls/*",
+        "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]}))
+    for i in range(CONNECTIONS // 2):
+        body = os.urandom(3000 + i)
+        owner.put_object(Bucket="tls", Key=f"k{i}", Body=body)  # bob owns nothing here
+        assert bob(True).get_object(Bucket="tls", Key=f"k{i}")["Body"].read() == body
+        # boto3 over TLS: an aws-chunked body; forwarded by a worker with its scheme
+        bob(True).put_object(Bucket="tls", Key=f"b{i}", Body=body)
+        for method, extra in (("get_object", {}), ("put_object", {"Body": b"x"})):
+            with pytest.raises(ClientError) as e:
+                getattr(bob(False), method)(Bucket="tls", Key=f"k{i}", **extra)
+            assert e.value.response["Error"]["Code"] == "AccessDenied", method
+    assert node.stop() == 0
+    served, forwarded = worker_counts(node)
+    assert served > 0 and forwarded > 0, node.log()
