@@ -13,6 +13,7 @@ threads and its read workers, from /proc), and the ratio 2 workers / 1 paired by
 with taskset. A PUT through a read worker is forwarded to the primary: the PUT figures
 show what that hop costs. ``--per-process``: each process's CPU per request on a
 connection the worker serves and on one the primary serves (sequential requests).
+``--decision``: what a worker adds to a request it serves, timed in-process.
 """
 
 from __future__ import annotations
@@ -177,6 +178,54 @@ def per_process(rounds: int, sigv4: bool) -> None:
               f"{statistics.median(w for _, w in got):5.0f} us")
 
 
+def decision(sigv4: bool) -> None:
+    """``--decision``: what a worker adds to a request it serves, timed in this process on
+    a running node's index (opened read only, as a worker opens it): the whole decision,
+    and its parts."""
+    import timeit
+
+    import trio
+
+    from aisfs.config import NodeConfig
+    from aisfs.s3.request import route
+    from aisfs.store.store import StoreConfig, open_store
+    from aisfs_node.forward import Forwarder
+    from aisfs_node.http import Request
+    from aisfs_node.workers import WorkerApp
+
+    node = start(1, sigv4, None)
+    cfg = NodeConfig()
+    cfg.store.mountpaths = [str(node.work / "mp1"), str(node.work / "mp2")]
+    cfg.store.index_dir = str(node.work / "index")
+    cfg = cfg.resolve()
+    host = node.url.split("/")[2]
+    scope = {"type": "http", "method": "GET", "raw_path": b"/s3/bench/obj",
+             "path": "/s3/bench/obj", "query_string": b"", "client": ("127.0.0.1", 1),
+             "headers": [(b"host", host.encode()), *[(k.lower().encode(), v.encode())
+                                                     for k, v in node.headers().items()]]}
+
+    async def run() -> None:
+        async with open_store(StoreConfig.from_settings(cfg.store), read_only=True) as store:
+            app = WorkerApp(cfg, store, Forwarder("/nonexistent"))
+            req = Request(scope, None)  # type: ignore[arg-type]
+            assert app._serves(req)
+            parts = [("the whole decision (_serves)", lambda: app._serves(req)),
+                     ("route() (the S3 code routes again)", lambda: route(
+                         "GET", req.raw_path, req.query, req.host, base_path="/s3",
+                         headers=req.headers)),  # type: ignore[arg-type]
+                     ("PRAGMA data_version", lambda: store.index.r.execute(
+                         "PRAGMA data_version").fetchone()),
+                     ("the users file (absent)", lambda: os.access(app.users_file, os.F_OK))]
+            for name, fn in parts:
+                best = min(timeit.repeat(fn, number=20_000, repeat=5)) / 20_000
+                print(f"  {name:38} {best * 1e6:5.2f} us (best of 5 x 20,000)")
+
+    try:
+        trio.run(run)
+    finally:
+        node.stop()
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="bench workers", description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=6)
@@ -187,9 +236,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--kinds", default="GET,HEAD,PUT")
     ap.add_argument("--per-process", action="store_true",
                     help="each process's CPU per GET and PUT, one connection at a time")
+    ap.add_argument("--decision", action="store_true",
+                    help="time what a worker adds to a request it serves, in-process")
     args = ap.parse_args(argv)
     kinds = args.kinds.split(",")
     print(subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+    if args.decision:
+        decision(args.sigv4)
+        return
     if args.per_process:
         per_process(args.rounds, args.sigv4)
         print(subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
