@@ -163,6 +163,7 @@ class Pool:
         self.procs: dict[int, trio.Process] = {}
         self.stopping = False
         self.stopped = trio.Event()
+        self._stop = trio.Event()
         self.restarts = 0
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -188,9 +189,20 @@ class Pool:
         """Worker ``number``, started (``ready`` set once it listens), started again
         each time it exits until the pool stops; a first start that fails raises."""
         delay = RESTART_DELAY
-        while True:
+        while not self.stopping:
             started = time.monotonic()
-            proc = await self._start(number)
+            try:
+                proc = await self._start(number)
+            except Exception as e:
+                if not ready.is_set():
+                    raise  # the node's start fails with it
+                if self.stopping:
+                    return
+                log.error("worker %d did not start again: %s; next try in %.0f s",
+                          number, e, delay)
+                await self._pause(delay)
+                delay = min(delay * 2, RESTART_DELAY_MAX)
+                continue
             ready.set()
             code = await proc.wait()
             self.procs.pop(number, None)
@@ -200,11 +212,17 @@ class Pool:
                 delay = RESTART_DELAY
                 continue
             self.restarts += 1
-            delay = RESTART_DELAY if time.monotonic() - started > 60 else min(
-                delay * 2, RESTART_DELAY_MAX)
+            if time.monotonic() - started > 60:  # it ran a while: not a crash loop
+                delay = RESTART_DELAY
             log.warning("worker %d (pid %d) exited with %s: starting it again in %.0f s",
                         number, proc.pid, code, delay)
-            await trio.sleep(delay)
+            await self._pause(delay)
+            delay = min(delay * 2, RESTART_DELAY_MAX)
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait before a restart; a stop ends the wait."""
+        with trio.move_on_after(seconds):
+            await self._stop.wait()
 
     async def _start(self, number: int) -> trio.Process:
         spec = pickle.dumps(Spec(self.config(), self.binds, self.path, number))
@@ -246,6 +264,7 @@ class Pool:
         """Stop every worker gracefully (their requests in flight finish, up to
         ``graceful_timeout``), then kill what is left."""
         self.stopping = True
+        self._stop.set()
         for proc in list(self.procs.values()):
             if proc.returncode is None:
                 proc.send_signal(signal.SIGTERM)
