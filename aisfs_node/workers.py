@@ -71,6 +71,8 @@ START_TIMEOUT = 120.0
 RESTART_DELAY = 1.0
 RESTART_DELAY_MAX = 30.0
 PR_SET_PDEATHSIG = 1
+# aisfs/store/reader.py's answer when a chunk went with an overwrite or delete mid-read
+CHANGED = b"The object changed while it was being read"
 Bind = tuple[int, str, int, bool]  # family, host, port, tls
 
 
@@ -307,11 +309,13 @@ class WorkerApp:
             request_id = f"{self._id_prefix}{next(self._ids):010X}"
             unless_failed = _UnlessFailed(send)
             await self.s3.handle(request, unless_failed.send, request_id, base_path=self.base)
+            await unless_failed.finish()
             if not unless_failed.failed:
                 self.local += 1
                 return
-            # a 5xx here (a chunk gone with an overwrite in between, no good copy, the
-            # index busy): the primary, which pins what it reads and repairs, answers
+            # a 5xx here (no good copy, the index busy) or an object changed under the
+            # read (its chunks gone with an overwrite): the primary, which pins what it
+            # reads and repairs, answers
         self.forwarded += 1
         await self.forward(scope, receive, send)
 
@@ -364,21 +368,39 @@ class WorkerApp:
 
 
 class _UnlessFailed:
-    """An ASGI send that drops a 5xx answer (and says so) instead of sending it."""
+    """An ASGI send that drops (and says so) a 5xx answer, and the 404 of an object
+    whose chunks an overwrite or delete removed while this worker read it (the primary
+    pins the chunks it reads: it serves one version or the other whole)."""
 
-    __slots__ = ("_send", "failed")
+    __slots__ = ("_send", "failed", "_held")
 
     def __init__(self, send: Any) -> None:
         self._send = send
         self.failed = False
+        self._held: MutableMapping[str, Any] | None = None  # a 404 head, until its body
 
     async def send(self, message: MutableMapping[str, Any]) -> None:
         if self.failed:
             return
-        if message["type"] == "http.response.start" and message["status"] >= 500:
-            self.failed = True
-            return
+        if self._held is not None:
+            head, self._held = self._held, None
+            if message["type"] == "http.response.body" and CHANGED in message.get("body", b""):
+                self.failed = True
+                return
+            await self._send(head)
+        if message["type"] == "http.response.start":
+            if message["status"] >= 500:
+                self.failed = True
+                return
+            if message["status"] == 404:
+                self._held = message
+                return
         await self._send(message)
+
+    async def finish(self) -> None:
+        if self._held is not None and not self.failed:
+            head, self._held = self._held, None
+            await self._send(head)
 
 
 def _set_pdeathsig() -> None:
