@@ -71,6 +71,17 @@ class NetConfig(Section):
     header_timeout: float = 30.0
     read_timeout: float | None = None
     graceful_timeout: float = 30.0
+    # processes serving the listeners (SO_REUSEPORT): 1 is the node alone; N > 1 adds
+    # N-1 read workers that serve GET/HEAD of local objects themselves and hand every
+    # other request to this process over a Unix socket (aisfs_node/workers.py)
+    workers: int = 1
+
+
+def _check_workers(net: NetConfig) -> None:
+    if isinstance(net.workers, bool) or not 1 <= net.workers <= 256:
+        raise ConfigError("net.workers: must be an integer from 1 to 256")
+    if net.workers > 1 and net.http_server != "aisfs":
+        raise ConfigError('net.workers: more than 1 needs net.http_server = "aisfs"')
 
 
 class StoreSettings(Section):
@@ -276,6 +287,7 @@ class NodeConfig(Section):
             raise ConfigError("net.certfile: https_listen needs certfile and keyfile")
         if self.net.header_timeout <= 0:
             raise ConfigError("net.header_timeout: must be positive")
+        _check_workers(self.net)
         if self.store.chunk_size < 4096:
             raise ConfigError("store.chunk_size: must be at least 4096")
         if self.store.default_copies < 1:

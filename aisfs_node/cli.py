@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     _store_options(p)
     p.add_argument("--listen", action="append", default=None, metavar="HOST:PORT",
                    help="HTTP listen address (default 127.0.0.1:8080); repeatable")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="processes serving the listeners (net.workers; default 1)")
     p.add_argument("--ready-file", type=Path, help="write the bound URLs here when ready")
     p.add_argument("--feature", action="append", default=None, metavar="FLAG",
                    help="enable a feature flag (e.g. S3-API-via-Root)")
@@ -92,6 +94,8 @@ def resolve_config(args: argparse.Namespace) -> NodeConfig:
         cfg.log.level = args.log_level
     if getattr(args, "listen", None):
         cfg.net.listen = list(args.listen)
+    if getattr(args, "workers", None) is not None:
+        cfg.net.workers = args.workers
     for flag in getattr(args, "feature", None) or []:
         if flag not in cfg.features:
             cfg.features.append(flag)

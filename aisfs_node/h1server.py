@@ -120,12 +120,16 @@ class H1Server:
         binds: list[tuple[str, int, bool]],
         shutdown_trigger: Callable[[], Awaitable[None]],
         task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+        opened: list[tuple[trio.SocketListener, bool]] | None = None,
     ) -> None:
         """Listen on every (host, port, tls) bind; started() with their URLs; serve until
-        ``shutdown_trigger`` returns, then stop gracefully."""
-        listeners: list[tuple[trio.SocketListener, bool]] = []
-        urls: list[str] = []
-        for host, port, tls in binds:
+        ``shutdown_trigger`` returns, then stop gracefully. ``opened``: listeners the
+        caller opened itself (SO_REUSEPORT, a Unix socket: aisfs_node/workers.py), served
+        instead of ``binds``; URLs only for the TCP ones."""
+        listeners: list[tuple[trio.SocketListener, bool]] = list(opened or [])
+        urls = [_url("https" if tls else "http", listener.socket) for listener, tls
+                in listeners if listener.socket.family != socket.AF_UNIX]
+        for host, port, tls in binds if opened is None else []:
             for listener in await trio.open_tcp_listeners(port, host=host):
                 listeners.append((listener, tls))
                 urls.append(_url("https" if tls else "http", listener.socket))

@@ -16,6 +16,7 @@ SIGHUP reloads auth, feature flags and the log level from the config file in pla
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -30,10 +31,20 @@ from hypercorn.trio import serve, tcp_server
 
 from aisfs.config import ConfigError, NodeConfig, parse_listen
 from aisfs.errors import only
+from aisfs.store import acls as stored_acls
 from aisfs.store.store import StoreConfig, open_store
 from aisfs_node.app import NodeApp
 from aisfs_node.daemon import Daemon, Notifier, reload_config
+from aisfs_node.forward import StripClient, TrustedClient
 from aisfs_node.h1server import H1Server, server_ssl_context
+from aisfs_node.workers import (
+    Pool,
+    bound,
+    remove_socket_dir,
+    reuse_port_listeners,
+    socket_dir,
+    unix_listener,
+)
 
 log = logging.getLogger("aisfs.node")
 
@@ -84,7 +95,7 @@ def h1_binds(cfg: NodeConfig) -> list[tuple[str, int, bool]]:
     return binds + [(*parse_listen(a), False) for a in cfg.net.listen]
 
 
-def h1_server(cfg: NodeConfig, app: InFlight) -> H1Server:
+def h1_server(cfg: NodeConfig, app: Any) -> H1Server:
     tls = None
     if cfg.net.https_listen:
         tls = server_ssl_context(cfg.net.certfile, cfg.net.keyfile or None)
@@ -301,18 +312,44 @@ async def _serve(
         async def shutdown_trigger() -> None:
             await stop.wait()
 
+        pool: Pool | None = None
+        sock_dir = ""
         async with trio.open_nursery() as servers:
 
             async def serve_then_stop(task_status: trio.TaskStatus[list[str]]) -> None:
                 if cfg.net.http_server == "hypercorn":
                     await serve(H11Guard(counted, cfg.net.read_timeout), hc,
                                 shutdown_trigger=shutdown_trigger, task_status=task_status)
+                elif pool is not None:
+                    await h1_server(cfg, StripClient(counted)).serve(
+                        [], shutdown_trigger, task_status=task_status, opened=tcp)
+                    await pool.stopped.wait()  # the workers' forwarded requests are done
                 else:
                     await h1_server(cfg, counted).serve(
                         h1_binds(cfg), shutdown_trigger, task_status=task_status)
                 servers.cancel_scope.cancel()  # served out: end the signal handler too
 
-            binds = await servers.start(serve_then_stop)
+            try:
+                if cfg.net.workers > 1:  # aisfs_node/workers.py
+                    # the tables made on first use, made now: a worker never writes
+                    await trio.to_thread.run_sync(stored_acls.of, store.index)
+                    tcp = await reuse_port_listeners(h1_binds(cfg))
+                    sock_dir = socket_dir()
+                    path = os.path.join(sock_dir, "primary.sock")
+                    unix = await unix_listener(path)
+                    pool = Pool(cfg.net.workers, lambda: app.cfg, bound(tcp), path,
+                                cfg.net.graceful_timeout)
+                    servers.start_soon(functools.partial(
+                        h1_server(cfg, TrustedClient(counted)).serve, [],
+                        pool.stopped.wait, opened=[(unix, False)]))
+                binds = await servers.start(serve_then_stop)
+                if pool is not None:
+                    daemon.status(f"starting {cfg.net.workers - 1} read worker(s)")
+                    await servers.start(pool.run)
+            except BaseException:
+                if sock_dir:
+                    remove_socket_dir(sock_dir)
+                raise
             # every listener is bound and listening: connections are queued from here on
             app.ready = True
             log.info("aisfs node ready: %s (S3 at %s)", ", ".join(binds), cfg.net.s3_path)
@@ -329,6 +366,8 @@ async def _serve(
                     if stop.is_set():
                         continue
                     await _reload(app, reload, daemon, serving)
+                    if pool is not None:
+                        pool.restart()  # the workers start again with the new config
                     continue
                 if stop.is_set():
                     log.warning("received %s again: stopping now, cutting %d request(s)",
@@ -339,10 +378,14 @@ async def _serve(
                          name, counted.count, cfg.net.graceful_timeout)
                 daemon.stopping(f"stopping: {counted.count} request(s) in flight")
                 app.ready = False
+                if pool is not None:
+                    servers.start_soon(pool.stop)
                 # Hypercorn closes the listeners, closes idle keep-alive connections and
                 # lets requests in flight finish until net.graceful_timeout, then cancels
                 # them (a cancelled PUT publishes nothing).
                 stop.set()
+        if sock_dir:
+            remove_socket_dir(sock_dir)
         if counted.cut:
             log.warning("%d request(s) were cut at the grace deadline", counted.cut)
         daemon.status("stopping: closing the store")

@@ -76,6 +76,8 @@ class ObjectAcls:
 
     def __init__(self, index: Index) -> None:
         self.index = index
+        if index.read_only:  # a read worker's: the node's primary made the tables
+            return
         with index.wlock:
             index.w.executescript(SCHEMA)
             _backfill_version_acls(index)

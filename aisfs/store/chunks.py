@@ -86,6 +86,9 @@ class ChunkStore:
         # a sync=False chunk joined from pieces goes into one of these (None: bytes)
         self.direct_buffer: Callable[[int], bytearray] | None = None
         self._spool_turn = 0  # the mountpath a spool's next temp file goes to (rotating)
+        # a node's read worker (Store.open_read_only): a bad copy is served around, never
+        # rewritten here - the primary's scrub repairs it
+        self.read_only = False
 
     # -- pins -------------------------------------------------------------------------
 
@@ -349,6 +352,9 @@ class ChunkStore:
         raise StoreCorruption(cid, "no good copy on any mountpath")
 
     def _repair(self, mp: Mountpath, cid: str, data: bytes) -> None:
+        if self.read_only:
+            log.warning("chunk %s is bad on %s: left for the primary's scrub", cid, mp.root)
+            return
         try:
             with self.stripe(cid):
                 self.write_copy(mp, cid, data, set(), replace=True)

@@ -183,10 +183,15 @@ def _slim(conn: sqlite3.Connection) -> None:
 READER_CACHE_KIB = 512
 
 
-def _connect(path: Path, cache_kib: int | None = None) -> sqlite3.Connection:
+def _connect(
+    path: Path, cache_kib: int | None = None, read_only: bool = False
+) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout=10000")
-    conn.execute("PRAGMA journal_mode=WAL")
+    if read_only:
+        conn.execute("PRAGMA query_only=ON")
+    else:
+        conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     if cache_kib is not None:
         conn.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
@@ -194,15 +199,20 @@ def _connect(path: Path, cache_kib: int | None = None) -> sqlite3.Connection:
 
 
 class Index:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = path
+        # a node's read worker (aisfs_node/workers.py): every connection refuses writes
+        # (query_only), no schema step, no checkpoint - the primary process owns all that
+        self.read_only = read_only
         self.wlock = threading.RLock()
-        self.w = _connect(path)
-        self.w.executescript(SCHEMA)
-        _migrate(self.w)
-        _slim(self.w)
+        self.w = _connect(path, read_only=read_only)
+        if not read_only:
+            self.w.executescript(SCHEMA)
+            _migrate(self.w)
+            _slim(self.w)
         # the names a change in flight touches (journal.py): what an open after a crash
         # reconciles
+        # (read only: opened, never written - see close)
         self.journal = Journal(path.parent / "journal")
         # every committed generation is <= this (meta 'generation_hw', raised in the same
         # transaction): an open needs no scan of the objects for the highest one
@@ -219,7 +229,7 @@ class Index:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             main = threading.current_thread() is threading.main_thread()  # the event loop
-            conn = _connect(self.path, None if main else READER_CACHE_KIB)
+            conn = _connect(self.path, None if main else READER_CACHE_KIB, self.read_only)
             self._local.conn = conn
             with self._readers_lock:
                 # worker threads come and go (trio's cache retires idle ones): close the
@@ -237,6 +247,8 @@ class Index:
             for _, conn in self._readers.values():
                 conn.close()
             self._readers.clear()
+        if self.read_only:
+            checkpoint = False  # not this process's index to checkpoint or journal
         with self.wlock:
             if checkpoint:
                 self.w.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -104,8 +104,9 @@ class Multipart:
         self.versions = writer.versions  # a versioned bucket's complete keeps the current
         self.generations = generations
         self.completed_keep_seconds: float = COMPLETED_KEEP_SECONDS
-        with index.wlock:
-            index.w.executescript(SCHEMA)
+        if not index.read_only:  # a read worker's: the node's primary made the tables
+            with index.wlock:
+                index.w.executescript(SCHEMA)
 
     def _upload_row(
         self, upload_id: str, bucket: str, key: str, conn: sqlite3.Connection | None = None

@@ -83,9 +83,10 @@ DB_FILE = "index.db"
 
 
 @asynccontextmanager
-async def open_store(config: StoreConfig) -> AsyncIterator[Store]:
-    """Open the store (reconciling the index with the disks after an unclean stop)."""
-    store = await run_sync(Store.open_sync, config)
+async def open_store(config: StoreConfig, read_only: bool = False) -> AsyncIterator[Store]:
+    """Open the store (reconciling the index with the disks after an unclean stop);
+    ``read_only``: a running node's, for a read worker (``Store.open_read_only_sync``)."""
+    store = await run_sync(Store.open_read_only_sync if read_only else Store.open_sync, config)
     try:
         yield store
     finally:
@@ -241,10 +242,33 @@ class Store:
         store.admin.restore()  # recorded mountpath states (admin.py)
         return store
 
+    @classmethod
+    def open_read_only_sync(cls, config: StoreConfig) -> Store:
+        """The store of a running node, for one of its read workers (aisfs_node/workers.py):
+        no lock, no reconcile, no marker, no writes of any kind (the index connections are
+        query_only, a bad chunk copy is not repaired); the node's process owns all that."""
+        index = Index(config.index_dir / DB_FILE, read_only=True)
+        try:
+            known = dict(index.rows("SELECT path, uuid FROM mountpaths"))
+            mps = [Mountpath(path=Path(p), uuid=known[str(p)])
+                   for p in effective_mountpaths(config)
+                   if str(p) in known and os.path.isdir(p)]
+            if not mps:
+                raise OSError(f"no usable mountpath among {config.mountpaths}")
+            store = cls(config, index, MountpathSet(mps, config.weight_refresh_seconds), -1)
+        except BaseException:
+            index.close()
+            raise
+        store.chunks.read_only = True
+        return store
+
     def close_sync(self) -> None:
         if self._closed:
             return
         self._closed = True
+        if self.index.read_only:
+            self.index.close()
+            return
         self.admin.close()  # resilver/scrub threads stop before the index closes
         self.reaper.close()
         self.index.close()

@@ -28,13 +28,18 @@ http_server = "{server}"
 """
 
 
-@pytest.fixture(scope="module", params=["aisfs", "hypercorn"])
+@pytest.fixture(scope="module", params=["aisfs", "hypercorn", "workers"])
 def wire_node(request: pytest.FixtureRequest,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
+    # "workers": the node's own server with a read worker beside it (net.workers = 2):
+    # a case lands on either process, and a worker forwards each PUT to the primary -
+    # the answers must be the same as the node's own server gives alone
     server = request.param
-    proc = new_node(tmp_path_factory.mktemp(f"wire-{server}"),
-                    config=CONFIG.format(server=server)).start()
-    proc.server = server  # type: ignore[attr-defined]
+    config = CONFIG.format(server="aisfs" if server == "workers" else server)
+    if server == "workers":
+        config += "workers = 2\n"
+    proc = new_node(tmp_path_factory.mktemp(f"wire-{server}"), config=config).start()
+    proc.server = "aisfs" if server == "workers" else server  # type: ignore[attr-defined]
     s3_client(proc.s3_url).create_bucket(Bucket="wire")
     try:
         yield proc
