@@ -6,16 +6,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import trio
+import xxhash
 
 from ..errors import S3Error
 from . import layout
 from .buckets import Buckets
-from .chunks import ChunkStore, StoreCorruption, chunk_hash
+from .chunks import ChunkStore, StoreCorruption
 from .config import MiB
 from .index import Index
 from .inline_cache import cache_for
@@ -261,8 +263,10 @@ class Reader:
         """``read_object`` for a server that can send a file's bytes itself: a chunk
         copy verified lately and unchanged since (``verified.py``) comes as a
         ``FileSegment`` of its open file, its bytes never read by Python; any other chunk
-        is read and verified as ``read_object`` does (then remembered as verified) and
-        comes as its bytes, whole. Inline and small objects: ``read_object``'s pieces."""
+        is verified in place (hashed in steps, then remembered as verified) and comes as
+        a ``FileSegment`` too; a copy that does not verify sends the read the usual way
+        (every copy, repairs: its bytes, whole). Inline and small objects:
+        ``read_object``'s pieces."""
         if end is None or end >= info.size:
             end = info.size - 1
         wanted = _wanted(info, start, end)
@@ -300,9 +304,9 @@ class Reader:
 
     def _open_verified(self, info: ObjectInfo, ref: ChunkRef) -> bytes | int:
         """(A worker thread.) An open descriptor of a copy of ``ref`` verified lately
-        and unchanged since, its read-ahead started; else the chunk's bytes, read and
-        verified now (the copy remembered as verified). A copy that is not good sends
-        the read the usual way (``_read_chunk_sync``: every copy, repairs, errors)."""
+        and unchanged since, its read-ahead started, or verified now (hashed in place,
+        then remembered as verified). A copy that is not good sends the read the usual
+        way (``_read_chunk_sync``: every copy, repairs, errors: its bytes)."""
         for mp in self.mps.order(ref.id):
             path = layout.chunk_path(mp.root, ref.id)
             try:
@@ -323,19 +327,18 @@ class Reader:
         return self._read_chunk_sync(info, ref)
 
     def _trusted_or_read(self, fd: int, path: str, ref: ChunkRef) -> bytes | int | None:
-        """``fd`` when its copy is trusted (verified lately, same stamp); else its bytes
-        if they verify (remembered then); None if they do not."""
+        """``fd`` when its copy is trusted (verified lately, same stamp) or verifies now
+        (hashed in place, remembered then); None if it does not."""
         st = os.fstat(fd)
         if st.st_size == ref.size and self.verified.trusted(path, st):
             os.posix_fadvise(fd, 0, ref.size, os.POSIX_FADV_WILLNEED)
             return fd
         started = time.time_ns()
-        data = _read_fd(fd, ref.size)
-        if len(data) != ref.size or chunk_hash(data) != layout.chunk_base(ref.id):
+        if st.st_size != ref.size or _hash_fd(fd, ref.size) != layout.chunk_base(ref.id):
             self.verified.forget(path)
             return None
         self.verified.remember(path, st, os.fstat(fd), started)
-        return data
+        return fd
 
 
 def _wanted(info: ObjectInfo, start: int, end: int) -> list[tuple[ChunkRef, int]]:
@@ -349,17 +352,29 @@ def _wanted(info: ObjectInfo, start: int, end: int) -> list[tuple[ChunkRef, int]
     return wanted
 
 
-def _read_fd(fd: int, size: int) -> bytes:
-    """Up to ``size`` + 1 bytes of ``fd`` from its start (one more tells a longer file)."""
-    parts: list[bytes] = []
+HASH_STEP = 1024 * 1024  # a copy verified in place is read in steps this long
+_hash_buffers = threading.local()
+
+
+def _hash_fd(fd: int, size: int) -> str | None:
+    """(A worker thread.) The chunk id (xxh3-128) of ``fd``'s first ``size`` bytes, read
+    in cache-sized steps into this thread's buffer; None when the file is shorter or
+    longer. The copy is then sent from its file (sendfile, or an encrypted GET's job
+    reading it in steps): no chunk-sized buffer, and the bytes are hashed while cached."""
+    buf: memoryview | None = getattr(_hash_buffers, "buf", None)
+    if buf is None:
+        buf = _hash_buffers.buf = memoryview(bytearray(HASH_STEP))
+    h = xxhash.xxh3_128()
     got = 0
-    while got <= size:
-        piece = os.pread(fd, size + 1 - got, got)
-        if not piece:
+    while True:
+        n = os.preadv(fd, [buf], got)
+        if not n:
             break
-        parts.append(piece)
-        got += len(piece)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+        h.update(buf[:n])
+        got += n
+        if got > size:
+            return None
+    return h.hexdigest() if got == size else None
 
 
 async def _close_pending(pending: Pending[bytes | int]) -> None:

@@ -1,6 +1,6 @@
-"""``Reader.read_segments``: a chunk copy read and verified once is sent from its file
-afterwards (a FileSegment, never read by Python) until the file changes; a changed copy
-is read and verified again, and a bad one is never handed out."""
+"""``Reader.read_segments``: a chunk copy is verified in place (hashed from its file) and
+sent from its file (a FileSegment); once verified it is trusted, not hashed again, until
+the file changes; a changed copy is verified again, and a bad one is never handed out."""
 
 from __future__ import annotations
 
@@ -43,10 +43,17 @@ async def test_verified_once_then_sent_from_the_file(store: Store) -> None:
     data = rand(3 * CHUNK + 100)
     await store.create_bucket("b")
     info = await store.put_object("b", "k", body_of(data), ObjectMeta())
+    paths = [str(copy_of(store, c.id)) for c in info.chunks]
+
+    def trusted() -> list[bool]:
+        return [store.reader.verified.trusted(p, os.stat(p)) for p in paths]
+
     # read in the second the files were written: verified, not remembered (racy)
-    assert await collect(store, info) == (data, ["bytes"] * 4)
+    assert await collect(store, info) == (data, ["file"] * 4)
+    assert trusted() == [False] * 4
     await trio.sleep(1.1)
-    assert await collect(store, info) == (data, ["bytes"] * 4)  # verified, remembered
+    assert await collect(store, info) == (data, ["file"] * 4)  # verified, remembered
+    assert trusted() == [True] * 4
     assert await collect(store, info) == (data, ["file"] * 4)
     got, kinds = await collect(store, info, CHUNK - 5, 2 * CHUNK + 5)
     assert got == data[CHUNK - 5 : 2 * CHUNK + 6] and kinds == ["file"] * 3
@@ -68,5 +75,6 @@ async def test_a_copy_changed_after_verification_is_read_again(store: Store) -> 
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # the mtime put back: ctime moved
     with pytest.raises(StoreCorruption):
         await collect(store, info)
+    assert not store.reader.verified.trusted(str(path), path.stat())  # forgotten
     path.write_bytes(good)  # put back: verified again before it is sent from the file
-    assert await collect(store, info) == (data, ["file", "bytes"])
+    assert await collect(store, info) == (data, ["file", "file"])
