@@ -83,13 +83,16 @@ class Resolver:
         if lst is None and self.dirs.small(parent):
             lst = await self.dirs.list(parent, SMALL_DIR)
         if lst is None:
+            await self.dirs.ahead_of(path)  # (a window read ahead may show it)
             seen = None if inode is None else self.dirs.seen_unchanged(inode)
             if inode is not None and seen is not None:
                 inode.attrs.fetched = seen  # (as of that listing: the kernel gets what is left)
+                self.dirs.read_ahead(path)
                 return inode
-            if inode is not None and inode.kind != DIR and self.dirs.covered(path):
-                info, when = self.dirs.seen[path]  # listed after what we knew of it
-                if info.meta is not None and when >= inode.attrs.fetched:
+            if (inode is None or inode.kind != DIR) and self.dirs.covered(path):
+                info, when = self.dirs.seen[path]  # listed after what we knew of it, if
+                if info.meta is not None and (inode is None or when >= inode.attrs.fetched):
+                    self.dirs.read_ahead(path)
                     return await self._file_inode(path, info, when)
             since = self.dirs.absent_since(path)
             if since is not None and (inode is None or inode.kind != DIR

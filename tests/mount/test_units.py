@@ -237,3 +237,33 @@ def test_write_cache_reuses_small_stages(tmp_path) -> None:  # type: ignore[no-u
     assert not (tmp_path / "c" / "lost+found").exists()
     assert not (tmp_path / "c" / "mount-999999-dead").exists()
     cache.close()
+
+
+async def test_reader_lock_hands_over_in_order() -> None:
+    """aisfs_mount/fuseloop.py: a free lock is taken without yielding; a taken one parks
+    its waiters, and release hands it to the first of them."""
+    import trio.testing
+
+    from aisfs_mount.fuseloop import ReaderLock
+
+    lock = ReaderLock()
+    order: list[str] = []
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        async with lock:  # (a checkpoint here would raise Cancelled)
+            order.append("free")
+    assert order == ["free"]
+
+    async def take(name: str) -> None:
+        async with lock:
+            order.append(name)
+            await trio.sleep(0.01)
+
+    async with trio.open_nursery() as nursery:
+        for name in ("a", "b", "c"):
+            nursery.start_soon(take, name)
+            await trio.testing.wait_all_tasks_blocked()  # (it holds the lock, or waits)
+    assert order == ["free", "a", "b", "c"]
+    async with lock:  # free again
+        order.append("end")
+    assert order[-1] == "end"
