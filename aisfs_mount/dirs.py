@@ -17,7 +17,10 @@ again. A subdirectory read within `WALK_GAP` of a sibling (a walk going on; its 
 expired meanwhile, or was never read whole) reads its parent's keys from there on, up to
 `WINDOW_KEYS`: the next siblings come with it. In a directory too big to be listed for a
 lookup, a file a lookup found brings its next `SEEN_KEYS` siblings (`window`): files
-known here whose ETag, size and Last-Modified they show unchanged need no request.
+known here whose ETag, size and Last-Modified they show unchanged need no request, nor
+do files not known yet (the window has their metadata); a lookup in the second half of
+a window that did not reach the directory's end has the next one read in the background
+(`read_ahead`), so a stat of each file in name order does not wait for listings.
 """
 
 from __future__ import annotations

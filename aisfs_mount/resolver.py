@@ -9,10 +9,13 @@ metadata too, so a lookup is one request; a plain S3 endpoint's carries none, so
 found also takes a HEAD (a missing name stays one request). Only when the name's siblings
 fill that page do a HEAD of the key, a HEAD of its directory marker and a one-key
 listing below it go at once. Against our node a file found so brings the next siblings
-in one listing (`DirCache.window`), which revalidates them when their attributes expire;
-a name found missing does too (any store), and the names after it the window does not
-show are then known missing without a request until it expires (a loop creating files
-in a big directory: a listing per `attr_timeout`, not one per file).
+in one listing (`DirCache.window`), which answers their lookups - revalidates the known
+ones when their attributes expire, gives the others their attributes - and a lookup in
+its second half has the next window read in the background (`DirCache.read_ahead`):
+a stat of each file in turn costs a listing per 500 files and never waits for a probe.
+A name found missing brings a window too (any store), and the names after it the window
+does not show are then known missing without a request until it expires (a loop
+creating files in a big directory: a listing per `attr_timeout`, not one per file).
 
 An inode keeps its kind for life (`aisfs_mount/inodes.py`): a path that changed kind in the
 store gets a new inode and the old one is detached.
