@@ -334,6 +334,11 @@ def table(order: list[str], figs: dict[str, Figures], args: argparse.Namespace) 
 
     row(f"small files ({args.small}) create / stat / unlink per s",
         lambda f: " / ".join(fmt(f.med(k)) for k in ("create", "stat", "unlink")))
+    if args.small_only:
+        row("node requests per file: create / stat / unlink",
+            lambda f: " / ".join(fmt(f.med("req:" + k), ".2f")
+                                 for k in ("create", "stat", "unlink")))
+        return "\n".join(rows)
     row(f"tree of {args.tree}: create/s · cold `ls -lR` · `rm -rf`",
         lambda f: f"{fmt(f.med('tree_create'))} · {fmt(f.med('ls_lr'), '.2f')} s · "
                   f"{fmt(f.med('rm_rf'), '.2f')} s")
