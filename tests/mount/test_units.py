@@ -267,3 +267,31 @@ async def test_reader_lock_hands_over_in_order() -> None:
     async with lock:  # free again
         order.append("end")
     assert order[-1] == "end"
+
+
+def test_parse_time_ns_fast_path_matches_decimal() -> None:
+    """aisfs_mount/inodes.py: the digits-only form parsed without Decimal gives what
+    Decimal gives (truncated to the nanosecond), and the bounds hold."""
+    from decimal import Decimal
+
+    from aisfs_mount.inodes import MAX_TIME_S, parse_time_ns
+
+    def slow(text: str) -> int | None:  # what it was: Decimal for every form
+        try:
+            d = Decimal(text.strip())
+        except ArithmeticError:
+            return None
+        if not d.is_finite() or d.copy_abs() > MAX_TIME_S:
+            return None
+        return int(d * 1_000_000_000)
+
+    rng = random.Random(7)
+    samples = ["0", "1", "1.5", "0.000000001", "1796550601.123456789", "12.1234567891",
+               " 42.10 ", "007.5", str(MAX_TIME_S), f"{MAX_TIME_S}.0", f"{MAX_TIME_S}.1",
+               str(MAX_TIME_S + 1), "-1.5", "1e3", "1_000", "9" * 30, "x", "1.2.3",
+               "NaN", "Infinity", "\uff11\uff12", "1.", ".5", ".5x", "1.\uff15"]
+    samples += [f"{rng.randrange(10**11)}.{rng.randrange(10**12):0{rng.randrange(1, 13)}d}"
+                for _ in range(300)]
+    for text in samples:
+        assert parse_time_ns(text) == slow(text), text
+    assert parse_time_ns("") is None and parse_time_ns(None) is None
