@@ -375,13 +375,15 @@ class DirCache:
             del self.ahead[parent]
             done.set()
 
-    async def ahead_of(self, path: str) -> None:
+    async def ahead_of(self, path: str) -> bool:
         """Wait for the window being read ahead in the directory of `path` if it may show
-        it (it starts before the name)."""
+        it (it starts before the name); whether it waited."""
         parent, name = split(path)
         got = self.ahead.get(parent)
         if got is not None and got[0] < name:
             await got[1].wait()
+            return True
+        return False
 
     async def _window(self, parent: str, name: str, missing: bool) -> None:
         """`window` of the keys after `name` (relative to the directory `parent`)."""

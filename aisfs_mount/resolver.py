@@ -86,7 +86,8 @@ class Resolver:
         if lst is None and self.dirs.small(parent):
             lst = await self.dirs.list(parent, SMALL_DIR)
         if lst is None:
-            await self.dirs.ahead_of(path)  # (a window read ahead may show it)
+            if await self.dirs.ahead_of(path):  # a window read ahead may show it: what
+                return await self.resolve(path)  # was known may have changed meanwhile
             seen = None if inode is None else self.dirs.seen_unchanged(inode)
             if inode is not None and seen is not None:
                 inode.attrs.fetched = seen  # (as of that listing: the kernel gets what is left)
