@@ -46,6 +46,13 @@ def _escape_char(ch: str) -> str:
 
 
 def _escape(text: str) -> str:
+    if text.isascii() and text.isprintable() and not (text[:1] == " " or text[-1:] == " "):
+        # the usual value (a listing encodes one per key and entry): only the three
+        # specials to escape, as the loop below would (space is the only printable
+        # ASCII whitespace)
+        if "%" in text:
+            text = text.replace("%", "%25")
+        return text.replace(",", "%2C").replace("=", "%3D")
     out = []
     last = len(text) - 1
     for i, ch in enumerate(text):

@@ -17,12 +17,16 @@ again. A subdirectory read within `WALK_GAP` of a sibling (a walk going on; its 
 expired meanwhile, or was never read whole) reads its parent's keys from there on, up to
 `WINDOW_KEYS`: the next siblings come with it. In a directory too big to be listed for a
 lookup, a file a lookup found brings its next `SEEN_KEYS` siblings (`window`): files
-known here whose ETag, size and Last-Modified they show unchanged need no request.
+known here whose ETag, size and Last-Modified they show unchanged need no request, nor
+do files not known yet (the window has their metadata); a lookup in the second half of
+a window that did not reach the directory's end has the next one read in the background
+(`read_ahead`), so a stat of each file in name order does not wait for listings.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -32,6 +36,8 @@ from aisfs_mount.backend import Backend, ObjectInfo
 from aisfs_mount.inodes import DIR, FILE, Inode, InodeTable, unchanged
 from aisfs_mount.paths import NAME_MAX, Layout, split
 from aisfs_mount.stats import Stats
+
+log = logging.getLogger(__name__)
 
 SMALL_DIR = 1000  # directories up to this many entries are listed to answer lookups
 TREE_KEYS = 4000  # a subtree of up to this many keys is read in one listing
@@ -61,6 +67,9 @@ class Tail:
     dirs: set[str]  # names with keys below them in the window: directories
     missing: bool  # read after a lookup of the missing name `start`
     added: set[str] = field(default_factory=set)  # names made here since: not in it
+    mid: str | None = None  # the key halfway through it (None: it read to the end)
+    next_from: str = ""  # the key the next window lists after (its last is not kept)
+    ahead: bool = False  # the window after it was started (`read_ahead`)
 
 
 @dataclass(slots=True)
@@ -99,6 +108,9 @@ class DirCache:
         self.seen: dict[str, tuple[ObjectInfo, float]] = {}
         # big directory -> what its last window read (names after a lookup's: `absent_since`)
         self.tails: dict[str, Tail] = {}
+        # big directory -> the key after which a window is being read ahead, and its end
+        self.ahead: dict[str, tuple[str, trio.Event]] = {}
+        self.nursery: trio.Nursery | None = None  # where windows are read ahead (if set)
 
     def fresh(self, path: str) -> Listing | None:
         """The listing of `path` if it is younger than the timeout."""
@@ -335,6 +347,46 @@ class DirCache:
         each. A name with keys below it in the window is a directory (it wins) and is not
         kept, nor one whose `name/` would sort past the window's end."""
         parent, name = split(path)
+        await self._window(parent, name, missing)
+
+    def read_ahead(self, path: str) -> None:
+        """A lookup found `path` in the second half of a window of found files that did
+        not reach the directory's end: the next window is listed in the background, so
+        a stat of each file in turn (`ls -l` in name order, a loop over the files just
+        made) does not wait for a listing every SEEN_KEYS files. Only one at a time per
+        directory, one per window; a failure is left to the next lookup to meet."""
+        parent, name = split(path)
+        t = self.tails.get(parent)
+        if (self.nursery is None or t is None or t.missing or t.ahead or t.mid is None
+                or t.last is None or name < t.mid or parent in self.ahead
+                or trio.current_time() - t.fetched >= self.ttl):
+            return
+        t.ahead = True
+        done = trio.Event()
+        self.ahead[parent] = (t.next_from, done)
+        self.nursery.start_soon(self._read_ahead, parent, t.next_from, done)
+
+    async def _read_ahead(self, parent: str, start: str, done: trio.Event) -> None:
+        try:
+            await self._window(parent, start, False)
+        except Exception as e:  # (a lookup that needs it lists the names itself)
+            log.debug("window after %r in %r not read ahead: %s", start, parent, e)
+        finally:
+            del self.ahead[parent]
+            done.set()
+
+    async def ahead_of(self, path: str) -> bool:
+        """Wait for the window being read ahead in the directory of `path` if it may show
+        it (it starts before the name); whether it waited."""
+        parent, name = split(path)
+        got = self.ahead.get(parent)
+        if got is not None and got[0] < name:
+            await got[1].wait()
+            return True
+        return False
+
+    async def _window(self, parent: str, name: str, missing: bool) -> None:
+        """`window` of the keys after `name` (relative to the directory `parent`)."""
         bucket, prefix = self.layout.prefix_of(parent)
         now = trio.current_time()
         if len(self.seen) > SEEN_KEYS * 64:
@@ -363,8 +415,14 @@ class DirCache:
                     or pre + rest in gone):
                 continue
             self.seen[pre + rest] = (obj, now)
-        self.tails[parent] = Tail(name, last[len(prefix):] if truncated else None, now, dirs,
-                                  missing)
+        tail = Tail(name, last[len(prefix):] if truncated else None, now, dirs, missing)
+        if truncated:
+            tail.mid = objs[len(objs) // 2].key[len(prefix):]
+            tail.next_from = objs[-2].key[len(prefix):]
+        old = self.tails.get(parent)
+        if old is not None:
+            tail.added |= old.added  # (made here while this one was read: it may miss them)
+        self.tails[parent] = tail
 
     def window_for_missing(self, path: str) -> bool:
         """A window from the missing name at `path` is worth reading: none read within the

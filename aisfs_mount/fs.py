@@ -120,6 +120,7 @@ class Fs(pyfuse3.Operations):
         self.backend = backend
         self.nursery = nursery
         self.dirs = DirCache(backend, self.layout, self.table, self.stats, self.ttl)
+        self.dirs.nursery = nursery
         self.resolver = Resolver(backend, self.layout, self.table, self.dirs, self.defaults,
                                  self.stats, self.ttl)
         self.deletes = Deletes(backend, self.layout, self.dirs, self.stats, nursery)

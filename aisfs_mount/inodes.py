@@ -84,21 +84,46 @@ def now_ns() -> int:
     return time.time_ns()
 
 
+# the values of mode, uid and gid repeat from object to object: a listing of thousands
+# parses each once (a window's attributes are built per file: aisfs_mount/dirs.py)
+_INTS: dict[str, int | None] = {}
+
+
 def _int(text: str | None) -> int | None:
     if text is None:
         return None
+    got = _INTS.get(text, _INTS)
+    if got is not _INTS:
+        return got  # type: ignore[return-value]
     try:  # ASCII digits, bounded: another client's x-amz-meta-* may hold anything
-        return parse_int(text.strip(), lo=-(2**63), hi=2**64 - 1)
+        value: int | None = parse_int(text.strip(), lo=-(2**63), hi=2**64 - 1)
     except ValueError:
-        return None
+        value = None
+    if len(_INTS) > 4096:
+        _INTS.clear()
+    _INTS[text] = value
+    return value
+
+
+MAX_TIME_S = 2**62 // 1_000_000_000
 
 
 def parse_time_ns(text: str | None) -> int | None:
     if not text:
         return None
+    t = text.strip()
+    sec, dot, frac = t.partition(".")
+    if (sec.isascii() and sec.isdigit() and len(sec) <= 19
+            and (not dot or frac.isascii() and frac.isdigit())):
+        # the usual form (seconds.nanoseconds, as this mount and s3fs write it), without
+        # Decimal: the same value, truncated to the nanosecond
+        s = int(sec)
+        if s > MAX_TIME_S or s == MAX_TIME_S and frac.strip("0"):
+            return None
+        return s * 1_000_000_000 + (int(frac[:9].ljust(9, "0")) if frac else 0)
     try:
-        seconds = Decimal(text.strip())
-        if not seconds.is_finite() or seconds.copy_abs() > 2**62 // 1_000_000_000:
+        seconds = Decimal(t)
+        if not seconds.is_finite() or seconds.copy_abs() > MAX_TIME_S:
             return None  # Infinity, NaN, 1e999999999: never int() of a vast Decimal
         return int(seconds * 1_000_000_000)
     except (ArithmeticError, ValueError):  # decimal's InvalidOperation, Overflow...

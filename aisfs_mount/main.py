@@ -20,6 +20,7 @@ import trio
 
 from aisfs.errors import S3Error
 from aisfs.systemd import sd_notify
+from aisfs_mount import fuseloop
 from aisfs_mount.backend import Backend, Unreachable
 from aisfs_mount.fs import Fs
 from aisfs_mount.options import MountOptions
@@ -141,6 +142,7 @@ async def _serve(fs: Fs, opts: MountOptions, ready: ReadyFn) -> None:
                 ready(None)
                 sd_notify("READY=1")
                 log.info("mounted %s at %s", opts.endpoint, opts.mountpoint)
+                fuseloop.install()
                 await pyfuse3.main()
                 nursery.cancel_scope.cancel()
             with trio.CancelScope(shield=True):

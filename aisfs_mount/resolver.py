@@ -9,10 +9,13 @@ metadata too, so a lookup is one request; a plain S3 endpoint's carries none, so
 found also takes a HEAD (a missing name stays one request). Only when the name's siblings
 fill that page do a HEAD of the key, a HEAD of its directory marker and a one-key
 listing below it go at once. Against our node a file found so brings the next siblings
-in one listing (`DirCache.window`), which revalidates them when their attributes expire;
-a name found missing does too (any store), and the names after it the window does not
-show are then known missing without a request until it expires (a loop creating files
-in a big directory: a listing per `attr_timeout`, not one per file).
+in one listing (`DirCache.window`), which answers their lookups - revalidates the known
+ones when their attributes expire, gives the others their attributes - and a lookup in
+its second half has the next window read in the background (`DirCache.read_ahead`):
+a stat of each file in turn costs a listing per 500 files and never waits for a probe.
+A name found missing brings a window too (any store), and the names after it the window
+does not show are then known missing without a request until it expires (a loop
+creating files in a big directory: a listing per `attr_timeout`, not one per file).
 
 An inode keeps its kind for life (`aisfs_mount/inodes.py`): a path that changed kind in the
 store gets a new inode and the old one is detached.
@@ -83,13 +86,17 @@ class Resolver:
         if lst is None and self.dirs.small(parent):
             lst = await self.dirs.list(parent, SMALL_DIR)
         if lst is None:
+            if await self.dirs.ahead_of(path):  # a window read ahead may show it: what
+                return await self.resolve(path)  # was known may have changed meanwhile
             seen = None if inode is None else self.dirs.seen_unchanged(inode)
             if inode is not None and seen is not None:
                 inode.attrs.fetched = seen  # (as of that listing: the kernel gets what is left)
+                self.dirs.read_ahead(path)
                 return inode
-            if inode is not None and inode.kind != DIR and self.dirs.covered(path):
-                info, when = self.dirs.seen[path]  # listed after what we knew of it
-                if info.meta is not None and when >= inode.attrs.fetched:
+            if (inode is None or inode.kind != DIR) and self.dirs.covered(path):
+                info, when = self.dirs.seen[path]  # listed after what we knew of it, if
+                if info.meta is not None and (inode is None or when >= inode.attrs.fetched):
+                    self.dirs.read_ahead(path)
                     return await self._file_inode(path, info, when)
             since = self.dirs.absent_since(path)
             if since is not None and (inode is None or inode.kind != DIR

@@ -7,6 +7,7 @@
     ./run bench mount-peers --only aisfs -o local_read=off   # aisfs mount -o ...
     ./run bench mount-peers --big-dir 2000   # instead: lookups in a directory of 2,000
     ./run bench mount-peers --before DIR  # also the aisfs tree at DIR (A/B in one run)
+    ./run bench mount-peers --small-only --rounds 5   # only the small-file rows, quick
 
 One node (open auth: the peers sign with a dummy key, which an open node ignores) with a
 bucket per mount. The peers are Debian's `s3fs` and `rclone` (`./run bench` installs them
@@ -291,6 +292,8 @@ def run_peer(p: Peer, r: int, args: argparse.Namespace, fig: Figures) -> None:
     p.mount()
     try:
         small_files(m / f"small{r}", args.small, fig, reqs)
+        if args.small_only:
+            return
         print(f"[round {r + 1}] {TITLES[p.name]}: tree of {args.tree} ...", flush=True)
         phase(fig, "tree_create", args.tree, lambda: make_tree(m / f"tree{r}", args.tree), reqs)
         p.remount_cold()
@@ -331,6 +334,11 @@ def table(order: list[str], figs: dict[str, Figures], args: argparse.Namespace) 
 
     row(f"small files ({args.small}) create / stat / unlink per s",
         lambda f: " / ".join(fmt(f.med(k)) for k in ("create", "stat", "unlink")))
+    if args.small_only:
+        row("node requests per file: create / stat / unlink",
+            lambda f: " / ".join(fmt(f.med("req:" + k), ".2f")
+                                 for k in ("create", "stat", "unlink")))
+        return "\n".join(rows)
     row(f"tree of {args.tree}: create/s · cold `ls -lR` · `rm -rf`",
         lambda f: f"{fmt(f.med('tree_create'))} · {fmt(f.med('ls_lr'), '.2f')} s · "
                   f"{fmt(f.med('rm_rf'), '.2f')} s")
@@ -449,6 +457,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--before", metavar="DIR",
                         help="also mount with the aisfs tree at DIR (an older commit's "
                              "files: `git archive REV | tar x -C DIR`), interleaved")
+    parser.add_argument("--small-only", action="store_true",
+                        help="only the small files' create / stat / unlink (A/B of those rows)")
     parser.add_argument("--big-dir", type=int, metavar="N",
                         help="instead: stat/s of aisfs mount in a directory of N files "
                              "(backend=node and backend=s3)")
@@ -487,9 +497,15 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\nload average at the start {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
-          f"on {os.cpu_count()} cores; medians of {args.rounds} round(s)\n")
+    end = os.getloadavg()
+    print(f"\nload average at the start {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}, "
+          f"at the end {end[0]:.1f} / {end[1]:.1f} / {end[2]:.1f} on {os.cpu_count()} "
+          f"cores; medians of {args.rounds} round(s)\n")
     print(table(order, figs, args))
+    if args.rounds > 1:
+        for n in order:
+            runs = ", ".join(f"{v:.0f}" for v in figs[n].values.get("stat", []))
+            print(f"  {TITLES[n]}: stat per s, each round: {runs}")
     for n in order:
         for check, why in figs[n].failed.items():
             print(f"  {TITLES[n]}: {check}: {why}")

@@ -237,3 +237,61 @@ def test_write_cache_reuses_small_stages(tmp_path) -> None:  # type: ignore[no-u
     assert not (tmp_path / "c" / "lost+found").exists()
     assert not (tmp_path / "c" / "mount-999999-dead").exists()
     cache.close()
+
+
+async def test_reader_lock_hands_over_in_order() -> None:
+    """aisfs_mount/fuseloop.py: a free lock is taken without yielding; a taken one parks
+    its waiters, and release hands it to the first of them."""
+    import trio.testing
+
+    from aisfs_mount.fuseloop import ReaderLock
+
+    lock = ReaderLock()
+    order: list[str] = []
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        async with lock:  # (a checkpoint here would raise Cancelled)
+            order.append("free")
+    assert order == ["free"]
+
+    async def take(name: str) -> None:
+        async with lock:
+            order.append(name)
+            await trio.sleep(0.01)
+
+    async with trio.open_nursery() as nursery:
+        for name in ("a", "b", "c"):
+            nursery.start_soon(take, name)
+            await trio.testing.wait_all_tasks_blocked()  # (it holds the lock, or waits)
+    assert order == ["free", "a", "b", "c"]
+    async with lock:  # free again
+        order.append("end")
+    assert order[-1] == "end"
+
+
+def test_parse_time_ns_fast_path_matches_decimal() -> None:
+    """aisfs_mount/inodes.py: the digits-only form parsed without Decimal gives what
+    Decimal gives (truncated to the nanosecond), and the bounds hold."""
+    from decimal import Decimal
+
+    from aisfs_mount.inodes import MAX_TIME_S, parse_time_ns
+
+    def slow(text: str) -> int | None:  # what it was: Decimal for every form
+        try:
+            d = Decimal(text.strip())
+        except ArithmeticError:
+            return None
+        if not d.is_finite() or d.copy_abs() > MAX_TIME_S:
+            return None
+        return int(d * 1_000_000_000)
+
+    rng = random.Random(7)
+    samples = ["0", "1", "1.5", "0.000000001", "1796550601.123456789", "12.1234567891",
+               " 42.10 ", "007.5", str(MAX_TIME_S), f"{MAX_TIME_S}.0", f"{MAX_TIME_S}.1",
+               str(MAX_TIME_S + 1), "-1.5", "1e3", "1_000", "9" * 30, "x", "1.2.3",
+               "NaN", "Infinity", "\uff11\uff12", "1.", ".5", ".5x", "1.\uff15"]
+    samples += [f"{rng.randrange(10**11)}.{rng.randrange(10**12):0{rng.randrange(1, 13)}d}"
+                for _ in range(300)]
+    for text in samples:
+        assert parse_time_ns(text) == slow(text), text
+    assert parse_time_ns("") is None and parse_time_ns(None) is None
