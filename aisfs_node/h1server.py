@@ -558,21 +558,12 @@ class _Exchange:
             data = await trio.to_thread.run_sync(os.pread, fd, count, offset)
             await self.send({"type": "http.response.body", "body": data, "more_body": more})
             return
-        out = b""
-        if not self.started:
-            started = await self._start(b"", True)
-            if started is None:
-                return
-            out = started
-        if count and body_allowed(self.head.method, self.status):
-            if self.out_chunked:
-                out += b"%x\r\n" % count
-            if out:
-                await self._write(out)
+
+        async def body() -> None:
             with self._client_gone():
                 await self.conn.send_file(fd, offset, count)
-            out = b"\r\n" if self.out_chunked else b""
-        await self._end(out, more)
+
+        await self._send_framed(count, more, body)
 
     async def _send_from_thread(self, message: dict[str, Any]) -> None:
         """``aisfs.http.response.threadsend``: ``count`` bytes that ``write(writer)``
@@ -586,6 +577,22 @@ class _Exchange:
             await self.send({"type": "http.response.body", "body": b"".join(collector.pieces),
                              "more_body": more})
             return
+
+        async def body() -> None:
+            try:
+                await self.conn.send_from_thread(write, count)
+            except PeerGone as e:  # only the socket's: the job's own errors go to the app
+                self.close = True
+                raise ClientGone(str(e)) from None
+
+        await self._send_framed(count, more, body)
+
+    async def _send_framed(
+        self, count: int, more: bool, body: Callable[[], Awaitable[None]]
+    ) -> None:
+        """A body piece of ``count`` bytes that ``body()`` puts on the socket itself
+        (sendfile, a thread's writes): the response head first if not sent yet, and a
+        chunk's framing around it when the response is chunked."""
         out = b""
         if not self.started:
             started = await self._start(b"", True)
@@ -597,11 +604,7 @@ class _Exchange:
                 out += b"%x\r\n" % count
             if out:
                 await self._write(out)
-            try:
-                await self.conn.send_from_thread(write, count)
-            except PeerGone as e:  # only the socket's: the job's own errors go to the app
-                self.close = True
-                raise ClientGone(str(e)) from None
+            await body()
             out = b"\r\n" if self.out_chunked else b""
         await self._end(out, more)
 
