@@ -34,18 +34,55 @@ INLINE_READ = MiB  # head_object(with_data=True) reads objects up to this size
 
 
 @dataclass(frozen=True, slots=True)
+class Unverified:
+    """A whole chunk copy handed out before its hash was checked (``read_segments(...,
+    defer_check=True)``): the consumer hashes the bytes as it reads them (xxh3-128,
+    ``chunk_hash``'s) and, before it uses any of them, asks ``matches``; on False it
+    takes ``fallback()`` - the chunk's bytes read the usual way (every copy, repairs)."""
+
+    expected: str
+    path: str
+    before: os.stat_result
+    started_ns: int
+    reader: Reader
+    info: ObjectInfo
+    ref: ChunkRef
+
+    def matches(self, fd: int, digest: str) -> bool:
+        """(A worker thread.) Whether ``digest`` of the copy read from ``fd`` is the
+        chunk's id: remembered as verified then, forgotten otherwise."""
+        if digest == self.expected:
+            self.reader.verified.remember(self.path, self.before, os.fstat(fd),
+                                          self.started_ns)
+            return True
+        self.reader.verified.forget(self.path)
+        return False
+
+    def fallback(self) -> bytes:
+        """(A worker thread.) The chunk's bytes, read and verified the usual way."""
+        return self.reader._read_chunk_sync(self.info, self.ref)
+
+
+@dataclass(frozen=True, slots=True)
 class FileSegment:
     """``count`` bytes at ``offset`` of the open file ``fd`` (a chunk copy verified
-    lately and unchanged since: ``verified.py``), for the server to send as they are
-    (``os.sendfile``). The descriptor is the reader's: valid until the reader is
-    resumed or closed, and closed by it."""
+    lately and unchanged since: ``verified.py``, or verified in place), for the server
+    to send as they are (``os.sendfile``). The descriptor is the reader's: valid until
+    the reader is resumed or closed, and closed by it. ``check``: a whole chunk not
+    verified yet, which its consumer must verify (``Unverified``)."""
 
     fd: int
     offset: int
     count: int
+    check: Unverified | None = None
 
     def __len__(self) -> int:
         return self.count
+
+
+# what a read-ahead of read_segments gives: a chunk's bytes, an open copy, or an open copy
+# its consumer verifies
+Opened = bytes | int | tuple[int, Unverified]
 
 
 class Reader:
@@ -258,7 +295,8 @@ class Reader:
     # -- zero-copy reads --------------------------------------------------------------
 
     async def read_segments(
-        self, info: ObjectInfo, start: int = 0, end: int | None = None
+        self, info: ObjectInfo, start: int = 0, end: int | None = None,
+        defer_check: bool = False,
     ) -> AsyncIterator[bytes | FileSegment]:
         """``read_object`` for a server that can send a file's bytes itself: a chunk
         copy verified lately and unchanged since (``verified.py``) comes as a
@@ -266,7 +304,9 @@ class Reader:
         is verified in place (hashed in steps, then remembered as verified) and comes as
         a ``FileSegment`` too; a copy that does not verify sends the read the usual way
         (every copy, repairs: its bytes, whole). Inline and small objects:
-        ``read_object``'s pieces."""
+        ``read_object``'s pieces. ``defer_check``: a whole chunk's copy not trusted yet
+        comes unverified, its ``check`` for the consumer to do as it reads (one pass over
+        the bytes instead of two: an encrypted GET's decryption)."""
         if end is None or end >= info.size:
             end = info.size - 1
         wanted = _wanted(info, start, end)
@@ -278,20 +318,29 @@ class Reader:
         ids = [c.id for c in info.chunks]
         for cid in ids:
             self.chunks.pin(cid)
-        ahead: Pending[bytes | int] | None = None
+        ahead: Pending[Opened] | None = None
+
+        def whole(i: int) -> bool:
+            ref, c_start = wanted[i]
+            return defer_check and start <= c_start and c_start + ref.size - 1 <= end
+
         try:
-            ahead = await start_soon(self._open_verified, info, wanted[0][0])
+            ahead = await start_soon(self._open_verified, info, wanted[0][0], whole(0))
             for n, (ref, c_start) in enumerate(wanted):
                 assert ahead is not None
                 got = await ahead.result()
                 ahead = None
                 if n + 1 < len(wanted):
-                    ahead = await start_soon(self._open_verified, info, wanted[n + 1][0])
+                    ahead = await start_soon(self._open_verified, info, wanted[n + 1][0],
+                                             whole(n + 1))
                 lo = max(start, c_start) - c_start
                 hi = min(end, c_start + ref.size - 1) - c_start + 1
+                check = None
+                if isinstance(got, tuple):
+                    got, check = got
                 if isinstance(got, int):
                     try:
-                        yield FileSegment(got, lo, hi - lo)
+                        yield FileSegment(got, lo, hi - lo, check)
                     finally:
                         os.close(got)
                 else:
@@ -302,7 +351,7 @@ class Reader:
                 await _close_pending(ahead)
             self.chunks.unpin(ids)
 
-    def _open_verified(self, info: ObjectInfo, ref: ChunkRef) -> bytes | int:
+    def _open_verified(self, info: ObjectInfo, ref: ChunkRef, defer: bool = False) -> Opened:
         """(A worker thread.) An open descriptor of a copy of ``ref`` verified lately
         and unchanged since, its read-ahead started, or verified now (hashed in place,
         then remembered as verified). A copy that is not good sends the read the usual
@@ -316,24 +365,29 @@ class Reader:
             except OSError:
                 break
             try:
-                found = self._trusted_or_read(fd, path, ref)
+                found = self._trusted_or_read(fd, path, ref, info if defer else None)
             except OSError:
                 found = None
-            if not isinstance(found, int):
+            if found is None:
                 os.close(fd)
-            if found is not None:
-                return found
-            break
+                break
+            return found
         return self._read_chunk_sync(info, ref)
 
-    def _trusted_or_read(self, fd: int, path: str, ref: ChunkRef) -> bytes | int | None:
+    def _trusted_or_read(
+        self, fd: int, path: str, ref: ChunkRef, defer_for: ObjectInfo | None = None
+    ) -> int | tuple[int, Unverified] | None:
         """``fd`` when its copy is trusted (verified lately, same stamp) or verifies now
-        (hashed in place, remembered then); None if it does not."""
+        (hashed in place, remembered then); None if it does not. ``defer_for``: a copy
+        not trusted comes with the check its consumer does (``Unverified``)."""
         st = os.fstat(fd)
         if st.st_size == ref.size and self.verified.trusted(path, st):
             os.posix_fadvise(fd, 0, ref.size, os.POSIX_FADV_WILLNEED)
             return fd
         started = time.time_ns()
+        if defer_for is not None and st.st_size == ref.size:
+            return fd, Unverified(layout.chunk_base(ref.id), path, st, started, self,
+                                  defer_for, ref)
         if st.st_size != ref.size or _hash_fd(fd, ref.size) != layout.chunk_base(ref.id):
             self.verified.forget(path)
             return None
@@ -377,10 +431,12 @@ def _hash_fd(fd: int, size: int) -> str | None:
     return h.hexdigest() if got == size else None
 
 
-async def _close_pending(pending: Pending[bytes | int]) -> None:
+async def _close_pending(pending: Pending[Opened]) -> None:
     """Wait (shielded: a few file operations at most) for a read-ahead nobody will
     take, and close the descriptor it may have opened."""
     with trio.CancelScope(shield=True), contextlib.suppress(Exception):
         got = await pending.result()
+        if isinstance(got, tuple):
+            got = got[0]
         if isinstance(got, int):
             os.close(got)

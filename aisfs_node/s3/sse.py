@@ -17,6 +17,7 @@ headers and plaintext, ``copy_object``/``source_slice`` a copy's, ``begin_upload
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import secrets
@@ -224,8 +225,9 @@ class Sse:
         assert keyed is not None
         extensions = ctx.http.scope.get("extensions") or {}
         if THREADSEND in extensions:
-            segments = self.store.reader.read_segments(info, start, end)
-            return thread_sent(segments, keyed.stream(info, start), end - start + 1)
+            segments = self.store.reader.read_segments(info, start, end, defer_check=True)
+            return thread_sent(segments, functools.partial(keyed.stream, info), start,
+                               end - start + 1)
         return transformed(self.store.read_object(info, start, end), keyed.stream(info, start))
 
     # ---- PUT ------------------------------------------------------------------------

@@ -28,13 +28,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import trio
+import xxhash
 
 from aisfs.crypto.ctr import BLOCK, CtrStream
-from aisfs.store.reader import FileSegment
-from aisfs.store.threads import Pending, start_soon
+from aisfs.store.reader import FileSegment, Unverified
+from aisfs.store.threads import Pending, run_sync, start_soon
 from aisfs_node.threadsend import ThreadSend, Writer
 
 MiB = 1024 * 1024
@@ -58,19 +59,42 @@ def _pread_full(fd: int, into: memoryview, offset: int) -> int:
     return got
 
 
+class Mismatch(Exception):
+    """A chunk copy handed out unverified did not hash to its id (``Unverified``)."""
+
+    def __init__(self, check: Unverified) -> None:
+        super().__init__("chunk copy does not match its id")
+        self.check = check
+
+
 def decrypt_segment(source: bytes | FileSegment, stream: CtrStream, out: memoryview,
                     raw: memoryview) -> memoryview:
     """(A worker thread.) ``source`` decrypted by ``stream`` into ``out`` (a file's bytes
-    read ``len(raw)`` at a time); the view of the plaintext."""
+    read ``len(raw)`` at a time); the view of the plaintext. A whole chunk handed out
+    unverified (``source.check``) is hashed step by step as it is decrypted, and raises
+    ``Mismatch`` (nothing of it used) when it is not its chunk's bytes."""
     if not isinstance(source, FileSegment):
         stream.write_into(memoryview(source), out)
         return out[: len(source)]
+    check = source.check
+    hasher = xxhash.xxh3_128() if check is not None else None
     pos, end, at = source.offset, source.offset + source.count, 0
-    while pos < end:
-        got = _pread_full(source.fd, raw[: min(len(raw), end - pos)], pos)
-        stream.write_into(raw[:got], out[at:])
-        at += got
-        pos += got
+    try:
+        while pos < end:
+            got = _pread_full(source.fd, raw[: min(len(raw), end - pos)], pos)
+            if hasher is not None:
+                hasher.update(raw[:got])
+            stream.write_into(raw[:got], out[at:])
+            at += got
+            pos += got
+        longer = check is not None and bool(os.pread(source.fd, 1, end))
+    except ShortRead:
+        if check is None:
+            raise
+        raise Mismatch(check) from None
+    if check is not None and hasher is not None and (
+            longer or not check.matches(source.fd, hasher.hexdigest())):
+        raise Mismatch(check)
     return out[: source.count]
 
 
@@ -99,19 +123,24 @@ class _Pieces:
 
 
 async def thread_sent(
-    segments: AsyncIterator[bytes | FileSegment], stream: CtrStream, length: int
+    segments: AsyncIterator[bytes | FileSegment], stream_at: Callable[[int], CtrStream],
+    start: int, length: int,
 ) -> AsyncIterator[bytes | ThreadSend]:
-    """The plaintext of ``segments`` (``Reader.read_segments`` of ``length`` bytes,
-    starting where ``stream`` does), for a server that offers ``threadsend``: segment
+    """The plaintext of ``segments`` (``Reader.read_segments`` of ``length`` bytes from
+    object byte ``start``; ``stream_at(offset)`` decrypts from an object byte), for a
+    server that offers ``threadsend``: segment
     *n+1* (a chunk) read and decrypted by a worker thread while the server's thread
     writes segment *n* to the socket - two cores at work on one GET; bytes of a small
     object decrypted on the loop. A plaintext buffer is written again only once the
     server has run the job that sent it (it runs a job before asking for more)."""
     pieces = _Pieces()
+    stream = stream_at(start)
+    pos = start  # the object byte the next segment starts at
     ready: memoryview | None = None
     running: Pending[memoryview] | None = None
     try:
         async for segment in segments:
+            at, pos = pos, pos + len(segment)
             if not isinstance(segment, FileSegment) and len(segment) <= ON_LOOP:
                 if ready is not None:
                     yield ThreadSend(len(ready), functools.partial(send_plain, ready))
@@ -120,11 +149,18 @@ async def thread_sent(
                 continue
             if not len(segment):
                 continue
-            running = await start_soon(decrypt_segment, segment, stream,
-                                       pieces.next(len(segment)), pieces.raw)
+            out = pieces.next(len(segment))
+            running = await start_soon(decrypt_segment, segment, stream, out, pieces.raw)
             if ready is not None:
                 yield ThreadSend(len(ready), functools.partial(send_plain, ready))
-            ready = await running.result()
+            try:
+                ready = await running.result()
+            except Mismatch as bad:  # read the usual way (every copy, repairs), decrypted
+                running = None  # from its start by a new stream (this one went past it)
+                data = await run_sync(bad.check.fallback)
+                stream = stream_at(at)
+                running = await start_soon(decrypt_segment, data, stream, out, pieces.raw)
+                ready = await running.result()
             running = None
             # decrypted: the reader may close the segment's descriptor now
         if ready is not None:

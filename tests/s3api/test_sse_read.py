@@ -213,3 +213,33 @@ def test_a_client_leaving_mid_body_and_a_stop_mid_body(tmp_path: Path) -> None:
         stalled.close()
     finally:
         node.stop()
+
+
+@pytest.mark.allow_node_errors
+def test_a_copy_bad_before_any_read_is_served_from_the_good_one(tmp_path: Path) -> None:
+    """A whole chunk's copy is handed to the decrypting thread unverified and hashed as
+    it is decrypted (one pass): a copy bad from the start is found before a byte of it
+    goes out, and the chunk comes from its other copy - the body whole and exact."""
+    node = start_node(tmp_path, mountpaths=2,
+                      config=CONFIG.replace("[store]\n", "[store]\ndefault_copies = 2\n"))
+    try:
+        s3 = client_for(node, False)
+        b = bucket(s3, "sse-mirror")
+        data = os.urandom(4 * CHUNK + 100)
+        s3.put_object(Bucket=b, Key="k", Body=data, ServerSideEncryption="AES256")
+        time.sleep(1.1)
+        cid = chunk_paths(node, "k")[1].name  # the second chunk: a copy on each mountpath
+        copies = [p for m in node.mountpaths for p in m.rglob(cid) if p.is_file()]
+        assert len(copies) == 2
+        for copy in copies:  # whichever copy a read opens first, one GET finds it bad
+            good = copy.read_bytes()
+            flip_in_place(copy, 77)
+            for _ in range(2):
+                assert raw_get(node, f"/{b}/k") == (200, data, True)
+            got = s3.get_object(Bucket=b, Key="k", Range=f"bytes={CHUNK - 5}-{2 * CHUNK + 5}")
+            assert got["Body"].read() == data[CHUNK - 5 : 2 * CHUNK + 6]
+            if copy.read_bytes() != good:  # not read (the other was first): put it back
+                copy.write_bytes(good)
+        assert "is corrupt" in node.log()  # one of them was read, found bad and repaired
+    finally:
+        node.stop()

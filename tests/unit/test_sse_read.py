@@ -5,6 +5,7 @@ Each job is run as the server runs it (a worker thread), into a ``Collector``.""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -95,9 +96,9 @@ async def test_decrypted_range_across_parts_files_and_bytes(tmp_path: Path) -> N
     cuts = [(start, MiB - start, True), (MiB, 4 * MiB, False),
             (5 * MiB, 9 * MiB + 100, True), (14 * MiB + 100, end + 1 - 14 * MiB - 100, False)]
     closed: list[bool] = []
-    stream = CtrStream(KEY, NONCE, segments, start)
-    got = await collect(thread_sent(pieces_of(path, cipher, cuts, closed), stream,
-                                    end - start + 1))
+    got = await collect(thread_sent(pieces_of(path, cipher, cuts, closed),
+                                    functools.partial(CtrStream, KEY, NONCE, segments),
+                                    start, end - start + 1))
     assert got == plain[start : end + 1]
     assert closed == [True]
 
@@ -112,9 +113,9 @@ async def test_small_range_and_small_step(tmp_path: Path, monkeypatch: pytest.Mo
     path.write_bytes(cipher)
     for start, count in ((0, 1), (15, 2), (31, 50_000), (99_999, 1)):
         for as_file in (True, False):  # bytes of up to ON_LOOP: decrypted on the loop
-            stream = CtrStream(KEY, NONCE, [(0, len(plain))], start)
             got = await collect(thread_sent(
-                pieces_of(path, cipher, [(start, count, as_file)], []), stream, count))
+                pieces_of(path, cipher, [(start, count, as_file)], []),
+                functools.partial(CtrStream, KEY, NONCE, [(0, len(plain))]), start, count))
             assert got == plain[start : start + count]
 
 
@@ -124,10 +125,10 @@ async def test_a_file_shorter_than_its_segment_raises(tmp_path: Path) -> None:
     path = tmp_path / "cipher"
     path.write_bytes(cipher[: 2 * MiB])  # cut under the reader
     closed: list[bool] = []
-    stream = CtrStream(KEY, NONCE, [(0, len(plain))])
     with pytest.raises(ShortRead):
         await collect(thread_sent(pieces_of(path, cipher, [(0, 3 * MiB, True)], closed),
-                                  stream, 3 * MiB))
+                                  functools.partial(CtrStream, KEY, NONCE, [(0, len(plain))]),
+                                  0, 3 * MiB))
     assert closed == [True]
 
 
@@ -139,7 +140,8 @@ async def test_a_reader_that_stops_early_closes_the_segments(tmp_path: Path) -> 
     closed: list[bool] = []
     cuts = [(0, MiB, True), (MiB, MiB, True), (2 * MiB, MiB, True)]
     pieces = thread_sent(pieces_of(path, cipher, cuts, closed),
-                         CtrStream(KEY, NONCE, [(0, len(plain))]), 3 * MiB)
+                         functools.partial(CtrStream, KEY, NONCE, [(0, len(plain))]), 0,
+                         3 * MiB)
     first = await pieces.__anext__()
     assert isinstance(first, ThreadSend) and first.count == MiB
     await pieces.aclose()  # type: ignore[attr-defined]
@@ -152,7 +154,7 @@ async def test_a_job_never_writes_past_its_count(tmp_path: Path) -> None:
     path = tmp_path / "cipher"
     path.write_bytes(cipher)
     pieces = thread_sent(pieces_of(path, cipher, [(0, MiB, True)], []),
-                         CtrStream(KEY, NONCE, [(0, len(plain))]), MiB)
+                         functools.partial(CtrStream, KEY, NONCE, [(0, len(plain))]), 0, MiB)
     job = await pieces.__anext__()
     assert isinstance(job, ThreadSend)
     with pytest.raises(TooLong):
