@@ -8,11 +8,14 @@ into one of two plaintext buffers, while the server's thread writes chunk *n* fr
 other straight to the client's socket, ``SEND`` bytes at a time; the event loop hands out
 one job per chunk (docs/encryption.md, "Cost"):
 
-- the chunk copies come from ``Reader.read_segments``, with its rules: every copy sent is
-  verified (lately, or in place before it is handed out); a copy that does not verify
-  comes as its bytes, read the usual way. A chunk with no good copy raises before a
-  byte of it is decrypted, and a chunk file that ends early raises ``ShortRead``: the
-  body is cut, never wrong;
+- the chunk copies come from ``Reader.read_segments(..., defer_check=True)``: a copy
+  verified lately comes as its file; a whole chunk's copy not trusted yet comes with its
+  check, hashed here step by step as it is decrypted - its plaintext is whole before any
+  of it is sent, so a copy that does not match (``Mismatch``) is read again the usual way
+  (every copy, repairs) and decrypted from its start by a fresh stream (``stream_at``);
+  a part of a chunk (a range) is verified in place by the reader first. A chunk with no
+  good copy raises before a byte of it is sent, and a chunk file that ends early raises
+  ``ShortRead``: the body is cut, never wrong;
 - a segment's descriptor is read only by its decryption, which ends before the next
   segment is asked for (the reader then closes it); a plaintext buffer is written again
   only once the server has run the job that sent it.
