@@ -9,7 +9,7 @@ device reads the bytes from our buffer and the kernel copies nothing (~0.25 CPU 
 (writer.py's ``sync_once``), as before: O_DIRECT only changes how the bytes get there.
 
 O_DIRECT wants the buffer, the length and the file offset aligned to the device's block:
-a fill's piece is received into a block-aligned buffer (lean.py's ``aligned``) and its
+a fill's piece is received into a block-aligned buffer (``aligned``, lean.py's pool) and its
 whole blocks are written straight from it; other bytes are copied into a page-aligned
 anonymous mmap first (a user-space copy, ~0.07 CPU s/GiB: 7 % of a cold GET's front).
 A short last block is written padded with zeros, then cut back with ``ftruncate``. Small
@@ -92,7 +92,7 @@ def address(buf: bytearray) -> int:
 
 def _write_aligned(fd: int, data: bytes | bytearray | memoryview) -> None:
     """``data`` written at the file's start: its whole blocks straight from it when it
-    starts on a block (a fill's piece, lean.py's ``aligned``: no copy), else from a
+    starts on a block (a fill's piece, ``aligned``: no copy), else from a
     copy in an aligned buffer; a short last block from a padded copy."""
     n = len(data)
     done = 0
@@ -147,24 +147,26 @@ def free_refs() -> int:
 FREE_REFS = free_refs()
 
 
-class ChunkBuffers:
-    """Aligned buffers a remote copy's chunk is joined into from the pieces it came in (a
-    write-through PUT's: writer.py ``_cut``), so the join is its only copy: O_DIRECT then
-    writes straight from it (before: joined into ``bytes``, then copied again into an
-    aligned buffer - two copies of every byte, 20 % of a write-through's front CPU with
-    the kernel's). Reused once nothing holds one (its reference count says so), at most
-    ``KEPT`` kept: a new 8 MiB buffer costs its page faults and clears. Taken in worker
-    threads: under a lock."""
+class AlignedPool:
+    """Aligned buffers (``aligned``) reused once nothing holds one any more - its
+    reference count says so: every holder (a channel, the store's chunker, a write in a
+    worker thread, a memoryview of it) holds a reference - at most ``KEPT`` kept: a new
+    8 MiB buffer costs its page faults and clears. Sizes ``pooled`` rejects are plain new
+    ``bytearray``s. Taken on the event loop or in worker threads: under a lock."""
 
-    KEPT = 6  # one write-through holds ~4 (one joined, one waiting, WRITERS being written)
+    KEPT = 6
 
     def __init__(self) -> None:
         self._kept: list[bytearray] = []
         self._lock = threading.Lock()
 
+    def pooled(self, n: int) -> bool:
+        """Whether a buffer of ``n`` bytes comes from the pool."""
+        return True
+
     def take(self, n: int) -> bytearray:
-        """An aligned buffer of ``n`` bytes (its old contents: the caller fills it)."""
-        if n < DIRECT_MIN:
+        """A buffer of ``n`` bytes (its old contents: the caller fills it)."""
+        if not self.pooled(n):
             return bytearray(n)
         with self._lock:
             for buf in self._kept:
@@ -174,6 +176,20 @@ class ChunkBuffers:
             if len(self._kept) < self.KEPT:
                 self._kept.append(buf)
             return buf
+
+
+class ChunkBuffers(AlignedPool):
+    """Aligned buffers a remote copy's chunk is joined into from the pieces it came in (a
+    write-through PUT's: writer.py ``_cut``), so the join is its only copy: O_DIRECT then
+    writes straight from it (before: joined into ``bytes``, then copied again into an
+    aligned buffer - two copies of every byte, 20 % of a write-through's front CPU with
+    the kernel's). Chunks under ``DIRECT_MIN`` (written through the page cache) get a
+    plain one."""
+
+    KEPT = 6  # one write-through holds ~4 (one joined, one waiting, WRITERS being written)
+
+    def pooled(self, n: int) -> bool:
+        return n >= DIRECT_MIN
 
 
 def install(chunks: ChunkStore) -> None:

@@ -31,7 +31,6 @@ import html
 import re
 import socket
 import ssl
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,8 +43,7 @@ from ..errors import S3Error
 from ..s3.signing_keys import SigningKeyCache, sign
 from ..s3.sigv4 import ALGORITHM, string_to_sign
 from ..store.types import STORED_HEADERS
-from .direct_io import FREE_REFS as _FREE_REFS
-from .direct_io import aligned
+from .direct_io import AlignedPool
 from .errors import backend_error
 from .retry import backoff
 from .settings import S3Settings
@@ -320,13 +318,11 @@ class LeanClient:
             await _close(conn)
 
 
-class Buffers:
-    """GET bodies' piece buffers, reused: a piece of ``POOLED`` bytes is received into a
-    kept buffer nobody holds any more (its reference count says so: every holder - a
-    channel, the store's chunker, a write in a worker thread, a memoryview of it - holds
-    a reference), else into a new one (kept while fewer than ``KEPT`` are). A new 8 MiB
-    buffer cost the kernel a page fault and a clear per page, and a memset: ~0.2 CPU
-    s/GiB of a cold GET.
+class Buffers(AlignedPool):
+    """GET bodies' piece buffers, reused (``AlignedPool``): a piece of ``POOLED`` bytes is
+    received into a kept buffer nobody holds any more, else into a new one (kept while
+    fewer than ``KEPT`` are). A new 8 MiB buffer cost the kernel a page fault and a clear
+    per page, and a memset: ~0.2 CPU s/GiB of a cold GET.
 
     ``KEPT`` covers one cold GET's pieces in flight: the store side may lag 64 MiB
     (fill.py's ``FILL_LAG``: 8 pieces), the caller's relay 16 MiB (2), one being sent
@@ -338,21 +334,8 @@ class Buffers:
     POOLED = 8 * 1024 * 1024
     KEPT = 12
 
-    def __init__(self) -> None:
-        self._kept: list[bytearray] = []
-
-    def take(self, n: int) -> bytearray:
-        if n != self.POOLED:
-            return bytearray(n)
-        for buf in self._kept:
-            if sys.getrefcount(buf) == _FREE_REFS:
-                return buf
-        buf = aligned(n)
-        if len(self._kept) < self.KEPT:
-            self._kept.append(buf)
-        return buf
-
-
+    def pooled(self, n: int) -> bool:
+        return n == self.POOLED
 
 
 class LeanBody:
