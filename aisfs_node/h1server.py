@@ -108,9 +108,8 @@ class H1Server:
         self.graceful_timeout = graceful_timeout
         self.ssl_context = ssl_context
         self.connections: set[_Connection] = set()
-        # worker threads writing sockets at once (``threadsend``), as trio's default
-        # worker threads that write encrypted GETs at once (threadsend.py: one parked on
-        # a full socket gives its slot back)
+        # ``threadsend`` jobs working at once (threadsend.py: one parked on a full socket
+        # gives its slot back)
         self.writers = threading.Semaphore(40)
         self.stopping = False
         self._all_closed = trio.Event()

@@ -215,10 +215,15 @@ async def send_response(send: Send, response: Response) -> int:
     return sent
 
 
+def offers(scope: Scope, extension: str) -> bool:
+    """Whether the server of ``scope`` offers the ASGI ``extension``."""
+    extensions = scope.get("extensions")
+    return extensions is not None and extension in extensions
+
+
 def zero_copy(scope: Scope) -> bool:
     """Whether the server of ``scope`` sends a file's bytes itself (``ZEROCOPY``)."""
-    extensions = scope.get("extensions")
-    return extensions is not None and ZEROCOPY in extensions
+    return offers(scope, ZEROCOPY)
 
 
 async def first_piece_read(pieces: AsyncIterator[Piece]) -> AsyncIterator[Piece]:

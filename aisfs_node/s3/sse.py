@@ -43,6 +43,7 @@ from aisfs.errors import S3Error
 from aisfs.s3._headers import Headers
 from aisfs.store.types import ObjectInfo, ObjectMeta, UploadInfo
 from aisfs.store.writer import RemoteCopy
+from aisfs_node.http import offers
 from aisfs_node.s3.context import Context, Services, copy_source_version
 from aisfs_node.s3.sse_read import thread_sent
 from aisfs_node.threadsend import THREADSEND, ThreadSend
@@ -223,8 +224,7 @@ class Sse:
             return self.store.read_object(info, start, end)
         keyed = self.open(info, ctx.http.headers, _secure(ctx))  # type: ignore[arg-type]
         assert keyed is not None
-        extensions = ctx.http.scope.get("extensions") or {}
-        if THREADSEND in extensions:
+        if offers(ctx.http.scope, THREADSEND):
             segments = self.store.reader.read_segments(info, start, end, defer_check=True)
             return thread_sent(segments, functools.partial(keyed.stream, info), start,
                                end - start + 1)
