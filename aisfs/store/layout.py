@@ -18,6 +18,8 @@ import functools
 import hashlib
 import os
 
+import xxhash
+
 IDENTITY_FILE = ".aisfs-mountpath.json"
 CHUNKS = "chunks"
 MANIFESTS = "manifests"
@@ -25,6 +27,11 @@ BUCKETS = "buckets"
 UPLOADS = "uploads"
 TMP = "tmp"
 FANOUT = [f"{i:02x}" for i in range(256)]
+
+
+def chunk_hasher() -> xxhash.xxh3_128:
+    """An incremental hash of a chunk's bytes whose ``hexdigest()`` is its id (xxh3-128)."""
+    return xxhash.xxh3_128()
 
 
 def chunk_base(cid: str) -> str:

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import trio
-import xxhash
 
 from ..errors import S3Error
 from . import layout
@@ -418,7 +417,7 @@ def _hash_fd(fd: int, size: int) -> str | None:
     buf: memoryview | None = getattr(_hash_buffers, "buf", None)
     if buf is None:
         buf = _hash_buffers.buf = memoryview(bytearray(HASH_STEP))
-    h = xxhash.xxh3_128()
+    h = layout.chunk_hasher()
     got = 0
     while True:
         n = os.preadv(fd, [buf], got)

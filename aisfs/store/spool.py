@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import trio
-import xxhash
 
 from ..errors import S3Error, unwrap
 from . import layout
@@ -147,7 +146,7 @@ class Spool:
         self.path = ""
         self.mp: Mountpath | None = None
         self.have = 0  # bytes in the current file
-        self.hasher = xxhash.xxh3_128()
+        self.hasher = layout.chunk_hasher()
 
     def feed(self, pieces: list[bytes]) -> list[Spooled]:
         """Write ``pieces``; the chunks they completed (on a failure, none: removed)."""
@@ -236,7 +235,7 @@ class Spool:
         self.fd = -1
         spooled = Spooled(self.path, self.have, self.hasher.hexdigest())
         self.have = 0
-        self.hasher = xxhash.xxh3_128()
+        self.hasher = layout.chunk_hasher()
         return spooled
 
 

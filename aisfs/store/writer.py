@@ -36,9 +36,9 @@ from typing import Any
 
 import outcome
 import trio
-import xxhash
 
 from ..errors import S3Error, unwrap
+from . import layout
 from .buckets import Buckets
 from .chunks import ChunkStore, chunk_hash
 from .config import StoreConfig
@@ -201,7 +201,7 @@ class _InOrder:
             return chunk_hash(buf)
         ok = False
         try:
-            h = xxhash.xxh3_128()
+            h = layout.chunk_hasher()
             with memoryview(buf) as view:
                 for at in range(0, len(view), HASH_SLICE):
                     piece = view[at:at + HASH_SLICE]

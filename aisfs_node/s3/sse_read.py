@@ -34,9 +34,9 @@ import os
 from collections.abc import AsyncIterator, Callable
 
 import trio
-import xxhash
 
 from aisfs.crypto.ctr import BLOCK, CtrStream
+from aisfs.store.layout import chunk_hasher
 from aisfs.store.reader import FileSegment, Unverified
 from aisfs.store.threads import Pending, run_sync, start_soon
 from aisfs_node.threadsend import ThreadSend, Writer
@@ -80,7 +80,7 @@ def decrypt_segment(source: bytes | FileSegment, stream: CtrStream, out: memoryv
         stream.write_into(memoryview(source), out)
         return out[: len(source)]
     check = source.check
-    hasher = xxhash.xxh3_128() if check is not None else None
+    hasher = chunk_hasher() if check is not None else None
     pos, end, at = source.offset, source.offset + source.count, 0
     try:
         while pos < end:
@@ -107,6 +107,11 @@ def send_plain(view: memoryview, writer: Writer) -> None:
         writer.send(view[pos : pos + SEND])
 
 
+def _sent(view: memoryview) -> ThreadSend:
+    """The job that writes the plaintext ``view`` to the socket (``send_plain``)."""
+    return ThreadSend(len(view), functools.partial(send_plain, view))
+
+
 class _Pieces:
     """Two plaintext buffers, each as long as the longest segment so far (``BLOCK`` over:
     OpenSSL's slack), taken in turn, and the step a file's bytes are read into."""
@@ -131,11 +136,11 @@ async def thread_sent(
 ) -> AsyncIterator[bytes | ThreadSend]:
     """The plaintext of ``segments`` (``Reader.read_segments`` of ``length`` bytes from
     object byte ``start``; ``stream_at(offset)`` decrypts from an object byte), for a
-    server that offers ``threadsend``: segment
-    *n+1* (a chunk) read and decrypted by a worker thread while the server's thread
-    writes segment *n* to the socket - two cores at work on one GET; bytes of a small
-    object decrypted on the loop. A plaintext buffer is written again only once the
-    server has run the job that sent it (it runs a job before asking for more)."""
+    server that offers ``threadsend``: segment *n+1* (a chunk) read and decrypted by a
+    worker thread while the server's thread writes segment *n* to the socket - two
+    cores at work on one GET; bytes of a small object decrypted on the loop. A plaintext
+    buffer is written again only once the server has run the job that sent it (it runs
+    a job before asking for more)."""
     pieces = _Pieces()
     stream = stream_at(start)
     pos = start  # the object byte the next segment starts at
@@ -146,7 +151,7 @@ async def thread_sent(
             at, pos = pos, pos + len(segment)
             if not isinstance(segment, FileSegment) and len(segment) <= ON_LOOP:
                 if ready is not None:
-                    yield ThreadSend(len(ready), functools.partial(send_plain, ready))
+                    yield _sent(ready)
                     ready = None
                 yield stream.update(segment)
                 continue
@@ -155,7 +160,7 @@ async def thread_sent(
             out = pieces.next(len(segment))
             running = await start_soon(decrypt_segment, segment, stream, out, pieces.raw)
             if ready is not None:
-                yield ThreadSend(len(ready), functools.partial(send_plain, ready))
+                yield _sent(ready)
             try:
                 ready = await running.result()
             except Mismatch as bad:  # read the usual way (every copy, repairs), decrypted
@@ -167,7 +172,7 @@ async def thread_sent(
             running = None
             # decrypted: the reader may close the segment's descriptor now
         if ready is not None:
-            yield ThreadSend(len(ready), functools.partial(send_plain, ready))
+            yield _sent(ready)
     finally:
         if running is not None:
             await _settle(running)
