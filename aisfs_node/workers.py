@@ -338,15 +338,10 @@ class WorkerApp:
         if s3.operation not in LOCAL_OPERATIONS or not s3.bucket:
             return False
         self._fresh()
-        buckets = self.store.buckets
-        info = buckets._cache.get(s3.bucket)
-        if info is None:
-            try:
-                info = buckets.get_sync(s3.bucket)
-            except S3Error:
-                return False  # no such ais:// bucket: maybe an s3:// one (the primary's)
-            with buckets._lock:
-                buckets._cache[s3.bucket] = info
+        try:
+            info = self.store.buckets.load(s3.bucket)
+        except S3Error:
+            return False  # no such ais:// bucket: maybe an s3:// one (the primary's)
         return backend_bck(info.props) is None
 
     def _fresh(self) -> None:

@@ -160,21 +160,31 @@ class Buckets:
         if info is None:
             if name in self._missing:
                 raise S3Error("NoSuchBucket", "The specified bucket does not exist", name)
-            epoch = self._epoch
-            try:
-                info = await run_sync(self.get_sync, name)
-            except S3Error as e:
-                if e.code == "NoSuchBucket":
-                    with self._lock:
-                        if epoch == self._epoch:
-                            if len(self._missing) >= MISSING:
-                                self._missing.clear()
-                            self._missing.add(name)
-                raise
-            with self._lock:
-                if epoch == self._epoch:
-                    self._cache[name] = info
+            info = await run_sync(self.load, name)
         return BucketInfo(info.name, info.created_ns, dict(info.props))
+
+    def load(self, name: str) -> BucketInfo:
+        """(Any thread.) The cached record, else the record read and cached - a missing
+        bucket remembered as missing - unless the buckets changed meanwhile. The record
+        itself, not a copy: read only."""
+        info = self._cache.get(name)
+        if info is not None:
+            return info
+        epoch = self._epoch
+        try:
+            info = self.get_sync(name)
+        except S3Error as e:
+            if e.code == "NoSuchBucket":
+                with self._lock:
+                    if epoch == self._epoch:
+                        if len(self._missing) >= MISSING:
+                            self._missing.clear()
+                        self._missing.add(name)
+            raise
+        with self._lock:
+            if epoch == self._epoch:
+                self._cache[name] = info
+        return info
 
     async def list_all(self) -> list[BucketInfo]:
         rows = await run_sync(
