@@ -81,9 +81,9 @@ class ChunkStore:
         # ids stored with sync=False whose writer has not fdatasynced them yet: a writer
         # that dedups onto one must make it durable itself (``_place``)
         self._unsynced: set[str] = set()
-        # how a sync=False copy (a remote object's) is written: aisfs/backend/direct_io.py
+        # how a direct=True copy (a remote object's) is written: aisfs/backend/direct_io.py
         self.direct_writer: Callable[[str, bytes | bytearray, bool], None] = write_tmp
-        # a sync=False chunk joined from pieces goes into one of these (None: bytes)
+        # a direct=True chunk joined from pieces goes into one of these (None: bytes)
         self.direct_buffer: Callable[[int], bytearray] | None = None
         self._spool_turn = 0  # the mountpath a spool's next temp file goes to (rotating)
         # a node's read worker (Store.open_read_only): a bad copy is served around, never
@@ -136,13 +136,15 @@ class ChunkStore:
         dirs: set[str],
         h: str | None = None,
         sync: bool = True,
+        direct: bool = False,
     ) -> str:
         """Make ``data`` durable (once fsynced dirs in ``dirs`` are) and return its id.
 
         Every id looked at is appended to ``pinned`` (the caller unpins them). ``sync``
         False: the file is not fsynced here - the caller fdatasyncs every copy of the id
         before it publishes anything that refers to it (writer.py, a remote object's
-        write).
+        write). ``direct``: written by ``direct_writer`` (a remote object's copy: O_DIRECT,
+        aisfs/backend/direct_io.py), else through the page cache.
         """
         if isinstance(data, Spooled):
             assert sync, "a spooled chunk is fsynced as it is placed"
@@ -155,7 +157,7 @@ class ChunkStore:
             self.pin(cid)
             pinned.append(cid)
             with stripe:
-                if self._place(cid, data, copies, dirs, sync):
+                if self._place(cid, data, copies, dirs, sync, direct):
                     if not sync and self.fsync:
                         self._unsynced.add(cid)
                     return cid
@@ -163,7 +165,8 @@ class ChunkStore:
         raise OSError(errno.EEXIST, f"too many colliding variants of chunk {h}")
 
     def _place(
-        self, cid: str, data: Data, copies: int, dirs: set[str], sync: bool = True
+        self, cid: str, data: Data, copies: int, dirs: set[str], sync: bool = True,
+        direct: bool = False,
     ) -> bool:
         """Put ``cid`` on ``copies`` mountpaths; False if the id means other bytes.
 
@@ -178,7 +181,8 @@ class ChunkStore:
         have, differs = self._copies_of(cid, data, live, dirs)
         if differs and not have:
             return False
-        self._add_copies(cid, data, copies, have, dirs, replace=differs, sync=sync)
+        self._add_copies(cid, data, copies, have, dirs, replace=differs, sync=sync,
+                         direct=direct)
         return True
 
     def _copies_of(
@@ -210,7 +214,7 @@ class ChunkStore:
 
     def _add_copies(
         self, cid: str, data: Data, copies: int, have: set[Mountpath],
-        dirs: set[str], *, replace: bool, sync: bool,
+        dirs: set[str], *, replace: bool, sync: bool, direct: bool = False,
     ) -> None:
         """Copies of ``cid`` written along its HRW order, past the full and failing
         mountpaths, until ``copies`` (counting ``have``) are placed."""
@@ -228,7 +232,8 @@ class ChunkStore:
                 full += 1
                 continue
             try:
-                self.write_copy(mp, cid, data, dirs, replace=replace, sync=sync)
+                self.write_copy(mp, cid, data, dirs, replace=replace, sync=sync,
+                                direct=direct)
             except OSError as e:
                 if is_full_error(e):
                     self.full.mark(mp, e)
@@ -252,14 +257,14 @@ class ChunkStore:
 
     def write_copy(
         self, mp: Mountpath, cid: str, data: Data, dirs: set[str], replace: bool,
-        sync: bool = True,
+        sync: bool = True, direct: bool = False,
     ) -> None:
         final = layout.chunk_path(mp.root, cid)
         tmp = layout.tmp_path(mp.root, "chunk")
         if isinstance(data, Spooled):
             data.copy_to(tmp, self.fsync)
         else:
-            (write_tmp if sync else self.direct_writer)(tmp, data, self.fsync and sync)
+            (self.direct_writer if direct else write_tmp)(tmp, data, self.fsync and sync)
         try:
             if replace:
                 # another copy holds exactly these bytes; this one is damaged: repair it

@@ -86,6 +86,10 @@ class RemoteCopy:
 
     etag: Callable[[], str] | None = None  # asked at commit; None: the MD5 is the ETag
     ready: Callable[[], Awaitable[None]] | None = None  # its error: nothing published
+    # chunks written with O_DIRECT where the node installed it (aisfs/backend/direct_io.py:
+    # a cache fills with what it relays, and keeps in RAM what is read); False: through the
+    # page cache as a local PUT's (an encrypted PUT, whose first GET reads them back)
+    direct: bool = True
 
 
 def _joined(parts: list[bytes | memoryview]) -> bytes:
@@ -387,30 +391,32 @@ class Writer:
         if (expected_size is not None
                 and max(short_max, HASH_AHEAD) < expected_size <= self.config.chunk_size):
             return await self._receive_hashing(body, copies, dg, expected_size, resource,
-                                               pinned, dirs, chunks, remote is None), True
+                                               pinned, dirs, chunks, remote), True
         return await self._receive(body, copies, dg, expected_size, resource, pinned,
-                                   dirs, chunks, remote is None), False
+                                   dirs, chunks, remote), False
 
     async def _receive(
         self, body: AsyncIterable[bytes], copies: int, dg: Digest | None,
         expected_size: int | None, resource: str, pinned: list[str], dirs: set[str],
-        chunks: list[ChunkRef], sync: bool,
+        chunks: list[ChunkRef], remote: RemoteCopy | None,
     ) -> bytes | None:
         """``body`` cut into chunks: a body within one chunk returned (the tail), else
         every chunk through the pipeline (hashed into ``dg`` unless None) onto ``chunks``."""
+        direct = remote is not None and remote.direct
         cuts = self._cut(body, expected_size, resource,
-                         None if sync else self.chunks.direct_buffer)
+                         self.chunks.direct_buffer if direct else None)
         async with contextlib.aclosing(cuts):
             first, last = await anext(cuts)
             if last:
                 return first
-            await self._pipeline(first, cuts, copies, dg, pinned, dirs, chunks, sync=sync)
+            await self._pipeline(first, cuts, copies, dg, pinned, dirs, chunks,
+                                 sync=remote is None, direct=direct)
         return None
 
     async def _receive_hashing(
         self, body: AsyncIterable[bytes], copies: int, dg: Digest,
         expected_size: int | None, resource: str, pinned: list[str], dirs: set[str],
-        chunks: list[ChunkRef], sync: bool,
+        chunks: list[ChunkRef], remote: RemoteCopy | None,
     ) -> bytes | None:
         """``_receive``, with every piece hashed into ``dg`` as it arrives (a task beside
         the receiving one), all of it hashed on return."""
@@ -421,7 +427,7 @@ class Writer:
                 with send:
                     return await self._receive(_Tee(body, send), copies, None,
                                                expected_size, resource, pinned, dirs,
-                                               chunks, sync)
+                                               chunks, remote)
         except BaseExceptionGroup as eg:
             raise unwrap(eg, alike=is_full_error) from None
 
@@ -435,6 +441,7 @@ class Writer:
         dirs: set[str],
         chunks: list[ChunkRef],
         sync: bool = True,
+        direct: bool = False,
     ) -> None:
         """``first`` and the chunks of ``rest`` through the stages: hashed in order into
         ``dg`` (one thread; None: hashed as they arrived), then written (``_write_stage``);
@@ -446,7 +453,8 @@ class Writer:
         refs: list[ChunkRef | None] = []
 
         def store(buf: bytes) -> ChunkRef:
-            return ChunkRef(self.chunks.store(buf, copies, pinned, dirs, sync=sync), len(buf))
+            return ChunkRef(self.chunks.store(buf, copies, pinned, dirs, sync=sync,
+                                              direct=direct), len(buf))
 
         to_write, write_in = trio.open_memory_channel[tuple[int, bytes]](0)
         in_order = _InOrder(dg) if not sync else None
@@ -454,7 +462,8 @@ class Writer:
         def store_in_order(i: int, buf: bytes) -> ChunkRef:
             assert in_order is not None
             h = in_order.hash(i, buf)
-            return ChunkRef(self.chunks.store(buf, copies, pinned, dirs, h=h, sync=sync),
+            return ChunkRef(self.chunks.store(buf, copies, pinned, dirs, h=h, sync=sync,
+                                              direct=direct),
                             len(buf))
 
         try:
@@ -528,6 +537,7 @@ class Writer:
         pinned: list[str],
         inline_max: int = 0,
         sync_once: bool = False,
+        direct: bool = False,
         hashed: bool = False,
     ) -> _Landed:
         """The body made durable, in a worker thread: the tail chunk (if any) hashed and
@@ -548,7 +558,7 @@ class Writer:
             return _Landed(result, dg.value(), bytes(tail))
         if tail:
             chunks.append(ChunkRef(self.chunks.store(
-                tail, copies, pinned, dirs, sync=not sync_once), len(tail)))
+                tail, copies, pinned, dirs, sync=not sync_once, direct=direct), len(tail)))
         if sync_once:
             self.chunks.sync_copies(c.id for c in chunks)
         self.chunks.sync_dirs(dirs)
@@ -743,6 +753,7 @@ class Writer:
         land = functools.partial(
             self._land_sync, copies=copies, dg=dg, content_md5=content_md5, resource=key,
             pinned=pinned, inline_max=inline_max, sync_once=remote is not None,
+            direct=remote is not None and remote.direct,
         )
         publish = functools.partial(self._publish_sync, before_commit=before_commit,
                                     commit=commit)

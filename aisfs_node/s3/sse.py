@@ -258,7 +258,8 @@ class Sse:
             # the ETag, known to the writer (no MD5 of the ciphertext): SSE-S3's is the
             # plaintext's MD5, as AWS's; SSE-C's is opaque, as AWS's (not the data's MD5)
             etag = md5.hexdigest if md5 is not None and sse_s3 else _opaque_etag()
-            kw["remote"] = RemoteCopy(etag=etag)
+            # through the page cache, as a plaintext PUT's chunks: its first GET reads them
+            kw["remote"] = RemoteCopy(etag=etag, direct=False)
             return await store_put(bucket, key, body, meta, **kw)
 
         return put

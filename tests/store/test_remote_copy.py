@@ -157,3 +157,32 @@ async def test_a_dedup_onto_an_unsynced_chunk_syncs_it(tmp_path: Path) -> None:
 
 async def _chunk_ids(store: Store, config: StoreConfig) -> list[str]:
     return sorted(p.name for p in chunk_files(config))
+
+
+@pytest.mark.parametrize("direct", [True, False])
+@pytest.mark.parametrize("size", [3 * CHUNK + 100, CHUNK // 2])
+async def test_direct_names_which_copies_bypass_the_page_cache(
+    store: Store, direct: bool, size: int
+) -> None:
+    """A backend object's copy goes through ``direct_writer`` (O_DIRECT: a cache keeps in
+    RAM what is read, not what it fills); ``direct=False`` (an encrypted PUT, whose first
+    GET reads it back) writes through the page cache as a local PUT does - synced once
+    at the end either way."""
+    written: list[int] = []
+    plain = store.chunks.direct_writer
+
+    def recording(tmp: str, data: bytes | bytearray, fsync: bool) -> None:
+        written.append(len(data))
+        plain(tmp, data, fsync)
+
+    store.chunks.direct_writer = recording
+    data = rand(size)
+    await store.create_bucket("b")
+    info = await store.writer.put_object(
+        "b", "k", body_of(data, CHUNK), ObjectMeta(), expected_size=len(data),
+        remote=RemoteCopy(etag=lambda: "e", direct=direct),
+    )
+    assert await read_all(store, info) == data
+    expected = [c.size for c in info.chunks] if direct else []
+    assert sorted(written) == sorted(expected)
+    assert info.chunks or size <= CHUNK
