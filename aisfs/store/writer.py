@@ -218,6 +218,7 @@ class _InOrder:
 
     def _hashed(self, i: int, ok: bool) -> None:
         self._next = i + 1
+        self._turns.pop(i, None)  # waited for already: kept, one per chunk of the write
         if not ok:
             self._break()
         self._turn(i + 1).set()
