@@ -299,14 +299,9 @@ def _backfill_version_acls(index: Index) -> None:
     w = index.w
     if w.execute("SELECT 1 FROM meta WHERE name = ?", (BACKFILLED,)).fetchone():
         return
-    index.begin()
-    try:
+    with index.transaction():
         n = w.execute(_BACKFILL).rowcount
         w.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, '1')", (BACKFILLED,))
-        index.commit()
-    except BaseException:
-        index.rollback()
-        raise
     if n > 0:
         log.warning("index: %d object ACLs given to their versions (version_acls)", n)
 

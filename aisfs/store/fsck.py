@@ -191,16 +191,11 @@ def _compare_versions(w: sqlite3.Connection, report: FsckReport,
 def _rebuild_versions(core: StoreCore,
                       versions: dict[tuple[str, str], dict[str, ObjectInfo]]) -> None:
     w = core.index.w
-    core.index.begin()
-    try:
+    with core.index.transaction():
         w.execute("DELETE FROM versions")
         w.executemany(INSERT_VERSION, (
             version_row(i, index_text(i)) for per in versions.values() for i in per.values()
         ))
-        core.index.commit()
-    except BaseException:
-        core.index.rollback()
-        raise
 
 
 def _adopt_orphans(buckets: dict[str, tuple[int, BucketInfo]],
@@ -280,8 +275,7 @@ def _rebuild_index(core: StoreCore,
                    refs: Counter[str], sizes: dict[str, int]) -> None:
     """The index's tables replaced by what the disk says, in one transaction."""
     w = core.index.w
-    core.index.begin()
-    try:
+    with core.index.transaction():
         for table in ("buckets", "objects", "chunks", "uploads", "parts"):
             w.execute(f"DELETE FROM {table}")
         w.executemany(
@@ -313,9 +307,5 @@ def _rebuild_index(core: StoreCore,
                 for p in ps.values()
             ],
         )
-        core.index.commit()
-    except BaseException:
-        core.index.rollback()
-        raise
     for _, b in buckets.values():
         core.buckets.write_files(b)

@@ -7,12 +7,13 @@ Every statement result is fetched completely so no read transaction stays open.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -274,6 +275,18 @@ class Index:
         if self.w.in_transaction:
             self.w.execute("ROLLBACK")
             self.forget_generation_hw()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """``BEGIN IMMEDIATE``, then ``COMMIT`` when the body ends, ``ROLLBACK`` (and the
+        exception on) when it raises."""
+        self.begin()
+        try:
+            yield
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
 
     def note_generation(self, generation: int) -> None:
         """Inside a transaction that commits ``generation``: keep the high-water mark

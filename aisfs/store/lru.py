@@ -96,19 +96,13 @@ class AccessTimes:
 
 
 def _write_atimes(index: Index, rows: list[tuple[str, str, int]]) -> None:
-    with index.wlock:
-        index.begin()
-        try:
-            index.w.executemany(
-                "INSERT INTO atimes (bucket, key, atime_ns) VALUES (?, ?, ?) "
-                "ON CONFLICT (bucket, key) DO UPDATE SET "
-                "atime_ns = max(atime_ns, excluded.atime_ns)",
-                rows,
-            )
-            index.commit()
-        except BaseException:
-            index.rollback()
-            raise
+    with index.wlock, index.transaction():
+        index.w.executemany(
+            "INSERT INTO atimes (bucket, key, atime_ns) VALUES (?, ?, ?) "
+            "ON CONFLICT (bucket, key) DO UPDATE SET "
+            "atime_ns = max(atime_ns, excluded.atime_ns)",
+            rows,
+        )
 
 
 _BY_INDEX: weakref.WeakKeyDictionary[Index, AccessTimes] = weakref.WeakKeyDictionary()
@@ -205,14 +199,8 @@ def forget_gone_sync(index: Index) -> int:
             return removed
         gone = [(b, k) for b, k, missing in rows if missing]
         if gone:
-            with index.wlock:
-                index.begin()
-                try:
-                    index.w.executemany("DELETE FROM atimes WHERE bucket = ? AND key = ?", gone)
-                    index.commit()
-                except BaseException:
-                    index.rollback()
-                    raise
+            with index.wlock, index.transaction():
+                index.w.executemany("DELETE FROM atimes WHERE bucket = ? AND key = ?", gone)
             removed += len(gone)
         after = (rows[-1][0], rows[-1][1])
 

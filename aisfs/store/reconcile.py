@@ -117,8 +117,7 @@ def _current(core: StoreCore, bucket: str, key: str, best: ObjectInfo | None,
         return []  # its bucket is gone (a later delete of the bucket committed)
     delta: Counter[str] = Counter()
     sizes: dict[str, int] = {}
-    index.begin()
-    try:
+    with index.transaction():
         if row is not None:
             delta.subtract(c[0] for c in json.loads(row[1]).get("chunks") or [])
             w.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
@@ -129,10 +128,6 @@ def _current(core: StoreCore, bucket: str, key: str, best: ObjectInfo | None,
             w.execute(INSERT_OBJECT, object_row(best, index_text(best)))
             index.note_generation(best.generation)
         dropped = index.apply_refs(Counter({k: v for k, v in delta.items() if v}), sizes)
-        index.commit()
-    except BaseException:
-        index.rollback()
-        raise
     report.objects_fixed += 1
     log.warning(
         "reconcile: %s/%s %s", bucket, key,
@@ -185,13 +180,8 @@ def _uploads(core: StoreCore, report: ReconcileReport) -> list[str]:
     extra = [t for (t,) in w.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'mp_part_checksums'"
     ).fetchall()]
-    index.begin()
-    try:
+    with index.transaction():
         dropped = _uploads_tx(core, uids, extra, delta, report)
-        index.commit()
-    except BaseException:
-        index.rollback()
-        raise
     return dropped
 
 

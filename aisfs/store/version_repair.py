@@ -116,8 +116,7 @@ def reconcile_key(core: StoreCore, bucket: str, key: str,
     if want == {k: json.loads(m) for k, m in rows.items()}:
         return [], read, changed
     delta: Counter[str] = Counter()
-    core.index.begin()
-    try:
+    with core.index.transaction():
         for manifest in rows.values():
             delta.subtract(c[0] for c in json.loads(manifest).get("chunks") or [])
         w.execute("DELETE FROM versions WHERE bucket = ? AND key = ?", (bucket, key))
@@ -128,10 +127,6 @@ def reconcile_key(core: StoreCore, bucket: str, key: str,
                 sizes[c.id] = c.size
             w.execute(INSERT_VERSION, version_row(info, index_text(info)))
         dropped = core.index.apply_refs(Counter({k: v for k, v in delta.items() if v}), sizes)
-        core.index.commit()
-    except BaseException:
-        core.index.rollback()
-        raise
     return dropped, read, True
 
 

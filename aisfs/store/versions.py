@@ -248,8 +248,7 @@ class Versions:
             vf.remove_current(mps, self.publisher.reaper, bucket, key, dirs)
         crash_point("installed")
         w = self.index.w
-        self.index.begin()
-        try:
+        with self.index.transaction():
             delta: Counter[str] = Counter()
             if current is not None:
                 w.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
@@ -259,10 +258,6 @@ class Versions:
             w.execute(INSERT_VERSION, version_row(marker, index_text(marker)))
             self.index.note_generation(generation)
             dropped = self.index.apply_refs(Counter({k: v for k, v in delta.items() if v}), {})
-            self.index.commit()
-        except BaseException:
-            self.index.rollback()
-            raise
         crash_point("committed")
         return DeleteOutcome(vid or "null", True), dropped
 
@@ -295,8 +290,7 @@ class Versions:
             elif removed_row is None:
                 vf.remove_current(mps, reaper, bucket, key, dirs)
         crash_point("installed")
-        self.index.begin()
-        try:
+        with self.index.transaction():
             if removed_row is None:
                 w.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
             else:
@@ -309,10 +303,6 @@ class Versions:
                 info = info_from_json(json.loads(after.manifest))
                 w.execute(INSERT_OBJECT, object_row(info, after.manifest))
             dropped = self.index.apply_refs(Counter({k: v for k, v in delta.items() if v}), {})
-            self.index.commit()
-        except BaseException:
-            self.index.rollback()
-            raise
         crash_point("committed")
         return DeleteOutcome(version_id, was_marker), dropped
 
@@ -457,13 +447,8 @@ class Versions:
             vf.write_version(self.publisher.config, self.publisher.mps, info, copies, dirs)
             crash_point("installed")
             text = index_text(info)
-            self.index.begin()
-            try:
+            with self.index.transaction():
                 self.index.w.execute(INSERT_VERSION, version_row(info, text))
-                self.index.commit()
-            except BaseException:
-                self.index.rollback()
-                raise
             crash_point("committed")
         if self.publisher.config.fsync:
             for d in sorted(dirs):
