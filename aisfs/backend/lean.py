@@ -262,9 +262,11 @@ class LeanClient:
         self._targets[(bucket, key)] = found
         return found
 
-    def _authorization(self, method: str, target: str, headers: list[tuple[str, str]]) -> str:
-        """SigV4 of our own requests: no query, the empty payload's hash, header names
-        already lower-case (the text ``sigv4.canonical_request`` makes of them)."""
+    def _authorization(self, method: str, target: str, headers: list[tuple[str, str]],
+                       query: str = "", payload: str = EMPTY_SHA256) -> str:
+        """SigV4 of our own requests: ``query`` canonical already, the payload's hash
+        (by default the empty one's), header names lower-case and each once (the text
+        ``sigv4.canonical_request`` makes of them); ``headers[2]`` is X-Amz-Date."""
         s = self.settings
         amz_date = headers[2][1]
         day = amz_date[:8]
@@ -272,7 +274,7 @@ class LeanClient:
         ordered = sorted(headers)
         signed = ";".join(n for n, _ in ordered)
         canonical = "".join(f"{n}:{' '.join(v.split())}\n" for n, v in ordered)
-        creq = f"{method}\n{target}\n\n{canonical}\n{signed}\n{EMPTY_SHA256}"
+        creq = f"{method}\n{target}\n{query}\n{canonical}\n{signed}\n{payload}"
         signature = sign(self._keys.get(s.secret_key, day, s.region, "s3", s.access_key),
                          string_to_sign(amz_date, scope, creq))
         return (f"{ALGORITHM} Credential={s.access_key}/{scope}, "
