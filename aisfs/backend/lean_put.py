@@ -64,12 +64,13 @@ class LeanPutClient(LeanClient):
         (lower-case names: ``etag``, ``x-amz-version-id``). ``ClientError`` for an error
         answer, ``OSError`` for a network failure or a timeout, ``Fallback`` for a header
         botocore should send."""
-        size = sum(len(p) for p in body)
+        size = len(body[0]) if len(body) == 1 else sum(len(p) for p in body)
         extra = [("content-length", str(size))]
-        for name, value in (headers or {}).items():
-            if not _printable(value):
-                raise Fallback(f"header {name} is not printable ASCII")
-            extra.append((name.lower(), value))
+        if headers:
+            for name, value in headers.items():
+                if not (value.isascii() and value.isprintable()):
+                    raise Fallback(f"header {name} is not printable ASCII")
+                extra.append((name.lower(), value))
         head = self._put_head(bucket, key, query or {}, extra)
         conn, answer = await self._send(head, body, size)
         if answer.status >= 300:
@@ -166,10 +167,10 @@ class LeanPutClient(LeanClient):
             conn, reused = await self._connection_or_oserror()
             answer: _Head | None = None
             try:
-                # one scope, its deadline renewed per step: each send and the answer
-                # get ``timeout`` (a fail_after each cost ~20 us, as much as the send)
-                with trio.CancelScope() as scope:
-                    scope.deadline = trio.current_time() + timeout
+                # one scope (a fail_after per step cost ~20 us, as much as the send): a
+                # small request and its answer within ``timeout``; a larger one's every
+                # send and the answer each get ``timeout``
+                with trio.CancelScope(deadline=trio.current_time() + timeout) as scope:
                     if size <= ONE_WRITE:
                         await conn.stream.send_all(b"".join([head, *body]))
                     else:
@@ -177,7 +178,7 @@ class LeanPutClient(LeanClient):
                         for piece in body:
                             scope.deadline = trio.current_time() + timeout
                             await conn.stream.send_all(piece)
-                    scope.deadline = trio.current_time() + timeout
+                        scope.deadline = trio.current_time() + timeout
                     answer = await _read_head(conn)
                 if answer is None:  # the deadline passed (``scope.cancelled_caught``)
                     raise trio.TooSlowError
