@@ -371,8 +371,8 @@ class RemoteObjects:
         try:
             return await (put.run_small if small else put.run)(write_local)
         except BaseException:
-            if put.acked is not None:  # the backend has the new object: an older local
-                # copy must go
+            if put.acked is not None or put.in_doubt:  # the backend has (or may have)
+                # the new object: an older local copy must go
                 with trio.CancelScope(shield=True), contextlib.suppress(S3Error):
                     await self.evict(rb, key)
             raise

@@ -47,6 +47,10 @@ class WriteThrough:
         self.size = size
         self.content_md5 = content_md5
         self.acked: RemoteAttrs | None = None  # the backend's answer: it has the object
+        # the upload began and did not end in a refusal (a 4xx): the backend may have the
+        # new object (a timeout, a cut connection, a cancellation) - an older local copy
+        # must not stay
+        self.in_doubt = False
         self._body_error: Exception | None = None
         self._local_error: BaseException | None = None
 
@@ -79,9 +83,14 @@ class WriteThrough:
             raise S3Error("IncompleteBody", "You did not provide the number of bytes "
                           "specified by the Content-Length", self.key)
         meta = self.meta
-        self.acked = await self.backend.put_small(
-            self.remote.name, self.key, data, content_type=meta.content_type,
-            user=meta.user, headers=meta.headers, content_md5=self.content_md5)
+        self.in_doubt = True
+        try:
+            self.acked = await self.backend.put_small(
+                self.remote.name, self.key, data, content_type=meta.content_type,
+                user=meta.user, headers=meta.headers, content_md5=self.content_md5)
+        except S3Error as e:
+            self.in_doubt = e.status >= 500
+            raise
         meta_for(self.acked, self.remote.uri, meta)
         return await write_local(_one(data), RemoteCopy(etag=self._etag, ready=_acked))
 
@@ -114,12 +123,17 @@ class WriteThrough:
     # -- the backend's side --------------------------------------------------------------
 
     async def _backend_side(self) -> None:
-        async with contextlib.aclosing(self._backend_pieces()) as pieces:
-            self.acked = await self.backend.put_object(
-                self.remote.name, self.key, pieces, content_type=self.meta.content_type,
-                user=self.meta.user, headers=self.meta.headers, content_md5=self.content_md5,
-                size=self.size,
-            )
+        self.in_doubt = True
+        try:
+            async with contextlib.aclosing(self._backend_pieces()) as pieces:
+                self.acked = await self.backend.put_object(
+                    self.remote.name, self.key, pieces, content_type=self.meta.content_type,
+                    user=self.meta.user, headers=self.meta.headers,
+                    content_md5=self.content_md5, size=self.size,
+                )
+        except S3Error as e:  # refused, or the body ended early: nothing was completed
+            self.in_doubt = e.status >= 500
+            raise
         self._uploaded.set()
 
     async def _backend_pieces(self) -> AsyncGenerator[bytes, None]:
