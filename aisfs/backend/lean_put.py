@@ -43,6 +43,7 @@ from .lean import (
     _element,
     _Head,
     _read_head,
+    _send_small,
 )
 
 Body = Sequence[bytes | memoryview]
@@ -172,7 +173,7 @@ class LeanPutClient(LeanClient):
                 # send and the answer each get ``timeout``
                 with trio.CancelScope(deadline=trio.current_time() + timeout) as scope:
                     if size <= ONE_WRITE:
-                        await conn.stream.send_all(b"".join([head, *body]))
+                        await _send_small(conn, b"".join([head, *body]))
                     else:
                         await conn.stream.send_all(head)
                         for piece in body:
