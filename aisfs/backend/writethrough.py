@@ -77,11 +77,18 @@ class WriteThrough:
         """``run`` for a small body (``SMALL``): the whole body read (its checksums
         checked at its end), one PutObject of it, then the local copy, committed with the
         backend's attributes. A body or backend failure: the store never saw the PUT."""
-        parts = [p async for p in self.body]
-        data = parts[0] if len(parts) == 1 else b"".join(parts)
-        if self.size is not None and len(data) != self.size:
+        parts: list[bytes] = []
+        total = 0
+        async for p in self.body:
+            total += len(p)
+            if self.size is not None and total > self.size:  # never held past its size
+                raise S3Error("IncompleteBody", "The body is longer than the declared "
+                              "Content-Length", self.key)
+            parts.append(p)
+        if self.size is not None and total != self.size:
             raise S3Error("IncompleteBody", "You did not provide the number of bytes "
                           "specified by the Content-Length", self.key)
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
         meta = self.meta
         self.in_doubt = True
         try:

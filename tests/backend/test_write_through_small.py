@@ -54,6 +54,21 @@ async def test_small_body_cut_short_sends_and_caches_nothing(front: Front) -> No
         front.target.client().head_object(Bucket=front.bucket, Key="small/short")
 
 
+async def test_small_body_longer_than_declared_sends_and_caches_nothing(front: Front) -> None:
+    async def endless() -> AsyncIterator[bytes]:
+        while True:  # read no further than the declared size
+            yield b"z" * 1000
+
+    body = endless()
+    with pytest.raises(S3Error) as e:
+        await front.ro.put(front.rb, "small/long", body, ObjectMeta(), size=2500)
+    await body.aclose()
+    assert e.value.code == "IncompleteBody" and e.value.status == 400
+    assert await front.ro.local(front.rb, "small/long") is None
+    with pytest.raises(ClientError):
+        front.target.client().head_object(Bucket=front.bucket, Key="small/long")
+
+
 async def test_small_put_refused_by_the_backend_caches_nothing(front: Front,
                                                                store: Store) -> None:
     if front.target.name == "moto":
