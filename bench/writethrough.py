@@ -76,6 +76,55 @@ def _small(args: argparse.Namespace, rounds: int, backend_url: str, front_url: s
     return med(wt), med(dp)
 
 
+def _against(args: argparse.Namespace, rounds: int) -> None:
+    """This tree's front and ``--against``'s, one backend: 4 KiB write-through PUTs through
+    each in alternating batches (A B B A, then B A A B), PUT/s and each front's CPU."""
+    from bench.revisions import checkout
+
+    n = args.small // 2
+    body = b"s" * 4096
+    backend = start_node()
+    config = backend_config(backend, "FAKEKEY", "FAKESECRET")
+    with checkout(args.against) as tree:
+        fronts = {"this": start_node(config=config), args.against: start_node(config=config,
+                                                                              tree=tree)}
+        cpu = Cpu({"backend": backend.proc.pid,  # type: ignore[union-attr]
+                   **{k: f.proc.pid for k, f in fronts.items()}})
+        rate: dict[str, list[float]] = {k: [] for k in fronts}
+        front_cpu: dict[str, list[float]] = {k: [] for k in fronts}
+        try:
+            mkbucket(backend.s3_url, "wtb")
+            for name, f in fronts.items():  # warm: connections, the cache bucket
+                many(f.s3_url, "wtb", [f"warm-{name}-{i}" for i in range(200)], "PUT",
+                     args.clients, body)
+            for r in range(rounds):
+                secs = dict.fromkeys(fronts, 0.0)
+                order = ["this", args.against, args.against, "this"]
+                for b, name in enumerate(order if r % 2 == 0 else order[::-1]):
+                    keys = [f"a{r}-{b}-{i:05d}" for i in range(n)]
+                    url = fronts[name].s3_url
+                    secs[name] += cpu.timed_requests(
+                        name, n, lambda keys=keys, url=url: many(url, "wtb", keys, "PUT",
+                                                                  args.clients, body))
+                    front_cpu[name].append(cpu.rows[name][-1][name])
+                for name in fronts:
+                    rate[name].append(2 * n / secs[name])
+                print(f"round {r}: " + ", ".join(
+                    f"{k} {rate[k][-1]:.0f} PUT/s {med(front_cpu[k][-2:]):.3f} front ms/PUT"
+                    for k in fronts) + f" (load {_load()})", flush=True)
+        finally:
+            for f in fronts.values():
+                f.stop()
+            backend.stop()
+    a, b = "this", args.against
+    print(f"\n4 KiB write-through PUT x{args.clients}: this {med(rate[a]):.0f} PUT/s, "
+          f"{args.against} {med(rate[b]):.0f} (ratio {med(rate[a]) / med(rate[b]):.2f})")
+    print(f"front CPU ms/PUT: this {med(front_cpu[a]):.3f}, {args.against} "
+          f"{med(front_cpu[b]):.3f} (ratio {med(front_cpu[a]) / med(front_cpu[b]):.2f})")
+    print(f"    CPU (s/1,000): {cpu.line(a)}; {cpu.line(b)}")
+    print(f"load average {_load()}")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="bench writethrough", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -91,9 +140,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--multipart-mib", type=int, default=0,
                    help="the front's multipart_threshold alone: a larger object is one "
                    "PutObject, streamed (default: config's, 16 MiB)")
+    p.add_argument("--against", default="", help="a revision (main, HEAD~3): its front "
+                   "beside this tree's, 4 KiB write-through PUTs, CPU per PUT of each")
     args = p.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 5)
     args.small = args.small or (500 if args.quick else 2000)
+    if args.against:
+        _against(args, rounds)
+        return
     backend = start_moto() if args.moto else start_node()
     config = backend_config(backend, "FAKEKEY", "FAKESECRET")
     if args.part_mib:

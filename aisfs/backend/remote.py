@@ -48,7 +48,7 @@ from .provider import Provider, Resolved
 from .registry import Backends
 from .s3 import RemoteDeleted, RemoteStream, S3Backend
 from .types import RemoteAttrs, RemoteBucketInfo, RemotePage
-from .writethrough import WriteThrough
+from .writethrough import SMALL, WriteThrough
 
 log = logging.getLogger(__name__)
 
@@ -367,11 +367,12 @@ class RemoteObjects:
                 rb.local, key, teed, meta, expected_size=size, content_md5=content_md5,
                 remote=copy)
 
+        small = size is not None and size <= min(SMALL, self.store.config.inline_max)
         try:
-            return await put.run(write_local)
+            return await (put.run_small if small else put.run)(write_local)
         except BaseException:
-            if put.acked is not None:  # the backend has the new object: an older local
-                # copy must go
+            if put.acked is not None or put.in_doubt:  # the backend has (or may have)
+                # the new object: an older local copy must go
                 with trio.CancelScope(shield=True), contextlib.suppress(S3Error):
                     await self.evict(rb, key)
             raise

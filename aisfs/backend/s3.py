@@ -113,6 +113,21 @@ def _lean_headers(common: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def _put_params(
+    bucket: str, key: str, content_type: str | None, user: Mapping[str, str] | None,
+    headers: Mapping[str, str] | None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """PutObject's botocore parameters and the lean request's headers of them."""
+    common: dict[str, Any] = {"Bucket": bucket, "Key": key, "Metadata": dict(user or {})}
+    if content_type:
+        common["ContentType"] = content_type
+    if headers:
+        for h, param in _HEADER_PARAMS.items():
+            if h in headers:
+                common[param] = headers[h]
+    return common, _lean_headers(common)  # checked before any byte is sent
+
+
 # PUT headers the backend keeps, by their botocore parameter
 _HEADER_PARAMS = {
     "cache-control": "CacheControl",
@@ -456,13 +471,7 @@ class S3Backend:
         when known - a single PUT of at least ``STREAM_MIN`` bytes is then streamed
         (``LeanPutClient.put_stream``) instead of gathered first."""
         s = self.settings
-        common: dict[str, Any] = {"Bucket": bucket, "Key": key, "Metadata": dict(user or {})}
-        if content_type:
-            common["ContentType"] = content_type
-        for h, param in _HEADER_PARAMS.items():
-            if headers and h in headers:
-                common[param] = headers[h]
-        lean = _lean_headers(common)  # checked before any byte is sent
+        common, lean = _put_params(bucket, key, content_type, user, headers)
         if size is not None and STREAM_MIN <= size <= s.multipart_threshold \
                 and self._lean is not None:
             with contextlib.suppress(Fallback):  # raised before any piece is taken
@@ -473,8 +482,26 @@ class S3Backend:
             pieces.add(piece)
             if pieces.size > s.multipart_threshold:
                 return await self._put_multipart(common, pieces, it, content_md5)
-        size = pieces.size
-        data = pieces.take_pieces(size)
+        return await self._put_held(common, lean, pieces.take_pieces(pieces.size),
+                                    content_md5)
+
+    async def put_small(
+        self, bucket: str, key: str, data: bytes, *, content_type: str | None = None,
+        user: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
+        content_md5: bytes | None = None,
+    ) -> RemoteAttrs:
+        """``put_object`` of a body already in memory (a small write-through PUT's, read
+        whole first): one PutObject, no pieces gathered."""
+        common, lean = _put_params(bucket, key, content_type, user, headers)
+        return await self._put_held(common, lean, [data], content_md5)
+
+    async def _put_held(
+        self, common: dict[str, Any], lean: dict[str, str], data: list[bytes | memoryview],
+        content_md5: bytes | None,
+    ) -> RemoteAttrs:
+        """One PutObject of ``data`` (held in memory, so repeated as it was on a retry)."""
+        key = common["Key"]
+        size = sum(len(p) for p in data)
         if content_md5 is not None:
             # checked here too: a backend that does not (moto) would keep a body the
             # client's Content-MD5 refuses, while the store refuses to cache it
@@ -536,9 +563,15 @@ class S3Backend:
             lean = self._lean
 
             async def once() -> dict[str, str]:
-                async with self.slots:
+                try:  # a free slot taken at once: no trip through the scheduler
+                    self.slots.acquire_nowait()
+                except trio.WouldBlock:
+                    await self.slots.acquire()
+                try:
                     return await lean.put(params["Bucket"], key, body, query=query,
                                           headers=headers)
+                finally:
+                    self.slots.release()
 
             try:
                 fields = await with_retries(once, self.settings.retries,

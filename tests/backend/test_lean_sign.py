@@ -45,3 +45,36 @@ def test_same_signature(addressing: str, token: str, key: str) -> None:
 def test_modified_dates() -> None:
     assert lean._modified_ns("Sun, 06 Dec 2026 04:31:28 GMT") == 1796531488_000_000_000
     assert lean._modified_ns("not a date") == 0
+
+
+@pytest.mark.parametrize("addressing", ["path", "virtual"])
+@pytest.mark.parametrize("token", ["", "tok/en+=="])
+@pytest.mark.parametrize("query", [{}, {"partNumber": "3", "uploadId": "a/b+c=="}])
+def test_same_put_signature(addressing: str, token: str, query: dict[str, str]) -> None:
+    # lean_put's PutObject/UploadPart head: a query, UNSIGNED-PAYLOAD, the PUT's headers
+    from aisfs.backend.lean_put import LeanPutClient
+    from aisfs.s3.sigv4 import UNSIGNED_PAYLOAD
+
+    client = LeanPutClient(S3Settings(
+        endpoint="http://127.0.0.1:9000/base", access_key="AK", secret_key="SK/x",
+        session_token=token, addressing=addressing, region="eu-west-3"))
+    extra = [("content-length", "4096"), ("x-amz-meta-colour", "  dark   red "),
+             ("content-type", "text/plain"), ("content-md5", "1B2M2Y8AsgTpgAmY7PhCfg==")]
+    raw = client._put_head("bkt", "a b/ü+c", query, list(extra)).decode()
+    lines = raw.split("\r\n")
+    method, path, _ = lines[0].split(" ")
+    target, _, qs = path.partition("?")
+    headers = [tuple(x.split(": ", 1)) for x in lines[1:] if x]
+    got = dict(headers).pop("authorization")
+    unsigned = [(n, v) for n, v in headers if n != "authorization"]
+    s = client.settings
+    amz_date = dict(unsigned)["x-amz-date"]
+    scope = f"{amz_date[:8]}/{s.region}/s3/aws4_request"
+    signed = sorted(n for n, _ in unsigned)
+    creq = canonical_request(method, target, qs, unsigned, signed,  # type: ignore[arg-type]
+                             UNSIGNED_PAYLOAD)
+    key = SigningKeyCache().get(s.secret_key, amz_date[:8], s.region, "s3", s.access_key)
+    assert method == "PUT" and ("uploadId=a%2Fb%2Bc%3D%3D" in qs) == bool(query)
+    assert got == (f"{ALGORITHM} Credential={s.access_key}/{scope}, "
+                   f"SignedHeaders={';'.join(signed)}, "
+                   f"Signature={sign(key, string_to_sign(amz_date, scope, creq))}")
