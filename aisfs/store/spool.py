@@ -265,7 +265,7 @@ async def spool_body(
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_hash_stage, hash_in, dg)
-            nursery.start_soon(_spool_stage, spool_in, spool, refs, store)
+            nursery.start_soon(_spool_stage, spool_in, spool, refs, store, expected_size)
             try:
                 await _fan_out(body, expected_size, resource, to_hash, to_spool)
             except BaseException:
@@ -331,25 +331,56 @@ async def _hash_stage(pieces: trio.MemoryReceiveChannel[list[bytes]], dg: Digest
 
 async def _spool_stage(
     pieces: trio.MemoryReceiveChannel[list[bytes]], spool: Spool, refs: list[ChunkRef | None],
-    store: Callable[[Spooled], str],
+    store: Callable[[Spooled], str], expected_size: int,
 ) -> None:
     """The pieces written by ``spool``; each chunk it completes stored, up to WRITERS at
-    once (a slot is taken before the next batch is written)."""
+    once (a slot is taken before the next batch is written). The batch that ends the body
+    also ends and stores its last chunk in the same worker-thread call (``_feed_last``):
+    a one-chunk body (an 8 MiB part) takes no hand-off of its own for the store."""
     slots = trio.Semaphore(WRITERS)
     waiting: list[Spooled] = []  # completed, not yet handed to a store call
+    fed = 0
     try:
         async with pieces, trio.open_nursery() as storing:
             async for piece in pieces:
-                waiting += await run_sync(spool.feed, _batch(piece, pieces))
+                batch = _batch(piece, pieces)
+                fed += sum(map(len, batch))
+                if fed != expected_size:
+                    waiting += await run_sync(spool.feed, batch)
+                    await _hand_on(waiting, slots, refs, store, storing)
+                    continue
+                async with slots:  # the last chunk's store call is this one
+                    done, last = await run_sync(_feed_last, spool, batch, store)
+                waiting += done
                 await _hand_on(waiting, slots, refs, store, storing)
-            last = await run_sync(spool.finish)
-            if last is not None:
-                waiting.append(last)
-                await _hand_on(waiting, slots, refs, store, storing)
+                refs.append(last)
+            # a body that ended short stores no last chunk: _fan_out refuses it
     finally:
         spool.abort()
         for spooled in waiting:
             spooled.discard()
+
+
+def _feed_last(
+    spool: Spool, batch: list[bytes], store: Callable[[Spooled], str]
+) -> tuple[list[Spooled], ChunkRef]:
+    """The body's last pieces written, its last chunk ended and stored (in a worker
+    thread): the chunks completed before it (not yet stored), and the last one's ref."""
+    done = spool.feed(batch)
+    try:
+        last = spool.finish() or done.pop()
+    except BaseException:
+        for spooled in done:
+            spooled.discard()
+        raise
+    try:
+        return done, ChunkRef(store(last), last.size)
+    except BaseException:
+        for spooled in done:
+            spooled.discard()
+        raise
+    finally:
+        last.discard()
 
 
 async def _hand_on(
