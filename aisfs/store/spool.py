@@ -4,8 +4,10 @@ A PUT (or part) of known length past ``HASH_AHEAD`` goes this way (writer.py). I
 pieces (each up to the server's 1 MiB receive) go to two tasks at once: one hashes them
 in order into the write's ``Digest`` (MD5, the bucket's checksum, the flexible ones), the
 other writes them to the current chunk's temp file (``Spool``, in a worker thread), the
-chunk's xxh3-128 taken as they pass. At each chunk boundary the file is handed to
-``ChunkStore.store`` (up to ``WRITERS`` at once): its id known now, the file becomes the
+chunk's xxh3-128 taken as they pass (a one-chunk body spooled beside others: one task
+does both, see ``spool_body``). At each chunk boundary the file is handed to
+``ChunkStore.store`` (up to ``WRITERS`` at once; the body's last chunk by the call that
+wrote it): its id known now, the file becomes the
 chunk's first copy by a hard link (same file system: no copy, no second write; another
 file system: copied in the kernel, ``copy_file``), fsynced there; a chunk already stored
 with these bytes (dedup) is compared file to file. Nothing refers to a chunk before the
