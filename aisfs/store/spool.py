@@ -78,8 +78,10 @@ def _copy_range(fd_in: int, fd_out: int, size: int) -> None:
 
 
 def same_bytes(a: str, b: str, size: int) -> bool:
-    """Whether files ``a`` and ``b`` both hold exactly ``size`` bytes, the same."""
-    with open(a, "rb", buffering=0) as fa, open(b, "rb", buffering=0) as fb:
+    """Whether files ``a`` and ``b`` both hold exactly ``size`` bytes, the same (``b``
+    missing: FileNotFoundError, before ``a`` is opened - a chunk not stored yet, the
+    common case, costs one failed open per mountpath)."""
+    with open(b, "rb", buffering=0) as fb, open(a, "rb", buffering=0) as fa:
         if os.fstat(fa.fileno()).st_size != size or os.fstat(fb.fileno()).st_size != size:
             return False
         while True:
