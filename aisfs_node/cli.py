@@ -165,10 +165,11 @@ def user_error(exc: BaseException, addresses: str) -> str | None:
 
 
 def _run(args: argparse.Namespace, cfg: NodeConfig) -> int:
-    from aisfs_node.memory import limit_malloc_arenas
+    from aisfs_node.memory import keep_malloc_heap, limit_malloc_arenas
     from aisfs_node.serve import run_node
 
     limit_malloc_arenas()  # before any worker thread (aisfs_node/memory.py)
+    keep_malloc_heap()
     try:
         # SIGHUP reads the file again with the same command-line overrides on top
         return int(trio.run(run_node, cfg, args.ready_file, lambda: resolve_config(args)) or 0)

@@ -7,7 +7,10 @@ with every leniency off (its strict mode), so what it refuses - bare LF anywhere
 obs-fold, a space before a header's colon or in a chunk size, duplicate or malformed
 Content-Length, Transfer-Encoding beside Content-Length, chunk-size overflow, raw
 bytes above 0x7f in the target - is refused here, and what it frames is framed exactly
-as it frames it: nothing of ours decides where a message ends. On top of it this module
+as it frames it. One shortcut: the bytes of a Content-Length body that come after the
+feed that held its head are not fed to llhttp (its on_body copied each one, ~0.1 s of CPU
+per GiB uploaded) but passed on as received and counted against the length llhttp
+framed and checked; a new llhttp takes what follows the body. On top of it this module
 adds the policy llhttp leaves to its user: head size and header count limits (431),
 Host on HTTP/1.1, only ``chunked`` as a transfer coding (501), no protocol upgrade
 (501), HTTP/1.0 with Transfer-Encoding answered then closed (RFC 9112 section 6.1).
@@ -98,19 +101,12 @@ class RequestParser:
     __slots__ = (
         "_p", "_events", "_url", "_headers", "_head_size", "_in_head", "_in_body",
         "_fed_in_head", "_error", "_cl", "_te", "_host", "_conn", "_expect", "_bodyless",
-        "dead",
+        "dead", "_left",
     )
 
     def __init__(self) -> None:
-        self._p = httptools.HttpRequestParser(self)
-        # llhttp's strict mode: every leniency off (they are off by default; say so)
-        self._p.set_dangerous_leniencies(
-            lenient_headers=False, lenient_chunked_length=False, lenient_keep_alive=False,
-            lenient_transfer_encoding=False, lenient_version=False,
-            lenient_data_after_close=False, lenient_optional_lf_after_cr=False,
-            lenient_optional_cr_before_lf=False, lenient_optional_crlf_after_chunk=False,
-            lenient_spaces_after_chunk_size=False,
-        )
+        self._p = self._llhttp()
+        self._left: int | None = None  # bytes to come of a body passed on as received
         self._events: deque[Event] = deque()
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
@@ -127,6 +123,18 @@ class RequestParser:
         self._bodyless = False
         self.dead = False  # a ProtocolError was produced: nothing more is parsed
 
+    def _llhttp(self) -> httptools.HttpRequestParser:
+        p = httptools.HttpRequestParser(self)
+        # llhttp's strict mode: every leniency off (they are off by default; say so)
+        p.set_dangerous_leniencies(
+            lenient_headers=False, lenient_chunked_length=False, lenient_keep_alive=False,
+            lenient_transfer_encoding=False, lenient_version=False,
+            lenient_data_after_close=False, lenient_optional_lf_after_cr=False,
+            lenient_optional_cr_before_lf=False, lenient_optional_crlf_after_chunk=False,
+            lenient_spaces_after_chunk_size=False,
+        )
+        return p
+
     @property
     def idle(self) -> bool:
         """No byte of a next request is waiting (the keep-alive state)."""
@@ -135,6 +143,23 @@ class RequestParser:
     def feed(self, data: bytes | bytearray) -> None:
         if self.dead or not data:
             return
+        left = self._left
+        if left is not None:
+            # the rest of a Content-Length body: passed on as received (no copy of a
+            # bytes); llhttp framed its head and checked its length, it takes no more of
+            # it - a new llhttp takes what follows
+            if type(data) is not bytes:
+                data = bytes(data)
+            if len(data) < left:
+                self._left = left - len(data)
+                self._events.append(data)
+                return
+            self._events.append(data if len(data) == left else data[:left])
+            self._end_message()
+            self._p = self._llhttp()
+            data = data[left:]
+            if not data:
+                return
         was_in_head = self._in_head
         try:
             self._p.feed_data(data)
@@ -251,14 +276,23 @@ class RequestParser:
         head.keep_alive = keep_alive
         head.expect_continue = version == "1.1" and self._expect == b"100-continue"
         self._bodyless = not head.has_body
+        # a body whose length is declared: what comes of it after this feed is not fed
+        # to llhttp (on_body's copy of each byte, ~0.1 s per GiB), only counted
+        self._left = None if head.chunked or not head.content_length else head.content_length
         self._in_head = False
         self._in_body = True
         self._events.append(head)
 
     def on_body(self, body: bytes) -> None:
+        if self._left is not None:
+            self._left -= len(body)
         self._events.append(body)
 
     def on_message_complete(self) -> None:
+        self._end_message()
+
+    def _end_message(self) -> None:
+        self._left = None
         self._in_body = False
         if not self._bodyless:
             self._events.append(END)

@@ -22,6 +22,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from xml.etree import ElementTree
 
 from bench.client import PIECE, Conn, sign, stamp_piece, thread_conn
@@ -116,18 +117,10 @@ def multipart_rate(server: Server, total: int, part: int, inflight: int,
 
 
 def _start(tree: str | None) -> Server:
-    """A node (SigV4) from this tree, or from the checkout ``tree`` (its PYTHONPATH)."""
-    if tree is None:
-        return start_node(config=SIGV4)
-    saved = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = tree
-    try:
-        return start_node(config=SIGV4)
-    finally:
-        if saved is None:
-            del os.environ["PYTHONPATH"]
-        else:
-            os.environ["PYTHONPATH"] = saved
+    """A node (SigV4) from this tree, or from the checkout ``tree``: run in it, on its
+    PYTHONPATH (``python -m aisfs`` puts its working directory first on sys.path: with
+    PYTHONPATH alone, a bench run from this checkout ran this checkout's node twice)."""
+    return start_node(config=SIGV4, tree=Path(tree) if tree is not None else None)
 
 
 def _measure(server: Server, name: str, fn: Callable[[], float], size: int,

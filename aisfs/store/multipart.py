@@ -15,6 +15,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import AsyncIterable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import trio
@@ -33,6 +34,8 @@ from .mountpath import Mountpath
 from .mountpaths import MountpathSet
 from .preconditions import check_preconditions
 from .publish import Publisher, nonzero
+from .publish import _proc_fd as proc_fd
+from .publish import _unnamed as unnamed
 from .space import insufficient_storage, is_full_error
 from .threads import run_sync
 from .types import ChunkRef, ObjectInfo, ObjectMeta, PartInfo, UploadInfo, WriteResult
@@ -62,11 +65,28 @@ COMPLETED_KEEP_SECONDS = 24 * 3600
 PART_CHECKSUMS = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")
 
 
-def _discard(staged: list[tuple[Mountpath, str]]) -> None:
-    """Remove the temp files of ``staged`` still there (renamed ones are not)."""
-    for _, tmp in staged:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+@dataclass(slots=True)
+class _Staged:
+    """An upload or part record on its way to one mountpath: a named temp file (fsynced),
+    or an unnamed one (O_TMPFILE, ``fd``: not fsynced until it has its name)."""
+
+    mp: Mountpath
+    tmp: str = ""  # "" once renamed (or for an unnamed record)
+    fd: int = -1
+    linked: str = ""  # the directory ``fd`` was linked into: fsync both (``_sync_linked``)
+
+
+def _discard(staged: list[_Staged], keep_linked: bool = False) -> None:
+    """Remove the temp files of ``staged`` still there (renamed ones are not), close the
+    unnamed ones (``keep_linked``: not those linked, which ``_sync_linked`` closes)."""
+    for st in staged:
+        if st.tmp:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(st.tmp)
+            st.tmp = ""
+        if st.fd >= 0 and not (keep_linked and st.linked):
+            fd, st.fd = st.fd, -1
+            os.close(fd)
 
 
 def new_upload_id() -> str:
@@ -134,18 +154,29 @@ class Multipart:
             upload_id, name, self._stage_upload_file(upload_id, copies, name, data))
 
     def _stage_upload_file(
-        self, upload_id: str, copies: int, name: str, data: bytes
-    ) -> list[tuple[Mountpath, str]]:
+        self, upload_id: str, copies: int, name: str, data: bytes, lazy: bool = False
+    ) -> list[_Staged]:
         """An upload record written to temp files (fsynced) on the upload's mountpaths, no
         lock needed: ``_install_upload_file`` renames them into place (under the lock).
-        A full mountpath: 507 (a record on fewer copies is refused), a failed one skipped."""
-        staged: list[tuple[Mountpath, str]] = []
+        A full mountpath: 507 (a record on fewer copies is refused), a failed one skipped.
+
+        ``lazy`` (a part's record): where no record of that name is there yet, the temp
+        file is an unnamed one, not fsynced: ``_install_upload_file`` links it to its name
+        (nothing is replaced: a torn file can only be one never acknowledged, which a
+        rebuild skips) and ``_sync_linked`` fsyncs it and its directory after the lock -
+        one journal commit for file and entry instead of two, as a PUT's manifest."""
+        staged: list[_Staged] = []
         full = False
         try:
             for mp in self._upload_targets(upload_id, copies):
-                tmp = layout.tmp_path(mp.root, "upload")
+                st = _Staged(mp)
                 try:
-                    write_tmp(tmp, data, self.config.fsync)
+                    if lazy and not os.path.exists(
+                            f"{layout.upload_dir(mp.root, upload_id)}/{name}"):
+                        st.fd = unnamed(mp.root, data)
+                    if st.fd < 0:
+                        st.tmp = layout.tmp_path(mp.root, "upload")
+                        write_tmp(st.tmp, data, self.config.fsync)
                 except OSError as e:
                     if is_full_error(e):  # not a fault
                         self.chunks.full.mark(mp, e)
@@ -155,7 +186,7 @@ class Multipart:
                         raise
                     log.warning("upload record not written to failed %s: %s", mp.root, e)
                     continue
-                staged.append((mp, tmp))
+                staged.append(st)
             if full:
                 raise insufficient_storage(upload_id)
             if not staged:
@@ -166,20 +197,27 @@ class Multipart:
         return staged
 
     def _install_upload_file(
-        self, upload_id: str, name: str, staged: list[tuple[Mountpath, str]]
+        self, upload_id: str, name: str, staged: list[_Staged]
     ) -> None:
         """The staged record renamed to ``name`` in the upload's directory on each
-        mountpath, the directory fsynced (the caller holds the lock)."""
+        mountpath, the directory fsynced (the caller holds the lock); an unnamed one
+        linked to it, left for ``_sync_linked``."""
         written = 0
         try:
-            for mp, tmp in staged:
+            for st in staged:
+                mp = st.mp
                 d = layout.upload_dir(mp.root, upload_id)
                 try:
                     if not os.path.isdir(d):
                         os.makedirs(d, 0o700, exist_ok=True)
                         if self.config.fsync:
                             fsync_dir(os.path.dirname(d))
-                    os.replace(tmp, f"{d}/{name}")
+                    if st.fd >= 0 and self._link_unnamed(st, f"{d}/{name}"):
+                        st.linked = d
+                        written += 1
+                        continue
+                    os.replace(st.tmp, f"{d}/{name}")
+                    st.tmp = ""
                     if self.config.fsync:
                         fsync_dir(d)
                     written += 1
@@ -191,9 +229,40 @@ class Multipart:
                         raise
                     log.warning("upload record not written to failed %s: %s", mp.root, e)
         finally:
-            _discard(staged)
+            _discard(staged, keep_linked=True)
         if not written:
             raise OSError("no mountpath took the upload record")
+
+    def _link_unnamed(self, st: _Staged, final: str) -> bool:
+        """The unnamed record linked to ``final``; where a record of that name came
+        meanwhile (the same part uploaded twice at once), False and ``st.tmp`` a named
+        copy of it (fsynced) to rename over it, as any re-uploaded part's."""
+        try:
+            os.link(f"self/fd/{st.fd}", final, src_dir_fd=proc_fd(), follow_symlinks=True)
+            return True
+        except FileExistsError:
+            pass
+        if self.config.fsync:
+            os.fsync(st.fd)
+        st.tmp = layout.tmp_path(st.mp.root, "upload")
+        os.link(f"self/fd/{st.fd}", st.tmp, src_dir_fd=proc_fd(), follow_symlinks=True)
+        return False
+
+    def _sync_linked(self, staged: list[_Staged]) -> None:
+        """fsync (and close) the records ``_install_upload_file`` linked, then their
+        directories: before the part is acknowledged."""
+        try:
+            for st in staged:
+                if st.linked and st.fd >= 0 and self.config.fsync:
+                    os.fsync(st.fd)
+            for st in staged:
+                if st.linked and self.config.fsync:
+                    # gone: the upload was completed or aborted meanwhile (its directory
+                    # renamed away, uploads/ fsynced): nothing left to make durable
+                    with contextlib.suppress(FileNotFoundError):
+                        fsync_dir(st.linked)
+        finally:
+            _discard(staged)
 
     def _remove_upload_files(self, upload_id: str) -> None:
         """The upload's directory renamed into MP/tmp (``deleted.upload.*``) on every
@@ -235,30 +304,49 @@ class Multipart:
         return await run_sync(self._create_upload_sync, bucket, key, meta)
 
     async def get_upload(self, upload_id: str, bucket: str, key: str) -> UploadInfo:
-        return await run_sync(self._upload_row, upload_id, bucket, key)
+        """The upload's record, read on the event loop (one point read of the index, as
+        ``head_object``'s): an UploadPart reads it twice (the S3 layer, ``put_part``),
+        a worker-thread hand-off each cost more than the read."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        info = self._upload_row(upload_id, bucket, key)
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        return info
 
     def _commit_part_sync(
         self, upload_id: str, bucket: str, key: str, part_number: int, result: WriteResult,
         checksums: dict[str, str] | None = None,
     ) -> tuple[PartInfo, list[str]]:
-        # the record is written and fsynced before the lock; under it, renamed into place
+        # the record is staged before the lock (a first upload of this part number: an
+        # unnamed file; a re-upload's: a temp file, fsynced); under it, given its name
         part = PartInfo(part_number, result.md5.hex(), result.size, time.time_ns())
         record = part_to_json(upload_id, part, result.chunks)
         if checksums:
             record["checksums"] = checksums
         name, data = layout.part_file(part_number), encode(record)
         copies = self.buckets.copies(self.buckets.get_sync(bucket).props)
-        staged = self._stage_upload_file(upload_id, copies, name, data)
+        staged = self._stage_upload_file(upload_id, copies, name, data, lazy=True)
+        try:
+            part_and_dropped = self._commit_part_locked(
+                upload_id, bucket, key, part_number, result, checksums, part, copies,
+                name, data, staged)
+            self._sync_linked(staged)  # the record durable before the part is acknowledged
+        finally:
+            _discard(staged)
+        return part_and_dropped
+
+    def _commit_part_locked(
+        self, upload_id: str, bucket: str, key: str, part_number: int, result: WriteResult,
+        checksums: dict[str, str] | None, part: PartInfo, copies: int, name: str,
+        data: bytes, staged: list[_Staged],
+    ) -> tuple[PartInfo, list[str]]:
+        """Under the lock: the staged record (``staged``, replaced in place if the
+        bucket's copies changed) installed, the part's rows committed."""
         with self.index.wlock:
-            try:
-                self._upload_row(upload_id, bucket, key, self.index.w)
-                want = self.buckets.copies(self.buckets.get_sync(bucket).props)
-                if want != copies:  # rare: the bucket's copies changed meanwhile
-                    _discard(staged)
-                    staged = self._stage_upload_file(upload_id, want, name, data)
-            except BaseException:
+            self._upload_row(upload_id, bucket, key, self.index.w)
+            want = self.buckets.copies(self.buckets.get_sync(bucket).props)
+            if want != copies:  # rare: the bucket's copies changed meanwhile
                 _discard(staged)
-                raise
+                staged[:] = self._stage_upload_file(upload_id, want, name, data, lazy=True)
             self._install_upload_file(upload_id, name, staged)
             w = self.index.w
             self.index.begin()

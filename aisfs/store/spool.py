@@ -4,8 +4,10 @@ A PUT (or part) of known length past ``HASH_AHEAD`` goes this way (writer.py). I
 pieces (each up to the server's 1 MiB receive) go to two tasks at once: one hashes them
 in order into the write's ``Digest`` (MD5, the bucket's checksum, the flexible ones), the
 other writes them to the current chunk's temp file (``Spool``, in a worker thread), the
-chunk's xxh3-128 taken as they pass. At each chunk boundary the file is handed to
-``ChunkStore.store`` (up to ``WRITERS`` at once): its id known now, the file becomes the
+chunk's xxh3-128 taken as they pass (a one-chunk body spooled beside others: one task
+does both, see ``spool_body``). At each chunk boundary the file is handed to
+``ChunkStore.store`` (up to ``WRITERS`` at once; the body's last chunk by the call that
+wrote it): its id known now, the file becomes the
 chunk's first copy by a hard link (same file system: no copy, no second write; another
 file system: copied in the kernel, ``copy_file``), fsynced there; a chunk already stored
 with these bytes (dedup) is compared file to file. Nothing refers to a chunk before the
@@ -76,8 +78,10 @@ def _copy_range(fd_in: int, fd_out: int, size: int) -> None:
 
 
 def same_bytes(a: str, b: str, size: int) -> bool:
-    """Whether files ``a`` and ``b`` both hold exactly ``size`` bytes, the same."""
-    with open(a, "rb", buffering=0) as fa, open(b, "rb", buffering=0) as fb:
+    """Whether files ``a`` and ``b`` both hold exactly ``size`` bytes, the same (``b``
+    missing: FileNotFoundError, before ``a`` is opened - a chunk not stored yet, the
+    common case, costs one failed open per mountpath)."""
+    with open(b, "rb", buffering=0) as fb, open(a, "rb", buffering=0) as fa:
         if os.fstat(fa.fileno()).st_size != size or os.fstat(fb.fileno()).st_size != size:
             return False
         while True:
@@ -247,6 +251,9 @@ def _copy_range_from(src: str, fd_out: int, size: int) -> None:
         os.close(fd_in)
 
 
+_spooling = 0  # bodies being spooled (by this process's event loop; one thread)
+
+
 def _too_long(resource: str) -> S3Error:
     return S3Error("IncompleteBody", "The body is longer than the declared Content-Length",
                    resource)
@@ -258,21 +265,37 @@ async def spool_body(
 ) -> list[ChunkRef]:
     """``body`` (``expected_size`` bytes, else IncompleteBody) hashed into ``dg`` and
     spooled into chunks, each stored by ``store`` (a worker thread; it owns the file
-    from then on); their refs in order, once every one is stored."""
+    from then on); their refs in order, once every one is stored.
+
+    A body of one chunk (an 8 MiB part) spooled while another body is (parts in flight)
+    is hashed and written by one task, each batch in one worker call (``_spool_stage``
+    with ``dg``): its MD5 and its write no longer overlap, the other bodies keep the cores
+    busy, and its hand-offs are halved (~7 -> ~4 for an 8 MiB part, the final call's
+    included: node CPU per GiB of 8 MiB parts x4 -2..4 %). Alone (one client's 8 MiB PUT,
+    whose MD5 and write overlapping took 10-15 % off its latency) and longer, by the two."""
+    global _spooling
     refs: list[ChunkRef | None] = []
-    to_hash, hash_in = trio.open_memory_channel[list[bytes]](AHEAD)
+    one = expected_size <= spool.chunk_size and _spooling > 0
     to_spool, spool_in = trio.open_memory_channel[list[bytes]](AHEAD)
+    outs = [to_spool]
+    _spooling += 1
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_hash_stage, hash_in, dg)
-            nursery.start_soon(_spool_stage, spool_in, spool, refs, store)
+            if not one:
+                to_hash, hash_in = trio.open_memory_channel[list[bytes]](AHEAD)
+                outs.insert(0, to_hash)
+                nursery.start_soon(_hash_stage, hash_in, dg)
+            nursery.start_soon(_spool_stage, spool_in, spool, refs, store, expected_size,
+                               dg if one else None)
             try:
-                await _fan_out(body, expected_size, resource, to_hash, to_spool)
+                await _fan_out(body, expected_size, resource, outs)
             except BaseException:
                 nursery.cancel_scope.cancel()  # nothing of a refused body is stored
                 raise
     except BaseExceptionGroup as eg:
         raise unwrap(eg, alike=is_full_error) from None
+    finally:
+        _spooling -= 1
     stored = [ref for ref in refs if ref is not None]
     assert len(stored) == len(refs)  # every store call returned (else it raised)
     return stored
@@ -280,15 +303,15 @@ async def spool_body(
 
 async def _fan_out(
     body: AsyncIterable[bytes], expected_size: int, resource: str,
-    to_hash: trio.MemorySendChannel[list[bytes]], to_spool: trio.MemorySendChannel[list[bytes]],
+    outs: list[trio.MemorySendChannel[list[bytes]]],
 ) -> None:
-    """The pieces of ``body`` to both stages, in runs of at least RUN bytes (small
+    """The pieces of ``body`` to each stage (``outs``), in runs of at least RUN bytes (small
     pieces from a slow network cost one hand-off per run, not each); the length checked
     as it comes."""
     total = 0
     run: list[bytes] = []
     have = 0
-    async with to_hash, to_spool:
+    try:
         async for piece in body:
             if not piece:
                 continue
@@ -298,9 +321,12 @@ async def _fan_out(
             run.append(piece)
             have += len(piece)
             if have >= RUN or total == expected_size:
-                await to_hash.send(run)
-                await to_spool.send(run)
+                for out in outs:
+                    await out.send(run)
                 run, have = [], 0
+    finally:
+        for out in outs:
+            out.close()
     if total != expected_size:
         raise S3Error(
             "IncompleteBody",
@@ -331,25 +357,65 @@ async def _hash_stage(pieces: trio.MemoryReceiveChannel[list[bytes]], dg: Digest
 
 async def _spool_stage(
     pieces: trio.MemoryReceiveChannel[list[bytes]], spool: Spool, refs: list[ChunkRef | None],
-    store: Callable[[Spooled], str],
+    store: Callable[[Spooled], str], expected_size: int, dg: Digest | None = None,
 ) -> None:
     """The pieces written by ``spool``; each chunk it completes stored, up to WRITERS at
-    once (a slot is taken before the next batch is written)."""
+    once (a slot is taken before the next batch is written). The batch that ends the body
+    also ends and stores its last chunk in the same worker-thread call (``_feed_last``):
+    a one-chunk body (an 8 MiB part) takes no hand-off of its own for the store. ``dg``:
+    each batch hashed into it first, in the same call (``spool_body``'s one-chunk body)."""
     slots = trio.Semaphore(WRITERS)
     waiting: list[Spooled] = []  # completed, not yet handed to a store call
+    fed = 0
     try:
         async with pieces, trio.open_nursery() as storing:
             async for piece in pieces:
-                waiting += await run_sync(spool.feed, _batch(piece, pieces))
+                batch = _batch(piece, pieces)
+                fed += sum(map(len, batch))
+                if fed != expected_size:
+                    waiting += await run_sync(_feed, spool, batch, dg)
+                    await _hand_on(waiting, slots, refs, store, storing)
+                    continue
+                async with slots:  # the last chunk's store call is this one
+                    done, last = await run_sync(_feed_last, spool, batch, store, dg)
+                waiting += done
                 await _hand_on(waiting, slots, refs, store, storing)
-            last = await run_sync(spool.finish)
-            if last is not None:
-                waiting.append(last)
-                await _hand_on(waiting, slots, refs, store, storing)
+                refs.append(last)
+            # a body that ended short stores no last chunk: _fan_out refuses it
     finally:
         spool.abort()
         for spooled in waiting:
             spooled.discard()
+
+
+def _feed(spool: Spool, batch: list[bytes], dg: Digest | None) -> list[Spooled]:
+    """``batch`` hashed into ``dg`` (if any), then written (in a worker thread)."""
+    if dg is not None:
+        for piece in batch:
+            dg.update(piece)
+    return spool.feed(batch)
+
+
+def _feed_last(
+    spool: Spool, batch: list[bytes], store: Callable[[Spooled], str], dg: Digest | None
+) -> tuple[list[Spooled], ChunkRef]:
+    """The body's last pieces written, its last chunk ended and stored (in a worker
+    thread): the chunks completed before it (not yet stored), and the last one's ref."""
+    done = _feed(spool, batch, dg)
+    try:
+        last = spool.finish() or done.pop()
+    except BaseException:
+        for spooled in done:
+            spooled.discard()
+        raise
+    try:
+        return done, ChunkRef(store(last), last.size)
+    except BaseException:
+        for spooled in done:
+            spooled.discard()
+        raise
+    finally:
+        last.discard()
 
 
 async def _hand_on(
