@@ -277,8 +277,11 @@ class RequestParser:
         head.expect_continue = version == "1.1" and self._expect == b"100-continue"
         self._bodyless = not head.has_body
         # a body whose length is declared: what comes of it after this feed is not fed
-        # to llhttp (on_body's copy of each byte, ~0.1 s per GiB), only counted
-        self._left = None if head.chunked or not head.content_length else head.content_length
+        # to llhttp (on_body's copy of each byte, ~0.1 s per GiB), only counted - on a
+        # connection that stays open: after the last message llhttp refuses any byte
+        # (strict ``data_after_close``), which a new llhttp would parse as a request
+        self._left = (head.content_length if keep_alive and not head.chunked
+                      and head.content_length else None)
         self._in_head = False
         self._in_body = True
         self._events.append(head)

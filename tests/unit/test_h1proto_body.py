@@ -97,3 +97,19 @@ def test_connection_close_and_http10_as_before() -> None:
     out = events(b"PUT /k HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 3"
                  b"\r\n\r\n", b"a", b"bc")
     assert normal(out) == [("PUT", b"/k", 3, False, False), b"abc", END]
+
+
+@given(st.integers(1, 60), st.sampled_from([
+    b"PUT /a HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 40\r\n\r\n",
+    b"PUT /a HTTP/1.0\r\nHost: h\r\nContent-Length: 40\r\n\r\n",
+]))
+def test_bytes_after_the_last_message_are_refused_whatever_the_split(
+    cut: int, head: bytes
+) -> None:
+    """A message after which the connection closes: llhttp refuses what follows its body
+    (no new llhttp takes it as a request), split or not."""
+    data = head + bytes(40) + b"GET /b HTTP/1.1\r\nHost: h\r\n\r\n"
+    at = len(head) + cut % 41
+    split_events = events(data[:at], data[at:])
+    assert normal(events(data)) == normal(split_events)
+    assert not any(isinstance(e, RequestHead) and e.target == "/b" for e in split_events)
