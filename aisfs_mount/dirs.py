@@ -112,12 +112,13 @@ class DirCache:
         self.ahead: dict[str, tuple[str, trio.Event]] = {}
         self.nursery: trio.Nursery | None = None  # where windows are read ahead (if set)
 
-    def fresh(self, path: str) -> Listing | None:
-        """The listing of `path` if it is younger than the timeout."""
+    def fresh(self, path: str, now: float | None = None) -> Listing | None:
+        """The listing of `path` if it is younger than the timeout (at `now`: trio's time)."""
         lst = self.listings.get(path)
-        if lst is not None and trio.current_time() - lst.fetched < self.ttl:
-            return lst
-        return None
+        if lst is None:
+            return None
+        age = (trio.current_time() if now is None else now) - lst.fetched
+        return lst if age < self.ttl else None
 
     def walked(self, path: str) -> Listing | None:
         """The fresh listing of `path` if it came with its subtree (or the subtree is too
@@ -316,18 +317,22 @@ class DirCache:
         for p in [p for p, lst in self.listings.items() if now - lst.fetched >= self.ttl]:
             del self.listings[p]
 
-    def covered(self, path: str) -> bool:
+    def covered(self, path: str, now: float | None = None) -> bool:
         """A fresh window listing of the big directory holding `path` read past it."""
         got = self.seen.get(path)
-        return got is not None and trio.current_time() - got[1] < self.ttl
+        return got is not None and (
+            (trio.current_time() if now is None else now) - got[1] < self.ttl)
 
-    def seen_unchanged(self, inode: Inode) -> float | None:
+    def seen_unchanged(self, inode: Inode, now: float | None = None) -> float | None:
         """When a fresh window listing that shows the object the file's attributes were
         read from was read (None: there is none)."""
         path = inode.path
-        if path is None or inode.kind != FILE or not self.covered(path):
+        if path is None or inode.kind != FILE:
             return None
-        info, when = self.seen[path]
+        got = self.seen.get(path)
+        if got is None or (trio.current_time() if now is None else now) - got[1] >= self.ttl:
+            return None
+        info, when = got
         return when if unchanged(info, inode.attrs) else None
 
     def as_of(self, path: str) -> float:
@@ -349,7 +354,7 @@ class DirCache:
         parent, name = split(path)
         await self._window(parent, name, missing)
 
-    def read_ahead(self, path: str) -> None:
+    def read_ahead(self, path: str, now: float | None = None) -> None:
         """A lookup found `path` in the second half of a window of found files that did
         not reach the directory's end: the next window is listed in the background, so
         a stat of each file in turn (`ls -l` in name order, a loop over the files just
@@ -359,7 +364,7 @@ class DirCache:
         t = self.tails.get(parent)
         if (self.nursery is None or t is None or t.missing or t.ahead or t.mid is None
                 or t.last is None or name < t.mid or parent in self.ahead
-                or trio.current_time() - t.fetched >= self.ttl):
+                or (trio.current_time() if now is None else now) - t.fetched >= self.ttl):
             return
         t.ahead = True
         done = trio.Event()
@@ -375,9 +380,15 @@ class DirCache:
             del self.ahead[parent]
             done.set()
 
+    def ahead_pending(self, parent: str, name: str) -> bool:
+        """A window being read ahead in the directory `parent` may show `name` (it starts
+        before the name)."""
+        got = self.ahead.get(parent)
+        return got is not None and got[0] < name
+
     async def ahead_of(self, path: str) -> bool:
         """Wait for the window being read ahead in the directory of `path` if it may show
-        it (it starts before the name); whether it waited."""
+        it (`ahead_pending`); whether it waited."""
         parent, name = split(path)
         got = self.ahead.get(parent)
         if got is not None and got[0] < name:
@@ -405,16 +416,18 @@ class DirCache:
                     break
             gone = {p for t, p in self.gone if t >= now}
         last = objs[-1].key if objs else ""
-        dirs = {o.key[len(prefix):].split("/", 1)[0] for o in objs
-                if "/" in o.key[len(prefix):]}
+        cut = len(prefix)
+        rests = [o.key[cut:] for o in objs]
+        dirs = {r.split("/", 1)[0] for r in rests if "/" in r}
         pre = parent + "/" if parent else ""
-        for obj in objs:
-            rest = obj.key[len(prefix):]
-            if (not rest or "/" in rest or rest in dirs or rest in (".", "..")
-                    or truncated and last <= obj.key + "/" or pre + rest in self.deleting
-                    or pre + rest in gone):
+        seen, deleting = self.seen, self.deleting
+        for obj, rest in zip(objs, rests, strict=True):
+            if (not rest or "/" in rest or rest in dirs or rest == "." or rest == ".."
+                    or truncated and last <= obj.key + "/"):
                 continue
-            self.seen[pre + rest] = (obj, now)
+            path = pre + rest
+            if path not in deleting and path not in gone:
+                seen[path] = (obj, now)
         tail = Tail(name, last[len(prefix):] if truncated else None, now, dirs, missing)
         if truncated:
             tail.mid = objs[len(objs) // 2].key[len(prefix):]
@@ -480,7 +493,7 @@ class DirCache:
     def forget(self, path: str) -> None:
         self.listings.pop(path, None)
 
-    def shows_unchanged(self, inode: Inode) -> float | None:
+    def shows_unchanged(self, inode: Inode, now: float | None = None) -> float | None:
         """When the fresh listings that show the object (or marker) `inode`'s attributes
         were read from were read (the older one, for a directory); None if they don't.
 
@@ -492,12 +505,12 @@ class DirCache:
         if path is None or not inode.attrs.full:
             return None
         parent, name = split(path)
-        lst = self.fresh(parent)
+        lst = self.fresh(parent, now)
         child = None if lst is None else lst.children.get(name)
         if lst is None or child is None:
             return None
         if inode.kind == DIR:
-            own = self.fresh(path)
+            own = self.fresh(path, now)
             if child.kind != DIR or own is None:
                 return None
             same = (not inode.attrs.marker if own.marker is None

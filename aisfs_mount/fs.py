@@ -183,10 +183,12 @@ class Fs(pyfuse3.Operations):
         if parent.path is None:
             raise pyfuse3.FUSEError(errno.ENOENT)
         path = join(parent.path, n)
-        with fuse_errors(f"lookup {path!r}"):
-            inode = await self.resolver.resolve(path)
+        inode = self.resolver.known(path)  # (no coroutine, no error handling to set up)
         if inode is None:
-            return self._negative(path)
+            with fuse_errors(f"lookup {path!r}"):
+                inode = await self.resolver.resolve(path)
+            if inode is None:
+                return self._negative(path)
         inode.lookups += 1
         return self._entry(inode)
 

@@ -6,24 +6,36 @@ is how `pyfuse3.asyncio` switches it to asyncio). `install()` puts there a modul
 is trio in everything but two things pyfuse3's worker loop does per FUSE request:
 
 - `Lock`: its workers take a `trio.Lock` around waiting for the FUSE device (only one
-  task may wait on a file descriptor). trio's `Lock.acquire` always checkpoints - it
-  yields to the scheduler even when the lock is free, the common case. `ReaderLock`
-  takes a free lock without yielding and parks a task only when another holds it,
-  handing the lock over on release (so a parked task is never overtaken).
+  task may wait on a file descriptor), and it keeps one worker more than are busy: the
+  first request starts a second worker, which from then on waits for the lock. trio's
+  `Lock.acquire` always checkpoints - it yields even when the lock is free - and its
+  release hands the lock to the waiting worker: the worker that read a request parks,
+  the other is woken to read the next, a pass of the scheduler per request for a
+  handover nobody needed when the request was answered without waiting (a lookup from
+  memory). `ReaderLock` takes a free lock without yielding, and a release while others
+  wait hands the lock over only if the releasing task yields before it takes the lock
+  again (`_Handoffs`, a trio instrument watching task steps): a worker whose request
+  waits for the store lets the next worker read, one answered at once reads the next
+  request itself.
 - `lowlevel.wait_readable`, the wait for the device (`DeviceWait`). trio's parks the task
   and runs the scheduler: an `epoll_ctl` to arm the descriptor, the run loop's pass
-  (deadlines, `epoll_wait`, events to tasks, the task resumed) - about 13 µs of the
-  mount's CPU per request, as much as everything else in a lookup answered from memory.
-  When no other task is runnable and no deadline is due, `DeviceWait` instead sleeps in
-  one `poll(2)` on the device and on trio's own epoll descriptor (readable as soon as
-  anything trio waits for is ready: a socket, a thread's `run_sync_soon`, a signal): a
-  request returns to the worker at once, anything else falls back to trio's wait, which
-  runs the scheduler. So the worker keeps the thread only while the thread has nothing
-  else to do, and every other task runs as soon as it could have under trio's wait.
+  (deadlines, `epoll_wait`, events to tasks, the task resumed). When no other task is
+  runnable and no deadline is due, `DeviceWait` instead sleeps in one `poll(2)` on the
+  device and on trio's own epoll descriptor (readable as soon as anything trio waits
+  for is ready: a socket, a thread's `run_sync_soon`, a signal): a request returns to
+  the worker at once, anything else falls back to trio's wait, which runs the
+  scheduler. So the worker keeps the thread only while the thread has nothing else to
+  do, and every other task runs as soon as it could have under trio's wait.
+
+Together: a minimal pyfuse3 file system answering lookups from memory, 35 -> 9-10 µs of
+CPU per lookup (the kernel's part included), 16-22 k -> 55-75 k stats per second on a
+loaded 2-core VM; what is left per request is pyfuse3's C side, the kernel's
+read/writev of the device and the poll.
 
 Both lean on what pyfuse3 does with its `trio` (a pyfuse3 upgrade must be checked against
-them), and `DeviceWait` on trio's run loop internals (the run queue, the deadlines, the
-epoll object): when these are not found as expected it is trio's wait, unchanged.
+them), and `DeviceWait` on trio's run loop internals (the run queue, the deadlines, a
+task's count of scheduler passes, the epoll object): when these are not found as
+expected it is trio's wait, unchanged.
 """
 
 from __future__ import annotations

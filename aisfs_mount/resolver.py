@@ -71,6 +71,40 @@ class Resolver:
             return inode
         return self.table.add(path, kind, attrs)
 
+    def known(self, path: str) -> Inode | None:
+        """The inode at `path` when what is in memory says it holds - its attributes are
+        fresh, or a fresh listing or window of its directory shows its object unchanged -
+        else None (`resolve` then decides, asking the store if need be). What a stat of
+        a file whose attributes expired mostly meets: answered without a coroutine, a
+        lock or a request (the same answers `resolve` gives, in the same order)."""
+        inode = self.table.find(path)
+        if inode is None:
+            return None
+        now = trio.current_time()
+        if inode.stage is not None or now - inode.attrs.fetched < self.ttl or not inode.remote:
+            return inode
+        dirs = self.dirs
+        if self.layout.is_bucket(path) or path in dirs.deleting:
+            return None
+        parent, name = split(path)
+        lst = dirs.fresh(parent, now)
+        if lst is None:
+            if dirs.small(parent) or dirs.ahead_pending(parent, name):
+                return None
+            seen = dirs.seen_unchanged(inode, now)
+            if seen is None:
+                return None
+            inode.attrs.fetched = seen
+            dirs.read_ahead(path, now)
+            return inode
+        if name not in lst.children:
+            return None
+        shown = dirs.shows_unchanged(inode, now)
+        if shown is None:
+            return None
+        inode.attrs.fetched = shown
+        return inode
+
     async def resolve(self, path: str) -> Inode | None:
         """The inode at `path`, asking the store unless what we know is fresh."""
         inode = self.table.find(path)
