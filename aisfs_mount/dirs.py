@@ -20,7 +20,8 @@ lookup, a file a lookup found brings its next `SEEN_KEYS` siblings (`window`): f
 known here whose ETag, size and Last-Modified they show unchanged need no request, nor
 do files not known yet (the window has their metadata); a lookup in the second half of
 a window that did not reach the directory's end has the next one read in the background
-(`read_ahead`), so a stat of each file in name order does not wait for listings.
+(`read_ahead`, `AHEAD_KEYS` at once), so a stat of each file in name order does not wait
+for listings.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ KEEP_LISTINGS = 8192  # past this many listings kept, the stale ones are dropped
 WALK_GAP = 5.0  # a subdirectory read this soon after a sibling: a walk (read ahead)
 WINDOW_KEYS = 500  # keys a walk reads ahead at once
 SEEN_KEYS = 500  # a lookup in a big directory revalidates this many following siblings
+AHEAD_KEYS = 2000  # and a window read ahead (names in order: a walk) this many
 
 
 @dataclass(slots=True)
@@ -373,7 +375,9 @@ class DirCache:
 
     async def _read_ahead(self, parent: str, start: str, done: trio.Event) -> None:
         try:
-            await self._window(parent, start, False)
+            # (bigger than a lookup's: the walk goes on, and a listing request costs
+            # the mount about as much as 250 of the keys it brings)
+            await self._window(parent, start, False, AHEAD_KEYS)
         except Exception as e:  # (a lookup that needs it lists the names itself)
             log.debug("window after %r in %r not read ahead: %s", start, parent, e)
         finally:
@@ -396,22 +400,23 @@ class DirCache:
             return True
         return False
 
-    async def _window(self, parent: str, name: str, missing: bool) -> None:
+    async def _window(self, parent: str, name: str, missing: bool,
+                      keys: int = SEEN_KEYS) -> None:
         """`window` of the keys after `name` (relative to the directory `parent`)."""
         bucket, prefix = self.layout.prefix_of(parent)
         now = trio.current_time()
-        if len(self.seen) > SEEN_KEYS * 64:
+        if len(self.seen) > AHEAD_KEYS * 16:
             self.seen = {p: v for p, v in self.seen.items() if now - v[1] < self.ttl}
         if len(self.tails) > KEEP_LISTINGS:
             self.tails = {p: t for p, t in self.tails.items() if now - t.fetched < self.ttl}
         objs: list[ObjectInfo] = []
         truncated = False
         with self._reading():
-            async for page in self.backend.list_all(bucket, prefix, SEEN_KEYS + 1,
+            async for page in self.backend.list_all(bucket, prefix, keys + 1,
                                                     prefix + name):
                 self.stats.lists += 1
                 objs += page
-                if len(objs) > SEEN_KEYS:
+                if len(objs) > keys:
                     truncated = True
                     break
             gone = {p for t, p in self.gone if t >= now}
