@@ -194,7 +194,10 @@ class DirCache:
             if path in got:
                 return got[path]
         self.stats.lists += 1
-        async for page in self.backend.list_dir(bucket, prefix, 1000):
+        # (a lookup's limit decides on the first page: a big directory's keys past it
+        # are not listed to find out it is big)
+        async for page in self.backend.list_dir(bucket, prefix,
+                                                1000 if limit is None else limit + 1):
             for obj in page.objects:
                 name = obj.key[len(prefix):]
                 if not name:
