@@ -46,7 +46,7 @@ KEEP_LISTINGS = 8192  # past this many listings kept, the stale ones are dropped
 WALK_GAP = 5.0  # a subdirectory read this soon after a sibling: a walk (read ahead)
 WINDOW_KEYS = 500  # keys a walk reads ahead at once
 SEEN_KEYS = 500  # a lookup in a big directory revalidates this many following siblings
-AHEAD_KEYS = 2000  # and a window read ahead (names in order: a walk) this many
+AHEAD_KEYS = 2000  # and windows read ahead (names in order: a walk) up to this many
 
 
 @dataclass(slots=True)
@@ -72,6 +72,7 @@ class Tail:
     mid: str | None = None  # the key halfway through it (None: it read to the end)
     next_from: str = ""  # the key the next window lists after (its last is not kept)
     ahead: bool = False  # the window after it was started (`read_ahead`)
+    keys: int = SEEN_KEYS  # the most keys it was to read
 
 
 @dataclass(slots=True)
@@ -360,27 +361,33 @@ class DirCache:
         await self._window(parent, name, missing)
 
     def read_ahead(self, path: str, now: float | None = None) -> None:
-        """A lookup found `path` in the second half of a window of found files that did
-        not reach the directory's end: the next window is listed in the background, so
+        """A lookup found `path` in the second half of a window read ahead, or after the
+        name a lookup's window was read for (a second name of it: a walk, which the
+        first read ahead must keep ahead of), in a window of found files that did not
+        reach the directory's end: the next window is listed in the background, so
         a stat of each file in turn (`ls -l` in name order, a loop over the files just
         made) does not wait for a listing every SEEN_KEYS files. Only one at a time per
         directory, one per window; a failure is left to the next lookup to meet."""
         parent, name = split(path)
         t = self.tails.get(parent)
         if (self.nursery is None or t is None or t.missing or t.ahead or t.mid is None
-                or t.last is None or name < t.mid or parent in self.ahead
+                or t.last is None or name < (t.mid if t.keys > SEEN_KEYS else t.start + "\0")
+                or parent in self.ahead
                 or (trio.current_time() if now is None else now) - t.fetched >= self.ttl):
             return
         t.ahead = True
         done = trio.Event()
         self.ahead[parent] = (t.next_from, done)
-        self.nursery.start_soon(self._read_ahead, parent, t.next_from, done)
+        # each twice the last, up to AHEAD_KEYS: the walk goes on, and a listing request
+        # costs the mount about as much as 250 of the keys it brings - but one twice
+        # as big as the window being walked still comes before the walk reaches its end
+        keys = min(AHEAD_KEYS, 2 * t.keys)
+        self.nursery.start_soon(self._read_ahead, parent, t.next_from, done, keys)
 
-    async def _read_ahead(self, parent: str, start: str, done: trio.Event) -> None:
+    async def _read_ahead(self, parent: str, start: str, done: trio.Event,
+                          keys: int) -> None:
         try:
-            # (bigger than a lookup's: the walk goes on, and a listing request costs
-            # the mount about as much as 250 of the keys it brings)
-            await self._window(parent, start, False, AHEAD_KEYS)
+            await self._window(parent, start, False, keys)
         except Exception as e:  # (a lookup that needs it lists the names itself)
             log.debug("window after %r in %r not read ahead: %s", start, parent, e)
         finally:
@@ -436,7 +443,8 @@ class DirCache:
             path = pre + rest
             if path not in deleting and path not in gone:
                 seen[path] = (obj, now)
-        tail = Tail(name, last[len(prefix):] if truncated else None, now, dirs, missing)
+        tail = Tail(name, last[len(prefix):] if truncated else None, now, dirs, missing,
+                    keys=keys)
         if truncated:
             tail.mid = objs[len(objs) // 2].key[len(prefix):]
             tail.next_from = objs[-2].key[len(prefix):]
