@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import trio
@@ -197,8 +197,13 @@ class DirCache:
         self.stats.lists += 1
         # (a lookup's limit decides on the first page: a big directory's keys past it
         # are not listed to find out it is big)
+        listed: list[ObjectInfo] = []
+        prefixes: list[str] = []
         async for page in self.backend.list_dir(bucket, prefix,
                                                 1000 if limit is None else limit + 1):
+            if limit is not None:
+                listed += page.objects
+                prefixes += page.prefixes
             for obj in page.objects:
                 name = obj.key[len(prefix):]
                 if not name:
@@ -214,12 +219,45 @@ class DirCache:
                     children[name] = Child(DIR)  # a directory shadows a file of its name
             if limit is not None and len(children) > limit:
                 self.sizes[path] = len(children)
+                if self.backend.rich_listing and self.ttl:
+                    self._first_window(path, prefix, listed, prefixes, now)
                 return None
         lst = Listing(children, now, marker)
         self._add_local({path: lst}, path, now, whole=False)
         self.listings[path] = lst
         self.sizes[path] = len(children)
         return lst
+
+    def _first_window(self, parent: str, prefix: str, objs: Sequence[ObjectInfo],
+                      prefixes: Sequence[str], now: float) -> None:
+        """What a lookup's listing of `parent` read before finding it too big (its first
+        names, in order, with their metadata) kept as a window from the directory's
+        start, as `_window` keeps one (a delimited listing: the directories among them
+        are its prefixes): a stat of each file in turn starts from it, without a probe
+        and a window listing of its own."""
+        keys = sorted([*(o.key for o in objs), *prefixes])
+        if len(keys) < 2:
+            return
+        last = keys[-1]
+        dirs = {p[len(prefix):-1] for p in prefixes}
+        pre = parent + "/" if parent else ""
+        gone = {p for t, p in self.gone if t >= now}
+        cut = len(prefix)
+        for obj in objs:
+            rest = obj.key[cut:]
+            if (not rest or "/" in rest or rest in dirs or rest == "." or rest == ".."
+                    or last <= obj.key + "/"):
+                continue
+            path = pre + rest
+            if path not in self.deleting and path not in gone:
+                self.seen[path] = (obj, now)
+        tail = Tail("", last[cut:], now, dirs, False, keys=len(keys))
+        tail.mid = keys[len(keys) // 2][cut:]
+        tail.next_from = keys[-2][cut:]
+        old = self.tails.get(parent)
+        if old is not None:
+            tail.added |= old.added
+        self.tails[parent] = tail
 
     async def _list_tree(self, path: str, bucket: str, prefix: str, now: float,
                          start_after: str = "") -> dict[str, Listing]:
