@@ -20,14 +20,15 @@ lookup, a file a lookup found brings its next `SEEN_KEYS` siblings (`window`): f
 known here whose ETag, size and Last-Modified they show unchanged need no request, nor
 do files not known yet (the window has their metadata); a lookup in the second half of
 a window that did not reach the directory's end has the next one read in the background
-(`read_ahead`), so a stat of each file in name order does not wait for listings.
+(`read_ahead`, `AHEAD_KEYS` at once), so a stat of each file in name order does not wait
+for listings.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import trio
@@ -45,6 +46,7 @@ KEEP_LISTINGS = 8192  # past this many listings kept, the stale ones are dropped
 WALK_GAP = 5.0  # a subdirectory read this soon after a sibling: a walk (read ahead)
 WINDOW_KEYS = 500  # keys a walk reads ahead at once
 SEEN_KEYS = 500  # a lookup in a big directory revalidates this many following siblings
+AHEAD_KEYS = 2000  # and windows read ahead (names in order: a walk) up to this many
 
 
 @dataclass(slots=True)
@@ -70,6 +72,7 @@ class Tail:
     mid: str | None = None  # the key halfway through it (None: it read to the end)
     next_from: str = ""  # the key the next window lists after (its last is not kept)
     ahead: bool = False  # the window after it was started (`read_ahead`)
+    keys: int = SEEN_KEYS  # the most keys it was to read
 
 
 @dataclass(slots=True)
@@ -112,12 +115,13 @@ class DirCache:
         self.ahead: dict[str, tuple[str, trio.Event]] = {}
         self.nursery: trio.Nursery | None = None  # where windows are read ahead (if set)
 
-    def fresh(self, path: str) -> Listing | None:
-        """The listing of `path` if it is younger than the timeout."""
+    def fresh(self, path: str, now: float | None = None) -> Listing | None:
+        """The listing of `path` if it is younger than the timeout (at `now`: trio's time)."""
         lst = self.listings.get(path)
-        if lst is not None and trio.current_time() - lst.fetched < self.ttl:
-            return lst
-        return None
+        if lst is None:
+            return None
+        age = (trio.current_time() if now is None else now) - lst.fetched
+        return lst if age < self.ttl else None
 
     def walked(self, path: str) -> Listing | None:
         """The fresh listing of `path` if it came with its subtree (or the subtree is too
@@ -191,7 +195,15 @@ class DirCache:
             if path in got:
                 return got[path]
         self.stats.lists += 1
-        async for page in self.backend.list_dir(bucket, prefix, 1000):
+        # (a lookup's limit decides on the first page: a big directory's keys past it
+        # are not listed to find out it is big)
+        listed: list[ObjectInfo] = []
+        prefixes: list[str] = []
+        async for page in self.backend.list_dir(bucket, prefix,
+                                                1000 if limit is None else limit + 1):
+            if limit is not None:
+                listed += page.objects
+                prefixes += page.prefixes
             for obj in page.objects:
                 name = obj.key[len(prefix):]
                 if not name:
@@ -207,12 +219,45 @@ class DirCache:
                     children[name] = Child(DIR)  # a directory shadows a file of its name
             if limit is not None and len(children) > limit:
                 self.sizes[path] = len(children)
+                if self.backend.rich_listing and self.ttl:
+                    self._first_window(path, prefix, listed, prefixes, now)
                 return None
         lst = Listing(children, now, marker)
         self._add_local({path: lst}, path, now, whole=False)
         self.listings[path] = lst
         self.sizes[path] = len(children)
         return lst
+
+    def _first_window(self, parent: str, prefix: str, objs: Sequence[ObjectInfo],
+                      prefixes: Sequence[str], now: float) -> None:
+        """What a lookup's listing of `parent` read before finding it too big (its first
+        names, in order, with their metadata) kept as a window from the directory's
+        start, as `_window` keeps one (a delimited listing: the directories among them
+        are its prefixes): a stat of each file in turn starts from it, without a probe
+        and a window listing of its own."""
+        keys = sorted([*(o.key for o in objs), *prefixes])
+        if len(keys) < 2:
+            return
+        last = keys[-1]
+        dirs = {p[len(prefix):-1] for p in prefixes}
+        pre = parent + "/" if parent else ""
+        gone = {p for t, p in self.gone if t >= now}
+        cut = len(prefix)
+        for obj in objs:
+            rest = obj.key[cut:]
+            if (not rest or "/" in rest or rest in dirs or rest == "." or rest == ".."
+                    or last <= obj.key + "/"):
+                continue
+            path = pre + rest
+            if path not in self.deleting and path not in gone:
+                self.seen[path] = (obj, now)
+        tail = Tail("", last[cut:], now, dirs, False, keys=len(keys))
+        tail.mid = keys[len(keys) // 2][cut:]
+        tail.next_from = keys[-2][cut:]
+        old = self.tails.get(parent)
+        if old is not None:
+            tail.added |= old.added
+        self.tails[parent] = tail
 
     async def _list_tree(self, path: str, bucket: str, prefix: str, now: float,
                          start_after: str = "") -> dict[str, Listing]:
@@ -316,18 +361,22 @@ class DirCache:
         for p in [p for p, lst in self.listings.items() if now - lst.fetched >= self.ttl]:
             del self.listings[p]
 
-    def covered(self, path: str) -> bool:
+    def covered(self, path: str, now: float | None = None) -> bool:
         """A fresh window listing of the big directory holding `path` read past it."""
         got = self.seen.get(path)
-        return got is not None and trio.current_time() - got[1] < self.ttl
+        return got is not None and (
+            (trio.current_time() if now is None else now) - got[1] < self.ttl)
 
-    def seen_unchanged(self, inode: Inode) -> float | None:
+    def seen_unchanged(self, inode: Inode, now: float | None = None) -> float | None:
         """When a fresh window listing that shows the object the file's attributes were
         read from was read (None: there is none)."""
         path = inode.path
-        if path is None or inode.kind != FILE or not self.covered(path):
+        if path is None or inode.kind != FILE:
             return None
-        info, when = self.seen[path]
+        got = self.seen.get(path)
+        if got is None or (trio.current_time() if now is None else now) - got[1] >= self.ttl:
+            return None
+        info, when = got
         return when if unchanged(info, inode.attrs) else None
 
     def as_of(self, path: str) -> float:
@@ -349,35 +398,49 @@ class DirCache:
         parent, name = split(path)
         await self._window(parent, name, missing)
 
-    def read_ahead(self, path: str) -> None:
-        """A lookup found `path` in the second half of a window of found files that did
-        not reach the directory's end: the next window is listed in the background, so
+    def read_ahead(self, path: str, now: float | None = None) -> None:
+        """A lookup found `path` in the second half of a window read ahead, or after the
+        name a lookup's window was read for (a second name of it: a walk, which the
+        first read ahead must keep ahead of), in a window of found files that did not
+        reach the directory's end: the next window is listed in the background, so
         a stat of each file in turn (`ls -l` in name order, a loop over the files just
         made) does not wait for a listing every SEEN_KEYS files. Only one at a time per
         directory, one per window; a failure is left to the next lookup to meet."""
         parent, name = split(path)
         t = self.tails.get(parent)
         if (self.nursery is None or t is None or t.missing or t.ahead or t.mid is None
-                or t.last is None or name < t.mid or parent in self.ahead
-                or trio.current_time() - t.fetched >= self.ttl):
+                or t.last is None or name < (t.mid if t.keys > SEEN_KEYS else t.start + "\0")
+                or parent in self.ahead
+                or (trio.current_time() if now is None else now) - t.fetched >= self.ttl):
             return
         t.ahead = True
         done = trio.Event()
         self.ahead[parent] = (t.next_from, done)
-        self.nursery.start_soon(self._read_ahead, parent, t.next_from, done)
+        # each twice the last, up to AHEAD_KEYS: the walk goes on, and a listing request
+        # costs the mount about as much as 250 of the keys it brings - but one twice
+        # as big as the window being walked still comes before the walk reaches its end
+        keys = min(AHEAD_KEYS, 2 * t.keys)
+        self.nursery.start_soon(self._read_ahead, parent, t.next_from, done, keys)
 
-    async def _read_ahead(self, parent: str, start: str, done: trio.Event) -> None:
+    async def _read_ahead(self, parent: str, start: str, done: trio.Event,
+                          keys: int) -> None:
         try:
-            await self._window(parent, start, False)
+            await self._window(parent, start, False, keys)
         except Exception as e:  # (a lookup that needs it lists the names itself)
             log.debug("window after %r in %r not read ahead: %s", start, parent, e)
         finally:
             del self.ahead[parent]
             done.set()
 
+    def ahead_pending(self, parent: str, name: str) -> bool:
+        """A window being read ahead in the directory `parent` may show `name` (it starts
+        before the name)."""
+        got = self.ahead.get(parent)
+        return got is not None and got[0] < name
+
     async def ahead_of(self, path: str) -> bool:
         """Wait for the window being read ahead in the directory of `path` if it may show
-        it (it starts before the name); whether it waited."""
+        it (`ahead_pending`); whether it waited."""
         parent, name = split(path)
         got = self.ahead.get(parent)
         if got is not None and got[0] < name:
@@ -385,37 +448,41 @@ class DirCache:
             return True
         return False
 
-    async def _window(self, parent: str, name: str, missing: bool) -> None:
+    async def _window(self, parent: str, name: str, missing: bool,
+                      keys: int = SEEN_KEYS) -> None:
         """`window` of the keys after `name` (relative to the directory `parent`)."""
         bucket, prefix = self.layout.prefix_of(parent)
         now = trio.current_time()
-        if len(self.seen) > SEEN_KEYS * 64:
+        if len(self.seen) > AHEAD_KEYS * 16:
             self.seen = {p: v for p, v in self.seen.items() if now - v[1] < self.ttl}
         if len(self.tails) > KEEP_LISTINGS:
             self.tails = {p: t for p, t in self.tails.items() if now - t.fetched < self.ttl}
         objs: list[ObjectInfo] = []
         truncated = False
         with self._reading():
-            async for page in self.backend.list_all(bucket, prefix, SEEN_KEYS + 1,
+            async for page in self.backend.list_all(bucket, prefix, keys + 1,
                                                     prefix + name):
                 self.stats.lists += 1
                 objs += page
-                if len(objs) > SEEN_KEYS:
+                if len(objs) > keys:
                     truncated = True
                     break
             gone = {p for t, p in self.gone if t >= now}
         last = objs[-1].key if objs else ""
-        dirs = {o.key[len(prefix):].split("/", 1)[0] for o in objs
-                if "/" in o.key[len(prefix):]}
+        cut = len(prefix)
+        rests = [o.key[cut:] for o in objs]
+        dirs = {r.split("/", 1)[0] for r in rests if "/" in r}
         pre = parent + "/" if parent else ""
-        for obj in objs:
-            rest = obj.key[len(prefix):]
-            if (not rest or "/" in rest or rest in dirs or rest in (".", "..")
-                    or truncated and last <= obj.key + "/" or pre + rest in self.deleting
-                    or pre + rest in gone):
+        seen, deleting = self.seen, self.deleting
+        for obj, rest in zip(objs, rests, strict=True):
+            if (not rest or "/" in rest or rest in dirs or rest == "." or rest == ".."
+                    or truncated and last <= obj.key + "/"):
                 continue
-            self.seen[pre + rest] = (obj, now)
-        tail = Tail(name, last[len(prefix):] if truncated else None, now, dirs, missing)
+            path = pre + rest
+            if path not in deleting and path not in gone:
+                seen[path] = (obj, now)
+        tail = Tail(name, last[len(prefix):] if truncated else None, now, dirs, missing,
+                    keys=keys)
         if truncated:
             tail.mid = objs[len(objs) // 2].key[len(prefix):]
             tail.next_from = objs[-2].key[len(prefix):]
@@ -480,7 +547,7 @@ class DirCache:
     def forget(self, path: str) -> None:
         self.listings.pop(path, None)
 
-    def shows_unchanged(self, inode: Inode) -> float | None:
+    def shows_unchanged(self, inode: Inode, now: float | None = None) -> float | None:
         """When the fresh listings that show the object (or marker) `inode`'s attributes
         were read from were read (the older one, for a directory); None if they don't.
 
@@ -492,12 +559,12 @@ class DirCache:
         if path is None or not inode.attrs.full:
             return None
         parent, name = split(path)
-        lst = self.fresh(parent)
+        lst = self.fresh(parent, now)
         child = None if lst is None else lst.children.get(name)
         if lst is None or child is None:
             return None
         if inode.kind == DIR:
-            own = self.fresh(path)
+            own = self.fresh(path, now)
             if child.kind != DIR or own is None:
                 return None
             same = (not inode.attrs.marker if own.marker is None

@@ -183,10 +183,16 @@ class Fs(pyfuse3.Operations):
         if parent.path is None:
             raise pyfuse3.FUSEError(errno.ENOENT)
         path = join(parent.path, n)
-        with fuse_errors(f"lookup {path!r}"):
-            inode = await self.resolver.resolve(path)
+        try:  # (no coroutine, no context manager: free unless it raises)
+            inode = self.resolver.known(path)
+        except Exception:  # a bug must cost one operation, not the mount: resolve decides
+            log.exception("lookup %r from memory: unexpected failure", path)
+            inode = None
         if inode is None:
-            return self._negative(path)
+            with fuse_errors(f"lookup {path!r}"):
+                inode = await self.resolver.resolve(path)
+            if inode is None:
+                return self._negative(path)
         inode.lookups += 1
         return self._entry(inode)
 

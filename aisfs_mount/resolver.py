@@ -71,6 +71,50 @@ class Resolver:
             return inode
         return self.table.add(path, kind, attrs)
 
+    def known(self, path: str) -> Inode | None:
+        """The inode at `path` when what is in memory says it holds - its attributes are
+        fresh, or a fresh listing or window of its directory shows its object (unchanged,
+        or with the metadata to build its attributes from) - else None (`resolve` then
+        decides, asking the store if need be). What a stat of a file whose attributes
+        expired mostly meets: answered without a coroutine, a lock or a request (the
+        answers `resolve` gives, in the same order)."""
+        inode = self.table.find(path)
+        now = trio.current_time()
+        if inode is not None and (inode.stage is not None
+                                  or now - inode.attrs.fetched < self.ttl or not inode.remote):
+            return inode
+        dirs = self.dirs
+        if self.layout.is_bucket(path) or path in dirs.deleting:
+            return None
+        parent, name = split(path)
+        lst = dirs.fresh(parent, now)
+        if lst is None:
+            if dirs.small(parent) or dirs.ahead_pending(parent, name):
+                return None
+            if inode is not None:
+                seen = dirs.seen_unchanged(inode, now)
+                if seen is not None:
+                    inode.attrs.fetched = seen
+                    dirs.read_ahead(path, now)
+                    return inode
+                if inode.kind == DIR:
+                    return None
+            got = dirs.seen.get(path)
+            if got is None or now - got[1] >= self.ttl:
+                return None
+            info, when = got  # listed after what we knew of it (a file written here: its
+            if info.meta is None or inode is not None and when < inode.attrs.fetched:
+                return None  # first stat after the timeout), with its metadata
+            dirs.read_ahead(path, now)
+            return self._listed_inode(path, info, when)
+        if inode is None or name not in lst.children:
+            return None
+        shown = dirs.shows_unchanged(inode, now)
+        if shown is None:
+            return None
+        inode.attrs.fetched = shown
+        return inode
+
     async def resolve(self, path: str) -> Inode | None:
         """The inode at `path`, asking the store unless what we know is fresh."""
         inode = self.table.find(path)
@@ -168,18 +212,22 @@ class Resolver:
                           as_of: float | None = None) -> Inode | None:
         """The inode of the file `info` (a listing read at `as_of` shows it; a HEAD is
         made for its metadata if the listing has none)."""
-        listed = info.meta is not None
-        if info.meta is None:
-            bucket, key = self.layout.key(path)
-            self.stats.heads += 1
-            head = await self.backend.head(bucket, key)
-            if head is None:
-                return await self._dir_or_none(path)
-            info = head
+        if info.meta is not None:
+            return self._listed_inode(path, info, as_of)
+        bucket, key = self.layout.key(path)
+        self.stats.heads += 1
+        head = await self.backend.head(bucket, key)
+        if head is None:
+            return await self._dir_or_none(path)
+        kind = kind_of(head)
+        attrs = attrs_from(head, kind, self.defaults, trio.current_time())
+        return self.install(path, kind, attrs)
+
+    def _listed_inode(self, path: str, info: ObjectInfo, as_of: float | None) -> Inode:
+        """The inode of the file `info` of a listing (with metadata) read at `as_of`."""
         kind = kind_of(info)
-        now = trio.current_time()
-        attrs = attrs_from(info, kind, self.defaults, as_of if listed and as_of else now)
-        attrs.exact = not listed
+        attrs = attrs_from(info, kind, self.defaults, as_of or trio.current_time())
+        attrs.exact = False
         return self.install(path, kind, attrs)
 
     async def _dir_or_none(self, path: str) -> Inode | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import random
 import stat
 
@@ -241,7 +242,7 @@ def test_write_cache_reuses_small_stages(tmp_path) -> None:  # type: ignore[no-u
 
 async def test_reader_lock_hands_over_in_order() -> None:
     """aisfs_mount/fuseloop.py: a free lock is taken without yielding; a taken one parks
-    its waiters, and release hands it to the first of them."""
+    its waiters, and a holder that yields after its release hands it to the first."""
     import trio.testing
 
     from aisfs_mount.fuseloop import ReaderLock
@@ -267,6 +268,63 @@ async def test_reader_lock_hands_over_in_order() -> None:
     async with lock:  # free again
         order.append("end")
     assert order[-1] == "end"
+
+
+async def test_reader_lock_kept_by_a_holder_back_before_yielding() -> None:
+    """aisfs_mount/fuseloop.py: a holder that releases the lock and takes it again
+    without yielding (a FUSE request answered from memory) keeps it, its waiter parked;
+    once it yields after a release, the waiter gets the lock - also when it ends."""
+    import trio.testing
+
+    from aisfs_mount.fuseloop import ReaderLock
+
+    lock = ReaderLock()
+    got: list[str] = []
+    holder_go = trio.Event()
+    waiter_done = trio.Event()
+
+    async def waiter() -> None:
+        async with lock:
+            got.append("waiter")
+        waiter_done.set()
+
+    async def holder() -> None:
+        await lock.__aenter__()
+        await holder_go.wait()
+        for _ in range(3):  # release and take again, no checkpoint between
+            await lock.__aexit__()
+            got.append("holder")
+            await lock.__aenter__()
+        await lock.__aexit__()
+        with trio.fail_after(10):
+            await waiter_done.wait()  # yields after a release: the waiter's turn
+        got.append("holder yielded")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(holder)
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.start_soon(waiter)
+        await trio.testing.wait_all_tasks_blocked()  # (parked)
+        holder_go.set()
+    assert got == ["holder", "holder", "holder", "waiter", "holder yielded"]
+
+    got.clear()
+
+    async def ends_holding_it() -> None:
+        await lock.__aenter__()
+        await holder_go.wait()
+        await lock.__aexit__()  # and the task ends: that is a yield too
+
+    holder_go = trio.Event()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ends_holding_it)
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.start_soon(waiter)
+        await trio.testing.wait_all_tasks_blocked()
+        holder_go.set()
+    assert got == ["waiter"]
+    async with lock:
+        pass
 
 
 def test_parse_time_ns_fast_path_matches_decimal() -> None:
@@ -295,3 +353,74 @@ def test_parse_time_ns_fast_path_matches_decimal() -> None:
     for text in samples:
         assert parse_time_ns(text) == slow(text), text
     assert parse_time_ns("") is None and parse_time_ns(None) is None
+
+
+@pytest.mark.timeout(60)
+async def test_device_wait_leaves_nothing_waiting() -> None:
+    """aisfs_mount/fuseloop.py: `DeviceWait` sleeps in poll(2) only while nothing else
+    is to be done - another task woken in the same pass of the scheduler, a sleeper's
+    deadline, a socket, a thread's result all still run while it waits - and returns
+    without the scheduler when the descriptor is readable and nothing else is."""
+    import trio.testing
+
+    from aisfs_mount.fuseloop import DeviceWait
+
+    wait = DeviceWait()
+    r, w = os.pipe()
+    try:
+        done: list[str] = []
+
+        async def reader() -> None:
+            await wait(r)
+            assert os.read(r, 1) == b"x"
+            done.append("read")
+
+        # a task woken in the same pass as the reader (no queue holds it then): it runs
+        # (the scheduler runs a pass's tasks in either order: tried a few times; were
+        # it left waiting, the reader's poll would wait for ever: the test's timeout)
+        for _ in range(12):
+            done.clear()
+            ev = trio.Event()
+
+            async def peer(ev: trio.Event = ev) -> None:
+                await ev.wait()
+                done.append("peer")
+                os.write(w, b"x")
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(peer)
+                await trio.testing.wait_all_tasks_blocked()
+                nursery.start_soon(reader)
+                ev.set()
+            assert sorted(done) == ["peer", "read"]
+
+        # a sleeper's deadline and a thread's result, while the reader waits
+        done.clear()
+
+        async def sleeper() -> None:
+            await trio.sleep(0.05)
+            done.append("slept")
+            done.append(await trio.to_thread.run_sync(lambda: "thread"))
+            a, b = trio.socket.socketpair()
+            with a, b:
+                await a.send(b"y")
+                assert await b.recv(1) == b"y"
+            done.append("socket")
+            os.write(w, b"x")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(reader)
+            nursery.start_soon(sleeper)
+        assert done == ["slept", "thread", "socket", "read"]
+
+        # readable and nothing else to run: no pass of the scheduler
+        os.write(w, b"x")
+        task = trio.lowlevel.current_task()
+        before = (task._schedule_points, wait.fast)  # (trio's count of passes)
+        await wait(r)
+        await wait(r)  # (still readable)
+        assert (task._schedule_points, wait.fast) == (before[0], before[1] + 2)
+        assert os.read(r, 1) == b"x"
+    finally:
+        os.close(r)
+        os.close(w)
