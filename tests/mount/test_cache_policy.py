@@ -58,8 +58,9 @@ def test_own_changes_seen_at_once_with_a_long_timeout(mount_factory: MountFactor
 def test_another_clients_changes_seen_after_the_timeout(mount_factory: MountFactory,
                                                         endpoint: Endpoint,
                                                         bucket: str) -> None:
-    """A listing read at t0: what it says may be handed out until t0 + attr_timeout, and
-    not after - not for another whole timeout from the last stat that used it."""
+    """A listing read between t0 and t1: what it says may be handed out until it is
+    attr_timeout old (t0 + attr_timeout at the soonest), and not once t1 + attr_timeout
+    has passed - not for another whole timeout from the last stat that used it."""
     timeout = 2.0
     m = mount_factory(bucket, f"attr_timeout={timeout:g}")
     d = m.path / "d"
@@ -69,6 +70,7 @@ def test_another_clients_changes_seen_after_the_timeout(mount_factory: MountFact
     time.sleep(timeout + 0.2)  # what the mount made is now as old as a listing may be
     t0 = time.monotonic()  # (before the listing: it was read at t0 or after)
     assert sorted(os.listdir(d)) == ["f", "gone"]
+    t1 = time.monotonic()  # (after it: the listing was read at t1 or before)
     endpoint.s3.put_object(Bucket=bucket, Key="d/f", Body=b"second!")
     endpoint.s3.put_object(Bucket=bucket, Key="d/new", Body=b"n")
     endpoint.s3.delete_object(Bucket=bucket, Key="d/gone")
@@ -78,7 +80,7 @@ def test_another_clients_changes_seen_after_the_timeout(mount_factory: MountFact
     os.stat(d / "f")
     os.path.exists(d / "new")
     os.path.exists(d / "gone")
-    time.sleep(max(0.0, t0 + timeout + 0.2 - time.monotonic()))
+    time.sleep(max(0.0, t1 + timeout + 0.2 - time.monotonic()))
     assert os.stat(d / "f").st_size == 7
     assert (d / "f").read_bytes() == b"second!"
     assert (d / "new").exists() and not (d / "gone").exists()
