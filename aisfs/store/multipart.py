@@ -34,11 +34,10 @@ from .mountpath import Mountpath
 from .mountpaths import MountpathSet
 from .preconditions import check_preconditions
 from .publish import Publisher, nonzero
-from .publish import _proc_fd as proc_fd
-from .publish import _unnamed as unnamed
 from .space import insufficient_storage, is_full_error
 from .threads import run_sync
 from .types import ChunkRef, ObjectInfo, ObjectMeta, PartInfo, UploadInfo, WriteResult
+from .unnamed import discard, link_or_stage, unnamed
 from .versions import version_id_for
 from .writer import Writer
 
@@ -74,19 +73,6 @@ class _Staged:
     tmp: str = ""  # "" once renamed (or for an unnamed record)
     fd: int = -1
     linked: str = ""  # the directory ``fd`` was linked into: fsync both (``_sync_linked``)
-
-
-def _discard(staged: list[_Staged], keep_linked: bool = False) -> None:
-    """Remove the temp files of ``staged`` still there (renamed ones are not), close the
-    unnamed ones (``keep_linked``: not those linked, which ``_sync_linked`` closes)."""
-    for st in staged:
-        if st.tmp:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(st.tmp)
-            st.tmp = ""
-        if st.fd >= 0 and not (keep_linked and st.linked):
-            fd, st.fd = st.fd, -1
-            os.close(fd)
 
 
 def new_upload_id() -> str:
@@ -192,7 +178,7 @@ class Multipart:
             if not staged:
                 raise OSError("no mountpath took the upload record")
         except BaseException:
-            _discard(staged)
+            discard(staged)
             raise
         return staged
 
@@ -229,7 +215,7 @@ class Multipart:
                         raise
                     log.warning("upload record not written to failed %s: %s", mp.root, e)
         finally:
-            _discard(staged, keep_linked=True)
+            discard(staged, keep_linked=True)
         if not written:
             raise OSError("no mountpath took the upload record")
 
@@ -237,16 +223,8 @@ class Multipart:
         """The unnamed record linked to ``final``; where a record of that name came
         meanwhile (the same part uploaded twice at once), False and ``st.tmp`` a named
         copy of it (fsynced) to rename over it, as any re-uploaded part's."""
-        try:
-            os.link(f"self/fd/{st.fd}", final, src_dir_fd=proc_fd(), follow_symlinks=True)
-            return True
-        except FileExistsError:
-            pass
-        if self.config.fsync:
-            os.fsync(st.fd)
-        st.tmp = layout.tmp_path(st.mp.root, "upload")
-        os.link(f"self/fd/{st.fd}", st.tmp, src_dir_fd=proc_fd(), follow_symlinks=True)
-        return False
+        st.tmp = link_or_stage(st.fd, final, st.mp.root, "upload", self.config.fsync)
+        return not st.tmp
 
     def _sync_linked(self, staged: list[_Staged]) -> None:
         """fsync (and close) the records ``_install_upload_file`` linked, then their
@@ -262,7 +240,7 @@ class Multipart:
                     with contextlib.suppress(FileNotFoundError):
                         fsync_dir(st.linked)
         finally:
-            _discard(staged)
+            discard(staged)
 
     def _remove_upload_files(self, upload_id: str) -> None:
         """The upload's directory renamed into MP/tmp (``deleted.upload.*``) on every
@@ -331,7 +309,7 @@ class Multipart:
                 name, data, staged)
             self._sync_linked(staged)  # the record durable before the part is acknowledged
         finally:
-            _discard(staged)
+            discard(staged)
         return part_and_dropped
 
     def _commit_part_locked(
@@ -345,7 +323,7 @@ class Multipart:
             self._upload_row(upload_id, bucket, key, self.index.w)
             want = self.buckets.copies(self.buckets.get_sync(bucket).props)
             if want != copies:  # rare: the bucket's copies changed meanwhile
-                _discard(staged)
+                discard(staged)
                 staged[:] = self._stage_upload_file(upload_id, want, name, data, lazy=True)
             self._install_upload_file(upload_id, name, staged)
             w = self.index.w

@@ -4,7 +4,6 @@ with the chunk refcount changes; chunks released."""
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import logging
 import os
@@ -18,7 +17,7 @@ import trio
 from . import layout
 from .chunks import ChunkStore
 from .config import StoreConfig
-from .files import fsync_dir, unlink_durably, write_all, write_tmp
+from .files import fsync_dir, unlink_durably, write_tmp
 from .groups import fsync_together
 from .index import INSERT_OBJECT, Index, object_row
 from .journal import crash_point
@@ -29,6 +28,7 @@ from .reaper import Reaper
 from .space import insufficient_storage, is_full_error
 from .threads import run_sync
 from .types import ObjectInfo
+from .unnamed import discard, link_or_stage, unnamed
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class Publisher:
                     continue
                 path = f"{mp.root}/{final}"
                 try:
-                    fd = _unnamed(mp.root, data) if lazy and not os.path.exists(path) else -1
+                    fd = unnamed(mp.root, data) if lazy and not os.path.exists(path) else -1
                     tmp = ""
                     if fd < 0:
                         tmp = layout.tmp_path(mp.root, "manifest")
@@ -202,16 +202,10 @@ class Publisher:
     def _link_unnamed(self, st: Staged) -> None:
         """Give an unnamed manifest its name; if one appeared meanwhile (a PUT of the same
         key racing this one), replace it as a named temp file would: fsync, then rename."""
-        try:
-            os.link(f"self/fd/{st.fd}", st.final, src_dir_fd=_proc_fd(), follow_symlinks=True)
+        tmp = link_or_stage(st.fd, st.final, st.mp.root, "manifest", self.config.fsync)
+        if not tmp:
             st.linked = True
             return
-        except FileExistsError:
-            pass
-        if self.config.fsync:
-            os.fsync(st.fd)
-        tmp = layout.tmp_path(st.mp.root, "manifest")
-        os.link(f"self/fd/{st.fd}", tmp, src_dir_fd=_proc_fd(), follow_symlinks=True)
         try:
             os.replace(tmp, st.final)
         except BaseException:
@@ -452,52 +446,6 @@ class PutEntry:
     old: str | None
     prepare: Callable[[set[str]], None] | None = None
     in_tx: Callable[[], Counter[str]] | None = None
-
-
-def discard(staged: list[Staged], keep_linked: bool = False) -> None:
-    for st in staged:
-        if st.tmp:
-            with contextlib.suppress(OSError):
-                os.unlink(st.tmp)
-            st.tmp = ""
-        if st.fd >= 0 and not (keep_linked and st.linked):
-            with contextlib.suppress(OSError):
-                os.close(st.fd)
-            st.fd = -1
-
-
-_O_TMPFILE = getattr(os, "O_TMPFILE", 0)
-_unnamed_ok = bool(_O_TMPFILE)
-_proc: list[int] = []
-
-
-def _proc_fd() -> int:
-    if not _proc:
-        _proc.append(os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
-    return _proc[0]
-
-
-def _unnamed(root: str, data: bytes) -> int:
-    """An unnamed file in ``root``'s temp directory holding ``data`` (not fsynced); -1
-    where the file system (or a missing /proc) does not allow one."""
-    global _unnamed_ok
-    if not _unnamed_ok:
-        return -1
-    try:
-        _proc_fd()
-        fd = os.open(f"{root}/{layout.TMP}", os.O_WRONLY | _O_TMPFILE | os.O_CLOEXEC, 0o600)
-    except OSError as e:
-        if e.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
-            _unnamed_ok = False  # not here: named temp files, as everywhere before
-            log.info("no O_TMPFILE manifests (%s): named temp files", e)
-            return -1
-        raise
-    try:
-        write_all(fd, data)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
 
 
 def nonzero(delta: Counter[str]) -> Counter[str]:

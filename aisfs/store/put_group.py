@@ -28,8 +28,9 @@ from .groups import fsync_linked
 from .index import Index
 from .inline_cache import remember_inline
 from .preconditions import check_preconditions
-from .publish import Publisher, PutEntry, Staged, discard
+from .publish import Publisher, PutEntry, Staged
 from .types import ObjectInfo, ObjectMeta, WriteResult
+from .unnamed import discard
 from .versions import Versions, new_version_id
 
 Done = tuple[ObjectInfo, list[str]]  # the object published, chunk ids whose refcount hit 0

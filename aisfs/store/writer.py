@@ -49,12 +49,13 @@ from .index import Index
 from .inline_cache import remember_inline
 from .manifest import inline_hash
 from .preconditions import check_preconditions
-from .publish import Publisher, Staged, discard
+from .publish import Publisher, Staged
 from .put_group import Done, PutGroup, PutJob, PutSpec
 from .space import insufficient_storage, is_full_error
 from .spool import Spool, Spooled, spool_body
 from .threads import R, ShortSteps, run_sync
 from .types import ChunkRef, ObjectInfo, ObjectMeta, WriteResult
+from .unnamed import discard
 from .versions import Versions, new_version_id, versioning
 
 WRITERS = 2  # chunks of one PUT written (and fsynced) at once
