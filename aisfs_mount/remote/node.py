@@ -46,12 +46,6 @@ def native_base(endpoint: str) -> str | None:
     return e[: -len("/s3")] if e.endswith("/s3") else None
 
 
-def _entry_info(ent: dict[str, Any]) -> ObjectInfo:
-    """An object of a JSON listing page."""
-    return _object_info(str(ent.get("name", "")), int(ent.get("size", 0)),
-                        str(ent.get("custom-md") or ""))
-
-
 def _object_info(name: str, size: int, custom_md: str) -> ObjectInfo:
     custom = _custom_md(custom_md)
     etag = custom.pop("ETag", "").strip('"')
@@ -79,6 +73,15 @@ class _Page(msgspec.Struct):
 
 
 _decode_page = msgspec.msgpack.Decoder(_Page).decode
+
+
+def _add_entry(page: DirPage, flags: int, name: str, size: int, custom_md: str) -> None:
+    """A listing entry (either encoding's) onto ``page``: a directory's prefix, or an
+    object."""
+    if flags & ENTRY_IS_DIR:
+        page.prefixes.append(name if name.endswith("/") else name + "/")
+    else:
+        page.objects.append(_object_info(name, size, custom_md))
 
 
 def _custom_md(text: str) -> dict[str, str]:
@@ -188,11 +191,7 @@ class NodeBackend(S3Backend):
             except (msgspec.DecodeError, msgspec.ValidationError) as e:
                 raise S3Error("InternalError", f"node listing: {e}", bucket) from None
             for ent in got.Entries or ():
-                if ent.f & ENTRY_IS_DIR:
-                    name = ent.n
-                    page.prefixes.append(name if name.endswith("/") else name + "/")
-                else:
-                    page.objects.append(_object_info(ent.n, ent.s, ent.m))
+                _add_entry(page, ent.f, ent.n, ent.s, ent.m)
             return page, got.ContinuationToken
         try:
             res = json.loads(resp.content) if resp.content else None
@@ -201,11 +200,8 @@ class NodeBackend(S3Backend):
         if not isinstance(res, dict):
             raise S3Error("InternalError", "node listing: not a JSON object", bucket)
         for ent in res.get("entries") or []:
-            if int(ent.get("flags", 0)) & ENTRY_IS_DIR:
-                name = str(ent.get("name", ""))
-                page.prefixes.append(name if name.endswith("/") else name + "/")
-            else:
-                page.objects.append(_entry_info(ent))
+            _add_entry(page, int(ent.get("flags", 0)), str(ent.get("name", "")),
+                       int(ent.get("size", 0)), str(ent.get("custom-md") or ""))
         return page, str(res.get("continuation_token") or "")
 
     async def list_dir(
