@@ -404,18 +404,14 @@ def _feed_last(
     done = _feed(spool, batch, dg)
     try:
         last = spool.finish() or done.pop()
+        try:
+            return done, ChunkRef(store(last), last.size)
+        finally:
+            last.discard()
     except BaseException:
         for spooled in done:
             spooled.discard()
         raise
-    try:
-        return done, ChunkRef(store(last), last.size)
-    except BaseException:
-        for spooled in done:
-            spooled.discard()
-        raise
-    finally:
-        last.discard()
 
 
 async def _hand_on(
