@@ -233,17 +233,20 @@ class LeanClient:
                 raise _Retryable(f"HTTP {head.status}")
             return conn, head
 
-    def _request(self, method: str, bucket: str, key: str,
-                 extra: list[tuple[str, str]]) -> bytes:
+    def _request(self, method: str, bucket: str, key: str, extra: list[tuple[str, str]],
+                 query: str = "", payload: str = EMPTY_SHA256) -> bytes:
+        """A signed request's head: ``query`` canonical already, ``payload`` the body's
+        hash as signed (the empty body's by default; a PUT's ``UNSIGNED-PAYLOAD``)."""
         host, target = self._where(bucket, key)
-        headers = [("host", host), ("x-amz-content-sha256", EMPTY_SHA256),
+        headers = [("host", host), ("x-amz-content-sha256", payload),
                    ("x-amz-date", self._amz_date())]
         if self.settings.session_token:
             headers.append(("x-amz-security-token", self.settings.session_token))
         headers += extra
-        headers.append(("authorization", self._authorization(method, target, headers)))
-        lines = [f"{method} {target} HTTP/1.1", *(f"{n}: {v}" for n, v in headers), "", ""]
-        return "\r\n".join(lines).encode()
+        headers.append(("authorization",
+                        self._authorization(method, target, headers, query, payload)))
+        line = f"{method} {target}?{query} HTTP/1.1" if query else f"{method} {target} HTTP/1.1"
+        return "\r\n".join([line, *(f"{n}: {v}" for n, v in headers), "", ""]).encode()
 
     def _amz_date(self) -> str:
         """X-Amz-Date, made once a second."""

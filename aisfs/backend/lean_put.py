@@ -148,17 +148,9 @@ class LeanPutClient(LeanClient):
 
     def _put_head(self, bucket: str, key: str, query: Mapping[str, str],
                   extra: list[tuple[str, str]]) -> bytes:
-        host, target = self._where(bucket, key)
         qs = "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}"
                       for k, v in sorted(query.items()))
-        headers = [("host", host), ("x-amz-content-sha256", UNSIGNED_PAYLOAD),
-                   ("x-amz-date", self._amz_date()), *extra]
-        if self.settings.session_token:
-            headers.append(("x-amz-security-token", self.settings.session_token))
-        headers.append(("authorization", self._authorization(
-            "PUT", target, headers, qs, UNSIGNED_PAYLOAD)))
-        line = f"PUT {target}?{qs} HTTP/1.1" if qs else f"PUT {target} HTTP/1.1"
-        return "\r\n".join([line, *(f"{n}: {v}" for n, v in headers), "", ""]).encode()
+        return self._request("PUT", bucket, key, extra, qs, UNSIGNED_PAYLOAD)
 
     async def _send(self, head: bytes, body: Body, size: int) -> tuple[_Conn, _Head]:
         """The request written, the response's head read; a kept-alive connection the
