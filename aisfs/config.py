@@ -102,6 +102,9 @@ class StoreSettings(Section):
     # PUT bodies of at most this many bytes are kept inline in their manifest (no chunk
     # file); 0: off. Multipart objects are always chunked.
     inline_max: int = 64 * 1024
+    # a current manifest of at most this many bytes (a small object's JSON with its
+    # inline bytes) is a row of its mountpath's small.db, not a file of its own; 0: off
+    shelf_max: int = 16 * 1024
     # a small PUT's commit and a delete run on the event loop, not in a worker thread,
     # when no other request is in flight (~20 % more small requests/s served one at a
     # time); false: always in a thread
@@ -292,8 +295,8 @@ class NodeConfig(Section):
             raise ConfigError("store.chunk_size: must be at least 4096")
         if self.store.default_copies < 1:
             raise ConfigError("store.default_copies: must be at least 1")
-        if self.store.inline_max < 0:
-            raise ConfigError("store.inline_max: must not be negative")
+        if self.store.inline_max < 0 or self.store.shelf_max < 0:
+            raise ConfigError("store.inline_max, store.shelf_max: must not be negative")
         if self.store.scrub_interval < 0:
             raise ConfigError("store.scrub_interval: must not be negative (0: off)")
         _check_backend_s3(self.backend.s3)

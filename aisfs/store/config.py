@@ -11,6 +11,8 @@ if TYPE_CHECKING:
 
 KiB = 1024
 MiB = 1024 * 1024
+# the largest row a shelf page (32 KiB, shelf.py) holds without overflow pages
+SHELF_LIMIT = 32 * KiB - 64
 
 
 @dataclass(slots=True)
@@ -27,6 +29,9 @@ class StoreConfig:
     # put_object bodies of at most this many bytes are kept in their manifest (no chunk
     # file: two fsyncs instead of four); 0 turns it off. Multipart objects stay chunked.
     inline_max: int = 64 * KiB
+    # a current manifest of at most this many bytes is a row of its mountpath's shelf
+    # (shelf.py), not a file of its own; 0 turns it off
+    shelf_max: int = 16 * KiB
     # a small PUT's commit and a delete run on the event loop when nothing else is served
     # (threads.ShortSteps); False: always in a worker thread
     short_steps_on_loop: bool = True
@@ -47,3 +52,5 @@ class StoreConfig:
             raise ValueError("chunk_size must be positive")
         if self.inline_max < 0:
             raise ValueError("inline_max must not be negative")
+        if not 0 <= self.shelf_max <= SHELF_LIMIT:
+            raise ValueError(f"shelf_max must be 0..{SHELF_LIMIT}")

@@ -14,6 +14,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from .layout import SHELF_WAL
+
 log = logging.getLogger(__name__)
 
 FILE_MODE = 0o600
@@ -29,6 +31,13 @@ def _sync_path(path: str, flags: int, sync: Callable[[int], None]) -> None:
 
 
 def fsync_dir(path: str) -> None:
+    """fsync the directory ``path``; or a shelf's WAL, which a change lists among the
+    directories it makes durable (shelf.py): as a file, nothing to do if it is gone
+    (checkpointed and synced)."""
+    if path.endswith(SHELF_WAL):
+        with contextlib.suppress(FileNotFoundError):
+            _sync_path(path, 0, os.fsync)
+        return
     _sync_path(path, os.O_DIRECTORY, os.fsync)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .journal import Journal
+from .thread_conns import ThreadConnections
 from .types import ObjectInfo
 
 log = logging.getLogger(__name__)
@@ -219,35 +220,20 @@ class Index:
         # transaction): an open needs no scan of the objects for the highest one
         row = self.w.execute("SELECT value FROM meta WHERE name = 'generation_hw'").fetchone()
         self.generation_hw: int | None = int(row[0]) if row is not None else None
-        self._local = threading.local()
-        self._readers: dict[int, tuple[threading.Thread, sqlite3.Connection]] = {}
-        self._readers_lock = threading.Lock()
+        self._readers = ThreadConnections(self._connect_reader)
 
     # -- connections ------------------------------------------------------------------
 
     @property
     def r(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            main = threading.current_thread() is threading.main_thread()  # the event loop
-            conn = _connect(self.path, None if main else READER_CACHE_KIB, self.read_only)
-            self._local.conn = conn
-            with self._readers_lock:
-                # worker threads come and go (trio's cache retires idle ones): close the
-                # connections of threads that are gone, so they do not pile up
-                for ident, (thread, old) in list(self._readers.items()):
-                    if not thread.is_alive():
-                        old.close()
-                        del self._readers[ident]
-                me = threading.current_thread()
-                self._readers[id(me)] = (me, conn)
-        return conn
+        return self._readers.get()
+
+    def _connect_reader(self) -> sqlite3.Connection:
+        main = threading.current_thread() is threading.main_thread()  # the event loop
+        return _connect(self.path, None if main else READER_CACHE_KIB, self.read_only)
 
     def close(self, checkpoint: bool = True) -> None:
-        with self._readers_lock:
-            for _, conn in self._readers.values():
-                conn.close()
-            self._readers.clear()
+        self._readers.close_all()
         if self.read_only:
             checkpoint = False  # not this process's index to checkpoint or journal
         with self.wlock:

@@ -9,6 +9,8 @@ MP/buckets/<bucket>.json            bucket record (every mountpath)
 MP/uploads/<upload_id>/upload.json  multipart upload record
 MP/uploads/<upload_id>/part.<NNNNN>.json  one part (its chunk list)
 MP/tmp/                             work files: <kind>.<pid>.<random>
+MP/small.db                         the shelf: small current manifests, one row each
+                                    (shelf.py) - a name is in its file or its row
 ```
 """
 
@@ -26,6 +28,8 @@ MANIFESTS = "manifests"
 BUCKETS = "buckets"
 UPLOADS = "uploads"
 TMP = "tmp"
+SHELF = "small.db"
+SHELF_WAL = f"/{SHELF}-wal"  # ends a shelf's WAL path (files.fsync_dir)
 FANOUT = [f"{i:02x}" for i in range(256)]
 
 

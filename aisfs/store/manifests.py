@@ -1,18 +1,26 @@
-"""Manifest files as found on a mountpath: the walk over one mountpath's manifests (fsck's
-scan, resilver's purge of stale ones, the drain of a detaching mountpath) and the lookup of
-a good copy of an inline object."""
+"""Current manifests as found on a mountpath, in either of their homes - a file of their
+own, or a row of the mountpath's shelf (shelf.py: small ones): the walk over one
+mountpath's manifests (fsck's scan, resilver's purge of stale ones, the drain of a
+detaching mountpath), the copies of one name (reconcile), a copy written or removed
+durably (resilver, version repair) and the lookup of a good copy of an inline object.
+
+A name has one home at a time; a change from one to the other makes the new copy durable
+before it removes the old one, so a crash between leaves both, and the newest generation
+wins wherever copies are compared."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterator
 
 from . import layout
 from .chunks import StoreCorruption
-from .files import read_file
+from .files import fsync_dir, read_file, replace_durably
 from .manifest import decode_manifest, inline_ok
 from .mountpaths import MountpathSet
+from .shelf import shelf_of
 from .types import ObjectInfo
 
 log = logging.getLogger(__name__)
@@ -21,7 +29,8 @@ log = logging.getLogger(__name__)
 def walk_manifests(
     root: str, *, logged: bool = False, should_stop: Callable[[], None] | None = None
 ) -> Iterator[tuple[str, ObjectInfo]]:
-    """``(path, manifest)`` of every manifest under the mountpath ``root`` that parses.
+    """``(path, manifest)`` of every current manifest under the mountpath ``root`` that
+    parses: the files, then the shelf's rows (``path`` ""; ``remove_row``).
 
     ``logged`` (fsck): an unreadable or bad manifest is logged, and one stored under
     another object's name (stray) is logged and skipped. Without it (resilver) bad ones
@@ -56,12 +65,99 @@ def walk_manifests(
                 log.warning("stray manifest %s/%s ignored", base, name)
                 continue
             yield path, info
+    if should_stop is not None:
+        should_stop()
+    rows = shelf_of(root).walk()
+    while True:
+        try:
+            name, data = next(rows)
+        except StopIteration:
+            return
+        except OSError as e:  # a shelf that cannot be read: its rows missed, as a file's
+            log.warning("cannot read %s/%s: %s", root, layout.SHELF, e)
+            return
+        try:
+            info = decode_manifest(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            if logged:
+                log.warning("bad manifest %s row %s: %s", layout.SHELF, name, e)
+            continue
+        if logged and layout.manifest_name(info.bucket, info.key) != name:
+            log.warning("stray manifest %s row %s ignored", layout.SHELF, name)
+            continue
+        yield "", info
 
 
-def read_manifest(path: str) -> ObjectInfo:
-    """The manifest file at ``path``; OSError if unreadable, ValueError (or KeyError,
-    TypeError, AttributeError) if it does not parse."""
-    return decode_manifest(read_file(path))
+def current_copies(root: str, bucket: str, key: str) -> Iterator[bytes]:
+    """The bytes of ``bucket/key``'s current manifest on the mountpath ``root``: its row,
+    then its file (both after a move between them cut short), each read when the one
+    before has been taken. OSError if the file is there and cannot be read."""
+    row = shelf_of(root).get(layout.manifest_name(bucket, key))
+    if row is not None:
+        yield row
+    try:
+        yield read_file(layout.manifest_path(root, bucket, key))
+    except FileNotFoundError:
+        pass
+
+
+def put_current(
+    root: str, bucket: str, key: str, data: bytes, fsync: bool, shelf_max: int
+) -> None:
+    """``data`` as ``bucket/key``'s current manifest on ``root``, durably, in its home (a
+    row when it is small: ``shelf_max``); a copy in the other home goes after."""
+    name = layout.manifest_name(bucket, key)
+    path = layout.manifest_path(root, bucket, key)
+    shelf = shelf_of(root)
+    if len(data) <= shelf_max:
+        shelf.put(name, data)
+        if fsync:
+            shelf.sync()
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return
+        if fsync:
+            fsync_dir(os.path.dirname(path))
+    else:
+        replace_durably(layout.tmp_path(root, "manifest"), path, data, fsync)
+        if shelf.delete(name) and fsync:
+            shelf.sync()
+
+
+def remove_current(root: str, bucket: str, key: str, fsync: bool) -> bool:
+    """``bucket/key``'s current manifest gone from ``root`` (file and row), durably; False
+    if there was none."""
+    path = layout.manifest_path(root, bucket, key)
+    shelf = shelf_of(root)
+    gone = shelf.delete(layout.manifest_name(bucket, key))
+    if gone and fsync:
+        shelf.sync()
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return gone
+    if fsync:
+        fsync_dir(os.path.dirname(path))
+    return True
+
+
+def remove_row(root: str, info: ObjectInfo, fsync: bool) -> bool:
+    """The shelf row of ``info``'s name on ``root`` gone, durably - if it still holds
+    ``info``'s generation (a walk read it; a newer one may have replaced it since)."""
+    shelf = shelf_of(root)
+    name = layout.manifest_name(info.bucket, info.key)
+    data = shelf.get(name)
+    if data is None:
+        return False
+    try:
+        if decode_manifest(data).generation != info.generation:
+            return False
+    except (KeyError, TypeError, ValueError, AttributeError):
+        pass
+    if shelf.delete(name) and fsync:
+        shelf.sync()
+    return True
 
 
 def inline_copy(
@@ -70,15 +166,16 @@ def inline_copy(
     """A manifest copy of this inline object (same generation) whose bytes verify: its
     wanted mountpaths first (the HRW order of its name), where the copies are."""
     for mp in mps.order(layout.manifest_name(bucket, key)):
-        path = layout.manifest_path(mp.root, bucket, key)
-        try:
-            cand = decode_manifest(read_file(path))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            continue
-        if (cand.bucket, cand.key, cand.generation) == (bucket, key, generation) and (
-            cand.inline is not None and inline_ok(cand)
-        ):
-            return cand
+        with contextlib.suppress(OSError):
+            for data in current_copies(mp.root, bucket, key):
+                try:
+                    cand = decode_manifest(data)
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    continue
+                if (cand.bucket, cand.key, cand.generation) == (bucket, key, generation) and (
+                    cand.inline is not None and inline_ok(cand)
+                ):
+                    return cand
     return None
 
 

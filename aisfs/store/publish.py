@@ -25,6 +25,7 @@ from .manifest import index_text, manifest_bytes
 from .mountpath import Mountpath
 from .mountpaths import MountpathSet
 from .reaper import Reaper
+from .shelf import shelf_of
 from .space import insufficient_storage, is_full_error
 from .threads import run_sync
 from .types import ObjectInfo
@@ -79,7 +80,8 @@ class Publisher:
     def stage_manifest(
         self, info: ObjectInfo, copies: int, lazy: bool = False
     ) -> list[Staged]:
-        """Write ``info``'s manifest to temp files (fsynced) on its first mountpaths.
+        """Write ``info``'s manifest to temp files (fsynced) on its first mountpaths; a
+        small one (``SHELF_MAX``) is kept in memory for its rows (shelf.py).
 
         Needs no lock: nothing is visible until ``install_manifest`` renames them.
 
@@ -105,6 +107,11 @@ class Publisher:
                     full += 1
                     continue
                 path = f"{mp.root}/{final}"
+                if len(data) <= self.config.shelf_max and info.version_id is None:
+                    # a row of the shelf, written under the lock (a versioned bucket's
+                    # currents stay files: keeping one as a version is a hard link)
+                    staged.append(Staged(mp, "", path, text, row=data))
+                    continue
                 try:
                     fd = unnamed(mp.root, data) if lazy and not os.path.exists(path) else -1
                     tmp = ""
@@ -163,13 +170,18 @@ class Publisher:
     def install_manifest(
         self, info: ObjectInfo, staged: list[Staged], dirs: set[str]
     ) -> None:
-        """Rename staged manifests into place (caller holds ``index.wlock``); the directories
-        to fsync go to ``dirs``. Copies of the name on other mountpaths are removed."""
-        written: list[Mountpath] = []
+        """Rename staged manifests into place, or write their rows (caller holds
+        ``index.wlock``); the directories (and shelves' WALs) to fsync go to ``dirs``.
+        Copies of the name elsewhere - its other home on the same mountpath, other
+        mountpaths - are removed once the new manifest is durable."""
+        name = layout.manifest_name(info.bucket, info.key)
+        written: list[Staged] = []
         try:
             for st in staged:
                 try:
-                    if st.fd >= 0:
+                    if st.row is not None:
+                        shelf_of(st.mp.root).put(name, st.row)
+                    elif st.fd >= 0:
                         self._link_unnamed(st)
                     else:
                         os.replace(st.tmp, st.final)
@@ -182,22 +194,66 @@ class Publisher:
                     log.warning("manifest not written to failed %s: %s", st.mp.root, e)
                     continue
                 st.tmp = ""
-                written.append(st.mp)
-                dirs.add(os.path.dirname(st.final))
+                written.append(st)
+                dirs.add(shelf_of(st.mp.root).wal if st.row is not None
+                         else os.path.dirname(st.final))
         finally:
             discard(staged, keep_linked=True)
         if not written:
             raise OSError("no mountpath took the manifest")
+        for st in written:
+            self._leave_other_home(st, name, staged, dirs)
+        homes = {st.mp for st in written}
         for mp in self.mps.live():
-            if mp not in written:
-                path = layout.manifest_path(mp.root, info.bucket, info.key)
-                if not os.path.lexists(path):
-                    continue
-                # an older copy elsewhere (placed before the mountpaths changed) goes only
-                # once the new manifest is durable: a linked one is fsynced first (rare)
-                self.sync_linked(staged)
+            if mp in homes:
+                continue
+            path = layout.manifest_path(mp.root, info.bucket, info.key)
+            shelf = shelf_of(mp.root)
+            if not os.path.lexists(path) and shelf.get(name) is None:
+                continue
+            # an older copy elsewhere (placed before the mountpaths changed) goes only
+            # once the new manifest is durable (rare)
+            self._make_durable(staged)
+            with contextlib.suppress(OSError):
+                if shelf.delete(name) and self.config.fsync:
+                    shelf.sync()
+            with contextlib.suppress(OSError):
+                unlink_durably(path, self.config.fsync)
+
+    def _leave_other_home(
+        self, st: Staged, name: str, staged: list[Staged], dirs: set[str]
+    ) -> None:
+        """The name's copy in its other home on ``st``'s mountpath (a file where a row was
+        written, a row where a file was) removed - after the new one is durable: a crash
+        between leaves both, and the newer generation wins (manifests.py)."""
+        shelf = shelf_of(st.mp.root)
+        if st.row is not None:
+            if not os.path.lexists(st.final):
+                return
+            self._make_durable(staged)
+            gone = layout.tmp_path(st.mp.root, "deleted")
+            with contextlib.suppress(OSError):
+                os.rename(st.final, gone)
+                self.reaper.reap(gone)
+                dirs.add(os.path.dirname(st.final))
+        elif shelf.get(name) is not None:
+            self._make_durable(staged)
+            with contextlib.suppress(OSError):
+                if shelf.delete(name):
+                    dirs.add(shelf.wal)
+
+    def _make_durable(self, staged: list[Staged]) -> None:
+        """The installed manifests of ``staged`` durable now (a copy elsewhere is about to
+        go): linked files fsynced, renamed ones' directories, rows' WALs."""
+        self.sync_linked(staged)
+        if not self.config.fsync:
+            return
+        for st in staged:
+            if st.row is not None:
+                shelf_of(st.mp.root).sync()
+            else:
                 with contextlib.suppress(OSError):
-                    unlink_durably(path, self.config.fsync)
+                    fsync_dir(os.path.dirname(st.final))
 
     def _link_unnamed(self, st: Staged) -> None:
         """Give an unnamed manifest its name; if one appeared meanwhile (a PUT of the same
@@ -220,13 +276,26 @@ class Publisher:
             fsync_together(dirs=sorted(dirs))
 
     def remove_manifest(self, bucket: str, key: str, dirs: set[str] | None = None) -> None:
-        """Remove the object's manifests; with ``dirs`` their directories are left there
-        for the caller to fsync (once for a whole batch), else each is fsynced here.
+        """Remove the object's manifests (files and rows); with ``dirs`` their directories
+        (and shelves' WALs) are left there for the caller to fsync (once for a whole
+        batch), else each is fsynced here.
 
         A manifest is renamed into its mountpath's temp directory, not unlinked: once the
         manifest directory is fsynced the name is durably gone, and the reaper unlinks the
         file off the request path (reaper.py)."""
+        name = layout.manifest_name(bucket, key)
         for mp in self.mps.live():
+            shelf = shelf_of(mp.root)
+            try:
+                if shelf.delete(name):
+                    if dirs is not None:
+                        dirs.add(shelf.wal)
+                    elif self.config.fsync:
+                        shelf.sync()
+            except OSError:
+                if self.mps.check(mp):
+                    raise
+                continue
             path = layout.manifest_path(mp.root, bucket, key)
             gone = layout.tmp_path(mp.root, "deleted")
             try:
@@ -425,7 +494,8 @@ def _groups(items: list[ObjectInfo], size: int) -> Iterable[list[ObjectInfo]]:
 
 @dataclass(slots=True)
 class Staged:
-    """A manifest in a temp file, waiting to be renamed to ``final``."""
+    """A manifest in a temp file, waiting to be renamed to ``final`` - or, small, in
+    memory (``row``), waiting to be written to its mountpath's shelf."""
 
     mp: Mountpath
     tmp: str  # "" once renamed or removed (or when the manifest is unnamed: fd)
@@ -433,6 +503,7 @@ class Staged:
     text: str  # the manifest's JSON (the index row keeps the same text; no inline bytes)
     fd: int = -1  # an unnamed (O_TMPFILE) manifest, not yet fsynced
     linked: bool = False  # fd now has the final name (fsync it before acknowledging)
+    row: bytes | None = None  # a small manifest: its bytes, for its mountpath's shelf
 
 
 @dataclass(slots=True)

@@ -25,8 +25,8 @@ from . import layout
 from .core import StoreCore
 from .files import read_json
 from .index import INSERT_OBJECT, object_row
-from .manifest import dumps, index_text, inline_ok
-from .manifests import read_manifest
+from .manifest import decode_manifest, dumps, index_text, inline_ok
+from .manifests import current_copies
 from .types import ObjectInfo
 from .version_repair import reconcile_key
 
@@ -70,21 +70,25 @@ def reconcile(core: StoreCore, crashed: bool = True) -> ReconcileReport:
 def _newest(core: StoreCore, bucket: str, key: str, report: ReconcileReport) -> ObjectInfo | None:
     best: ObjectInfo | None = None
     for mp in core.mps.live():
-        path = layout.manifest_path(mp.root, bucket, key)
-        if not os.path.lexists(path):
-            continue
-        report.manifests_read += 1
         try:
-            info = read_manifest(path)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-            log.warning("reconcile: bad manifest %s: %s", path, e)
+            copies = list(current_copies(mp.root, bucket, key))
+        except OSError as e:
+            log.warning("reconcile: manifest of %s/%s on %s: %s", bucket, key, mp.root, e)
             continue
-        if (info.bucket, info.key) != (bucket, key):
-            continue
-        if best is None or (info.generation, inline_ok(info)) > (
-            best.generation, inline_ok(best)
-        ):
-            best = info
+        for data in copies:
+            report.manifests_read += 1
+            try:
+                info = decode_manifest(data)
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                log.warning("reconcile: bad manifest of %s/%s on %s: %s", bucket, key,
+                            mp.root, e)
+                continue
+            if (info.bucket, info.key) != (bucket, key):
+                continue
+            if best is None or (info.generation, inline_ok(info)) > (
+                best.generation, inline_ok(best)
+            ):
+                best = info
     return best
 
 

@@ -46,8 +46,9 @@ from .core import StoreCore
 from .files import fsync_dir, read_file, replace_durably
 from .jobs import Progress
 from .manifest import manifest_bytes
-from .manifests import inline_copy, walk_manifests
+from .manifests import inline_copy, put_current, remove_current, remove_row, walk_manifests
 from .mountpath import Mountpath
+from .shelf import shelf_of
 from .version_repair import drain_versions, fix_version
 
 log = logging.getLogger(__name__)
@@ -201,17 +202,27 @@ def fix_manifest(core: StoreCore, bucket: str, key: str, copies: int, text: str,
     """Copies of the object's manifest on exactly its wanted mountpaths, as in the index
     (``text``); an inline object's bytes (``inline``, verified) follow its JSON. An inline
     object whose bytes are not given is left alone."""
-    if inline is None and "inline_xxh3" in json.loads(text):
+    doc = json.loads(text)
+    if inline is None and "inline_xxh3" in doc:
         return
     name = layout.manifest_name(bucket, key)
     data = manifest_bytes(text, inline)
+    info_vid = doc.get("version_id")  # a versioned bucket's current stays a file
     want = wanted(core, name, copies)
     live = core.mps.live()
 
     def right() -> bool:
+        small = len(data) <= core.config.shelf_max and info_vid is None
         for mp in live:
+            try:
+                row = shelf_of(mp.root).get(name)
+            except OSError:
+                return False
             have = _file_bytes(layout.manifest_path(mp.root, bucket, key))
-            if (mp in want) != (have is not None) or (have is not None and have != data):
+            if mp not in want:
+                if row is not None or have is not None:
+                    return False
+            elif (row, have) != ((data, None) if small else (None, data)):
                 return False
         return True
 
@@ -226,12 +237,9 @@ def fix_manifest(core: StoreCore, bucket: str, key: str, copies: int, text: str,
             return  # deleted or replaced meanwhile: its change wrote the manifests
         written = 0
         for mp in want:
-            path = layout.manifest_path(mp.root, bucket, key)
-            if _file_bytes(path) == data:
-                written += 1
-                continue
             try:
-                replace_durably(layout.tmp_path(mp.root, "manifest"), path, data, fsync)
+                put_current(mp.root, bucket, key, data, fsync,
+                            core.config.shelf_max if info_vid is None else 0)
                 written += 1
             except OSError as e:
                 log.error("resilver: manifest of %s/%s not written to %s: %s",
@@ -241,11 +249,8 @@ def fix_manifest(core: StoreCore, bucket: str, key: str, copies: int, text: str,
             return
         for mp in live:
             if mp not in want:
-                path = layout.manifest_path(mp.root, bucket, key)
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path)
-                    if fsync:
-                        fsync_dir(os.path.dirname(path))
+                with contextlib.suppress(OSError):
+                    remove_current(mp.root, bucket, key, fsync)
         prog.add(manifests_fixed=1)
 
 
@@ -336,7 +341,10 @@ def purge_stale_manifests(core: StoreCore, mp: Mountpath, prog: Progress,
             ).fetchone()
             if row is None or int(row[0]) > info.generation:
                 with contextlib.suppress(OSError):
-                    os.unlink(path)
+                    if path:
+                        os.unlink(path)
+                    elif not remove_row(mp.root, info, core.config.fsync):
+                        continue
                     prog.add(manifests_fixed=1)
 
 

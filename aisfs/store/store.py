@@ -57,6 +57,7 @@ from .publish import Publisher, RemovalGuard
 from .reader import Reader
 from .reaper import Reaper
 from .reconcile import ReconcileReport, reconcile
+from .shelf import close_shelves
 from .stats import store_stats
 from .threads import ShortSteps, run_sync
 from .types import (
@@ -266,12 +267,15 @@ class Store:
         if self._closed:
             return
         self._closed = True
+        roots = [mp.root for mp in self.mps.all]
         if self.index.read_only:
             self.index.close()
+            close_shelves(roots)
             return
         self.admin.close()  # resilver/scrub threads stop before the index closes
         self.reaper.close()
         self.index.close()
+        close_shelves(roots)
         unlink_durably(str(self.config.index_dir / DIRTY_MARKER), self.config.fsync)
         os.close(self._lock_fd)
 

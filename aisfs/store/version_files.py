@@ -5,7 +5,9 @@ delete markers (``MP/manifests/<n[:2]>/<n>~<version_id>.json``, beside the curre
 Blocking code, for worker threads, called under the index writer lock by ``versions.py``:
 
 * ``keep_current``: the current manifest kept under its version name - a hard link, no
-  byte written, on every mountpath that holds it (an overwrite in a versioned bucket);
+  byte written, on every mountpath that holds it (an overwrite in a versioned bucket); a
+  current in a shelf row (shelf.py: a null version from before versioning was enabled) is
+  written to its version file, durable before the row can be replaced;
 * ``write_version``: a version file written whole (temp, fsync, rename): a delete marker,
   or a lock change of a non-current version;
 * ``remove_version``: renamed away (the reaper unlinks it), as a deleted current;
@@ -24,10 +26,11 @@ from collections.abc import Iterator
 
 from . import layout
 from .config import StoreConfig
-from .files import read_file, write_tmp
+from .files import read_file, replace_durably, write_tmp
 from .manifest import decode_manifest, encode_manifest, inline_ok
 from .mountpaths import MountpathSet
 from .reaper import Reaper
+from .shelf import shelf_of
 from .types import ObjectInfo
 
 log = logging.getLogger(__name__)
@@ -36,16 +39,23 @@ _BAD = (OSError, ValueError, KeyError, TypeError, AttributeError)
 
 
 def keep_current(
-    mps: MountpathSet, bucket: str, key: str, version_id: str, dirs: set[str]
+    mps: MountpathSet, bucket: str, key: str, version_id: str, dirs: set[str],
+    fsync: bool = True,
 ) -> int:
     """Link each mountpath's current manifest of ``bucket/key`` to its version name
     (``version_id``: the id the current manifest holds); how many were linked. A version
     file of that name left by a change cut short is replaced."""
     n = 0
+    name = layout.manifest_name(bucket, key)
     for mp in mps.live():
         cur = layout.manifest_path(mp.root, bucket, key)
         ver = layout.version_path(mp.root, bucket, key, version_id)
         try:
+            row = shelf_of(mp.root).get(name)
+            if row is not None:
+                replace_durably(layout.tmp_path(mp.root, "manifest"), ver, row, fsync)
+                n += 1
+                continue
             try:
                 os.link(cur, ver)
             except FileExistsError:
@@ -108,9 +118,26 @@ def remove_version(
 def remove_current(
     mps: MountpathSet, reaper: Reaper, bucket: str, key: str, dirs: set[str]
 ) -> None:
-    """Rename every copy of the current manifest away (the reaper unlinks it)."""
+    """Rename every copy of the current manifest away (the reaper unlinks it); its rows
+    go (their WALs to ``dirs``)."""
+    name = layout.manifest_name(bucket, key)
     for mp in mps.live():
+        shelf = shelf_of(mp.root)
+        try:
+            if shelf.delete(name):
+                dirs.add(shelf.wal)
+        except OSError:
+            if mps.check(mp):
+                raise
+            continue
         _rename_away(mps, mp.root, layout.manifest_path(mp.root, bucket, key), reaper, dirs)
+
+
+def drop_row(root: str, name: str, fsync: bool) -> None:
+    """The shelf row ``name`` on ``root`` gone, durably (before a file takes its place)."""
+    shelf = shelf_of(root)
+    if shelf.delete(name) and fsync:
+        shelf.sync()
 
 
 def _rename_away(
@@ -131,14 +158,19 @@ def _rename_away(
 
 
 def promote(
-    mps: MountpathSet, reaper: Reaper, bucket: str, key: str, version_id: str, dirs: set[str]
+    mps: MountpathSet, reaper: Reaper, bucket: str, key: str, version_id: str, dirs: set[str],
+    fsync: bool = True,
 ) -> None:
     """Make the version file ``version_id`` the current manifest: renamed over the current
-    name where it is, and the current name removed where it is not."""
+    name where it is, and the current name removed where it is not. A current in a shelf
+    row goes first, durably: a newer generation left in the row would win over the
+    promoted file after a crash."""
+    name = layout.manifest_name(bucket, key)
     for mp in mps.live():
         ver = layout.version_path(mp.root, bucket, key, version_id)
         cur = layout.manifest_path(mp.root, bucket, key)
         try:
+            drop_row(mp.root, name, fsync)
             os.replace(ver, cur)
             dirs.add(os.path.dirname(cur))
         except FileNotFoundError:

@@ -65,8 +65,11 @@ def apply_files(core: StoreCore, bucket: str, key: str, drop: list[str],
                 promote: str | None, drop_current: bool) -> None:
     """The file changes ``settle`` asks for, made durable."""
     dirs: set[str] = set()
+    name = layout.manifest_name(bucket, key)
     for mp in core.mps.live():
         cur = layout.manifest_path(mp.root, bucket, key)
+        if drop_current or promote is not None:  # a row goes first (vf.promote says why)
+            vf.drop_row(mp.root, name, core.config.fsync)
         if drop_current and promote is None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(cur)

@@ -114,7 +114,8 @@ class Keep:
             vf.remove_version(mps, self.versions.publisher.reaper, self.bucket, self.key,
                               "null", dirs)
         if self.kept is not None:
-            vf.keep_current(mps, self.bucket, self.key, self.kept.version_id or "null", dirs)
+            vf.keep_current(mps, self.bucket, self.key, self.kept.version_id or "null", dirs,
+                            self.versions.publisher.config.fsync)
 
     def in_tx(self) -> Counter[str]:
         w = self.versions.index.w
@@ -286,7 +287,8 @@ class Versions:
             after = self._newest(bucket, key) if removed_row is None else self._next(
                 bucket, key, removed_row.seq)
             if after is not None and not after.is_marker:
-                vf.promote(mps, reaper, bucket, key, after.version_id, dirs)
+                vf.promote(mps, reaper, bucket, key, after.version_id, dirs,
+                           self.publisher.config.fsync)
             elif removed_row is None:
                 vf.remove_current(mps, reaper, bucket, key, dirs)
         crash_point("installed")

@@ -12,7 +12,6 @@ the node serves on, and stops cleanly."""
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import socket
 import struct
@@ -24,6 +23,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from support.manifest_copies import every_copy
 from support.node import NodeProcess, new_node, start_node
 from tests.s3api.test_sse import SIGV4, SSEC, bucket, client_for
 from tests.s3api.test_zero_copy_get import flip_in_place
@@ -127,14 +127,11 @@ def raw_get(node: NodeProcess, path: str) -> tuple[int, bytes, bool]:
 def chunk_paths(node: NodeProcess, key: str) -> list[Path]:
     """The chunk files of ``key``, in object order (from its manifest)."""
     for mp in node.mountpaths:
-        for path in mp.rglob("*.json"):
-            if "manifests" not in path.parts:
-                continue
-            doc = json.loads(path.read_bytes())
-            if doc.get("key") == key:
+        for c in every_copy(mp):
+            if c.key == key:
                 return [next(p for m in node.mountpaths
                              for p in m.rglob(cid) if p.is_file())
-                        for cid, _ in doc["chunks"]]
+                        for cid, _ in c.doc()["chunks"]]
     raise AssertionError(f"no manifest of {key}")
 
 

@@ -17,14 +17,16 @@ import trio
 
 from aisfs.errors import S3Error
 from aisfs.store import ObjectMeta, Store, StoreConfig, open_store
+from tests.support.manifest_copies import ManifestCopy, every_copy
 
 from .conftest import CHUNK, body_of, chunk_files, make_config, rand, read_all
 
 
-def manifest_files(config: StoreConfig) -> list[Path]:
-    out: list[Path] = []
+def manifest_files(config: StoreConfig) -> list[ManifestCopy]:
+    """Every current manifest copy: files and shelf rows."""
+    out: list[ManifestCopy] = []
     for mp in config.mountpaths:
-        out += [p for p in (mp / "manifests").glob("*/*.json")]
+        out += every_copy(mp)
     return out
 
 
@@ -74,7 +76,7 @@ async def test_many_concurrent_small_puts_same_and_distinct_keys(tmp_path: Path)
         report = await store.fsck(rebuild=False)
         assert report.clean, report
         before = await _index_objects(store)
-        # one manifest file per copy, no temp file left behind
+        # one manifest per copy, no temp file left behind
         assert len(manifest_files(config)) == 2 * len(before)
         assert tmp_files(config) == []
     # the disks alone give back the same objects (same etag, same generation)

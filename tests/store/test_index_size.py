@@ -12,7 +12,7 @@ import trio
 
 from aisfs.store import ObjectMeta, open_store
 from aisfs.store.index import READER_CACHE_KIB
-from aisfs.store.layout import manifest_path
+from tests.support.manifest_copies import copies, every_copy
 
 from .conftest import body_of, make_config, read_all
 
@@ -29,10 +29,15 @@ async def test_index_under_1_kib_per_4_kib_object(tmp_path: Path) -> None:
     db = config.index_dir / "index.db"
     per_object = db.stat().st_size / n
     assert per_object < 1024, per_object
-    files = [p for mp in config.mountpaths for p in (mp / "manifests").rglob("*.json")]
-    assert len(files) == n
+    found = [c for mp in config.mountpaths for c in every_copy(mp)]
+    assert len(found) == n and all(c.in_shelf for c in found)
     # the manifest: JSON then the raw bytes (~4.5 KB, not 5.9 as base64)
-    assert all(4096 < f.stat().st_size < 4096 + 600 for f in files)
+    assert all(4096 < len(c.read_bytes()) < 4096 + 600 for c in found)
+    # all in: the blocks of every file - index, shelves, anything else (the directories
+    # made with a mountpath are a fixed cost, not counted)
+    used = sum(p.lstat().st_blocks * 512 for top in [config.index_dir, *config.mountpaths]
+               for p in top.rglob("*") if p.is_file())
+    assert used / n < 6000, used / n
 
 
 async def test_older_index_slimmed_and_older_manifests_read(tmp_path: Path) -> None:
@@ -49,10 +54,8 @@ async def test_older_index_slimmed_and_older_manifests_read(tmp_path: Path) -> N
             old = json.dumps(d)
             store.index.w.execute("UPDATE objects SET manifest = ?", (old,))
             store.index.w.execute("DELETE FROM meta WHERE name = 'index_version'")
-        for mp in config.mountpaths:
-            p = Path(manifest_path(str(mp), "b", "k"))
-            if p.exists():
-                p.write_text(old)
+        for c in copies(config.mountpaths, "b", "k"):
+            c.write_bytes(old.encode())
     async with open_store(config) as store:
         (text,) = store.index.row("SELECT manifest FROM objects")
         assert "inline" not in json.loads(text) and json.loads(text)["inline_xxh3"]

@@ -23,6 +23,7 @@ from aisfs.store.inline_cache import cache_for
 from aisfs.store.layout import manifest_path
 from aisfs.store.manifest import decode_manifest
 from aisfs.store.types import WriteResult
+from tests.support.manifest_copies import ManifestCopy, copies
 
 from .conftest import CHUNK, body_of, chunk_files, make_config, rand, read_all
 
@@ -42,11 +43,8 @@ async def store(config: StoreConfig) -> AsyncIterator[Store]:
         assert report.clean, report
 
 
-def manifests(store: Store, bucket: str, key: str) -> list[Path]:
-    return [
-        p for p in (Path(manifest_path(mp.root, bucket, key)) for mp in store.mps.all)
-        if p.exists()
-    ]
+def manifests(store: Store, bucket: str, key: str) -> list[ManifestCopy]:
+    return copies([mp.root for mp in store.mps.all], bucket, key)
 
 
 def chunk_rows(store: Store) -> int:
@@ -225,7 +223,7 @@ async def test_resilver_restores_inline_copies(store: Store) -> None:
     assert await trio.to_thread.run_sync(store.admin.wait_idle, 60)
     live = [mp for mp in store.mps.all if mp is not victim]
     for k, v in objs.items():
-        held = [mp for mp in live if os.path.exists(manifest_path(mp.root, "b", k))]
+        held = copies([mp.root for mp in live], "b", k)
         assert len(held) == 2, k
         assert await read_all(store, await store.head_object("b", k)) == v
     await trio.to_thread.run_sync(store.admin.enable, victim.root)
@@ -354,7 +352,7 @@ async def test_new_manifest_unnamed_then_linked_and_race_replaces(
     it, fsync then rename, as a PUT over an existing object does."""
     from aisfs.store import publish
 
-    config = make_config(tmp_path, inline_max=INLINE, fsync=True)
+    config = make_config(tmp_path, inline_max=INLINE, fsync=True, shelf_max=0)  # files
     async with open_store(config) as store:
         await store.create_bucket("b", {"mirror.copies": 2})
         await store.put_object("b", "new", body_of(b"fresh"), ObjectMeta())
@@ -389,7 +387,7 @@ async def test_older_copy_elsewhere_removed_only_after_the_new_is_durable(
     fsyncs it before removing that copy."""
     from aisfs.store import publish
 
-    config = make_config(tmp_path, n=2, inline_max=INLINE, fsync=True)
+    config = make_config(tmp_path, n=2, inline_max=INLINE, fsync=True, shelf_max=0)
     async with open_store(config) as store:
         await store.create_bucket("b")
         await store.put_object("b", "k", body_of(b"old"), ObjectMeta())

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from aisfs.store.layout import manifest_path
 from support.clients import s3_client
+from support.manifest_copies import copies
 from support.node import NodeProcess, new_node
 
 STORE = "[store]\ninline_max = 16384\n"
@@ -61,10 +61,9 @@ def test_latest_version_from_memory_damage_found_after_restart(
         assert s3.get_object(Bucket="small", Key="k")["Body"].read() == v2
         assert s3.head_object(Bucket="small", Key="k")["ContentLength"] == len(v2)
 
-    copies = [Path(manifest_path(str(mp), "small", "k")) for mp in node.mountpaths]
-    copies = [p for p in copies if p.exists()]
-    assert copies
-    for p in copies:
+    found = copies(node.mountpaths, "small", "k")
+    assert found
+    for p in found:
         raw = bytearray(p.read_bytes())
         raw[-1] ^= 0xFF  # the last byte of the object, after the JSON
         p.write_bytes(bytes(raw))

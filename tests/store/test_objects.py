@@ -304,7 +304,7 @@ async def test_delete_renames_the_manifest_away_and_the_reaper_unlinks_it(
     and the file itself is unlinked off the request path; gc() takes any leftover."""
     from aisfs.store.layout import manifest_path
 
-    config = make_config(tmp_path, inline_max=1024, fsync=True)
+    config = make_config(tmp_path, inline_max=1024, fsync=True, shelf_max=0)  # files
     async with open_store(config) as store:
         await store.create_bucket("b")
         await store.put_object("b", "k", body_of(b"x"), ObjectMeta())

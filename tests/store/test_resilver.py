@@ -13,6 +13,7 @@ from aisfs.store import ObjectMeta, StoreCorruption, open_store
 from aisfs.store.admin import MountpathError
 from aisfs.store.layout import chunk_path
 from aisfs.store.placement import hrw_order
+from tests.support.manifest_copies import every_copy
 
 from .conftest import CHUNK, body_of, make_config, rand, read_all
 
@@ -157,7 +158,7 @@ async def test_raising_mirror_copies_copies_existing_objects(store) -> None:
     files = [p for mp in store.mps.all for p in Path(mp.root, "chunks").glob("*/*")]
     assert len(files) == 2 * len(ids)
     # manifests too
-    mans = [p for mp in store.mps.all for p in Path(mp.root, "manifests").glob("*/*.json")]
+    mans = [c for mp in store.mps.all for c in every_copy(mp.root)]
     assert len(mans) == 2 * len(objs)
     # and back down to one
     await store.update_bucket_props("full", {"mirror.copies": 1})
