@@ -81,7 +81,7 @@ class Publisher:
         self, info: ObjectInfo, copies: int, lazy: bool = False
     ) -> list[Staged]:
         """Write ``info``'s manifest to temp files (fsynced) on its first mountpaths; a
-        small one (``SHELF_MAX``) is kept in memory for its rows (shelf.py).
+        small one (``config.shelf_max``) is kept in memory for its rows (shelf.py).
 
         Needs no lock: nothing is visible until ``install_manifest`` renames them.
 
@@ -180,7 +180,7 @@ class Publisher:
             for st in staged:
                 try:
                     if st.row is not None:
-                        shelf_of(st.mp.root).put(name, st.row)
+                        self._put_row(st, info, name, staged)
                     elif st.fd >= 0:
                         self._link_unnamed(st)
                     else:
@@ -219,6 +219,29 @@ class Publisher:
                     shelf.sync()
             with contextlib.suppress(OSError):
                 unlink_durably(path, self.config.fsync)
+
+    def _put_row(self, st: Staged, info: ObjectInfo, name: str, staged: list[Staged]) -> None:
+        """Write ``st``'s row; where its mountpath's disk is full, on the next mountpath
+        of the name's order with room that holds no other copy (as a full disk is passed
+        over when a manifest file is staged). InsufficientStorage when none is left."""
+        order = [st.mp, *(mp for mp in self.mps.order(name)
+                          if mp is not st.mp and all(mp is not o.mp for o in staged))]
+        error = insufficient_storage(info.key)
+        for mp in order:
+            if mp is not st.mp and self.chunks.full.is_full(mp):
+                continue
+            try:
+                shelf_of(mp.root).put(name, st.row or b"")
+            except OSError as e:
+                if not is_full_error(e):
+                    raise
+                self.chunks.full.mark(mp, e)
+                continue
+            if mp is not st.mp:
+                st.mp = mp
+                st.final = layout.manifest_path(mp.root, info.bucket, info.key)
+            return
+        raise error
 
     def _leave_other_home(
         self, st: Staged, name: str, staged: list[Staged], dirs: set[str]
