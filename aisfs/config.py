@@ -291,20 +291,25 @@ class NodeConfig(Section):
         if self.net.header_timeout <= 0:
             raise ConfigError("net.header_timeout: must be positive")
         _check_workers(self.net)
-        if self.store.chunk_size < 4096:
-            raise ConfigError("store.chunk_size: must be at least 4096")
-        if self.store.default_copies < 1:
-            raise ConfigError("store.default_copies: must be at least 1")
-        if self.store.inline_max < 0 or self.store.shelf_max < 0:
-            raise ConfigError("store.inline_max, store.shelf_max: must not be negative")
-        if self.store.scrub_interval < 0:
-            raise ConfigError("store.scrub_interval: must not be negative (0: off)")
+        _check_store(self.store)
         _check_backend_s3(self.backend.s3)
         _check_space(self.space, self.lru)
         _check_lifecycle(self.lifecycle)
         if self.log.level.lower() not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"log.level: unknown level {self.log.level!r}")
         return self
+
+
+def _check_store(store: StoreSettings) -> None:
+    if store.chunk_size < 4096:
+        raise ConfigError("store.chunk_size: must be at least 4096")
+    if store.default_copies < 1:
+        raise ConfigError("store.default_copies: must be at least 1")
+    for name in ("inline_max", "shelf_max"):  # shelf_max's upper bound: StoreConfig
+        if getattr(store, name) < 0:
+            raise ConfigError(f"store.{name}: must not be negative")
+    if store.scrub_interval < 0:
+        raise ConfigError("store.scrub_interval: must not be negative (0: off)")
 
 
 def _check_users(auth: AuthConfig) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 
 from . import layout
 from .chunks import StoreCorruption
-from .files import fsync_dir, read_file, replace_durably
+from .files import read_file, replace_durably, unlink_durably
 from .manifest import decode_manifest, inline_ok
 from .mountpaths import MountpathSet
 from .shelf import shelf_of
@@ -113,33 +113,17 @@ def put_current(
         shelf.put(name, data)
         if fsync:
             shelf.sync()
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            return
-        if fsync:
-            fsync_dir(os.path.dirname(path))
+        unlink_durably(path, fsync)
     else:
         replace_durably(layout.tmp_path(root, "manifest"), path, data, fsync)
-        if shelf.delete(name) and fsync:
-            shelf.sync()
+        shelf.drop(name, fsync)
 
 
 def remove_current(root: str, bucket: str, key: str, fsync: bool) -> bool:
     """``bucket/key``'s current manifest gone from ``root`` (file and row), durably; False
     if there was none."""
-    path = layout.manifest_path(root, bucket, key)
-    shelf = shelf_of(root)
-    gone = shelf.delete(layout.manifest_name(bucket, key))
-    if gone and fsync:
-        shelf.sync()
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        return gone
-    if fsync:
-        fsync_dir(os.path.dirname(path))
-    return True
+    gone = shelf_of(root).drop(layout.manifest_name(bucket, key), fsync)
+    return unlink_durably(layout.manifest_path(root, bucket, key), fsync) or gone
 
 
 def remove_row(root: str, info: ObjectInfo, fsync: bool) -> bool:
@@ -155,9 +139,7 @@ def remove_row(root: str, info: ObjectInfo, fsync: bool) -> bool:
             return False
     except (KeyError, TypeError, ValueError, AttributeError):
         pass
-    if shelf.delete(name) and fsync:
-        shelf.sync()
-    return True
+    return shelf.drop(name, fsync)
 
 
 def inline_copy(

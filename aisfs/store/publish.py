@@ -215,8 +215,7 @@ class Publisher:
             # once the new manifest is durable (rare)
             self._make_durable(staged)
             with contextlib.suppress(OSError):
-                if shelf.delete(name) and self.config.fsync:
-                    shelf.sync()
+                shelf.drop(name, self.config.fsync)
             with contextlib.suppress(OSError):
                 unlink_durably(path, self.config.fsync)
 

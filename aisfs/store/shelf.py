@@ -169,6 +169,13 @@ class Shelf:
             )
             return cur.rowcount > 0
 
+    def drop(self, name: str, fsync: bool) -> bool:
+        """``delete``, durably (``fsync``: the WAL synced when a row went)."""
+        gone = self.delete(name)
+        if gone and fsync:
+            self.sync()
+        return gone
+
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
         """SQLite's errors as the OSError a manifest file's write would raise, so callers

@@ -133,13 +133,6 @@ def remove_current(
         _rename_away(mps, mp.root, layout.manifest_path(mp.root, bucket, key), reaper, dirs)
 
 
-def drop_row(root: str, name: str, fsync: bool) -> None:
-    """The shelf row ``name`` on ``root`` gone, durably (before a file takes its place)."""
-    shelf = shelf_of(root)
-    if shelf.delete(name) and fsync:
-        shelf.sync()
-
-
 def _rename_away(
     mps: MountpathSet, root: str, path: str, reaper: Reaper, dirs: set[str]
 ) -> None:
@@ -170,7 +163,7 @@ def promote(
         ver = layout.version_path(mp.root, bucket, key, version_id)
         cur = layout.manifest_path(mp.root, bucket, key)
         try:
-            drop_row(mp.root, name, fsync)
+            shelf_of(mp.root).drop(name, fsync)  # before the file takes its place
             os.replace(ver, cur)
             dirs.add(os.path.dirname(cur))
         except FileNotFoundError:

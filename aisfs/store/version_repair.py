@@ -30,6 +30,7 @@ from .files import fsync_dir, read_file, replace_durably
 from .index import INSERT_VERSION, version_row
 from .manifest import decode_manifest, index_text, inline_ok
 from .mountpath import Mountpath
+from .shelf import shelf_of
 from .types import ObjectInfo
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def apply_files(core: StoreCore, bucket: str, key: str, drop: list[str],
     for mp in core.mps.live():
         cur = layout.manifest_path(mp.root, bucket, key)
         if drop_current or promote is not None:  # a row goes first (vf.promote says why)
-            vf.drop_row(mp.root, name, core.config.fsync)
+            shelf_of(mp.root).drop(name, core.config.fsync)
         if drop_current and promote is None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(cur)
