@@ -16,7 +16,9 @@ pipeline and the HTTP server come on top. Variants (alternating rounds, medians)
 - ``recvbig``: the same with 4 MiB socket buffers (``SO_RCVBUF``/``SO_SNDBUF``) and
   ``SO_RCVLOWAT`` 4 MiB: fewer, larger receives and sends.
 - ``recv-SKIP``: ``recv`` without the steps SKIP names (``hash``, ``write``, ``send``,
-  joined by ``+``): what each step costs.
+  joined by ``+``): what each step costs; ``fine``: each receive sent and hashed at once
+  (``fineh``: hashed only, ``finex``: sent only), the chunk written once whole;
+  ``lowat256k``, ``lowat512k``, ``lowat2m``: another ``SO_RCVLOWAT``.
 - ``tee``: ``splice`` socket -> pipe, ``tee`` pipe -> pipe, ``splice`` one to the client and
   the other into the chunk file (the page cache), hashes over the file's pages (``mmap``)
   once the chunk is whole, then ``fdatasync``.
@@ -114,7 +116,11 @@ def relay_recv(src: socket.socket, dst: socket.socket, size: int, work: Path,
     if big:
         for s, opt in ((src, socket.SO_RCVBUF), (dst, socket.SO_SNDBUF)):
             s.setsockopt(socket.SOL_SOCKET, opt, 4 * MiB)
-    src.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, (4 if big else 1) * MiB)
+    lowat = (4 if big else 1) * MiB
+    for w in ("256k", "512k", "2m"):  # "lowatN": another SO_RCVLOWAT
+        if "lowat" + w in skip:
+            lowat = int(w[:-1]) * (MiB if w.endswith("m") else 1024)
+    src.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, lowat)
     bufs = [aligned(CHUNK) for _ in range(2)]
     ids = []
     left, i = size, 0

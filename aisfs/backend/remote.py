@@ -57,6 +57,7 @@ MiB = 1024 * 1024
 # per chunk, not per MiB; the store takes a whole chunk as it comes), at most FILL_PIECE
 FILL_PIECE = 8 * MiB
 RELAY_BYTES = 16 * MiB  # how far a cold GET's fill runs ahead of its caller
+RELAY_PART = MiB  # the stretches it relays come as received (~lean.py's LOWAT)
 FILL_MEMORY = 256 * MiB  # how far all fills' store sides may lag at once, node-wide
 
 
@@ -322,14 +323,15 @@ class RemoteObjects:
         """``stream`` (a whole object's GET) filled into the store in the background
         (fill.py), its pieces relayed on the way: the caller's body. ``flight`` lands
         when the fill ends. A presigned GET's fill starts here too."""
-        send, recv = trio.open_memory_channel[bytes | BaseException](
-            max(1, RELAY_BYTES // self.fill_piece))
+        send, recv = trio.open_memory_channel[bytes | memoryview | BaseException](
+            RELAY_BYTES // RELAY_PART)
         self._nursery.start_soon(self._fill, rb, key, flight, stream, send, stale)
         return Relay(recv, stream.attrs.size, key)
 
     async def _fill(
         self, rb: Resolved, key: str, flight: Flight | None, stream: RemoteStream,
-        send: trio.MemorySendChannel[bytes | BaseException], stale: ObjectInfo | None,
+        send: trio.MemorySendChannel[bytes | memoryview | BaseException],
+        stale: ObjectInfo | None,
     ) -> None:
         """The backend's body into the store, each piece passed to the caller on the way
         (fill.py); the flight lands with the fill's error, if any."""
