@@ -1,11 +1,13 @@
-"""A cold GET's fill: the backend's body into the store, each piece passed to the caller
-on the way (remote.py starts one per cold GET, in its nursery).
+"""A cold GET's fill: the backend's body into the store, passed to the caller on the way
+(remote.py starts one per cold GET, in its nursery).
 
 Two consumers of one read, neither waiting on the other piece by piece: the reader hands
 each piece to the store's queue (which may lag ``FILL_LAG`` bytes behind, all fills at
-most ``FillMemory``'s total) and to the caller's (``RELAY_BYTES``, remote.py); it waits
-only when one of them is a whole window behind. A caller that goes away, or takes nothing
-for ``CALLER_STALL`` seconds, is dropped and the fill goes on.
+most ``FillMemory``'s total) and each stretch of it, as it came from the socket (a
+``memoryview`` of the piece's buffer, ~lean.py's ``LOWAT``), to the caller's
+(``RELAY_BYTES``, remote.py); it waits only when one of them is a whole window behind.
+A caller that goes away, or takes nothing for ``CALLER_STALL`` seconds, is dropped and
+the fill goes on.
 """
 
 from __future__ import annotations
