@@ -56,6 +56,31 @@ class FillMemory:
         return self.units.value
 
 
+class RelayWindow:
+    """The bytes relayed to one caller and not taken yet: the fill waits for room while
+    ``limit`` are (so at most ``limit`` plus one stretch - at most a piece - are held for
+    a slow caller); the caller's ``Relay`` makes room, and its close ends every wait."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+        self.closed = False
+        self._lot = trio.lowlevel.ParkingLot()
+
+    async def room(self) -> None:
+        while self.held >= self.limit and not self.closed:
+            await self._lot.park()
+
+    def took(self, n: int) -> None:
+        self.held -= n
+        if self.held < self.limit:
+            self._lot.unpark_all()
+
+    def close(self) -> None:
+        self.closed = True
+        self._lot.unpark_all()
+
+
 class Fill:
     """One cold GET's fill of ``rb/key`` from ``stream``; ``run`` it once. ``caller``
     None: nobody takes the pieces (a prefetch, ``RemoteObjects.fetch``)."""
@@ -63,6 +88,7 @@ class Fill:
     def __init__(
         self, store: Store, memory: FillMemory, piece: int, rb: Resolved, key: str,
         stream: RemoteStream, caller: Relayed | None, stale: ObjectInfo | None,
+        window: RelayWindow | None = None,
     ) -> None:
         assert rb.remote is not None
         self.store = store
@@ -76,6 +102,7 @@ class Fill:
         self._window = trio.Semaphore(max(self._units, FILL_LAG // MiB))
         self._to_store, self._store_in = trio.open_memory_channel[bytes](math.inf)
         self._caller: Relayed | None = caller
+        self._relay_window = window  # bounds what ``caller`` holds (its channel: unbounded)
         self._held = 0  # MiB of the node's fill memory this fill holds
         self._meta = meta_for(stream.attrs, rb.remote.uri)
 
@@ -135,8 +162,17 @@ class Fill:
         out = self._caller
         if out is None:
             return
+        window = self._relay_window
+        if window is not None and window.held >= window.limit:
+            with trio.move_on_after(CALLER_STALL) as stalled:
+                await window.room()
+            if stalled.cancelled_caught:
+                self._stalled(out)
+                return
         try:
             out.send_nowait(piece)  # room: no cancel scope, no scheduler trip
+            if window is not None:
+                window.held += len(piece)
             return
         except trio.WouldBlock:
             pass
@@ -150,10 +186,13 @@ class Fill:
                 self._caller = None  # the caller went away: fill on
                 return
         if stalled.cancelled_caught:
-            log.warning("%s/%s: the caller took nothing for %.0f s: dropped",
-                        self.rb.bucket, self.key, CALLER_STALL)
-            out.close()
-            self._caller = None
+            self._stalled(out)
+
+    def _stalled(self, out: Relayed) -> None:
+        log.warning("%s/%s: the caller took nothing for %.0f s: dropped",
+                    self.rb.bucket, self.key, CALLER_STALL)
+        out.close()
+        self._caller = None
 
     # -- the store side --------------------------------------------------------------------
 
@@ -206,8 +245,9 @@ class Relay:
     fill passes on; short is an error, never a silently truncated object."""
 
     def __init__(self, recv: trio.MemoryReceiveChannel[bytes | memoryview | BaseException],
-                 length: int, resource: str) -> None:
+                 length: int, resource: str, window: RelayWindow | None = None) -> None:
         self._recv = recv
+        self._window = window
         self._left = length
         self._resource = resource
 
@@ -216,7 +256,7 @@ class Relay:
 
     async def __anext__(self) -> bytes:
         if self._left <= 0:
-            self._recv.close()
+            self._close()
             raise StopAsyncIteration
         try:
             item = await self._recv.receive()
@@ -224,11 +264,18 @@ class Relay:
             raise S3Error("ServiceUnavailable", "The backend's body ended early",
                           self._resource, status=503) from None
         if isinstance(item, BaseException):
-            self._recv.close()
+            self._close()
             raise item
         self._left -= len(item)
+        if self._window is not None:
+            self._window.took(len(item))
         # a memoryview of a received piece's buffer (Fill._read) is read as bytes are
         return item  # type: ignore[return-value]
 
     async def aclose(self) -> None:
+        self._close()
+
+    def _close(self) -> None:
         self._recv.close()
+        if self._window is not None:
+            self._window.close()  # a fill waiting for room goes on (and finds us gone)

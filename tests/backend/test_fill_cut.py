@@ -2,7 +2,8 @@
 bytes, and nothing is cached - now that the fill relays each stretch of a piece as it
 came from the socket (fill.py ``Fill._read``), not whole 8 MiB pieces, the cut falls
 inside a piece the caller has partly been sent. In process (the caller's pieces, the
-store checked), and through a real node in both auth modes (a client's GET)."""
+store checked), and through a real node in both auth modes (a client's GET); a slow
+caller holds no more than the relay's window."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from aisfs.errors import S3Error
 from aisfs.store import open_store
 from support.node import NodeProcess, new_node
 
-from .conftest import Target, client_of, front_config, store_config
+from .conftest import Front, Target, client_of, front_config, store_config
 
 MiB = 1024 * 1024
 PROMISED = 20 * MiB
@@ -139,3 +140,27 @@ def test_a_client_of_a_node_gets_a_cut_never_wrong_bytes(
         assert cutting.gets == attempt
     text = cut_front.log()
     assert "Traceback" not in text, text[-4000:]
+
+
+async def test_a_slow_caller_holds_at_most_the_relay_window(front: Front) -> None:
+    """The fill relays stretches as received into an unbounded channel bounded in bytes
+    (``RelayWindow``): a caller that takes nothing holds ``RELAY_BYTES`` plus at most one
+    piece, and then gets the whole body, right."""
+    import trio
+
+    from aisfs.backend.remote import RELAY_BYTES
+
+    data = os.urandom(RELAY_BYTES + 8 * MiB)
+    front.target.client().put_object(Bucket=front.bucket, Key="slow", Body=data)
+    read = await front.ro.get(front.rb, "slow")
+    window = read.body._window  # type: ignore[attr-defined]
+    it = aiter(read.body)
+    got = bytearray(await anext(it))
+    with trio.fail_after(60):
+        while window.held < RELAY_BYTES:  # noqa: ASYNC110 (polled: the fill's progress)
+            await trio.sleep(0.02)
+    await trio.sleep(0.2)  # a fill that did not wait would run on meanwhile
+    assert window.held <= RELAY_BYTES + front.ro.fill_piece
+    async for piece in it:
+        got += piece
+    assert got == data
