@@ -136,10 +136,11 @@ class Fill:
     # -- the reader: the backend's body, to the store's queue and the caller's ----------
 
     async def _read(self) -> None:
-        # the caller gets each stretch of a piece as it came from the socket (~1 MiB,
-        # lean.py's LOWAT), the store the whole piece: the client's send reads bytes the
-        # receive has just written, still in the CPU's cache (8 MiB later they are not:
-        # bench/relay_splice.py, the relay's CPU per GiB ~15 % lower)
+        # the caller gets each stretch of a piece as it came from the socket (~4 MiB,
+        # lean.py's LOWAT), the store the whole piece: the client's send starts while
+        # the piece is still being received, on bytes the receive has just written
+        # (bench/relay_splice.py: the relay's CPU per GiB ~10-15 % lower; the cold GET
+        # ~20 % faster beside main, docs/backends.md, eighth pass)
         part = self._relay if self._caller is not None else None
         async with contextlib.aclosing(self.stream.pieces(self._piece, part)) as body:
             async for piece in body:
