@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol, cast
@@ -42,7 +43,7 @@ from ..store.lru import touch
 from ..store.writer import RemoteCopy
 from . import direct_io
 from .cachemeta import remote_attrs, remote_of
-from .fill import Fill, FillMemory, Relay
+from .fill import Fill, FillMemory, Relay, RelayWindow
 from .flights import Flight, Flights
 from .provider import Provider, Resolved
 from .registry import Backends
@@ -56,7 +57,10 @@ MiB = 1024 * 1024
 # a cold GET's body is read from the backend a store chunk at a time (one thread hand-off
 # per chunk, not per MiB; the store takes a whole chunk as it comes), at most FILL_PIECE
 FILL_PIECE = 8 * MiB
-RELAY_BYTES = 16 * MiB  # how far a cold GET's fill runs ahead of its caller
+# how far a cold GET's fill runs ahead of its caller: it relays stretches as received
+# (mostly lean.py's LOWAT, at most a piece), so at most this plus one piece (fill.py's
+# RelayWindow)
+RELAY_BYTES = 16 * MiB
 FILL_MEMORY = 256 * MiB  # how far all fills' store sides may lag at once, node-wide
 
 
@@ -322,21 +326,22 @@ class RemoteObjects:
         """``stream`` (a whole object's GET) filled into the store in the background
         (fill.py), its pieces relayed on the way: the caller's body. ``flight`` lands
         when the fill ends. A presigned GET's fill starts here too."""
-        send, recv = trio.open_memory_channel[bytes | BaseException](
-            max(1, RELAY_BYTES // self.fill_piece))
-        self._nursery.start_soon(self._fill, rb, key, flight, stream, send, stale)
-        return Relay(recv, stream.attrs.size, key)
+        send, recv = trio.open_memory_channel[bytes | memoryview | BaseException](math.inf)
+        window = RelayWindow(RELAY_BYTES)  # bounds the channel in bytes
+        self._nursery.start_soon(self._fill, rb, key, flight, stream, send, stale, window)
+        return Relay(recv, stream.attrs.size, key, window)
 
     async def _fill(
         self, rb: Resolved, key: str, flight: Flight | None, stream: RemoteStream,
-        send: trio.MemorySendChannel[bytes | BaseException], stale: ObjectInfo | None,
+        send: trio.MemorySendChannel[bytes | memoryview | BaseException],
+        stale: ObjectInfo | None, window: RelayWindow,
     ) -> None:
         """The backend's body into the store, each piece passed to the caller on the way
         (fill.py); the flight lands with the fill's error, if any."""
         error: Exception | None = None
         try:
             error = await Fill(self.store, self._fill_memory, self.fill_piece, rb, key,
-                               stream, send, stale).run()
+                               stream, send, stale, window).run()
         finally:
             if flight is not None:
                 self._flights.land((rb.local, key), flight, error)

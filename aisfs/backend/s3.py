@@ -35,7 +35,7 @@ from ..errors import S3Error
 from ..numbers import NumberError, parse_uint
 from ..store.types import STORED_HEADERS
 from .errors import backend_error
-from .lean import Fallback, LeanClient
+from .lean import Fallback, LeanBody, LeanClient, PartSink
 from .lean_put import LeanPutClient
 from .retry import with_retries
 from .settings import S3Settings
@@ -236,12 +236,22 @@ class RemoteStream:
                    str(resp.get("ContentRange") or ""),
                    _BotocoreBody(resp["Body"], backend.threads), token, resource)
 
-    async def pieces(self, piece: int = PIECE) -> AsyncGenerator[bytes, None]:
-        """The body, ``piece`` bytes at a time (the last shorter)."""
+    async def pieces(self, piece: int = PIECE,
+                     part: PartSink | None = None) -> AsyncGenerator[bytes, None]:
+        """The body, ``piece`` bytes at a time (the last shorter). ``part``: given each
+        piece's bytes as they come, before the piece is yielded - in stretches as
+        received from a lean GET's socket (``LeanBody.read``), else the piece whole."""
         got = 0
+        body = self._body
         while got < self.length:
             try:
-                data = await self._body.read(min(piece, self.length - got))
+                n = min(piece, self.length - got)
+                if part is not None and isinstance(body, LeanBody):
+                    data = await body.read(n, part)
+                else:
+                    data = await body.read(n)
+                    if part is not None and data:
+                        await part(memoryview(data))
             except Exception as e:
                 raise backend_error(e, self._backend.settings.label, self._resource) from e
             if not data:
