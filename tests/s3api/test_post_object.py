@@ -362,10 +362,11 @@ def rss_peak_kib(node: NodeProcess) -> int:
 
 
 def test_a_large_file_is_streamed(signed_node: NodeProcess, tmp_path: Path) -> None:
-    """A 64 MiB form upload: the node's peak RSS (VmHWM) does not grow by half the file
-    over what a PutObject of the same file reached before it (alone it grows by 0-3 MiB;
-    on a loaded machine the pieces in flight between the socket and a lagging writer
-    reached 16 MiB once, so a quarter was too tight; a file held whole adds 64 MiB).
+    """A 64 MiB form upload: the node's peak RSS (VmHWM) does not grow by three quarters
+    of the file over what a PutObject of the same file reached before it (alone it grows
+    by 0-3 MiB; on a loaded machine the pieces in flight between the socket and a lagging
+    writer reached 16 MiB once and 34 MiB at load ~6, so a quarter and then a half were
+    too tight; a file held whole adds 64 MiB).
     (The store's write path itself raises the peak by about the object's size at its
     first large upload - ~60 MiB for a 64 MiB PutObject here - so the PutObject is the
     yardstick; a form upload held whole would add the file on top.)"""
@@ -381,7 +382,7 @@ def test_a_large_file_is_streamed(signed_node: NodeProcess, tmp_path: Path) -> N
     assert status == 204, body
     grown = rss_peak_kib(signed_node) - before
     print(f"node peak RSS grew {grown} KiB for a {size // 1024} KiB form upload")
-    assert grown < size // 1024 // 2
+    assert grown < size // 1024 * 3 // 4
     got = client(signed_node, ALICE).head_object(Bucket="alpha", Key="big")
     assert got["ContentLength"] == size
     assert got["ETag"] == '"' + hashlib.md5(path.read_bytes()).hexdigest() + '"'
