@@ -63,7 +63,8 @@ def front_config(backend: NodeProcess, mode: str, *, credentials: bool = True,
                  flag: bool = True) -> str:
     lines = [f'features = ["{FLAG}"]' if flag else "", "[backend.s3]",
              f'endpoint = "{backend_endpoint(backend)}"', "retries = 1",
-             "connect_timeout = 2.0", "read_timeout = 10.0"]
+             # generous: a loaded CI machine once took >10 s for a backend read here
+             "connect_timeout = 5.0", "read_timeout = 30.0"]
     if credentials:
         lines += [f'access_key = "{AIS_KEY}"', f'secret_key = "{AIS_SECRET}"']
     if mode == "sigv4":
