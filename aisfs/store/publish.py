@@ -209,7 +209,7 @@ class Publisher:
                 continue
             path = layout.manifest_path(mp.root, info.bucket, info.key)
             shelf = shelf_of(mp.root)
-            if not os.path.lexists(path) and shelf.get(name) is None:
+            if not os.path.lexists(path) and not shelf.has(name):
                 continue
             # an older copy elsewhere (placed before the mountpaths changed) goes only
             # once the new manifest is durable (rare)
@@ -258,7 +258,7 @@ class Publisher:
                 os.rename(st.final, gone)
                 self.reaper.reap(gone)
                 dirs.add(os.path.dirname(st.final))
-        elif shelf.get(name) is not None:
+        elif shelf.has(name):
             self._make_durable(staged)
             with contextlib.suppress(OSError):
                 if shelf.delete(name):

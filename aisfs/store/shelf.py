@@ -36,7 +36,7 @@ from .files import FILE_MODE, fsync_dir, fsync_file
 from .thread_conns import ThreadConnections
 
 PAGE_SIZE = 32 * 1024  # 7 rows of a 4 KiB object's manifest per page (config.SHELF_LIMIT)
-READER_CACHE_KIB = 256  # per thread: the OS page cache holds the file
+READER_CACHE_KIB = 64  # per thread (up to 40 per shelf): the OS page cache holds the file
 AUTOCHECKPOINT_PAGES = 256  # 8 MiB of WAL: each checkpoint (under the lock) stays short
 WALK_PAGE = 256  # rows per read transaction of ``walk``
 
@@ -119,6 +119,17 @@ class Shelf:
                 yield bytes(name).hex(), bytes(body)
 
     # -- writes (the node's process, under the index's writer lock) -------------------
+
+    def has(self, name: str) -> bool:
+        """Whether a row ``name`` is there, asked by a writer (publish's checks for a copy
+        elsewhere): on the writer connection, so a writing thread opens no reader
+        connection (and its page cache) for it."""
+        if _inode(self.path) == 0:
+            return False
+        with self._lock, self._errors():
+            return self._writer().execute(
+                "SELECT 1 FROM manifests WHERE name = ?", (bytes.fromhex(name),)
+            ).fetchone() is not None
 
     def _writer(self) -> sqlite3.Connection:
         """The writer connection (caller holds ``_lock``); the file made on first use,
