@@ -107,13 +107,21 @@ class Resolver:
                 return None  # first stat after the timeout), with its metadata
             dirs.read_ahead(path, now)
             return self._listed_inode(path, info, when)
-        if inode is None or name not in lst.children:
+        dirs.renew(parent, lst, now)
+        child = lst.children.get(name)
+        if child is None:
             return None
-        shown = dirs.shows_unchanged(inode, now)
-        if shown is None:
+        if inode is not None:
+            shown = dirs.shows_unchanged(inode, now)
+            if shown is not None:
+                inode.attrs.fetched = shown
+                return inode
+        listed = child.info
+        if child.kind != FILE or listed is None or listed.meta is None:
             return None
-        inode.attrs.fetched = shown
-        return inode
+        # the listing shows the object with its metadata (a file made here, its first
+        # stat after the timeout; one not known yet): its attributes, as `resolve` has
+        return self._listed_inode(path, listed, lst.fetched)
 
     async def resolve(self, path: str) -> Inode | None:
         """The inode at `path`, asking the store unless what we know is fresh."""
@@ -152,6 +160,7 @@ class Resolver:
             if not covered and (got is None or got.kind == FILE):
                 await self._window_after(path, found=got is not None)
             return got
+        self.dirs.renew(parent, lst, trio.current_time())
         child = lst.children.get(name)
         if child is None:
             if inode is not None and inode.stage is None:
