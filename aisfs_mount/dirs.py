@@ -47,7 +47,7 @@ WALK_GAP = 5.0  # a subdirectory read this soon after a sibling: a walk (read ah
 WINDOW_KEYS = 500  # keys a walk reads ahead at once
 SEEN_KEYS = 500  # a lookup in a big directory revalidates this many following siblings
 AHEAD_KEYS = 2000  # and windows read ahead (names in order: a walk) up to this many
-RENEW_AT = 0.5  # a listing used this far into attr_timeout is read again in the background
+RENEW_AT = 0.8  # a listing used this far into attr_timeout is read again in the background
 
 
 @dataclass(slots=True)

@@ -1,5 +1,5 @@
 """A directory in use keeps a fresh listing (`DirCache.renew`): a lookup that a listing
-answers half way or more into attr_timeout has the directory listed again in the
+answers `RENEW_AT` (0.8) or more into attr_timeout has the directory listed again in the
 background, so stats, creates and unlinks going on in it never wait for a listing when
 the old one expires. Nothing of what docs/mount.md promises moves: another client's
 change is seen once attr_timeout has passed since the change, and what this mount
@@ -85,7 +85,7 @@ def test_others_changes_seen_in_a_directory_in_use(mount_factory: MountFactory,
     assert _stat_all(d, names) == want
     assert os.stat(d / "new").st_size == 3
     if endpoint.kind == "node":
-        # a listing per half timeout while in use (plus the first ones): not one per stat
+        # about a listing per timeout while in use (plus the first ones): not one per stat
         elapsed = time.monotonic() - start
         spent = _requests(endpoint) - before
         assert sum(spent.values()) <= 4 * (elapsed / 0.5 + 2), spent
