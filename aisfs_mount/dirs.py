@@ -179,7 +179,8 @@ class DirCache:
         directory meanwhile is applied to the new listing (`changes`); until it comes,
         the old one answers, within its timeout as ever."""
         if (self.nursery is None or now - lst.fetched < self.ttl * RENEW_AT
-                or path in self.renewing):
+                or path in self.renewing or not self.small(path)
+                or path == "" and self.layout.all_buckets):  # (buckets: listed when read)
             return
         done = self.renewing[path] = trio.Event()
         self.nursery.start_soon(self._renew, path, done)
