@@ -172,10 +172,12 @@ class DirCache:
             return await self._list(path, limit, tree, now)
 
     def renew(self, path: str, lst: Listing, now: float) -> None:
-        """The listing `lst` of `path` answered a lookup RENEW_AT or more into the timeout:
-        it is read again in the background (one at a time per directory), so a directory
-        in use - files made, stat'ed, unlinked one after another - keeps a fresh listing
-        and no lookup waits for one when the old expires. What this mount changes in the
+        """The listing `lst` of `path` found a name a lookup asked for RENEW_AT or more into
+        the timeout: it is read again in the background (one at a time per directory), so
+        a directory in use - its files stat'ed, opened, unlinked one after another - keeps
+        a fresh listing and no lookup waits for one when the old expires. (Not for a name
+        it does not show: a loop making files asks for names not there yet, and it needs
+        no more than a listing per timeout.) What this mount changes in the
         directory meanwhile is applied to the new listing (`changes`); until it comes,
         the old one answers, within its timeout as ever."""
         if (self.nursery is None or now - lst.fetched < self.ttl * RENEW_AT

@@ -107,10 +107,10 @@ class Resolver:
                 return None  # first stat after the timeout), with its metadata
             dirs.read_ahead(path, now)
             return self._listed_inode(path, info, when)
-        dirs.renew(parent, lst, now)
         child = lst.children.get(name)
         if child is None:
             return None
+        dirs.renew(parent, lst, now)
         if inode is not None:
             shown = dirs.shows_unchanged(inode, now)
             if shown is not None:
@@ -160,12 +160,12 @@ class Resolver:
             if not covered and (got is None or got.kind == FILE):
                 await self._window_after(path, found=got is not None)
             return got
-        self.dirs.renew(parent, lst, trio.current_time())
         child = lst.children.get(name)
         if child is None:
             if inode is not None and inode.stage is None:
                 self.table.detach(inode)
             return None
+        self.dirs.renew(parent, lst, trio.current_time())
         shown = None if inode is None else self.dirs.shows_unchanged(inode)
         if inode is not None and shown is not None:
             inode.attrs.fetched = shown

@@ -1,7 +1,7 @@
-"""A directory in use keeps a fresh listing (`DirCache.renew`): a lookup that a listing
-answers `RENEW_AT` (0.8) or more into attr_timeout has the directory listed again in the
-background, so stats, creates and unlinks going on in it never wait for a listing when
-the old one expires. Nothing of what docs/mount.md promises moves: another client's
+"""A directory in use keeps a fresh listing (`DirCache.renew`): a lookup of a name that
+a listing shows, `RENEW_AT` (0.8) or more into attr_timeout, has the directory listed
+again in the background, so stats and unlinks going on in it never wait for a listing
+when the old one expires. Nothing of what docs/mount.md promises moves: another client's
 change is seen once attr_timeout has passed since the change, and what this mount
 changes while a listing is being read again is seen at once - the new listing does not
 bring back a name unlinked meanwhile, nor lose one made meanwhile.
