@@ -117,8 +117,9 @@ class Resolver:
                 inode.attrs.fetched = shown
                 return inode
         listed = child.info
-        if child.kind != FILE or listed is None or listed.meta is None:
-            return None
+        if (child.kind != FILE or listed is None or listed.meta is None
+                or inode is not None and lst.fetched < inode.attrs.fetched):
+            return None  # (read before what we know of it: resolve decides)
         # the listing shows the object with its metadata (a file made here, its first
         # stat after the timeout; one not known yet): its attributes, as `resolve` has
         return self._listed_inode(path, listed, lst.fetched)
