@@ -75,6 +75,22 @@ def encode_custom_md(items: Mapping[str, str] | Iterable[tuple[str, str]]) -> st
     return ",".join(f"{_escape(k)}={_escape(v)}" for k, v in pairs)
 
 
+# the keys of a listing's custom metadata repeat from entry to entry (mode, uid, ...):
+# each is escaped once, with its "="
+_KEYS: dict[str, str] = {}
+
+
+def custom_md_pair(key: str, value: str) -> str:
+    """One ``k=v`` piece of `encode_custom_md` (a listing joins an entry's with commas:
+    the same string)."""
+    k = _KEYS.get(key)
+    if k is None:
+        if len(_KEYS) > 4096:
+            _KEYS.clear()
+        k = _KEYS[key] = _escape(key) + "="
+    return k + _escape(value)
+
+
 def decode_custom_md(text: str | None) -> dict[str, str]:
     """The inverse of `encode_custom_md`; also reads the old unescaped form.
 

@@ -47,6 +47,7 @@ WALK_GAP = 5.0  # a subdirectory read this soon after a sibling: a walk (read ah
 WINDOW_KEYS = 500  # keys a walk reads ahead at once
 SEEN_KEYS = 500  # a lookup in a big directory revalidates this many following siblings
 AHEAD_KEYS = 2000  # and windows read ahead (names in order: a walk) up to this many
+RENEW_AT = 0.8  # a listing used this far into attr_timeout is read again in the background
 
 
 @dataclass(slots=True)
@@ -56,6 +57,7 @@ class Child:
 
 
 _DIR = Child(DIR)
+FORGOT = "forgot"  # (a `changes` kind: a listing dropped)
 
 
 @dataclass(slots=True)
@@ -107,6 +109,11 @@ class DirCache:
         # one was, with when: a listing may still show those it started before
         self.reading = 0
         self.gone: list[tuple[float, str]] = []
+        # and what this mount changed meanwhile, in order: (when, path, the kind of what
+        # it added there, or None: removed; FORGOT: its listing dropped)
+        self.changes: list[tuple[float, str, str | None]] = []
+        # directories whose listing is being read again in the background (`renew`)
+        self.renewing: dict[str, trio.Event] = {}
         # files of big directories as a window listing showed them, and when (`window`)
         self.seen: dict[str, tuple[ObjectInfo, float]] = {}
         # big directory -> what its last window read (names after a lookup's: `absent_since`)
@@ -154,8 +161,41 @@ class DirCache:
             return lst
         if len(self.listings) > KEEP_LISTINGS:
             self._prune(now)
+        renewing = self.renewing.get(path)
+        if renewing is not None and limit == SMALL_DIR and not tree:
+            await renewing.wait()  # (being read again already: that listing answers)
+            got = self.fresh(path)
+            if got is not None:
+                return got
+            now = trio.current_time()
         with self._reading():
             return await self._list(path, limit, tree, now)
+
+    def renew(self, path: str, lst: Listing, now: float) -> None:
+        """The listing `lst` of `path` found a name a lookup asked for RENEW_AT or more into
+        the timeout: it is read again in the background (one at a time per directory), so
+        a directory in use - its files stat'ed, opened, unlinked one after another - keeps
+        a fresh listing and no lookup waits for one when the old expires. (Not for a name
+        it does not show: a loop making files asks for names not there yet, and it needs
+        no more than a listing per timeout.) What this mount changes in the
+        directory meanwhile is applied to the new listing (`changes`); until it comes,
+        the old one answers, within its timeout as ever."""
+        if (self.nursery is None or now - lst.fetched < self.ttl * RENEW_AT
+                or path in self.renewing or not self.small(path)
+                or path == "" and self.layout.all_buckets):  # (buckets: listed when read)
+            return
+        done = self.renewing[path] = trio.Event()
+        self.nursery.start_soon(self._renew, path, done)
+
+    async def _renew(self, path: str, done: trio.Event) -> None:
+        try:
+            with self._reading():
+                await self._list(path, SMALL_DIR, False, trio.current_time())
+        except Exception as e:  # (a lookup after the old one expires lists it itself)
+            log.debug("listing of %r not renewed: %s", path, e)
+        finally:
+            del self.renewing[path]
+            done.set()
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[None]:
@@ -166,10 +206,23 @@ class DirCache:
             self.reading -= 1
             if not self.reading:
                 self.gone.clear()
+                self.changes.clear()
 
     def _note_gone(self, path: str) -> None:
         if self.reading:
-            self.gone.append((trio.current_time(), path))
+            now = trio.current_time()
+            self.gone.append((now, path))
+            self.changes.append((now, path, None))
+
+    def _note_change(self, path: str, kind: str) -> None:
+        if self.reading:
+            self.changes.append((trio.current_time(), path, kind))
+
+    def _dropped_since(self, path: str, now: float) -> bool:
+        """`path` (or a directory above it) was removed or its listing dropped here since
+        `now`: a listing of it started before is not kept."""
+        return any(t >= now and kind in (None, FORGOT) and (p == path or path.startswith(p + "/"))
+                   for t, p, kind in self.changes)
 
     def note_deleted(self, path: str) -> None:
         """The DELETE of `path` unlinked here is done (aisfs_mount/deletes.py)."""
@@ -224,6 +277,8 @@ class DirCache:
                 return None
         lst = Listing(children, now, marker)
         self._add_local({path: lst}, path, now, whole=False)
+        if self.changes and self._dropped_since(path, now):
+            return lst  # (removed or dropped here while it was read: not kept)
         self.listings[path] = lst
         self.sizes[path] = len(children)
         return lst
@@ -337,11 +392,17 @@ class DirCache:
                 lst.children.pop(name, None)
             for b in [b for b in built if b == d or b.startswith(d + "/")]:
                 del built[b]
-        for d in [p for t, p in self.gone if t >= now and p.startswith(pre)]:
+        for t, d, kind in self.changes:  # (in the order they were made)
+            if t < now or not d.startswith(pre) or kind == FORGOT:
+                continue
             parent, name = split(d)
             lst = built.get(parent)
-            if lst is not None:
+            if lst is None:
+                continue
+            if kind is None:
                 lst.children.pop(name, None)
+            else:  # made here while it was read: the listing may show what it replaced
+                lst.children[name] = Child(kind)
         for d in sorted(self.pending):
             if d.startswith(pre):
                 parent, name = split(d)
@@ -519,6 +580,7 @@ class DirCache:
         return t.fetched
 
     def note_add(self, path: str, kind: str) -> None:
+        self._note_change(path, kind)
         parent, name = split(path)
         tail = self.tails.get(parent)
         if tail is not None:
@@ -545,6 +607,7 @@ class DirCache:
         self.sizes[path] = 0
 
     def forget(self, path: str) -> None:
+        self._note_change(path, FORGOT)
         self.listings.pop(path, None)
 
     def shows_unchanged(self, inode: Inode, now: float | None = None) -> float | None:

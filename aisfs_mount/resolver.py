@@ -107,13 +107,22 @@ class Resolver:
                 return None  # first stat after the timeout), with its metadata
             dirs.read_ahead(path, now)
             return self._listed_inode(path, info, when)
-        if inode is None or name not in lst.children:
+        child = lst.children.get(name)
+        if child is None:
             return None
-        shown = dirs.shows_unchanged(inode, now)
-        if shown is None:
-            return None
-        inode.attrs.fetched = shown
-        return inode
+        dirs.renew(parent, lst, now)
+        if inode is not None:
+            shown = dirs.shows_unchanged(inode, now)
+            if shown is not None:
+                inode.attrs.fetched = shown
+                return inode
+        listed = child.info
+        if (child.kind != FILE or listed is None or listed.meta is None
+                or inode is not None and lst.fetched < inode.attrs.fetched):
+            return None  # (read before what we know of it: resolve decides)
+        # the listing shows the object with its metadata (a file made here, its first
+        # stat after the timeout; one not known yet): its attributes, as `resolve` has
+        return self._listed_inode(path, listed, lst.fetched)
 
     async def resolve(self, path: str) -> Inode | None:
         """The inode at `path`, asking the store unless what we know is fresh."""
@@ -157,6 +166,7 @@ class Resolver:
             if inode is not None and inode.stage is None:
                 self.table.detach(inode)
             return None
+        self.dirs.renew(parent, lst, trio.current_time())
         shown = None if inode is None else self.dirs.shows_unchanged(inode)
         if inode is not None and shown is not None:
             inode.attrs.fetched = shown

@@ -504,8 +504,9 @@ def main(argv: list[str] | None = None) -> None:
     print(table(order, figs, args))
     if args.rounds > 1:
         for n in order:
-            runs = ", ".join(f"{v:.0f}" for v in figs[n].values.get("stat", []))
-            print(f"  {TITLES[n]}: stat per s, each round: {runs}")
+            for key in ("create", "stat", "unlink"):
+                runs = ", ".join(f"{v:.0f}" for v in figs[n].values.get(key, []))
+                print(f"  {TITLES[n]}: {key} per s, each round: {runs}")
     for n in order:
         for check, why in figs[n].failed.items():
             print(f"  {TITLES[n]}: {check}: {why}")

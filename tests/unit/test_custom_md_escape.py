@@ -30,3 +30,31 @@ def test_escape_matches_the_loop() -> None:
     for text in samples:
         assert _escape(text) == _by_the_loop(text), repr(text)
         assert decode_custom_md(encode_custom_md({"k": text}))["k"] == text, repr(text)
+
+
+def test_listing_entry_custom_md_is_encode_custom_md() -> None:
+    """The listing's entry form (kept pieces: `custom_md_pair`, the Last-Modified piece
+    per second) makes the custom-md string `encode_custom_md` makes, for any props."""
+    from aisfs.native import ENTRY_IS_CACHED, custom_md_pair
+    from aisfs.s3.conditions import format_http_date
+    from aisfs.store.types import ListEntry
+    from aisfs_node.native.listing import _EntryForm
+
+    rng = random.Random(2)
+    alphabet = " %,=aZ09\t\x01\xe9\u20ac"
+
+    def text() -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 7)))
+
+    form = _EntryForm({"name", "size", "etag", "last-modified", "custom"}, 1, "n")
+    for _ in range(5000):
+        k, v = text(), text()
+        assert custom_md_pair(k, v) == encode_custom_md([(k, v)])
+        user = {text(): text() for _ in range(rng.randrange(0, 4))}
+        e = ListEntry("k", rng.randrange(10**9), text(), rng.randrange(2**62), {}, user)
+        want = encode_custom_md([("ETag", e.etag),
+                                 ("LastModified", format_http_date(e.mtime_ns)),
+                                 *sorted(user.items())])
+        assert form.entry(e) == {"n": "k", "f": ENTRY_IS_CACHED, "s": e.size, "m": want}
+    bare = _EntryForm({"name"}, 1, "n").entry(ListEntry("k", 5, "e", 0, {}, {"a": "b"}))
+    assert bare == {"n": "k", "f": ENTRY_IS_CACHED}
