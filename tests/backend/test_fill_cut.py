@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from aisfs.backend import Backends, open_remote_objects
+from aisfs.backend import open_remote_objects
 from aisfs.backend.provider import BucketRef, Provider
-from aisfs.config import BackendConfig, BackendS3Config
 from aisfs.errors import S3Error
 from aisfs.store import open_store
 from support.node import NodeProcess, new_node
+from support.raw_backend import RawBackend, object_head, read_head
 
 from .conftest import Front, Target, client_of, front_config, store_config
 
@@ -30,51 +29,26 @@ SENT = 11 * MiB + 5  # past the first 8 MiB piece, inside the second
 PATTERN = os.urandom(PROMISED)
 
 
-class CuttingBackend:
+class CuttingBackend(RawBackend):
     """Answers a GET with ``Content-Length: PROMISED``, sends the first ``SENT`` bytes
     of ``PATTERN`` and closes; a HEAD (of a bucket, an object) with the same head and no
     body."""
 
     def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
         self.gets = 0
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        while True:
+    def handle(self, conn: socket.socket) -> None:
+        while (head := read_head(conn)) is not None:
+            if not head.startswith(b"GET "):
+                conn.sendall(object_head(PROMISED))
+                continue
+            self.gets += 1
             try:
-                conn, _ = self.sock.accept()
+                conn.sendall(object_head(PROMISED) + PATTERN[:SENT])
             except OSError:
-                return
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn: socket.socket) -> None:
-        with conn:
-            while True:
-                head = b""
-                while b"\r\n\r\n" not in head:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    head += data
-                answer = (b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
-                          b'ETag: "0123456789abcdef0123456789abcdef"\r\n'
-                          b"Last-Modified: Sat, 05 Dec 2026 10:00:00 GMT\r\n"
-                          + f"Content-Length: {PROMISED}\r\n\r\n".encode())
-                if not head.startswith(b"GET "):
-                    conn.sendall(answer)
-                    continue
-                self.gets += 1
-                try:
-                    conn.sendall(answer + PATTERN[:SENT])
-                except OSError:
-                    pass
-                return
-
-    def close(self) -> None:
-        self.sock.close()
+                pass
+            return
 
 
 @pytest.fixture
@@ -87,10 +61,7 @@ def cutting() -> Iterator[CuttingBackend]:
 async def test_a_cut_mid_piece_gives_the_caller_a_true_prefix_and_caches_nothing(
     tmp_path: Path, cutting: CuttingBackend,
 ) -> None:
-    cfg = BackendConfig(s3=BackendS3Config(
-        endpoint=f"http://127.0.0.1:{cutting.port}", access_key="a", secret_key="b",
-        retries=0, connect_timeout=2.0, read_timeout=5.0))
-    backends = Backends(cfg)
+    backends = cutting.backends()
     async with open_store(store_config(tmp_path)) as store:
         async with open_remote_objects(store, backends) as ro:
             rb = backends.resolve(BucketRef(Provider.AWS, "bk"), {})
