@@ -115,6 +115,12 @@ def test_sdk_prefetch_template_then_evict(front_node: NodeProcess, target: Targe
     data = b.object("shard-000.tar").get_reader().read_all()
     assert data.startswith(b"shard-000.tar")
     assert backend_gets(moto_server, bucket, "shard-000.tar") == before + 1
+    # that GET's fill lands once the client has its bytes (they are relayed as they come,
+    # fill.py): an evict that starts before would find nothing of it to drop
+    deadline = time.monotonic() + 30
+    while "shard-000.tar" not in cached(http, bucket):
+        assert time.monotonic() < deadline, "the cold GET's copy never landed"
+        time.sleep(0.05)
     # the whole bucket (keeping its props): nothing cached, everything still remote
     b.evict(keep_md=True)
     jobs = client.cluster().list_jobs_status(job_kind="evict-remote-bck")
