@@ -17,11 +17,12 @@ import trio
 from . import layout
 from .chunks import ChunkStore
 from .config import StoreConfig
-from .files import fsync_dir, unlink_durably, write_tmp
+from .files import fsync_dir, write_tmp
 from .groups import fsync_together
 from .index import INSERT_OBJECT, Index, object_row
 from .journal import crash_point
 from .manifest import index_text, manifest_bytes
+from .manifests import remove_current
 from .mountpath import Mountpath
 from .mountpaths import MountpathSet
 from .reaper import Reaper
@@ -215,9 +216,7 @@ class Publisher:
             # once the new manifest is durable (rare)
             self._make_durable(staged)
             with contextlib.suppress(OSError):
-                shelf.drop(name, self.config.fsync)
-            with contextlib.suppress(OSError):
-                unlink_durably(path, self.config.fsync)
+                remove_current(mp.root, info.bucket, info.key, self.config.fsync)
 
     def _put_row(self, st: Staged, info: ObjectInfo, name: str, staged: list[Staged]) -> None:
         """Write ``st``'s row; where its mountpath's disk is full, on the next mountpath
@@ -253,11 +252,9 @@ class Publisher:
             if not os.path.lexists(st.final):
                 return
             self._make_durable(staged)
-            gone = layout.tmp_path(st.mp.root, "deleted")
             with contextlib.suppress(OSError):
-                os.rename(st.final, gone)
-                self.reaper.reap(gone)
-                dirs.add(os.path.dirname(st.final))
+                if self.reaper.take(st.mp.root, st.final):
+                    dirs.add(os.path.dirname(st.final))
         elif shelf.has(name):
             self._make_durable(staged)
             with contextlib.suppress(OSError):
@@ -319,16 +316,13 @@ class Publisher:
                     raise
                 continue
             path = layout.manifest_path(mp.root, bucket, key)
-            gone = layout.tmp_path(mp.root, "deleted")
             try:
-                os.rename(path, gone)
-            except FileNotFoundError:
-                continue
+                if not self.reaper.take(mp.root, path):
+                    continue
             except OSError:
                 if self.mps.check(mp):
                     raise
                 continue
-            self.reaper.reap(gone)
             if dirs is None:
                 if self.config.fsync:
                     fsync_dir(os.path.dirname(path))

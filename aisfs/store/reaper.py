@@ -14,6 +14,8 @@ import queue
 import shutil
 import threading
 
+from . import layout
+
 _STOP = ""
 
 
@@ -22,6 +24,18 @@ class Reaper:
         self._paths: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+
+    def take(self, root: str, path: str) -> bool:
+        """Rename ``path`` into the mountpath ``root``'s temp directory and unlink it soon:
+        its name is gone at once (durably once its directory is fsynced). False if it was
+        not there; any other OSError is raised."""
+        gone = layout.tmp_path(root, "deleted")
+        try:
+            os.rename(path, gone)
+        except FileNotFoundError:
+            return False
+        self.reap(gone)
+        return True
 
     def reap(self, path: str) -> None:
         """Unlink ``path`` soon (a thread is started on first use)."""

@@ -10,7 +10,8 @@ Blocking code, for worker threads, called under the index writer lock by ``versi
   written to its version file, durable before the row can be replaced;
 * ``write_version``: a version file written whole (temp, fsync, rename): a delete marker,
   or a lock change of a non-current version;
-* ``remove_version``: renamed away (the reaper unlinks it), as a deleted current;
+* ``remove_version``: renamed away (the reaper unlinks it), as a deleted current
+  (``Publisher.remove_manifest``);
 * ``promote``: a version file renamed over the current name (one atomic step per
   mountpath: the current that was there is gone, the version is current);
 * ``key_versions`` / ``walk_versions``: what the disks hold for one key (reconcile) or a
@@ -115,38 +116,17 @@ def remove_version(
         _rename_away(mps, mp.root, path, reaper, dirs)
 
 
-def remove_current(
-    mps: MountpathSet, reaper: Reaper, bucket: str, key: str, dirs: set[str]
-) -> None:
-    """Rename every copy of the current manifest away (the reaper unlinks it); its rows
-    go (their WALs to ``dirs``)."""
-    name = layout.manifest_name(bucket, key)
-    for mp in mps.live():
-        shelf = shelf_of(mp.root)
-        try:
-            if shelf.delete(name):
-                dirs.add(shelf.wal)
-        except OSError:
-            if mps.check(mp):
-                raise
-            continue
-        _rename_away(mps, mp.root, layout.manifest_path(mp.root, bucket, key), reaper, dirs)
-
-
 def _rename_away(
     mps: MountpathSet, root: str, path: str, reaper: Reaper, dirs: set[str]
 ) -> None:
-    gone = layout.tmp_path(root, "deleted")
     try:
-        os.rename(path, gone)
-    except FileNotFoundError:
-        return
+        if not reaper.take(root, path):
+            return
     except OSError:
         for mp in mps.live():
             if mp.root == root and mps.check(mp):
                 raise
         return
-    reaper.reap(gone)
     dirs.add(os.path.dirname(path))
 
 

@@ -246,7 +246,7 @@ class Versions:
         copies = self.buckets.copies(self.buckets.get_locked(bucket).props)
         vf.write_version(self.publisher.config, mps, marker, copies, dirs)
         if current is not None:
-            vf.remove_current(mps, self.publisher.reaper, bucket, key, dirs)
+            self.publisher.remove_manifest(bucket, key, dirs)
         crash_point("installed")
         w = self.index.w
         with self.index.transaction():
@@ -290,7 +290,7 @@ class Versions:
                 vf.promote(mps, reaper, bucket, key, after.version_id, dirs,
                            self.publisher.config.fsync)
             elif removed_row is None:
-                vf.remove_current(mps, reaper, bucket, key, dirs)
+                self.publisher.remove_manifest(bucket, key, dirs)
         crash_point("installed")
         with self.index.transaction():
             if removed_row is None:

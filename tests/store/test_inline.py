@@ -385,7 +385,7 @@ async def test_older_copy_elsewhere_removed_only_after_the_new_is_durable(
     """A manifest left on another mountpath (placed before the mountpaths changed) is the
     acknowledged previous version: a PUT that links its new manifest unnamed-then-named
     fsyncs it before removing that copy."""
-    from aisfs.store import publish
+    from aisfs.store import manifests, publish
 
     config = make_config(tmp_path, n=2, inline_max=INLINE, fsync=True, shelf_max=0)
     async with open_store(config) as store:
@@ -397,7 +397,7 @@ async def test_older_copy_elsewhere_removed_only_after_the_new_is_durable(
         there.parent.mkdir(parents=True, exist_ok=True)
         os.replace(here, there)  # as if placed on the other mountpath
         events: list[str] = []
-        real_sync, real_unlink = publish.Publisher.sync_linked, publish.unlink_durably
+        real_sync, real_unlink = publish.Publisher.sync_linked, manifests.unlink_durably
 
         def sync_linked(self, staged):  # type: ignore[no-untyped-def]
             if any(st.fd >= 0 and st.linked for st in staged):
@@ -409,7 +409,7 @@ async def test_older_copy_elsewhere_removed_only_after_the_new_is_durable(
             return real_unlink(path, fsync)
 
         monkeypatch.setattr(publish.Publisher, "sync_linked", sync_linked)
-        monkeypatch.setattr(publish, "unlink_durably", unlink)
+        monkeypatch.setattr(manifests, "unlink_durably", unlink)  # (remove_current)
         await store.put_object("b", "k", body_of(b"new"), ObjectMeta())
         monkeypatch.undo()
         assert events[:2] == ["fsync new", "unlink other"], events
