@@ -30,6 +30,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 from . import layout
 from .files import FILE_MODE, fsync_dir, fsync_file
@@ -39,6 +40,9 @@ PAGE_SIZE = 32 * 1024  # 7 rows of a 4 KiB object's manifest per page (config.SH
 READER_CACHE_KIB = 64  # per thread (up to 40 per shelf): the OS page cache holds the file
 AUTOCHECKPOINT_PAGES = 256  # 8 MiB of WAL: each checkpoint (under the lock) stays short
 WALK_PAGE = 256  # rows per read transaction of ``walk``
+# blocks held (an fallocated file beside the shelf) for a delete's WAL frames on a full
+# disk: a delete touches a table page and a name-index page (and their parents)
+RESERVE = 256 * 1024
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS manifests ("
@@ -58,6 +62,8 @@ class Shelf:
         self.root = root
         self.path = f"{root}/{layout.SHELF}"
         self.wal = f"{self.path}-wal"  # what a change lists among its directories to fsync
+        self.reserve = f"{self.path}-reserve"
+        self._reserved = os.path.exists(self.reserve)
         self._lock = threading.Lock()
         self._w: sqlite3.Connection | None = None
         self._w_inode = 0
@@ -76,44 +82,33 @@ class Shelf:
         conn.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
         return conn
 
-    def get(self, name: str) -> bytes | None:
-        """The manifest bytes stored under ``name`` (layout.manifest_name); None if none."""
+    def _read(self, sql: str, params: tuple[object, ...]) -> list[Any]:
+        """The rows of a query on this thread's reader; none while there is no shelf (or
+        its schema is not committed yet). OSError for any other SQLite error."""
         conn = self._reader()
         if conn is None:
-            return None
-        try:
-            row = conn.execute(
-                "SELECT body FROM manifests WHERE name = ?", (bytes.fromhex(name),)
-            ).fetchone()
-        except sqlite3.OperationalError as e:
-            if "no such table" in str(e):  # created, its schema not committed yet
-                return None
-            raise OSError(errno.EIO, f"{self.path}: {e}") from e
-        except sqlite3.Error as e:
-            raise OSError(errno.EIO, f"{self.path}: {e}") from e
-        return None if row is None else bytes(row[0])
+            return []
+        with self._errors():
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as e:
+                if "no such table" not in str(e):
+                    raise
+                return []
+
+    def get(self, name: str) -> bytes | None:
+        """The manifest bytes stored under ``name`` (layout.manifest_name); None if none."""
+        rows = self._read("SELECT body FROM manifests WHERE name = ?", (bytes.fromhex(name),))
+        return bytes(rows[0][0]) if rows else None
 
     def walk(self) -> Iterator[tuple[str, bytes]]:
         """``(name, bytes)`` of every row, in short read transactions (a walk never keeps
         the WAL from being checkpointed)."""
-        conn = self._reader()
-        if conn is None:
-            return
         last = 0
-        while True:
-            try:
-                rows = conn.execute(
-                    "SELECT id, name, body FROM manifests WHERE id > ? ORDER BY id LIMIT ?",
-                    (last, WALK_PAGE),
-                ).fetchall()
-            except sqlite3.OperationalError as e:
-                if "no such table" in str(e):
-                    return
-                raise OSError(errno.EIO, f"{self.path}: {e}") from e
-            except sqlite3.Error as e:
-                raise OSError(errno.EIO, f"{self.path}: {e}") from e
-            if not rows:
-                return
+        while rows := self._read(
+            "SELECT id, name, body FROM manifests WHERE id > ? ORDER BY id LIMIT ?",
+            (last, WALK_PAGE),
+        ):
             for rid, name, body in rows:
                 last = rid
                 yield bytes(name).hex(), bytes(body)
@@ -163,22 +158,62 @@ class Shelf:
     def put(self, name: str, data: bytes) -> None:
         """Store ``data`` under ``name`` (replacing a row of that name) - committed, durable
         once ``wal`` is fsynced. OSError (ENOSPC when the disk is full) if it fails."""
-        with self._lock, self._errors():
-            self._writer().execute(
-                "INSERT INTO manifests (name, body) VALUES (?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET body = excluded.body",
-                (bytes.fromhex(name), data),
-            )
+        with self._lock:
+            with self._errors():
+                self._writer().execute(
+                    "INSERT INTO manifests (name, body) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET body = excluded.body",
+                    (bytes.fromhex(name), data),
+                )
+            self._keep_reserve()
 
     def delete(self, name: str) -> bool:
-        """Remove the row ``name``; False if there was none (nothing written)."""
+        """Remove the row ``name``; False if there was none (nothing written). A delete
+        must work on a full disk (its WAL frames need blocks a manifest file's rename
+        did not): the shelf's reserve file is given back to the file system for it."""
         if _inode(self.path) == 0:
             return False
-        with self._lock, self._errors():
+        with self._lock:
+            try:
+                return self._delete(name)
+            except OSError as e:
+                if e.errno != errno.ENOSPC or not self._spend_reserve():
+                    raise
+                return self._delete(name)
+
+    def _delete(self, name: str) -> bool:
+        with self._errors():
             cur = self._writer().execute(
                 "DELETE FROM manifests WHERE name = ?", (bytes.fromhex(name),)
             )
             return cur.rowcount > 0
+
+    def _spend_reserve(self) -> bool:
+        """Unlink the reserve (``RESERVE`` bytes held for deletes on a full disk); False
+        if there was none."""
+        try:
+            os.unlink(self.reserve)
+        except FileNotFoundError:
+            return False
+        self._reserved = False
+        return True
+
+    def _keep_reserve(self) -> None:
+        """Make the reserve again where it is missing (after a put: room was found)."""
+        if self._reserved:
+            return
+        try:
+            fd = os.open(self.reserve, os.O_WRONLY | os.O_CREAT, FILE_MODE)
+        except OSError:
+            return
+        try:
+            os.posix_fallocate(fd, 0, RESERVE)
+            self._reserved = True
+        except OSError:  # no room yet: tried again at the next put
+            with contextlib.suppress(OSError):
+                os.unlink(self.reserve)
+        finally:
+            os.close(fd)
 
     def drop(self, name: str, fsync: bool) -> bool:
         """``delete``, durably (``fsync``: the WAL synced when a row went)."""
@@ -189,8 +224,8 @@ class Shelf:
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
-        """SQLite's errors as the OSError a manifest file's write would raise, so callers
-        treat a full or failing disk alike in both homes."""
+        """SQLite's errors as the OSError a manifest file's read or write would raise, so
+        callers treat a full or failing disk alike in both homes."""
         try:
             yield
         except sqlite3.Error as e:
