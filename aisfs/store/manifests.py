@@ -161,6 +161,21 @@ def inline_copy(
     return None
 
 
+def newer_copy(mps: MountpathSet, info: ObjectInfo) -> bool:
+    """True if some mountpath holds a current manifest of ``info``'s name of a newer
+    generation: a write installed it and has not committed the index yet (or failed
+    between the two, which its journal record repairs)."""
+    for mp in mps.order(layout.manifest_name(info.bucket, info.key)):
+        with contextlib.suppress(OSError):
+            for data in current_copies(mp.root, info.bucket, info.key):
+                try:
+                    if decode_manifest(data).generation > info.generation:
+                        return True
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    continue
+    return False
+
+
 def load_inline(mps: MountpathSet, info: ObjectInfo) -> None:
     """``info.inline`` (an inline object from the index): the bytes of a manifest copy of
     its generation that verifies, against the index's checksum too; StoreCorruption if

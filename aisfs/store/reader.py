@@ -21,7 +21,7 @@ from .config import MiB
 from .index import Index
 from .inline_cache import cache_for
 from .manifest import info_from_json, inline_ok
-from .manifests import load_inline
+from .manifests import load_inline, newer_copy
 from .mountpaths import MountpathSet
 from .threads import Pending, run_sync, start_soon
 from .types import ChunkRef, ObjectInfo
@@ -30,6 +30,7 @@ from .version_files import read_version
 
 READ_PIECE = MiB
 INLINE_READ = MiB  # head_object(with_data=True) reads objects up to this size
+SETTLE = 2.0  # seconds an inline read waits for a write between manifest and index
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,20 +140,30 @@ class Reader:
         """``info`` with its bytes from a manifest copy that verifies; if none does
         because the object was replaced since its row was read (its copies are of a newer
         generation now), the record of the row now, with its bytes: a read that overlaps
-        a PUT gets either version, never an error. None good and the row unchanged:
-        ``inline`` stays None (``read_object`` raises StoreCorruption)."""
-        for _ in range(3):
+        a PUT gets either version, never an error. A newer copy while the row is unchanged
+        is a write between installing its manifest and committing the index (under the
+        writer lock, an fsync or two): waited for, up to ``SETTLE`` seconds. None good and
+        no write in flight: ``inline`` stays None (``read_object`` raises
+        StoreCorruption)."""
+        deadline = time.monotonic() + SETTLE
+        pause = 0.001
+        while True:
             try:
                 self.load_inline(info)
                 return info
             except StoreCorruption:
                 fresh = self._record(info.bucket, info.key)  # NoSuchKey: deleted meanwhile
                 if fresh.generation == info.generation:
-                    return info
+                    if time.monotonic() > deadline or not newer_copy(self.mps, info):
+                        return info
+                    time.sleep(pause)  # a worker thread's: the write commits meanwhile
+                    pause = min(2 * pause, 0.05)
+                    continue
                 info = fresh
                 if not info.inline_xxh3 or self._from_memory(info, False):
                     return info  # now chunked (read_object reads it), or in the cache
-        return info
+                if time.monotonic() > deadline:
+                    return info
 
     def head_sync(self, bucket: str, key: str, with_data: bool = False) -> ObjectInfo:
         info = self._record(bucket, key)

@@ -230,3 +230,39 @@ async def test_a_read_overlapping_a_put_gets_either_version(store: Store) -> Non
     await store.delete_object("b", "k")
     with pytest.raises(S3Error, match="NoSuchKey"):
         await trio.to_thread.run_sync(store.reader._from_disks, seen, True)
+
+
+async def test_a_read_inside_a_puts_commit_waits_for_it(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The row read, then a PUT installs its manifest and has not committed the index yet
+    (the row still names the old generation, whose bytes are gone): the read waits for
+    the commit and gets the new version - not StoreCorruption (a 500)."""
+    await store.create_bucket("b")
+    old, new = rand(700), rand(900)
+    await store.put_object("b", "k", body_of(old), ObjectMeta())
+    seen = store.reader._record("b", "k")
+    at_commit, go = threading.Event(), threading.Event()
+    commit = store.index.commit
+
+    def held_commit() -> None:
+        if not at_commit.is_set():
+            at_commit.set()
+            go.wait(30)
+        commit()
+
+    monkeypatch.setattr(store.index, "commit", held_commit)
+    got: list[ObjectInfo] = []
+
+    async def read() -> None:
+        got.append(await trio.to_thread.run_sync(store.reader._from_disks, seen, True))
+
+    async with trio.open_nursery() as n:
+        n.start_soon(store.put_object, "b", "k", body_of(new), ObjectMeta())
+        await trio.to_thread.run_sync(at_commit.wait, 30)
+        cache_for(store.index).forget("b", "k")
+        n.start_soon(read)
+        await trio.sleep(0.1)  # the read finds the newer copy and waits (or not yet: passes)
+        go.set()
+    assert got[0].inline == new and got[0].generation > seen.generation
+    assert await read_all(store, got[0]) == new
