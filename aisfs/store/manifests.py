@@ -122,8 +122,13 @@ def put_current(
 def remove_current(root: str, bucket: str, key: str, fsync: bool) -> bool:
     """``bucket/key``'s current manifest gone from ``root`` (file and row), durably; False
     if there was none."""
-    gone = shelf_of(root).drop(layout.manifest_name(bucket, key), fsync)
-    return unlink_durably(layout.manifest_path(root, bucket, key), fsync) or gone
+    path = layout.manifest_path(root, bucket, key)
+    try:
+        gone = shelf_of(root).drop(layout.manifest_name(bucket, key), fsync)
+    except OSError:
+        unlink_durably(path, fsync)  # the file goes all the same; the row's error is told
+        raise
+    return unlink_durably(path, fsync) or gone
 
 
 def remove_row(root: str, info: ObjectInfo, fsync: bool) -> bool:
