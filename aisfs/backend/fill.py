@@ -7,7 +7,8 @@ most ``FillMemory``'s total) and each stretch of it, as it came from the socket 
 ``memoryview`` of the piece's buffer, ~lean.py's ``LOWAT``), to the caller's
 (``RELAY_BYTES``, remote.py); it waits only when one of them is a whole window behind.
 A caller that goes away, or takes nothing for ``CALLER_STALL`` seconds, is dropped and
-the fill goes on.
+the fill goes on. An evict of the key meanwhile (its flight's ``drop_copy``) cancels the
+store side: the rest of the body is relayed, nothing is cached.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..errors import S3Error, first_error
 from ..store import ObjectInfo, Store
 from ..store.writer import RemoteCopy
 from .cachemeta import meta_for
+from .flights import Flight
 from .provider import Resolved
 from .s3 import RemoteStream
 
@@ -88,7 +90,7 @@ class Fill:
     def __init__(
         self, store: Store, memory: FillMemory, piece: int, rb: Resolved, key: str,
         stream: RemoteStream, caller: Relayed | None, stale: ObjectInfo | None,
-        window: RelayWindow | None = None,
+        window: RelayWindow | None = None, flight: Flight | None = None,
     ) -> None:
         assert rb.remote is not None
         self.store = store
@@ -105,6 +107,12 @@ class Fill:
         self._relay_window = window  # bounds what ``caller`` holds (its channel: unbounded)
         self._held = 0  # MiB of the node's fill memory this fill holds
         self._meta = meta_for(stream.attrs, rb.remote.uri)
+        self._flight = flight
+        self._store_scope = trio.CancelScope()  # cancelled by an evict: nothing cached
+        if flight is not None:
+            flight.stop_store = self._store_scope.cancel
+            if not flight.keep:
+                self._store_scope.cancel()
 
     async def run(self) -> Exception | None:
         """Fill; the error that stopped it (None: cached, or left to a newer local copy).
@@ -198,28 +206,40 @@ class Fill:
     # -- the store side --------------------------------------------------------------------
 
     async def _store_pieces(self) -> AsyncGenerator[bytes, None]:
-        async with self._store_in:
-            async for piece in self._store_in:
-                for _ in range(self._units):
-                    self._window.release()
-                    self._held -= 1
-                    self._memory.units.release()
-                yield piece
+        async for piece in self._store_in:
+            self._release_piece()
+            yield piece
         # the reader ended: short (its error ends the nursery) or the whole body
+
+    def _release_piece(self) -> None:
+        for _ in range(self._units):
+            self._window.release()
+            self._held -= 1
+            self._memory.units.release()
 
     async def _write(self) -> None:
         # replace only what this fetch was made to replace: a PUT that committed meanwhile
         # wins (PreconditionFailed here: its copy is newer than ours). The backend's ETag
         # is the copy's: no MD5 of the body (docs/backends.md)
         etag = self.stream.attrs.etag
-        async with contextlib.aclosing(self._store_pieces()) as pieces:
-            await self.store.put_object(
-                self.rb.local, self.key, pieces, self._meta,
-                expected_size=self.stream.attrs.size,
-                if_match=self.stale.etag if self.stale else None,
-                if_none_match=None if self.stale else "*",
-                remote=RemoteCopy(etag=(lambda: etag) if etag else None),
-            )
+        try:
+            with self._store_scope:
+                async with contextlib.aclosing(self._store_pieces()) as pieces:
+                    await self.store.put_object(
+                        self.rb.local, self.key, pieces, self._meta,
+                        expected_size=self.stream.attrs.size,
+                        if_match=self.stale.etag if self.stale else None,
+                        if_none_match=None if self.stale else "*",
+                        remote=RemoteCopy(etag=(lambda: etag) if etag else None),
+                    )
+        finally:
+            if self._flight is not None:
+                self._flight.stored.set()
+        if self._store_scope.cancelled_caught:
+            # evicted while in the air: the rest of the body goes to the caller only
+            log.debug("%s/%s evicted during its fill: not cached", self.rb.bucket, self.key)
+            async for _piece in self._store_in:
+                self._release_piece()
 
     # -- the end -----------------------------------------------------------------------
 

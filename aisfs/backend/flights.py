@@ -3,11 +3,15 @@
 The first caller of a key becomes its leader and does the work; the others wait until it
 lands and then read what it left (or get its error). Entries live only while a flight is
 in the air: the map's size is the number of keys being fetched, not of keys ever fetched.
+
+An evict of a key in the air (``RemoteObjects.evict``) tells its flight not to keep what
+it brings: ``drop_copy`` - the fill relays on to its caller and stores nothing - and
+waits for ``stored``: after that, nothing the flight brings is cached.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 import trio
@@ -18,6 +22,15 @@ class Flight:
     done: trio.Event = field(default_factory=trio.Event)
     error: BaseException | None = None
     waiters: int = 0
+    keep: bool = True  # False: evicted while in the air - its copy is not cached
+    stored: trio.Event = field(default_factory=trio.Event)  # its store side has ended
+    stop_store: Callable[[], None] | None = None  # the fill's, once it runs
+
+    def drop_copy(self) -> None:
+        """What this flight brings is not to be cached (an evict came meanwhile)."""
+        self.keep = False
+        if self.stop_store is not None:
+            self.stop_store()
 
 
 class Flights:
@@ -29,6 +42,10 @@ class Flights:
 
     def in_air(self, key: Hashable) -> Flight | None:
         return self._air.get(key)
+
+    def keys_in_air(self) -> list[Hashable]:
+        """The keys in the air now."""
+        return list(self._air)
 
     def take_off(self, key: Hashable) -> Flight | None:
         """A new flight for ``key`` (the caller leads it and must ``land`` it), or None
@@ -42,6 +59,7 @@ class Flights:
         if self._air.get(key) is flight:
             del self._air[key]
         flight.error = error
+        flight.stored.set()
         flight.done.set()
 
     async def wait(self, flight: Flight) -> None:

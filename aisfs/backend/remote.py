@@ -159,7 +159,14 @@ class RemoteObjects:
             raise
 
     async def evict(self, rb: Resolved, key: str) -> bool:
-        """Drop the cached copy (the remote object stays). False: there was none."""
+        """Drop the cached copy (the remote object stays). False: there was none. A fill
+        of the key in the air keeps relaying to its caller and caches nothing (a DELETE,
+        an evict, a write-through racing a cold GET: the late fill would have cached what
+        the backend no longer has)."""
+        flight = self._flights.in_air((rb.local, key))
+        if flight is not None:
+            flight.drop_copy()
+            await flight.stored.wait()  # its commit, if it had begun, lands: dropped below
         try:
             await self.store.delete_object(rb.local, key)
             return True
@@ -167,6 +174,14 @@ class RemoteObjects:
             if e.code in ("NoSuchKey", "NoSuchBucket"):
                 return False
             raise
+
+    async def evict_in_air(self, rb: Resolved, prefix: str = "") -> int:
+        """``evict`` of every key under ``prefix`` whose fill is in the air now (a bucket's
+        evict, after its cached copies: a cold GET that began before must not cache after
+        it); how many had a copy to drop."""
+        keys = [k[1] for k in self._flights.keys_in_air()
+                if isinstance(k, tuple) and k[0] == rb.local and str(k[1]).startswith(prefix)]
+        return sum([await self.evict(rb, str(key)) for key in keys])
 
     async def _validated(self, rb: Resolved, key: str, info: ObjectInfo) -> ObjectInfo | None:
         """``info`` if it may be served as it is; None when it must be fetched again.
@@ -259,7 +274,7 @@ class RemoteObjects:
             await self.ensure_local_bucket(rb)
             stream = await self.backend(rb).open_object(self._remote_name(rb), key)
             error = await Fill(self.store, self._fill_memory, self.fill_piece, rb, key,
-                               stream, None, info).run()
+                               stream, None, info, flight=flight).run()
         except Exception as e:
             error = e
         finally:
@@ -341,7 +356,7 @@ class RemoteObjects:
         error: Exception | None = None
         try:
             error = await Fill(self.store, self._fill_memory, self.fill_piece, rb, key,
-                               stream, send, stale, window).run()
+                               stream, send, stale, window, flight).run()
         finally:
             if flight is not None:
                 self._flights.land((rb.local, key), flight, error)

@@ -59,6 +59,8 @@ def evict_work(remote: RemoteObjects, rb: Resolved, sel: Selection, *,
 
         names = cached_keys(remote, rb, prefix) if prefix is not None else sel.named()
         await for_each(names, one, EVICT_WORKERS)
+        if prefix is not None:  # cold GETs in the air: what they bring is not cached
+            job.add(objects=await remote.evict_in_air(rb, prefix))
         if drop_props:
             await _drop_props(remote, rb)
 
