@@ -19,6 +19,7 @@ listings used to send ``LastModified=Wed, 25 Nov 2026 ...`` like that).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from urllib.parse import unquote
 
@@ -75,20 +76,17 @@ def encode_custom_md(items: Mapping[str, str] | Iterable[tuple[str, str]]) -> st
     return ",".join(f"{_escape(k)}={_escape(v)}" for k, v in pairs)
 
 
-# the keys of a listing's custom metadata repeat from entry to entry (mode, uid, ...):
-# each is escaped once, with its "="
-_KEYS: dict[str, str] = {}
+@functools.lru_cache(maxsize=4096)
+def _key_piece(key: str) -> str:
+    """``key`` escaped, with its "=" (a listing's custom-metadata keys repeat from entry
+    to entry: mode, uid, ... - each escaped once)."""
+    return _escape(key) + "="
 
 
 def custom_md_pair(key: str, value: str) -> str:
     """One ``k=v`` piece of `encode_custom_md` (a listing joins an entry's with commas:
     the same string)."""
-    k = _KEYS.get(key)
-    if k is None:
-        if len(_KEYS) > 4096:
-            _KEYS.clear()
-        k = _KEYS[key] = _escape(key) + "="
-    return k + _escape(value)
+    return _key_piece(key) + _escape(value)
 
 
 def decode_custom_md(text: str | None) -> dict[str, str]:

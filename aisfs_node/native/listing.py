@@ -6,6 +6,7 @@ The entries carry only the props asked for (``name,size`` by default); ``custom`
 
 from __future__ import annotations
 
+import functools
 import secrets
 from typing import Any
 
@@ -184,15 +185,11 @@ class _EntryForm:
         return ent
 
 
-_LAST_MODIFIED: dict[int, str] = {}
-
-
 def _last_modified(mtime_ns: int) -> str:
     """The ``LastModified=...`` piece of a custom-md, escaped (kept per second)."""
-    sec = mtime_ns // 1_000_000_000
-    got = _LAST_MODIFIED.get(sec)
-    if got is None:
-        if len(_LAST_MODIFIED) > 4096:
-            _LAST_MODIFIED.clear()
-        got = _LAST_MODIFIED[sec] = custom_md_pair("LastModified", format_http_date(mtime_ns))
-    return got
+    return _last_modified_s(mtime_ns // 1_000_000_000)
+
+
+@functools.lru_cache(maxsize=4096)
+def _last_modified_s(sec: int) -> str:
+    return custom_md_pair("LastModified", format_http_date(sec * 1_000_000_000))
