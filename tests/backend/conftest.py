@@ -216,6 +216,19 @@ def front_node(
     return node
 
 
+def raw_front(tmp_path: Path, port: int, signed: bool) -> Iterator[NodeProcess]:
+    """A front node over a raw-socket fake backend on ``port`` (support/raw_backend.py),
+    no retries; ``signed``: it checks its clients' signatures (``client_of`` signs). A
+    fixture's body: ``yield from raw_front(...)``; the node must stop cleanly."""
+    target = Target("raw", f"http://127.0.0.1:{port}", "a", "b")
+    node = new_node(tmp_path / "front", config=front_config(target, signed, retries=0)).start()
+    node.signed = signed  # type: ignore[attr-defined]
+    try:
+        yield node
+    finally:
+        assert node.stop() == 0
+
+
 def client_of(node: NodeProcess) -> Any:
     import boto3
     from botocore.config import Config

@@ -17,10 +17,10 @@ import pytest
 from aisfs.backend import open_remote_objects
 from aisfs.backend.provider import BucketRef, Provider
 from aisfs.store import open_store
-from support.node import NodeProcess, new_node
+from support.node import NodeProcess
 from support.raw_backend import RawBackend, object_head, read_head
 
-from .conftest import Target, client_of, front_config, store_config
+from .conftest import client_of, raw_front, store_config
 
 MiB = 1024 * 1024
 SIZE = 3 * MiB
@@ -91,14 +91,7 @@ async def test_an_evict_during_a_fill_caches_nothing(
 @pytest.fixture(params=[False, True], ids=["open", "signed"])
 def pausing_front(request: pytest.FixtureRequest, tmp_path: Path,
                   pausing: PausingBackend) -> Iterator[NodeProcess]:
-    target = Target("pausing", f"http://127.0.0.1:{pausing.port}", "a", "b")
-    node = new_node(tmp_path / "front", config=front_config(
-        target, bool(request.param), retries=0)).start()
-    node.signed = bool(request.param)  # type: ignore[attr-defined]
-    try:
-        yield node
-    finally:
-        assert node.stop() == 0
+    yield from raw_front(tmp_path, pausing.port, bool(request.param))
 
 
 def test_a_delete_during_a_cold_get_leaves_nothing_cached(

@@ -18,10 +18,10 @@ from aisfs.backend import open_remote_objects
 from aisfs.backend.provider import BucketRef, Provider
 from aisfs.errors import S3Error
 from aisfs.store import open_store
-from support.node import NodeProcess, new_node
+from support.node import NodeProcess
 from support.raw_backend import RawBackend, object_head, read_head
 
-from .conftest import Front, Target, client_of, front_config, store_config
+from .conftest import Front, client_of, raw_front, store_config
 
 MiB = 1024 * 1024
 PROMISED = 20 * MiB
@@ -84,14 +84,7 @@ async def test_a_cut_mid_piece_gives_the_caller_a_true_prefix_and_caches_nothing
 @pytest.fixture(params=[False, True], ids=["open", "signed"])
 def cut_front(request: pytest.FixtureRequest, tmp_path: Path,
               cutting: CuttingBackend) -> Iterator[NodeProcess]:
-    target = Target("cutting", f"http://127.0.0.1:{cutting.port}", "a", "b")
-    node = new_node(tmp_path / "front", config=front_config(
-        target, bool(request.param), retries=0)).start()
-    node.signed = bool(request.param)  # type: ignore[attr-defined]
-    try:
-        yield node
-    finally:
-        assert node.stop() == 0
+    yield from raw_front(tmp_path, cutting.port, bool(request.param))
 
 
 @pytest.mark.allow_node_errors  # "response aborted": the cut, logged
