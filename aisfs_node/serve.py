@@ -311,6 +311,7 @@ async def _serve(
 
         async def shutdown_trigger() -> None:
             await stop.wait()
+            store.publisher.changes.close()  # the change feed's long polls answer now
 
         pool: Pool | None = None
         sock_dir = ""

@@ -61,6 +61,13 @@ class ChangeLog:
         self._ring: deque[Change] = deque(maxlen=capacity)
         self._lock = threading.Lock()
         self.listeners: list[Callable[[], None]] = []
+        self.closed = False  # the node is stopping: long polls answer at once
+
+    def close(self) -> None:
+        """The node is stopping: wake every waiter (``closed`` tells them to answer)."""
+        self.closed = True
+        for wake in list(self.listeners):
+            wake()
 
     def record(self, items: Iterable[tuple[str, str, str, str, int, int]]) -> None:
         """Record changes ``(bucket, key, what, etag, size, mtime_ns)`` in order."""
