@@ -62,6 +62,8 @@ class ChangeLog:
         self._lock = threading.Lock()
         self.listeners: list[Callable[[], None]] = []
         self.closed = False  # the node is stopping: long polls answer at once
+        self.waiting = 0  # long polls parked (the node's count of requests in flight
+        # leaves them out: they do not contend with anything)
 
     def close(self) -> None:
         """The node is stopping: wake every waiter (``closed`` tells them to answer)."""

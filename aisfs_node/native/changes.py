@@ -98,13 +98,17 @@ async def changes(node: Node, ctx: Ctx, remote: RemoteNative | None) -> Response
     if got.changes or got.lost or wait <= 0 or log.closed:
         return _answer(got)
     waker = _waker(log)
-    with trio.move_on_after(wait):
-        while not log.closed:
-            event = waker.event  # (taken before looking: a record after wakes it)
-            got = log.since(got.epoch, got.seq, bucket)
-            if got.changes or got.lost:
-                break
-            await event.wait()
+    log.waiting += 1
+    try:
+        with trio.move_on_after(wait):
+            while not log.closed:
+                event = waker.event  # (taken before looking: a record after wakes it)
+                got = log.since(got.epoch, got.seq, bucket)
+                if got.changes or got.lost:
+                    break
+                await event.wait()
+    finally:
+        log.waiting -= 1
     return _answer(got)
 
 
