@@ -73,6 +73,8 @@ class Notify:
                 return  # (not covered: attr_timeout as before)
             except (S3Error, Unreachable, ValueError, KeyError, TypeError) as e:
                 log.info("change feed of %r lost: %s", self.bucket, e)
+            except Exception:  # a bug must cost the feed, not the mount: attr_timeout then
+                log.exception("change feed of %r: unexpected failure", self.bucket)
             await self._down()
             await trio.sleep(RETRY)
 
