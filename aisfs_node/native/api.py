@@ -124,7 +124,6 @@ class NativeApi:
                 return gated
         if (head == "buckets" and len(parts) == 2 and parts[1]  # the change feed
                 and ctx.http.method == "GET" and ctx.http.query_dict().get("what") == "changes"):
-            _check_provider(ctx)
             ctx.bucket = unquote(parts[1])
             return await native_changes.changes(node, ctx, self.remote)
         if head == "buckets" and (  # prefetch/evict jobs (aisfs_node/native/jobs.py)

@@ -85,7 +85,10 @@ async def changes(node: Node, ctx: Ctx, remote: RemoteNative | None) -> Response
         except ValueError as e:
             raise S3Error("InvalidArgument", f"changes: {e}") from None
     bucket = ctx.bucket
-    if remote is not None and await remote.changes_out_of_band(bucket):
+    if q.get("namespace", "") not in ("", "@#"):
+        raise S3Error("InvalidArgument", f"namespace {q['namespace']!r} is not supported")
+    if q.get("provider", "") not in ("", "ais") or (
+            remote is not None and await remote.changes_out_of_band(bucket)):
         raise S3Error("NotImplemented", f"the change feed of bucket {bucket!r} is not "
                       "the node's to tell: it has a backend (its objects change out of "
                       "band)", bucket, status=501)
