@@ -137,3 +137,16 @@ def test_node_restarted_under_the_mount_sigv4(
     with pytest.raises(OSError) as e:
         os.stat(m.path / "nothing")
     assert e.value.errno == errno.ENOENT
+
+
+def test_a_prefix_mount_follows_its_keys(
+        node_only: None, endpoint: Endpoint, bucket: str, mount_factory: MountFactory) -> None:
+    s3 = endpoint.s3
+    s3.put_object(Bucket=bucket, Key="pre/a", Body=b"1")
+    s3.put_object(Bucket=bucket, Key="other/a", Body=b"1")
+    m = mount_factory(f"{bucket}/pre", "attr_timeout=600")
+    assert size_of(m.path / "a") == 1 and os.listdir(m.path) == ["a"]
+    s3.put_object(Bucket=bucket, Key="other/b", Body=b"22")  # not under the mount
+    s3.put_object(Bucket=bucket, Key="pre/a", Body=b"333")
+    until(lambda: size_of(m.path / "a") == 3, "the overwrite under the prefix")
+    assert os.listdir(m.path) == ["a"]
