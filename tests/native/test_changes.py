@@ -133,3 +133,35 @@ def test_sigv4_mode(tmp_path: Path) -> None:
         assert r.status_code == 403
     finally:
         stop_and_check(proc)
+
+
+def test_read_workers_hand_the_feed_to_the_primary(tmp_path: Path) -> None:
+    """With read workers every /v1 call is the primary's: one epoch on every connection,
+    and a long poll that came through a worker is woken by a change."""
+    from .conftest import FAST_CONFIG
+
+    proc = start(tmp_path, FAST_CONFIG + "[net]\nworkers = 2\n")
+    try:
+        url = proc.url
+        c = s3(url)
+        c.create_bucket(Bucket="feed6")
+        epochs = set()
+        for _ in range(6):  # new connections, spread over the processes
+            with httpx.Client() as h:
+                epochs.add(h.get(f"{url}/v1/buckets/feed6",
+                                 params={"what": "changes"}).json()["epoch"])
+        assert len(epochs) == 1
+        pos = feed(url, "feed6").json()["position"]
+        answer: dict[str, Any] = {}
+
+        def poll() -> None:
+            answer["r"] = feed(url, "feed6", pos, wait=25).json()
+
+        t = threading.Thread(target=poll)
+        t.start()
+        time.sleep(0.5)
+        c.put_object(Bucket="feed6", Key="through", Body=b"x")
+        t.join(timeout=30)
+        assert [ch["key"] for ch in answer["r"]["changes"]] == ["through"]
+    finally:
+        stop_and_check(proc)
