@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 import pyfuse3
 import trio
@@ -37,7 +36,7 @@ import trio
 from aisfs.errors import S3Error
 from aisfs_mount.backend import Unreachable
 from aisfs_mount.dirs import DirCache
-from aisfs_mount.inodes import DIR, InodeTable
+from aisfs_mount.inodes import DIR, Inode, InodeTable
 from aisfs_mount.paths import split
 from aisfs_mount.remote.node import NodeBackend
 
@@ -102,7 +101,7 @@ class Notify:
                     break
                 for ch in got.get("changes") or ():
                     self.apply(str(ch["key"]), str(ch["what"]), str(ch.get("etag") or ""),
-                               int(ch.get("size") or 0))
+                               int(ch.get("size") or 0), int(ch.get("mtime_ns") or 0))
                 await self.flush()
                 pos = str(got["position"])
                 if got.get("changes"):
@@ -162,7 +161,7 @@ class Notify:
             _invalidate_entry(parent_ino, name)
         await trio.to_thread.run_sync(_invalidate_inodes, inos)
 
-    def apply(self, key: str, what: str, etag: str, size: int) -> None:
+    def apply(self, key: str, what: str, etag: str, size: int, mtime_ns: int = 0) -> None:
         """One change of the feed: drop what the mount holds of its path, unless that is
         what the change made (this mount's own)."""
         if not key.startswith(self.prefix):
@@ -175,7 +174,7 @@ class Notify:
         inode = self.table.find(path)
         parent, name = split(path)
         dirs = self.dirs
-        if self._own(path, inode, what, etag, size, marker):
+        if self._own(path, inode, what, etag, size, marker, mtime_ns):
             self.skipped += 1
             return
         self.applied += 1
@@ -195,8 +194,12 @@ class Notify:
         if inos:
             await trio.to_thread.run_sync(_invalidate_inodes, inos)
 
-    def _own(self, path: str, inode: Any, what: str, etag: str, size: int,
-             marker: bool) -> bool:
+    def _own(self, path: str, inode: Inode | None, what: str, etag: str, size: int,
+             marker: bool, mtime_ns: int) -> bool:
+        """The change is what the mount holds: a name it removed, a file it is writing,
+        the object it has (same ETag and size, and the Last-Modified second the store
+        said - or, written here, within a second of when - so another client's
+        metadata-only change, a copy onto itself, is not taken for its own)."""
         dirs = self.dirs
         if what == "delete":
             if inode is not None and not inode.unlinked and inode.remote:
@@ -213,8 +216,15 @@ class Notify:
             return True  # being written here: its close decides what holds
         if marker != (inode.kind == DIR):
             return False
-        return bool(inode.attrs.etag) and inode.attrs.etag == etag and (
-            marker or inode.attrs.size == size)
+        a = inode.attrs
+        if not (a.etag and a.etag == etag and (marker or a.size == size)):
+            return False
+        if not mtime_ns:
+            return True
+        change_s, ctime_s = mtime_ns // 1_000_000_000, a.ctime_ns // 1_000_000_000
+        if a.server_s >= 0 and ctime_s <= a.server_s:  # as the store said: the same second
+            return change_s == a.server_s
+        return abs(change_s - ctime_s) <= 1  # written here (this host's clock)
 
 
 def _ancestors(path: str) -> list[str]:

@@ -66,6 +66,12 @@ def _foreign_changes_seen(s3: object, bucket: str, root: Path) -> None:
     until(lambda: size_of(d / "gone") == -1 and "gone" not in os.listdir(d), "the DELETE")
     put(Bucket=bucket, Key="e/deep/f", Body=b"x")  # a new directory
     until(lambda: size_of(root / "e" / "deep" / "f") == 1, "a new directory")
+    assert os.stat(d / "new").st_mode & 0o777 != 0o711
+    time.sleep(1.1)  # (the same ETag: told from the write by its Last-Modified second)
+    c.copy_object(  # type: ignore[attr-defined]
+        Bucket=bucket, Key="d/new", CopySource={"Bucket": bucket, "Key": "d/new"},
+        Metadata={"mode": str(0o100711)}, MetadataDirective="REPLACE")
+    until(lambda: os.stat(d / "new").st_mode & 0o777 == 0o711, "a chmod by a copy onto itself")
 
 
 def test_foreign_changes_are_seen_with_a_long_attr_timeout(

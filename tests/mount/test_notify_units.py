@@ -74,8 +74,14 @@ async def test_own_changes_are_skipped() -> None:
     staged.stage = object()  # type: ignore[assignment]
     n.apply("p/d/open", "put", "other", 9)  # being written here: its close decides
     assert n.skipped == 3
+    mine.attrs.ctime_ns = 1_000 * 10**9
+    n.apply("p/d/mine", "put", "m", 3, 1_000 * 10**9 + 5)  # its own, a second apart at most
+    assert n.skipped == 4 and n.applied == 0
+    n.apply("p/d/mine", "put", "m", 3, 1_500 * 10**9)  # another's copy onto itself (chmod)
+    assert n.applied == 1 and mine.attrs.fetched == -1e18 and "d" not in dirs.listings
+    dirs.listings["d"] = Listing({"mine": Child(FILE)}, now)
     n.apply("p/d/new", "put", "n", 1)  # another client's new file in a listed directory
-    assert n.applied == 1 and "d" not in dirs.listings and "" in dirs.listings
+    assert n.applied == 2 and "d" not in dirs.listings and "" in dirs.listings
     n.apply("p/e/f", "put", "n", 1)  # a new directory: the root's listing changes too
     assert "" not in dirs.listings
 
