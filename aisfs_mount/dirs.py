@@ -57,6 +57,7 @@ class Child:
 
 
 _DIR = Child(DIR)
+FILE_CHILD = Child(FILE)
 FORGOT = "forgot"  # (a `changes` kind: a listing dropped)
 
 
@@ -121,6 +122,49 @@ class DirCache:
         # big directory -> the key after which a window is being read ahead, and its end
         self.ahead: dict[str, tuple[str, trio.Event]] = {}
         self.nursery: trio.Nursery | None = None  # where windows are read ahead (if set)
+        # the change feed (aisfs_mount/notify.py), while live: what is read is trusted for
+        # the long window, unless its fetch began before the feed went live (`live_from`)
+        # or before a change of its path (`changed_at`: path -> when) - then it is kept as
+        # read `demote` seconds earlier (attr_timeout's trust). 0: no feed
+        self.demote = 0.0
+        self.live_from = 0.0
+        self.changed_at: dict[str, float] = {}
+
+    def stamp(self, start: float, path: str) -> float:
+        """The time what a fetch of `path` begun at `start` read counts as read."""
+        if self.demote and (start < self.live_from
+                            or self.changed_at.get(path, -1e18) >= start):
+            return start - self.demote
+        return start
+
+    def stamp_reply(self, start: float, path: str) -> float:
+        """`stamp` for a HEAD's answer (without a feed: when it came, as ever)."""
+        return self.stamp(start, path) if self.demote else trio.current_time()
+
+    def changed(self, path: str, deleted: bool, marker: bool) -> None:
+        """The feed says `path` (a file, or a directory's marker) changed in the store:
+        its listing entries, window entries and missing names go, and the listings above
+        that a new or removed directory would change."""
+        now = trio.current_time()
+        if len(self.changed_at) > 65_536:
+            self.changed_at = {p: t for p, t in self.changed_at.items()
+                               if now - t < self.ttl}
+        self.changed_at[path] = now
+        if marker:
+            self.forget(path)
+        parent, name = split(path)
+        self.seen.pop(path, None)
+        self.tails.pop(parent, None)
+        d = parent
+        self.changed_at[d] = now
+        self.forget(d)
+        while d:
+            up, nm = split(d)
+            self.changed_at[up] = now
+            lst = self.listings.get(up)
+            if lst is not None and (deleted or lst.children.get(nm, FILE_CHILD).kind != DIR):
+                self.forget(up)
+            d = up
 
     def fresh(self, path: str, now: float | None = None) -> Listing | None:
         """The listing of `path` if it is younger than the timeout (at `now`: trio's time)."""
@@ -273,9 +317,10 @@ class DirCache:
             if limit is not None and len(children) > limit:
                 self.sizes[path] = len(children)
                 if self.backend.rich_listing and self.ttl:
-                    self._first_window(path, prefix, listed, prefixes, now)
+                    self._first_window(path, prefix, listed, prefixes, now,
+                                       self.stamp(now, path))
                 return None
-        lst = Listing(children, now, marker)
+        lst = Listing(children, self.stamp(now, path), marker)
         self._add_local({path: lst}, path, now, whole=False)
         if self.changes and self._dropped_since(path, now):
             return lst  # (removed or dropped here while it was read: not kept)
@@ -284,7 +329,7 @@ class DirCache:
         return lst
 
     def _first_window(self, parent: str, prefix: str, objs: Sequence[ObjectInfo],
-                      prefixes: Sequence[str], now: float) -> None:
+                      prefixes: Sequence[str], now: float, at: float) -> None:
         """What a lookup's listing of `parent` read before finding it too big (its first
         names, in order, with their metadata) kept as a window from the directory's
         start, as `_window` keeps one (a delimited listing: the directories among them
@@ -305,8 +350,8 @@ class DirCache:
                 continue
             path = pre + rest
             if path not in self.deleting and path not in gone:
-                self.seen[path] = (obj, now)
-        tail = Tail("", last[cut:], now, dirs, False, keys=len(keys))
+                self.seen[path] = (obj, at)
+        tail = Tail("", last[cut:], at, dirs, False, keys=len(keys))
         tail.mid = keys[len(keys) // 2][cut:]
         tail.next_from = keys[-2][cut:]
         old = self.tails.get(parent)
@@ -367,6 +412,7 @@ class DirCache:
             built.pop(d, None)
         self._add_local(built, path, now, whole=not truncated and not start_after)
         for d, lst in built.items():
+            lst.fetched = self.stamp(now, d)
             self.listings[d] = lst
             self.sizes[d] = len(lst.children)
         return built
@@ -535,14 +581,15 @@ class DirCache:
         dirs = {r.split("/", 1)[0] for r in rests if "/" in r}
         pre = parent + "/" if parent else ""
         seen, deleting = self.seen, self.deleting
+        at = self.stamp(now, parent)
         for obj, rest in zip(objs, rests, strict=True):
             if (not rest or "/" in rest or rest in dirs or rest == "." or rest == ".."
                     or truncated and last <= obj.key + "/"):
                 continue
             path = pre + rest
             if path not in deleting and path not in gone:
-                seen[path] = (obj, now)
-        tail = Tail(name, last[len(prefix):] if truncated else None, now, dirs, missing,
+                seen[path] = (obj, at)
+        tail = Tail(name, last[len(prefix):] if truncated else None, at, dirs, missing,
                     keys=keys)
         if truncated:
             tail.mid = objs[len(objs) // 2].key[len(prefix):]

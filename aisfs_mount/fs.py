@@ -54,9 +54,11 @@ from aisfs_mount.inodes import (
     now_ns,
 )
 from aisfs_mount.markers import Markers
+from aisfs_mount.notify import Notify
 from aisfs_mount.options import MountOptions
 from aisfs_mount.paths import NAME_MAX, Layout, join, name_of, split
 from aisfs_mount.readahead import Reader
+from aisfs_mount.remote.node import NodeBackend
 from aisfs_mount.renames import Renamer
 from aisfs_mount.resolver import Resolver
 from aisfs_mount.staging import Stager
@@ -130,6 +132,19 @@ class Fs(pyfuse3.Operations):
         self.markers = Markers(backend, self.layout, self.dirs, self.stats, nursery)
         self.renamer = Renamer(backend, self.layout, self.table, self.dirs, self.resolver,
                                self.stager)
+        o = self.opts
+        self.notify: Notify | None = None
+        if o.notify and isinstance(backend, NodeBackend) and not o.all_buckets and o.attr_timeout:
+            wait = max(1.0, min(15.0, o.timeout / 2))  # (a poll's answer within `timeout`)
+            self.notify = Notify(backend, o.bucket, o.prefix, self.table, self.dirs,
+                                 self.set_ttl, o.attr_timeout,
+                                 max(o.attr_timeout, o.notify_timeout), wait)
+            nursery.start_soon(self.notify.run)
+
+    def set_ttl(self, ttl: float) -> None:
+        """How long what is read is trusted, here and in the kernel: `attr_timeout`, or
+        `notify_timeout` while the change feed is live (aisfs_mount/notify.py)."""
+        self.ttl = self.dirs.ttl = self.resolver.ttl = ttl
 
     async def flush_all(self) -> None:
         """At exit: upload what is still dirty, else keep it in lost+found; wait for the
@@ -161,7 +176,9 @@ class Fs(pyfuse3.Operations):
         """A missing name, as long as what said so holds (the parent's listing or window,
         or the request made just now)."""
         age = trio.current_time() - self.dirs.as_of(split(path)[0])
-        return negative_entry(max(0.0, self.ttl - age))
+        # (the kernel keeps a missing name attr_timeout at most, feed or not: the names it
+        # was told are missing are not known here to be invalidated)
+        return negative_entry(max(0.0, min(self.ttl - age, self.opts.attr_timeout)))
 
     def _child(self, parent_inode: int, name: bytes) -> tuple[Inode, str, str]:
         """The parent directory, the child's name and its path (ENOENT if the parent is gone)."""

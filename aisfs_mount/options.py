@@ -56,6 +56,10 @@ class MountOptions:
     gid: int = field(default_factory=os.getgid)
     umask: int = 0o022
     attr_timeout: float = 1.0
+    # against our node: follow the bucket's change feed and trust what was read for
+    # notify_timeout while it is live (aisfs_mount/notify.py)
+    notify: bool = True
+    notify_timeout: float = 300.0
     cache_dir: Path = field(default_factory=default_cache_dir)
     cache_limit: int = 0  # bytes of staged data at once; 0 = until the cache disk is full
     timeout: float = 20.0  # seconds for one request (or one read/write of a transfer)
@@ -106,7 +110,12 @@ class MountOptions:
             setattr(self, name, int(number()))
         elif name == "umask":
             self.umask = int(number(int, 8)) & 0o777
-        elif name in ("attr_timeout", "timeout", "connect_timeout", "retry_window"):
+        elif name == "notify":
+            if need() not in ("0", "1", "on", "off"):
+                raise OptionError(f"option notify={value!r}: 1 or 0 (on or off)")
+            self.notify = need() in ("1", "on")
+        elif name in ("attr_timeout", "timeout", "connect_timeout", "retry_window",
+                      "notify_timeout"):
             v = float(number(float))
             if v < 0:
                 raise OptionError(f"option {name} must be >= 0")

@@ -206,8 +206,9 @@ class Resolver:
             return attrs_from(lst.marker, DIR, self.defaults, lst.fetched)
         bucket, prefix = self.layout.prefix_of(path)  # (a plain S3 listing: no metadata)
         self.stats.heads += 1
+        start = trio.current_time()
         info = await self.backend.head(bucket, prefix)
-        return attrs_from(info, DIR, self.defaults, trio.current_time())
+        return attrs_from(info, DIR, self.defaults, self.dirs.stamp_reply(start, path))
 
     def listed_dir_attrs(self, path: str) -> Attrs | None:
         """A directory's attributes from its own fresh listing, if there is one."""
@@ -226,11 +227,12 @@ class Resolver:
             return self._listed_inode(path, info, as_of)
         bucket, key = self.layout.key(path)
         self.stats.heads += 1
+        start = trio.current_time()
         head = await self.backend.head(bucket, key)
         if head is None:
             return await self._dir_or_none(path)
         kind = kind_of(head)
-        attrs = attrs_from(head, kind, self.defaults, trio.current_time())
+        attrs = attrs_from(head, kind, self.defaults, self.dirs.stamp_reply(start, path))
         return self.install(path, kind, attrs)
 
     def _listed_inode(self, path: str, info: ObjectInfo, as_of: float | None) -> Inode:
@@ -284,6 +286,7 @@ class Resolver:
         carries none, so a file then needs a HEAD, and a directory a HEAD of its marker.
         A page the name's siblings fill falls back to the three requests at once."""
         bucket, key = self.layout.key(path)
+        start = trio.current_time()
         got = await self._probe(bucket, key)
         if got is None:
             return await self._resolve_by_heads(path, bucket, key)
@@ -293,7 +296,7 @@ class Resolver:
                 return self.install(path, DIR, await self.dir_attrs(path))
             self.stats.heads += 1
             marker = await self.backend.head(bucket, key + "/")
-            now = trio.current_time()
+            now = self.dirs.stamp_reply(start, path)
             return self.install(path, DIR, attrs_from(marker, DIR, self.defaults, now))
         exact = info is not None and info.meta is None
         if exact:  # a plain S3 listing: the metadata (mode, owner, times) needs a HEAD
@@ -303,7 +306,7 @@ class Resolver:
             self._forget(path)
             return None
         k = kind_of(info)
-        attrs = attrs_from(info, k, self.defaults, trio.current_time())
+        attrs = attrs_from(info, k, self.defaults, self.dirs.stamp_reply(start, path))
         attrs.exact = exact
         return self.install(path, k, attrs)
 
@@ -334,11 +337,12 @@ class Resolver:
             self.stats.lists += 1
             below = bool(await self.backend.first_key(bucket, key + "/", 1))
 
+        start = trio.current_time()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(head_file)
             nursery.start_soon(head_marker)
             nursery.start_soon(probe_dir)
-        now = trio.current_time()
+        now = self.dirs.stamp_reply(start, path)
         if marker is not None or below:
             return self.install(path, DIR, attrs_from(marker, DIR, self.defaults, now))
         if file is None:
@@ -368,6 +372,7 @@ class Resolver:
             return
         bucket, key = self.layout.key(path)
         self.stats.heads += 1
+        start = trio.current_time()
         info = await self.backend.head(bucket, key)
         await self._window_after(path)
         if info is None:
@@ -378,7 +383,7 @@ class Resolver:
         if kind_of(info) != inode.kind:
             self.table.detach(inode)
             raise pyfuse3.FUSEError(errno.ESTALE)
-        attrs = attrs_from(info, inode.kind, self.defaults, trio.current_time())
+        attrs = attrs_from(info, inode.kind, self.defaults, self.dirs.stamp_reply(start, path))
         keep_ctime(inode.attrs, attrs)
         inode.attrs = attrs
 

@@ -306,11 +306,13 @@ async def _serve(
         await app.startup(background)
         hc = hypercorn_config(cfg)
         counted = InFlight(app)
-        store.uncontended = lambda: counted.count <= 1
+        feed = store.publisher.changes  # (its parked long polls contend with nothing)
+        store.uncontended = lambda: counted.count - feed.waiting <= 1
         daemon.status("binding " + ", ".join(cfg.net.https_listen + cfg.net.listen))
 
         async def shutdown_trigger() -> None:
             await stop.wait()
+            store.publisher.changes.close()  # the change feed's long polls answer now
 
         pool: Pool | None = None
         sock_dir = ""

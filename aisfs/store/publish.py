@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import trio
 
 from . import layout
+from .changes import DELETE, PUT, ChangeLog
 from .chunks import ChunkStore
 from .config import StoreConfig
 from .files import fsync_dir, write_tmp
@@ -58,6 +59,20 @@ class Publisher:
         # version id, lock JSON or None) before any version is removed or replaced for
         # good; raises to refuse. None: nothing is refused.
         self.removal_guard: RemovalGuard | None = None
+        # the change feed (changes.py): every current object changed, once committed
+        self.changes = ChangeLog()
+
+    def note_changes(self, new: list[ObjectInfo], touched: Iterable[tuple[str, str]]) -> None:
+        """After the commit: each of ``touched`` is ``new``'s object now, or gone."""
+        made = {(i.bucket, i.key): i for i in new}
+        out: list[tuple[str, str, str, str, int, int]] = []
+        for bucket, key in touched:
+            i = made.get((bucket, key))
+            if i is None:
+                out.append((bucket, key, DELETE, "", 0, 0))
+            else:
+                out.append((bucket, key, PUT, i.etag, i.size, i.mtime_ns))
+        self.changes.record(out)
 
     def check_removal(
         self, bucket: str, key: str, version_id: str | None, lock: str | None
@@ -450,6 +465,7 @@ class Publisher:
             self.index.rollback()
             raise
         crash_point("committed")
+        self.note_changes(new, touched)
         return dropped
 
     def publish_puts(self, entries: list[PutEntry], dirs: set[str]) -> list[str]:
@@ -484,6 +500,7 @@ class Publisher:
                 self.index.rollback()
                 raise
         crash_point("committed")
+        self.note_changes([e.info for e in entries], touched)
         return dropped
 
     def drop_chunks(self, ids: Iterable[str]) -> int:

@@ -260,6 +260,8 @@ class Versions:
             self.index.note_generation(generation)
             dropped = self.index.apply_refs(Counter({k: v for k, v in delta.items() if v}), {})
         crash_point("committed")
+        if current is not None:  # (the change feed: the current is gone)
+            self.publisher.note_changes([], [(bucket, key)])
         return DeleteOutcome(vid or "null", True), dropped
 
     def _remove(self, bucket: str, key: str, version_id: str, current: _Current | None,
@@ -306,6 +308,10 @@ class Versions:
                 w.execute(INSERT_OBJECT, object_row(info, after.manifest))
             dropped = self.index.apply_refs(Counter({k: v for k, v in delta.items() if v}), {})
         crash_point("committed")
+        if removed_row is None or after is not None and not after.is_marker:
+            # (the change feed: the current removed, or a version promoted to current)
+            promoted = [info] if after is not None and not after.is_marker else []
+            self.publisher.note_changes(promoted, [(bucket, key)])
         return DeleteOutcome(version_id, was_marker), dropped
 
     def _next(self, bucket: str, key: str, seq: int) -> _Row | None:

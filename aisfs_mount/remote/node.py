@@ -251,6 +251,24 @@ class NodeBackend(S3Backend):
                 nursery.start_soon(one, key)
         return len(keys)
 
+    async def changes(self, bucket: str, since: str | None, wait: float) -> dict[str, Any] | None:
+        """The bucket's change feed after the position ``since`` (None: the current
+        position), waiting up to ``wait`` s for a change (``GET /v1/buckets/B?what=changes``,
+        aisfs_mount/notify.py); None when the answer is not the feed's (an older node).
+        S3Error 404/501: the node does not cover the bucket."""
+        q = "?what=changes&wait=" + format(wait, "g")
+        if since is not None:
+            q += "&since=" + quote(since, safe=".")
+        resp = await self.http.send("GET", self.base + "/v1/buckets/" + quote(bucket, safe="")
+                                    + q, resource=bucket, deadline=wait + self.timeouts.request)
+        try:
+            got = json.loads(resp.content)
+        except ValueError:
+            return None
+        if not isinstance(got, dict) or not isinstance(got.get("position"), str):
+            return None
+        return got
+
     async def capacity(self) -> Capacity | None:
         try:
             res = await self._native("GET", "/v1/daemon?what=mountpaths")

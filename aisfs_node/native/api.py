@@ -26,6 +26,7 @@ from aisfs_node import native_auth
 from aisfs_node.errors import ais_error, answer
 from aisfs_node.http import Receive, Request, Response, Scope, Send, send_or_cut
 from aisfs_node.native import admin, buckets, cluster, listing, locate, lru, objects
+from aisfs_node.native import changes as native_changes
 from aisfs_node.native import copy as native_copy
 from aisfs_node.native import inventory as nbi
 from aisfs_node.native import jobs as native_jobs
@@ -121,6 +122,10 @@ class NativeApi:
             gated = await native_auth.gate(node, ctx, head, parts)
             if gated is not None:
                 return gated
+        if (head == "buckets" and len(parts) == 2 and parts[1]  # the change feed
+                and ctx.http.method == "GET" and ctx.http.query_dict().get("what") == "changes"):
+            ctx.bucket = unquote(parts[1])
+            return await native_changes.changes(node, ctx, self.remote)
         if head == "buckets" and (  # prefetch/evict jobs (aisfs_node/native/jobs.py)
                 answered := await native_jobs.bucket_job(node, ctx, parts, self.remote)):
             return answered

@@ -120,6 +120,12 @@ class RemoteNative:
         rb = self.remote.backends.resolve(BucketRef(Provider.AIS, name), info.props)
         return rb if rb.is_remote else None
 
+    async def changes_out_of_band(self, name: str) -> bool:
+        """The bucket ``name`` (as the mount names it) has a backend: an s3:// one, or an
+        ais:// one with ``backend_bck`` - its objects change where the node does not see
+        (the change feed does not cover it: aisfs_node/native/changes.py)."""
+        return await self._s3_by_name(name) or await self._resolve_ais(name) is not None
+
     async def _resolve_aws(self, name: str, *, add: bool = True) -> Resolved:
         """``s3://name``: known, or (``add``) looked up in the backend and added."""
         ref = BucketRef(Provider.AWS, name)

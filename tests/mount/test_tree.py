@@ -48,6 +48,7 @@ def _requests(endpoint: Endpoint) -> Counter[str]:
         labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
         out[labels.get("operation", "")] += int(float(m.group(2)))
     out.pop("Metrics", None)
+    out.pop("ListChanges", None)  # (the change feed's long polls: aisfs_mount/notify.py)
     return out
 
 
