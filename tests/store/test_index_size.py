@@ -34,9 +34,10 @@ async def test_index_under_1_kib_per_4_kib_object(tmp_path: Path) -> None:
     # the manifest: JSON then the raw bytes (~4.5 KB, not 5.9 as base64)
     assert all(4096 < len(c.read_bytes()) < 4096 + 600 for c in found)
     # all in: the blocks of every file - index, shelves, anything else (the directories
-    # made with a mountpath are a fixed cost, not counted)
+    # made with a mountpath, and each shelf's 256 KiB reserve for deletes on a full disk,
+    # are fixed costs, not counted: 262 B per object at 2,000 of them, nothing at scale)
     used = sum(p.lstat().st_blocks * 512 for top in [config.index_dir, *config.mountpaths]
-               for p in top.rglob("*") if p.is_file())
+               for p in top.rglob("*") if p.is_file() and not p.name.endswith("-reserve"))
     assert used / n < 6000, used / n
 
 
