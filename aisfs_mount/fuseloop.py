@@ -25,7 +25,13 @@ is trio in everything but two things pyfuse3's worker loop does per FUSE request
   for is ready: a socket, a thread's `run_sync_soon`, a signal): a request returns to
   the worker at once, anything else falls back to trio's wait, which runs the
   scheduler. So the worker keeps the thread only while the thread has nothing else to
-  do, and every other task runs as soon as it could have under trio's wait.
+  do, and every other task runs as soon as it could have under trio's wait. Before it
+  sleeps it polls the device without sleeping for up to `SPIN_NS` (40 µs): the next
+  request of a loop of stats comes a few µs after the answer, and a sleep in poll(2)
+  costs a wake-up - on a busy 2-core VM tens of µs, the difference between a stat row
+  of ~10 k/s and one of ~25-33 k/s (2,000 files, rclone ~12.6 k; Go's scheduler spins
+  the same way before it parks a thread). At most 40 µs of CPU per request, only
+  while requests come; an idle mount sleeps.
 
 Together: a minimal pyfuse3 file system answering lookups from memory, 35 -> 9-10 µs of
 CPU per lookup (the kernel's part included), 16-22 k -> 55-75 k stats per second on a
@@ -43,6 +49,7 @@ from __future__ import annotations
 import importlib
 import math
 import select
+import time
 import types
 from typing import Any
 
@@ -120,6 +127,9 @@ _HANDOFFS = _Handoffs()
 MAX_SLEEP_MS = 60_000  # (a deadline further off than this is met by a later poll)
 
 
+SPIN_NS = 40_000  # how long a worker polls the device without sleeping after an answer
+
+
 class DeviceWait:
     """`trio.lowlevel.wait_readable` for the FUSE device (see the module's doc)."""
 
@@ -182,7 +192,15 @@ class DeviceWait:
         if left <= 0:
             return False
         ms = -1 if left == math.inf else min(MAX_SLEEP_MS, int(left * 1000) + 1)
-        got = self.poll.poll(ms)
+        # a short spin first: the next request of a stat loop comes within a few µs of
+        # the answer, and a sleep in poll(2) costs a wake-up (tens of µs on a busy VM)
+        spin_end = time.perf_counter_ns() + SPIN_NS
+        poll = self.poll.poll
+        got = poll(0)
+        while not got and time.perf_counter_ns() < spin_end:
+            got = poll(0)
+        if not got:
+            got = poll(ms)
         return len(got) == 1 and got[0][0] == fd and not got[0][1] & ~select.POLLIN
 
 
