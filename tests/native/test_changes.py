@@ -60,24 +60,31 @@ def test_boto3_changes_show_in_the_feed(shared_node: NodeProcess) -> None:
     assert again["changes"] == [] and again["position"] >= got["position"]
 
 
-def test_long_poll_answers_when_a_change_comes(shared_node: NodeProcess) -> None:
-    url = shared_node.url
-    c = s3(url)
-    c.create_bucket(Bucket="feed2")
-    pos = feed(url, "feed2").json()["position"]
+def poll_while_putting(url: str, c: Any, bucket: str, key: str) -> dict[str, Any]:
+    """A long poll from the bucket's current position, parked (0.5 s) before ``key`` is
+    PUT by ``c``: its answer."""
+    pos = feed(url, bucket).json()["position"]
     answer: dict[str, Any] = {}
 
     def poll() -> None:
-        answer["r"] = feed(url, "feed2", pos, wait=25).json()
+        answer["r"] = feed(url, bucket, pos, wait=25).json()
 
     t = threading.Thread(target=poll)
     t.start()
     time.sleep(0.5)
-    c.put_object(Bucket="feed2", Key="late", Body=b"x")
+    c.put_object(Bucket=bucket, Key=key, Body=b"x")
     t.join(timeout=30)
-    assert [ch["key"] for ch in answer["r"]["changes"]] == ["late"]
+    return answer["r"]
+
+
+def test_long_poll_answers_when_a_change_comes(shared_node: NodeProcess) -> None:
+    url = shared_node.url
+    c = s3(url)
+    c.create_bucket(Bucket="feed2")
+    got = poll_while_putting(url, c, "feed2", "late")
+    assert [ch["key"] for ch in got["changes"]] == ["late"]
     # nothing new: a short wait ends with no change, the same position
-    r = feed(url, "feed2", answer["r"]["position"], wait=0.2).json()
+    r = feed(url, "feed2", got["position"], wait=0.2).json()
     assert r["changes"] == [] and not r["lost"]
 
 
@@ -151,17 +158,7 @@ def test_read_workers_hand_the_feed_to_the_primary(tmp_path: Path) -> None:
                 epochs.add(h.get(f"{url}/v1/buckets/feed6",
                                  params={"what": "changes"}).json()["epoch"])
         assert len(epochs) == 1
-        pos = feed(url, "feed6").json()["position"]
-        answer: dict[str, Any] = {}
-
-        def poll() -> None:
-            answer["r"] = feed(url, "feed6", pos, wait=25).json()
-
-        t = threading.Thread(target=poll)
-        t.start()
-        time.sleep(0.5)
-        c.put_object(Bucket="feed6", Key="through", Body=b"x")
-        t.join(timeout=30)
-        assert [ch["key"] for ch in answer["r"]["changes"]] == ["through"]
+        got = poll_while_putting(url, c, "feed6", "through")
+        assert [ch["key"] for ch in got["changes"]] == ["through"]
     finally:
         stop_and_check(proc)
