@@ -41,14 +41,21 @@ def _source(tmp_path: Path) -> Path:
 
 
 def _requests(endpoint: Endpoint) -> Counter[str]:
+    """The node's requests so far by operation, without the metrics' own and the change
+    feed's long polls (aisfs_mount/notify.py: `_all_requests` has them)."""
+    out = _all_requests(endpoint)
+    out.pop("Metrics", None)
+    out.pop("ListChanges", None)
+    return out
+
+
+def _all_requests(endpoint: Endpoint) -> Counter[str]:
     base = endpoint.url[: -len("/s3")]
     text = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
     out: Counter[str] = Counter()
     for m in re.finditer(r"^aisfs_requests_total\{([^}]*)\} (\S+)", text, re.M):
         labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
         out[labels.get("operation", "")] += int(float(m.group(2)))
-    out.pop("Metrics", None)
-    out.pop("ListChanges", None)  # (the change feed's long polls: aisfs_mount/notify.py)
     return out
 
 
