@@ -147,22 +147,28 @@ def remove_row(root: str, info: ObjectInfo, fsync: bool) -> bool:
     return shelf.drop(name, fsync)
 
 
-def inline_copy(
-    mps: MountpathSet, bucket: str, key: str, generation: int
-) -> ObjectInfo | None:
-    """A manifest copy of this inline object (same generation) whose bytes verify: its
-    wanted mountpaths first (the HRW order of its name), where the copies are."""
+def _decoded_copies(mps: MountpathSet, bucket: str, key: str) -> Iterator[ObjectInfo]:
+    """The current manifest copies of ``bucket/key`` that decode, its wanted mountpaths
+    first (the HRW order of its name, where the copies are); a mountpath that cannot be
+    read is passed over."""
     for mp in mps.order(layout.manifest_name(bucket, key)):
         with contextlib.suppress(OSError):
             for data in current_copies(mp.root, bucket, key):
                 try:
-                    cand = decode_manifest(data)
+                    yield decode_manifest(data)
                 except (ValueError, KeyError, TypeError, AttributeError):
                     continue
-                if (cand.bucket, cand.key, cand.generation) == (bucket, key, generation) and (
-                    cand.inline is not None and inline_ok(cand)
-                ):
-                    return cand
+
+
+def inline_copy(
+    mps: MountpathSet, bucket: str, key: str, generation: int
+) -> ObjectInfo | None:
+    """A manifest copy of this inline object (same generation) whose bytes verify."""
+    for cand in _decoded_copies(mps, bucket, key):
+        if (cand.bucket, cand.key, cand.generation) == (bucket, key, generation) and (
+            cand.inline is not None and inline_ok(cand)
+        ):
+            return cand
     return None
 
 
@@ -170,15 +176,8 @@ def newer_copy(mps: MountpathSet, info: ObjectInfo) -> bool:
     """True if some mountpath holds a current manifest of ``info``'s name of a newer
     generation: a write installed it and has not committed the index yet (or failed
     between the two, which its journal record repairs)."""
-    for mp in mps.order(layout.manifest_name(info.bucket, info.key)):
-        with contextlib.suppress(OSError):
-            for data in current_copies(mp.root, info.bucket, info.key):
-                try:
-                    if decode_manifest(data).generation > info.generation:
-                        return True
-                except (ValueError, KeyError, TypeError, AttributeError):
-                    continue
-    return False
+    return any(c.generation > info.generation
+               for c in _decoded_copies(mps, info.bucket, info.key))
 
 
 def load_inline(mps: MountpathSet, info: ObjectInfo) -> None:
