@@ -259,12 +259,8 @@ class NodeBackend(S3Backend):
         q = "?what=changes&wait=" + format(wait, "g")
         if since is not None:
             q += "&since=" + quote(since, safe=".")
-        resp = await self.http.send("GET", self.base + "/v1/buckets/" + quote(bucket, safe="")
-                                    + q, resource=bucket, deadline=wait + self.timeouts.request)
-        try:
-            got = json.loads(resp.content)
-        except ValueError:
-            return None
+        got = await self._native("GET", "/v1/buckets/" + quote(bucket, safe="") + q,
+                                 resource=bucket, deadline=wait + self.timeouts.request)
         if not isinstance(got, dict) or not isinstance(got.get("position"), str):
             return None
         return got

@@ -16,6 +16,7 @@ answers 501 NotImplemented. Auth is the bucket's listing's (``native_auth.gate``
 from __future__ import annotations
 
 import math
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -50,13 +51,15 @@ class Waker:
         self.event = trio.Event()
 
 
-_WAKERS: dict[int, Waker] = {}
+# one per ring (a store's), gone with it: keyed by the ring itself, not its id(), which a
+# later store's ring could be given
+_WAKERS: weakref.WeakKeyDictionary[ChangeLog, Waker] = weakref.WeakKeyDictionary()
 
 
 def _waker(log: ChangeLog) -> Waker:
-    got = _WAKERS.get(id(log))
+    got = _WAKERS.get(log)
     if got is None or got.token is not trio.lowlevel.current_trio_token():
-        got = _WAKERS[id(log)] = Waker(log)
+        got = _WAKERS[log] = Waker(log)
     return got
 
 
