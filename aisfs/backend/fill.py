@@ -230,7 +230,9 @@ class Fill:
                         expected_size=self.stream.attrs.size,
                         if_match=self.stale.etag if self.stale else None,
                         if_none_match=None if self.stale else "*",
-                        remote=RemoteCopy(etag=(lambda: etag) if etag else None),
+                        remote=RemoteCopy(
+                            etag=(lambda: etag) if etag else None,
+                            written=self._flight.chunk_written if self._flight else None),
                     )
         finally:
             if self._flight is not None:

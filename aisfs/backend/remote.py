@@ -3,7 +3,8 @@
 - **Cold GET** (no local copy): one backend GET; its body is streamed to the caller and
   into the store in the same pass (never read twice, never whole in memory). Concurrent
   cold GETs of one object fetch it once: the first leads the flight (flights.py), the
-  others wait for it to land and read the local copy. A caller that goes away does not
+  others read the chunks its fill writes as it writes them (follow.py; an object of one
+  chunk: they wait for it to land and read the local copy). A caller that goes away does not
   stop the fill; a fill that fails leaves nothing visible (the store publishes only whole
   objects) and the caller's body raises.
 - **Warm GET** is local. With ``versioning.validate_warm_get`` the backend is asked
@@ -45,6 +46,7 @@ from . import direct_io
 from .cachemeta import remote_attrs, remote_of
 from .fill import Fill, FillMemory, Relay, RelayWindow
 from .flights import Flight, Flights
+from .follow import Follower, followable, opened
 from .provider import Provider, Resolved
 from .registry import Backends
 from .s3 import RemoteDeleted, RemoteStream, S3Backend
@@ -273,6 +275,7 @@ class RemoteObjects:
         try:
             await self.ensure_local_bucket(rb)
             stream = await self.backend(rb).open_object(self._remote_name(rb), key)
+            flight.opened(stream.attrs)
             error = await Fill(self.store, self._fill_memory, self.fill_piece, rb, key,
                                stream, None, info, flight=flight).run()
         except Exception as e:
@@ -322,6 +325,13 @@ class RemoteObjects:
 
     async def _cold(self, rb: Resolved, key: str, stale: ObjectInfo | None) -> RemoteRead:
         fk = (rb.local, key)
+        other = self._flights.in_air(fk)
+        if other is not None:  # another's fill of it is in the air: follow it as it goes
+            await opened(other)
+            if followable(other, self.store.config.chunk_size):
+                assert other.attrs is not None
+                return RemoteRead(other.attrs, 0, other.attrs.size - 1, False, False,
+                                  Follower(self.store, other, key))
         flight, landed = await self._take_off(rb, key)
         if flight is None:
             assert landed is not None
@@ -332,6 +342,7 @@ class RemoteObjects:
         except BaseException as e:
             self._flights.land(fk, flight, e if isinstance(e, Exception) else None)
             raise
+        flight.opened(stream.attrs)
         size = stream.attrs.size
         return RemoteRead(stream.attrs, 0, size - 1, False, False,
                           self.start_fill(rb, key, stream, stale, flight))

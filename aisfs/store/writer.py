@@ -91,6 +91,9 @@ class RemoteCopy:
     # a cache fills with what it relays, and keeps in RAM what is read); False: through the
     # page cache as a local PUT's (an encrypted PUT, whose first GET reads them back)
     direct: bool = True
+    # each chunk's ref as its write lands (index, ref; on the event loop, in any order) -
+    # a cold GET's followers read the chunks written so far (aisfs/backend/flights.py)
+    written: Callable[[int, ChunkRef], None] | None = None
 
 
 def _joined(parts: list[bytes | memoryview]) -> bytes:
@@ -279,11 +282,14 @@ class Writer:
     ) -> AsyncGenerator[tuple[bytes, bool], None]:
         """``(chunk, is_last)`` pairs of ``body``: full chunks, then the (short) last one.
 
-        The last is yielded, possibly empty, only after the body ended with the declared
-        length; a longer or shorter body raises ``IncompleteBody``. A piece that is a
-        whole chunk (a fill's) is passed on as it is: no copy; a chunk joined from pieces
-        is joined in a worker thread (``_joined_off_loop``): no copy on the event loop;
-        ``into``: a remote copy's chunk is joined into the buffer it gives.
+        A full chunk is yielded as soon as it is whole when more of the body is declared
+        (a cold GET's followers read it from its file while the fill goes on), else once
+        more of the body came. The last is yielded, possibly empty, only after the body
+        ended with the declared length; a longer or shorter body raises
+        ``IncompleteBody``. A piece that is a whole chunk (a fill's) is passed on as it
+        is: no copy; a chunk joined from pieces is joined in a worker thread
+        (``_joined_off_loop``): no copy on the event loop; ``into``: a remote copy's
+        chunk is joined into the buffer it gives.
         """
         cs = self.config.chunk_size
         parts: list[bytes | memoryview] = []
@@ -314,7 +320,11 @@ class Writer:
                     have += len(view)
                     view = b""
                 if have == cs:
-                    full, parts, have = await _joined_off_loop(parts, cs, into), [], 0
+                    chunk, parts, have = await _joined_off_loop(parts, cs, into), [], 0
+                    if expected_size is not None and total - len(view) < expected_size:
+                        yield chunk, False  # more is declared: not the last, on its way
+                    else:
+                        full = chunk
         if expected_size is not None and total != expected_size:
             raise S3Error(
                 "IncompleteBody",
@@ -412,7 +422,8 @@ class Writer:
             if last:
                 return first
             await self._pipeline(first, cuts, copies, dg, pinned, dirs, chunks,
-                                 sync=remote is None, direct=direct)
+                                 sync=remote is None, direct=direct,
+                                 written=remote.written if remote is not None else None)
         return None
 
     async def _receive_hashing(
@@ -444,10 +455,10 @@ class Writer:
         chunks: list[ChunkRef],
         sync: bool = True,
         direct: bool = False,
+        written: Callable[[int, ChunkRef], None] | None = None,
     ) -> None:
-        """``first`` and the chunks of ``rest`` through the stages: hashed in order into
-        ``dg`` (one thread; None: hashed as they arrived), then written (``_write_stage``);
-        their refs, in order, onto ``chunks``.
+        """``first`` and ``rest``'s chunks hashed in order into ``dg`` (None: as they came),
+        written (``_write_stage``; each ref to ``written``), refs in order onto ``chunks``.
 
         A remote copy's chunk (``sync`` False) takes one worker-thread call: its turn at
         ``dg`` (``_InOrder``), the chunk id and ``dg`` hashed over each cache-sized slice
@@ -473,12 +484,12 @@ class Writer:
                 if in_order is not None:
                     to_hash = to_write  # no hashing stage: the writers hash, in order
                     nursery.start_soon(self._write_stage, write_in, refs, store_in_order,
-                                       in_order)
+                                       in_order, written)
                 else:
                     to_hash, hash_in = trio.open_memory_channel[tuple[int, bytes]](0)
                     nursery.start_soon(_hash_stage, hash_in, to_write, dg)
                     nursery.start_soon(self._write_stage, write_in, refs,
-                                       lambda i, buf: store(buf))
+                                       lambda i, buf: store(buf), None, written)
                 async with to_hash:
                     refs.append(None)
                     await to_hash.send((0, first))
@@ -500,17 +511,22 @@ class Writer:
         refs: list[ChunkRef | None],
         store: Callable[[int, bytes], ChunkRef],
         in_order: _InOrder | None = None,
+        written: Callable[[int, ChunkRef], None] | None = None,
     ) -> None:
         """Each ``(i, chunk)`` of ``write_in`` stored (``store(i, chunk)``, in a worker
-        thread) into ``refs[i]``, up to WRITERS at once: a slot is taken before a chunk is
-        taken, so at most WRITERS buffers are held here. ``in_order``: each chunk's
-        thread started in its turn at the digest (``_InOrder``)."""
+        thread) into ``refs[i]`` (and told to ``written``), up to WRITERS at once: a slot
+        is taken before a chunk is taken, so at most WRITERS buffers are held here.
+        ``in_order``: each chunk's thread started in its turn at the digest
+        (``_InOrder``)."""
 
         async def write_one(i: int, buf: bytes, slot: trio.Semaphore) -> None:
             try:
                 if in_order is not None:
                     await in_order.wait(i)
-                refs[i] = await run_sync(store, i, buf)
+                ref = await run_sync(store, i, buf)
+                refs[i] = ref
+                if written is not None:
+                    written(i, ref)
             finally:
                 if in_order is not None:
                     in_order.leave(i)

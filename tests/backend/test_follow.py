@@ -1,0 +1,193 @@
+"""A cold GET that comes while another's fill of the key is in the air is served from that
+fill as it goes (aisfs/backend/follow.py): its first bytes come before the fill ends, the
+backend is asked once, and a fill that fails or is evicted cuts the follower with a 503.
+In process (a store of 1 MiB chunks) and through a real node in both auth modes (8 MiB
+chunks: the follower gets two whole chunks while the backend holds the rest back)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trio
+
+from aisfs.backend import open_remote_objects
+from aisfs.backend.provider import BucketRef, Provider
+from aisfs.backend.remote import RemoteRead
+from aisfs.errors import S3Error
+from aisfs.store import open_store
+from support.node import NodeProcess
+from support.raw_backend import RawBackend, object_head, read_head
+
+from .conftest import client_of, raw_front, store_config
+
+MiB = 1024 * 1024
+
+
+class HoldingBackend(RawBackend):
+    """The first GET sends ``first`` bytes of ``data``, then waits for ``go`` before the
+    rest (``cut``: it closes the connection instead); later GETs send it all."""
+
+    def __init__(self, data: bytes, first: int, cut: bool = False) -> None:
+        self.data = data
+        self.first = first
+        self.cut = cut
+        self.gets = 0
+        self.go = threading.Event()
+        super().__init__()
+
+    def handle(self, conn: socket.socket) -> None:
+        while (head := read_head(conn)) is not None:
+            try:
+                if not head.startswith(b"GET "):
+                    conn.sendall(object_head(len(self.data)))
+                    continue
+                self.gets += 1
+                conn.sendall(object_head(len(self.data)) + self.data[: self.first])
+                if self.gets == 1:
+                    self.go.wait(60)
+                    if self.cut:
+                        return
+                conn.sendall(self.data[self.first :])
+            except OSError:
+                return
+
+
+@pytest.fixture
+def held() -> Iterator[HoldingBackend]:
+    backend = HoldingBackend(os.urandom(5 * MiB + 17), 3 * MiB + 5)
+    yield backend
+    backend.go.set()
+    backend.close()
+
+
+@pytest.fixture
+def cut() -> Iterator[HoldingBackend]:
+    backend = HoldingBackend(os.urandom(5 * MiB + 17), 3 * MiB + 5, cut=True)
+    yield backend
+    backend.go.set()
+    backend.close()
+
+
+async def take(read: RemoteRead, n: int) -> bytearray:
+    """At least ``n`` bytes of ``read``'s body (fewer only at its end)."""
+    got = bytearray()
+    it = aiter(read.body)
+    while len(got) < n:
+        try:
+            got += await anext(it)
+        except StopAsyncIteration:
+            break
+    return got
+
+
+async def rest(read: RemoteRead, got: bytearray) -> bytes:
+    async for piece in read.body:
+        got += piece
+    return bytes(got)
+
+
+async def test_a_follower_is_served_while_the_fill_is_held(
+    tmp_path: Path, held: HoldingBackend,
+) -> None:
+    backends = held.backends()
+    async with open_store(store_config(tmp_path)) as store:
+        async with open_remote_objects(store, backends) as ro:
+            rb = backends.resolve(BucketRef(Provider.AWS, "bk"), {})
+            leader = await ro.get(rb, "k")
+            led = await take(leader, 1)
+            with trio.fail_after(30):  # a guard: it used to wait for the whole fill
+                follower = await ro.get(rb, "k")
+                assert not follower.cached and follower.attrs.size == len(held.data)
+                followed = await take(follower, 2 * MiB)  # two chunks, the backend held
+            assert not held.go.is_set()
+            held.go.set()
+            assert await rest(leader, led) == held.data
+            assert await rest(follower, followed) == held.data
+            assert held.gets == 1
+            assert await ro.fetch(rb, "k") == -1  # the leader's fill is cached
+        assert (await store.fsck(rebuild=False)).clean
+    await backends.aclose()
+
+
+async def test_a_failed_fill_cuts_its_follower(tmp_path: Path, cut: HoldingBackend) -> None:
+    backends = cut.backends()
+    async with open_store(store_config(tmp_path)) as store:
+        async with open_remote_objects(store, backends) as ro:
+            rb = backends.resolve(BucketRef(Provider.AWS, "bk"), {})
+            leader = await ro.get(rb, "k")
+            led = await take(leader, 1)
+            follower = await ro.get(rb, "k")
+            followed = await take(follower, 2 * MiB)
+            cut.go.set()
+            for read, got in ((leader, led), (follower, followed)):
+                with pytest.raises(S3Error) as e:
+                    await rest(read, got)
+                assert e.value.status == 503
+                assert cut.data.startswith(got)  # a true prefix, never wrong bytes
+            assert cut.gets == 1
+            assert await ro.fetch(rb, "k") == len(cut.data)  # nothing was cached: cold
+        assert (await store.fsck(rebuild=False)).clean
+    await backends.aclose()
+
+
+async def test_an_evict_cuts_the_follower_not_the_leader(
+    tmp_path: Path, held: HoldingBackend,
+) -> None:
+    backends = held.backends()
+    async with open_store(store_config(tmp_path)) as store:
+        async with open_remote_objects(store, backends) as ro:
+            rb = backends.resolve(BucketRef(Provider.AWS, "bk"), {})
+            leader = await ro.get(rb, "k")
+            led = await take(leader, 1)
+            follower = await ro.get(rb, "k")
+            followed = await take(follower, MiB)
+            assert await ro.evict(rb, "k") is False  # nothing cached yet
+            held.go.set()
+            assert await rest(leader, led) == held.data  # the leader's caller gets all
+            with pytest.raises(S3Error) as e:
+                await rest(follower, followed)
+            assert e.value.status == 503 and held.data.startswith(followed)
+        assert (await store.fsck(rebuild=False)).clean
+    await backends.aclose()
+
+
+# -- through a real node -----------------------------------------------------------------
+
+NODE_DATA = os.urandom(20 * MiB + 3)
+NODE_FIRST = 17 * MiB  # two whole 8 MiB chunks, then held
+
+
+@pytest.fixture
+def node_held() -> Iterator[HoldingBackend]:
+    backend = HoldingBackend(NODE_DATA, NODE_FIRST)
+    yield backend
+    backend.go.set()
+    backend.close()
+
+
+@pytest.fixture(params=[False, True], ids=["open", "signed"])
+def held_front(request: pytest.FixtureRequest, tmp_path: Path,
+               node_held: HoldingBackend) -> Iterator[NodeProcess]:
+    yield from raw_front(tmp_path, node_held.port, bool(request.param))
+
+
+def test_a_second_client_reads_while_the_first_fill_is_held(
+    held_front: NodeProcess, node_held: HoldingBackend,
+) -> None:
+    first, second = client_of(held_front), client_of(held_front)
+    one = first.get_object(Bucket="bk", Key="k")
+    got_one = one["Body"].read(4096)  # the cold GET is mid-body, its fill in the air
+    two = second.get_object(Bucket="bk", Key="k")  # answered while the backend holds
+    assert two["ResponseMetadata"]["HTTPHeaders"]["ais-cached"] == "false"
+    assert two["ContentLength"] == len(NODE_DATA)
+    got_two = two["Body"].read(16 * MiB)
+    assert got_two == NODE_DATA[: 16 * MiB] and not node_held.go.is_set()
+    node_held.go.set()
+    assert got_one + one["Body"].read() == NODE_DATA
+    assert got_two + two["Body"].read() == NODE_DATA
+    assert node_held.gets == 1
