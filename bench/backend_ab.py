@@ -1,6 +1,6 @@
 """Backend buckets A/B: this tree's front node beside another revision's, over one backend.
 
-    .venv/bin/python -m bench.backend_ab --against REV [--only cold,put,small,prefetch]
+    .venv/bin/python -m bench.backend_ab --against REV [--only cold,hot,put,small,prefetch]
                                          [--rounds 5] [--tree DIR] [--ceph]
 
 Both fronts front the same backend (an aisfs node of this tree; ``--ceph``: a Ceph RGW,
@@ -8,7 +8,8 @@ its gateway's and OSD's CPU shown as the backend's) and are measured in the
 same alternating rounds with the direct figure beside them: a 256 MiB cold GET, a 256 MiB
 write-through PUT, 4 KiB validated warm GETs by 16 clients, a prefetch job of 2,000 4 KiB
 objects beside a sequential loop of 300 cold GETs (``prefetch``; each front fetches the
-same keys, each into its own cache). Prints medians and, per
+same keys, each into its own cache), ``hot``: 8 clients GET one cold 256 MiB object at
+once (the MiB/s of all eight, and the median time to a client's first byte). Prints medians and, per
 process, CPU seconds per GiB (per 1,000 GETs for the small ones) - on a shared machine
 the CPU figures are the steadier ones. REV is exported with ``git archive`` into a
 temporary directory (nothing in the checkout changes); ``--tree DIR`` takes the other
@@ -23,6 +24,7 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -91,6 +93,36 @@ class Runs:
                   + " ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
 
 
+HOT = 8  # clients of one round's "hot" op, all at one cold object
+FIRST_BYTE: dict[str, list[float]] = {}  # per front: each hot round's median first byte
+
+
+def hot_get(front: str, url: str, bucket: str, key: str, size: int) -> float:
+    """``HOT`` clients GET ``key`` at once (a barrier, then each on its own connection):
+    the seconds until the last has the whole body; the median time to each client's
+    first byte is kept in ``FIRST_BYTE``."""
+    start = threading.Barrier(HOT + 1)
+    firsts: list[float] = []
+
+    def one() -> None:
+        c = Conn(url)
+        start.wait()
+        t = time.perf_counter()
+        got = c.get_stream(bucket, key, first=lambda: firsts.append(time.perf_counter() - t))
+        c.close()
+        assert got == size, (key, got, size)
+
+    threads = [threading.Thread(target=one) for _ in range(HOT)]
+    for th in threads:
+        th.start()
+    start.wait()
+    t = time.perf_counter()
+    for th in threads:
+        th.join()
+    FIRST_BYTE.setdefault(front, []).append(statistics.median(firsts))
+    return time.perf_counter() - t
+
+
 def sequential(url: str, bucket: str, keys: list[str]) -> float:
     """GET every key one after the other on a new connection (a kept one may have been
     closed by the node while idle between rounds): seconds taken."""
@@ -117,6 +149,12 @@ def round_ops(r: int, fronts: dict[str, Server], backend: Server, only: set[str]
             backend.s3_url, "big", f"c{r}-0", size)))
         ops += [(f"cold GET {n}", mib, lambda i=i, f=f: get_timed(
             f.s3_url, "big", f"c{r}-{i}", size)) for i, (n, f) in enumerate(fronts.items())]
+    if "hot" in only:  # HOT clients GET one cold object at once: one leads, the rest follow
+        for i in range(len(fronts)):
+            put_unique(backend.s3_url, "big", f"h{r}-{i}", size, 900 + 100 * r + i)
+            get_timed(backend.s3_url, "big", f"h{r}-{i}", size)  # its page cache warm
+        ops += [(f"hot GET {n}", HOT * mib, lambda i=i, n=n, f=f: hot_get(
+            n, f.s3_url, "big", f"h{r}-{i}", size)) for i, (n, f) in enumerate(fronts.items())]
     if "put" in only:
         ops.append(("direct PUT", mib, lambda: put_unique(
             backend.s3_url, "big", f"d{r}", size, 7000 + r)))
@@ -243,6 +281,9 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(other, ignore_errors=True)
     print()
     runs.show()
+    for name, firsts in FIRST_BYTE.items():
+        print(f"hot GET {name}: median first byte {statistics.median(firsts) * 1000:.0f} ms "
+              f"(rounds {' '.join(f'{x * 1000:.0f}' for x in firsts)})")
 
 
 if __name__ == "__main__":

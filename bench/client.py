@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import threading
+from collections.abc import Callable
 from urllib.parse import quote, urlparse
 
 from botocore.auth import SigV4Auth
@@ -75,7 +76,10 @@ class Conn:
         resp.read()
         return resp.status
 
-    def get_stream(self, bucket: str, key: str) -> int:
+    def get_stream(self, bucket: str, key: str,
+                   first: Callable[[], None] | None = None) -> int:
+        """GET ``key``, its body read and dropped: its length (``first`` called when
+        the first bytes came)."""
         path = self.path(bucket, key)
         self.conn.putrequest("GET", path, skip_accept_encoding=True)
         for name, value in sign("GET", f"http://{self.host}:{self.port}{path}", {}).items():
@@ -88,6 +92,8 @@ class Conn:
             n = resp.readinto(buf)
             if not n:
                 break
+            if not total and first is not None:
+                first()
             total += n
         return total
 
