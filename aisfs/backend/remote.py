@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import math
 from collections.abc import AsyncIterable, AsyncIterator
@@ -43,7 +44,7 @@ from ..store import ObjectInfo, ObjectMeta, Store
 from ..store.lru import touch
 from ..store.writer import RemoteCopy
 from . import direct_io
-from .cachemeta import remote_attrs, remote_of
+from .cachemeta import REMOTE, record, remote_attrs, remote_of
 from .fill import Fill, FillMemory, Relay, RelayWindow
 from .flights import Flight, Flights
 from .follow import Follower, followable, opened
@@ -425,8 +426,25 @@ class RemoteObjects:
         attrs = await self.backend(dst).copy_object(
             self._remote_name(src), src_key, self._remote_name(dst), dst_key
         )
-        await self.evict(dst, dst_key)
+        await self.copied(src, src_key, dst, dst_key, attrs, None)
         return attrs
+
+    async def copied(
+        self, src: Resolved, src_key: str, dst: Resolved, dst_key: str, attrs: RemoteAttrs,
+        meta: ObjectMeta | None,
+    ) -> None:
+        """After a server-side copy in the backend made ``attrs`` (the new object's): a
+        copy onto itself with new metadata ``meta`` (a chmod through the mount) keeps the
+        cached copy, given that metadata and the new version - when its ETag is the new
+        object's (the same bytes); any other destination's cached copy is dropped (the
+        next GET fetches the new object)."""
+        if (meta is not None and (src.local, src_key) == (dst.local, dst_key) and attrs.etag
+                and self._flights.in_air((dst.local, dst_key)) is None):
+            with contextlib.suppress(S3Error, _NotTheCopied):
+                await self.store.update_object_meta(
+                    dst.local, dst_key, functools.partial(_recopied, attrs, meta))
+                return
+        await self.evict(dst, dst_key)
 
     # == listing =========================================================================
 
@@ -444,6 +462,25 @@ class RemoteObjects:
         """The backend's buckets (``[backend.s3]``'s, or ``rb``'s backend's)."""
         backend = self.backend(rb) if rb is not None else self.backends.s3()
         return await backend.list_buckets()
+
+
+class _NotTheCopied(Exception):
+    """The cached copy is not the object a backend's copy onto itself copied."""
+
+
+def _recopied(attrs: RemoteAttrs, meta: ObjectMeta, cached: ObjectMeta) -> None:
+    """``cached`` (a copy's metadata) made that of the backend's copy onto itself: its
+    content type, user metadata and stored headers ``meta``'s, its remote record
+    ``attrs``'s (the new version and Last-Modified). An encrypted copy, or one whose ETag
+    is not the new object's (other bytes), is not changed: ``_NotTheCopied``."""
+    rec = cached.extra.get(REMOTE)
+    if (not isinstance(rec, dict) or rec.get("etag") != attrs.etag
+            or EXTRA_KEY in cached.extra):
+        raise _NotTheCopied
+    cached.content_type = meta.content_type
+    cached.user = dict(meta.user)
+    cached.headers = dict(meta.headers)
+    cached.extra[REMOTE] = record(attrs, str(rec.get("source") or ""))
 
 
 @contextlib.asynccontextmanager

@@ -444,9 +444,11 @@ class S3Backend:
     async def copy_object(
         self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str,
         *, content_type: str | None = None, user: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> RemoteAttrs:
         """Server-side copy within this backend (one request; up to 5 GiB, S3's limit).
-        New ``content_type``/``user`` replace the source's metadata."""
+        New ``content_type``/``user`` (and stored ``headers``) replace the source's
+        metadata."""
         params: dict[str, Any] = {
             "Bucket": dst_bucket, "Key": dst_key,
             "CopySource": {"Bucket": src_bucket, "Key": src_key},
@@ -456,6 +458,9 @@ class S3Backend:
             params["Metadata"] = dict(user or {})
             if content_type:
                 params["ContentType"] = content_type
+            for h, param in _HEADER_PARAMS.items():
+                if headers and h in headers:
+                    params[param] = headers[h]
         resp = await self.call("copy_object", dst_key, **params)
         res = resp.get("CopyObjectResult") or {}
         return RemoteAttrs(

@@ -426,8 +426,9 @@ class RemoteS3:
             self._remote_name(src), src_key, self._remote_name(dst), ctx.key,
             content_type=meta.content_type if meta else None,
             user=meta.user if meta else None,
+            headers=meta.headers if meta else None,
         )
-        await self.remote.evict(dst, ctx.key)
+        await self.remote.copied(src, src_key, dst, ctx.key, attrs, meta)
         headers = [("content-type", XML)]
         if attrs.version:
             headers.append(("x-amz-version-id", attrs.version))

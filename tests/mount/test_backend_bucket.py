@@ -89,3 +89,15 @@ def test_semantics_on_an_s3_bucket(
     front = fronted[0]
     m = mount_factory(remote_bucket, url=front.url)
     getattr(sem, f"test_{case}")(m, front, remote_bucket)
+
+
+def test_chmod_chown_utime_kept_on_an_s3_bucket(
+    fronted: tuple[Endpoint, Endpoint], remote_bucket: str, mount_factory: MountFactory,
+) -> None:
+    """A metadata change is a server-side copy in the backend; the node keeps its cached
+    copy with the new metadata (the same bytes: the copy's ETag is the cached one), so a
+    second mount's listing shows the new mode, owner and times, not the defaults."""
+    front = fronted[0]
+    m = mount_factory(remote_bucket, url=front.url)
+    sem.test_stat_chmod_chown_utime_kept_in_metadata(
+        m, front, remote_bucket, lambda bucket: mount_factory(bucket, url=front.url))
