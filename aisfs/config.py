@@ -170,6 +170,8 @@ class BackendS3Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, 
     max_concurrency: int = 64
     multipart_threshold: int = 16 * 1024 * 1024
     part_size: int = 16 * 1024 * 1024
+    # the largest object one CopyObject copies (S3's limit); past it, UploadPartCopy parts
+    copy_max: int = 5 * 1024**3
     # extra attempts of an idempotent call after a 5xx, a throttle or a network error
     retries: int = 3
 
@@ -360,6 +362,8 @@ def _check_backend_s3(b: BackendS3Config) -> None:
         raise ConfigError("backend.s3.max_concurrency: must be at least 1")
     if b.part_size < 5 * 1024 * 1024 or b.part_size > 5 * 1024**3:
         raise ConfigError("backend.s3.part_size: must be between 5 MiB and 5 GiB (S3's limits)")
+    if b.copy_max < 5 * 1024 * 1024 or b.copy_max > 5 * 1024**3:
+        raise ConfigError("backend.s3.copy_max: must be between 5 MiB and 5 GiB (S3's limit)")
     if b.multipart_threshold < 1:
         raise ConfigError("backend.s3.multipart_threshold: must be positive")
     if b.retries < 0:

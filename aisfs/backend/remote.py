@@ -417,14 +417,16 @@ class RemoteObjects:
         return deleted
 
     async def copy(
-        self, src: Resolved, src_key: str, dst: Resolved, dst_key: str
+        self, src: Resolved, src_key: str, dst: Resolved, dst_key: str, *,
+        size: int | None = None,
     ) -> RemoteAttrs:
-        """A server-side copy within one backend; the destination's cached copy (if any)
-        is dropped (the next GET fetches the new object)."""
+        """A server-side copy within one backend (``size``: the source's, when known);
+        the destination's cached copy (if any) is dropped (the next GET fetches the new
+        object)."""
         if src.settings != dst.settings:
             raise S3Error("NotImplemented", "A copy between two backends is not supported yet")
         attrs = await self.backend(dst).copy_object(
-            self._remote_name(src), src_key, self._remote_name(dst), dst_key
+            self._remote_name(src), src_key, self._remote_name(dst), dst_key, size=size
         )
         await self.copied(src, src_key, dst, dst_key, attrs, None)
         return attrs

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 PIECE = 1024 * 1024  # bytes per read of a GET body (one thread hand-off each)
 PARTS_IN_FLIGHT = 2  # multipart parts being sent at once (memory: this many part_size)
+MAX_PARTS = 10_000  # S3's most parts of one upload
 # a single PUT of a body whose size is known is streamed from this size on (up to
 # multipart_threshold): never held whole in memory, but not repeated on a failure
 STREAM_MIN = 8 * 1024 * 1024
@@ -444,16 +445,17 @@ class S3Backend:
     async def copy_object(
         self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str,
         *, content_type: str | None = None, user: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None, size: int | None = None,
     ) -> RemoteAttrs:
-        """Server-side copy within this backend (one request; up to 5 GiB, S3's limit).
-        New ``content_type``/``user`` (and stored ``headers``) replace the source's
-        metadata."""
-        params: dict[str, Any] = {
-            "Bucket": dst_bucket, "Key": dst_key,
-            "CopySource": {"Bucket": src_bucket, "Key": src_key},
-        }
-        if content_type is not None or user is not None:
+        """Server-side copy within this backend. New ``content_type``/``user`` (and
+        stored ``headers``) replace the source's metadata. One CopyObject up to
+        ``copy_max`` (S3 refuses one past 5 GiB); a larger source is copied as a
+        multipart upload of UploadPartCopy ranges, still within the backend
+        (``_copy_multipart``). ``size``: the source's, when known (else a HEAD asks)."""
+        source = {"Bucket": src_bucket, "Key": src_key}
+        params: dict[str, Any] = {"Bucket": dst_bucket, "Key": dst_key, "CopySource": source}
+        replace = content_type is not None or user is not None
+        if replace:
             params["MetadataDirective"] = "REPLACE"
             params["Metadata"] = dict(user or {})
             if content_type:
@@ -461,12 +463,61 @@ class S3Backend:
             for h, param in _HEADER_PARAMS.items():
                 if headers and h in headers:
                     params[param] = headers[h]
+        head = None
+        if size is None:
+            head = await self.head_object(src_bucket, src_key)
+            size = head.size
+        if size > self.settings.copy_max:
+            if not replace:  # the new upload carries the source's metadata itself
+                head = head or await self.head_object(src_bucket, src_key)
+                params.update(_put_params(dst_bucket, dst_key, head.content_type, head.user,
+                                          head.headers)[0])
+            return await self._copy_multipart(params, size)
         resp = await self.call("copy_object", dst_key, **params)
         res = resp.get("CopyObjectResult") or {}
         return RemoteAttrs(
-            size=-1, etag=_etag(res.get("ETag")), version=_version(resp.get("VersionId")),
+            size=size, etag=_etag(res.get("ETag")), version=_version(resp.get("VersionId")),
             last_modified_ns=_ns(res.get("LastModified")),
         )
+
+    async def _copy_multipart(self, params: dict[str, Any], size: int) -> RemoteAttrs:
+        """``params``' copy as a multipart upload: its parts UploadPartCopy ranges of
+        ``part_size`` (more when 10,000 would not hold it), PARTS_IN_FLIGHT at once;
+        completed, or aborted on any failure."""
+        source, key = params["CopySource"], params["Key"]
+        common = {k: v for k, v in params.items()
+                  if k not in ("CopySource", "MetadataDirective")}
+        resp = await self.call("create_multipart_upload", key, **common)
+        ids = {"Bucket": params["Bucket"], "Key": key, "UploadId": resp["UploadId"]}
+        part = max(self.settings.part_size, -(-size // MAX_PARTS))
+        etags: dict[int, str] = {}
+        room = trio.Semaphore(PARTS_IN_FLIGHT)
+
+        async def copy_part(number: int, start: int) -> None:
+            async with room:
+                end = min(start + part, size) - 1
+                r = await self.call("upload_part_copy", key, CopySource=source,
+                                    CopySourceRange=f"bytes={start}-{end}",
+                                    PartNumber=number, **ids)
+                etags[number] = str((r.get("CopyPartResult") or {}).get("ETag") or "")
+
+        try:
+            async with trio.open_nursery() as nursery:
+                for number, start in enumerate(range(0, size, part), start=1):
+                    nursery.start_soon(copy_part, number, start)
+            done = await self.call(
+                "complete_multipart_upload", key, MultipartUpload={
+                    "Parts": [{"PartNumber": n, "ETag": etags[n]} for n in sorted(etags)]
+                }, **ids,
+            )
+        except BaseException:
+            await self._abort_upload(ids)
+            raise
+        etag, version = _etag(done.get("ETag")), _version(done.get("VersionId"))
+        if not etag:  # Ceph Pacific answers CompleteMultipartUpload with an empty ETag
+            head = await self.head_object(params["Bucket"], key)
+            etag, version = head.etag, version or head.version
+        return RemoteAttrs(size=size, etag=etag, version=version)
 
     async def put_object(
         self,

@@ -58,7 +58,6 @@ LIST_PAGE = 1000
 # parts in flight: ~100-180 MiB measured, bench/copy_bck.py): at most this many at once
 LARGE_OBJECT = 16 * 1024 * 1024
 LARGE_IN_FLIGHT = 2
-SERVER_COPY_MAX = 5 * 1024**3  # S3's limit of one CopyObject
 
 
 @dataclass(slots=True)
@@ -256,8 +255,9 @@ class BucketCopy:
         job.add(objects=1, nbytes=info.size)
 
     async def _server_copy(self, job: Job, key: str, dst_key: str) -> bool:
-        """Within one backend: its server-side copy, the destination not cached (its
-        cached copy, if any, dropped). False: too large for one CopyObject (streamed)."""
+        """Within one backend: its server-side copy (past one CopyObject's limit, its
+        UploadPartCopy parts: S3Backend.copy_object), the destination not cached (its
+        cached copy, if any, dropped). True: done with the key."""
         assert self.src.remote is not None
         try:
             a = await self.remote.backend(self.src).head_object(self.src.remote.name, key)
@@ -266,12 +266,10 @@ class BucketCopy:
                 raise
             self._missing(job, key)
             return True
-        if a.size > SERVER_COPY_MAX:
-            return False
         if not self.req.force and await self.dst_has(dst_key, a.size, a.etag):
             job.skip()
             return True
-        await self.remote.copy(self.src, key, self.dst, dst_key)
+        await self.remote.copy(self.src, key, self.dst, dst_key, size=a.size)
         job.add(objects=1, nbytes=a.size)
         return True
 

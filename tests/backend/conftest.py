@@ -177,6 +177,7 @@ def front_config(target: Target, signed: bool = False, **over: Any) -> str:
         f'secret_key = "{target.secret_key}"',
         "part_size = 5242880",
         "multipart_threshold = 6291456",
+        f"copy_max = {over.pop('copy_max', 5 * 1024**3)}",
         "connect_timeout = 2.0",
         "read_timeout = 10.0",
         f"retries = {over.pop('retries', 1)}",

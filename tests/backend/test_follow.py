@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import trio
 
-from aisfs.backend import open_remote_objects
+from aisfs.backend import Backends, open_remote_objects
 from aisfs.backend.provider import BucketRef, Provider
 from aisfs.backend.remote import RemoteRead
+from aisfs.config import BackendConfig, BackendS3Config
 from aisfs.errors import S3Error
 from aisfs.store import open_store
 from support.node import NodeProcess
@@ -39,6 +40,13 @@ class HoldingBackend(RawBackend):
         self.gets = 0
         self.go = threading.Event()
         super().__init__()
+
+    def backends(self) -> Backends:
+        """RawBackend's, waiting 60 s (not 5) for a held body: a loaded machine's pause
+        between the leader's read and the follower's must not end the fill."""
+        return Backends(BackendConfig(s3=BackendS3Config(
+            endpoint=f"http://127.0.0.1:{self.port}", access_key="a", secret_key="b",
+            retries=0, connect_timeout=2.0, read_timeout=60.0)))
 
     def handle(self, conn: socket.socket) -> None:
         while (head := read_head(conn)) is not None:
