@@ -9,7 +9,7 @@ it brings: ``drop_copy`` - the fill relays on to its caller and stores nothing -
 waits for ``stored``: after that, nothing the flight brings is cached.
 
 A flight also keeps what a cold GET arriving meanwhile needs to be served from it as it
-goes rather than after it lands (remote.py ``Follower``): the backend's attributes once
+goes rather than after it lands (follow.py ``Follower``): the backend's attributes once
 its GET answered (``opened``), and the chunks the fill has written so far, in order
 (``chunks``, grown by ``chunk_written`` - the store's ``RemoteCopy.written``).
 """
