@@ -21,7 +21,14 @@ import functools
 import hashlib
 import logging
 import threading
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Mapping,
+)
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -481,43 +488,32 @@ class S3Backend:
         )
 
     async def _copy_multipart(self, params: dict[str, Any], size: int) -> RemoteAttrs:
-        """``params``' copy as a multipart upload: its parts UploadPartCopy ranges of
-        ``part_size`` (more when 10,000 would not hold it), PARTS_IN_FLIGHT at once;
-        completed, or aborted on any failure."""
-        source, key = params["CopySource"], params["Key"]
+        """``params``' copy as a multipart upload (``_multipart``): its parts UploadPartCopy
+        ranges of ``part_size`` (more when 10,000 would not hold it), PARTS_IN_FLIGHT at
+        once."""
+        source = params["CopySource"]
         common = {k: v for k, v in params.items()
                   if k not in ("CopySource", "MetadataDirective")}
-        resp = await self.call("create_multipart_upload", key, **common)
-        ids = {"Bucket": params["Bucket"], "Key": key, "UploadId": resp["UploadId"]}
         part = max(self.settings.part_size, -(-size // MAX_PARTS))
-        etags: dict[int, str] = {}
-        room = trio.Semaphore(PARTS_IN_FLIGHT)
 
-        async def copy_part(number: int, start: int) -> None:
-            async with room:
-                end = min(start + part, size) - 1
-                r = await self.call("upload_part_copy", key, CopySource=source,
-                                    CopySourceRange=f"bytes={start}-{end}",
-                                    PartNumber=number, **ids)
-                etags[number] = str((r.get("CopyPartResult") or {}).get("ETag") or "")
+        async def copy_parts(ids: dict[str, Any]) -> tuple[dict[int, str], int]:
+            etags: dict[int, str] = {}
+            room = trio.Semaphore(PARTS_IN_FLIGHT)
 
-        try:
+            async def copy_part(number: int, start: int) -> None:
+                async with room:
+                    end = min(start + part, size) - 1
+                    r = await self.call("upload_part_copy", ids["Key"], CopySource=source,
+                                        CopySourceRange=f"bytes={start}-{end}",
+                                        PartNumber=number, **ids)
+                    etags[number] = str((r.get("CopyPartResult") or {}).get("ETag") or "")
+
             async with trio.open_nursery() as nursery:
                 for number, start in enumerate(range(0, size, part), start=1):
                     nursery.start_soon(copy_part, number, start)
-            done = await self.call(
-                "complete_multipart_upload", key, MultipartUpload={
-                    "Parts": [{"PartNumber": n, "ETag": etags[n]} for n in sorted(etags)]
-                }, **ids,
-            )
-        except BaseException:
-            await self._abort_upload(ids)
-            raise
-        etag, version = _etag(done.get("ETag")), _version(done.get("VersionId"))
-        if not etag:  # Ceph Pacific answers CompleteMultipartUpload with an empty ETag
-            head = await self.head_object(params["Bucket"], key)
-            etag, version = head.etag, version or head.version
-        return RemoteAttrs(size=size, etag=etag, version=version)
+            return etags, size
+
+        return await self._multipart(common, copy_parts)
 
     async def put_object(
         self,
@@ -656,13 +652,22 @@ class S3Backend:
         self, common: dict[str, Any], buf: _Pieces, rest: AsyncIterator[bytes],
         content_md5: bytes | None,
     ) -> RemoteAttrs:
-        """A multipart upload of ``buf`` then ``rest``: created, its parts sent, completed
-        - or aborted on any failure (a cancellation too)."""
+        """A multipart upload (``_multipart``) of ``buf`` then ``rest``."""
+        return await self._multipart(
+            common, lambda ids: self._upload_parts(ids, buf, rest, content_md5))
+
+    async def _multipart(
+        self, common: dict[str, Any],
+        parts: Callable[[dict[str, Any]], Awaitable[tuple[dict[int, str], int]]],
+    ) -> RemoteAttrs:
+        """A multipart upload of ``common`` (Bucket, Key, the object's metadata) whose
+        parts ``parts(ids)`` sends (their ETags by number, and the object's size):
+        created, completed - or aborted on any failure (a cancellation too)."""
         bucket, key = common["Bucket"], common["Key"]
         resp = await self.call("create_multipart_upload", key, **common)
         ids = {"Bucket": bucket, "Key": key, "UploadId": resp["UploadId"]}
         try:
-            etags, total = await self._upload_parts(ids, buf, rest, content_md5)
+            etags, size = await parts(ids)
             done = await self.call(
                 "complete_multipart_upload", key, MultipartUpload={
                     "Parts": [{"PartNumber": n, "ETag": etags[n]} for n in sorted(etags)]
@@ -675,7 +680,7 @@ class S3Backend:
         if not etag:  # Ceph Pacific answers CompleteMultipartUpload with an empty ETag
             head = await self.head_object(bucket, key)
             etag, version = head.etag, version or head.version
-        return RemoteAttrs(size=total, etag=etag, version=version)
+        return RemoteAttrs(size=size, etag=etag, version=version)
 
     async def _upload_parts(
         self, ids: dict[str, Any], buf: _Pieces, rest: AsyncIterator[bytes],

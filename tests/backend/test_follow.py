@@ -6,18 +6,20 @@ chunks: the follower gets two whole chunks while the backend holds the rest back
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import trio
 
 from aisfs.backend import Backends, open_remote_objects
-from aisfs.backend.provider import BucketRef, Provider
-from aisfs.backend.remote import RemoteRead
+from aisfs.backend.provider import BucketRef, Provider, Resolved
+from aisfs.backend.remote import RemoteObjects, RemoteRead
 from aisfs.config import BackendConfig, BackendS3Config
 from aisfs.errors import S3Error
 from aisfs.store import open_store
@@ -99,69 +101,74 @@ async def rest(read: RemoteRead, got: bytearray) -> bytes:
     return bytes(got)
 
 
+@dataclass
+class Pair:
+    """A leader mid-body (``led``: its first bytes) and a follower that has ``followed``."""
+
+    ro: RemoteObjects
+    rb: Resolved
+    leader: RemoteRead
+    led: bytearray
+    follower: RemoteRead
+    followed: bytearray
+
+
+@contextlib.asynccontextmanager
+async def following(tmp_path: Path, backend: HoldingBackend,
+                    first: int) -> AsyncIterator[Pair]:
+    """A store and RemoteObjects over ``backend``: a leader's cold GET of ``k`` that has
+    its first bytes, and a follower's that has ``first`` bytes (30 s at most: it used to
+    wait for the whole fill) - the backend still holding the rest. The store is checked
+    clean at the end."""
+    backends = backend.backends()
+    async with open_store(store_config(tmp_path)) as store:
+        async with open_remote_objects(store, backends) as ro:
+            rb = backends.resolve(BucketRef(Provider.AWS, "bk"), {})
+            leader = await ro.get(rb, "k")
+            led = await take(leader, 1)
+            with trio.fail_after(30):
+                follower = await ro.get(rb, "k")
+                assert not follower.cached and follower.attrs.size == len(backend.data)
+                followed = await take(follower, first)
+            assert not backend.go.is_set()
+            yield Pair(ro, rb, leader, led, follower, followed)
+        assert (await store.fsck(rebuild=False)).clean
+    await backends.aclose()
+
+
 async def test_a_follower_is_served_while_the_fill_is_held(
     tmp_path: Path, held: HoldingBackend,
 ) -> None:
-    backends = held.backends()
-    async with open_store(store_config(tmp_path)) as store:
-        async with open_remote_objects(store, backends) as ro:
-            rb = backends.resolve(BucketRef(Provider.AWS, "bk"), {})
-            leader = await ro.get(rb, "k")
-            led = await take(leader, 1)
-            with trio.fail_after(30):  # a guard: it used to wait for the whole fill
-                follower = await ro.get(rb, "k")
-                assert not follower.cached and follower.attrs.size == len(held.data)
-                followed = await take(follower, 2 * MiB)  # two chunks, the backend held
-            assert not held.go.is_set()
-            held.go.set()
-            assert await rest(leader, led) == held.data
-            assert await rest(follower, followed) == held.data
-            assert held.gets == 1
-            assert await ro.fetch(rb, "k") == -1  # the leader's fill is cached
-        assert (await store.fsck(rebuild=False)).clean
-    await backends.aclose()
+    async with following(tmp_path, held, 2 * MiB) as p:  # two chunks, the backend held
+        held.go.set()
+        assert await rest(p.leader, p.led) == held.data
+        assert await rest(p.follower, p.followed) == held.data
+        assert held.gets == 1
+        assert await p.ro.fetch(p.rb, "k") == -1  # the leader's fill is cached
 
 
 async def test_a_failed_fill_cuts_its_follower(tmp_path: Path, cut: HoldingBackend) -> None:
-    backends = cut.backends()
-    async with open_store(store_config(tmp_path)) as store:
-        async with open_remote_objects(store, backends) as ro:
-            rb = backends.resolve(BucketRef(Provider.AWS, "bk"), {})
-            leader = await ro.get(rb, "k")
-            led = await take(leader, 1)
-            follower = await ro.get(rb, "k")
-            followed = await take(follower, 2 * MiB)
-            cut.go.set()
-            for read, got in ((leader, led), (follower, followed)):
-                with pytest.raises(S3Error) as e:
-                    await rest(read, got)
-                assert e.value.status == 503
-                assert cut.data.startswith(got)  # a true prefix, never wrong bytes
-            assert cut.gets == 1
-            assert await ro.fetch(rb, "k") == len(cut.data)  # nothing was cached: cold
-        assert (await store.fsck(rebuild=False)).clean
-    await backends.aclose()
+    async with following(tmp_path, cut, 2 * MiB) as p:
+        cut.go.set()
+        for read, got in ((p.leader, p.led), (p.follower, p.followed)):
+            with pytest.raises(S3Error) as e:
+                await rest(read, got)
+            assert e.value.status == 503
+            assert cut.data.startswith(got)  # a true prefix, never wrong bytes
+        assert cut.gets == 1
+        assert await p.ro.fetch(p.rb, "k") == len(cut.data)  # nothing was cached: cold
 
 
 async def test_an_evict_cuts_the_follower_not_the_leader(
     tmp_path: Path, held: HoldingBackend,
 ) -> None:
-    backends = held.backends()
-    async with open_store(store_config(tmp_path)) as store:
-        async with open_remote_objects(store, backends) as ro:
-            rb = backends.resolve(BucketRef(Provider.AWS, "bk"), {})
-            leader = await ro.get(rb, "k")
-            led = await take(leader, 1)
-            follower = await ro.get(rb, "k")
-            followed = await take(follower, MiB)
-            assert await ro.evict(rb, "k") is False  # nothing cached yet
-            held.go.set()
-            assert await rest(leader, led) == held.data  # the leader's caller gets all
-            with pytest.raises(S3Error) as e:
-                await rest(follower, followed)
-            assert e.value.status == 503 and held.data.startswith(followed)
-        assert (await store.fsck(rebuild=False)).clean
-    await backends.aclose()
+    async with following(tmp_path, held, MiB) as p:
+        assert await p.ro.evict(p.rb, "k") is False  # nothing cached yet
+        held.go.set()
+        assert await rest(p.leader, p.led) == held.data  # the leader's caller gets all
+        with pytest.raises(S3Error) as e:
+            await rest(p.follower, p.followed)
+        assert e.value.status == 503 and held.data.startswith(p.followed)
 
 
 # -- through a real node -----------------------------------------------------------------
