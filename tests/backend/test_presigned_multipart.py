@@ -10,15 +10,18 @@ are not the backend's, so only the offload lets these URLs through.
 from __future__ import annotations
 
 import hashlib
+import http.server
 import os
 import re
+import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from support.node import NodeProcess
+from support.node import NodeProcess, new_node
 
 from . import test_presigned_offload as offload
 from .test_presigned_offload import (
@@ -218,3 +221,84 @@ def test_what_is_not_forwarded(front: NodeProcess, backend: NodeProcess) -> None
     listed = direct(backend).list_parts(Bucket=bucket, Key=KEY, UploadId=uid)
     assert listed.get("Parts", []) == []
     direct(backend).abort_multipart_upload(Bucket=bucket, Key=KEY, UploadId=uid)
+
+
+# == a completion that fails after its 200 ==============================================
+
+
+class _Stub(http.server.BaseHTTPRequestHandler):
+    """A backend that answers anything (it checks no signature): a PUT gets ETag "e1", a
+    GET the probe's one byte of it, a POST (the completion) a 200 whose document - after
+    S3's keep-alive spaces - is the server's ``answer``: ``<Error>`` or the result."""
+
+    protocol_version = "HTTP/1.1"
+    server: Any
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_PUT(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.send_response(200)
+        self.send_header("ETag", '"e1"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        self.send_response(206)
+        self.send_header("ETag", '"e1"')
+        self.send_header("Content-Range", "bytes 0-0/3")
+        self.send_header("Content-Length", "1")
+        self.end_headers()
+        self.wfile.write(b"o")
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Connection", "close")  # no length: the body ends at the close
+        self.end_headers()
+        self.wfile.write(b'<?xml version="1.0" encoding="UTF-8"?>\n')
+        for _ in range(3):
+            self.wfile.flush()
+            time.sleep(0.05)  # pieces apart, as S3's keep-alive spaces come
+            self.wfile.write(b"  ")
+        self.wfile.write(self.server.answer)
+        self.wfile.flush()
+        self.close_connection = True
+
+
+def test_a_completion_whose_200_carries_an_error(tmp_path: Path) -> None:
+    stub = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
+    threading.Thread(target=stub.serve_forever, daemon=True).start()
+    config = (f'features = ["{offload.FLAG}"]\n[backend.s3]\n'
+              f'endpoint = "http://127.0.0.1:{stub.server_address[1]}"\nretries = 0\n')
+    node = new_node(tmp_path / "front", config=config).start()
+    try:
+        assert httpx.put(f"{node.s3_url}/stubx").status_code == 200
+        r = httpx.patch(f"{node.url}/v1/buckets/stubx", json={
+            "action": "set-bprops", "value": {"backend_bck": {"name": "stubb",
+                                                              "provider": "aws"}}})
+        assert r.status_code == 200, r.text
+        query = ("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=K%2F20261205%2Fus-east-1"
+                 "%2Fs3%2Faws4_request&X-Amz-Signature=00")
+        obj = f"{node.s3_url}/stubx/k"
+        assert send("PUT", f"{obj}?{query}", content=b"old").status_code == 200
+        assert send("GET", f"{obj}?{query}").headers["ais-cached"] == "true"
+
+        stub.answer = (b"<Error><Code>InternalError</Code><Message>We encountered an "  # type: ignore[attr-defined]
+                       b"internal error.</Message></Error>")
+        r = send("POST", f"{obj}?uploadId=u1&{query}", content=b"<CompleteMultipartUpload/>")
+        assert r.status_code == 200 and error_code(r.content) == "InternalError", r.text
+        assert r.content.startswith(b"<?xml") and b"      <Error>" in r.content
+        assert send("GET", f"{obj}?{query}").headers["ais-cached"] == "true"  # kept
+
+        stub.answer = b"<CompleteMultipartUploadResult><ETag>&quot;e2-2&quot;</ETag>" \
+                      b"</CompleteMultipartUploadResult>"  # type: ignore[attr-defined]
+        r = send("POST", f"{obj}?uploadId=u1&{query}", content=b"<CompleteMultipartUpload/>")
+        assert r.status_code == 200 and b"<CompleteMultipartUploadResult>" in r.content
+        assert send("GET", f"{obj}?{query}").headers["ais-cached"] == "false"  # dropped
+    finally:
+        stub.shutdown()
+        stub.server_close()
+        assert node.stop() == 0, node.log()
