@@ -13,11 +13,13 @@ import hashlib
 import http.server
 import os
 import re
+import socket
 import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -302,3 +304,40 @@ def test_a_completion_whose_200_carries_an_error(tmp_path: Path) -> None:
         stub.shutdown()
         stub.server_close()
         assert node.stop() == 0, node.log()
+
+
+def part_answers(front: NodeProcess) -> dict[int, int]:
+    """The front's UploadPart answers so far, by status (its /metrics)."""
+    text = httpx.get(f"{front.url}/metrics").text
+    found = re.findall(r'aisfs_requests_total\{api="s3",operation="UploadPart",'
+                       r'status="(\d+)"\} (\S+)', text)
+    return {int(s): int(float(n)) for s, n in found}
+
+
+def test_a_client_that_leaves_mid_part(front: NodeProcess, backend: NodeProcess) -> None:
+    """A part's client that goes away mid-body: the backend's request is cut (no part),
+    the front answers the next requests as ever."""
+    bucket, _ = old_object(front, backend)
+    where = {"Bucket": bucket, "Key": KEY}
+    uid = upload_id(send("POST", url(backend, front, "create_multipart_upload", **where)))
+    broken = urlsplit(url(backend, front, "upload_part", PartNumber=2, UploadId=uid, **where))
+    before = part_answers(front)
+    with socket.create_connection((broken.hostname, broken.port)) as sock:
+        sock.sendall(f"PUT {broken.path}?{broken.query} HTTP/1.1\r\nHost: {broken.netloc}\r\n"
+                     f"Content-Length: {6 * MiB}\r\n{STYLE}: path\r\n\r\n".encode())
+        sock.sendall(os.urandom(MiB))
+    deadline = time.monotonic() + 30  # the front has seen it through (its metrics)
+    while sum(part_answers(front).values()) == sum(before.values()):
+        assert time.monotonic() < deadline, "the cut part never ended"
+        time.sleep(0.05)
+    after = part_answers(front)
+    assert {s: n - before.get(s, 0) for s, n in after.items() if n != before.get(s, 0)} \
+        == {400: 1}  # IncompleteBody: the client's, not the backend's 503 nor a 500
+    data = os.urandom(MiB)
+    r = send("PUT", url(backend, front, "upload_part", PartNumber=1, UploadId=uid, **where),
+             content=data)
+    assert r.status_code == 200, r.text
+    r = send("POST", url(backend, front, "complete_multipart_upload", UploadId=uid, **where),
+             content=completion([(1, r.headers["etag"])]))
+    assert r.status_code == 200 and "<Error>" not in r.text, r.text
+    assert direct(backend).get_object(Bucket=bucket, Key=KEY)["Body"].read() == data
