@@ -341,3 +341,43 @@ def test_a_client_that_leaves_mid_part(front: NodeProcess, backend: NodeProcess)
              content=completion([(1, r.headers["etag"])]))
     assert r.status_code == 200 and "<Error>" not in r.text, r.text
     assert direct(backend).get_object(Bucket=bucket, Key=KEY)["Body"].read() == data
+
+
+def test_front_without_backend_credentials(backend: NodeProcess, tmp_path: Path) -> None:
+    """A front with no key of the backend's, ``ais://name`` with ``backend_bck=s3://B``
+    and the flag on that bucket only: a whole multipart upload by presigned URLs."""
+    node = new_node(tmp_path / "bare", config=offload.front_config(
+        backend, "open", credentials=False, flag=False)).start()
+    try:
+        remote = f"mpre-{uuid.uuid4().hex[:10]}"
+        direct(backend).create_bucket(Bucket=remote)
+        name = "fronted-" + remote[-6:]
+        assert httpx.put(f"{node.s3_url}/{name}").status_code == 200
+        r = httpx.patch(f"{node.url}/v1/buckets/{name}", json={
+            "action": "set-bprops", "value": {"backend_bck": {"name": remote, "provider": "aws"},
+                                              "features": offload.FLAG}})
+        assert r.status_code == 200, r.text
+        where = {"Bucket": remote, "Key": KEY}
+
+        def at(op: str, **params: Any) -> str:
+            return url(backend, node, op, **where, **params).replace(
+                f"/s3/{remote}/", f"/s3/{name}/")
+
+        uid = upload_id(send("POST", at("create_multipart_upload")))
+        parts = [os.urandom(5 * MiB), os.urandom(1000)]
+        etags = []
+        for n, data in enumerate(parts, 1):
+            r = send("PUT", at("upload_part", PartNumber=n, UploadId=uid), content=data)
+            assert r.status_code == 200, r.text
+            etags.append(r.headers["etag"])
+        r = send("POST", at("complete_multipart_upload", UploadId=uid),
+                 content=completion(list(enumerate(etags, 1))))
+        assert r.status_code == 200 and "<Error>" not in r.text, r.text
+        got = direct(backend).get_object(Bucket=remote, Key=KEY)
+        assert got["Body"].read() == b"".join(parts)
+        assert got["ETag"] == multipart_etag(parts)
+        # and a presigned GET through the front reads it
+        r = send("GET", at("get_object"))
+        assert r.status_code == 200 and r.content == b"".join(parts)
+    finally:
+        assert node.stop() == 0, node.log()
