@@ -1,11 +1,13 @@
 """Presigned-request offload (feature ``S3-Presigned-Request``, AIS ``ais/s3/presigned.go``):
-a GET, HEAD or PUT of an object of a backend bucket, signed for the backend, is sent to
+a GET, HEAD or PUT of an object of a backend bucket, or a step of a multipart upload of
+one, signed for the backend, is sent to
 the backend exactly as signed and the backend decides; the node never checks that
 signature and needs no credentials of the backend's for it.
 
 Which requests (``offload_signature``, asked by the router before its own
-authentication): the flag is on, the operation is GetObject/HeadObject/PutObject, the
-request carries a SigV4 or SigV2 signature (presigned query or Authorization header)
+authentication): the flag is on, the operation is one of ``OFFLOADED``
+(``aisfs.backend.presigned``: GetObject, HeadObject, PutObject and the multipart upload's),
+the request carries a SigV4 or SigV2 signature (presigned query or Authorization header)
 naming an access key that is **not** one of the node's users', and the bucket is a
 backend bucket (``s3://B``, or ``ais://B`` with ``backend_bck``). Everything else -
 the node's own keys, bearer tokens, unsigned requests, local buckets, other operations -
@@ -125,7 +127,8 @@ class _Refused(Exception):
 
 
 class PresignedOffload:
-    """GET/HEAD/PUT of a backend bucket's object, forwarded as the client signed it."""
+    """GET/HEAD/PUT of a backend bucket's object, and the steps of a multipart upload of
+    one, forwarded as the client signed them."""
 
     def __init__(self, services: Services, remote: RemoteObjects, nursery: trio.Nursery) -> None:
         self.services = services
