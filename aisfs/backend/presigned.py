@@ -17,7 +17,12 @@ This module only reads and builds strings:
   the backend's endpoint (never from the request: the node connects only to the
   configured endpoint, whatever the signature's region says);
 - :func:`forwarded_headers`: the client's headers minus the hop-by-hop ones;
-- :func:`attrs_from_headers`: a backend response's headers as ``RemoteAttrs``.
+- :func:`attrs_from_headers`: a backend response's headers as ``RemoteAttrs``;
+- :data:`OFFLOADED`: the operations that may be offloaded (:data:`RELAYED_OPS`: those
+  relayed as the backend answers, nothing stored - the multipart upload's);
+  :func:`forwarded_length`: the body's length to forward (501 for a streaming-signed
+  body, 411 without a length); :class:`RootElement`: the root element of a backend's XML
+  answer read as it streams (a CompleteMultipartUpload's 200 may carry ``<Error>``).
 """
 
 from __future__ import annotations
@@ -43,6 +48,15 @@ HOP_HEADERS = frozenset((
     "host", "connection", "keep-alive", "proxy-connection", "proxy-authorization", "te",
     "trailer", "transfer-encoding", "upgrade", "expect", "content-length", STYLE_HEADER,
 ))
+# GetObject/HeadObject/PutObject: the node's own relay (a fill, a tee into the store);
+# the multipart upload's operations: relayed as the backend answers, nothing stored (a
+# completion drops the node's copy of the key)
+OBJECT_OPS = frozenset(("GetObject", "HeadObject", "PutObject"))
+RELAYED_OPS = frozenset((
+    "CreateMultipartUpload", "UploadPart", "UploadPartCopy", "CompleteMultipartUpload",
+    "AbortMultipartUpload", "ListParts",
+))
+OFFLOADED = OBJECT_OPS | RELAYED_OPS
 _DNS_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 _BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 
@@ -272,3 +286,80 @@ def may_probe(signature: ClientSignature, headers: Mapping[str, str]) -> bool:
     """May a warm GET be authenticated with ``Range: bytes=0-0`` added (the backend then
     sends one byte, not the object)? Not when the client sent or signed a Range."""
     return not headers.get("range") and "range" not in signature.signed_headers
+
+
+def forwarded_length(operation: str, headers: Mapping[str, str]) -> int | None:
+    """The length of the body an offloaded write sends on (``headers``: lower-case
+    names), None: no body. A streaming-signed (``aws-chunked``) body cannot be sent on as
+    signed by a node that re-frames it: 501. A body without Content-Length (chunked) or a
+    part without one: 411, as S3 answers."""
+    declared = (headers.get("x-amz-content-sha256") or "").strip()
+    if declared.upper().startswith("STREAMING-") or "aws-chunked" in (
+            headers.get("content-encoding") or ""):
+        what = "PUT" if operation == "PutObject" else operation
+        raise S3Error("NotImplemented", f"A streaming-signed (aws-chunked) {what} cannot be "
+                      "forwarded as a presigned request", status=501)
+    length = (headers.get("content-length") or "").strip()
+    if length:
+        if not length.isdigit() or len(length) > 15:
+            raise S3Error("InvalidArgument", "Content-Length is not a number")
+        return int(length)
+    if operation in ("PutObject", "UploadPart") or headers.get("transfer-encoding"):
+        raise S3Error("MissingContentLength",
+                      "You must provide the Content-Length HTTP header.", status=411)
+    return None
+
+
+_NAME = re.compile(rb"<([A-Za-z_][A-Za-z0-9_.:-]*)[\s/>]")
+
+
+class RootElement:
+    """The name of an XML document's root element, fed as its pieces come: ``name`` is
+    None until it is known (leading whitespace - S3's keep-alive spaces during a long
+    CompleteMultipartUpload -, the XML declaration, comments and a DOCTYPE are skipped;
+    only an unfinished prefix is held, at most ``limit`` bytes), ``""`` when the body is
+    not XML or the prefix grew past ``limit``."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.name: str | None = None
+        self._head = b""
+        self._limit = limit
+
+    def feed(self, piece: bytes) -> None:
+        if self.name is not None or not piece:
+            return
+        head = self._head + piece
+        while True:
+            head = head.lstrip()
+            if not head:
+                break
+            if head.startswith((b"<?", b"<!")):
+                end = b"?>" if head.startswith(b"<?") else (
+                    b"-->" if head.startswith(b"<!--") else b">")
+                if head.startswith(b"<!-") and len(head) < 4:
+                    break  # "<!-" of a comment not yet whole
+                at = head.find(end, 2)
+                if at < 0:
+                    break
+                head = head[at + len(end):]
+                continue
+            if not head.startswith(b"<"):
+                self.name = ""
+                return
+            m = _NAME.match(head)
+            if m is not None:
+                self.name = m.group(1).decode("ascii")
+                return
+            if len(head) > 1 and not re.match(rb"<(?:[A-Za-z_][A-Za-z0-9_.:-]*)?$", head):
+                self.name = ""  # "<" then something no name starts with
+                return
+            break
+        if len(head) > self._limit:
+            self.name = ""
+            return
+        self._head = head
+
+    @property
+    def is_error(self) -> bool:
+        """Is the document S3's error document (``<Error>``: a 200 can carry one)?"""
+        return self.name == "Error"

@@ -1,11 +1,13 @@
 """Presigned-request offload (feature ``S3-Presigned-Request``, AIS ``ais/s3/presigned.go``):
-a GET, HEAD or PUT of an object of a backend bucket, signed for the backend, is sent to
+a GET, HEAD or PUT of an object of a backend bucket, or a step of a multipart upload of
+one, signed for the backend, is sent to
 the backend exactly as signed and the backend decides; the node never checks that
 signature and needs no credentials of the backend's for it.
 
 Which requests (``offload_signature``, asked by the router before its own
-authentication): the flag is on, the operation is GetObject/HeadObject/PutObject, the
-request carries a SigV4 or SigV2 signature (presigned query or Authorization header)
+authentication): the flag is on, the operation is one of ``OFFLOADED``
+(``aisfs.backend.presigned``: GetObject, HeadObject, PutObject and the multipart upload's),
+the request carries a SigV4 or SigV2 signature (presigned query or Authorization header)
 naming an access key that is **not** one of the node's users', and the bucket is a
 backend bucket (``s3://B``, or ``ais://B`` with ``backend_bck``). Everything else -
 the node's own keys, bearer tokens, unsigned requests, local buckets, other operations -
@@ -21,6 +23,12 @@ goes through the node's own authentication as before.
 - **HEAD**: relayed (``ais-cached`` says whether the node holds that version).
 - **PUT**: the body goes to the backend and the store at once; the local copy is
   published only when the backend answered 200 (with its ETag/version).
+- **the multipart upload's** (CreateMultipartUpload, UploadPart, UploadPartCopy,
+  CompleteMultipartUpload, AbortMultipartUpload, ListParts): relayed as the backend
+  answers - status, headers, body streamed both ways -, nothing stored; the upload is the
+  backend's. A completion drops the node's copy of the key (the backend now has another
+  object) before its answer's last byte goes out, unless the backend refused it (4xx, or
+  a 200 whose document is ``<Error>``).
 - A refusal (403 SignatureDoesNotMatch, an expired URL, 404...) is relayed as the
   backend's own status and S3 error document; nothing is stored.
 """
@@ -28,7 +36,7 @@ goes through the node's own authentication as before.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import trio
@@ -37,42 +45,49 @@ from aisfs.auth.users import Directory
 from aisfs.backend import BucketRef, Provider, RemoteObjects, Resolved
 from aisfs.backend.cachemeta import meta_for, remote_attrs, remote_of
 from aisfs.backend.presigned import (
+    OFFLOADED,
+    RELAYED_OPS,
     STYLE_HEADER,
     ClientSignature,
+    RootElement,
     Target,
     attrs_from_headers,
     backend_target,
     cacheable_get,
     client_signature,
     forwarded_headers,
+    forwarded_length,
     may_probe,
     raw_key_of,
     whole_size,
 )
 from aisfs.backend.provider import local_bucket_name
 from aisfs.backend.s3 import RemoteStream
+from aisfs.backend.settings import S3Settings
 from aisfs.errors import S3Error
 from aisfs.s3.refusals import refuse_sse
-from aisfs.s3.sigv4 import STREAMING_PAYLOADS
 from aisfs.store.store import Store
 from aisfs.store.types import ObjectInfo, ObjectMeta
 from aisfs_node.http import Request, Response
 from aisfs_node.jobs import first_error
 from aisfs_node.s3.context import Context, Services, meta_from_headers
 from aisfs_node.s3.presigned_http import (
+    MULTIPART_RELAYED,
+    PIECE,
     BackendHttp,
     HttpxBody,
+    RelayedBody,
     read_bounded,
     relay,
     relay_error,
     relayed_headers,
+    unreachable,
 )
 from aisfs_node.s3.remote import RemoteS3, object_headers
 
 log = logging.getLogger("aisfs.s3")
 
 FEATURE = "S3-Presigned-Request"
-OFFLOADED = frozenset(("GetObject", "HeadObject", "PutObject"))
 TEE_PIECES = 4
 
 
@@ -112,7 +127,8 @@ class _Refused(Exception):
 
 
 class PresignedOffload:
-    """GET/HEAD/PUT of a backend bucket's object, forwarded as the client signed it."""
+    """GET/HEAD/PUT of a backend bucket's object, and the steps of a multipart upload of
+    one, forwarded as the client signed them."""
 
     def __init__(self, services: Services, remote: RemoteObjects, nursery: trio.Nursery) -> None:
         self.services = services
@@ -140,6 +156,8 @@ class PresignedOffload:
         op = ctx.s3.operation
         log.debug("%s: %s offloaded (%s, key %s) to %s", ctx.request_id, op, sig.kind,
                   sig.access_key, target.host)
+        if op in RELAYED_OPS:
+            return await self._relayed(ctx, rb, target)
         if op == "HeadObject":
             return await self._head(ctx, rb, target)
         if op == "PutObject":
@@ -224,15 +242,9 @@ class PresignedOffload:
 
     async def _put(self, ctx: Context, rb: Resolved, target: Target) -> Response:
         assert rb.remote is not None
-        declared = (ctx.header("x-amz-content-sha256") or "").strip()
-        if declared in STREAMING_PAYLOADS or "aws-chunked" in (
-                ctx.header("content-encoding") or ""):
-            raise S3Error("NotImplemented", "A streaming-signed (aws-chunked) PUT cannot be "
-                          "forwarded as a presigned request", status=501)
-        length = (ctx.header("content-length") or "").strip()
-        if not length.isdigit() or len(length) > 15:
-            raise S3Error("MissingContentLength",
-                          "You must provide the Content-Length HTTP header.", status=411)
+        size = forwarded_length("PutObject", ctx.http.headers.as_dict())
+        assert size is not None
+        length = str(size)
         meta = meta_from_headers(ctx)
         await self.remote.ensure_local_bucket(rb)
         tee = _PutTee(self, ctx, rb, target, int(length))
@@ -253,6 +265,118 @@ class PresignedOffload:
             raise
         assert tee.answer is not None
         return Response(200, relayed_headers(tee.answer.headers))
+
+
+    # == the multipart upload's: relayed ================================================
+
+    async def _relayed(self, ctx: Context, rb: Resolved, target: Target) -> Response:
+        """Sent on with the client's body (if any) streamed as it comes; the backend's
+        answer streamed back. A completion drops the cached copy of the key."""
+        assert rb.settings is not None
+        op = ctx.s3.operation
+        length = forwarded_length(op, ctx.http.headers.as_dict())
+        extra = [] if length is None else [("content-length", str(length))]
+        body = _ClientBody(ctx) if length else None
+        completes = op == "CompleteMultipartUpload"
+        try:
+            resp = await self.send(rb, ctx.http.method, target, ctx, extra,
+                                   body.pieces() if body is not None else None)
+        except Exception as e:
+            if body is not None and body.error is not None and body.error is not e:
+                raise body.error from None
+            if completes and not (isinstance(e, S3Error) and e.code == "IncompleteBody"):
+                await self._drop(rb, ctx.key)  # the backend may have completed it
+            raise
+        if resp.status_code >= 300:
+            if completes and resp.status_code >= 500:
+                await self._drop(rb, ctx.key)  # ditto
+            return await relay_error(resp, head=False)
+        headers = relayed_headers(resp.headers, MULTIPART_RELAYED)
+        if completes:
+            return Response(resp.status_code, headers, _CompletionBody(
+                resp, rb.settings, lambda: self._drop(rb, ctx.key)))
+        return Response(resp.status_code, headers, RelayedBody(resp, rb.settings))
+
+    async def _drop(self, rb: Resolved, key: str) -> None:
+        with trio.CancelScope(shield=True):
+            await self.remote.evict(rb, key)
+
+
+class _ClientBody:
+    """The client's body as it comes, to the backend; a client's failure is kept (the
+    client's 4xx, not the backend's 503)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.error: S3Error | None = None
+
+    async def pieces(self) -> AsyncIterator[bytes]:
+        try:
+            async for piece in self.ctx.http.body():
+                yield piece
+        except S3Error as e:
+            self.error = e
+            raise
+
+
+class _CompletionBody:
+    """A CompleteMultipartUpload's 200, relayed as it comes, its last piece held back
+    until the cached copy of the key is dropped (``drop``): a client that has the whole
+    answer never reads the older object through the node. Not dropped when the document
+    is S3's ``<Error>`` (a completion that failed after its 200); dropped when the answer
+    breaks off or the client leaves before it is known."""
+
+    def __init__(self, resp: httpx.Response, settings: S3Settings,
+                 drop: Callable[[], Awaitable[None]]) -> None:
+        self._resp = resp
+        self._settings = settings
+        self._drop = drop
+        self._it: AsyncIterator[bytes] = resp.aiter_raw(PIECE)
+        self._root = RootElement()
+        self._held = b""
+        self._ended = False
+        self._settled = False
+
+    def __aiter__(self) -> _CompletionBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while not self._ended:
+            try:
+                piece = await anext(self._it)
+            except StopAsyncIteration:
+                self._ended = True
+                await self._settle()
+                await self._resp.aclose()
+                break
+            except httpx.HTTPError as e:
+                await self.aclose()
+                raise unreachable(self._settings, e) from e
+            if not piece:
+                continue
+            self._root.feed(piece)
+            out, self._held = self._held, piece
+            if out:
+                return out
+        if self._held:
+            out, self._held = self._held, b""
+            return out
+        raise StopAsyncIteration
+
+    async def _settle(self) -> None:
+        if self._settled:
+            return
+        self._settled = True
+        if not self._root.is_error:
+            await self._drop()
+
+    async def aclose(self) -> None:
+        with trio.CancelScope(shield=True):
+            try:
+                await self._settle()
+            except Exception:  # the answer is cut already; logged, never raised here
+                log.exception("the cached copy could not be dropped after a completion")
+            await self._resp.aclose()
 
 
 class _PutTee:

@@ -34,6 +34,15 @@ RELAYED = frozenset((
     "accept-ranges", "x-amz-version-id", "x-amz-delete-marker", "x-amz-mp-parts-count",
     "x-amz-tagging-count", "x-amz-storage-class", *STORED_HEADERS,
 ))
+# and of a multipart upload's answers (relayed, not stored)
+MULTIPART_RELAYED = frozenset((
+    "x-amz-abort-date", "x-amz-abort-rule-id", "x-amz-expiration", "x-amz-request-charged",
+    "x-amz-copy-source-version-id", "x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id", "x-amz-server-side-encryption-context",
+    "x-amz-server-side-encryption-bucket-key-enabled",
+    "x-amz-server-side-encryption-customer-algorithm",
+    "x-amz-server-side-encryption-customer-key-md5",
+))
 
 
 class HttpxBody:
@@ -73,11 +82,13 @@ class HttpxBody:
             await self._resp.aclose()
 
 
-def relayed_headers(headers: httpx.Headers) -> list[tuple[str, str]]:
+def relayed_headers(
+    headers: httpx.Headers, more: frozenset[str] = frozenset()
+) -> list[tuple[str, str]]:
     out = []
     for name, value in headers.multi_items():
         low = name.lower()
-        if low in RELAYED or low.startswith(("x-amz-meta-", "x-amz-checksum-")):
+        if low in RELAYED or low in more or low.startswith(("x-amz-meta-", "x-amz-checksum-")):
             out.append((low, value))
     return out
 

@@ -12,12 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aisfs.backend.presigned import (
+    OFFLOADED,
+    RELAYED_OPS,
     STYLE_HEADER,
+    RootElement,
     attrs_from_headers,
     backend_target,
     cacheable_get,
     client_signature,
     forwarded_headers,
+    forwarded_length,
     may_probe,
     raw_key_of,
     request_style,
@@ -191,3 +195,89 @@ def test_what_is_cached_and_probed() -> None:
     ranged = client_signature([], "AWS4-HMAC-SHA256 Credential=A/1/2/s3/aws4_request, "
                               "SignedHeaders=host;range, Signature=0")
     assert ranged is not None and not may_probe(ranged, {})
+
+
+# == the multipart upload's operations ==================================================
+
+
+def test_which_operations() -> None:
+    assert {"GetObject", "HeadObject", "PutObject"} < OFFLOADED
+    assert sorted(RELAYED_OPS) == sorted([
+        "CreateMultipartUpload", "UploadPart", "UploadPartCopy", "CompleteMultipartUpload",
+        "AbortMultipartUpload", "ListParts"])
+    assert RELAYED_OPS < OFFLOADED
+    for op in ("CopyObject", "DeleteObject", "DeleteObjects", "ListObjectsV2",
+               "ListMultipartUploads", "PutObjectTagging", "CreateBucket"):
+        assert op not in OFFLOADED
+
+
+def test_forwarded_length() -> None:
+    assert forwarded_length("UploadPart", {"content-length": "5242880"}) == 5242880
+    assert forwarded_length("CompleteMultipartUpload", {"content-length": "0"}) == 0
+    assert forwarded_length("CreateMultipartUpload", {}) is None
+    assert forwarded_length("AbortMultipartUpload", {}) is None
+    for op in ("UploadPart", "PutObject"):
+        with pytest.raises(S3Error) as e:
+            forwarded_length(op, {})
+        assert e.value.status == 411 and e.value.code == "MissingContentLength"
+    with pytest.raises(S3Error) as e:
+        forwarded_length("CompleteMultipartUpload", {"transfer-encoding": "chunked"})
+    assert e.value.status == 411
+    for headers in ({"x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"},
+                    {"x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER"},
+                    {"content-encoding": "aws-chunked"}):
+        with pytest.raises(S3Error) as e:
+            forwarded_length("UploadPart", {"content-length": "10", **headers})
+        assert e.value.status == 501 and "UploadPart" in e.value.message
+    with pytest.raises(S3Error) as e:
+        forwarded_length("PutObject", {"content-length": "10",
+                                       "content-encoding": "aws-chunked"})
+    assert "(aws-chunked) PUT" in e.value.message
+    with pytest.raises(S3Error) as e:
+        forwarded_length("UploadPart", {"content-length": "-1"})
+    assert e.value.status == 400
+
+
+def root_of(doc: bytes, cuts: list[int]) -> str | None:
+    r = RootElement()
+    at = 0
+    for cut in sorted(c % (len(doc) + 1) for c in cuts):
+        r.feed(doc[at:cut])
+        at = max(at, cut)
+    r.feed(doc[at:])
+    return r.name
+
+
+DOCS = [
+    (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code></Error>',
+     "Error"),
+    (b'<?xml version="1.0" encoding="UTF-8"?>\n' + b" " * 5000 + b'\n<CompleteMultipartUploa'
+     b'dResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Key>&lt;Error&gt;</Key>',
+     "CompleteMultipartUploadResult"),
+    (b"   <!-- <Error> --><!DOCTYPE x><Error/>", "Error"),
+    (b"<Errors><Error/></Errors>", "Errors"),
+    (b"\t\r\n<Error\n>", "Error"),
+    (b"not xml", ""),
+    (b"<1a/>", ""),
+    (b"<?xml version='1.0'", None),
+    (b"   ", None),
+    (b"", None),
+]
+
+
+@given(st.sampled_from(DOCS), st.lists(st.integers(0, 10_000), max_size=8))
+@settings(max_examples=300)
+def test_root_element_however_it_is_cut(doc: tuple[bytes, str | None],
+                                        cuts: list[int]) -> None:
+    data, name = doc
+    assert root_of(data, cuts) == name
+
+
+def test_root_element_bounded() -> None:
+    r = RootElement(limit=100)
+    r.feed(b"<?xml " + b"x" * 200)  # a declaration that never ends
+    assert r.name == ""
+    r = RootElement()
+    assert not r.is_error
+    r.feed(b"<Error>")
+    assert r.is_error
