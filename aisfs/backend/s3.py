@@ -444,13 +444,15 @@ class S3Backend:
     async def copy_object(
         self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str,
         *, content_type: str | None = None, user: Mapping[str, str] | None = None,
+        src_version: str | None = None,
     ) -> RemoteAttrs:
         """Server-side copy within this backend (one request; up to 5 GiB, S3's limit).
-        New ``content_type``/``user`` replace the source's metadata."""
-        params: dict[str, Any] = {
-            "Bucket": dst_bucket, "Key": dst_key,
-            "CopySource": {"Bucket": src_bucket, "Key": src_key},
-        }
+        New ``content_type``/``user`` replace the source's metadata; ``src_version``: that
+        version of the source (``CopySource``'s ``VersionId``)."""
+        source = {"Bucket": src_bucket, "Key": src_key}
+        if src_version is not None:
+            source["VersionId"] = src_version
+        params: dict[str, Any] = {"Bucket": dst_bucket, "Key": dst_key, "CopySource": source}
         if content_type is not None or user is not None:
             params["MetadataDirective"] = "REPLACE"
             params["Metadata"] = dict(user or {})

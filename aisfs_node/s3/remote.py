@@ -46,7 +46,6 @@ from aisfs.backend.provider import (
 )
 from aisfs.backend.s3 import RemoteDeleted
 from aisfs.backend.types import RemoteAttrs
-from aisfs.crypto.envelope import refuse_encrypted
 from aisfs.errors import S3Error
 from aisfs.s3 import xml as s3xml
 from aisfs.s3.conditions import (
@@ -69,9 +68,21 @@ from aisfs_node.s3.context import (
     read_small_body,
     stored_object_headers,
 )
-from aisfs_node.s3.remote_multipart import RemoteMultipart, pieces_of, read_copy_source
+from aisfs_node.s3.remote_multipart import (
+    RemoteMultipart,
+    local_copy_source,
+    pieces_of,
+    read_copy_source,
+)
 from aisfs_node.s3.remote_version_listing import list_versions_page
-from aisfs_node.s3.remote_versions import delete_version, read_selected, selector_of
+from aisfs_node.s3.remote_versions import (
+    check_source_version,
+    delete_version,
+    head_source_version,
+    read_selected,
+    selector_of,
+    source_version_refused,
+)
 
 log = logging.getLogger("aisfs.s3")
 
@@ -164,6 +175,8 @@ class RemoteS3:
             raise S3Error("NoSuchBucket", "The specified bucket does not exist", bucket)
         rb = await self.resolve(bucket)
         if rb is None:
+            if op in ("CopyObject", "UploadPartCopy"):
+                await self._refuse_remote_source(ctx, bucket)
             return await handler(ctx)
         refuse_sse(op, ctx.http.headers)  # type: ignore[arg-type]  # nothing encrypted here: 501
         refuse_lock(op, ctx.http.headers)  # type: ignore[arg-type]  # nothing locked here: 501
@@ -177,6 +190,28 @@ class RemoteS3:
             ctx = type(ctx)(ctx.http, replace(ctx.s3, bucket=rb.local), ctx.request_id,
                             ctx.auth)
         return await handler(ctx)
+
+    async def _refuse_remote_source(self, ctx: Context, bucket: str) -> None:
+        """A copy into an ``ais://`` bucket of the node from a backend's object: not done
+        by the S3 API (501; `aisfs bucket cp`, AIS's copy-bck, copies between them). The
+        one case the local handler answers: the current object of an ``ais://`` bucket
+        with ``backend_bck``, from its cached copy, as before."""
+        value = ctx.header("x-amz-copy-source")
+        if not value:
+            return
+        try:
+            src_bucket, _, version = parse_copy_source(value)
+            await self.services.store.get_bucket(bucket)
+        except S3Error:
+            return  # the local handler's answer (a bad source, no such destination)
+        if src_bucket.startswith(AWS_PREFIX):
+            return
+        src = await self.resolve(src_bucket)
+        if src is None or (version is None and src.bucket.provider is Provider.AIS):
+            return
+        raise S3Error("NotImplemented", f"A copy from the backend bucket {src.bucket} into "
+                      f"the ais:// bucket {bucket} is not supported by the S3 API (aisfs "
+                      "bucket cp copies between them)", ctx.bucket, status=501)
 
     # == buckets =========================================================================
 
@@ -379,13 +414,17 @@ class RemoteS3:
         return Response(200, [("content-type", XML)], s3xml.delete_result(deleted, errors, quiet))
 
     async def op_CopyObject(self, ctx: Context, rb: Resolved) -> Response:
+        """The backend's server-side copy when the source is in the same backend (a
+        ``?versionId=`` of the source passed on as ``CopySource``'s VersionId); else the
+        source - an ``ais://`` bucket's object or version, another backend's object or
+        version - is read through the node and written through."""
         src_bucket, src_key, version = parse_copy_source(ctx.header("x-amz-copy-source") or "")
-        if version not in (None, "null"):
-            raise S3Error("InvalidArgument", "Invalid version id specified")
+        check_source_version(version)
         directive = (ctx.header("x-amz-metadata-directive") or "COPY").upper()
         if directive not in ("COPY", "REPLACE"):
             raise S3Error("InvalidArgument", "Unknown metadata directive.")
-        if directive == "COPY" and src_bucket == ctx.bucket and src_key == ctx.key:
+        if (directive == "COPY" and src_bucket == ctx.bucket and src_key == ctx.key
+                and version is None):
             raise S3Error(
                 "InvalidRequest",
                 "This copy request is illegal because it is trying to copy an object to itself "
@@ -395,46 +434,62 @@ class RemoteS3:
         meta = meta_from_headers(ctx) if directive == "REPLACE" else None
         src = await self.resolve(src_bucket)
         if src is not None and src.settings == rb.settings:
-            return await self._server_side_copy(ctx, src, src_key, rb, meta)
+            return await self._server_side_copy(ctx, src, src_key, rb, meta, version)
         # across backends, or from an ais:// bucket: streamed through the node
+        source_version = version
         if src is None:
-            info = await self.services.store.head_object(src_bucket, src_key, with_data=True)
-            refuse_encrypted(info.meta.extra)  # SSE: ciphertext never goes out as data
-            check_copy_source_preconditions(ctx.http.headers.items(), info.etag, info.mtime_ns)
+            info = await local_copy_source(self.services.store, ctx, src_bucket, src_key)
             pieces = self.services.store.read_object(info, 0, info.size - 1)
             size = info.size
             new_meta = meta or _copy_meta(info.meta)
+            source_version = info.version_id if version is not None else None
         else:
-            read = await read_copy_source(self.remote, ctx, src, src_key)
+            read = await read_copy_source(self.remote, ctx, src, src_key, version=version)
             pieces, size = pieces_of(read.body), read.attrs.size
             new_meta = meta or ObjectMeta(content_type=read.attrs.content_type,
                                           user=dict(read.attrs.user),
                                           headers=dict(read.attrs.headers))
         out = await self.remote.put(rb, ctx.key, pieces, new_meta, size=size)
-        return Response(200, [("content-type", XML)],
+        headers = [("content-type", XML)]
+        made = str((out.meta.extra.get("remote") or {}).get("version") or "")
+        if made:
+            headers.append(("x-amz-version-id", made))
+        if source_version is not None:
+            headers.append(("x-amz-copy-source-version-id", source_version or "null"))
+        return Response(200, headers,
                         s3xml.copy_object_result(client_etag(out), out.mtime_ns))
 
     async def _server_side_copy(
-        self, ctx: Context, src: Resolved, src_key: str, dst: Resolved, meta: ObjectMeta | None
+        self, ctx: Context, src: Resolved, src_key: str, dst: Resolved, meta: ObjectMeta | None,
+        version: str | None = None,
     ) -> Response:
         backend = self.remote.backend(dst)
         if any(h.startswith("x-amz-copy-source-if-") for h, _ in ctx.http.headers.items()):
-            head = await self.remote.head(src, src_key)
-            check_copy_source_preconditions(ctx.http.headers.items(), head.attrs.etag,
-                                            head.attrs.last_modified_ns)
-        attrs = await backend.copy_object(
-            self._remote_name(src), src_key, self._remote_name(dst), ctx.key,
-            content_type=meta.content_type if meta else None,
-            user=meta.user if meta else None,
-        )
+            if version is None:
+                attrs = (await self.remote.head(src, src_key)).attrs
+            else:
+                attrs = await head_source_version(self.remote, src, src_key, version)
+            check_copy_source_preconditions(ctx.http.headers.items(), attrs.etag,
+                                            attrs.last_modified_ns)
+        try:
+            attrs = await backend.copy_object(
+                self._remote_name(src), src_key, self._remote_name(dst), ctx.key,
+                content_type=meta.content_type if meta else None,
+                user=meta.user if meta else None, src_version=version,
+            )
+        except S3Error as e:
+            if version is None:
+                raise
+            raise await source_version_refused(self.remote, src, src_key, version,
+                                               e) from None
         await self.remote.evict(dst, ctx.key)
         headers = [("content-type", XML)]
         if attrs.version:
             headers.append(("x-amz-version-id", attrs.version))
+        if version is not None:
+            headers.append(("x-amz-copy-source-version-id", version))
         return Response(200, headers, s3xml.copy_object_result(
             attrs.etag, attrs.last_modified_ns or time.time_ns()))
-
-
 
 
 def _copy_meta(meta: ObjectMeta) -> ObjectMeta:
