@@ -68,6 +68,7 @@ from aisfs_node.s3.context import (
     read_small_body,
     stored_object_headers,
 )
+from aisfs_node.s3.remote_into_local import copy_into_local, part_copy_into_local
 from aisfs_node.s3.remote_multipart import (
     RemoteMultipart,
     local_copy_source,
@@ -176,7 +177,9 @@ class RemoteS3:
         rb = await self.resolve(bucket)
         if rb is None:
             if op in ("CopyObject", "UploadPartCopy"):
-                await self._refuse_remote_source(ctx, bucket)
+                copied = await self._copy_from_remote(ctx, bucket)
+                if copied is not None:
+                    return copied
             return await handler(ctx)
         refuse_sse(op, ctx.http.headers)  # type: ignore[arg-type]  # nothing encrypted here: 501
         refuse_lock(op, ctx.http.headers)  # type: ignore[arg-type]  # nothing locked here: 501
@@ -191,27 +194,29 @@ class RemoteS3:
                             ctx.auth)
         return await handler(ctx)
 
-    async def _refuse_remote_source(self, ctx: Context, bucket: str) -> None:
-        """A copy into an ``ais://`` bucket of the node from a backend's object: not done
-        by the S3 API (501; `aisfs bucket cp`, AIS's copy-bck, copies between them). The
-        one case the local handler answers: the current object of an ``ais://`` bucket
-        with ``backend_bck``, from its cached copy, as before."""
+    async def _copy_from_remote(self, ctx: Context, bucket: str) -> Response | None:
+        """A copy into an ``ais://`` bucket of the node from a backend's object or version
+        (``aisfs_node.s3.remote_into_local``); None when the source is not remote (the
+        local handler's copy)."""
         value = ctx.header("x-amz-copy-source")
         if not value:
-            return
+            return None
         try:
-            src_bucket, _, version = parse_copy_source(value)
+            src_bucket, src_key, version = parse_copy_source(value)
+            check_source_version(version)
             await self.services.store.get_bucket(bucket)
         except S3Error:
-            return  # the local handler's answer (a bad source, no such destination)
+            return None  # the local handler's answer (a bad source, no such destination)
         if src_bucket.startswith(AWS_PREFIX):
-            return
+            return None
         src = await self.resolve(src_bucket)
-        if src is None or (version is None and src.bucket.provider is Provider.AIS):
-            return
-        raise S3Error("NotImplemented", f"A copy from the backend bucket {src.bucket} into "
-                      f"the ais:// bucket {bucket} is not supported by the S3 API (aisfs "
-                      "bucket cp copies between them)", ctx.bucket, status=501)
+        if src is None:
+            return None
+        if ctx.s3.operation == "CopyObject":
+            return await copy_into_local(self.services, self.remote, ctx, src, src_key,
+                                         version)
+        return await part_copy_into_local(self.services, self.remote, ctx, src, src_key,
+                                          version)
 
     # == buckets =========================================================================
 

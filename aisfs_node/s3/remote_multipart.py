@@ -244,7 +244,7 @@ class RemoteMultipart:
             return Response(200, [("content-type", XML)], s3xml.copy_part_result(etag, mtime))
         if src is None:  # an ais:// bucket of the node
             info = await local_copy_source(self.services.store, ctx, src_bucket, src_key)
-            start, end = _copy_range(rng, info.size)
+            start, end = copy_range(rng, info.size)
             pieces: AsyncIterator[bytes] = self.services.store.read_object(info, start, end)
         else:
             read = await read_copy_source(self.remote, ctx, src, src_key, rng, version=version)
@@ -299,7 +299,7 @@ async def _spool(body: UploadBody, spool: IO[bytes], md5: Any) -> int:
     return await _spool_pieces(body.stream(), spool, [md5, *body.hashers.values()])
 
 
-def _copy_range(value: str | None, size: int) -> tuple[int, int]:
+def copy_range(value: str | None, size: int) -> tuple[int, int]:
     """``x-amz-copy-source-range: bytes=A-B`` (inclusive) within ``size``."""
     if not value:
         return 0, size - 1

@@ -8,7 +8,8 @@ signed:
   ``extra.aws.endpoint``): that version read through the node, never cached, written
   through;
 - from a versioned ``ais://`` bucket of the node to a remote bucket;
-- to an ``ais://`` bucket of the node from a backend's object or version: 501;
+- to an ``ais://`` bucket of the node from a backend's object or version (read through
+  the node, written as a local PutObject/UploadPart);
 - refusals as S3's: a version the backend has not (404 NoSuchVersion), a delete marker
   named (400 InvalidRequest; moto says NoSuchVersion, its HEAD 405).
 """
@@ -178,20 +179,67 @@ def test_between_ais_and_remote(front_node: NodeProcess, target: Target) -> None
     assert done["CopySourceVersionId"] == l1
     assert direct.get_object(Bucket=bucket, Key="from-ais")["Body"].read() == b"local one"
 
-    # into an ais:// bucket from a backend's object or version: 501 (not done by the S3
-    # API: the local write path - versions, locks, SSE - takes a source in the store)
-    for source in ({"Bucket": bucket, "Key": "k", "VersionId": v1},
-                   {"Bucket": bucket, "Key": "k"}):
-        assert error(s3.copy_object, Bucket=local, Key="x", CopySource=source) \
-            == ("NotImplemented", 501)
+    # a remote version into the (versioned) ais:// bucket, read through the node
+    done = s3.copy_object(Bucket=local, Key="from-s3", CopySource={
+        "Bucket": bucket, "Key": "k", "VersionId": v1})
+    assert done["CopySourceVersionId"] == v1 and done["VersionId"]
+    got = s3.get_object(Bucket=local, Key="from-s3")
+    assert got["Body"].read() == b"one" and got["ContentType"] == "text/x-one"
+    assert got["Metadata"] == {"gen": "1"} and got["VersionId"] == done["VersionId"]
+    # the current object, REPLACE with tags
+    s3.copy_object(Bucket=local, Key="cur", CopySource={"Bucket": bucket, "Key": "k"},
+                   MetadataDirective="REPLACE", ContentType="text/x-r", Metadata={"r": "1"},
+                   TaggingDirective="REPLACE", Tagging="t=v")
+    got = s3.get_object(Bucket=local, Key="cur")
+    assert got["Body"].read() == b"two" and got["Metadata"] == {"r": "1"}
+    assert got["ContentType"] == "text/x-r"
+    assert s3.get_object_tagging(Bucket=local, Key="cur")["TagSet"] == [
+        {"Key": "t", "Value": "v"}]
+    # UploadPartCopy of a range of a remote version into a local upload
     up = s3.create_multipart_upload(Bucket=local, Key="mp")["UploadId"]
-    assert error(s3.upload_part_copy, Bucket=local, Key="mp", UploadId=up, PartNumber=1,
-                 CopySource={"Bucket": bucket, "Key": "k", "VersionId": v1}) \
-        == ("NotImplemented", 501)
-    s3.abort_multipart_upload(Bucket=local, Key="mp", UploadId=up)
+    part = s3.upload_part_copy(Bucket=local, Key="mp", UploadId=up, PartNumber=1,
+                               CopySource={"Bucket": bucket, "Key": "k", "VersionId": v1},
+                               CopySourceRange="bytes=0-1")
+    assert part["CopySourceVersionId"] == v1
+    assert error(s3.upload_part_copy, Bucket=local, Key="mp", UploadId=up, PartNumber=2,
+                 CopySource={"Bucket": bucket, "Key": "k", "VersionId": v1},
+                 CopySourceRange="bytes=0-3") == ("InvalidArgument", 400)
+    s3.complete_multipart_upload(Bucket=local, Key="mp", UploadId=up, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": part["CopyPartResult"]["ETag"]}]})
+    assert s3.get_object(Bucket=local, Key="mp")["Body"].read() == b"on"
+    # refusals as for a remote destination
+    assert error(s3.copy_object, Bucket=local, Key="x", CopySource={
+        "Bucket": bucket, "Key": "k", "VersionId": str(uuid.uuid4())}) == ("NoSuchVersion", 404)
+    marker = s3.delete_object(Bucket=bucket, Key="k")["VersionId"]  # the cached copy too
+    assert error(s3.copy_object, Bucket=local, Key="x", CopySource={
+        "Bucket": bucket, "Key": "k", "VersionId": marker}) == ("InvalidRequest", 400)
+    assert error(s3.copy_object, Bucket=local, Key="x", CopySource={
+        "Bucket": bucket, "Key": "k"}) == ("NoSuchKey", 404)
     # a missing destination is still NoSuchBucket; ais:// to ais:// is the local copy
     assert error(s3.copy_object, Bucket="no-such-" + local, Key="x", CopySource={
-        "Bucket": bucket, "Key": "k"}) == ("NoSuchBucket", 404)
-    done = s3.copy_object(Bucket=local, Key="b", CopySource={
-        "Bucket": local, "Key": "a", "VersionId": l1})
+        "Bucket": bucket, "Key": "k", "VersionId": v1}) == ("NoSuchBucket", 404)
+    s3.copy_object(Bucket=local, Key="b", CopySource={"Bucket": local, "Key": "a",
+                                                      "VersionId": l1})
     assert s3.get_object(Bucket=local, Key="b")["Body"].read() == b"local one"
+
+
+def test_from_backend_bck_into_ais(front_node: NodeProcess, target: Target) -> None:
+    """The source an ``ais://`` bucket with ``backend_bck``: its object as a GET reads it
+    (cold here: not only a cached copy), a version of it too."""
+    remote, v1, _ = versioned(target)
+    name = "cp-" + remote[-8:]
+    local = "cpl-" + remote[-8:]
+    with native(front_node) as http:
+        url = f"/v1/buckets/{name}"
+        http.post(url, params={"provider": "ais"}, json={"action": "create-bck"}
+                  ).raise_for_status()
+        http.patch(url, params={"provider": "ais"}, json={
+            "action": "set-bprops",
+            "value": {"backend_bck": {"name": remote, "provider": "aws"}}}).raise_for_status()
+    s3 = client_of(front_node)
+    s3.create_bucket(Bucket=local)
+    s3.copy_object(Bucket=local, Key="cur", CopySource={"Bucket": name, "Key": "k"})
+    s3.copy_object(Bucket=local, Key="old", CopySource={"Bucket": name, "Key": "k",
+                                                        "VersionId": v1})
+    assert s3.get_object(Bucket=local, Key="cur")["Body"].read() == b"two"
+    assert s3.get_object(Bucket=local, Key="old")["Body"].read() == b"one"
