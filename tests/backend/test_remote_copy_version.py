@@ -99,6 +99,16 @@ def test_refusals(front_node: NodeProcess, target: Target) -> None:
             "Bucket": bucket, "Key": "k", "VersionId": missing}) == ("NoSuchVersion", 404)
         assert error(s3.copy_object, Bucket=dst, Key="x", CopySource={
             "Bucket": bucket, "Key": "k", "VersionId": marker}) == ("InvalidRequest", 400)
+    # an empty versionId (botocore drops it: the header set before signing)
+    def empty_version(request: Any, **_: Any) -> None:
+        del request.headers["x-amz-copy-source"]  # (botocore's headers: a set adds one)
+        request.headers["x-amz-copy-source"] = f"/{bucket}/k?versionId="
+
+    s3.meta.events.register("before-sign.s3.CopyObject", empty_version)
+    for dst in (bucket, other):
+        assert error(s3.copy_object, Bucket=dst, Key="x", CopySource={
+            "Bucket": bucket, "Key": "k"}) == ("InvalidArgument", 400)
+    s3.meta.events.unregister("before-sign.s3.CopyObject", empty_version)
     # the version itself is still there to copy: the marker only hides the key
     s3.copy_object(Bucket=other, Key="x", CopySource={"Bucket": bucket, "Key": "k",
                                                       "VersionId": v1})
