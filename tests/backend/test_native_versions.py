@@ -126,3 +126,61 @@ def test_a_marker_and_null(front_node: NodeProcess, target: Target) -> None:
         done = http.delete(path, params={**aws, "versionId": marker})
         assert done.status_code == 200 and done.headers["x-amz-version-id"] == marker
         assert http.get(path, params=aws).content == b"before"
+
+
+def test_versions_of_an_ais_bucket(front_node: NodeProcess, target: Target) -> None:
+    """The store's own versions (an ``ais://`` bucket with versioning on, through S3):
+    ``/v1`` GET, HEAD, DELETE ``?versionId=`` as the S3 API's; a locked version stays."""
+    from .conftest import client_of
+
+    s3 = client_of(front_node)
+    name = "v1ver-" + uuid.uuid4().hex[:8]
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    v1 = s3.put_object(Bucket=name, Key="k", Body=b"one")["VersionId"]
+    v2 = s3.put_object(Bucket=name, Key="k", Body=b"two!")["VersionId"]
+    path, ais = f"/v1/objects/{name}/k", {"provider": "ais"}
+    with native(front_node) as http:
+        got = http.get(path, params={**ais, "versionId": v1})
+        assert got.status_code == 200 and got.content == b"one"
+        assert got.headers["x-amz-version-id"] == v1
+        part = http.get(path, params={**ais, "versionId": v1}, headers={"range": "bytes=1-"})
+        assert part.status_code == 206 and part.content == b"ne"
+        head = http.head(path, params={**ais, "versionId": v1})
+        assert head.status_code == 200 and head.headers["content-length"] == "3"
+        assert http.get(path, params=ais).content == b"two!"
+        assert http.get(path, params={**ais, "versionId": "bogus"}).status_code == 400
+        missing = v1[:-1] + ("0" if v1[-1] != "0" else "1")
+        assert http.get(path, params={**ais, "versionId": missing}).status_code == 404
+        assert http.put(path, params={**ais, "versionId": v1}, content=b"x").status_code == 501
+
+        done = http.delete(path, params={**ais, "versionId": v1})
+        assert done.status_code == 200 and done.headers["x-amz-version-id"] == v1
+        listed = s3.list_object_versions(Bucket=name, Prefix="k")["Versions"]
+        assert [v["VersionId"] for v in listed] == [v2]
+        # a plain DELETE makes a marker: its version is 405, as S3's
+        marker = http.delete(path, params=ais)
+        assert marker.headers["x-amz-delete-marker"] == "true"
+        mid = marker.headers["x-amz-version-id"]
+        assert http.get(path, params={**ais, "versionId": mid}).status_code == 405
+        assert http.get(path, params=ais).status_code == 404
+        assert http.delete(path, params={**ais, "versionId": mid}).status_code == 200
+        assert http.get(path, params=ais).content == b"two!"
+
+
+def test_a_locked_version_stays(front_node: NodeProcess, target: Target) -> None:
+    import datetime
+
+    from .conftest import client_of
+
+    s3 = client_of(front_node)
+    name = "v1lock-" + uuid.uuid4().hex[:8]
+    s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+    until = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)
+    v1 = s3.put_object(Bucket=name, Key="k", Body=b"kept", ObjectLockMode="COMPLIANCE",
+                       ObjectLockRetainUntilDate=until)["VersionId"]
+    with native(front_node) as http:
+        refused = http.delete(f"/v1/objects/{name}/k",
+                              params={"provider": "ais", "versionId": v1})
+        assert refused.status_code == 403
+    assert s3.get_object(Bucket=name, Key="k", VersionId=v1)["Body"].read() == b"kept"
