@@ -30,6 +30,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 
+import trio
+
 from aisfs.backend import (
     BucketRef,
     Provider,
@@ -77,8 +79,10 @@ from aisfs_node.s3.remote_multipart import (
 )
 from aisfs_node.s3.remote_version_listing import list_versions_page
 from aisfs_node.s3.remote_versions import (
+    cause_parts,
     check_source_version,
     delete_version,
+    evict_version,
     head_source_version,
     read_selected,
     selector_of,
@@ -88,6 +92,13 @@ from aisfs_node.s3.remote_versions import (
 log = logging.getLogger("aisfs.s3")
 
 XML = "application/xml"
+DELETES_AT_ONCE = 16  # DeleteObjects by a DELETE per key: keys in flight to the backend
+# a backend's refusal of a whole DeleteObjects that says it does not take it (GCS's S3
+# interoperability has no multi-object delete; a checksum or MD5 it does not accept)
+BATCH_UNSUPPORTED = frozenset(("NotImplemented", "MethodNotAllowed", "InvalidRequest",
+                               "InvalidArgument", "MissingContentMD5", "InvalidDigest",
+                               "BadDigest", "XAmzContentSHA256Mismatch"))
+EVICTS_AT_ONCE = 64  # cached copies dropped at once after a DeleteObjects (group-committed)
 AWS_PREFIX = LOCAL_PREFIX[Provider.AWS]
 # operations that never address a remote bucket's objects
 _LOCAL_ONLY = {"CreateBucket", "ListBuckets", "PreflightRequest"}
@@ -126,6 +137,8 @@ class RemoteS3:
         self.remote = remote
         self.discover = discover
         self.multipart = RemoteMultipart(services, remote, self.resolve)
+        # backends that refused a DeleteObjects whole: sent a DELETE per key instead
+        self._no_batch_delete: set[object] = set()
 
     # == which bucket ====================================================================
 
@@ -394,29 +407,123 @@ class RemoteS3:
             raise
 
     async def op_DeleteObjects(self, ctx: Context, rb: Resolved) -> Response:
+        """Forwarded as one DeleteObjects to the backend (``_delete_batch``; a backend
+        that refuses it whole - 4xx, 501 - gets a DELETE per key from then on,
+        ``_delete_each``); the answer keeps the
+        request's order, each ``<Deleted>`` what the backend answered (a marker made, a
+        version removed), a missing key counted as deleted. A backend that fails (5xx)
+        fails the request: 503, as a DELETE."""
         objects, quiet = s3xml.parse_delete(await read_small_body(ctx))
-        deleted = []
-        errors: list[tuple[s3xml.ObjectIdentifier, S3Error]] = []
-        for obj in objects:
+        results = None
+        if rb.settings not in self._no_batch_delete:
             try:
-                if obj.version_id:
-                    answer = await delete_version(self.remote, rb, obj.key, obj.version_id)
-                    if ("x-amz-delete-marker", "true") in answer:  # a marker removed
-                        obj = replace(obj, delete_marker=True,
-                                      delete_marker_version_id=obj.version_id)
-                else:
-                    made = await self._delete(rb, obj.key)
-                    if made.delete_marker:
-                        obj = replace(obj, delete_marker=True,
-                                      delete_marker_version_id=made.version)
-            except S3Error as err:
-                if err.status >= 500:
+                results = await self._delete_batch(rb, objects)
+            except S3Error as e:
+                # refused whole: key by key (from now on when it is not supported there)
+                code, status, _ = cause_parts(e)
+                if status in (405, 501) or code in BATCH_UNSUPPORTED:
+                    log.info("%s: DeleteObjects refused (%s): a DELETE per key from now on",
+                             rb.settings.label if rb.settings else rb.bucket, code)
+                    self._no_batch_delete.add(rb.settings)
+                elif e.status >= 500 or e.code == "NoSuchBucket":
                     raise
-                if err.code != "NoSuchKey":  # S3: a missing key counts as deleted
-                    errors.append((obj, err))
-                    continue
-            deleted.append(obj)
+        if results is None:
+            results = await self._delete_each(rb, objects)
+        deleted = [r for r in results if isinstance(r, s3xml.ObjectIdentifier)]
+        errors = [(o, r) for o, r in zip(objects, results, strict=True)
+                  if isinstance(r, S3Error)]
         return Response(200, [("content-type", XML)], s3xml.delete_result(deleted, errors, quiet))
+
+    async def _delete_batch(
+        self, rb: Resolved, objects: list[s3xml.ObjectIdentifier]
+    ) -> list[s3xml.ObjectIdentifier | S3Error]:
+        """One backend DeleteObjects (not quiet: its answer is each key's), then the
+        cached copies dropped: a key's after it was deleted (or found missing), a
+        version's when the cached copy is that version."""
+        entries = []
+        for obj in objects:
+            entry = {"Key": obj.key}
+            if obj.version_id:
+                entry["VersionId"] = obj.version_id
+            entries.append(entry)
+        resp = await self.remote.backend(rb).call(
+            "delete_objects", "", Bucket=self._remote_name(rb),
+            Delete={"Objects": entries, "Quiet": False})
+        answers: dict[tuple[str, str], s3xml.ObjectIdentifier | S3Error] = {}
+        for d in resp.get("Deleted") or []:
+            key, version = str(d.get("Key") or ""), str(d.get("VersionId") or "")
+            answers[(key, version)] = s3xml.ObjectIdentifier(
+                key, version or None, bool(d.get("DeleteMarker")),
+                str(d.get("DeleteMarkerVersionId") or ""))
+        for e in resp.get("Errors") or []:
+            key, version = str(e.get("Key") or ""), str(e.get("VersionId") or "")
+            code = str(e.get("Code") or "InternalError")
+            answers[(key, version)] = S3Error(code, str(e.get("Message") or code),
+                                              status=400 if code != "InternalError" else 500)
+        results: list[s3xml.ObjectIdentifier | S3Error] = []
+        for obj in objects:
+            answer = answers.get((obj.key, obj.version_id or ""))
+            if answer is None or (isinstance(answer, S3Error) and answer.code == "NoSuchKey"):
+                answer = obj  # not named (a backend's quiet answer), or missing: deleted
+            elif isinstance(answer, s3xml.ObjectIdentifier) and not answer.version_id \
+                    and obj.version_id:
+                answer = replace(answer, version_id=obj.version_id)
+            results.append(answer)
+        limiter = trio.CapacityLimiter(EVICTS_AT_ONCE)
+
+        async def evict(obj: s3xml.ObjectIdentifier) -> None:
+            async with limiter:
+                if obj.version_id:
+                    await evict_version(self.remote, rb, obj.key, obj.version_id)
+                else:
+                    await self.remote.evict(rb, obj.key)
+
+        async with trio.open_nursery() as nursery:
+            for obj, result in zip(objects, results, strict=True):
+                if not isinstance(result, S3Error):
+                    nursery.start_soon(evict, obj)
+        return results
+
+    async def _delete_each(
+        self, rb: Resolved, objects: list[s3xml.ObjectIdentifier]
+    ) -> list[s3xml.ObjectIdentifier | S3Error]:
+        """A DELETE per key, ``DELETES_AT_ONCE`` at a time, in the request's order."""
+        results: list[s3xml.ObjectIdentifier | S3Error] = list(objects)
+        failed: list[S3Error] = []
+        limiter = trio.CapacityLimiter(DELETES_AT_ONCE)
+
+        async def one(i: int, obj: s3xml.ObjectIdentifier) -> None:
+            async with limiter:
+                if failed:
+                    return
+                try:
+                    results[i] = await self._delete_entry(rb, obj)
+                except S3Error as err:
+                    if err.status >= 500:
+                        failed.append(err)
+                    elif err.code != "NoSuchKey":  # S3: a missing key counts as deleted
+                        results[i] = err
+
+        async with trio.open_nursery() as nursery:
+            for i, obj in enumerate(objects):
+                nursery.start_soon(one, i, obj)
+        if failed:
+            raise failed[0]
+        return results
+
+    async def _delete_entry(
+        self, rb: Resolved, obj: s3xml.ObjectIdentifier
+    ) -> s3xml.ObjectIdentifier:
+        """One key of a DeleteObjects, answered as S3's ``<Deleted>``."""
+        if obj.version_id:
+            answer = await delete_version(self.remote, rb, obj.key, obj.version_id)
+            if ("x-amz-delete-marker", "true") in answer:  # a marker removed
+                return replace(obj, delete_marker=True, delete_marker_version_id=obj.version_id)
+            return obj
+        made = await self._delete(rb, obj.key)
+        if made.delete_marker:
+            return replace(obj, delete_marker=True, delete_marker_version_id=made.version)
+        return obj
 
     async def op_CopyObject(self, ctx: Context, rb: Resolved) -> Response:
         """The backend's server-side copy when the source is in the same backend (a

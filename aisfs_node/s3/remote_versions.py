@@ -260,7 +260,7 @@ async def _call(
     try:
         return await backend.call(op, key, **params)
     except S3Error as e:
-        code, status, _ = _cause_parts(e)
+        code, status, _ = cause_parts(e)
         if sel.version is not None:
             missing = _no_such_version(e, key, sel.version)
             if missing is not None:
@@ -275,7 +275,7 @@ async def _call(
 def _no_such_version(e: S3Error, key: str, version: str) -> S3Error | None:
     """S3's NoSuchVersion for a backend's error that says it has no version ``version``
     of ``key`` (moto: NoSuchVersion, Ceph: NoSuchKey), else None."""
-    code, status, _ = _cause_parts(e)
+    code, status, _ = cause_parts(e)
     if code == "NoSuchVersion" or (status == 404 and code != "NoSuchBucket"):
         return S3Error("NoSuchVersion", "The specified version does not exist.", key,
                        extra={"Key": key, "VersionId": version})
@@ -304,7 +304,7 @@ async def source_version_refused(
     405 MethodNotAllowed; moto answers a copy or GET of one with NoSuchVersion, so a
     NoSuchVersion is checked with a HEAD of the version), a version the backend does not
     have 404 NoSuchVersion, anything else as it came."""
-    code, status, _ = _cause_parts(e)
+    code, status, _ = cause_parts(e)
     if code == "MethodNotAllowed" or status == 405 or (
             e.code == "InvalidRequest" and "delete marker" in e.message.lower()):
         return S3Error("InvalidRequest", MARKER_AS_SOURCE, key)
@@ -315,7 +315,7 @@ async def source_version_refused(
         await _call(remote.backend(rb), "head_object", rb, key, Selector(version, None, None),
                     {})
     except S3Error as head:
-        code, status, _ = _cause_parts(head)
+        code, status, _ = cause_parts(head)
         if code == "MethodNotAllowed" or status == 405:
             return S3Error("InvalidRequest", MARKER_AS_SOURCE, key)
     return missing
@@ -345,8 +345,9 @@ async def head_source_version(
         raise await source_version_refused(remote, rb, key, version, e) from None
 
 
-def _cause_parts(e: S3Error) -> tuple[str, int, str]:
-    """(code, status, message) of the backend's own error behind ``e``."""
+def cause_parts(e: S3Error) -> tuple[str, int, str]:
+    """(code, status, message) of the backend's own error behind ``e`` (a 501 of the
+    backend is ``e``'s 503 ServiceUnavailable)."""
     from botocore.exceptions import ClientError
 
     cause = e.__cause__
@@ -400,9 +401,15 @@ async def delete_version(
                       extra={"ArgumentName": "versionId", "ArgumentValue": ""})
     resp = await remote.backend(rb).call("delete_object", key, Bucket=rb.remote.name,
                                          Key=key, VersionId=version)
-    if await _cached_copy(remote, rb, key, Selector(version, None, None)) is not None:
-        await remote.evict(rb, key)
+    await evict_version(remote, rb, key, version)
     headers = [("x-amz-version-id", version)]
     if resp.get("DeleteMarker"):
         headers.append(("x-amz-delete-marker", "true"))
     return headers
+
+
+async def evict_version(remote: RemoteObjects, rb: Resolved, key: str, version: str) -> None:
+    """After version ``version`` of ``key`` was deleted in the backend: the cached copy
+    dropped when it is that version (an older version's delete leaves the current one)."""
+    if await _cached_copy(remote, rb, key, Selector(version, None, None)) is not None:
+        await remote.evict(rb, key)

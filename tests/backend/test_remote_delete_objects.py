@@ -8,14 +8,19 @@ bucket with ``backend_bck``."""
 
 from __future__ import annotations
 
+import http.client
+import socket
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from support.node import NodeProcess
+from support.raw_backend import RawBackend
 
-from .conftest import Target, cached, client_of, wait_cached
+from .conftest import Target, cached, client_of, raw_front, wait_cached
 
 VERSIONED = ["moto", "aisfs"]
 
@@ -124,3 +129,107 @@ def test_ais_bucket_with_backend_bck(front_node: NodeProcess, target: Target) ->
         markers(direct, remote, "k")
     assert gone == {"Key": "k", "VersionId": v1}
     assert "Versions" not in direct.list_object_versions(Bucket=remote, Prefix="k")
+
+
+class RefusingBatch(RawBackend):
+    """moto behind a proxy that refuses every DeleteObjects (501 NotImplemented, as an S3
+    without multi-object delete answers) and passes everything else on."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__()
+        self.upstream = upstream.split("//", 1)[1]
+        self.batches = 0
+        self.deletes = 0
+
+    def handle(self, conn: socket.socket) -> None:
+        pending = b""
+        while True:
+            while b"\r\n\r\n" not in pending:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                pending += data
+            head, _, pending = pending.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, target, _ = lines[0].split(" ", 2)
+            headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+            length = int({k.lower(): v for k, v in headers.items()}.get("content-length", 0))
+            while len(pending) < length:
+                pending += conn.recv(65536)
+            body, pending = pending[:length], pending[length:]
+            if method == "POST" and "delete" in target.split("?", 1)[-1].split("&"):
+                self.batches += 1
+                text = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>NotImplemented'
+                        b"</Code><Message>no multi-object delete</Message></Error>")
+                conn.sendall(b"HTTP/1.1 501 Not Implemented\r\nContent-Type: application/xml"
+                             b"\r\nContent-Length: %d\r\n\r\n" % len(text) + text)
+                continue
+            if method == "DELETE":
+                self.deletes += 1
+            up = http.client.HTTPConnection(self.upstream, timeout=30)
+            up.request(method, target, body=body or None, headers={
+                k: v for k, v in headers.items() if k.lower() not in ("host", "connection")})
+            resp = up.getresponse()
+            data = resp.read()
+            out = [f"HTTP/1.1 {resp.status} {resp.reason}"]
+            out += [f"{k}: {v}" for k, v in resp.getheaders()
+                    if k.lower() not in ("content-length", "connection", "transfer-encoding")]
+            out.append(f"Content-Length: {len(data)}")
+            conn.sendall(("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + data)
+            up.close()
+
+
+@pytest.fixture
+def refusing(moto_server: Any) -> Iterator[RefusingBatch]:
+    proxy = RefusingBatch(moto_server.endpoint)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+@pytest.fixture(params=[False, True], ids=["open", "signed"])
+def refusing_front(request: pytest.FixtureRequest, tmp_path: Path,
+                   refusing: RefusingBatch) -> Iterator[NodeProcess]:
+    yield from raw_front(tmp_path, refusing.port, bool(request.param))
+
+
+def test_a_backend_without_delete_objects(refusing_front: NodeProcess,
+                                          refusing: RefusingBatch, moto_server: Any) -> None:
+    """A backend that refuses DeleteObjects whole gets a DELETE per key (the node
+    remembers: the next DeleteObjects goes key by key at once); the answer is the same."""
+    target = Target("moto", moto_server.endpoint, moto_server.access_key,
+                    moto_server.secret_key)
+    bucket = versioned_bucket(target)
+    direct = target.client()
+    keys = [f"k{i:03d}" for i in range(40)]
+    for k in keys:
+        direct.put_object(Bucket=bucket, Key=k, Body=k.encode())
+    s3 = client_of(refusing_front)
+    assert s3.get_object(Bucket=bucket, Key="k000")["Body"].read() == b"k000"
+    wait_cached(s3, bucket, "k000")
+
+    done = s3.delete_objects(Bucket=bucket, Delete={"Objects": [
+        {"Key": k} for k in keys[:20]] + [{"Key": "never"}]})
+    assert [d["Key"] for d in done["Deleted"]] == keys[:20] + ["never"]
+    assert all(d["DeleteMarker"] is True for d in done["Deleted"][:20])
+    assert (refusing.batches, refusing.deletes) == (1, 21)
+    with pytest.raises(ClientError):
+        s3.get_object(Bucket=bucket, Key="k000")  # the cached copy went with it
+    done = s3.delete_objects(Bucket=bucket, Delete={"Objects": [
+        {"Key": k} for k in keys[20:]], "Quiet": True})
+    assert "Deleted" not in done and "Errors" not in done
+    assert (refusing.batches, refusing.deletes) == (1, 41)
+    assert "Contents" not in direct.list_objects_v2(Bucket=bucket)
+
+
+def test_many_keys_keep_their_order(front_node: NodeProcess, target: Target) -> None:
+    bucket = target.new_bucket()
+    direct = target.client()
+    keys = [f"o{(i * 7919) % 1000:04d}" for i in range(300)]
+    for k in keys[::2]:
+        direct.put_object(Bucket=bucket, Key=k, Body=b"x")
+    s3 = client_of(front_node)
+    done = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys]})
+    assert [d["Key"] for d in done["Deleted"]] == keys and "Errors" not in done
+    assert "Contents" not in direct.list_objects_v2(Bucket=bucket)
