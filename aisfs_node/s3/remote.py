@@ -88,6 +88,7 @@ from aisfs_node.s3.remote_versions import (
     selector_of,
     source_version_refused,
 )
+from aisfs_node.s3_access import access_denied, denied_deletes
 
 log = logging.getLogger("aisfs.s3")
 
@@ -411,11 +412,16 @@ class RemoteS3:
         that refuses it whole - 4xx, 501 - gets a DELETE per key from then on,
         ``_delete_each``); the answer keeps the
         request's order, each ``<Deleted>`` what the backend answered (a marker made, a
-        version removed), a missing key counted as deleted. A backend that fails (5xx)
-        fails the request: 503, as a DELETE."""
-        objects, quiet = s3xml.parse_delete(await read_small_body(ctx))
+        version removed), a missing key counted as deleted; a key the node's access check
+        refused (a bucket policy's) is AccessDenied and never sent. A backend that fails
+        (5xx) fails the request: 503, as a DELETE."""
+        everything, quiet = s3xml.parse_delete(await read_small_body(ctx))
+        refused = denied_deletes(ctx.http)  # by the access check (aisfs_node/s3_access.py)
+        objects = [o for o in everything if o.key not in refused]
         results = None
-        if rb.settings not in self._no_batch_delete:
+        if not objects:
+            results = []
+        elif rb.settings not in self._no_batch_delete:
             try:
                 results = await self._delete_batch(rb, objects)
             except S3Error as e:
@@ -429,8 +435,10 @@ class RemoteS3:
                     raise
         if results is None:
             results = await self._delete_each(rb, objects)
-        deleted = [r for r in results if isinstance(r, s3xml.ObjectIdentifier)]
-        errors = [(o, r) for o, r in zip(objects, results, strict=True)
+        answered = iter(results)
+        ordered = [access_denied() if o.key in refused else next(answered) for o in everything]
+        deleted = [r for r in ordered if isinstance(r, s3xml.ObjectIdentifier)]
+        errors = [(o, r) for o, r in zip(everything, ordered, strict=True)
                   if isinstance(r, S3Error)]
         return Response(200, [("content-type", XML)], s3xml.delete_result(deleted, errors, quiet))
 

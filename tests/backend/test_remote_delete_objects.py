@@ -233,3 +233,61 @@ def test_many_keys_keep_their_order(front_node: NodeProcess, target: Target) -> 
     done = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys]})
     assert [d["Key"] for d in done["Deleted"]] == keys and "Errors" not in done
     assert "Contents" not in direct.list_objects_v2(Bucket=bucket)
+
+
+@pytest.mark.parametrize("front_node", [True], indirect=True, ids=["signed"])
+@pytest.mark.parametrize("target", ["moto"], indirect=True)
+def test_keys_the_access_check_refuses_stay(front_node: NodeProcess, target: Target) -> None:
+    """The keys the node's access check refuses are answered AccessDenied and never sent
+    to the backend; the others are deleted (a user who does not own the bucket, then an
+    ``ais://`` bucket with ``backend_bck`` whose policy lets them delete under ``tmp/``)."""
+    import json
+    import uuid
+
+    import boto3
+    from botocore.config import Config
+
+    from .test_jobs_prefetch import native
+
+    bucket = target.new_bucket()
+    direct = target.client()
+    for k in ("a", "b", "tmp/x"):
+        direct.put_object(Bucket=bucket, Key=k, Body=b"x")
+    admin = client_of(front_node)
+    admin.head_bucket(Bucket=bucket)
+    name = "dora" + uuid.uuid4().hex[:6]
+    key, secret = "AK" + name.upper(), "dora-secret-" + name
+    with native(front_node) as http:
+        http.post("/v1/users", json={"name": name, "access_key": key, "secret_key": secret}
+                  ).raise_for_status()
+    dora = boto3.client("s3", endpoint_url=front_node.s3_url, region_name="us-east-1",
+                        aws_access_key_id=key, aws_secret_access_key=secret,
+                        config=Config(retries={"max_attempts": 1},
+                                      s3={"addressing_style": "path"}))
+    with pytest.raises(ClientError) as e:  # not the bucket's owner: refused whole
+        dora.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "a"},
+                                                               {"Key": "tmp/x"}]})
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    left = {o["Key"] for o in direct.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert left == {"a", "b", "tmp/x"}
+
+    # an ais:// bucket with backend_bck keeps a bucket policy of its own (an s3:// one's
+    # are the backend's: 501): it lets dora delete under tmp/ only
+    name_bck = "pol-" + bucket[-8:]
+    with native(front_node) as http:
+        url = f"/v1/buckets/{name_bck}"
+        http.post(url, params={"provider": "ais"}, json={"action": "create-bck"}
+                  ).raise_for_status()
+        http.patch(url, params={"provider": "ais"}, json={
+            "action": "set-bprops",
+            "value": {"backend_bck": {"name": bucket, "provider": "aws"}}}).raise_for_status()
+    admin.put_bucket_policy(Bucket=name_bck, Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam:::user/{name}"},
+            "Action": "s3:DeleteObject", "Resource": f"arn:aws:s3:::{name_bck}/tmp/*"}]}))
+    done = dora.delete_objects(Bucket=name_bck, Delete={"Objects": [{"Key": "a"},
+                                                                    {"Key": "tmp/x"}]})
+    assert [d["Key"] for d in done["Deleted"]] == ["tmp/x"]
+    assert [(e["Key"], e["Code"]) for e in done["Errors"]] == [("a", "AccessDenied")]
+    left = {o["Key"] for o in direct.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert left == {"a", "b"}
