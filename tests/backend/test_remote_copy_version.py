@@ -253,3 +253,36 @@ def test_from_backend_bck_into_ais(front_node: NodeProcess, target: Target) -> N
                                                         "VersionId": v1})
     assert s3.get_object(Bucket=local, Key="cur")["Body"].read() == b"two"
     assert s3.get_object(Bucket=local, Key="old")["Body"].read() == b"one"
+
+
+@pytest.mark.parametrize("front_node", [True], indirect=True, ids=["signed"])
+def test_a_user_who_may_not_read_the_source(front_node: NodeProcess, target: Target) -> None:
+    """A node's backend buckets are its admins' (docs/auth.md): a user who may not GET an
+    ``s3://`` object may not copy it into a bucket of their own either (CopyObject,
+    UploadPartCopy: 403, nothing written)."""
+    import boto3
+    from botocore.config import Config
+
+    bucket, v1, _ = versioned(target)
+    client_of(front_node).head_bucket(Bucket=bucket)
+    name = "eve" + uuid.uuid4().hex[:6]
+    key, secret = "AK" + name.upper(), "eve-secret-" + name
+    with native(front_node) as http:
+        http.post("/v1/users", json={"name": name, "access_key": key, "secret_key": secret}
+                  ).raise_for_status()
+    eve = boto3.client("s3", endpoint_url=front_node.s3_url, region_name="us-east-1",
+                       aws_access_key_id=key, aws_secret_access_key=secret,
+                       config=Config(retries={"max_attempts": 1},
+                                     s3={"addressing_style": "path"}))
+    own = name + "-b"
+    eve.create_bucket(Bucket=own)
+    assert error(eve.get_object, Bucket=bucket, Key="k") == ("AccessDenied", 403)
+    for source in ({"Bucket": bucket, "Key": "k"},
+                   {"Bucket": bucket, "Key": "k", "VersionId": v1}):
+        assert error(eve.copy_object, Bucket=own, Key="c", CopySource=source) \
+            == ("AccessDenied", 403)
+    up = eve.create_multipart_upload(Bucket=own, Key="m")["UploadId"]
+    assert error(eve.upload_part_copy, Bucket=own, Key="m", UploadId=up, PartNumber=1,
+                 CopySource={"Bucket": bucket, "Key": "k"}) == ("AccessDenied", 403)
+    eve.abort_multipart_upload(Bucket=own, Key="m", UploadId=up)
+    assert "Contents" not in eve.list_objects_v2(Bucket=own)
