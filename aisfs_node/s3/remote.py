@@ -408,13 +408,13 @@ class RemoteS3:
             raise
 
     async def op_DeleteObjects(self, ctx: Context, rb: Resolved) -> Response:
-        """Forwarded as one DeleteObjects to the backend (``_delete_batch``; a backend
-        that refuses it whole - 4xx, 501 - gets a DELETE per key from then on,
-        ``_delete_each``); the answer keeps the
-        request's order, each ``<Deleted>`` what the backend answered (a marker made, a
-        version removed), a missing key counted as deleted; a key the node's access check
-        refused (a bucket policy's) is AccessDenied and never sent. A backend that fails
-        (5xx) fails the request: 503, as a DELETE."""
+        """Forwarded as one DeleteObjects to the backend (``_delete_batch``); refused
+        whole, a DELETE per key (``_delete_each``) - from then on for that backend when
+        the refusal says it does not take DeleteObjects (``BATCH_UNSUPPORTED``, 405,
+        501). The answer keeps the request's order, each ``<Deleted>`` what the backend
+        answered (a marker made, a version removed), a missing key counted as deleted; a
+        key the node's access check refused (a bucket policy's) is AccessDenied and never
+        sent. A backend that fails (5xx) fails the request: 503, as a DELETE."""
         everything, quiet = s3xml.parse_delete(await read_small_body(ctx))
         refused = denied_deletes(ctx.http)  # by the access check (aisfs_node/s3_access.py)
         objects = [o for o in everything if o.key not in refused]
@@ -460,9 +460,11 @@ class RemoteS3:
         answers: dict[tuple[str, str], s3xml.ObjectIdentifier | S3Error] = {}
         for d in resp.get("Deleted") or []:
             key, version = str(d.get("Key") or ""), str(d.get("VersionId") or "")
-            answers[(key, version)] = s3xml.ObjectIdentifier(
-                key, version or None, bool(d.get("DeleteMarker")),
-                str(d.get("DeleteMarkerVersionId") or ""))
+            made = s3xml.ObjectIdentifier(key, version or None, bool(d.get("DeleteMarker")),
+                                          str(d.get("DeleteMarkerVersionId") or ""))
+            answers[(key, version)] = made
+            if version and made.delete_marker:  # a plain key's marker, named by its id
+                answers.setdefault((key, ""), replace(made, version_id=None))
         for e in resp.get("Errors") or []:
             key, version = str(e.get("Key") or ""), str(e.get("VersionId") or "")
             code = str(e.get("Code") or "InternalError")
