@@ -27,7 +27,12 @@ from support.node import NodeProcess
 from .conftest import Target, cached, client_of, wait_cached
 from .test_jobs_prefetch import native
 
-pytestmark = pytest.mark.parametrize("target", ["moto"], indirect=True)
+pytestmark = pytest.mark.parametrize("target", ["moto", "aisfs"], indirect=True)
+
+
+def missing(version: str) -> str:
+    """A version id of the backend's own form that it does not have."""
+    return version[:-1] + ("0" if version[-1] != "0" else "1")
 
 
 def versioned(target: Target) -> tuple[str, str, str]:
@@ -92,11 +97,11 @@ def test_refusals(front_node: NodeProcess, target: Target) -> None:
     direct = target.client()
     s3 = client_of(front_node)
     marker = direct.delete_object(Bucket=bucket, Key="k")["VersionId"]
-    missing = str(uuid.uuid4())
+    gone = missing(v1)
     other = target.new_bucket()
     for dst in (bucket, other):  # server-side (same backend, same props) and plain
         assert error(s3.copy_object, Bucket=dst, Key="x", CopySource={
-            "Bucket": bucket, "Key": "k", "VersionId": missing}) == ("NoSuchVersion", 404)
+            "Bucket": bucket, "Key": "k", "VersionId": gone}) == ("NoSuchVersion", 404)
         assert error(s3.copy_object, Bucket=dst, Key="x", CopySource={
             "Bucket": bucket, "Key": "k", "VersionId": marker}) == ("InvalidRequest", 400)
     # an empty versionId (botocore drops it: the header set before signing)
@@ -168,7 +173,7 @@ def test_upload_part_copy_of_a_version(front_node: NodeProcess, target: Target) 
     assert direct.get_object(Bucket=bucket, Key="mp")["Body"].read() == b"one"
     up = s3.create_multipart_upload(Bucket=bucket, Key="mp2")["UploadId"]
     assert error(s3.upload_part_copy, Bucket=bucket, Key="mp2", UploadId=up, PartNumber=1,
-                 CopySource={"Bucket": bucket, "Key": "k", "VersionId": str(uuid.uuid4())}) \
+                 CopySource={"Bucket": bucket, "Key": "k", "VersionId": missing(v1)}) \
         == ("NoSuchVersion", 404)
     s3.abort_multipart_upload(Bucket=bucket, Key="mp2", UploadId=up)
 
@@ -219,7 +224,7 @@ def test_between_ais_and_remote(front_node: NodeProcess, target: Target) -> None
     assert s3.get_object(Bucket=local, Key="mp")["Body"].read() == b"on"
     # refusals as for a remote destination
     assert error(s3.copy_object, Bucket=local, Key="x", CopySource={
-        "Bucket": bucket, "Key": "k", "VersionId": str(uuid.uuid4())}) == ("NoSuchVersion", 404)
+        "Bucket": bucket, "Key": "k", "VersionId": missing(v1)}) == ("NoSuchVersion", 404)
     marker = s3.delete_object(Bucket=bucket, Key="k")["VersionId"]  # the cached copy too
     assert error(s3.copy_object, Bucket=local, Key="x", CopySource={
         "Bucket": bucket, "Key": "k", "VersionId": marker}) == ("InvalidRequest", 400)
@@ -231,6 +236,13 @@ def test_between_ais_and_remote(front_node: NodeProcess, target: Target) -> None
     s3.copy_object(Bucket=local, Key="b", CopySource={"Bucket": local, "Key": "a",
                                                       "VersionId": l1})
     assert s3.get_object(Bucket=local, Key="b")["Body"].read() == b"local one"
+    # a version onto its own key (a restore, as S3 allows it), without one: refused
+    done = s3.copy_object(Bucket=local, Key="a", CopySource={"Bucket": local, "Key": "a",
+                                                             "VersionId": l1})
+    assert done["CopySourceVersionId"] == l1
+    assert s3.get_object(Bucket=local, Key="a")["Body"].read() == b"local one"
+    assert error(s3.copy_object, Bucket=local, Key="a", CopySource={
+        "Bucket": local, "Key": "a"}) == ("InvalidRequest", 400)
 
 
 def test_from_backend_bck_into_ais(front_node: NodeProcess, target: Target) -> None:
