@@ -7,12 +7,14 @@ object cold, warm or validated; a version from the cached copy when it is that v
 else streamed from the backend and never cached), and written as the local PutObject (or
 UploadPart) writes: the destination bucket's versioning, its default object lock and
 encryption apply. Metadata: COPY takes the backend object's Content-Type, user metadata
-and stored headers (not its tags: the node does not ask the backend for them), REPLACE
-the request's; tags only from ``x-amz-tagging`` with ``x-amz-tagging-directive:
-REPLACE``.
+and stored headers, REPLACE the request's; tags: the backend object's (GetObjectTagging;
+none from a backend without tags), or with ``x-amz-tagging-directive: REPLACE`` the
+request's ``x-amz-tagging``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from aisfs.backend import RemoteObjects, Resolved
 from aisfs.errors import S3Error
@@ -25,7 +27,7 @@ from aisfs_node.s3.context import Context, Services, meta_from_headers, version_
 from aisfs_node.s3.multipart import upload_checksum
 from aisfs_node.s3.object_lock_ops import lock_for_new_version, record_lock
 from aisfs_node.s3.remote_multipart import copy_range, pieces_of, read_copy_source
-from aisfs_node.s3.remote_versions import head_source_version
+from aisfs_node.s3.remote_versions import cause_parts, head_source_version
 from aisfs_node.s3.sse import Sse
 
 XML = "application/xml"
@@ -60,7 +62,10 @@ async def copy_into_local(
         else:
             meta = ObjectMeta(content_type=read.attrs.content_type, user=dict(read.attrs.user),
                               headers=dict(read.attrs.headers))
-        meta.tags = dict(asked.tags) if tag_directive == "REPLACE" else {}
+        if tag_directive == "REPLACE":
+            meta.tags = dict(asked.tags)
+        else:
+            meta.tags = await _source_tags(remote, src, src_key, version)
         sse = Sse(services)
         put = await sse.put_object(ctx, meta)  # the destination's encryption, if any
         info = await put(ctx.bucket, ctx.key, pieces, meta, expected_size=read.attrs.size)
@@ -71,6 +76,25 @@ async def copy_into_local(
     headers += await version_headers(store, ctx.bucket, info.version_id)
     headers += _source_version_header(version, read.attrs.version)
     return Response(200, headers, s3xml.copy_object_result(info.etag, info.mtime_ns))
+
+
+async def _source_tags(
+    remote: RemoteObjects, src: Resolved, key: str, version: str | None
+) -> dict[str, str]:
+    """The backend object's tags (GetObjectTagging); none from a backend that does not
+    keep tags (501, 405)."""
+    assert src.remote is not None
+    params: dict[str, Any] = {"Bucket": src.remote.name, "Key": key}
+    if version is not None:
+        params["VersionId"] = version
+    try:
+        resp = await remote.backend(src).call("get_object_tagging", key, **params)
+    except S3Error as e:
+        code, status, _ = cause_parts(e)
+        if status in (405, 501) or code in ("NotImplemented", "MethodNotAllowed"):
+            return {}
+        raise
+    return {str(t.get("Key")): str(t.get("Value") or "") for t in resp.get("TagSet") or []}
 
 
 async def part_copy_into_local(

@@ -201,6 +201,13 @@ def test_between_ais_and_remote(front_node: NodeProcess, target: Target) -> None
     got = s3.get_object(Bucket=local, Key="from-s3")
     assert got["Body"].read() == b"one" and got["ContentType"] == "text/x-one"
     assert got["Metadata"] == {"gen": "1"} and got["VersionId"] == done["VersionId"]
+    # the backend object's tags come with it (a version's own)
+    direct.put_object_tagging(Bucket=bucket, Key="k", VersionId=v1,
+                              Tagging={"TagSet": [{"Key": "gen", "Value": "one"}]})
+    s3.copy_object(Bucket=local, Key="tagged", CopySource={
+        "Bucket": bucket, "Key": "k", "VersionId": v1})
+    assert s3.get_object_tagging(Bucket=local, Key="tagged")["TagSet"] == [
+        {"Key": "gen", "Value": "one"}]
     # the current object, REPLACE with tags
     s3.copy_object(Bucket=local, Key="cur", CopySource={"Bucket": bucket, "Key": "k"},
                    MetadataDirective="REPLACE", ContentType="text/x-r", Metadata={"r": "1"},
