@@ -273,8 +273,10 @@ class AccessControl:
             return  # the handler answers it
         try:
             b = await self.bucket(store, src_bucket)
-        except S3Error:
-            return  # NoSuchBucket: the handler's
+        except S3Error as err:
+            if err.code == "NoSuchBucket":  # a backend's bucket (admin-only), or the handler's
+                self._no_bucket(err, caller)
+            return
         check_expected_owner(http.headers.get("x-amz-source-expected-bucket-owner"), b, caller)
         await self.check(store, caller, "GetObject", src_bucket, src_key, b, None, http)
 

@@ -453,13 +453,17 @@ class S3Backend:
         self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str,
         *, content_type: str | None = None, user: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None, size: int | None = None,
+        src_version: str | None = None,
     ) -> RemoteAttrs:
         """Server-side copy within this backend. New ``content_type``/``user`` (and
-        stored ``headers``) replace the source's metadata. One CopyObject up to
-        ``copy_max`` (S3 refuses one past 5 GiB); a larger source is copied as a
-        multipart upload of UploadPartCopy ranges, still within the backend
-        (``_copy_multipart``). ``size``: the source's, when known (else a HEAD asks)."""
+        stored ``headers``) replace the source's metadata; ``src_version``: that version
+        of the source (``CopySource``'s ``VersionId``). One CopyObject up to ``copy_max``
+        (S3 refuses one past 5 GiB); a larger source is copied as a multipart upload of
+        UploadPartCopy ranges, still within the backend (``_copy_multipart``).
+        ``size``: the source's, when known (else a HEAD asks)."""
         source = {"Bucket": src_bucket, "Key": src_key}
+        if src_version is not None:
+            source["VersionId"] = src_version
         params: dict[str, Any] = {"Bucket": dst_bucket, "Key": dst_key, "CopySource": source}
         replace = content_type is not None or user is not None
         if replace:
@@ -472,11 +476,11 @@ class S3Backend:
                     params[param] = headers[h]
         head = None
         if size is None:
-            head = await self.head_object(src_bucket, src_key)
+            head = await self._head_source(source)
             size = head.size
         if size > self.settings.copy_max:
             if not replace:  # the new upload carries the source's metadata itself
-                head = head or await self.head_object(src_bucket, src_key)
+                head = head or await self._head_source(source)
                 params.update(_put_params(dst_bucket, dst_key, head.content_type, head.user,
                                           head.headers)[0])
             return await self._copy_multipart(params, size)
@@ -486,6 +490,13 @@ class S3Backend:
             size=size, etag=_etag(res.get("ETag")), version=_version(resp.get("VersionId")),
             last_modified_ns=_ns(res.get("LastModified")),
         )
+
+    async def _head_source(self, source: dict[str, str]) -> RemoteAttrs:
+        """A copy source's attributes (``source``: CopySource's Bucket, Key, VersionId)."""
+        if "VersionId" not in source:
+            return await self.head_object(source["Bucket"], source["Key"])
+        params: dict[str, Any] = dict(source)
+        return attrs_from_response(await self.call("head_object", source["Key"], **params))
 
     async def _copy_multipart(self, params: dict[str, Any], size: int) -> RemoteAttrs:
         """``params``' copy as a multipart upload (``_multipart``): its parts UploadPartCopy

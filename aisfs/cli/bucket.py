@@ -20,6 +20,7 @@ from aisfs.cli.args import (
 from aisfs.cli.jobs import follow_job, job_failed, job_line, last_job_id, wait_job
 from aisfs.cli.listing import add_ls_options, cmd_ls
 from aisfs.cli.output import fmt, print_json, print_table
+from aisfs.cli.remote import scheme_provider, uri_of
 from aisfs.client.native import NativeClient, NativeError
 from aisfs.client.props import (
     AIS_BUCKET_FEATURES,
@@ -121,7 +122,7 @@ def cmd_props_set(ns: argparse.Namespace) -> int:
         print_json(props)
         return 0
     shown = shown_props(props)
-    print(f'"ais://{bucket}": bucket props updated')
+    print(f'"{uri_of(scheme_provider(ns.bucket), bucket)}": bucket props updated')
     rows = []
     for key in flat:
         show_key = "mirror.copies" if key == "mirror.enabled" else key
@@ -154,8 +155,6 @@ def cmd_mirror(ns: argparse.Namespace) -> int:
 
 def _bucket_ref(uri: str) -> tuple[str, str]:
     """``s3://b`` -> ("aws", "b"); ``ais://b`` or ``b`` -> ("ais", "b")."""
-    from aisfs.cli.remote import scheme_provider
-
     return scheme_provider(uri), _bucket_only(uri, "give a bucket: ais://BUCKET, s3://BUCKET")
 
 
@@ -243,7 +242,7 @@ def register(sub: Subparsers, conn: argparse.ArgumentParser) -> None:
                    help="initial bucket props, e.g. 'checksum.type=md5 mirror.copies=2'")
     p.add_argument("--ignore-error", action="store_true", help="an existing bucket is fine")
     p = add_command(bsub, "ls", cmd_ls, "list buckets (or objects of one)", [conn])
-    add_ls_options(p, "ais://[BUCKET]")
+    add_ls_options(p, "[ais|s3]://[BUCKET]")
     p = add_command(bsub, "rm", cmd_rm, "destroy buckets with everything in them", [conn])
     p.add_argument("buckets", nargs="+", metavar="ais://BUCKET")
     p.add_argument("-y", "--yes", action="store_true", help="don't ask (never asks anyway)")
@@ -262,14 +261,14 @@ def register(sub: Subparsers, conn: argparse.ArgumentParser) -> None:
 
 def _register_props(psub: Subparsers, conn: argparse.ArgumentParser) -> None:
     p = json_flag(add_command(psub, "show", cmd_props_show, "show bucket props", [conn]))
-    p.add_argument("bucket", metavar="ais://BUCKET")
+    p.add_argument("bucket", metavar="[ais|s3]://BUCKET")
     p.add_argument("section", nargs="?", help="one prop or section, e.g. checksum")
     p = json_flag(add_command(
         psub, "set", cmd_props_set, "set bucket props (KEY=VALUE...)", [conn],
         epilog="settable props:\n" + "\n".join(f"  {k:28} {v}" for k, v in BUCKET_PROPS.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     ))
-    p.add_argument("bucket", metavar="ais://BUCKET")
+    p.add_argument("bucket", metavar="[ais|s3]://BUCKET")
     action = p.add_argument("assignments", nargs="+", metavar="KEY=VALUE",
                             help="e.g. checksum.type=md5 mirror.copies=2, or a JSON object")
     complete_with(action, [f"{k}=" for k in BUCKET_PROPS] + ["features"],

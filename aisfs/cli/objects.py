@@ -19,7 +19,8 @@ from aisfs.cli.args import (
 )
 from aisfs.cli.listing import ALL_PROPS, add_ls_options, cmd_ls
 from aisfs.cli.output import fmt_ns, human_size, print_json, print_table
-from aisfs.client.native import NativeError
+from aisfs.cli.remote import client_for, client_uri, scheme_provider, uri_of
+from aisfs.client.native import NativeClient, NativeError
 from aisfs.native import CUSTOM_MD_HEADER, decode_custom_md
 
 
@@ -35,10 +36,12 @@ def cmd_get(ns: argparse.Namespace) -> int:
         return transfer.get(c, bucket, key, ns.dst, ns)
 
 
-def object_props(bucket: str, key: str, h: dict[str, str]) -> dict[str, Any]:
-    """An object's properties from the headers of a native HEAD."""
+def object_props(bucket: str, key: str, h: dict[str, str],
+                 provider: str = "ais") -> dict[str, Any]:
+    """An object's properties from the headers of a native HEAD (``name`` as the user
+    named it: ``s3://`` for a backend bucket)."""
     return {
-        "name": f"ais://{bucket}/{key}",
+        "name": uri_of(provider, bucket, key),
         "size": int(h.get("content-length", 0) or 0),
         "checksum": {"type": h.get("ais-checksum-type", ""),
                      "value": h.get("ais-checksum-value", "")},
@@ -55,7 +58,8 @@ def object_props(bucket: str, key: str, h: dict[str, str]) -> dict[str, Any]:
 def cmd_show(ns: argparse.Namespace) -> int:
     bucket, key = parse_object_uri(ns.object)
     with client(ns) as c:
-        props = object_props(bucket, key, c.head_object(bucket, key, ALL_PROPS))
+        props = object_props(bucket, key, c.head_object(bucket, key, ALL_PROPS),
+                             getattr(c, "provider", "ais"))
     if ns.json:
         print_json(props)
         return 0
@@ -77,21 +81,33 @@ def cmd_show(ns: argparse.Namespace) -> int:
 
 
 def cmd_rm(ns: argparse.Namespace) -> int:
+    """Each object through a client of its own URI's provider (``aisfs rm ais://a/x
+    s3://b/y`` deletes both)."""
     failed = 0
-    with client(ns) as c:
-        for uri in ns.objects:
-            bucket, key = parse_uri(uri)
-            if not key:
-                raise UsageError(f"{uri}: no object name (to destroy a bucket: aisfs bucket rm)")
+    targets = []
+    for uri in ns.objects:
+        bucket, key = parse_uri(uri)
+        if not key:
+            raise UsageError(f"{uri}: no object name (to destroy a bucket: aisfs bucket rm)")
+        targets.append((scheme_provider(uri), bucket, key))
+    clients: dict[str, NativeClient] = {}
+    try:
+        for provider, bucket, key in targets:
+            c = clients.get(provider)
+            if c is None:
+                c = clients[provider] = client_for(ns, provider)
             try:
                 c.delete_object(bucket, key)
             except NativeError as e:
-                if len(ns.objects) == 1:
+                if len(targets) == 1:
                     raise
                 print(f"aisfs: {e.message}", file=sys.stderr)
                 failed += 1
                 continue
-            print(f'deleted "{key}" from ais://{bucket}')
+            print(f'deleted "{key}" from {uri_of(provider, bucket)}')
+    finally:
+        for c in clients.values():
+            c.close()
     return 1 if failed else 0
 
 
@@ -99,7 +115,7 @@ def cmd_rename(ns: argparse.Namespace) -> int:
     bucket, key = parse_object_uri(ns.object)
     with client(ns) as c:
         c.rename_object(bucket, key, ns.new_name)
-    print(f'renamed "ais://{bucket}/{key}" => "{ns.new_name}"')
+        print(f'renamed "{client_uri(c, bucket, key)}" => "{ns.new_name}"')
     return 0
 
 
@@ -112,7 +128,7 @@ def _progress_options(p: argparse.ArgumentParser) -> None:
 
 def _put_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("src", metavar="FILE|DIR|-", help="a file, a directory (recursive) or - (stdin)")
-    p.add_argument("dst", metavar="ais://BUCKET[/OBJECT]",
+    p.add_argument("dst", metavar="[ais|s3]://BUCKET[/OBJECT]",
                    help="destination; a trailing '/' or a directory source makes it a prefix")
     p.add_argument("-r", "--recursive", action="store_true",
                    help="directories are always walked recursively (accepted for ais compat)")
@@ -127,7 +143,7 @@ def _put_options(p: argparse.ArgumentParser) -> None:
 
 
 def _get_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("src", metavar="ais://BUCKET/OBJECT",
+    p.add_argument("src", metavar="[ais|s3]://BUCKET/OBJECT",
                    help="object (or, with -r, a bucket or prefix)")
     p.add_argument("dst", nargs="?", default=None, metavar="FILE|DIR|-",
                    help="where to write (default: the object's base name); - for stdout")
@@ -141,23 +157,23 @@ def _get_options(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: Subparsers, conn: argparse.ArgumentParser) -> None:
-    p = add_command(sub, "ls", cmd_ls, "list buckets, or objects of ais://BUCKET[/PREFIX]",
+    p = add_command(sub, "ls", cmd_ls, "list buckets, or objects of [ais|s3]://BUCKET[/PREFIX]",
                     [conn])
-    add_ls_options(p, "ais://BUCKET[/PREFIX]")
+    add_ls_options(p, "[ais|s3]://BUCKET[/PREFIX]")
     _put_options(add_command(sub, "put", cmd_put, "upload a file, a directory or stdin", [conn]))
     _get_options(add_command(sub, "get", cmd_get, "download an object (or a prefix with -r)",
                              [conn]))
     p = add_command(sub, "rm", cmd_rm, "delete objects", [conn])
-    p.add_argument("objects", nargs="+", metavar="ais://BUCKET/OBJECT")
+    p.add_argument("objects", nargs="+", metavar="[ais|s3]://BUCKET/OBJECT")
 
     osub = add_subcommands(add_command(sub, "object", None,
                                        "object commands: show, rm, put, get, rename"))
     p = json_flag(add_command(osub, "show", cmd_show, "show object properties", [conn]))
-    p.add_argument("object", metavar="ais://BUCKET/OBJECT")
+    p.add_argument("object", metavar="[ais|s3]://BUCKET/OBJECT")
     p = add_command(osub, "rm", cmd_rm, "delete objects", [conn])
-    p.add_argument("objects", nargs="+", metavar="ais://BUCKET/OBJECT")
+    p.add_argument("objects", nargs="+", metavar="[ais|s3]://BUCKET/OBJECT")
     _put_options(add_command(osub, "put", cmd_put, "upload (same as aisfs put)", [conn]))
     _get_options(add_command(osub, "get", cmd_get, "download (same as aisfs get)", [conn]))
     p = add_command(osub, "rename", cmd_rename, "rename an object within its bucket", [conn])
-    p.add_argument("object", metavar="ais://BUCKET/OBJECT")
+    p.add_argument("object", metavar="[ais|s3]://BUCKET/OBJECT")
     p.add_argument("new_name", metavar="NEW_NAME")

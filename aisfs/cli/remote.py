@@ -43,6 +43,12 @@ def uri_of(provider: str, bucket: str, key: str = "") -> str:
     return f"{scheme}://{bucket}/{key}" if key else f"{scheme}://{bucket}"
 
 
+def client_uri(c: NativeClient, bucket: str, key: str = "") -> str:
+    """``bucket``/``key`` as the CLI names it to the user: ``s3://`` when ``c`` talks to
+    a backend bucket (a ``RemoteClient``), else ``ais://``."""
+    return uri_of(getattr(c, "provider", "ais"), bucket, key)
+
+
 class RemoteClient(NativeClient):
     """A ``NativeClient`` whose requests name ``provider`` instead of ``ais``."""
 
@@ -57,8 +63,11 @@ class RemoteClient(NativeClient):
             request.url = request.url.copy_set_param("provider", self.provider)
 
 
-def client_for(ns: argparse.Namespace) -> NativeClient:
-    provider = provider_of(ns)
+def client_for(ns: argparse.Namespace, provider: str | None = None) -> NativeClient:
+    """A client of the node for ``provider`` (default: the one the command's first URI
+    argument names)."""
+    if provider is None:
+        provider = provider_of(ns)
     if provider == "ais":
         return NativeClient(ns.endpoint, token=ns.token, timeout=ns.timeout)
     return RemoteClient(ns.endpoint, token=ns.token, timeout=ns.timeout, provider=provider)

@@ -16,6 +16,7 @@ from typing import IO, Any
 import httpx
 
 from aisfs.cli.output import Progress, human_size, progress_wanted
+from aisfs.cli.remote import client_uri
 from aisfs.client.native import NativeClient, NativeError
 from aisfs.native import ENTRY_IS_DIR, decode_custom_md
 
@@ -69,11 +70,11 @@ def put(
     custom = _parse_custom(ns.custom) or None
     if src == "-":
         if not key or key.endswith("/"):
-            print("aisfs: put from stdin needs an object name (ais://BUCKET/OBJECT)",
+            print("aisfs: put from stdin needs an object name ([ais|s3]://BUCKET/OBJECT)",
                   file=sys.stderr)
             return 2
         client.put_object(bucket, key, _read_pieces(sys.stdin.buffer, None), None, custom)
-        print(f'PUT "-" => ais://{bucket}/{key}')
+        print(f'PUT "-" => {client_uri(client, bucket, key)}')
         return 0
     path = Path(src)
     if not path.exists():
@@ -82,7 +83,7 @@ def put(
     jobs = _put_jobs(path, key)
     if ns.dry_run:
         for f, obj in jobs:
-            print(f'[dry-run] PUT "{f}" => ais://{bucket}/{obj}')
+            print(f'[dry-run] PUT "{f}" => {client_uri(client, bucket, obj)}')
         return 0
     sizes = {f: f.stat().st_size for f, _ in jobs}
     progress = Progress(sum(sizes.values()), len(jobs), progress_wanted(ns.progress), "PUT")
@@ -101,10 +102,11 @@ def put(
             f, obj = futures[fut]
             try:
                 fut.result()
-                done.append({"file": str(f), "object": f"ais://{bucket}/{obj}", "size": sizes[f]})
+                done.append({"file": str(f), "object": client_uri(client, bucket, obj),
+                             "size": sizes[f]})
             except (NativeError, OSError, httpx.HTTPError) as e:
                 msg = e.message if isinstance(e, NativeError) else f"{type(e).__name__}: {e}"
-                errors.append(f'PUT "{f}" => ais://{bucket}/{obj} failed: {msg}')
+                errors.append(f'PUT "{f}" => {client_uri(client, bucket, obj)} failed: {msg}')
     progress.finish()
     for line in errors:
         print(f"aisfs: {line}", file=sys.stderr)
@@ -112,10 +114,10 @@ def put(
     if ns.json:
         print(json.dumps(sorted(done, key=lambda d: d["object"]), indent=2))
     elif len(jobs) == 1 and done:
-        print(f'PUT "{jobs[0][0]}" => ais://{bucket}/{jobs[0][1]}')
+        print(f'PUT "{jobs[0][0]}" => {client_uri(client, bucket, jobs[0][1])}')
     else:
         elapsed = time.monotonic() - started
-        where = f"ais://{bucket}/{key}"
+        where = client_uri(client, bucket, key)
         print(f"PUT {len(done)} objects ({human_size(total)}) => {where} in {elapsed:.2f}s")
     return 1 if errors else 0
 
@@ -160,7 +162,8 @@ def _download(
                         progress.add(len(piece))
             expected = resp.headers.get("content-length")
             if expected is not None and int(expected) != n:
-                raise NativeError(0, f"ais://{bucket}/{key}: short read ({n} of {expected})")
+                raise NativeError(0, f"{client_uri(client, bucket, key)}: short read "
+                                    f"({n} of {expected})")
             os.replace(tmp, dest)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -190,9 +193,10 @@ def get(
             dest = dest / base
     n = _download(client, bucket, key, dest, byte_range, None)
     if ns.json:
-        print(json.dumps({"object": f"ais://{bucket}/{key}", "file": str(dest), "size": n}))
+        print(json.dumps({"object": client_uri(client, bucket, key), "file": str(dest),
+                          "size": n}))
     else:
-        print(f'GET "{key}" from ais://{bucket} as "{dest}" ({human_size(n)})')
+        print(f'GET "{key}" from {client_uri(client, bucket)} as "{dest}" ({human_size(n)})')
     return 0
 
 
@@ -234,13 +238,14 @@ def _get_many(
                 fut.result()
             except (NativeError, OSError, httpx.HTTPError) as e:
                 msg = e.message if isinstance(e, NativeError) else f"{type(e).__name__}: {e}"
-                errors.append(f"GET ais://{bucket}/{futures[fut]} failed: {msg}")
+                errors.append(f"GET {client_uri(client, bucket, futures[fut])} failed: {msg}")
     progress.finish()
     for line in errors:
         print(f"aisfs: {line}", file=sys.stderr)
     elapsed = time.monotonic() - started
     print(
         f"GET {len(jobs) - sum(1 for e in errors if 'failed' in e)} objects "
-        f"({human_size(total)}) from ais://{bucket}/{prefix} into \"{root}\" in {elapsed:.2f}s"
+        f"({human_size(total)}) from {client_uri(client, bucket, prefix)} into \"{root}\" "
+        f"in {elapsed:.2f}s"
     )
     return 1 if errors else 0

@@ -1,6 +1,8 @@
 """``/v1/objects/B/K``: GET (ranges; a whole object's checksum validated while it
 streams), HEAD, PUT (streamed into the store with bounded memory; the bucket's checksum
-type and the client's own checked before the commit), DELETE, ``rename-obj``."""
+type and the client's own checked before the commit), DELETE, ``rename-obj``. GET, HEAD
+and DELETE take ``?versionId=`` (a versioned bucket's version, as the S3 API's; PUT and
+``rename-obj`` with one: 501)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from aisfs.s3.sigv4 import check_payload_sha256
 from aisfs.store.chunks import StoreCorruption
 from aisfs.store.reader import FileSegment
 from aisfs.store.types import ObjectInfo, ObjectMeta, WriteResult
+from aisfs.store.versions import valid_version_id
 from aisfs_node.http import Response, first_piece_read, zero_copy
 from aisfs_node.native.cksum import (
     EXTRA_KEY,
@@ -71,6 +74,38 @@ def object_headers(info: ObjectInfo, copies: int, node_id: str) -> list[tuple[st
     return headers
 
 
+def version_asked(ctx: Ctx) -> str | None:
+    """``?versionId=`` of a native object request (None: the current object): an id this
+    store makes, or ``null``; anything else is 400 InvalidArgument, as the S3 API's."""
+    version = ctx.http.query_dict().get("versionId")
+    if version is not None and not valid_version_id(version):
+        raise S3Error("InvalidArgument", "Invalid version id specified",
+                      extra={"ArgumentName": "versionId", "ArgumentValue": version})
+    return version
+
+
+async def _record(node: Node, ctx: Ctx, *, with_data: bool) -> ObjectInfo:
+    """The current object, or the version ``?versionId=`` names (a delete marker: S3's
+    405 MethodNotAllowed; one the store does not have: 404 NoSuchVersion)."""
+    assert ctx.key is not None
+    version = version_asked(ctx)
+    if version is None:
+        return await node.store.head_object(ctx.bucket, ctx.key, with_data=with_data)
+    info = await node.store.head_version(ctx.bucket, ctx.key, version, with_data=with_data)
+    if info.delete_marker:
+        raise S3Error("MethodNotAllowed",
+                      "The specified method is not allowed against this resource.",
+                      status=405, extra={"Method": ctx.http.method,
+                                         "ResourceType": "DeleteMarker"})
+    return info
+
+
+def _version_header(info: ObjectInfo, ctx: Ctx) -> list[tuple[str, str]]:
+    if ctx.http.query_dict().get("versionId") is None:
+        return []
+    return [("x-amz-version-id", info.version_id or "null")]
+
+
 async def head_object(node: Node, ctx: Ctx) -> Response:
     assert ctx.key is not None
     props_q = ctx.http.query_dict().get("props")
@@ -78,10 +113,10 @@ async def head_object(node: Node, ctx: Ctx) -> Response:
         unknown = {p.strip() for p in props_q.split(",") if p.strip()} - HEAD_PROPS
         if unknown:
             raise S3Error("InvalidArgument", f"HEAD: unknown props {', '.join(sorted(unknown))}")
-    info = await node.store.head_object(ctx.bucket, ctx.key, with_data=False)
+    info = await _record(node, ctx, with_data=False)
     binfo = await node.store.get_bucket(ctx.bucket)
     copies = int(binfo.props.get("mirror.copies", 1) or 1)
-    headers = object_headers(info, copies, node.node_id)
+    headers = object_headers(info, copies, node.node_id) + _version_header(info, ctx)
     headers += [
         ("ais-name", ctx.key or ""),
         ("ais-bucket-name", ctx.bucket),
@@ -94,11 +129,11 @@ async def head_object(node: Node, ctx: Ctx) -> Response:
 
 async def get_object(node: Node, ctx: Ctx) -> Response:
     assert ctx.key is not None
-    info = await node.store.head_object(ctx.bucket, ctx.key, with_data=True)
+    info = await _record(node, ctx, with_data=True)
     refuse_encrypted(info.meta.extra)  # SSE objects: the S3 API's (aisfs_node.s3.sse)
     binfo = await node.store.get_bucket(ctx.bucket)
     copies = int(binfo.props.get("mirror.copies", 1) or 1)
-    headers = object_headers(info, copies, node.node_id)
+    headers = object_headers(info, copies, node.node_id) + _version_header(info, ctx)
     range_header = ctx.http.headers.get("range")
     if range_header is not None and "," in range_header:
         raise S3Error(
@@ -242,8 +277,14 @@ class _PutChecks:
             meta.extra[EXTRA_KEY] = {"type": self.kind, "value": self.own.hexdigest()}
 
 
+def _no_version(ctx: Ctx, what: str) -> None:
+    if ctx.http.query_dict().get("versionId") is not None:
+        raise S3Error("NotImplemented", f"{what} of a version is not supported", status=501)
+
+
 async def put_object(node: Node, ctx: Ctx) -> Response:
     assert ctx.key is not None
+    _no_version(ctx, "PUT")
     validate_key(ctx.key)
     h = ctx.http.headers
     binfo = await node.store.get_bucket(ctx.bucket)
@@ -277,12 +318,23 @@ async def put_object(node: Node, ctx: Ctx) -> Response:
 
 
 async def delete_object(node: Node, ctx: Ctx) -> Response:
+    """The object (in a versioned bucket: a delete marker made), or with ``?versionId=``
+    that version for good (none there: nothing to do; a locked one stays: the store's
+    removal guard)."""
     assert ctx.key is not None
-    await node.store.delete_object(ctx.bucket, ctx.key)
-    return Response(200)
+    version = version_asked(ctx)
+    out = await node.store.delete_object(ctx.bucket, ctx.key, version)
+    headers: list[tuple[str, str]] = []
+    if out is not None:
+        if out.delete_marker:
+            headers.append(("x-amz-delete-marker", "true"))
+        if out.version_id is not None:
+            headers.append(("x-amz-version-id", out.version_id))
+    return Response(200, headers)
 
 
 async def rename_object(node: Node, ctx: Ctx, msg: dict[str, Any]) -> Response:
+    _no_version(ctx, "rename-obj")
     new_name = str(msg.get("name") or "")
     if not new_name:
         raise S3Error("InvalidArgument", "rename-obj: missing the new name")

@@ -17,6 +17,7 @@ for everything else.
   ``LsNotCached`` (512) only what is not cached.
 - Objects: GET (cold/warm/validated, ranges), HEAD (``Ais-Present``: cached or not), PUT
   written through, DELETE forwarded, ``rename-obj`` the backend's copy then a delete;
+  GET, HEAD, DELETE ``?versionId=V`` the backend's version V as the S3 API's are;
   ``locate`` answers 501 (no short-circuit reads of a remote object: they would skip
   validation).
 - A request with no ``provider`` at all (the mount's native extras, which go beside its
@@ -74,6 +75,7 @@ from aisfs_node.native.wire import (
     signed_payload_hash,
     uint_or_none,
 )
+from aisfs_node.s3.remote_versions import Selector, delete_version, read_selected
 
 MAX_REMOTE_PAGE = 1000  # apc: AWS's page
 MSGPACK = "application/msgpack"
@@ -393,6 +395,9 @@ class RemoteNative:
 
     async def _object(self, node: Node, ctx: Ctx, rb: Resolved, key: str,
                       method: str) -> Response | None:
+        version = ctx.http.query_dict().get("versionId")
+        if version is not None:
+            return await self._version(ctx, rb, key, method, version, node.node_id)
         if method in ("GET", "HEAD"):
             ctx.operation = "GetObject" if method == "GET" else "HeadObject"
             return await self._get(ctx, rb, key, method == "HEAD", node.node_id)
@@ -411,6 +416,52 @@ class RemoteNative:
             raise S3Error("NotImplemented", f"object action {msg.get('action')!r} on "
                           f"{remote_cname(rb)} is not supported", status=501)
         return None
+
+    async def _version(self, ctx: Ctx, rb: Resolved, key: str, method: str, version: str,
+                       node_id: str) -> Response | None:
+        """``?versionId=V``: GET, HEAD, DELETE of the backend's version V, as the S3 API
+        does them (``aisfs_node.s3.remote_versions``: served from the cached copy when it
+        is V, else forwarded and never cached; a DELETE removes V in the backend and the
+        cached copy only when it is V). Another method with a version: 501."""
+        if version == "":
+            raise S3Error("InvalidArgument", "Version id cannot be the empty string",
+                          extra={"ArgumentName": "versionId", "ArgumentValue": ""})
+        if method == "DELETE":
+            ctx.operation = "DeleteObject"
+            return Response(200, await delete_version(self.remote, rb, key, version))
+        if method not in ("GET", "HEAD"):
+            if method not in ("PUT", "POST"):
+                return None
+            raise S3Error("NotImplemented", f"{method} of a version of "
+                          f"{remote_cname(rb, key)} is not supported", status=501)
+        head = method == "HEAD"
+        ctx.operation = "HeadObject" if head else "GetObject"
+        range_header = None if head else ctx.http.headers.get("range")
+        if range_header is not None and "," in range_header:
+            raise S3Error("InvalidRange", "multi-range requests are not supported")
+        out = await read_selected(self.remote, rb, key, Selector(version, None, range_header),
+                                  head=head)
+        headers = self._headers(out.attrs, out.cached, node_id)
+        headers += [(k, v) for k, v in out.headers if k == "x-amz-version-id"]
+        headers.append(("content-type", "application/octet-stream"))
+        if head:
+            headers += [
+                ("ais-name", key), ("ais-bucket-name", rb.bucket.name),
+                ("ais-bucket-provider", rb.bucket.provider.value),
+                ("content-length", str(out.attrs.size)),
+            ]
+            return Response(200, headers, head=True)
+        length = max(0, out.end - out.start + 1)
+        if out.ranged:
+            headers.append(("content-range", content_range(out.start, out.end,
+                                                           out.attrs.size)))
+        headers.append(("content-length", str(length)))
+        status = 206 if out.ranged else 200
+        if out.body is None or length == 0:
+            if out.body is not None:
+                await out.body.aclose()  # type: ignore[attr-defined]
+            return Response(status, headers, b"")
+        return Response(status, headers, out.body)
 
     async def _rename(self, rb: Resolved, key: str, new_key: str) -> Response:
         """The backend's server-side copy, then the source deleted (S3 has no rename);

@@ -382,6 +382,7 @@ class MultipartOps:
             meta = source.meta
             meta.tags = meta_from_headers(ctx).tags
         elif (source.bucket == ctx.bucket and source.key == ctx.key
+              and copy_source_version(ctx) is None  # a version onto its key: a restore
               and not self.sse.changes_encryption(ctx)):
             raise S3Error(
                 "InvalidRequest",

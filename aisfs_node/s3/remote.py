@@ -30,6 +30,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 
+import trio
+
 from aisfs.backend import (
     BucketRef,
     Provider,
@@ -46,7 +48,6 @@ from aisfs.backend.provider import (
 )
 from aisfs.backend.s3 import RemoteDeleted
 from aisfs.backend.types import RemoteAttrs
-from aisfs.crypto.envelope import refuse_encrypted
 from aisfs.errors import S3Error
 from aisfs.s3 import xml as s3xml
 from aisfs.s3.conditions import (
@@ -69,13 +70,36 @@ from aisfs_node.s3.context import (
     read_small_body,
     stored_object_headers,
 )
-from aisfs_node.s3.remote_multipart import RemoteMultipart, pieces_of, read_copy_source
+from aisfs_node.s3.remote_into_local import copy_into_local, part_copy_into_local
+from aisfs_node.s3.remote_multipart import (
+    RemoteMultipart,
+    local_copy_source,
+    pieces_of,
+    read_copy_source,
+)
 from aisfs_node.s3.remote_version_listing import list_versions_page
-from aisfs_node.s3.remote_versions import delete_version, read_selected, selector_of
+from aisfs_node.s3.remote_versions import (
+    cause_parts,
+    check_source_version,
+    delete_version,
+    evict_version,
+    head_source_version,
+    read_selected,
+    selector_of,
+    source_version_refused,
+)
+from aisfs_node.s3_access import access_denied, denied_deletes
 
 log = logging.getLogger("aisfs.s3")
 
 XML = "application/xml"
+DELETES_AT_ONCE = 16  # DeleteObjects by a DELETE per key: keys in flight to the backend
+# a backend's refusal of a whole DeleteObjects that says it does not take it (GCS's S3
+# interoperability has no multi-object delete; a checksum or MD5 it does not accept)
+BATCH_UNSUPPORTED = frozenset(("NotImplemented", "MethodNotAllowed", "InvalidRequest",
+                               "InvalidArgument", "MissingContentMD5", "InvalidDigest",
+                               "BadDigest", "XAmzContentSHA256Mismatch"))
+EVICTS_AT_ONCE = 64  # cached copies dropped at once after a DeleteObjects (group-committed)
 AWS_PREFIX = LOCAL_PREFIX[Provider.AWS]
 # operations that never address a remote bucket's objects
 _LOCAL_ONLY = {"CreateBucket", "ListBuckets", "PreflightRequest"}
@@ -114,6 +138,8 @@ class RemoteS3:
         self.remote = remote
         self.discover = discover
         self.multipart = RemoteMultipart(services, remote, self.resolve)
+        # backends that refused a DeleteObjects whole: sent a DELETE per key instead
+        self._no_batch_delete: set[object] = set()
 
     # == which bucket ====================================================================
 
@@ -164,6 +190,10 @@ class RemoteS3:
             raise S3Error("NoSuchBucket", "The specified bucket does not exist", bucket)
         rb = await self.resolve(bucket)
         if rb is None:
+            if op in ("CopyObject", "UploadPartCopy"):
+                copied = await self._copy_from_remote(ctx, bucket)
+                if copied is not None:
+                    return copied
             return await handler(ctx)
         refuse_sse(op, ctx.http.headers)  # type: ignore[arg-type]  # nothing encrypted here: 501
         refuse_lock(op, ctx.http.headers)  # type: ignore[arg-type]  # nothing locked here: 501
@@ -177,6 +207,30 @@ class RemoteS3:
             ctx = type(ctx)(ctx.http, replace(ctx.s3, bucket=rb.local), ctx.request_id,
                             ctx.auth)
         return await handler(ctx)
+
+    async def _copy_from_remote(self, ctx: Context, bucket: str) -> Response | None:
+        """A copy into an ``ais://`` bucket of the node from a backend's object or version
+        (``aisfs_node.s3.remote_into_local``); None when the source is not remote (the
+        local handler's copy)."""
+        value = ctx.header("x-amz-copy-source")
+        if not value:
+            return None
+        try:
+            src_bucket, src_key, version = parse_copy_source(value)
+            check_source_version(version)
+            await self.services.store.get_bucket(bucket)
+        except S3Error:
+            return None  # the local handler's answer (a bad source, no such destination)
+        if src_bucket.startswith(AWS_PREFIX):
+            return None
+        src = await self.resolve(src_bucket)
+        if src is None:
+            return None
+        if ctx.s3.operation == "CopyObject":
+            return await copy_into_local(self.services, self.remote, ctx, src, src_key,
+                                         version)
+        return await part_copy_into_local(self.services, self.remote, ctx, src, src_key,
+                                          version)
 
     # == buckets =========================================================================
 
@@ -354,38 +408,145 @@ class RemoteS3:
             raise
 
     async def op_DeleteObjects(self, ctx: Context, rb: Resolved) -> Response:
-        objects, quiet = s3xml.parse_delete(await read_small_body(ctx))
-        deleted = []
-        errors: list[tuple[s3xml.ObjectIdentifier, S3Error]] = []
-        for obj in objects:
+        """Forwarded as one DeleteObjects to the backend (``_delete_batch``); refused
+        whole, a DELETE per key (``_delete_each``) - from then on for that backend when
+        the refusal says it does not take DeleteObjects (``BATCH_UNSUPPORTED``, 405,
+        501). The answer keeps the request's order, each ``<Deleted>`` what the backend
+        answered (a marker made, a version removed), a missing key counted as deleted; a
+        key the node's access check refused (a bucket policy's) is AccessDenied and never
+        sent. A backend that fails (5xx) fails the request: 503, as a DELETE."""
+        everything, quiet = s3xml.parse_delete(await read_small_body(ctx))
+        refused = denied_deletes(ctx.http)  # by the access check (aisfs_node/s3_access.py)
+        objects = [o for o in everything if o.key not in refused]
+        results = None
+        if not objects:
+            results = []
+        elif rb.settings not in self._no_batch_delete:
             try:
-                if obj.version_id:
-                    answer = await delete_version(self.remote, rb, obj.key, obj.version_id)
-                    if ("x-amz-delete-marker", "true") in answer:  # a marker removed
-                        obj = replace(obj, delete_marker=True,
-                                      delete_marker_version_id=obj.version_id)
-                else:
-                    made = await self._delete(rb, obj.key)
-                    if made.delete_marker:
-                        obj = replace(obj, delete_marker=True,
-                                      delete_marker_version_id=made.version)
-            except S3Error as err:
-                if err.status >= 500:
+                results = await self._delete_batch(rb, objects)
+            except S3Error as e:
+                # refused whole: key by key (from now on when it is not supported there)
+                code, status, _ = cause_parts(e)
+                if status in (405, 501) or code in BATCH_UNSUPPORTED:
+                    log.info("%s: DeleteObjects refused (%s): a DELETE per key from now on",
+                             rb.settings.label if rb.settings else rb.bucket, code)
+                    self._no_batch_delete.add(rb.settings)
+                elif e.status >= 500 or e.code == "NoSuchBucket":
                     raise
-                if err.code != "NoSuchKey":  # S3: a missing key counts as deleted
-                    errors.append((obj, err))
-                    continue
-            deleted.append(obj)
+        if results is None:
+            results = await self._delete_each(rb, objects)
+        answered = iter(results)
+        ordered = [access_denied() if o.key in refused else next(answered) for o in everything]
+        deleted = [r for r in ordered if isinstance(r, s3xml.ObjectIdentifier)]
+        errors = [(o, r) for o, r in zip(everything, ordered, strict=True)
+                  if isinstance(r, S3Error)]
         return Response(200, [("content-type", XML)], s3xml.delete_result(deleted, errors, quiet))
 
+    async def _delete_batch(
+        self, rb: Resolved, objects: list[s3xml.ObjectIdentifier]
+    ) -> list[s3xml.ObjectIdentifier | S3Error]:
+        """One backend DeleteObjects (not quiet: its answer is each key's), then the
+        cached copies dropped: a key's after it was deleted (or found missing), a
+        version's when the cached copy is that version."""
+        entries = []
+        for obj in objects:
+            entry = {"Key": obj.key}
+            if obj.version_id:
+                entry["VersionId"] = obj.version_id
+            entries.append(entry)
+        resp = await self.remote.backend(rb).call(
+            "delete_objects", "", Bucket=self._remote_name(rb),
+            Delete={"Objects": entries, "Quiet": False})
+        answers: dict[tuple[str, str], s3xml.ObjectIdentifier | S3Error] = {}
+        for d in resp.get("Deleted") or []:
+            key, version = str(d.get("Key") or ""), str(d.get("VersionId") or "")
+            made = s3xml.ObjectIdentifier(key, version or None, bool(d.get("DeleteMarker")),
+                                          str(d.get("DeleteMarkerVersionId") or ""))
+            answers[(key, version)] = made
+            if version and made.delete_marker:  # a plain key's marker, named by its id
+                answers.setdefault((key, ""), replace(made, version_id=None))
+        for e in resp.get("Errors") or []:
+            key, version = str(e.get("Key") or ""), str(e.get("VersionId") or "")
+            code = str(e.get("Code") or "InternalError")
+            answers[(key, version)] = S3Error(code, str(e.get("Message") or code),
+                                              status=400 if code != "InternalError" else 500)
+        results: list[s3xml.ObjectIdentifier | S3Error] = []
+        for obj in objects:
+            answer = answers.get((obj.key, obj.version_id or ""))
+            if answer is None or (isinstance(answer, S3Error) and answer.code == "NoSuchKey"):
+                answer = obj  # not named (a backend's quiet answer), or missing: deleted
+            elif isinstance(answer, s3xml.ObjectIdentifier) and not answer.version_id \
+                    and obj.version_id:
+                answer = replace(answer, version_id=obj.version_id)
+            results.append(answer)
+        limiter = trio.CapacityLimiter(EVICTS_AT_ONCE)
+
+        async def evict(obj: s3xml.ObjectIdentifier) -> None:
+            async with limiter:
+                if obj.version_id:
+                    await evict_version(self.remote, rb, obj.key, obj.version_id)
+                else:
+                    await self.remote.evict(rb, obj.key)
+
+        async with trio.open_nursery() as nursery:
+            for obj, result in zip(objects, results, strict=True):
+                if not isinstance(result, S3Error):
+                    nursery.start_soon(evict, obj)
+        return results
+
+    async def _delete_each(
+        self, rb: Resolved, objects: list[s3xml.ObjectIdentifier]
+    ) -> list[s3xml.ObjectIdentifier | S3Error]:
+        """A DELETE per key, ``DELETES_AT_ONCE`` at a time, in the request's order."""
+        results: list[s3xml.ObjectIdentifier | S3Error] = list(objects)
+        failed: list[S3Error] = []
+        limiter = trio.CapacityLimiter(DELETES_AT_ONCE)
+
+        async def one(i: int, obj: s3xml.ObjectIdentifier) -> None:
+            async with limiter:
+                if failed:
+                    return
+                try:
+                    results[i] = await self._delete_entry(rb, obj)
+                except S3Error as err:
+                    if err.status >= 500:
+                        failed.append(err)
+                    elif err.code != "NoSuchKey":  # S3: a missing key counts as deleted
+                        results[i] = err
+
+        async with trio.open_nursery() as nursery:
+            for i, obj in enumerate(objects):
+                nursery.start_soon(one, i, obj)
+        if failed:
+            raise failed[0]
+        return results
+
+    async def _delete_entry(
+        self, rb: Resolved, obj: s3xml.ObjectIdentifier
+    ) -> s3xml.ObjectIdentifier:
+        """One key of a DeleteObjects, answered as S3's ``<Deleted>``."""
+        if obj.version_id:
+            answer = await delete_version(self.remote, rb, obj.key, obj.version_id)
+            if ("x-amz-delete-marker", "true") in answer:  # a marker removed
+                return replace(obj, delete_marker=True, delete_marker_version_id=obj.version_id)
+            return obj
+        made = await self._delete(rb, obj.key)
+        if made.delete_marker:
+            return replace(obj, delete_marker=True, delete_marker_version_id=made.version)
+        return obj
+
     async def op_CopyObject(self, ctx: Context, rb: Resolved) -> Response:
+        """The backend's server-side copy when the source is in the same backend (a
+        ``?versionId=`` of the source passed on as ``CopySource``'s VersionId); else the
+        source - an ``ais://`` bucket's object or version, another backend's object or
+        version - is read through the node and written through."""
         src_bucket, src_key, version = parse_copy_source(ctx.header("x-amz-copy-source") or "")
-        if version not in (None, "null"):
-            raise S3Error("InvalidArgument", "Invalid version id specified")
+        check_source_version(version)
         directive = (ctx.header("x-amz-metadata-directive") or "COPY").upper()
         if directive not in ("COPY", "REPLACE"):
             raise S3Error("InvalidArgument", "Unknown metadata directive.")
-        if directive == "COPY" and src_bucket == ctx.bucket and src_key == ctx.key:
+        if (directive == "COPY" and src_bucket == ctx.bucket and src_key == ctx.key
+                and version is None):
             raise S3Error(
                 "InvalidRequest",
                 "This copy request is illegal because it is trying to copy an object to itself "
@@ -395,47 +556,66 @@ class RemoteS3:
         meta = meta_from_headers(ctx) if directive == "REPLACE" else None
         src = await self.resolve(src_bucket)
         if src is not None and src.settings == rb.settings:
-            return await self._server_side_copy(ctx, src, src_key, rb, meta)
+            return await self._server_side_copy(ctx, src, src_key, rb, meta, version)
         # across backends, or from an ais:// bucket: streamed through the node
+        source_version = version
         if src is None:
-            info = await self.services.store.head_object(src_bucket, src_key, with_data=True)
-            refuse_encrypted(info.meta.extra)  # SSE: ciphertext never goes out as data
-            check_copy_source_preconditions(ctx.http.headers.items(), info.etag, info.mtime_ns)
+            info = await local_copy_source(self.services.store, ctx, src_bucket, src_key)
             pieces = self.services.store.read_object(info, 0, info.size - 1)
             size = info.size
             new_meta = meta or _copy_meta(info.meta)
+            source_version = info.version_id if version is not None else None
         else:
-            read = await read_copy_source(self.remote, ctx, src, src_key)
+            read = await read_copy_source(self.remote, ctx, src, src_key, version=version)
             pieces, size = pieces_of(read.body), read.attrs.size
             new_meta = meta or ObjectMeta(content_type=read.attrs.content_type,
                                           user=dict(read.attrs.user),
                                           headers=dict(read.attrs.headers))
         out = await self.remote.put(rb, ctx.key, pieces, new_meta, size=size)
-        return Response(200, [("content-type", XML)],
+        headers = [("content-type", XML)]
+        made = str((out.meta.extra.get("remote") or {}).get("version") or "")
+        if made:
+            headers.append(("x-amz-version-id", made))
+        if source_version is not None:
+            headers.append(("x-amz-copy-source-version-id", source_version or "null"))
+        return Response(200, headers,
                         s3xml.copy_object_result(client_etag(out), out.mtime_ns))
 
     async def _server_side_copy(
-        self, ctx: Context, src: Resolved, src_key: str, dst: Resolved, meta: ObjectMeta | None
+        self, ctx: Context, src: Resolved, src_key: str, dst: Resolved, meta: ObjectMeta | None,
+        version: str | None = None,
     ) -> Response:
         backend = self.remote.backend(dst)
         if any(h.startswith("x-amz-copy-source-if-") for h, _ in ctx.http.headers.items()):
-            head = await self.remote.head(src, src_key)
-            check_copy_source_preconditions(ctx.http.headers.items(), head.attrs.etag,
-                                            head.attrs.last_modified_ns)
-        attrs = await backend.copy_object(
-            self._remote_name(src), src_key, self._remote_name(dst), ctx.key,
-            content_type=meta.content_type if meta else None,
-            user=meta.user if meta else None,
-            headers=meta.headers if meta else None,
-        )
+            if version is None:
+                pre = (await self.remote.head(src, src_key)).attrs
+            else:
+                pre = await head_source_version(self.remote, src, src_key, version)
+            check_copy_source_preconditions(ctx.http.headers.items(), pre.etag,
+                                            pre.last_modified_ns)
+            size: int | None = pre.size
+        else:
+            size = None
+        try:
+            attrs = await backend.copy_object(
+                self._remote_name(src), src_key, self._remote_name(dst), ctx.key,
+                content_type=meta.content_type if meta else None,
+                user=meta.user if meta else None,
+                headers=meta.headers if meta else None, size=size, src_version=version,
+            )
+        except S3Error as e:
+            if version is None:
+                raise
+            raise await source_version_refused(self.remote, src, src_key, version,
+                                               e) from None
         await self.remote.copied(src, src_key, dst, ctx.key, attrs, meta)
         headers = [("content-type", XML)]
         if attrs.version:
             headers.append(("x-amz-version-id", attrs.version))
+        if version is not None:
+            headers.append(("x-amz-copy-source-version-id", version))
         return Response(200, headers, s3xml.copy_object_result(
             attrs.etag, attrs.last_modified_ns or time.time_ns()))
-
-
 
 
 def _copy_meta(meta: ObjectMeta) -> ObjectMeta:

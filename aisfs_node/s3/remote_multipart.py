@@ -28,6 +28,7 @@ import trio
 
 from aisfs.backend import RemoteObjects, RemoteRead, Resolved
 from aisfs.backend.errors import backend_error
+from aisfs.backend.remote import Body
 from aisfs.backend.retry import with_retries
 from aisfs.backend.s3 import S3Backend
 from aisfs.crypto.envelope import refuse_encrypted
@@ -36,10 +37,24 @@ from aisfs.numbers import INT32_MAX, argument
 from aisfs.s3 import xml as s3xml
 from aisfs.s3.conditions import check_copy_source_preconditions
 from aisfs.s3.request import parse_copy_source, parse_max, parse_part_number
-from aisfs.store.types import ObjectMeta
+from aisfs.store import Store
+from aisfs.store.types import ObjectInfo, ObjectMeta
 from aisfs_node.http import Response
 from aisfs_node.s3.body import UploadBody, checksum_headers
-from aisfs_node.s3.context import Context, Services, meta_from_headers, read_small_body
+from aisfs_node.s3.context import (
+    Context,
+    Services,
+    copy_source_version,
+    meta_from_headers,
+    read_small_body,
+)
+from aisfs_node.s3.remote_versions import (
+    MARKER_AS_SOURCE,
+    check_source_version,
+    head_source_version,
+    read_source_version,
+    source_version_refused,
+)
 
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 WRITE_BATCH = 1024 * 1024
@@ -191,8 +206,7 @@ class RemoteMultipart:
         number = parse_part_number(ctx.s3.query.get("partNumber"))
         upload_id = ctx.s3.query["uploadId"]
         src_bucket, src_key, version = parse_copy_source(ctx.header("x-amz-copy-source") or "")
-        if version not in (None, "null"):
-            raise S3Error("InvalidArgument", "Invalid version id specified")
+        check_source_version(version)
         rng = ctx.header("x-amz-copy-source-range")
         backend, bucket = self._where(rb)
         src = await self.resolve(src_bucket)
@@ -201,29 +215,39 @@ class RemoteMultipart:
         if src is not None and src.settings == rb.settings:
             assert src.remote is not None
             if conditional:
-                head = await self.remote.head(src, src_key)
-                check_copy_source_preconditions(ctx.http.headers.items(), head.attrs.etag,
-                                                head.attrs.last_modified_ns)
+                if version is None:
+                    attrs = (await self.remote.head(src, src_key)).attrs
+                else:
+                    attrs = await head_source_version(self.remote, src, src_key, version)
+                check_copy_source_preconditions(ctx.http.headers.items(), attrs.etag,
+                                                attrs.last_modified_ns)
+            source = {"Bucket": src.remote.name, "Key": src_key}
+            if version is not None:
+                source["VersionId"] = version
             params: dict[str, Any] = {
                 "Bucket": bucket, "Key": ctx.key, "UploadId": upload_id, "PartNumber": number,
-                "CopySource": {"Bucket": src.remote.name, "Key": src_key},
+                "CopySource": source,
             }
             if rng:
                 params["CopySourceRange"] = rng
-            resp = await backend.call("upload_part_copy", ctx.key, **params)
+            try:
+                resp = await backend.call("upload_part_copy", ctx.key, **params)
+            except S3Error as e:
+                if version is None:
+                    raise
+                raise await source_version_refused(self.remote, src, src_key, version,
+                                                   e) from None
             res = resp.get("CopyPartResult") or {}
             etag = str(res.get("ETag") or "").strip('"')
             modified = res.get("LastModified")
             mtime = int(modified.timestamp() * 1e9) if modified else time.time_ns()
             return Response(200, [("content-type", XML)], s3xml.copy_part_result(etag, mtime))
         if src is None:  # an ais:// bucket of the node
-            info = await self.services.store.head_object(src_bucket, src_key, with_data=True)
-            refuse_encrypted(info.meta.extra)  # SSE: ciphertext never goes out as data
-            check_copy_source_preconditions(ctx.http.headers.items(), info.etag, info.mtime_ns)
-            start, end = _copy_range(rng, info.size)
+            info = await local_copy_source(self.services.store, ctx, src_bucket, src_key)
+            start, end = copy_range(rng, info.size)
             pieces: AsyncIterator[bytes] = self.services.store.read_object(info, start, end)
         else:
-            read = await read_copy_source(self.remote, ctx, src, src_key, rng)
+            read = await read_copy_source(self.remote, ctx, src, src_key, rng, version=version)
 
             pieces = pieces_of(read.body)
         md5 = hashlib.md5()
@@ -275,7 +299,7 @@ async def _spool(body: UploadBody, spool: IO[bytes], md5: Any) -> int:
     return await _spool_pieces(body.stream(), spool, [md5, *body.hashers.values()])
 
 
-def _copy_range(value: str | None, size: int) -> tuple[int, int]:
+def copy_range(value: str | None, size: int) -> tuple[int, int]:
     """``x-amz-copy-source-range: bytes=A-B`` (inclusive) within ``size``."""
     if not value:
         return 0, size - 1
@@ -348,10 +372,17 @@ class _Pieces:
 
 
 async def read_copy_source(remote: RemoteObjects, ctx: Context, src: Resolved, key: str,
-                           range_header: str | None = None) -> RemoteRead:
-    """A GET of a copy's remote source, its ``x-amz-copy-source-if-*`` checked against
-    what came (the body closed when they refuse it)."""
-    read = await remote.get(src, key, range_header=range_header)
+                           range_header: str | None = None, *,
+                           version: str | None = None) -> RemoteRead:
+    """A GET of a copy's remote source (``version``: that version of it, as a GET
+    ``?versionId=`` reads it: never cached), its ``x-amz-copy-source-if-*`` checked
+    against what came (the body closed when they refuse it)."""
+    if version is None:
+        read = await remote.get(src, key, range_header=range_header)
+    else:
+        sel = await read_source_version(remote, src, key, version, range_header)
+        body: Body = sel.body if sel.body is not None else _nothing()  # type: ignore[assignment]
+        read = RemoteRead(sel.attrs, sel.start, sel.end, sel.ranged, sel.cached, body)
     try:
         check_copy_source_preconditions(ctx.http.headers.items(), read.attrs.etag,
                                         read.attrs.last_modified_ns)
@@ -359,6 +390,27 @@ async def read_copy_source(remote: RemoteObjects, ctx: Context, src: Resolved, k
         await read.body.aclose()
         raise
     return read
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""  # an async generator with nothing in it
+
+
+async def local_copy_source(store: Store, ctx: Context, bucket: str, key: str) -> ObjectInfo:
+    """A copy's source in an ``ais://`` bucket of the node: the current object, or the
+    version ``x-amz-copy-source``'s ``?versionId=`` names (a delete marker: NoSuchKey when
+    current, InvalidRequest when named, as S3); its preconditions checked, SSE refused."""
+    version = copy_source_version(ctx)
+    if version is None:
+        info = await store.head_object(bucket, key, with_data=True)
+    else:
+        info = await store.head_version(bucket, key, version)
+        if info.delete_marker:
+            raise S3Error("InvalidRequest", MARKER_AS_SOURCE)
+    refuse_encrypted(info.meta.extra)  # SSE: ciphertext never goes out as data
+    check_copy_source_preconditions(ctx.http.headers.items(), info.etag, info.mtime_ns)
+    return info
 
 
 def pieces_of(body: object) -> AsyncIterator[bytes]:

@@ -260,11 +260,11 @@ async def _call(
     try:
         return await backend.call(op, key, **params)
     except S3Error as e:
-        code, status, _ = _cause_parts(e)
-        if sel.version is not None and (code == "NoSuchVersion" or
-                                        (status == 404 and code != "NoSuchBucket")):
-            raise S3Error("NoSuchVersion", "The specified version does not exist.", key,
-                          extra={"Key": key, "VersionId": sel.version}) from None
+        code, status, _ = cause_parts(e)
+        if sel.version is not None:
+            missing = _no_such_version(e, key, sel.version)
+            if missing is not None:
+                raise missing from None
         if sel.part is not None and (status == 416 or code in ("InvalidRange",
                                                                 "InvalidPartNumber")):
             raise S3Error("InvalidPartNumber", "The requested partnumber is not "
@@ -272,8 +272,82 @@ async def _call(
         raise
 
 
-def _cause_parts(e: S3Error) -> tuple[str, int, str]:
-    """(code, status, message) of the backend's own error behind ``e``."""
+def _no_such_version(e: S3Error, key: str, version: str) -> S3Error | None:
+    """S3's NoSuchVersion for a backend's error that says it has no version ``version``
+    of ``key`` (moto: NoSuchVersion, Ceph: NoSuchKey), else None."""
+    code, status, _ = cause_parts(e)
+    if code == "NoSuchVersion" or (status == 404 and code != "NoSuchBucket"):
+        return S3Error("NoSuchVersion", "The specified version does not exist.", key,
+                       extra={"Key": key, "VersionId": version})
+    return None
+
+
+# == a copy's source version (CopyObject, UploadPartCopy: x-amz-copy-source ?versionId=) ==
+
+MARKER_AS_SOURCE = ("The source of a copy request may not specifically refer to a delete "
+                    "marker by version id.")
+
+
+def check_source_version(version: str | None) -> None:
+    """A copy source's ``?versionId=``: any string the backend gave (its format is the
+    backend's), not the empty one."""
+    if version == "":
+        raise S3Error("InvalidArgument", "Version id cannot be the empty string",
+                      extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": ""})
+
+
+async def source_version_refused(
+    remote: RemoteObjects, rb: Resolved, key: str, version: str, e: S3Error
+) -> S3Error:
+    """What a client is told when the backend refused the source version ``version`` of
+    a copy: a delete marker named is S3's 400 InvalidRequest (a GET or HEAD of one is
+    405 MethodNotAllowed; moto answers a copy or GET of one with NoSuchVersion, so a
+    NoSuchVersion is checked with a HEAD of the version), a version the backend does not
+    have 404 NoSuchVersion, anything else as it came."""
+    code, status, _ = cause_parts(e)
+    if code == "MethodNotAllowed" or status == 405 or (
+            e.code == "InvalidRequest" and "delete marker" in e.message.lower()):
+        return S3Error("InvalidRequest", MARKER_AS_SOURCE, key)
+    missing = _no_such_version(e, key, version)
+    if missing is None:
+        return e
+    try:
+        await _call(remote.backend(rb), "head_object", rb, key, Selector(version, None, None),
+                    {})
+    except S3Error as head:
+        code, status, _ = cause_parts(head)
+        if code == "MethodNotAllowed" or status == 405:
+            return S3Error("InvalidRequest", MARKER_AS_SOURCE, key)
+    return missing
+
+
+async def read_source_version(
+    remote: RemoteObjects, rb: Resolved, key: str, version: str, range_header: str | None
+) -> Selected:
+    """Version ``version`` of a copy's source ``key`` (a range of it for UploadPartCopy):
+    the cached copy when it is that version, else streamed from the backend and not
+    cached (as a GET ``?versionId=``)."""
+    try:
+        return await read_selected(remote, rb, key, Selector(version, None, range_header),
+                                   head=False)
+    except S3Error as e:
+        raise await source_version_refused(remote, rb, key, version, e) from None
+
+
+async def head_source_version(
+    remote: RemoteObjects, rb: Resolved, key: str, version: str
+) -> RemoteAttrs:
+    """The attributes of version ``version`` of a copy's source (its preconditions)."""
+    try:
+        return (await read_selected(remote, rb, key, Selector(version, None, None),
+                                    head=True)).attrs
+    except S3Error as e:
+        raise await source_version_refused(remote, rb, key, version, e) from None
+
+
+def cause_parts(e: S3Error) -> tuple[str, int, str]:
+    """(code, status, message) of the backend's own error behind ``e`` (a 501 of the
+    backend is ``e``'s 503 ServiceUnavailable)."""
     from botocore.exceptions import ClientError
 
     cause = e.__cause__
@@ -327,9 +401,15 @@ async def delete_version(
                       extra={"ArgumentName": "versionId", "ArgumentValue": ""})
     resp = await remote.backend(rb).call("delete_object", key, Bucket=rb.remote.name,
                                          Key=key, VersionId=version)
-    if await _cached_copy(remote, rb, key, Selector(version, None, None)) is not None:
-        await remote.evict(rb, key)
+    await evict_version(remote, rb, key, version)
     headers = [("x-amz-version-id", version)]
     if resp.get("DeleteMarker"):
         headers.append(("x-amz-delete-marker", "true"))
     return headers
+
+
+async def evict_version(remote: RemoteObjects, rb: Resolved, key: str, version: str) -> None:
+    """After version ``version`` of ``key`` was deleted in the backend: the cached copy
+    dropped when it is that version (an older version's delete leaves the current one)."""
+    if await _cached_copy(remote, rb, key, Selector(version, None, None)) is not None:
+        await remote.evict(rb, key)
