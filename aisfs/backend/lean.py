@@ -55,6 +55,7 @@ HEAD_LIMIT = 64 * 1024  # bytes of a response's head, at most
 ERROR_LIMIT = 64 * 1024  # bytes of a GET's error document read here (more: botocore)
 RECEIVE = 4 * 1024 * 1024  # bytes asked of the socket per receive of a body
 LOWAT = 4 * 1024 * 1024  # a body's socket wakes the loop once this much came (SO_RCVLOWAT)
+LOWAT_WAIT = 0.05  # seconds a receive waits for LOWAT bytes before it takes what came
 WHERE_KEPT = 4096  # request targets kept (``LeanClient._where``)
 _STATUS_CODES = {304: "NotModified", 404: "NoSuchKey", 412: "PreconditionFailed"}
 _META = "x-amz-meta-"
@@ -412,8 +413,7 @@ class LeanBody:
         while got < n:
             with trio.fail_after(timeout):
                 if sock is not None:
-                    _wake_at(conn, sock, self._left - got)
-                    k = await sock.recv_into(view[got:n])
+                    k = await _receive_soon(conn, sock, view[got:n], self._left - got)
                 else:
                     data = await conn.stream.receive_some(min(n - got, RECEIVE))
                     view[got:got + len(data)] = data
@@ -454,6 +454,22 @@ def _wake_at(conn: _Conn, sock: trio.socket.SocketType, left: int) -> None:
     if want != conn.lowat:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, want)
         conn.lowat = want
+
+
+async def _receive_soon(conn: _Conn, sock: trio.socket.SocketType, into: memoryview,
+                        left: int) -> int:
+    """``sock.recv_into(into)`` woken at ``LOWAT`` bytes (``_wake_at``), but never kept
+    waiting for them past ``LOWAT_WAIT``: then what came is taken (the wake-up set back
+    to every byte). A slow backend's body - or one that pauses - streams on to the
+    caller instead of waiting for 4 MiB, which at under ~140 KB/s would have taken
+    longer than the read timeout: a backend making progress was cut as too slow."""
+    _wake_at(conn, sock, left)
+    if conn.lowat > 1:
+        with trio.move_on_after(LOWAT_WAIT):
+            return await sock.recv_into(into)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, 1)
+        conn.lowat = 1
+    return await sock.recv_into(into)
 
 
 async def _connected(
