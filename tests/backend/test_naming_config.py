@@ -106,6 +106,8 @@ def test_secrets_never_in_reprs_or_logs(caplog: pytest.LogCaptureFixture) -> Non
     ({"endpoint": "ceph:7480"}, "backend.s3.endpoint: expected http(s)://"),
     ({"access_key": "AK"}, "backend.s3.access_key: access_key and secret_key go together"),
     ({"part_size": 1024}, "backend.s3.part_size: must be between 5 MiB and 5 GiB"),
+    ({"copy_max": 6 * 1024**3}, "backend.s3.copy_max: must be between 5 MiB and 5 GiB"),
+    ({"copy_max": -1}, "backend.s3.copy_max: must be between 5 MiB and 5 GiB"),
     ({"read_timeout": 0}, "backend.s3.read_timeout: must be positive"),
     ({"max_concurrency": 0}, "backend.s3.max_concurrency: must be at least 1"),
     ({"retries": -1}, "backend.s3.retries: must not be negative"),
