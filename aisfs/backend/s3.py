@@ -126,14 +126,22 @@ def _put_params(
     headers: Mapping[str, str] | None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """PutObject's botocore parameters and the lean request's headers of them."""
-    common: dict[str, Any] = {"Bucket": bucket, "Key": key, "Metadata": dict(user or {})}
+    common = {"Bucket": bucket, "Key": key, **_meta_params(content_type, user, headers)}
+    return common, _lean_headers(common)  # checked before any byte is sent
+
+
+def _meta_params(content_type: str | None, user: Mapping[str, str] | None,
+                 headers: Mapping[str, str] | None) -> dict[str, Any]:
+    """An object's metadata as botocore's parameters (PutObject's, CreateMultipartUpload's,
+    a REPLACE CopyObject's): user metadata, Content-Type, the stored headers."""
+    params: dict[str, Any] = {"Metadata": dict(user or {})}
     if content_type:
-        common["ContentType"] = content_type
+        params["ContentType"] = content_type
     if headers:
         for h, param in _HEADER_PARAMS.items():
             if h in headers:
-                common[param] = headers[h]
-    return common, _lean_headers(common)  # checked before any byte is sent
+                params[param] = headers[h]
+    return params
 
 
 # PUT headers the backend keeps, by their botocore parameter
@@ -468,12 +476,7 @@ class S3Backend:
         replace = content_type is not None or user is not None
         if replace:
             params["MetadataDirective"] = "REPLACE"
-            params["Metadata"] = dict(user or {})
-            if content_type:
-                params["ContentType"] = content_type
-            for h, param in _HEADER_PARAMS.items():
-                if headers and h in headers:
-                    params[param] = headers[h]
+            params.update(_meta_params(content_type, user, headers))
         head = None
         if size is None:
             head = await self._head_source(source)
@@ -481,8 +484,7 @@ class S3Backend:
         if size > self.settings.copy_max:
             if not replace:  # the new upload carries the source's metadata itself
                 head = head or await self._head_source(source)
-                params.update(_put_params(dst_bucket, dst_key, head.content_type, head.user,
-                                          head.headers)[0])
+                params.update(_meta_params(head.content_type, head.user, head.headers))
             return await self._copy_multipart(params, size)
         resp = await self.call("copy_object", dst_key, **params)
         res = resp.get("CopyObjectResult") or {}
