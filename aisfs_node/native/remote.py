@@ -75,7 +75,12 @@ from aisfs_node.native.wire import (
     signed_payload_hash,
     uint_or_none,
 )
-from aisfs_node.s3.remote_versions import Selector, delete_version, read_selected
+from aisfs_node.s3.remote_versions import (
+    Selector,
+    delete_version,
+    read_selected,
+    refuse_empty_version,
+)
 
 MAX_REMOTE_PAGE = 1000  # apc: AWS's page
 MSGPACK = "application/msgpack"
@@ -423,9 +428,7 @@ class RemoteNative:
         does them (``aisfs_node.s3.remote_versions``: served from the cached copy when it
         is V, else forwarded and never cached; a DELETE removes V in the backend and the
         cached copy only when it is V). Another method with a version: 501."""
-        if version == "":
-            raise S3Error("InvalidArgument", "Version id cannot be the empty string",
-                          extra={"ArgumentName": "versionId", "ArgumentValue": ""})
+        refuse_empty_version(version)
         if method == "DELETE":
             ctx.operation = "DeleteObject"
             return Response(200, await delete_version(self.remote, rb, key, version))

@@ -80,11 +80,11 @@ from aisfs_node.s3.remote_multipart import (
 from aisfs_node.s3.remote_version_listing import list_versions_page
 from aisfs_node.s3.remote_versions import (
     cause_parts,
-    check_source_version,
     delete_version,
     evict_version,
     head_source_version,
     read_selected,
+    refuse_empty_version,
     selector_of,
     source_version_refused,
 )
@@ -217,7 +217,7 @@ class RemoteS3:
             return None
         try:
             src_bucket, src_key, version = parse_copy_source(value)
-            check_source_version(version)
+            refuse_empty_version(version, "x-amz-copy-source")
             await self.services.store.get_bucket(bucket)
         except S3Error:
             return None  # the local handler's answer (a bad source, no such destination)
@@ -541,7 +541,7 @@ class RemoteS3:
         source - an ``ais://`` bucket's object or version, another backend's object or
         version - is read through the node and written through."""
         src_bucket, src_key, version = parse_copy_source(ctx.header("x-amz-copy-source") or "")
-        check_source_version(version)
+        refuse_empty_version(version, "x-amz-copy-source")
         directive = (ctx.header("x-amz-metadata-directive") or "COPY").upper()
         if directive not in ("COPY", "REPLACE"):
             raise S3Error("InvalidArgument", "Unknown metadata directive.")

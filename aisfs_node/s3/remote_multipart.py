@@ -50,9 +50,9 @@ from aisfs_node.s3.context import (
 )
 from aisfs_node.s3.remote_versions import (
     MARKER_AS_SOURCE,
-    check_source_version,
     head_source_version,
     read_source_version,
+    refuse_empty_version,
     source_version_refused,
 )
 
@@ -206,7 +206,7 @@ class RemoteMultipart:
         number = parse_part_number(ctx.s3.query.get("partNumber"))
         upload_id = ctx.s3.query["uploadId"]
         src_bucket, src_key, version = parse_copy_source(ctx.header("x-amz-copy-source") or "")
-        check_source_version(version)
+        refuse_empty_version(version, "x-amz-copy-source")
         rng = ctx.header("x-amz-copy-source-range")
         backend, bucket = self._where(rb)
         src = await self.resolve(src_bucket)

@@ -75,9 +75,7 @@ def selector_of(query: Mapping[str, str], range_header: str | None) -> Selector 
     part_value = query.get("partNumber")
     if version is None and part_value is None:
         return None
-    if version == "":
-        raise S3Error("InvalidArgument", "Version id cannot be the empty string",
-                      extra={"ArgumentName": "versionId", "ArgumentValue": ""})
+    refuse_empty_version(version)
     part = parse_part_number(part_value) if part_value is not None else None
     if part is not None and range_header:
         raise S3Error("InvalidRequest",
@@ -288,12 +286,13 @@ MARKER_AS_SOURCE = ("The source of a copy request may not specifically refer to 
                     "marker by version id.")
 
 
-def check_source_version(version: str | None) -> None:
-    """A copy source's ``?versionId=``: any string the backend gave (its format is the
-    backend's), not the empty one."""
+def refuse_empty_version(version: str | None, argument: str = "versionId") -> None:
+    """A backend's version id asked for (``?versionId=``, a copy source's: ``argument``
+    names it): any string the backend gave (its format is the backend's), not the empty
+    one."""
     if version == "":
         raise S3Error("InvalidArgument", "Version id cannot be the empty string",
-                      extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": ""})
+                      extra={"ArgumentName": argument, "ArgumentValue": ""})
 
 
 async def source_version_refused(
@@ -396,9 +395,7 @@ async def delete_version(
     older version leaves the current object, and its copy, as they are). The response
     headers: the version deleted, ``x-amz-delete-marker`` when it was one."""
     assert rb.remote is not None
-    if version == "":
-        raise S3Error("InvalidArgument", "Version id cannot be the empty string",
-                      extra={"ArgumentName": "versionId", "ArgumentValue": ""})
+    refuse_empty_version(version)
     resp = await remote.backend(rb).call("delete_object", key, Bucket=rb.remote.name,
                                          Key=key, VersionId=version)
     await evict_version(remote, rb, key, version)
