@@ -39,6 +39,7 @@ from aisfs_node.native.cksum import (
 )
 from aisfs_node.native.whole_checked import content_key
 from aisfs_node.native.wire import Ctx, Node, cname, signed_payload_hash, uint_or_none
+from aisfs_node.s3.context import deleted_headers, invalid_version
 
 log = logging.getLogger("aisfs.native")
 
@@ -79,8 +80,7 @@ def version_asked(ctx: Ctx) -> str | None:
     store makes, or ``null``; anything else is 400 InvalidArgument, as the S3 API's."""
     version = ctx.http.query_dict().get("versionId")
     if version is not None and not valid_version_id(version):
-        raise S3Error("InvalidArgument", "Invalid version id specified",
-                      extra={"ArgumentName": "versionId", "ArgumentValue": version})
+        raise invalid_version(version)
     return version
 
 
@@ -324,13 +324,7 @@ async def delete_object(node: Node, ctx: Ctx) -> Response:
     assert ctx.key is not None
     version = version_asked(ctx)
     out = await node.store.delete_object(ctx.bucket, ctx.key, version)
-    headers: list[tuple[str, str]] = []
-    if out is not None:
-        if out.delete_marker:
-            headers.append(("x-amz-delete-marker", "true"))
-        if out.version_id is not None:
-            headers.append(("x-amz-version-id", out.version_id))
-    return Response(200, headers)
+    return Response(200, deleted_headers(out))
 
 
 async def rename_object(node: Node, ctx: Ctx, msg: dict[str, Any]) -> Response:

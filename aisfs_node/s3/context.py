@@ -18,7 +18,7 @@ from aisfs.s3._headers import stored_content_encoding
 from aisfs.s3.request import S3Request, parse_copy_source
 from aisfs.s3.sigv4 import AuthResult, check_payload_sha256
 from aisfs.store.store import Store
-from aisfs.store.types import STORED_HEADERS, ObjectMeta
+from aisfs.store.types import STORED_HEADERS, DeleteOutcome, ObjectMeta
 from aisfs.store.versions import valid_version_id, versioning
 from aisfs_node.http import Request, Response
 from aisfs_node.s3_auth import Authenticator
@@ -116,6 +116,17 @@ async def version_headers(
     if versioning(binfo.props) is not None:
         return [("x-amz-version-id", "null")]
     return []
+
+
+def deleted_headers(out: DeleteOutcome | None) -> list[tuple[str, str]]:
+    """A DeleteObject's answer headers: the delete marker made, or the version removed
+    (``x-amz-delete-marker`` when it is one); none in an unversioned bucket."""
+    if out is None:
+        return []
+    headers = [("x-amz-delete-marker", "true")] if out.delete_marker else []
+    if out.version_id is not None:
+        headers.append(("x-amz-version-id", out.version_id))
+    return headers
 
 
 def stored_object_headers(

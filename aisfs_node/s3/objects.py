@@ -30,6 +30,7 @@ from aisfs_node.s3.body import UploadBody, checksum_headers
 from aisfs_node.s3.context import (
     Context,
     Services,
+    deleted_headers,
     meta_from_headers,
     stored_object_headers,
     version_headers,
@@ -222,13 +223,7 @@ class ObjectOps:
         await self.store.get_bucket(ctx.bucket)
         await lift_bypassed_retention(self.store, ctx, ctx.key, version)  # object_lock_ops
         out = await self.store.delete_object(ctx.bucket, ctx.key, version)
-        headers: list[tuple[str, str]] = []
-        if out is not None:
-            if out.delete_marker:
-                headers.append(("x-amz-delete-marker", "true"))
-            if out.version_id is not None:
-                headers.append(("x-amz-version-id", out.version_id))
-        return Response(204, headers)
+        return Response(204, deleted_headers(out))
 
 
 async def no_such_key_for_if_match(store: Store, ctx: Context, err: S3Error) -> None:
