@@ -16,7 +16,7 @@ import pytest
 from support.node import NodeProcess
 
 from .conftest import Target
-from .test_jobs_prefetch import native
+from .test_jobs_prefetch import fronting, native
 from .test_remote_copy_version import missing, versioned
 
 pytestmark = pytest.mark.parametrize("target", ["moto", "aisfs"], indirect=True)
@@ -86,12 +86,7 @@ def test_versions_through_backend_bck(front_node: NodeProcess, target: Target) -
     remote, v1, v2 = versioned(target)
     name = "nv-" + remote[-8:]
     with native(front_node) as http:
-        url = f"/v1/buckets/{name}"
-        http.post(url, params={"provider": "ais"}, json={"action": "create-bck"}
-                  ).raise_for_status()
-        http.patch(url, params={"provider": "ais"}, json={
-            "action": "set-bprops",
-            "value": {"backend_bck": {"name": remote, "provider": "aws"}}}).raise_for_status()
+        fronting(http, name, remote)
         check_versions(http, target, remote, name, {"provider": "ais"}, v1, v2)
 
 

@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 from support.node import NodeProcess
 
 from .conftest import Target, cached, client_of, wait_cached
-from .test_jobs_prefetch import native
+from .test_jobs_prefetch import fronting, native
 
 pytestmark = pytest.mark.parametrize("target", ["moto", "aisfs"], indirect=True)
 
@@ -259,12 +259,7 @@ def test_from_backend_bck_into_ais(front_node: NodeProcess, target: Target) -> N
     name = "cp-" + remote[-8:]
     local = "cpl-" + remote[-8:]
     with native(front_node) as http:
-        url = f"/v1/buckets/{name}"
-        http.post(url, params={"provider": "ais"}, json={"action": "create-bck"}
-                  ).raise_for_status()
-        http.patch(url, params={"provider": "ais"}, json={
-            "action": "set-bprops",
-            "value": {"backend_bck": {"name": remote, "provider": "aws"}}}).raise_for_status()
+        fronting(http, name, remote)
     s3 = client_of(front_node)
     s3.create_bucket(Bucket=local)
     s3.copy_object(Bucket=local, Key="cur", CopySource={"Bucket": name, "Key": "k"})

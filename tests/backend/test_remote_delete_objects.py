@@ -247,7 +247,7 @@ def test_keys_the_access_check_refuses_stay(front_node: NodeProcess, target: Tar
     import boto3
     from botocore.config import Config
 
-    from .test_jobs_prefetch import native
+    from .test_jobs_prefetch import fronting, native
 
     bucket = target.new_bucket()
     direct = target.client()
@@ -275,12 +275,7 @@ def test_keys_the_access_check_refuses_stay(front_node: NodeProcess, target: Tar
     # are the backend's: 501): it lets dora delete under tmp/ only
     name_bck = "pol-" + bucket[-8:]
     with native(front_node) as http:
-        url = f"/v1/buckets/{name_bck}"
-        http.post(url, params={"provider": "ais"}, json={"action": "create-bck"}
-                  ).raise_for_status()
-        http.patch(url, params={"provider": "ais"}, json={
-            "action": "set-bprops",
-            "value": {"backend_bck": {"name": bucket, "provider": "aws"}}}).raise_for_status()
+        fronting(http, name_bck, bucket)
     admin.put_bucket_policy(Bucket=name_bck, Policy=json.dumps({
         "Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam:::user/{name}"},
