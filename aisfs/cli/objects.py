@@ -36,12 +36,11 @@ def cmd_get(ns: argparse.Namespace) -> int:
         return transfer.get(c, bucket, key, ns.dst, ns)
 
 
-def object_props(bucket: str, key: str, h: dict[str, str],
-                 provider: str = "ais") -> dict[str, Any]:
-    """An object's properties from the headers of a native HEAD (``name`` as the user
-    named it: ``s3://`` for a backend bucket)."""
+def object_props(name: str, h: dict[str, str]) -> dict[str, Any]:
+    """An object's properties from the headers of a native HEAD (``name``: its URI as the
+    user named it, ``s3://`` for a backend bucket - ``client_uri``)."""
     return {
-        "name": uri_of(provider, bucket, key),
+        "name": name,
         "size": int(h.get("content-length", 0) or 0),
         "checksum": {"type": h.get("ais-checksum-type", ""),
                      "value": h.get("ais-checksum-value", "")},
@@ -58,8 +57,8 @@ def object_props(bucket: str, key: str, h: dict[str, str],
 def cmd_show(ns: argparse.Namespace) -> int:
     bucket, key = parse_object_uri(ns.object)
     with client(ns) as c:
-        props = object_props(bucket, key, c.head_object(bucket, key, ALL_PROPS),
-                             getattr(c, "provider", "ais"))
+        props = object_props(client_uri(c, bucket, key),
+                             c.head_object(bucket, key, ALL_PROPS))
     if ns.json:
         print_json(props)
         return 0
