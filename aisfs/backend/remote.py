@@ -274,9 +274,7 @@ class RemoteObjects:
             return -1
         error: Exception | None = None
         try:
-            await self.ensure_local_bucket(rb)
-            stream = await self.backend(rb).open_object(self._remote_name(rb), key)
-            flight.opened(stream.attrs)
+            stream = await self._open_flight(rb, key, flight)
             error = await Fill(self.store, self._fill_memory, self.fill_piece, rb, key,
                                stream, None, info, flight=flight).run()
         except Exception as e:
@@ -338,15 +336,21 @@ class RemoteObjects:
             assert landed is not None
             return self._serve_local(landed, None)
         try:
-            await self.ensure_local_bucket(rb)
-            stream = await self.backend(rb).open_object(self._remote_name(rb), key)
+            stream = await self._open_flight(rb, key, flight)
         except BaseException as e:
             self._flights.land(fk, flight, e if isinstance(e, Exception) else None)
             raise
-        flight.opened(stream.attrs)
         size = stream.attrs.size
         return RemoteRead(stream.attrs, 0, size - 1, False, False,
                           self.start_fill(rb, key, stream, stale, flight))
+
+    async def _open_flight(self, rb: Resolved, key: str, flight: Flight) -> RemoteStream:
+        """The backend's GET of ``key`` for the fill ``flight`` leads (the local bucket
+        made first); its attributes told to the flight (its followers are answered)."""
+        await self.ensure_local_bucket(rb)
+        stream = await self.backend(rb).open_object(self._remote_name(rb), key)
+        flight.opened(stream.attrs)
+        return stream
 
     def start_fill(self, rb: Resolved, key: str, stream: RemoteStream,
                    stale: ObjectInfo | None, flight: Flight | None = None) -> Relay:
