@@ -435,20 +435,39 @@ class RemoteObjects:
         await self.copied(src, src_key, dst, dst_key, attrs, None)
         return attrs
 
+    async def recopy_source(self, rb: Resolved, key: str) -> tuple[RemoteAttrs, bool]:
+        """For a copy of ``key`` onto itself with new metadata: the backend's object (a
+        HEAD), and whether the cached copy is that object - then the copy is made on the
+        condition that it still is (``CopySourceIfMatch``, which AWS and aisfs honour;
+        Ceph Pacific and moto ignore it: a HEAD-to-copy window is left there) and
+        ``copied`` keeps the cached bytes under whatever ETag the backend gives the copy
+        (a multipart object's is a new one). Not for a copy with a fill in the air or an
+        encrypted copy."""
+        head = await self.backend(rb).head_object(self._remote_name(rb), key)
+        if self._flights.in_air((rb.local, key)) is not None:
+            return head, False
+        info = await self.local(rb, key)
+        rec = remote_of(info) if info is not None else None
+        same = (info is not None and rec is not None and EXTRA_KEY not in info.meta.extra
+                and bool(head.etag) and rec.get("etag") == head.etag
+                and (not head.version or rec.get("version") in ("", None, head.version)))
+        return head, same
+
     async def copied(
         self, src: Resolved, src_key: str, dst: Resolved, dst_key: str, attrs: RemoteAttrs,
-        meta: ObjectMeta | None,
+        meta: ObjectMeta | None, *, source_etag: str = "",
     ) -> None:
         """After a server-side copy in the backend made ``attrs`` (the new object's): a
         copy onto itself with new metadata ``meta`` (a chmod through the mount) keeps the
         cached copy, given that metadata and the new version - when its ETag is the new
-        object's (the same bytes); any other destination's cached copy is dropped (the
-        next GET fetches the new object)."""
+        object's or ``source_etag``, the one the copy was conditioned on (the same bytes);
+        any other destination's cached copy is dropped (the next GET fetches the new
+        object)."""
         if (meta is not None and (src.local, src_key) == (dst.local, dst_key) and attrs.etag
                 and self._flights.in_air((dst.local, dst_key)) is None):
             with contextlib.suppress(S3Error, _NotTheCopied):
                 await self.store.update_object_meta(
-                    dst.local, dst_key, functools.partial(_recopied, attrs, meta))
+                    dst.local, dst_key, functools.partial(_recopied, attrs, meta, source_etag))
                 return
         await self.evict(dst, dst_key)
 
@@ -474,13 +493,15 @@ class _NotTheCopied(Exception):
     """The cached copy is not the object a backend's copy onto itself copied."""
 
 
-def _recopied(attrs: RemoteAttrs, meta: ObjectMeta, cached: ObjectMeta) -> None:
+def _recopied(attrs: RemoteAttrs, meta: ObjectMeta, source_etag: str,
+              cached: ObjectMeta) -> None:
     """``cached`` (a copy's metadata) made that of the backend's copy onto itself: its
     content type, user metadata and stored headers ``meta``'s, its remote record
-    ``attrs``'s (the new version and Last-Modified). An encrypted copy, or one whose ETag
-    is not the new object's (other bytes), is not changed: ``_NotTheCopied``."""
+    ``attrs``'s (the new ETag, version and Last-Modified). An encrypted copy, or one whose
+    ETag is neither the new object's nor ``source_etag`` (the copy's condition: other
+    bytes), is not changed: ``_NotTheCopied``."""
     rec = cached.extra.get(REMOTE)
-    if (not isinstance(rec, dict) or rec.get("etag") != attrs.etag
+    if (not isinstance(rec, dict) or rec.get("etag") not in (attrs.etag, source_etag or None)
             or EXTRA_KEY in cached.extra):
         raise _NotTheCopied
     cached.content_type = meta.content_type

@@ -38,7 +38,7 @@ import trio
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from ..errors import S3Error
+from ..errors import S3Error, first_error, only
 from ..numbers import NumberError, parse_uint
 from ..store.types import STORED_HEADERS
 from .errors import backend_error
@@ -461,18 +461,21 @@ class S3Backend:
         self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str,
         *, content_type: str | None = None, user: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None, size: int | None = None,
-        src_version: str | None = None,
+        src_version: str | None = None, src_if_match: str = "",
     ) -> RemoteAttrs:
         """Server-side copy within this backend. New ``content_type``/``user`` (and
         stored ``headers``) replace the source's metadata; ``src_version``: that version
-        of the source (``CopySource``'s ``VersionId``). One CopyObject up to ``copy_max``
-        (S3 refuses one past 5 GiB); a larger source is copied as a multipart upload of
-        UploadPartCopy ranges, still within the backend (``_copy_multipart``).
-        ``size``: the source's, when known (else a HEAD asks)."""
+        of the source (``CopySource``'s ``VersionId``); ``src_if_match``: only if the
+        source's ETag is this one (each part's condition too; PreconditionFailed else).
+        One CopyObject up to ``copy_max`` (S3 refuses one past 5 GiB); a larger source is
+        copied as a multipart upload of UploadPartCopy ranges, still within the backend
+        (``_copy_multipart``). ``size``: the source's, when known (else a HEAD asks)."""
         source = {"Bucket": src_bucket, "Key": src_key}
         if src_version is not None:
             source["VersionId"] = src_version
         params: dict[str, Any] = {"Bucket": dst_bucket, "Key": dst_key, "CopySource": source}
+        if src_if_match:
+            params["CopySourceIfMatch"] = f'"{src_if_match}"'
         replace = content_type is not None or user is not None
         if replace:
             params["MetadataDirective"] = "REPLACE"
@@ -503,10 +506,11 @@ class S3Backend:
     async def _copy_multipart(self, params: dict[str, Any], size: int) -> RemoteAttrs:
         """``params``' copy as a multipart upload (``_multipart``): its parts UploadPartCopy
         ranges of ``part_size`` (more when 10,000 would not hold it), PARTS_IN_FLIGHT at
-        once."""
+        once. A ``CopySourceIfMatch`` goes with each part."""
         source = params["CopySource"]
+        condition = {k: v for k, v in params.items() if k == "CopySourceIfMatch"}
         common = {k: v for k, v in params.items()
-                  if k not in ("CopySource", "MetadataDirective")}
+                  if k not in ("CopySource", "MetadataDirective", "CopySourceIfMatch")}
         part = max(self.settings.part_size, -(-size // MAX_PARTS))
 
         async def copy_parts(ids: dict[str, Any]) -> tuple[dict[int, str], int]:
@@ -518,7 +522,7 @@ class S3Backend:
                     end = min(start + part, size) - 1
                     r = await self.call("upload_part_copy", ids["Key"], CopySource=source,
                                         CopySourceRange=f"bytes={start}-{end}",
-                                        PartNumber=number, **ids)
+                                        PartNumber=number, **condition, **ids)
                     etags[number] = str((r.get("CopyPartResult") or {}).get("ETag") or "")
 
             async with trio.open_nursery() as nursery:
@@ -686,8 +690,10 @@ class S3Backend:
                     "Parts": [{"PartNumber": n, "ETag": etags[n]} for n in sorted(etags)]
                 }, **ids,
             )
-        except BaseException:
+        except BaseException as e:
             await self._abort_upload(ids)
+            if isinstance(e, BaseExceptionGroup) and not only(e, trio.Cancelled):
+                raise first_error(e, ignore=trio.Cancelled) from None  # a part's error
             raise
         etag, version = _etag(done.get("ETag")), _version(done.get("VersionId"))
         if not etag:  # Ceph Pacific answers CompleteMultipartUpload with an empty ETag

@@ -24,6 +24,7 @@ forwarded to the backend (``aisfs_node.s3.remote_multipart``). Bucket configurat
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
@@ -585,7 +586,8 @@ class RemoteS3:
         self, ctx: Context, src: Resolved, src_key: str, dst: Resolved, meta: ObjectMeta | None,
         version: str | None = None,
     ) -> Response:
-        backend = self.remote.backend(dst)
+        size: int | None = None
+        condition = ""  # the ETag the copy is made on the condition of (the cached one's)
         if any(h.startswith("x-amz-copy-source-if-") for h, _ in ctx.http.headers.items()):
             if version is None:
                 pre = (await self.remote.head(src, src_key)).attrs
@@ -593,22 +595,35 @@ class RemoteS3:
                 pre = await head_source_version(self.remote, src, src_key, version)
             check_copy_source_preconditions(ctx.http.headers.items(), pre.etag,
                                             pre.last_modified_ns)
-            size: int | None = pre.size
-        else:
-            size = None
+            size = pre.size
+        elif meta is not None and version is None and (src.local, src_key) == (dst.local,
+                                                                                ctx.key):
+            # new metadata for a cached object (a chmod through the mount): when the
+            # backend's object is the cached copy, copied on that condition and kept
+            pre, same = await self.remote.recopy_source(dst, ctx.key)
+            size, condition = pre.size, pre.etag if same else ""
+        copy = functools.partial(
+            self.remote.backend(dst).copy_object,
+            self._remote_name(src), src_key, self._remote_name(dst), ctx.key,
+            content_type=meta.content_type if meta else None,
+            user=meta.user if meta else None,
+            headers=meta.headers if meta else None, src_version=version,
+        )
         try:
-            attrs = await backend.copy_object(
-                self._remote_name(src), src_key, self._remote_name(dst), ctx.key,
-                content_type=meta.content_type if meta else None,
-                user=meta.user if meta else None,
-                headers=meta.headers if meta else None, size=size, src_version=version,
-            )
+            try:
+                attrs = await copy(size=size, src_if_match=condition)
+            except S3Error as e:
+                if not condition or e.code != "PreconditionFailed":
+                    raise
+                condition = ""  # changed in the backend since the HEAD
+                attrs = await copy()
         except S3Error as e:
             if version is None:
                 raise
             raise await source_version_refused(self.remote, src, src_key, version,
                                                e) from None
-        await self.remote.copied(src, src_key, dst, ctx.key, attrs, meta)
+        await self.remote.copied(src, src_key, dst, ctx.key, attrs, meta,
+                                 source_etag=condition)
         headers = [("content-type", XML)]
         if attrs.version:
             headers.append(("x-amz-version-id", attrs.version))
