@@ -57,9 +57,10 @@ def rss_mib(pid: int) -> tuple[float, float]:
     return vals["VmRSS"], vals["VmHWM"]
 
 
-def cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) ``pid`` has used."""
-    with open(f"/proc/{pid}/stat") as f:
+def cpu_s(pid: int, thread: bool = False) -> float:
+    """CPU seconds (user + system) ``pid`` has used (``thread``: its main thread only - a
+    node's event loop)."""
+    with open(f"/proc/{pid}/task/{pid}/stat" if thread else f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -68,9 +69,16 @@ class Cpu:
     """CPU seconds per GiB moved (``timed``) or per 1,000 requests (``timed_requests``),
     per process, over the ops measured."""
 
-    def __init__(self, pids: dict[str, int]) -> None:
+    def __init__(self, pids: dict[str, int], loop: str = "front") -> None:
         self.pids = pids
+        self.loop = loop  # whose event loop (main thread) is measured too, as "<name> loop"
         self.rows: dict[str, list[dict[str, float]]] = {}
+
+    def _now(self) -> dict[str, float]:
+        now = {k: cpu_s(p) for k, p in self.pids.items()}
+        if self.loop in self.pids:
+            now[f"{self.loop} loop"] = cpu_s(self.pids[self.loop], thread=True)
+        return now
 
     def timed(self, name: str, nbytes: int, fn: Callable[[], float]) -> float:
         return self._timed(name, 1024 * MiB / nbytes, fn)
@@ -79,18 +87,32 @@ class Cpu:
         return self._timed(name, 1000 / requests, fn)
 
     def _timed(self, name: str, scale: float, fn: Callable[[], float]) -> float:
-        c0 = {k: cpu_s(p) for k, p in self.pids.items()}
+        c0 = self._now()
         dt = fn()
         time.sleep(0.3)  # what the op left behind (a fill's commit)
-        c1 = {k: cpu_s(p) for k, p in self.pids.items()}
-        self.rows.setdefault(name, []).append(
-            {k: (c1[k] - c0[k]) * scale for k in self.pids})
+        c1 = self._now()
+        self.rows.setdefault(name, []).append({k: (c1[k] - c0[k]) * scale for k in c0})
         return dt
+
+    def median(self, name: str, who: str) -> float:
+        return med([r[who] for r in self.rows.get(name, [])])
 
     def line(self, name: str) -> str:
         rows = self.rows.get(name, [])
         return f"{name}: " + ", ".join(
-            f"{k} {med([r[k] for r in rows]):.2f}" for k in self.pids)
+            f"{k} {med([r[k] for r in rows]):.2f}" for k in (rows[0] if rows else self.pids))
+
+    def bound(self, name: str, beside: float) -> str:
+        """What this machine's cores allow ``name`` (a per-GiB op) at the CPU its
+        processes took: all of them together on every core, the front's event loop on
+        one - MiB/s, and as a ratio to ``beside`` (MiB/s)."""
+        cores = os.cpu_count() or 1
+        total = sum(self.median(name, k) for k in self.pids)
+        loop = self.median(name, f"{self.loop} loop")
+        most = min(cores / total, 1 / loop) * 1024 if total and loop else float("nan")
+        return (f"at most, at that CPU: {cores} cores / {total:.2f} s per GiB, the loop's "
+                f"{loop:.2f} on one core: {most:.0f} MiB/s = {most / beside:.2f} of the "
+                "figure beside it, were the machine idle")
 
 
 def put_unique(url: str, bucket: str, key: str, size: int, salt: int) -> float:
@@ -290,7 +312,7 @@ def cold_and_warm(backend: Server, front: Server, cpu: Cpu, rounds: int, mib_siz
         (f"cold GET {mib_size} MiB vs direct", "MB", med(got["cold"]), med(got["direct"]),
          ">= 0.90", lambda x: x >= 0.9,
          [figures("cold") + " / " + figures("direct"), "CPU s/GiB, " + cpu.line("cold GET"),
-          "CPU s/GiB, " + cpu.line("direct GET")]),
+          "CPU s/GiB, " + cpu.line("direct GET"), cpu.bound("cold GET", med(got["direct"]))]),
         (f"warm GET {mib_size} MiB vs ais://", "MB", med(got["warm"]), med(got["ais"]),
          ">= 0.95", lambda x: x >= 0.95,
          [figures("warm") + " / " + figures("ais"), "CPU s/GiB, " + cpu.line("warm GET"),
@@ -400,7 +422,8 @@ def main(argv: list[str] | None = None) -> None:
                          [f"through {' '.join(f'{x:.0f}' for x in wt)} / direct "
                           f"{' '.join(f'{x:.0f}' for x in dp)}",
                           "CPU s/GiB, " + cpu.line("through PUT"),
-                          "CPU s/GiB, " + cpu.line("direct PUT")]))
+                          "CPU s/GiB, " + cpu.line("direct PUT"),
+                          cpu.bound("through PUT", med(dp))]))
         if "small" in only:
             mkbucket(backend.s3_url, "small")
             set_props(front.s3_url, "small", "aws", {"versioning": {"validate_warm_get": True}})
