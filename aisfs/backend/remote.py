@@ -31,7 +31,7 @@ import dataclasses
 import functools
 import logging
 import math
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol, cast
 
@@ -384,8 +384,10 @@ class RemoteObjects:
     async def put(
         self, rb: Resolved, key: str, body: AsyncIterable[bytes], meta: ObjectMeta, *,
         size: int | None = None, content_md5: bytes | None = None,
+        acl: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
-        """Write through: the backend and the local copy, both durable on return.
+        """Write through: the backend and the local copy, both durable on return
+        (``acl``: the client's ACL headers, the backend's to keep: backend/acl.py).
 
         The returned ObjectInfo's ``meta.extra["remote"]`` has the backend's ETag and
         version (``cachemeta.client_etag`` is what the client gets). On any failure the
@@ -396,7 +398,7 @@ class RemoteObjects:
         assert rb.remote is not None
         await self.ensure_local_bucket(rb)
         put = WriteThrough(backend, rb.remote, key, body, meta, size=size,
-                           content_md5=content_md5)
+                           content_md5=content_md5, acl=acl)
 
         async def write_local(teed: AsyncIterable[bytes], copy: RemoteCopy) -> ObjectInfo:
             return await self.store.put_object(

@@ -41,6 +41,7 @@ from botocore.exceptions import ClientError
 from ..errors import S3Error, first_error, only
 from ..numbers import NumberError, parse_uint
 from ..store.types import STORED_HEADERS
+from .acl import acl_params
 from .errors import backend_error
 from .lean import Fallback, LeanBody, LeanClient, PartSink
 from .lean_put import LeanPutClient
@@ -123,14 +124,18 @@ def _lean_headers(common: Mapping[str, Any]) -> dict[str, str]:
 
 def _put_params(
     bucket: str, key: str, content_type: str | None, user: Mapping[str, str] | None,
-    headers: Mapping[str, str] | None,
+    headers: Mapping[str, str] | None, acl: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """PutObject's botocore parameters and the lean request's headers of them."""
-    common = {"Bucket": bucket, "Key": key, **_meta_params(content_type, user, headers)}
-    return common, _lean_headers(common)  # checked before any byte is sent
+    """PutObject's botocore parameters and the lean request's headers of them (``acl``:
+    the client's ACL headers, forwarded: backend/acl.py)."""
+    common = {"Bucket": bucket, "Key": key, **meta_params(content_type, user, headers)}
+    lean = _lean_headers(common)  # checked before any byte is sent
+    common.update(acl_params(acl))
+    lean.update(acl or {})
+    return common, lean
 
 
-def _meta_params(content_type: str | None, user: Mapping[str, str] | None,
+def meta_params(content_type: str | None, user: Mapping[str, str] | None,
                  headers: Mapping[str, str] | None) -> dict[str, Any]:
     """An object's metadata as botocore's parameters (PutObject's, CreateMultipartUpload's,
     a REPLACE CopyObject's): user metadata, Content-Type, the stored headers."""
@@ -462,6 +467,7 @@ class S3Backend:
         *, content_type: str | None = None, user: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None, size: int | None = None,
         src_version: str | None = None, src_if_match: str = "",
+        acl: Mapping[str, str] | None = None,
     ) -> RemoteAttrs:
         """Server-side copy within this backend. New ``content_type``/``user`` (and
         stored ``headers``) replace the source's metadata; ``src_version``: that version
@@ -469,17 +475,19 @@ class S3Backend:
         source's ETag is this one (each part's condition too; PreconditionFailed else).
         One CopyObject up to ``copy_max`` (S3 refuses one past 5 GiB); a larger source is
         copied as a multipart upload of UploadPartCopy ranges, still within the backend
-        (``_copy_multipart``). ``size``: the source's, when known (else a HEAD asks)."""
+        (``_copy_multipart``). ``size``: the source's, when known (else a HEAD asks).
+        ``acl``: the client's ACL headers (backend/acl.py)."""
         source = {"Bucket": src_bucket, "Key": src_key}
         if src_version is not None:
             source["VersionId"] = src_version
         params: dict[str, Any] = {"Bucket": dst_bucket, "Key": dst_key, "CopySource": source}
         if src_if_match:
             params["CopySourceIfMatch"] = f'"{src_if_match}"'
+        params.update(acl_params(acl))
         replace = content_type is not None or user is not None
         if replace:
             params["MetadataDirective"] = "REPLACE"
-            params.update(_meta_params(content_type, user, headers))
+            params.update(meta_params(content_type, user, headers))
         head = None
         if size is None:
             head = await self._head_source(source)
@@ -487,7 +495,7 @@ class S3Backend:
         if size > self.settings.copy_max:
             if not replace:  # the new upload carries the source's metadata itself
                 head = head or await self._head_source(source)
-                params.update(_meta_params(head.content_type, head.user, head.headers))
+                params.update(meta_params(head.content_type, head.user, head.headers))
             return await self._copy_multipart(params, size)
         resp = await self.call("copy_object", dst_key, **params)
         res = resp.get("CopyObjectResult") or {}
@@ -502,6 +510,25 @@ class S3Backend:
             return await self.head_object(source["Bucket"], source["Key"])
         params: dict[str, Any] = dict(source)
         return attrs_from_response(await self.call("head_object", source["Key"], **params))
+
+    async def get_object_acl(self, bucket: str, key: str, version: str | None) -> Any:
+        """GetObjectAcl's answer as botocore parses it (Owner, Grants)."""
+        params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if version is not None:
+            params["VersionId"] = version
+        return await self.call("get_object_acl", key, **params)
+
+    async def put_object_acl(self, bucket: str, key: str, version: str | None, *,
+                             acl: Mapping[str, str] | None = None,
+                             policy: dict[str, Any] | None = None) -> None:
+        """PutObjectAcl with the client's ACL headers ``acl``, or a document ``policy``
+        (botocore's AccessControlPolicy: Owner, Grants)."""
+        params: dict[str, Any] = {"Bucket": bucket, "Key": key, **acl_params(acl)}
+        if version is not None:
+            params["VersionId"] = version
+        if policy is not None:
+            params["AccessControlPolicy"] = policy
+        await self.call("put_object_acl", key, **params)
 
     async def _copy_multipart(self, params: dict[str, Any], size: int) -> RemoteAttrs:
         """``params``' copy as a multipart upload (``_multipart``): its parts UploadPartCopy
@@ -543,14 +570,16 @@ class S3Backend:
         headers: Mapping[str, str] | None = None,
         content_md5: bytes | None = None,
         size: int | None = None,
+        acl: Mapping[str, str] | None = None,
     ) -> RemoteAttrs:
         """Send ``body``: one PutObject up to ``multipart_threshold`` bytes, else a
         multipart upload of ``part_size`` parts (aborted on any failure). The object's
         size, ETag and version as the backend acknowledged them. ``size``: the body's,
         when known - a single PUT of at least ``STREAM_MIN`` bytes is then streamed
-        (``LeanPutClient.put_stream``) instead of gathered first."""
+        (``LeanPutClient.put_stream``) instead of gathered first. ``acl``: the client's
+        ACL headers (backend/acl.py)."""
         s = self.settings
-        common, lean = _put_params(bucket, key, content_type, user, headers)
+        common, lean = _put_params(bucket, key, content_type, user, headers, acl)
         if size is not None and STREAM_MIN <= size <= s.multipart_threshold \
                 and self._lean is not None:
             with contextlib.suppress(Fallback):  # raised before any piece is taken
@@ -567,11 +596,11 @@ class S3Backend:
     async def put_small(
         self, bucket: str, key: str, data: bytes, *, content_type: str | None = None,
         user: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
-        content_md5: bytes | None = None,
+        content_md5: bytes | None = None, acl: Mapping[str, str] | None = None,
     ) -> RemoteAttrs:
         """``put_object`` of a body already in memory (a small write-through PUT's, read
         whole first): one PutObject, no pieces gathered."""
-        common, lean = _put_params(bucket, key, content_type, user, headers)
+        common, lean = _put_params(bucket, key, content_type, user, headers, acl)
         return await self._put_held(common, lean, [data], content_md5)
 
     async def _put_held(

@@ -9,7 +9,7 @@ backend's ETag and version, and a backend failure leaves nothing cached.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Mapping
 
 import trio
 
@@ -38,6 +38,7 @@ class WriteThrough:
     def __init__(
         self, backend: S3Backend, remote: BucketRef, key: str, body: AsyncIterable[bytes],
         meta: ObjectMeta, *, size: int | None, content_md5: bytes | None,
+        acl: Mapping[str, str] | None = None,
     ) -> None:
         self.backend = backend
         self.remote = remote
@@ -46,6 +47,7 @@ class WriteThrough:
         self.meta = meta
         self.size = size
         self.content_md5 = content_md5
+        self.acl = acl  # the client's ACL headers: the backend's (backend/acl.py)
         self.acked: RemoteAttrs | None = None  # the backend's answer: it has the object
         # the upload began and did not end in a refusal (a 4xx): the backend may have the
         # new object (a timeout, a cut connection, a cancellation) - an older local copy
@@ -94,7 +96,8 @@ class WriteThrough:
         try:
             self.acked = await self.backend.put_small(
                 self.remote.name, self.key, data, content_type=meta.content_type,
-                user=meta.user, headers=meta.headers, content_md5=self.content_md5)
+                user=meta.user, headers=meta.headers, content_md5=self.content_md5,
+                acl=self.acl)
         except S3Error as e:
             self.in_doubt = e.status >= 500
             raise
@@ -136,7 +139,7 @@ class WriteThrough:
                 self.acked = await self.backend.put_object(
                     self.remote.name, self.key, pieces, content_type=self.meta.content_type,
                     user=self.meta.user, headers=self.meta.headers,
-                    content_md5=self.content_md5, size=self.size,
+                    content_md5=self.content_md5, size=self.size, acl=self.acl,
                 )
         except S3Error as e:  # refused, or the body ended early: nothing was completed
             self.in_doubt = e.status >= 500

@@ -21,16 +21,17 @@ import functools
 import hashlib
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import IO, Any
 
 import trio
 
 from aisfs.backend import RemoteObjects, RemoteRead, Resolved
+from aisfs.backend.acl import acl_headers, acl_params
 from aisfs.backend.errors import backend_error
 from aisfs.backend.remote import Body
 from aisfs.backend.retry import with_retries
-from aisfs.backend.s3 import S3Backend
+from aisfs.backend.s3 import S3Backend, meta_params
 from aisfs.crypto.envelope import refuse_encrypted
 from aisfs.errors import S3Error
 from aisfs.numbers import INT32_MAX, argument
@@ -80,16 +81,12 @@ class _Upload:
         self.initiated_ns = initiated_ns
 
 
-def _create_params(bucket: str, key: str, meta: ObjectMeta) -> dict[str, Any]:
-    from aisfs.backend.s3 import _HEADER_PARAMS
-
-    params: dict[str, Any] = {"Bucket": bucket, "Key": key, "Metadata": dict(meta.user)}
-    if meta.content_type:
-        params["ContentType"] = meta.content_type
-    for h, param in _HEADER_PARAMS.items():
-        if h in meta.headers:
-            params[param] = meta.headers[h]
-    return params
+def _create_params(bucket: str, key: str, meta: ObjectMeta,
+                   acl: Mapping[str, str]) -> dict[str, Any]:
+    """CreateMultipartUpload's parameters: the object's metadata and the client's ACL
+    headers (the backend's to keep: aisfs/backend/acl.py)."""
+    return {"Bucket": bucket, "Key": key, **meta_params(meta.content_type, meta.user,
+                                                        meta.headers), **acl_params(acl)}
 
 
 class RemoteMultipart:
@@ -107,7 +104,8 @@ class RemoteMultipart:
         backend, bucket = self._where(rb)
         meta = meta_from_headers(ctx)
         resp = await backend.call("create_multipart_upload", ctx.key,
-                                  **_create_params(bucket, ctx.key, meta))
+                                  **_create_params(bucket, ctx.key, meta,
+                                                   acl_headers(ctx.http.headers)))
         body = s3xml.initiate_multipart_upload_result(ctx.bucket, ctx.key, resp["UploadId"])
         headers = [("content-type", XML)]
         # a flexible checksum (boto3 asks for CRC32 by default) is checked here, part by

@@ -12,6 +12,8 @@ grantee ``UnresolvableGrantByEmailAddress`` (``aisfs.auth.acl``).
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from typing import Any
 
 import defusedxml.ElementTree as DET
 
@@ -139,6 +141,44 @@ def _grant(el: ET.Element, name_of: acls.NameOf) -> acls.Grant:
                              "AmazonCustomerByEmail")
     perm: acls.Permission = permission
     return acls.Grant(grantee, perm)
+
+
+def forwarded_policy(body: bytes) -> dict[str, Any]:
+    """A PutObjectAcl document for a backend's object (aisfs/backend/acl.py), as
+    botocore's ``AccessControlPolicy``: checked as ``parse_access_control_policy`` checks
+    it, any canonical id taken (the backend's to judge)."""
+    acl = parse_access_control_policy(body, "", lambda uid: uid)
+    root = _root(body, "AccessControlPolicy")
+    assert root is not None  # parsed above
+    return {
+        "Owner": {"ID": _text(_child(root, "Owner"), "ID") or ""},
+        "Grants": [{"Grantee": {"Type": "Group", "URI": g.grantee.uri} if g.grantee.uri
+                    else {"Type": "CanonicalUser", "ID": g.grantee.id},
+                    "Permission": g.permission} for g in acl.grants],
+    }
+
+
+def backend_policy_document(answer: Mapping[str, Any]) -> bytes:
+    """GetObjectAcl's answer for a backend's object from the backend's (botocore's
+    parsed ``Owner`` and ``Grants``). A grantee by e-mail, which this document's
+    schema does not carry here, is left out."""
+    owner = answer.get("Owner") or {}
+    grants: list[acls.Grant] = []
+    for g in answer.get("Grants") or []:
+        who, permission = g.get("Grantee") or {}, g.get("Permission")
+        if permission not in acls.PERMISSIONS:
+            continue
+        if who.get("Type") == "Group" and who.get("URI"):
+            grantee = acls.Grantee(uri=who["URI"])
+        elif who.get("ID"):
+            grantee = acls.Grantee(id=who["ID"], display_name=who.get("DisplayName") or "")
+        else:
+            continue
+        grants.append(acls.Grant(grantee, permission))
+    uid = str(owner.get("ID") or "")
+    return access_control_policy_document(
+        acls.AccessControlPolicy(uid, tuple(grants)),
+        Owner(uid, str(owner.get("DisplayName") or uid)))
 
 
 # ---- PublicAccessBlockConfiguration ---------------------------------------------------------
