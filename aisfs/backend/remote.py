@@ -48,6 +48,7 @@ from .cachemeta import REMOTE, record, remote_attrs, remote_of
 from .fill import Fill, FillMemory, Relay, RelayWindow
 from .flights import Flight, Flights
 from .follow import Follower, followable, opened
+from .metamemo import MetaMemo
 from .provider import Provider, Resolved
 from .registry import Backends
 from .s3 import RemoteDeleted, RemoteStream, S3Backend
@@ -117,6 +118,7 @@ class RemoteObjects:
         self._flights = Flights()
         self._local_buckets: set[str] = set()
         self._fill_memory = FillMemory(FILL_MEMORY)
+        self.meta_memo = MetaMemo()  # what is known of objects not cached (listings)
         self.fill_piece = min(FILL_PIECE, max(MiB, int(getattr(
             getattr(store, "config", None), "chunk_size", FILL_PIECE))))
         direct_io.install(store.chunks)  # remote copies' chunks written with O_DIRECT
@@ -238,6 +240,7 @@ class RemoteObjects:
             if info is not None:
                 return RemoteHead(remote_attrs(info), True, info)
         attrs = await self.backend(rb).head_object(self._remote_name(rb), key)
+        self.meta_memo.remember(rb.local, key, attrs.etag, attrs.user)
         return RemoteHead(attrs, False)
 
     async def get(
@@ -419,6 +422,7 @@ class RemoteObjects:
         """Forwarded to the backend (S3 answers a missing key with success), then the
         local copy dropped; the backend's answer (a versioned bucket's delete marker)."""
         deleted = await self.backend(rb).delete_object(self._remote_name(rb), key)
+        self.meta_memo.forget(rb.local, key)
         await self.evict(rb, key)
         return deleted
 
@@ -472,6 +476,8 @@ class RemoteObjects:
                     dst.local, dst_key, functools.partial(_recopied, attrs, meta, source_etag))
                 return
         await self.evict(dst, dst_key)
+        if meta is not None:  # a REPLACE: the new object's metadata is known
+            self.meta_memo.remember(dst.local, dst_key, attrs.etag, meta.user)
 
     # == listing =========================================================================
 

@@ -361,7 +361,10 @@ class RemoteNative:
             is_cached = e.key in cached
             if flags & LS_NOT_CACHED and is_cached:
                 continue
-            wire.append((e.key, _entry(e, props, is_cached, cached.get(e.key))))
+            user = cached.get(e.key) if is_cached else (  # what the node learned of it
+                self.remote.meta_memo.recall(rb.local, e.key, e.etag)
+                if "custom" in props else None)
+            wire.append((e.key, _entry(e, props, is_cached, user)))
         if not flags & LS_NO_DIRS:
             wire += [(p, {"n": p, "f": ENTRY_IS_DIR}) for p in page.common_prefixes]
         wire.sort(key=lambda pair: pair[0])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,3 +105,35 @@ def test_semantics_on_an_s3_bucket(
     else:
         fn(m, front, remote_bucket)
 
+
+
+def test_metadata_the_front_set_shows_in_listings_of_objects_it_did_not_keep(
+    fronted: tuple[Endpoint, Endpoint], remote_bucket: str, mount_factory: MountFactory,
+    tmp_path: Path,
+) -> None:
+    """A listing of a remote bucket has no user metadata (ListObjectsV2 carries none):
+    the mode and times of an object the front holds no copy of came out as the mount's
+    defaults and the backend's Last-Modified. Two such objects, listed by a fresh mount:
+    a file past write-behind's size copied with `cp -p` (a multipart upload forwarded to
+    the backend, then the mount's metadata copy onto itself), and a chmod of an object
+    that only the backend had. The front remembers what it set (aisfs/backend/metamemo.py)."""
+    import subprocess
+
+    front, backend = fronted
+    m = mount_factory(remote_bucket, url=front.url)
+    src = tmp_path / "big"
+    block = os.urandom(1 << 20)
+    with open(src, "wb") as f:
+        for _ in range(66):  # past the mount's write-behind START_AT (64 MiB)
+            f.write(block)
+    os.chmod(src, 0o640)
+    os.utime(src, ns=(1_600_000_000_111_111_111, 1_500_000_000_123_456_789))
+    subprocess.run(["cp", "-p", str(src), str(m.path / "big")], check=True, timeout=120)
+    backend.s3.put_object(Bucket=remote_bucket, Key="plain", Body=b"only in the backend")
+    os.chmod(m.path / "plain", 0o600)
+
+    m2 = mount_factory(remote_bucket, url=front.url)
+    assert sorted(os.listdir(m2.path)) == ["big", "plain"]
+    st = (m2.path / "big").stat()
+    assert (stat.S_IMODE(st.st_mode), st.st_mtime_ns) == (0o640, 1_500_000_000_123_456_789)
+    assert stat.S_IMODE((m2.path / "plain").stat().st_mode) == 0o600
