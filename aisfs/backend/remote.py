@@ -387,10 +387,11 @@ class RemoteObjects:
     async def put(
         self, rb: Resolved, key: str, body: AsyncIterable[bytes], meta: ObjectMeta, *,
         size: int | None = None, content_md5: bytes | None = None,
-        acl: Mapping[str, str] | None = None,
+        forwarded: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
         """Write through: the backend and the local copy, both durable on return
-        (``acl``: the client's ACL headers, the backend's to keep: backend/acl.py).
+        (``forwarded``: the client's ACL and tagging headers, the backend's to keep:
+        backend/forwarded.py).
 
         The returned ObjectInfo's ``meta.extra["remote"]`` has the backend's ETag and
         version (``cachemeta.client_etag`` is what the client gets). On any failure the
@@ -401,7 +402,7 @@ class RemoteObjects:
         assert rb.remote is not None
         await self.ensure_local_bucket(rb)
         put = WriteThrough(backend, rb.remote, key, body, meta, size=size,
-                           content_md5=content_md5, acl=acl)
+                           content_md5=content_md5, forwarded=forwarded)
 
         async def write_local(teed: AsyncIterable[bytes], copy: RemoteCopy) -> ObjectInfo:
             return await self.store.put_object(

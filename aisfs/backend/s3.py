@@ -41,8 +41,8 @@ from botocore.exceptions import ClientError
 from ..errors import S3Error, first_error, only
 from ..numbers import NumberError, parse_uint
 from ..store.types import STORED_HEADERS
-from .acl import acl_params
 from .errors import backend_error
+from .forwarded import forwarded_params
 from .lean import Fallback, LeanBody, LeanClient, PartSink
 from .lean_put import LeanPutClient
 from .retry import with_retries
@@ -124,14 +124,14 @@ def _lean_headers(common: Mapping[str, Any]) -> dict[str, str]:
 
 def _put_params(
     bucket: str, key: str, content_type: str | None, user: Mapping[str, str] | None,
-    headers: Mapping[str, str] | None, acl: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None, forwarded: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """PutObject's botocore parameters and the lean request's headers of them (``acl``:
-    the client's ACL headers, forwarded: backend/acl.py)."""
+    """PutObject's botocore parameters and the lean request's headers of them
+    (``forwarded``: the client's ACL and tagging headers: backend/forwarded.py)."""
     common = {"Bucket": bucket, "Key": key, **meta_params(content_type, user, headers)}
     lean = _lean_headers(common)  # checked before any byte is sent
-    common.update(acl_params(acl))
-    lean.update(acl or {})
+    common.update(forwarded_params(forwarded))
+    lean.update(forwarded or {})
     return common, lean
 
 
@@ -467,7 +467,7 @@ class S3Backend:
         *, content_type: str | None = None, user: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None, size: int | None = None,
         src_version: str | None = None, src_if_match: str = "",
-        acl: Mapping[str, str] | None = None,
+        forwarded: Mapping[str, str] | None = None,
     ) -> RemoteAttrs:
         """Server-side copy within this backend. New ``content_type``/``user`` (and
         stored ``headers``) replace the source's metadata; ``src_version``: that version
@@ -476,14 +476,14 @@ class S3Backend:
         One CopyObject up to ``copy_max`` (S3 refuses one past 5 GiB); a larger source is
         copied as a multipart upload of UploadPartCopy ranges, still within the backend
         (``_copy_multipart``). ``size``: the source's, when known (else a HEAD asks).
-        ``acl``: the client's ACL headers (backend/acl.py)."""
+        ``forwarded``: the client's ACL and tagging headers (backend/forwarded.py)."""
         source = {"Bucket": src_bucket, "Key": src_key}
         if src_version is not None:
             source["VersionId"] = src_version
         params: dict[str, Any] = {"Bucket": dst_bucket, "Key": dst_key, "CopySource": source}
         if src_if_match:
             params["CopySourceIfMatch"] = f'"{src_if_match}"'
-        params.update(acl_params(acl))
+        params.update(forwarded_params(forwarded))
         replace = content_type is not None or user is not None
         if replace:
             params["MetadataDirective"] = "REPLACE"
@@ -511,24 +511,14 @@ class S3Backend:
         params: dict[str, Any] = dict(source)
         return attrs_from_response(await self.call("head_object", source["Key"], **params))
 
-    async def get_object_acl(self, bucket: str, key: str, version: str | None) -> Any:
-        """GetObjectAcl's answer as botocore parses it (Owner, Grants)."""
-        params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    async def object_call(self, op: str, bucket: str, key: str, version: str | None,
+                          **params: Any) -> Any:
+        """One of an object's sub-resource operations (``get_object_acl``,
+        ``put_object_tagging``, ...) of ``key`` - of its version ``version`` when given -
+        as botocore answers it."""
         if version is not None:
             params["VersionId"] = version
-        return await self.call("get_object_acl", key, **params)
-
-    async def put_object_acl(self, bucket: str, key: str, version: str | None, *,
-                             acl: Mapping[str, str] | None = None,
-                             policy: dict[str, Any] | None = None) -> None:
-        """PutObjectAcl with the client's ACL headers ``acl``, or a document ``policy``
-        (botocore's AccessControlPolicy: Owner, Grants)."""
-        params: dict[str, Any] = {"Bucket": bucket, "Key": key, **acl_params(acl)}
-        if version is not None:
-            params["VersionId"] = version
-        if policy is not None:
-            params["AccessControlPolicy"] = policy
-        await self.call("put_object_acl", key, **params)
+        return await self.call(op, key, Bucket=bucket, Key=key, **params)
 
     async def _copy_multipart(self, params: dict[str, Any], size: int) -> RemoteAttrs:
         """``params``' copy as a multipart upload (``_multipart``): its parts UploadPartCopy
@@ -570,16 +560,16 @@ class S3Backend:
         headers: Mapping[str, str] | None = None,
         content_md5: bytes | None = None,
         size: int | None = None,
-        acl: Mapping[str, str] | None = None,
+        forwarded: Mapping[str, str] | None = None,
     ) -> RemoteAttrs:
         """Send ``body``: one PutObject up to ``multipart_threshold`` bytes, else a
         multipart upload of ``part_size`` parts (aborted on any failure). The object's
         size, ETag and version as the backend acknowledged them. ``size``: the body's,
         when known - a single PUT of at least ``STREAM_MIN`` bytes is then streamed
-        (``LeanPutClient.put_stream``) instead of gathered first. ``acl``: the client's
-        ACL headers (backend/acl.py)."""
+        (``LeanPutClient.put_stream``) instead of gathered first. ``forwarded``: the
+        client's ACL and tagging headers (backend/forwarded.py)."""
         s = self.settings
-        common, lean = _put_params(bucket, key, content_type, user, headers, acl)
+        common, lean = _put_params(bucket, key, content_type, user, headers, forwarded)
         if size is not None and STREAM_MIN <= size <= s.multipart_threshold \
                 and self._lean is not None:
             with contextlib.suppress(Fallback):  # raised before any piece is taken
@@ -596,11 +586,11 @@ class S3Backend:
     async def put_small(
         self, bucket: str, key: str, data: bytes, *, content_type: str | None = None,
         user: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
-        content_md5: bytes | None = None, acl: Mapping[str, str] | None = None,
+        content_md5: bytes | None = None, forwarded: Mapping[str, str] | None = None,
     ) -> RemoteAttrs:
         """``put_object`` of a body already in memory (a small write-through PUT's, read
         whole first): one PutObject, no pieces gathered."""
-        common, lean = _put_params(bucket, key, content_type, user, headers, acl)
+        common, lean = _put_params(bucket, key, content_type, user, headers, forwarded)
         return await self._put_held(common, lean, [data], content_md5)
 
     async def _put_held(

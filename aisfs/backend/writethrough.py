@@ -38,7 +38,7 @@ class WriteThrough:
     def __init__(
         self, backend: S3Backend, remote: BucketRef, key: str, body: AsyncIterable[bytes],
         meta: ObjectMeta, *, size: int | None, content_md5: bytes | None,
-        acl: Mapping[str, str] | None = None,
+        forwarded: Mapping[str, str] | None = None,
     ) -> None:
         self.backend = backend
         self.remote = remote
@@ -47,7 +47,7 @@ class WriteThrough:
         self.meta = meta
         self.size = size
         self.content_md5 = content_md5
-        self.acl = acl  # the client's ACL headers: the backend's (backend/acl.py)
+        self.forwarded = forwarded  # ACL and tagging headers: the backend's (forwarded.py)
         self.acked: RemoteAttrs | None = None  # the backend's answer: it has the object
         # the upload began and did not end in a refusal (a 4xx): the backend may have the
         # new object (a timeout, a cut connection, a cancellation) - an older local copy
@@ -97,7 +97,7 @@ class WriteThrough:
             self.acked = await self.backend.put_small(
                 self.remote.name, self.key, data, content_type=meta.content_type,
                 user=meta.user, headers=meta.headers, content_md5=self.content_md5,
-                acl=self.acl)
+                forwarded=self.forwarded)
         except S3Error as e:
             self.in_doubt = e.status >= 500
             raise
@@ -139,7 +139,7 @@ class WriteThrough:
                 self.acked = await self.backend.put_object(
                     self.remote.name, self.key, pieces, content_type=self.meta.content_type,
                     user=self.meta.user, headers=self.meta.headers,
-                    content_md5=self.content_md5, size=self.size, acl=self.acl,
+                    content_md5=self.content_md5, size=self.size, forwarded=self.forwarded,
                 )
         except S3Error as e:  # refused, or the body ended early: nothing was completed
             self.in_doubt = e.status >= 500

@@ -41,7 +41,7 @@ from aisfs.backend import (
     Resolved,
     client_etag,
 )
-from aisfs.backend.acl import acl_headers
+from aisfs.backend.forwarded import forwarded_headers
 from aisfs.backend.provider import (
     LOCAL_PREFIX,
     backend_bck,
@@ -72,7 +72,6 @@ from aisfs_node.s3.context import (
     read_small_body,
     stored_object_headers,
 )
-from aisfs_node.s3.remote_acl import RemoteAcl
 from aisfs_node.s3.remote_into_local import copy_into_local, part_copy_into_local
 from aisfs_node.s3.remote_multipart import (
     RemoteMultipart,
@@ -80,6 +79,7 @@ from aisfs_node.s3.remote_multipart import (
     pieces_of,
     read_copy_source,
 )
+from aisfs_node.s3.remote_object_config import RemoteObjectConfig
 from aisfs_node.s3.remote_version_listing import list_versions_page
 from aisfs_node.s3.remote_versions import (
     cause_parts,
@@ -141,7 +141,7 @@ class RemoteS3:
         self.remote = remote
         self.discover = discover
         self.multipart = RemoteMultipart(services, remote, self.resolve)
-        self.acl = RemoteAcl(remote)  # a remote object's ACL: the backend's
+        self.object_config = RemoteObjectConfig(remote)  # ACL, tags: the backend's
         # backends that refused a DeleteObjects whole: sent a DELETE per key instead
         self._no_batch_delete: set[object] = set()
 
@@ -203,7 +203,8 @@ class RemoteS3:
         refuse_lock(op, ctx.http.headers)  # type: ignore[arg-type]  # nothing locked here: 501
         own: Callable[[Context, Resolved], Awaitable[Response]] | None = getattr(
             self, f"op_{op}", None
-        ) or getattr(self.multipart, f"op_{op}", None) or getattr(self.acl, f"op_{op}", None)
+        ) or getattr(self.multipart, f"op_{op}", None) or getattr(
+            self.object_config, f"op_{op}", None)
         if own is not None:
             return await own(ctx, rb)
         if rb.bucket.provider is not Provider.AIS:
@@ -381,7 +382,8 @@ class RemoteS3:
         body = UploadBody(ctx.http, ctx.auth)
         info = await self.remote.put(
             rb, ctx.key, checked_body(body, meta), meta, size=body.expected_size,
-            content_md5=body.content_md5_bytes(), acl=acl_headers(ctx.http.headers),
+            content_md5=body.content_md5_bytes(),
+            forwarded=forwarded_headers(ctx.http.headers),
         )
         headers = [("etag", s3xml.quote_etag(client_etag(info)))]
         version = str((info.meta.extra.get("remote") or {}).get("version") or "")
@@ -576,7 +578,7 @@ class RemoteS3:
                                           user=dict(read.attrs.user),
                                           headers=dict(read.attrs.headers))
         out = await self.remote.put(rb, ctx.key, pieces, new_meta, size=size,
-                                    acl=acl_headers(ctx.http.headers))
+                                    forwarded=forwarded_headers(ctx.http.headers))
         headers = [("content-type", XML)]
         made = str((out.meta.extra.get("remote") or {}).get("version") or "")
         if made:
@@ -612,7 +614,7 @@ class RemoteS3:
             content_type=meta.content_type if meta else None,
             user=meta.user if meta else None,
             headers=meta.headers if meta else None, src_version=version,
-            acl=acl_headers(ctx.http.headers),
+            forwarded=forwarded_headers(ctx.http.headers, copy=True),
         )
         try:
             try:

@@ -27,8 +27,8 @@ from typing import IO, Any
 import trio
 
 from aisfs.backend import RemoteObjects, RemoteRead, Resolved
-from aisfs.backend.acl import acl_headers, acl_params
 from aisfs.backend.errors import backend_error
+from aisfs.backend.forwarded import forwarded_headers, forwarded_params
 from aisfs.backend.remote import Body
 from aisfs.backend.retry import with_retries
 from aisfs.backend.s3 import S3Backend, meta_params
@@ -82,11 +82,11 @@ class _Upload:
 
 
 def _create_params(bucket: str, key: str, meta: ObjectMeta,
-                   acl: Mapping[str, str]) -> dict[str, Any]:
+                   forwarded: Mapping[str, str]) -> dict[str, Any]:
     """CreateMultipartUpload's parameters: the object's metadata and the client's ACL
-    headers (the backend's to keep: aisfs/backend/acl.py)."""
-    return {"Bucket": bucket, "Key": key, **meta_params(meta.content_type, meta.user,
-                                                        meta.headers), **acl_params(acl)}
+    and tagging headers (the backend's to keep: aisfs/backend/forwarded.py)."""
+    return {"Bucket": bucket, "Key": key, **forwarded_params(forwarded),
+            **meta_params(meta.content_type, meta.user, meta.headers)}
 
 
 class RemoteMultipart:
@@ -105,7 +105,7 @@ class RemoteMultipart:
         meta = meta_from_headers(ctx)
         resp = await backend.call("create_multipart_upload", ctx.key,
                                   **_create_params(bucket, ctx.key, meta,
-                                                   acl_headers(ctx.http.headers)))
+                                                   forwarded_headers(ctx.http.headers)))
         body = s3xml.initiate_multipart_upload_result(ctx.bucket, ctx.key, resp["UploadId"])
         headers = [("content-type", XML)]
         # a flexible checksum (boto3 asks for CRC32 by default) is checked here, part by

@@ -1,4 +1,4 @@
-"""The documents of a backend object's ACL (aisfs/backend/acl.py): the backend's answer
+"""The documents of a backend object's ACL (aisfs/backend/forwarded.py): the backend's answer
 rendered (botocore's parsed Owner and Grants), a client's document read into botocore's
 AccessControlPolicy - any canonical id kept (the backend judges it), the schema checked
 as for the node's own objects."""

@@ -144,7 +144,7 @@ def _grant(el: ET.Element, name_of: acls.NameOf) -> acls.Grant:
 
 
 def forwarded_policy(body: bytes) -> dict[str, Any]:
-    """A PutObjectAcl document for a backend's object (aisfs/backend/acl.py), as
+    """A PutObjectAcl document for a backend's object (aisfs/backend/forwarded.py), as
     botocore's ``AccessControlPolicy``: checked as ``parse_access_control_policy`` checks
     it, any canonical id taken (the backend's to judge)."""
     acl = parse_access_control_policy(body, "", lambda uid: uid)

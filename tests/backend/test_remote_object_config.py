@@ -1,10 +1,12 @@
-"""A backend bucket's object ACLs are the backend's (aisfs/backend/acl.py): GetObjectAcl
-and PutObjectAcl are forwarded, and a write's ACL headers go to the backend with the
-write (PutObject, CopyObject, CreateMultipartUpload) - before, a PutObjectAcl of an
-object the node had not cached answered NoSuchKey (so `s3cmd cp` and `s3cmd mv`, which
-copy the source's ACL onto the copy, failed on every backend bucket), and `--acl
-public-read` on a write-through was dropped without a word. Each backend, both auth
-modes; s3cmd as a user runs it."""
+"""A backend bucket's object ACLs and tags are the backend's (aisfs/backend/forwarded.py):
+Get/PutObjectAcl and Get/Put/DeleteObjectTagging are forwarded, and a write's ACL and
+tagging headers go to the backend with the write (PutObject, CopyObject,
+CreateMultipartUpload); GetObjectAttributes is answered from a HEAD, retention and legal
+hold are 501. Before, these answered NoSuchKey for an object the node had not cached (so
+`s3cmd cp` and `s3cmd mv`, which copy the source's ACL onto the copy, failed on every
+backend bucket), and `--acl public-read` or `--tagging` on a write-through were kept on
+the cached copy only, never in the backend. Each backend, both auth modes; s3cmd as a
+user runs it."""
 
 from __future__ import annotations
 
@@ -30,6 +32,10 @@ def public(acl: dict[str, Any]) -> bool:
                for g in acl["Grants"])
 
 
+def tag_set(client: Any, bucket: str, key: str) -> list[dict[str, str]]:
+    return list(client.get_object_tagging(Bucket=bucket, Key=key).get("TagSet", []))
+
+
 def code(e: pytest.ExceptionInfo[ClientError]) -> str:
     return str(e.value.response["Error"]["Code"])
 
@@ -37,11 +43,12 @@ def code(e: pytest.ExceptionInfo[ClientError]) -> str:
 def test_a_writes_acl_goes_to_the_backend(front_node: NodeProcess, target: Target) -> None:
     bucket = target.new_bucket()
     s3, direct = client_of(front_node), target.client()
-    s3.put_object(Bucket=bucket, Key="small", Body=b"x", ACL="public-read")
+    s3.put_object(Bucket=bucket, Key="small", Body=b"x", ACL="public-read", Tagging="t=1")
     s3.put_object(Bucket=bucket, Key="big", Body=os.urandom(3 << 20), ACL="public-read")
     s3.copy_object(Bucket=bucket, Key="copied", CopySource={"Bucket": bucket, "Key": "small"},
-                   ACL="public-read")
-    up = s3.create_multipart_upload(Bucket=bucket, Key="parts", ACL="public-read")["UploadId"]
+                   ACL="public-read", TaggingDirective="REPLACE", Tagging="t=2")
+    up = s3.create_multipart_upload(Bucket=bucket, Key="parts", ACL="public-read",
+                                    Tagging="t=3")["UploadId"]
     etag = s3.upload_part(Bucket=bucket, Key="parts", UploadId=up, PartNumber=1,
                           Body=b"p" * 1000)["ETag"]
     s3.complete_multipart_upload(Bucket=bucket, Key="parts", UploadId=up,
@@ -51,6 +58,42 @@ def test_a_writes_acl_goes_to_the_backend(front_node: NodeProcess, target: Targe
         assert public(direct.get_object_acl(Bucket=bucket, Key=key)), key
         assert public(s3.get_object_acl(Bucket=bucket, Key=key)), key
     assert not public(direct.get_object_acl(Bucket=bucket, Key="private"))
+    # Ceph Pacific copies the source's tags whatever the TaggingDirective, and keeps no
+    # tags given at CreateMultipartUpload
+    ceph = target.name == "ceph"
+    for key, value in (("small", "1"), ("copied", "1" if ceph else "2"),
+                       ("parts", "" if ceph else "3")):
+        want = [{"Key": "t", "Value": value}] if value else []
+        assert tag_set(direct, bucket, key) == want, key
+        assert tag_set(s3, bucket, key) == want, key
+
+
+def test_tags_attributes_and_lock_of_an_uncached_object(
+    front_node: NodeProcess, target: Target,
+) -> None:
+    bucket = target.new_bucket()
+    s3, direct = client_of(front_node), target.client()
+    etag = direct.put_object(Bucket=bucket, Key="k", Body=b"only in the backend")["ETag"]
+    s3.put_object_tagging(Bucket=bucket, Key="k", Tagging={"TagSet": [
+        {"Key": "color", "Value": "blue"}]})
+    assert direct.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == [
+        {"Key": "color", "Value": "blue"}]
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == [
+        {"Key": "color", "Value": "blue"}]
+    s3.delete_object_tagging(Bucket=bucket, Key="k")
+    assert direct.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == []
+    with pytest.raises(ClientError) as e:  # checked by the node first, as its own
+        s3.put_object_tagging(Bucket=bucket, Key="k", Tagging={"TagSet": [
+            {"Key": f"k{i}", "Value": "v"} for i in range(11)]})
+    assert code(e) == "InvalidTag"
+    got = s3.get_object_attributes(Bucket=bucket, Key="k",
+                                   ObjectAttributes=["ETag", "ObjectSize"])
+    assert (got["ETag"], got["ObjectSize"]) == (etag.strip('"'), 19)
+    for call in (lambda: s3.get_object_retention(Bucket=bucket, Key="k"),
+                 lambda: s3.get_object_legal_hold(Bucket=bucket, Key="k")):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
 
 
 def test_object_acl_of_an_uncached_object_is_forwarded(
