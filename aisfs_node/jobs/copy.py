@@ -114,7 +114,7 @@ class BucketCopy:
                 if not page.next_token:
                     return
                 token = page.next_token
-        async for key in cached_keys(self.remote, rb, prefix):  # the store bucket's keys
+        async for key, _size in cached_keys(self.remote, rb, prefix):  # the store bucket's keys
             yield key
 
     @property

@@ -11,7 +11,7 @@ bucket with ``backend_bck`` keeps its props always.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 from aisfs.backend import Provider, RemoteObjects, Resolved
 from aisfs.errors import S3Error
@@ -26,9 +26,10 @@ EVICT_WORKERS = 8
 LIST_PAGE = 1000
 
 
-async def cached_keys(remote: RemoteObjects, rb: Resolved, prefix: str) -> AsyncIterator[str]:
-    """The keys cached under ``prefix``, a page at a time (eviction while listing is safe:
-    each page starts after the last key seen)."""
+async def cached_keys(remote: RemoteObjects, rb: Resolved,
+                      prefix: str) -> AsyncIterator[tuple[str, int]]:
+    """The keys cached under ``prefix`` and their sizes, a page at a time (eviction while
+    listing is safe: each page starts after the last key seen)."""
     after = ""
     while True:
         try:
@@ -39,10 +40,18 @@ async def cached_keys(remote: RemoteObjects, rb: Resolved, prefix: str) -> Async
                 return
             raise
         for entry in page.entries:
-            yield entry.key
+            yield entry.key, entry.size
         if not page.is_truncated or not page.entries:
             return
         after = page.entries[-1].key
+
+
+async def _sized(names: Iterable[str], remote: RemoteObjects,
+                 rb: Resolved) -> AsyncIterator[tuple[str, int]]:
+    """A list's or a range's names with their cached copies' sizes (0: none cached)."""
+    for key in names:
+        info = await remote.local(rb, key)
+        yield key, info.size if info is not None else 0
 
 
 def evict_work(remote: RemoteObjects, rb: Resolved, sel: Selection, *,
@@ -51,13 +60,15 @@ def evict_work(remote: RemoteObjects, rb: Resolved, sel: Selection, *,
         job.objects_total = sel.count()
         prefix = sel.prefix
 
-        async def one(key: str) -> None:
+        async def one(item: tuple[str, int]) -> None:
+            key, size = item
             if await remote.evict(rb, key):
-                job.add(objects=1)
+                job.add(objects=1, nbytes=size)  # the bytes the cache gave back
             else:
                 job.skip()
 
-        names = cached_keys(remote, rb, prefix) if prefix is not None else sel.named()
+        names = (cached_keys(remote, rb, prefix) if prefix is not None
+                 else _sized(sel.named(), remote, rb))
         await for_each(names, one, EVICT_WORKERS)
         if prefix is not None:  # cold GETs in the air: what they bring is not cached
             job.add(objects=await remote.evict_in_air(rb, prefix))

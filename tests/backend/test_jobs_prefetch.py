@@ -122,6 +122,8 @@ def test_sdk_prefetch_template_then_evict(front_node: NodeProcess, target: Targe
     ev = b.objects(obj_names=["shard-000.tar", "shard-004.tar"]).evict()
     assert client.job(ev).wait(timeout=60, verbose=False).success
     assert "shard-000.tar" not in cached(http, bucket)
+    rec = wait_job(http, ev)  # the bytes the cache gave back (was 0)
+    assert (rec["objects_done"], rec["bytes_done"]) == (2, 2 * 4096)
     data = b.object("shard-000.tar").get_reader().read_all()
     assert data.startswith(b"shard-000.tar")
     assert backend_gets(moto_server, bucket, "shard-000.tar") == before + 1
@@ -137,6 +139,8 @@ def test_sdk_prefetch_template_then_evict(front_node: NodeProcess, target: Targe
     assert jobs
     client.job(jobs[0].uuid).wait(timeout=60, verbose=False)
     assert cached(http, bucket) == []
+    rec = wait_job(http, jobs[0].uuid)
+    assert rec["bytes_done"] == rec["objects_done"] * 4096 > 0
     assert len(target.client().list_objects_v2(Bucket=bucket)["Contents"]) == len(names)
 
 
