@@ -10,8 +10,9 @@ ring) that bucket alone falls back to `attr_timeout` - what was read in it expir
 kernel's entries under its directory invalidated - and it subscribes again. What is
 kept elsewhere is untouched: the top level (the list of buckets, and each bucket's own
 existence) keeps `attr_timeout`, and so does a bucket whose feed the node does not give
-(a bucket with a backend: 501; a bucket gone: 404) - not asked again for
-`notify_timeout` unless a mkdir makes it here.
+(a bucket with a backend: 501) - not asked again for `notify_timeout` unless a mkdir
+makes it here. A bucket removed by another client is seen when its feed's next poll is
+refused (404): the top level's listing and the bucket's entry are dropped then.
 
 Bounded: at most `MAX_FEEDS` long polls at once (each holds one of the backend's pooled
 connections), the least recently touched one dropped to `attr_timeout` (as if lost) when
@@ -25,11 +26,12 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 
+import pyfuse3
 import trio
 
 from aisfs_mount.dirs import DirCache
 from aisfs_mount.inodes import InodeTable
-from aisfs_mount.notify import Notify, invalidate_inodes
+from aisfs_mount.notify import Notify, invalidate_entry, invalidate_inodes
 from aisfs_mount.remote.node import NodeBackend
 
 log = logging.getLogger(__name__)
@@ -133,6 +135,17 @@ class Feeds:
             # (the node does not cover the bucket: attr_timeout, not asked again for long)
             self.off[feed.bucket] = trio.current_time() + self.long
             self.stop(feed)
+            if feed.refused == 404:
+                self._gone(feed.bucket)
+
+    def _gone(self, bucket: str) -> None:
+        """The node says the bucket is gone (its feed's 404): the top level's listing and
+        the bucket's own attributes are dropped, and the kernel's entry of it."""
+        self.dirs.forget("")
+        inode = self.table.find(bucket)
+        if inode is not None and inode.stage is None:
+            inode.attrs.fetched = -1e18
+        invalidate_entry(pyfuse3.ROOT_INODE, bucket.encode())
 
     async def _idle(self, feed: BucketFeed) -> None:
         """Stop the feed once its bucket was not touched for `long`."""

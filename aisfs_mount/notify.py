@@ -64,6 +64,7 @@ class Notify:
         self.applied = 0  # changes applied (tests, logs)
         self.skipped = 0  # changes that were this mount's own
         self.inos: list[int] = []  # the kernel's inodes to invalidate (`flush`)
+        self.refused = 0  # the status the node refused the feed with (404, 501, ...)
 
     async def run(self) -> None:
         """Follow the feed until cancelled (or the node says it does not cover it)."""
@@ -84,6 +85,7 @@ class Notify:
                 got = await self.backend.changes(self.bucket, None, 0)
             except S3Error as e:
                 if e.status in (400, 404, 405, 501):
+                    self.refused = e.status
                     log.info("no change feed for %r (%s): attr_timeout applies", self.bucket, e)
                     return
                 raise
@@ -144,7 +146,7 @@ class Notify:
         # what was read is expired: a change may have been missed since it was
         entries, inos = _expire_read(self.table, self.dirs, self.root)
         for parent_ino, name in entries:
-            _invalidate_entry(parent_ino, name)
+            invalidate_entry(parent_ino, name)
         return inos
 
     def _fallen(self) -> None:
@@ -177,7 +179,7 @@ class Notify:
         if not marker:
             p = self.table.find(parent)
             if p is not None:
-                _invalidate_entry(p.ino, name.encode())
+                invalidate_entry(p.ino, name.encode())
 
     async def flush(self) -> None:
         """The kernel's attributes (and pages) of the inodes changes reached dropped, in a
@@ -279,7 +281,7 @@ def _ancestors(path: str, root: str = "") -> list[str]:
     return out
 
 
-def _invalidate_entry(parent_ino: int, name: bytes) -> None:
+def invalidate_entry(parent_ino: int, name: bytes) -> None:
     try:
         pyfuse3.invalidate_entry_async(pyfuse3.InodeT(parent_ino), pyfuse3.FileNameT(name),
                                        ignore_enoent=True)
