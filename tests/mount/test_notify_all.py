@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 import test_notify
-from mountkit import Endpoint, Moto, MountFactory, free_port, s3_client
+from mountkit import Endpoint, Moto, Mount, MountFactory, free_port, s3_client
 from test_notify import size_of, until
-from test_tree import _all_requests, _requests
+from test_tree import _requests
 
 from support.node import NodeProcess, new_node
 
@@ -61,19 +61,19 @@ def _changes_seen(s3: Any, bucket: str, root: Path) -> None:
     until(lambda: size_of(root / bucket / "e" / "deep" / "f") == 1, f"a new dir in {bucket}")
 
 
-def _feeds_live(endpoint: Endpoint, root: Path, buckets: tuple[str, ...]) -> None:
-    """Each bucket looked into, and its feed's first answer come (its poll after it)."""
+def _feeds_live(m: Mount, buckets: tuple[str, ...]) -> None:
+    """Each bucket looked into, and its feed live (what is read from then on is trusted
+    past attr_timeout; a change made before may be missed - rightly)."""
     for b in buckets:
-        polls = _all_requests(endpoint)["ListChanges"] + 2
-        assert size_of(root / b / "d" / "a") >= 1
-        until(lambda n=polls: _all_requests(endpoint)["ListChanges"] >= n, f"{b}'s feed")
+        assert size_of(m.path / b / "d" / "a") >= 1
+        until(lambda b=b: f"change feed of {b!r} live" in m.log_text(), f"{b}'s feed")
 
 
 def test_all_mount_sees_changes_in_each_bucket(
         node_only: None, endpoint: Endpoint, mount_factory: MountFactory) -> None:
     a, b = _two_buckets(endpoint.s3)
     m = mount_factory("--all", "attr_timeout=600")
-    _feeds_live(endpoint, m.path, (a, b))
+    _feeds_live(m, (a, b))
     _changes_seen(endpoint.s3, a, m.path)
     _changes_seen(endpoint.s3, b, m.path)
 
@@ -96,7 +96,7 @@ def test_one_bucket_falling_back_leaves_the_other_trusted(
     s3 = endpoint.s3
     a, b = _two_buckets(s3)
     m = mount_factory("--all", "attr_timeout=600")
-    _feeds_live(endpoint, m.path, (a, b))
+    _feeds_live(m, (a, b))
     da = m.path / a / "d"
     assert os.listdir(da) == ["a"] and os.listdir(m.path / b / "d") == ["a"]
     s3.delete_object(Bucket=b, Key="d/a")
@@ -127,8 +127,7 @@ def test_all_mount_follows_a_node_restart_sigv4(
                       aws_access_key_id="AKIDNOTIFY", aws_secret_access_key="notify-secret")
     a, b = _two_buckets(s3)
     m = mount_factory("--all", "attr_timeout=600", url=url)
-    for bk in (a, b):  # (the feeds live: a change is seen only through them)
-        assert size_of(m.path / bk / "d" / "a") == 1
+    _feeds_live(m, (a, b))
     _changes_seen(s3, a, m.path)
     _changes_seen(s3, b, m.path)
     assert node.stop() == 0
@@ -181,7 +180,7 @@ def test_a_backend_bucket_keeps_attr_timeout(
         "value": {"backend_bck": {"name": remote, "provider": "aws"}}}).raise_for_status()
     s3.put_object(Bucket=fronted, Key="d/a", Body=b"1")
     m = mount_factory("--all", "attr_timeout=2,notify_timeout=600", url=front.url)
-    _feeds_live(front, m.path, (local,))
+    _feeds_live(m, (local,))
     assert size_of(m.path / fronted / "d" / "a") == 1
     until(lambda: f"no change feed for {fronted!r}" in m.log_text(), "the 501")
     s3.put_object(Bucket=fronted, Key="d/a", Body=b"22")
@@ -194,3 +193,31 @@ def test_a_backend_bucket_keeps_attr_timeout(
     spent = _requests(front) - before
     spent.pop("ListBuckets", None)  # (the bucket's own entry: the top level's attr_timeout)
     assert sum(spent.values()) == 0, spent
+
+
+def test_feeds_are_bounded_least_recent_dropped(
+        node_only: None, endpoint: Endpoint, mount_factory: MountFactory) -> None:
+    """Nine buckets looked into: at most eight feeds (MAX_FEEDS); the least recently used
+    is dropped to attr_timeout - what was read of it expired, so a change made since is
+    seen at its next look - and followed again from then on."""
+    s3 = endpoint.s3
+    names = [f"all-{i}-{uuid.uuid4().hex[:10]}" for i in range(9)]
+    for b in names:
+        s3.create_bucket(Bucket=b)
+        s3.put_object(Bucket=b, Key="d/a", Body=b"1")
+    m = mount_factory("--all", "attr_timeout=600")
+    _feeds_live(m, tuple(names[:8]))
+    assert "dropped" not in m.log_text()
+    _feeds_live(m, (names[8],))
+    until(lambda: f"change feed of {names[0]!r} dropped" in m.log_text(), "the LRU drop")
+    s3.put_object(Bucket=names[0], Key="d/a", Body=b"22")  # (no feed tells it)
+    until(lambda: size_of(m.path / names[0] / "d" / "a") == 2,  # expired when dropped
+          "read again after the drop")
+    until(lambda: m.log_text().count(f"change feed of {names[0]!r} live") == 2,
+          "followed again")
+    until(lambda: f"change feed of {names[1]!r} dropped" in m.log_text(), "the next drop")
+    s3.put_object(Bucket=names[0], Key="d/a", Body=b"333")
+    until(lambda: size_of(m.path / names[0] / "d" / "a") == 3, "a change told again")
+    for b in names[2:]:  # (still followed: a change in each is told)
+        s3.put_object(Bucket=b, Key="d/a", Body=b"4444")
+        until(lambda b=b: size_of(m.path / b / "d" / "a") == 4, f"a change in {b}")
