@@ -1,8 +1,9 @@
 """The node's change feed, followed: what the mount read stays trusted until it changes.
 
-Against our node (not plain S3, not `--all`), `-o notify` (the default) has a task
-long-poll the mounted bucket's feed (`GET /v1/buckets/B?what=changes`, docs/native-api.md,
-`NodeBackend.changes`). While the feed is live:
+Against our node (not plain S3; `--all`: a feed per bucket, aisfs_mount/feeds.py),
+`-o notify` (the default) has a task long-poll the mounted bucket's feed (`GET
+/v1/buckets/B?what=changes`, docs/native-api.md, `NodeBackend.changes`). While the feed
+is live:
 
 - the mount's trust window (`attr_timeout` everywhere: attributes, listings, windows,
   and what the kernel is told) is `notify_timeout` instead (`Fs.set_ttl`);
