@@ -43,9 +43,10 @@ def _two_buckets(s3: Any) -> tuple[str, str]:
     return names
 
 
-def _changes_seen(s3: Any, bucket: str, root: Path) -> None:
-    """Another client's overwrite, new file, DELETE and new directory in `bucket`, seen
-    by the `--all` mount at `root` (its attr_timeout too long to explain it)."""
+def _changes_seen(s3: Any, bucket: str, root: Path, native: str = "") -> None:
+    """Another client's overwrite, new file, DELETE, new directory, copy onto a file and
+    (with the node's `native` URL: unsigned) rename in `bucket`, seen by the `--all`
+    mount at `root` (its attr_timeout too long to explain it)."""
     d = root / bucket / "d"
     s3.put_object(Bucket=bucket, Key="d/gone", Body=b"g")
     until(lambda: sorted(os.listdir(d)) == ["a", "gone"], "the bucket's listing")
@@ -59,6 +60,13 @@ def _changes_seen(s3: Any, bucket: str, root: Path) -> None:
           f"the DELETE in {bucket}")
     s3.put_object(Bucket=bucket, Key="e/deep/f", Body=b"x")
     until(lambda: size_of(root / bucket / "e" / "deep" / "f") == 1, f"a new dir in {bucket}")
+    s3.copy_object(Bucket=bucket, Key="d/a", CopySource={"Bucket": bucket, "Key": "d/new"})
+    until(lambda: size_of(d / "a") == 3, f"a copy onto a file in {bucket}")
+    if native:
+        httpx.post(f"{native}/v1/objects/{bucket}/d/new", timeout=30,
+                   json={"action": "rename-obj", "name": "d/moved"}).raise_for_status()
+        until(lambda: size_of(d / "new") == -1 and size_of(d / "moved") == 3
+              and sorted(os.listdir(d)) == ["a", "moved"], f"a rename in {bucket}")
 
 
 def _feeds_live(m: Mount, buckets: tuple[str, ...]) -> None:
@@ -74,8 +82,9 @@ def test_all_mount_sees_changes_in_each_bucket(
     a, b = _two_buckets(endpoint.s3)
     m = mount_factory("--all", "attr_timeout=600")
     _feeds_live(m, (a, b))
-    _changes_seen(endpoint.s3, a, m.path)
-    _changes_seen(endpoint.s3, b, m.path)
+    native = endpoint.url[: -len("/s3")]
+    _changes_seen(endpoint.s3, a, m.path, native)
+    _changes_seen(endpoint.s3, b, m.path, native)
 
 
 def test_without_the_feeds_the_old_value_stays(
