@@ -20,7 +20,7 @@ import pytest
 import test_notify
 from mountkit import Endpoint, Moto, Mount, MountFactory, free_port, s3_client
 from test_notify import size_of, until
-from test_tree import _requests
+from test_tree import _all_requests, _requests
 
 from support.node import NodeProcess, new_node
 
@@ -230,3 +230,20 @@ def test_feeds_are_bounded_least_recent_dropped(
     for b in names[2:]:  # (still followed: a change in each is told)
         s3.put_object(Bucket=b, Key="d/a", Body=b"4444")
         until(lambda b=b: size_of(m.path / b / "d" / "a") == 4, f"a change in {b}")
+
+
+def test_an_unused_bucket_s_feed_stops(
+        node_only: None, endpoint: Endpoint, mount_factory: MountFactory) -> None:
+    """A bucket not used for notify_timeout: its feed stops (no poll while the mount is
+    idle), and starts again when the bucket is looked into."""
+    a, _ = _two_buckets(endpoint.s3)
+    m = mount_factory("--all", "attr_timeout=1,notify_timeout=3,timeout=2")  # (wait 1 s)
+    _feeds_live(m, (a,))
+    until(lambda: f"change feed of {a!r} stopped: not used" in m.log_text(), "the idle stop")
+    polls = _all_requests(endpoint)["ListChanges"]
+    time.sleep(3)  # (a live feed's polls, parked 1 s each, would answer 2 or 3 times)
+    # (the node counts a poll as it answers: the one parked when the feed stopped, once)
+    assert _all_requests(endpoint)["ListChanges"] <= polls + 1
+    endpoint.s3.put_object(Bucket=a, Key="d/a", Body=b"22")
+    until(lambda: size_of(m.path / a / "d" / "a") == 2, "attr_timeout's refresh")
+    until(lambda: m.log_text().count(f"change feed of {a!r} live") == 2, "followed again")
