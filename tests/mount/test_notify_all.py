@@ -232,12 +232,24 @@ def test_feeds_are_bounded_least_recent_dropped(
         until(lambda b=b: size_of(m.path / b / "d" / "a") == 4, f"a change in {b}")
 
 
+@pytest.fixture
+def fresh_node(tmp_path: Path) -> Iterator[Endpoint]:
+    """A node of this test's own (open mode): no other mount's polls parked on it."""
+    node = new_node(tmp_path / "fresh", mountpaths=1).start()
+    try:
+        yield Endpoint(node.s3_url, "node", s3_client(node.s3_url), node.stop)
+    finally:
+        node.stop()
+
+
 def test_an_unused_bucket_s_feed_stops(
-        node_only: None, endpoint: Endpoint, mount_factory: MountFactory) -> None:
+        fresh_node: Endpoint, mount_factory: MountFactory) -> None:
     """A bucket not used for notify_timeout: its feed stops (no poll while the mount is
     idle), and starts again when the bucket is looked into."""
+    endpoint = fresh_node
     a, _ = _two_buckets(endpoint.s3)
-    m = mount_factory("--all", "attr_timeout=1,notify_timeout=3,timeout=2")  # (wait 1 s)
+    m = mount_factory("--all", "attr_timeout=1,notify_timeout=3,timeout=2",  # (wait 1 s)
+                      url=endpoint.url)
     _feeds_live(m, (a,))
     until(lambda: f"change feed of {a!r} stopped: not used" in m.log_text(), "the idle stop")
     polls = _all_requests(endpoint)["ListChanges"]
