@@ -128,15 +128,24 @@ class Feeds:
 
     async def _run(self, feed: BucketFeed) -> None:
         with feed.scope:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._idle, feed)
-                await feed.run()
-                nursery.cancel_scope.cancel()
-            # (the node does not cover the bucket: attr_timeout, not asked again for long)
-            self.off[feed.bucket] = trio.current_time() + self.long
-            self.stop(feed)
-            if feed.refused == 404:
-                self._gone(feed.bucket)
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._idle, feed)
+                    await feed.run()
+                    nursery.cancel_scope.cancel()
+                # (the node does not cover the bucket: attr_timeout, not asked again for
+                # long)
+                self.off[feed.bucket] = trio.current_time() + self.long
+                self.stop(feed)
+                if feed.refused == 404:
+                    self._gone(feed.bucket)
+            except Exception:  # a bug must cost the bucket's feed, not the mount
+                log.exception("change feed of %r: unexpected failure", feed.bucket)
+                self.off[feed.bucket] = trio.current_time() + self.long
+                if self.feeds.get(feed.bucket) is feed:
+                    del self.feeds[feed.bucket]
+                assert self.dirs.live is not None
+                self.dirs.live.pop(feed.bucket, None)
 
     def _gone(self, bucket: str) -> None:
         """The node says the bucket is gone (its feed's 404): the top level's listing and
