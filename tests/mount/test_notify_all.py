@@ -4,7 +4,8 @@ DELETE and new file in each of two buckets, because each bucket's feed tells it;
 bucket whose feed fails (the bucket removed) falls back alone, the other's listings stay
 trusted; a node restarted under the mount (sigv4: the polls are signed) is followed
 again in both; a bucket with a backend (the node answers 501 to its feed) keeps
-attr_timeout in the same mount."""
+attr_timeout in the same mount; at most MAX_FEEDS feeds, the least recent dropped; an
+unused bucket's feed stops."""
 
 from __future__ import annotations
 
