@@ -129,17 +129,48 @@ class DirCache:
         self.demote = 0.0
         self.live_from = 0.0
         self.changed_at: dict[str, float] = {}
+        # an `--all` mount's feeds, one per bucket (aisfs_mount/feeds.py): bucket -> when
+        # its feed went live, for each live one. What is read in a live bucket is trusted
+        # for `long` (and `stamp`ed as above, with that bucket's `live_from`); elsewhere
+        # (the top level, a bucket without a live feed) for `ttl`. None: not such a mount
+        self.live: dict[str, float] | None = None
+        self.long = ttl
+
+    def ttl_of(self, path: str) -> float:
+        """How long what was read of `path` (a directory's listing or window, a file's
+        entry in one) is trusted: `ttl`, or in an `--all` mount its bucket's."""
+        live = self.live
+        if not live:
+            return self.ttl
+        return self.long if path.partition("/")[0] in live else self.ttl
+
+    def attr_ttl(self, path: str) -> float:
+        """How long the attributes of the inode at `path` are trusted: `ttl_of`, but a
+        bucket's own (that it exists: the top level's listing) keeps `ttl`."""
+        live = self.live
+        if not live:
+            return self.ttl
+        bucket, sep, _ = path.partition("/")
+        return self.long if sep and bucket in live else self.ttl
+
+    def _feed_of(self, path: str) -> tuple[float, float]:
+        """The feed's `demote` and `live_from` for `path` (0 demote: no live feed)."""
+        live = self.live
+        if live is None:
+            return self.demote, self.live_from
+        since = live.get(path.partition("/")[0])
+        return (0.0, 0.0) if since is None else (self.long - self.ttl, since)
 
     def stamp(self, start: float, path: str) -> float:
         """The time what a fetch of `path` begun at `start` read counts as read."""
-        if self.demote and (start < self.live_from
-                            or self.changed_at.get(path, -1e18) >= start):
-            return start - self.demote
+        demote, live_from = self._feed_of(path)
+        if demote and (start < live_from or self.changed_at.get(path, -1e18) >= start):
+            return start - demote
         return start
 
     def stamp_reply(self, start: float, path: str) -> float:
         """`stamp` for a HEAD's answer (without a feed: when it came, as ever)."""
-        return self.stamp(start, path) if self.demote else trio.current_time()
+        return self.stamp(start, path) if self._feed_of(path)[0] else trio.current_time()
 
     def changed(self, path: str, deleted: bool, marker: bool) -> None:
         """The feed says `path` (a file, or a directory's marker) changed in the store:
@@ -147,8 +178,8 @@ class DirCache:
         that a new or removed directory would change."""
         now = trio.current_time()
         if len(self.changed_at) > 65_536:
-            self.changed_at = {p: t for p, t in self.changed_at.items()
-                               if now - t < self.ttl}
+            keep = max(self.ttl, self.long) if self.live is not None else self.ttl
+            self.changed_at = {p: t for p, t in self.changed_at.items() if now - t < keep}
         self.changed_at[path] = now
         if marker:
             self.forget(path)
@@ -158,7 +189,7 @@ class DirCache:
         d = parent
         self.changed_at[d] = now
         self.forget(d)
-        while d:
+        while d and not self.layout.is_bucket(d):  # (a bucket stays: the top level's)
             up, nm = split(d)
             self.changed_at[up] = now
             lst = self.listings.get(up)
@@ -172,7 +203,7 @@ class DirCache:
         if lst is None:
             return None
         age = (trio.current_time() if now is None else now) - lst.fetched
-        return lst if age < self.ttl else None
+        return lst if age < self.ttl_of(path) else None
 
     def walked(self, path: str) -> Listing | None:
         """The fresh listing of `path` if it came with its subtree (or the subtree is too
@@ -224,7 +255,7 @@ class DirCache:
         no more than a listing per timeout.) What this mount changes in the
         directory meanwhile is applied to the new listing (`changes`); until it comes,
         the old one answers, within its timeout as ever."""
-        if (self.nursery is None or now - lst.fetched < self.ttl * RENEW_AT
+        if (self.nursery is None or now - lst.fetched < self.ttl_of(path) * RENEW_AT
                 or path in self.renewing or not self.small(path)
                 or path == "" and self.layout.all_buckets):  # (buckets: listed when read)
             return
@@ -465,14 +496,14 @@ class DirCache:
                 lst.children[name] = Child(inode.kind)
 
     def _prune(self, now: float) -> None:
-        for p in [p for p, lst in self.listings.items() if now - lst.fetched >= self.ttl]:
+        for p in [p for p, lst in self.listings.items() if now - lst.fetched >= self.ttl_of(p)]:
             del self.listings[p]
 
     def covered(self, path: str, now: float | None = None) -> bool:
         """A fresh window listing of the big directory holding `path` read past it."""
         got = self.seen.get(path)
         return got is not None and (
-            (trio.current_time() if now is None else now) - got[1] < self.ttl)
+            (trio.current_time() if now is None else now) - got[1] < self.ttl_of(path))
 
     def seen_unchanged(self, inode: Inode, now: float | None = None) -> float | None:
         """When a fresh window listing that shows the object the file's attributes were
@@ -481,7 +512,8 @@ class DirCache:
         if path is None or inode.kind != FILE:
             return None
         got = self.seen.get(path)
-        if got is None or (trio.current_time() if now is None else now) - got[1] >= self.ttl:
+        if got is None or ((trio.current_time() if now is None else now) - got[1]
+                           >= self.ttl_of(path)):
             return None
         info, when = got
         return when if unchanged(info, inode.attrs) else None
@@ -494,7 +526,7 @@ class DirCache:
             return lst.fetched
         t = self.tails.get(path)
         now = trio.current_time()
-        return t.fetched if t is not None and now - t.fetched < self.ttl else now
+        return t.fetched if t is not None and now - t.fetched < self.ttl_of(path) else now
 
     async def window(self, path: str, missing: bool = False) -> None:
         """Keep the files listed after `path` in its (big) directory, up to SEEN_KEYS keys
@@ -518,7 +550,8 @@ class DirCache:
         if (self.nursery is None or t is None or t.missing or t.ahead or t.mid is None
                 or t.last is None or name < (t.mid if t.keys > SEEN_KEYS else t.start + "\0")
                 or parent in self.ahead
-                or (trio.current_time() if now is None else now) - t.fetched >= self.ttl):
+                or ((trio.current_time() if now is None else now) - t.fetched
+                    >= self.ttl_of(parent))):
             return
         t.ahead = True
         done = trio.Event()
@@ -561,9 +594,9 @@ class DirCache:
         bucket, prefix = self.layout.prefix_of(parent)
         now = trio.current_time()
         if len(self.seen) > AHEAD_KEYS * 16:
-            self.seen = {p: v for p, v in self.seen.items() if now - v[1] < self.ttl}
+            self.seen = {p: v for p, v in self.seen.items() if now - v[1] < self.ttl_of(p)}
         if len(self.tails) > KEEP_LISTINGS:
-            self.tails = {p: t for p, t in self.tails.items() if now - t.fetched < self.ttl}
+            self.tails = {p: t for p, t in self.tails.items() if now - t.fetched < self.ttl_of(p)}
         objs: list[ObjectInfo] = []
         truncated = False
         with self._reading():
@@ -605,7 +638,7 @@ class DirCache:
         made in order); names asked in no order get no window each."""
         parent, name = split(path)
         t = self.tails.get(parent)
-        if t is None or trio.current_time() - t.fetched >= self.ttl or not t.missing:
+        if t is None or trio.current_time() - t.fetched >= self.ttl_of(parent) or not t.missing:
             return True
         return t.last is not None and name > t.last
 
@@ -615,7 +648,7 @@ class DirCache:
         in it, not made here since): the time of that listing, else None."""
         parent, name = split(path)
         t = self.tails.get(parent)
-        if t is None or trio.current_time() - t.fetched >= self.ttl:
+        if t is None or trio.current_time() - t.fetched >= self.ttl_of(parent):
             return None
         if name <= t.start or name in t.added or name in t.dirs:
             return None

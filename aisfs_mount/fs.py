@@ -37,6 +37,7 @@ from aisfs_mount.backend import Backend, Buffer, ObjectInfo
 from aisfs_mount.deletes import Deletes
 from aisfs_mount.dirs import DirCache
 from aisfs_mount.errnos import fuse_errors
+from aisfs_mount.feeds import Feeds
 from aisfs_mount.inodes import (
     DIR,
     DIR_CONTENT_TYPE,
@@ -134,12 +135,17 @@ class Fs(pyfuse3.Operations):
                                self.stager)
         o = self.opts
         self.notify: Notify | None = None
-        if o.notify and isinstance(backend, NodeBackend) and not o.all_buckets and o.attr_timeout:
+        self.feeds: Feeds | None = None  # (`--all`: a feed per bucket looked into)
+        if o.notify and isinstance(backend, NodeBackend) and o.attr_timeout:
             wait = max(1.0, min(15.0, o.timeout / 2))  # (a poll's answer within `timeout`)
-            self.notify = Notify(backend, o.bucket, o.prefix, self.table, self.dirs,
-                                 self.set_ttl, o.attr_timeout,
-                                 max(o.attr_timeout, o.notify_timeout), wait)
-            nursery.start_soon(self.notify.run)
+            long = max(o.attr_timeout, o.notify_timeout)
+            if o.all_buckets:
+                self.feeds = Feeds(backend, self.table, self.dirs, o.attr_timeout, long,
+                                   wait, nursery)
+            else:
+                self.notify = Notify(backend, o.bucket, o.prefix, self.table, self.dirs,
+                                     self.set_ttl, o.attr_timeout, long, wait)
+                nursery.start_soon(self.notify.run)
 
     def set_ttl(self, ttl: float) -> None:
         """How long what is read is trusted, here and in the kernel: `attr_timeout`, or
@@ -167,7 +173,7 @@ class Fs(pyfuse3.Operations):
         """The kernel keeps what it is told no longer than it holds: for what was read from
         the store, the rest of `attr_timeout` since (so another client's change shows
         within it); what this mount made or holds staged, the whole timeout."""
-        t = self.ttl
+        t = self.dirs.attr_ttl(inode.path or "")
         if inode.remote and inode.stage is None:
             t = max(0.0, min(t, t - (trio.current_time() - inode.attrs.fetched)))
         return entry_of(inode, t, t)
@@ -175,10 +181,12 @@ class Fs(pyfuse3.Operations):
     def _negative(self, path: str) -> pyfuse3.EntryAttributes:
         """A missing name, as long as what said so holds (the parent's listing or window,
         or the request made just now)."""
-        age = trio.current_time() - self.dirs.as_of(split(path)[0])
+        parent = split(path)[0]
+        age = trio.current_time() - self.dirs.as_of(parent)
         # (the kernel keeps a missing name attr_timeout at most, feed or not: the names it
         # was told are missing are not known here to be invalidated)
-        return negative_entry(max(0.0, min(self.ttl - age, self.opts.attr_timeout)))
+        return negative_entry(max(0.0, min(self.dirs.ttl_of(parent) - age,
+                                           self.opts.attr_timeout)))
 
     def _child(self, parent_inode: int, name: bytes) -> tuple[Inode, str, str]:
         """The parent directory, the child's name and its path (ENOENT if the parent is gone)."""
@@ -209,7 +217,11 @@ class Fs(pyfuse3.Operations):
             with fuse_errors(f"lookup {path!r}"):
                 inode = await self.resolver.resolve(path)
             if inode is None:
+                if self.feeds is not None and parent.path:
+                    self.feeds.touch(path)
                 return self._negative(path)
+        if self.feeds is not None:
+            self.feeds.touch(path)
         inode.lookups += 1
         return self._entry(inode)
 
@@ -221,8 +233,10 @@ class Fs(pyfuse3.Operations):
         self, inode: int, ctx: pyfuse3.RequestContext | None = None
     ) -> pyfuse3.EntryAttributes:
         node = self.table[inode]
+        if self.feeds is not None and node.path:
+            self.feeds.touch(node.path)
         if not (node.stage is not None or node.path is None or node.unlinked
-                or (node.attrs.full and node.fresh(self.ttl))):
+                or (node.attrs.full and node.fresh(self.dirs.attr_ttl(node.path)))):
             with fuse_errors(f"getattr {node.path!r}"):
                 await self.resolver.refresh(node)
         return self._entry(node)
@@ -245,7 +259,8 @@ class Fs(pyfuse3.Operations):
         self, node: Inode, attr: pyfuse3.EntryAttributes, fields: pyfuse3.SetattrFields
     ) -> None:
         if (node.path is not None and node.stage is None and node.remote and node.path != ""
-                and not (node.attrs.full and node.attrs.exact and node.fresh(self.ttl))):
+                and not (node.attrs.full and node.attrs.exact
+                         and node.fresh(self.dirs.attr_ttl(node.path)))):
             # a HEAD gives the exact metadata of others to keep through the rewrite
             node.attrs.server_s = -1
             node.attrs.fetched = -1e18
@@ -343,6 +358,8 @@ class Fs(pyfuse3.Operations):
         node = self.table[inode]
         if node.kind != DIR:
             raise pyfuse3.FUSEError(errno.ENOTDIR)
+        if self.feeds is not None and node.path:
+            self.feeds.touch(node.path)
         fh = self._new_fh()
         self.dir_handles[fh] = DirHandle(node)
         return fh
@@ -375,7 +392,7 @@ class Fs(pyfuse3.Operations):
             name, kind, info = entries[i]
             inode, sure = self.resolver.listed(join(path, name), kind, info, h.as_of)
             e = self._entry(inode) if sure else entry_of(
-                inode, 0.0 if inode.kind != DIR else self.ttl, 0.0)
+                inode, 0.0 if inode.kind != DIR else self.dirs.attr_ttl(join(path, name)), 0.0)
             if not pyfuse3.readdir_reply(token, pyfuse3.FileNameT(name.encode()), e, i + 3):
                 return
             inode.lookups += 1
@@ -412,6 +429,8 @@ class Fs(pyfuse3.Operations):
         with fuse_errors(f"mkdir {path!r}"):
             if self.layout.is_bucket(path):
                 await self.backend.create_bucket(n)
+                if self.feeds is not None:
+                    self.feeds.made(n)
                 inode = self.resolver.install(
                     path, DIR, attrs_from(None, DIR, self.defaults, trio.current_time()))
             else:
@@ -434,6 +453,8 @@ class Fs(pyfuse3.Operations):
                 raise pyfuse3.FUSEError(errno.ENOTDIR)
             if self.layout.is_bucket(path):
                 await self.backend.delete_bucket(n)
+                if self.feeds is not None:
+                    self.feeds.removed(n)
             else:
                 await self.markers.sent(path, below=True)
                 if self.dirs.fresh(path) is None:  # the store is asked: it must not show
@@ -495,8 +516,11 @@ class Fs(pyfuse3.Operations):
         if node.kind == LINK:
             raise pyfuse3.FUSEError(errno.ELOOP)
         writable = flags & os.O_ACCMODE in (os.O_WRONLY, os.O_RDWR)
+        if self.feeds is not None and node.path:
+            self.feeds.touch(node.path)
         with fuse_errors(f"open {node.path!r}"):
-            if node.stage is None and node.remote and not node.fresh(self.ttl):
+            if (node.stage is None and node.remote
+                    and not node.fresh(self.dirs.attr_ttl(node.path or ""))):
                 await self.resolver.refresh(node)  # close-to-open: see the object as it is now
             if writable and flags & os.O_TRUNC:
                 async with node.lock:

@@ -1,8 +1,9 @@
 """The node's change feed, followed: what the mount read stays trusted until it changes.
 
-Against our node (not plain S3, not `--all`), `-o notify` (the default) has a task
-long-poll the mounted bucket's feed (`GET /v1/buckets/B?what=changes`, docs/native-api.md,
-`NodeBackend.changes`). While the feed is live:
+Against our node (not plain S3; `--all`: a feed per bucket, aisfs_mount/feeds.py),
+`-o notify` (the default) has a task long-poll the mounted bucket's feed (`GET
+/v1/buckets/B?what=changes`, docs/native-api.md, `NodeBackend.changes`). While the feed
+is live:
 
 - the mount's trust window (`attr_timeout` everywhere: attributes, listings, windows,
   and what the kernel is told) is `notify_timeout` instead (`Fs.set_ttl`);
@@ -37,7 +38,7 @@ from aisfs.errors import S3Error
 from aisfs_mount.backend import Unreachable
 from aisfs_mount.dirs import DirCache
 from aisfs_mount.inodes import DIR, Inode, InodeTable
-from aisfs_mount.paths import split
+from aisfs_mount.paths import join, split
 from aisfs_mount.remote.node import NodeBackend
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,11 @@ LINGER = 0.1  # after an answer with changes, the next poll waits this long
 class Notify:
     def __init__(self, backend: NodeBackend, bucket: str, prefix: str, table: InodeTable,
                  dirs: DirCache, set_ttl: Callable[[float], None], short: float,
-                 long: float, wait: float) -> None:
+                 long: float, wait: float, root: str = "") -> None:
         self.backend = backend
         self.bucket = bucket
         self.prefix = prefix
+        self.root = root  # the bucket's path in the mount ("": the mount's root)
         self.table = table
         self.dirs = dirs
         self.set_ttl = set_ttl
@@ -63,6 +65,7 @@ class Notify:
         self.applied = 0  # changes applied (tests, logs)
         self.skipped = 0  # changes that were this mount's own
         self.inos: list[int] = []  # the kernel's inodes to invalidate (`flush`)
+        self.refused = 0  # the status the node refused the feed with (404, 501, ...)
 
     async def run(self) -> None:
         """Follow the feed until cancelled (or the node says it does not cover it)."""
@@ -83,6 +86,7 @@ class Notify:
                 got = await self.backend.changes(self.bucket, None, 0)
             except S3Error as e:
                 if e.status in (400, 404, 405, 501):
+                    self.refused = e.status
                     log.info("no change feed for %r (%s): attr_timeout applies", self.bucket, e)
                     return
                 raise
@@ -112,54 +116,44 @@ class Notify:
         """The feed is live from `since` (trio time the position was known): the long
         window, what was read before keeping the short one."""
         demote = self.long - self.short
+        _demote_read(self.table, self.dirs, since, demote, self.root)
+        self.live = True
+        self._live(since, demote)
+        log.info("change feed of %r live: attributes trusted up to %g s", self.bucket,
+                 self.long)
+
+    def _live(self, since: float, demote: float) -> None:
+        """The whole mount's window is the long one (`Fs.set_ttl`)."""
         dirs = self.dirs
-        for lst in dirs.listings.values():
-            if lst.fetched < since:
-                lst.fetched -= demote
-        for t in dirs.tails.values():
-            if t.fetched < since:
-                t.fetched -= demote
-        dirs.seen = {p: (o, w - demote if w < since else w) for p, (o, w) in dirs.seen.items()}
-        for inode in self.table.by_ino.values():
-            if inode.ino != pyfuse3.ROOT_INODE and inode.attrs.fetched < since:
-                inode.attrs.fetched -= demote
         dirs.live_from = since
         dirs.demote = demote
         dirs.changed_at.clear()
-        self.live = True
         self.set_ttl(self.long)
-        log.info("change feed of %r live: attributes trusted up to %g s", self.bucket,
-                 self.long)
 
     async def _down(self) -> None:
         """The feed is lost: `attr_timeout` again for everything, and the kernel forgets
         what it was told to keep longer."""
+        inos = self.fall_back()
+        if inos is not None:
+            await trio.to_thread.run_sync(invalidate_inodes, inos)
+
+    def fall_back(self) -> list[int] | None:
+        """`_down` but the kernel's inodes, returned to be invalidated in a thread (None:
+        the feed was not live)."""
         if not self.live:
-            return
+            return None
         self.live = False
-        dirs = self.dirs
-        dirs.demote = 0.0
-        self.set_ttl(self.short)
+        self._fallen()
         # what was read is expired: a change may have been missed since it was
-        for lst in dirs.listings.values():
-            lst.fetched = -1e18
-        for t in dirs.tails.values():
-            t.fetched = -1e18
-        dirs.seen.clear()
-        entries: list[tuple[int, bytes]] = []
-        inos: list[int] = []
-        for inode in list(self.table.by_ino.values()):
-            if inode.ino == pyfuse3.ROOT_INODE or inode.path is None:
-                continue
-            if inode.stage is None:
-                inode.attrs.fetched = -1e18
-            inos.append(inode.ino)
-            parent = self.table.find(split(inode.path)[0])
-            if parent is not None:
-                entries.append((parent.ino, split(inode.path)[1].encode()))
+        entries, inos = _expire_read(self.table, self.dirs, self.root)
         for parent_ino, name in entries:
-            _invalidate_entry(parent_ino, name)
-        await trio.to_thread.run_sync(_invalidate_inodes, inos)
+            invalidate_entry(parent_ino, name)
+        return inos
+
+    def _fallen(self) -> None:
+        """The whole mount's window is `attr_timeout` again."""
+        self.dirs.demote = 0.0
+        self.set_ttl(self.short)
 
     def apply(self, key: str, what: str, etag: str, size: int, mtime_ns: int = 0) -> None:
         """One change of the feed: drop what the mount holds of its path, unless that is
@@ -171,6 +165,7 @@ class Notify:
         path = rel[:-1] if marker else rel
         if not path:
             return  # (the mount root's marker: the root's attributes are the mount's)
+        path = join(self.root, path)
         inode = self.table.find(path)
         parent, name = split(path)
         dirs = self.dirs
@@ -185,14 +180,14 @@ class Notify:
         if not marker:
             p = self.table.find(parent)
             if p is not None:
-                _invalidate_entry(p.ino, name.encode())
+                invalidate_entry(p.ino, name.encode())
 
     async def flush(self) -> None:
         """The kernel's attributes (and pages) of the inodes changes reached dropped, in a
         thread (invalidate_inode may wait on the kernel)."""
         inos, self.inos = self.inos, []
         if inos:
-            await trio.to_thread.run_sync(_invalidate_inodes, inos)
+            await trio.to_thread.run_sync(invalidate_inodes, inos)
 
     def _own(self, path: str, inode: Inode | None, what: str, etag: str, size: int,
              marker: bool, mtime_ns: int) -> bool:
@@ -211,7 +206,7 @@ class Notify:
             parent, name = split(path)
             lst = dirs.listings.get(parent)
             return (lst is None and path not in dirs.seen and parent not in dirs.tails
-                    and not any(p in dirs.listings for p in _ancestors(parent)))
+                    and not any(p in dirs.listings for p in _ancestors(parent, self.root)))
         if inode.stage is not None:
             return True  # being written here: its close decides what holds
         if marker != (inode.kind == DIR):
@@ -227,15 +222,67 @@ class Notify:
         return abs(change_s - ctime_s) <= 1  # written here (this host's clock)
 
 
-def _ancestors(path: str) -> list[str]:
+def _under(path: str | None, root: str) -> bool:
+    """`path` is at or below `root` (a bucket's path; "": everything)."""
+    return not root or path is not None and (path == root or path.startswith(root + "/"))
+
+
+def _demote_read(table: InodeTable, dirs: DirCache, since: float, demote: float,
+                 root: str) -> None:
+    """What was read at or below `root` before `since` counts as read `demote` earlier
+    (the short window's trust within the long one); `root`'s own attributes stay."""
+    for p, lst in dirs.listings.items():
+        if lst.fetched < since and _under(p, root):
+            lst.fetched -= demote
+    for p, t in dirs.tails.items():
+        if t.fetched < since and _under(p, root):
+            t.fetched -= demote
+    dirs.seen = {p: (o, w - demote if w < since and _under(p, root) else w)
+                 for p, (o, w) in dirs.seen.items()}
+    for inode in table.by_ino.values():
+        if (inode.ino != pyfuse3.ROOT_INODE and inode.attrs.fetched < since
+                and inode.path != root and _under(inode.path, root)):
+            inode.attrs.fetched -= demote
+
+
+def _expire_read(table: InodeTable, dirs: DirCache,
+                 root: str) -> tuple[list[tuple[int, bytes]], list[int]]:
+    """Everything read at or below `root` expired; the kernel's entries (parent inode,
+    name) and inodes there, to invalidate."""
+    for p, lst in dirs.listings.items():
+        if _under(p, root):
+            lst.fetched = -1e18
+    for p, t in dirs.tails.items():
+        if _under(p, root):
+            t.fetched = -1e18
+    if root:
+        dirs.seen = {p: v for p, v in dirs.seen.items() if not _under(p, root)}
+    else:
+        dirs.seen.clear()
+    entries: list[tuple[int, bytes]] = []
+    inos: list[int] = []
+    for inode in list(table.by_ino.values()):
+        if (inode.ino == pyfuse3.ROOT_INODE or inode.path is None or inode.path == root
+                or not _under(inode.path, root)):
+            continue
+        if inode.stage is None:
+            inode.attrs.fetched = -1e18
+        inos.append(inode.ino)
+        parent = table.find(split(inode.path)[0])
+        if parent is not None:
+            entries.append((parent.ino, split(inode.path)[1].encode()))
+    return entries, inos
+
+
+def _ancestors(path: str, root: str = "") -> list[str]:
     out = []
-    while path:
+    while path and path != root:
         path = split(path)[0]
         out.append(path)
     return out
 
 
-def _invalidate_entry(parent_ino: int, name: bytes) -> None:
+def invalidate_entry(parent_ino: int, name: bytes) -> None:
     try:
         pyfuse3.invalidate_entry_async(pyfuse3.InodeT(parent_ino), pyfuse3.FileNameT(name),
                                        ignore_enoent=True)
@@ -243,7 +290,7 @@ def _invalidate_entry(parent_ino: int, name: bytes) -> None:
         log.debug("invalidate entry %r: %s", name, e)
 
 
-def _invalidate_inodes(inos: list[int]) -> None:
+def invalidate_inodes(inos: list[int]) -> None:
     for ino in inos:
         try:
             pyfuse3.invalidate_inode(pyfuse3.InodeT(ino), attr_only=False)

@@ -57,7 +57,8 @@ class MountOptions:
     umask: int = 0o022
     attr_timeout: float = 1.0
     # against our node: follow the bucket's change feed and trust what was read for
-    # notify_timeout while it is live (aisfs_mount/notify.py)
+    # notify_timeout while it is live (aisfs_mount/notify.py; with --all a feed per
+    # bucket looked into, aisfs_mount/feeds.py)
     notify: bool = True
     notify_timeout: float = 300.0
     cache_dir: Path = field(default_factory=default_cache_dir)

@@ -80,10 +80,11 @@ class Resolver:
         answers `resolve` gives, in the same order)."""
         inode = self.table.find(path)
         now = trio.current_time()
-        if inode is not None and (inode.stage is not None
-                                  or now - inode.attrs.fetched < self.ttl or not inode.remote):
-            return inode
         dirs = self.dirs
+        if inode is not None and (inode.stage is not None
+                                  or now - inode.attrs.fetched < dirs.attr_ttl(path)
+                                  or not inode.remote):
+            return inode
         if self.layout.is_bucket(path) or path in dirs.deleting:
             return None
         parent, name = split(path)
@@ -100,7 +101,7 @@ class Resolver:
                 if inode.kind == DIR:
                     return None
             got = dirs.seen.get(path)
-            if got is None or now - got[1] >= self.ttl:
+            if got is None or now - got[1] >= dirs.ttl_of(path):
                 return None
             info, when = got  # listed after what we knew of it (a file written here: its
             if info.meta is None or inode is not None and when < inode.attrs.fetched:
@@ -127,8 +128,8 @@ class Resolver:
     async def resolve(self, path: str) -> Inode | None:
         """The inode at `path`, asking the store unless what we know is fresh."""
         inode = self.table.find(path)
-        if inode is not None and (inode.stage is not None or inode.fresh(self.ttl)
-                                  or not inode.remote):
+        if inode is not None and (inode.stage is not None
+                                  or inode.fresh(self.dirs.attr_ttl(path)) or not inode.remote):
             return inode
         if self.layout.is_bucket(path):
             return await self._resolve_bucket(path)
@@ -406,7 +407,7 @@ class Resolver:
         inode = self.table.find(path)
         if inode is not None and (inode.kind == kind or inode.kind == LINK and kind == FILE):
             if inode.stage is not None or not inode.remote or (
-                    inode.attrs.full and inode.fresh(self.ttl)):
+                    inode.attrs.full and inode.fresh(self.dirs.attr_ttl(path))):
                 return inode, True
             shown = self.dirs.shows_unchanged(inode)
             if shown is not None:

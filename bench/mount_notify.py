@@ -2,13 +2,16 @@
 feed (aisfs_mount/notify.py) buys, this tree beside another (--before DIR) in one run.
 
     ./run bench mount-notify --before DIR [--files 2000] [--rounds 5] [-o OPT]
+    ./run bench mount-notify --vs-off [--all] ...
 
 One node; per round each mount in turn (the order rotating): a fresh mount of its own
-bucket, FILES small files written through it (as mount-peers' small files), then a stat
-of each right after, again 1.2 s later (past the default 1 s attr_timeout), and once
-more 1.2 s after that; then the files are unlinked and the mount goes. Printed: stats
-per s of each pass (medians of the rounds), the node's requests per stat (the feed's
-long polls counted apart), and the load at the start and the end.
+bucket (with --all: an `--all` mount, the files in the bucket's directory: a feed per
+bucket, aisfs_mount/feeds.py), FILES small files written through it (as mount-peers'
+small files), then a stat of each right after, again 1.2 s later (past the default 1 s
+attr_timeout), and once more 1.2 s after that; then the files are unlinked and the mount
+goes. --vs-off sets this tree with the feed beside this tree with `-o notify=0`. Printed:
+stats per s of each pass (medians of the rounds), the node's requests per stat (the
+feed's long polls counted apart), and `uptime` at the start and the end.
 """
 
 from __future__ import annotations
@@ -44,15 +47,20 @@ def requests(server: Server) -> tuple[int, int]:
     return other, feed
 
 
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
 def one_round(server: Server, name: str, source: str | None, options: list[str],
-              files: int, work: Path) -> dict[str, float]:
-    where = work / f"mnt-{name}"
-    where.mkdir(exist_ok=True)
+              files: int, work: Path, all_buckets: bool = False) -> dict[str, float]:
+    mnt = work / f"mnt-{name}"
+    mnt.mkdir(exist_ok=True)
     opts = [a for o in options for a in ("-o", o)]
     env = dict(os.environ, PYTHONPATH=source) if source else None
+    what = ["--all"] if all_buckets else [f"notify-{name}"]
     subprocess.run([sys.executable, "-m", "aisfs", "mount", "--endpoint", server.s3_url,
-                    *opts, f"notify-{name}", str(where)], check=True, timeout=60, env=env,
-                   cwd=source)
+                    *opts, *what, str(mnt)], check=True, timeout=60, env=env, cwd=source)
+    where = mnt / f"notify-{name}" if all_buckets else mnt
     out: dict[str, float] = {}
     try:
         names = [where / f"f{i:05d}" for i in range(files)]
@@ -73,7 +81,7 @@ def one_round(server: Server, name: str, source: str | None, options: list[str],
         for p in names:
             os.unlink(p)
     finally:
-        subprocess.run([sys.executable, "-m", "aisfs", "umount", str(where)], timeout=60)
+        subprocess.run([sys.executable, "-m", "aisfs", "umount", str(mnt)], timeout=60)
     return out
 
 
@@ -84,23 +92,28 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--files", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("-o", dest="options", action="append", default=[])
+    ap.add_argument("--all", action="store_true", help="--all mounts (a feed per bucket)")
+    ap.add_argument("--vs-off", action="store_true", help="beside: this with notify=0")
     args = ap.parse_args(argv)
-    load0 = os.getloadavg()
+    up0 = uptime()
     server = start_node(mountpaths=1, config="[store]\nfsync = false\n")
     work = Path(tempfile.mkdtemp(prefix="aisfs-bench-notify-"))
-    peers: list[tuple[str, str | None]] = [("this", None)]
+    peers: list[tuple[str, str | None, list[str]]] = [("this", None, [])]
     if args.before:
-        peers.append(("before", str(Path(args.before).resolve())))
-    got: dict[str, dict[str, list[float]]] = {n: {} for n, _ in peers}
+        peers.append(("before", str(Path(args.before).resolve()), []))
+    if args.vs_off:
+        peers.append(("off", None, ["notify=0"]))
+    got: dict[str, dict[str, list[float]]] = {n: {} for n, _, _ in peers}
     try:
         c = Conn(server.s3_url)
-        for n, _ in peers:
+        for n, _, _ in peers:
             c.request("PUT", c.path(f"notify-{n}"))
         c.close()
         for r in range(args.rounds):
             order = peers[r % len(peers):] + peers[:r % len(peers)]
-            for n, src in order:
-                res = one_round(server, n, src, args.options, args.files, work)
+            for n, src, extra in order:
+                res = one_round(server, n, src, args.options + extra, args.files, work,
+                                args.all)
                 for k, v in res.items():
                     got[n].setdefault(k, []).append(v)
                 print(f"[round {r + 1}] {n}: " + ", ".join(
@@ -108,14 +121,13 @@ def main(argv: list[str] | None = None) -> None:
                     for k, v in res.items()), flush=True)
     finally:
         server.stop()
-    load1 = os.getloadavg()
-    print(f"\nload at the start {load0[0]:.1f} / {load0[1]:.1f} / {load0[2]:.1f}, at the end "
-          f"{load1[0]:.1f} / {load1[1]:.1f} / {load1[2]:.1f} on {os.cpu_count()} cores; "
-          f"{args.files} files, medians of {args.rounds} rounds\n")
-    print("| | " + " | ".join(n for n, _ in peers) + " |")
+    print(f"\nuptime at the start: {up0}\nuptime at the end:   {uptime()}\n"
+          f"{os.cpu_count()} cores; {args.files} files, medians of {args.rounds} rounds"
+          f"{', --all mounts' if args.all else ''}\n")
+    print("| | " + " | ".join(n for n, _, _ in peers) + " |")
     print("|---|" + "---|" * len(peers))
     for label in PASSES:
         cells = [f"{median(got[n][f'stat/s {label}']):,.0f} "
                  f"({median(got[n][f'req/stat {label}']):.2f} req, "
-                 f"+{median(got[n][f'feed req/stat {label}']):.3f} feed)" for n, _ in peers]
+                 f"+{median(got[n][f'feed req/stat {label}']):.3f} feed)" for n, _, _ in peers]
         print(f"| stat/s {label} | " + " | ".join(cells) + " |")

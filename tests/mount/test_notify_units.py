@@ -10,6 +10,7 @@ import trio
 
 from aisfs_mount.backend import ObjectInfo
 from aisfs_mount.dirs import Child, DirCache, Listing
+from aisfs_mount.feeds import BucketFeed
 from aisfs_mount.inodes import DIR, FILE, Attrs, InodeTable
 from aisfs_mount.notify import Notify
 from aisfs_mount.paths import Layout
@@ -95,3 +96,48 @@ async def test_down_expires_everything() -> None:
     await n._down()
     assert ttls == [300.0, 1.0] and not n.live and dirs.demote == 0.0
     assert dirs.listings["d"].fetched == -1e18 and a.attrs.fetched == -1e18
+
+
+def _all_setup() -> tuple[BucketFeed, BucketFeed, DirCache, InodeTable]:
+    """Two buckets' feeds of an `--all` mount (attr_timeout 1, notify_timeout 300)."""
+    table = InodeTable(Attrs(fetched=float("inf")))
+    dirs = DirCache(None, Layout(True), table, Stats(), 1.0)  # type: ignore[arg-type]
+    dirs.live, dirs.long = {}, 300.0
+    backend: Any = None
+    a = BucketFeed(backend, "a", table, dirs, 1.0, 300.0, 1.0)
+    b = BucketFeed(backend, "b", table, dirs, 1.0, 300.0, 1.0)
+    return a, b, dirs, table
+
+
+async def test_all_buckets_each_have_their_window() -> None:
+    fa, fb, dirs, table = _all_setup()
+    t0 = trio.current_time()
+    for bk in ("a", "b"):
+        dirs.listings[""] = Listing({"a": Child(DIR), "b": Child(DIR)}, t0)
+        dirs.listings[bk] = Listing({"d": Child(DIR)}, t0)
+        dirs.listings[f"{bk}/d"] = Listing({"f": Child(FILE)}, t0)
+        table.add(bk, DIR, Attrs(fetched=t0))
+        table.add(f"{bk}/d/f", FILE, Attrs(size=1, etag="e", fetched=t0, full=True))
+    assert dirs.ttl_of("a/d") == dirs.ttl_of("") == 1.0  # no feed live: attr_timeout
+    await trio.sleep(0.01)
+    await fa._up(trio.current_time())
+    assert dirs.ttl_of("a/d") == dirs.ttl_of("a") == dirs.attr_ttl("a/d/f") == 300.0
+    assert dirs.attr_ttl("a") == dirs.ttl_of("") == dirs.ttl_of("b/d") == 1.0
+    # read before a's feed was live: attr_timeout's trust; b's and the top untouched
+    assert dirs.listings["a/d"].fetched == t0 - 299.0 == dirs.listings["a"].fetched
+    assert table.find("a/d/f").attrs.fetched == t0 - 299.0  # type: ignore[union-attr]
+    assert table.find("a").attrs.fetched == t0  # type: ignore[union-attr]
+    assert dirs.listings["b/d"].fetched == t0 == dirs.listings[""].fetched
+    later = trio.current_time()
+    assert dirs.stamp(later, "a/d") == later and dirs.stamp(t0, "a/d") == t0 - 299.0
+    assert dirs.stamp(t0, "b/d") == t0 and dirs.stamp_reply(t0, "b/d") >= later
+    await fb._up(trio.current_time())
+    fa.apply("d/g", "put", "x", 1)  # another client's new file in a: a's listing goes
+    assert fa.applied == 1 and "a/d" not in dirs.listings and "a" in dirs.listings
+    assert "" in dirs.listings and "b/d" in dirs.listings  # (not the top, not b's)
+    await fb._down()  # b's feed lost: b alone falls back
+    assert dirs.live is not None and set(dirs.live) == {"a"} and fa.live and not fb.live
+    assert dirs.ttl_of("b/d") == 1.0 and dirs.listings["b/d"].fetched == -1e18
+    assert table.find("b/d/f").attrs.fetched == -1e18  # type: ignore[union-attr]
+    assert dirs.listings["a"].fetched == t0 - 299.0 and dirs.ttl_of("a") == 300.0
+    assert table.find("b").attrs.fetched == t0  # type: ignore[union-attr]
