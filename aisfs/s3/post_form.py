@@ -122,6 +122,15 @@ class _State(Enum):
     EPILOGUE = auto()
 
 
+class _Part(Enum):
+    """What the current part is (a field's name is kept apart: a field may be named
+    anything, "skip" and "file"'s other cases included)."""
+
+    FIELD = auto()
+    FILE = auto()
+    SKIPPED = auto()  # after the file
+
+
 class FormParser:
     """One form: ``feed`` each piece of the body, then ``end``."""
 
@@ -132,7 +141,8 @@ class FormParser:
         self._state = _State.PREAMBLE
         self._max_field = max_field
         self._fields_left = max_fields
-        self._part: str | None = None  # the current part: "file", "skip" or a field name
+        self._part: _Part | None = None  # the current part's kind
+        self._name = ""  # a field part's name
         self._value = bytearray()
         self._file_seen = False
         self._done = False  # FormEnd given
@@ -150,7 +160,7 @@ class FormParser:
         """The file's middle: a piece with no delimiter in it or across its start is
         passed on with one copy, not through the buffer."""
         keep = len(self._delim) - 1
-        if self._state is not _State.BODY or self._part != "file" \
+        if self._state is not _State.BODY or self._part is not _Part.FILE \
                 or len(self._buf) > keep or len(data) <= keep:
             return False
         if (bytes(self._buf) + data[:keep]).find(self._delim) >= 0 \
@@ -238,13 +248,13 @@ class FormParser:
             raise malformed("each part needs Content-Disposition: form-data; name=...")
         name = params["name"]
         if self._file_seen:
-            self._part = "skip"
+            self._part = _Part.SKIPPED
         elif name.lower() == "file":
-            self._part = "file"
+            self._part = _Part.FILE
             self._file_seen = True
             events.append(FileStart(params.get("filename", ""), headers.get("content-type")))
         else:
-            self._part = name
+            self._part, self._name = _Part.FIELD, name
             self._charge(len(name))
 
     def _body(self, events: list[Event]) -> bool:
@@ -267,9 +277,9 @@ class FormParser:
             events.append(FormEnd())
 
     def _emit(self, data: bytes, events: list[Event]) -> None:
-        if not data or self._part == "skip":
+        if not data or self._part is _Part.SKIPPED:
             return
-        if self._part == "file":
+        if self._part is _Part.FILE:
             events.append(FileData(data))
             return
         self._charge(len(data))
@@ -283,10 +293,10 @@ class FormParser:
             raise too_much_before_file()
 
     def _finish_part(self, events: list[Event]) -> None:
-        if self._part == "file":
+        if self._part is _Part.FILE:
             events.append(FileEnd())
             self._form_end(events)  # what follows the file is not read by AWS either
-        elif self._part is not None and self._part != "skip":
-            events.append(Field(self._part, bytes(self._value)))
+        elif self._part is _Part.FIELD:
+            events.append(Field(self._name, bytes(self._value)))
         self._part = None
         self._value = bytearray()

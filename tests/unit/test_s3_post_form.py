@@ -105,6 +105,14 @@ def test_file_data_is_never_held_whole() -> None:
     assert len(parser._buf) < 100
 
 
+def test_a_field_may_have_any_name() -> None:
+    """A field named "skip" was dropped: the parser's own word for the parts after the
+    file (found by test_any_boundary_any_split)."""
+    fields = [("skip", b""), ("Skip", b"s"), ("file-name", b"f")]
+    events = parse(build("0", fields, b"", after=[("late", b"ignored")]), "0", [])
+    assert summary(events) == (dict(fields), b"", "a.txt")
+
+
 def test_a_form_without_a_file() -> None:
     events = parse(build("b", [("key", b"k")], None), "b", [])
     assert summary(events) == ({"key": b"k"}, None, "")
