@@ -118,7 +118,7 @@ def test_object_acl_of_an_uncached_object_is_forwarded(
     assert code(e) == "NoSuchKey"
 
 
-def test_a_bad_acl_request_is_refused_before_the_backend(
+def test_a_bad_acl_tagging_or_attributes_request_is_refused_before_the_backend(
     front_node: NodeProcess, target: Target,
 ) -> None:
     if target.name != "moto":
@@ -141,6 +141,13 @@ def test_a_bad_acl_request_is_refused_before_the_backend(
     s3.meta.events.register("before-sign.s3.PutObjectAcl", _garbled_body)  # then signed
     assert refused(AccessControlPolicy={"Owner": {"ID": "x"}, "Grants": []}) \
         == "MalformedACLError"
+    s3.meta.events.register("before-sign.s3.PutObjectTagging", _garbled_body)
+    with pytest.raises(ClientError) as e:
+        s3.put_object_tagging(Bucket=bucket, Key="k", Tagging={"TagSet": []})
+    assert code(e) == "MalformedXML"
+    with pytest.raises(ClientError) as e:
+        s3.get_object_attributes(Bucket=bucket, Key="k", ObjectAttributes=["Colour"])
+    assert code(e) == "InvalidArgument"
 
 
 def _garbled_body(request: Any, **_: Any) -> None:
