@@ -24,8 +24,8 @@ from aisfs.errors import S3Error
 from aisfs.s3 import xml as s3xml
 from aisfs.s3.conditions import format_http_date
 from aisfs_node.http import Response
-from aisfs_node.s3.context import Context, read_small_body, version_query, xml_response
-from aisfs_node.s3.remote_versions import head_source_version
+from aisfs_node.s3.context import Context, read_small_body, xml_response
+from aisfs_node.s3.remote_versions import head_source_version, refuse_empty_version
 
 MAX_OBJECT_TAGS = 10
 ATTRIBUTES = ("etag", "checksum", "objectparts", "storageclass", "objectsize")
@@ -34,6 +34,14 @@ ATTRIBUTES = ("etag", "checksum", "objectparts", "storageclass", "objectsize")
 def _not_done(ctx: Context) -> Response:
     raise S3Error("NotImplemented", f"{ctx.s3.operation} is not implemented for a backend "
                   "bucket's objects", status=501)
+
+
+def _version(ctx: Context) -> str | None:
+    """The request's ``versionId``: the backend's id, whatever its form (not one this
+    node could have made); an empty one is refused."""
+    version = ctx.s3.query.get("versionId")
+    refuse_empty_version(version)
+    return version
 
 
 def _version_header(answer: Any) -> list[tuple[str, str]]:
@@ -48,7 +56,7 @@ class RemoteObjectConfig:
     async def _call(self, ctx: Context, rb: Resolved, op: str, **params: Any) -> Any:
         assert rb.remote is not None
         return await self.remote.backend(rb).object_call(
-            op, rb.remote.name, ctx.key, version_query(ctx), **params)
+            op, rb.remote.name, ctx.key, _version(ctx), **params)
 
     # ---- ACL -----------------------------------------------------------------------
 
@@ -57,7 +65,7 @@ class RemoteObjectConfig:
         return xml_response(s3xml.backend_policy_document(answer))
 
     async def op_PutObjectAcl(self, ctx: Context, rb: Resolved) -> Response:
-        version_query(ctx)
+        _version(ctx)
         body = await read_small_body(ctx)
         headers = ctx.http.headers
         if acls.has_acl_headers(headers):  # type: ignore[arg-type]
@@ -87,7 +95,7 @@ class RemoteObjectConfig:
         return response
 
     async def op_PutObjectTagging(self, ctx: Context, rb: Resolved) -> Response:
-        version_query(ctx)
+        _version(ctx)
         tags = s3xml.parse_tagging(await read_small_body(ctx), max_tags=MAX_OBJECT_TAGS)
         answer = await self._call(ctx, rb, "put_object_tagging", Tagging={
             "TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]})
@@ -100,7 +108,7 @@ class RemoteObjectConfig:
     # ---- attributes, lock ----------------------------------------------------------
 
     async def op_GetObjectAttributes(self, ctx: Context, rb: Resolved) -> Response:
-        version = version_query(ctx)
+        version = _version(ctx)
         raw = ctx.header("x-amz-object-attributes") or ""
         wanted = [a.strip() for a in raw.split(",") if a.strip()]
         if not wanted or any(a.lower() not in ATTRIBUTES for a in wanted):

@@ -197,3 +197,26 @@ def test_s3cmd_cp_mv_setacl_on_a_backend_bucket(
         # how s3cmd sets the source's ACL on the copy (a canned ACL it keeps)
         assert public(direct.get_object_acl(Bucket=bucket, Key="moved.bin"))
         assert "*anon*: READ" in s3cmd("info", f"s3://{bucket}/moved.bin")
+
+
+def test_a_version_of_the_backend_by_its_own_id(front_node: NodeProcess, target: Target) -> None:
+    """``versionId`` is the backend's id, whatever its form: tags and attributes of an
+    older version, through the front."""
+    bucket = target.new_bucket()
+    s3, direct = client_of(front_node), target.client()
+    direct.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    v1 = direct.put_object(Bucket=bucket, Key="k", Body=b"first")["VersionId"]
+    direct.put_object(Bucket=bucket, Key="k", Body=b"second, longer")
+    s3.put_object_tagging(Bucket=bucket, Key="k", VersionId=v1,
+                          Tagging={"TagSet": [{"Key": "old", "Value": "yes"}]})
+    assert direct.get_object_tagging(Bucket=bucket, Key="k", VersionId=v1)["TagSet"] == [
+        {"Key": "old", "Value": "yes"}]
+    assert tag_set(direct, bucket, "k") == []  # the current one untouched
+    got = s3.get_object_tagging(Bucket=bucket, Key="k", VersionId=v1)
+    assert got["TagSet"] == [{"Key": "old", "Value": "yes"}]
+    attrs = s3.get_object_attributes(Bucket=bucket, Key="k", VersionId=v1,
+                                     ObjectAttributes=["ObjectSize"])
+    assert attrs["ObjectSize"] == 5
+    with pytest.raises(ClientError) as e:
+        s3.get_object_tagging(Bucket=bucket, Key="k", VersionId="")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
