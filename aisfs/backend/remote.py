@@ -355,12 +355,16 @@ class RemoteObjects:
     def start_fill(self, rb: Resolved, key: str, stream: RemoteStream,
                    stale: ObjectInfo | None, flight: Flight | None = None) -> Relay:
         """``stream`` (a whole object's GET) filled into the store in the background
-        (fill.py), its pieces relayed on the way: the caller's body. ``flight`` lands
-        when the fill ends. A presigned GET's fill starts here too."""
+        (fill.py), its pieces relayed on the way: the caller's body - handed over to
+        follow ``flight``'s chunks (follow.py) when it falls behind. ``flight`` lands
+        when the fill ends. A presigned GET's fill starts here too (no flight: its caller
+        is relayed to throughout)."""
         send, recv = trio.open_memory_channel[bytes | memoryview | BaseException](math.inf)
         window = RelayWindow(RELAY_BYTES)  # bounds the channel in bytes
         self._nursery.start_soon(self._fill, rb, key, flight, stream, send, stale, window)
-        return Relay(recv, stream.attrs.size, key, window)
+        follow = None if flight is None else functools.partial(
+            Follower, self.store, flight, key)  # a caller that falls behind (fill.py)
+        return Relay(recv, stream.attrs.size, key, window, follow)
 
     async def _fill(
         self, rb: Resolved, key: str, flight: Flight | None, stream: RemoteStream,
