@@ -62,7 +62,7 @@ MiB = 1024 * 1024
 FILL_PIECE = 8 * MiB
 # how far a cold GET's fill runs ahead of its caller: it relays stretches as received
 # (mostly lean.py's LOWAT, at most a piece), so at most this plus one piece (fill.py's
-# RelayWindow)
+# RelayWindow); a caller that stays this far behind is handed over to follow the fill
 RELAY_BYTES = 16 * MiB
 FILL_MEMORY = 256 * MiB  # how far all fills' store sides may lag at once, node-wide
 
