@@ -17,6 +17,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
 
 import pytest
@@ -31,6 +32,9 @@ from support.node import NodeProcess
 
 from .conftest import client_of, raw_front, store_config
 from .test_follow import HoldingBackend, rest, take
+
+if TYPE_CHECKING:
+    from aisfs.backend.follow import Follower
 
 MiB = 1024 * 1024
 SIZE = RELAY_BYTES + 24 * MiB + 7  # past the leader's window by far
@@ -57,18 +61,23 @@ async def handed_over(tmp_path: Path, backend: HoldingBackend,
     and then nothing, and a follower's that has ``first`` bytes - more than the fill can
     relay to a leader that takes nothing (its window and a piece), so the fill went on
     past it only by handing it over (without: it waits ``CALLER_STALL``, 120 s, for the
-    leader, and the 60 s guard fails). The store is checked clean at the end."""
+    leader, and the 60 s guard fails). At the end the fill is waited for (not cancelled
+    mid-body: the raw backend's thread would see a reset) and the store checked clean."""
     backends = backend.backends()
     async with open_store(store_config(tmp_path)) as store:
         async with open_remote_objects(store, backends) as ro:
             rb = backends.resolve(BucketRef(Provider.AWS, "bk"), {})
             leader = await ro.get(rb, "k")
+            flight = ro._flights.in_air((rb.local, "k"))
+            assert flight is not None
             led = await take(leader, 1)
             with trio.fail_after(60):
                 follower = await ro.get(rb, "k")
                 followed = await take(follower, first)
             assert len(followed) >= first > RELAY_BYTES + ro.fill_piece + len(led)
             yield Led(ro, rb, leader, led, follower, followed)
+            with trio.fail_after(60):  # the fill ends on its own (reads the body to its end)
+                await flight.done.wait()
         assert (await store.fsck(rebuild=False)).clean
     await backends.aclose()
 
@@ -133,6 +142,39 @@ async def test_an_evict_cuts_a_leader_handed_over(
             await rest(p.leader, p.led)
         assert e.value.status == 503 and held.data.startswith(p.led)
         assert len(p.led) < SIZE
+
+
+async def test_a_follower_from_any_byte_gets_the_rest_exactly(tmp_path: Path) -> None:
+    """``Follower(start=)`` (what a leader handed over reads): from the first byte, inside
+    a chunk, at a chunk's edge, the last byte, the end - the rest of the body exactly."""
+    from aisfs.backend.follow import Follower
+
+    backend = HoldingBackend(os.urandom(3 * MiB + 5), 3 * MiB + 5)
+    backend.go.set()
+    backends = backend.backends()
+    try:
+        async with open_store(store_config(tmp_path)) as store:
+            async with open_remote_objects(store, backends) as ro:
+                rb = backends.resolve(BucketRef(Provider.AWS, "bk"), {})
+                leader = await ro.get(rb, "k")
+                flight = ro._flights.in_air((rb.local, "k"))
+                assert flight is not None
+                assert await rest(leader, bytearray()) == backend.data
+                await flight.done.wait()
+                size = len(backend.data)
+                for start in (0, 1, MiB - 1, MiB, MiB + 1, 2 * MiB + 3, size - 1, size):
+                    got = await rest(cast(RemoteRead, _Read(
+                        Follower(store, flight, "k", start))), bytearray())
+                    assert got == backend.data[start:], start
+            assert (await store.fsck(rebuild=False)).clean
+    finally:
+        backend.close()
+        await backends.aclose()
+
+
+@dataclass
+class _Read:
+    body: Follower  # (what ``rest`` reads of a RemoteRead)
 
 
 # -- through a real node -----------------------------------------------------------------
