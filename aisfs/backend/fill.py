@@ -6,9 +6,11 @@ each piece to the store's queue (which may lag ``FILL_LAG`` bytes behind, all fi
 most ``FillMemory``'s total) and each stretch of it, as it came from the socket (a
 ``memoryview`` of the piece's buffer, ~lean.py's ``LOWAT``), to the caller's
 (``RELAY_BYTES``, remote.py); it waits only when one of them is a whole window behind.
-A caller that goes away is dropped and the fill goes on. A caller that falls a whole
-window behind, for ``HANDOVER_WAIT`` seconds, while the fill's chunks can be followed (a
-flight's of more than one chunk, kept) is handed over: it is sent what was relayed to it
+A caller that goes away is dropped and the fill goes on. A caller that keeps the fill
+waiting on its window at every stretch for ``HANDOVER_SPAN`` seconds while taking less
+than ``HANDOVER_PACE`` - one slower than the follower's path would serve it - while the
+fill's chunks can be followed (a flight's of more than one chunk, kept) is handed over:
+it is sent what was relayed to it
 already, then follows the fill from there, from the chunk files as they land (follow.py),
 and the fill goes on at the backend's pace - a slow client paces neither the backend's
 read nor the key's followers, and is never cut for being slow. One that cannot follow (a
@@ -41,9 +43,14 @@ log = logging.getLogger(__name__)
 MiB = 1024 * 1024
 FILL_LAG = 64 * MiB  # how far a cold GET's store side may lag behind its backend read
 CALLER_STALL = 120.0  # seconds a fill waits for a caller that takes no piece, then drops it
-# seconds a fill waits on a caller a whole window behind before it hands it over to follow
-# (its chunks followable): a caller that keeps up makes room in milliseconds
-HANDOVER_WAIT = 1.0
+# a caller that held the fill back at every stretch (its window full) for this many
+# seconds and took less than HANDOVER_PACE bytes a second meanwhile is handed over to
+# follow the fill (its chunks followable). A caller that keeps up makes room within
+# milliseconds (the longest of the bench's window waits: 40 ms); a follower's path (its
+# chunks read back from disk) serves ~460 MiB/s where the relay serves ~800
+# (docs/backends.md, tenth pass)
+HANDOVER_SPAN = 1.0
+HANDOVER_PACE = 64 * MiB
 
 
 class HandedOver(Exception):
@@ -85,6 +92,7 @@ class RelayWindow:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.held = 0
+        self.taken = 0  # by the caller, all told
         self.closed = False
         self._lot = trio.lowlevel.ParkingLot()
 
@@ -94,6 +102,7 @@ class RelayWindow:
 
     def took(self, n: int) -> None:
         self.held -= n
+        self.taken += n
         if self.held < self.limit:
             self._lot.unpark_all()
 
@@ -124,6 +133,8 @@ class Fill:
         self._to_store, self._store_in = trio.open_memory_channel[bytes](math.inf)
         self._caller: Relayed | None = caller
         self._relay_window = window  # bounds what ``caller`` holds (its channel: unbounded)
+        # since when the caller's window was full at every stretch, and what it had taken
+        self._behind: tuple[float, int] | None = None
         self._held = 0  # MiB of the node's fill memory this fill holds
         self._meta = meta_for(stream.attrs, rb.remote.uri)
         self._flight = flight
@@ -191,9 +202,11 @@ class Fill:
         if out is None:
             return
         window = self._relay_window
-        if window is not None and window.held >= window.limit and await self._let_go(
-                out, window):
-            return
+        if window is not None:
+            if window.held < window.limit:
+                self._behind = None
+            elif await self._let_go(out, window):
+                return
         try:
             out.send_nowait(piece)  # room: no cancel scope, no scheduler trip
             if window is not None:
@@ -215,15 +228,21 @@ class Fill:
 
     async def _let_go(self, out: Relayed, window: RelayWindow) -> bool:
         """``out``'s window is full: wait for room. True when the caller was let go -
-        handed over to follow the fill (``HANDOVER_WAIT`` without room, its chunks
-        followable), or dropped (``CALLER_STALL``)."""
+        handed over to follow the fill (its chunks followable; behind for a whole
+        ``HANDOVER_SPAN``, slower than ``HANDOVER_PACE``), or dropped (``CALLER_STALL``)."""
         flight = self._flight
         chunk = self.store.config.chunk_size
-        if flight is not None and followable(flight, chunk):
-            with trio.move_on_after(HANDOVER_WAIT):
+        while flight is not None and followable(flight, chunk):
+            if self._behind is None:
+                self._behind = (trio.current_time(), window.taken)
+            since, taken = self._behind
+            with trio.move_on_at(since + HANDOVER_SPAN):
                 await window.room()
             if window.held < window.limit or window.closed:
-                return False
+                return False  # (behind still, if full at the next stretch)
+            self._behind = None  # a whole span behind: its pace decides
+            if window.taken - taken >= HANDOVER_PACE * HANDOVER_SPAN:
+                continue  # fast enough to be relayed to (only slower than the backend)
             if followable(flight, chunk):  # still (not evicted meanwhile)
                 self._hand_over(out)
                 return True
