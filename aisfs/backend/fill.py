@@ -7,15 +7,15 @@ most ``FillMemory``'s total) and each stretch of it, as it came from the socket 
 ``memoryview`` of the piece's buffer, ~lean.py's ``LOWAT``), to the caller's
 (``RELAY_BYTES``, remote.py); it waits only when one of them is a whole window behind.
 A caller that goes away is dropped and the fill goes on. A caller that keeps the fill
-waiting on its window at every stretch for ``HANDOVER_SPAN`` seconds while taking less
-than ``HANDOVER_PACE`` - one slower than the follower's path would serve it - while the
-fill's chunks can be followed (a flight's of more than one chunk, kept) is handed over:
-it is sent what was relayed to it
-already, then follows the fill from there, from the chunk files as they land (follow.py),
-and the fill goes on at the backend's pace - a slow client paces neither the backend's
-read nor the key's followers, and is never cut for being slow. One that cannot follow (a
-presigned GET's fill, an evicted one) is waited for up to ``CALLER_STALL`` seconds of
-taking nothing, then dropped (its body cut). An evict of the key meanwhile (its flight's
+waiting on its window (full, and never half empty since) for ``HANDOVER_SPAN`` seconds
+while taking less than ``HANDOVER_PACE`` - far slower than the follower's path serves -
+while the fill's chunks can be followed (a flight's of more than one chunk, kept) is
+handed over: it is sent what was relayed to it already, then follows the fill from
+there, from the chunk files as they land (follow.py), and the fill goes on at the
+backend's pace - a slow client paces neither the backend's read nor the key's followers,
+and is never cut for being slow. One that cannot follow (a presigned GET's fill, an
+evicted one) is waited for up to ``CALLER_STALL`` seconds of taking nothing, then
+dropped (its body cut). An evict of the key meanwhile (its flight's
 ``drop_copy``) cancels the store side: the rest of the body is relayed (to a caller
 handed over: cut, as its followers are), nothing is cached.
 """
@@ -43,8 +43,8 @@ log = logging.getLogger(__name__)
 MiB = 1024 * 1024
 FILL_LAG = 64 * MiB  # how far a cold GET's store side may lag behind its backend read
 CALLER_STALL = 120.0  # seconds a fill waits for a caller that takes no piece, then drops it
-# a caller that held the fill back at every stretch (its window full) for this many
-# seconds and took less than HANDOVER_PACE bytes a second meanwhile is handed over to
+# a caller that held the fill back (its window full, never half empty since) for this
+# many seconds and took less than HANDOVER_PACE bytes a second meanwhile is handed over to
 # follow the fill (its chunks followable). A caller that keeps up makes room within
 # milliseconds (the longest of the bench's window waits: 40 ms); a follower's path (its
 # chunks read back from disk) serves ~460 MiB/s where the relay serves ~800
@@ -133,7 +133,8 @@ class Fill:
         self._to_store, self._store_in = trio.open_memory_channel[bytes](math.inf)
         self._caller: Relayed | None = caller
         self._relay_window = window  # bounds what ``caller`` holds (its channel: unbounded)
-        # since when the caller's window was full at every stretch, and what it had taken
+        # since when the caller's window is behind (full, never half empty since), and
+        # what it had taken by then
         self._behind: tuple[float, int] | None = None
         self._held = 0  # MiB of the node's fill memory this fill holds
         self._meta = meta_for(stream.attrs, rb.remote.uri)
@@ -203,10 +204,11 @@ class Fill:
             return
         window = self._relay_window
         if window is not None:
-            if window.held < window.limit:
+            if window.held >= window.limit:
+                if await self._let_go(out, window):
+                    return
+            elif window.held <= window.limit // 2:  # caught up: judged afresh if behind
                 self._behind = None
-            elif await self._let_go(out, window):
-                return
         try:
             out.send_nowait(piece)  # room: no cancel scope, no scheduler trip
             if window is not None:
@@ -239,7 +241,7 @@ class Fill:
             with trio.move_on_at(since + HANDOVER_SPAN):
                 await window.room()
             if window.held < window.limit or window.closed:
-                return False  # (behind still, if full at the next stretch)
+                return False  # (behind still, until its window is half empty)
             self._behind = None  # a whole span behind: its pace decides
             if window.taken - taken >= HANDOVER_PACE * HANDOVER_SPAN:
                 continue  # fast enough to be relayed to (only slower than the backend)

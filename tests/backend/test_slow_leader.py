@@ -118,6 +118,42 @@ async def test_a_leader_that_takes_nothing_does_not_hold_its_follower(
         assert await p.ro.fetch(p.rb, "k") == -1  # cached
 
 
+async def test_a_leader_that_takes_slowly_is_handed_over(
+    tmp_path: Path, whole: HoldingBackend,
+) -> None:
+    """A leader that never goes a second without taking a piece, but takes them slowly (a
+    piece, 1 MiB, every 0.2 s: ~5 MiB/s, under ``HANDOVER_PACE``), is handed over too: its
+    follower gets the whole object while the leader is still far from the end (held to
+    its pace, the fill would have relayed all but a window and a piece to it first)."""
+    backends = whole.backends()
+    async with open_store(store_config(tmp_path)) as store:
+        async with open_remote_objects(store, backends) as ro:
+            rb = backends.resolve(BucketRef(Provider.AWS, "bk"), {})
+            leader = await ro.get(rb, "k")
+            led = bytearray()
+            done = trio.Event()
+
+            async def lead() -> None:
+                async for piece in leader.body:
+                    led.extend(piece)
+                    if not done.is_set():
+                        await trio.sleep(0.2)
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(lead)
+                with trio.fail_after(60):
+                    follower = await ro.get(rb, "k")
+                    assert await rest(follower, bytearray()) == whole.data
+                behind = len(led)
+                done.set()
+            assert behind < SIZE - RELAY_BYTES - 2 * ro.fill_piece
+            assert bytes(led) == whole.data
+            assert leader.body._followed is not None  # type: ignore[attr-defined]
+            assert whole.gets == 1
+        assert (await store.fsck(rebuild=False)).clean
+    await backends.aclose()
+
+
 async def test_a_failed_fill_cuts_a_leader_handed_over(
     tmp_path: Path, cut: HoldingBackend,
 ) -> None:
