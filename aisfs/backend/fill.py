@@ -6,9 +6,18 @@ each piece to the store's queue (which may lag ``FILL_LAG`` bytes behind, all fi
 most ``FillMemory``'s total) and each stretch of it, as it came from the socket (a
 ``memoryview`` of the piece's buffer, ~lean.py's ``LOWAT``), to the caller's
 (``RELAY_BYTES``, remote.py); it waits only when one of them is a whole window behind.
-A caller that goes away, or takes nothing for ``CALLER_STALL`` seconds, is dropped and
-the fill goes on. An evict of the key meanwhile (its flight's ``drop_copy``) cancels the
-store side: the rest of the body is relayed, nothing is cached.
+A caller that goes away is dropped and the fill goes on. A caller that keeps the fill
+waiting on its window (full, and never half empty since) for ``HANDOVER_SPAN`` seconds
+while taking less than ``HANDOVER_PACE`` - far slower than the follower's path serves -
+while the fill's chunks can be followed (a flight's of more than one chunk, kept) is
+handed over: it is sent what was relayed to it already, then follows the fill from
+there, from the chunk files as they land (follow.py), and the fill goes on at the
+backend's pace - a slow client paces neither the backend's read nor the key's followers,
+and is never cut for being slow. One that cannot follow (a presigned GET's fill, an
+evicted one) is waited for up to ``CALLER_STALL`` seconds of taking nothing, then
+dropped (its body cut). An evict of the key meanwhile (its flight's
+``drop_copy``) cancels the store side: the rest of the body is relayed (to a caller
+handed over: cut, as its followers are), nothing is cached.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 import trio
 
@@ -25,6 +34,7 @@ from ..store import ObjectInfo, Store
 from ..store.writer import RemoteCopy
 from .cachemeta import meta_for
 from .flights import Flight
+from .follow import followable
 from .provider import Resolved
 from .s3 import RemoteStream
 
@@ -33,6 +43,22 @@ log = logging.getLogger(__name__)
 MiB = 1024 * 1024
 FILL_LAG = 64 * MiB  # how far a cold GET's store side may lag behind its backend read
 CALLER_STALL = 120.0  # seconds a fill waits for a caller that takes no piece, then drops it
+# a caller that held the fill back (its window full, never half empty since) for this
+# many seconds and took less than HANDOVER_PACE bytes a second meanwhile is handed over to
+# follow the fill (its chunks followable). A caller that keeps up makes room within
+# milliseconds (the longest of the bench's window waits: 40 ms); a follower's path (its
+# chunks read back from disk) serves ~460 MiB/s where the relay serves ~800
+# (docs/backends.md, tenth pass)
+HANDOVER_SPAN = 1.0
+HANDOVER_PACE = 64 * MiB
+
+
+class HandedOver(Exception):
+    """Sent to a caller after the last piece relayed to it: it follows the fill from there
+    (``Relay``)."""
+
+
+HANDED_OVER = HandedOver()
 
 Relayed = trio.MemorySendChannel[bytes | memoryview | BaseException]
 
@@ -66,6 +92,7 @@ class RelayWindow:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.held = 0
+        self.taken = 0  # by the caller, all told
         self.closed = False
         self._lot = trio.lowlevel.ParkingLot()
 
@@ -75,6 +102,7 @@ class RelayWindow:
 
     def took(self, n: int) -> None:
         self.held -= n
+        self.taken += n
         if self.held < self.limit:
             self._lot.unpark_all()
 
@@ -105,6 +133,9 @@ class Fill:
         self._to_store, self._store_in = trio.open_memory_channel[bytes](math.inf)
         self._caller: Relayed | None = caller
         self._relay_window = window  # bounds what ``caller`` holds (its channel: unbounded)
+        # since when the caller's window is behind (full, never half empty since), and
+        # what it had taken by then
+        self._behind: tuple[float, int] | None = None
         self._held = 0  # MiB of the node's fill memory this fill holds
         self._meta = meta_for(stream.attrs, rb.remote.uri)
         self._flight = flight
@@ -172,12 +203,12 @@ class Fill:
         if out is None:
             return
         window = self._relay_window
-        if window is not None and window.held >= window.limit:
-            with trio.move_on_after(CALLER_STALL) as stalled:
-                await window.room()
-            if stalled.cancelled_caught:
-                self._stalled(out)
-                return
+        if window is not None:
+            if window.held >= window.limit:
+                if await self._let_go(out, window):
+                    return
+            elif window.held <= window.limit // 2:  # caught up: judged afresh if behind
+                self._behind = None
         try:
             out.send_nowait(piece)  # room: no cancel scope, no scheduler trip
             if window is not None:
@@ -196,6 +227,40 @@ class Fill:
                 return
         if stalled.cancelled_caught:
             self._stalled(out)
+
+    async def _let_go(self, out: Relayed, window: RelayWindow) -> bool:
+        """``out``'s window is full: wait for room. True when the caller was let go -
+        handed over to follow the fill (its chunks followable; behind for a whole
+        ``HANDOVER_SPAN``, slower than ``HANDOVER_PACE``), or dropped (``CALLER_STALL``)."""
+        flight = self._flight
+        chunk = self.store.config.chunk_size
+        while flight is not None and followable(flight, chunk):
+            if self._behind is None:
+                self._behind = (trio.current_time(), window.taken)
+            since, taken = self._behind
+            with trio.move_on_at(since + HANDOVER_SPAN):
+                await window.room()
+            if window.held < window.limit or window.closed:
+                return False  # (behind still, until its window is half empty)
+            self._behind = None  # a whole span behind: its pace decides
+            if window.taken - taken >= HANDOVER_PACE * HANDOVER_SPAN:
+                continue  # fast enough to be relayed to (only slower than the backend)
+            if followable(flight, chunk):  # still (not evicted meanwhile)
+                self._hand_over(out)
+                return True
+        with trio.move_on_after(CALLER_STALL) as stalled:
+            await window.room()
+        if stalled.cancelled_caught:
+            self._stalled(out)
+        return stalled.cancelled_caught
+
+    def _hand_over(self, out: Relayed) -> None:
+        log.debug("%s/%s: the caller is behind: it follows the fill", self.rb.bucket,
+                  self.key)
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            out.send_nowait(HANDED_OVER)  # after what it was relayed: in its order
+        out.close()
+        self._caller = None
 
     def _stalled(self, out: Relayed) -> None:
         log.warning("%s/%s: the caller took nothing for %.0f s: dropped",
@@ -265,14 +330,20 @@ class Fill:
 
 class Relay:
     """A fill's body as the caller sees it (a cold GET, a presigned GET): the pieces the
-    fill passes on; short is an error, never a silently truncated object."""
+    fill passes on; short is an error, never a silently truncated object. ``follow``:
+    the fill's chunks from a given byte on (follow.py ``Follower``), for a caller the
+    fill hands over (``HANDED_OVER``)."""
 
     def __init__(self, recv: trio.MemoryReceiveChannel[bytes | memoryview | BaseException],
-                 length: int, resource: str, window: RelayWindow | None = None) -> None:
+                 length: int, resource: str, window: RelayWindow | None = None,
+                 follow: Callable[[int], AsyncIterator[bytes]] | None = None) -> None:
         self._recv = recv
         self._window = window
+        self._length = length
         self._left = length
         self._resource = resource
+        self._follow = follow
+        self._followed: AsyncIterator[bytes] | None = None  # once handed over
 
     def __aiter__(self) -> Relay:
         return self
@@ -281,6 +352,8 @@ class Relay:
         if self._left <= 0:
             self._close()
             raise StopAsyncIteration
+        if self._followed is not None:
+            return await self._next_followed()
         try:
             item = await self._recv.receive()
         except (trio.EndOfChannel, trio.ClosedResourceError):
@@ -288,12 +361,27 @@ class Relay:
                           self._resource, status=503) from None
         if isinstance(item, BaseException):
             self._close()
+            if item is HANDED_OVER:  # all relayed to us was taken: now follow the fill
+                return await self._handed_over()
             raise item
         self._left -= len(item)
         if self._window is not None:
             self._window.took(len(item))
         # a memoryview of a received piece's buffer (Fill._read) is read as bytes are
         return item  # type: ignore[return-value]
+
+    async def _handed_over(self) -> bytes:
+        if self._follow is None:  # (a fill hands over only a caller that can follow)
+            raise S3Error("ServiceUnavailable", "The backend's body ended early",
+                          self._resource, status=503)
+        self._followed = self._follow(self._length - self._left)
+        return await self._next_followed()
+
+    async def _next_followed(self) -> bytes:
+        assert self._followed is not None
+        data = await anext(self._followed)
+        self._left -= len(data)
+        return data
 
     async def aclose(self) -> None:
         self._close()

@@ -11,6 +11,10 @@ Only an object of more than one chunk is followed: a single chunk is written at 
 commit, so its followers wait for the flight to land (remote.py). A fill that fails, or
 is told to drop its copy (an evict meanwhile), cuts its followers' bodies where they are
 (503, as the leader's own caller sees a short body).
+
+The leader's own caller becomes a follower too when it falls behind (fill.py
+``Fill._hand_over``): it follows from the byte it has reached (``start``), so a slow
+client does not pace the fill, nor its followers.
 """
 
 from __future__ import annotations
@@ -36,15 +40,17 @@ async def opened(flight: Flight) -> None:
 
 
 class Follower:
-    """The body of a cold GET that follows ``flight``'s fill: its chunks as written."""
+    """The body of a cold GET that follows ``flight``'s fill: its chunks as written, from
+    byte ``start`` on (a leader handed over: what its client was not sent yet)."""
 
-    def __init__(self, store: Store, flight: Flight, resource: str) -> None:
+    def __init__(self, store: Store, flight: Flight, resource: str, start: int = 0) -> None:
         assert flight.attrs is not None
         self._store = store
         self._flight = flight
         self._resource = resource
         self._next = 0  # the index of the next chunk to send
-        self._left = flight.attrs.size
+        self._skip = start  # bytes of the next chunks not to send (before ``start``)
+        self._left = flight.attrs.size - start
 
     def __aiter__(self) -> Follower:
         return self
@@ -53,16 +59,23 @@ class Follower:
         if self._left <= 0:
             raise StopAsyncIteration
         flight = self._flight
-        while len(flight.chunks) <= self._next:
-            if flight.done.is_set() or not flight.keep:
-                raise self._cut()
-            await flight.moved()
-        ref = flight.chunks[self._next]
-        self._next += 1
+        while True:
+            while len(flight.chunks) <= self._next:
+                if flight.done.is_set() or not flight.keep:
+                    raise self._cut()
+                await flight.moved()
+            ref = flight.chunks[self._next]
+            self._next += 1
+            if self._skip < ref.size:
+                break
+            self._skip -= ref.size  # wholly before ``start``: not read
         try:
             data = await run_sync(self._store.chunks.read, ref.id, ref.size)
         except (StoreCorruption, OSError):  # the failed fill's chunks went meanwhile
             raise self._cut() from None
+        if self._skip:
+            data = data[self._skip:]
+            self._skip = 0
         self._left -= len(data)
         return data
 

@@ -63,7 +63,7 @@ MiB = 1024 * 1024
 FILL_PIECE = 8 * MiB
 # how far a cold GET's fill runs ahead of its caller: it relays stretches as received
 # (mostly lean.py's LOWAT, at most a piece), so at most this plus one piece (fill.py's
-# RelayWindow)
+# RelayWindow); a caller that stays this far behind is handed over to follow the fill
 RELAY_BYTES = 16 * MiB
 FILL_MEMORY = 256 * MiB  # how far all fills' store sides may lag at once, node-wide
 
@@ -358,12 +358,16 @@ class RemoteObjects:
     def start_fill(self, rb: Resolved, key: str, stream: RemoteStream,
                    stale: ObjectInfo | None, flight: Flight | None = None) -> Relay:
         """``stream`` (a whole object's GET) filled into the store in the background
-        (fill.py), its pieces relayed on the way: the caller's body. ``flight`` lands
-        when the fill ends. A presigned GET's fill starts here too."""
+        (fill.py), its pieces relayed on the way: the caller's body - handed over to
+        follow ``flight``'s chunks (follow.py) when it falls behind. ``flight`` lands
+        when the fill ends. A presigned GET's fill starts here too (no flight: its caller
+        is relayed to throughout)."""
         send, recv = trio.open_memory_channel[bytes | memoryview | BaseException](math.inf)
         window = RelayWindow(RELAY_BYTES)  # bounds the channel in bytes
         self._nursery.start_soon(self._fill, rb, key, flight, stream, send, stale, window)
-        return Relay(recv, stream.attrs.size, key, window)
+        follow = None if flight is None else functools.partial(
+            Follower, self.store, flight, key)  # a caller that falls behind (fill.py)
+        return Relay(recv, stream.attrs.size, key, window, follow)
 
     async def _fill(
         self, rb: Resolved, key: str, flight: Flight | None, stream: RemoteStream,

@@ -196,8 +196,8 @@ def test_a_second_client_reads_while_the_first_fill_is_held(
 ) -> None:
     first, second = client_of(held_front), client_of(held_front)
     one = first.get_object(Bucket="bk", Key="k")
-    got_one: list[bytes] = []  # the first client reads on (a fill goes at the pace of
-    reader = threading.Thread(  # its slower reader: one that reads nothing holds it)
+    got_one: list[bytes] = []  # the first client reads on (one that read nothing would
+    reader = threading.Thread(  # be handed over to follow: test_slow_leader.py)
         target=lambda: got_one.append(one["Body"].read()), daemon=True)
     reader.start()
     two = second.get_object(Bucket="bk", Key="k")  # answered while the backend holds
