@@ -24,14 +24,14 @@ import pytest
 import trio
 
 from aisfs.backend import open_remote_objects
-from aisfs.backend.provider import BucketRef, Provider, Resolved
-from aisfs.backend.remote import RELAY_BYTES, RemoteObjects, RemoteRead
+from aisfs.backend.provider import BucketRef, Provider
+from aisfs.backend.remote import RELAY_BYTES, RemoteRead
 from aisfs.errors import S3Error
 from aisfs.store import open_store
 from support.node import NodeProcess
 
 from .conftest import client_of, raw_front, store_config
-from .test_follow import HoldingBackend, rest, take
+from .test_follow import HoldingBackend, Pair, rest, take
 
 if TYPE_CHECKING:
     from aisfs.backend.follow import Follower
@@ -41,28 +41,16 @@ SIZE = RELAY_BYTES + 24 * MiB + 7  # past the leader's window by far
 HELD_AT = RELAY_BYTES + 14 * MiB + 3  # a held or cut backend's bytes before it waits
 
 
-@dataclass
-class Led:
-    """A leader that took its first bytes and then nothing (``led``), handed over: a
-    follower has read past all the leader's window could hold (``followed``)."""
-
-    ro: RemoteObjects
-    rb: Resolved
-    leader: RemoteRead
-    led: bytearray
-    follower: RemoteRead
-    followed: bytearray
-
-
 @contextlib.asynccontextmanager
 async def handed_over(tmp_path: Path, backend: HoldingBackend,
-                      first: int) -> AsyncIterator[Led]:
+                      first: int) -> AsyncIterator[Pair]:
     """RemoteObjects over ``backend``: a leader's cold GET of ``k`` that took one piece
-    and then nothing, and a follower's that has ``first`` bytes - more than the fill can
-    relay to a leader that takes nothing (its window and a piece), so the fill went on
-    past it only by handing it over (without: it waits ``CALLER_STALL``, 120 s, for the
-    leader, and the 60 s guard fails). At the end the fill is waited for (not cancelled
-    mid-body: the raw backend's thread would see a reset) and the store checked clean."""
+    (``led``) and then nothing, handed over, and a follower's that has ``first`` bytes -
+    more than the fill can relay to a leader that takes nothing (its window and a
+    piece), so the fill went on past it only by handing it over (without: it waits
+    ``CALLER_STALL``, 120 s, for the leader, and the 60 s guard fails). At the end the
+    fill is waited for (not cancelled mid-body: the raw backend's thread would see a
+    reset) and the store checked clean."""
     backends = backend.backends()
     async with open_store(store_config(tmp_path)) as store:
         async with open_remote_objects(store, backends) as ro:
@@ -75,7 +63,7 @@ async def handed_over(tmp_path: Path, backend: HoldingBackend,
                 follower = await ro.get(rb, "k")
                 followed = await take(follower, first)
             assert len(followed) >= first > RELAY_BYTES + ro.fill_piece + len(led)
-            yield Led(ro, rb, leader, led, follower, followed)
+            yield Pair(ro, rb, leader, led, follower, followed)
             with trio.fail_after(60):  # the fill ends on its own (reads the body to its end)
                 await flight.done.wait()
         assert (await store.fsck(rebuild=False)).clean
