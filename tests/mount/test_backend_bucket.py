@@ -5,7 +5,8 @@ discovered by the node on first use. What the mount writes is written through: i
 the backend (checked with boto3 against moto directly); what it deletes is gone there.
 The semantics tests run again on such a bucket (test_foreign_s3's way), all but those of a
 mount's options and of the node's own calls - a chmod among them: the node keeps its cached
-copy through the metadata copy, so a second mount's listing shows the new mode.
+copy through the metadata copy, so a second mount's listing shows the new mode. The tree and the metadata of
+objects the front keeps no copy of run with the front checking signatures too.
 """
 
 from __future__ import annotations
@@ -42,6 +43,47 @@ def fronted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Endpoint
         moto.stop()
 
 
+SIGNED = ("AKIDMOUNTFRONT", "mount-front-secret")
+
+
+@pytest.fixture(scope="module")
+def fronted_signed(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Endpoint, Endpoint]]:
+    """As ``fronted``, the front checking SigV4 signatures (the mount signs with
+    ``SIGNED``, from the environment)."""
+    from support.node import new_node  # type: ignore[import-not-found]
+
+    moto = Moto(free_port()).start()
+    config = (f'[auth]\nmode = "sigv4"\naccess_keys = {{ {SIGNED[0]} = "{SIGNED[1]}" }}\n'
+              f'[backend.s3]\nendpoint = "{moto.url}"\naccess_key = "FAKEKEY"\n'
+              'secret_key = "FAKESECRET"\nretries = 1\n')
+    node = new_node(tmp_path_factory.mktemp("front-signed"), config=config).start()
+    import boto3
+
+    signed = boto3.client("s3", endpoint_url=node.s3_url, region_name="us-east-1",
+                          aws_access_key_id=SIGNED[0], aws_secret_access_key=SIGNED[1])
+    try:
+        yield (Endpoint(node.s3_url, "node", signed, node.stop),
+               Endpoint(moto.url, "moto", s3_client(moto.url), moto.stop))
+    finally:
+        node.stop()
+        moto.stop()
+
+
+def front_of(request: pytest.FixtureRequest, signed: bool,
+             monkeypatch: pytest.MonkeyPatch) -> tuple[Endpoint, Endpoint, str]:
+    """(the front, the backend, a new bucket only in the backend), the front checking
+    signatures when ``signed`` (the mount then signs: its keys in the environment)."""
+    front, backend = request.getfixturevalue("fronted_signed" if signed else "fronted")
+    if signed:
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", SIGNED[0])
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SIGNED[1])
+    bucket = f"s3mnt-{uuid.uuid4().hex[:12]}"
+    backend.s3.create_bucket(Bucket=bucket)  # in the backend only
+    return front, backend, bucket
+
+
 @pytest.fixture
 def remote_bucket(fronted: tuple[Endpoint, Endpoint]) -> str:
     name = f"s3mnt-{uuid.uuid4().hex[:12]}"
@@ -49,11 +91,12 @@ def remote_bucket(fronted: tuple[Endpoint, Endpoint]) -> str:
     return name
 
 
+@pytest.mark.parametrize("signed", [False, True], ids=["open", "signed"])
 def test_tree_through_the_mount_lands_in_the_backend(
-    fronted: tuple[Endpoint, Endpoint], remote_bucket: str, mount_factory: MountFactory,
-    tmp_path: Path,
+    signed: bool, request: pytest.FixtureRequest, mount_factory: MountFactory,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    front, backend = fronted
+    front, backend, remote_bucket = front_of(request, signed, monkeypatch)
     backend.s3.put_object(Bucket=remote_bucket, Key="pre/existing.txt", Body=b"was there\n")
     m = mount_factory(f"s3://{remote_bucket}", url=front.url)  # AIS's name for it
     assert (m.path / "pre" / "existing.txt").read_bytes() == b"was there\n"
@@ -107,9 +150,10 @@ def test_semantics_on_an_s3_bucket(
 
 
 
+@pytest.mark.parametrize("signed", [False, True], ids=["open", "signed"])
 def test_metadata_the_front_set_shows_in_listings_of_objects_it_did_not_keep(
-    fronted: tuple[Endpoint, Endpoint], remote_bucket: str, mount_factory: MountFactory,
-    tmp_path: Path,
+    signed: bool, request: pytest.FixtureRequest, mount_factory: MountFactory,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A listing of a remote bucket has no user metadata (ListObjectsV2 carries none):
     the mode and times of an object the front holds no copy of came out as the mount's
@@ -119,7 +163,7 @@ def test_metadata_the_front_set_shows_in_listings_of_objects_it_did_not_keep(
     that only the backend had. The front remembers what it set (aisfs/backend/metamemo.py)."""
     import subprocess
 
-    front, backend = fronted
+    front, backend, remote_bucket = front_of(request, signed, monkeypatch)
     m = mount_factory(remote_bucket, url=front.url)
     src = tmp_path / "big"
     block = os.urandom(1 << 20)
