@@ -166,13 +166,14 @@ def register(sub: Subparsers, conn: argparse.ArgumentParser) -> None:
     p.add_argument("objects", nargs="+", metavar="[ais|s3]://BUCKET/OBJECT")
 
     osub = add_subcommands(add_command(sub, "object", None,
-                                       "object commands: show, rm, put, get, rename"))
+                                       "object commands: show, rm, put, get, rename (mv)"))
     p = json_flag(add_command(osub, "show", cmd_show, "show object properties", [conn]))
     p.add_argument("object", metavar="[ais|s3]://BUCKET/OBJECT")
     p = add_command(osub, "rm", cmd_rm, "delete objects", [conn])
     p.add_argument("objects", nargs="+", metavar="[ais|s3]://BUCKET/OBJECT")
     _put_options(add_command(osub, "put", cmd_put, "upload (same as aisfs put)", [conn]))
     _get_options(add_command(osub, "get", cmd_get, "download (same as aisfs get)", [conn]))
-    p = add_command(osub, "rename", cmd_rename, "rename an object within its bucket", [conn])
+    p = add_command(osub, "rename", cmd_rename, "rename an object within its bucket",
+                    [conn], aliases=["mv"])  # AIS's name for it
     p.add_argument("object", metavar="[ais|s3]://BUCKET/OBJECT")
     p.add_argument("new_name", metavar="NEW_NAME")

@@ -148,7 +148,9 @@ def test_put_get_ls_rm(cli: InProcessCli, shared_node: NodeProcess, tmp_path: Pa
     shown = json.loads(r.out)
     assert shown["size"] == 10 and shown["checksum"]["type"] == "xxhash"
 
-    r = cli("object", "rename", "ais://cli-obj/stdin", "renamed")
+    r = cli("object", "mv", "ais://cli-obj/stdin", "moved")  # AIS's name for a rename
+    assert r.code == 0, r.err
+    r = cli("object", "rename", "ais://cli-obj/moved", "renamed")
     assert r.code == 0, r.err
     r = cli("rm", "ais://cli-obj/renamed")
     assert r.code == 0 and 'deleted "renamed"' in r.out
