@@ -121,10 +121,19 @@ class Shelf:
         connection (and its page cache) for it."""
         if _inode(self.path) == 0:
             return False
-        with self._lock, self._errors():
-            return self._writer().execute(
-                "SELECT 1 FROM manifests WHERE name = ?", (bytes.fromhex(name),)
-            ).fetchone() is not None
+        try:
+            with self._lock, self._errors():
+                return self._writer().execute(
+                    "SELECT 1 FROM manifests WHERE name = ?", (bytes.fromhex(name),)
+                ).fetchone() is not None
+        except OSError as e:
+            # a full disk kept the writer from opening (its WAL mode, its schema: both
+            # write) - a shelf made empty there holds no row; else a reader asks
+            if e.errno != errno.ENOSPC:
+                raise
+            if os.path.getsize(self.path) == 0:
+                return False
+            return self.get(name) is not None
 
     def _writer(self) -> sqlite3.Connection:
         """The writer connection (caller holds ``_lock``); the file made on first use,

@@ -263,3 +263,30 @@ async def test_kill_9_during_a_move_between_homes(tmp_path: Path, op: str, point
         for c in copies(config.mountpaths, "b", key):
             assert decode_manifest(c.read_bytes()).etag == info.etag
         assert (await store.fsck(rebuild=False)).clean
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a size-limited tmpfs needs root")
+def test_has_on_a_full_disk_where_the_shelf_could_not_open(tmp_path: Path) -> None:
+    """A mountpath that filled before its shelf was ever written: opening the shelf's
+    writer (WAL mode, its schema) fails for lack of room and leaves an empty file. A
+    publish's check for an older copy there (``has``) raised ENOSPC - a PUT whose manifest
+    had landed on another mountpath answered 507 (test_spool's full-mountpath case, one CI
+    run in a few). It is a read: the empty shelf holds no row."""
+    from .test_full_mountpath import tmpfs
+
+    root = tmp_path / "mp"
+    with tmpfs(root, "256k"):
+        fd = os.open(root / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(fd, b"x" * 4096):
+                pass
+        except OSError:
+            pass  # full
+        finally:
+            os.close(fd)
+        shelf = shelf_of(str(root))
+        name = layout.manifest_name("b", "k")
+        with pytest.raises(OSError):
+            shelf.put(name, b"a manifest")
+        assert shelf.has(name) is False
+        shelf.close()
