@@ -5,8 +5,9 @@ discovered by the node on first use. What the mount writes is written through: i
 the backend (checked with boto3 against moto directly); what it deletes is gone there.
 The semantics tests run again on such a bucket (test_foreign_s3's way), all but those of a
 mount's options and of the node's own calls - a chmod among them: the node keeps its cached
-copy through the metadata copy, so a second mount's listing shows the new mode. The tree and the metadata of
-objects the front keeps no copy of run with the front checking signatures too.
+copy through the metadata copy, so a second mount's listing shows the new mode. The tree
+and the metadata of objects the front keeps no copy of run with the front checking
+signatures too.
 """
 
 from __future__ import annotations
