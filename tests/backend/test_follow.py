@@ -18,11 +18,12 @@ import pytest
 import trio
 
 from aisfs.backend import Backends, open_remote_objects
+from aisfs.backend.flights import Flight
 from aisfs.backend.provider import BucketRef, Provider, Resolved
 from aisfs.backend.remote import RemoteObjects, RemoteRead
 from aisfs.config import BackendConfig, BackendS3Config
 from aisfs.errors import S3Error
-from aisfs.store import open_store
+from aisfs.store import Store, open_store
 from support.node import NodeProcess
 from support.raw_backend import RawBackend, object_head, read_head
 
@@ -113,27 +114,58 @@ class Pair:
     followed: bytearray
 
 
+@dataclass
+class Lead:
+    """A leader's cold GET of ``k`` and its flight, in the air."""
+
+    store: Store
+    ro: RemoteObjects
+    rb: Resolved
+    leader: RemoteRead
+    flight: Flight
+
+
 @contextlib.asynccontextmanager
-async def following(tmp_path: Path, backend: HoldingBackend,
-                    first: int) -> AsyncIterator[Pair]:
-    """A store and RemoteObjects over ``backend``: a leader's cold GET of ``k`` that has
-    its first bytes, and a follower's that has ``first`` bytes (30 s at most: it used to
-    wait for the whole fill) - the backend still holding the rest. The store is checked
-    clean at the end."""
+async def leading(tmp_path: Path, backend: HoldingBackend) -> AsyncIterator[Lead]:
+    """A store and RemoteObjects over ``backend``, and a leader's cold GET of ``k`` (its
+    flight in the air). The store is checked clean at the end."""
     backends = backend.backends()
     async with open_store(store_config(tmp_path)) as store:
         async with open_remote_objects(store, backends) as ro:
             rb = backends.resolve(BucketRef(Provider.AWS, "bk"), {})
             leader = await ro.get(rb, "k")
-            led = await take(leader, 1)
-            with trio.fail_after(30):
-                follower = await ro.get(rb, "k")
-                assert not follower.cached and follower.attrs.size == len(backend.data)
-                followed = await take(follower, first)
-            assert not backend.go.is_set()
-            yield Pair(ro, rb, leader, led, follower, followed)
+            flight = ro._flights.in_air((rb.local, "k"))
+            assert flight is not None
+            yield Lead(store, ro, rb, leader, flight)
         assert (await store.fsck(rebuild=False)).clean
     await backends.aclose()
+
+
+@contextlib.asynccontextmanager
+async def following(tmp_path: Path, backend: HoldingBackend,
+                    first: int) -> AsyncIterator[Pair]:
+    """``leading``'s leader that has its first bytes, and a follower's cold GET that has
+    ``first`` bytes (30 s at most: it used to wait for the whole fill) - the backend still
+    holding the rest."""
+    async with leading(tmp_path, backend) as lead:
+        led = await take(lead.leader, 1)
+        with trio.fail_after(30):
+            follower = await lead.ro.get(lead.rb, "k")
+            assert not follower.cached and follower.attrs.size == len(backend.data)
+            followed = await take(follower, first)
+        assert not backend.go.is_set()
+        yield Pair(lead.ro, lead.rb, lead.leader, led, follower, followed)
+
+
+async def both_cut(p: Pair, cut: HoldingBackend) -> None:
+    """A failed fill cut the leader's body and the follower's: a 503 each, after a true
+    prefix; the backend was asked once."""
+    for read, got in ((p.leader, p.led), (p.follower, p.followed)):
+        with pytest.raises(S3Error) as e:
+            await rest(read, got)
+        assert e.value.status == 503
+        assert cut.data.startswith(got)  # a true prefix, never wrong bytes
+    assert cut.gets == 1
 
 
 async def test_a_follower_is_served_while_the_fill_is_held(
@@ -150,12 +182,7 @@ async def test_a_follower_is_served_while_the_fill_is_held(
 async def test_a_failed_fill_cuts_its_follower(tmp_path: Path, cut: HoldingBackend) -> None:
     async with following(tmp_path, cut, 2 * MiB) as p:
         cut.go.set()
-        for read, got in ((p.leader, p.led), (p.follower, p.followed)):
-            with pytest.raises(S3Error) as e:
-                await rest(read, got)
-            assert e.value.status == 503
-            assert cut.data.startswith(got)  # a true prefix, never wrong bytes
-        assert cut.gets == 1
+        await both_cut(p, cut)
         assert await p.ro.fetch(p.rb, "k") == len(cut.data)  # nothing was cached: cold
 
 
