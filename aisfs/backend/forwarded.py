@@ -14,7 +14,7 @@ its errors passed on. Who may call is still the node's decision
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 
@@ -22,24 +22,26 @@ class Headers(Protocol):
     def get(self, name: str, /) -> str | None: ...
 
 
-# a write's forwarded headers, by the botocore parameter of PutObject, CopyObject,
+# an object's ACL headers, by the botocore parameter of PutObject, CopyObject,
 # CreateMultipartUpload and PutObjectAcl that sends each
-FORWARDED_PARAMS = {
+ACL_PARAMS = {
     "x-amz-acl": "ACL",
     "x-amz-grant-full-control": "GrantFullControl",
     "x-amz-grant-read": "GrantRead",
     "x-amz-grant-read-acp": "GrantReadACP",
     "x-amz-grant-write-acp": "GrantWriteACP",
-    "x-amz-tagging": "Tagging",
 }
+FORWARDED_PARAMS = {**ACL_PARAMS, "x-amz-tagging": "Tagging"}  # a write's
 COPY_ONLY = {"x-amz-tagging-directive": "TaggingDirective"}  # CopyObject's alone
 
 
-def forwarded_headers(headers: Headers, *, copy: bool = False) -> dict[str, str]:
+def forwarded_headers(headers: Headers, *, copy: bool = False,
+                      names: Iterable[str] = FORWARDED_PARAMS) -> dict[str, str]:
     """The headers of a request the backend must get with its write (lower-case names,
-    as sent; ``copy``: a CopyObject's, its tagging directive too)."""
-    names = [*FORWARDED_PARAMS, *COPY_ONLY] if copy else FORWARDED_PARAMS
-    return {h: v for h in names if (v := headers.get(h)) is not None}
+    as sent; ``copy``: a CopyObject's, its tagging directive too; ``names``: those
+    looked for - ``ACL_PARAMS`` for a PutObjectAcl)."""
+    wanted = [*names, *COPY_ONLY] if copy else names
+    return {h: v for h in wanted if (v := headers.get(h)) is not None}
 
 
 def forwarded_params(forwarded: Mapping[str, str] | None) -> dict[str, str]:

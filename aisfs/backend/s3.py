@@ -136,7 +136,7 @@ def _put_params(
 
 
 def meta_params(content_type: str | None, user: Mapping[str, str] | None,
-                 headers: Mapping[str, str] | None) -> dict[str, Any]:
+                headers: Mapping[str, str] | None) -> dict[str, Any]:
     """An object's metadata as botocore's parameters (PutObject's, CreateMultipartUpload's,
     a REPLACE CopyObject's): user metadata, Content-Type, the stored headers."""
     params: dict[str, Any] = {"Metadata": dict(user or {})}

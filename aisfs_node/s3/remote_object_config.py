@@ -19,7 +19,7 @@ from typing import Any
 
 from aisfs.auth import acl as acls
 from aisfs.backend import RemoteObjects, Resolved
-from aisfs.backend.forwarded import FORWARDED_PARAMS
+from aisfs.backend.forwarded import ACL_PARAMS, forwarded_headers, forwarded_params
 from aisfs.errors import S3Error
 from aisfs.s3 import xml as s3xml
 from aisfs.s3.conditions import format_http_date
@@ -74,9 +74,8 @@ class RemoteObjectConfig:
             if headers.get("x-amz-grant-write") is not None:
                 raise S3Error("InvalidArgument", "x-amz-grant-write applies to buckets, "
                               "not to objects", extra={"ArgumentName": "x-amz-grant-write"})
-            given = {FORWARDED_PARAMS[h]: v for h in acls.GRANT_HEADERS.keys() | {"x-amz-acl"}
-                     if h in FORWARDED_PARAMS and (v := headers.get(h)) is not None}
-            await self._call(ctx, rb, "put_object_acl", **given)
+            given = forwarded_headers(headers, names=ACL_PARAMS)
+            await self._call(ctx, rb, "put_object_acl", **forwarded_params(given))
         elif not body.strip():
             raise S3Error("MissingSecurityHeader", "Your request was missing a required "
                           "header", extra={"MissingHeaderName": "x-amz-acl"})
