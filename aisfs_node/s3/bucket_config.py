@@ -29,6 +29,7 @@ from aisfs_node.http import Request, Response
 from aisfs_node.s3.context import (
     Context,
     Services,
+    asked_attributes,
     invalid_version,
     read_small_body,
     version_headers,
@@ -41,7 +42,6 @@ MAX_BUCKET_TAGS = 50
 MAX_OBJECT_TAGS = 10
 CORS_CACHE_SECONDS = 2.0
 AWS_PREFIX = LOCAL_PREFIX[Provider.AWS]
-OBJECT_ATTRIBUTES = frozenset({"etag", "checksum", "objectparts", "storageclass", "objectsize"})
 
 
 def _xml(body: bytes, status: int = 200) -> Response:
@@ -235,22 +235,7 @@ class BucketConfigOps:
         from aisfs.s3.conditions import format_http_date
 
         version_query(ctx)  # a malformed versionId: InvalidArgument before the rest
-        raw = ctx.header("x-amz-object-attributes") or ""
-        wanted = [a.strip() for a in raw.split(",") if a.strip()]
-        if not wanted:
-            raise S3Error(
-                "InvalidArgument",
-                "The x-amz-object-attributes header specifying the attributes to be "
-                "retrieved is either missing or empty",
-                extra={"ArgumentName": "x-amz-object-attributes"},
-            )
-        for a in wanted:
-            if a.lower() not in OBJECT_ATTRIBUTES:
-                raise S3Error(
-                    "InvalidArgument",
-                    "Invalid attribute name specified.",
-                    extra={"ArgumentName": "x-amz-object-attributes", "ArgumentValue": a},
-                )
+        wanted = asked_attributes(ctx)
         info = await self._tagged(ctx)  # the current, or ?versionId=
         self.sse.object_headers(ctx, info)  # SSE-C: 400 without its key, 403 with another
         kind = info.meta.extra.get("checksum_type")

@@ -183,3 +183,28 @@ def parse_tagging_header(value: str) -> dict[str, str]:
         if not k or len(k) > 128 or len(v) > 256:
             raise S3Error("InvalidTag", "The TagKey or TagValue you have provided is invalid")
     return tags
+
+
+OBJECT_ATTRIBUTES = frozenset({"etag", "checksum", "objectparts", "storageclass", "objectsize"})
+
+
+def asked_attributes(ctx: Context) -> list[str]:
+    """GetObjectAttributes' ``x-amz-object-attributes``, as given; InvalidArgument for
+    none or an unknown one."""
+    raw = ctx.header("x-amz-object-attributes") or ""
+    wanted = [a.strip() for a in raw.split(",") if a.strip()]
+    if not wanted:
+        raise S3Error(
+            "InvalidArgument",
+            "The x-amz-object-attributes header specifying the attributes to be "
+            "retrieved is either missing or empty",
+            extra={"ArgumentName": "x-amz-object-attributes"},
+        )
+    for a in wanted:
+        if a.lower() not in OBJECT_ATTRIBUTES:
+            raise S3Error(
+                "InvalidArgument",
+                "Invalid attribute name specified.",
+                extra={"ArgumentName": "x-amz-object-attributes", "ArgumentValue": a},
+            )
+    return wanted

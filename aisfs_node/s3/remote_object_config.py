@@ -24,11 +24,8 @@ from aisfs.errors import S3Error
 from aisfs.s3 import xml as s3xml
 from aisfs.s3.conditions import format_http_date
 from aisfs_node.http import Response
-from aisfs_node.s3.context import Context, read_small_body, xml_response
+from aisfs_node.s3.context import Context, asked_attributes, read_small_body, xml_response
 from aisfs_node.s3.remote_versions import head_source_version, refuse_empty_version
-
-MAX_OBJECT_TAGS = 10
-ATTRIBUTES = ("etag", "checksum", "objectparts", "storageclass", "objectsize")
 
 
 def _not_done(ctx: Context) -> Response:
@@ -95,7 +92,7 @@ class RemoteObjectConfig:
 
     async def op_PutObjectTagging(self, ctx: Context, rb: Resolved) -> Response:
         _version(ctx)
-        tags = s3xml.parse_tagging(await read_small_body(ctx), max_tags=MAX_OBJECT_TAGS)
+        tags = s3xml.parse_tagging(await read_small_body(ctx))  # an object's: 10 at most
         answer = await self._call(ctx, rb, "put_object_tagging", Tagging={
             "TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]})
         return Response(200, _version_header(answer))
@@ -108,13 +105,7 @@ class RemoteObjectConfig:
 
     async def op_GetObjectAttributes(self, ctx: Context, rb: Resolved) -> Response:
         version = _version(ctx)
-        raw = ctx.header("x-amz-object-attributes") or ""
-        wanted = [a.strip() for a in raw.split(",") if a.strip()]
-        if not wanted or any(a.lower() not in ATTRIBUTES for a in wanted):
-            raise S3Error("InvalidArgument", "Invalid attribute name specified." if wanted
-                          else "The x-amz-object-attributes header specifying the attributes "
-                          "to be retrieved is either missing or empty",
-                          extra={"ArgumentName": "x-amz-object-attributes"})
+        wanted = asked_attributes(ctx)
         if version is not None:
             attrs = await head_source_version(self.remote, rb, ctx.key, version)
         else:
