@@ -48,16 +48,6 @@ def native(node: NodeProcess) -> httpx.Client:
     return httpx.Client(base_url=node.url, timeout=30, auth=auth)
 
 
-def fronting(http: httpx.Client, name: str, remote: str) -> None:
-    """``ais://name`` made, fronting the backend bucket ``remote`` (``backend_bck``)."""
-    url = f"/v1/buckets/{name}"
-    http.post(url, params={"provider": "ais"}, json={"action": "create-bck"}
-              ).raise_for_status()
-    http.patch(url, params={"provider": "ais"}, json={
-        "action": "set-bprops",
-        "value": {"backend_bck": {"name": remote, "provider": "aws"}}}).raise_for_status()
-
-
 @pytest.fixture
 def http(front_node: NodeProcess) -> Any:
     with native(front_node) as client:

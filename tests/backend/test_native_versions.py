@@ -13,10 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
+from support.clients import fronting
 from support.node import NodeProcess
 
 from .conftest import Target
-from .test_jobs_prefetch import fronting, native
+from .test_jobs_prefetch import native
 from .test_remote_copy_version import missing, versioned
 
 pytestmark = pytest.mark.parametrize("target", ["moto", "aisfs"], indirect=True)

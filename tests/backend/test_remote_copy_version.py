@@ -22,10 +22,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from support.clients import fronting
 from support.node import NodeProcess
 
 from .conftest import Target, cached, client_of, wait_cached
-from .test_jobs_prefetch import fronting, native
+from .test_jobs_prefetch import native
 
 pytestmark = pytest.mark.parametrize("target", ["moto", "aisfs"], indirect=True)
 

@@ -247,7 +247,9 @@ def test_keys_the_access_check_refuses_stay(front_node: NodeProcess, target: Tar
     import boto3
     from botocore.config import Config
 
-    from .test_jobs_prefetch import fronting, native
+    from support.clients import fronting
+
+    from .test_jobs_prefetch import native
 
     bucket = target.new_bucket()
     direct = target.client()

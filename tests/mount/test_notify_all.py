@@ -23,6 +23,7 @@ from mountkit import Endpoint, Moto, Mount, MountFactory, free_port, s3_client
 from test_notify import size_of, until
 from test_tree import _all_requests, _requests
 
+from support.clients import fronting
 from support.node import NodeProcess, new_node
 
 pytestmark = [pytest.mark.fuse, pytest.mark.timeout(240)]
@@ -182,12 +183,7 @@ def test_a_backend_bucket_keeps_attr_timeout(
     s3.put_object(Bucket=local, Key="d/a", Body=b"1")
     fronted, remote = f"all-f-{uuid.uuid4().hex[:10]}", f"all-r-{uuid.uuid4().hex[:10]}"
     backend.create_bucket(Bucket=remote)
-    url = f"/v1/buckets/{fronted}"
-    http.post(url, params={"provider": "ais"}, json={"action": "create-bck"}
-              ).raise_for_status()
-    http.patch(url, params={"provider": "ais"}, json={
-        "action": "set-bprops",
-        "value": {"backend_bck": {"name": remote, "provider": "aws"}}}).raise_for_status()
+    fronting(http, fronted, remote)
     s3.put_object(Bucket=fronted, Key="d/a", Body=b"1")
     m = mount_factory("--all", "attr_timeout=2,notify_timeout=600", url=front.url)
     _feeds_live(m, (local,))

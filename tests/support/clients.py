@@ -22,3 +22,14 @@ def s3_client(endpoint: str, **config: Any) -> Any:
 
 def have(tool: str) -> bool:
     return shutil.which(tool) is not None
+
+
+def fronting(http: Any, name: str, remote: str) -> None:
+    """``ais://name`` made on the node ``http`` (an httpx client of its ``/v1``), fronting
+    the backend bucket ``remote`` (``backend_bck``)."""
+    url = f"/v1/buckets/{name}"
+    http.post(url, params={"provider": "ais"}, json={"action": "create-bck"}
+              ).raise_for_status()
+    http.patch(url, params={"provider": "ais"}, json={
+        "action": "set-bprops",
+        "value": {"backend_bck": {"name": remote, "provider": "aws"}}}).raise_for_status()
